@@ -1,0 +1,12 @@
+"""Gradient training: the optimiser loop, plasticity schedules, curriculum and ensembles.
+
+Each owner adds its public names to ``_EXPORTS`` (name -> submodule).
+"""
+
+from cbreservoir._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+}
+
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
