@@ -6,7 +6,9 @@ import importlib
 from collections.abc import Callable
 
 
-def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+def lazy_exports(
+    package: str, exports: dict[str, str]
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """Return ``(__getattr__, __dir__)`` for ``package`` that import ``exports[name]`` on first use.
 
     Parameters
