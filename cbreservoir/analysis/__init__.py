@@ -1,1 +1,35 @@
-"""(filled in by its owner)"""
+"""What the cerebellum does: dimensionality, timescales, sparseness, ablation and readout recovery.
+
+Pure functions take numpy arrays (or torch tensors) of population activity, ``(samples, units)``
+for dimensionality and sparseness, ``(trials, time, units)`` for timescales.
+
+Example
+-------
+>>> import numpy as np
+>>> from cbreservoir.analysis import participation_ratio, autocorrelation_timescale
+>>> participation_ratio(np.random.default_rng(0).standard_normal((2000, 5))) > 4.5
+True
+"""
+
+from cbreservoir._lazy import lazy_exports
+
+_EXPORTS = {
+    "pca_spectrum": ".dimensionality",
+    "participation_ratio": ".dimensionality",
+    "pca_dimensions": ".dimensionality",
+    "autocorrelation": ".timescales",
+    "population_autocorrelation": ".timescales",
+    "timescale_from_autocorrelation": ".timescales",
+    "autocorrelation_timescale": ".timescales",
+    "population_timescale": ".timescales",
+    "ExponentialFit": ".timescales",
+    "fit_exponential_decay": ".timescales",
+    "UnitTimescales": ".timescales",
+    "fit_unit_timescales": ".timescales",
+    "network_timescale": ".timescales",
+    "treves_rolls_sparseness": ".sparseness",
+    "coding_level": ".sparseness",
+}
+
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
