@@ -1,0 +1,281 @@
+"""cbreservoir.io: the pickle-free save/load format, its round trips and its error handling."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reservoirpy.nodes import Reservoir as RpyReservoir
+from reservoirpy.nodes import Ridge as RpyRidge
+
+import cbreservoir
+from cbreservoir.io import FORMAT_NAME, FORMAT_VERSION, HEADER_KEY, load, read_header, save
+
+
+def _series(seed: int, length: int = 40, features: int = 2) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(length, features))
+
+
+def _fitted_loop_graph():
+    """A reservoirpy graph with a delayed feedback edge (readout -> reservoir, delay 1), fitted."""
+    reservoir = RpyReservoir(12, sr=0.9, seed=3, name="core")
+    readout = RpyRidge(ridge=1e-4, name="readout")
+    graph = (reservoir >> readout) & (readout >> 1 >> reservoir)
+    graph.fit(_series(0), _series(1)[:, :1])
+    graph.run(_series(2, length=7))  # leave non-zero states and feedback buffers behind
+    return graph
+
+
+def _rewrite_header(source: Path, target: Path, **changes) -> None:
+    """Copy a saved file, changing header fields (to fake other versions or formats)."""
+    with np.load(source, allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    header = json.loads(members[HEADER_KEY].tobytes())
+    header.update(changes)
+    members[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(target, "wb") as stream:
+        np.savez(stream, **members)
+
+
+# ------------------------------------------------------------------------------------------ round trips
+
+
+def test_public_names_are_exported():
+    assert cbreservoir.save is save
+    assert cbreservoir.load is load
+
+
+def test_graph_with_delayed_feedback_round_trip_is_bit_exact(tmp_path):
+    graph = _fitted_loop_graph()
+    path = save(graph, tmp_path / "graph.npz")
+    loaded = load(path)
+
+    assert [type(node) for node in loaded.nodes] == [type(node) for node in graph.nodes]
+    assert [(graph.nodes.index(a), d, graph.nodes.index(b)) for a, d, b in graph.edges] == [
+        (loaded.nodes.index(a), d, loaded.nodes.index(b)) for a, d, b in loaded.edges
+    ]
+    x = _series(4, length=25)
+    np.testing.assert_array_equal(loaded.run(x), graph.run(x))  # continues from the saved states
+    assert read_header(path)["object_type"] == "graph"
+
+
+def test_shared_nodes_stay_shared(tmp_path):
+    graph = _fitted_loop_graph()
+    loaded = load(save(graph, tmp_path / "graph.npz"))
+    reservoir = loaded.named_nodes["core"]
+    assert reservoir is loaded.nodes[0]
+    assert all(reservoir in edge for edge in loaded.edges)
+
+
+def test_node_round_trip_keeps_sparse_weights_and_generator(tmp_path):
+    node = RpyReservoir(20, seed=5, rc_connectivity=0.2)
+    node.run(_series(6))
+    loaded = load(save(node, tmp_path / "node.npz"))
+
+    assert scipy.sparse.issparse(loaded.W) and loaded.W.format == node.W.format
+    np.testing.assert_array_equal(loaded.W.toarray(), node.W.toarray())
+    assert loaded.activation is node.activation
+    assert loaded.rng.random() == node.rng.random()
+    x = _series(7)
+    np.testing.assert_array_equal(loaded.run(x), node.run(x))
+    assert read_header(tmp_path / "node.npz")["object_type"] == "node"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_plain_torch_module_round_trip(tmp_path, dtype):
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).to(dtype)
+    module[0].weight.requires_grad_(False)
+    module.eval()
+    loaded = load(save(module, tmp_path / "module.npz"))
+
+    x = torch.randn(4, 3, dtype=dtype)
+    assert torch.equal(loaded(x), module(x))
+    assert loaded[2].weight.dtype == dtype
+    assert not loaded[0].weight.requires_grad and loaded[2].weight.requires_grad
+    assert isinstance(loaded[2].weight, torch.nn.Parameter)
+    assert not loaded.training
+
+
+def test_values_of_every_supported_kind_round_trip(tmp_path):
+    values = {
+        "none": None,
+        "flags": [True, False],
+        "numbers": (1, -(2**70), 0.1, float("inf"), float("-inf")),
+        "text": "héllo",
+        "numpy_scalars": [np.float32(1.25), np.int16(-3), np.bool_(True)],
+        "arrays": [np.arange(6, dtype=np.int8).reshape(2, 3), np.asfortranarray(np.eye(3)), np.array(2.5)],
+        "dtypes": [np.dtype("float32"), np.float64],
+        "sets": ({1, 2}, frozenset({"a"})),
+        7: "non-string key",
+        ("tuple", "key"): {"nested": [1, [2, [3]]]},
+        "sparse": [
+            scipy.sparse.random(5, 4, density=0.4, format=f, random_state=1) for f in ("csr", "csc", "coo")
+        ],
+        "torch": [torch.arange(3.0), torch.tensor([1, 2], dtype=torch.int64), torch.float16],
+    }
+    loaded = load(save(values, tmp_path / "values.npz"))
+
+    assert loaded.keys() == values.keys()
+    for key in ("none", "flags", "numbers", "text", "dtypes", "sets", 7, ("tuple", "key")):
+        assert loaded[key] == values[key]
+    for original, copy in zip(values["numpy_scalars"], loaded["numpy_scalars"], strict=True):
+        assert type(copy) is type(original) and copy == original
+    for original, copy in zip(values["arrays"], loaded["arrays"], strict=True):
+        assert copy.dtype == original.dtype
+        np.testing.assert_array_equal(copy, original)
+    for original, copy in zip(values["sparse"], loaded["sparse"], strict=True):
+        assert type(copy) is type(original) and copy.format == original.format
+        np.testing.assert_array_equal(copy.toarray(), original.toarray())
+    assert torch.equal(loaded["torch"][0], values["torch"][0])
+    assert loaded["torch"][1].dtype == torch.int64
+    assert loaded["torch"][2] is torch.float16
+
+
+def test_nan_survives_and_random_generators_continue_identically(tmp_path):
+    numpy_rng = np.random.default_rng(11)
+    legacy_rng = np.random.RandomState(12)
+    torch_rng = torch.Generator().manual_seed(13)
+    numpy_rng.random(3)  # advance away from the seed
+    loaded = load(save([float("nan"), numpy_rng, legacy_rng, torch_rng], tmp_path / "rngs.npz"))
+
+    assert np.isnan(loaded[0])
+    np.testing.assert_array_equal(loaded[1].random(5), numpy_rng.random(5))
+    np.testing.assert_array_equal(loaded[2].rand(5), legacy_rng.rand(5))
+    assert torch.equal(torch.rand(5, generator=loaded[3]), torch.rand(5, generator=torch_rng))
+
+
+def test_pickle_still_works_for_graphs():
+    graph = _fitted_loop_graph()
+    copy = pickle.loads(pickle.dumps(graph))
+    x = _series(8)
+    np.testing.assert_array_equal(copy.run(x), graph.run(x))
+
+
+def test_header_describes_the_file(tmp_path):
+    path = save(np.zeros(3), tmp_path / "array.npz")
+    header = read_header(path)
+    assert header["format"] == FORMAT_NAME
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["package_version"] == cbreservoir.__version__
+    assert header["class"] == "numpy:ndarray"
+    assert len(header["arrays_sha256"]) == 64
+
+
+def test_file_loads_without_pickle_and_save_leaves_no_temporary_files(tmp_path):
+    path = save(_fitted_loop_graph(), tmp_path / "graph.cbr")
+    assert path == tmp_path / "graph.cbr"  # no suffix appended
+    with np.load(path, allow_pickle=False) as archive:
+        assert all(archive[name].dtype != object for name in archive.files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.cbr"]
+
+
+# -------------------------------------------------------------------------------------------- errors
+
+
+def test_unsupported_objects_are_refused_with_their_location(tmp_path):
+    with pytest.raises(TypeError, match=r"obj\['activation'\].*<lambda>"):
+        save({"activation": lambda z: z}, tmp_path / "bad.npz")
+    with pytest.raises(TypeError, match=r"obj\[0\].*pathlib"):
+        save([Path("x")], tmp_path / "bad.npz")
+    with pytest.raises(TypeError, match="dtype object"):
+        save(np.array([None]), tmp_path / "bad.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        load(tmp_path / "missing.npz")
+
+
+def test_truncated_file_raises_value_error(tmp_path):
+    path = save(_fitted_loop_graph(), tmp_path / "graph.npz")
+    data = path.read_bytes()
+    for size in (0, 10, len(data) // 2, len(data) - 1):
+        path.write_bytes(data[:size])
+        with pytest.raises(ValueError, match="truncated or corrupted"):
+            load(path)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fraction=st.floats(0, 1, exclude_max=True), flip=st.integers(1, 255))
+def test_flipped_byte_never_gives_a_broken_object(tmp_path, fraction, flip):
+    """A corrupted byte raises ValueError, unless it hit bytes zip ignores (then it loads exactly)."""
+    source = tmp_path / "source.npz"
+    if not source.exists():
+        save({"weights": np.linspace(-1, 1, 64), "name": "w"}, source)
+    data = bytearray(source.read_bytes())
+    data[int(fraction * len(data))] ^= flip
+    corrupted = tmp_path / "corrupted.npz"
+    corrupted.write_bytes(bytes(data))
+    try:
+        loaded = load(corrupted)
+    except ValueError:
+        return
+    np.testing.assert_array_equal(loaded["weights"], np.linspace(-1, 1, 64))
+    assert loaded["name"] == "w"
+
+
+def test_changed_array_with_valid_zip_fails_the_checksum(tmp_path):
+    path = save({"w": np.ones(4)}, tmp_path / "w.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    members["a0"] = members["a0"] * 2
+    with open(path, "wb") as stream:
+        np.savez(stream, **members)
+    with pytest.raises(ValueError, match="sha256"):
+        load(path)
+
+
+def test_wrong_format_version_raises_value_error(tmp_path):
+    path = save(np.ones(2), tmp_path / "v1.npz")
+    _rewrite_header(path, tmp_path / "v2.npz", format_version=FORMAT_VERSION + 1)
+    with pytest.raises(
+        ValueError, match=rf"format version {FORMAT_VERSION + 1}.*reads version {FORMAT_VERSION}"
+    ):
+        load(tmp_path / "v2.npz")
+    with pytest.raises(ValueError, match="format version"):
+        read_header(tmp_path / "v2.npz")
+
+
+def test_foreign_files_raise_value_error(tmp_path):
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, x=np.ones(2))
+    with pytest.raises(ValueError, match="not a cbreservoir file"):
+        load(plain)
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        load(text)
+    other = tmp_path / "other.npz"
+    _rewrite_header(save(np.ones(2), tmp_path / "ok.npz"), other, format="something-else")
+    with pytest.raises(ValueError, match="not a cbreservoir file"):
+        load(other)
+
+
+def test_names_outside_the_allowed_packages_are_never_imported(tmp_path):
+    path = save([np.tanh], tmp_path / "function.npz")
+    header = read_header(path)
+    header["payload"][0]["path"] = "os:system"
+    _rewrite_header(path, tmp_path / "evil.npz", payload=header["payload"])
+    with pytest.raises(ValueError, match="refusing to load 'os:system'"):
+        load(tmp_path / "evil.npz")
+    header["payload"][0]["path"] = "torch:os.system"
+    _rewrite_header(path, tmp_path / "evil2.npz", payload=header["payload"])
+    with pytest.raises(ValueError, match="is a module"):
+        load(tmp_path / "evil2.npz")
+
+
+def test_zip_member_crc_is_checked(tmp_path):
+    """Sanity check of the premise behind the corruption test: zip members carry CRC-32 checks."""
+    path = save({"w": np.arange(100.0)}, tmp_path / "w.npz")
+    with zipfile.ZipFile(path) as archive:
+        assert all(info.CRC != 0 for info in archive.infolist())
