@@ -1,0 +1,229 @@
+"""Classic reservoir-computing benchmarks: NARMA-10, Mackey–Glass, memory capacity.
+
+Arrays follow reservoirpy's layout, ``(time, features)``, float64.
+
+* :func:`narma10` — the standard NARMA-10 of Atiya & Parlos (2000). reservoirpy's
+  ``reservoirpy.datasets.narma`` differs: its sum runs over ``y[t-10 .. t-1]`` and its input product
+  uses ``u[t-10]`` (one step further back than the textbook ``y[t-9 .. t]`` and ``u[t-9]``), and its
+  default constants (0.2, 0.04, 1.5, 0.001) are those of NARMA-30.
+* :func:`mackey_glass` — the delay differential equation integrated by RK4 with step ``dt``
+  (default 0.1), the delayed value at half steps from cubic Hermite interpolation, sampled every 1.
+* :func:`memory_capacity` / :func:`memory_capacity_score` — Jaeger's (2001) short-term memory
+  capacity: MC = Σ_k r²(u(t−k), ŷ_k(t)).
+
+Japanese Vowels is not provided: no installed package ships it offline (reservoirpy downloads it).
+
+Examples
+--------
+>>> import numpy as np
+>>> from cbreservoir.tasks import narma10, mackey_glass, memory_capacity, memory_capacity_score
+>>> u, y = narma10(1000, seed=0)                 # u, y: (1000, 1); y[t] is the target given u[..t]
+>>> series = mackey_glass(500)                   # (500, 1)
+>>> u, targets = memory_capacity(2000, max_delay=20, seed=0)   # targets[t, k-1] = u[t-k]
+>>> round(memory_capacity_score(targets[20:], targets[20:]), 6)  # perfect recall of 20 delays
+20.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SeedLike = int | np.random.Generator | None
+
+#: Atiya–Parlos NARMA-10 constants: y[t] = A y[t-1] + B y[t-1] Σ_{i=1..10} y[t-i] + C u[t-9] u[t] + D.
+NARMA10_CONSTANTS = (0.3, 0.05, 1.5, 0.1)
+_NARMA_ORDER = 10
+
+
+def _check_positive_int(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def narma10(
+    n_timesteps: int, seed: SeedLike = None, u: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """NARMA-10 input and target series (Atiya & Parlos 2000), time-aligned.
+
+    With the input at time t written u[t] and the target the reservoir must output at time t
+    written y[t] (the textbook y(t+1)):
+
+        y[t] = 0.3 y[t−1] + 0.05 y[t−1] Σ_{i=1}^{10} y[t−i] + 1.5 u[t−9] u[t] + 0.1,
+
+    u[t] ~ U[0, 0.5] i.i.d., and y[t] = 0 for t < 10 (discard a washout of a few hundred steps).
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Length T (> 10).
+    seed : int, numpy.random.Generator or None
+        Draws ``u`` when it is not given.
+    u : ndarray (T,) or (T, 1), optional
+        Input series to use instead of a random one.
+
+    Returns
+    -------
+    u : ndarray (T, 1)
+    y : ndarray (T, 1)
+
+    Raises
+    ------
+    ValueError
+        If the series diverges (non-finite values) or the shapes are wrong.
+    """
+    _check_positive_int("n_timesteps", n_timesteps)
+    if n_timesteps <= _NARMA_ORDER:
+        raise ValueError(f"n_timesteps must be > {_NARMA_ORDER}, got {n_timesteps}")
+    if u is None:
+        u = np.random.default_rng(seed).uniform(0.0, 0.5, size=n_timesteps)
+    u = np.asarray(u, dtype=np.float64).reshape(-1)
+    if u.shape != (n_timesteps,):
+        raise ValueError(f"u must hold n_timesteps={n_timesteps} values, got shape {u.shape}")
+    a, b, c, d = NARMA10_CONSTANTS
+    y = np.zeros(n_timesteps)
+    for t in range(_NARMA_ORDER, n_timesteps):
+        past = y[t - _NARMA_ORDER : t]
+        y[t] = a * y[t - 1] + b * y[t - 1] * past.sum() + c * u[t - 9] * u[t] + d
+    if not np.all(np.isfinite(y)):
+        raise ValueError("NARMA-10 diverged (non-finite values); use another seed or input")
+    return u[:, None], y[:, None]
+
+
+def _mackey_glass_rate(x: float, x_delayed: float, a: float, b: float, n: float) -> float:
+    return a * x_delayed / (1.0 + x_delayed**n) - b * x
+
+
+def mackey_glass(
+    n_timesteps: int,
+    tau: float = 17.0,
+    a: float = 0.2,
+    b: float = 0.1,
+    n: float = 10.0,
+    x0: float = 1.2,
+    dt: float = 0.1,
+    sampling_step: float = 1.0,
+) -> np.ndarray:
+    """Mackey–Glass series dx/dt = a x(t−τ) / (1 + x(t−τ)^n) − b x(t), sampled every ``sampling_step``.
+
+    The history is constant, x(t) = ``x0`` for t <= 0. RK4 with step ``dt``; the delayed value is
+    read from the stored grid at whole steps and, at half steps, interpolated by a cubic Hermite
+    polynomial through the stored values and slopes (fourth order, like RK4). Sample i is
+    x(i · sampling_step), starting with x(0) = ``x0``; with τ = 17 the chaotic regime is reached
+    after a transient of a few hundred time units (discard it).
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Number of samples.
+    tau, a, b, n : float
+        Equation parameters (τ = 17 is the chaotic benchmark).
+    x0 : float
+        Constant initial history.
+    dt : float
+        Integration step, at most 0.1; ``tau`` and ``sampling_step`` must be multiples of it.
+    sampling_step : float
+        Time between samples.
+
+    Returns
+    -------
+    ndarray (n_timesteps, 1)
+    """
+    _check_positive_int("n_timesteps", n_timesteps)
+    if not 0.0 < dt <= 0.1:
+        raise ValueError(f"dt must be in (0, 0.1], got {dt!r}")
+    delay_steps = round(tau / dt)
+    steps_per_sample = round(sampling_step / dt)
+    if delay_steps < 1 or not np.isclose(delay_steps * dt, tau):
+        raise ValueError(f"tau must be a positive multiple of dt={dt}, got {tau!r}")
+    if steps_per_sample < 1 or not np.isclose(steps_per_sample * dt, sampling_step):
+        raise ValueError(f"sampling_step must be a positive multiple of dt={dt}, got {sampling_step!r}")
+
+    n_steps = (n_timesteps - 1) * steps_per_sample
+    # grid[j] = x((j - delay_steps) * dt); the constant history fills the first delay_steps + 1 entries
+    grid = np.empty(delay_steps + n_steps + 1)
+    grid[: delay_steps + 1] = x0
+    slopes = np.zeros_like(grid)  # dx/dt on the grid, for the Hermite interpolation of the delayed value
+    for j in range(delay_steps, delay_steps + n_steps):
+        x = grid[j]
+        lag = j - delay_steps
+        lag_now, lag_next = grid[lag], grid[lag + 1]
+        if lag < delay_steps:  # the delayed interval lies in the constant history
+            lag_half = x0
+        else:  # cubic Hermite midpoint, exact to O(dt^4) like RK4 itself
+            lag_half = 0.5 * (lag_now + lag_next) + dt / 8.0 * (slopes[lag] - slopes[lag + 1])
+        k1 = _mackey_glass_rate(x, lag_now, a, b, n)
+        k2 = _mackey_glass_rate(x + 0.5 * dt * k1, lag_half, a, b, n)
+        k3 = _mackey_glass_rate(x + 0.5 * dt * k2, lag_half, a, b, n)
+        k4 = _mackey_glass_rate(x + dt * k3, lag_next, a, b, n)
+        slopes[j] = k1
+        grid[j + 1] = x + dt * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
+    return grid[delay_steps::steps_per_sample][:, None].copy()
+
+
+def memory_capacity(
+    n_timesteps: int, max_delay: int = 40, seed: SeedLike = None, scale: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input and delayed-recall targets of Jaeger's memory-capacity task.
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Length T (> ``max_delay``).
+    max_delay : int
+        Largest delay K; targets cover delays 1..K.
+    seed : int, numpy.random.Generator or None
+    scale : float
+        u(t) ~ U[−scale, scale] i.i.d.
+
+    Returns
+    -------
+    u : ndarray (T, 1)
+    targets : ndarray (T, K)
+        ``targets[t, k - 1] = u[t - k]``; rows t < K are partly undefined (set to 0) — discard at
+        least K steps of washout before fitting and scoring.
+    """
+    _check_positive_int("n_timesteps", n_timesteps)
+    _check_positive_int("max_delay", max_delay)
+    if n_timesteps <= max_delay:
+        raise ValueError(f"n_timesteps must be > max_delay={max_delay}, got {n_timesteps}")
+    u = np.random.default_rng(seed).uniform(-scale, scale, size=n_timesteps)
+    targets = np.zeros((n_timesteps, max_delay))
+    for k in range(1, max_delay + 1):
+        targets[k:, k - 1] = u[:-k]
+    return u[:, None], targets
+
+
+def forgetting_curve(targets: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Squared correlation between each delayed input and its reconstruction.
+
+    Parameters
+    ----------
+    targets : ndarray (T, K)
+        True delayed inputs (after washout), as from :func:`memory_capacity`.
+    predictions : ndarray (T, K)
+        A readout's reconstructions.
+
+    Returns
+    -------
+    ndarray (K,)
+        r²_k in [0, 1]; 0 where a prediction is constant.
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if targets.ndim != 2 or targets.shape != predictions.shape or targets.shape[0] < 2:
+        raise ValueError(
+            "targets and predictions must be (time, delays) arrays of the same shape with time >= 2, "
+            f"got {targets.shape} and {predictions.shape}"
+        )
+    centred_t = targets - targets.mean(axis=0)
+    centred_p = predictions - predictions.mean(axis=0)
+    covariance = (centred_t * centred_p).sum(axis=0)
+    variances = (centred_t**2).sum(axis=0) * (centred_p**2).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_squared = np.where(variances > 0, covariance**2 / variances, 0.0)
+    return r_squared
+
+
+def memory_capacity_score(targets: np.ndarray, predictions: np.ndarray) -> float:
+    """Jaeger's memory capacity MC = Σ_k r²(u(t−k), ŷ_k(t)) (the sum of :func:`forgetting_curve`)."""
+    return float(forgetting_curve(targets, predictions).sum())
