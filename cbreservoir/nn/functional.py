@@ -173,3 +173,94 @@ def cerebellum_forward(
     p = torch.relu(F.linear(g, w_pc, b_pc))
     c = F.linear(p, w_dcn, b_dcn)
     return CerebellarActivity(g, p, c)
+
+
+def clip_to_reference_norm(bias: torch.Tensor, reference: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Scale ``bias`` per sample so that its norm does not exceed the norm of ``reference``.
+
+    ``bias · min(1, ‖reference‖ / ‖bias‖)`` over the last dimension (differentiable, no data-dependent
+    control flow, so it runs under ``torch.func.vmap``).
+
+    Parameters
+    ----------
+    bias, reference : tensor (..., H)
+
+    Returns
+    -------
+    tensor (..., H)
+    """
+    scale = reference.norm(dim=-1, keepdim=True) / (bias.norm(dim=-1, keepdim=True) + eps)
+    return bias * scale.clamp(max=1.0)
+
+
+def gru_step(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor | None,
+    b_hh: torch.Tensor | None,
+    cerebellar_bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One GRU step (torch's ``GRUCell`` equations) with an optional cerebellar bias on the candidate.
+
+    ``r = σ(W_ir x + b_ir + W_hr h + b_hr)``, ``z = σ(W_iz x + b_iz + W_hz h + b_hz)``,
+    ``a = W_in x + b_in + r ⊙ (W_hn h + b_hn)``, ``n = tanh(a + clip(c, ‖a‖))``, ``h' = (1 − z) n + z h``,
+    where ``clip`` is :func:`clip_to_reference_norm` (per sample).
+
+    Parameters
+    ----------
+    x : tensor (..., d)
+    h : tensor (..., H)
+    w_ih : tensor (3H, d); w_hh : tensor (3H, H); b_ih, b_hh : tensor (3H,), optional
+        Gate order r, z, n as in ``torch.nn.GRUCell``.
+    cerebellar_bias : tensor (..., H), optional
+
+    Returns
+    -------
+    tensor (..., H)
+    """
+    r_x, z_x, n_x = F.linear(x, w_ih, b_ih).chunk(3, dim=-1)
+    r_h, z_h, n_h = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
+    reset = torch.sigmoid(r_x + r_h)
+    update = torch.sigmoid(z_x + z_h)
+    candidate_pre = n_x + reset * n_h
+    if cerebellar_bias is not None:
+        candidate_pre = candidate_pre + clip_to_reference_norm(cerebellar_bias, candidate_pre)
+    candidate = torch.tanh(candidate_pre)
+    return (1 - update) * candidate + update * h
+
+
+def lstm_step(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    cell: torch.Tensor,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor | None,
+    b_hh: torch.Tensor | None,
+    cerebellar_bias: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One LSTM step (torch's ``LSTMCell`` equations) with an optional cerebellar bias on the cell candidate.
+
+    ``i, f, o = σ(·)``, ``a = W_ig x + b_ig + W_hg h + b_hg``, ``g = tanh(a + clip(c, ‖a‖))``,
+    ``cell' = f ⊙ cell + i ⊙ g``, ``h' = o ⊙ tanh(cell')``; ``clip`` is :func:`clip_to_reference_norm`.
+
+    Parameters
+    ----------
+    x : tensor (..., d)
+    h, cell : tensor (..., H)
+    w_ih : tensor (4H, d); w_hh : tensor (4H, H); b_ih, b_hh : tensor (4H,), optional
+        Gate order i, f, g, o as in ``torch.nn.LSTMCell``.
+    cerebellar_bias : tensor (..., H), optional
+
+    Returns
+    -------
+    (h', cell') : tensors (..., H)
+    """
+    gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
+    in_gate, forget_gate, candidate_pre, out_gate = gates.chunk(4, dim=-1)
+    if cerebellar_bias is not None:
+        candidate_pre = candidate_pre + clip_to_reference_norm(cerebellar_bias, candidate_pre)
+    cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(in_gate) * torch.tanh(candidate_pre)
+    return torch.sigmoid(out_gate) * torch.tanh(cell), cell

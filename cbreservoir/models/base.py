@@ -1,0 +1,198 @@
+"""Shared machinery of the ready-made models: input checks, the time loop, masking, heads, config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from cbreservoir.nn.modules import make_readouts, normalize_n_classes, readout_logits
+
+#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (PAPER.md).
+INITIAL_STATE_SCALE = 0.1
+
+Logits = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+@contextmanager
+def seeded_init(seed: int | None) -> Iterator[None]:
+    """Run parameter initialisation from ``torch.manual_seed(seed)`` without touching the global RNG stream.
+
+    With ``seed=None`` the global RNG is used (and advanced) as usual.
+    """
+    if seed is None:
+        yield
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+class RecurrentClassifier(nn.Module):
+    """Base of every model: a recurrent core, an optional cerebellar module and one linear head per task.
+
+    Subclasses build ``core``, ``cerebellum`` (or leave it ``None``) and ``readouts``, and implement
+    :meth:`_step`. The state is one tensor (B, ``state_size``); :meth:`_features` extracts the cortical
+    state h (B, H) read by the heads and reported as activity ``"core"``.
+
+    Attributes
+    ----------
+    core : nn.Module
+    cerebellum : nn.Module or None
+    readouts : nn.ModuleList
+        One ``nn.Linear(H, C_k)`` per head.
+    cerebellum_enabled : bool
+        ``False`` switches the cerebellar bias off (c_t = 0) without touching its weights.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self, input_size: int, hidden_size: int, n_classes: int | tuple[int, ...], config: dict
+    ) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.head_sizes = normalize_n_classes(n_classes)
+        self.multi_head = not isinstance(n_classes, int)
+        self.cerebellum: nn.Module | None = None
+        self.cerebellum_enabled = True
+        self._config = dict(config)
+        if self.multi_head:
+            self._config["n_classes"] = tuple(self.head_sizes)
+
+    def _build_readouts(self) -> None:
+        self.readouts = make_readouts(self.hidden_size, self.head_sizes)
+
+    # --- description -----------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Constructor kwargs incl. ``"kind"``: ``build_model(**model.config)`` rebuilds the model."""
+        return {"kind": self.kind, **self._config}
+
+    @property
+    def state_size(self) -> int:
+        """Size of the recurrent state tensor (H for single-state cores)."""
+        return self.hidden_size
+
+    def module_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by module: ``{"core": [...], "cerebellum": [...] (maybe empty), "readout": [...]}``."""
+        return {
+            "core": list(self.core.parameters()),
+            "cerebellum": [] if self.cerebellum is None else list(self.cerebellum.parameters()),
+            "readout": list(self.readouts.parameters()),
+        }
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{key}={value!r}" for key, value in self._config.items())
+
+    # --- the recurrence --------------------------------------------------------------------------------
+
+    def initial_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw h_0 ~ 0.1·U(0, 1), shape (batch_size, ``state_size``), in the model's dtype and device.
+
+        Parameters
+        ----------
+        batch_size : int
+        generator : torch.Generator, optional
+            Source of randomness (torch's global RNG when omitted).
+        """
+        weight = self.readouts[0].weight
+        uniform = torch.rand(
+            batch_size, self.state_size, generator=generator, dtype=weight.dtype, device=weight.device
+        )
+        return INITIAL_STATE_SCALE * uniform
+
+    def _features(self, state: torch.Tensor) -> torch.Tensor:
+        """Cortical state h (..., H) inside the recurrent state (..., ``state_size``)."""
+        return state
+
+    def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Advance one step: x_t (B, d), state (B, S) -> (next state (B, S), module activities (B, ·))."""
+        raise NotImplementedError
+
+    def _cerebellar_bias(
+        self, h: torch.Tensor, x_t: torch.Tensor
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """c_t from the cerebellum reading ``[h_{t−1}; x_t]`` and its layer activities (None, {} when off)."""
+        if self.cerebellum is None or not self.cerebellum_enabled:
+            return None, {}
+        activity = self.cerebellum(torch.cat([h, x_t], dim=-1))
+        return activity.nuclei, activity._asdict()
+
+    def _as_input(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        weight = self.readouts[0].weight
+        if not isinstance(x, torch.Tensor):
+            x = np.asarray(x)
+            if x.dtype.kind not in "biuf":
+                raise ValueError(f"x must hold numbers, got dtype {x.dtype}")
+            x = torch.as_tensor(x)
+        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[1] < 1:
+            raise ValueError(f"x must have shape (batch, time >= 1, {self.input_size}), got {tuple(x.shape)}")
+        return x.to(dtype=weight.dtype, device=weight.device)
+
+    def _as_mask(
+        self, mask: torch.Tensor | np.ndarray, shape: tuple[int, int], device: torch.device
+    ) -> torch.Tensor:
+        mask = torch.as_tensor(mask, device=device)
+        if mask.dtype != torch.bool or tuple(mask.shape) != shape:
+            raise ValueError(
+                f"mask must be a bool array of shape {shape}, got {mask.dtype} {tuple(mask.shape)}"
+            )
+        return mask
+
+    def forward(
+        self,
+        x: torch.Tensor | np.ndarray,
+        h0: torch.Tensor | None = None,
+        mask: torch.Tensor | np.ndarray | None = None,
+        return_activity: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Logits | tuple[Logits, dict[str, torch.Tensor]]:
+        """Run the sequences and read the heads from the final state.
+
+        Parameters
+        ----------
+        x : tensor or array (B, T, d)
+        h0 : tensor (B, ``state_size``), optional
+            Initial state; drawn by :meth:`initial_state` (with ``generator``) when omitted.
+        mask : bool tensor or array (B, T), optional
+            ``False`` holds the state unchanged at that step (left padding).
+        return_activity : bool
+            Also return a dict of (B, T, ·) activities: ``"core"`` (the state after each step) and, when
+            the cerebellum is on, ``"granule"``, ``"purkinje"``, ``"nuclei"``.
+        generator : torch.Generator, optional
+
+        Returns
+        -------
+        logits : tensor (B, C), or a tuple of them (one per head) when ``n_classes`` is a tuple
+        activity : dict, only with ``return_activity=True``
+        """
+        x = self._as_input(x)
+        batch_size, n_steps, _ = x.shape
+        if h0 is None:
+            state = self.initial_state(batch_size, generator)
+        else:
+            state = torch.as_tensor(h0).to(dtype=x.dtype, device=x.device)
+            if tuple(state.shape) != (batch_size, self.state_size):
+                raise ValueError(
+                    f"h0 must have shape {(batch_size, self.state_size)}, got {tuple(state.shape)}"
+                )
+        keep = None if mask is None else self._as_mask(mask, (batch_size, n_steps), x.device)
+        records: list[dict[str, torch.Tensor]] = []
+        for t in range(n_steps):
+            new_state, activity = self._step(x[:, t], state)
+            state = new_state if keep is None else torch.where(keep[:, t, None], new_state, state)
+            if return_activity:
+                records.append({"core": self._features(state), **activity})
+        logits = readout_logits(self.readouts, self._features(state), self.multi_head)
+        if not return_activity:
+            return logits
+        return logits, {key: torch.stack([record[key] for record in records], dim=1) for key in records[0]}

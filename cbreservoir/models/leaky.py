@@ -1,0 +1,206 @@
+"""Leaky Elman models: the paper's CB-RNN, the RNN-only baseline and the recurrent-auxiliary control."""
+
+from __future__ import annotations
+
+import torch
+
+from cbreservoir.models.base import RecurrentClassifier, seeded_init
+from cbreservoir.nn.modules import AuxiliaryRecurrentModule, CerebellarModule, LeakyCore
+
+
+class _LeakyCoreModel(RecurrentClassifier):
+    """A :class:`LeakyCore` whose bias c_t comes from ``self.cerebellum`` (when present and enabled)."""
+
+    def _step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cerebellar_bias, activity = self._cerebellar_bias(h, x_t)
+        return self.core.step(x_t, h, cerebellar_bias), activity
+
+
+class ElmanRNN(_LeakyCoreModel):
+    """RNN-only baseline: the CB-RNN's leaky core and readout without a cerebellum.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size : int
+    n_classes : int or tuple of int
+        Classes per head (a tuple makes one head per entry).
+    tau : float
+        Time constant (α = 1/τ).
+    activation : str
+    seed : int, optional
+        Seeds the initialisation (torch's default ``Linear`` init); the global RNG is left untouched.
+
+    Example
+    -------
+    >>> model = ElmanRNN(1, 202, seed=0)
+    >>> count_parameters(model)  # doctest: +SKIP
+    41816
+    """
+
+    kind = "rnn"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        n_classes: int | tuple[int, ...] = 2,
+        tau: float = 1.5,
+        activation: str = "leaky_relu",
+        seed: int | None = None,
+    ) -> None:
+        config = dict(
+            input_size=input_size,
+            hidden_size=hidden_size,
+            n_classes=n_classes,
+            tau=tau,
+            activation=activation,
+            seed=seed,
+        )
+        super().__init__(input_size, hidden_size, n_classes, config)
+        with seeded_init(seed):
+            self.core = LeakyCore(input_size, hidden_size, tau, activation)
+            self._build_readouts()
+
+
+class CBRNN(_LeakyCoreModel):
+    """The paper's cortico-cerebellar RNN.
+
+    The cerebellum reads ``[h_{t−1}; x_t]`` and its nuclei output c_t (H units) is added inside the
+    core's LeakyReLU: ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)``. Core and
+    readout use torch's default ``Linear`` initialisation, the cerebellum the paper's; the readout sees
+    the final state.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size : int
+        H (64 in the paper).
+    n_granule, n_purkinje : int
+        G and P (256 and 64).
+    n_classes : int or tuple of int
+    tau : float
+    activation : str
+    seed : int, optional
+
+    Example
+    -------
+    >>> import torch
+    >>> model = CBRNN(1, seed=0)
+    >>> logits, activity = model(torch.zeros(8, 5, 1), return_activity=True)
+    >>> logits.shape, activity["granule"].shape
+    (torch.Size([8, 2]), torch.Size([8, 5, 256]))
+    """
+
+    kind = "cbrnn"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 64,
+        n_granule: int = 256,
+        n_purkinje: int = 64,
+        n_classes: int | tuple[int, ...] = 2,
+        tau: float = 1.5,
+        activation: str = "leaky_relu",
+        seed: int | None = None,
+    ) -> None:
+        config = dict(
+            input_size=input_size,
+            hidden_size=hidden_size,
+            n_granule=n_granule,
+            n_purkinje=n_purkinje,
+            n_classes=n_classes,
+            tau=tau,
+            activation=activation,
+            seed=seed,
+        )
+        super().__init__(input_size, hidden_size, n_classes, config)
+        with seeded_init(seed):
+            self.core = LeakyCore(input_size, hidden_size, tau, activation)
+            self.cerebellum = CerebellarModule(hidden_size + input_size, n_granule, n_purkinje, hidden_size)
+            self._build_readouts()
+
+
+def auxiliary_size_matching_cerebellum(
+    input_size: int, hidden_size: int = 64, n_granule: int = 256, n_purkinje: int = 64
+) -> int:
+    """Number of auxiliary units A whose module's parameter count is closest to the cerebellum's.
+
+    Cerebellum: ``G(m + 1) + P(G + 1) + H(P + 1)``; auxiliary module: ``A(m + 1) + A(A + 1) + H(A + 1)``,
+    with m = H + d. Ties go to the smaller A.
+    """
+    mossy = hidden_size + input_size
+    target = n_granule * (mossy + 1) + n_purkinje * (n_granule + 1) + hidden_size * (n_purkinje + 1)
+
+    def size(units: int) -> int:
+        return units * (mossy + 1) + units * (units + 1) + hidden_size * (units + 1)
+
+    upper = 1
+    while size(upper) < target:
+        upper *= 2
+    return min(range(1, upper + 1), key=lambda units: (abs(size(units) - target), units))
+
+
+class RecurrentAuxRNN(_LeakyCoreModel):
+    """Control model: the CB-RNN with the cerebellum replaced by a small leaky recurrent module.
+
+    The module (:class:`~cbreservoir.nn.modules.AuxiliaryRecurrentModule`, attribute ``cerebellum`` so
+    that schedules and ablations treat it like the cerebellum) reads ``[h_{t−1}; x_t]`` and its output is
+    the additive bias c_t. The state is ``[h; a]`` (B, H + A).
+
+    Parameters
+    ----------
+    input_size, hidden_size, n_classes, tau, activation, seed
+        As in :class:`CBRNN`.
+    n_aux : int, optional
+        A; by default :func:`auxiliary_size_matching_cerebellum` for a (256, 64) cerebellum (139 for
+        H = 64, d = 1: 37,594 parameters against the cerebellum's 37,504).
+    """
+
+    kind = "rnn_aux"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int = 64,
+        n_aux: int | None = None,
+        n_classes: int | tuple[int, ...] = 2,
+        tau: float = 1.5,
+        activation: str = "leaky_relu",
+        seed: int | None = None,
+    ) -> None:
+        if n_aux is None:
+            n_aux = auxiliary_size_matching_cerebellum(input_size, hidden_size)
+        config = dict(
+            input_size=input_size,
+            hidden_size=hidden_size,
+            n_aux=n_aux,
+            n_classes=n_classes,
+            tau=tau,
+            activation=activation,
+            seed=seed,
+        )
+        super().__init__(input_size, hidden_size, n_classes, config)
+        with seeded_init(seed):
+            self.core = LeakyCore(input_size, hidden_size, tau, activation)
+            self.cerebellum = AuxiliaryRecurrentModule(
+                hidden_size + input_size, n_aux, hidden_size, tau, activation
+            )
+            self._build_readouts()
+
+    @property
+    def state_size(self) -> int:
+        return self.hidden_size + self.cerebellum.n_units
+
+    def _features(self, state: torch.Tensor) -> torch.Tensor:
+        return state[..., : self.hidden_size]
+
+    def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        h, aux = state.split([self.hidden_size, self.cerebellum.n_units], dim=-1)
+        if self.cerebellum_enabled:
+            aux, cerebellar_bias = self.cerebellum.step(torch.cat([h, x_t], dim=-1), aux)
+            activity = {"auxiliary": aux, "nuclei": cerebellar_bias}
+        else:
+            cerebellar_bias, activity = None, {}
+        return torch.cat([self.core.step(x_t, h, cerebellar_bias), aux], dim=-1), activity

@@ -1,0 +1,105 @@
+"""Building models by name, counting parameters and parameter-matched hidden sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.models.gated import GRUModel, LSTMModel
+from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN
+
+#: kind -> (class, fixed keyword arguments)
+MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {
+    "cbrnn": (CBRNN, {}),
+    "rnn": (ElmanRNN, {}),
+    "gru": (GRUModel, {"cerebellum": False}),
+    "gru_cb": (GRUModel, {"cerebellum": True}),
+    "lstm": (LSTMModel, {"cerebellum": False}),
+    "lstm_cb": (LSTMModel, {"cerebellum": True}),
+    "rnn_aux": (RecurrentAuxRNN, {}),
+}
+
+
+def build_model(kind: str, **kwargs: Any) -> RecurrentClassifier:
+    """Build a model by kind (a :data:`MODEL_KINDS` key).
+
+    Kinds: ``"cbrnn"``, ``"rnn"``, ``"gru"``, ``"gru_cb"``, ``"lstm"``, ``"lstm_cb"``, ``"rnn_aux"``.
+
+    ``build_model(**model.config)`` rebuilds ``model`` (same architecture; same weights when it had a seed).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is unknown or a keyword contradicts it (``cerebellum`` with a gated kind).
+    """
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")
+    model_class, fixed = MODEL_KINDS[kind]
+    clashes = sorted(set(fixed) & set(kwargs))
+    if clashes:
+        raise ValueError(f"kind {kind!r} fixes {clashes}; do not pass them, got {kwargs!r}")
+    return model_class(**fixed, **kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Total number of parameters of ``model`` (all of them, whether a schedule currently freezes some).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_parameters expects a torch.nn.Module, got {type(model).__name__}")
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def _parameters_at(
+    kind: str, hidden_size: int, input_size: int, n_classes: Any, extra: dict[str, Any]
+) -> int:
+    with torch.device("meta"):
+        model = build_model(
+            kind, input_size=input_size, hidden_size=hidden_size, n_classes=n_classes, **extra
+        )
+    return count_parameters(model)
+
+
+def match_hidden_size(
+    target_params: int,
+    input_size: int,
+    n_classes: int | tuple[int, ...] = 2,
+    kind: str = "rnn",
+    **model_kwargs: Any,
+) -> int:
+    """Hidden size of a ``kind`` model whose total parameter count is closest to ``target_params``.
+
+    Ties go to the smaller size. Example: ``match_hidden_size(41922, 1, 2)`` is 202 (41,816 parameters),
+    the paper's RNN-only partner of CB-RNN(H=64, G=256, P=64).
+
+    Parameters
+    ----------
+    target_params : int
+    input_size : int
+    n_classes : int or tuple of int
+    kind : str
+        A :data:`MODEL_KINDS` key.
+    **model_kwargs
+        Further constructor arguments held fixed (e.g. ``n_granule`` for ``"cbrnn"``).
+    """
+    if isinstance(target_params, bool) or not isinstance(target_params, int) or target_params < 1:
+        raise ValueError(f"target_params must be a positive int, got {target_params!r}")
+
+    def count(hidden_size: int) -> int:
+        return _parameters_at(kind, hidden_size, input_size, n_classes, model_kwargs)
+
+    low, high = 1, 1
+    while count(high) < target_params:
+        low, high = high, high * 2
+    while high - low > 1:  # count is increasing in the hidden size: find the first size reaching the target
+        middle = (low + high) // 2
+        low, high = (middle, high) if count(middle) < target_params else (low, middle)
+    candidates = [size for size in (high - 1, high) if size >= 1]
+    return min(candidates, key=lambda size: (abs(count(size) - target_params), size))
