@@ -105,6 +105,76 @@ def test_plain_torch_module_round_trip(tmp_path, dtype):
     assert not loaded.training
 
 
+def _logits(model, x: torch.Tensor):
+    h0 = model.initial_state(x.shape[0], generator=torch.Generator().manual_seed(0))
+    return model(x, h0=h0.to(x.dtype))
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs"),
+    [
+        ("cbrnn", {"hidden_size": 8, "n_granule": 16, "n_purkinje": 4}),
+        ("rnn", {"hidden_size": 6, "n_classes": (2, 3)}),
+        ("lstm_cb", {"hidden_size": 5}),
+    ],
+)
+def test_built_model_round_trip_is_bit_exact(tmp_path, kind, kwargs):
+    from cbreservoir.models import build_model
+
+    model = build_model(kind, input_size=2, seed=1, **kwargs)
+    with torch.no_grad():  # move away from the seeded initialisation: weights must come from the file
+        for parameter in model.parameters():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    path = save(model, tmp_path / "model.npz")
+    loaded = load(path)
+
+    assert type(loaded) is type(model) and loaded.config == model.config
+    x = torch.randn(3, 6, 2)
+    assert all(
+        torch.equal(a, b) for a, b in zip(_flat(_logits(loaded, x)), _flat(_logits(model, x)), strict=True)
+    )
+    header = read_header(path)
+    assert header["object_type"] == "torch_model"
+    assert header["class"] == f"{type(model).__module__}:{type(model).__qualname__}"
+
+
+def _flat(logits) -> tuple[torch.Tensor, ...]:
+    return logits if isinstance(logits, tuple) else (logits,)
+
+
+def test_built_model_keeps_dtype_frozen_weights_mode_and_cerebellum_switch(tmp_path):
+    from cbreservoir.models import CBRNN
+
+    model = CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, seed=2).double().eval()
+    for parameter in model.core.parameters():
+        parameter.requires_grad_(False)
+    model.cerebellum_enabled = False
+    loaded = load(save(model, tmp_path / "model.npz"))
+
+    assert all(parameter.dtype == torch.float64 for parameter in loaded.parameters())
+    assert [p.requires_grad for p in loaded.parameters()] == [p.requires_grad for p in model.parameters()]
+    assert not loaded.training and loaded.cerebellum_enabled is False
+    x = torch.randn(2, 4, 1, dtype=torch.float64)
+    assert torch.equal(_logits(loaded, x), _logits(model, x))
+
+
+def test_built_model_inside_a_container_is_shared_not_copied(tmp_path):
+    from cbreservoir.models import build_model
+
+    model = build_model("rnn", input_size=1, hidden_size=4, seed=0)
+    loaded = load(save({"a": model, "b": [model]}, tmp_path / "pair.npz"))
+    assert loaded["a"] is loaded["b"][0]
+
+
+def test_pickle_still_works_for_built_models():
+    from cbreservoir.models import build_model
+
+    model = build_model("cbrnn", input_size=1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0)
+    copy = pickle.loads(pickle.dumps(model))
+    x = torch.randn(2, 5, 1)
+    assert torch.equal(_logits(copy, x), _logits(model, x))
+
+
 def test_values_of_every_supported_kind_round_trip(tmp_path):
     values = {
         "none": None,
