@@ -1,0 +1,116 @@
+"""One reproduction run: a (task, condition, seed, G) cell trained through the curriculum."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from pathlib import Path
+
+from cbreservoir.reproduce.conditions import build_condition_model, build_condition_schedule
+from cbreservoir.reproduce.profiles import Profile
+
+__all__ = ["make_cell", "package_versions", "run_cell"]
+
+
+def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
+    """The sweep cell of one run; it holds every setting, so a changed profile gives new cells.
+
+    Returns
+    -------
+    dict
+        ``{"task", "condition", "seed", "n_granule", "profile"}`` (profile as :meth:`Profile.settings`).
+    """
+    return {
+        "task": task,
+        "condition": condition,
+        "seed": int(seed),
+        "n_granule": int(n_granule),
+        "profile": profile.settings(),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a run depends on."""
+    import numpy
+    import torch
+
+    import cbreservoir
+
+    return {
+        "python": platform.python_version(),
+        "cbreservoir": cbreservoir.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
+    """Train the model of ``cell`` through the curriculum and return its record.
+
+    Parameters
+    ----------
+    cell : dict
+        A :func:`make_cell` cell.
+    checkpoint_root : str, optional
+        Directory for the in-progress checkpoint of this run (``<root>/<cell id>``), so that an
+        interrupted run resumes from its last finished epoch; removed when the run completes.
+
+    Returns
+    -------
+    dict
+        ``task``, ``condition``, ``seed``, ``n_granule``, ``levels`` (N(e), one per epoch), ``accuracy``,
+        ``loss`` and ``epoch_seconds`` per epoch, ``seconds`` (wall time of the run), ``n_parameters``,
+        ``hidden_size``, ``model_config``, ``profile`` and ``versions``.
+    """
+    import torch
+
+    from cbreservoir.models import count_parameters
+    from cbreservoir.sweep import cell_id
+    from cbreservoir.training import CurriculumTrainer, GradientTrainer
+
+    torch.set_num_threads(1)
+    profile = Profile(**cell["profile"])
+    task, condition, seed = cell["task"], cell["condition"], cell["seed"]
+    model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
+    trainer = GradientTrainer(
+        model,
+        learning_rate=profile.learning_rate,
+        momentum=profile.momentum,
+        clip_norm=profile.clip_norm,
+        schedule=build_condition_schedule(condition, task),
+        seed=seed,
+    )
+    checkpoint_dir = None if checkpoint_root is None else Path(checkpoint_root) / cell_id(cell)
+    curriculum = CurriculumTrainer(
+        trainer,
+        task,
+        start_level=profile.start_level,
+        steps_per_epoch=profile.steps_per_epoch,
+        test_batches=profile.test_batches,
+        batch_size=profile.batch_size,
+        threshold=profile.threshold,
+        seed=seed,
+        checkpoint_dir=checkpoint_dir,
+        progress=False,
+    )
+    start = time.perf_counter()
+    history = curriculum.run(profile.n_epochs)
+    seconds = time.perf_counter() - start
+    if checkpoint_dir is not None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {
+        "task": task,
+        "condition": condition,
+        "seed": seed,
+        "n_granule": cell["n_granule"],
+        "levels": [int(level) for level in history.levels],
+        "history": history.to_dict(),
+        "seconds": seconds,
+        "n_parameters": count_parameters(model),
+        "hidden_size": model.hidden_size,
+        "model_config": model.config,
+        "profile": profile.settings(),
+        "versions": package_versions(),
+    }

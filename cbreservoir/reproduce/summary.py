@@ -1,0 +1,215 @@
+"""Summary tables of a reproduction: the study's results table layout, our numbers beside the study's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cbreservoir.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
+
+__all__ = ["STUDY_RESULTS", "STUDY_SWITCHING", "markdown_table", "summarize_task"]
+
+#: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
+STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
+    "dms": (
+        38,
+        {"cbrnn": (34.8, 215), "full_reservoir": (30.0, 275), "interleaved": (35.6, 264), "rnn": (31.4, 456)},
+    ),
+    "parity": (
+        19,
+        {"cbrnn": (18.8, 153), "full_reservoir": (15.1, 176), "interleaved": (16.8, 166), "rnn": (16.8, 312)},
+    ),
+    "multitask": (
+        23,
+        {"cbrnn": (21.9, 169), "full_reservoir": (17.8, 236), "interleaved": (19.3, 219), "rnn": (16.3, 550)},
+    ),
+}
+
+#: The study's task switching result: mean active N over the first 650 epochs.
+STUDY_SWITCHING: dict[str, float] = {"cbrnn": 12.5, "full_reservoir": 12.0, "rnn": 9.8}
+
+
+def _row_label(condition: str, task: str, hidden_sizes: Sequence[int]) -> str:
+    label = CONDITIONS[condition].label
+    if condition == "interleaved":
+        return f"{label} (k = {INTERLEAVE_PERIOD[task]})"
+    if CONDITIONS[condition].matched_to is not None and len(set(hidden_sizes)) == 1:
+        return f"{label} (H = {hidden_sizes[0]})"
+    return label
+
+
+def summarize_task(
+    task: str, runs: Sequence[dict], n_epochs: int, switching_window: int | None = None
+) -> dict:
+    """Summarise the runs of one task per condition (and per granule size G when several were run).
+
+    Parameters
+    ----------
+    task : str
+        The task the runs belong to.
+    runs : sequence of dict
+        Per-run results of :func:`cbreservoir.reproduce.run.run_cell` (keys ``condition``, ``n_granule``,
+        ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
+    n_epochs : int
+        Epochs per run; runs that never reach half of the global max N count as ``n_epochs`` (censored).
+    switching_window : int, optional
+        For ``task="switching"``: epochs over which each row's ``active_mean_level`` is taken (all if None).
+
+    Returns
+    -------
+    dict
+        ``global_max`` (over the main conditions at G = 256, or over all runs if none), ``half_max``, and
+        ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc`` and
+        ``mean_level`` as :func:`cbreservoir.metrics.summarize` dicts (mean, sd, sem, n), ``censored``
+        (runs that did not reach half-max), the study's numbers where it has them, and ``ordering``:
+        whether CB-RNN and full reservoir reached half-max in fewer epochs (mean) than RNN-only.
+    """
+    from cbreservoir.metrics import (
+        active_mean_level,
+        auc,
+        epochs_to_half_max,
+        global_max_level,
+        max_level,
+        mean_level,
+        summarize,
+    )
+
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for run in runs:
+        groups.setdefault((run["condition"], run["n_granule"]), []).append(run)
+    main_curves = [
+        run["levels"]
+        for (condition, granule), group in groups.items()
+        for run in group
+        if condition in MAIN_CONDITIONS and granule == 256
+    ]
+    global_max = int(global_max_level(main_curves or [run["levels"] for run in runs]))
+    study_max, study_rows = STUDY_RESULTS.get(task, (None, {}))
+    rows = []
+    for (condition, granule), group in sorted(groups.items(), key=_group_order):
+        reached = [epochs_to_half_max(run["levels"], global_max) for run in group]
+        rows.append(
+            {
+                "condition": condition,
+                "n_granule": granule,
+                "label": _row_label(condition, task, [run["hidden_size"] for run in group]),
+                "n_parameters": group[0]["n_parameters"],
+                "hidden_size": group[0]["hidden_size"],
+                "seeds": [run["seed"] for run in group],
+                "max_level": summarize([max_level(run["levels"]) for run in group]),
+                "epochs_to_half_max": summarize([n_epochs if value is None else value for value in reached]),
+                "censored": sum(value is None for value in reached),
+                "auc": summarize([auc(run["levels"]) for run in group]),
+                "mean_level": summarize([mean_level(run["levels"]) for run in group]),
+                "seconds": summarize([run["seconds"] for run in group]),
+                "active_mean_level": summarize(
+                    [
+                        active_mean_level(run["levels"], min(switching_window or n_epochs, n_epochs))
+                        for run in group
+                    ]
+                )
+                if task == "switching"
+                else None,
+                "study": dict(zip(("max_level", "epochs_to_half_max"), study_rows[condition], strict=True))
+                if condition in study_rows and granule == 256
+                else _study_switching(task, condition, granule),
+            }
+        )
+    return {
+        "task": task,
+        "n_epochs": n_epochs,
+        "global_max": global_max,
+        "half_max": global_max / 2,
+        "switching_window": min(switching_window or n_epochs, n_epochs) if task == "switching" else None,
+        "study_global_max": study_max,
+        "rows": rows,
+        "ordering": _ordering(rows),
+    }
+
+
+def _study_switching(task: str, condition: str, granule: int) -> dict | None:
+    if task != "switching" or granule != 256 or condition not in STUDY_SWITCHING:
+        return None
+    return {"active_mean_level": STUDY_SWITCHING[condition]}
+
+
+def _group_order(item: tuple[tuple[str, int], list[dict]]) -> tuple[int, int]:
+    (condition, granule), _ = item
+    return list(CONDITIONS).index(condition), granule
+
+
+def _ordering(rows: Sequence[dict]) -> dict[str, bool | None]:
+    """Whether CB-RNN / full reservoir (G = 256) reach half-max in fewer mean epochs than RNN-only."""
+    speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in rows if row["n_granule"] == 256}
+    if "rnn" not in speed:
+        return {}
+    return {
+        f"{name}_faster_than_rnn": speed[name] < speed["rnn"]
+        for name in ("cbrnn", "full_reservoir")
+        if name in speed
+    }
+
+
+def _mean_sem(stats: dict, digits: int = 1) -> str:
+    if stats["n"] < 2:
+        return f"{stats['mean']:.{digits}f}"
+    return f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"
+
+
+def _table_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(summaries: Sequence[dict]) -> str:
+    """The results table in PAPER.md's layout, one block of rows per task, the study's numbers beside ours.
+
+    Parameters
+    ----------
+    summaries : sequence of dict
+        :func:`summarize_task` outputs.
+
+    Returns
+    -------
+    str
+        A Markdown table (mean ± SEM over networks; ``*`` marks rows where some runs never reached
+        half of the global max N and count as the full number of epochs).
+    """
+    header = ["task", "model", "params", "networks", "max N", "epochs to half of global max N"]
+    lines = [_table_row([*header, "study max N", "study epochs"]), _table_row(["---"] * (len(header) + 2))]
+    for summary in summaries:
+        study_max = summary["study_global_max"]
+        task_cell = f"{summary['task']} (global max {summary['global_max']}"
+        task_cell += f"; study {study_max})" if study_max is not None else ")"
+        for index, row in enumerate(summary["rows"]):
+            label = row["label"] if row["n_granule"] == 256 else f"{row['label']}, G = {row['n_granule']}"
+            epochs = _mean_sem(row["epochs_to_half_max"])
+            if row["censored"]:
+                epochs += f" \\* ({row['censored']} censored)"
+            study = row["study"] or {}
+            cells = [
+                task_cell if index == 0 else "",
+                label,
+                f"{row['n_parameters']:,}",
+                str(row["max_level"]["n"]),
+            ]
+            cells += [_mean_sem(row["max_level"]), epochs]
+            cells += [str(study.get("max_level", "")), str(study.get("epochs_to_half_max", ""))]
+            lines.append(_table_row(cells))
+    switching = [summary for summary in summaries if summary["task"] == "switching"]
+    return "\n".join(lines) + "\n" + (_switching_table(switching[0]) if switching else "")
+
+
+def _switching_table(summary: dict) -> str:
+    """Task switching's extra table: mean active N over the first ``switching_window`` epochs."""
+    window = summary["switching_window"]
+    lines = [
+        "",
+        f"Task switching, mean active N over the first {window} epochs (study: first 650 of 1000):",
+        "",
+        _table_row(["model", "networks", "mean active N", "study"]),
+        _table_row(["---"] * 4),
+    ]
+    for row in summary["rows"]:
+        study = (row["study"] or {}).get("active_mean_level", "")
+        stats = row["active_mean_level"]
+        lines.append(_table_row([row["label"], str(stats["n"]), _mean_sem(stats), str(study)]))
+    return "\n".join(lines) + "\n"
