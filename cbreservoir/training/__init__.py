@@ -6,6 +6,14 @@ Each owner adds its public names to ``_EXPORTS`` (name -> submodule).
 from cbreservoir._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "GradientTrainer": ".trainer",
+    "TrainingDivergedError": ".trainer",
+    "PlasticitySchedule": ".schedules",
+    "EndToEnd": ".schedules",
+    "FullReservoir": ".schedules",
+    "Interleaved": ".schedules",
+    "ReducedRecurrentPlasticity": ".schedules",
+    "make_schedule": ".schedules",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,0 +1,161 @@
+"""Plasticity schedules: which module groups learn at which curriculum level, and at what rate.
+
+A schedule answers two questions for :class:`~cbreservoir.training.GradientTrainer`:
+``trainable_groups(level)`` — the groups among ``"core"``, ``"cerebellum"``, ``"readout"`` whose
+parameters get gradients at curriculum level N (``level=None`` means "before any level was set", treated
+as the first phase); and ``learning_rate_scales`` — per-group multipliers of the base learning rate.
+
+* :class:`EndToEnd` — everything learns (the CB-RNN and RNN-only runs of the study).
+* :class:`FullReservoir` — phase 0 (N ≤ ``phase0_level``, default 2): core + readout learn, cerebellum
+  frozen; afterwards the core is frozen and cerebellum + readout learn.
+* :class:`Interleaved` — as :class:`FullReservoir`, but at the levels N > ``phase0_level`` with
+  ``(N − phase0_level) % k == 0`` the core learns too.
+* :class:`ReducedRecurrentPlasticity` — everything learns, the core at ``scale`` × the learning rate.
+
+Example
+-------
+>>> schedule = make_schedule("interleaved", k=5)
+>>> [sorted(schedule.trainable_groups(level)) for level in (2, 3, 7)]
+[['core', 'readout'], ['cerebellum', 'readout'], ['cerebellum', 'core', 'readout']]
+>>> make_schedule(**schedule.config) == schedule
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+#: The module groups every model exposes through ``module_groups()``.
+MODULE_GROUPS = ("core", "cerebellum", "readout")
+
+_ALL = frozenset(MODULE_GROUPS)
+_PHASE0 = frozenset({"core", "readout"})
+_RESERVOIR = frozenset({"cerebellum", "readout"})
+
+
+def _check_level(level: int | None) -> None:
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
+        raise ValueError(f"level must be an int or None, got {level!r}")
+
+
+@dataclass(frozen=True)
+class PlasticitySchedule:
+    """Base class: every group learns at every level at the base learning rate."""
+
+    name: ClassVar[str]
+
+    def trainable_groups(self, level: int | None) -> frozenset[str]:
+        """Groups that learn at curriculum ``level`` (None: before the first level is set)."""
+        _check_level(level)
+        return _ALL
+
+    @property
+    def learning_rate_scales(self) -> dict[str, float]:
+        """Group -> multiplier of the base learning rate (groups not listed: 1)."""
+        return {}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """``{"name": ..., **parameters}``; ``make_schedule(**config)`` rebuilds the schedule."""
+        return {"name": self.name, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class EndToEnd(PlasticitySchedule):
+    """Core, cerebellum and readout all learn throughout."""
+
+    name: ClassVar[str] = "end_to_end"
+
+
+@dataclass(frozen=True)
+class FullReservoir(PlasticitySchedule):
+    """Train core + readout up to ``phase0_level`` (cerebellum frozen), then freeze the core.
+
+    Parameters
+    ----------
+    phase0_level : int
+        Last level of phase 0 (2: the study trains the core at N = 2 only).
+    """
+
+    name: ClassVar[str] = "full_reservoir"
+    phase0_level: int = 2
+
+    def _in_phase0(self, level: int | None) -> bool:
+        _check_level(level)
+        return level is None or level <= self.phase0_level
+
+    def trainable_groups(self, level: int | None) -> frozenset[str]:
+        return _PHASE0 if self._in_phase0(level) else _RESERVOIR
+
+
+@dataclass(frozen=True)
+class Interleaved(FullReservoir):
+    """:class:`FullReservoir` whose core is unfrozen again at every ``k``-th level.
+
+    After phase 0 the core learns (with cerebellum and readout) at levels N with
+    ``(N − phase0_level) % k == 0``; at other levels only cerebellum and readout learn.
+
+    Parameters
+    ----------
+    k : int
+        Period in levels (10 for DMS, 5 for parity and multitask in the study).
+    phase0_level : int
+    """
+
+    name: ClassVar[str] = "interleaved"
+    k: int = 10
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(f"k must be a positive int, got {self.k!r}")
+
+    def trainable_groups(self, level: int | None) -> frozenset[str]:
+        if self._in_phase0(level):
+            return _PHASE0
+        return _ALL if (level - self.phase0_level) % self.k == 0 else _RESERVOIR
+
+
+@dataclass(frozen=True)
+class ReducedRecurrentPlasticity(PlasticitySchedule):
+    """Everything learns; the core (input and recurrent layers) at ``scale`` × the base learning rate.
+
+    Parameters
+    ----------
+    scale : float
+        In [0, 1].
+    """
+
+    name: ClassVar[str] = "reduced_recurrent"
+    scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.scale <= 1.0:
+            raise ValueError(f"scale must be in [0, 1], got {self.scale!r}")
+
+    @property
+    def learning_rate_scales(self) -> dict[str, float]:
+        return {"core": float(self.scale)}
+
+
+SCHEDULES: dict[str, type[PlasticitySchedule]] = {
+    schedule.name: schedule for schedule in (EndToEnd, FullReservoir, Interleaved, ReducedRecurrentPlasticity)
+}
+
+
+def make_schedule(name: str, **kwargs: Any) -> PlasticitySchedule:
+    """Build a schedule by name.
+
+    Names: ``"end_to_end"``, ``"full_reservoir"``, ``"interleaved"``, ``"reduced_recurrent"``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown or a keyword does not belong to that schedule.
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule name must be one of {sorted(SCHEDULES)}, got {name!r}")
+    try:
+        return SCHEDULES[name](**kwargs)
+    except TypeError as error:
+        raise ValueError(f"bad arguments {kwargs!r} for schedule {name!r}: {error}") from None

@@ -1,0 +1,368 @@
+"""The optimiser loop for the torch models: one minibatch step, evaluation, plasticity schedules, checkpoints.
+
+Example
+-------
+>>> from cbreservoir.models import CBRNN
+>>> from cbreservoir.tasks import make_batch
+>>> from cbreservoir.training import GradientTrainer, FullReservoir
+>>> trainer = GradientTrainer(CBRNN(1, seed=0), schedule=FullReservoir(), seed=0)
+>>> trainer.set_level(2)                       # phase 0: core + readout learn, cerebellum frozen
+>>> x, y = make_batch("dms", n=2, batch_size=64, seed=0)
+>>> loss = trainer.train_step(x, y)            # SGD(lr 0.01, momentum 0.1, Nesterov), clip 7.5
+>>> sorted(trainer.evaluate(x, y))
+['accuracy', 'loss']
+>>> trainer.set_level(3)                       # from now on the core is frozen
+>>> checkpoint = trainer.state_dict()          # model, optimizer, step, level, RNG states
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cbreservoir.training.schedules import MODULE_GROUPS, EndToEnd, PlasticitySchedule, make_schedule
+
+#: The optimisers :class:`GradientTrainer` accepts by name.
+OPTIMIZERS = ("sgd", "adam")
+
+ArrayLike = torch.Tensor | np.ndarray
+Targets = ArrayLike | Sequence[ArrayLike]
+
+
+class TrainingDivergedError(ValueError):
+    """Training produced a non-finite loss, gradient or weight; the model keeps its last good weights."""
+
+
+def _check_finite_number(name: str, value: float, minimum: float = 0.0) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not np.isfinite(value)
+        or value < minimum
+    ):
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)
+
+
+class GradientTrainer:
+    """Trains a :mod:`cbreservoir.models` model by BPTT on final-step cross-entropy.
+
+    Parameters
+    ----------
+    model : RecurrentClassifier
+        Any model exposing ``module_groups()``, ``initial_state`` and ``forward(x, h0=..., mask=...)``.
+    optimizer : {"sgd", "adam"}
+    learning_rate : float
+        Base learning rate of every group (the study: 0.01).
+    momentum : float
+        SGD momentum (0.1); ignored by Adam.
+    nesterov : bool
+        Nesterov momentum for SGD (used only when ``momentum > 0``).
+    weight_decay : float
+    clip_norm : float or None
+        Clip the global gradient norm to this value (7.5); None disables clipping.
+    schedule : PlasticitySchedule, str or None
+        Plasticity schedule (a name for :func:`make_schedule`); None means :class:`EndToEnd`.
+    module_learning_rates : dict, optional
+        Group name (``"core"``, ``"cerebellum"``, ``"readout"``) -> learning rate, overriding the base
+        rate and the schedule's scale for that group.
+    device : str or torch.device
+        The model is moved there.
+    seed : int
+        Seeds the initial states drawn for training and (independently) for evaluation.
+
+    Attributes
+    ----------
+    step_count : int
+        Optimiser steps taken.
+    level : int or None
+        Curriculum level last given to :meth:`set_level`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: str = "sgd",
+        learning_rate: float = 0.01,
+        momentum: float = 0.1,
+        nesterov: bool = True,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = 7.5,
+        schedule: PlasticitySchedule | str | None = None,
+        module_learning_rates: dict[str, float] | None = None,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise ValueError(f"seed must be an int, got {seed!r}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.schedule = self._as_schedule(schedule)
+        self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
+        self.optimizer = self._make_optimizer(
+            optimizer,
+            _check_finite_number("learning_rate", learning_rate),
+            _check_finite_number("momentum", momentum),
+            nesterov,
+            _check_finite_number("weight_decay", weight_decay),
+            module_learning_rates or {},
+        )
+        self.seed = int(seed)
+        self._train_generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        self._eval_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+        self.step_count = 0
+        self.level: int | None = None
+        self._apply_plasticity()
+
+    # --- construction ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _as_schedule(schedule: PlasticitySchedule | str | None) -> PlasticitySchedule:
+        if schedule is None:
+            return EndToEnd()
+        if isinstance(schedule, str):
+            return make_schedule(schedule)
+        if not isinstance(schedule, PlasticitySchedule):
+            raise TypeError(
+                f"schedule must be a PlasticitySchedule, a name or None, got {type(schedule).__name__}"
+            )
+        return schedule
+
+    def _make_optimizer(
+        self,
+        name: str,
+        learning_rate: float,
+        momentum: float,
+        nesterov: bool,
+        weight_decay: float,
+        module_learning_rates: dict[str, float],
+    ) -> torch.optim.Optimizer:
+        unknown = sorted(set(module_learning_rates) - set(MODULE_GROUPS))
+        if unknown:
+            raise ValueError(f"module_learning_rates keys must be among {MODULE_GROUPS}, got {unknown}")
+        scales = self.schedule.learning_rate_scales
+        groups = []
+        for group_name, parameters in self.model.module_groups().items():
+            if not parameters:
+                continue
+            rate = module_learning_rates.get(group_name, learning_rate * scales.get(group_name, 1.0))
+            groups.append(
+                {"params": parameters, "lr": _check_finite_number("learning rate", rate), "name": group_name}
+            )
+        if name == "adam":
+            return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay)
+        return torch.optim.SGD(
+            groups,
+            lr=learning_rate,
+            momentum=momentum,
+            nesterov=nesterov and momentum > 0,
+            weight_decay=weight_decay,
+        )
+
+    # --- plasticity ------------------------------------------------------------------------------------
+
+    def set_level(self, level: int) -> None:
+        """Apply the schedule's plasticity for curriculum level ``level`` (freezes/unfreezes groups)."""
+        if isinstance(level, bool) or not isinstance(level, int | np.integer):
+            raise ValueError(f"level must be an int, got {level!r}")
+        self.level = int(level)
+        self._apply_plasticity()
+
+    def _apply_plasticity(self) -> None:
+        trainable = self.schedule.trainable_groups(self.level)
+        for group_name, parameters in self.model.module_groups().items():
+            for parameter in parameters:
+                parameter.requires_grad_(group_name in trainable)
+
+    @property
+    def trainable_groups(self) -> frozenset[str]:
+        """Groups that currently learn."""
+        return self.schedule.trainable_groups(self.level)
+
+    # --- data ------------------------------------------------------------------------------------------
+
+    def _as_inputs(self, x: ArrayLike) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, device=self.device)
+        if not torch.is_floating_point(x) and x.dtype not in (
+            torch.int64,
+            torch.int32,
+            torch.uint8,
+            torch.bool,
+        ):
+            raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
+        if not torch.isfinite(x.float()).all():
+            raise ValueError("x must be finite, got NaN or inf values")
+        return x
+
+    def _as_targets(self, y: Targets, head: int | None) -> list[tuple[int, torch.Tensor]]:
+        """(head index, labels) pairs that enter the loss."""
+        n_heads = len(self.model.readouts)
+        if head is not None and not (isinstance(head, int) and 0 <= head < n_heads):
+            raise ValueError(f"head must be None or an int in [0, {n_heads}), got {head!r}")
+        is_sequence = isinstance(y, tuple)
+        if head is None:
+            if n_heads > 1 and (not is_sequence or len(y) != n_heads):
+                raise ValueError(
+                    f"y must be a tuple of {n_heads} label arrays (one per head), got {type(y).__name__}"
+                )
+            pairs = list(enumerate(y)) if n_heads > 1 else [(0, y[0] if is_sequence else y)]
+        else:
+            pairs = [(head, y[head] if is_sequence else y)]
+        return [(index, self._as_labels(labels)) for index, labels in pairs]
+
+    def _as_labels(self, labels: ArrayLike) -> torch.Tensor:
+        labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+        if labels.dim() != 1 or torch.is_floating_point(labels) or labels.dtype == torch.bool:
+            raise ValueError(
+                f"labels must be a 1-D integer array (batch,), got {labels.dtype} {tuple(labels.shape)}"
+            )
+        return labels.to(device=self.device, dtype=torch.int64)
+
+    def _logits_per_head(self, x: torch.Tensor, mask: ArrayLike | None, generator: torch.Generator) -> tuple:
+        h0 = self.model.initial_state(x.shape[0], generator)
+        logits = self.model(x, h0=h0, mask=mask)
+        return logits if isinstance(logits, tuple) else (logits,)
+
+    @staticmethod
+    def _loss(logits: tuple[torch.Tensor, ...], targets: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        return sum(F.cross_entropy(logits[index], labels) for index, labels in targets)
+
+    # --- training --------------------------------------------------------------------------------------
+
+    def train_step(
+        self, x: ArrayLike, y: Targets, head: int | None = None, mask: ArrayLike | None = None
+    ) -> float:
+        """One optimiser step on a minibatch; returns the loss before the step.
+
+        Parameters
+        ----------
+        x : array (B, T, d)
+        y : int array (B,), or a tuple of them (one per head) for multi-head models
+        head : int, optional
+            Train only this head's loss (``y`` may then be that head's labels or the full tuple).
+        mask : bool array (B, T), optional
+            See the models' ``forward``.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss, the gradient norm or the updated weights are not finite; the step is undone.
+        """
+        self.model.train()
+        x = self._as_inputs(x)
+        targets = self._as_targets(y, head)
+        loss = self._loss(self._logits_per_head(x, mask, self._train_generator), targets)
+        step = self.step_count + 1
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"loss is {loss.item()} at step {step}; weights of step {step - 1} kept"
+            )
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gradient_norm = self._clip_gradients(parameters)
+        if not torch.isfinite(gradient_norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDivergedError(
+                f"gradient norm is {gradient_norm.item()} at step {step}; weights kept"
+            )
+        snapshot = self._snapshot(parameters)
+        self.optimizer.step()
+        if not torch.isfinite(torch.stack([p.sum() for p in parameters]).sum()):
+            self._restore(parameters, snapshot)
+            raise TrainingDivergedError(
+                f"weights became non-finite at step {step}; weights of step {step - 1} kept"
+            )
+        self.step_count = step
+        return loss.item()
+
+    def _clip_gradients(self, parameters: list[nn.Parameter]) -> torch.Tensor:
+        with_grad = [p for p in parameters if p.grad is not None]
+        if self.clip_norm is None:
+            return torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(p.grad) for p in with_grad])
+            )
+        return nn.utils.clip_grad_norm_(with_grad, self.clip_norm)
+
+    def _snapshot(self, parameters: list[nn.Parameter]) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
+        states = [
+            {
+                key: value.clone() if isinstance(value, torch.Tensor) else value
+                for key, value in self.optimizer.state[p].items()
+            }
+            for p in parameters
+        ]
+        return [p.detach().clone() for p in parameters], states
+
+    def _restore(self, parameters: list[nn.Parameter], snapshot: tuple) -> None:
+        values, states = snapshot
+        with torch.no_grad():
+            for parameter, value, state in zip(parameters, values, states, strict=True):
+                parameter.copy_(value)
+                if state:
+                    self.optimizer.state[parameter] = state
+                else:
+                    self.optimizer.state.pop(parameter, None)
+
+    @torch.no_grad()
+    def evaluate(
+        self, x: ArrayLike, y: Targets, head: int | None = None, mask: ArrayLike | None = None
+    ) -> dict[str, float | tuple[float, ...]]:
+        """Accuracy and loss on a batch, without learning.
+
+        Returns
+        -------
+        dict
+            ``accuracy``: float (one head or ``head`` given) or tuple of floats (one per head);
+            ``loss``: float, the summed cross-entropy of the evaluated heads.
+        """
+        self.model.eval()
+        x = self._as_inputs(x)
+        targets = self._as_targets(y, head)
+        logits = self._logits_per_head(x, mask, self._eval_generator)
+        accuracies = tuple(
+            (logits[index].argmax(dim=-1) == labels).double().mean().item() for index, labels in targets
+        )
+        return {
+            "accuracy": accuracies[0] if len(accuracies) == 1 else accuracies,
+            "loss": self._loss(logits, targets).item(),
+        }
+
+    # --- checkpoints -----------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue identically: model, optimizer, step count, level, RNG states."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step_count": self.step_count,
+            "level": self.level,
+            "schedule": self.schedule.config,
+            "train_generator": self._train_generator.get_state(),
+            "eval_generator": self._eval_generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (the schedule in it must equal this trainer's).
+
+        Raises
+        ------
+        ValueError
+            If the checkpoint was made with another plasticity schedule.
+        """
+        if state["schedule"] != self.schedule.config:
+            raise ValueError(f"checkpoint schedule {state['schedule']} differs from {self.schedule.config}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step_count = int(state["step_count"])
+        self.level = state["level"]
+        self._train_generator.set_state(state["train_generator"])
+        self._eval_generator.set_state(state["eval_generator"])
+        self._apply_plasticity()

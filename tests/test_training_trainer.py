@@ -1,0 +1,169 @@
+"""Tests of GradientTrainer and the plasticity schedules."""
+
+import numpy as np
+import pytest
+import torch
+
+from cbreservoir.models import CBRNN, ElmanRNN
+from cbreservoir.tasks import make_batch
+from cbreservoir.training import (
+    EndToEnd,
+    FullReservoir,
+    GradientTrainer,
+    Interleaved,
+    ReducedRecurrentPlasticity,
+    TrainingDivergedError,
+    make_schedule,
+)
+
+
+def _snapshot(module):
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _changed(before, module):
+    return {name for name, p in module.named_parameters() if not torch.equal(before[name], p)}
+
+
+def test_schedules_plasticity_and_config_round_trip():
+    assert EndToEnd().trainable_groups(7) == {"core", "cerebellum", "readout"}
+    full = FullReservoir()
+    assert full.trainable_groups(None) == full.trainable_groups(2) == {"core", "readout"}
+    assert full.trainable_groups(3) == full.trainable_groups(40) == {"cerebellum", "readout"}
+    interleaved = Interleaved(k=5)
+    unfrozen = [n for n in range(2, 30) if "core" in interleaved.trainable_groups(n)]
+    assert unfrozen == [2] + [n for n in range(3, 30) if (n - 2) % 5 == 0]  # phase 0, then 7, 12, ...
+    assert all("cerebellum" in interleaved.trainable_groups(n) for n in range(3, 30))
+    assert ReducedRecurrentPlasticity(0.25).learning_rate_scales == {"core": 0.25}
+    for schedule in (EndToEnd(), full, interleaved, ReducedRecurrentPlasticity(0.5)):
+        assert make_schedule(**schedule.config) == schedule
+    with pytest.raises(ValueError, match="schedule name must be one of"):
+        make_schedule("sometimes")
+    with pytest.raises(ValueError, match="bad arguments"):
+        make_schedule("interleaved", period=3)
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        Interleaved(k=0)
+
+
+def test_full_reservoir_freezes_core_after_phase0_while_cerebellum_learns():
+    trainer = GradientTrainer(
+        CBRNN(1, 8, 32, 8, seed=0), schedule="full_reservoir", learning_rate=0.1, seed=0
+    )
+    model = trainer.model
+    x, y = make_batch("dms", 2, 32, seed=0)
+    trainer.set_level(2)
+    core, cerebellum = _snapshot(model.core), _snapshot(model.cerebellum)
+    trainer.train_step(x, y)
+    assert _changed(core, model.core) == set(core)
+    assert not _changed(cerebellum, model.cerebellum)
+    trainer.set_level(3)
+    core, cerebellum, readout = _snapshot(model.core), _snapshot(model.cerebellum), _snapshot(model.readouts)
+    for seed in range(3):
+        trainer.train_step(*make_batch("dms", 3, 32, seed=seed))
+    assert not _changed(core, model.core)
+    assert _changed(cerebellum, model.cerebellum) == set(cerebellum)
+    assert _changed(readout, model.readouts) == set(readout)
+
+
+def test_interleaved_trainer_unfreezes_core_at_period():
+    trainer = GradientTrainer(CBRNN(1, 6, 16, 4, seed=0), schedule=Interleaved(k=3), learning_rate=0.1)
+    x, y = make_batch("dms", 5, 16, seed=0)
+    for level, core_learns in [(3, False), (4, False), (5, True), (6, False), (8, True)]:
+        trainer.set_level(level)
+        before = _snapshot(trainer.model.core)
+        trainer.train_step(x, y)
+        assert bool(_changed(before, trainer.model.core)) == core_learns, level
+
+
+def test_module_learning_rates_and_reduced_recurrent_plasticity():
+    trainer = GradientTrainer(
+        CBRNN(1, 4, 8, 4), schedule=ReducedRecurrentPlasticity(0.1), module_learning_rates={"readout": 0.5}
+    )
+    rates = {group["name"]: group["lr"] for group in trainer.optimizer.param_groups}
+    assert rates == pytest.approx({"core": 0.001, "cerebellum": 0.01, "readout": 0.5})
+    assert (
+        trainer.optimizer.param_groups[0]["nesterov"] and trainer.optimizer.param_groups[0]["momentum"] == 0.1
+    )
+    adam = GradientTrainer(ElmanRNN(1, 4), optimizer="adam", learning_rate=0.003)
+    assert isinstance(adam.optimizer, torch.optim.Adam)
+    assert [g["name"] for g in adam.optimizer.param_groups] == ["core", "readout"]
+
+
+def test_cbrnn_learns_dms_at_level_3():
+    torch.manual_seed(0)
+    trainer = GradientTrainer(CBRNN(1, 32, 128, 32, seed=0), optimizer="adam", learning_rate=0.003, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        trainer.train_step(*make_batch("dms", 3, 64, seed=rng))
+    x, y = make_batch("dms", 3, 1024, seed=12345)
+    assert trainer.evaluate(x, y)["accuracy"] >= 0.95
+
+
+def _run(trainer, n_steps, first_seed=0):
+    return [trainer.train_step(*make_batch("parity", 3, 16, seed=first_seed + s)) for s in range(n_steps)]
+
+
+def test_same_seed_same_trajectory_and_state_dict_resume():
+    losses = [_run(GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=7), 6) for _ in range(2)]
+    assert losses[0] == losses[1]
+    first = GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=7)
+    _run(first, 3)
+    state = first.state_dict()
+    resumed = GradientTrainer(CBRNN(1, 8, 16, 4, seed=99), seed=0)
+    resumed.load_state_dict(state)
+    assert resumed.step_count == 3
+    assert _run(resumed, 3, first_seed=3) == losses[0][3:]
+    other_seed = GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=8)
+    assert _run(other_seed, 6) != losses[0]
+
+
+def test_divergence_stops_with_last_good_weights():
+    trainer = GradientTrainer(CBRNN(1, 8, 16, 4, seed=0), learning_rate=1e30, clip_norm=None, momentum=0.0)
+    x, y = make_batch("dms", 2, 16, seed=0)
+    with pytest.raises(TrainingDivergedError, match="at step [12]") as info:
+        for _ in range(5):
+            good = _snapshot(trainer.model)
+            trainer.train_step(x, y)
+    assert isinstance(info.value, ValueError)
+    assert not _changed(good, trainer.model)
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_multi_head_targets_and_evaluation():
+    trainer = GradientTrainer(CBRNN(1, 4, 8, 4, n_classes=(2, 3), seed=0))
+    x = np.random.default_rng(0).random((8, 5, 1))
+    y_a, y_b = np.arange(8) % 2, np.arange(8) % 3
+    readout_b = _snapshot(trainer.model.readouts[1])
+    trainer.train_step(x, y_a, head=0)
+    assert not _changed(readout_b, trainer.model.readouts[1])
+    trainer.train_step(x, (y_a, y_b))
+    assert _changed(readout_b, trainer.model.readouts[1])
+    result = trainer.evaluate(x, (y_a, y_b))
+    assert isinstance(result["accuracy"], tuple) and len(result["accuracy"]) == 2
+    assert isinstance(trainer.evaluate(x, y_b, head=1)["accuracy"], float)
+    with pytest.raises(ValueError, match="tuple of 2 label arrays"):
+        trainer.train_step(x, y_a)
+    with pytest.raises(ValueError, match="head must be None or an int in \\[0, 2\\)"):
+        trainer.train_step(x, y_a, head=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+        ({"module_learning_rates": {"cortex": 0.1}}, "keys must be among"),
+        ({"schedule": 3}, "schedule must be a PlasticitySchedule"),
+    ],
+)
+def test_bad_trainer_arguments(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        GradientTrainer(ElmanRNN(1, 4), **kwargs)
+
+
+def test_bad_batches():
+    trainer = GradientTrainer(ElmanRNN(1, 4))
+    with pytest.raises(ValueError, match="x must be finite"):
+        trainer.train_step(np.full((2, 3, 1), np.nan), np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match="labels must be a 1-D integer array"):
+        trainer.train_step(np.zeros((2, 3, 1)), np.zeros(2))
