@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "SwitchingStage": ".sequence",
     "task_spec": ".sequence",
     "length_range": ".sequence",
+    "min_level": ".sequence",
     "random_bits": ".sequence",
     "labels": ".sequence",
     "make_batch": ".sequence",

@@ -87,6 +87,14 @@ def _check_task(task: str) -> None:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
 
 
+def min_level(task: str) -> int:
+    """Smallest meaningful level N of ``task`` (2 for DMS and the two-head settings, else 1)."""
+    if task in ("multitask", "switching"):
+        return max(_MIN_LEVEL[name] for name in MULTITASK_TASKS)
+    _check_task(task)
+    return _MIN_LEVEL[task]
+
+
 def _check_level(task: str, n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int | np.integer):
         raise TypeError(f"n (the task level N) must be an int, got {type(n).__name__}")

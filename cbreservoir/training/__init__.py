@@ -14,6 +14,9 @@ _EXPORTS: dict[str, str] = {
     "Interleaved": ".schedules",
     "ReducedRecurrentPlasticity": ".schedules",
     "make_schedule": ".schedules",
+    "CurriculumTrainer": ".curriculum",
+    "CurriculumHistory": ".curriculum",
+    "EpochRecord": ".curriculum",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,0 +1,386 @@
+"""Curriculum training (PAPER.md, "Training protocol"): raise the task level N whenever the network passes.
+
+An epoch is ``steps_per_epoch`` training steps at the current level N followed by ``test_batches``
+fresh test batches; when the mean test accuracy reaches ``threshold`` the next epoch runs at N + 1
+with the same weights. The trainer's ``set_level(n)`` is called whenever the level changes, so
+plasticity schedules (frozen core, interleaved, ...) follow the curriculum.
+
+Tasks: ``"dms"``, ``"parity"``, ``"mod3"``; ``"multitask"`` (DMS + parity heads on the same
+sequences, summed loss, N advances only when both heads pass); ``"switching"`` (DMS, then parity
+from N = 5, DMS from N = 10, ...; only the active head trains and decides, both heads are tested
+every epoch; see :func:`cbreservoir.tasks.switching_plan`).
+
+All data come from one ``numpy.random.Generator`` seeded with ``seed``. With a ``checkpoint_dir``,
+the trainer state, the history and the data generator's state are written atomically after every
+epoch (``last.pt``) and after every solved level (``level_NNN.pt``, the weights that passed N);
+:meth:`CurriculumTrainer.run` resumes from ``last.pt``, so an interrupted run continues exactly as an
+uninterrupted one would (``torch.save`` files, read back with ``weights_only=True``).
+
+Examples
+--------
+>>> from cbreservoir.models import CBRNN                          # doctest: +SKIP
+>>> from cbreservoir.training import CurriculumTrainer, GradientTrainer
+>>> trainer = GradientTrainer(CBRNN(input_size=1, seed=0), seed=0)
+>>> curriculum = CurriculumTrainer(trainer, "parity", checkpoint_dir="runs/parity-0")
+>>> history = curriculum.run(n_epochs=1000)     # resumes if runs/parity-0 holds a checkpoint
+>>> history.levels[:5], history.records[-1].accuracy
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cbreservoir.tasks.sequence import (
+    MULTITASK_TASKS,
+    TASKS,
+    make_batch,
+    make_multitask_batch,
+    make_switching_batch,
+    min_level,
+    switching_plan,
+)
+
+CURRICULUM_TASKS = (*TASKS, "multitask", "switching")
+LAST_CHECKPOINT = "last.pt"
+_CHECKPOINT_FORMAT = 1
+
+Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
+
+
+class SupportsCurriculum(Protocol):
+    """What the curriculum needs from a trainer (``cbreservoir.training.GradientTrainer`` has it)."""
+
+    def train_step(self, x: Any, y: Any, head: int | None = None) -> float: ...
+
+    def evaluate(self, x: Any, y: Any, head: int | None = None) -> dict[str, Any]: ...
+
+    def set_level(self, n: int) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What happened in one curriculum epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch number.
+    level : int
+        The level N this epoch trained and was tested at (the active level for switching).
+    accuracy : float
+        The accuracy that decides advancing: the task's (single head), the lower of the two
+        heads' (multitask), the active head's (switching).
+    loss : float
+        Mean training loss over the epoch's steps.
+    test_loss : float
+        Mean loss over the test batches.
+    seconds : float
+        Wall time of the epoch (training + testing).
+    solved : bool
+        ``accuracy >= threshold``: the next epoch runs at ``level + 1``.
+    head_accuracies : tuple of float
+        Mean test accuracy of every head (one entry for single-head tasks).
+    active_head : int or None
+        Switching only: the head that trained and decided (0 = DMS, 1 = parity).
+    """
+
+    epoch: int
+    level: int
+    accuracy: float
+    loss: float
+    test_loss: float
+    seconds: float
+    solved: bool
+    head_accuracies: tuple[float, ...]
+    active_head: int | None = None
+
+
+@dataclass
+class CurriculumHistory:
+    """Per-epoch records of a curriculum run."""
+
+    task: str
+    threshold: float
+    records: list[EpochRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def levels(self) -> list[int]:
+        """N(e): the level of every epoch, in order."""
+        return [record.level for record in self.records]
+
+    @property
+    def accuracies(self) -> list[float]:
+        """Deciding test accuracy of every epoch."""
+        return [record.accuracy for record in self.records]
+
+    @property
+    def losses(self) -> list[float]:
+        """Mean training loss of every epoch."""
+        return [record.loss for record in self.records]
+
+    @property
+    def seconds(self) -> list[float]:
+        """Wall time of every epoch."""
+        return [record.seconds for record in self.records]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: ``task``, ``threshold`` and ``records`` (a list of dicts)."""
+        records = [
+            {**asdict(record), "head_accuracies": list(record.head_accuracies)} for record in self.records
+        ]
+        return {"task": self.task, "threshold": self.threshold, "records": records}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CurriculumHistory:
+        """Inverse of :meth:`to_dict`."""
+        records = [
+            EpochRecord(**{**record, "head_accuracies": tuple(record["head_accuracies"])})
+            for record in data["records"]
+        ]
+        return cls(task=data["task"], threshold=data["threshold"], records=records)
+
+
+def _check_positive_int(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _atomic_save(payload: dict[str, Any], path: Path) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+class CurriculumTrainer:
+    """Run a trainer through the study's curriculum, with checkpoints and resume.
+
+    Parameters
+    ----------
+    trainer : GradientTrainer or any object with ``train_step``, ``evaluate``, ``set_level``,
+        ``state_dict`` and ``load_state_dict`` (see :class:`SupportsCurriculum`)
+        Its model must have one head for single tasks and two (DMS, parity) for ``"multitask"``
+        and ``"switching"``; switching models take 2 input channels (bits, pulse).
+    task : str
+        ``"dms"``, ``"parity"``, ``"mod3"``, ``"multitask"`` or ``"switching"``.
+    start_level : int
+        First level N.
+    steps_per_epoch : int
+        Training steps (minibatches) per epoch, K.
+    test_batches : int
+        Fresh test batches per epoch, M.
+    batch_size : int
+    threshold : float
+        Mean test accuracy in (0, 1] needed to advance.
+    seed : int
+        Seed of the data generator.
+    checkpoint_dir : str or Path, optional
+        Where checkpoints go; a run resumes from it when it holds ``last.pt``.
+    progress : bool
+        Show a tqdm bar with epoch, N and accuracy.
+
+    Attributes
+    ----------
+    history : CurriculumHistory
+    level : int
+        The level the next epoch will run at.
+    """
+
+    def __init__(
+        self,
+        trainer: SupportsCurriculum,
+        task: str,
+        start_level: int = 2,
+        steps_per_epoch: int = 100,
+        test_batches: int = 50,
+        batch_size: int = 64,
+        threshold: float = 0.98,
+        seed: int = 0,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        progress: bool = True,
+    ) -> None:
+        if task not in CURRICULUM_TASKS:
+            raise ValueError(f"task must be one of {list(CURRICULUM_TASKS)}, got {task!r}")
+        for name, value in [
+            ("steps_per_epoch", steps_per_epoch),
+            ("test_batches", test_batches),
+            ("batch_size", batch_size),
+        ]:
+            _check_positive_int(name, value)
+        if isinstance(start_level, bool) or not isinstance(start_level, int | np.integer):
+            raise ValueError(f"start_level must be an int, got {start_level!r}")
+        if start_level < min_level(task):
+            raise ValueError(f"start_level for task {task!r} must be >= {min_level(task)}, got {start_level}")
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        self.trainer = trainer
+        self.task = task
+        self.start_level = int(start_level)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.test_batches = int(test_batches)
+        self.batch_size = int(batch_size)
+        self.threshold = float(threshold)
+        self.seed = seed
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.progress = progress
+        self.history = CurriculumHistory(task=task, threshold=self.threshold)
+        self.level = self.start_level
+        self._rng = np.random.default_rng(seed)
+
+    # -- configuration -------------------------------------------------------------------------
+    def _config(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "start_level": self.start_level,
+            "steps_per_epoch": self.steps_per_epoch,
+            "test_batches": self.test_batches,
+            "batch_size": self.batch_size,
+            "threshold": self.threshold,
+            "seed": self.seed,
+        }
+
+    @property
+    def n_heads(self) -> int:
+        """Heads the task needs: 1, or 2 for multitask and switching."""
+        return 1 if self.task in TASKS else len(MULTITASK_TASKS)
+
+    def active_head(self, level: int) -> int | None:
+        """Head that trains at ``level``: the switching plan's, or ``None`` (all heads) otherwise."""
+        return switching_plan(level).head if self.task == "switching" else None
+
+    # -- data ----------------------------------------------------------------------------------
+    def _draw(self, level: int) -> Batch:
+        if self.task == "multitask":
+            return make_multitask_batch(level, self.batch_size, self._rng)
+        if self.task == "switching":
+            return make_switching_batch(level, self.batch_size, self._rng)
+        return make_batch(self.task, level, self.batch_size, self._rng)
+
+    # -- one epoch -----------------------------------------------------------------------------
+    def _head_accuracies(self, result: dict[str, Any]) -> tuple[float, ...]:
+        accuracy = result["accuracy"]
+        accuracies = tuple(accuracy) if isinstance(accuracy, tuple | list) else (accuracy,)
+        if len(accuracies) != self.n_heads:
+            raise ValueError(
+                f"task {self.task!r} needs a model with {self.n_heads} head(s); "
+                f"the trainer reported {len(accuracies)} accuracies"
+            )
+        return tuple(float(value) for value in accuracies)
+
+    def _test(self, level: int) -> tuple[tuple[float, ...], float]:
+        """Mean per-head accuracy and mean loss over fresh test batches."""
+        accuracies, losses = [], []
+        for _ in range(self.test_batches):
+            x, y = self._draw(level)
+            result = self.trainer.evaluate(x, y)
+            accuracies.append(self._head_accuracies(result))
+            losses.append(float(result["loss"]))
+        return tuple(np.mean(accuracies, axis=0).tolist()), float(np.mean(losses))
+
+    def _run_epoch(self) -> EpochRecord:
+        level, head = self.level, self.active_head(self.level)
+        start = time.perf_counter()
+        train_losses = []
+        for _ in range(self.steps_per_epoch):
+            x, y = self._draw(level)
+            train_losses.append(float(self.trainer.train_step(x, y, head=head)))
+        head_accuracies, test_loss = self._test(level)
+        accuracy = head_accuracies[head] if head is not None else min(head_accuracies)
+        return EpochRecord(
+            epoch=len(self.history) + 1,
+            level=level,
+            accuracy=accuracy,
+            loss=float(np.mean(train_losses)),
+            test_loss=test_loss,
+            seconds=time.perf_counter() - start,
+            solved=accuracy >= self.threshold,
+            head_accuracies=head_accuracies,
+            active_head=head,
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _checkpoint(self) -> dict[str, Any]:
+        return {
+            "format": _CHECKPOINT_FORMAT,
+            "config": self._config(),
+            "level": self.level,
+            "history": self.history.to_dict(),
+            "data_rng": self._rng.bit_generator.state,
+            "trainer": self.trainer.state_dict(),
+        }
+
+    def _save(self, record: EpochRecord) -> None:
+        if self.checkpoint_dir is None:
+            return
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        payload = self._checkpoint()
+        if record.solved:
+            _atomic_save(payload, self.checkpoint_dir / f"level_{record.level:03d}.pt")
+        _atomic_save(payload, self.checkpoint_dir / LAST_CHECKPOINT)
+
+    def _resume(self) -> None:
+        """Load ``last.pt`` from ``checkpoint_dir`` into this object and the trainer."""
+        payload = torch.load(self.checkpoint_dir / LAST_CHECKPOINT, weights_only=True)
+        stored, current = payload["config"], self._config()
+        differing = sorted(key for key in current if stored.get(key) != current[key])
+        if differing:
+            details = ", ".join(
+                f"{key}: checkpoint {stored.get(key)!r} vs now {current[key]!r}" for key in differing
+            )
+            raise ValueError(f"checkpoint in {self.checkpoint_dir} was written by another run ({details})")
+        self.trainer.load_state_dict(payload["trainer"])
+        self.history = CurriculumHistory.from_dict(payload["history"])
+        self.level = int(payload["level"])
+        self._rng.bit_generator.state = payload["data_rng"]
+
+    def _has_checkpoint(self) -> bool:
+        return self.checkpoint_dir is not None and (self.checkpoint_dir / LAST_CHECKPOINT).is_file()
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, n_epochs: int) -> CurriculumHistory:
+        """Train until the history holds ``n_epochs`` epochs (the epoch budget) and return it.
+
+        If nothing has run in this object yet and ``checkpoint_dir`` holds a checkpoint, the run
+        resumes from it (its configuration must match). Calling ``run`` again with a larger budget
+        continues the same run.
+
+        Parameters
+        ----------
+        n_epochs : int
+            Total number of epochs of the run, including those already done.
+
+        Returns
+        -------
+        CurriculumHistory
+        """
+        _check_positive_int("n_epochs", n_epochs)
+        if len(self.history) == 0 and self._has_checkpoint():
+            self._resume()
+        self.trainer.set_level(self.level)
+        with tqdm(
+            total=n_epochs, initial=min(len(self.history), n_epochs), disable=not self.progress, unit="epoch"
+        ) as bar:
+            while len(self.history) < n_epochs:
+                record = self._run_epoch()
+                self.history.records.append(record)
+                if record.solved:
+                    self.level += 1
+                    self.trainer.set_level(self.level)
+                self._save(record)
+                bar.update(1)
+                bar.set_postfix(epoch=record.epoch, N=record.level, acc=f"{record.accuracy:.3f}")
+        return self.history
