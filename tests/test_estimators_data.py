@@ -16,11 +16,11 @@ def test_three_layouts_become_lists_of_series():
     X3 = rng.normal(size=(4, 6, 2))
     batch = validate_series(_Holder(), X3, reset=True)
     assert batch.layout == "batch" and batch.lengths == [6] * 4
-    np.testing.assert_array_equal(batch.series[2], X3[2])
+    np.testing.assert_array_equal(batch.as_list()[2], X3[2])
 
     ragged = [rng.normal(size=(n, 2)) for n in (3, 5)]
     batch = validate_series(_Holder(), ragged, reset=True)
-    assert batch.layout == "list" and batch.lengths == [3, 5]
+    assert batch.layout == "ragged" and batch.lengths == [3, 5]
 
     single = validate_series(_Holder(), X3[0].tolist(), reset=True)  # list of rows = one series
     assert single.layout == "single" and single.lengths == [6]
@@ -39,10 +39,10 @@ def test_feature_count_is_recorded_and_checked():
 @pytest.mark.parametrize(
     ("X", "message"),
     [
-        (np.full((2, 3, 1), np.nan), "NaN"),
+        (np.full((2, 3, 1), np.nan), "must be finite"),
         (np.zeros((2, 0, 1)), "at least one time step"),
-        (np.zeros((2, 3, 1, 1)), "Found array with dim 4"),
-        ([np.zeros((3, 1)), np.array([[np.inf], [0.0]])], "infinity"),
+        ([np.zeros((3, 1)), np.array([[np.inf], [0.0]])], r"X\[1\] must be finite"),
+        (np.full((4, 2), np.nan), "Input X contains NaN"),
     ],
 )
 def test_bad_input_raises_value_error(X, message):

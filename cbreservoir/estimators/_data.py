@@ -1,9 +1,9 @@
 """Input and target handling shared by the scikit-learn estimators.
 
-Three input layouts are accepted and all become a list of ``(T_i, d)`` float arrays:
+Three input layouts are accepted (:class:`cbreservoir.validation.Series`):
 
 * ``"batch"`` — a 3-D array ``(series, time, features)``;
-* ``"list"`` — a list (or tuple) of 2-D ``(time, features)`` series, lengths may differ;
+* ``"ragged"`` — a list (or tuple) of 2-D ``(time, features)`` series, lengths may differ;
 * ``"single"`` — a 2-D array ``(time, features)``: ONE time series whose rows are time steps.
   This is what scikit-learn's own tooling passes, so its targets are per step, one per row.
 
@@ -16,38 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-Layout = Literal["single", "batch", "list"]
-
-
-@dataclass(frozen=True)
-class SeriesBatch:
-    """Validated input: a list of time series and the layout they arrived in.
-
-    Attributes
-    ----------
-    series : list of ndarray (T_i, d)
-        float64, finite, at least one step each.
-    layout : {"single", "batch", "list"}
-    """
-
-    series: list[np.ndarray]
-    layout: Layout
-
-    @property
-    def lengths(self) -> list[int]:
-        """Number of time steps of each series."""
-        return [len(s) for s in self.series]
-
-    @property
-    def n_series(self) -> int:
-        return len(self.series)
+from cbreservoir.validation import Series, check_series
 
 
 @dataclass(frozen=True)
@@ -70,36 +45,12 @@ class TargetBatch:
     squeeze: bool
 
 
-def _is_list_of_series(X: object) -> bool:
-    return isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 2
-
-
-def _as_series_list(estimator: object, X: object) -> tuple[list[np.ndarray], Layout]:
-    """Check 3-D or list-of-2-D input series by series (finite floats, >= 1 step, >= 1 feature)."""
-    if _is_list_of_series(X):
-        series = [
-            check_array(x, dtype=np.float64, estimator=estimator, input_name=f"X[{i}]")
-            for i, x in enumerate(X)
-        ]
-        widths = {s.shape[1] for s in series}
-        if len(widths) > 1:
-            raise ValueError(
-                f"all series in X must have the same number of features; got widths {sorted(widths)}"
-            )
-        return series, "list"
-    X3 = check_array(X, dtype=np.float64, allow_nd=True, estimator=estimator, input_name="X")
-    if X3.ndim != 3:
-        raise ValueError(f"expected a 3-D array (series, time, features); got shape {X3.shape}")
-    if X3.shape[1] == 0 or X3.shape[2] == 0:
-        raise ValueError(f"X needs at least one time step and one feature; got shape {X3.shape}")
-    return list(X3), "batch"
-
-
 def _is_3d_or_list(X: object) -> bool:
-    return _is_list_of_series(X) or np.ndim(X) == 3
+    is_list_of_series = isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 2
+    return is_list_of_series or np.ndim(X) == 3
 
 
-def validate_series(estimator: object, X: object, *, reset: bool) -> SeriesBatch:
+def validate_series(estimator: object, X: object, *, reset: bool) -> Series:
     """Validate ``X`` for ``estimator`` and set (``reset=True``) or check ``n_features_in_``.
 
     Parameters
@@ -112,7 +63,7 @@ def validate_series(estimator: object, X: object, *, reset: bool) -> SeriesBatch
 
     Returns
     -------
-    SeriesBatch
+    Series
 
     Raises
     ------
@@ -121,12 +72,11 @@ def validate_series(estimator: object, X: object, *, reset: bool) -> SeriesBatch
         from the one seen in ``fit``.
     """
     if _is_3d_or_list(X):
-        series, layout = _as_series_list(estimator, X)
+        series = check_series(X, dtype=np.float64)
         # sets / checks n_features_in_ (and clears feature names) with scikit-learn's messages
-        validate_data(estimator, series[0], reset=reset, skip_check_array=True)
-        return SeriesBatch(series, layout)
-    X2 = validate_data(estimator, X, reset=reset, dtype=np.float64)
-    return SeriesBatch([X2], "single")
+        validate_data(estimator, series.as_list()[0], reset=reset, skip_check_array=True)
+        return series
+    return Series(validate_data(estimator, X, reset=reset, dtype=np.float64), "single")
 
 
 def _series_targets(y: np.ndarray, n_series: int, classification: bool) -> TargetBatch:
@@ -165,10 +115,10 @@ def _checked_target(y: object, classification: bool, name: str) -> np.ndarray:
     return y_arr
 
 
-def _targets_for_batch(y: object, batch: SeriesBatch, classification: bool) -> TargetBatch:
+def _targets_for_batch(y: object, batch: Series, classification: bool) -> TargetBatch:
     """Per-series or per-step targets for a batch or list of series."""
     lengths = batch.lengths
-    if isinstance(y, (list, tuple)) and len(y) > 0 and np.ndim(y[0]) >= 1 and batch.layout == "list":
+    if isinstance(y, (list, tuple)) and len(y) > 0 and np.ndim(y[0]) >= 1 and batch.layout == "ragged":
         ys = [_checked_target(y_i, classification, f"y[{i}]") for i, y_i in enumerate(y)]
         return _step_targets(ys, lengths, classification)
     y_arr = _checked_target(y, classification, "y")
@@ -185,7 +135,7 @@ def _targets_for_batch(y: object, batch: SeriesBatch, classification: bool) -> T
 
 def validate_xy(
     estimator: object, X: object, y: object, *, classification: bool, reset: bool
-) -> tuple[SeriesBatch, TargetBatch]:
+) -> tuple[Series, TargetBatch]:
     """Validate ``(X, y)`` and work out the target layout.
 
     Parameters
@@ -200,7 +150,7 @@ def validate_xy(
 
     Returns
     -------
-    (SeriesBatch, TargetBatch)
+    (Series, TargetBatch)
     """
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
@@ -218,20 +168,18 @@ def validate_xy(
     )
     if classification:
         check_classification_targets(y_arr)
-    batch = SeriesBatch([X2], "single")
+    batch = Series(X2, "single")
     return batch, _step_targets([y_arr], batch.lengths, classification)
 
 
-def format_output(
-    rows: np.ndarray, batch: SeriesBatch, *, per_step: bool, squeeze: bool
-) -> np.ndarray | list:
+def format_output(rows: np.ndarray, batch: Series, *, per_step: bool, squeeze: bool) -> np.ndarray | list:
     """Shape model outputs like the targets given in ``fit``.
 
     Parameters
     ----------
     rows : ndarray (n_rows, ...)
         One row per series (``per_step=False``) or per step, series after series.
-    batch : SeriesBatch
+    batch : Series
         The input that produced ``rows``.
     per_step : bool
     squeeze : bool
@@ -241,13 +189,15 @@ def format_output(
     -------
     ndarray or list of ndarray
         Per series: ``(S, ...)``. Per step: ``(T, ...)`` for a single series, ``(S, T, ...)``
-        for a batch, a list of ``(T_i, ...)`` for a list.
+        for a batch, a list of ``(T_i, ...)`` for ragged input.
     """
     if squeeze and rows.ndim == 2 and rows.shape[1] == 1:
         rows = rows[:, 0]
     if not per_step:
         return rows
-    if batch.layout == "single":
-        return rows
-    pieces = np.split(rows, np.cumsum(batch.lengths)[:-1])
-    return np.stack(pieces) if batch.layout == "batch" else pieces
+    return batch.restore(split_by_series(rows, batch.lengths))
+
+
+def split_by_series(rows: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+    """Split per-step rows ``(sum(lengths), ...)`` into one ``(T_i, ...)`` block per series."""
+    return np.split(rows, np.cumsum(lengths)[:-1])
