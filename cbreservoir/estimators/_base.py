@@ -2,7 +2,7 @@
 
 A subclass supplies two hooks, both on validated input (:mod:`._data`):
 
-* ``_fit_rows(batch, targets)`` — train on a :class:`SeriesBatch` and a float target matrix
+* ``_fit_rows(batch, targets)`` — train on a :class:`Series` and a float target matrix
   ``(n_rows, k)`` (one-hot class indicators for classifiers), one row per series or per step as
   ``self.per_step_`` says;
 * ``_output_rows(batch)`` — the model's raw outputs ``(n_rows, k)`` in the same row order
@@ -20,23 +20,24 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
-from cbreservoir.estimators._data import SeriesBatch, TargetBatch, format_output, validate_series, validate_xy
+from cbreservoir.estimators._data import TargetBatch, format_output, validate_series, validate_xy
+from cbreservoir.validation import Series
 
 
 class _SequenceEstimator(BaseEstimator):
     """Input validation and output shaping common to classifiers and regressors."""
 
-    def _fit_rows(self, batch: SeriesBatch, targets: np.ndarray) -> None:
+    def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _output_rows(self, batch: SeriesBatch) -> np.ndarray:
+    def _output_rows(self, batch: Series) -> np.ndarray:
         raise NotImplementedError
 
-    def _validated_input(self, X: object) -> SeriesBatch:
+    def _validated_input(self, X: object) -> Series:
         check_is_fitted(self)
         return validate_series(self, X, reset=False)
 
-    def _format(self, rows: np.ndarray, batch: SeriesBatch, squeeze: bool) -> np.ndarray | list:
+    def _format(self, rows: np.ndarray, batch: Series, squeeze: bool) -> np.ndarray | list:
         return format_output(rows, batch, per_step=self.per_step_, squeeze=squeeze)
 
     def __sklearn_tags__(self):
@@ -72,7 +73,7 @@ class SequenceClassifierMixin(ClassifierMixin):
         self._fit_rows(batch, one_hot)
         return self
 
-    def _class_scores(self, X: object) -> tuple[np.ndarray, SeriesBatch]:
+    def _class_scores(self, X: object) -> tuple[np.ndarray, Series]:
         batch = self._validated_input(X)
         return self._output_rows(batch), batch
 
