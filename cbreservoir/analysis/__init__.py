@@ -29,6 +29,16 @@ _EXPORTS = {
     "network_timescale": ".timescales",
     "treves_rolls_sparseness": ".sparseness",
     "coding_level": ".sparseness",
+    "collect_activity": ".activity",
+    "random_input_activity": ".activity",
+    "dimensionality_by_population": ".activity",
+    "timescales_by_population": ".activity",
+    "ablate_cerebellum": ".ablation",
+    "ablated_copy": ".ablation",
+    "ablation_accuracy": ".ablation",
+    "ReadoutOnly": ".ablation",
+    "RecoveryResult": ".ablation",
+    "readout_recovery": ".ablation",
 }
 
 __all__ = list(_EXPORTS)

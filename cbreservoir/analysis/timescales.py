@@ -241,7 +241,7 @@ def _fit_with_aic(
     lower = [0.0, _MIN_TAU] * (n_params // 2)
     upper = [_MAX_AMPLITUDE, _MAX_TAU_PER_WINDOW * lags[-1]] * (n_params // 2)
     try:
-        params, _ = curve_fit(function, lags, values, p0=initial, bounds=(lower, upper), maxfev=5000)
+        params, _ = curve_fit(function, lags, values, p0=initial, bounds=(lower, upper))
     except (RuntimeError, ValueError):
         return np.full(n_params, np.nan), math.inf
     residual_sum = float(np.sum((function(lags, *params) - values) ** 2))

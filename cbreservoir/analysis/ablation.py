@@ -1,0 +1,272 @@
+"""Cerebellar ablation at test time and readout-only recovery.
+
+Ablation switches the cerebellar output off (``model.cerebellum_enabled = False``: c_t = 0) with its
+weights untouched. Readout recovery asks whether the information the task needs is still in the
+cortical state without the cerebellum: the readout alone is retrained on the ablated model.
+
+Example
+-------
+>>> from cbreservoir.models import CBRNN
+>>> from cbreservoir.analysis import ablate_cerebellum, ablation_accuracy, readout_recovery
+>>> model = CBRNN(1, hidden_size=16, n_granule=32, n_purkinje=8, seed=0)
+>>> with ablate_cerebellum(model):
+...     model.cerebellum_enabled
+False
+>>> model.cerebellum_enabled
+True
+>>> [sorted(row) for row in ablation_accuracy(model, "dms", levels=[2], n_batches=2)]
+[['ablated', 'full', 'level']]
+>>> result = readout_recovery(model, "dms", level=2, n_steps=5, n_batches=2, progress=False)
+>>> round(result.zero_shot_gap, 3) == round(result.intact - result.zero_shot, 3)
+True
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from cbreservoir.analysis.activity import seeded_generator
+from cbreservoir.tasks import TASKS, make_batch
+from cbreservoir.training import GradientTrainer, PlasticitySchedule
+
+
+def _check_ablatable(model: nn.Module) -> None:
+    if not hasattr(model, "cerebellum_enabled"):
+        raise TypeError(
+            f"model must have a cerebellum_enabled attribute (a cbreservoir model), "
+            f"got {type(model).__name__}"
+        )
+
+
+@contextmanager
+def ablate_cerebellum(model: nn.Module) -> Iterator[nn.Module]:
+    """Switch the cerebellar output of ``model`` off inside a ``with`` block.
+
+    The previous ``cerebellum_enabled`` value is restored on exit, also when the block raises.
+    Models without a cerebellum are left as they are.
+
+    Parameters
+    ----------
+    model : RecurrentClassifier
+
+    Yields
+    ------
+    nn.Module
+        The same ``model``, with ``cerebellum_enabled = False``.
+    """
+    _check_ablatable(model)
+    previous = model.cerebellum_enabled
+    model.cerebellum_enabled = False
+    try:
+        yield model
+    finally:
+        model.cerebellum_enabled = previous
+
+
+def ablated_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with the cerebellar output switched off (the original is untouched)."""
+    _check_ablatable(model)
+    ablated = copy.deepcopy(model)
+    ablated.cerebellum_enabled = False
+    return ablated
+
+
+def _check_single_head_task(model: nn.Module, task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task must be a single-head task among {sorted(TASKS)}, got {task!r}")
+    n_heads = len(model.readouts)
+    if n_heads != 1:
+        raise ValueError(f"model must have a single readout head for task {task!r}, got {n_heads} heads")
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, batches: Sequence[tuple[np.ndarray, np.ndarray]], seed: int) -> float:
+    """Mean accuracy of ``model`` over ``batches``, initial states drawn from ``seed``."""
+    generator = seeded_generator(model, seed)
+    correct = total = 0
+    for x, y in batches:
+        predictions = model(x, generator=generator).argmax(dim=-1).cpu().numpy()
+        correct += int(np.sum(predictions == y))
+        total += y.size
+    return correct / total
+
+
+def _test_batches(task: str, level: int, n_batches: int, batch_size: int, seed: int) -> list:
+    rng = np.random.default_rng([seed, level])
+    return [make_batch(task, level, batch_size, rng) for _ in range(n_batches)]
+
+
+def ablation_accuracy(
+    model: nn.Module,
+    task: str,
+    levels: Sequence[int],
+    n_batches: int = 20,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> list[dict[str, float]]:
+    """Test accuracy of ``model`` with the cerebellum on and off, at each task level.
+
+    Both conditions see the same test batches and the same initial states.
+
+    Parameters
+    ----------
+    model : RecurrentClassifier
+        A single-head model.
+    task : str
+        ``"dms"``, ``"parity"`` or ``"mod3"``.
+    levels : sequence of int
+        Task levels N.
+    n_batches, batch_size : int
+        Test set size per level.
+    seed : int
+        Seeds the test data and initial states.
+
+    Returns
+    -------
+    list of dict
+        One ``{"level": N, "full": accuracy, "ablated": accuracy}`` per level.
+    """
+    _check_single_head_task(model, task)
+    rows = []
+    for level in levels:
+        batches = _test_batches(task, int(level), n_batches, batch_size, seed)
+        full = _accuracy(model, batches, seed)
+        with ablate_cerebellum(model):
+            ablated = _accuracy(model, batches, seed)
+        rows.append({"level": int(level), "full": full, "ablated": ablated})
+    return rows
+
+
+@dataclass(frozen=True)
+class ReadoutOnly(PlasticitySchedule):
+    """Plasticity schedule in which only the readout heads learn, at every level."""
+
+    name: ClassVar[str] = "readout_only"
+
+    def trainable_groups(self, level: int | None) -> frozenset[str]:
+        return frozenset({"readout"})
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """Outcome of :func:`readout_recovery` (accuracies in [0, 1]).
+
+    Attributes
+    ----------
+    level : int
+    intact : float
+        Accuracy of the model with its cerebellum.
+    zero_shot : float
+        Accuracy with the cerebellum off, before any retraining.
+    recovered : float
+        Accuracy with the cerebellum off after retraining the readout.
+    n_steps : int
+        Readout training steps.
+    curve : list of (int, float)
+        (training steps done, ablated accuracy) at each evaluation.
+    model : nn.Module or None
+        The ablated copy with its retrained readout.
+    """
+
+    level: int
+    intact: float
+    zero_shot: float
+    recovered: float
+    n_steps: int
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def zero_shot_gap(self) -> float:
+        """``intact − zero_shot``: what switching the cerebellum off costs."""
+        return self.intact - self.zero_shot
+
+    @property
+    def recovered_gap(self) -> float:
+        """``intact − recovered``: what retraining the readout could not win back."""
+        return self.intact - self.recovered
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict including the two gaps."""
+        return {
+            "level": self.level,
+            "intact": self.intact,
+            "zero_shot": self.zero_shot,
+            "recovered": self.recovered,
+            "zero_shot_gap": self.zero_shot_gap,
+            "recovered_gap": self.recovered_gap,
+            "n_steps": self.n_steps,
+            "curve": [list(point) for point in self.curve],
+        }
+
+
+def readout_recovery(
+    model: nn.Module,
+    task: str,
+    level: int,
+    n_steps: int = 500,
+    batch_size: int = 64,
+    n_batches: int = 20,
+    eval_every: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **trainer_options: Any,
+) -> RecoveryResult:
+    """Switch the cerebellum off and retrain only the readout heads on a copy of ``model``.
+
+    Parameters
+    ----------
+    model : RecurrentClassifier
+        A single-head model; it is not modified.
+    task : str
+        ``"dms"``, ``"parity"`` or ``"mod3"``.
+    level : int
+        Task level N for training and testing.
+    n_steps : int
+        Readout training steps (minibatches of ``batch_size``).
+    batch_size : int
+    n_batches : int
+        Test batches per evaluation (the same batches for every evaluation).
+    eval_every : int, optional
+        Also evaluate every ``eval_every`` steps (the recovery curve).
+    seed : int
+        Seeds the training and test data and the initial states.
+    progress : bool
+        Show a tqdm bar.
+    **trainer_options
+        Passed to :class:`~cbreservoir.training.GradientTrainer` (e.g. ``optimizer="adam"``,
+        ``learning_rate=1e-3``); the schedule is always :class:`ReadoutOnly`.
+
+    Returns
+    -------
+    RecoveryResult
+    """
+    _check_single_head_task(model, task)
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
+    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
+        raise ValueError(f"eval_every must be None or a positive int, got {eval_every!r}")
+    batches = _test_batches(task, level, n_batches, batch_size, seed)
+    intact = _accuracy(model, batches, seed)
+    ablated = ablated_copy(model)
+    zero_shot = _accuracy(ablated, batches, seed)
+    trainer = GradientTrainer(ablated, schedule=ReadoutOnly(), seed=seed, **trainer_options)
+    train_rng = np.random.default_rng([seed, level, 1])
+    curve = [(0, zero_shot)]
+    for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="readout recovery", unit="step"):
+        trainer.train_step(*make_batch(task, level, batch_size, train_rng))
+        if eval_every is not None and step % eval_every == 0 and step < n_steps:
+            curve.append((step, _accuracy(ablated, batches, seed)))
+    recovered = _accuracy(ablated, batches, seed) if n_steps else zero_shot
+    if n_steps:
+        curve.append((n_steps, recovered))
+    return RecoveryResult(level, intact, zero_shot, recovered, n_steps, curve, model=ablated)
