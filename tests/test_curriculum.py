@@ -215,6 +215,7 @@ def test_a_model_with_the_wrong_number_of_heads_is_reported():
         ({"task": "dms", "start_level": 1}, "start_level for task 'dms' must be >= 2, got 1"),
         ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive int, got 0"),
         ({"threshold": 1.5}, r"threshold must be in \(0, 1\], got 1.5"),
+        ({"seed": 0.5}, "seed must be an int, got 0.5"),
     ],
 )
 def test_bad_settings(kwargs, message):

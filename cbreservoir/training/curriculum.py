@@ -18,12 +18,13 @@ uninterrupted one would (``torch.save`` files, read back with ``weights_only=Tru
 
 Examples
 --------
->>> from cbreservoir.models import CBRNN                          # doctest: +SKIP
+>>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.training import CurriculumTrainer, GradientTrainer
 >>> trainer = GradientTrainer(CBRNN(input_size=1, seed=0), seed=0)
->>> curriculum = CurriculumTrainer(trainer, "parity", checkpoint_dir="runs/parity-0")
->>> history = curriculum.run(n_epochs=1000)     # resumes if runs/parity-0 holds a checkpoint
->>> history.levels[:5], history.records[-1].accuracy
+>>> curriculum = CurriculumTrainer(trainer, "parity", steps_per_epoch=5, test_batches=2, progress=False)
+>>> history = curriculum.run(n_epochs=2)   # with checkpoint_dir="runs/x": resumable
+>>> history.levels[0], len(history)
+(2, 2)
 """
 
 from __future__ import annotations
@@ -221,6 +222,8 @@ class CurriculumTrainer:
             ("batch_size", batch_size),
         ]:
             _check_positive_int(name, value)
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise ValueError(f"seed must be an int, got {seed!r}")
         if isinstance(start_level, bool) or not isinstance(start_level, int | np.integer):
             raise ValueError(f"start_level must be an int, got {start_level!r}")
         if start_level < min_level(task):
@@ -234,7 +237,7 @@ class CurriculumTrainer:
         self.test_batches = int(test_batches)
         self.batch_size = int(batch_size)
         self.threshold = float(threshold)
-        self.seed = seed
+        self.seed = int(seed)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.progress = progress
         self.history = CurriculumHistory(task=task, threshold=self.threshold)
