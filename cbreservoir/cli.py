@@ -1,0 +1,617 @@
+"""The ``cbreservoir`` command: ``demo``, ``train``, ``reproduce``, ``sweep``, ``analyze``, ``bench``.
+
+Every subcommand accepts ``--json`` (one JSON document on stdout, nothing else) and ``--quiet`` (no progress
+bars; bars are also off when stdout is not a terminal). Exit codes: 0 success, 1 the work failed, 2 bad
+usage (unknown options, bad values, bad config files: the message names the key and its allowed values).
+Subcommand implementations are imported only when that subcommand runs, so ``cbreservoir --help`` is fast
+and a missing optional piece breaks only its own subcommand.
+
+Example
+-------
+>>> from cbreservoir.cli import main
+>>> main(["train", "--model", "rnn", "--task", "dms", "--epochs", "3", "--json"])  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_DESCRIPTION = """\
+cbreservoir: cortico-cerebellar reservoir computing.
+
+examples:
+  cbreservoir demo                                    # Reservoir >> Ridge vs Reservoir >> Cerebellum >> Ridge
+  cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json
+  cbreservoir train --model rnn --task parity --epochs 20      # curriculum, matched RNN-only baseline
+  cbreservoir train --config run.yaml --save cbrnn.npz
+  cbreservoir reproduce --task dms --profile quick --set n_epochs=40
+  cbreservoir sweep grid.yaml --output-dir runs/grid
+  cbreservoir analyze --output-dir runs/analysis
+  cbreservoir bench --quick
+
+Run 'cbreservoir COMMAND --help' for the options of one command.
+"""
+
+
+class UsageError(ValueError):
+    """Bad command-line usage or configuration: exit code 2."""
+
+
+class _BackendMissing(RuntimeError):
+    """The module implementing a subcommand is not installed or not importable: exit code 1."""
+
+
+# ------------------------------------------------------------------------------------------ train options
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One ``train`` setting: a command-line flag and a config-file key at the same time."""
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    help: str
+    metavar: str | None = None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"expected a positive number, got {text!r}")
+    return value
+
+
+_positive_int.__name__ = "positive integer"
+_positive_float.__name__ = "positive number"
+
+TRAIN_OPTIONS: tuple[_Option, ...] = (
+    _Option(
+        "model",
+        str,
+        "cbrnn",
+        "model kind: cbrnn, rnn (the parameter-matched RNN-only baseline), gru, gru_cb, lstm, lstm_cb",
+        "KIND",
+    ),
+    _Option("task", str, "dms", "task: dms, parity, mod3", "TASK"),
+    _Option(
+        "n", _positive_int, 2, "difficulty level N (the fixed level, or the curriculum's first level)", "N"
+    ),
+    _Option("steps", _positive_int, 100, "training steps (per epoch with --epochs)", "STEPS"),
+    _Option(
+        "epochs",
+        _positive_int,
+        None,
+        "train through the curriculum for this many epochs (default: train at the fixed level N)",
+        "EPOCHS",
+    ),
+    _Option(
+        "schedule",
+        str,
+        "end_to_end",
+        "plasticity schedule: end_to_end, full_reservoir, interleaved, reduced_recurrent (curriculum only)",
+        "NAME",
+    ),
+    _Option(
+        "ensemble",
+        _positive_int,
+        None,
+        "train this many networks (seeds SEED, SEED+1, ...) as one batched ensemble",
+        "E",
+    ),
+    _Option("n_granule", _positive_int, 256, "granule layer size G of cerebellar models", "G"),
+    _Option("batch_size", _positive_int, 64, "trials per batch", "B"),
+    _Option("test_batches", _positive_int, 10, "test batches after training (per epoch with --epochs)", "K"),
+    _Option(
+        "learning_rate", _positive_float, 0.01, "SGD learning rate (momentum 0.1, Nesterov, clip 7.5)", "LR"
+    ),
+    _Option("seed", int, 0, "seed of weights, data and initial states", "SEED"),
+    _Option("device", str, "cpu", "torch device, e.g. cpu or cuda", "DEVICE"),
+    _Option(
+        "save", str, None, "save the trained model (or ensemble) to this file (cbreservoir.save)", "PATH"
+    ),
+    _Option("checkpoint_dir", str, None, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
+)
+_TRAIN_OPTION = {option.name: option for option in TRAIN_OPTIONS}
+
+
+# ------------------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cbreservoir`` (no subcommand module is imported)."""
+    from cbreservoir import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout, nothing else")
+    common.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+
+    parser = argparse.ArgumentParser(
+        prog="cbreservoir", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"cbreservoir {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], dict], summary: str, epilog: str):
+        sub = commands.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description=summary,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = add(
+        "demo",
+        _run_demo,
+        "Fit Reservoir >> Ridge and Reservoir >> Cerebellum >> Ridge on a nonlinear memory task.",
+        "example:\n  cbreservoir demo --output-dir demo-out --seed 1",
+    )
+    demo.add_argument("--output-dir", default="cbreservoir-demo", help="where the figure goes (%(default)s)")
+    demo.add_argument("--seed", type=int, default=0, help="seed (%(default)s)")
+
+    train = add(
+        "train",
+        _run_train,
+        "Train one model (or a batched ensemble) on one task, at a fixed level or through the curriculum.",
+        "examples:\n"
+        "  cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json\n"
+        "  cbreservoir train --model cbrnn --schedule full_reservoir --task parity --epochs 30\n"
+        "  cbreservoir train --config run.yaml --seed 3     # flags override the config file\n\n"
+        "A config file (.yaml, .yml or .json) holds a mapping whose keys are the option names above\n"
+        "(with _ or -), e.g. {model: cbrnn, task: dms, n: 4, steps: 200}.",
+    )
+    train.add_argument("--config", help="YAML or JSON file of settings (flags given here override it)")
+    for option in TRAIN_OPTIONS:
+        default = "none" if option.default is None else option.default
+        train.add_argument(
+            f"--{option.name.replace('_', '-')}",
+            dest=option.name,
+            type=option.type,
+            default=argparse.SUPPRESS,
+            metavar=option.metavar,
+            help=f"{option.help} (default: {default})",
+        )
+
+    reproduce = add(
+        "reproduce",
+        _run_reproduce,
+        "Reproduce the study's comparison (CB-RNN, frozen-core variants, matched RNN-only).",
+        "examples:\n  cbreservoir reproduce --task dms --profile quick\n"
+        "  cbreservoir reproduce --task dms parity --profile paper --n-jobs 8 --output-dir runs/paper",
+    )
+    reproduce.add_argument(
+        "--task", nargs="+", default=None, help="tasks: dms, parity, multitask, switching (default: all)"
+    )
+    reproduce.add_argument("--profile", default="quick", help="quick or paper (%(default)s)")
+    reproduce.add_argument(
+        "--conditions",
+        nargs="+",
+        default=None,
+        help="conditions (default: cbrnn, full_reservoir, interleaved, rnn)",
+    )
+    reproduce.add_argument(
+        "--seeds", type=_positive_int, default=None, help="networks per condition (default: the profile's)"
+    )
+    reproduce.add_argument("--scaling", action="store_true", help="also run the granule-size scaling sweep")
+    reproduce.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a profile setting, e.g. --set n_epochs=40 (repeatable)",
+    )
+    reproduce.add_argument(
+        "--output-dir",
+        default=None,
+        help="runs, tables and figures go here; a rerun resumes (default: cbreservoir-reproduce)",
+    )
+    _add_parallel_options(reproduce)
+
+    sweep = add(
+        "sweep",
+        _run_sweep,
+        "Run a grid of configurations from a YAML/JSON file through cbreservoir.sweep (resumable).",
+        "example:\n  cbreservoir sweep grid.yaml --output-dir runs/grid --n-jobs 2",
+    )
+    sweep.add_argument("config", help="sweep config file (.yaml, .yml or .json)")
+    sweep.add_argument("--output-dir", default=None, help="runs and outputs go here (overrides the config)")
+    _add_parallel_options(sweep)
+
+    analyze = add(
+        "analyze",
+        _run_analyze,
+        "Run the study's analyses (ablation, readout recovery, dimensionality, timescales, sparseness).",
+        "example:\n  cbreservoir analyze --output-dir runs/analysis",
+    )
+    analyze.add_argument("--output-dir", default=None, help="where figures and JSON go")
+
+    bench = add(
+        "bench",
+        _run_bench,
+        "Measure speed against peers (reservoirpy, a plain PyTorch loop) and print one table.",
+        "examples:\n  cbreservoir bench --quick\n  cbreservoir bench --device cuda --json",
+    )
+    bench.add_argument("--device", default="cpu", help="torch device (%(default)s)")
+    bench.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
+    return parser
+
+
+def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--n-jobs", type=_positive_int, default=None, help="parallel runs (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--backend", default=None, help="joblib backend: loky (default), threading, sequential, dask"
+    )
+    parser.add_argument(
+        "--scheduler", default=None, help="dask scheduler address tcp://HOST:PORT (--backend dask)"
+    )
+
+
+def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The parallel options given on the command line (absent ones keep the backend's defaults)."""
+    options = {"n_jobs": args.n_jobs, "backend": args.backend, "scheduler": args.scheduler}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+# ------------------------------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cbreservoir`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit code: 0 success, 1 failure, 2 bad usage.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help/--version (0) or a usage error (2, already printed)
+        return int(exit_.code or 0)
+    args.progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
+    prefix = f"cbreservoir {args.command}"
+    try:
+        result = args.handler(args)
+    except UsageError as error:
+        return _fail(args, prefix, f"error: {error}", EXIT_USAGE)
+    except _BackendMissing as error:
+        return _fail(args, prefix, f"unavailable: {error}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        return _fail(args, prefix, "interrupted", EXIT_FAILED)
+    except Exception as error:  # the work itself failed: report it, never a traceback
+        return _fail(args, prefix, f"failed: {type(error).__name__}: {error}", EXIT_FAILED)
+    if args.json:
+        print(json.dumps(_jsonable(result), indent=2, allow_nan=False))
+    else:
+        print(_render(result))
+    return EXIT_OK
+
+
+def _fail(args: argparse.Namespace, prefix: str, message: str, code: int) -> int:
+    print(f"{prefix}: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+    return code
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` as strict JSON: numpy/torch values as lists and numbers, paths as strings, NaN as null."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _render(result: dict, indent: str = "") -> str:
+    """Human-readable ``key: value`` lines; tables (multi-line strings) print as blocks."""
+    lines = []
+    for key, value in result.items():
+        if isinstance(value, dict):
+            lines += [f"{indent}{key}:", _render(value, indent + "  ")]
+        elif isinstance(value, str) and "\n" in value:
+            lines += [f"{indent}{key}:", value]
+        elif isinstance(value, float):
+            lines.append(f"{indent}{key}: {value:.4g}")
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            lines.append(f"{indent}{key}: {len(value)} records (see --json)")
+        elif isinstance(value, list) and value and all(isinstance(item, float) for item in value):
+            lines.append(f"{indent}{key}: " + ", ".join(f"{item:.4g}" for item in value))
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return "\n".join(lines)
+
+
+def _backend(module: str, name: str) -> Any:
+    """Import ``module.name`` for a subcommand, turning an absent implementation into a clear message."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise _BackendMissing(f"cannot import {module}.{name} ({error})") from error
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) mapping from ``path``.
+
+    Raises
+    ------
+    UsageError
+        If the file is missing, has another suffix, does not parse, or does not hold a mapping.
+    """
+    path = Path(path)
+    suffixes = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"config file {path} must end in one of {sorted(suffixes)}, got {path.suffix!r}")
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read config file {path}: {error}") from error
+    try:
+        if suffixes[path.suffix.lower()] == "json":
+            config = json.loads(text)
+        else:
+            import yaml
+
+            config = yaml.safe_load(text)
+    except Exception as error:  # json and yaml raise their own error types
+        raise UsageError(f"config file {path} does not parse: {error}") from error
+    if not isinstance(config, dict):
+        raise UsageError(f"config file {path} must hold a mapping of settings, got {type(config).__name__}")
+    return config
+
+
+def train_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``train`` settings: defaults, overridden by the config file, overridden by explicit flags.
+
+    Raises
+    ------
+    UsageError
+        For an unknown config key (the message lists the allowed keys) or a value of the wrong type.
+    """
+    settings = {option.name: option.default for option in TRAIN_OPTIONS}
+    if getattr(args, "config", None):
+        for raw_key, value in read_config(args.config).items():
+            key = str(raw_key).replace("-", "_")
+            if key not in _TRAIN_OPTION:
+                raise UsageError(
+                    f"unknown key {raw_key!r} in config file {args.config}; "
+                    f"allowed keys: {sorted(_TRAIN_OPTION)}"
+                )
+            settings[key] = _convert(key, value, f"config file {args.config}")
+    settings.update({name: getattr(args, name) for name in _TRAIN_OPTION if hasattr(args, name)})
+    return settings
+
+
+def _convert(key: str, value: Any, source: str) -> Any:
+    option = _TRAIN_OPTION[key]
+    if value is None and option.default is None:
+        return None
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r}")
+    try:
+        return option.type(str(value))
+    except ValueError as error:
+        raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r}") from error
+
+
+def _type_name(option: _Option) -> str:
+    return {str: "a string", int: "an integer", float: "a number"}.get(
+        option.type, f"a {option.type.__name__}"
+    )
+
+
+def check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
+    """Raise :class:`UsageError` naming ``key`` and the ``allowed`` values unless ``value`` is one of them."""
+    if value not in allowed:
+        raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
+
+
+# ------------------------------------------------------------------------------------------- subcommands
+
+
+def _run_demo(args: argparse.Namespace) -> dict:
+    run_demo = _backend("cbreservoir.demo", "run_demo")
+    return run_demo(output_dir=args.output_dir, seed=args.seed, quiet=args.quiet or args.json)
+
+
+def _run_train(args: argparse.Namespace) -> dict:
+    settings = train_settings(args)
+    from cbreservoir.reproduce.conditions import CONDITIONS, TASKS
+    from cbreservoir.training.schedules import SCHEDULES
+
+    check_choice("model", settings["model"], _model_kinds(CONDITIONS))
+    check_choice("task", settings["task"], TASKS)
+    check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    start = time.perf_counter()
+    if settings["epochs"] is None:
+        result = _train_fixed_level(settings, args.progress)
+    else:
+        result = _train_curriculum(settings, args.progress)
+    return {"settings": settings, **result, "seconds": time.perf_counter() - start}
+
+
+def _model_kinds(conditions: dict) -> list[str]:
+    """Model kinds ``train`` accepts: the conditions that are a plain model trained end to end."""
+    return [name for name, condition in conditions.items() if condition.kind == name]
+
+
+def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
+    """One model through the curriculum (resumable with ``checkpoint_dir``)."""
+    from cbreservoir.models import count_parameters
+    from cbreservoir.reproduce.conditions import INTERLEAVE_PERIOD, build_condition_model
+    from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
+
+    if settings["ensemble"] is not None:
+        raise UsageError("'ensemble' trains at a fixed level: give it without 'epochs'")
+    task = settings["task"]
+    model = build_condition_model(
+        settings["model"], task, n_granule=settings["n_granule"], seed=settings["seed"]
+    )
+    schedule_options = {"k": INTERLEAVE_PERIOD[task]} if settings["schedule"] == "interleaved" else {}
+    trainer = GradientTrainer(
+        model,
+        learning_rate=settings["learning_rate"],
+        schedule=make_schedule(settings["schedule"], **schedule_options),
+        device=settings["device"],
+        seed=settings["seed"],
+    )
+    curriculum = CurriculumTrainer(
+        trainer,
+        task,
+        start_level=settings["n"],
+        steps_per_epoch=settings["steps"],
+        test_batches=settings["test_batches"],
+        batch_size=settings["batch_size"],
+        seed=settings["seed"],
+        checkpoint_dir=settings["checkpoint_dir"],
+        progress=progress,
+    )
+    history = curriculum.run(settings["epochs"])
+    if settings["save"]:
+        _save(model, settings["save"])
+    return {
+        "mode": "curriculum",
+        "n_parameters": count_parameters(model),
+        "hidden_size": model.hidden_size,
+        "max_level": max(history.levels),
+        "levels": history.levels,
+        "accuracy": history.accuracies,
+    }
+
+
+def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
+    """``ensemble`` networks (default 1) trained together at the fixed level ``n``."""
+    train_fixed_level = _backend("cbreservoir.training.ensemble", "train_fixed_level")
+    raise _BackendMissing(f"fixed-level training is not wired to {train_fixed_level} yet")
+
+
+def _save(obj: Any, path: str) -> None:
+    from cbreservoir.io import save
+
+    save(obj, path)
+
+
+def _run_reproduce(args: argparse.Namespace) -> dict:
+    reproduce = _backend("cbreservoir.reproduce", "reproduce")
+    from cbreservoir.reproduce import TASKS, check_conditions, check_tasks, get_profile
+
+    with _usage_errors():
+        tasks = check_tasks(args.task or TASKS)
+        profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
+        conditions = None if args.conditions is None else check_conditions(args.conditions)
+    options = {"output_dir": args.output_dir, "seeds": args.seeds}
+    return reproduce(
+        tasks,
+        profile=profile,
+        conditions=conditions,
+        granule_sizes=profile.granule_sizes if args.scaling else None,
+        progress=args.progress,
+        **{key: value for key, value in options.items() if value is not None},
+        **_parallel_options(args),
+    )
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["n_epochs=40", "threshold=0.9"]`` -> ``{"n_epochs": 40, "threshold": 0.9}`` (JSON values)."""
+    overrides = {}
+    for item in items:
+        key, separator, text = item.partition("=")
+        if not separator or not key:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
+
+
+def _run_sweep(args: argparse.Namespace) -> dict:
+    run_config_sweep = _backend("cbreservoir.reproduce", "run_config_sweep")
+    config = read_config(args.config)
+    _check_sweep_config(config, args.config)
+    return run_config_sweep(
+        config, progress=args.progress, output_dir=args.output_dir, **_parallel_options(args)
+    )
+
+
+def _check_sweep_config(config: dict[str, Any], path: str) -> None:
+    """Check a sweep config's keys and names before any run starts (bad ones are usage errors)."""
+    from cbreservoir.reproduce import CONFIG_KEYS, check_conditions, check_tasks, get_profile
+
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise UsageError(
+            f"unknown key(s) {unknown} in config file {path}; allowed keys: {sorted(CONFIG_KEYS)}"
+        )
+    if "tasks" not in config:
+        raise UsageError(f"config file {path} lacks the required key 'tasks': {CONFIG_KEYS['tasks']}")
+    with _usage_errors(f"config file {path}: "):
+        check_tasks(config["tasks"])
+        profile = get_profile(config.get("profile", "quick"))
+        profile.replace(**(config.get("overrides") or {}))
+        if "conditions" in config:
+            check_conditions(config["conditions"])
+
+
+@contextmanager
+def _usage_errors(prefix: str = "") -> Iterator[None]:
+    """Turn the ``ValueError`` of a validation call into a :class:`UsageError` (exit code 2)."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"{prefix}{error}") from error
+
+
+def _run_analyze(args: argparse.Namespace) -> dict:
+    run_analysis = _backend("cbreservoir.analysis.report", "run_analysis")
+    return run_analysis(output_dir=args.output_dir, progress=args.progress)
+
+
+def _run_bench(args: argparse.Namespace) -> dict:
+    run_benchmarks = _backend("cbreservoir.bench", "run_benchmarks")
+    start = time.perf_counter()
+    result = run_benchmarks(device=args.device, quick=args.quick, progress=args.progress)
+    return {**result, "seconds": time.perf_counter() - start}
