@@ -1,0 +1,279 @@
+"""The cerebellar module as a reservoirpy node: granule expansion -> Purkinje -> deep nuclei.
+
+    g = ReLU(W_gc u + b_gc − θ),   p = ReLU(W_pc g + b_pc),   c = W_dcn p + b_dcn
+
+evaluated by :func:`cbreservoir.nn.functional.cerebellum_forward`. The node is feedforward and
+stateless: a batch of series is processed in one shot.
+
+Wirings
+-------
+* feedforward, ``Reservoir(...) >> Cerebellum() >> Ridge()``: the default ``output="granule"`` hands
+  the readout the rich, rectified granule code (the readout plays the Purkinje/nuclei role);
+* loop (the paper's CB-RNN): ``Cerebellum(n_out=units, output="nuclei")`` reads ``[x_t ; h_{t−1}]``
+  and feeds ``c_t`` to ``Reservoir(cerebellar_bias=True)`` (see docs/graph-guide.md).
+
+Options beyond the paper: ``granule_degree=K`` (each granule cell reads K random mossy fibres with
+fixed weights, ``mossy_mask`` marks them) and ``coding_level=f`` (per-granule thresholds θ set on the
+first data the node sees, or by :meth:`Cerebellum.calibrate`, so that a fraction f of each granule
+cell's activity is non-zero).
+
+Example
+-------
+>>> import numpy as np
+>>> from cbreservoir.nodes import Cerebellum
+>>> cb = Cerebellum(n_granule=128, seed=0)
+>>> code = cb.run(np.random.default_rng(0).normal(size=(4, 20, 10)))
+>>> code.shape
+(4, 20, 128)
+>>> sorted(cb.activity(np.ones((5, 10))))
+['granule', 'nuclei', 'purkinje']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from reservoirpy.node import Node
+
+from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
+from cbreservoir.validation import Series, check_series, check_timestep, feature_dim
+
+__all__ = ["Cerebellum"]
+
+OUTPUTS = ("granule", "purkinje", "nuclei", "all")
+
+#: Standard deviations of the paper's initialisation (biases start at 0).
+GRANULE_STD, PURKINJE_STD, NUCLEI_STD = 0.01, 0.1, 0.1
+
+#: Samples used at most to set the coding-level thresholds (evenly spaced over the data).
+CALIBRATION_SAMPLES = 20_000
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return int(value)
+
+
+class Cerebellum(Node):
+    """Granule -> Purkinje -> nuclei module (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
+
+    Parameters
+    ----------
+    n_granule : int, default 256
+        Granule cells G (the expansion).
+    n_purkinje : int, default 64
+        Purkinje cells P.
+    n_out : int, optional
+        Nuclei outputs (default ``n_purkinje``). In the loop wiring it equals the core's ``units``.
+    output : {"granule", "purkinje", "nuclei", "all"}, default "granule"
+        What the node emits; ``"all"`` concatenates ``[g, p, c]``.
+    granule_degree : int, optional
+        K: each granule cell reads K distinct random inputs (weights N(0, 0.01²), fixed);
+        ``mossy_mask`` (G, m) marks the connections. Default: dense ``W_gc``.
+    coding_level : float in (0, 1), optional
+        Target fraction f of non-zero granule activity; sets ``granule_threshold``.
+    seed : int or numpy Generator, optional
+    input_dim : int, optional
+        Mossy-fibre input dimension m (inferred from the first data otherwise).
+    name : str, optional
+
+    Attributes
+    ----------
+    W_gc : ndarray (G, m)
+    b_gc : ndarray (G,)
+    W_pc : ndarray (P, G)
+    b_pc : ndarray (P,)
+    W_dcn : ndarray (n_out, P)
+    b_dcn : ndarray (n_out,)
+    granule_threshold : ndarray (G,) or None
+    mossy_mask : ndarray (G, m) of bool, or None
+    """
+
+    def __init__(
+        self,
+        n_granule: int = 256,
+        n_purkinje: int = 64,
+        n_out: int | None = None,
+        output: str = "granule",
+        granule_degree: int | None = None,
+        coding_level: float | None = None,
+        seed: int | np.random.Generator | None = None,
+        input_dim: int | None = None,
+        name: str | None = None,
+    ):
+        self.n_granule = _positive_int(n_granule, "n_granule")
+        self.n_purkinje = _positive_int(n_purkinje, "n_purkinje")
+        self.n_out = self.n_purkinje if n_out is None else _positive_int(n_out, "n_out")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
+        if granule_degree is not None:
+            granule_degree = _positive_int(granule_degree, "granule_degree")
+            if input_dim is not None and granule_degree > input_dim:
+                raise ValueError(f"granule_degree={granule_degree} exceeds the {input_dim} inputs")
+        if coding_level is not None and not 0.0 < coding_level < 1.0:
+            raise ValueError(f"coding_level must be in (0, 1); got {coding_level!r}")
+        self.output = output
+        self.granule_degree = granule_degree
+        self.coding_level = coding_level
+        self.seed = seed
+        self.input_dim = None if input_dim is None else _positive_int(input_dim, "input_dim")
+        self.name = name
+        sizes = {"granule": self.n_granule, "purkinje": self.n_purkinje, "nuclei": self.n_out}
+        self.output_dim = sum(sizes.values()) if output == "all" else sizes[output]
+        self.W_gc = self.b_gc = self.W_pc = self.b_pc = self.W_dcn = self.b_dcn = None
+        self.granule_threshold: np.ndarray | None = None
+        self.mossy_mask: np.ndarray | None = None
+        self.state = {"out": np.zeros(self.output_dim)}
+
+    def initialize(self, x: object = None, y: object = None) -> None:
+        """Set ``input_dim`` from ``x`` and draw the paper's initialisation (biases 0)."""
+        if x is not None:
+            received = feature_dim(x)
+            if self.input_dim is not None and received != self.input_dim:
+                raise ValueError(f"{self} expects {self.input_dim} input features; got {received}")
+            self.input_dim = received
+        if self.input_dim is None:
+            raise ValueError(f"{self} needs input_dim or data to initialize")
+        if self.granule_degree is not None and self.granule_degree > self.input_dim:
+            raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
+        gc_rng, pc_rng, dcn_rng = np.random.default_rng(self.seed).spawn(3)
+        self.W_gc = self._granule_weights(gc_rng)
+        self.W_pc = pc_rng.normal(0.0, PURKINJE_STD, (self.n_purkinje, self.n_granule))
+        self.W_dcn = dcn_rng.normal(0.0, NUCLEI_STD, (self.n_out, self.n_purkinje))
+        self.b_gc, self.b_pc, self.b_dcn = (
+            np.zeros(self.n_granule),
+            np.zeros(self.n_purkinje),
+            np.zeros(self.n_out),
+        )
+        self.state = {"out": np.zeros(self.output_dim)}
+        self.initialized = True
+
+    def _granule_weights(self, rng: np.random.Generator) -> np.ndarray:
+        weights = rng.normal(0.0, GRANULE_STD, (self.n_granule, self.input_dim))
+        if self.granule_degree is None:
+            return weights
+        ranks = rng.random((self.n_granule, self.input_dim)).argsort(axis=1)
+        self.mossy_mask = ranks < self.granule_degree
+        return np.where(self.mossy_mask, weights, 0.0)
+
+    # ------------------------------------------------------------------ coding level
+    def calibrate(self, x: object) -> Cerebellum:
+        """Set ``granule_threshold`` so that a fraction ``coding_level`` of each granule cell's
+        activity on ``x`` is non-zero (the (1 − f) quantile of its drive ``W_gc u + b_gc``).
+
+        Parameters
+        ----------
+        x : ndarray (T, m) or (S, T, m), or list of ndarray (T_i, m)
+            At most ``CALIBRATION_SAMPLES`` evenly spaced steps are used.
+        """
+        if self.coding_level is None:
+            raise ValueError(f"{self} has no coding_level to calibrate; pass coding_level=f")
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(series.data)
+        self._set_thresholds(series)
+        return self
+
+    def _set_thresholds(self, series: Series) -> None:
+        samples = np.concatenate(series.as_list())
+        stride = max(1, len(samples) // CALIBRATION_SAMPLES)
+        drive = samples[::stride] @ self.W_gc.T + self.b_gc
+        self.granule_threshold = np.quantile(drive, 1.0 - self.coding_level, axis=0)
+
+    def _needs_calibration(self) -> bool:
+        return self.coding_level is not None and self.granule_threshold is None
+
+    # ------------------------------------------------------------------ computation
+    def _forward(self, u: np.ndarray) -> CerebellarActivity:
+        """All layer activities for mossy input ``u`` (..., m), as float64 tensors."""
+        weights = [
+            None if w is None else torch.from_numpy(np.asarray(w, dtype=np.float64))
+            for w in (
+                self.W_gc,
+                self.b_gc,
+                self.W_pc,
+                self.b_pc,
+                self.W_dcn,
+                self.b_dcn,
+                self.granule_threshold,
+            )
+        ]
+        return cerebellum_forward(torch.from_numpy(np.asarray(u, dtype=np.float64)), *weights)
+
+    def _emit(self, activity: CerebellarActivity) -> np.ndarray:
+        if self.output == "all":
+            return torch.cat(tuple(activity), dim=-1).numpy()
+        return getattr(activity, self.output).numpy()
+
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        if self._needs_calibration():
+            raise ValueError(
+                f"{self} sets its coding-level thresholds from a series, not a single step: "
+                "call calibrate(X) or run(X) first"
+            )
+        return {"out": self._emit(self._forward(x))}
+
+    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        if self._needs_calibration():
+            self._set_thresholds(series)
+        out = self._emit(self._forward(series.data))
+        return {"out": out[-1]}, out
+
+    def step(self, x: object = None) -> np.ndarray:
+        """One step: ``x`` (m,) -> output (output_dim,)."""
+        x = check_timestep(x, self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(x)
+        self.state = self._step(self.state, x)
+        return self.state["out"]
+
+    def _prepare(self, x: object) -> Series:
+        """Validate, initialise and (first time, with ``coding_level``) calibrate on ``x``."""
+        if x is None:
+            raise ValueError(f"{self} needs input data; got x=None")
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(series.data)
+        if self._needs_calibration():
+            self._set_thresholds(series)
+        return series
+
+    def run(
+        self, x: object = None, iters: int | None = None, workers: int = 1
+    ) -> np.ndarray | list[np.ndarray]:
+        """Emit ``output`` for every step of one series, a batch or a ragged list (one shot).
+
+        Returns
+        -------
+        ndarray (T, output_dim), (S, T, output_dim) or list of (T_i, output_dim)
+        """
+        series = self._prepare(x)
+        if series.layout == "ragged":
+            outputs = [self._emit(self._forward(s)) for s in series.as_list()]
+        else:
+            out = self._emit(self._forward(series.data))
+            outputs = [out] if series.layout == "single" else list(out)
+        self.state = {"out": outputs[-1][-1].copy()}
+        return series.restore(outputs)
+
+    def activity(self, x: object) -> dict[str, np.ndarray | list[np.ndarray]]:
+        """Layer activities for analysis: ``dict(granule=, purkinje=, nuclei=)``.
+
+        Parameters
+        ----------
+        x : ndarray (T, m) or (S, T, m), or list of ndarray (T_i, m)
+
+        Returns
+        -------
+        dict
+            Each value in the layout of ``x`` with last dimension G, P or n_out. The node's state
+            is not changed.
+        """
+        series = self._prepare(x)
+        layers = [self._forward(s) for s in series.as_list()]
+        return {
+            key: series.restore([getattr(layer, key).numpy() for layer in layers])
+            for key in CerebellarActivity._fields
+        }

@@ -1,0 +1,332 @@
+"""The cortical core as a reservoirpy node: a leaky Elman network, random or given weights.
+
+    h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
+
+evaluated by :func:`cbreservoir.nn.functional.core_step` (the one source of the model's math).
+``c_t`` is the additive cerebellar bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
+
+State semantics (the same as ``reservoirpy.nodes.Reservoir``)
+--------------------------------------------------------------
+* The node keeps its state ``node.state["out"]`` between calls: ``run`` continues from where the
+  previous call stopped. ``node.reset()`` sets it back to zeros.
+* Multi-series input (``(S, T, d)`` or a list): every series starts from the same current state;
+  afterwards the node holds the final state of the *last* series.
+
+Example
+-------
+>>> import numpy as np
+>>> from cbreservoir.nodes import Reservoir
+>>> core = Reservoir(100, lr=0.5, sr=0.9, seed=0)
+>>> states = core.run(np.random.default_rng(0).normal(size=(8, 50, 3)))   # 8 series at once
+>>> states.shape
+(8, 50, 100)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse
+import torch
+from reservoirpy import mat_gen
+from reservoirpy.node import Node
+
+from cbreservoir.nn.functional import core_step, get_activation
+from cbreservoir.validation import as_float_array, check_series, check_timestep, feature_dim
+
+__all__ = ["Reservoir"]
+
+_DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def _check_dtype(dtype: object) -> str:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
+    return name
+
+
+def _dense(matrix: object, name: str, dtype: type) -> np.ndarray:
+    """A dense floating copy of ``matrix`` (ndarray, scipy sparse, torch tensor)."""
+    if scipy.sparse.issparse(matrix):
+        matrix = matrix.toarray()
+    return np.array(as_float_array(matrix, name), dtype=dtype)
+
+
+class Reservoir(Node):
+    """Leaky Elman core (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
+
+    Parameters
+    ----------
+    units : int
+        Number of units H.
+    lr : float, default 1.0
+        Leak rate α in (0, 1] (reservoirpy's ``lr``; ``1 / tau``).
+    sr : float or None, default 1.0
+        Spectral radius a randomly drawn ``W`` is rescaled to (reservoirpy's default is 1.0;
+        None keeps the raw draw). Ignored when ``W`` is given.
+    input_scaling : float, default 1.0
+        Scale of the random ±1 (Bernoulli) input weights. Ignored when ``Win`` is given.
+    input_connectivity, rc_connectivity : float, default 0.1
+        Densities of the random ``Win`` and ``W``.
+    W : array (units, units), optional
+        Recurrent weights (dense or scipy sparse; stored dense). Default: reservoirpy's
+        ``mat_gen.normal`` initializer with ``sr`` and ``rc_connectivity``.
+    Win : array (units, d_x), optional
+        Input weights. Default: reservoirpy's ``mat_gen.bernoulli`` with ``input_scaling`` and
+        ``input_connectivity``.
+    bias : array (units,) or float, optional
+        Input bias b_x. Default: zeros (as reservoirpy).
+    activation : str, default "tanh"
+        φ, a name from :data:`cbreservoir.nn.functional.ACTIVATIONS` (``"tanh"``, ``"leaky_relu"``, ...).
+    cerebellar_bias : bool, default False
+        Loop wiring: the node's input is ``[x_t ; c_t]`` and its last ``units`` features are the
+        additive cerebellar bias ``c_t`` (so ``input_dim = d_x + units``).
+    frozen : bool, default False
+        Marks the weights as fixed for gradient training (see :meth:`freeze`).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the weights, the computation and the returned states.
+    seed : int or numpy Generator, optional
+        Seed of the random weights. The same seed draws the same matrices as
+        ``reservoirpy.nodes.Reservoir(seed=seed)`` with the same parameters.
+    input_dim : int, optional
+        Input dimension (inferred from the first data otherwise).
+    name : str, optional
+        Node name.
+
+    Attributes
+    ----------
+    W : ndarray (units, units)
+    Win : ndarray (units, d_x)
+    bias : ndarray (units,)
+    state : dict
+        ``{"out": ndarray (units,)}``, the current state h.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        lr: float = 1.0,
+        sr: float | None = 1.0,
+        input_scaling: float = 1.0,
+        input_connectivity: float = 0.1,
+        rc_connectivity: float = 0.1,
+        W: object | None = None,
+        Win: object | None = None,
+        bias: object | None = None,
+        activation: str = "tanh",
+        cerebellar_bias: bool = False,
+        frozen: bool = False,
+        dtype: str = "float64",
+        seed: int | np.random.Generator | None = None,
+        input_dim: int | None = None,
+        name: str | None = None,
+    ):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"units must be a positive int; got {units!r}")
+        if not 0.0 < float(lr) <= 1.0:
+            raise ValueError(f"lr (leak rate) must be in (0, 1]; got {lr!r}")
+        get_activation(activation)
+        self.units = int(units)
+        self.lr = float(lr)
+        self.sr = sr
+        self.input_scaling = input_scaling
+        self.input_connectivity = input_connectivity
+        self.rc_connectivity = rc_connectivity
+        self.activation = activation
+        self.cerebellar_bias = bool(cerebellar_bias)
+        self.frozen = bool(frozen)
+        self.dtype = _check_dtype(dtype)
+        self.seed = seed
+        self.name = name
+        self.output_dim = self.units
+        self.input_dim = None
+        np_dtype = _DTYPES[self.dtype]
+        self.W = None if W is None else _dense(W, "W", np_dtype)
+        self.Win = None if Win is None else _dense(Win, "Win", np_dtype)
+        self.bias = None if bias is None else self._bias_vector(bias, np_dtype)
+        if self.W is not None and self.W.shape != (self.units, self.units):
+            raise ValueError(f"W must have shape ({self.units}, {self.units}); got {self.W.shape}")
+        if self.Win is not None:
+            if self.Win.ndim != 2 or self.Win.shape[0] != self.units:
+                raise ValueError(f"Win must have shape ({self.units}, input features); got {self.Win.shape}")
+            self.input_dim = self.Win.shape[1] + self._bias_features
+        if input_dim is not None:
+            if self.input_dim is not None and input_dim != self.input_dim:
+                raise ValueError(f"input_dim={input_dim} does not match Win, which implies {self.input_dim}")
+            self.input_dim = int(input_dim)
+        self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
+
+    # ------------------------------------------------------------------ construction
+    @property
+    def _bias_features(self) -> int:
+        """Trailing input features that carry the cerebellar bias c_t."""
+        return self.units if self.cerebellar_bias else 0
+
+    def _bias_vector(self, bias: object, dtype: type) -> np.ndarray:
+        vector = np.ravel(_dense(bias, "bias", dtype))
+        if vector.size == 1:
+            vector = np.full(self.units, vector[0], dtype=dtype)
+        if vector.shape != (self.units,):
+            raise ValueError(f"bias must have shape ({self.units},) or be a scalar; got {np.shape(bias)}")
+        return vector
+
+    def initialize(self, x: object = None, y: object = None) -> None:
+        """Set ``input_dim`` from ``x`` (a step, a series, a batch or a list) and draw missing weights.
+
+        The random draws follow ``reservoirpy.nodes.Reservoir.initialize``: the seed's generator is
+        split into three (Win, W, bias) and reservoirpy's own initializers draw the matrices.
+        """
+        if x is not None:
+            received = feature_dim(x)
+            if self.input_dim is not None and received != self.input_dim:
+                raise ValueError(f"{self} expects {self.input_dim} input features; got {received}")
+            self.input_dim = received
+        if self.input_dim is None:
+            raise ValueError(f"{self} needs input_dim or data to initialize")
+        n_inputs = self.input_dim - self._bias_features
+        if n_inputs < 1:
+            raise ValueError(
+                f"with cerebellar_bias=True the input is [x ; c] with {self.units} bias features, so "
+                f"input_dim must exceed {self.units}; got {self.input_dim}"
+            )
+        win_rng, w_rng, _bias_rng = np.random.default_rng(self.seed).spawn(3)
+        np_dtype = _DTYPES[self.dtype]
+        if self.Win is None:
+            win = mat_gen.bernoulli(
+                self.units,
+                n_inputs,
+                input_scaling=self.input_scaling,
+                connectivity=self.input_connectivity,
+                seed=win_rng,
+            )
+            self.Win = _dense(win, "Win", np_dtype)
+        if self.Win.shape != (self.units, n_inputs):
+            raise ValueError(f"Win must have shape ({self.units}, {n_inputs}); got {self.Win.shape}")
+        if self.W is None:
+            w = mat_gen.normal(
+                self.units, self.units, sr=self.sr, connectivity=self.rc_connectivity, seed=w_rng
+            )
+            self.W = _dense(w, "W", np_dtype)
+        if self.bias is None:
+            self.bias = np.zeros(self.units, dtype=np_dtype)
+        self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
+        self.initialized = True
+
+    def freeze(self) -> Reservoir:
+        """Mark the weights as fixed (``frozen = True``): gradient training leaves them unchanged."""
+        self.frozen = True
+        return self
+
+    def reset(self) -> dict[str, np.ndarray]:
+        """Set the state to zeros; return the previous state."""
+        previous = self.state
+        self.state = {"out": np.zeros(self.units, dtype=_DTYPES[self.dtype])}
+        return previous
+
+    # ------------------------------------------------------------------ computation
+    def _tensors(
+        self,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+        """(Win, W, bias, φ) as torch tensors sharing memory with the numpy weights."""
+        np_dtype = _DTYPES[self.dtype]
+        win, w, bias = (
+            torch.from_numpy(np.ascontiguousarray(m, dtype=np_dtype)) for m in (self.Win, self.W, self.bias)
+        )
+        return win, w, bias, get_activation(self.activation)
+
+    def _integrate(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None = None) -> np.ndarray:
+        """Run the core over a padded batch.
+
+        Parameters
+        ----------
+        h0 : ndarray (units,)
+            Initial state of every series.
+        x : ndarray (S, T, input_dim)
+            Inputs; with ``lengths``, series sorted by decreasing length and zero-padded.
+        lengths : list of int, optional
+            Steps of each series (non-increasing). Series ``i`` stops updating after ``lengths[i]``.
+
+        Returns
+        -------
+        ndarray (S, T, units)
+            States; entries past a series' length are left undefined.
+        """
+        np_dtype = _DTYPES[self.dtype]
+        win, w, bias, phi = self._tensors()
+        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np_dtype))
+        n_series, n_steps, _ = inputs.shape
+        n_inputs = self.input_dim - self._bias_features
+        outputs = torch.empty((n_series, n_steps, self.units), dtype=inputs.dtype)
+        h = torch.from_numpy(np.array(h0, dtype=np_dtype)).expand(n_series, self.units)
+        active = n_series
+        for t in range(n_steps):
+            if lengths is not None:
+                while lengths[active - 1] <= t:
+                    active -= 1
+            step_input = inputs[:active, t]
+            c_t = step_input[:, n_inputs:] if self.cerebellar_bias else None
+            h = core_step(step_input[:, :n_inputs], h[:active], win, w, bias, None, self.lr, phi, c_t)
+            outputs[:active, t] = h
+        return outputs.numpy()
+
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        out = self._integrate(state["out"], np.reshape(x, (1, 1, -1)))
+        return {"out": out[0, 0]}
+
+    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        out = self._integrate(state["out"], series.data[None])[0]
+        return {"out": out[-1]}, out
+
+    def step(self, x: object = None) -> np.ndarray:
+        """One step: ``x`` (input_dim,) -> new state (units,)."""
+        x = check_timestep(x, self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(x)
+        self.state = self._step(self.state, x)
+        return self.state["out"]
+
+    def run(
+        self, x: object = None, iters: int | None = None, workers: int = 1
+    ) -> np.ndarray | list[np.ndarray]:
+        """Run the core on one series, a batch (all series advance together) or a ragged list.
+
+        Parameters
+        ----------
+        x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
+        iters, workers
+            Accepted for reservoirpy compatibility; ``workers`` is ignored (series are batched).
+
+        Returns
+        -------
+        ndarray (T, units), ndarray (S, T, units) or list of ndarray (T_i, units)
+            States in ``dtype``; the layout follows ``x``.
+        """
+        if x is None:
+            raise ValueError(f"{self} needs input data; got x=None")
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(series.data)
+        h0 = self.state["out"]
+        if series.layout == "ragged":
+            outputs = self._run_ragged(h0, series.as_list())
+        else:
+            batch = series.data if series.layout == "batch" else series.data[None]
+            outputs = list(self._integrate(h0, batch))
+        self.state = {"out": outputs[-1][-1].copy()}
+        return series.restore(outputs)
+
+    def _run_ragged(self, h0: np.ndarray, series: list[np.ndarray]) -> list[np.ndarray]:
+        """Batch series of different lengths: sort by length, pad, and shrink the batch as series end."""
+        lengths = [s.shape[0] for s in series]
+        order = np.argsort(lengths, kind="stable")[::-1]
+        padded = np.zeros((len(series), lengths[order[0]], series[0].shape[1]))
+        for row, index in enumerate(order):
+            padded[row, : lengths[index]] = series[index]
+        states = self._integrate(h0, padded, [lengths[i] for i in order])
+        outputs: list[np.ndarray] = [np.empty(0)] * len(series)
+        for row, index in enumerate(order):
+            outputs[index] = states[row, : lengths[index]]
+        return outputs

@@ -1,0 +1,414 @@
+"""Closed-form ridge readout as a reservoirpy node: fast, streamable and numerically robust.
+
+Fitting solves ``min_W ||X W + 1 b − Y||² + ridge ||W||²`` from sufficient statistics that are
+accumulated chunk by chunk (so ``partial_fit`` can stream data that never sits in memory at once):
+
+* the statistics are *centred per chunk* and merged with the pairwise (Chan et al.) update, so large
+  state offsets do not cancel catastrophically (reservoirpy subtracts ``n·mean·meanᵀ`` from a raw
+  ``XᵀX`` instead);
+* ``XᵀX`` is a BLAS ``syrk`` (half the work of a general product), always in float64;
+* the system is solved by Cholesky when it is well conditioned, else by a truncated
+  eigendecomposition that returns the minimum-norm solution, as ``numpy.linalg.lstsq`` does.
+
+Targets
+-------
+* per step: ``Y`` in the layout of ``X`` (``(T, k)``, ``(S, T, k)`` or a list of ``(T_i, k)``);
+  ``warmup`` discards the first steps of every series;
+* per series (sequence-to-vector): ``X`` ``(S, T, d)`` or a list, ``Y`` ``(S,)`` or ``(S, k)``: the fit
+  reads the *final* step of each series. :func:`predict_final` returns one prediction per series.
+  Inside a reservoirpy ``Model`` pass ``Y`` as ``(S, k)`` (reservoirpy rejects 1-D targets).
+
+Example
+-------
+>>> import numpy as np
+>>> from cbreservoir.nodes import Ridge
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(500, 4)); Y = X @ [[1.0], [2.0], [0.0], [-1.0]] + 3.0
+>>> readout = Ridge(ridge=1e-8).fit(X, Y)
+>>> np.round(readout.Wout.ravel(), 6).tolist(), np.round(readout.bias, 6).tolist()
+([1.0, 2.0, 0.0, -1.0], [3.0])
+>>> for start in range(0, 500, 100):                    # streaming: same result, chunk by chunk
+...     _ = readout.partial_fit(X[start:start + 100], Y[start:start + 100], reset=start == 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.linalg
+from reservoirpy.model import Model
+from reservoirpy.node import Node, TrainableNode
+from scipy.linalg import blas, lapack
+
+from cbreservoir.validation import Series, Targets, check_series, check_targets, check_warmup
+
+__all__ = ["Ridge", "predict_final"]
+
+#: Rows per chunk when accumulating statistics (bounds the temporary centred copy).
+CHUNK_ROWS = 8192
+
+#: Below this reciprocal condition number (LAPACK estimate) the Cholesky solve is not trusted.
+MIN_RCOND = 1e-10
+
+
+class _Statistics:
+    """Running count, means and centred cross-products of (x, y) rows, merged chunk by chunk.
+
+    With ``centered=False`` the means stay zero and the cross-products are raw (no-bias fit).
+    ``xx`` holds only its upper triangle until :meth:`gram` symmetrises it.
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int, centered: bool):
+        self.centered = centered
+        self.count = 0
+        self.mean_x = np.zeros(n_inputs)
+        self.mean_y = np.zeros(n_outputs)
+        self.xx = np.zeros((n_inputs, n_inputs), order="F")
+        self.xy = np.zeros((n_inputs, n_outputs))
+
+    def update(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add rows ``x`` (n, d) and ``y`` (n, k), in chunks of ``CHUNK_ROWS``."""
+        for start in range(0, len(x), CHUNK_ROWS):
+            self._update_chunk(x[start : start + CHUNK_ROWS], y[start : start + CHUNK_ROWS])
+
+    def _update_chunk(self, x: np.ndarray, y: np.ndarray) -> None:
+        n = len(x)
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if self.centered:
+            chunk_mean_x, chunk_mean_y = x.mean(axis=0), y.mean(axis=0)
+            x = x - chunk_mean_x
+            y = y - chunk_mean_y
+        # xᵀx as syrk on the Fortran view of C-ordered x: upper triangle accumulated in place
+        self.xx = blas.dsyrk(1.0, np.ascontiguousarray(x).T, c=self.xx, beta=1.0, trans=0, overwrite_c=True)
+        self.xy += x.T @ y
+        if self.centered:
+            total = self.count + n
+            delta_x, delta_y = chunk_mean_x - self.mean_x, chunk_mean_y - self.mean_y
+            weight = self.count * n / total
+            self.xx += weight * np.outer(delta_x, delta_x)
+            self.xy += weight * np.outer(delta_x, delta_y)
+            self.mean_x += delta_x * (n / total)
+            self.mean_y += delta_y * (n / total)
+        self.count += n
+
+    def gram(self) -> np.ndarray:
+        """The full symmetric (centred) ``XᵀX``."""
+        upper = np.triu(self.xx)
+        return upper + np.triu(upper, 1).T
+
+
+def cholesky_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray | None:
+    """Solve ``(gram + ridge·I) W = cross`` by Cholesky, or return None when that is not trustworthy.
+
+    None when the factorisation fails or LAPACK's reciprocal condition estimate (``pocon``) of the
+    regularised matrix is below ``d·eps`` (numerically singular in float64).
+
+    Parameters
+    ----------
+    gram : ndarray (d, d)
+        Symmetric positive semi-definite.
+    cross : ndarray (d, k)
+    ridge : float
+        Non-negative penalty.
+
+    Returns
+    -------
+    ndarray (d, k) or None
+    """
+    system = gram + ridge * np.eye(len(gram))
+    factor, info = lapack.dpotrf(system, lower=False, clean=True)
+    if info != 0:
+        return None
+    rcond, _ = lapack.dpocon(factor, np.abs(system).sum(axis=0).max())
+    if rcond < len(gram) * np.finfo(np.float64).eps:
+        return None
+    return scipy.linalg.cho_solve((factor, False), cross, check_finite=False)
+
+
+def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
+    """Minimum-norm solution of ``(gram + ridge·I) W = cross`` by a truncated eigendecomposition.
+
+    Eigen-directions of ``gram`` below its float64 noise floor (``λ_max·d·eps``) are dropped,
+    as ``lstsq`` drops negligible singular values. Arguments as :func:`cholesky_solve`.
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    floor = max(eigenvalues.max(initial=0.0), 0.0) * len(gram) * np.finfo(np.float64).eps
+    basis = eigenvectors[:, eigenvalues > floor]
+    return basis @ ((basis.T @ cross) / (eigenvalues[eigenvalues > floor] + ridge)[:, None])
+
+
+def lstsq_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression straight from the rows, by ``numpy.linalg.lstsq`` (SVD; no squared condition).
+
+    The penalty enters as extra rows ``sqrt(ridge)·I`` (none on the bias).
+
+    Parameters
+    ----------
+    x : ndarray (n, d)
+    y : ndarray (n, k)
+    ridge : float
+    fit_bias : bool
+
+    Returns
+    -------
+    weights : ndarray (d, k)
+    bias : ndarray (k,)
+    """
+    n_inputs = x.shape[1]
+    design = np.hstack([x, np.ones((len(x), 1))]) if fit_bias else x
+    targets = y
+    if ridge > 0:
+        penalty = np.sqrt(ridge) * np.eye(n_inputs, design.shape[1])
+        design = np.vstack([design, penalty])
+        targets = np.vstack([y, np.zeros((n_inputs, y.shape[1]))])
+    solution = np.linalg.lstsq(design, targets, rcond=None)[0]
+    bias = solution[n_inputs] if fit_bias else np.zeros(y.shape[1])
+    return solution[:n_inputs], bias
+
+
+class Ridge(TrainableNode):
+    """Closed-form ridge regression readout, a reservoirpy ``TrainableNode``.
+
+    Parameters
+    ----------
+    ridge : float, default 1e-6
+        L2 penalty λ (on ``Wout`` only, never on the bias).
+    fit_bias : bool, default True
+        Fit the bias ``b`` (by centring the statistics).
+    Wout : array (input_dim, output_dim), optional
+        Given weights (the node can run without fitting).
+    bias : array (output_dim,), optional
+    input_dim, output_dim : int, optional
+    name : str, optional
+
+    Attributes
+    ----------
+    Wout : ndarray (input_dim, output_dim)
+    bias : ndarray (output_dim,)
+    """
+
+    def __init__(
+        self,
+        ridge: float = 1e-6,
+        fit_bias: bool = True,
+        Wout: object | None = None,
+        bias: object | None = None,
+        input_dim: int | None = None,
+        output_dim: int | None = None,
+        name: str | None = None,
+    ):
+        if not np.isfinite(ridge) or ridge < 0:
+            raise ValueError(f"ridge must be a finite number >= 0; got {ridge!r}")
+        self.ridge = float(ridge)
+        self.fit_bias = bool(fit_bias)
+        self.name = name
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self._statistics: _Statistics | None = None
+        self._solved = True
+        self._Wout: np.ndarray | None = None
+        self._bias: np.ndarray | None = None
+        if Wout is not None:
+            self.Wout = Wout
+        if bias is not None:
+            self.bias = bias
+        self.state = {"out": np.zeros(self.output_dim or 0)}
+
+    # ------------------------------------------------------------------ weights (solved lazily)
+    @property
+    def Wout(self) -> np.ndarray | None:  # noqa: N802 (reservoirpy's name)
+        """Output weights (input_dim, output_dim); solved from the accumulated statistics on access."""
+        self._solve_pending()
+        return self._Wout
+
+    @Wout.setter
+    def Wout(self, value: object) -> None:  # noqa: N802
+        weights = np.array(value, dtype=np.float64)
+        if weights.ndim != 2:
+            raise ValueError(f"Wout must have shape (input_dim, output_dim); got {weights.shape}")
+        self._set_dims(*weights.shape)
+        self._Wout, self._statistics = weights, None
+        if self._bias is None:
+            self._bias = np.zeros(weights.shape[1])
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """Bias (output_dim,)."""
+        self._solve_pending()
+        return self._bias
+
+    @bias.setter
+    def bias(self, value: object) -> None:
+        vector = np.ravel(np.array(value, dtype=np.float64))
+        self._set_dims(self.input_dim, len(vector))
+        self._bias, self._statistics = vector, None
+
+    def _set_dims(self, input_dim: int | None, output_dim: int | None) -> None:
+        for attribute, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            current = getattr(self, attribute)
+            if value is not None and current is not None and current != value:
+                raise ValueError(f"{self} has {attribute}={current}; got weights implying {value}")
+            if value is not None:
+                setattr(self, attribute, int(value))
+
+    def _solve_pending(self) -> None:
+        statistics = self._statistics
+        if self._solved or statistics is None:
+            return
+        gram = statistics.gram()
+        weights = cholesky_solve(gram, statistics.xy, self.ridge)
+        if weights is None:
+            weights = eigh_solve(gram, statistics.xy, self.ridge)
+        self._Wout = weights
+        self._bias = statistics.mean_y - statistics.mean_x @ weights
+        self._solved = True
+
+    # ------------------------------------------------------------------ reservoirpy node interface
+    def initialize(self, x: object = None, y: object = None) -> None:
+        """Set ``input_dim`` / ``output_dim`` from a sample of inputs and targets."""
+        if x is not None:
+            self._set_dims(int(np.shape(x[0] if isinstance(x, list) else x)[-1]), None)
+        if y is not None:
+            sample = y[0] if isinstance(y, list) else np.asarray(y)
+            output_dim = 1 if np.ndim(sample) == 1 and not isinstance(y, list) else int(np.shape(sample)[-1])
+            self._set_dims(self.input_dim, output_dim)
+        self.state = {"out": np.zeros(self.output_dim or 0)}
+        self.initialized = True
+
+    def _weights_or_raise(self) -> tuple[np.ndarray, np.ndarray]:
+        weights, bias = self.Wout, self.bias
+        if weights is None:
+            raise ValueError(f"{self} is not fitted: call fit(X, Y) or partial_fit first, or pass Wout")
+        return weights, bias
+
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        weights, bias = self._weights_or_raise()
+        return {"out": x @ weights + bias}
+
+    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        weights, bias = self._weights_or_raise()
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        out = series.data @ weights + bias
+        return {"out": out[-1]}, out
+
+    def run(
+        self, x: object = None, iters: int | None = None, workers: int = 1
+    ) -> np.ndarray | list[np.ndarray]:
+        """Predictions for every step: ``(T, k)``, ``(S, T, k)`` or a list, following ``x``."""
+        weights, bias = self._weights_or_raise()
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        outputs = [s @ weights + bias for s in series.as_list()]
+        self.state = {"out": outputs[-1][-1]}
+        return series.restore(outputs)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, x: object, y: object = None, warmup: int = 0) -> Ridge:
+        """Fit on all of ``x``, ``y`` at once (replaces any previous fit).
+
+        Parameters
+        ----------
+        x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
+        y : per-step targets in the layout of ``x``, or per-series targets ``(S,)`` / ``(S, k)``
+        warmup : int, default 0
+            Steps discarded at the start of every series (per-step targets only).
+
+        Returns
+        -------
+        Ridge
+            ``self``, fitted.
+
+        Notes
+        -----
+        The fast path is a Cholesky solve of the accumulated normal equations. When the regularised
+        Gram matrix is numerically singular (ill-conditioned states and a tiny ``ridge``), the
+        weights are recomputed from the rows by ``numpy.linalg.lstsq`` instead.
+        """
+        series, targets = self._check_fit_data(x, y, warmup)
+        statistics = self._accumulate(series, targets, warmup, reset=True)
+        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
+        if weights is None:
+            rows = list(self._training_rows(series, targets, warmup))
+            x_rows = np.concatenate([r[0] for r in rows]).astype(np.float64, copy=False)
+            y_rows = np.concatenate([r[1] for r in rows]).astype(np.float64, copy=False)
+            self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
+        else:
+            self._Wout = weights
+            self._bias = statistics.mean_y - statistics.mean_x @ weights
+        self._statistics, self._solved = statistics, True
+        return self
+
+    def partial_fit(self, x: object, y: object = None, warmup: int = 0, reset: bool = False) -> Ridge:
+        """Add a chunk of data to the statistics; weights are re-solved lazily on next use.
+
+        Streaming a dataset chunk by chunk gives the same weights (to rounding) as one :meth:`fit`
+        on all of it, without holding all states in memory. Arguments as :meth:`fit`.
+
+        Parameters
+        ----------
+        reset : bool, default False
+            Drop the statistics accumulated so far (start a new fit).
+        """
+        series, targets = self._check_fit_data(x, y, warmup)
+        self._statistics = self._accumulate(series, targets, warmup, reset)
+        self._solved = False
+        return self
+
+    def _accumulate(self, series: Series, targets: Targets, warmup: int, reset: bool) -> _Statistics:
+        """The running statistics (new ones when ``reset``) updated with the training rows."""
+        statistics = self._statistics
+        if reset or statistics is None:
+            statistics = _Statistics(self.input_dim, self.output_dim, centered=self.fit_bias)
+        for x_rows, y_rows in self._training_rows(series, targets, warmup):
+            statistics.update(x_rows, y_rows)
+        return statistics
+
+    def _check_fit_data(self, x: object, y: object, warmup: int) -> tuple[Series, Targets]:
+        if y is None:
+            raise ValueError(f"{self} needs targets y; got None")
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        targets = check_targets(series, y, n_outputs=self.output_dim)
+        if not targets.per_series:
+            check_warmup(warmup, series.lengths)
+        if not self.initialized:
+            self.input_dim, self.output_dim = series.n_features, targets.n_outputs
+            self.initialize()
+        return series, targets
+
+    @staticmethod
+    def _training_rows(
+        series: Series, targets: Targets, warmup: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if targets.per_series:
+            final_steps = np.stack([s[-1] for s in series.as_list()])
+            yield final_steps, targets.data
+            return
+        for x_series, y_series in zip(series.as_list(), targets.as_list(), strict=True):
+            yield x_series[warmup:], y_series[warmup:]
+
+
+def predict_final(model: Node | Model, x: object, reset: bool = True) -> np.ndarray:
+    """One prediction per series: run ``model`` and return the output at each series' final step.
+
+    The sequence-to-vector counterpart of ``model.run``. With ``reset=True`` every node starts from
+    a zero state (``model.reset()``), so the prediction of a series does not depend on what ran before.
+
+    Parameters
+    ----------
+    model : reservoirpy Node or Model
+        E.g. ``Reservoir(...) >> Cerebellum() >> Ridge()`` fitted with per-series targets.
+    x : ndarray (S, T, d) or list of ndarray (T_i, d), or (T, d) for a single series
+    reset : bool, default True
+
+    Returns
+    -------
+    ndarray (S, k)
+    """
+    series = check_series(x)
+    if reset and getattr(model, "initialized", False):
+        model.reset()
+    outputs = model.run(series.data)
+    if series.layout == "single":
+        return np.asarray(outputs)[-1:]
+    return np.stack([np.asarray(out)[-1] for out in outputs])
