@@ -1,0 +1,224 @@
+"""A linear readout trained by an optimiser (torch) instead of in closed form.
+
+``y = x Wout + bias`` like :class:`~cbreservoir.nodes.Ridge`, fitted by full-batch gradient descent on a
+mean-squared error (regression) or a cross-entropy (classification: integer labels, ``output_dim``
+logits). Inside a graph compiled with :func:`cbreservoir.nn.graph.compile_graph` the node is trained
+jointly with the other nodes by backpropagation through time.
+
+Example
+-------
+>>> import numpy as np
+>>> from cbreservoir.nodes import GradientReadout
+>>> rng = np.random.default_rng(0)
+>>> states, labels = rng.normal(size=(100, 5, 3)), rng.integers(0, 2, 100)
+>>> readout = GradientReadout(loss="cross_entropy", epochs=50).fit(states, labels)  # final steps
+>>> readout.run(states).shape          # logits for every step
+(100, 5, 2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from reservoirpy.node import TrainableNode
+
+from cbreservoir.training.trainer import TrainingDivergedError
+from cbreservoir.validation import as_float_array, check_series, check_targets, check_timestep, check_warmup
+
+__all__ = ["GradientReadout"]
+
+LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("adam", "sgd")
+
+
+class GradientReadout(TrainableNode):
+    """Linear readout ``x Wout + bias`` trained by gradient descent.
+
+    Parameters
+    ----------
+    output_dim : int, optional
+        Outputs (the number of classes for ``loss="cross_entropy"``); inferred from the targets otherwise.
+    loss : {"mse", "cross_entropy"}
+    optimizer : {"adam", "sgd"}
+    learning_rate : float
+    epochs : int
+        Full-batch optimiser steps per :meth:`fit`.
+    weight_decay : float
+        L2 penalty (the optimiser's ``weight_decay``).
+    fit_bias : bool
+        Learn ``bias`` (otherwise it stays zero).
+    Wout : array (input_dim, output_dim), optional
+        Initial weights (default zeros); :meth:`fit` continues from the current weights.
+    bias : array (output_dim,), optional
+    input_dim : int, optional
+    name : str, optional
+
+    Attributes
+    ----------
+    Wout : ndarray (input_dim, output_dim)
+    bias : ndarray (output_dim,)
+    loss_history : list of float
+        Loss before each step of the last :meth:`fit`.
+    """
+
+    def __init__(
+        self,
+        output_dim: int | None = None,
+        loss: str = "mse",
+        optimizer: str = "adam",
+        learning_rate: float = 0.01,
+        epochs: int = 200,
+        weight_decay: float = 0.0,
+        fit_bias: bool = True,
+        Wout: object | None = None,
+        bias: object | None = None,
+        input_dim: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int; got {epochs!r}")
+        if not (np.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive finite number; got {learning_rate!r}")
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = float(learning_rate)
+        self.epochs = int(epochs)
+        self.weight_decay = float(weight_decay)
+        self.fit_bias = bool(fit_bias)
+        self.name = name
+        self.input_dim = input_dim
+        self.output_dim = output_dim
+        self.Wout = None if Wout is None else as_float_array(Wout, "Wout", np.float64)
+        self.bias = None if bias is None else np.ravel(as_float_array(bias, "bias", np.float64))
+        if self.Wout is not None:
+            if self.Wout.ndim != 2:
+                raise ValueError(f"Wout must have shape (input_dim, output_dim); got {self.Wout.shape}")
+            self.input_dim, self.output_dim = self.Wout.shape
+        self.loss_history: list[float] = []
+        self.state = {}
+
+    # ------------------------------------------------------------------ construction
+    def initialize(self, x: object = None, y: object = None) -> None:
+        """Set ``input_dim`` (from ``x``) and ``output_dim`` (from ``y`` unless given); zero weights."""
+        if x is not None:
+            series = check_series(np.atleast_2d(x) if np.ndim(x) == 1 else x, n_features=self.input_dim)
+            self.input_dim = series.n_features
+        if self.output_dim is None and y is not None:
+            self.output_dim = self._output_dim_of(y)
+        if self.input_dim is None or self.output_dim is None:
+            raise ValueError(f"{self} needs input_dim and output_dim (or data and targets) to initialize")
+        if self.Wout is None:
+            self.Wout = np.zeros((self.input_dim, self.output_dim))
+        if self.bias is None:
+            self.bias = np.zeros(self.output_dim)
+        if self.Wout.shape != (self.input_dim, self.output_dim) or self.bias.shape != (self.output_dim,):
+            raise ValueError(
+                f"Wout must be ({self.input_dim}, {self.output_dim}) and bias ({self.output_dim},); "
+                f"got {self.Wout.shape} and {self.bias.shape}"
+            )
+        self.state = {"out": np.zeros(self.output_dim)}
+        self.initialized = True
+
+    def _output_dim_of(self, y: object) -> int:
+        if self.loss == "cross_entropy":
+            labels = np.concatenate([np.ravel(item) for item in y]) if isinstance(y, list) else np.ravel(y)
+            return int(np.max(labels)) + 1
+        return int(np.shape(y[0] if isinstance(y, list) else y)[-1]) if np.ndim(y) > 1 else 1
+
+    # ------------------------------------------------------------------ computation
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"out": x @ self.Wout + self.bias}
+
+    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        out = x @ self.Wout + self.bias
+        return {"out": out[-1]}, out
+
+    def step(self, x: object = None) -> np.ndarray:
+        """One step: ``x`` (input_dim,) -> output (output_dim,)."""
+        x = check_timestep(x, self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(x)
+        self.state = self._step(self.state, x)
+        return self.state["out"]
+
+    def run(
+        self, x: object = None, iters: int | None = None, workers: int = 1
+    ) -> np.ndarray | list[np.ndarray]:
+        """Outputs for one series (T, d), a batch (S, T, d) or a list; the layout follows ``x``."""
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        if not self.initialized:
+            raise ValueError(f"{self} is not fitted: call fit(X, Y) or give Wout first")
+        outputs = [item @ self.Wout + self.bias for item in series.as_list()]
+        self.state = {"out": outputs[-1][-1]}
+        return series.restore(outputs)
+
+    # ------------------------------------------------------------------ training
+    def _training_pairs(self, x: object, y: object, warmup: int) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows (N, d) and target rows (N, k): final steps (per-series targets) or all steps."""
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        targets = check_targets(series, y)
+        if targets.per_series:
+            return np.stack([item[-1] for item in series.as_list()]), targets.data
+        warmup = check_warmup(warmup, series.lengths)
+        features = np.concatenate([item[warmup:] for item in series.as_list()])
+        return features, np.concatenate([item[warmup:] for item in targets.as_list()])
+
+    def fit(self, x: object, y: object = None, warmup: int = 0) -> GradientReadout:
+        """Fit by ``epochs`` full-batch optimiser steps, starting from the current weights.
+
+        Parameters
+        ----------
+        x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
+        y : targets per step (same layout as ``x``) or per series (S,) / (S, k) for the final step;
+            integer class labels for ``loss="cross_entropy"``.
+        warmup : int
+            Steps discarded at the start of every series (per-step targets only).
+        """
+        if y is None:
+            raise ValueError(f"{self} is supervised: fit needs targets y")
+        if not self.initialized:
+            self.initialize(x, y)
+        features, targets = self._training_pairs(x, y, warmup)
+        inputs = torch.from_numpy(features.astype(np.float64))
+        if self.loss == "cross_entropy":
+            labels = targets[:, 0]
+            if targets.shape[1] != 1 or np.any(labels != np.round(labels)) or labels.min() < 0:
+                raise ValueError(
+                    f"cross_entropy needs integer class labels >= 0; got targets of shape {targets.shape}"
+                )
+            if labels.max() >= self.output_dim:
+                raise ValueError(f"labels go up to {int(labels.max())} but output_dim is {self.output_dim}")
+            target = torch.from_numpy(labels.astype(np.int64))
+        else:
+            if targets.shape[1] != self.output_dim:
+                raise ValueError(
+                    f"targets have {targets.shape[1]} outputs but output_dim is {self.output_dim}"
+                )
+            target = torch.from_numpy(targets.astype(np.float64))
+        self._optimise(inputs, target)
+        return self
+
+    def _optimise(self, inputs: torch.Tensor, target: torch.Tensor) -> None:
+        weight = torch.tensor(self.Wout, dtype=torch.float64, requires_grad=True)
+        bias = torch.tensor(self.bias, dtype=torch.float64, requires_grad=self.fit_bias)
+        parameters = [weight, bias] if self.fit_bias else [weight]
+        optimizer_class = torch.optim.Adam if self.optimizer == "adam" else torch.optim.SGD
+        optimizer = optimizer_class(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
+        loss_function = F.cross_entropy if self.loss == "cross_entropy" else F.mse_loss
+        self.loss_history = []
+        for _ in range(self.epochs):
+            optimizer.zero_grad()
+            loss = loss_function(inputs @ weight + bias, target)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"{self}: loss {loss.item()} at step {len(self.loss_history) + 1}; weights unchanged"
+                )
+            loss.backward()
+            optimizer.step()
+            self.loss_history.append(loss.item())
+        self.Wout, self.bias = weight.detach().numpy().copy(), bias.detach().numpy().copy()
