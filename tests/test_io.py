@@ -89,6 +89,42 @@ def test_node_round_trip_keeps_sparse_weights_and_generator(tmp_path):
     assert read_header(tmp_path / "node.npz")["object_type"] == "node"
 
 
+def test_cbreservoir_pipeline_round_trip_is_bit_exact(tmp_path):
+    """Reservoir >> Cerebellum (degree-limited, coding-level threshold) >> Ridge, fitted, float32 core."""
+    from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
+
+    reservoir = Reservoir(15, lr=0.5, sr=0.9, dtype="float32", seed=2)
+    cerebellum = Cerebellum(n_granule=40, granule_degree=4, coding_level=0.2, seed=3)
+    pipeline = reservoir >> cerebellum >> Ridge(ridge=1e-4)
+    x = np.random.default_rng(2).normal(size=(4, 30, 1))
+    pipeline.fit(x, np.random.default_rng(3).normal(size=(4, 30, 2)))
+    loaded = load(save(pipeline, tmp_path / "pipeline.npz"))
+
+    assert [type(node) for node in loaded.nodes] == [type(node) for node in pipeline.nodes]
+    assert loaded.nodes[0].W.dtype == np.float32
+    np.testing.assert_array_equal(loaded.nodes[1].granule_threshold, cerebellum.granule_threshold)
+    x_test = np.random.default_rng(4).normal(size=(3, 20, 1))
+    np.testing.assert_array_equal(loaded.run(x_test), pipeline.run(x_test))
+
+
+def test_cbreservoir_nodes_round_trip_with_their_states(tmp_path):
+    from cbreservoir.nodes import Cerebellum, Reservoir
+
+    core = Reservoir(10, lr=0.3, cerebellar_bias=True, seed=0, input_dim=2 + 10).freeze()
+    cerebellum = Cerebellum(n_granule=20, n_purkinje=5, output="all", seed=1)
+    core.run(_series(9, features=12))
+    cerebellum.run(_series(10, features=3))
+    loaded_core, loaded_cerebellum = load(save([core, cerebellum], tmp_path / "nodes.npz"))
+
+    assert loaded_core.frozen and loaded_core.cerebellar_bias and loaded_core.activation == core.activation
+    np.testing.assert_array_equal(loaded_core.state["out"], core.state["out"])
+    x, u = _series(11, features=12), _series(12, features=3)
+    np.testing.assert_array_equal(loaded_core.run(x), core.run(x))
+    np.testing.assert_array_equal(loaded_cerebellum.run(u), cerebellum.run(u))
+    for name in ("granule", "purkinje", "nuclei"):
+        np.testing.assert_array_equal(loaded_cerebellum.activity(u)[name], cerebellum.activity(u)[name])
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_plain_torch_module_round_trip(tmp_path, dtype):
     torch.manual_seed(0)
