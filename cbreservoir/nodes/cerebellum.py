@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from reservoirpy.model import Model
 from reservoirpy.node import Node
+from reservoirpy.nodes import Input
 
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
 from cbreservoir.validation import Series, check_series, check_timestep, feature_dim
 
-__all__ = ["Cerebellum"]
+__all__ = ["Cerebellum", "cerebellar_loop", "initialize_graph"]
 
 OUTPUTS = ("granule", "purkinje", "nuclei", "all")
 
@@ -277,3 +279,97 @@ class Cerebellum(Node):
             key: series.restore([getattr(layer, key).numpy() for layer in layers])
             for key in CerebellarActivity._fields
         }
+
+
+def initialize_graph(model: Model, input_dim: int | dict[str, int]) -> Model:
+    """Initialise a reservoirpy ``Model`` that has delayed edges (``a >> 1 >> b``) and cycles through them.
+
+    reservoirpy 0.4.2's ``Model.initialize`` rejects such graphs ("Model has a cycle") and leaves the
+    delayed inputs out of the receivers' input dimensions; this does what it should: nodes are
+    initialised in execution order (direct edges only), each with ``input_dim`` = its model input +
+    its direct parents' outputs + its delayed parents' outputs, and the delay buffers start at zero.
+    Afterwards ``model.run`` works as usual (step by step, as reservoirpy runs any graph with delays).
+
+    Parameters
+    ----------
+    model : reservoirpy Model
+    input_dim : int or dict
+        Features of the model's input, or ``{input node name: features}`` for several inputs.
+
+    Returns
+    -------
+    Model
+        ``model``, initialised.
+
+    Raises
+    ------
+    ValueError
+        A sender on a delayed edge whose output dimension is not known before it runs.
+    """
+    dims = input_dim if isinstance(input_dim, dict) else {node.name: input_dim for node in model.inputs}
+    received = {node: dims.get(node.name, 0) if node in model.inputs else 0 for node in model.nodes}
+    for sender, delay, receiver in model.edges:
+        if delay > 0:
+            if sender.output_dim is None:
+                raise ValueError(
+                    f"{sender} feeds a delayed edge, so its output dimension must be known up front"
+                )
+            received[receiver] += sender.output_dim
+    for node in model.execution_order:
+        if node.initialized:
+            if node.input_dim != received[node]:
+                raise ValueError(
+                    f"{node} expects {node.input_dim} input features; the graph gives it {received[node]}"
+                )
+        else:
+            node.initialize(np.zeros(received[node]))
+        for child in model.children[node]:
+            received[child] += node.output_dim
+    model.feedback_buffers = {
+        (sender, delay, receiver): np.zeros((delay, sender.output_dim))
+        for sender, delay, receiver in model.edges
+        if delay > 0
+    }
+    model.initialized = True
+    return model
+
+
+def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: Node | None = None) -> Model:
+    """The paper's CB-RNN wiring as a reservoirpy graph, initialised and ready to ``run``.
+
+    Edges (reservoirpy operators)::
+
+        (source >> core) & (cerebellum >> core) & (source >> cerebellum) & (core >> 1 >> cerebellum)
+
+    so the cerebellum reads ``[x_t ; h_{t−1}]`` and its nuclei output ``c_t`` is the additive bias of
+    the core at the same step: ``h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + b + W h_{t−1} + c_t)``.
+    reservoirpy concatenates a node's inputs as: model input, direct parents (in edge order), then
+    delayed parents; the edge order above gives the core ``[x_t ; c_t]`` as
+    ``Reservoir(cerebellar_bias=True)`` expects.
+
+    Parameters
+    ----------
+    core : Reservoir
+        With ``cerebellar_bias=True``.
+    cerebellum : Cerebellum
+        With ``output="nuclei"`` and ``n_out == core.units``.
+    input_dim : int
+        Features of x.
+    source : reservoirpy Input, optional
+        The input node (default ``Input(name="x")``).
+
+    Returns
+    -------
+    Model
+        Outputs the core's states; ``model.run(X)`` with X ``(T, d)``, ``(S, T, d)`` or a list.
+    """
+    if not getattr(core, "cerebellar_bias", False):
+        raise ValueError(f"the loop core needs cerebellar_bias=True; got {core}")
+    if cerebellum.output != "nuclei" or cerebellum.n_out != core.units:
+        raise ValueError(
+            f"the loop cerebellum must emit its nuclei with n_out={core.units} (the core's units); "
+            f"got output={cerebellum.output!r}, n_out={cerebellum.n_out}"
+        )
+    source = Input(name="x") if source is None else source
+    model = (source >> core) & (cerebellum >> core) & (source >> cerebellum) & (core >> 1 >> cerebellum)
+    return initialize_graph(model, input_dim)
