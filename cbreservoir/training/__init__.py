@@ -17,6 +17,7 @@ _EXPORTS: dict[str, str] = {
     "CurriculumTrainer": ".curriculum",
     "CurriculumHistory": ".curriculum",
     "EpochRecord": ".curriculum",
+    "EnsembleTrainer": ".ensemble",
 }
 
 __all__ = list(_EXPORTS)

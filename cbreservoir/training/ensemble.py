@@ -1,0 +1,467 @@
+"""Ensembles: E networks of one architecture, independent seeds, trained together as one batched model.
+
+:class:`EnsembleTrainer` stacks the members' parameters along a leading ensemble dimension
+(``torch.func.stack_module_state``) and runs the members' own ``forward`` under ``torch.vmap``
+(``functional_call``), so one training update of all E members costs about one update of a single
+network on this machine's BLAS. The study's optimiser is applied per member: the same torch
+optimiser on the stacked tensors (SGD and Adam act element-wise), gradient-norm clipping per member,
+plasticity per member (each member at its own curriculum level). Every member follows exactly the
+trajectory of a solo :class:`~cbreservoir.training.GradientTrainer` with the same seed and data — the
+ensemble keeps one ``GradientTrainer`` per member for its configuration, random streams and checkpoints.
+
+Members may receive batches of different lengths: shorter ones are left-padded and masked (the
+models hold their state through masked steps), which gives the same result as unpadded.
+
+:class:`EnsembleCurriculumTrainer` runs one :class:`~cbreservoir.training.CurriculumTrainer` per member
+(each with its own data seed, level, history and checkpoints) in lock step, batching their training
+and test calls through the ensemble. :func:`train_fixed_level` is the ``cbreservoir train --ensemble``
+entry point.
+
+Example
+-------
+>>> from cbreservoir.models import CBRNN
+>>> from cbreservoir.tasks import make_batch
+>>> from cbreservoir.training.ensemble import EnsembleTrainer
+>>> ensemble = EnsembleTrainer([CBRNN(1, seed=s) for s in range(4)], seeds=range(4))
+>>> batches = [make_batch("dms", 3, 64, seed=s) for s in range(4)]   # lengths may differ
+>>> losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
+>>> len(losses), len(ensemble.evaluate([x for x, _ in batches], [y for _, y in batches]))
+(4, 4)
+>>> solo_weights = ensemble.members[0].state_dict()   # member 0 as a solo run with seed 0 would have it
+
+The same with a curriculum, each member at its own level::
+
+    curriculum = EnsembleCurriculumTrainer(ensemble, "parity", seeds=range(4), checkpoint_dir="runs/parity")
+    histories = curriculum.run(n_epochs=100)    # one CurriculumHistory per member
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state
+
+from cbreservoir.training.trainer import GradientTrainer, TrainingDivergedError
+
+ArrayLike = torch.Tensor | np.ndarray
+
+
+def _per_member(name: str, value: Any, n_members: int) -> list[Any]:
+    """``value`` repeated for every member, or a sequence with one entry per member."""
+    if isinstance(value, Sequence) and not isinstance(value, str | tuple):
+        if len(value) != n_members:
+            raise ValueError(f"{name} must have one entry per member ({n_members}), got {len(value)}")
+        return list(value)
+    return [value] * n_members
+
+
+class EnsembleTrainer:
+    """Train E same-architecture models together, each exactly as a solo :class:`GradientTrainer`.
+
+    Parameters
+    ----------
+    models : sequence of nn.Module
+        The members (e.g. ``[CBRNN(1, seed=s) for s in seeds]``): same class and configuration up to
+        their ``seed``, all on ``device``.
+    seeds : sequence of int, optional
+        Member i's trainer seed (its initial-state draws); default ``0, 1, ..., E − 1``.
+    **trainer_kwargs
+        :class:`GradientTrainer` arguments shared by every member (``optimizer``, ``learning_rate``,
+        ``momentum``, ``nesterov``, ``weight_decay``, ``clip_norm``, ``schedule``,
+        ``module_learning_rates``, ``device``).
+
+    Attributes
+    ----------
+    trainers : list of GradientTrainer
+        One per member; after :meth:`sync_members` each equals the solo trainer at the same step.
+    step_count : int
+    levels : list of (int or None)
+        Each member's curriculum level.
+    """
+
+    def __init__(
+        self, models: Sequence[nn.Module], seeds: Sequence[int] | None = None, **trainer_kwargs: Any
+    ):
+        models = list(models)
+        if not models:
+            raise ValueError("models must hold at least one model, got an empty sequence")
+        seeds = list(range(len(models))) if seeds is None else [int(seed) for seed in seeds]
+        if len(seeds) != len(models):
+            raise ValueError(f"seeds must have one entry per model ({len(models)}), got {len(seeds)}")
+        _check_same_architecture(models)
+        self.trainers = [
+            GradientTrainer(model, seed=seed, **trainer_kwargs)
+            for model, seed in zip(models, seeds, strict=True)
+        ]
+        self.n_members = len(models)
+        self.step_count = 0
+        self._base = copy.deepcopy(models[0]).to("meta")
+        self._group_of = _parameter_groups(models[0])
+        params, buffers = stack_module_state(models)
+        self._params: dict[str, torch.Tensor] = params
+        self._buffers: dict[str, torch.Tensor] = buffers
+        template = self.trainers[0].optimizer
+        groups = [
+            {
+                **{key: value for key, value in group.items() if key != "params"},
+                "params": [self._params[name] for name in self._names_in_group(group["name"])],
+            }
+            for group in template.param_groups
+        ]
+        self.optimizer: torch.optim.Optimizer = type(template)(groups)
+        for member in range(self.n_members):
+            self._read_member(member)
+
+    # --- bookkeeping between the stacked tensors and the member trainers -------------------------------
+
+    def _names_in_group(self, group: str) -> list[str]:
+        return [name for name, owner in self._group_of.items() if owner == group]
+
+    def _member_parameters(self, member: int) -> dict[str, nn.Parameter]:
+        return dict(self.trainers[member].model.named_parameters())
+
+    @torch.no_grad()
+    def _read_member(self, member: int) -> None:
+        """Copy member ``member``'s weights and optimiser state from its trainer into the stacked tensors."""
+        solo_parameters = self._member_parameters(member)
+        solo_state = self.trainers[member].optimizer.state
+        for name, stacked in self._params.items():
+            stacked[member].copy_(solo_parameters[name])
+            for key, value in solo_state.get(solo_parameters[name], {}).items():
+                if _is_per_element(value, solo_parameters[name]):
+                    state = self.optimizer.state[stacked]
+                    state.setdefault(key, torch.zeros_like(stacked))[member].copy_(value)
+                elif value is not None:
+                    self.optimizer.state[stacked][key] = value.clone() if torch.is_tensor(value) else value
+        self.step_count = max(self.step_count, self.trainers[member].step_count)
+
+    @torch.no_grad()
+    def _write_member(self, member: int) -> None:
+        """Copy member ``member``'s slice of the stacked weights and optimiser state into its trainer."""
+        trainer = self.trainers[member]
+        solo_parameters = self._member_parameters(member)
+        for name, stacked in self._params.items():
+            solo = solo_parameters[name]
+            solo.copy_(stacked[member])
+            state = self.optimizer.state.get(stacked)
+            if state:
+                trainer.optimizer.state[solo] = {
+                    key: value[member].clone() if _is_per_element(value, stacked) else _clone(value)
+                    for key, value in state.items()
+                }
+        trainer.step_count = self.step_count
+
+    def sync_members(self) -> None:
+        """Write the current weights, optimiser states and step count into every member's trainer."""
+        for member in range(self.n_members):
+            self._write_member(member)
+
+    @property
+    def members(self) -> list[nn.Module]:
+        """The member models, synchronised with the ensemble's current weights."""
+        self.sync_members()
+        return [trainer.model for trainer in self.trainers]
+
+    @property
+    def levels(self) -> list[int | None]:
+        return [trainer.level for trainer in self.trainers]
+
+    # --- plasticity ----------------------------------------------------------------------------------
+
+    def set_level(self, levels: int | Sequence[int]) -> None:
+        """Set every member's curriculum level (one int for all, or one per member); schedules follow."""
+        for trainer, level in zip(self.trainers, _per_member("levels", levels, self.n_members), strict=True):
+            trainer.set_level(level)
+
+    def set_member_level(self, member: int, level: int) -> None:
+        """Set member ``member``'s curriculum level."""
+        self.trainers[member].set_level(level)
+
+    def _training_members(self) -> dict[str, torch.Tensor]:
+        """Stacked parameter name -> bool (E,): which members train it at their current level."""
+        trainable = [trainer.trainable_groups for trainer in self.trainers]
+        return {
+            name: torch.tensor([group in groups for groups in trainable])
+            for name, group in self._group_of.items()
+        }
+
+    # --- the batched forward pass --------------------------------------------------------------------
+
+    def _stack_inputs(
+        self, xs: Sequence[ArrayLike] | ArrayLike, masks: Sequence[ArrayLike | None] | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Left-pad the members' (B, T_i, d) batches to (E, B, T, d) and build the (E, B, T) mask."""
+        if len(xs) != self.n_members:
+            raise ValueError(f"xs must hold one batch per member ({self.n_members}), got {len(xs)}")
+        inputs = [trainer._as_inputs(x) for trainer, x in zip(self.trainers, xs, strict=True)]
+        masks = _per_member("masks", masks, self.n_members)
+        shapes = {(x.dim(), x.shape[0], x.shape[-1]) for x in inputs}
+        if len(shapes) != 1 or next(iter(shapes))[0] != 3:
+            raise ValueError(
+                "every member's x must be (batch, time, features) with the same batch size and features, "
+                f"got shapes {[tuple(x.shape) for x in inputs]}"
+            )
+        lengths = [x.shape[1] for x in inputs]
+        n_steps = max(lengths)
+        dtype = next(iter(self._params.values())).dtype
+        device = self.trainers[0].device
+        stacked = torch.zeros(
+            self.n_members, inputs[0].shape[0], n_steps, inputs[0].shape[2], dtype=dtype, device=device
+        )
+        for member, x in enumerate(inputs):
+            stacked[member, :, n_steps - x.shape[1] :] = x
+        if len(set(lengths)) == 1 and all(mask is None for mask in masks):
+            return stacked, None
+        keep = torch.zeros(stacked.shape[:3], dtype=torch.bool, device=device)
+        for member, (x, mask) in enumerate(zip(inputs, masks, strict=True)):
+            own = torch.ones(x.shape[:2], dtype=torch.bool) if mask is None else torch.as_tensor(mask)
+            if own.dtype != torch.bool or tuple(own.shape) != tuple(x.shape[:2]):
+                raise ValueError(
+                    f"mask of member {member} must be bool of shape {tuple(x.shape[:2])}, "
+                    f"got {own.dtype} {tuple(own.shape)}"
+                )
+            keep[member, :, n_steps - x.shape[1] :] = own.to(device)
+        return stacked, keep
+
+    def _initial_states(self, batch_size: int, evaluation: bool) -> torch.Tensor:
+        """(E, B, state) initial states, each drawn from its member trainer's own generator."""
+        return torch.stack(
+            [
+                trainer.model.initial_state(
+                    batch_size, trainer._eval_generator if evaluation else trainer._train_generator
+                )
+                for trainer in self.trainers
+            ]
+        )
+
+    def _logits(
+        self, x: torch.Tensor, h0: torch.Tensor, keep: torch.Tensor | None
+    ) -> tuple[torch.Tensor, ...]:
+        """Per-head logits (E, B, C_k) of all members."""
+
+        def member_logits(params, buffers, x, h0, keep):
+            logits = functional_call(self._base, (params, buffers), (x,), {"h0": h0, "mask": keep})
+            return logits if isinstance(logits, tuple) else (logits,)
+
+        in_dims = (0, 0, 0, 0, None if keep is None else 0)
+        return torch.vmap(member_logits, in_dims=in_dims)(self._params, self._buffers, x, h0, keep)
+
+    def _targets(self, ys: Sequence[Any], heads: list[int | None]) -> list[list[tuple[int, torch.Tensor]]]:
+        if len(ys) != self.n_members:
+            raise ValueError(f"ys must hold one target per member ({self.n_members}), got {len(ys)}")
+        return [
+            trainer._as_targets(y, head) for trainer, y, head in zip(self.trainers, ys, heads, strict=True)
+        ]
+
+    def _member_losses(self, logits: tuple[torch.Tensor, ...], targets: list) -> list[torch.Tensor]:
+        return [
+            GradientTrainer._loss(tuple(head[member] for head in logits), member_targets)
+            for member, member_targets in enumerate(targets)
+        ]
+
+    # --- training ------------------------------------------------------------------------------------
+
+    def train_step(
+        self,
+        xs: Sequence[ArrayLike] | ArrayLike,
+        ys: Sequence[Any],
+        head: int | None | Sequence[int | None] = None,
+        masks: Sequence[ArrayLike | None] | None = None,
+    ) -> list[float]:
+        """One optimiser step of every member on its own minibatch; returns the losses before the step.
+
+        Parameters
+        ----------
+        xs : sequence of E arrays (B, T_i, d), or an array (E, B, T, d)
+            Member i's batch; lengths may differ (left-padded and masked).
+        ys : sequence of E label arrays (B,) (or tuples of them, one per head)
+        head : int or None, or one per member
+            As in :meth:`GradientTrainer.train_step`.
+        masks : sequence of E bool arrays (B, T_i) or None, optional
+
+        Returns
+        -------
+        list of float
+            Member losses.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If a member's loss, gradient norm or weights are not finite; no member's step is kept.
+        """
+        x, keep = self._stack_inputs(xs, masks)
+        targets = self._targets(ys, _per_member("head", head, self.n_members))
+        training = self._training_members()
+        any_frozen = self._prepare_gradients(training)
+        step = self.step_count + 1
+        losses = self._member_losses(self._logits(x, self._initial_states(x.shape[1], False), keep), targets)
+        values = torch.stack([loss.detach() for loss in losses])
+        bad = [member for member, value in enumerate(values.tolist()) if not np.isfinite(value)]
+        if bad:
+            raise TrainingDivergedError(f"loss of member(s) {bad} is not finite at step {step}; weights kept")
+        self.optimizer.zero_grad(set_to_none=True)
+        torch.stack(losses).sum().backward()
+        norms = self._clip_gradients(training)
+        if not torch.isfinite(norms).all():
+            self.optimizer.zero_grad(set_to_none=True)
+            bad = torch.nonzero(~torch.isfinite(norms)).flatten().tolist()
+            raise TrainingDivergedError(
+                f"gradient norm of member(s) {bad} is not finite at step {step}; weights kept"
+            )
+        snapshot = self._snapshot()
+        self.optimizer.step()
+        if any_frozen:
+            self._restore(snapshot, training)
+        finite = torch.stack([p.flatten(1).sum(1) for p in self._params.values()]).sum(0).isfinite()
+        if not finite.all():
+            self._restore(snapshot, None)
+            bad = torch.nonzero(~finite).flatten().tolist()
+            raise TrainingDivergedError(
+                f"weights of member(s) {bad} became non-finite at step {step}; weights kept"
+            )
+        self.step_count = step
+        return values.tolist()
+
+    def _prepare_gradients(self, training: dict[str, torch.Tensor]) -> bool:
+        """Turn off gradients of tensors no member trains; True when some member freezes part of a tensor."""
+        partly_frozen = False
+        for name, stacked in self._params.items():
+            stacked.requires_grad_(bool(training[name].any()))
+            partly_frozen |= bool(training[name].any() and not training[name].all())
+        if partly_frozen and not isinstance(self.optimizer, torch.optim.SGD):
+            raise ValueError(
+                "members at levels with different trainable groups need optimizer='sgd' "
+                f"(its state is per element), got {type(self.optimizer).__name__}"
+            )
+        return partly_frozen
+
+    def _clip_gradients(self, training: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Zero frozen members' gradients, clip each member's global norm; returns the (E,) norms."""
+        squares = []
+        for name, stacked in self._params.items():
+            if stacked.grad is None:
+                continue
+            keep = training[name].to(stacked.grad.device).reshape(-1, *[1] * (stacked.dim() - 1))
+            stacked.grad.mul_(keep)
+            squares.append(torch.linalg.vector_norm(stacked.grad.flatten(1), dim=1) ** 2)
+        norms = torch.stack(squares).sum(0).sqrt()
+        clip_norm = self.trainers[0].clip_norm
+        if clip_norm is not None:
+            # torch.nn.utils.clip_grad_norm_'s rule, one coefficient per member
+            coefficients = (clip_norm / (norms + 1e-6)).clamp(max=1.0)
+            for stacked in self._params.values():
+                if stacked.grad is not None:
+                    stacked.grad.mul_(coefficients.reshape(-1, *[1] * (stacked.dim() - 1)))
+        return norms
+
+    def _snapshot(self) -> dict[str, tuple[torch.Tensor, dict[str, Any]]]:
+        return {
+            name: (
+                stacked.detach().clone(),
+                {key: _clone(v) for key, v in self.optimizer.state[stacked].items()},
+            )
+            for name, stacked in self._params.items()
+            if stacked.requires_grad
+        }
+
+    @torch.no_grad()
+    def _restore(self, snapshot: dict, training: dict[str, torch.Tensor] | None) -> None:
+        """Put back the snapshot: for the members not training a tensor (``training``), or for all (None)."""
+        for name, (value, state) in snapshot.items():
+            stacked = self._params[name]
+            if training is None:
+                stacked.copy_(value)
+                self.optimizer.state[stacked] = state
+                continue
+            index = torch.nonzero(~training[name]).flatten().to(stacked.device)
+            stacked[index] = value[index]
+            for key, new in self.optimizer.state[stacked].items():
+                if _is_per_element(new, stacked):  # a state created by this step starts at zero
+                    new[index] = state[key][index] if key in state else 0
+
+    @torch.no_grad()
+    def evaluate(
+        self,
+        xs: Sequence[ArrayLike] | ArrayLike,
+        ys: Sequence[Any],
+        head: int | None | Sequence[int | None] = None,
+        masks: Sequence[ArrayLike | None] | None = None,
+    ) -> list[dict[str, float | tuple[float, ...]]]:
+        """Accuracy and loss of every member on its own batch, as :meth:`GradientTrainer.evaluate` gives them.
+
+        Returns
+        -------
+        list of dict
+            One ``{"accuracy": ..., "loss": ...}`` per member.
+        """
+        x, keep = self._stack_inputs(xs, masks)
+        targets = self._targets(ys, _per_member("head", head, self.n_members))
+        logits = self._logits(x, self._initial_states(x.shape[1], True), keep)
+        losses = self._member_losses(logits, targets)
+        results = []
+        for member, member_targets in enumerate(targets):
+            accuracies = tuple(
+                (logits[index][member].argmax(dim=-1) == labels).double().mean().item()
+                for index, labels in member_targets
+            )
+            accuracy = accuracies[0] if len(accuracies) == 1 else accuracies
+            results.append({"accuracy": accuracy, "loss": losses[member].item()})
+        return results
+
+    # --- checkpoints ---------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"members": [each member's GradientTrainer.state_dict()]}``, each loadable by a solo trainer."""
+        self.sync_members()
+        return {"members": [trainer.state_dict() for trainer in self.trainers]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (one solo trainer state per member)."""
+        if len(state["members"]) != self.n_members:
+            raise ValueError(
+                f"state holds {len(state['members'])} members, this ensemble has {self.n_members}"
+            )
+        self.step_count = 0
+        for member, (trainer, member_state) in enumerate(zip(self.trainers, state["members"], strict=True)):
+            trainer.load_state_dict(member_state)
+            self._read_member(member)
+
+
+def _clone(value: Any) -> Any:
+    return value.clone() if torch.is_tensor(value) else value
+
+
+def _is_per_element(value: Any, parameter: torch.Tensor) -> bool:
+    """True for optimiser state with the parameter's shape (momentum buffers, Adam moments)."""
+    return torch.is_tensor(value) and value.shape == parameter.shape
+
+
+def _parameter_groups(model: nn.Module) -> dict[str, str]:
+    """Parameter name -> module group (``"core"``, ``"cerebellum"``, ``"readout"``)."""
+    owner = {
+        id(parameter): group
+        for group, parameters in model.module_groups().items()
+        for parameter in parameters
+    }
+    return {name: owner[id(parameter)] for name, parameter in model.named_parameters()}
+
+
+def _check_same_architecture(models: list[nn.Module]) -> None:
+    def signature(model: nn.Module) -> tuple:
+        config = {key: value for key, value in getattr(model, "config", {}).items() if key != "seed"}
+        shapes = [(name, tuple(p.shape), p.dtype, p.device) for name, p in model.named_parameters()]
+        return type(model), repr(sorted(config.items())), shapes, getattr(model, "cerebellum_enabled", True)
+
+    first = signature(models[0])
+    for index, model in enumerate(models[1:], start=1):
+        if signature(model) != first:
+            raise ValueError(
+                f"ensemble members must share one architecture; model {index} "
+                f"({type(model).__name__} {getattr(model, 'config', '')}) differs from model 0 "
+                f"({type(models[0]).__name__} {getattr(models[0], 'config', '')})"
+            )

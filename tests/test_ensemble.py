@@ -1,0 +1,142 @@
+"""Ensemble training: every member follows its solo GradientTrainer run exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from cbreservoir.models import CBRNN, ElmanRNN
+from cbreservoir.tasks import make_batch, make_multitask_batch
+from cbreservoir.training import GradientTrainer, Interleaved, TrainingDivergedError
+from cbreservoir.training.ensemble import EnsembleTrainer
+
+SEEDS = (3, 4, 5)
+
+
+def small_cbrnn(seed, n_classes=2):
+    return CBRNN(1, hidden_size=8, n_granule=16, n_purkinje=4, n_classes=n_classes, seed=seed)
+
+
+def assert_same_weights(model_a, model_b, atol=1e-6):
+    for (name, a), b in zip(model_a.named_parameters(), model_b.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=atol, rtol=1e-5, msg=name)
+
+
+def run_side_by_side(make_model, level_plan, n_steps, task="dms", **trainer_kwargs):
+    """Train an ensemble and the matching solo trainers on the same per-member data."""
+    ensemble = EnsembleTrainer([make_model(s) for s in SEEDS], seeds=SEEDS, **trainer_kwargs)
+    solos = [GradientTrainer(make_model(s), seed=s, **trainer_kwargs) for s in SEEDS]
+    rngs = [np.random.default_rng(s) for s in SEEDS]
+    for step in range(n_steps):
+        levels = level_plan(step)
+        ensemble.set_level(levels)
+        for solo, level in zip(solos, levels, strict=True):
+            solo.set_level(level)
+        batches = [make_batch(task, level, 8, rng) for level, rng in zip(levels, rngs, strict=True)]
+        losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
+        expected = [solo.train_step(x, y) for solo, (x, y) in zip(solos, batches, strict=True)]
+        np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
+    return ensemble, solos, batches
+
+
+def test_members_follow_their_solo_runs_with_own_levels_lengths_and_clipping():
+    # levels differ per member and change mid-run (frozen core, cerebellum, both), lengths differ
+    # (left padding + mask), and a small clip norm makes per-member clipping bite
+    def plan(step):
+        return [2, 3, 2] if step < 3 else [3, 4, 5]
+
+    ensemble, solos, batches = run_side_by_side(
+        small_cbrnn, plan, 6, schedule=Interleaved(k=2), clip_norm=0.05
+    )
+    for member, solo in zip(ensemble.members, solos, strict=True):
+        assert_same_weights(member, solo.model)
+    results = ensemble.evaluate([x for x, _ in batches], [y for _, y in batches])
+    expected = [solo.evaluate(x, y) for solo, (x, y) in zip(solos, batches, strict=True)]
+    for got, want in zip(results, expected, strict=True):
+        assert got["accuracy"] == want["accuracy"]
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-5)
+
+
+def test_rnn_members_with_adam_follow_their_solo_runs():
+    ensemble, solos, _ = run_side_by_side(
+        lambda s: ElmanRNN(1, 12, seed=s), lambda step: [2, 3, 4], 4, optimizer="adam", learning_rate=0.01
+    )
+    for member, solo in zip(ensemble.members, solos, strict=True):
+        assert_same_weights(member, solo.model)
+
+
+def test_padded_batch_gives_the_unpadded_result():
+    x, y = make_batch("parity", 3, 8, seed=0)
+    long_x = np.concatenate([x, x], axis=1)
+    ensemble = EnsembleTrainer([small_cbrnn(0), small_cbrnn(0)], seeds=[0, 0])
+    short, long = ensemble.evaluate([x, long_x], [y, y])
+    alone = EnsembleTrainer([small_cbrnn(0)], seeds=[0]).evaluate([x], [y])[0]
+    assert short["loss"] == pytest.approx(alone["loss"], rel=1e-6)
+    assert long["loss"] != pytest.approx(alone["loss"], rel=1e-6)
+
+
+def test_members_train_their_own_head():
+    def make(seed):
+        return small_cbrnn(seed, n_classes=(2, 2))
+
+    ensemble = EnsembleTrainer([make(s) for s in SEEDS], seeds=SEEDS)
+    solos = [GradientTrainer(make(s), seed=s) for s in SEEDS]
+    heads = [0, 1, None]
+    for step in range(3):
+        x, y = make_multitask_batch(3, 8, seed=step)
+        losses = ensemble.train_step([x] * 3, [y] * 3, head=heads)
+        expected = [solo.train_step(x, y, head=head) for solo, head in zip(solos, heads, strict=True)]
+        np.testing.assert_allclose(losses, expected, rtol=1e-5)
+    assert ensemble.evaluate([x] * 3, [y] * 3)[2]["accuracy"] == solos[2].evaluate(x, y)["accuracy"]
+
+
+def test_state_dict_holds_solo_checkpoints_and_resumes_exactly():
+    ensemble, solos, _ = run_side_by_side(small_cbrnn, lambda step: [2, 2, 2], 2)
+    state = ensemble.state_dict()
+    copy = EnsembleTrainer([small_cbrnn(s + 10) for s in SEEDS], seeds=SEEDS)
+    copy.load_state_dict(state)
+    resumed_solo = GradientTrainer(small_cbrnn(99), seed=0)
+    resumed_solo.load_state_dict(state["members"][1])
+    x, y = make_batch("dms", 2, 8, seed=7)
+    losses = ensemble.train_step([x] * 3, [y] * 3)
+    assert copy.train_step([x] * 3, [y] * 3) == losses
+    assert resumed_solo.train_step(x, y) == pytest.approx(losses[1], rel=1e-6)
+    assert_same_weights(copy.members[1], resumed_solo.model)
+    assert copy.step_count == 3 and resumed_solo.step_count == 3
+
+
+def test_adam_members_with_different_trainable_groups_are_refused():
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], optimizer="adam", schedule="full_reservoir")
+    ensemble.set_level([2, 3, 3])
+    x, y = make_batch("dms", 2, 8, seed=0)
+    with pytest.raises(ValueError, match="optimizer='sgd'"):
+        ensemble.train_step([x] * 3, [y] * 3)
+
+
+def test_divergence_names_the_step_and_keeps_the_last_good_weights():
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], learning_rate=1e38, clip_norm=None)
+    x, y = make_batch("dms", 2, 8, seed=0)
+    with pytest.raises(TrainingDivergedError, match="not finite at step") as error:
+        for _ in range(5):
+            before = [p.detach().clone() for p in ensemble.members[0].parameters()]
+            ensemble.train_step([x] * 3, [y] * 3)
+    assert f"step {ensemble.step_count + 1}" in str(error.value)
+    for value, parameter in zip(before, ensemble.members[0].parameters(), strict=True):
+        torch.testing.assert_close(value, parameter)
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [([], "at least one model"), ([CBRNN(1, 8, 16, 4), CBRNN(1, 8, 16, 5)], "share one architecture")],
+)
+def test_bad_members_are_refused(models, message):
+    with pytest.raises(ValueError, match=message):
+        EnsembleTrainer(models)
+
+
+def test_batches_must_match_members():
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS])
+    x, y = make_batch("dms", 2, 8, seed=0)
+    with pytest.raises(ValueError, match="one batch per member"):
+        ensemble.train_step([x] * 2, [y] * 2)
+    with pytest.raises(ValueError, match="same batch size"):
+        ensemble.train_step([x, x, x[:4]], [y, y, y[:4]])
