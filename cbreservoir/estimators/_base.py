@@ -127,6 +127,11 @@ class SequenceRegressorMixin(RegressorMixin):
         self._fit_rows(batch, targets.values)
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
     def predict(self, X: object) -> np.ndarray | list:
         """Predicted values, shaped like the targets given to ``fit``."""
         batch = self._validated_input(X)

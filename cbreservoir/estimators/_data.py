@@ -47,7 +47,7 @@ class TargetBatch:
 
 def _is_3d_or_list(X: object) -> bool:
     is_list_of_series = isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 2
-    return is_list_of_series or np.ndim(X) == 3
+    return is_list_of_series or getattr(X, "ndim", None) == 3
 
 
 def validate_series(estimator: object, X: object, *, reset: bool) -> Series:

@@ -1,0 +1,31 @@
+"""``n_jobs`` of the estimators: the number of torch threads used while they compute."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+
+@contextmanager
+def torch_threads(n_jobs: int | None) -> Iterator[None]:
+    """Let torch use ``n_jobs`` threads inside the block (None: unchanged; -1: every CPU).
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is not None, -1 or a positive int.
+    """
+    if n_jobs is None:
+        yield
+        return
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs == -1 or n_jobs >= 1):
+        raise ValueError(f"n_jobs must be None, -1 or a positive int; got {n_jobs!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads((os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

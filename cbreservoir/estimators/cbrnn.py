@@ -1,0 +1,318 @@
+"""Gradient-trained estimators: the CB-RNN (core + cerebellum in a loop) fitted by BPTT.
+
+The torch model comes from :func:`cbreservoir.models.build_model` (``"cbrnn"``, or ``"rnn"`` with
+``cerebellum=False``) and learns through :class:`cbreservoir.training.GradientTrainer`, extended
+here to per-step outputs and to a squared-error loss for regression. Series are grouped by length,
+so a minibatch never needs padding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils import check_random_state
+from tqdm.auto import tqdm
+
+from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
+from cbreservoir.estimators._data import split_by_series
+from cbreservoir.estimators._threads import torch_threads
+from cbreservoir.models import build_model
+from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
+from cbreservoir.training import FullReservoir, GradientTrainer
+from cbreservoir.validation import Series
+
+#: Schedule levels used for the frozen-core schedule: level 0 trains the core, level 1 freezes it.
+_CORE_PHASE, _RESERVOIR_PHASE = 0, 1
+
+
+class _SequenceTrainer(GradientTrainer):
+    """:class:`GradientTrainer` with outputs at every step or the last, and a choice of loss.
+
+    Parameters
+    ----------
+    model, **kwargs
+        As :class:`GradientTrainer`.
+    per_step : bool
+        Outputs (and targets) at every step ``(B, T, k)`` instead of the final one ``(B, k)``.
+    regression : bool
+        Mean squared error on float targets instead of cross-entropy on class indices.
+    n_outputs : int
+        k, the readout units in use (regression heads may use fewer than the model's readout has).
+    """
+
+    def __init__(
+        self, model: RecurrentClassifier, *, per_step: bool, regression: bool, n_outputs: int, **kwargs
+    ):
+        super().__init__(model, **kwargs)
+        self.per_step = per_step
+        self.regression = regression
+        self.n_outputs = n_outputs
+
+    def _as_targets(self, y: torch.Tensor, head: int | None) -> torch.Tensor:
+        return y.to(self.device)
+
+    def _logits_per_head(self, x: torch.Tensor, mask: object, generator: torch.Generator) -> torch.Tensor:
+        return model_outputs(self.model, x, self.per_step, self.model.initial_state(x.shape[0], generator))[
+            ..., : self.n_outputs
+        ]
+
+    def _loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.regression:
+            return F.mse_loss(outputs, targets)
+        return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
+
+
+def model_outputs(
+    model: RecurrentClassifier, x: torch.Tensor, per_step: bool, h0: torch.Tensor
+) -> torch.Tensor:
+    """Readout of the final state ``(B, C)`` or of every state ``(B, T, C)`` of ``model`` on ``x``."""
+    if not per_step:
+        return model(x, h0=h0)
+    _, activity = model(x, h0=h0, return_activity=True)
+    return model.readouts[0](activity["core"])
+
+
+def _length_groups(lengths: list[int]) -> list[np.ndarray]:
+    """Indices of the series, grouped by length (each group can be stacked without padding)."""
+    lengths_array = np.asarray(lengths)
+    return [np.flatnonzero(lengths_array == n) for n in np.unique(lengths_array)]
+
+
+class _CBRNNBase(_SequenceEstimator):
+    """Shared parameters, model construction and training loop of the two CB-RNN estimators."""
+
+    _regression = False
+
+    @property
+    def _n_model_outputs(self) -> int:
+        """Readout units in use: one per class, or one per regression output."""
+        return self.n_outputs_ if self._regression else len(self.classes_)
+
+    def __init__(
+        self,
+        hidden_size: int = 64,
+        n_granule: int = 256,
+        n_purkinje: int = 64,
+        tau: float = 1.5,
+        activation: str = "tanh",
+        cerebellum: bool = True,
+        frozen_core_after: int | None = None,
+        optimizer: str = "adam",
+        learning_rate: float = 0.01,
+        momentum: float = 0.1,
+        clip_norm: float | None = 7.5,
+        epochs: int = 100,
+        batch_size: int = 32,
+        random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.n_granule = n_granule
+        self.n_purkinje = n_purkinje
+        self.tau = tau
+        self.activation = activation
+        self.cerebellum = cerebellum
+        self.frozen_core_after = frozen_core_after
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.clip_norm = clip_norm
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    # --- construction ----------------------------------------------------------------------------------
+
+    def _check_training_parameters(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        after = self.frozen_core_after
+        if after is not None and (
+            isinstance(after, bool) or not isinstance(after, (int, np.integer)) or after < 0
+        ):
+            raise ValueError(f"frozen_core_after must be None or an int >= 0; got {after!r}")
+
+    def _build_model(self, n_features: int, n_outputs: int, seed: int) -> RecurrentClassifier:
+        # every model needs >= 2 readout units; a 1-output regressor uses the first one
+        shared = dict(
+            input_size=n_features,
+            hidden_size=self.hidden_size,
+            n_classes=max(n_outputs, 2),
+            tau=self.tau,
+            activation=self.activation,
+            seed=seed,
+        )
+        if self.cerebellum:
+            return build_model("cbrnn", n_granule=self.n_granule, n_purkinje=self.n_purkinje, **shared)
+        return build_model("rnn", **shared)
+
+    def _make_trainer(self, n_outputs: int, seed: int) -> _SequenceTrainer:
+        schedule = None if self.frozen_core_after is None else FullReservoir(phase0_level=_CORE_PHASE)
+        return _SequenceTrainer(
+            self.model_,
+            per_step=self.per_step_,
+            regression=self._regression,
+            n_outputs=n_outputs,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            momentum=self.momentum,
+            clip_norm=self.clip_norm,
+            schedule=schedule,
+            seed=seed,
+        )
+
+    # --- training --------------------------------------------------------------------------------------
+
+    def _minibatches(self, lengths: list[int], rng: np.random.RandomState) -> list[np.ndarray]:
+        """One epoch of series indices: shuffled within equal-length groups, batches in random order."""
+        batches = []
+        for group in _length_groups(lengths):
+            shuffled = group[rng.permutation(len(group))]
+            batches.extend(np.array_split(shuffled, int(np.ceil(len(group) / self.batch_size))))
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def _target_tensor(self, targets: list[np.ndarray], indices: np.ndarray) -> torch.Tensor:
+        stacked = np.stack([targets[i] for i in indices])
+        if self._regression:
+            return torch.as_tensor(stacked, dtype=torch.float32)
+        return torch.as_tensor(stacked.argmax(axis=-1), dtype=torch.int64)
+
+    def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
+        self._check_training_parameters()
+        rng = check_random_state(self.random_state)
+        model_seed, trainer_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
+        n_outputs = targets.shape[1]
+        series = batch.as_list()
+        per_series_targets = split_by_series(targets, batch.lengths) if self.per_step_ else list(targets)
+        with torch_threads(self.n_jobs):
+            self.model_ = self._build_model(batch.n_features, n_outputs, model_seed)
+            trainer = self._make_trainer(n_outputs, trainer_seed)
+            self.loss_curve_ = []
+            for epoch in tqdm(range(self.epochs), disable=not self.progress, desc=type(self).__name__):
+                if self.frozen_core_after is not None:
+                    trainer.set_level(_CORE_PHASE if epoch < self.frozen_core_after else _RESERVOIR_PHASE)
+                losses = [
+                    trainer.train_step(
+                        torch.as_tensor(np.stack([series[i] for i in indices]), dtype=torch.float32),
+                        self._target_tensor(per_series_targets, indices),
+                    )
+                    for indices in self._minibatches(batch.lengths, rng)
+                ]
+                self.loss_curve_.append(float(np.mean(losses)))
+        self.n_iter_ = self.epochs
+
+    # --- prediction ------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _output_rows(self, batch: Series) -> np.ndarray:
+        """Outputs per series or per step, every series starting from the mean initial state."""
+        self.model_.eval()
+        series = batch.as_list()
+        outputs: list[np.ndarray] = [np.empty(0)] * len(series)
+        with torch_threads(self.n_jobs):
+            for group in _length_groups(batch.lengths):
+                x = torch.as_tensor(np.stack([series[i] for i in group]), dtype=torch.float32)
+                h0 = torch.full((len(group), self.model_.state_size), INITIAL_STATE_SCALE / 2)
+                result = model_outputs(self.model_, x, self.per_step_, h0)[..., : self._n_model_outputs]
+                for row, index in enumerate(group):
+                    outputs[index] = result[row].double().numpy()
+        return np.concatenate(outputs) if self.per_step_ else np.stack(outputs)
+
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        Units H of the cortical core.
+    n_granule, n_purkinje : int, default=256, 64
+        Granule (G) and Purkinje (P) cells of the cerebellar module.
+    tau : float, default=1.5
+        Time constant of the core (leak α = 1/τ).
+    activation : str, default="tanh"
+        Core nonlinearity. ``"leaky_relu"`` (slope 0.01) is the study's; ``"tanh"`` keeps the state
+        bounded, so training on unscaled inputs and long series does not blow up.
+    cerebellum : bool, default=True
+        False builds the RNN-only baseline (same core and readout, no cerebellar module).
+    frozen_core_after : int or None, default=None
+        None trains everything end to end. An int k applies the frozen-core ("full reservoir")
+        schedule: for the first k epochs the core and readout learn (cerebellum frozen); afterwards
+        the core is frozen and the cerebellum and readout learn.
+    optimizer : {"adam", "sgd"}, default="adam"
+        The study used SGD (learning rate 0.01, momentum 0.1, Nesterov) over ~10^5 steps; Adam
+        converges within the small epoch budgets of an estimator.
+    learning_rate : float, default=0.01
+    momentum : float, default=0.1
+        SGD momentum (ignored by Adam).
+    clip_norm : float or None, default=7.5
+        Gradient-norm clipping.
+    epochs : int, default=100
+        Passes over the training series.
+    batch_size : int, default=32
+        Series per minibatch (minibatches hold series of equal length).
+    random_state : int, RandomState or None, default=None
+        Seeds the weight initialisation, the minibatch order and the training initial states.
+    n_jobs : int or None, default=None
+        torch threads used while fitting and predicting (None: torch's setting; -1: all CPUs).
+    progress : bool, default=False
+        Show a tqdm bar over epochs.
+
+    Training draws each series' initial state h_0 ~ 0.1·U(0, 1) as in the study; prediction starts
+    every series from the mean initial state 0.05, so outputs are deterministic and a series'
+    prediction does not depend on the other series in X.
+"""
+
+_FITTED_DOC = """
+    model_ : cbreservoir.models.CBRNN or ElmanRNN
+        The trained torch model (float32).
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    n_iter_ : int
+        Epochs run.
+    per_step_ : bool
+        Whether ``fit`` saw targets per step (else one per series).
+    n_features_in_ : int
+"""
+
+
+class CBRNNClassifier(SequenceClassifierMixin, _CBRNNBase):
+    __doc__ = (
+        """Sequence classifier: the cortico-cerebellar RNN trained by BPTT on cross-entropy.
+
+    The readout reads the final state (one label per series, the study's setting) or every state
+    (one label per step); ``predict_proba`` is the softmax of the logits.
+"""
+        + _PARAMETERS_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+"""
+        + _FITTED_DOC
+    )
+
+
+class CBRNNRegressor(SequenceRegressorMixin, _CBRNNBase):
+    __doc__ = (
+        """Sequence regressor: the cortico-cerebellar RNN trained by BPTT on the squared error.
+
+    The linear readout of the final state (targets per series) or of every state (targets per step)
+    gives the k outputs.
+"""
+        + _PARAMETERS_DOC
+        + """
+    Attributes
+    ----------
+    n_outputs_ : int
+    scalar_targets_ : bool
+        Whether the targets had no output axis (predictions then have none either).
+"""
+        + _FITTED_DOC
+    )
+
+    _regression = True

@@ -1,0 +1,181 @@
+"""Closed-form estimators: ``Reservoir >> Cerebellum >> Ridge``.
+
+A random (untrained) tanh reservoir reads the series; a fixed cerebellar granule layer expands
+its states; a ridge readout is solved in closed form on the granule code — of the final step
+(targets per series) or of every step after ``warmup`` (targets per step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
+from cbreservoir.estimators._data import split_by_series
+from cbreservoir.estimators._threads import torch_threads
+from cbreservoir.validation import Series, check_warmup
+
+#: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
+_N_NODE_SEEDS = 2
+
+
+class _CerebellarReservoirBase(_SequenceEstimator):
+    """Shared parameters and math of the two closed-form estimators."""
+
+    def __init__(
+        self,
+        units: int = 100,
+        lr: float = 1.0,
+        sr: float | None = 0.9,
+        input_scaling: float = 1.0,
+        input_connectivity: float = 0.1,
+        rc_connectivity: float = 0.1,
+        activation: str = "tanh",
+        n_granule: int = 256,
+        granule_degree: int | None = None,
+        coding_level: float | None = None,
+        alpha: float = 1e-6,
+        warmup: int = 0,
+        random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.units = units
+        self.lr = lr
+        self.sr = sr
+        self.input_scaling = input_scaling
+        self.input_connectivity = input_connectivity
+        self.rc_connectivity = rc_connectivity
+        self.activation = activation
+        self.n_granule = n_granule
+        self.granule_degree = granule_degree
+        self.coding_level = coding_level
+        self.alpha = alpha
+        self.warmup = warmup
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _build_nodes(self, n_features: int) -> None:
+        from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
+
+        reservoir_seed, cerebellum_seed = check_random_state(self.random_state).randint(
+            0, 2**31 - 1, size=_N_NODE_SEEDS
+        )
+        self.reservoir_ = Reservoir(
+            self.units,
+            lr=self.lr,
+            sr=self.sr,
+            input_scaling=self.input_scaling,
+            input_connectivity=self.input_connectivity,
+            rc_connectivity=self.rc_connectivity,
+            activation=self.activation,
+            seed=int(reservoir_seed),
+            input_dim=n_features,
+        )
+        self.cerebellum_ = Cerebellum(
+            n_granule=self.n_granule,
+            output="granule",
+            granule_degree=self.granule_degree,
+            coding_level=self.coding_level,
+            seed=int(cerebellum_seed),
+            input_dim=self.units,
+        )
+        self.readout_ = Ridge(ridge=self.alpha)
+
+    def _granule_code(self, batch: Series) -> list[np.ndarray]:
+        """Granule activity of every series, each ``(T_i, n_granule)``, from a zero reservoir state."""
+        self.reservoir_.reset()
+        with torch_threads(self.n_jobs):
+            states = self.reservoir_.run(batch.data)
+            return Series(self.cerebellum_.run(states), batch.layout).as_list()
+
+    def _feature_rows(self, batch: Series, *, training: bool) -> np.ndarray:
+        """Readout inputs ``(n_rows, n_granule)``: the final step of each series, or every step
+        (after ``warmup`` steps when ``training``)."""
+        code = self._granule_code(batch)
+        if not self.per_step_:
+            return np.stack([g[-1] for g in code])
+        return np.concatenate([g[self.warmup if training else 0 :] for g in code])
+
+    def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
+        if self.per_step_:
+            check_warmup(self.warmup, batch.lengths)
+            per_series = split_by_series(targets, batch.lengths)
+            targets = np.concatenate([t[self.warmup :] for t in per_series])
+        self._build_nodes(batch.n_features)
+        self.readout_.fit(self._feature_rows(batch, training=True), targets)
+
+    def _output_rows(self, batch: Series) -> np.ndarray:
+        return self.readout_.run(self._feature_rows(batch, training=False))
+
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    units : int, default=100
+        Reservoir size.
+    lr : float, default=1.0
+        Leak rate α of the reservoir (reservoirpy's ``lr``, not a learning rate).
+    sr : float or None, default=0.9
+        Spectral radius of the recurrent matrix (None keeps the raw random matrix).
+    input_scaling : float, default=1.0
+    input_connectivity, rc_connectivity : float, default=0.1
+        Densities of the input and recurrent matrices.
+    activation : str, default="tanh"
+        Reservoir nonlinearity (``cbreservoir.nn.functional.ACTIVATIONS``).
+    n_granule : int, default=256
+        Granule cells of the cerebellar expansion.
+    granule_degree : int or None, default=None
+        Mossy-fibre in-degree K of each granule cell (None: dense, paper initialisation).
+    coding_level : float or None, default=None
+        Target fraction of active granule cells (sets the granule thresholds).
+    alpha : float, default=1e-6
+        Ridge (L2) penalty of the readout.
+    warmup : int, default=0
+        Steps discarded at the start of every series when fitting per-step targets.
+    random_state : int, RandomState or None, default=None
+        Seeds the reservoir and the cerebellum (two seeds drawn from it).
+    n_jobs : int or None, default=None
+        torch threads used to run the reservoir and the cerebellum (None: torch's setting; -1: all
+        CPUs). The series of X are batched, not distributed over processes.
+"""
+
+
+class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoirBase):
+    __doc__ = (
+        """Sequence classifier: reservoir >> cerebellar granule layer >> ridge, fitted in closed form.
+
+    Each class gets a ridge output trained on one-hot indicators; ``predict`` takes the arg-max,
+    ``predict_proba`` is the softmax of the scores (not calibrated probabilities).
+"""
+        + _PARAMETERS_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+    per_step_ : bool
+        Whether ``fit`` saw one label per step (else one per series).
+    reservoir_, cerebellum_, readout_ : cbreservoir nodes
+        The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
+    n_features_in_ : int
+    """
+    )
+
+
+class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirBase):
+    __doc__ = (
+        """Sequence regressor: reservoir >> cerebellar granule layer >> ridge, fitted in closed form.
+"""
+        + _PARAMETERS_DOC
+        + """
+    Attributes
+    ----------
+    per_step_ : bool
+        Whether ``fit`` saw targets per step (else one per series).
+    n_outputs_ : int
+    scalar_targets_ : bool
+        Whether the targets had no output axis (predictions then have none either).
+    reservoir_, cerebellum_, readout_ : cbreservoir nodes
+        The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
+    n_features_in_ : int
+    """
+    )
