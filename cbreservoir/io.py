@@ -146,6 +146,8 @@ def load(path: PathLike) -> Any:
         return _Decoder(arrays).decode(header["payload"])
     except (KeyError, TypeError, IndexError) as error:
         raise ValueError(f"{path}: corrupted file: malformed payload ({error!r})") from error
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 def read_header(path: PathLike) -> dict[str, Any]:
@@ -238,16 +240,33 @@ def _top_package(module_name: str) -> str:
 
 
 def _resolve(path: str, packages: tuple[str, ...]) -> Any:
-    """Look up ``"module:qualname"``, importing only modules of ``packages`` and never leaving the module."""
+    """Look up ``"module:qualname"``, importing only modules of ``packages`` and never leaving the module.
+
+    Raises
+    ------
+    ValueError
+        If the module is outside ``packages``, the path crosses into another module, or the name does
+        not exist (e.g. a file written by a newer cbreservoir).
+    """
     module_name, _, qualname = path.partition(":")
     if _top_package(module_name) not in packages or not qualname:
         raise ValueError(f"refusing to load {path!r}: only names from {list(packages)} can be loaded")
-    found: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-        if isinstance(found, ModuleType):
-            raise ValueError(f"refusing to load {path!r}: {part!r} is a module")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+            if isinstance(found, ModuleType):
+                raise ValueError(f"refusing to load {path!r}: {part!r} is a module")
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"cannot load {path!r}: {error}") from error
     return found
+
+
+def _resolves_to(path: str, value: Any) -> bool:
+    try:
+        return _resolve(path, _FUNCTION_PACKAGES) is value
+    except ValueError:
+        return False
 
 
 def _object_type(obj: Any) -> str:
@@ -390,14 +409,17 @@ class _Encoder:
         }
 
     def _encode_function(self, value: Any, where: str) -> dict[str, Any]:
+        """A module-level function by name; ``__qualname__`` first, then ``__name__`` (torch builtins)."""
         module = getattr(value, "__module__", None) or ""
-        qualname = getattr(value, "__qualname__", value.__name__)
-        if _top_package(module) not in _FUNCTION_PACKAGES or "<" in qualname:
-            raise TypeError(
-                f"cannot save {where}: the function {module}.{qualname} is not a module-level function of "
-                f"{list(_FUNCTION_PACKAGES)}"
-            )
-        return {"__type__": "function", "path": f"{module}:{qualname}"}
+        names = dict.fromkeys([getattr(value, "__qualname__", value.__name__), value.__name__])
+        for name in names:
+            path = f"{module}:{name}"
+            if "<" not in name and _top_package(module) in _FUNCTION_PACKAGES and _resolves_to(path, value):
+                return {"__type__": "function", "path": path}
+        raise TypeError(
+            f"cannot save {where}: the function {module}.{value.__name__} is not a module-level function of "
+            f"{list(_FUNCTION_PACKAGES)}"
+        )
 
     def _checked_class_path(self, cls: type, where: str) -> str:
         if _top_package(cls.__module__) not in _CLASS_PACKAGES or "<" in cls.__qualname__:

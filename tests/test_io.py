@@ -107,6 +107,43 @@ def test_cbreservoir_pipeline_round_trip_is_bit_exact(tmp_path):
     np.testing.assert_array_equal(loaded.run(x_test), pipeline.run(x_test))
 
 
+def test_cbrnn_loop_graph_round_trip_is_bit_exact(tmp_path):
+    """The paper's loop wiring (core -> cerebellum delayed, cerebellum -> core immediate) as a graph."""
+    from cbreservoir.models import CBRNN
+    from cbreservoir.nn.graph import graph_from_cbrnn
+
+    graph = graph_from_cbrnn(CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, n_classes=(2, 3), seed=0))
+    graph.run(_series(13, length=5, features=1))  # leave states and feedback buffers behind
+    path = save(graph, tmp_path / "loop.npz")
+    loaded = load(path)
+
+    delays = sorted((a.name, d, b.name) for a, d, b in loaded.edges)
+    assert delays == sorted((a.name, d, b.name) for a, d, b in graph.edges)
+    assert ("core", 1, "cerebellum") in delays and ("cerebellum", 0, "core") in delays
+    x = _series(14, length=12, features=1)
+    outputs, expected = loaded.run(x), graph.run(x)
+    assert outputs.keys() == expected.keys()
+    for name in expected:
+        np.testing.assert_array_equal(outputs[name], expected[name])
+
+
+def test_gradient_trained_graph_and_its_compiled_module_round_trip(tmp_path):
+    from cbreservoir.nn.graph import train_graph
+    from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir
+
+    core = Reservoir(10, lr=0.5, sr=0.9, seed=0, frozen=True, name="core")
+    graph = core >> Cerebellum(16, seed=0, name="cb") >> GradientReadout(loss="cross_entropy", name="out")
+    x = np.random.default_rng(0).integers(0, 2, (16, 5, 1)).astype(float)
+    result = train_graph(
+        graph, x, (x[:, -2, 0] == x[:, -1, 0]).astype(int), n_steps=3, seed=0, progress=False
+    )
+
+    loaded_graph = load(save(graph, tmp_path / "graph.npz"))
+    np.testing.assert_array_equal(loaded_graph.run(x), graph.run(x))
+    compiled = load(save(result.graph, tmp_path / "compiled.npz"))  # a torch module without a config
+    assert torch.equal(compiled(x), result.graph(x))
+
+
 def test_cbreservoir_nodes_round_trip_with_their_states(tmp_path):
     from cbreservoir.nodes import Cerebellum, Reservoir
 
@@ -259,6 +296,13 @@ def test_nan_survives_and_random_generators_continue_identically(tmp_path):
     assert torch.equal(torch.rand(5, generator=loaded[3]), torch.rand(5, generator=torch_rng))
 
 
+def test_functions_are_saved_by_a_name_that_loads_back(tmp_path):
+    from cbreservoir.nn.functional import get_activation
+
+    functions = [np.tanh, torch.tanh, torch.relu, get_activation("leaky_relu")]
+    assert load(save(functions, tmp_path / "functions.npz")) == functions
+
+
 def test_pickle_still_works_for_graphs():
     graph = _fitted_loop_graph()
     copy = pickle.loads(pickle.dumps(graph))
@@ -378,6 +422,15 @@ def test_names_outside_the_allowed_packages_are_never_imported(tmp_path):
     _rewrite_header(path, tmp_path / "evil2.npz", payload=header["payload"])
     with pytest.raises(ValueError, match="is a module"):
         load(tmp_path / "evil2.npz")
+
+
+def test_unknown_class_in_a_file_raises_value_error(tmp_path):
+    path = save(RpyRidge(ridge=1.0), tmp_path / "node.npz")
+    header = read_header(path)
+    header["payload"]["class"] = "reservoirpy.nodes:NodeFromTheFuture"
+    _rewrite_header(path, tmp_path / "future.npz", payload=header["payload"])
+    with pytest.raises(ValueError, match="cannot load 'reservoirpy.nodes:NodeFromTheFuture'"):
+        load(tmp_path / "future.npz")
 
 
 def test_zip_member_crc_is_checked(tmp_path):
