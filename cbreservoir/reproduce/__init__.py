@@ -41,6 +41,8 @@ __all__ = [
     "TASKS",
     "Profile",
     "build_cells",
+    "check_conditions",
+    "check_tasks",
     "get_profile",
     "reproduce",
     "run_config_sweep",
@@ -171,7 +173,7 @@ def _write_outputs(
 ) -> dict:
     """Summaries, the Markdown table, ``summary.json`` / ``summary.md`` and the figures."""
     from cbreservoir.reproduce.figures import plot_learning_curves, plot_scaling
-    from cbreservoir.reproduce.summary import markdown_table, summarize_task
+    from cbreservoir.reproduce.summary import json_ready, markdown_table, summarize_task
 
     summaries = [
         summarize_task(
@@ -192,7 +194,9 @@ def _write_outputs(
             rows = [row for row in summary["rows"] if row["condition"] in SCALING_CONDITIONS]
             figures.append(plot_scaling(summary["task"], rows, output / f"scaling_{summary['task']}.png"))
     (output / "summary.json").write_text(
-        json.dumps({"profile": profile.settings(), "summaries": summaries}, indent=1)
+        json.dumps(
+            json_ready({"profile": profile.settings(), "summaries": summaries}), indent=1, allow_nan=False
+        )
     )
     (output / "summary.md").write_text(f"# Reproduction summary (profile {profile.name!r})\n\n{table}")
     files = {"summary_json": str(output / "summary.json"), "summary_md": str(output / "summary.md")}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from cbreservoir.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
 
-__all__ = ["STUDY_RESULTS", "STUDY_SWITCHING", "markdown_table", "summarize_task"]
+__all__ = ["STUDY_RESULTS", "STUDY_SWITCHING", "json_ready", "markdown_table", "summarize_task"]
 
 #: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
 STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
@@ -63,15 +64,7 @@ def summarize_task(
         (runs that did not reach half-max), the study's numbers where it has them, and ``ordering``:
         whether CB-RNN and full reservoir reached half-max in fewer epochs (mean) than RNN-only.
     """
-    from cbreservoir.metrics import (
-        active_mean_level,
-        auc,
-        epochs_to_half_max,
-        global_max_level,
-        max_level,
-        mean_level,
-        summarize,
-    )
+    from cbreservoir.metrics import global_max_level
 
     groups: dict[tuple[str, int], list[dict]] = {}
     for run in runs:
@@ -83,53 +76,72 @@ def summarize_task(
         if condition in MAIN_CONDITIONS and granule == 256
     ]
     global_max = int(global_max_level(main_curves or [run["levels"] for run in runs]))
-    study_max, study_rows = STUDY_RESULTS.get(task, (None, {}))
-    rows = []
-    for (condition, granule), group in sorted(groups.items(), key=_group_order):
-        reached = [epochs_to_half_max(run["levels"], global_max) for run in group]
-        rows.append(
-            {
-                "condition": condition,
-                "n_granule": granule,
-                "label": _row_label(condition, task, [run["hidden_size"] for run in group]),
-                "n_parameters": group[0]["n_parameters"],
-                "hidden_size": group[0]["hidden_size"],
-                "seeds": [run["seed"] for run in group],
-                "max_level": summarize([max_level(run["levels"]) for run in group]),
-                "epochs_to_half_max": summarize([n_epochs if value is None else value for value in reached]),
-                "censored": sum(value is None for value in reached),
-                "auc": summarize([auc(run["levels"]) for run in group]),
-                "mean_level": summarize([mean_level(run["levels"]) for run in group]),
-                "seconds": summarize([run["seconds"] for run in group]),
-                "active_mean_level": summarize(
-                    [
-                        active_mean_level(run["levels"], min(switching_window or n_epochs, n_epochs))
-                        for run in group
-                    ]
-                )
-                if task == "switching"
-                else None,
-                "study": dict(zip(("max_level", "epochs_to_half_max"), study_rows[condition], strict=True))
-                if condition in study_rows and granule == 256
-                else _study_switching(task, condition, granule),
-            }
-        )
+    window = min(switching_window or n_epochs, n_epochs) if task == "switching" else None
+    rows = [
+        _summarize_group(task, condition, granule, group, global_max, n_epochs, window)
+        for (condition, granule), group in sorted(groups.items(), key=_group_order)
+    ]
     return {
         "task": task,
         "n_epochs": n_epochs,
         "global_max": global_max,
         "half_max": global_max / 2,
-        "switching_window": min(switching_window or n_epochs, n_epochs) if task == "switching" else None,
-        "study_global_max": study_max,
+        "switching_window": window,
+        "study_global_max": STUDY_RESULTS.get(task, (None, {}))[0],
         "rows": rows,
         "ordering": _ordering(rows),
     }
 
 
-def _study_switching(task: str, condition: str, granule: int) -> dict | None:
-    if task != "switching" or granule != 256 or condition not in STUDY_SWITCHING:
+def _summarize_group(
+    task: str,
+    condition: str,
+    granule: int,
+    group: Sequence[dict],
+    global_max: int,
+    n_epochs: int,
+    window: int | None,
+) -> dict:
+    """One summary row: the runs of one condition at one granule size."""
+    from cbreservoir.metrics import (
+        active_mean_level,
+        auc,
+        epochs_to_half_max,
+        max_level,
+        mean_level,
+        summarize,
+    )
+
+    reached = [epochs_to_half_max(run["levels"], global_max) for run in group]
+    return {
+        "condition": condition,
+        "n_granule": granule,
+        "label": _row_label(condition, task, [run["hidden_size"] for run in group]),
+        "n_parameters": group[0]["n_parameters"],
+        "hidden_size": group[0]["hidden_size"],
+        "seeds": [run["seed"] for run in group],
+        "max_level": summarize([max_level(run["levels"]) for run in group]),
+        "epochs_to_half_max": summarize([n_epochs if value is None else value for value in reached]),
+        "censored": sum(value is None for value in reached),
+        "auc": summarize([auc(run["levels"]) for run in group]),
+        "mean_level": summarize([mean_level(run["levels"]) for run in group]),
+        "seconds": summarize([run["seconds"] for run in group]),
+        "active_mean_level": None
+        if window is None
+        else summarize([active_mean_level(run["levels"], window) for run in group]),
+        "study": _study_numbers(task, condition, granule),
+    }
+
+
+def _study_numbers(task: str, condition: str, granule: int) -> dict | None:
+    """The study's numbers for this row (G = 256 rows of the conditions it reports), else ``None``."""
+    if granule != 256:
         return None
-    return {"active_mean_level": STUDY_SWITCHING[condition]}
+    if task in STUDY_RESULTS and condition in STUDY_RESULTS[task][1]:
+        return dict(zip(("max_level", "epochs_to_half_max"), STUDY_RESULTS[task][1][condition], strict=True))
+    if task == "switching" and condition in STUDY_SWITCHING:
+        return {"active_mean_level": STUDY_SWITCHING[condition]}
+    return None
 
 
 def _group_order(item: tuple[tuple[str, int], list[dict]]) -> tuple[int, int]:
@@ -153,6 +165,17 @@ def _mean_sem(stats: dict, digits: int = 1) -> str:
     if stats["n"] < 2:
         return f"{stats['mean']:.{digits}f}"
     return f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"
+
+
+def json_ready(value: object) -> object:
+    """``value`` with non-finite floats (e.g. the SEM of one run) replaced by ``None``, for strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    return value
 
 
 def _table_row(cells: Sequence[str]) -> str:
