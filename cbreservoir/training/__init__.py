@@ -18,6 +18,8 @@ _EXPORTS: dict[str, str] = {
     "CurriculumHistory": ".curriculum",
     "EpochRecord": ".curriculum",
     "EnsembleTrainer": ".ensemble",
+    "EnsembleCurriculumTrainer": ".ensemble",
+    "train_fixed_level": ".ensemble",
 }
 
 __all__ = list(_EXPORTS)

@@ -38,14 +38,20 @@ The same with a curriculum, each member at its own level::
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
+from tqdm.auto import tqdm
 
+from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer
 from cbreservoir.training.trainer import GradientTrainer, TrainingDivergedError
 
 ArrayLike = torch.Tensor | np.ndarray
@@ -465,3 +471,311 @@ def _check_same_architecture(models: list[nn.Module]) -> None:
                 f"({type(model).__name__} {getattr(model, 'config', '')}) differs from model 0 "
                 f"({type(models[0]).__name__} {getattr(models[0], 'config', '')})"
             )
+
+
+# ------------------------------------------------------------------------------------------------------
+# Curriculum: one CurriculumTrainer per member, their trainer calls batched in lock step
+
+
+class _LockStep:
+    """Lock step for E member threads: each submits a call, the last to arrive runs all E as one batch.
+
+    Parameters
+    ----------
+    n_members : int
+    execute : callable
+        ``execute(kind, calls)`` with ``calls[member] = arguments``; returns one result per member.
+    """
+
+    def __init__(self, n_members: int, execute: Callable[[str, dict[int, tuple]], list[Any]]) -> None:
+        self._n_members = n_members
+        self._execute = execute
+        self._condition = threading.Condition()
+        self._pending: dict[int, tuple[str, tuple]] = {}
+        self._results: list[Any] = []
+        self._generation = 0
+        self._finished = 0
+        self.error: BaseException | None = None
+
+    def call(self, member: int, kind: str, arguments: tuple) -> Any:
+        """Submit member ``member``'s call and wait for its result."""
+        with self._condition:
+            if self.error is None and self._finished:
+                self.error = RuntimeError(f"ensemble members fell out of step: member {member} called {kind}")
+            self._raise_if_failed()
+            self._pending[member] = (kind, arguments)
+            generation = self._generation
+            if len(self._pending) == self._n_members:
+                try:
+                    self._run_pending()
+                except BaseException as error:  # handed to every member thread
+                    self.error = error
+                self._pending = {}
+                self._generation += 1
+                self._condition.notify_all()
+            else:
+                self._condition.wait_for(lambda: self._generation != generation or self.error is not None)
+            self._raise_if_failed()
+            return self._results[member]
+
+    def _run_pending(self) -> None:
+        kinds = {kind for kind, _ in self._pending.values()}
+        if len(kinds) != 1:
+            raise RuntimeError(f"ensemble members fell out of step: calls {sorted(kinds)} at the same time")
+        calls = {member: arguments for member, (_, arguments) in self._pending.items()}
+        self._results = self._execute(kinds.pop(), calls)
+
+    def _raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """A member thread ended (with ``error`` when it failed); waiting members are released."""
+        with self._condition:
+            self._finished += 1
+            if error is not None and self.error is None:
+                self.error = error
+            if self._pending and self.error is None:
+                self.error = RuntimeError(
+                    "ensemble members fell out of step: a member ended while others wait"
+                )
+            self._condition.notify_all()
+
+
+class _MemberTrainer:
+    """What member i's :class:`CurriculumTrainer` sees: a trainer whose calls run batched with the others'."""
+
+    def __init__(self, ensemble: EnsembleTrainer, member: int, lock_step: _LockStep) -> None:
+        self._ensemble = ensemble
+        self._member = member
+        self._lock_step = lock_step
+
+    def train_step(self, x: Any, y: Any, head: int | None = None) -> float:
+        return self._lock_step.call(self._member, "train_step", (x, y, head))
+
+    def evaluate(self, x: Any, y: Any, head: int | None = None) -> dict[str, Any]:
+        return self._lock_step.call(self._member, "evaluate", (x, y, head))
+
+    def set_level(self, n: int) -> None:
+        self._ensemble.set_member_level(self._member, n)
+
+    def state_dict(self) -> dict[str, Any]:
+        self._ensemble._write_member(self._member)
+        return self._ensemble.trainers[self._member].state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._ensemble.trainers[self._member].load_state_dict(state)
+        self._ensemble._read_member(self._member)
+
+
+class EnsembleCurriculumTrainer:
+    """Run every ensemble member through its own curriculum, training all members as one batch.
+
+    Member i gets a :class:`~cbreservoir.training.CurriculumTrainer` of its own (data seed, level,
+    history, checkpoints in ``checkpoint_dir/member_XX``), exactly as a solo curriculum run with
+    ``GradientTrainer(model_i, seed=trainer_seed_i)`` and ``CurriculumTrainer(..., seed=seeds[i])``;
+    the curricula run in lock step (one thread each) and their training and test calls are batched
+    through the :class:`EnsembleTrainer`. A member's checkpoint directory can be resumed by a solo run.
+
+    Parameters
+    ----------
+    ensemble : EnsembleTrainer
+    task : str
+        As for :class:`CurriculumTrainer`.
+    seeds : sequence of int, optional
+        Data seed of each member's curriculum; by default each member trainer's seed.
+    checkpoint_dir : str or Path, optional
+        Parent of the members' checkpoint directories; a run resumes from them.
+    progress : bool
+        One tqdm bar over epochs (the slowest member's count).
+    **curriculum_kwargs
+        ``start_level``, ``steps_per_epoch``, ``test_batches``, ``batch_size``, ``threshold``.
+
+    Attributes
+    ----------
+    curricula : list of CurriculumTrainer
+    """
+
+    def __init__(
+        self,
+        ensemble: EnsembleTrainer,
+        task: str,
+        seeds: Sequence[int] | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        progress: bool = True,
+        **curriculum_kwargs: Any,
+    ) -> None:
+        n_members = ensemble.n_members
+        seeds = [trainer.seed for trainer in ensemble.trainers] if seeds is None else list(seeds)
+        if len(seeds) != n_members:
+            raise ValueError(f"seeds must have one entry per member ({n_members}), got {len(seeds)}")
+        self.ensemble = ensemble
+        self.progress = progress
+        self._lock_step = _LockStep(n_members, self._execute)
+        self.curricula = [
+            CurriculumTrainer(
+                _MemberTrainer(ensemble, member, self._lock_step),
+                task,
+                seed=seed,
+                checkpoint_dir=None
+                if checkpoint_dir is None
+                else Path(checkpoint_dir) / f"member_{member:02d}",
+                progress=False,
+                **curriculum_kwargs,
+            )
+            for member, seed in enumerate(seeds)
+        ]
+
+    def _execute(self, kind: str, calls: dict[int, tuple]) -> list[Any]:
+        xs, ys, heads = zip(*(calls[member] for member in range(self.ensemble.n_members)), strict=True)
+        method = self.ensemble.train_step if kind == "train_step" else self.ensemble.evaluate
+        return method(list(xs), list(ys), head=list(heads))
+
+    def run(self, n_epochs: int) -> list[CurriculumHistory]:
+        """Run every member's curriculum until its history holds ``n_epochs`` epochs.
+
+        Returns
+        -------
+        list of CurriculumHistory
+            One per member.
+
+        Raises
+        ------
+        Exception
+            The first error of any member (e.g. ``TrainingDivergedError``); every member stops.
+        """
+
+        def run_member(curriculum: CurriculumTrainer) -> None:
+            try:
+                curriculum.run(n_epochs)
+            except BaseException as error:
+                self._lock_step.finish(error)
+            else:
+                self._lock_step.finish()
+
+        threads = [
+            threading.Thread(target=run_member, args=(curriculum,), daemon=True)
+            for curriculum in self.curricula
+        ]
+        for thread in threads:
+            thread.start()
+        with tqdm(total=n_epochs, disable=not self.progress, unit="epoch") as bar:
+            while any(thread.is_alive() for thread in threads):
+                threads[0].join(timeout=0.5)
+                done = min(len(curriculum.history) for curriculum in self.curricula)
+                bar.update(done - bar.n)
+                bar.set_postfix(N=[curriculum.level for curriculum in self.curricula])
+        for thread in threads:
+            thread.join()
+        if self._lock_step.error is not None:
+            raise self._lock_step.error
+        return [curriculum.history for curriculum in self.curricula]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Fixed-level training: the `cbreservoir train --ensemble E` entry point
+
+
+def train_fixed_level(
+    model: str = "cbrnn",
+    task: str = "dms",
+    n: int = 5,
+    steps: int = 200,
+    ensemble: int = 8,
+    seed: int = 0,
+    batch_size: int = 64,
+    test_batches: int = 10,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    **trainer_kwargs: Any,
+) -> dict[str, Any]:
+    """Train ``ensemble`` independent networks at task level ``n`` for ``steps`` updates, as one batch.
+
+    Member i is ``build_model(model, seed=seed + i)`` trained by ``GradientTrainer(..., seed=seed + i)``
+    (the study's optimiser unless ``trainer_kwargs`` say otherwise) on its own batches from
+    ``make_batch(task, n, batch_size, numpy.random.default_rng(seed + i))``, then tested on
+    ``test_batches`` further batches of that stream.
+
+    Parameters
+    ----------
+    model : {"cbrnn", "rnn"}
+        The paper's CB-RNN (H = 64, G = 256, P = 64) or the RNN-only baseline with the hidden size that
+        matches its parameter count (H = 202 for one input and two classes).
+    task : {"dms", "parity", "mod3"}
+    n : int
+        Task level N.
+    steps : int
+        Training updates.
+    ensemble : int
+        Number of members E.
+    seed : int
+    batch_size : int
+    test_batches : int
+    device : str or torch.device
+    progress : bool
+        Show a tqdm bar over the updates.
+    **trainer_kwargs
+        Further :class:`GradientTrainer` arguments.
+
+    Returns
+    -------
+    dict
+        ``model``, ``task``, ``n``, ``steps``, ``ensemble``, ``seed``, ``batch_size``, ``hidden_size``,
+        ``parameters`` (per member), ``seeds``, ``accuracy`` and ``test_loss`` (lists, one per member),
+        ``final_train_loss`` (list), ``seconds`` (training time), ``updates_per_second`` (ensemble updates)
+        and ``member_updates_per_second`` (E × updates per second).
+    """
+    from cbreservoir.models import build_model, count_parameters, match_hidden_size
+    from cbreservoir.tasks import TASKS, make_batch, task_spec
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    for name, value in [
+        ("steps", steps),
+        ("ensemble", ensemble),
+        ("batch_size", batch_size),
+        ("test_batches", test_batches),
+    ]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    spec = task_spec(task)
+    architecture = {"input_size": spec.input_size, "n_classes": spec.n_classes}
+    if model == "rnn":
+        reference = count_parameters(build_model("cbrnn", **architecture))
+        architecture["hidden_size"] = match_hidden_size(reference, kind="rnn", **architecture)
+    elif model != "cbrnn":
+        raise ValueError(f"model must be 'cbrnn' or 'rnn', got {model!r}")
+    seeds = [seed + member for member in range(ensemble)]
+    members = [build_model(model, seed=member_seed, **architecture).to(device) for member_seed in seeds]
+    trainer = EnsembleTrainer(members, seeds=seeds, device=device, **trainer_kwargs)
+    rngs = [np.random.default_rng(member_seed) for member_seed in seeds]
+
+    def draw() -> tuple[list[np.ndarray], list[np.ndarray]]:
+        batches = [make_batch(task, n, batch_size, rng) for rng in rngs]
+        return [x for x, _ in batches], [y for _, y in batches]
+
+    start = time.perf_counter()
+    for _ in tqdm(range(steps), disable=not progress, unit="update"):
+        losses = trainer.train_step(*draw())
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    tests = [trainer.evaluate(*draw()) for _ in range(test_batches)]
+    return {
+        "model": model,
+        "task": task,
+        "n": n,
+        "steps": steps,
+        "ensemble": ensemble,
+        "seed": seed,
+        "batch_size": batch_size,
+        "hidden_size": members[0].hidden_size,
+        "parameters": count_parameters(members[0]),
+        "seeds": seeds,
+        "accuracy": [float(np.mean([test[i]["accuracy"] for test in tests])) for i in range(ensemble)],
+        "test_loss": [float(np.mean([test[i]["loss"] for test in tests])) for i in range(ensemble)],
+        "final_train_loss": losses,
+        "seconds": seconds,
+        "updates_per_second": steps / seconds,
+        "member_updates_per_second": steps * ensemble / seconds,
+    }
