@@ -42,7 +42,7 @@ import json
 import math
 import os
 import tempfile
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -62,6 +62,9 @@ _CLASS_PACKAGES = ("cbreservoir", "reservoirpy", "sklearn", "torch")
 _FUNCTION_PACKAGES = (*_CLASS_PACKAGES, "numpy", "scipy")
 
 PathLike = str | os.PathLike
+
+#: Default factories a saved ``defaultdict`` may have (looked up by name on load).
+_DEFAULT_FACTORIES: dict[str, type] = {factory.__name__: factory for factory in (dict, list, set, int, float)}
 
 
 # ----------------------------------------------------------------------------------------------- public API
@@ -330,7 +333,7 @@ class _Encoder:
         if type(value) is float:
             return value if math.isfinite(value) else {"__type__": "float", "value": repr(value)}
         if isinstance(value, np.ndarray):
-            return {"__type__": "ndarray", "key": self.add_array(value, where)}
+            return self._memoized(value, where, self._encode_ndarray)
         if isinstance(value, np.generic):
             return {"__type__": "npscalar", "key": self.add_array(np.asarray(value), where)}
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
@@ -338,7 +341,7 @@ class _Encoder:
         if isinstance(value, (list, tuple, set, frozenset)) and type(value) in (list, tuple, set, frozenset):
             items = [self.encode(item, f"{where}[{index}]") for index, item in enumerate(value)]
             return items if type(value) is list else {"__type__": type(value).__name__, "items": items}
-        if type(value) in (dict, OrderedDict):
+        if type(value) in (dict, OrderedDict, defaultdict):
             return self._encode_dict(value, where)
         if isinstance(value, np.random.Generator):
             state = value.bit_generator.state
@@ -362,7 +365,16 @@ class _Encoder:
             [self.encode(key, f"{where} key"), self.encode(item, f"{where}[{key!r}]")]
             for key, item in value.items()
         ]
-        return {"__type__": "dict", "ordered": type(value) is OrderedDict, "pairs": pairs}
+        entry = {"__type__": "dict", "ordered": type(value) is OrderedDict, "pairs": pairs}
+        if type(value) is defaultdict:
+            factory = value.default_factory
+            if factory is not None and factory not in _DEFAULT_FACTORIES.values():
+                raise TypeError(f"cannot save {where}: a defaultdict whose default factory is {factory!r}")
+            entry["default_factory"] = None if factory is None else factory.__name__
+        return entry
+
+    def _encode_ndarray(self, value: np.ndarray, where: str) -> dict[str, Any]:
+        return {"__type__": "ndarray", "key": self.add_array(value, where)}
 
     def _encode_sparse(self, value: Any, where: str) -> dict[str, Any]:
         import scipy.sparse
@@ -381,32 +393,66 @@ class _Encoder:
 
     def _encode_torch(self, value: Any, where: str, torch: ModuleType) -> dict[str, Any] | None:
         if isinstance(value, torch.Tensor):
-            return {
-                "__type__": "tensor",
-                "key": self.add_array(value.detach().cpu().numpy(), where),
-                "parameter": isinstance(value, torch.nn.Parameter),
-                "requires_grad": value.requires_grad,
-            }
+            return self._memoized(value, where, self._encode_tensor)
         if isinstance(value, torch.dtype):
             return {"__type__": "torch_dtype", "name": str(value).removeprefix("torch.")}
+        if isinstance(value, torch.device):
+            return {"__type__": "torch_device", "name": str(value)}
         if isinstance(value, torch.Generator):
             return {"__type__": "torch_generator", "key": self.add_array(value.get_state().numpy(), where)}
         if isinstance(value, torch.nn.Module) and _is_config_model(value):
             return self._memoized(value, where, self._encode_config_model)
         return None
 
+    def _encode_tensor(self, tensor: Any, where: str) -> dict[str, Any]:
+        import torch
+
+        entry = {
+            "__type__": "tensor",
+            "parameter": isinstance(tensor, torch.nn.Parameter),
+            "requires_grad": tensor.requires_grad,
+        }
+        if tensor.is_meta:  # no values: keep shape and dtype
+            return {
+                **entry,
+                "meta": True,
+                "shape": list(tensor.shape),
+                "dtype": _torch_dtype_name(tensor.dtype),
+            }
+        return {**entry, "key": self.add_array(_tensor_values(tensor, where), where)}
+
     def _encode_config_model(self, model: Any, where: str) -> dict[str, Any]:
+        parameters = dict(model.named_parameters())
+        float_dtypes = {parameter.dtype for parameter in parameters.values() if parameter.is_floating_point()}
+        meta = any(parameter.is_meta for parameter in parameters.values())
         return {
             "__type__": "torch_model",
             "config": self.encode(model.config, f"{where}.config"),
-            "state_dict": {
-                name: self.add_array(tensor.detach().cpu().numpy(), f"{where}.{name}")
+            "dtype": _torch_dtype_name(float_dtypes.pop()) if len(float_dtypes) == 1 else None,
+            "meta": meta,
+            "state_dict": {}
+            if meta
+            else {
+                name: self.add_array(_tensor_values(tensor, f"{where}.{name}"), f"{where}.{name}")
                 for name, tensor in model.state_dict().items()
             },
-            "frozen": [name for name, parameter in model.named_parameters() if not parameter.requires_grad],
+            "parameters": {name: self._claim(parameter) for name, parameter in parameters.items()},
+            "frozen": [name for name, parameter in parameters.items() if not parameter.requires_grad],
             "training": model.training,
             "cerebellum_enabled": getattr(model, "cerebellum_enabled", None),
         }
+
+    def _claim(self, parameter: Any) -> list:
+        """``["own", id]`` for a parameter seen first here, ``["shared", id]`` for one seen before.
+
+        An optimizer or an ensemble elsewhere in the object may hold the same parameter objects; after
+        loading they must again be the very parameters of the rebuilt model.
+        """
+        if id(parameter) in self._ids:
+            return ["shared", self._ids[id(parameter)]]
+        self._ids[id(parameter)] = len(self._ids)
+        self._alive.append(parameter)
+        return ["own", self._ids[id(parameter)]]
 
     def _encode_function(self, value: Any, where: str) -> dict[str, Any]:
         """A module-level function by name; ``__qualname__`` first, then ``__name__`` (torch builtins)."""
@@ -460,6 +506,18 @@ class _Encoder:
         return {"id": self._ids[id(value)], **encode(value, where)}
 
 
+def _torch_dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _tensor_values(tensor: Any, where: str) -> np.ndarray:
+    """A CPU numpy copy of ``tensor``'s values (dtypes numpy lacks, like bfloat16, are refused)."""
+    try:
+        return tensor.detach().cpu().numpy()
+    except TypeError as error:
+        raise TypeError(f"cannot save {where}: {error}") from error
+
+
 def _is_sparse(value: Any) -> bool:
     import sys
 
@@ -486,7 +544,10 @@ class _Decoder:
         decoder = getattr(self, f"_decode_{kind}", None)
         if decoder is None:
             raise ValueError(f"unknown entry type {kind!r} in the payload")
-        return decoder(node)
+        value = decoder(node)
+        if "id" in node:
+            self._objects[node["id"]] = value  # later "ref" entries resolve to this very object
+        return value
 
     def _array(self, key: str) -> np.ndarray:
         return self.arrays[key]
@@ -515,6 +576,9 @@ class _Decoder:
 
     def _decode_dict(self, node: dict) -> dict:
         items = ((self.decode(key), self.decode(value)) for key, value in node["pairs"])
+        if "default_factory" in node:
+            factory = node["default_factory"]
+            return defaultdict(None if factory is None else _DEFAULT_FACTORIES[factory], items)
         return OrderedDict(items) if node["ordered"] else dict(items)
 
     def _decode_np_generator(self, node: dict) -> np.random.Generator:
@@ -543,7 +607,10 @@ class _Decoder:
     def _decode_tensor(self, node: dict) -> Any:
         import torch
 
-        tensor = torch.from_numpy(np.array(self._array(node["key"])))
+        if node.get("meta"):
+            tensor = torch.empty(node["shape"], dtype=self._decode_torch_dtype(node), device="meta")
+        else:
+            tensor = torch.from_numpy(np.array(self._array(node["key"])))
         if node["parameter"]:
             return torch.nn.Parameter(tensor, requires_grad=node["requires_grad"])
         return tensor.requires_grad_(node["requires_grad"])
@@ -551,10 +618,16 @@ class _Decoder:
     def _decode_torch_dtype(self, node: dict) -> Any:
         import torch
 
-        dtype = getattr(torch, node["name"])
+        name = node.get("dtype", node.get("name"))
+        dtype = getattr(torch, name, None)
         if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"{node['name']!r} is not a torch dtype")
+            raise ValueError(f"{name!r} is not a torch dtype")
         return dtype
+
+    def _decode_torch_device(self, node: dict) -> Any:
+        import torch
+
+        return torch.device(node["name"])
 
     def _decode_torch_generator(self, node: dict) -> Any:
         import torch
@@ -594,20 +667,26 @@ class _Decoder:
 
         from cbreservoir.models import build_model
 
-        config = self.decode(node["config"])
-        state_dict = {
-            name: torch.from_numpy(np.array(self._array(key))) for name, key in node["state_dict"].items()
-        }
-        model = build_model(**config)
-        float_dtypes = {tensor.dtype for tensor in state_dict.values() if tensor.is_floating_point()}
-        if len(float_dtypes) == 1:
-            model = model.to(float_dtypes.pop())
-        model.load_state_dict(state_dict, strict=True)
+        model = build_model(**self.decode(node["config"]))
+        if node["dtype"] is not None:
+            model = model.to(self._decode_torch_dtype({"dtype": node["dtype"]}))
+        if node["meta"]:
+            model = model.to("meta")
+        else:
+            state_dict = {
+                name: torch.from_numpy(np.array(self._array(key))) for name, key in node["state_dict"].items()
+            }
+            model.load_state_dict(state_dict, strict=True)
+        for name, (ownership, identifier) in node["parameters"].items():
+            if ownership == "own":
+                self._objects[identifier] = model.get_parameter(name)
+            else:  # the same parameter object was decoded earlier: make the model hold it again
+                module_name, _, leaf = name.rpartition(".")
+                setattr(model.get_submodule(module_name), leaf, self._objects[identifier])
         frozen = set(node["frozen"])
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name not in frozen)
         model.train(node["training"])
         if node["cerebellum_enabled"] is not None:
             model.cerebellum_enabled = node["cerebellum_enabled"]
-        self._objects[node["id"]] = model
         return model

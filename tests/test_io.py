@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +249,76 @@ def test_pickle_still_works_for_built_models():
     assert torch.equal(_logits(copy, x), _logits(model, x))
 
 
+def _tiny_cbrnn(seed: int):
+    from cbreservoir.models import CBRNN
+
+    return CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, seed=seed)
+
+
+def test_trainer_round_trip_continues_training_identically(tmp_path):
+    """Optimizer state, schedule, random streams: the loaded trainer takes the very same next steps."""
+    from cbreservoir.tasks import make_batch
+    from cbreservoir.training import GradientTrainer
+
+    trainer = GradientTrainer(_tiny_cbrnn(0), schedule="interleaved", momentum=0.5)
+    trainer.set_level(3)
+    x, y = make_batch("parity", 3, 8, seed=0)
+    trainer.train_step(x, y)
+    loaded = load(save(trainer, tmp_path / "trainer.npz"))
+
+    assert loaded.optimizer.param_groups[0]["params"][0] is next(loaded.model.parameters())
+    assert [loaded.train_step(x, y) for _ in range(3)] == [trainer.train_step(x, y) for _ in range(3)]
+    assert loaded.evaluate(x, y) == trainer.evaluate(x, y)
+
+
+def test_ensemble_round_trip_continues_training_identically(tmp_path):
+    from cbreservoir.tasks import make_batch
+    from cbreservoir.training.ensemble import EnsembleTrainer
+
+    ensemble = EnsembleTrainer([_tiny_cbrnn(seed) for seed in range(3)], seeds=range(3))
+    batches = [make_batch("dms", 3, 8, seed=seed) for seed in range(3)]
+    xs, ys = [x for x, _ in batches], [y for _, y in batches]
+    ensemble.train_step(xs, ys)
+    loaded = load(save(ensemble, tmp_path / "ensemble.npz"))
+
+    assert loaded.train_step(xs, ys) == ensemble.train_step(xs, ys)
+    assert loaded.evaluate(xs, ys) == ensemble.evaluate(xs, ys)
+    ensemble.sync_members()
+    loaded.sync_members()
+    for original, copy in zip(ensemble.members, loaded.members, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(original.parameters(), copy.parameters(), strict=True))
+
+
+def test_fitted_estimators_round_trip(tmp_path):
+    from cbreservoir.estimators import CBRNNRegressor, CerebellarReservoirClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 6, 2))
+    labels = (x[:, -1, 0] > 0).astype(int)
+    classifier = CerebellarReservoirClassifier(units=10, n_granule=20, random_state=0).fit(x, labels)
+    regressor = CBRNNRegressor(hidden_size=5, n_granule=10, n_purkinje=3, epochs=2, random_state=0)
+    regressor.fit(x, x[:, -1, :1].sum(axis=1))
+    path = save({"classifier": classifier, "regressor": regressor}, tmp_path / "estimators.npz")
+    loaded = load(path)
+
+    np.testing.assert_array_equal(loaded["classifier"].predict_proba(x), classifier.predict_proba(x))
+    np.testing.assert_array_equal(loaded["regressor"].predict(x), regressor.predict(x))
+    assert loaded["regressor"].get_params() == regressor.get_params()
+    assert read_header(save(classifier, tmp_path / "one.npz"))["object_type"] == "estimator"
+
+
+def test_meta_device_models_and_tensors_keep_shape_and_dtype(tmp_path):
+    model = _tiny_cbrnn(0).double().to("meta")
+    loaded = load(save([model, torch.empty(2, 3, device="meta")], tmp_path / "meta.npz"))
+    assert all(p.is_meta and p.dtype == torch.float64 for p in loaded[0].parameters())
+    assert loaded[1].is_meta and loaded[1].shape == (2, 3)
+
+
+def test_unsupported_tensor_dtype_is_refused_with_its_location(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot save obj\['w'\]"):
+        save({"w": torch.ones(2, dtype=torch.bfloat16)}, tmp_path / "bf16.npz")
+
+
 def test_values_of_every_supported_kind_round_trip(tmp_path):
     values = {
         "none": None,
@@ -258,6 +329,7 @@ def test_values_of_every_supported_kind_round_trip(tmp_path):
         "arrays": [np.arange(6, dtype=np.int8).reshape(2, 3), np.asfortranarray(np.eye(3)), np.array(2.5)],
         "dtypes": [np.dtype("float32"), np.float64],
         "sets": ({1, 2}, frozenset({"a"})),
+        "defaults": defaultdict(list, {"a": [1]}),
         7: "non-string key",
         ("tuple", "key"): {"nested": [1, [2, [3]]]},
         "sparse": [
@@ -268,6 +340,7 @@ def test_values_of_every_supported_kind_round_trip(tmp_path):
     loaded = load(save(values, tmp_path / "values.npz"))
 
     assert loaded.keys() == values.keys()
+    assert loaded["defaults"].default_factory is list and loaded["defaults"] == values["defaults"]
     for key in ("none", "flags", "numbers", "text", "dtypes", "sets", 7, ("tuple", "key")):
         assert loaded[key] == values[key]
     for original, copy in zip(values["numpy_scalars"], loaded["numpy_scalars"], strict=True):
@@ -281,6 +354,12 @@ def test_values_of_every_supported_kind_round_trip(tmp_path):
     assert torch.equal(loaded["torch"][0], values["torch"][0])
     assert loaded["torch"][1].dtype == torch.int64
     assert loaded["torch"][2] is torch.float16
+
+
+def test_shared_arrays_and_tensors_stay_shared(tmp_path):
+    array, tensor = np.arange(3.0), torch.arange(3.0)
+    loaded = load(save({"a": array, "b": array, "t": [tensor, tensor]}, tmp_path / "shared.npz"))
+    assert loaded["a"] is loaded["b"] and loaded["t"][0] is loaded["t"][1]
 
 
 def test_nan_survives_and_random_generators_continue_identically(tmp_path):
