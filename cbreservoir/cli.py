@@ -459,73 +459,108 @@ def _run_demo(args: argparse.Namespace) -> dict:
 
 def _run_train(args: argparse.Namespace) -> dict:
     settings = train_settings(args)
-    from cbreservoir.reproduce.conditions import CONDITIONS, TASKS
-    from cbreservoir.training.schedules import SCHEDULES
-
-    check_choice("model", settings["model"], _model_kinds(CONDITIONS))
-    check_choice("task", settings["task"], TASKS)
-    check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
     start = time.perf_counter()
     if settings["epochs"] is None:
         result = _train_fixed_level(settings, args.progress)
     else:
         result = _train_curriculum(settings, args.progress)
-    return {"settings": settings, **result, "seconds": time.perf_counter() - start}
+    return {"settings": settings, **result, "wall_seconds": time.perf_counter() - start}
+
+
+#: Model kinds of :func:`cbreservoir.training.ensemble.train_fixed_level`.
+FIXED_LEVEL_MODELS = ("cbrnn", "rnn")
+
+
+def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
+    """``ensemble`` networks (default 1) trained together at the fixed level ``n``, then tested."""
+    train_fixed_level = _backend("cbreservoir.training.ensemble", "train_fixed_level")
+    from cbreservoir.tasks import TASKS
+
+    check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
+    check_choice("task", settings["task"], list(TASKS))
+    for key in ("schedule", "n_granule", "save", "checkpoint_dir"):
+        if settings[key] != _TRAIN_OPTION[key].default:
+            raise UsageError(f"{key!r} applies to curriculum training: give 'epochs' too")
+    result = train_fixed_level(
+        model=settings["model"],
+        task=settings["task"],
+        n=settings["n"],
+        steps=settings["steps"],
+        ensemble=settings["ensemble"] or 1,
+        seed=settings["seed"],
+        batch_size=settings["batch_size"],
+        test_batches=settings["test_batches"],
+        device=settings["device"],
+        progress=progress,
+        learning_rate=settings["learning_rate"],
+    )
+    return {"mode": "fixed_level", **result}
 
 
 def _model_kinds(conditions: dict) -> list[str]:
-    """Model kinds ``train`` accepts: the conditions that are a plain model trained end to end."""
+    """Model kinds the curriculum accepts: the conditions that are a plain model trained end to end."""
     return [name for name, condition in conditions.items() if condition.kind == name]
 
 
 def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
-    """One model through the curriculum (resumable with ``checkpoint_dir``)."""
-    from cbreservoir.models import count_parameters
-    from cbreservoir.reproduce.conditions import INTERLEAVE_PERIOD, build_condition_model
-    from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
+    """One model, or an ensemble whose members keep their own levels, through the curriculum.
 
-    if settings["ensemble"] is not None:
-        raise UsageError("'ensemble' trains at a fixed level: give it without 'epochs'")
-    task = settings["task"]
-    model = build_condition_model(
-        settings["model"], task, n_granule=settings["n_granule"], seed=settings["seed"]
-    )
+    Resumable with ``checkpoint_dir``; member i of an ensemble is the solo run with seed ``seed + i``.
+    """
+    from cbreservoir.models import count_parameters
+    from cbreservoir.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, TASKS, build_condition_model
+    from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
+    from cbreservoir.training.schedules import SCHEDULES
+
+    check_choice("model", settings["model"], _model_kinds(CONDITIONS))
+    check_choice("task", settings["task"], TASKS)
+    check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    task, n_members = settings["task"], settings["ensemble"] or 1
+    seeds = [settings["seed"] + member for member in range(n_members)]
+    models = [
+        build_condition_model(settings["model"], task, n_granule=settings["n_granule"], seed=seed)
+        for seed in seeds
+    ]
     schedule_options = {"k": INTERLEAVE_PERIOD[task]} if settings["schedule"] == "interleaved" else {}
-    trainer = GradientTrainer(
-        model,
-        learning_rate=settings["learning_rate"],
-        schedule=make_schedule(settings["schedule"], **schedule_options),
-        device=settings["device"],
-        seed=settings["seed"],
-    )
-    curriculum = CurriculumTrainer(
-        trainer,
-        task,
-        start_level=settings["n"],
-        steps_per_epoch=settings["steps"],
-        test_batches=settings["test_batches"],
-        batch_size=settings["batch_size"],
-        seed=settings["seed"],
-        checkpoint_dir=settings["checkpoint_dir"],
-        progress=progress,
-    )
-    history = curriculum.run(settings["epochs"])
+    trainer_options = {
+        "learning_rate": settings["learning_rate"],
+        "schedule": make_schedule(settings["schedule"], **schedule_options),
+        "device": settings["device"],
+    }
+    curriculum_options = {
+        "start_level": settings["n"],
+        "steps_per_epoch": settings["steps"],
+        "test_batches": settings["test_batches"],
+        "batch_size": settings["batch_size"],
+        "checkpoint_dir": settings["checkpoint_dir"],
+        "progress": progress,
+    }
+    if settings["ensemble"] is None:
+        trained = GradientTrainer(models[0], seed=seeds[0], **trainer_options)
+        curriculum = CurriculumTrainer(trained, task, seed=seeds[0], **curriculum_options)
+        histories = [curriculum.run(settings["epochs"])]
+    else:
+        trained = _backend("cbreservoir.training.ensemble", "EnsembleTrainer")(
+            models, seeds, **trainer_options
+        )
+        curriculum = _backend("cbreservoir.training.ensemble", "EnsembleCurriculumTrainer")(
+            trained, task, **curriculum_options
+        )
+        histories = curriculum.run(settings["epochs"])
+        trained.sync_members()
     if settings["save"]:
-        _save(model, settings["save"])
+        _save(trained.model if settings["ensemble"] is None else trained, settings["save"])
+    levels = [history.levels for history in histories]
+    accuracy = [history.accuracies for history in histories]
     return {
         "mode": "curriculum",
-        "n_parameters": count_parameters(model),
-        "hidden_size": model.hidden_size,
-        "max_level": max(history.levels),
-        "levels": history.levels,
-        "accuracy": history.accuracies,
+        "n_parameters": count_parameters(models[0]),
+        "hidden_size": models[0].hidden_size,
+        "seeds": seeds,
+        "max_level": [max(member) for member in levels] if settings["ensemble"] else max(levels[0]),
+        "levels": levels if settings["ensemble"] else levels[0],
+        "accuracy": accuracy if settings["ensemble"] else accuracy[0],
     }
-
-
-def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
-    """``ensemble`` networks (default 1) trained together at the fixed level ``n``."""
-    train_fixed_level = _backend("cbreservoir.training.ensemble", "train_fixed_level")
-    raise _BackendMissing(f"fixed-level training is not wired to {train_fixed_level} yet")
 
 
 def _save(obj: Any, path: str) -> None:

@@ -94,9 +94,18 @@ def test_bad_choice_exits_2_naming_the_allowed_values(capsys, option, value, all
     assert f"'{option[2:]}' must be one of {allowed}, got '{value}'" in err
 
 
-def test_ensemble_with_curriculum_is_a_usage_error(capsys):
-    assert main(["train", "--ensemble", "2", "--epochs", "1", *TINY_TRAIN]) == EXIT_USAGE
-    assert "'ensemble' trains at a fixed level" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "gru"], "'model' must be one of ['cbrnn', 'rnn'], got 'gru'"),
+        (["--task", "multitask"], "'task' must be one of ['dms', 'parity', 'mod3'], got 'multitask'"),
+        (["--save", "x.npz"], "'save' applies to curriculum training: give 'epochs' too"),
+        (["--schedule", "full_reservoir"], "'schedule' applies to curriculum training"),
+    ],
+)
+def test_fixed_level_usage_errors(capsys, argv, message):
+    assert main(["train", *argv]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------- configs
@@ -146,6 +155,35 @@ def test_flags_override_the_config_file_which_overrides_defaults(capsys, tmp_pat
 # ------------------------------------------------------------------------------------------------ train
 
 
+FIXED = ["--n", "3", "--steps", "2", "--batch-size", "8", "--test-batches", "1"]
+
+
+def test_train_fixed_level_ensemble_json(capsys):
+    """The issue's command, on tiny settings: E members at a fixed level, each member's test accuracy."""
+    code, result = run_json(capsys, ["train", "--model", "cbrnn", "--task", "dms", *FIXED, "--ensemble", "3"])
+    assert code == EXIT_OK
+    assert result["mode"] == "fixed_level" and result["ensemble"] == 3 and result["seeds"] == [0, 1, 2]
+    assert len(result["accuracy"]) == 3 and all(0 <= accuracy <= 1 for accuracy in result["accuracy"])
+    assert result["parameters"] == 41922 and result["seconds"] > 0
+
+
+def test_train_fixed_level_single_rnn_is_the_matched_baseline(capsys):
+    code, result = run_json(capsys, ["train", "--model", "rnn", "--task", "parity", *FIXED, "--seed", "4"])
+    assert code == EXIT_OK
+    assert (result["ensemble"], result["hidden_size"], result["parameters"]) == (1, 202, 41816)
+    assert result["seeds"] == [4]
+
+
+def test_ensemble_curriculum_member_equals_the_solo_run(capsys, tmp_path):
+    base = ["train", "--model", "cbrnn", "--epochs", "2", *TINY_TRAIN, "--seed", "5"]
+    _, ensemble = run_json(capsys, [*base, "--ensemble", "2", "--save", "ensemble.npz"])
+    _, solo = run_json(capsys, base)
+    assert ensemble["seeds"] == [5, 6]
+    assert ensemble["levels"][0] == solo["levels"] and ensemble["accuracy"][0] == solo["accuracy"]
+    assert len(ensemble["max_level"]) == 2
+    assert len(cbreservoir.load(tmp_path / "ensemble.npz").members) == 2
+
+
 def test_train_curriculum_json_and_save(capsys, tmp_path):
     argv = ["train", "--model", "cbrnn", "--task", "dms", "--epochs", "2", *TINY_TRAIN, "--save", "m.npz"]
     code, result = run_json(capsys, argv)
@@ -154,7 +192,7 @@ def test_train_curriculum_json_and_save(capsys, tmp_path):
     assert len(result["levels"]) == len(result["accuracy"]) == 2
     assert result["max_level"] == max(result["levels"]) >= 2
     assert all(0.0 <= accuracy <= 1.0 for accuracy in result["accuracy"])
-    assert result["seconds"] > 0
+    assert result["wall_seconds"] > 0
 
     model = cbreservoir.load(tmp_path / "m.npz")
     assert model.config["kind"] == "cbrnn" and model.config["n_granule"] == 16
