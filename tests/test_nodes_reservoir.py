@@ -6,7 +6,7 @@ import scipy.sparse
 import torch
 from reservoirpy.nodes import Reservoir as PeerReservoir
 
-from cbreservoir.nn.functional import core_step, get_activation
+from cbreservoir.nn.functional import ACTIVATIONS, core_step, get_activation
 from cbreservoir.nodes import Reservoir
 
 
@@ -68,19 +68,26 @@ def test_same_seed_draws_reservoirpys_matrices():
     assert not np.array_equal(other.W, ours.W)
 
 
-def test_step_and_run_agree_and_use_core_step(weights, inputs):
+def test_step_and_run_agree(weights, inputs):
     W, Win, bias = weights
     node = Reservoir(40, lr=0.4, W=W, Win=Win, bias=bias)
     stepped = np.stack([node.step(x) for x in inputs[0]])
     node.reset()
     np.testing.assert_allclose(node.run(inputs[0]), stepped, atol=1e-12)
-    h = torch.zeros(40, dtype=torch.float64)
-    tensors = [torch.from_numpy(m) for m in (Win, W, bias)]
-    for t in range(3):
-        h = core_step(
-            torch.from_numpy(inputs[0, t]), h, *tensors[:2], tensors[2], None, 0.4, get_activation("tanh")
-        )
-    np.testing.assert_allclose(stepped[2], h.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("density", [0.1, 1.0])
+def test_batched_loop_equals_core_step(activation, density):
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(30, 30)) * (rng.random((30, 30)) < density) * 0.2
+    Win, bias, x = rng.normal(size=(30, 2)), rng.normal(size=30), rng.normal(size=(4, 12, 2))
+    states = Reservoir(30, lr=0.7, W=W, Win=Win, bias=bias, activation=activation).run(x)
+    h = torch.zeros(4, 30, dtype=torch.float64)
+    weights = [torch.from_numpy(m) for m in (Win, W, bias)]
+    for t in range(12):
+        h = core_step(torch.from_numpy(x[:, t]), h, *weights, None, 0.7, get_activation(activation))
+        np.testing.assert_allclose(states[:, t], h.numpy(), rtol=0, atol=1e-12)
 
 
 def test_sparse_weights_are_stored_dense(weights, inputs):
