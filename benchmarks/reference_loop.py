@@ -116,14 +116,14 @@ def train_step(
     x : tensor (B, T, d)
     y : tensor (B,) int64
     generator : torch.Generator
-        Draws h_0 ~ 0.1·U(0, 1).
+        Draws h_0 ~ 0.1·U(0, 1); on the device of ``x``.
 
     Returns
     -------
     float
         The loss before the update.
     """
-    h0 = 0.1 * torch.rand(x.shape[0], model.hidden_size, generator=generator, dtype=x.dtype)
+    h0 = 0.1 * torch.rand(x.shape[0], model.hidden_size, generator=generator, dtype=x.dtype, device=x.device)
     loss = F.cross_entropy(model(x, h0), y)
     optimizer.zero_grad()
     loss.backward()

@@ -17,12 +17,17 @@ True
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -226,9 +231,12 @@ def random_reservoir_weights(
     return W, Win, bias
 
 
-def reservoir_run_flops(n_series: int, length: int, n_features: int, units: int) -> float:
-    """Matrix-product work of a reservoir run: 2·S·T·N·(N + d) floating-point operations."""
-    return 2.0 * n_series * length * units * (units + n_features)
+def reservoir_run_flops(n_series: int, length: int, W: np.ndarray, Win: np.ndarray) -> float:
+    """Useful work of a reservoir run: 2·S·T·(nnz(W) + nnz(Win)) floating-point operations.
+
+    Only non-zero weights count, so sparse and dense implementations are rated on the same work.
+    """
+    return 2.0 * n_series * length * (np.count_nonzero(W) + np.count_nonzero(Win))
 
 
 def bench_reservoir_run(
@@ -259,9 +267,10 @@ def bench_reservoir_run(
     W, Win, bias = random_reservoir_weights(units, n_features, seed=seed)
     X = np.random.default_rng(seed + 1).uniform(-1.0, 1.0, (n_series, length, n_features))
     peer = PeerReservoir(units, lr=leak_rate, W=W, Win=Win, bias=bias)
-    peer_timing = time_call(lambda: peer.run(X), repeat=1, warmup=0)
-    peer_states = peer.run(X)
-    flops = reservoir_run_flops(n_series, length, n_features, units)
+    start = time.perf_counter()
+    peer_states = peer.run(X)  # once: it is the slow side; every series starts from the zero state
+    peer_seconds = time.perf_counter() - start
+    flops = reservoir_run_flops(n_series, length, W, Win)
     rows = []
     for dtype, target in (("float64", 5.0), ("float32", 10.0)):
         node = Reservoir(units, lr=leak_rate, W=W, Win=Win, bias=bias, dtype=dtype)
@@ -278,10 +287,354 @@ def bench_reservoir_run(
             BenchRow(
                 operation=f"Reservoir.run {n_series}x{length}x{n_features}, {units} units, {dtype}",
                 cbreservoir_seconds=timing.median,
-                peer_seconds=peer_timing.median,
+                peer_seconds=peer_seconds,
                 peer="reservoirpy Reservoir.run",
                 target=target,
                 notes=notes,
             )
         )
     return rows
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Ridge fit: cbreservoir.nodes.Ridge (in memory and streamed) vs reservoirpy.nodes.Ridge.fit
+
+
+def ill_conditioned_states(
+    n_samples: int,
+    n_features: int,
+    n_outputs: int = 1,
+    condition: float = 1e8,
+    offset: float = 5.0,
+    noise: float = 1e-3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """States with condition number ≈ ``condition`` (after centring) and a large common offset.
+
+    Returns
+    -------
+    X : ndarray (n_samples, n_features)
+        ``Z · diag(s) · Q + offset``: Z standard normal, s log-spaced from 1 to 1/condition, Q a random
+        rotation.
+    Y : ndarray (n_samples, n_outputs)
+        ``X · w + noise · ε``.
+    """
+    rng = np.random.default_rng(seed)
+    rotation, _ = np.linalg.qr(rng.standard_normal((n_features, n_features)))
+    scales = np.logspace(0.0, -np.log10(condition), n_features)
+    X = (rng.standard_normal((n_samples, n_features)) * scales) @ rotation + offset
+    Y = X @ rng.standard_normal((n_features, n_outputs)) + noise * rng.standard_normal((n_samples, n_outputs))
+    return X, Y
+
+
+def _relative_prediction_error(
+    X: np.ndarray, weights: np.ndarray, bias: np.ndarray, reference: np.ndarray
+) -> float:
+    return float(np.linalg.norm(X @ weights + bias - reference) / np.linalg.norm(reference))
+
+
+def bench_ridge_fit(
+    n_samples: int = 100_000,
+    n_features: int = 1000,
+    n_outputs: int = 10,
+    n_chunks: int = 10,
+    ridge: float = 1e-6,
+    repeat: int = 1,
+    seed: int = 0,
+) -> list[BenchRow]:
+    """Time ``Ridge.fit`` in memory and streamed (``partial_fit`` chunk by chunk) against reservoirpy's fit.
+
+    Notes hold the largest relative difference between the streamed and in-memory weights and between
+    cbreservoir's and reservoirpy's weights.
+
+    Returns
+    -------
+    list of BenchRow
+        In-memory row and streamed row, both with target 2×.
+    """
+    from reservoirpy.nodes import Ridge as PeerRidge
+
+    from cbreservoir.nodes import Ridge
+
+    rng = np.random.default_rng(seed)
+    X = np.tanh(rng.standard_normal((n_samples, n_features)))
+    Y = (
+        X[:, :n_outputs]
+        - 0.5 * X[:, n_outputs : 2 * n_outputs]
+        + 0.1 * rng.standard_normal((n_samples, n_outputs))
+    )
+    chunks = np.array_split(np.arange(n_samples), n_chunks)
+
+    peer = PeerRidge(ridge=ridge)
+    start = time.perf_counter()
+    peer.fit(X, Y)
+    peer_seconds = time.perf_counter() - start
+
+    in_memory = Ridge(ridge=ridge)
+    memory_timing = time_call(lambda: in_memory.fit(X, Y), repeat=repeat, warmup=0)
+
+    streamed = Ridge(ridge=ridge)
+
+    def stream() -> np.ndarray:
+        for index, rows in enumerate(chunks):
+            streamed.partial_fit(X[rows], Y[rows], reset=index == 0)
+        return streamed.Wout  # solved lazily on first use
+
+    stream_timing = time_call(stream, repeat=repeat, warmup=0)
+    scale = np.max(np.abs(in_memory.Wout))
+    size = f"{n_samples:,}x{n_features:,} -> {n_outputs}, ridge {ridge:g}"
+    return [
+        BenchRow(
+            operation=f"Ridge.fit {size}, in memory",
+            cbreservoir_seconds=memory_timing.median,
+            peer_seconds=peer_seconds,
+            peer="reservoirpy Ridge.fit",
+            target=2.0,
+            notes={"max_rel_diff_vs_peer": float(np.max(np.abs(in_memory.Wout - peer.Wout)) / scale)},
+        ),
+        BenchRow(
+            operation=f"Ridge.partial_fit {size}, streamed in {n_chunks} chunks",
+            cbreservoir_seconds=stream_timing.median,
+            peer_seconds=peer_seconds,
+            peer="reservoirpy Ridge.fit (in memory)",
+            target=2.0,
+            notes={
+                "max_rel_diff_vs_in_memory": float(np.max(np.abs(streamed.Wout - in_memory.Wout)) / scale)
+            },
+        ),
+    ]
+
+
+def bench_ridge_accuracy(
+    n_samples: int = 20_000, n_features: int = 200, condition: float = 1e8, seed: int = 0
+) -> BenchRow:
+    """Least-squares fits (ridge 0) on ill-conditioned, offset states, against ``numpy.linalg.lstsq``.
+
+    Notes hold each implementation's relative prediction error ``‖ŷ − ŷ_lstsq‖ / ‖ŷ_lstsq‖``.
+    """
+    from reservoirpy.nodes import Ridge as PeerRidge
+
+    from cbreservoir.nodes import Ridge
+
+    X, Y = ill_conditioned_states(n_samples, n_features, condition=condition, seed=seed)
+    design = np.hstack([X, np.ones((n_samples, 1))])
+    reference = design @ np.linalg.lstsq(design, Y, rcond=None)[0]
+    ours, peer = Ridge(ridge=0.0), PeerRidge(ridge=0.0)
+    ours_timing = time_call(lambda: ours.fit(X, Y), repeat=1, warmup=0)
+    peer_timing = time_call(lambda: peer.fit(X, Y), repeat=1, warmup=0)
+    return BenchRow(
+        operation=f"Ridge.fit accuracy {n_samples:,}x{n_features}, condition {condition:.0e}, ridge 0",
+        cbreservoir_seconds=ours_timing.median,
+        peer_seconds=peer_timing.median,
+        peer="reservoirpy Ridge.fit",
+        notes={
+            "cbreservoir_rel_error_vs_lstsq": _relative_prediction_error(X, ours.Wout, ours.bias, reference),
+            "peer_rel_error_vs_lstsq": _relative_prediction_error(X, peer.Wout, peer.bias, reference),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Ensembles: one update of E CB-RNNs as an EnsembleTrainer vs the plain reference loop, one after another
+
+#: The peer of the ensemble benchmark, kept beside the speed script.
+REFERENCE_LOOP = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_loop.py"
+
+
+def load_reference_loop(path: str | os.PathLike[str] = REFERENCE_LOOP) -> ModuleType:
+    """Import ``benchmarks/reference_loop.py`` (the plain per-network PyTorch CB-RNN) from a source checkout.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is not there (an installed package without the repository's ``benchmarks/``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the reference loop is needed for the ensemble benchmark, expected it at {path}"
+        )
+    spec = importlib.util.spec_from_file_location("cbreservoir_reference_loop", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_ensemble_update(
+    n_members: int = 8,
+    n: int = 5,
+    batch_size: int = 64,
+    steps: int = 20,
+    shared_data: bool = True,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> BenchRow:
+    """Seconds per training update of ``n_members`` CB-RNNs (DMS level ``n``): ensemble vs reference loop.
+
+    Both sides train on the same batches with the study's optimiser. With ``shared_data`` every member
+    gets the same batch at a step (one length, no padding); otherwise each member draws its own batches
+    (independent lengths: the ensemble left-pads to the longest).
+
+    Returns
+    -------
+    BenchRow
+        Target 4×; notes hold the mean sequence length and the ensemble's member updates per second.
+    """
+    from cbreservoir.models import CBRNN
+    from cbreservoir.tasks import make_batch
+    from cbreservoir.training.ensemble import EnsembleTrainer
+
+    reference = load_reference_loop()
+    device = torch.device(device)
+    seeds = [seed + member for member in range(n_members)]
+    rngs = [np.random.default_rng(seed if shared_data else member_seed) for member_seed in seeds]
+    batches = []
+    for _ in range(steps + 1):  # the first update of each side is an untimed warm-up
+        drawn = [make_batch("dms", n, batch_size, rngs[0])] * n_members if shared_data else []
+        drawn = drawn or [make_batch("dms", n, batch_size, rng) for rng in rngs]
+        batches.append([(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)) for x, y in drawn])
+
+    ensemble = EnsembleTrainer([CBRNN(1, seed=s).to(device) for s in seeds], seeds=seeds, device=device)
+
+    def ensemble_updates(steps_batches: list) -> None:
+        for drawn in steps_batches:
+            ensemble.train_step([x for x, _ in drawn], [y for _, y in drawn])
+
+    networks = [reference.ReferenceCBRNN(seed=s).to(device) for s in seeds]
+    optimizers = [reference.make_optimizer(network) for network in networks]
+    generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def reference_updates(steps_batches: list) -> None:
+        for member, (network, optimizer, generator) in enumerate(
+            zip(networks, optimizers, generators, strict=True)
+        ):
+            for drawn in steps_batches:
+                reference.train_step(network, optimizer, *drawn[member], generator)
+
+    sync = device_synchronizer(device)
+    timings = {}
+    for name, updates in (("ensemble", ensemble_updates), ("reference", reference_updates)):
+        updates(batches[:1])
+        timings[name] = time_call(
+            lambda updates=updates: updates(batches[1:]), repeat=1, warmup=0, synchronize=sync
+        )
+    seconds = timings["ensemble"].median / steps
+    data = "same batch for all members" if shared_data else "own batches per member, padded"
+    return BenchRow(
+        operation=f"train update of {n_members} CB-RNNs, DMS N={n}, batch {batch_size} ({data})",
+        cbreservoir_seconds=seconds,
+        peer_seconds=timings["reference"].median / steps,
+        peer="reference loop (benchmarks/reference_loop.py), one network after another",
+        target=4.0,
+        notes={
+            "mean_length": float(np.mean([x.shape[1] for drawn in batches[1:] for x, _ in drawn])),
+            "member_updates_per_second": n_members / seconds,
+        },
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The whole table
+
+#: Problem sizes of the full run (the issue's) and of ``quick`` (a small smoke run).
+SIZES: dict[str, dict[str, dict[str, Any]]] = {
+    "full": {
+        "reservoir": {"n_series": 64, "length": 2000, "n_features": 3, "units": 500, "repeat": 3},
+        "ridge": {"n_samples": 100_000, "n_features": 1000, "n_outputs": 10, "n_chunks": 10},
+        "ridge_accuracy": {"n_samples": 20_000, "n_features": 200},
+        "ensemble": {"n_members": 8, "n": 5, "batch_size": 64, "steps": 20},
+    },
+    "quick": {
+        "reservoir": {"n_series": 8, "length": 200, "n_features": 3, "units": 100, "repeat": 2},
+        "ridge": {"n_samples": 5_000, "n_features": 100, "n_outputs": 3, "n_chunks": 5},
+        "ridge_accuracy": {"n_samples": 2_000, "n_features": 50},
+        "ensemble": {"n_members": 4, "n": 3, "batch_size": 16, "steps": 3},
+    },
+}
+
+
+def run_speed_benchmarks(
+    quick: bool = False, device: str | torch.device = "cpu", progress: bool = True
+) -> dict[str, Any]:
+    """Measure every row of the speed table in one run.
+
+    The reservoir and ridge rows run the numpy nodes on the CPU whatever ``device`` is; the ensemble
+    rows (and the matmul peak reported next to them) run on ``device``.
+
+    Parameters
+    ----------
+    quick : bool
+        Small sizes (:data:`SIZES` ``["quick"]``), seconds instead of minutes.
+    device : str or torch.device
+        ``"cpu"`` or ``"cuda"``.
+    progress : bool
+        Print each row's name to stderr as it starts.
+
+    Returns
+    -------
+    dict
+        ``machine`` (str), ``device``, ``peak_gflops`` (CPU float64/float32 and, on a GPU, device
+        float32), ``sizes`` and ``rows`` (a list of :class:`BenchRow`).
+    """
+    device = torch.device(device)
+    sizes = SIZES["quick" if quick else "full"]
+    peak = {dtype: matmul_peak_gflops(dtype=dtype) for dtype in ("float64", "float32")}
+    if device.type != "cpu":
+        peak[f"{device.type}_float32"] = matmul_peak_gflops(size=4096, dtype="float32", device=device)
+    steps: list[tuple[str, Callable[[], list[BenchRow]]]] = [
+        ("reservoir run", lambda: bench_reservoir_run(**sizes["reservoir"], peak_gflops=peak)),
+        ("ridge fit", lambda: bench_ridge_fit(**sizes["ridge"])),
+        ("ridge accuracy", lambda: [bench_ridge_accuracy(**sizes["ridge_accuracy"])]),
+        ("ensemble, shared batches", lambda: [bench_ensemble_update(**sizes["ensemble"], device=device)]),
+        (
+            "ensemble, own batches",
+            lambda: [bench_ensemble_update(**sizes["ensemble"], shared_data=False, device=device)],
+        ),
+    ]
+    rows: list[BenchRow] = []
+    for name, measure in steps:
+        if progress:
+            print(f"[cbreservoir bench] {name} ...", file=sys.stderr, flush=True)
+        rows.extend(measure())
+    return {
+        "machine": machine_description(device),
+        "device": str(device),
+        "peak_gflops": peak,
+        "sizes": sizes,
+        "rows": rows,
+    }
+
+
+def _format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1.0 else f"{seconds:.2f} s"
+
+
+def _format_note(value: float | str) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result of :func:`run_speed_benchmarks` as a Markdown table with the machine line under it."""
+    lines = [
+        "| operation | cbreservoir | peer | ratio | target | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["rows"]:
+        ratio = "—" if row.ratio is None else f"{row.ratio:.2f}×"
+        target = "—" if row.target is None else f"≥ {row.target:g}×"
+        notes = ", ".join(f"{key} {_format_note(value)}" for key, value in row.notes.items())
+        lines.append(
+            f"| {row.operation} | {_format_seconds(row.cbreservoir_seconds)} | "
+            f"{_format_seconds(row.peer_seconds)} ({row.peer}) | {ratio} | {target} | {notes} |"
+        )
+    peak = ", ".join(f"{name} {value:.1f}" for name, value in result["peak_gflops"].items())
+    lines.append("")
+    lines.append(f"Machine: {result['machine']}; device {result['device']}; matmul peak GFLOP/s: {peak}.")
+    return "\n".join(lines)
+
+
+def result_to_json(result: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_speed_benchmarks`'s result with the rows as dicts (JSON-ready)."""
+    return {**result, "rows": [row.to_dict() for row in result["rows"]]}
