@@ -67,11 +67,11 @@ class ReferenceCBRNN(nn.Module):
         self.granule = nn.Linear(hidden_size + input_size, n_granule)
         self.purkinje = nn.Linear(n_granule, n_purkinje)
         self.nuclei = nn.Linear(n_purkinje, hidden_size)
-        self.readout = nn.Linear(hidden_size, n_classes)
         # paper initialisation of the cerebellum: biases 0, small normal weights
         for layer, std in ((self.granule, 0.01), (self.purkinje, 0.1), (self.nuclei, 0.1)):
             nn.init.normal_(layer.weight, 0.0, std)
             nn.init.zeros_(layer.bias)
+        self.readout = nn.Linear(hidden_size, n_classes)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
         """Logits from the final state.

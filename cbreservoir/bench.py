@@ -495,21 +495,25 @@ def bench_ensemble_update(
         batches.append([(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)) for x, y in drawn])
 
     ensemble = EnsembleTrainer([CBRNN(1, seed=s).to(device) for s in seeds], seeds=seeds, device=device)
+    last_losses: dict[str, list[float]] = {}
 
     def ensemble_updates(steps_batches: list) -> None:
         for drawn in steps_batches:
-            ensemble.train_step([x for x, _ in drawn], [y for _, y in drawn])
+            last_losses["ensemble"] = ensemble.train_step([x for x, _ in drawn], [y for _, y in drawn])
 
     networks = [reference.ReferenceCBRNN(seed=s).to(device) for s in seeds]
     optimizers = [reference.make_optimizer(network) for network in networks]
     generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
     def reference_updates(steps_batches: list) -> None:
-        for member, (network, optimizer, generator) in enumerate(
-            zip(networks, optimizers, generators, strict=True)
-        ):
-            for drawn in steps_batches:
-                reference.train_step(network, optimizer, *drawn[member], generator)
+        last_losses["reference"] = [
+            [reference.train_step(network, optimizer, *drawn[member], generator) for drawn in steps_batches][
+                -1
+            ]
+            for member, (network, optimizer, generator) in enumerate(
+                zip(networks, optimizers, generators, strict=True)
+            )
+        ]
 
     sync = device_synchronizer(device)
     timings = {}
@@ -518,6 +522,8 @@ def bench_ensemble_update(
         timings[name] = time_call(
             lambda updates=updates: updates(batches[1:]), repeat=1, warmup=0, synchronize=sync
         )
+    # both sides train the same networks (same seeds, same initialisation) on the same data
+    loss_difference = float(np.max(np.abs(np.subtract(last_losses["ensemble"], last_losses["reference"]))))
     seconds = timings["ensemble"].median / steps
     data = "same batch for all members" if shared_data else "own batches per member, padded"
     return BenchRow(
@@ -529,6 +535,7 @@ def bench_ensemble_update(
         notes={
             "mean_length": float(np.mean([x.shape[1] for drawn in batches[1:] for x, _ in drawn])),
             "member_updates_per_second": n_members / seconds,
+            "max_final_loss_diff_vs_peer": loss_difference,
         },
     )
 
