@@ -39,6 +39,8 @@ _EXPORTS = {
     "ReadoutOnly": ".ablation",
     "RecoveryResult": ".ablation",
     "readout_recovery": ".ablation",
+    "AnalysisSettings": ".report",
+    "run_analysis": ".report",
 }
 
 __all__ = list(_EXPORTS)

@@ -176,4 +176,3 @@ def timescales_by_population(
             entry["fitted_units"] = int(np.isfinite(units.timescales).sum())
         summary[name] = entry
     return summary
-

@@ -206,7 +206,7 @@ class ExponentialFit:
     taus, amplitudes : tuple of float
         Parameters of the chosen model.
     aic_single, aic_double : float
-        ``n ln(RSS / n) + 2 p`` of each model (``inf`` if its fit did not converge).
+        ``n ln(RSS / n) + 2 p`` of each model.
     """
 
     model: str
@@ -221,72 +221,115 @@ def _single_exponential(lags: np.ndarray, amplitude: float, tau: float) -> np.nd
     return amplitude * np.exp(-lags / tau)
 
 
+def _single_jacobian(lags: np.ndarray, amplitude: float, tau: float) -> np.ndarray:
+    decay = np.exp(-lags / tau)
+    return np.column_stack([decay, amplitude * lags / tau**2 * decay])
+
+
 def _double_exponential(
     lags: np.ndarray, amplitude_1: float, tau_1: float, amplitude_2: float, tau_2: float
 ) -> np.ndarray:
     return _single_exponential(lags, amplitude_1, tau_1) + _single_exponential(lags, amplitude_2, tau_2)
 
 
+def _double_jacobian(
+    lags: np.ndarray, amplitude_1: float, tau_1: float, amplitude_2: float, tau_2: float
+) -> np.ndarray:
+    return np.hstack([_single_jacobian(lags, amplitude_1, tau_1), _single_jacobian(lags, amplitude_2, tau_2)])
+
+
 _MIN_TAU = 1e-3
 _MAX_AMPLITUDE = 10.0
 #: Fitted τ are capped at this multiple of the largest fitted lag (longer ones are not resolvable).
 _MAX_TAU_PER_WINDOW = 2.0
+#: Log-spaced τ of the grid search that starts every fit, from _MIN_GRID_TAU to the cap.
+_GRID_SIZE = 48
+_MIN_GRID_TAU = 0.1
+#: Function evaluations of the least-squares refinement of a grid start.
+_MAX_REFINE_EVALUATIONS = 20
 
 
-def _fit_with_aic(
-    function, lags: np.ndarray, values: np.ndarray, initial: list[float]
-) -> tuple[np.ndarray, float]:
-    """Least-squares fit of ``function``; returns (parameters, AIC), AIC = inf when it fails."""
-    n_params = len(initial)
-    lower = [0.0, _MIN_TAU] * (n_params // 2)
-    upper = [_MAX_AMPLITUDE, _MAX_TAU_PER_WINDOW * lags[-1]] * (n_params // 2)
-    try:
-        params, _ = curve_fit(function, lags, values, p0=initial, bounds=(lower, upper))
-    except (RuntimeError, ValueError):
-        return np.full(n_params, np.nan), math.inf
-    residual_sum = float(np.sum((function(lags, *params) - values) ** 2))
-    n = values.size
-    return params, n * math.log(max(residual_sum / n, 1e-300)) + 2 * n_params
+def _grid_starts(values: np.ndarray, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best single and double fits of every row of ``values`` (units, lags) over a grid of τ.
 
-
-def fit_exponential_decay(acf: object, first_lag: int = 1) -> ExponentialFit:
-    """Fit single and double exponentials to an autocorrelation function and keep the lower AIC.
-
-    Parameters
-    ----------
-    acf : array-like (lags,)
-        ρ(0), ρ(1), ... (see :func:`autocorrelation`).
-    first_lag : int
-        First lag included in the fit (default 1: lag 0 is 1 by construction). At least 5 lags
-        from ``first_lag`` on are needed so that the double fit is determined. Fitted τ are
-        bounded by twice the largest lag: longer timescales are not resolvable from the window.
-
-    Returns
-    -------
-    ExponentialFit
-
-    Raises
-    ------
-    ValueError
-        If fewer than 5 lags are fitted or neither model converges.
+    For each τ (pair) the amplitudes are the least-squares solution (pairs with a negative or too
+    large amplitude are skipped); returns (units, 2) and (units, 4) parameter arrays
+    ``[a, τ]`` and ``[a1, τ1, a2, τ2]``.
     """
-    values = as_float_array(acf, "acf", (1,))[first_lag:]
-    if values.size < 5:
-        raise ValueError(f"fitting needs at least 5 lags from first_lag={first_lag}, got {values.size}")
-    lags = np.arange(first_lag, first_lag + values.size, dtype=np.float64)
-    crossing = timescale_from_autocorrelation(np.concatenate([[1.0], values]), interpolate=True)
-    max_tau = _MAX_TAU_PER_WINDOW * lags[-1]
-    tau_guess = float(np.clip(crossing if math.isfinite(crossing) else lags[-1], 0.5, max_tau / 3))
-    amplitude_guess = float(np.clip(values[0] * math.exp(first_lag / tau_guess), 0.01, 1.0))
-    single, aic_single = _fit_with_aic(_single_exponential, lags, values, [amplitude_guess, tau_guess])
-    double, aic_double = _fit_with_aic(
-        _double_exponential,
-        lags,
-        values,
-        [amplitude_guess / 2, tau_guess / 3, amplitude_guess / 2, tau_guess * 3],
+    taus = np.geomspace(_MIN_GRID_TAU, _MAX_TAU_PER_WINDOW * lags[-1], _GRID_SIZE)
+    basis = np.exp(-lags[None, :] / taus[:, None])  # (K, L)
+    gram = basis @ basis.T  # (K, K)
+    norms = np.diag(gram)
+    projections = values @ basis.T  # (U, K)
+    units = np.arange(values.shape[0])
+
+    amplitudes = np.clip(projections / norms, 0.0, _MAX_AMPLITUDE)
+    single_loss = amplitudes**2 * norms - 2 * amplitudes * projections  # RSS minus ||y||²
+    best = np.argmin(single_loss, axis=1)
+    single = np.column_stack([amplitudes[units, best], taus[best]])
+
+    first, second = np.triu_indices(_GRID_SIZE, k=1)
+    determinant = norms[first] * norms[second] - gram[first, second] ** 2
+    p_first, p_second = projections[:, first], projections[:, second]
+    a_first = (norms[second] * p_first - gram[first, second] * p_second) / determinant
+    a_second = (norms[first] * p_second - gram[first, second] * p_first) / determinant
+    double_loss = -(a_first * p_first + a_second * p_second)
+    feasible = (np.minimum(a_first, a_second) >= 0) & (np.maximum(a_first, a_second) <= _MAX_AMPLITUDE)
+    double_loss = np.where(feasible, double_loss, np.inf)
+    best_pair = np.argmin(double_loss, axis=1)
+    double = np.column_stack(
+        [
+            a_first[units, best_pair],
+            taus[first[best_pair]],
+            a_second[units, best_pair],
+            taus[second[best_pair]],
+        ]
     )
-    if not (math.isfinite(aic_single) or math.isfinite(aic_double)):
-        raise ValueError("neither the single nor the double exponential fit converged")
+    # no feasible pair: start from the single fit split over two nearby timescales
+    fallback = ~np.isfinite(double_loss[units, best_pair])
+    double[fallback] = np.column_stack(
+        [single[fallback, 0] / 2, single[fallback, 1] / 2, single[fallback, 0] / 2, single[fallback, 1] * 2]
+    )
+    return single, np.clip(double, 0.0, None)
+
+
+def _refine(
+    function, jacobian, lags: np.ndarray, values: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Refine a grid start by least squares (kept if the fit fails or is worse); returns (params, AIC)."""
+    n_params = start.size
+    lower = np.tile([0.0, _MIN_TAU], n_params // 2)
+    upper = np.tile([_MAX_AMPLITUDE, _MAX_TAU_PER_WINDOW * lags[-1]], n_params // 2)
+    start = np.clip(start, lower, upper)
+
+    def residual_sum(params: np.ndarray) -> float:
+        return float(np.sum((function(lags, *params) - values) ** 2))
+
+    params = start
+    try:
+        fitted, _ = curve_fit(
+            function,
+            lags,
+            values,
+            p0=start,
+            jac=jacobian,
+            bounds=(lower, upper),
+            max_nfev=_MAX_REFINE_EVALUATIONS,
+        )
+        if residual_sum(fitted) < residual_sum(start):
+            params = fitted
+    except (RuntimeError, ValueError):
+        pass
+    n = values.size
+    return params, n * math.log(max(residual_sum(params) / n, 1e-300)) + 2 * n_params
+
+
+def _select(
+    lags: np.ndarray, values: np.ndarray, single_start: np.ndarray, double_start: np.ndarray
+) -> ExponentialFit:
+    """Refine both models for one unit and keep the one with the lower AIC."""
+    single, aic_single = _refine(_single_exponential, _single_jacobian, lags, values, single_start)
+    double, aic_double = _refine(_double_exponential, _double_jacobian, lags, values, double_start)
     if aic_double < aic_single:
         order = np.argsort(double[1::2])
         amplitudes, taus = double[0::2][order], double[1::2][order]
@@ -306,6 +349,46 @@ def fit_exponential_decay(acf: object, first_lag: int = 1) -> ExponentialFit:
     )
 
 
+def _fit_rows(acfs: np.ndarray, first_lag: int) -> list[ExponentialFit]:
+    """:func:`fit_exponential_decay` of every row of ``acfs`` (rows, lags), grid search vectorised."""
+    values = acfs[:, first_lag:]
+    if values.shape[1] < 5:
+        raise ValueError(f"fitting needs at least 5 lags from first_lag={first_lag}, got {values.shape[1]}")
+    lags = np.arange(first_lag, first_lag + values.shape[1], dtype=np.float64)
+    single_starts, double_starts = _grid_starts(values, lags)
+    return [
+        _select(lags, row, single, double)
+        for row, single, double in zip(values, single_starts, double_starts, strict=True)
+    ]
+
+
+def fit_exponential_decay(acf: object, first_lag: int = 1) -> ExponentialFit:
+    """Fit single and double exponentials to an autocorrelation function and keep the lower AIC.
+
+    Each model is started from the best least-squares fit over a log-spaced grid of τ and refined
+    with ``scipy.optimize.curve_fit`` (amplitudes in [0, 10]).
+
+    Parameters
+    ----------
+    acf : array-like (lags,)
+        ρ(0), ρ(1), ... (see :func:`autocorrelation`).
+    first_lag : int
+        First lag included in the fit (default 1: lag 0 is 1 by construction). At least 5 lags
+        from ``first_lag`` on are needed so that the double fit is determined. Fitted τ are
+        bounded by twice the largest lag: longer timescales are not resolvable from the window.
+
+    Returns
+    -------
+    ExponentialFit
+
+    Raises
+    ------
+    ValueError
+        If fewer than 5 lags are fitted.
+    """
+    return _fit_rows(as_float_array(acf, "acf", (1,))[None], first_lag)[0]
+
+
 @dataclass(frozen=True)
 class UnitTimescales:
     """Per-unit exponential fits of a population's activity.
@@ -313,7 +396,7 @@ class UnitTimescales:
     Attributes
     ----------
     timescales : ndarray (units,)
-        :attr:`ExponentialFit.timescale` of each unit; NaN for units without variance or whose fits failed.
+        :attr:`ExponentialFit.timescale` of each unit; NaN for units without variance.
     is_double : ndarray of bool (units,)
         Whether AIC chose the double exponential for that unit.
     """
@@ -353,12 +436,10 @@ def fit_unit_timescales(activity: object, max_lag: int | None = None, first_lag:
     acfs, active = _unit_autocorrelations(array, max_lag)
     timescales = np.full(acfs.shape[0], np.nan)
     is_double = np.zeros(acfs.shape[0], dtype=bool)
-    for unit in np.flatnonzero(active):
-        try:
-            fit = fit_exponential_decay(acfs[unit], first_lag)
-        except ValueError:
-            continue
-        timescales[unit], is_double[unit] = fit.timescale, fit.model == "double"
+    if active.any():
+        fits = _fit_rows(acfs[active], first_lag)
+        timescales[active] = [fit.timescale for fit in fits]
+        is_double[active] = [fit.model == "double" for fit in fits]
     return UnitTimescales(timescales=timescales, is_double=is_double)
 
 
