@@ -646,7 +646,8 @@ def _run_analyze(args: argparse.Namespace) -> dict:
 
 
 def _run_bench(args: argparse.Namespace) -> dict:
-    run_benchmarks = _backend("cbreservoir.bench", "run_benchmarks")
-    start = time.perf_counter()
-    result = run_benchmarks(device=args.device, quick=args.quick, progress=args.progress)
-    return {**result, "seconds": time.perf_counter() - start}
+    run_speed_benchmarks = _backend("cbreservoir.bench", "run_speed_benchmarks")
+    from cbreservoir.bench import format_table, result_to_json
+
+    result = run_speed_benchmarks(quick=args.quick, device=args.device, progress=not args.quiet)
+    return {**result_to_json(result), "table": format_table(result)}

@@ -304,3 +304,24 @@ def test_json_output_is_strict_json(capsys):
     out = capsys.readouterr().out
     assert "NaN" not in out
     json.loads(out, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))
+
+
+# ------------------------------------------------------------------------------------------------ bench
+
+
+def test_bench_quick_prints_the_speed_table(capsys, monkeypatch):
+    from cbreservoir import bench
+
+    tiny = {
+        "reservoir": {"n_series": 2, "length": 20, "n_features": 2, "units": 10, "repeat": 1},
+        "ridge": {"n_samples": 200, "n_features": 10, "n_outputs": 2, "n_chunks": 2},
+        "ridge_accuracy": {"n_samples": 100, "n_features": 5},
+        "ensemble": {"n_members": 2, "n": 2, "batch_size": 4, "steps": 1},
+    }
+    monkeypatch.setitem(bench.SIZES, "quick", tiny)  # the real benchmarks, on smaller sizes than --quick's
+    code, result = run_json(capsys, ["bench", "--quick", "--quiet"])
+    assert code == EXIT_OK
+    assert result["sizes"] == tiny and result["device"] == "cpu"
+    assert len(result["rows"]) == result["table"].count("\n| ")
+    assert all(row["cbreservoir_seconds"] > 0 for row in result["rows"])
+    assert "Machine: " in result["table"]
