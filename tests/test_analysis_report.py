@@ -9,7 +9,13 @@ from cbreservoir.reproduce.profiles import get_profile
 
 TINY_PROFILE = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, threshold=0.01)
 TINY_SETTINGS = AnalysisSettings(
-    test_batches=1, recovery_steps=2, activity_trials=2, activity_length=20, warmup=2, max_lag=6, fit_units=False
+    test_batches=1,
+    recovery_steps=2,
+    activity_trials=2,
+    activity_length=20,
+    warmup=2,
+    max_lag=6,
+    fit_units=False,
 )
 FIGURES = ("learning_curves", "ablation", "readout_recovery", "dimensionality", "timescales", "sparseness")
 
@@ -44,7 +50,13 @@ def test_summary_holds_every_analysis_per_condition(report):
         assert all(0 <= row["ablated"] <= 1 and 0 <= row["full"] <= 1 for row in model["checkpoints"])
         recovery = model["readout_recovery"]
         assert recovery["zero_shot_gap"] == pytest.approx(recovery["intact"] - recovery["zero_shot"])
-        assert set(model["dimensionality"]) == {"core", "granule", "purkinje", "nuclei", "core (cerebellum off)"}
+        assert set(model["dimensionality"]) == {
+            "core",
+            "granule",
+            "purkinje",
+            "nuclei",
+            "core (cerebellum off)",
+        }
         core_timescale = model["timescales"]["core"]["lag_below_1_over_e_interpolated"]
         assert core_timescale is None or 0 < core_timescale <= TINY_SETTINGS.max_lag
         sparseness = model["granule_sparseness"]
