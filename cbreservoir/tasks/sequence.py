@@ -32,6 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cbreservoir._resources import check_memory
+
 SeedLike = int | np.random.Generator
 
 
@@ -63,6 +65,9 @@ MULTITASK_TASKS: tuple[str, str] = ("dms", "parity")
 
 #: Steps at the start of every trial that carry the switch pulse in task switching.
 SWITCH_PULSE_STEPS = 3
+
+#: Bytes per trial step of a batch: the uint8 bits and the float32 input (two channels at most).
+_BATCH_BYTES_PER_STEP = 1 + 2 * 4
 
 #: Curriculum levels per stage of the switching plan (DMS 2–4, parity 5–9, DMS 10–14, ...).
 SWITCH_PERIOD = 5
@@ -149,11 +154,19 @@ def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
     Returns
     -------
     ndarray of uint8, shape (batch_size, M)
+
+    Raises
+    ------
+    cbreservoir._resources.InsufficientMemoryError
+        When the batch (bits and model input) would not fit in the available memory.
     """
     _check_batch_size(batch_size)
     rng = np.random.default_rng(seed)
     shortest, longest = length_range(int(n))
     length = int(rng.integers(shortest, longest + 1))
+    check_memory(
+        batch_size * length * _BATCH_BYTES_PER_STEP, f"a batch of {batch_size} trials of {length} steps"
+    )
     return rng.integers(0, 2, size=(batch_size, length), dtype=np.uint8)
 
 

@@ -1,0 +1,61 @@
+"""Resource limits: allocations that cannot fit are refused up front, with the need in GiB."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import numpy as np
+import pytest
+from test_hardening_support import count
+
+from cbreservoir import _resources
+from cbreservoir._resources import InsufficientMemoryError, array_bytes, available_memory, check_memory
+from cbreservoir.tasks import make_batch, make_multitask_batch
+
+GIB = 1024**3
+
+
+def _refused(call, what: str) -> InsufficientMemoryError:
+    count(what)
+    with pytest.raises(InsufficientMemoryError) as info:
+        call()
+    message = str(info.value)
+    assert re.search(r"needs about [\d.e+]+ GiB but only [\d.e+]+ GiB", message), message
+    return info.value
+
+
+def test_available_memory_is_positive_and_below_physical() -> None:
+    available = available_memory()
+    physical = math.inf
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        pass
+    assert 0 < available <= physical
+
+
+def test_available_memory_falls_back_to_physical_memory(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(_resources, "_MEMINFO", tmp_path / "missing")
+    assert available_memory() > 0
+
+
+def test_array_bytes_is_exact_for_huge_shapes() -> None:
+    assert array_bytes((10**6, 10**6), np.float64) == 8 * 10**12
+    assert array_bytes((3, 0, 5), "float32") == 0
+    assert array_bytes((), np.uint8) == 1
+
+
+def test_check_memory_refuses_with_both_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_resources, "available_memory", lambda: 2 * GIB)
+    check_memory(GIB, "one GiB")
+    error = _refused(lambda: check_memory(3 * GIB, "three GiB of states"), "check_memory")
+    assert isinstance(error, MemoryError)
+    assert "three GiB of states needs about 3 GiB but only 2 GiB" in str(error)
+
+
+def test_task_batches_beyond_memory_are_refused_before_allocating() -> None:
+    _refused(lambda: make_batch("parity", 10**9, 4, 0), "make_batch")
+    _refused(lambda: make_multitask_batch(10**9, 4, 0), "make_multitask_batch")
+    _refused(lambda: make_batch("dms", 3, 10**11, 0), "make_batch")
