@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import math
@@ -41,7 +42,7 @@ examples:
   cbreservoir train --config run.yaml --save cbrnn.npz
   cbreservoir reproduce --task dms --profile quick --set n_epochs=40
   cbreservoir sweep grid.yaml --output-dir runs/grid
-  cbreservoir analyze --output-dir runs/analysis
+  cbreservoir analyze --task dms --output-dir runs/analysis
   cbreservoir bench --quick
 
 Run 'cbreservoir COMMAND --help' for the options of one command.
@@ -219,14 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", type=_positive_int, default=None, help="networks per condition (default: the profile's)"
     )
     reproduce.add_argument("--scaling", action="store_true", help="also run the granule-size scaling sweep")
-    reproduce.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a profile setting, e.g. --set n_epochs=40 (repeatable)",
-    )
+    _add_profile_overrides(reproduce)
     reproduce.add_argument(
         "--output-dir",
         default=None,
@@ -247,10 +241,34 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = add(
         "analyze",
         _run_analyze,
-        "Run the study's analyses (ablation, readout recovery, dimensionality, timescales, sparseness).",
-        "example:\n  cbreservoir analyze --output-dir runs/analysis",
+        "Train (or resume) models and run the study's analyses: ablation, readout recovery, "
+        "dimensionality, timescales, granule sparseness; figures and summary.json.",
+        "examples:\n  cbreservoir analyze --task dms --output-dir runs/analysis\n"
+        "  cbreservoir analyze --task parity --set n_epochs=20 --analysis recovery_steps=100 --json",
     )
-    analyze.add_argument("--output-dir", default=None, help="where figures and JSON go")
+    analyze.add_argument("--task", default="dms", help="dms or parity (%(default)s)")
+    analyze.add_argument("--profile", default="quick", help="training profile: quick or paper (%(default)s)")
+    _add_profile_overrides(analyze)
+    analyze.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir")
+    analyze.add_argument(
+        "--seed", type=int, default=0, help="seed of models, data and analyses (%(default)s)"
+    )
+    analyze.add_argument(
+        "--analysis",
+        dest="analysis_settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change an analysis size, e.g. --analysis recovery_steps=100 (repeatable)",
+    )
+    analyze.add_argument(
+        "--output-dir", default="cbreservoir-analysis", help="figures and summary.json (%(default)s)"
+    )
+    analyze.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="training checkpoints; a rerun resumes (default: OUTPUT_DIR/checkpoints)",
+    )
 
     bench = add(
         "bench",
@@ -261,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", help="torch device (%(default)s)")
     bench.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     return parser
+
+
+def _add_profile_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a profile setting, e.g. --set n_epochs=40 (repeatable)",
+    )
 
 
 def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
@@ -595,7 +624,7 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         key, separator, text = item.partition("=")
         if not separator or not key:
-            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+            raise UsageError(f"expected KEY=VALUE, got {item!r}")
         try:
             overrides[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -642,7 +671,34 @@ def _usage_errors(prefix: str = "") -> Iterator[None]:
 
 def _run_analyze(args: argparse.Namespace) -> dict:
     run_analysis = _backend("cbreservoir.analysis.report", "run_analysis")
-    return run_analysis(output_dir=args.output_dir, progress=args.progress)
+    from cbreservoir.analysis.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
+    from cbreservoir.reproduce import check_conditions, get_profile
+
+    check_choice("task", args.task, ANALYSIS_TASKS)
+    with _usage_errors():
+        profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
+        conditions = check_conditions(args.conditions or DEFAULT_CONDITIONS)
+    settings = _analysis_settings(AnalysisSettings, _parse_overrides(args.analysis_settings))
+    return run_analysis(
+        args.output_dir,
+        task=args.task,
+        profile=profile,
+        seed=args.seed,
+        conditions=conditions,
+        settings=settings,
+        checkpoint_dir=args.checkpoint_dir,
+        progress=args.progress,
+    )
+
+
+def _analysis_settings(settings_class: type, changes: dict[str, Any]) -> Any:
+    """``settings_class(**changes)``; unknown names are a usage error listing the allowed ones."""
+    allowed = sorted(field.name for field in dataclasses.fields(settings_class))
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise UsageError(f"unknown analysis setting(s) {unknown}; allowed: {allowed}")
+    with _usage_errors():
+        return settings_class(**changes)
 
 
 def _run_bench(args: argparse.Namespace) -> dict:

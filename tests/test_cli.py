@@ -251,7 +251,7 @@ def test_reproduce_on_tiny_settings(capsys, tmp_path):
         (["--task", "chess"], "chess"),
         (["--profile", "slow"], "profile must be one of ['paper', 'quick']"),
         (["--set", "n_epoch=3"], "unknown profile setting(s) ['n_epoch']"),
-        (["--set", "n_epochs"], "--set expects KEY=VALUE, got 'n_epochs'"),
+        (["--set", "n_epochs"], "expected KEY=VALUE, got 'n_epochs'"),
         (["--conditions", "magic"], "magic"),
     ],
 )
@@ -325,3 +325,34 @@ def test_bench_quick_prints_the_speed_table(capsys, monkeypatch):
     assert len(result["rows"]) == result["table"].count("\n| ")
     assert all(row["cbreservoir_seconds"] > 0 for row in result["rows"])
     assert "Machine: " in result["table"]
+
+
+# ---------------------------------------------------------------------------------------------- analyze
+
+TINY_SIZES = ("test_batches=1", "recovery_steps=2", "activity_trials=2", "activity_length=20", "warmup=2",
+              "max_lag=6", "fit_units=false")  # fmt: skip
+TINY_ANALYSIS = [item for setting in TINY_SIZES for item in ("--analysis", setting)]
+
+
+def test_analyze_on_tiny_settings(capsys, tmp_path):
+    argv = ["analyze", "--task", "dms", "--conditions", "cbrnn", *TINY_PROFILE, "--set", "n_epochs=2",
+            *TINY_ANALYSIS, "--output-dir", "analysis"]  # fmt: skip
+    code, summary = run_json(capsys, argv)
+    assert code == EXIT_OK
+    assert list(summary["models"]) == ["cbrnn"] and len(summary["models"]["cbrnn"]["levels"]) == 2
+    assert summary["settings"]["recovery_steps"] == 2 and summary["settings"]["fit_units"] is False
+    assert (tmp_path / "analysis" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--task", "mod3"], "'task' must be one of ['dms', 'parity'], got 'mod3'"),
+        (["--analysis", "recovery=3"], "unknown analysis setting(s) ['recovery']; allowed: ["),
+        (["--set", "epochs=3"], "unknown profile setting(s) ['epochs']"),
+        (["--conditions", "magic"], "magic"),
+    ],
+)
+def test_analyze_usage_errors(capsys, argv, message):
+    assert main(["analyze", *argv]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
