@@ -7,7 +7,8 @@ import json
 import pytest
 
 from cbreservoir.reproduce import get_profile, reproduce, run_config_sweep
-from cbreservoir.reproduce.run import make_cell, run_cell
+from cbreservoir.reproduce.run import build_curriculum, make_cell, run_cell
+from cbreservoir.sweep import cell_id
 
 TINY = {"n_epochs": 2, "steps_per_epoch": 2, "test_batches": 1, "batch_size": 8}
 
@@ -81,6 +82,15 @@ def test_rerun_resumes_without_training_again(first_reproduction):
     )
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
     assert again["summaries"] == report["summaries"]
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_numbers(tmp_path):
+    cell = make_cell("parity", "full_reservoir", 3, tiny_profile())
+    earlier = build_curriculum(cell, tmp_path / cell_id(cell)).run(1)  # an attempt stopped after epoch 1
+    resumed = run_cell(cell, checkpoint_root=str(tmp_path))
+    assert resumed["history"]["records"][0] == earlier.to_dict()["records"][0]  # epoch 1 not run again
+    assert without_timing(resumed) == without_timing(run_cell(cell))
+    assert not (tmp_path / cell_id(cell)).exists()
 
 
 @pytest.mark.parametrize("task", ["multitask", "switching"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 from cbreservoir.reproduce.conditions import build_condition_model, build_condition_schedule
 from cbreservoir.reproduce.profiles import Profile
 
-__all__ = ["make_cell", "package_versions", "run_cell"]
+__all__ = ["build_curriculum", "make_cell", "package_versions", "run_cell"]
 
 
 def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
@@ -46,6 +47,48 @@ def package_versions() -> dict[str, str]:
     }
 
 
+def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None) -> object:
+    """The :class:`~cbreservoir.training.CurriculumTrainer` of ``cell``: its model, schedule and data seed.
+
+    Parameters
+    ----------
+    cell : dict
+        A :func:`make_cell` cell.
+    checkpoint_dir : path, optional
+        Where the curriculum checkpoints each epoch (and resumes from).
+
+    Returns
+    -------
+    CurriculumTrainer
+        Not yet run; ``.trainer.model`` is the freshly initialised model.
+    """
+    from cbreservoir.training import CurriculumTrainer, GradientTrainer
+
+    profile = Profile(**cell["profile"])
+    task, condition, seed = cell["task"], cell["condition"], cell["seed"]
+    model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
+    trainer = GradientTrainer(
+        model,
+        learning_rate=profile.learning_rate,
+        momentum=profile.momentum,
+        clip_norm=profile.clip_norm,
+        schedule=build_condition_schedule(condition, task),
+        seed=seed,
+    )
+    return CurriculumTrainer(
+        trainer,
+        task,
+        start_level=profile.start_level,
+        steps_per_epoch=profile.steps_per_epoch,
+        test_batches=profile.test_batches,
+        batch_size=profile.batch_size,
+        threshold=profile.threshold,
+        seed=seed,
+        checkpoint_dir=checkpoint_dir,
+        progress=False,
+    )
+
+
 def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
     """Train the model of ``cell`` through the curriculum and return its record.
 
@@ -60,50 +103,28 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
     Returns
     -------
     dict
-        ``task``, ``condition``, ``seed``, ``n_granule``, ``levels`` (N(e), one per epoch), ``accuracy``,
-        ``loss`` and ``epoch_seconds`` per epoch, ``seconds`` (wall time of the run), ``n_parameters``,
-        ``hidden_size``, ``model_config``, ``profile`` and ``versions``.
+        ``task``, ``condition``, ``seed``, ``n_granule``, ``levels`` (N(e), one per epoch), ``history``
+        (per epoch: level, accuracy, loss, seconds), ``seconds`` (wall time of this call),
+        ``n_parameters``, ``hidden_size``, ``model_config``, ``profile`` and ``versions``.
     """
     import torch
 
     from cbreservoir.models import count_parameters
     from cbreservoir.sweep import cell_id
-    from cbreservoir.training import CurriculumTrainer, GradientTrainer
 
     torch.set_num_threads(1)
-    profile = Profile(**cell["profile"])
-    task, condition, seed = cell["task"], cell["condition"], cell["seed"]
-    model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
-    trainer = GradientTrainer(
-        model,
-        learning_rate=profile.learning_rate,
-        momentum=profile.momentum,
-        clip_norm=profile.clip_norm,
-        schedule=build_condition_schedule(condition, task),
-        seed=seed,
-    )
     checkpoint_dir = None if checkpoint_root is None else Path(checkpoint_root) / cell_id(cell)
-    curriculum = CurriculumTrainer(
-        trainer,
-        task,
-        start_level=profile.start_level,
-        steps_per_epoch=profile.steps_per_epoch,
-        test_batches=profile.test_batches,
-        batch_size=profile.batch_size,
-        threshold=profile.threshold,
-        seed=seed,
-        checkpoint_dir=checkpoint_dir,
-        progress=False,
-    )
+    curriculum = build_curriculum(cell, checkpoint_dir)
     start = time.perf_counter()
-    history = curriculum.run(profile.n_epochs)
+    history = curriculum.run(Profile(**cell["profile"]).n_epochs)
     seconds = time.perf_counter() - start
     if checkpoint_dir is not None:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    model = curriculum.trainer.model
     return {
-        "task": task,
-        "condition": condition,
-        "seed": seed,
+        "task": cell["task"],
+        "condition": cell["condition"],
+        "seed": cell["seed"],
         "n_granule": cell["n_granule"],
         "levels": [int(level) for level in history.levels],
         "history": history.to_dict(),
@@ -111,6 +132,6 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         "n_parameters": count_parameters(model),
         "hidden_size": model.hidden_size,
         "model_config": model.config,
-        "profile": profile.settings(),
+        "profile": cell["profile"],
         "versions": package_versions(),
     }
