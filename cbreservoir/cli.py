@@ -155,7 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cbreservoir {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, handler: Callable[[argparse.Namespace], dict], summary: str, epilog: str):
+    def add(
+        name: str,
+        handler: Callable[[argparse.Namespace], dict],
+        summary: str,
+        epilog: str,
+        render: Callable[[dict], str] | None = None,
+    ):
         sub = commands.add_parser(
             name,
             parents=[common],
@@ -164,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, render=render or _render)
         return sub
 
     demo = add(
@@ -172,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         _run_demo,
         "Fit Reservoir >> Ridge and Reservoir >> Cerebellum >> Ridge on a nonlinear memory task.",
         "example:\n  cbreservoir demo --output-dir demo-out --seed 1",
+        render=_render_demo,
     )
     demo.add_argument("--output-dir", default="cbreservoir-demo", help="where the figure goes (%(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="seed (%(default)s)")
@@ -345,8 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, prefix, f"failed: {type(error).__name__}: {error}", EXIT_FAILED)
     if args.json:
         print(json.dumps(_jsonable(result), indent=2, allow_nan=False))
-    else:
-        print(_render(result))
+    elif text := args.render(result):
+        print(text)
     return EXIT_OK
 
 
@@ -483,7 +490,12 @@ def check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
 
 def _run_demo(args: argparse.Namespace) -> dict:
     run_demo = _backend("cbreservoir.demo", "run_demo")
-    return run_demo(output_dir=args.output_dir, seed=args.seed, quiet=args.quiet or args.json)
+    return run_demo(output_dir=args.output_dir, seed=args.seed, quiet=args.json)
+
+
+def _render_demo(result: dict) -> str:
+    """The demo printed its table and figure path itself: nothing to add."""
+    return ""
 
 
 def _run_train(args: argparse.Namespace) -> dict:

@@ -356,3 +356,15 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
 def test_analyze_usage_errors(capsys, argv, message):
     assert main(["analyze", *argv]) == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------- demo
+
+
+def test_demo_json_and_table(capsys, tmp_path):
+    code, result = run_json(capsys, ["demo", "--output-dir", "demo", "--seed", "1"])
+    assert code == EXIT_OK
+    assert (tmp_path / "demo" / "demo.png").is_file() and result["figure"].endswith("demo.png")
+    scores = {(row["model"], row["task"]): row["test_r2"] for row in result["rows"]}
+    product = [score for (model, task), score in scores.items() if task.startswith("product")]
+    assert max(product) > 0.9 > min(product)  # only the cerebellar expansion forms the product
