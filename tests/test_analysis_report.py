@@ -45,7 +45,7 @@ def test_summary_holds_every_analysis_per_condition(report):
     assert list(summary["models"]) == ["cbrnn", "full_reservoir"]
     for model in summary["models"].values():
         assert model["levels"] == [2, 3]  # threshold 0.01: every epoch passes
-        assert model["analysis_level"] == 3
+        assert model["analysis_level"] == 3 and model["analysed_model"] == "weights that passed N = 3"
         assert [row["level"] for row in model["checkpoints"]] == [2, 3]
         assert all(0 <= row["ablated"] <= 1 and 0 <= row["full"] <= 1 for row in model["checkpoints"])
         recovery = model["readout_recovery"]

@@ -4,8 +4,9 @@ For each condition (by default the end-to-end CB-RNN and the full reservoir, see
 :mod:`cbreservoir.reproduce.conditions`) the model is trained through the curriculum of
 :class:`~cbreservoir.training.CurriculumTrainer` with the settings of a reproduction profile. Every
 solved level leaves a checkpoint; the report then measures, per checkpoint, the accuracy with the
-cerebellum on and off and the dimensionality of each population, and on the final model the readout
-recovery, the timescales of each population under random input and the granule-layer sparseness.
+cerebellum on and off and the dimensionality of each population, and on the weights that passed the
+highest level the readout recovery, the timescales of each population under random input and the
+granule-layer sparseness.
 
 Outputs in ``output_dir``: ``summary.json`` and the figures ``learning_curves.png``, ``ablation.png``,
 ``readout_recovery.png``, ``dimensionality.png``, ``timescales.png``, ``sparseness.png``. Training
@@ -200,7 +201,7 @@ def analyse_checkpoints(
     return rows
 
 
-def analyse_final_model(
+def analyse_model(
     model: nn.Module, task: str, level: int, settings: AnalysisSettings, seed: int, progress: bool
 ) -> dict[str, Any]:
     """Readout recovery at ``level``, dimensionality, timescales and granule sparseness of ``model``."""
@@ -407,10 +408,17 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _analysis_level(history: Any) -> int:
-    """Highest level the model passed, or the level it was training at when it passed none."""
-    solved = [record.level for record in history.records if record.solved]
-    return max(solved) if solved else history.levels[-1]
+def _model_to_analyse(
+    model: nn.Module, history: Any, checkpoints: Sequence[tuple[int, nn.Module]]
+) -> tuple[int, nn.Module, str]:
+    """The weights that passed the highest level (or the final model at its level if none passed).
+
+    Returns ``(level, model, description)``.
+    """
+    if checkpoints:
+        level, passed = checkpoints[-1]
+        return level, passed, f"weights that passed N = {level}"
+    return history.levels[-1], model, "final weights (no level passed)"
 
 
 def run_analysis(
@@ -448,8 +456,9 @@ def run_analysis(
     -------
     dict
         The summary written to ``summary.json``: ``task``, ``seed``, ``profile``, ``settings``,
-        ``seconds``, ``figures`` and ``models`` (per condition: ``levels``, ``analysis_level``,
-        ``n_parameters``, ``checkpoints`` (per level: ``full``, ``ablated``, ``dimensionality``),
+        ``seconds``, ``figures`` and ``models`` (per condition: ``levels``, ``n_parameters``,
+        ``checkpoints`` (per passed level: ``full``, ``ablated``, ``dimensionality``), and for the
+        weights that passed the highest level (``analysed_model``, ``analysis_level``):
         ``readout_recovery``, ``dimensionality``, ``timescales``, ``granule_sparseness``).
     """
     if task not in ANALYSIS_TASKS:
@@ -466,12 +475,14 @@ def run_analysis(
     for condition in conditions:
         condition_dir = checkpoint_root / f"{task}-{condition}-seed{seed}"
         model, history = train_condition(condition, task, profile, seed, condition_dir, progress)
-        level = _analysis_level(history)
+        checkpoints = level_checkpoints(model, condition_dir)
+        level, analysed, description = _model_to_analyse(model, history, checkpoints)
         models[condition] = {
             "levels": history.levels,
             "n_parameters": count_parameters(model),
-            "checkpoints": analyse_checkpoints(level_checkpoints(model, condition_dir), task, settings, seed),
-            **analyse_final_model(model, task, level, settings, seed, progress),
+            "checkpoints": analyse_checkpoints(checkpoints, task, settings, seed),
+            "analysed_model": description,
+            **analyse_model(analysed, task, level, settings, seed, progress),
         }
     figures = {
         "learning_curves": plot_learning_curves(models, task, output_dir / "learning_curves.png"),
