@@ -24,7 +24,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ examples:
   cbreservoir demo                                    # Reservoir >> Ridge vs Reservoir >> Cerebellum >> Ridge
   cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json
   cbreservoir train --model rnn --task parity --epochs 20      # curriculum, matched RNN-only baseline
-  cbreservoir train --config run.yaml --save cbrnn.npz
+  cbreservoir train --config run.yaml --epochs 50 --save cbrnn.npz
   cbreservoir reproduce --task dms --profile quick --set n_epochs=40
   cbreservoir sweep grid.yaml --output-dir runs/grid
   cbreservoir analyze --task dms --output-dir runs/analysis
@@ -60,7 +59,7 @@ class _BackendMissing(RuntimeError):
 # ------------------------------------------------------------------------------------------ train options
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _Option:
     """One ``train`` setting: a command-line flag and a config-file key at the same time."""
 
@@ -93,10 +92,13 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "model",
         str,
         "cbrnn",
-        "model kind: cbrnn, rnn (the parameter-matched RNN-only baseline), gru, gru_cb, lstm, lstm_cb",
+        "cbrnn or rnn (the parameter-matched RNN-only baseline); with --epochs also gru, gru_cb, lstm, "
+        "lstm_cb",
         "KIND",
     ),
-    _Option("task", str, "dms", "task: dms, parity, mod3", "TASK"),
+    _Option(
+        "task", str, "dms", "dms, parity, mod3; with --epochs: dms, parity, multitask, switching", "TASK"
+    ),
     _Option(
         "n", _positive_int, 2, "difficulty level N (the fixed level, or the curriculum's first level)", "N"
     ),
@@ -105,7 +107,7 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "epochs",
         _positive_int,
         None,
-        "train through the curriculum for this many epochs (default: train at the fixed level N)",
+        "train through the curriculum for this many epochs (without: train at the fixed level N)",
         "EPOCHS",
     ),
     _Option(
@@ -122,7 +124,9 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "train this many networks (seeds SEED, SEED+1, ...) as one batched ensemble",
         "E",
     ),
-    _Option("n_granule", _positive_int, 256, "granule layer size G of cerebellar models", "G"),
+    _Option(
+        "n_granule", _positive_int, 256, "granule layer size G of cerebellar models (curriculum only)", "G"
+    ),
     _Option("batch_size", _positive_int, 64, "trials per batch", "B"),
     _Option("test_batches", _positive_int, 10, "test batches after training (per epoch with --epochs)", "K"),
     _Option(
@@ -131,7 +135,11 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
     _Option("seed", int, 0, "seed of weights, data and initial states", "SEED"),
     _Option("device", str, "cpu", "torch device, e.g. cpu or cuda", "DEVICE"),
     _Option(
-        "save", str, None, "save the trained model (or ensemble) to this file (cbreservoir.save)", "PATH"
+        "save",
+        str,
+        None,
+        "save the trained model (or ensemble) with cbreservoir.save (curriculum only)",
+        "PATH",
     ),
     _Option("checkpoint_dir", str, None, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
 )
@@ -719,3 +727,7 @@ def _run_bench(args: argparse.Namespace) -> dict:
 
     result = run_speed_benchmarks(quick=args.quick, device=args.device, progress=not args.quiet)
     return {**result_to_json(result), "table": format_table(result)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -63,6 +63,15 @@ def test_help_imports_no_subcommand_implementation():
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_process_exit_codes():
+    """``python -m cbreservoir.cli`` (what the console script runs) exits with main's code."""
+    for argv, code in [(["--version"], EXIT_OK), (["train", "--steps", "x"], EXIT_USAGE)]:
+        done = subprocess.run(
+            [sys.executable, "-m", "cbreservoir.cli", *argv], capture_output=True, text=True
+        )
+        assert done.returncode == code
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
