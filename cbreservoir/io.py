@@ -41,6 +41,7 @@ import importlib
 import json
 import math
 import os
+import sys
 import tempfile
 from collections import OrderedDict, defaultdict
 from pathlib import Path
@@ -290,19 +291,17 @@ def _object_type(obj: Any) -> str:
 
 def _is_config_model(obj: Any) -> bool:
     """True for torch modules that :func:`cbreservoir.models.build_model` can rebuild from ``obj.config``."""
-    import torch
-
+    torch = _torch()
     return (
-        isinstance(obj, torch.nn.Module)
+        torch is not None
+        and isinstance(obj, torch.nn.Module)
         and isinstance(getattr(obj, "config", None), dict)
         and "kind" in obj.config
     )
 
 
 def _torch() -> ModuleType | None:
-    """torch, if something already imported it (a file without tensors then never needs it)."""
-    import sys
-
+    """torch, if something already imported it (an object without tensors never needs it)."""
     return sys.modules.get("torch")
 
 
@@ -338,9 +337,8 @@ class _Encoder:
             return {"__type__": "npscalar", "key": self.add_array(np.asarray(value), where)}
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
             return {"__type__": "dtype", "name": np.dtype(value).str, "as_type": isinstance(value, type)}
-        if isinstance(value, (list, tuple, set, frozenset)) and type(value) in (list, tuple, set, frozenset):
-            items = [self.encode(item, f"{where}[{index}]") for index, item in enumerate(value)]
-            return items if type(value) is list else {"__type__": type(value).__name__, "items": items}
+        if type(value) in (list, tuple, set, frozenset) or _is_namedtuple(value):
+            return self._encode_sequence(value, where)
         if type(value) in (dict, OrderedDict, defaultdict):
             return self._encode_dict(value, where)
         if isinstance(value, np.random.Generator):
@@ -359,6 +357,18 @@ class _Encoder:
         if isinstance(value, type):
             return {"__type__": "class", "path": self._checked_class_path(value, where)}
         return self._encode_object(value, where)
+
+    def _encode_sequence(self, value: Any, where: str) -> Any:
+        items = [self.encode(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        if type(value) is list:
+            return items
+        if _is_namedtuple(value):
+            return {
+                "__type__": "namedtuple",
+                "class": self._checked_class_path(type(value), where),
+                "items": items,
+            }
+        return {"__type__": type(value).__name__, "items": items}
 
     def _encode_dict(self, value: dict, where: str) -> dict[str, Any]:
         pairs = [
@@ -398,6 +408,8 @@ class _Encoder:
             return {"__type__": "torch_dtype", "name": str(value).removeprefix("torch.")}
         if isinstance(value, torch.device):
             return {"__type__": "torch_device", "name": str(value)}
+        if isinstance(value, torch.Size):
+            return {"__type__": "torch_size", "items": list(value)}
         if isinstance(value, torch.Generator):
             return {"__type__": "torch_generator", "key": self.add_array(value.get_state().numpy(), where)}
         if isinstance(value, torch.nn.Module) and _is_config_model(value):
@@ -481,6 +493,8 @@ class _Encoder:
         return self._memoized(value, where, self._encode_state)
 
     def _encode_state(self, value: Any, where: str) -> dict[str, Any]:
+        if isinstance(value, (list, tuple, set, frozenset, dict)):  # their items are not in their state
+            raise TypeError(f"cannot save {where}: subclasses of built-in containers are not supported")
         getstate = getattr(value, "__getstate__", None)
         state = getstate() if getstate is not None else vars(value)
         if state is None:
@@ -518,9 +532,11 @@ def _tensor_values(tensor: Any, where: str) -> np.ndarray:
         raise TypeError(f"cannot save {where}: {error}") from error
 
 
-def _is_sparse(value: Any) -> bool:
-    import sys
+def _is_namedtuple(value: Any) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
+
+def _is_sparse(value: Any) -> bool:
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and sparse.issparse(value)
 
@@ -567,6 +583,9 @@ class _Decoder:
 
     def _decode_tuple(self, node: dict) -> tuple:
         return tuple(self.decode(item) for item in node["items"])
+
+    def _decode_namedtuple(self, node: dict) -> tuple:
+        return self._decode_class({"path": node["class"]})(*(self.decode(item) for item in node["items"]))
 
     def _decode_set(self, node: dict) -> set:
         return {self.decode(item) for item in node["items"]}
@@ -623,6 +642,11 @@ class _Decoder:
         if not isinstance(dtype, torch.dtype):
             raise ValueError(f"{name!r} is not a torch dtype")
         return dtype
+
+    def _decode_torch_size(self, node: dict) -> Any:
+        import torch
+
+        return torch.Size(node["items"])
 
     def _decode_torch_device(self, node: dict) -> Any:
         import torch

@@ -335,7 +335,12 @@ def test_values_of_every_supported_kind_round_trip(tmp_path):
         "sparse": [
             scipy.sparse.random(5, 4, density=0.4, format=f, random_state=1) for f in ("csr", "csc", "coo")
         ],
-        "torch": [torch.arange(3.0), torch.tensor([1, 2], dtype=torch.int64), torch.float16],
+        "torch": [
+            torch.arange(3.0),
+            torch.tensor([1, 2], dtype=torch.int64),
+            torch.float16,
+            torch.Size([2, 3]),
+        ],
     }
     loaded = load(save(values, tmp_path / "values.npz"))
 
@@ -354,6 +359,16 @@ def test_values_of_every_supported_kind_round_trip(tmp_path):
     assert torch.equal(loaded["torch"][0], values["torch"][0])
     assert loaded["torch"][1].dtype == torch.int64
     assert loaded["torch"][2] is torch.float16
+    assert loaded["torch"][3] == torch.Size([2, 3]) and type(loaded["torch"][3]) is torch.Size
+
+
+def test_named_tuples_round_trip(tmp_path):
+    from cbreservoir.nn.functional import CerebellarActivity
+
+    activity = CerebellarActivity(torch.ones(2, 4), torch.zeros(2, 3), torch.arange(4.0).reshape(2, 2))
+    loaded = load(save(activity, tmp_path / "activity.npz"))
+    assert type(loaded) is CerebellarActivity
+    assert all(torch.equal(a, b) for a, b in zip(loaded, activity, strict=True))
 
 
 def test_shared_arrays_and_tensors_stay_shared(tmp_path):
@@ -417,6 +432,10 @@ def test_unsupported_objects_are_refused_with_their_location(tmp_path):
         save([Path("x")], tmp_path / "bad.npz")
     with pytest.raises(TypeError, match="dtype object"):
         save(np.array([None]), tmp_path / "bad.npz")
+    from sklearn.utils import Bunch
+
+    with pytest.raises(TypeError, match=r"cannot save obj: subclasses of built-in containers"):
+        save(Bunch(a=1), tmp_path / "bad.npz")
     assert list(tmp_path.iterdir()) == []
 
 
