@@ -14,64 +14,14 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hardening_support import assert_rejected, count
+from test_hardening_support import FEATURES, assert_rejected, count, malformed_series, nonfinite_series
+from test_hardening_support import random_data as _data
 
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 
-FEATURES = 3
 HYPOTHESIS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-
-
-def _data(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=shape)
-
-
-@st.composite
-def nonfinite_series(draw: st.DrawFn) -> tuple[str, object]:
-    """A valid series, batch or ragged list with one NaN/inf entry."""
-    layout = draw(st.sampled_from(["single", "batch", "ragged"]))
-    length = draw(st.integers(1, 6))
-    bad = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-    if layout == "ragged":
-        series = [_data((length + i, FEATURES), i) for i in range(draw(st.integers(1, 3)))]
-        target = series[draw(st.integers(0, len(series) - 1))]
-    else:
-        shape = (length, FEATURES) if layout == "single" else (draw(st.integers(1, 3)), length, FEATURES)
-        series = target = _data(shape)
-    position = tuple(draw(st.integers(0, size - 1)) for size in target.shape)
-    target[position] = bad
-    return "finite", series
-
-
-@st.composite
-def malformed_series(draw: st.DrawFn) -> tuple[str, object]:
-    """Input that is not a non-empty (T, d) / (S, T, d) / list of (T_i, d) array of real numbers."""
-    kind = draw(
-        st.sampled_from(
-            ["ndim", "empty_steps", "empty_features", "empty_list", "ragged_features", "dtype", "list_of_1d"]
-        )
-    )
-    if kind == "ndim":
-        ndim = draw(st.sampled_from([0, 1, 4]))
-        return "array", _data(tuple(draw(st.integers(1, 3)) for _ in range(ndim)))
-    if kind == "empty_steps":
-        return "time step", np.zeros((0, FEATURES)) if draw(st.booleans()) else [
-            _data((3, FEATURES)),
-            np.zeros((0, FEATURES)),
-        ]
-    if kind == "empty_features":
-        return "feature", np.zeros((draw(st.integers(1, 4)), 0))
-    if kind == "empty_list":
-        return "at least one series", draw(st.sampled_from([[], ()]))
-    if kind == "ragged_features":
-        widths = draw(st.lists(st.integers(1, 5), min_size=2, max_size=4).filter(lambda w: len(set(w)) > 1))
-        return "features", [_data((4, width), i) for i, width in enumerate(widths)]
-    if kind == "list_of_1d":
-        return "time, features", [np.ones(FEATURES)]
-    dtype = draw(st.sampled_from([complex, object, "U3"]))
-    return "real numbers|numeric", _data((4, FEATURES)).astype(dtype)
 
 
 def _reservoir() -> Reservoir:

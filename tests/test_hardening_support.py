@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from hypothesis import strategies as st
 
 import cbreservoir
+
+#: Features per step of the valid series the tests start from.
+FEATURES = 3
 
 #: Cases tried per entry point in this process.
 CASES: Counter[str] = Counter()
@@ -129,3 +133,57 @@ def assert_rejected(
     for obj, state in zip(watched, before, strict=True):
         assert same(snapshot(obj), state), f"{entry}: {obj!r} changed by a rejected call"
     return error
+
+
+# ------------------------------------------------------------------------------ bad series (hypothesis)
+
+
+def random_data(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Standard normal float64 array of ``shape``."""
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+@st.composite
+def nonfinite_series(draw: st.DrawFn) -> tuple[str, object]:
+    """A valid series, batch or ragged list with one NaN/inf entry."""
+    layout = draw(st.sampled_from(["single", "batch", "ragged"]))
+    length = draw(st.integers(1, 6))
+    bad = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    if layout == "ragged":
+        series = [random_data((length + i, FEATURES), i) for i in range(draw(st.integers(1, 3)))]
+        target = series[draw(st.integers(0, len(series) - 1))]
+    else:
+        shape = (length, FEATURES) if layout == "single" else (draw(st.integers(1, 3)), length, FEATURES)
+        series = target = random_data(shape)
+    position = tuple(draw(st.integers(0, size - 1)) for size in target.shape)
+    target[position] = bad
+    return "finite", series
+
+
+@st.composite
+def malformed_series(draw: st.DrawFn) -> tuple[str, object]:
+    """Input that is not a non-empty (T, d) / (S, T, d) / list of (T_i, d) array of real numbers."""
+    kind = draw(
+        st.sampled_from(
+            ["ndim", "empty_steps", "empty_features", "empty_list", "ragged_features", "dtype", "list_of_1d"]
+        )
+    )
+    if kind == "ndim":
+        ndim = draw(st.sampled_from([0, 1, 4]))
+        return "array", random_data(tuple(draw(st.integers(1, 3)) for _ in range(ndim)))
+    if kind == "empty_steps":
+        return "time step", np.zeros((0, FEATURES)) if draw(st.booleans()) else [
+            random_data((3, FEATURES)),
+            np.zeros((0, FEATURES)),
+        ]
+    if kind == "empty_features":
+        return "feature", np.zeros((draw(st.integers(1, 4)), 0))
+    if kind == "empty_list":
+        return "at least one series", draw(st.sampled_from([[], ()]))
+    if kind == "ragged_features":
+        widths = draw(st.lists(st.integers(1, 5), min_size=2, max_size=4).filter(lambda w: len(set(w)) > 1))
+        return "features", [random_data((4, width), i) for i, width in enumerate(widths)]
+    if kind == "list_of_1d":
+        return "time, features", [np.ones(FEATURES)]
+    dtype = draw(st.sampled_from([complex, object, "U3"]))
+    return "real numbers|numeric", random_data((4, FEATURES)).astype(dtype)
