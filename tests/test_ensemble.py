@@ -140,3 +140,22 @@ def test_batches_must_match_members():
         ensemble.train_step([x] * 2, [y] * 2)
     with pytest.raises(ValueError, match="same batch size"):
         ensemble.train_step([x, x, x[:4]], [y, y, y[:4]])
+
+
+def test_stacked_array_inputs_explicit_masks_and_array_levels():
+    x, y = make_batch("dms", 3, 8, seed=1)
+    mask = np.ones(x.shape[:2], dtype=bool)
+    mask[:4, :3] = False
+    ensemble = EnsembleTrainer(
+        [small_cbrnn(s) for s in SEEDS[:2]], seeds=SEEDS[:2], schedule="full_reservoir"
+    )
+    ensemble.set_level(np.array([2, 3]))
+    solos = [GradientTrainer(small_cbrnn(s), seed=s, schedule="full_reservoir") for s in SEEDS[:2]]
+    for solo, level in zip(solos, [2, 3], strict=True):
+        solo.set_level(level)
+    losses = ensemble.train_step(np.stack([x, x]), np.stack([y, y]), masks=[mask, None])
+    expected = [solos[0].train_step(x, y, mask=mask), solos[1].train_step(x, y)]
+    np.testing.assert_allclose(losses, expected, rtol=1e-6)
+    assert ensemble.levels == [2, 3]
+    with pytest.raises(ValueError, match="one mask per member"):
+        ensemble.train_step([x, x], [y, y], masks=[mask])

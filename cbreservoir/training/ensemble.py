@@ -58,7 +58,9 @@ ArrayLike = torch.Tensor | np.ndarray
 
 
 def _per_member(name: str, value: Any, n_members: int) -> list[Any]:
-    """``value`` repeated for every member, or a sequence with one entry per member."""
+    """``value`` for every member, or its entries if it is a list or 1-D array (one per member)."""
+    if isinstance(value, np.ndarray | torch.Tensor) and value.ndim == 1:
+        value = value.tolist()
     if isinstance(value, Sequence) and not isinstance(value, str | tuple):
         if len(value) != n_members:
             raise ValueError(f"{name} must have one entry per member ({n_members}), got {len(value)}")
@@ -175,6 +177,7 @@ class EnsembleTrainer:
 
     @property
     def levels(self) -> list[int | None]:
+        """Each member's curriculum level (None before the first :meth:`set_level`)."""
         return [trainer.level for trainer in self.trainers]
 
     # --- plasticity ----------------------------------------------------------------------------------
@@ -205,7 +208,9 @@ class EnsembleTrainer:
         if len(xs) != self.n_members:
             raise ValueError(f"xs must hold one batch per member ({self.n_members}), got {len(xs)}")
         inputs = [trainer._as_inputs(x) for trainer, x in zip(self.trainers, xs, strict=True)]
-        masks = _per_member("masks", masks, self.n_members)
+        masks = [None] * self.n_members if masks is None else list(masks)
+        if len(masks) != self.n_members:
+            raise ValueError(f"masks must hold one mask per member ({self.n_members}), got {len(masks)}")
         shapes = {(x.dim(), x.shape[0], x.shape[-1]) for x in inputs}
         if len(shapes) != 1 or next(iter(shapes))[0] != 3:
             raise ValueError(
