@@ -274,16 +274,19 @@ def _resolves_to(path: str, value: Any) -> bool:
 
 
 def _object_type(obj: Any) -> str:
-    """A short label for the header: what kind of object the file holds."""
-    from reservoirpy.model import Model
-    from reservoirpy.node import Node
+    """A short label for the header: what kind of object the file holds.
 
+    reservoirpy is not imported for this (it is slow to import): an object cannot be an instance of a class
+    whose module was never imported.
+    """
     if _is_config_model(obj):
         return "torch_model"
-    if isinstance(obj, Model):
-        return "graph"
-    if isinstance(obj, Node):
-        return "node"
+    for module, name, label in (
+        ("reservoirpy.model", "Model", "graph"),
+        ("reservoirpy.node", "Node", "node"),
+    ):
+        if module in sys.modules and isinstance(obj, getattr(sys.modules[module], name)):
+            return label
     if hasattr(obj, "get_params") and hasattr(obj, "fit"):
         return "estimator"
     return "object"
