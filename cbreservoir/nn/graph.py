@@ -57,7 +57,7 @@ from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
-from cbreservoir.training.trainer import TrainingDivergedError
+from cbreservoir.training.trainer import guarded_step
 from cbreservoir.validation import feature_dim
 
 __all__ = [
@@ -549,7 +549,6 @@ def train_graph(
     if target.shape[0] != n_series:
         raise ValueError(f"y holds {target.shape[0]} series but x holds {n_series}")
     opt = _optimizer(compiled, optimizer, learning_rate, learning_rates or {}, momentum, nesterov)
-    parameters = [p for group in opt.param_groups for p in group["params"]]
     generator = np.random.default_rng(seed)
     result = GraphTrainingResult(compiled)
     try:
@@ -558,16 +557,7 @@ def train_graph(
                 slice(None) if batch_size is None else generator.choice(n_series, batch_size, replace=False)
             )
             value = _graph_loss(compiled({k: v[rows] for k, v in inputs.items()}), target[rows], loss, warmup)
-            if not torch.isfinite(value):
-                raise TrainingDivergedError(
-                    f"loss is {value.item()} at step {step}; weights of step {step - 1} kept"
-                )
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            norm = nn.utils.clip_grad_norm_(parameters, clip_norm if clip_norm is not None else float("inf"))
-            if not torch.isfinite(norm):
-                raise TrainingDivergedError(f"gradient norm is {norm.item()} at step {step}; weights kept")
-            opt.step()
+            guarded_step(opt, value, step, clip_norm)
             result.losses.append(value.item())
             if stop_when is not None and stop_when(compiled):
                 result.stopped_early = True

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
-from cbreservoir.training.trainer import TrainingDivergedError
+from cbreservoir.training.trainer import guarded_step
 from cbreservoir.validation import as_float_array, check_series, check_targets, check_timestep, check_warmup
 
 __all__ = ["GradientReadout"]
@@ -211,14 +211,8 @@ class GradientReadout(TrainableNode):
         optimizer = optimizer_class(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
         loss_function = F.cross_entropy if self.loss == "cross_entropy" else F.mse_loss
         self.loss_history = []
-        for _ in range(self.epochs):
-            optimizer.zero_grad()
+        for step in range(1, self.epochs + 1):
             loss = loss_function(inputs @ weight + bias, target)
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"{self}: loss {loss.item()} at step {len(self.loss_history) + 1}; weights unchanged"
-                )
-            loss.backward()
-            optimizer.step()
+            guarded_step(optimizer, loss, step)  # raises TrainingDivergedError; the node keeps its weights
             self.loss_history.append(loss.item())
         self.Wout, self.bias = weight.detach().numpy().copy(), bias.detach().numpy().copy()
