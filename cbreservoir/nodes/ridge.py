@@ -45,8 +45,8 @@ from cbreservoir.validation import Series, Targets, check_series, check_targets,
 
 __all__ = ["Ridge", "predict_final"]
 
-#: Rows per chunk when accumulating statistics (bounds the temporary centred copy).
-CHUNK_ROWS = 8192
+#: Rows per chunk when accumulating statistics (the centred chunk is a reused buffer of this many rows).
+CHUNK_ROWS = 4096
 
 #: Below this reciprocal condition number (LAPACK estimate) the Cholesky solve is not trusted.
 MIN_RCOND = 1e-10
@@ -55,48 +55,63 @@ MIN_RCOND = 1e-10
 class _Statistics:
     """Running count, means and centred cross-products of (x, y) rows, merged chunk by chunk.
 
-    With ``centered=False`` the means stay zero and the cross-products are raw (no-bias fit).
-    ``xx`` holds only its upper triangle until :meth:`gram` symmetrises it.
+    ``products`` is the (d + k, d + k) cross-product matrix of the rows ``[x, y]``: one ``syrk`` per
+    chunk gives ``xᵀx`` and ``xᵀy`` together. Only its upper triangle is accumulated. With
+    ``centered=False`` the means stay zero and the products are raw (no-bias fit).
     """
 
     def __init__(self, n_inputs: int, n_outputs: int, centered: bool):
         self.centered = centered
         self.count = 0
+        self.n_inputs = n_inputs
         self.mean_x = np.zeros(n_inputs)
         self.mean_y = np.zeros(n_outputs)
-        self.xx = np.zeros((n_inputs, n_inputs), order="F")
-        self.xy = np.zeros((n_inputs, n_outputs))
+        self.products = np.zeros((n_inputs + n_outputs, n_inputs + n_outputs), order="F")
 
-    def update(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add rows ``x`` (n, d) and ``y`` (n, k), in chunks of ``CHUNK_ROWS``."""
-        for start in range(0, len(x), CHUNK_ROWS):
-            self._update_chunk(x[start : start + CHUNK_ROWS], y[start : start + CHUNK_ROWS])
-
-    def _update_chunk(self, x: np.ndarray, y: np.ndarray) -> None:
-        n = len(x)
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        if self.centered:
-            chunk_mean_x, chunk_mean_y = x.mean(axis=0), y.mean(axis=0)
-            x = x - chunk_mean_x
-            y = y - chunk_mean_y
-        # xᵀx as syrk on the Fortran view of C-ordered x: upper triangle accumulated in place
-        self.xx = blas.dsyrk(1.0, np.ascontiguousarray(x).T, c=self.xx, beta=1.0, trans=0, overwrite_c=True)
-        self.xy += x.T @ y
-        if self.centered:
-            total = self.count + n
-            delta_x, delta_y = chunk_mean_x - self.mean_x, chunk_mean_y - self.mean_y
-            weight = self.count * n / total
-            self.xx += weight * np.outer(delta_x, delta_x)
-            self.xy += weight * np.outer(delta_x, delta_y)
-            self.mean_x += delta_x * (n / total)
-            self.mean_y += delta_y * (n / total)
-        self.count += n
+    @property
+    def xy(self) -> np.ndarray:
+        """Centred ``xᵀy`` (d, k)."""
+        return self.products[: self.n_inputs, self.n_inputs :]
 
     def gram(self) -> np.ndarray:
-        """The full symmetric (centred) ``XᵀX``."""
-        upper = np.triu(self.xx)
+        """The full symmetric centred ``xᵀx`` (d, d)."""
+        upper = np.triu(self.products[: self.n_inputs, : self.n_inputs])
         return upper + np.triu(upper, 1).T
+
+    def update(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add rows ``x`` (n, d) and ``y`` (n, k), in chunks of ``CHUNK_ROWS`` centred into one buffer."""
+        buffer = np.empty((min(CHUNK_ROWS, len(x)), len(self.products)))
+        for start in range(0, len(x), CHUNK_ROWS):
+            self._update_chunk(x[start : start + CHUNK_ROWS], y[start : start + CHUNK_ROWS], buffer)
+
+    def _update_chunk(self, x: np.ndarray, y: np.ndarray, buffer: np.ndarray) -> None:
+        n, d = len(x), self.n_inputs
+        rows = buffer[:n]
+        if self.centered:
+            mean_x, mean_y = x.mean(axis=0, dtype=np.float64), y.mean(axis=0, dtype=np.float64)
+            np.subtract(x, mean_x, out=rows[:, :d])
+            np.subtract(y, mean_y, out=rows[:, d:])
+        else:
+            mean_x, mean_y = self.mean_x, self.mean_y
+            rows[:, :d], rows[:, d:] = x, y
+        # [x, y]ᵀ[x, y] as syrk on the Fortran view of the C-ordered rows, accumulated in place
+        self.products = blas.dsyrk(1.0, rows.T, c=self.products, beta=1.0, trans=0, overwrite_c=True)
+        self._add_moments(n, mean_x, mean_y)
+
+    def _add_moments(self, n: int, mean_x: np.ndarray, mean_y: np.ndarray) -> None:
+        """Account for ``n`` rows with means ``mean_x``, ``mean_y`` whose centred products were added."""
+        total = self.count + n
+        if self.centered:
+            delta = np.concatenate([mean_x - self.mean_x, mean_y - self.mean_y])
+            self.products += (self.count * n / total) * np.outer(delta, delta)
+            self.mean_x += delta[: self.n_inputs] * (n / total)
+            self.mean_y += delta[self.n_inputs :] * (n / total)
+        self.count = total
+
+    def merge(self, other: _Statistics) -> None:
+        """Add the statistics of other rows (pairwise update of Chan, Golub & LeVeque)."""
+        self.products += other.products
+        self._add_moments(other.count, other.mean_x, other.mean_y)
 
 
 def cholesky_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray | None:
@@ -356,13 +371,17 @@ class Ridge(TrainableNode):
         return self
 
     def _accumulate(self, series: Series, targets: Targets, warmup: int, reset: bool) -> _Statistics:
-        """The running statistics (new ones when ``reset``) updated with the training rows."""
-        statistics = self._statistics
-        if reset or statistics is None:
-            statistics = _Statistics(self.input_dim, self.output_dim, centered=self.fit_bias)
+        """Statistics of the training rows, merged into the running ones unless ``reset``.
+
+        The running statistics are only touched once the new rows are all accumulated.
+        """
+        statistics = _Statistics(self.input_dim, self.output_dim, centered=self.fit_bias)
         for x_rows, y_rows in self._training_rows(series, targets, warmup):
             statistics.update(x_rows, y_rows)
-        return statistics
+        if reset or self._statistics is None:
+            return statistics
+        self._statistics.merge(statistics)
+        return self._statistics
 
     def _check_fit_data(self, x: object, y: object, warmup: int) -> tuple[Series, Targets]:
         if y is None:
