@@ -98,7 +98,7 @@ class AnalysisSettings:
     activity_trials: int = 32
     activity_length: int = 220
     warmup: int = 20
-    max_lag: int = 30
+    max_lag: int = 15
     fit_units: bool = True
 
 
@@ -313,12 +313,14 @@ def plot_readout_recovery(models: dict[str, dict], task: str, path: Path) -> Pat
             label=f"{_label(condition)}: cerebellum off, readout retrained (N = {recovery['level']})",
         )
         axis.axhline(100 * recovery["intact"], color=color, ls="--", label=f"{_label(condition)}: intact")
+    axis.axhline(50, color="grey", lw=0.8, ls=":", label="chance")
     axis.set(
         xlabel="readout-only training steps (batches of 64)",
         ylabel="test accuracy (%)",
         title=f"Readout recovery without the cerebellum ({task.upper()})",
+        ylim=(0, 102),
     )
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="lower right")
     return _save(figure, path)
 
 
@@ -353,6 +355,8 @@ def plot_timescales(models: dict[str, dict], path: Path) -> Path:
             lag = entry["lag_below_1_over_e_interpolated"]
             axis.plot(
                 entry["autocorrelation"],
+                "o-",
+                markersize=3,
                 color=POPULATION_COLORS.get(population),
                 label=f"{population} (1/e at {lag:.2f} steps)",
             )
@@ -370,25 +374,32 @@ def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
     """Histogram of the granule layer's population Treves–Rolls measure per condition."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 4))
+    largest = 0.0
     for condition, result in models.items():
         sparseness = result["granule_sparseness"]
         if sparseness is None:
             continue
-        histogram = sparseness["population_histogram"]
-        edges = histogram["bin_edges"]
+        counts, edges = (
+            np.asarray(sparseness["population_histogram"][key]) for key in ("counts", "bin_edges")
+        )
         axis.stairs(
-            histogram["counts"],
+            counts,
             edges,
             fill=True,
             alpha=0.5,
-            label=f"{_label(condition)} (coding level {sparseness['coding_level']:.2f})",
+            label=f"{_label(condition)}: coding level {sparseness['coding_level']:.2f}, "
+            f"lifetime a {sparseness['lifetime_mean']:.2f}",
         )
+        if counts.any():
+            largest = max(largest, edges[np.flatnonzero(counts)[-1] + 1])
     axis.set(
-        xlabel="Treves–Rolls measure a = <r>² / <r²> over granule units (1/G: one-hot, 1: dense)",
+        xlabel="population Treves–Rolls measure a = <r>² / <r²> across granule units\n"
+        "(1/G for a one-hot code, 1 for a uniform code)",
         ylabel="number of samples (trial × time step)",
         title="Granule-layer sparseness under random input",
+        xlim=(0, min(1.0, largest + 0.1)),
     )
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper left")
     return _save(figure, path)
 
 
