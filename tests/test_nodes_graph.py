@@ -6,8 +6,9 @@ from reservoirpy.model import Model
 from reservoirpy.nodes import Input
 from reservoirpy.nodes import Reservoir as PeerReservoir
 
+from cbreservoir.nn.graph import initialize_graph
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.nodes.cerebellum import cerebellar_loop, initialize_graph
+from cbreservoir.nodes.cerebellum import cerebellar_loop
 from cbreservoir.nodes.ridge import predict_final
 from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
 
@@ -83,7 +84,8 @@ def test_loop_graph_runs_the_cb_rnn_equations():
     np.testing.assert_allclose(states[-1], np.array(expected), atol=1e-12)
     # a readout can be added to the graph once fitted on the loop's states
     readout = Ridge(1e-6).fit(states, x[..., :1])
-    full = initialize_graph(loop & (core >> readout), n_inputs)
+    full = loop & (core >> readout)
+    initialize_graph(full, x)
     full.reset()
     np.testing.assert_allclose(np.asarray(full.run(x[0])), readout.run(states[0]), atol=1e-10)
 

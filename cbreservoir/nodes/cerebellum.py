@@ -40,7 +40,7 @@ from reservoirpy.nodes import Input
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
 from cbreservoir.validation import Series, check_series, check_timestep, feature_dim
 
-__all__ = ["Cerebellum", "cerebellar_loop", "initialize_graph"]
+__all__ = ["Cerebellum", "cerebellar_loop"]
 
 OUTPUTS = ("granule", "purkinje", "nuclei", "all")
 
@@ -281,59 +281,6 @@ class Cerebellum(Node):
         }
 
 
-def initialize_graph(model: Model, input_dim: int | dict[str, int]) -> Model:
-    """Initialise a reservoirpy ``Model`` that has delayed edges (``a >> 1 >> b``) and cycles through them.
-
-    reservoirpy 0.4.2's ``Model.initialize`` rejects such graphs ("Model has a cycle") and leaves the
-    delayed inputs out of the receivers' input dimensions; this does what it should: nodes are
-    initialised in execution order (direct edges only), each with ``input_dim`` = its model input +
-    its direct parents' outputs + its delayed parents' outputs, and the delay buffers start at zero.
-    Afterwards ``model.run`` works as usual (step by step, as reservoirpy runs any graph with delays).
-
-    Parameters
-    ----------
-    model : reservoirpy Model
-    input_dim : int or dict
-        Features of the model's input, or ``{input node name: features}`` for several inputs.
-
-    Returns
-    -------
-    Model
-        ``model``, initialised.
-
-    Raises
-    ------
-    ValueError
-        A sender on a delayed edge whose output dimension is not known before it runs.
-    """
-    dims = input_dim if isinstance(input_dim, dict) else {node.name: input_dim for node in model.inputs}
-    received = {node: dims.get(node.name, 0) if node in model.inputs else 0 for node in model.nodes}
-    for sender, delay, receiver in model.edges:
-        if delay > 0:
-            if sender.output_dim is None:
-                raise ValueError(
-                    f"{sender} feeds a delayed edge, so its output dimension must be known up front"
-                )
-            received[receiver] += sender.output_dim
-    for node in model.execution_order:
-        if node.initialized:
-            if node.input_dim != received[node]:
-                raise ValueError(
-                    f"{node} expects {node.input_dim} input features; the graph gives it {received[node]}"
-                )
-        else:
-            node.initialize(np.zeros(received[node]))
-        for child in model.children[node]:
-            received[child] += node.output_dim
-    model.feedback_buffers = {
-        (sender, delay, receiver): np.zeros((delay, sender.output_dim))
-        for sender, delay, receiver in model.edges
-        if delay > 0
-    }
-    model.initialized = True
-    return model
-
-
 def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: Node | None = None) -> Model:
     """The paper's CB-RNN wiring as a reservoirpy graph, initialised and ready to ``run``.
 
@@ -362,6 +309,9 @@ def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: 
     -------
     Model
         Outputs the core's states; ``model.run(X)`` with X ``(T, d)``, ``(S, T, d)`` or a list.
+        reservoirpy 0.4.2's ``Model.initialize`` rejects graphs with delayed edges, so the model comes
+        initialised by :func:`cbreservoir.nn.graph.initialize_graph`; call that again on any graph
+        extended from it (e.g. ``loop & (core >> readout)``).
     """
     if not getattr(core, "cerebellar_bias", False):
         raise ValueError(f"the loop core needs cerebellar_bias=True; got {core}")
@@ -370,6 +320,9 @@ def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: 
             f"the loop cerebellum must emit its nuclei with n_out={core.units} (the core's units); "
             f"got output={cerebellum.output!r}, n_out={cerebellum.n_out}"
         )
+    from cbreservoir.nn.graph import initialize_graph  # the graph tools import this module
+
     source = Input(name="x") if source is None else source
     model = (source >> core) & (cerebellum >> core) & (source >> cerebellum) & (core >> 1 >> cerebellum)
-    return initialize_graph(model, input_dim)
+    initialize_graph(model, np.zeros((1, input_dim)))
+    return model
