@@ -209,7 +209,9 @@ class CompiledGraph(nn.Module):
         Execution order, input nodes (fed by the data) and output nodes.
     """
 
-    def __init__(self, graph: Model, dtype: torch.dtype = torch.float64) -> None:
+    def __init__(
+        self, graph: Model, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+    ) -> None:
         super().__init__()
         keys = _node_keys(graph.nodes)
         key_of = {id(node): key for node, key in zip(graph.nodes, keys, strict=True)}
@@ -231,6 +233,8 @@ class CompiledGraph(nn.Module):
             for parent, delay in edges:
                 self.max_delay[parent] = max(self.max_delay[parent], delay)
         self.dtype = dtype
+        self.device = torch.device(device)
+        self.to(self.device)
 
     def key(self, node: Node) -> str:
         """Module key of a node of the compiled graph."""
@@ -275,7 +279,7 @@ class CompiledGraph(nn.Module):
         shapes = {tuple(v.shape[:2]) for v in mapped.values()}
         if any(v.dim() != 3 for v in mapped.values()) or len(shapes) != 1:
             raise ValueError(f"inputs must be (batch, time, features) arrays of one shape; got {shapes}")
-        return {key: value.to(self.dtype) for key, value in mapped.items()}
+        return {key: value.to(dtype=self.dtype, device=self.device) for key, value in mapped.items()}
 
     def forward(
         self,
@@ -324,13 +328,13 @@ class CompiledGraph(nn.Module):
     ) -> torch.Tensor:
         size = self.steps[key].output_dim
         if initial_states is not None and key in initial_states:
-            state = torch.as_tensor(initial_states[key], dtype=self.dtype)
+            state = torch.as_tensor(initial_states[key]).to(dtype=self.dtype, device=self.device)
             if state.shape[-1] != size:
                 raise ValueError(
                     f"initial state of {key!r} must have {size} features; got {tuple(state.shape)}"
                 )
             return state.expand(batch_size, size)
-        return torch.zeros(batch_size, size, dtype=self.dtype)
+        return torch.zeros(batch_size, size, dtype=self.dtype, device=self.device)
 
     def write_back(self) -> None:
         """Copy the current torch weights into the reservoirpy nodes (in each node's dtype)."""
@@ -387,7 +391,9 @@ def _input_map(graph: Model, x: np.ndarray | Mapping[str, Any]) -> dict[Node, An
     return {node: x for node in graph.inputs}
 
 
-def compile_graph(model_or_node: Model | Node, dtype: torch.dtype = torch.float64) -> CompiledGraph:
+def compile_graph(
+    model_or_node: Model | Node, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+) -> CompiledGraph:
     """Compile a reservoirpy Model (or a single node) of cbreservoir nodes into a :class:`CompiledGraph`.
 
     The nodes must be initialized (run or fit the graph once). The compiled module holds copies of
@@ -400,7 +406,7 @@ def compile_graph(model_or_node: Model | Node, dtype: torch.dtype = torch.float6
     ValueError
         For an uninitialized node.
     """
-    return CompiledGraph(_as_model(model_or_node), dtype)
+    return CompiledGraph(_as_model(model_or_node), dtype, device)
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -415,12 +421,14 @@ class GraphTrainingResult:
     stopped_early: bool = False
 
 
-def _compiled(graph: Model | Node | CompiledGraph, x: object, y: object, loss: str) -> CompiledGraph:
+def _compiled(
+    graph: Model | Node | CompiledGraph, x: object, y: object, loss: str, device: str | torch.device = "cpu"
+) -> CompiledGraph:
     """``graph`` itself when already compiled, else the graph initialized from the data and compiled."""
     if isinstance(graph, CompiledGraph):
         return graph
     initialize_graph(graph, x, y, loss)
-    return compile_graph(graph)
+    return compile_graph(graph, device=device)
 
 
 def _targets(y: object, loss: str, dtype: torch.dtype) -> torch.Tensor:
@@ -498,6 +506,7 @@ def train_graph(
     seed: int = 0,
     progress: bool = True,
     write_back: bool = True,
+    device: str | torch.device = "cpu",
 ) -> GraphTrainingResult:
     """Train a graph of cbreservoir nodes by BPTT and write the weights back into the nodes.
 
@@ -529,6 +538,8 @@ def train_graph(
         Show a tqdm bar.
     write_back : bool
         Copy the trained weights into the nodes at the end (also after a divergence).
+    device : str or torch.device
+        Where the compiled graph runs (``"cuda"`` when available); the nodes stay numpy.
 
     Returns
     -------
@@ -541,10 +552,10 @@ def train_graph(
     """
     if loss not in ("cross_entropy", "mse"):
         raise ValueError(f"loss must be 'cross_entropy' or 'mse'; got {loss!r}")
-    compiled = _compiled(graph, x, y, loss)
+    compiled = _compiled(graph, x, y, loss, device)
     compiled.set_trainable({**_default_plasticity(compiled), **(trainable or {})})
     inputs = compiled._map_inputs(x)
-    target = _targets(y, loss, compiled.dtype)
+    target = _targets(y, loss, compiled.dtype).to(compiled.device)
     n_series = next(iter(inputs.values())).shape[0]
     if target.shape[0] != n_series:
         raise ValueError(f"y holds {target.shape[0]} series but x holds {n_series}")
@@ -596,14 +607,15 @@ def train_core_then_freeze(
     **train_kwargs
         Passed to :func:`train_graph`.
     """
-    compiled = _compiled(graph, x, y, train_kwargs.get("loss", "cross_entropy"))
+    compiled = _compiled(
+        graph, x, y, train_kwargs.get("loss", "cross_entropy"), train_kwargs.get("device", "cpu")
+    )
     if not isinstance(compiled.nodes.get(core), Reservoir):
         raise ValueError(
             f"core must name a Reservoir node of the graph; got {core!r} (nodes: {list(compiled.nodes)})"
         )
     learners = {core, *(compiled.outputs if readouts is None else readouts)}
     plasticity = {key: key in learners for key in compiled.nodes}
-    compiled.nodes[core].frozen = False
     result = train_graph(compiled, x, y, n_steps=n_steps, trainable=plasticity, **train_kwargs)
     compiled.nodes[core].freeze()
     compiled.set_trainable({core: False})
