@@ -74,3 +74,16 @@ def test_a_second_run_resumes_from_the_checkpoints(report):
 def test_report_rejects_unsupported_tasks(tmp_path):
     with pytest.raises(ValueError, match="task must be one of"):
         run_analysis(tmp_path, task="multitask")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"test_batches": 0}, "test_batches must be a positive int"),
+        ({"recovery_steps": -1}, "recovery_steps must be an int >= 0"),
+        ({"activity_length": 20, "warmup": 5, "max_lag": 15}, "max_lag < activity_length - warmup"),
+    ],
+)
+def test_analysis_settings_are_checked(changes, message):
+    with pytest.raises(ValueError, match=message):
+        AnalysisSettings(**changes)

@@ -101,6 +101,27 @@ class AnalysisSettings:
     max_lag: int = 15
     fit_units: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("test_batches", "activity_trials", "activity_length", "max_lag"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"AnalysisSettings.{name} must be a positive int, got {value!r}")
+        if (
+            isinstance(self.recovery_steps, bool)
+            or not isinstance(self.recovery_steps, int)
+            or self.recovery_steps < 0
+        ):
+            raise ValueError(
+                f"AnalysisSettings.recovery_steps must be an int >= 0, got {self.recovery_steps!r}"
+            )
+        steps = self.activity_length - self.warmup
+        if not 0 <= self.warmup < self.activity_length or not self.max_lag < steps:
+            raise ValueError(
+                "AnalysisSettings needs 0 <= warmup < activity_length and "
+                f"max_lag < activity_length - warmup, got warmup={self.warmup}, "
+                f"activity_length={self.activity_length}, max_lag={self.max_lag}"
+            )
+
 
 # --- training --------------------------------------------------------------------------------------------
 
