@@ -117,6 +117,17 @@ def test_same_seed_same_trajectory_and_state_dict_resume():
     assert _run(other_seed, 6) != losses[0]
 
 
+def test_evaluation_does_not_change_the_training_trajectory():
+    plain = GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=3)
+    interleaved = GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=3)
+    x, y = make_batch("dms", 2, 16, seed=0)
+    losses = []
+    for step in range(4):
+        losses.append(plain.train_step(x, y))
+        interleaved.evaluate(x, y)
+        assert interleaved.train_step(x, y) == losses[-1], step
+
+
 def test_divergence_stops_with_last_good_weights():
     trainer = GradientTrainer(CBRNN(1, 8, 16, 4, seed=0), learning_rate=1e30, clip_norm=None, momentum=0.0)
     x, y = make_batch("dms", 2, 16, seed=0)
