@@ -377,6 +377,46 @@ def test_shared_arrays_and_tensors_stay_shared(tmp_path):
     assert loaded["a"] is loaded["b"] and loaded["t"][0] is loaded["t"][1]
 
 
+_ARRAYS = st.sampled_from(["float64", "float32", "int64", "int8", "uint16", "bool", "complex128"]).flatmap(
+    lambda dtype: st.integers(0, 3).flatmap(
+        lambda ndim: st.lists(st.integers(0, 3), min_size=ndim, max_size=ndim).map(
+            lambda shape: np.random.default_rng(sum(shape) + ndim).normal(size=shape).astype(dtype)
+        )
+    )
+)
+_LEAVES = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8) | _ARRAYS
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=5) | st.integers(), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _identical(a, b) -> bool:
+    """Equal values of the same types; arrays with the same dtype, shape and bits."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_identical(a[key], b[key]) for key in a)
+    return a == b
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_VALUES)
+def test_any_nested_value_round_trips_identically(tmp_path, value):
+    assert _identical(load(save(value, tmp_path / "value.npz")), value)
+
+
 def test_nan_survives_and_random_generators_continue_identically(tmp_path):
     numpy_rng = np.random.default_rng(11)
     legacy_rng = np.random.RandomState(12)
