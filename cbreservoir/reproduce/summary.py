@@ -150,13 +150,13 @@ def _group_order(item: tuple[tuple[str, int], list[dict]]) -> tuple[int, int]:
 
 
 def _ordering(rows: Sequence[dict]) -> dict[str, bool | None]:
-    """Whether CB-RNN / full reservoir (G = 256) reach half-max in fewer mean epochs than RNN-only."""
+    """Whether each CB-RNN condition (G = 256) reaches half-max in fewer mean epochs than RNN-only."""
     speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in rows if row["n_granule"] == 256}
     if "rnn" not in speed:
         return {}
     return {
         f"{name}_faster_than_rnn": speed[name] < speed["rnn"]
-        for name in ("cbrnn", "full_reservoir")
+        for name in ("cbrnn", "full_reservoir", "interleaved")
         if name in speed
     }
 
@@ -218,7 +218,24 @@ def markdown_table(summaries: Sequence[dict]) -> str:
             cells += [str(study.get("max_level", "")), str(study.get("epochs_to_half_max", ""))]
             lines.append(_table_row(cells))
     switching = [summary for summary in summaries if summary["task"] == "switching"]
-    return "\n".join(lines) + "\n" + (_switching_table(switching[0]) if switching else "")
+    text = "\n".join(lines) + "\n" + _ordering_lines(summaries)
+    return text + (_switching_table(switching[0]) if switching else "")
+
+
+def _ordering_lines(summaries: Sequence[dict]) -> str:
+    """One sentence per task: did the study's ordering (faster than RNN-only to half-max) hold?"""
+    lines = []
+    for summary in summaries:
+        verdicts = [
+            f"{CONDITIONS[key.removesuffix('_faster_than_rnn')].label} {'yes' if faster else 'no'}"
+            for key, faster in summary["ordering"].items()
+        ]
+        if verdicts:
+            lines.append(
+                f"* {summary['task']}: faster than RNN-only to half of the global max N (mean epochs): "
+                + ", ".join(verdicts)
+            )
+    return "\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _switching_table(summary: dict) -> str:
