@@ -254,11 +254,11 @@ class Cerebellum(Node):
         series = self._prepare(x)
         if series.layout == "ragged":
             outputs = [self._emit(self._forward(s)) for s in series.as_list()]
-        else:
-            out = self._emit(self._forward(series.data))
-            outputs = [out] if series.layout == "single" else list(out)
-        self.state = {"out": outputs[-1][-1].copy()}
-        return series.restore(outputs)
+            self.state = {"out": outputs[-1][-1].copy()}
+            return outputs
+        out = self._emit(self._forward(series.data))
+        self.state = {"out": out.reshape(-1, self.output_dim)[-1].copy()}
+        return out
 
     def activity(self, x: object) -> dict[str, np.ndarray | list[np.ndarray]]:
         """Layer activities for analysis: ``dict(granule=, purkinje=, nuclei=)``.

@@ -33,7 +33,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import scipy.linalg
@@ -78,25 +78,36 @@ class _Statistics:
         upper = np.triu(self.products[: self.n_inputs, : self.n_inputs])
         return upper + np.triu(upper, 1).T
 
-    def update(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add rows ``x`` (n, d) and ``y`` (n, k), in chunks of ``CHUNK_ROWS`` centred into one buffer."""
-        buffer = np.empty((min(CHUNK_ROWS, len(x)), len(self.products)))
-        for start in range(0, len(x), CHUNK_ROWS):
-            self._update_chunk(x[start : start + CHUNK_ROWS], y[start : start + CHUNK_ROWS], buffer)
+    def update(self, blocks: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Add row blocks ``(x (n_i, d), y (n_i, k))``, gathered into chunks of ``CHUNK_ROWS`` rows.
 
-    def _update_chunk(self, x: np.ndarray, y: np.ndarray, buffer: np.ndarray) -> None:
-        n, d = len(x), self.n_inputs
-        rows = buffer[:n]
+        Rows of consecutive blocks (e.g. many short series) share a chunk, so every ``syrk`` is large.
+        """
+        buffer = np.empty((CHUNK_ROWS, len(self.products)))
+        filled = 0
+        for x, y in blocks:
+            start = 0
+            while start < len(x):
+                take = min(CHUNK_ROWS - filled, len(x) - start)
+                buffer[filled : filled + take, : self.n_inputs] = x[start : start + take]
+                buffer[filled : filled + take, self.n_inputs :] = y[start : start + take]
+                filled, start = filled + take, start + take
+                if filled == CHUNK_ROWS:
+                    self._add_chunk(buffer)
+                    filled = 0
+        if filled:
+            self._add_chunk(buffer[:filled])
+
+    def _add_chunk(self, rows: np.ndarray) -> None:
+        """Add the rows ``[x, y]`` of one chunk (centred in place first when ``centered``)."""
         if self.centered:
-            mean_x, mean_y = x.mean(axis=0, dtype=np.float64), y.mean(axis=0, dtype=np.float64)
-            np.subtract(x, mean_x, out=rows[:, :d])
-            np.subtract(y, mean_y, out=rows[:, d:])
+            means = rows.mean(axis=0)
+            rows -= means
         else:
-            mean_x, mean_y = self.mean_x, self.mean_y
-            rows[:, :d], rows[:, d:] = x, y
+            means = np.concatenate([self.mean_x, self.mean_y])
         # [x, y]ᵀ[x, y] as syrk on the Fortran view of the C-ordered rows, accumulated in place
         self.products = blas.dsyrk(1.0, rows.T, c=self.products, beta=1.0, trans=0, overwrite_c=True)
-        self._add_moments(n, mean_x, mean_y)
+        self._add_moments(len(rows), means[: self.n_inputs], means[self.n_inputs :])
 
     def _add_moments(self, n: int, mean_x: np.ndarray, mean_y: np.ndarray) -> None:
         """Account for ``n`` rows with means ``mean_x``, ``mean_y`` whose centred products were added."""
@@ -376,8 +387,7 @@ class Ridge(TrainableNode):
         The running statistics are only touched once the new rows are all accumulated.
         """
         statistics = _Statistics(self.input_dim, self.output_dim, centered=self.fit_bias)
-        for x_rows, y_rows in self._training_rows(series, targets, warmup):
-            statistics.update(x_rows, y_rows)
+        statistics.update(self._training_rows(series, targets, warmup))
         if reset or self._statistics is None:
             return statistics
         self._statistics.merge(statistics)
