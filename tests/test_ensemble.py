@@ -137,7 +137,9 @@ def test_batches_must_match_members():
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS])
     x, y = make_batch("dms", 2, 8, seed=0)
     with pytest.raises(ValueError, match="one batch per member"):
-        ensemble.train_step([x] * 2, [y] * 2)
+        ensemble.train_step([x] * 2, [y] * 3)
+    with pytest.raises(ValueError, match="one target per member"):
+        ensemble.train_step([x] * 3, [y] * 2)
     with pytest.raises(ValueError, match="same batch size"):
         ensemble.train_step([x, x, x[:4]], [y, y, y[:4]])
 
@@ -159,3 +161,28 @@ def test_stacked_array_inputs_explicit_masks_and_array_levels():
     assert ensemble.levels == [2, 3]
     with pytest.raises(ValueError, match="one mask per member"):
         ensemble.train_step([x, x], [y, y], masks=[mask])
+
+
+@pytest.mark.parametrize(
+    ("lengths", "overhead", "groups"),
+    [
+        ([5, 5, 5], 2.0, [[0, 1, 2]]),
+        ([40, 4, 5, 41], 2.0, [[1, 2], [0, 3]]),
+        ([40, 4, 5, 41], None, [[0, 1, 2, 3]]),
+        ([40, 4, 5, 41], 100.0, [[0, 1, 2, 3]]),
+    ],
+)
+def test_length_groups_split_only_when_padding_costs_more(lengths, overhead, groups):
+    from cbreservoir.training.ensemble import _length_groups
+
+    assert _length_groups(lengths, overhead) == groups
+
+
+@pytest.mark.parametrize("group_overhead", [None, 0.0])
+def test_grouping_does_not_change_results(group_overhead):
+    batches = [make_batch("dms", level, 8, seed=level) for level in (2, 9, 3)]
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, group_overhead=group_overhead)
+    losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
+    solos = [GradientTrainer(small_cbrnn(s), seed=s) for s in SEEDS]
+    expected = [solo.train_step(x, y) for solo, (x, y) in zip(solos, batches, strict=True)]
+    np.testing.assert_allclose(losses, expected, rtol=1e-6)

@@ -78,6 +78,10 @@ class EnsembleTrainer:
         their ``seed``, all on ``device``.
     seeds : sequence of int, optional
         Member i's trainer seed (its initial-state draws); default ``0, 1, ..., E − 1``.
+    group_overhead : float or None
+        Members whose batches differ in length run as several vmapped groups of similar length when
+        that saves padded work; this is the cost of one more group, in member sequences (None: one
+        group, everyone padded to the longest). Results do not depend on it.
     **trainer_kwargs
         :class:`GradientTrainer` arguments shared by every member (``optimizer``, ``learning_rate``,
         ``momentum``, ``nesterov``, ``weight_decay``, ``clip_norm``, ``schedule``,
@@ -93,7 +97,11 @@ class EnsembleTrainer:
     """
 
     def __init__(
-        self, models: Sequence[nn.Module], seeds: Sequence[int] | None = None, **trainer_kwargs: Any
+        self,
+        models: Sequence[nn.Module],
+        seeds: Sequence[int] | None = None,
+        group_overhead: float | None = 2.0,
+        **trainer_kwargs: Any,
     ):
         models = list(models)
         if not models:
@@ -106,6 +114,9 @@ class EnsembleTrainer:
             GradientTrainer(model, seed=seed, **trainer_kwargs)
             for model, seed in zip(models, seeds, strict=True)
         ]
+        if group_overhead is not None and not group_overhead >= 0:
+            raise ValueError(f"group_overhead must be None or a number >= 0, got {group_overhead!r}")
+        self.group_overhead = group_overhead
         self.n_members = len(models)
         self.step_count = 0
         self._base = copy.deepcopy(models[0]).to("meta")
@@ -201,43 +212,34 @@ class EnsembleTrainer:
 
     # --- the batched forward pass --------------------------------------------------------------------
 
-    def _stack_inputs(
+    def _check_inputs(
         self, xs: Sequence[ArrayLike] | ArrayLike, masks: Sequence[ArrayLike | None] | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Left-pad the members' (B, T_i, d) batches to (E, B, T, d) and build the (E, B, T) mask."""
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """The members' batches as tensors (B, T_i, d) and their masks as bool tensors (B, T_i) or None."""
         if len(xs) != self.n_members:
             raise ValueError(f"xs must hold one batch per member ({self.n_members}), got {len(xs)}")
-        inputs = [trainer._as_inputs(x) for trainer, x in zip(self.trainers, xs, strict=True)]
-        masks = [None] * self.n_members if masks is None else list(masks)
-        if len(masks) != self.n_members:
-            raise ValueError(f"masks must hold one mask per member ({self.n_members}), got {len(masks)}")
+        dtype = next(iter(self._params.values())).dtype
+        inputs = [trainer._as_inputs(x).to(dtype) for trainer, x in zip(self.trainers, xs, strict=True)]
         shapes = {(x.dim(), x.shape[0], x.shape[-1]) for x in inputs}
         if len(shapes) != 1 or next(iter(shapes))[0] != 3:
             raise ValueError(
                 "every member's x must be (batch, time, features) with the same batch size and features, "
                 f"got shapes {[tuple(x.shape) for x in inputs]}"
             )
-        lengths = [x.shape[1] for x in inputs]
-        n_steps = max(lengths)
-        dtype = next(iter(self._params.values())).dtype
-        device = self.trainers[0].device
-        stacked = torch.zeros(
-            self.n_members, inputs[0].shape[0], n_steps, inputs[0].shape[2], dtype=dtype, device=device
-        )
-        for member, x in enumerate(inputs):
-            stacked[member, :, n_steps - x.shape[1] :] = x
-        if len(set(lengths)) == 1 and all(mask is None for mask in masks):
-            return stacked, None
-        keep = torch.zeros(stacked.shape[:3], dtype=torch.bool, device=device)
+        masks = [None] * self.n_members if masks is None else list(masks)
+        if len(masks) != self.n_members:
+            raise ValueError(f"masks must hold one mask per member ({self.n_members}), got {len(masks)}")
+        checked = []
         for member, (x, mask) in enumerate(zip(inputs, masks, strict=True)):
-            own = torch.ones(x.shape[:2], dtype=torch.bool) if mask is None else torch.as_tensor(mask)
-            if own.dtype != torch.bool or tuple(own.shape) != tuple(x.shape[:2]):
-                raise ValueError(
-                    f"mask of member {member} must be bool of shape {tuple(x.shape[:2])}, "
-                    f"got {own.dtype} {tuple(own.shape)}"
-                )
-            keep[member, :, n_steps - x.shape[1] :] = own.to(device)
-        return stacked, keep
+            if mask is not None:
+                mask = torch.as_tensor(mask, device=x.device)
+                if mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[:2]):
+                    raise ValueError(
+                        f"mask of member {member} must be bool of shape {tuple(x.shape[:2])}, "
+                        f"got {mask.dtype} {tuple(mask.shape)}"
+                    )
+            checked.append(mask)
+        return inputs, checked
 
     def _initial_states(self, batch_size: int, evaluation: bool) -> torch.Tensor:
         """(E, B, state) initial states, each drawn from its member trainer's own generator."""
@@ -251,16 +253,37 @@ class EnsembleTrainer:
         )
 
     def _logits(
-        self, x: torch.Tensor, h0: torch.Tensor, keep: torch.Tensor | None
-    ) -> tuple[torch.Tensor, ...]:
-        """Per-head logits (E, B, C_k) of all members."""
+        self,
+        xs: Sequence[ArrayLike] | ArrayLike,
+        masks: Sequence[ArrayLike | None] | None,
+        evaluation: bool,
+    ) -> list[tuple[torch.Tensor, ...]]:
+        """Every member's per-head logits, ``logits[member][head]`` (B, C_head).
+
+        Members run as one vmapped batch per group of similar lengths (:func:`_length_groups`), each
+        batch left-padded to its longest member and masked.
+        """
+        inputs, masks = self._check_inputs(xs, masks)
+        h0 = self._initial_states(inputs[0].shape[0], evaluation)
 
         def member_logits(params, buffers, x, h0, keep):
             logits = functional_call(self._base, (params, buffers), (x,), {"h0": h0, "mask": keep})
             return logits if isinstance(logits, tuple) else (logits,)
 
-        in_dims = (0, 0, 0, 0, None if keep is None else 0)
-        return torch.vmap(member_logits, in_dims=in_dims)(self._params, self._buffers, x, h0, keep)
+        logits: list[tuple[torch.Tensor, ...]] = [()] * self.n_members
+        for group in _length_groups([x.shape[1] for x in inputs], self.group_overhead):
+            x, keep = _left_pad([inputs[member] for member in group], [masks[member] for member in group])
+            params, buffers, group_h0 = self._params, self._buffers, h0
+            if len(group) < self.n_members:
+                index = torch.tensor(group, device=h0.device)
+                params = {name: value[index] for name, value in self._params.items()}
+                buffers = {name: value[index] for name, value in self._buffers.items()}
+                group_h0 = h0[index]
+            in_dims = (0, 0, 0, 0, None if keep is None else 0)
+            heads = torch.vmap(member_logits, in_dims=in_dims)(params, buffers, x, group_h0, keep)
+            for position, member in enumerate(group):
+                logits[member] = tuple(head[position] for head in heads)
+        return logits
 
     def _targets(self, ys: Sequence[Any], heads: list[int | None]) -> list[list[tuple[int, torch.Tensor]]]:
         if len(ys) != self.n_members:
@@ -269,10 +292,11 @@ class EnsembleTrainer:
             trainer._as_targets(y, head) for trainer, y, head in zip(self.trainers, ys, heads, strict=True)
         ]
 
-    def _member_losses(self, logits: tuple[torch.Tensor, ...], targets: list) -> list[torch.Tensor]:
+    @staticmethod
+    def _member_losses(logits: list[tuple[torch.Tensor, ...]], targets: list) -> list[torch.Tensor]:
         return [
-            GradientTrainer._loss(tuple(head[member] for head in logits), member_targets)
-            for member, member_targets in enumerate(targets)
+            GradientTrainer._loss(member_logits, member_targets)
+            for member_logits, member_targets in zip(logits, targets, strict=True)
         ]
 
     # --- training ------------------------------------------------------------------------------------
@@ -305,12 +329,11 @@ class EnsembleTrainer:
         TrainingDivergedError
             If a member's loss, gradient norm or weights are not finite; no member's step is kept.
         """
-        x, keep = self._stack_inputs(xs, masks)
         targets = self._targets(ys, _per_member("head", head, self.n_members))
         training = self._training_members()
         any_frozen = self._prepare_gradients(training)
         step = self.step_count + 1
-        losses = self._member_losses(self._logits(x, self._initial_states(x.shape[1], False), keep), targets)
+        losses = self._member_losses(self._logits(xs, masks, evaluation=False), targets)
         values = torch.stack([loss.detach() for loss in losses])
         bad = [member for member, value in enumerate(values.tolist()) if not np.isfinite(value)]
         if bad:
@@ -410,14 +433,13 @@ class EnsembleTrainer:
         list of dict
             One ``{"accuracy": ..., "loss": ...}`` per member.
         """
-        x, keep = self._stack_inputs(xs, masks)
         targets = self._targets(ys, _per_member("head", head, self.n_members))
-        logits = self._logits(x, self._initial_states(x.shape[1], True), keep)
+        logits = self._logits(xs, masks, evaluation=True)
         losses = self._member_losses(logits, targets)
         results = []
         for member, member_targets in enumerate(targets):
             accuracies = tuple(
-                (logits[index][member].argmax(dim=-1) == labels).double().mean().item()
+                (logits[member][index].argmax(dim=-1) == labels).double().mean().item()
                 for index, labels in member_targets
             )
             accuracy = accuracies[0] if len(accuracies) == 1 else accuracies
@@ -441,6 +463,54 @@ class EnsembleTrainer:
         for member, (trainer, member_state) in enumerate(zip(self.trainers, state["members"], strict=True)):
             trainer.load_state_dict(member_state)
             self._read_member(member)
+
+
+def _length_groups(lengths: list[int], overhead: float | None) -> list[list[int]]:
+    """Split members into groups of similar sequence length, each run as one left-padded batch.
+
+    Minimises ``sum over groups of (overhead + members) × longest length`` over groups of consecutive
+    members in length order (dynamic programming): the padded work plus a per-group cost, in member
+    sequences, for the extra batch. ``overhead=None`` keeps everyone in one group.
+
+    Returns
+    -------
+    list of list of int
+        Member indices, ascending within each group.
+    """
+    order = sorted(range(len(lengths)), key=lambda member: lengths[member])
+    if overhead is None:
+        return [sorted(order)]
+    best = [0.0] + [np.inf] * len(order)  # best[i]: cost of grouping the i shortest members
+    split = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(end):
+            cost = best[start] + (overhead + end - start) * lengths[order[end - 1]]
+            if cost < best[end]:
+                best[end], split[end] = cost, start
+    groups, end = [], len(order)
+    while end > 0:
+        groups.append(sorted(order[split[end] : end]))
+        end = split[end]
+    return groups[::-1]
+
+
+def _left_pad(
+    inputs: list[torch.Tensor], masks: list[torch.Tensor | None]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Stack (B, T_i, d) batches into (n, B, T, d), left-padded with zeros, and the (n, B, T) mask.
+
+    The mask is None when nothing is padded or masked.
+    """
+    n_steps = max(x.shape[1] for x in inputs)
+    stacked = inputs[0].new_zeros(len(inputs), inputs[0].shape[0], n_steps, inputs[0].shape[2])
+    for position, x in enumerate(inputs):
+        stacked[position, :, n_steps - x.shape[1] :] = x
+    if all(x.shape[1] == n_steps for x in inputs) and all(mask is None for mask in masks):
+        return stacked, None
+    keep = torch.zeros(stacked.shape[:3], dtype=torch.bool, device=stacked.device)
+    for position, (x, mask) in enumerate(zip(inputs, masks, strict=True)):
+        keep[position, :, n_steps - x.shape[1] :] = True if mask is None else mask
+    return stacked, keep
 
 
 def _clone(value: Any) -> Any:
