@@ -14,7 +14,9 @@ All data come from one ``numpy.random.Generator`` seeded with ``seed``. With a `
 the trainer state, the history and the data generator's state are written atomically after every
 epoch (``last.pt``) and after every solved level (``level_NNN.pt``, the weights that passed N);
 :meth:`CurriculumTrainer.run` resumes from ``last.pt``, so an interrupted run continues exactly as an
-uninterrupted one would (``torch.save`` files, read back with ``weights_only=True``).
+uninterrupted one would (``torch.save`` files, read back with ``weights_only=True``). Every
+checkpoint carries a sha256 digest of its content: a truncated or damaged file is refused with a
+``ValueError`` instead of resuming from wrong weights.
 
 Examples
 --------
@@ -29,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -51,7 +54,8 @@ from cbreservoir.tasks.sequence import (
 
 CURRICULUM_TASKS = (*TASKS, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
-_CHECKPOINT_FORMAT = 1
+_CHECKPOINT_FORMAT = 2
+_DIGEST_KEY = "sha256"
 
 Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
 
@@ -161,10 +165,71 @@ def _check_positive_int(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def _update_digest(digest: Any, value: Any) -> None:
+    """Feed a canonical encoding of ``value`` (nested dicts, sequences, tensors, scalars) to ``digest``."""
+    if isinstance(value, dict):
+        digest.update(b"{")
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode())
+            _update_digest(digest, value[key])
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{type(value).__name__}[{len(value)}]".encode())
+        for item in value:
+            _update_digest(digest, item)
+    elif isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"tensor{tensor.dtype}{tuple(value.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    else:
+        digest.update(f"{type(value).__name__}:{value!r}".encode())
+
+
+def _content_digest(payload: dict[str, Any]) -> str:
+    """sha256 of a checkpoint payload's content (independent of how ``torch.save`` lays it out)."""
+    digest = hashlib.sha256()
+    _update_digest(digest, payload)
+    return digest.hexdigest()
+
+
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
+    """Write ``payload`` and its digest to ``path`` via a synced temporary file and ``os.replace``."""
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
+    with open(temporary, "wb") as stream:
+        torch.save({**payload, _DIGEST_KEY: _content_digest(payload)}, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
     os.replace(temporary, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a curriculum checkpoint written by :class:`CurriculumTrainer` and check its digest.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``last.pt`` or ``level_NNN.pt``.
+
+    Returns
+    -------
+    dict
+        ``format``, ``config``, ``level``, ``history``, ``data_rng``, ``trainer`` (the trainer's state dict).
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read (truncated, not a checkpoint) or its content does not match its digest.
+    """
+    try:
+        payload = torch.load(path, weights_only=True)
+    except Exception as error:  # torch's zip and unpickling readers fail in many ways on damaged bytes
+        raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupted?): {error!r}") from error
+    stored = payload.pop(_DIGEST_KEY, None) if isinstance(payload, dict) else None
+    if stored is None or payload.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a curriculum checkpoint of format {_CHECKPOINT_FORMAT}")
+    if stored != _content_digest(payload):
+        raise ValueError(f"checkpoint {path} is corrupted: its content does not match its sha256 digest")
+    return payload
 
 
 class CurriculumTrainer:
@@ -337,7 +402,7 @@ class CurriculumTrainer:
 
     def _resume(self) -> None:
         """Load ``last.pt`` from ``checkpoint_dir`` into this object and the trainer."""
-        payload = torch.load(self.checkpoint_dir / LAST_CHECKPOINT, weights_only=True)
+        payload = load_checkpoint(self.checkpoint_dir / LAST_CHECKPOINT)
         stored, current = payload["config"], self._config()
         differing = sorted(key for key in current if stored.get(key) != current[key])
         if differing:
