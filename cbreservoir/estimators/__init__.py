@@ -6,14 +6,20 @@
   cerebellum in a loop), optionally with the paper's frozen-core schedule.
 
 Inputs are 3-D arrays ``(series, time, features)``, lists of 2-D series, or one 2-D series whose
-rows are time steps; targets are per series or per step. Example::
+rows are time steps; targets are per series or per step (docs/estimators.md).
 
-    from sklearn.model_selection import GridSearchCV
-    from cbreservoir.estimators import CerebellarReservoirClassifier
-
-    search = GridSearchCV(CerebellarReservoirClassifier(random_state=0), {"alpha": [1e-6, 1e-2]})
-    search.fit(X, y)          # X (S, T, d), y (S,)
-    search.predict(X_test)    # (S_test,)
+Example
+-------
+>>> from sklearn.model_selection import GridSearchCV
+>>> from cbreservoir.estimators import CBRNNClassifier, CerebellarReservoirClassifier
+>>> from cbreservoir.tasks import make_batch
+>>> x, y = make_batch("dms", n=3, batch_size=64, seed=0)        # x (64, T, 1), one label per series
+>>> search = GridSearchCV(CerebellarReservoirClassifier(random_state=0), {"alpha": [1e-6, 1.0]}, cv=2)
+>>> search.fit(x, y).predict(x[:4]).shape
+(4,)
+>>> cbrnn = CBRNNClassifier(hidden_size=16, epochs=5, frozen_core_after=2, random_state=0).fit(x, y)
+>>> cbrnn.predict_proba(x[:4]).shape
+(4, 2)
 """
 
 from cbreservoir._lazy import lazy_exports

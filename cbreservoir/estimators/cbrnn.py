@@ -29,6 +29,10 @@ _CORE_PHASE, _RESERVOIR_PHASE = 0, 1
 class _SequenceTrainer(GradientTrainer):
     """:class:`GradientTrainer` with outputs at every step or the last, and a choice of loss.
 
+    Only :meth:`train_step` is used (without ``mask``: minibatches hold series of equal length). It
+    overrides the trainer's target, output and loss hooks, because ``GradientTrainer`` itself trains
+    final-step cross-entropy only; optimiser, schedule, clipping and divergence handling are reused.
+
     Parameters
     ----------
     model, **kwargs
