@@ -129,7 +129,7 @@ def dimensionality_by_population(
 
 
 def timescales_by_population(
-    activity: dict[str, np.ndarray], max_lag: int = 30, fit_units: bool = True
+    activity: dict[str, np.ndarray], max_lag: int = 30, fit_units: bool = True, first_lag: int = 0
 ) -> dict[str, dict[str, Any]]:
     """Autocorrelation timescales of each population's (trials, time, units) activity.
 
@@ -141,6 +141,10 @@ def timescales_by_population(
         Largest lag of the autocorrelations (steps).
     fit_units : bool
         Also fit every unit (single vs double exponential by AIC); slower for large populations.
+    first_lag : int
+        First lag of the exponential fits. Model activity carries no measurement noise, so lag 0
+        is included by default (it pins the amplitude, which matters for sub-step timescales);
+        use 1 for noisy recordings.
 
     Returns
     -------
@@ -157,7 +161,7 @@ def timescales_by_population(
         except ValueError:
             summary[name] = {"silent": True}
             continue
-        fit = network_timescale(values, max_lag)
+        fit = network_timescale(values, max_lag, first_lag)
         entry: dict[str, Any] = {
             "autocorrelation": acf.tolist(),
             "lag_below_1_over_e": timescale_from_autocorrelation(acf),
@@ -170,7 +174,7 @@ def timescales_by_population(
             },
         }
         if fit_units:
-            units = fit_unit_timescales(values, max_lag)
+            units = fit_unit_timescales(values, max_lag, first_lag)
             entry["median_unit_timescale"] = units.median_timescale
             entry["fraction_double"] = units.fraction_double
             entry["fitted_units"] = int(np.isfinite(units.timescales).sum())
