@@ -34,6 +34,10 @@ __all__ = [
     "Targets",
     "as_float_array",
     "check_finite",
+    "check_fraction",
+    "check_positive_int",
+    "check_real",
+    "check_seed",
     "check_series",
     "check_targets",
     "check_timestep",
@@ -205,6 +209,8 @@ def check_series(
         array = as_float_array(x, name, dtype)
         if array.ndim not in (2, 3):
             raise ValueError(_shape_message(name, f"an array of shape {array.shape}"))
+        if array.ndim == 3 and array.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one series; got an array of shape {array.shape}")
         result = Series(array, "single" if array.ndim == 2 else "batch")
     for i, item in enumerate(result.as_list()):
         if item.shape[0] == 0 or item.shape[1] == 0:
@@ -368,3 +374,49 @@ def feature_dim(x: object) -> int:
             raise ValueError("cannot infer the number of features of an empty list")
         return int(np.shape(x[0])[-1])
     return int(np.shape(x)[-1])
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value`` as an int if it is a positive integer (not a bool), else raise ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return int(value)
+
+
+def check_real(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
+    """Return ``value`` as a finite float, optionally ``>= minimum`` (``> minimum`` when ``strict``).
+
+    Raises
+    ------
+    TypeError
+        Not a real number (strings, None, bools).
+    ValueError
+        NaN, infinite, or out of range.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    number = float(value)
+    too_small = minimum is not None and (number <= minimum if strict else number < minimum)
+    if not np.isfinite(number) or too_small:
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
+        raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
+    return number
+
+
+def check_fraction(value: object, name: str) -> float:
+    """Return ``value`` if it is a number in (0, 1] (a density, a leak rate), else raise."""
+    number = check_real(value, name, minimum=0.0, strict=True)
+    if number > 1.0:
+        raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
+    return number
+
+
+def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | None:
+    """Accept None, a non-negative int or a ``numpy.random.Generator``; raise otherwise."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be None, a non-negative int or a numpy Generator; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative int; got {seed!r}")
+    return int(seed)

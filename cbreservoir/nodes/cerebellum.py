@@ -38,7 +38,15 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.validation import Series, check_series, check_timestep, feature_dim
+from cbreservoir.validation import (
+    Series,
+    check_fraction,
+    check_positive_int,
+    check_seed,
+    check_series,
+    check_timestep,
+    feature_dim,
+)
 
 __all__ = ["Cerebellum", "cerebellar_loop"]
 
@@ -49,12 +57,6 @@ GRANULE_STD, PURKINJE_STD, NUCLEI_STD = 0.01, 0.1, 0.1
 
 #: Samples used at most to set the coding-level thresholds (evenly spaced over the data).
 CALIBRATION_SAMPLES = 20_000
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
 
 
 class Cerebellum(Node):
@@ -104,22 +106,22 @@ class Cerebellum(Node):
         input_dim: int | None = None,
         name: str | None = None,
     ):
-        self.n_granule = _positive_int(n_granule, "n_granule")
-        self.n_purkinje = _positive_int(n_purkinje, "n_purkinje")
-        self.n_out = self.n_purkinje if n_out is None else _positive_int(n_out, "n_out")
+        self.n_granule = check_positive_int(n_granule, "n_granule")
+        self.n_purkinje = check_positive_int(n_purkinje, "n_purkinje")
+        self.n_out = self.n_purkinje if n_out is None else check_positive_int(n_out, "n_out")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
         if granule_degree is not None:
-            granule_degree = _positive_int(granule_degree, "granule_degree")
+            granule_degree = check_positive_int(granule_degree, "granule_degree")
             if input_dim is not None and granule_degree > input_dim:
                 raise ValueError(f"granule_degree={granule_degree} exceeds the {input_dim} inputs")
-        if coding_level is not None and not 0.0 < coding_level < 1.0:
+        if coding_level is not None and check_fraction(coding_level, "coding_level") == 1.0:
             raise ValueError(f"coding_level must be in (0, 1); got {coding_level!r}")
         self.output = output
         self.granule_degree = granule_degree
         self.coding_level = coding_level
-        self.seed = seed
-        self.input_dim = None if input_dim is None else _positive_int(input_dim, "input_dim")
+        self.seed = check_seed(seed)
+        self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.name = name
         sizes = {"granule": self.n_granule, "purkinje": self.n_purkinje, "nuclei": self.n_out}
         self.output_dim = sum(sizes.values()) if output == "all" else sizes[output]
@@ -132,6 +134,8 @@ class Cerebellum(Node):
         """Set ``input_dim`` from ``x`` and draw the paper's initialisation (biases 0)."""
         if x is not None:
             received = feature_dim(x)
+            if received < 1:
+                raise ValueError(f"{self} needs inputs with at least one feature; got {received}")
             if self.input_dim is not None and received != self.input_dim:
                 raise ValueError(f"{self} expects {self.input_dim} input features; got {received}")
             self.input_dim = received

@@ -34,7 +34,17 @@ from reservoirpy import mat_gen
 from reservoirpy.node import Node
 
 from cbreservoir.nn.functional import get_activation
-from cbreservoir.validation import as_float_array, check_series, check_timestep, feature_dim
+from cbreservoir.validation import (
+    as_float_array,
+    check_finite,
+    check_fraction,
+    check_positive_int,
+    check_real,
+    check_seed,
+    check_series,
+    check_timestep,
+    feature_dim,
+)
 
 __all__ = ["Reservoir"]
 
@@ -128,10 +138,12 @@ def _check_dtype(dtype: object) -> str:
 
 
 def _dense(matrix: object, name: str, dtype: type) -> np.ndarray:
-    """A dense floating copy of ``matrix`` (ndarray, scipy sparse, torch tensor)."""
+    """A dense, finite floating copy of ``matrix`` (ndarray, scipy sparse, torch tensor)."""
     if scipy.sparse.issparse(matrix):
         matrix = matrix.toarray()
-    return np.array(as_float_array(matrix, name), dtype=dtype)
+    dense = np.array(as_float_array(matrix, name), dtype=dtype)
+    check_finite(dense, name)
+    return dense
 
 
 class Reservoir(Node):
@@ -203,17 +215,16 @@ class Reservoir(Node):
         input_dim: int | None = None,
         name: str | None = None,
     ):
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"units must be a positive int; got {units!r}")
-        if not 0.0 < float(lr) <= 1.0:
-            raise ValueError(f"lr (leak rate) must be in (0, 1]; got {lr!r}")
-        get_activation(activation)
-        self.units = int(units)
-        self.lr = float(lr)
-        self.sr = sr
+        self.units = check_positive_int(units, "units")
+        self.lr = check_fraction(lr, "lr (leak rate)")
+        self.sr = None if sr is None else check_real(sr, "sr (spectral radius)", minimum=0.0, strict=True)
+        self.input_connectivity = check_fraction(input_connectivity, "input_connectivity")
+        self.rc_connectivity = check_fraction(rc_connectivity, "rc_connectivity")
+        scaling = as_float_array(input_scaling, "input_scaling")
+        check_finite(scaling, "input_scaling")
         self.input_scaling = input_scaling
-        self.input_connectivity = input_connectivity
-        self.rc_connectivity = rc_connectivity
+        get_activation(activation)
+        check_seed(seed)
         self.activation = activation
         self.cerebellar_bias = bool(cerebellar_bias)
         self.frozen = bool(frozen)
@@ -235,7 +246,7 @@ class Reservoir(Node):
         if input_dim is not None:
             if self.input_dim is not None and input_dim != self.input_dim:
                 raise ValueError(f"input_dim={input_dim} does not match Win, which implies {self.input_dim}")
-            self.input_dim = int(input_dim)
+            self.input_dim = check_positive_int(input_dim, "input_dim")
         self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
 
     # ------------------------------------------------------------------ construction
@@ -260,6 +271,8 @@ class Reservoir(Node):
         """
         if x is not None:
             received = feature_dim(x)
+            if received < 1:
+                raise ValueError(f"{self} needs inputs with at least one feature; got {received}")
             if self.input_dim is not None and received != self.input_dim:
                 raise ValueError(f"{self} expects {self.input_dim} input features; got {received}")
             self.input_dim = received

@@ -41,7 +41,17 @@ from reservoirpy.model import Model
 from reservoirpy.node import Node, TrainableNode
 from scipy.linalg import blas, lapack
 
-from cbreservoir.validation import Series, Targets, check_series, check_targets, check_warmup
+from cbreservoir.validation import (
+    Series,
+    Targets,
+    as_float_array,
+    check_finite,
+    check_positive_int,
+    check_real,
+    check_series,
+    check_targets,
+    check_warmup,
+)
 
 __all__ = ["Ridge", "predict_final"]
 
@@ -225,13 +235,11 @@ class Ridge(TrainableNode):
         output_dim: int | None = None,
         name: str | None = None,
     ):
-        if not np.isfinite(ridge) or ridge < 0:
-            raise ValueError(f"ridge must be a finite number >= 0; got {ridge!r}")
-        self.ridge = float(ridge)
+        self.ridge = check_real(ridge, "ridge", minimum=0.0)
         self.fit_bias = bool(fit_bias)
         self.name = name
-        self.input_dim = input_dim
-        self.output_dim = output_dim
+        self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
+        self.output_dim = None if output_dim is None else check_positive_int(output_dim, "output_dim")
         self._statistics: _Statistics | None = None
         self._solved = True
         self._Wout: np.ndarray | None = None
@@ -251,7 +259,8 @@ class Ridge(TrainableNode):
 
     @Wout.setter
     def Wout(self, value: object) -> None:  # noqa: N802
-        weights = np.array(value, dtype=np.float64)
+        weights = np.array(as_float_array(value, "Wout"), dtype=np.float64)
+        check_finite(weights, "Wout")
         if weights.ndim != 2:
             raise ValueError(f"Wout must have shape (input_dim, output_dim); got {weights.shape}")
         self._set_dims(*weights.shape)
@@ -267,7 +276,8 @@ class Ridge(TrainableNode):
 
     @bias.setter
     def bias(self, value: object) -> None:
-        vector = np.ravel(np.array(value, dtype=np.float64))
+        vector = np.ravel(np.array(as_float_array(value, "bias"), dtype=np.float64))
+        check_finite(vector, "bias")
         self._set_dims(self.input_dim, len(vector))
         self._bias, self._statistics = vector, None
 
@@ -297,6 +307,8 @@ class Ridge(TrainableNode):
         if x is not None:
             self._set_dims(int(np.shape(x[0] if isinstance(x, list) else x)[-1]), None)
         if y is not None:
+            if isinstance(y, list) and not y:
+                raise ValueError(f"{self} needs targets with at least one series; got an empty list")
             sample = y[0] if isinstance(y, list) else np.asarray(y)
             output_dim = 1 if np.ndim(sample) == 1 and not isinstance(y, list) else int(np.shape(sample)[-1])
             self._set_dims(self.input_dim, output_dim)
