@@ -92,13 +92,10 @@ def test_a_diverging_curriculum_stops_with_the_last_good_weights_on_disk(tmp_pat
     with pytest.raises(TrainingDivergedError, match="step"):
         curriculum.run(20)
     assert all(torch.isfinite(parameter).all() for parameter in trainer.model.parameters())
-    if (tmp_path / LAST_CHECKPOINT).exists():
-        stored = load_checkpoint(tmp_path / LAST_CHECKPOINT)["trainer"]["model"]
-        assert all(torch.isfinite(value).all() for value in stored.values() if value.is_floating_point())
-        assert (
-            len(curriculum.history)
-            == load_checkpoint(tmp_path / LAST_CHECKPOINT)["history"]["records"].__len__()
-        )
+    stored = load_checkpoint(tmp_path / LAST_CHECKPOINT)
+    assert len(stored["history"]["records"]) == len(curriculum.history) >= 1
+    for name, value in stored["trainer"]["model"].items():
+        assert torch.equal(value, trainer.model.state_dict()[name]), name
 
 
 # ------------------------------------------------------------------------------------------ sweeps
