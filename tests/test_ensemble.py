@@ -186,3 +186,28 @@ def test_grouping_does_not_change_results(group_overhead):
     solos = [GradientTrainer(small_cbrnn(s), seed=s) for s in SEEDS]
     expected = [solo.train_step(x, y) for solo, (x, y) in zip(solos, batches, strict=True)]
     np.testing.assert_allclose(losses, expected, rtol=1e-6)
+
+
+def test_members_may_follow_different_schedules():
+    # the study's CB-RNN conditions (end-to-end, full reservoir, interleaved) as one ensemble
+    schedules = ["end_to_end", "full_reservoir", Interleaved(k=2)]
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, schedule=schedules)
+    solos = [
+        GradientTrainer(small_cbrnn(s), seed=s, schedule=sch) for s, sch in zip(SEEDS, schedules, strict=True)
+    ]
+    for step, level in enumerate([2, 3, 4]):
+        ensemble.set_level(level)
+        x, y = make_batch("dms", level, 8, seed=step)
+        losses = ensemble.train_step([x] * 3, [y] * 3)
+        expected = []
+        for solo in solos:
+            solo.set_level(level)
+            expected.append(solo.train_step(x, y))
+        np.testing.assert_allclose(losses, expected, rtol=1e-6)
+    for member, solo in zip(ensemble.members, solos, strict=True):
+        assert_same_weights(member, solo.model)
+
+
+def test_schedules_with_different_learning_rates_are_refused():
+    with pytest.raises(ValueError, match="same optimiser settings"):
+        EnsembleTrainer([small_cbrnn(s) for s in SEEDS[:2]], schedule=["end_to_end", "reduced_recurrent"])

@@ -1,7 +1,7 @@
 """Ensembles: E networks of one architecture, independent seeds, trained together as one batched model.
 
 :class:`EnsembleTrainer` stacks the members' parameters along a leading ensemble dimension
-(``torch.func.stack_module_state``) and runs the members' own ``forward`` under ``torch.vmap``
+(as ``torch.func.stack_module_state`` does) and runs the members' own ``forward`` under ``torch.vmap``
 (``functional_call``), so one training update of all E members costs about one update of a single
 network on this machine's BLAS. The study's optimiser is applied per member: the same torch
 optimiser on the stacked tensors (SGD and Adam act element-wise), gradient-norm clipping per member,
@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, stack_module_state
+from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer
@@ -84,8 +84,10 @@ class EnsembleTrainer:
         group, everyone padded to the longest). Results do not depend on it.
     **trainer_kwargs
         :class:`GradientTrainer` arguments shared by every member (``optimizer``, ``learning_rate``,
-        ``momentum``, ``nesterov``, ``weight_decay``, ``clip_norm``, ``schedule``,
-        ``module_learning_rates``, ``device``).
+        ``momentum``, ``nesterov``, ``weight_decay``, ``clip_norm``, ``module_learning_rates``,
+        ``device``), and ``schedule``: one for all, or a list with one per member (e.g. end-to-end,
+        full-reservoir and interleaved conditions of one architecture in one ensemble), as long as the
+        schedules give every module group the same learning rate.
 
     Attributes
     ----------
@@ -110,10 +112,12 @@ class EnsembleTrainer:
         if len(seeds) != len(models):
             raise ValueError(f"seeds must have one entry per model ({len(models)}), got {len(seeds)}")
         _check_same_architecture(models)
+        schedules = _per_member("schedule", trainer_kwargs.pop("schedule", None), len(models))
         self.trainers = [
-            GradientTrainer(model, seed=seed, **trainer_kwargs)
-            for model, seed in zip(models, seeds, strict=True)
+            GradientTrainer(model, seed=seed, schedule=schedule, **trainer_kwargs)
+            for model, seed, schedule in zip(models, seeds, schedules, strict=True)
         ]
+        _check_same_optimizer(self.trainers)
         if group_overhead is not None and not group_overhead >= 0:
             raise ValueError(f"group_overhead must be None or a number >= 0, got {group_overhead!r}")
         self.group_overhead = group_overhead
@@ -121,9 +125,9 @@ class EnsembleTrainer:
         self.step_count = 0
         self._base = copy.deepcopy(models[0]).to("meta")
         self._group_of = _parameter_groups(models[0])
-        params, buffers = stack_module_state(models)
-        self._params: dict[str, torch.Tensor] = params
-        self._buffers: dict[str, torch.Tensor] = buffers
+        # (stack_module_state would insist on equal requires_grad, which schedules make differ per member)
+        self._params: dict[str, torch.Tensor] = _stack_tensors([dict(m.named_parameters()) for m in models])
+        self._buffers: dict[str, torch.Tensor] = _stack_tensors([dict(m.named_buffers()) for m in models])
         template = self.trainers[0].optimizer
         groups = [
             {
@@ -513,6 +517,11 @@ def _left_pad(
     return stacked, keep
 
 
+def _stack_tensors(per_member: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Name -> (E, ...) leaf tensor stacking every member's tensor of that name."""
+    return {name: torch.stack([tensors[name].detach() for tensors in per_member]) for name in per_member[0]}
+
+
 def _clone(value: Any) -> Any:
     return value.clone() if torch.is_tensor(value) else value
 
@@ -530,6 +539,21 @@ def _parameter_groups(model: nn.Module) -> dict[str, str]:
         for parameter in parameters
     }
     return {name: owner[id(parameter)] for name, parameter in model.named_parameters()}
+
+
+def _check_same_optimizer(trainers: list[GradientTrainer]) -> None:
+    """Every member's optimiser must have the same settings per module group (one stacked optimiser)."""
+
+    def settings(trainer: GradientTrainer) -> list[dict[str, Any]]:
+        return [{k: v for k, v in group.items() if k != "params"} for group in trainer.optimizer.param_groups]
+
+    first = settings(trainers[0])
+    for index, trainer in enumerate(trainers[1:], start=1):
+        if settings(trainer) != first:
+            raise ValueError(
+                f"ensemble members need the same optimiser settings per module group; member {index} has "
+                f"{settings(trainer)}, member 0 has {first} (a reduced_recurrent schedule mixed with others?)"
+            )
 
 
 def _check_same_architecture(models: list[nn.Module]) -> None:
