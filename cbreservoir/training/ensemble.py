@@ -2,12 +2,13 @@
 
 :class:`EnsembleTrainer` stacks the members' parameters along a leading ensemble dimension
 (as ``torch.func.stack_module_state`` does) and runs the members' own ``forward`` under ``torch.vmap``
-(``functional_call``), so one training update of all E members costs about one update of a single
-network on this machine's BLAS. The study's optimiser is applied per member: the same torch
-optimiser on the stacked tensors (SGD and Adam act element-wise), gradient-norm clipping per member,
-plasticity per member (each member at its own curriculum level). Every member follows exactly the
-trajectory of a solo :class:`~cbreservoir.training.GradientTrainer` with the same seed and data — the
-ensemble keeps one ``GradientTrainer`` per member for its configuration, random streams and checkpoints.
+(``functional_call``): every layer of every time step is one batched product for all E members
+instead of E small ones (``docs/speed.md`` says what that buys). The study's optimiser is applied
+per member: the same torch optimiser on the stacked tensors (SGD and Adam act element-wise),
+gradient-norm clipping per member, plasticity per member (each member at its own curriculum level
+and, if wanted, under its own schedule). Every member follows exactly the trajectory of a solo
+:class:`~cbreservoir.training.GradientTrainer` with the same seed and data — the ensemble keeps one
+``GradientTrainer`` per member for its configuration, random streams and checkpoints.
 
 Members may receive batches of different lengths: shorter ones are left-padded and masked (the
 models hold their state through masked steps), which gives the same result as unpadded.
