@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import BaseEstimator
 
 from cbreservoir.estimators._data import format_output, validate_series, validate_xy
@@ -101,3 +103,37 @@ def test_format_output_restores_each_layout():
     batch = validate_series(_Holder(), np.zeros((2, 3, 1)), reset=True)
     assert format_output(np.zeros((6, 2)), batch, per_step=True, squeeze=True).shape == (2, 3, 2)
     assert format_output(np.zeros((2, 1)), batch, per_step=False, squeeze=True).shape == (2,)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    layout=st.sampled_from(["single", "batch", "ragged"]),
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    n_outputs=st.integers(1, 3),
+    scalar=st.booleans(),
+)
+def test_per_step_targets_round_trip_through_format_output(layout, lengths, n_outputs, scalar):
+    rng = np.random.default_rng(len(lengths))
+    if layout == "single":
+        lengths = lengths[:1]
+    if layout == "batch":
+        lengths = [lengths[0]] * len(lengths)
+    shape = () if scalar else (n_outputs,)
+    xs = [rng.normal(size=(n, 2)) for n in lengths]
+    ys = [rng.normal(size=(n, *shape)) for n in lengths]
+    if layout == "single":
+        X, y = xs[0], ys[0]
+    elif layout == "batch":
+        X, y = np.stack(xs), np.stack(ys)
+        if scalar:
+            y = y[..., None]  # per-step regression targets of a batch are (S, T, k)
+    else:
+        X, y = xs, ys
+    batch, targets = validate_xy(_Holder(), X, y, classification=False, reset=True)
+    assert targets.per_step and targets.values.shape == (sum(lengths), 1 if scalar else n_outputs)
+    restored = format_output(targets.values, batch, per_step=True, squeeze=targets.squeeze)
+    if layout == "ragged":
+        for got, expected in zip(restored, y, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    else:
+        np.testing.assert_array_equal(restored, y)
