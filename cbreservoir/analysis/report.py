@@ -51,6 +51,7 @@ from cbreservoir.reproduce.conditions import (
 )
 from cbreservoir.reproduce.profiles import Profile, get_profile
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
+from cbreservoir.training.curriculum import load_checkpoint
 
 #: Tasks the report supports (single-head tasks of the study).
 ANALYSIS_TASKS = ("dms", "parity")
@@ -168,7 +169,7 @@ def level_checkpoints(model: nn.Module, checkpoint_dir: Path) -> list[tuple[int,
         if match is None:
             continue
         snapshot = build_model(**model.config)
-        snapshot.load_state_dict(torch.load(path, weights_only=False)["trainer"]["model"])
+        snapshot.load_state_dict(load_checkpoint(path)["trainer"]["model"])
         checkpoints.append((int(match.group(1)), snapshot))
     return checkpoints
 
