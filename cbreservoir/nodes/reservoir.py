@@ -82,10 +82,17 @@ class _CoreKernel:
     """
 
     def __init__(
-        self, W: np.ndarray, Win: np.ndarray, bias: np.ndarray, lr: float, activation: str, dtype: type
+        self,
+        W: np.ndarray,
+        Win: np.ndarray,
+        bias: np.ndarray,
+        lr: float,
+        activation: str,
+        dtype: type,
+        allow_sparse: bool = True,
     ):
         recurrent = torch.from_numpy(np.ascontiguousarray(W, dtype=dtype))
-        if np.count_nonzero(W) <= SPARSE_DENSITY * W.size:
+        if allow_sparse and np.count_nonzero(W) <= SPARSE_DENSITY * W.size:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
                 recurrent = recurrent.to_sparse_csr()
@@ -336,7 +343,16 @@ class Reservoir(Node):
         ndarray (S, T, units)
             States; entries past a series' length are left undefined.
         """
-        kernel = _CoreKernel(self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype])
+        # a CSR copy of W pays off over many steps, not for one (Model graphs with delays step one by one)
+        kernel = _CoreKernel(
+            self.W,
+            self.Win,
+            self.bias,
+            self.lr,
+            self.activation,
+            _DTYPES[self.dtype],
+            allow_sparse=x.shape[1] > 1,
+        )
         return kernel.run(h0, x, lengths, bias_features=self._bias_features)
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
