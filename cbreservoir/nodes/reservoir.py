@@ -2,8 +2,10 @@
 
     h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
 
-evaluated by :func:`cbreservoir.nn.functional.core_step` (the one source of the model's math).
-``c_t`` is the additive cerebellar bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
+the equation of :func:`cbreservoir.nn.functional.core_step` (the one source of the model's math),
+evaluated for all series at once by a time loop arranged for speed (sparse recurrent product, in-place
+activation) and tested equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
+bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
 
 State semantics (the same as ``reservoirpy.nodes.Reservoir``)
 --------------------------------------------------------------
