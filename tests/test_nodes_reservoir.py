@@ -39,9 +39,21 @@ def test_run_matches_reservoirpy_2d_and_3d(weights, inputs):
 
 def test_ragged_list_matches_reservoirpy_and_keeps_last_series_state(weights, inputs):
     peer, node = _pair(weights)
-    series = [inputs[0, :7], inputs[1], inputs[2, :19], inputs[3, :1]]
+    series = [
+        inputs[0, :7],
+        inputs[1],
+        inputs[2, :19],
+        inputs[3, :1],
+        inputs[4, :16],
+    ]  # several length groups
     ours, theirs = node.run(series), peer.run(series)
-    assert isinstance(ours, list) and [o.shape for o in ours] == [(7, 40), (30, 40), (19, 40), (1, 40)]
+    assert isinstance(ours, list) and [o.shape for o in ours] == [
+        (7, 40),
+        (30, 40),
+        (19, 40),
+        (1, 40),
+        (16, 40),
+    ]
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     np.testing.assert_allclose(node.state["out"], ours[-1][-1])

@@ -405,14 +405,22 @@ class Reservoir(Node):
         return states if series.layout == "batch" else states[0]
 
     def _run_ragged(self, h0: np.ndarray, series: list[np.ndarray]) -> list[np.ndarray]:
-        """Batch series of different lengths: sort by length, pad, and shrink the batch as series end."""
+        """Batch series of different lengths: sorted by length, in groups whose lengths differ by at
+        most 2× (bounding the padding), each padded and run with the batch shrinking as series end."""
         lengths = [s.shape[0] for s in series]
-        order = np.argsort(lengths, kind="stable")[::-1]
-        padded = np.zeros((len(series), lengths[order[0]], series[0].shape[1]))
-        for row, index in enumerate(order):
-            padded[row, : lengths[index]] = series[index]
-        states = self._integrate(h0, padded, [lengths[i] for i in order])
+        order = [int(i) for i in np.argsort(lengths, kind="stable")[::-1]]
         outputs: list[np.ndarray] = [np.empty(0)] * len(series)
-        for row, index in enumerate(order):
-            outputs[index] = states[row, : lengths[index]]
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and 2 * lengths[order[stop]] >= lengths[order[start]]:
+                stop += 1
+            group = order[start:stop]
+            padded = np.zeros((len(group), lengths[group[0]], series[0].shape[1]))
+            for row, index in enumerate(group):
+                padded[row, : lengths[index]] = series[index]
+            states = self._integrate(h0, padded, [lengths[i] for i in group])
+            for row, index in enumerate(group):
+                outputs[index] = states[row, : lengths[index]]
+            start = stop
         return outputs
