@@ -11,6 +11,7 @@ from test_hardening_support import count
 
 from cbreservoir import _resources
 from cbreservoir._resources import InsufficientMemoryError, array_bytes, available_memory, check_memory
+from cbreservoir.models import build_model
 from cbreservoir.tasks import make_batch, make_multitask_batch
 
 GIB = 1024**3
@@ -53,3 +54,17 @@ def test_task_batches_beyond_memory_are_refused_before_allocating() -> None:
     _refused(lambda: make_batch("parity", 10**9, 4, 0), "make_batch")
     _refused(lambda: make_multitask_batch(10**9, 4, 0), "make_multitask_batch")
     _refused(lambda: make_batch("dms", 3, 10**11, 0), "make_batch")
+
+
+@pytest.mark.parametrize(
+    "kind, sizes",
+    [
+        ("rnn", {"hidden_size": 10**6}),
+        ("lstm", {"hidden_size": 10**6}),
+        ("gru_cb", {"hidden_size": 4, "n_granule": 10**12}),
+        ("cbrnn", {"hidden_size": 4, "n_granule": 10**6, "n_purkinje": 10**6}),
+    ],
+)
+def test_models_beyond_memory_are_refused_before_allocating(kind: str, sizes: dict) -> None:
+    error = _refused(lambda: build_model(kind, input_size=1, **sizes), f"build_model({kind})")
+    assert "parameters of" in str(error)

@@ -34,6 +34,40 @@ def seeded_init(seed: int | None) -> Iterator[None]:
         yield
 
 
+def as_real_tensor(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
+    """``x`` as a tensor of real numbers (floating, integer or bool); arrays and nested lists are converted.
+
+    Raises
+    ------
+    ValueError
+        For ragged nested sequences, and for strings, objects or complex numbers.
+    """
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = np.asarray(x)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array of numbers: {error}") from error
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        return torch.as_tensor(x)
+    if x.is_complex() or x.dtype in (torch.quint8, torch.qint8, torch.qint32):
+        raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    return x
+
+
+def check_finite_tensor(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or an infinity.
+
+    Skipped inside ``torch.vmap`` (the ensemble checks its members' inputs before batching them), where
+    values cannot be inspected.
+    """
+    if torch._C._functorch.is_batchedtensor(x):
+        return
+    if not torch.isfinite(x).all():
+        where = tuple(int(i) for i in torch.nonzero(~torch.isfinite(x))[0])
+        raise ValueError(f"{name} must be finite; got {x[where].item()} at index {where}")
+
+
 class RecurrentClassifier(nn.Module):
     """Base of every model: a recurrent core, an optional cerebellar module and one linear head per task.
 
@@ -129,14 +163,13 @@ class RecurrentClassifier(nn.Module):
 
     def _as_input(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         weight = self.readouts[0].weight
-        if not isinstance(x, torch.Tensor):
-            x = np.asarray(x)
-            if x.dtype.kind not in "biuf":
-                raise ValueError(f"x must hold numbers, got dtype {x.dtype}")
-            x = torch.as_tensor(x)
-        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[1] < 1:
-            raise ValueError(f"x must have shape (batch, time >= 1, {self.input_size}), got {tuple(x.shape)}")
-        return x.to(dtype=weight.dtype, device=weight.device)
+        x = as_real_tensor(x, "x")
+        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[0] < 1 or x.shape[1] < 1:
+            expected = f"(batch, time >= 1, {self.input_size}) with batch >= 1"
+            raise ValueError(f"x must have shape {expected}, got {tuple(x.shape)}")
+        x = x.to(dtype=weight.dtype, device=weight.device)
+        check_finite_tensor(x, f"x (in {x.dtype})")
+        return x
 
     def _as_mask(
         self, mask: torch.Tensor | np.ndarray, shape: tuple[int, int], device: torch.device
@@ -180,11 +213,12 @@ class RecurrentClassifier(nn.Module):
         if h0 is None:
             state = self.initial_state(batch_size, generator)
         else:
-            state = torch.as_tensor(h0).to(dtype=x.dtype, device=x.device)
+            state = as_real_tensor(h0, "h0").to(dtype=x.dtype, device=x.device)
             if tuple(state.shape) != (batch_size, self.state_size):
                 raise ValueError(
                     f"h0 must have shape {(batch_size, self.state_size)}, got {tuple(state.shape)}"
                 )
+            check_finite_tensor(state, "h0")
         keep = None if mask is None else self._as_mask(mask, (batch_size, n_steps), x.device)
         records: list[dict[str, torch.Tensor]] = []
         for t in range(n_steps):

@@ -18,9 +18,12 @@ torch.Size([4, 8])
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
+from cbreservoir._resources import check_memory
 from cbreservoir.nn import functional as CF
 
 #: Standard deviations of the paper's cerebellar initialisation (biases are zero).
@@ -31,6 +34,17 @@ def _check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def _check_parameter_memory(n_parameters: int, what: str) -> None:
+    """Refuse ``n_parameters`` of the default dtype that cannot fit in memory, before allocating them."""
+    itemsize = torch.empty((), dtype=torch.get_default_dtype()).element_size()
+    check_memory(n_parameters * itemsize, f"the {n_parameters:,} parameters of {what}")
+
+
+def _gated_parameters(gates: int, input_size: int, hidden_size: int) -> int:
+    """Parameters of ``gates`` input and recurrent layers with biases (1 leaky, 3 GRU, 4 LSTM)."""
+    return gates * hidden_size * (input_size + hidden_size + 2)
 
 
 class LeakyCore(nn.Module):
@@ -61,10 +75,11 @@ class LeakyCore(nn.Module):
         super().__init__()
         _check_positive_int("input_size", input_size)
         _check_positive_int("hidden_size", hidden_size)
-        if not tau >= 1.0:
-            raise ValueError(f"tau must be >= 1 so that the leak 1/tau is in (0, 1], got {tau!r}")
+        if not (tau >= 1.0 and math.isfinite(tau)):
+            raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
         self.activation_name = activation
         self.activation = CF.get_activation(activation)
+        _check_parameter_memory(_gated_parameters(1, input_size, hidden_size), f"LeakyCore({hidden_size})")
         self.tau = float(tau)
         self.hidden_size = hidden_size
         self.input_layer = nn.Linear(input_size, hidden_size)
@@ -103,6 +118,7 @@ class GRUCore(nn.Module):
         super().__init__()
         _check_positive_int("input_size", input_size)
         self.hidden_size = _check_positive_int("hidden_size", hidden_size)
+        _check_parameter_memory(_gated_parameters(3, input_size, hidden_size), f"GRUCore({hidden_size})")
         self.cell = nn.GRUCell(input_size, hidden_size)
 
     def step(
@@ -125,6 +141,7 @@ class LSTMCore(nn.Module):
         super().__init__()
         _check_positive_int("input_size", input_size)
         self.hidden_size = _check_positive_int("hidden_size", hidden_size)
+        _check_parameter_memory(_gated_parameters(4, input_size, hidden_size), f"LSTMCore({hidden_size})")
         self.cell = nn.LSTMCell(input_size, hidden_size)
 
     def step(
@@ -170,6 +187,10 @@ class CerebellarModule(nn.Module):
         for name, value in [("input_size", input_size), ("n_granule", n_granule), ("n_purkinje", n_purkinje)]:
             _check_positive_int(name, value)
         _check_positive_int("n_out", n_out)
+        n_parameters = n_granule * (input_size + 1) + n_purkinje * (n_granule + 1) + n_out * (n_purkinje + 1)
+        _check_parameter_memory(
+            n_parameters, f"CerebellarModule(n_granule={n_granule}, n_purkinje={n_purkinje})"
+        )
         self.granule = nn.Linear(input_size, n_granule)
         self.purkinje = nn.Linear(n_granule, n_purkinje)
         self.nuclei = nn.Linear(n_purkinje, n_out)

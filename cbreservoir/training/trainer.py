@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cbreservoir.models.base import as_real_tensor, check_finite_tensor
 from cbreservoir.training.schedules import MODULE_GROUPS, EndToEnd, PlasticitySchedule, make_schedule
 
 #: The optimisers :class:`GradientTrainer` accepts by name.
@@ -167,7 +168,12 @@ class GradientTrainer:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise ValueError(f"seed must be an int, got {seed!r}")
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+            ) from error
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
         self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
@@ -235,8 +241,8 @@ class GradientTrainer:
 
     def set_level(self, level: int) -> None:
         """Apply the schedule's plasticity for curriculum level ``level`` (freezes/unfreezes groups)."""
-        if isinstance(level, bool) or not isinstance(level, int | np.integer):
-            raise ValueError(f"level must be an int, got {level!r}")
+        if isinstance(level, bool) or not isinstance(level, int | np.integer) or level < 0:
+            raise ValueError(f"level must be an int >= 0, got {level!r}")
         self.level = int(level)
         self._apply_plasticity()
 
@@ -254,16 +260,8 @@ class GradientTrainer:
     # --- data ------------------------------------------------------------------------------------------
 
     def _as_inputs(self, x: ArrayLike) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, device=self.device)
-        if not torch.is_floating_point(x) and x.dtype not in (
-            torch.int64,
-            torch.int32,
-            torch.uint8,
-            torch.bool,
-        ):
-            raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
-        if not torch.isfinite(x.float()).all():
-            raise ValueError("x must be finite, got NaN or inf values")
+        x = as_real_tensor(x, "x").to(self.device)
+        check_finite_tensor(x, "x")
         return x
 
     def _as_targets(self, y: Targets, head: int | None) -> list[tuple[int, torch.Tensor]]:
@@ -280,14 +278,22 @@ class GradientTrainer:
             pairs = list(enumerate(y)) if n_heads > 1 else [(0, y[0] if is_sequence else y)]
         else:
             pairs = [(head, y[head] if is_sequence else y)]
-        return [(index, self._as_labels(labels)) for index, labels in pairs]
+        return [(index, self._as_labels(labels, index)) for index, labels in pairs]
 
-    def _as_labels(self, labels: ArrayLike) -> torch.Tensor:
-        labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    def _as_labels(self, labels: ArrayLike, head: int) -> torch.Tensor:
+        """Labels of ``head`` as an int64 tensor (batch,), each a class index of that head."""
+        if labels is None:
+            raise ValueError(f"labels of head {head} must be a 1-D integer array (batch,), got None")
+        labels = as_real_tensor(labels, f"labels of head {head}")
         if labels.dim() != 1 or torch.is_floating_point(labels) or labels.dtype == torch.bool:
             raise ValueError(
                 f"labels must be a 1-D integer array (batch,), got {labels.dtype} {tuple(labels.shape)}"
             )
+        n_classes = self.model.readouts[head].out_features
+        outside = (labels < 0) | (labels >= n_classes)
+        if outside.any():
+            bad = labels[outside][0].item()
+            raise ValueError(f"labels of head {head} must be class indices in [0, {n_classes}), got {bad}")
         return labels.to(device=self.device, dtype=torch.int64)
 
     def _logits_per_head(self, x: torch.Tensor, mask: ArrayLike | None, generator: torch.Generator) -> tuple:
@@ -297,6 +303,11 @@ class GradientTrainer:
 
     @staticmethod
     def _loss(logits: tuple[torch.Tensor, ...], targets: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        for index, labels in targets:
+            if len(labels) != len(logits[index]):
+                raise ValueError(
+                    f"y holds {len(labels)} labels for head {index} but x {len(logits[index])} sequences"
+                )
         return sum(F.cross_entropy(logits[index], labels) for index, labels in targets)
 
     # --- training --------------------------------------------------------------------------------------
@@ -345,13 +356,11 @@ class GradientTrainer:
         x = self._as_inputs(x)
         targets = self._as_targets(y, head)
         logits = self._logits_per_head(x, mask, self._eval_generator)
+        loss = self._loss(logits, targets).item()
         accuracies = tuple(
             (logits[index].argmax(dim=-1) == labels).double().mean().item() for index, labels in targets
         )
-        return {
-            "accuracy": accuracies[0] if len(accuracies) == 1 else accuracies,
-            "loss": self._loss(logits, targets).item(),
-        }
+        return {"accuracy": accuracies[0] if len(accuracies) == 1 else accuracies, "loss": loss}
 
     # --- checkpoints -----------------------------------------------------------------------------------
 
