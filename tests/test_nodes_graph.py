@@ -9,7 +9,7 @@ from reservoirpy.nodes import Reservoir as PeerReservoir
 from cbreservoir.nn.graph import initialize_graph
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 from cbreservoir.nodes.cerebellum import cerebellar_loop
-from cbreservoir.nodes.ridge import predict_final
+from cbreservoir.nodes.ridge import predict_final, run_batched
 from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
 
 
@@ -108,3 +108,34 @@ def test_granule_expansion_beats_the_plain_readout_on_nonlinear_memory(memory_da
         scores[label] = _r2(model.run(u_test), y_test)
     assert scores["plain"] < 0.1  # a bias-free tanh reservoir is odd in u: no product of inputs
     assert scores["cerebellar"] > 0.9
+
+
+def test_run_batched_equals_model_run(memory_data):
+    (u, y), (u_test, _) = memory_data
+    core = Reservoir(30, sr=0.9, seed=0)
+    model = core >> Cerebellum(64, seed=1) >> Ridge(1e-6)
+    model.fit(u, y, warmup=5)
+    for data in (u_test, [u_test[0, :40], u_test[1]], u_test[2]):
+        model.reset()
+        expected = model.run(data)
+        state = core.state["out"].copy()
+        model.reset()
+        batched = run_batched(model, data)
+        np.testing.assert_allclose(core.state["out"], state, atol=1e-12)
+        single = isinstance(data, np.ndarray) and data.ndim == 2
+        for a, b in zip(*([o] if single else list(o) for o in (expected, batched)), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-12)
+    a, b = Input(name="a"), Input(name="b")
+    fast, slow = Ridge(1e-6, name="fast"), Ridge(1e-6, name="slow")
+    core = Reservoir(20, seed=0, name="core")
+    net = (a >> core) & (b >> core) & (core >> [fast, slow])
+    inputs = {"a": u, "b": u[..., ::-1]}
+    net.fit(inputs, {"fast": y, "slow": -y}, warmup=5)
+    net.reset()
+    expected = net.run(inputs)
+    net.reset()
+    batched = run_batched(net, inputs)
+    for name in ("fast", "slow"):
+        np.testing.assert_allclose(np.asarray(expected[name]), batched[name], atol=1e-12)
+    with pytest.raises(ValueError, match="delayed edges"):
+        run_batched(Input() >> 1 >> Reservoir(5), u)

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.linalg
 from reservoirpy.model import Model
 from reservoirpy.node import Node, TrainableNode
+from reservoirpy.utils.model_utils import join_data, map_input
 from scipy.linalg import blas, lapack
 
 from cbreservoir.validation import (
@@ -53,7 +54,7 @@ from cbreservoir.validation import (
     check_warmup,
 )
 
-__all__ = ["Ridge", "predict_final"]
+__all__ = ["Ridge", "predict_final", "run_batched"]
 
 #: Rows per chunk when accumulating statistics (the centred chunk is a reused buffer of this many rows).
 CHUNK_ROWS = 4096
@@ -429,11 +430,47 @@ class Ridge(TrainableNode):
             yield x_series[warmup:], y_series[warmup:]
 
 
+def run_batched(model: Node | Model, x: object) -> np.ndarray | list[np.ndarray] | dict[str, object]:
+    """Run a feedforward graph node by node, each node on the whole batch at once.
+
+    ``reservoirpy``'s ``Model.run`` feeds multi-series input to the graph one series at a time;
+    here every node's ``run`` gets all series together, so ``Reservoir`` advances them as one batch.
+    Same numbers and the same final node states as ``model.run`` (every series starts from the
+    nodes' current states; afterwards each node holds the last series' final state).
+
+    Parameters
+    ----------
+    model : reservoirpy Node or Model
+        Without delayed edges (those graphs run step by step: use ``model.run``).
+    x : ndarray (T, d) or (S, T, d), list of ndarray (T_i, d), or a dict {input name: data}
+
+    Returns
+    -------
+    ndarray or list, in the layout of ``x`` (a 3-D array stays 3-D), or a dict {name: output} for
+    several output nodes.
+    """
+    if isinstance(model, Node):
+        return model.run(x)
+    if any(delay > 0 for _, delay, _ in model.edges):
+        raise ValueError("a graph with delayed edges runs step by step; use model.run(x)")
+    if not model.initialized:
+        model.initialize(x)
+    given = map_input(model, x)
+    outputs: dict[Node, object] = {}
+    for node in model.execution_order:
+        parts = ([given[node]] if node in given else []) + [outputs[parent] for parent in model.parents[node]]
+        outputs[node] = node.run(join_data(*parts))
+    if len(model.outputs) == 1:
+        return outputs[model.outputs[0]]
+    return {node.name: outputs[node] for node in model.outputs}
+
+
 def predict_final(model: Node | Model, x: object, reset: bool = True) -> np.ndarray:
     """One prediction per series: run ``model`` and return the output at each series' final step.
 
-    The sequence-to-vector counterpart of ``model.run``. With ``reset=True`` every node starts from
-    a zero state (``model.reset()``), so the prediction of a series does not depend on what ran before.
+    The sequence-to-vector counterpart of ``model.run`` (feedforward graphs run batched, see
+    :func:`run_batched`). With ``reset=True`` every node starts from a zero state (``model.reset()``),
+    so the prediction of a series does not depend on what ran before.
 
     Parameters
     ----------
@@ -449,7 +486,8 @@ def predict_final(model: Node | Model, x: object, reset: bool = True) -> np.ndar
     series = check_series(x)
     if reset and getattr(model, "initialized", False):
         model.reset()
-    outputs = model.run(series.data)
+    delayed = isinstance(model, Model) and any(delay > 0 for _, delay, _ in model.edges)
+    outputs = model.run(series.data) if delayed else run_batched(model, series.data)
     if series.layout == "single":
         return np.asarray(outputs)[-1:]
     return np.stack([np.asarray(out)[-1] for out in outputs])
