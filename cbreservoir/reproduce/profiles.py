@@ -82,12 +82,12 @@ PROFILES: dict[str, Profile] = {
     "paper": Profile(name="paper", n_epochs=1000, n_seeds=8),
     "quick": Profile(
         name="quick",
-        n_epochs=40,
+        n_epochs=80,
         n_seeds=3,
         steps_per_epoch=50,
         test_batches=10,
         learning_rate=0.1,
-        switching_window=26,
+        switching_window=52,
     ),
 }
 """The named profiles.
@@ -96,9 +96,9 @@ PROFILES: dict[str, Profile] = {
 8 networks, learning rate 0.01, momentum 0.1 (Nesterov), clipping 7.5, threshold 98 %, N from 2.
 
 ``quick`` (DMS + parity, 4 conditions x 3 seeds in about 40 minutes on 2 shared CPU cores) changes
-exactly: 40 epochs instead of 1000, 50 steps per epoch instead of 100, 10 test batches instead of
+exactly: 80 epochs instead of 1000, 50 steps per epoch instead of 100, 10 test batches instead of
 50, 3 networks instead of 8, learning rate 0.1 instead of 0.01 (so the networks climb far enough in
-2,000 updates for the levels to separate), and the switching window 26 epochs (65 % of the run, as
+4,000 updates for the levels to separate), and the switching window 52 epochs (65 % of the run, as
 650 of 1000). Models, batch size, momentum, clipping, threshold and tasks are the study's.
 """
 
