@@ -85,7 +85,6 @@ def test_step_rejects_bad_timestep(name: str, x: object, match: str) -> None:
     assert_rejected(f"{name}.step", lambda: node.step(x), match=match, unchanged=[node])
 
 
-@pytest.mark.xfail(reason="validation.check_series (helper A) raises IndexError on (0, T, d)", strict=True)
 def test_run_of_empty_batch_is_rejected() -> None:
     node = _reservoir()
     assert_rejected(
@@ -134,9 +133,6 @@ RESERVOIR_BAD = [
     ({"W": np.ones((6, 6), dtype=complex)}, "W"),
     ({"input_dim": FEATURES + 1}, "features"),
     ({"input_dim": 0}, "input_dim"),
-]
-
-RESERVOIR_BAD_UNCHECKED = [
     ({"sr": -1.0}, "sr"),
     ({"sr": float("nan")}, "sr"),
     ({"rc_connectivity": 0.0}, "rc_connectivity"),
@@ -151,16 +147,10 @@ RESERVOIR_BAD_UNCHECKED = [
     ({"seed": -1}, "seed"),
 ]
 
-A_PENDING = "nodes (helper A) do not check this yet"
-
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    RESERVOIR_BAD
-    + [
-        pytest.param(*case, marks=pytest.mark.xfail(reason=A_PENDING, strict=True))
-        for case in RESERVOIR_BAD_UNCHECKED
-    ],
+    RESERVOIR_BAD,
 )
 def test_reservoir_rejects_bad_hyperparameters(kwargs: dict, match: str) -> None:
     parameters = {"units": 6, "seed": 0, **kwargs}
@@ -186,18 +176,14 @@ CEREBELLUM_BAD = [
     ({"coding_level": 1.0}, "coding_level"),
     ({"coding_level": float("nan")}, "coding_level"),
     ({"input_dim": 0}, "input_dim"),
+    ({"seed": "a"}, "seed"),
+    ({"seed": -2}, "seed"),
 ]
-
-CEREBELLUM_BAD_UNCHECKED = [({"seed": "a"}, "seed"), ({"seed": -2}, "seed")]
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    CEREBELLUM_BAD
-    + [
-        pytest.param(*case, marks=pytest.mark.xfail(reason=A_PENDING, strict=True))
-        for case in CEREBELLUM_BAD_UNCHECKED
-    ],
+    CEREBELLUM_BAD,
 )
 def test_cerebellum_rejects_bad_hyperparameters(kwargs: dict, match: str) -> None:
     parameters = {"n_granule": 8, "n_purkinje": 4, "seed": 0, **kwargs}
@@ -223,9 +209,6 @@ RIDGE_BAD = [
     ({"ridge": float("inf")}, "ridge"),
     ({"Wout": np.ones(FEATURES)}, "Wout"),
     ({"input_dim": 0}, "input_dim"),
-]
-
-RIDGE_BAD_UNCHECKED = [
     ({"ridge": "a"}, "ridge"),
     ({"ridge": None}, "ridge"),
     ({"Wout": np.full((FEATURES, 1), np.nan)}, "Wout"),
@@ -235,11 +218,7 @@ RIDGE_BAD_UNCHECKED = [
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    RIDGE_BAD
-    + [
-        pytest.param(*case, marks=pytest.mark.xfail(reason=A_PENDING, strict=True))
-        for case in RIDGE_BAD_UNCHECKED
-    ],
+    RIDGE_BAD,
 )
 def test_ridge_rejects_bad_hyperparameters(kwargs: dict, match: str) -> None:
     def fit_and_run() -> None:
@@ -359,7 +338,6 @@ def test_graph_run_rejects_empty_list() -> None:
     assert_rejected("Model.run", lambda: model.run([]), match="series", unchanged=nodes)
 
 
-@pytest.mark.xfail(reason=A_PENDING, strict=True)
 @pytest.mark.parametrize("x, y", [(_data((5, FEATURES)), []), (np.zeros((5, 0)), np.zeros((5, 1)))])
 def test_graph_fit_rejects_empty_data_by_name(x: object, y: object) -> None:
     model, _ = _pipeline(fitted=False)

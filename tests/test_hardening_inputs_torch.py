@@ -179,7 +179,7 @@ def bad_labels(draw: st.DrawFn) -> tuple[str, object]:
     if kind == "length":
         return "3 sequences", np.zeros(draw(st.sampled_from([1, 2, 4, 7])), dtype=np.int64)
     if kind == "range":
-        bad = draw(st.one_of(st.integers(max_value=-1), st.integers(min_value=2, max_value=2**62)))
+        bad = draw(st.one_of(st.integers(-(2**63), -1), st.integers(2, 2**63 - 1)))
         return "class indices", np.array([0, 1, bad])
     if kind == "dtype":
         return "labels", np.array(["0", "1", "0"], dtype=draw(st.sampled_from([object, "U1"])))
