@@ -27,7 +27,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "main",
+    "read_config",
+    "train_settings",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -487,7 +496,7 @@ def _type_name(option: _Option) -> str:
     )
 
 
-def check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
+def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
     """Raise :class:`UsageError` naming ``key`` and the ``allowed`` values unless ``value`` is one of them."""
     if value not in allowed:
         raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
@@ -525,8 +534,8 @@ def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
     train_fixed_level = _backend("cbreservoir.training.ensemble", "train_fixed_level")
     from cbreservoir.tasks import TASKS
 
-    check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
-    check_choice("task", settings["task"], list(TASKS))
+    _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
+    _check_choice("task", settings["task"], list(TASKS))
     for key in ("schedule", "n_granule", "save", "checkpoint_dir"):
         if settings[key] != _TRAIN_OPTION[key].default:
             raise UsageError(f"{key!r} applies to curriculum training: give 'epochs' too")
@@ -561,9 +570,9 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
     from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
     from cbreservoir.training.schedules import SCHEDULES
 
-    check_choice("model", settings["model"], _model_kinds(CONDITIONS))
-    check_choice("task", settings["task"], TASKS)
-    check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    _check_choice("model", settings["model"], _model_kinds(CONDITIONS))
+    _check_choice("task", settings["task"], TASKS)
+    _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
     task, n_members = settings["task"], settings["ensemble"] or 1
     seeds = [settings["seed"] + member for member in range(n_members)]
     models = [
@@ -694,7 +703,7 @@ def _run_analyze(args: argparse.Namespace) -> dict:
     from cbreservoir.analysis.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
     from cbreservoir.reproduce import check_conditions, get_profile
 
-    check_choice("task", args.task, ANALYSIS_TASKS)
+    _check_choice("task", args.task, ANALYSIS_TASKS)
     with _usage_errors():
         profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
         conditions = check_conditions(args.conditions or DEFAULT_CONDITIONS)
