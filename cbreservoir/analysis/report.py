@@ -267,6 +267,12 @@ def _label(condition: str) -> str:
     return CONDITIONS[condition].label
 
 
+def _legend(axis, **options: Any) -> None:
+    """Draw the legend when something has a label (a condition without checkpoints plots nothing)."""
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(**options)
+
+
 def _save(figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -282,7 +288,7 @@ def plot_learning_curves(models: dict[str, dict], task: str, path: Path) -> Path
         levels = result["levels"]
         axis.step(np.arange(1, len(levels) + 1), levels, where="post", label=_label(condition))
     axis.set(xlabel="epoch", ylabel="task level N", title=f"Curriculum progress ({task.upper()})")
-    axis.legend()
+    _legend(axis)
     return _save(figure, path)
 
 
@@ -315,7 +321,7 @@ def plot_ablation(models: dict[str, dict], task: str, path: Path) -> Path:
         title=f"Cerebellar ablation at test time ({task.upper()})",
         ylim=(0, 102),
     )
-    axis.legend(fontsize=8)
+    _legend(axis, fontsize=8)
     return _save(figure, path)
 
 
@@ -342,7 +348,7 @@ def plot_readout_recovery(models: dict[str, dict], task: str, path: Path) -> Pat
         title=f"Readout recovery without the cerebellum ({task.upper()})",
         ylim=(0, 102),
     )
-    axis.legend(fontsize=8, loc="lower right")
+    _legend(axis, fontsize=8, loc="lower right")
     return _save(figure, path)
 
 
@@ -362,7 +368,7 @@ def plot_dimensionality(models: dict[str, dict], path: Path) -> Path:
             ylabel="participation ratio (dimensions)",
             title=f"{_label(condition)}: dimensionality under random input",
         )
-        axis.legend(fontsize=8)
+        _legend(axis, fontsize=8)
     return _save(figure, path)
 
 
@@ -388,7 +394,7 @@ def plot_timescales(models: dict[str, dict], path: Path) -> Path:
             ylabel="mean autocorrelation",
             title=f"{_label(condition)}: timescales under random bits",
         )
-        axis.legend(fontsize=8)
+        _legend(axis, fontsize=8)
     return _save(figure, path)
 
 
@@ -421,7 +427,7 @@ def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
         title="Granule-layer sparseness under random input",
         xlim=(0, min(1.0, largest + 0.1)),
     )
-    axis.legend(fontsize=8, loc="upper left")
+    _legend(axis, fontsize=8, loc="upper left")
     return _save(figure, path)
 
 
