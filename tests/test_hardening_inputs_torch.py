@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 from test_hardening_support import assert_rejected, count
 
 from cbreservoir.models import build_model
-from cbreservoir.tasks import make_batch, make_multitask_batch, make_switching_batch
+from cbreservoir.tasks import (
+    mackey_glass,
+    make_batch,
+    make_multitask_batch,
+    make_switching_batch,
+    memory_capacity,
+    narma10,
+)
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 
 HYPOTHESIS = settings(max_examples=20, deadline=None)
@@ -316,7 +323,23 @@ def test_task_generators_reject_bad_arguments(call, match: str) -> None:
     assert_rejected("make_batch", call, match=match)
 
 
-@pytest.mark.xfail(reason="seed check to be shared in validation.py once helper A finishes", strict=True)
 @pytest.mark.parametrize("seed", ["a", -1, 1.5, None, [1, "x"]])
 def test_task_generators_reject_bad_seeds(seed: object) -> None:
     assert_rejected("make_batch", lambda: make_batch("parity", 3, 4, seed), match="seed")
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: narma10(100, seed=-1), "seed"),
+        (lambda: narma10(100, seed="a"), "seed"),
+        (lambda: narma10(5), "n_timesteps"),
+        (lambda: narma10(100, u=np.zeros(7)), "u"),
+        (lambda: memory_capacity(100, max_delay=20, seed=1.5), "seed"),
+        (lambda: memory_capacity(10, max_delay=20), "max_delay"),
+        (lambda: mackey_glass(100, dt=0.0), "dt"),
+        (lambda: mackey_glass(100, tau=-1.0), "tau"),
+    ],
+)
+def test_classic_tasks_reject_bad_arguments(call, match: str) -> None:
+    assert_rejected("classic tasks", call, match=match)

@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cbreservoir._resources import check_memory
+from cbreservoir.validation import check_seed
 
 SeedLike = int | np.random.Generator
 
@@ -157,11 +158,17 @@ def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
 
     Raises
     ------
+    TypeError, ValueError
+        For a seed that is not a non-negative int or a Generator.
     cbreservoir._resources.InsufficientMemoryError
         When the batch (bits and model input) would not fit in the available memory.
     """
     _check_batch_size(batch_size)
-    rng = np.random.default_rng(seed)
+    if seed is None:
+        raise TypeError(
+            "seed must be a non-negative int or a numpy Generator (batches are reproducible); got None"
+        )
+    rng = np.random.default_rng(check_seed(seed))
     shortest, longest = length_range(int(n))
     length = int(rng.integers(shortest, longest + 1))
     check_memory(
