@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from cbreservoir.models import count_parameters
 from cbreservoir.reproduce import get_profile, reproduce, run_config_sweep
+from cbreservoir.reproduce.conditions import build_condition_model
 from cbreservoir.reproduce.run import build_curriculum, make_cell, run_cell
 from cbreservoir.sweep import cell_id
 
@@ -97,6 +99,14 @@ def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_numbers(tmp_p
 def test_two_head_tasks_run(task):
     run = run_cell(make_cell(task, "full_reservoir", 0, tiny_profile()))
     assert len(run["levels"]) == TINY["n_epochs"] and list(run["model_config"]["n_classes"]) == [2, 2]
+
+
+@pytest.mark.parametrize("condition", ["gru", "gru_cb", "lstm", "lstm_cb"])
+def test_extra_rows_run_and_are_parameter_matched(condition):
+    run = run_cell(make_cell("dms", condition, 0, tiny_profile().replace(n_epochs=1)))
+    partner = count_parameters(build_condition_model(condition.removesuffix("_cb") + "_cb", "dms", seed=0))
+    assert len(run["levels"]) == 1
+    assert abs(run["n_parameters"] - partner) <= 0.02 * partner
 
 
 def test_config_sweep_from_a_json_file(tmp_path):
