@@ -9,7 +9,8 @@ One frozen random tanh reservoir, two readouts fitted in closed form on the same
 Two targets on ±1 input streams: a *linear* memory, recall u(t − 2), and a *nonlinear* one, the
 product u(t − 1)·u(t − 3) (an XNOR of two past bits). A bias-free tanh reservoir is an odd function
 of its input, so a linear readout can recall past inputs but can never form their product; the
-granule code can. The table shows both facts on held-out series; the figure shows the product task.
+granule code can. A second table shows how many granule cells the product needs as the two inputs
+lie further apart in the past: the wider the memory span, the larger the expansion must be.
 
 Example
 -------
@@ -35,17 +36,22 @@ __all__ = ["run_demo"]
 MODELS = ("Reservoir >> Ridge", "Reservoir >> Cerebellum >> Ridge")
 
 
-def _tasks(u: np.ndarray, delays: tuple[int, int], recall_delay: int) -> dict[str, np.ndarray]:
-    """Targets ``(S, T, 1)`` for the input streams ``u``: linear recall and the product of two bits."""
-    recall = np.zeros_like(u)
-    recall[:, recall_delay:] = u[:, :-recall_delay]
-    product = np.zeros_like(u)
-    horizon = max(delays)
+def _recall_target(u: np.ndarray, delay: int) -> np.ndarray:
+    """``u(t − delay)`` (0 before), ``(S, T, 1)``."""
+    target = np.zeros_like(u)
+    target[:, delay:] = u[:, :-delay]
+    return target
+
+
+def _product_target(u: np.ndarray, delays: tuple[int, int]) -> np.ndarray:
+    """``u(t − d1)·u(t − d2)`` (0 before), as :func:`nonlinear_memory_task` computes it."""
     first, second = delays
-    product[:, horizon:] = (
+    horizon = max(delays)
+    target = np.zeros_like(u)
+    target[:, horizon:] = (
         u[:, horizon - first : u.shape[1] - first] * u[:, horizon - second : u.shape[1] - second]
     )
-    return {f"recall u(t-{recall_delay})": recall, f"product u(t-{first})*u(t-{second})": product}
+    return target
 
 
 def _scores(prediction: np.ndarray, target: np.ndarray, warmup: int) -> tuple[float, float]:
@@ -55,12 +61,30 @@ def _scores(prediction: np.ndarray, target: np.ndarray, warmup: int) -> tuple[fl
     return float(r2), float(np.mean(np.sign(prediction) == target))
 
 
-def _build(with_cerebellum: bool, units: int, n_granule: int, ridge: float, seed: int):
-    core = Reservoir(units, lr=1.0, sr=0.9, input_connectivity=1.0, seed=seed).freeze()
-    readout = Ridge(ridge)
-    if with_cerebellum:
-        return core, core >> Cerebellum(n_granule, seed=seed + 1) >> readout
-    return core, core >> readout
+def _fit_and_test(n_granule: int, data: tuple, settings: dict) -> dict:
+    """Fit ``Reservoir >> [Cerebellum(n_granule) >>] Ridge`` (no cerebellum when ``n_granule == 0``)
+    on the training pair of ``data`` and score it on the test pair."""
+    u_train, y_train, u_test, y_test = data
+    core = Reservoir(
+        settings["units"], lr=1.0, sr=0.9, input_connectivity=1.0, seed=settings["seed"]
+    ).freeze()
+    readout = Ridge(settings["ridge"])
+    if n_granule:
+        model = core >> Cerebellum(n_granule, seed=settings["seed"] + 1) >> readout
+    else:
+        model = core >> readout
+    start = time.perf_counter()
+    model.fit(u_train, y_train, warmup=settings["warmup"])
+    fit_seconds = time.perf_counter() - start
+    core.reset()
+    prediction = run_batched(model, u_test)  # all test series at once
+    r2, accuracy = _scores(prediction, y_test, settings["warmup"])
+    return {
+        "test_r2": r2,
+        "test_sign_accuracy": accuracy,
+        "fit_seconds": fit_seconds,
+        "prediction": prediction,
+    }
 
 
 def run_demo(
@@ -75,8 +99,10 @@ def run_demo(
     ridge: float = 1e-6,
     warmup: int = 20,
     delays: tuple[int, int] = (1, 3),
+    sweep_delays: tuple[tuple[int, int], ...] = ((1, 3), (2, 6), (1, 8)),
+    sweep_granules: tuple[int, ...] = (16, 64, 256, 1024),
 ) -> dict:
-    """Fit both pipelines on both targets, print a table, save a figure, return everything.
+    """Fit both pipelines on both targets and the granule-count sweep; print tables, save a figure.
 
     Parameters
     ----------
@@ -89,49 +115,49 @@ def run_demo(
     n_train, n_test, length : int
         Training / test series and their length.
     units, n_granule : int
-        Reservoir units and granule cells.
+        Reservoir units and granule cells of the main comparison.
     ridge : float
-        Ridge penalty of both readouts.
+        Ridge penalty of every readout.
     warmup : int
         Steps discarded at the start of each series (fit and score).
     delays : (int, int)
-        d1, d2 of the product target.
+        d1, d2 of the product target of the main comparison.
+    sweep_delays, sweep_granules
+        Product targets and granule counts of the sweep (empty: no sweep).
 
     Returns
     -------
     dict
-        ``rows`` (model, task, test_r2, test_sign_accuracy, fit_seconds), ``figure`` (path),
-        ``seconds`` (total wall time) and ``config``.
+        ``rows`` (model, task, test_r2, test_sign_accuracy, fit_seconds), ``granule_sweep``
+        (delays, n_granule, test_r2 per delay pair: first the plain readout, then one per granule
+        count), ``figure`` (path), ``seconds`` (total wall time) and ``config``.
     """
     start = time.perf_counter()
+    settings = {"units": units, "ridge": ridge, "warmup": warmup, "seed": seed}
     u_train, _ = nonlinear_memory_task(n_train, length, delays, seed=seed)
     u_test, _ = nonlinear_memory_task(n_test, length, delays, seed=seed + 1)
-    train_targets = _tasks(u_train, delays, recall_delay=2)
-    test_targets = _tasks(u_test, delays, recall_delay=2)
+    tasks = {
+        "recall u(t-2)": (_recall_target(u_train, 2), _recall_target(u_test, 2)),
+        f"product u(t-{delays[0]})*u(t-{delays[1]})": (
+            _product_target(u_train, delays),
+            _product_target(u_test, delays),
+        ),
+    }
     rows, predictions = [], {}
-    for task in train_targets:
-        for model_name in MODELS:
-            core, model = _build(model_name == MODELS[1], units, n_granule, ridge, seed)
-            fit_start = time.perf_counter()
-            model.fit(u_train, train_targets[task], warmup=warmup)
-            fit_seconds = time.perf_counter() - fit_start
-            core.reset()
-            prediction = run_batched(model, u_test)  # all test series at once
-            r2, accuracy = _scores(prediction, test_targets[task], warmup)
-            rows.append(
-                {
-                    "model": model_name,
-                    "task": task,
-                    "test_r2": r2,
-                    "test_sign_accuracy": accuracy,
-                    "fit_seconds": fit_seconds,
-                }
-            )
-            predictions[task, model_name] = prediction
-    product_task = list(train_targets)[1]
-    figure = _plot(Path(output_dir), test_targets[product_task], predictions, product_task, rows, warmup)
+    for task, (y_train, y_test) in tasks.items():
+        for model_name, granules in zip(MODELS, (0, n_granule), strict=True):
+            result = _fit_and_test(granules, (u_train, y_train, u_test, y_test), settings)
+            predictions[task, model_name] = result.pop("prediction")
+            rows.append({"model": model_name, "task": task, **result})
+    sweep = {"delays": [list(d) for d in sweep_delays], "n_granule": [0, *sweep_granules], "test_r2": []}
+    for pair in sweep_delays if sweep_granules else ():
+        data = (u_train, _product_target(u_train, pair), u_test, _product_target(u_test, pair))
+        sweep["test_r2"].append([_fit_and_test(g, data, settings)["test_r2"] for g in sweep["n_granule"]])
+    product_task = list(tasks)[1]
+    figure = _plot(Path(output_dir), tasks[product_task][1], predictions, product_task, rows, sweep, warmup)
     result = {
         "rows": rows,
+        "granule_sweep": sweep,
         "figure": str(figure),
         "seconds": time.perf_counter() - start,
         "config": {
@@ -148,6 +174,9 @@ def run_demo(
     }
     if not quiet:
         print(_table(rows))
+        if sweep["test_r2"]:
+            print()
+            print(_sweep_table(sweep))
         print(f"figure: {figure}   ({result['seconds']:.1f} s)")
     return result
 
@@ -167,12 +196,23 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _sweep_table(sweep: dict) -> str:
+    counts = ["no cerebellum" if g == 0 else f"G={g}" for g in sweep["n_granule"]]
+    header = f"{'test R2 of the product':<24}" + "".join(f"{c:>15}" for c in counts)
+    lines = [header, "-" * len(header)]
+    for pair, scores in zip(sweep["delays"], sweep["test_r2"], strict=True):
+        lines.append(f"{f'u(t-{pair[0]})*u(t-{pair[1]})':<24}" + "".join(f"{r:>15.3f}" for r in scores))
+    lines.append("The further apart the two inputs, the more granule cells the product needs.")
+    return "\n".join(lines)
+
+
 def _plot(
     output_dir: Path,
     target: np.ndarray,
     predictions: dict,
     task: str,
     rows: list[dict],
+    sweep: dict,
     warmup: int,
 ) -> Path:
     import matplotlib
@@ -181,11 +221,11 @@ def _plot(
     import matplotlib.pyplot as plt
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    figure, (trace, bars, curves) = plt.subplots(
+        1, 3, figsize=(16, 4.4), gridspec_kw={"width_ratios": [2.2, 1, 1.2]}, constrained_layout=True
+    )
     window = slice(warmup, warmup + 40)
     steps = np.arange(target.shape[1])[window]
-    figure, (trace, bars) = plt.subplots(
-        1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]}, constrained_layout=True
-    )
     trace.step(steps, target[0, window, 0], where="mid", color="0.75", lw=5, label="target")
     for color, style, model_name in zip(("tab:orange", "tab:blue"), ("-", "--"), MODELS, strict=True):
         r2 = next(r["test_r2"] for r in rows if r["task"] == task and r["model"] == model_name)
@@ -209,7 +249,29 @@ def _plot(
     bars.set_xticks(positions, tasks, fontsize=8)
     bars.set(ylabel="test R²", ylim=(min(-0.1, bars.get_ylim()[0]), 1.05), title="same frozen reservoir")
     bars.axhline(0, color="gray", lw=0.8)
+    if sweep["test_r2"]:
+        _plot_sweep(curves, sweep)
+    else:
+        curves.axis("off")
     path = output_dir / "demo.png"
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def _plot_sweep(axes: object, sweep: dict) -> None:
+    """Test R² of each product target against the number of granule cells (× : no cerebellum)."""
+    colors = ("tab:purple", "tab:green", "tab:brown", "tab:red", "tab:olive")
+    for color, pair, scores in zip(colors, sweep["delays"], sweep["test_r2"], strict=False):
+        label = f"u(t-{pair[0]})·u(t-{pair[1]})"
+        axes.plot(sweep["n_granule"][1:], scores[1:], marker="o", color=color, label=label)
+        axes.scatter([sweep["n_granule"][1] / 2], [scores[0]], marker="x", color=color)
+    axes.set_xscale("log", base=2)
+    axes.set(
+        xlabel="granule cells G (× at left: no cerebellum)",
+        ylabel="test R²",
+        ylim=(-0.1, 1.05),
+        title="product of two past inputs",
+    )
+    axes.axhline(0, color="gray", lw=0.8)
+    axes.legend(fontsize=8, loc="lower right")
