@@ -31,7 +31,6 @@ ESTIMATORS = {
     "CBRNNRegressor": (CBRNNRegressor, CBRNN, False),
 }
 X_TRAIN = random_data((6, 5, FEATURES))
-F_PENDING = "validation.check_series (helper A) raises IndexError on (0, T, d)"
 
 
 def _targets(classifier: bool) -> np.ndarray:
@@ -135,12 +134,8 @@ def test_predict_rejects_other_feature_count(name: str) -> None:
         ("CBRNNRegressor", {"optimizer": "rmsprop"}, "optimizer"),
         ("CBRNNRegressor", {"frozen_core_after": -1}, "frozen_core_after"),
         ("CBRNNRegressor", {"clip_norm": 0.0}, "clip_norm"),
-        pytest.param(
-            "CerebellarReservoirRegressor",
-            {"sr": -1.0},
-            "sr",
-            marks=pytest.mark.xfail(reason="Reservoir (helper A) does not check sr yet", strict=True),
-        ),
+        ("CerebellarReservoirRegressor", {"sr": -1.0}, "sr"),
+        ("CerebellarReservoirRegressor", {"rc_connectivity": 1.5}, "rc_connectivity"),
     ],
 )
 def test_fit_rejects_bad_hyperparameters(name: str, parameters: dict, match: str) -> None:
@@ -150,7 +145,6 @@ def test_fit_rejects_bad_hyperparameters(name: str, parameters: dict, match: str
     assert_rejected(f"{name}()", call, match=match, origins=("sklearn",))
 
 
-@pytest.mark.xfail(reason=F_PENDING, strict=True)
 @pytest.mark.parametrize("name", ["CerebellarReservoirRegressor", "CBRNNClassifier"])
 def test_fit_rejects_empty_batch(name: str) -> None:
     _rejected_keeps_predictions(
