@@ -131,6 +131,18 @@ def test_summary_uses_the_global_max_and_censors_runs_that_never_reach_half():
     assert "1 censored" in table
 
 
+def test_summary_reports_epochs_to_each_level_over_the_runs_that_reached_it():
+    runs = [fake_run("cbrnn", [2, 3, 3, 5], seed=0), fake_run("cbrnn", [2, 2, 3, 4], seed=1)]
+    row = summarize_task("dms", runs, n_epochs=4)["rows"][0]
+    assert row["epochs_to_level"] == {
+        "3": {"mean": 2.5, "reached": 2},
+        "4": {"mean": 4.0, "reached": 2},
+        "5": {"mean": 4.0, "reached": 1},
+    }
+    table = markdown_table([summarize_task("dms", runs, 4)])
+    assert "| CB-RNN | 2.5 (2/2) | 4.0 (2/2) | 4.0 (1/2) |" in table
+
+
 def test_switching_summary_reports_mean_active_level_over_the_window():
     runs = [{**fake_run("cbrnn", [2, 4, 6, 8]), "task": "switching"}]
     summary = summarize_task("switching", runs, n_epochs=4, switching_window=2)

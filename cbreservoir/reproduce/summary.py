@@ -107,12 +107,18 @@ def _summarize_group(
         active_mean_level,
         auc,
         epochs_to_half_max,
+        epochs_to_level,
         max_level,
         mean_level,
         summarize,
     )
 
     reached = [epochs_to_half_max(run["levels"], global_max) for run in group]
+    first_level = min(run["levels"][0] for run in group) + 1
+    by_level = {
+        str(level): [epochs_to_level(run["levels"], level) for run in group]
+        for level in range(first_level, global_max + 1)
+    }
     return {
         "condition": condition,
         "n_granule": granule,
@@ -123,6 +129,10 @@ def _summarize_group(
         "max_level": summarize([max_level(run["levels"]) for run in group]),
         "epochs_to_half_max": summarize([n_epochs if value is None else value for value in reached]),
         "censored": sum(value is None for value in reached),
+        "epochs_to_level": {
+            level: {"mean": _mean_of_reached(values), "reached": sum(value is not None for value in values)}
+            for level, values in by_level.items()
+        },
         "auc": summarize([auc(run["levels"]) for run in group]),
         "mean_level": summarize([mean_level(run["levels"]) for run in group]),
         "seconds": summarize([run["seconds"] for run in group]),
@@ -131,6 +141,12 @@ def _summarize_group(
         else summarize([active_mean_level(run["levels"], window) for run in group]),
         "study": _study_numbers(task, condition, granule),
     }
+
+
+def _mean_of_reached(values: Sequence[int | None]) -> float | None:
+    """Mean over the runs that reached a level (``None`` if none did)."""
+    reached = [value for value in values if value is not None]
+    return sum(reached) / len(reached) if reached else None
 
 
 def _study_numbers(task: str, condition: str, granule: int) -> dict | None:
@@ -219,7 +235,31 @@ def markdown_table(summaries: Sequence[dict]) -> str:
             lines.append(_table_row(cells))
     switching = [summary for summary in summaries if summary["task"] == "switching"]
     text = "\n".join(lines) + "\n" + _ordering_lines(summaries)
+    text += "".join(_level_table(summary) for summary in summaries)
     return text + (_switching_table(switching[0]) if switching else "")
+
+
+def _level_table(summary: dict) -> str:
+    """Mean epochs to first reach each level N per condition (G = 256), with how many runs reached it."""
+    rows = [row for row in summary["rows"] if row["n_granule"] == 256]
+    levels = sorted({level for row in rows for level in row["epochs_to_level"]}, key=int)
+    if not rows or not levels:
+        return ""
+    lines = [
+        "",
+        f"{summary['task']}: mean epoch of first reaching N (runs that reached it / runs):",
+        "",
+        _table_row(["model", *[f"N = {level}" for level in levels]]),
+        _table_row(["---"] * (len(levels) + 1)),
+    ]
+    for row in rows:
+        cells = []
+        for level in levels:
+            entry = row["epochs_to_level"].get(level, {"mean": None, "reached": 0})
+            mean = "–" if entry["mean"] is None else f"{entry['mean']:.1f}"
+            cells.append(f"{mean} ({entry['reached']}/{row['max_level']['n']})")
+        lines.append(_table_row([row["label"], *cells]))
+    return "\n".join(lines) + "\n"
 
 
 def _ordering_lines(summaries: Sequence[dict]) -> str:
