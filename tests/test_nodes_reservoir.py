@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reservoirpy.nodes import Reservoir as PeerReservoir
 
 from cbreservoir.nn.functional import ACTIVATIONS, core_step, get_activation
@@ -149,3 +151,22 @@ def test_bad_parameters_are_rejected():
         Reservoir(10, dtype="float16")
     with pytest.raises(ValueError, match=r"W must have shape \(10, 10\)"):
         Reservoir(10, W=np.zeros((5, 5)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 40), min_size=1, max_size=7),
+    lr=st.floats(0.05, 1.0),
+    dtype=st.sampled_from(["float64", "float32"]),
+)
+def test_ragged_batch_equals_series_run_one_by_one(lengths, lr, dtype):
+    rng = np.random.default_rng(len(lengths))
+    series = [rng.normal(size=(n, 2)) for n in lengths]
+    node = Reservoir(25, lr=lr, sr=0.9, rc_connectivity=0.2, seed=1, dtype=dtype)
+    together = node.run(series)
+    alone = Reservoir(25, lr=lr, sr=0.9, rc_connectivity=0.2, seed=1, dtype=dtype)
+    tolerance = 1e-12 if dtype == "float64" else 1e-5
+    for x, states in zip(series, together, strict=True):
+        alone.reset()
+        np.testing.assert_allclose(states, alone.run(x), rtol=0, atol=tolerance)
+    np.testing.assert_allclose(node.state["out"], alone.state["out"], rtol=0, atol=tolerance)
