@@ -1,7 +1,7 @@
 """Determinism and state semantics.
 
 * The same seed gives bit-identical results in two separate processes (different hash seeds) for the
-  ridge pipeline, gradient training, ensembles and a loky sweep; another seed gives other results.
+  ridge pipeline, gradient training, ensembles and loky and dask sweeps; another seed gives other results.
 * The nodes' state and reset semantics documented in docs/graph-guide.md ("State and reset policy").
 """
 
@@ -82,7 +82,17 @@ DIGESTS_SCRIPT = textwrap.dedent(
             results = run_sweep(cells, seeded_cell, directory, backend="loky", n_jobs=2, progress=False)
         return digest(np.array([r["draws"] for r in results]))
 
-    pipelines = [ridge_pipeline, gradient_training, ensemble, loky_sweep]
+    def dask_sweep(seed):
+        import distributed
+        from cbreservoir.sweep import run_sweep
+        cells = [{"x": x, "seed": seed + x} for x in range(3)]
+        options = dict(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+        with tempfile.TemporaryDirectory() as directory, distributed.LocalCluster(**options) as cluster:
+            where = cluster.scheduler_address
+            results = run_sweep(cells, seeded_cell, directory, backend="dask", scheduler=where, progress=False)
+        return digest(np.array([r["draws"] for r in results]))
+
+    pipelines = [ridge_pipeline, gradient_training, ensemble, loky_sweep, dask_sweep]
     seeds = [int(seed) for seed in sys.argv[1:]]
     print(json.dumps({f.__name__: {str(s): f(s) for s in seeds} for f in pipelines}))
     """
@@ -109,6 +119,7 @@ def test_same_seed_same_bits_across_processes() -> None:
         count(f"determinism: {pipeline}")
         assert digests == second[pipeline], f"{pipeline} differs between processes"
         assert digests["3"] != digests["4"], f"{pipeline} ignores its seed"
+    assert first["dask_sweep"] == first["loky_sweep"], "dask and loky sweeps differ"
 
 
 # ------------------------------------------------------------------------------ state and reset
