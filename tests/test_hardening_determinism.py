@@ -87,9 +87,9 @@ DIGESTS_SCRIPT = textwrap.dedent(
         from cbreservoir.sweep import run_sweep
         cells = [{"x": x, "seed": seed + x} for x in range(3)]
         options = dict(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
-        with tempfile.TemporaryDirectory() as directory, distributed.LocalCluster(**options) as cluster:
+        with tempfile.TemporaryDirectory() as out, distributed.LocalCluster(**options) as cluster:
             where = cluster.scheduler_address
-            results = run_sweep(cells, seeded_cell, directory, backend="dask", scheduler=where, progress=False)
+            results = run_sweep(cells, seeded_cell, out, backend="dask", scheduler=where, progress=False)
         return digest(np.array([r["draws"] for r in results]))
 
     pipelines = [ridge_pipeline, gradient_training, ensemble, loky_sweep, dask_sweep]
