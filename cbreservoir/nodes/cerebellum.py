@@ -182,7 +182,10 @@ class Cerebellum(Node):
         return self
 
     def _set_thresholds(self, series: Series) -> None:
-        samples = np.concatenate(series.as_list())
+        if series.layout == "ragged":
+            samples = np.concatenate(series.as_list())
+        else:  # a view, no copy of the whole batch
+            samples = np.reshape(series.data, (-1, series.n_features))
         stride = max(1, len(samples) // CALIBRATION_SAMPLES)
         drive = samples[::stride] @ self.W_gc.T + self.b_gc
         self.granule_threshold = np.quantile(drive, 1.0 - self.coding_level, axis=0)
