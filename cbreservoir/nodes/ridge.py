@@ -7,8 +7,14 @@ accumulated chunk by chunk (so ``partial_fit`` can stream data that never sits i
   state offsets do not cancel catastrophically (reservoirpy subtracts ``n·mean·meanᵀ`` from a raw
   ``XᵀX`` instead);
 * ``XᵀX`` is a BLAS ``syrk`` (half the work of a general product), always in float64;
-* the system is solved by Cholesky when it is well conditioned, else by a truncated
-  eigendecomposition that returns the minimum-norm solution, as ``numpy.linalg.lstsq`` does.
+* the system is solved by Cholesky when it is well conditioned. When the regularised Gram matrix is
+  numerically singular (nearly collinear states, tiny ``ridge``), ``fit`` recomputes the weights from
+  the rows with ``numpy.linalg.lstsq``; streamed statistics fall back to a truncated
+  eigendecomposition (the minimum-norm solution).
+
+Graph helpers: :func:`run_batched` runs a feedforward reservoirpy graph node by node on a whole
+batch (reservoirpy's ``Model.run`` goes series by series); :func:`predict_final` gives one prediction
+per series.
 
 Targets
 -------
