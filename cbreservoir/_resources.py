@@ -28,10 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["InsufficientMemoryError", "array_bytes", "available_memory", "check_memory"]
+__all__ = [
+    "ALWAYS_ALLOWED_BYTES",
+    "InsufficientMemoryError",
+    "array_bytes",
+    "available_memory",
+    "check_memory",
+]
 
 _MEMINFO = Path("/proc/meminfo")
 _GIB = 1024**3
+
+#: Allocations below this many bytes are not checked (saves reading /proc/meminfo on every small call).
+ALWAYS_ALLOWED_BYTES = 64 * 1024**2
 
 
 class InsufficientMemoryError(MemoryError):
@@ -65,6 +74,8 @@ def array_bytes(shape: tuple[int, ...], dtype: np.dtype | type | str = np.float6
 def check_memory(n_bytes: int | float, what: str) -> None:
     """Raise :class:`InsufficientMemoryError` if ``n_bytes`` exceed the memory available now.
 
+    Requests below :data:`ALWAYS_ALLOWED_BYTES` (64 MiB) pass without a look at the system.
+
     Parameters
     ----------
     n_bytes : int or float
@@ -77,6 +88,8 @@ def check_memory(n_bytes: int | float, what: str) -> None:
     InsufficientMemoryError
         With the need and the available memory in GiB.
     """
+    if n_bytes < ALWAYS_ALLOWED_BYTES:
+        return
     available = available_memory()
     if n_bytes > available:
         raise InsufficientMemoryError(

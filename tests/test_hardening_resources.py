@@ -12,6 +12,7 @@ from test_hardening_support import count
 from cbreservoir import _resources
 from cbreservoir._resources import InsufficientMemoryError, array_bytes, available_memory, check_memory
 from cbreservoir.models import build_model
+from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 from cbreservoir.tasks import make_batch, make_multitask_batch
 
 GIB = 1024**3
@@ -68,3 +69,33 @@ def test_task_batches_beyond_memory_are_refused_before_allocating() -> None:
 def test_models_beyond_memory_are_refused_before_allocating(kind: str, sizes: dict) -> None:
     error = _refused(lambda: build_model(kind, input_size=1, **sizes), f"build_model({kind})")
     assert "parameters of" in str(error)
+
+
+def test_small_requests_pass_without_reading_the_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_resources, "available_memory", lambda: 0)
+    check_memory(_resources.ALWAYS_ALLOWED_BYTES - 1, "a small array")
+    _refused(lambda: check_memory(_resources.ALWAYS_ALLOWED_BYTES, "a large array"), "check_memory")
+
+
+def test_nodes_beyond_memory_are_refused_before_allocating() -> None:
+    _refused(lambda: Reservoir(10**6, seed=0).run(np.zeros((3, 2))), "Reservoir()")
+    _refused(lambda: Cerebellum(n_granule=10**12, seed=0).run(np.zeros((3, 2))), "Cerebellum()")
+    _refused(lambda: Ridge().fit(np.zeros((3, 10**6)), np.zeros((3, 1))), "Ridge.fit")
+    _refused(lambda: Reservoir(10**12), "Reservoir()")
+    _refused(lambda: Cerebellum(n_granule=10**12, n_purkinje=1, output="all"), "Cerebellum()")
+
+
+@pytest.mark.parametrize("name", ["Reservoir.run", "Cerebellum.run", "Cerebellum.activity", "Ridge.fit"])
+def test_node_calls_whose_results_cannot_fit_are_refused(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 100 MiB available: states, activities or statistics of a few hundred MiB are refused."""
+    monkeypatch.setattr(_resources, "available_memory", lambda: 100 * 1024**2)
+    reservoir = Reservoir(1000, sr=0.9, seed=0)
+    cerebellum = Cerebellum(n_granule=20_000, n_purkinje=10, seed=0)
+    calls = {
+        "Reservoir.run": lambda: reservoir.run(np.zeros((10, 2000, 1))),  # states: 160 MB
+        "Cerebellum.run": lambda: cerebellum.run(np.zeros((1000, 3))),  # activity: 160 MB
+        "Cerebellum.activity": lambda: cerebellum.activity(np.zeros((2, 500, 3))),
+        "Ridge.fit": lambda: Ridge().fit(np.zeros((4, 5000)), np.zeros((4, 1))),  # X'X: 200 MB
+    }
+    _refused(calls[name], name)
+    assert reservoir.state["out"].shape == (1000,) and not np.any(reservoir.state["out"])

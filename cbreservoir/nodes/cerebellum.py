@@ -37,6 +37,7 @@ from reservoirpy.model import Model
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 
+from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
 from cbreservoir.validation import (
     Series,
@@ -128,6 +129,7 @@ class Cerebellum(Node):
         self.W_gc = self.b_gc = self.W_pc = self.b_pc = self.W_dcn = self.b_dcn = None
         self.granule_threshold: np.ndarray | None = None
         self.mossy_mask: np.ndarray | None = None
+        check_memory(array_bytes((self.output_dim,), np.float64), f"the state of {self}")
         self.state = {"out": np.zeros(self.output_dim)}
 
     def initialize(self, x: object = None, y: object = None) -> None:
@@ -143,6 +145,8 @@ class Cerebellum(Node):
             raise ValueError(f"{self} needs input_dim or data to initialize")
         if self.granule_degree is not None and self.granule_degree > self.input_dim:
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
+        n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
+        check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
         gc_rng, pc_rng, dcn_rng = np.random.default_rng(self.seed).spawn(3)
         self.W_gc = self._granule_weights(gc_rng)
         self.W_pc = pc_rng.normal(0.0, PURKINJE_STD, (self.n_purkinje, self.n_granule))
@@ -223,8 +227,15 @@ class Cerebellum(Node):
             )
         return {"out": self._emit(self._forward(x))}
 
+    def _check_activity_memory(self, series: Series) -> None:
+        """Refuse data whose layer activities (granule, Purkinje, nuclei at every step) cannot fit."""
+        n_steps = sum(series.lengths)
+        layers = array_bytes((n_steps, self.n_granule + self.n_purkinje + self.n_out), np.float64)
+        check_memory(layers, f"the activity of {self} on {n_steps} steps")
+
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         series = check_series(x, n_features=self.input_dim, owner=str(self))
+        self._check_activity_memory(series)
         if self._needs_calibration():
             self._set_thresholds(series)
         out = self._emit(self._forward(series.data))
@@ -245,6 +256,7 @@ class Cerebellum(Node):
         series = check_series(x, n_features=self.input_dim, owner=str(self))
         if not self.initialized:
             self.initialize(series.data)
+        self._check_activity_memory(series)
         if self._needs_calibration():
             self._set_thresholds(series)
         return series

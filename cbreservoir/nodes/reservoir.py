@@ -35,8 +35,10 @@ import torch
 from reservoirpy import mat_gen
 from reservoirpy.node import Node
 
+from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import get_activation
 from cbreservoir.validation import (
+    Series,
     as_float_array,
     check_finite,
     check_fraction,
@@ -256,6 +258,7 @@ class Reservoir(Node):
             if self.input_dim is not None and input_dim != self.input_dim:
                 raise ValueError(f"input_dim={input_dim} does not match Win, which implies {self.input_dim}")
             self.input_dim = check_positive_int(input_dim, "input_dim")
+        check_memory(array_bytes((self.units,), np_dtype), f"the state of {self}")
         self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
 
     # ------------------------------------------------------------------ construction
@@ -295,6 +298,8 @@ class Reservoir(Node):
             )
         win_rng, w_rng, _bias_rng = np.random.default_rng(self.seed).spawn(3)
         np_dtype = _DTYPES[self.dtype]
+        if self.W is None or self.Win is None:
+            check_memory(array_bytes((self.units, self.units + n_inputs), np_dtype), f"the weights of {self}")
         if self.Win is None:
             win = mat_gen.bernoulli(
                 self.units,
@@ -361,8 +366,15 @@ class Reservoir(Node):
         out = self._integrate(state["out"], np.reshape(x, (1, 1, -1)))
         return {"out": out[0, 0]}
 
+    def _check_states_memory(self, series: Series) -> None:
+        """Refuse a run whose states (all steps of all series) cannot fit in memory."""
+        n_steps = sum(series.lengths)
+        states = array_bytes((n_steps, self.units), _DTYPES[self.dtype])
+        check_memory(states, f"the states of {self} for {series.n_series} series ({n_steps} steps)")
+
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         series = check_series(x, n_features=self.input_dim, owner=str(self))
+        self._check_states_memory(series)
         out = self._integrate(state["out"], series.data[None])[0]
         return {"out": out[-1]}, out
 
@@ -395,6 +407,7 @@ class Reservoir(Node):
         series = check_series(x, n_features=self.input_dim, owner=str(self))
         if not self.initialized:
             self.initialize(series.data)
+        self._check_states_memory(series)
         h0 = self.state["out"]
         if series.layout == "ragged":
             per_series = self._run_ragged(h0, series.as_list())

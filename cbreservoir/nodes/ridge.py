@@ -48,6 +48,7 @@ from reservoirpy.node import Node, TrainableNode
 from reservoirpy.utils.model_utils import join_data, map_input
 from scipy.linalg import blas, lapack
 
+from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.validation import (
     Series,
     Targets,
@@ -78,6 +79,8 @@ class _Statistics:
     """
 
     def __init__(self, n_inputs: int, n_outputs: int, centered: bool):
+        width = n_inputs + n_outputs
+        check_memory(array_bytes((width, width + CHUNK_ROWS)), f"the ridge statistics of {n_inputs} inputs")
         self.centered = centered
         self.count = 0
         self.n_inputs = n_inputs
