@@ -62,7 +62,8 @@ def plot_learning_curves(
             continue
         mean, sem = _mean_and_sem(curves)
         epochs = np.arange(1, len(mean) + 1)
-        (line,) = axes.plot(epochs, mean, label=f"{CONDITIONS[condition].label} (n={len(curves)})")
+        style = "--" if condition == "interleaved" else "-"  # often on top of full reservoir
+        (line,) = axes.plot(epochs, mean, style, label=f"{CONDITIONS[condition].label} (n={len(curves)})")
         axes.fill_between(epochs, mean - sem, mean + sem, color=line.get_color(), alpha=0.25, linewidth=0)
     if half_max is not None:
         axes.axhline(half_max, color="grey", linestyle=":", linewidth=1, label="half of global max N")
