@@ -17,7 +17,7 @@ Example
 >>> check_memory(array_bytes((10**7, 10**7), "float64"), "W")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
-cbreservoir._resources.InsufficientMemoryError: W needs about 7.45e+05 GiB but only ... GiB of memory is ...
+cbreservoir._resources.InsufficientMemoryError: W would need about 7.45e+05 GiB but only ... GiB ...
 """
 
 from __future__ import annotations
@@ -93,6 +93,6 @@ def check_memory(n_bytes: int | float, what: str) -> None:
     available = available_memory()
     if n_bytes > available:
         raise InsufficientMemoryError(
-            f"{what} needs about {n_bytes / _GIB:.3g} GiB but only {available / _GIB:.3g} GiB of memory "
+            f"{what} would need about {n_bytes / _GIB:.3g} GiB but only {available / _GIB:.3g} GiB of memory "
             "is available; use smaller sizes (or fewer series per call)"
         )

@@ -23,7 +23,7 @@ def _refused(call, what: str) -> InsufficientMemoryError:
     with pytest.raises(InsufficientMemoryError) as info:
         call()
     message = str(info.value)
-    assert re.search(r"needs about [\d.e+]+ GiB but only [\d.e+]+ GiB", message), message
+    assert re.search(r"would need about [\d.e+]+ GiB but only [\d.e+]+ GiB", message), message
     return info.value
 
 
@@ -48,7 +48,7 @@ def test_check_memory_refuses_with_both_numbers(monkeypatch: pytest.MonkeyPatch)
     check_memory(GIB, "one GiB")
     error = _refused(lambda: check_memory(3 * GIB, "three GiB of states"), "check_memory")
     assert isinstance(error, MemoryError)
-    assert "three GiB of states needs about 3 GiB but only 2 GiB" in str(error)
+    assert "three GiB of states would need about 3 GiB but only 2 GiB" in str(error)
 
 
 def test_task_batches_beyond_memory_are_refused_before_allocating() -> None:
