@@ -93,8 +93,27 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _torch_device(text: str) -> str:
+    import torch  # here, not at import time: 'cbreservoir --help' stays fast
+
+    try:
+        torch.device(text)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"expected a torch device such as cpu or cuda:0, got {text!r}") from error
+    return text
+
+
 _positive_int.__name__ = "positive integer"
 _positive_float.__name__ = "positive number"
+_non_negative_int.__name__ = "non-negative integer"
+_torch_device.__name__ = "torch device"
 
 TRAIN_OPTIONS: tuple[_Option, ...] = (
     _Option(
@@ -141,8 +160,8 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
     _Option(
         "learning_rate", _positive_float, 0.01, "SGD learning rate (momentum 0.1, Nesterov, clip 7.5)", "LR"
     ),
-    _Option("seed", int, 0, "seed of weights, data and initial states", "SEED"),
-    _Option("device", str, "cpu", "torch device, e.g. cpu or cuda", "DEVICE"),
+    _Option("seed", _non_negative_int, 0, "seed of weights, data and initial states", "SEED"),
+    _Option("device", _torch_device, "cpu", "torch device, e.g. cpu or cuda", "DEVICE"),
     _Option(
         "save",
         str,
@@ -198,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         render=_render_demo,
     )
     demo.add_argument("--output-dir", default="cbreservoir-demo", help="where the figure goes (%(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="seed (%(default)s)")
+    demo.add_argument("--seed", type=_non_negative_int, default=0, help="seed (%(default)s)")
 
     train = add(
         "train",
@@ -275,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile_overrides(analyze)
     analyze.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir")
     analyze.add_argument(
-        "--seed", type=int, default=0, help="seed of models, data and analyses (%(default)s)"
+        "--seed", type=_non_negative_int, default=0, help="seed of models, data and analyses (%(default)s)"
     )
     analyze.add_argument(
         "--analysis",
@@ -300,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Measure speed against peers (reservoirpy, a plain PyTorch loop) and print one table.",
         "examples:\n  cbreservoir bench --quick\n  cbreservoir bench --device cuda --json",
     )
-    bench.add_argument("--device", default="cpu", help="torch device (%(default)s)")
+    bench.add_argument("--device", type=_torch_device, default="cpu", help="torch device (%(default)s)")
     bench.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     return parser
 
@@ -330,6 +349,10 @@ def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
 
 def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
     """The parallel options given on the command line (absent ones keep the backend's defaults)."""
+    if args.backend is not None:
+        from cbreservoir.sweep import BACKENDS
+
+        _check_choice("backend", args.backend, BACKENDS)
     options = {"n_jobs": args.n_jobs, "backend": args.backend, "scheduler": args.scheduler}
     return {key: value for key, value in options.items() if value is not None}
 
@@ -502,6 +525,16 @@ def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
         raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
 
 
+def _check_level(settings: dict[str, Any]) -> None:
+    """Raise :class:`UsageError` if the level ``n`` is below the task's smallest level."""
+    from cbreservoir.tasks import min_level
+
+    if settings["n"] < min_level(settings["task"]):
+        raise UsageError(
+            f"'n' for task {settings['task']!r} must be >= {min_level(settings['task'])}, got {settings['n']}"
+        )
+
+
 # ------------------------------------------------------------------------------------------- subcommands
 
 
@@ -536,6 +569,7 @@ def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
 
     _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
     _check_choice("task", settings["task"], list(TASKS))
+    _check_level(settings)
     for key in ("schedule", "n_granule", "save", "checkpoint_dir"):
         if settings[key] != _TRAIN_OPTION[key].default:
             raise UsageError(f"{key!r} applies to curriculum training: give 'epochs' too")
@@ -573,6 +607,7 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
     _check_choice("model", settings["model"], _model_kinds(CONDITIONS))
     _check_choice("task", settings["task"], TASKS)
     _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    _check_level(settings)
     task, n_members = settings["task"], settings["ensemble"] or 1
     seeds = [settings["seed"] + member for member in range(n_members)]
     models = [

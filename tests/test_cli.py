@@ -133,7 +133,11 @@ def test_fixed_level_usage_errors(capsys, argv, message):
             '{"steps": "many"}',
             "'steps' in config file run.json: expected a positive integer, got 'many'",
         ),
-        ("run.json", '{"seed": [1, 2]}', "'seed' in config file run.json: expected an integer, got [1, 2]"),
+        (
+            "run.json",
+            '{"seed": [1, 2]}',
+            "'seed' in config file run.json: expected a non-negative integer, got [1, 2]",
+        ),
         ("run.yaml", "model: [unclosed\n", "config file run.yaml does not parse"),
         ("run.json", "[1, 2]", "config file run.json must hold a mapping of settings, got list"),
         ("run.toml", "model = 'cbrnn'", "must end in one of ['.json', '.yaml', '.yml'], got '.toml'"),
@@ -235,10 +239,11 @@ def test_human_output_and_failure_exit_code(capsys):
     out = capsys.readouterr().out
     assert "mode: curriculum" in out and "max_level: " in out
 
-    code, result = run_json(capsys, ["train", "--epochs", "1", *TINY_TRAIN, "--device", "no-such-device"])
+    # a level whose batches cannot fit in memory: the work fails (exit 1), the usage was fine
+    code, result = run_json(capsys, ["train", "--epochs", "1", *TINY_TRAIN, "--n", "1000000000"])
     assert code == EXIT_FAILED
     assert result["ok"] is False and result["exit_code"] == EXIT_FAILED
-    assert "failed: RuntimeError" in result["error"]
+    assert "failed: InsufficientMemoryError" in result["error"]
 
 
 # ------------------------------------------------------------------------------------ reproduce, sweep

@@ -19,7 +19,6 @@ from cbreservoir.models import build_model
 from cbreservoir.sweep import run_sweep
 
 HYPOTHESIS = settings(max_examples=25, deadline=None)
-H_PENDING = "cli (helper H) lets this reach the work (exit 1) instead of refusing it (exit 2)"
 
 
 def _square(cell: dict) -> dict:
@@ -64,24 +63,20 @@ CLI_BAD = [
     (["reproduce", "--seeds", "0"], "--seeds"),
     (["reproduce", "--n-jobs", "0"], "--n-jobs"),
     (["demo", "--seed", "x"], "--seed"),
-]
-
-CLI_BAD_PENDING = [
     (["train", "--seed", "-1"], "seed"),
     (["train", "--device", "abacus"], "device"),
     (["train", "--task", "dms", "--n", "1"], "n"),
     (["reproduce", "--backend", "mpi"], "backend"),
     (["bench", "--device", "abacus"], "device"),
+    (["train", "--task", "dms", "--n", "1", "--epochs", "1"], "'n'"),
+    (["analyze", "--seed", "-3"], "--seed"),
+    (["sweep", "missing.yaml", "--backend", "mpi"], "missing.yaml"),
 ]
 
 
 @pytest.mark.parametrize(
     "argv, match",
-    CLI_BAD
-    + [
-        pytest.param(*case, marks=pytest.mark.xfail(reason=H_PENDING, strict=True))
-        for case in CLI_BAD_PENDING
-    ],
+    CLI_BAD,
 )
 def test_cli_refuses_bad_options(argv: list[str], match: str, capsys: pytest.CaptureFixture) -> None:
     small = ["--steps", "1", "--test-batches", "1", "--batch-size", "2"] if argv[0] == "train" else []
@@ -95,6 +90,8 @@ def test_cli_refuses_bad_options(argv: list[str], match: str, capsys: pytest.Cap
         ("train", "task.json", '{"model": "cbrnn", "task": "chess"}', "task"),
         ("train", "key.json", '{"modell": "cbrnn"}', "modell"),
         ("train", "n.json", '{"n": -3}', "'n'"),
+        ("train", "seed.json", '{"seed": -1}', "'seed'"),
+        ("train", "device.json", '{"device": "abacus"}', "'device'"),
         ("train", "list.json", "[1, 2]", "mapping"),
         ("train", "truncated.json", '{"n": ', "parse"),
         ("train", "broken.yaml", "model: [cbrnn\n", "broken.yaml"),

@@ -164,16 +164,7 @@ TRAINER_BAD = [
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    TRAINER_BAD
-    + [
-        pytest.param(
-            {"device": "abacus"},
-            "device",
-            marks=pytest.mark.xfail(
-                reason="torch's RuntimeError kept: tests/test_cli.py (helper H) expects it", strict=True
-            ),
-        )
-    ],
+    TRAINER_BAD + [({"device": "abacus"}, "device")],
 )
 def test_trainer_rejects_bad_hyperparameters(kwargs: dict, match: str) -> None:
     model = _model()

@@ -168,7 +168,12 @@ class GradientTrainer:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise ValueError(f"seed must be an int, got {seed!r}")
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(
+                f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+            ) from error
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
         self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
