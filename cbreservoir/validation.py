@@ -43,6 +43,7 @@ __all__ = [
     "check_timestep",
     "check_warmup",
     "feature_dim",
+    "resolve_input_dim",
 ]
 
 
@@ -374,6 +375,39 @@ def feature_dim(x: object) -> int:
             raise ValueError("cannot infer the number of features of an empty list")
         return int(np.shape(x[0])[-1])
     return int(np.shape(x)[-1])
+
+
+def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node") -> int:
+    """The input dimension a node initialises with: read from ``x`` when given, else ``input_dim``.
+
+    Parameters
+    ----------
+    x : array (d,), (T, d) or (S, T, d), list of arrays (T_i, d), or None
+        Data the node is initialised on.
+    input_dim : int or None
+        The dimension the node already has (given to its constructor or implied by its weights).
+    owner : str
+        The node, named in error messages (e.g. ``"Reservoir(units=100)"``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``x`` has no feature or a feature count other than ``input_dim``, or neither is given.
+    """
+    if x is None:
+        if input_dim is None:
+            raise ValueError(f"{owner} needs input_dim or data to initialize")
+        return input_dim
+    received = feature_dim(x)
+    if received < 1:
+        raise ValueError(f"{owner} needs inputs with at least one feature; got {received}")
+    if input_dim is not None and received != input_dim:
+        raise ValueError(f"{owner} expects {input_dim} input features; got {received}")
+    return received
 
 
 def check_positive_int(value: object, name: str) -> int:

@@ -39,14 +39,14 @@ from reservoirpy.nodes import Input
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
+from cbreservoir.nodes._base import ValidatedStepMixin
 from cbreservoir.validation import (
     Series,
     check_fraction,
     check_positive_int,
     check_seed,
     check_series,
-    check_timestep,
-    feature_dim,
+    resolve_input_dim,
 )
 
 __all__ = ["Cerebellum", "cerebellar_loop"]
@@ -60,7 +60,7 @@ GRANULE_STD, PURKINJE_STD, NUCLEI_STD = 0.01, 0.1, 0.1
 CALIBRATION_SAMPLES = 20_000
 
 
-class Cerebellum(Node):
+class Cerebellum(ValidatedStepMixin, Node):
     """Granule -> Purkinje -> nuclei module (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
 
     Parameters
@@ -134,15 +134,7 @@ class Cerebellum(Node):
 
     def initialize(self, x: object = None, y: object = None) -> None:
         """Set ``input_dim`` from ``x`` and draw the paper's initialisation (biases 0)."""
-        if x is not None:
-            received = feature_dim(x)
-            if received < 1:
-                raise ValueError(f"{self} needs inputs with at least one feature; got {received}")
-            if self.input_dim is not None and received != self.input_dim:
-                raise ValueError(f"{self} expects {self.input_dim} input features; got {received}")
-            self.input_dim = received
-        if self.input_dim is None:
-            raise ValueError(f"{self} needs input_dim or data to initialize")
+        self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self))
         if self.granule_degree is not None and self.granule_degree > self.input_dim:
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
         n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
@@ -240,14 +232,6 @@ class Cerebellum(Node):
             self._set_thresholds(series)
         out = self._emit(self._forward(series.data))
         return {"out": out[-1]}, out
-
-    def step(self, x: object = None) -> np.ndarray:
-        """One step: ``x`` (m,) -> output (output_dim,)."""
-        x = check_timestep(x, self.input_dim, owner=str(self))
-        if not self.initialized:
-            self.initialize(x)
-        self.state = self._step(self.state, x)
-        return self.state["out"]
 
     def _prepare(self, x: object) -> Series:
         """Validate, initialise and (first time, with ``coding_level``) calibrate on ``x``."""

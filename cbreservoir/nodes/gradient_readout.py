@@ -23,8 +23,15 @@ import torch
 import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
+from cbreservoir.nodes._base import ValidatedStepMixin
 from cbreservoir.training.trainer import guarded_step
-from cbreservoir.validation import as_float_array, check_series, check_targets, check_timestep, check_warmup
+from cbreservoir.validation import (
+    as_float_array,
+    check_series,
+    check_targets,
+    check_warmup,
+    resolve_input_dim,
+)
 
 __all__ = ["GradientReadout"]
 
@@ -32,7 +39,7 @@ LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
 
 
-class GradientReadout(TrainableNode):
+class GradientReadout(ValidatedStepMixin, TrainableNode):
     """Linear readout ``x Wout + bias`` trained by gradient descent.
 
     Parameters
@@ -106,8 +113,7 @@ class GradientReadout(TrainableNode):
     def initialize(self, x: object = None, y: object = None) -> None:
         """Set ``input_dim`` (from ``x``) and ``output_dim`` (from ``y`` unless given); zero weights."""
         if x is not None:
-            series = check_series(np.atleast_2d(x) if np.ndim(x) == 1 else x, n_features=self.input_dim)
-            self.input_dim = series.n_features
+            self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self))
         if self.output_dim is None and y is not None:
             self.output_dim = self._output_dim_of(y)
         if self.input_dim is None or self.output_dim is None:
@@ -137,14 +143,6 @@ class GradientReadout(TrainableNode):
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         out = x @ self.Wout + self.bias
         return {"out": out[-1]}, out
-
-    def step(self, x: object = None) -> np.ndarray:
-        """One step: ``x`` (input_dim,) -> output (output_dim,)."""
-        x = check_timestep(x, self.input_dim, owner=str(self))
-        if not self.initialized:
-            self.initialize(x)
-        self.state = self._step(self.state, x)
-        return self.state["out"]
 
     def run(
         self, x: object = None, iters: int | None = None, workers: int = 1

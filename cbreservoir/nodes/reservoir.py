@@ -37,6 +37,7 @@ from reservoirpy.node import Node
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import get_activation
+from cbreservoir.nodes._base import ValidatedStepMixin
 from cbreservoir.validation import (
     Series,
     as_float_array,
@@ -46,8 +47,7 @@ from cbreservoir.validation import (
     check_real,
     check_seed,
     check_series,
-    check_timestep,
-    feature_dim,
+    resolve_input_dim,
 )
 
 __all__ = ["Reservoir"]
@@ -157,7 +157,7 @@ def _dense(matrix: object, name: str, dtype: type) -> np.ndarray:
     return dense
 
 
-class Reservoir(Node):
+class Reservoir(ValidatedStepMixin, Node):
     """Leaky Elman core (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
 
     Parameters
@@ -281,15 +281,7 @@ class Reservoir(Node):
         The random draws follow ``reservoirpy.nodes.Reservoir.initialize``: the seed's generator is
         split into three (Win, W, bias) and reservoirpy's own initializers draw the matrices.
         """
-        if x is not None:
-            received = feature_dim(x)
-            if received < 1:
-                raise ValueError(f"{self} needs inputs with at least one feature; got {received}")
-            if self.input_dim is not None and received != self.input_dim:
-                raise ValueError(f"{self} expects {self.input_dim} input features; got {received}")
-            self.input_dim = received
-        if self.input_dim is None:
-            raise ValueError(f"{self} needs input_dim or data to initialize")
+        self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self))
         n_inputs = self.input_dim - self._bias_features
         if n_inputs < 1:
             raise ValueError(
@@ -377,14 +369,6 @@ class Reservoir(Node):
         self._check_states_memory(series)
         out = self._integrate(state["out"], series.data[None])[0]
         return {"out": out[-1]}, out
-
-    def step(self, x: object = None) -> np.ndarray:
-        """One step: ``x`` (input_dim,) -> new state (units,)."""
-        x = check_timestep(x, self.input_dim, owner=str(self))
-        if not self.initialized:
-            self.initialize(x)
-        self.state = self._step(self.state, x)
-        return self.state["out"]
 
     def run(
         self, x: object = None, iters: int | None = None, workers: int = 1

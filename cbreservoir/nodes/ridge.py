@@ -59,6 +59,7 @@ from cbreservoir.validation import (
     check_series,
     check_targets,
     check_warmup,
+    resolve_input_dim,
 )
 
 __all__ = ["Ridge", "predict_final", "run_batched"]
@@ -315,7 +316,7 @@ class Ridge(TrainableNode):
     def initialize(self, x: object = None, y: object = None) -> None:
         """Set ``input_dim`` / ``output_dim`` from a sample of inputs and targets."""
         if x is not None:
-            self._set_dims(int(np.shape(x[0] if isinstance(x, list) else x)[-1]), None)
+            self._set_dims(resolve_input_dim(x, self.input_dim, owner=str(self)), None)
         if y is not None:
             if isinstance(y, list) and not y:
                 raise ValueError(f"{self} needs targets with at least one series; got an empty list")
