@@ -30,8 +30,10 @@ class _SequenceTrainer(GradientTrainer):
     """:class:`GradientTrainer` with outputs at every step or the last, and a choice of loss.
 
     Only :meth:`train_step` is used (without ``mask``: minibatches hold series of equal length). It
-    overrides the trainer's target, output and loss hooks, because ``GradientTrainer`` itself trains
-    final-step cross-entropy only; optimiser, schedule, clipping and divergence handling are reused.
+    overrides the trainer's extension points :meth:`~GradientTrainer.prepare_targets`,
+    :meth:`~GradientTrainer.outputs` and :meth:`~GradientTrainer.loss`, because ``GradientTrainer``
+    itself trains final-step cross-entropy only; optimiser, schedule, clipping and divergence
+    handling are reused.
 
     Parameters
     ----------
@@ -53,15 +55,17 @@ class _SequenceTrainer(GradientTrainer):
         self.regression = regression
         self.n_outputs = n_outputs
 
-    def _as_targets(self, y: torch.Tensor, head: int | None) -> torch.Tensor:
+    def prepare_targets(self, y: torch.Tensor, head: int | None) -> torch.Tensor:
+        """Targets as given: float (B, [T,] k) for regression, class indices (B[, T]) otherwise."""
         return y.to(self.device)
 
-    def _logits_per_head(self, x: torch.Tensor, mask: object, generator: torch.Generator) -> torch.Tensor:
-        return model_outputs(self.model, x, self.per_step, self.model.initial_state(x.shape[0], generator))[
-            ..., : self.n_outputs
-        ]
+    def outputs(self, x: torch.Tensor, mask: object, generator: torch.Generator) -> torch.Tensor:
+        """The first ``n_outputs`` readout units at the final step (B, k) or every step (B, T, k)."""
+        h0 = self.model.initial_state(x.shape[0], generator)
+        return model_outputs(self.model, x, self.per_step, h0)[..., : self.n_outputs]
 
-    def _loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean squared error (regression) or cross-entropy over every output row."""
         if self.regression:
             return F.mse_loss(outputs, targets)
         return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))

@@ -104,6 +104,35 @@ def _restore(optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter], s
                 optimizer.state.pop(parameter, None)
 
 
+def heads_cross_entropy(
+    logits: Sequence[torch.Tensor], targets: Sequence[tuple[int, torch.Tensor]]
+) -> torch.Tensor:
+    """Final-step cross-entropy summed over the heads that have targets.
+
+    Parameters
+    ----------
+    logits : sequence of tensor (B, C_k)
+        One per head of the model.
+    targets : sequence of (int, int64 tensor (B,))
+        ``(head index, class indices)`` pairs, as :meth:`GradientTrainer.prepare_targets` returns.
+
+    Returns
+    -------
+    scalar tensor
+
+    Raises
+    ------
+    ValueError
+        A head's labels and logits hold different batch sizes.
+    """
+    for index, labels in targets:
+        if len(labels) != len(logits[index]):
+            raise ValueError(
+                f"y holds {len(labels)} labels for head {index} but x {len(logits[index])} sequences"
+            )
+    return sum(F.cross_entropy(logits[index], labels) for index, labels in targets)
+
+
 def _check_finite_number(name: str, value: float, minimum: float = 0.0) -> float:
     if (
         isinstance(value, bool)
@@ -117,6 +146,10 @@ def _check_finite_number(name: str, value: float, minimum: float = 0.0) -> float
 
 class GradientTrainer:
     """Trains a :mod:`cbreservoir.models` model by BPTT on final-step cross-entropy.
+
+    :meth:`train_step` and :meth:`evaluate` call the hooks :meth:`prepare_inputs`,
+    :meth:`prepare_targets`, :meth:`outputs` and :meth:`loss`; override them to train other outputs
+    or objectives with the same optimiser, schedule, clipping and divergence handling.
 
     Parameters
     ----------
@@ -146,6 +179,9 @@ class GradientTrainer:
     ----------
     step_count : int
         Optimiser steps taken.
+    train_generator, eval_generator : torch.Generator
+        Draw the initial states of training and of evaluation batches (seeded by ``seed`` and
+        ``seed + 1``; saved in checkpoints).
     level : int or None
         Curriculum level last given to :meth:`set_level`.
     """
@@ -186,8 +222,8 @@ class GradientTrainer:
             module_learning_rates or {},
         )
         self.seed = int(seed)
-        self._train_generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        self._eval_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+        self.train_generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.eval_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         self.step_count = 0
         self.level: int | None = None
         self._apply_plasticity()
@@ -257,15 +293,50 @@ class GradientTrainer:
         """Groups that currently learn."""
         return self.schedule.trainable_groups(self.level)
 
-    # --- data ------------------------------------------------------------------------------------------
+    # --- extension points ------------------------------------------------------------------------------
+    # train_step and evaluate go through these four hooks; a subclass overrides them to train other
+    # outputs or losses (cbreservoir.estimators trains per-step outputs and squared errors this way)
+    # and keeps the optimiser, schedule, clipping and divergence handling of this class.
 
-    def _as_inputs(self, x: ArrayLike) -> torch.Tensor:
+    def prepare_inputs(self, x: ArrayLike) -> torch.Tensor:
+        """Inputs as a finite real tensor on the trainer's device.
+
+        Parameters
+        ----------
+        x : array (B, T, d)
+
+        Returns
+        -------
+        tensor (B, T, d)
+
+        Raises
+        ------
+        ValueError
+            NaN or infinite entries.
+        """
         x = as_real_tensor(x, "x").to(self.device)
         check_finite_tensor(x, "x")
         return x
 
-    def _as_targets(self, y: Targets, head: int | None) -> list[tuple[int, torch.Tensor]]:
-        """(head index, labels) pairs that enter the loss."""
+    def prepare_targets(self, y: Targets, head: int | None) -> list[tuple[int, torch.Tensor]]:
+        """The ``(head index, labels)`` pairs that enter the loss.
+
+        Parameters
+        ----------
+        y : int array (B,), or a tuple of them (one per head)
+        head : int or None
+            Only this head (``y`` may then be its labels or the full tuple); None: every head.
+
+        Returns
+        -------
+        list of (int, int64 tensor (B,))
+
+        Raises
+        ------
+        ValueError
+            A head outside the model's heads, a missing tuple for a multi-head model, or labels that
+            are not 1-D class indices of their head.
+        """
         n_heads = len(self.model.readouts)
         if head is not None and not (isinstance(head, int) and 0 <= head < n_heads):
             raise ValueError(f"head must be None or an int in [0, {n_heads}), got {head!r}")
@@ -296,19 +367,57 @@ class GradientTrainer:
             raise ValueError(f"labels of head {head} must be class indices in [0, {n_classes}), got {bad}")
         return labels.to(device=self.device, dtype=torch.int64)
 
-    def _logits_per_head(self, x: torch.Tensor, mask: ArrayLike | None, generator: torch.Generator) -> tuple:
+    def outputs(
+        self, x: torch.Tensor, mask: ArrayLike | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, ...]:
+        """The model's outputs on ``x``, from an initial state drawn with ``generator``.
+
+        Parameters
+        ----------
+        x : tensor (B, T, d)
+            From :meth:`prepare_inputs`.
+        mask : bool array (B, T) or None
+            See the models' ``forward``.
+        generator : torch.Generator
+            :attr:`train_generator` in :meth:`train_step`, :attr:`eval_generator` in :meth:`evaluate`.
+
+        Returns
+        -------
+        tuple of tensor (B, C_k)
+            The logits of every head.
+        """
         h0 = self.model.initial_state(x.shape[0], generator)
         logits = self.model(x, h0=h0, mask=mask)
         return logits if isinstance(logits, tuple) else (logits,)
 
-    @staticmethod
-    def _loss(logits: tuple[torch.Tensor, ...], targets: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
-        for index, labels in targets:
-            if len(labels) != len(logits[index]):
-                raise ValueError(
-                    f"y holds {len(labels)} labels for head {index} but x {len(logits[index])} sequences"
-                )
-        return sum(F.cross_entropy(logits[index], labels) for index, labels in targets)
+    def loss(
+        self, outputs: tuple[torch.Tensor, ...], targets: list[tuple[int, torch.Tensor]]
+    ) -> torch.Tensor:
+        """The training objective: :func:`heads_cross_entropy` of :meth:`outputs` and :meth:`prepare_targets`.
+
+        Returns
+        -------
+        scalar tensor
+        """
+        return heads_cross_entropy(outputs, targets)
+
+    # --- deprecated private aliases, kept until cbreservoir.training.ensemble uses the names above ---
+
+    @property
+    def _train_generator(self) -> torch.Generator:
+        return self.train_generator
+
+    @property
+    def _eval_generator(self) -> torch.Generator:
+        return self.eval_generator
+
+    def _as_inputs(self, x: ArrayLike) -> torch.Tensor:
+        return self.prepare_inputs(x)
+
+    def _as_targets(self, y: Targets, head: int | None) -> list[tuple[int, torch.Tensor]]:
+        return self.prepare_targets(y, head)
+
+    _loss = staticmethod(heads_cross_entropy)
 
     # --- training --------------------------------------------------------------------------------------
 
@@ -332,9 +441,9 @@ class GradientTrainer:
             If the loss, the gradient norm or the updated weights are not finite; the step is undone.
         """
         self.model.train()
-        x = self._as_inputs(x)
-        targets = self._as_targets(y, head)
-        loss = self._loss(self._logits_per_head(x, mask, self._train_generator), targets)
+        x = self.prepare_inputs(x)
+        targets = self.prepare_targets(y, head)
+        loss = self.loss(self.outputs(x, mask, self.train_generator), targets)
         step = self.step_count + 1
         guarded_step(self.optimizer, loss, step, self.clip_norm)
         self.step_count = step
@@ -353,10 +462,10 @@ class GradientTrainer:
             ``loss``: float, the summed cross-entropy of the evaluated heads.
         """
         self.model.eval()
-        x = self._as_inputs(x)
-        targets = self._as_targets(y, head)
-        logits = self._logits_per_head(x, mask, self._eval_generator)
-        loss = self._loss(logits, targets).item()
+        x = self.prepare_inputs(x)
+        targets = self.prepare_targets(y, head)
+        logits = self.outputs(x, mask, self.eval_generator)
+        loss = self.loss(logits, targets).item()
         accuracies = tuple(
             (logits[index].argmax(dim=-1) == labels).double().mean().item() for index, labels in targets
         )
@@ -372,8 +481,8 @@ class GradientTrainer:
             "step_count": self.step_count,
             "level": self.level,
             "schedule": self.schedule.config,
-            "train_generator": self._train_generator.get_state(),
-            "eval_generator": self._eval_generator.get_state(),
+            "train_generator": self.train_generator.get_state(),
+            "eval_generator": self.eval_generator.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -390,6 +499,6 @@ class GradientTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step_count = int(state["step_count"])
         self.level = state["level"]
-        self._train_generator.set_state(state["train_generator"])
-        self._eval_generator.set_state(state["eval_generator"])
+        self.train_generator.set_state(state["train_generator"])
+        self.eval_generator.set_state(state["eval_generator"])
         self._apply_plasticity()
