@@ -43,14 +43,9 @@ from cbreservoir.analysis.activity import (
 )
 from cbreservoir.analysis.sparseness import coding_level, treves_rolls_sparseness
 from cbreservoir.models import build_model, count_parameters
-from cbreservoir.reproduce.conditions import (
-    CONDITIONS,
-    build_condition_model,
-    build_condition_schedule,
-    check_conditions,
-)
+from cbreservoir.reproduce.conditions import CONDITIONS, check_conditions
 from cbreservoir.reproduce.profiles import Profile, get_profile
-from cbreservoir.training import CurriculumTrainer, GradientTrainer
+from cbreservoir.reproduce.run import build_curriculum, make_cell
 from cbreservoir.training.curriculum import load_checkpoint
 
 #: Tasks the report supports (single-head tasks of the study).
@@ -130,35 +125,19 @@ class AnalysisSettings:
 def train_condition(
     condition: str, task: str, profile: Profile, seed: int, checkpoint_dir: Path, progress: bool
 ) -> tuple[nn.Module, Any]:
-    """Train (or resume) one condition through the curriculum, as :func:`cbreservoir.reproduce` does.
+    """Train (or resume) one condition through the curriculum, exactly as a reproduction run does.
+
+    The curriculum is :func:`cbreservoir.reproduce.run.build_curriculum` of the run's cell (model,
+    schedule, SGD settings and data seed of ``profile``), checkpointing in ``checkpoint_dir``.
 
     Returns
     -------
     (model, CurriculumHistory)
     """
-    model = build_condition_model(condition, task, seed=seed)
-    trainer = GradientTrainer(
-        model,
-        learning_rate=profile.learning_rate,
-        momentum=profile.momentum,
-        clip_norm=profile.clip_norm,
-        schedule=build_condition_schedule(condition, task),
-        seed=seed,
-    )
-    curriculum = CurriculumTrainer(
-        trainer,
-        task,
-        start_level=profile.start_level,
-        steps_per_epoch=profile.steps_per_epoch,
-        test_batches=profile.test_batches,
-        batch_size=profile.batch_size,
-        threshold=profile.threshold,
-        seed=seed,
-        checkpoint_dir=checkpoint_dir,
-        progress=progress,
-    )
+    curriculum = build_curriculum(make_cell(task, condition, seed, profile), checkpoint_dir)
+    curriculum.progress = progress
     history = curriculum.run(profile.n_epochs)
-    return model, history
+    return curriculum.trainer.model, history
 
 
 def level_checkpoints(model: nn.Module, checkpoint_dir: Path) -> list[tuple[int, nn.Module]]:
