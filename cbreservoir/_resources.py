@@ -10,8 +10,8 @@ in GiB and nothing has been allocated yet.
 valid, the machine is too small, and code that already catches numpy's own ``MemoryError`` catches
 this one too. Only host (CPU) memory is checked.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir._resources import array_bytes, check_memory
 >>> check_memory(array_bytes((100, 100), "float64"), "a 100 x 100 matrix")   # fits: returns quietly
 >>> check_memory(array_bytes((10**7, 10**7), "float64"), "W")  # doctest: +ELLIPSIS

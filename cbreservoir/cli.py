@@ -6,8 +6,8 @@ usage (unknown options, bad values, bad config files: the message names the key 
 Subcommand implementations are imported only when that subcommand runs, so ``cbreservoir --help`` is fast
 and a missing optional piece breaks only its own subcommand.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.cli import main
 >>> main(["train", "--model", "rnn", "--task", "dms", "--epochs", "3", "--json"])  # doctest: +SKIP
 0

@@ -12,8 +12,8 @@ of its input, so a linear readout can recall past inputs but can never form thei
 granule code can. A second table shows how many granule cells the product needs as the two inputs
 lie further apart in the past: the wider the memory span, the larger the expansion must be.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.demo import run_demo
 >>> result = run_demo(output_dir="demo-out", seed=0, quiet=True)   # doctest: +SKIP
 >>> [(row["model"], row["task"], round(row["test_r2"], 2)) for row in result["rows"]]   # doctest: +SKIP

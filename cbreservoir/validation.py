@@ -7,8 +7,8 @@ names what was expected and what arrived. Layout conventions (DESIGN.md):
 * a batch of equal-length series: a ``(series, time, features)`` array;
 * ragged series: a list (or tuple) of ``(time_i, features)`` arrays.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.validation import check_series, check_targets
 >>> X = check_series(np.zeros((4, 10, 3)), n_features=3)

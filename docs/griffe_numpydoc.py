@@ -1,7 +1,8 @@
 """A griffe extension for the API reference: read the package's numpydoc docstrings as Sphinx would.
 
-* ``Example`` section titles (singular, used throughout the package) become ``Examples``, the title the
-  numpydoc standard and griffe's numpy parser know, so their doctests render as code;
+* ``Example`` section titles (singular; the package writes ``Examples``, a few modules still have the
+  singular) become ``Examples``, the title the numpydoc standard and griffe's numpy parser know, so
+  their doctests render as code;
 * Sphinx roles (``:class:`~pkg.mod.Name```, ``:func:`name```, ...) become code spans (the last
   component with ``~``), instead of literal role text.
 

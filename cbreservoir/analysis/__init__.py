@@ -3,8 +3,8 @@
 Pure functions take numpy arrays (or torch tensors) of population activity, ``(samples, units)``
 for dimensionality and sparseness, ``(trials, time, units)`` for timescales.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.analysis import participation_ratio, autocorrelation_timescale
 >>> participation_ratio(np.random.default_rng(0).standard_normal((2000, 5))) > 4.5

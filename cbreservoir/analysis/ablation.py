@@ -4,8 +4,8 @@ Ablation switches the cerebellar output off (``model.cerebellum_enabled = False`
 weights untouched. Readout recovery asks whether the information the task needs is still in the
 cortical state without the cerebellum: the readout alone is retrained on the ablated model.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.analysis import ablate_cerebellum, ablation_accuracy, readout_recovery
 >>> model = CBRNN(1, hidden_size=16, n_granule=32, n_purkinje=8, seed=0)

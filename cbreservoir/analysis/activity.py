@@ -3,8 +3,8 @@
 Populations are the keys of a model's ``forward(..., return_activity=True)`` dict: ``"core"`` (the
 cortical state h_t) and, with the cerebellum on, ``"granule"``, ``"purkinje"`` and ``"nuclei"`` (c_t).
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.analysis import random_input_activity, dimensionality_by_population
 >>> model = CBRNN(1, hidden_size=16, n_granule=32, n_purkinje=8, seed=0)

@@ -3,8 +3,8 @@
 Activity is an array of shape ``(samples, units)`` (time steps and trials flattened into samples,
 see :func:`cbreservoir.analysis.collect_activity`).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.analysis import participation_ratio, pca_dimensions
 >>> activity = np.random.default_rng(0).standard_normal((5000, 10))

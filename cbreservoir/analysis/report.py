@@ -12,8 +12,8 @@ Outputs in ``output_dir``: ``summary.json`` and the figures ``learning_curves.pn
 ``readout_recovery.png``, ``dimensionality.png``, ``timescales.png``, ``sparseness.png``. Training
 resumes from ``checkpoint_dir`` (default ``output_dir/checkpoints``), so a second call only analyses.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.analysis.report import run_analysis
 >>> summary = run_analysis("analysis-out", task="dms", profile="quick", seed=0)  # doctest: +SKIP
 >>> summary["models"]["cbrnn"]["readout_recovery"]["zero_shot_gap"]  # doctest: +SKIP

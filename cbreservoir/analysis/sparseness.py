@@ -2,8 +2,8 @@
 
 Activity is ``(samples, units)`` of non-negative rates (ReLU outputs).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.analysis import treves_rolls_sparseness, coding_level
 >>> one_hot = np.eye(4)

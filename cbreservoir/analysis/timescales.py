@@ -3,8 +3,8 @@
 Signals are 1-D ``(time,)`` or ``(trials, time)``; population activity is ``(trials, time, units)``.
 Timescales are in time steps.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.analysis import autocorrelation_timescale, fit_exponential_decay, autocorrelation
 >>> rng = np.random.default_rng(0)

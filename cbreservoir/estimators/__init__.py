@@ -8,8 +8,8 @@
 Inputs are 3-D arrays ``(series, time, features)``, lists of 2-D series, or one 2-D series whose
 rows are time steps; targets are per series or per step (docs/estimators.md).
 
-Example
--------
+Examples
+--------
 >>> from sklearn.model_selection import GridSearchCV
 >>> from cbreservoir.estimators import CBRNNClassifier, CerebellarReservoirClassifier
 >>> from cbreservoir.tasks import make_batch

@@ -11,8 +11,8 @@ Every model: ``forward(x, h0=None, mask=None, return_activity=False, generator=N
 ``initial_state``, ``config``, ``module_groups()``, ``cerebellum_enabled``, ``core``, ``cerebellum``,
 ``readouts``.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.models import CBRNN, build_model, count_parameters, match_hidden_size
 >>> cbrnn = CBRNN(1, 64, 256, 64, 2, seed=0)
 >>> count_parameters(cbrnn), count_parameters(cbrnn.cerebellum)

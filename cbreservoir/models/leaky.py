@@ -31,8 +31,8 @@ class ElmanRNN(_LeakyCoreModel):
     seed : int, optional
         Seeds the initialisation (torch's default ``Linear`` init); the global RNG is left untouched.
 
-    Example
-    -------
+    Examples
+    --------
     >>> model = ElmanRNN(1, 202, seed=0)
     >>> count_parameters(model)  # doctest: +SKIP
     41816
@@ -83,8 +83,8 @@ class CBRNN(_LeakyCoreModel):
     activation : str
     seed : int, optional
 
-    Example
-    -------
+    Examples
+    --------
     >>> import torch
     >>> model = CBRNN(1, seed=0)
     >>> logits, activity = model(torch.zeros(8, 5, 1), return_activity=True)

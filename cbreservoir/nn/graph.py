@@ -22,8 +22,8 @@ number of steps or until a criterion and freezes it; afterwards :func:`train_gra
 cerebellum and readouts, or — in the feedforward wiring — :func:`fit_ridge_readout` fits a Ridge readout
 in closed form on states computed once (no backpropagation through time).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from reservoirpy.nodes import Input
 >>> from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir

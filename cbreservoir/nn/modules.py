@@ -5,8 +5,8 @@
 * :class:`CerebellarModule` — granule → Purkinje → nuclei with the paper's initialisation.
 * :func:`make_readouts` / :func:`readout_logits` — one linear head per task.
 
-Example
--------
+Examples
+--------
 >>> import torch
 >>> core = LeakyCore(input_size=1, hidden_size=8)
 >>> cerebellum = CerebellarModule(input_size=8 + 1, n_granule=32, n_purkinje=8, n_out=8)

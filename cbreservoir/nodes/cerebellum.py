@@ -17,8 +17,8 @@ fixed weights, ``mossy_mask`` marks them) and ``coding_level=f`` (per-granule th
 first data the node sees, or by :meth:`Cerebellum.calibrate`, so that a fraction f of each granule
 cell's activity is non-zero).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.nodes import Cerebellum
 >>> cb = Cerebellum(n_granule=128, seed=0)

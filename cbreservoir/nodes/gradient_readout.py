@@ -5,8 +5,8 @@ mean-squared error (regression) or a cross-entropy (classification: integer labe
 logits). Inside a graph compiled with :func:`cbreservoir.nn.graph.compile_graph` the node is trained
 jointly with the other nodes by backpropagation through time.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.nodes import GradientReadout
 >>> rng = np.random.default_rng(0)

@@ -14,8 +14,8 @@ State semantics (the same as ``reservoirpy.nodes.Reservoir``)
 * Multi-series input (``(S, T, d)`` or a list): every series starts from the same current state;
   afterwards the node holds the final state of the *last* series.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.nodes import Reservoir
 >>> core = Reservoir(100, lr=0.5, sr=0.9, seed=0)

@@ -24,8 +24,8 @@ Targets
   reads the *final* step of each series. :func:`predict_final` returns one prediction per series.
   Inside a reservoirpy ``Model`` pass ``Y`` as ``(S, k)`` (reservoirpy rejects 1-D targets).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from cbreservoir.nodes import Ridge
 >>> rng = np.random.default_rng(0)

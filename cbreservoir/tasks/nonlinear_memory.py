@@ -5,8 +5,8 @@ without bias is an odd function of its input (h(−u) = −h(u)), so no linear r
 can produce the target: the task separates a plain reservoir from one with a nonlinear expansion
 (the cerebellar granule layer) in front of the readout.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.tasks import nonlinear_memory_task
 >>> u, y = nonlinear_memory_task(n_series=2, length=6, delays=(1, 3), seed=0)
 >>> u.shape, y.shape

@@ -12,8 +12,8 @@ as the first phase); and ``learning_rate_scales`` — per-group multipliers of t
   ``(N − phase0_level) % k == 0`` the core learns too.
 * :class:`ReducedRecurrentPlasticity` — everything learns, the core at ``scale`` × the learning rate.
 
-Example
--------
+Examples
+--------
 >>> schedule = make_schedule("interleaved", k=5)
 >>> [sorted(schedule.trainable_groups(level)) for level in (2, 3, 7)]
 [['core', 'readout'], ['cerebellum', 'readout'], ['cerebellum', 'core', 'readout']]

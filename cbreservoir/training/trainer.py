@@ -1,7 +1,7 @@
 """The optimiser loop for the torch models: one minibatch step, evaluation, plasticity schedules, checkpoints.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.tasks import make_batch
 >>> from cbreservoir.training import GradientTrainer, FullReservoir
