@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import numpy as np
 import pytest
@@ -22,8 +21,6 @@ from test_hardening_support import count
 from cbreservoir.models import build_model
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 from cbreservoir.nodes.ridge import predict_final
-
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 #: Prints {pipeline: {seed: sha256 of its results}} for the seeds given on the command line.
 DIGESTS_SCRIPT = textwrap.dedent(

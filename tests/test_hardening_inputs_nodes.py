@@ -7,8 +7,6 @@ series) must give the same numbers as its float64 equivalent.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -21,7 +19,6 @@ from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 
 HYPOTHESIS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
 def _reservoir() -> Reservoir:

@@ -1,5 +1,7 @@
 """Cerebellum node: paper initialisation, the shared math, options, outputs, layouts."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,18 @@ def test_bad_parameters_are_rejected():
         Cerebellum(coding_level=1.5)
     with pytest.raises(ValueError, match="n_granule"):
         Cerebellum(n_granule=0)
+
+
+def test_read_only_input_and_weights_run_without_warnings(mossy):
+    """torch.from_numpy warns on read-only arrays; the node copies only those."""
+    expected = Cerebellum(n_granule=32, output="all", seed=0).run(mossy)
+    read_only = mossy.copy()
+    read_only.flags.writeable = False
+    node = Cerebellum(n_granule=32, output="all", seed=0)
+    node.initialize(read_only)
+    node.W_gc.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = node.run(read_only)
+        node.step(read_only[0, 0])
+    np.testing.assert_array_equal(out, expected)

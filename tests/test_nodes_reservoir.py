@@ -1,5 +1,7 @@
 """Reservoir node: equivalence with reservoirpy, batching, state semantics, seeds, dtypes, loop input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -170,3 +172,18 @@ def test_ragged_batch_equals_series_run_one_by_one(lengths, lr, dtype):
         alone.reset()
         np.testing.assert_allclose(states, alone.run(x), rtol=0, atol=tolerance)
     np.testing.assert_allclose(node.state["out"], alone.state["out"], rtol=0, atol=tolerance)
+
+
+def test_sparse_path_and_read_only_arrays_run_without_warnings(weights, inputs):
+    """No torch warning in normal runs: the sparse-CSR beta notice is silenced, read-only arrays copied."""
+    W, Win, bias = weights
+    expected = Reservoir(40, W=W, Win=Win, bias=bias).run(inputs)
+    read_only = inputs.copy()
+    read_only.flags.writeable = False
+    node = Reservoir(40, W=W, Win=Win, bias=bias)
+    node.initialize(read_only)
+    node.W.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = node.run(read_only)
+    np.testing.assert_array_equal(out, expected)

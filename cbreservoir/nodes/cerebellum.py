@@ -39,7 +39,7 @@ from reservoirpy.nodes import Input
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.nodes._base import ValidatedStepMixin
+from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
 from cbreservoir.validation import (
     Series,
     check_fraction,
@@ -193,7 +193,7 @@ class Cerebellum(ValidatedStepMixin, Node):
     def _forward(self, u: np.ndarray) -> CerebellarActivity:
         """All layer activities for mossy input ``u`` (..., m), as float64 tensors."""
         weights = [
-            None if w is None else torch.from_numpy(np.asarray(w, dtype=np.float64))
+            None if w is None else shared_tensor(w)
             for w in (
                 self.W_gc,
                 self.b_gc,
@@ -204,7 +204,7 @@ class Cerebellum(ValidatedStepMixin, Node):
                 self.granule_threshold,
             )
         ]
-        return cerebellum_forward(torch.from_numpy(np.asarray(u, dtype=np.float64)), *weights)
+        return cerebellum_forward(shared_tensor(u), *weights)
 
     def _emit(self, activity: CerebellarActivity) -> np.ndarray:
         if self.output == "all":

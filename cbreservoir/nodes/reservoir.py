@@ -37,7 +37,7 @@ from reservoirpy.node import Node
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import get_activation
-from cbreservoir.nodes._base import ValidatedStepMixin
+from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
 from cbreservoir.validation import (
     Series,
     as_float_array,
@@ -95,7 +95,7 @@ class _CoreKernel:
         dtype: type,
         allow_sparse: bool = True,
     ):
-        recurrent = torch.from_numpy(np.ascontiguousarray(W, dtype=dtype))
+        recurrent = shared_tensor(np.ascontiguousarray(W, dtype=dtype), dtype)
         if allow_sparse and np.count_nonzero(W) <= SPARSE_DENSITY * W.size:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
