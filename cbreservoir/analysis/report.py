@@ -252,6 +252,25 @@ def _legend(axis, **options: Any) -> None:
         axis.legend(**options)
 
 
+def _condition_panels(models: dict[str, dict]) -> tuple[Any, list[tuple[Any, str, dict]]]:
+    """A figure with one panel per condition, side by side on a shared y axis.
+
+    Returns ``(figure, [(axis, condition, result), ...])``.
+    """
+    figure, axes = _pyplot().subplots(
+        1, len(models), figsize=(5 * len(models), 4), squeeze=False, sharey=True
+    )
+    return figure, [
+        (axis, condition, result) for axis, (condition, result) in zip(axes[0], models.items(), strict=True)
+    ]
+
+
+def _accuracy_axes(axis, **labels: str) -> None:
+    """Accuracy in percent: the chance line at 50 %, the y range 0–102 %, and the axis labels."""
+    axis.axhline(50, color="grey", lw=0.8, ls=":", label="chance")
+    axis.set(ylim=(0, 102), **labels)
+
+
 def _save(figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -261,8 +280,7 @@ def _save(figure, path: Path) -> Path:
 
 def plot_learning_curves(models: dict[str, dict], task: str, path: Path) -> Path:
     """Curriculum level N against epoch for each condition."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _pyplot().subplots(figsize=(6, 4))
     for condition, result in models.items():
         levels = result["levels"]
         axis.step(np.arange(1, len(levels) + 1), levels, where="post", label=_label(condition))
@@ -273,8 +291,7 @@ def plot_learning_curves(models: dict[str, dict], task: str, path: Path) -> Path
 
 def plot_ablation(models: dict[str, dict], task: str, path: Path) -> Path:
     """Test accuracy at each passed level with the cerebellum on (solid) and off (dashed)."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _pyplot().subplots(figsize=(6, 4))
     for index, (condition, result) in enumerate(models.items()):
         rows = result["checkpoints"]
         levels = [row["level"] for row in rows]
@@ -293,12 +310,11 @@ def plot_ablation(models: dict[str, dict], task: str, path: Path) -> Path:
             color=color,
             label=f"{_label(condition)}: cerebellum off",
         )
-    axis.axhline(50, color="grey", lw=0.8, ls=":", label="chance")
-    axis.set(
+    _accuracy_axes(
+        axis,
         xlabel="level N of the checkpoint (weights that passed N)",
         ylabel="test accuracy at N (%)",
         title=f"Cerebellar ablation at test time ({task.upper()})",
-        ylim=(0, 102),
     )
     _legend(axis, fontsize=8)
     return _save(figure, path)
@@ -306,8 +322,7 @@ def plot_ablation(models: dict[str, dict], task: str, path: Path) -> Path:
 
 def plot_readout_recovery(models: dict[str, dict], task: str, path: Path) -> Path:
     """Accuracy of the ablated model while only its readout retrains, against the intact accuracy."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _pyplot().subplots(figsize=(6, 4))
     for index, (condition, result) in enumerate(models.items()):
         recovery = result["readout_recovery"]
         steps, accuracy = zip(*recovery["curve"], strict=True)
@@ -320,12 +335,11 @@ def plot_readout_recovery(models: dict[str, dict], task: str, path: Path) -> Pat
             label=f"{_label(condition)}: cerebellum off, readout retrained (N = {recovery['level']})",
         )
         axis.axhline(100 * recovery["intact"], color=color, ls="--", label=f"{_label(condition)}: intact")
-    axis.axhline(50, color="grey", lw=0.8, ls=":", label="chance")
-    axis.set(
+    _accuracy_axes(
+        axis,
         xlabel="readout-only training steps (batches of 64)",
         ylabel="test accuracy (%)",
         title=f"Readout recovery without the cerebellum ({task.upper()})",
-        ylim=(0, 102),
     )
     _legend(axis, fontsize=8, loc="lower right")
     return _save(figure, path)
@@ -333,9 +347,8 @@ def plot_readout_recovery(models: dict[str, dict], task: str, path: Path) -> Pat
 
 def plot_dimensionality(models: dict[str, dict], path: Path) -> Path:
     """Participation ratio of each population at each level checkpoint, one panel per condition."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False, sharey=True)
-    for axis, (condition, result) in zip(axes[0], models.items(), strict=True):
+    figure, panels = _condition_panels(models)
+    for axis, condition, result in panels:
         rows = result["checkpoints"]
         levels = [row["level"] for row in rows]
         for population in POPULATION_COLORS:
@@ -353,9 +366,8 @@ def plot_dimensionality(models: dict[str, dict], path: Path) -> Path:
 
 def plot_timescales(models: dict[str, dict], path: Path) -> Path:
     """Population autocorrelation under random input, per population, one panel per condition."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 4), squeeze=False, sharey=True)
-    for axis, (condition, result) in zip(axes[0], models.items(), strict=True):
+    figure, panels = _condition_panels(models)
+    for axis, condition, result in panels:
         for population, entry in result["timescales"].items():
             if entry.get("silent"):
                 continue
@@ -379,8 +391,7 @@ def plot_timescales(models: dict[str, dict], path: Path) -> Path:
 
 def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
     """Histogram of the granule layer's population Treves–Rolls measure per condition."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _pyplot().subplots(figsize=(6, 4))
     largest = 0.0
     for condition, result in models.items():
         sparseness = result["granule_sparseness"]
