@@ -107,19 +107,30 @@ class LeakyCore(nn.Module):
         )
 
 
-class GRUCore(nn.Module):
+class _GatedCore(nn.Module):
+    """A gated core holding the parameters of a torch cell (``cell_type``, ``n_gates`` gate layers)."""
+
+    cell_type: type[nn.Module]
+    n_gates: int
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        _check_positive_int("input_size", input_size)
+        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
+        _check_parameter_memory(
+            _gated_parameters(self.n_gates, input_size, hidden_size), f"{type(self).__name__}({hidden_size})"
+        )
+        self.cell = self.cell_type(input_size, hidden_size)
+
+
+class GRUCore(_GatedCore):
     """GRU core (parameters of :class:`torch.nn.GRUCell`, math :func:`~cbreservoir.nn.functional.gru_step`).
 
     A cerebellar bias is added to the candidate pre-activation after being norm-clipped per sample to
     that pre-activation's norm.
     """
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        _check_positive_int("input_size", input_size)
-        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
-        _check_parameter_memory(_gated_parameters(3, input_size, hidden_size), f"GRUCore({hidden_size})")
-        self.cell = nn.GRUCell(input_size, hidden_size)
+    cell_type, n_gates = nn.GRUCell, 3
 
     def step(
         self, x: torch.Tensor, h: torch.Tensor, cerebellar_bias: torch.Tensor | None = None
@@ -129,7 +140,7 @@ class GRUCore(nn.Module):
         return CF.gru_step(x, h, gru.weight_ih, gru.weight_hh, gru.bias_ih, gru.bias_hh, cerebellar_bias)
 
 
-class LSTMCore(nn.Module):
+class LSTMCore(_GatedCore):
     """LSTM core (:class:`torch.nn.LSTMCell` parameters, math :func:`~cbreservoir.nn.functional.lstm_step`).
 
     The state is the concatenation ``[h; cell]`` of size 2H. A cerebellar bias is added to the cell
@@ -137,12 +148,7 @@ class LSTMCore(nn.Module):
     the LSTM analogue of the GRU's candidate.
     """
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        _check_positive_int("input_size", input_size)
-        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
-        _check_parameter_memory(_gated_parameters(4, input_size, hidden_size), f"LSTMCore({hidden_size})")
-        self.cell = nn.LSTMCell(input_size, hidden_size)
+    cell_type, n_gates = nn.LSTMCell, 4
 
     def step(
         self, x: torch.Tensor, state: torch.Tensor, cerebellar_bias: torch.Tensor | None = None
