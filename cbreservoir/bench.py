@@ -4,8 +4,8 @@ Every benchmark times a cbreservoir operation and its peer in the same run, on t
 and returns a :class:`BenchRow` (operation, cbreservoir seconds, peer seconds, ratio, target,
 notes). ``benchmarks/speed.py`` and ``cbreservoir bench`` print them as one table.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.bench import time_call, matmul_peak_gflops
 >>> import numpy as np
 >>> timing = time_call(lambda: np.ones((100, 100)) @ np.ones((100, 100)), repeat=3)

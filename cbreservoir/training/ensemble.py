@@ -18,8 +18,8 @@ models hold their state through masked steps), which gives the same result as un
 and test calls through the ensemble. :func:`train_fixed_level` is the ``cbreservoir train --ensemble``
 entry point.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.tasks import make_batch
 >>> from cbreservoir.training.ensemble import EnsembleTrainer
