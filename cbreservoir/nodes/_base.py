@@ -1,14 +1,14 @@
-"""What the nodes share beyond :mod:`cbreservoir.validation`: the validated single ``step`` and the
-numpy -> torch hand-over."""
+"""What the nodes share beyond :mod:`cbreservoir.validation`: the validated single ``step``, the linear
+readouts' outputs and the numpy -> torch hand-over."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from cbreservoir.validation import check_timestep
+from cbreservoir.validation import check_series, check_timestep
 
-__all__ = ["ValidatedStepMixin", "shared_tensor"]
+__all__ = ["LinearReadoutMixin", "ValidatedStepMixin", "shared_tensor"]
 
 
 def shared_tensor(array: object, dtype: type = np.float64) -> torch.Tensor:
@@ -57,3 +57,51 @@ class ValidatedStepMixin:
             self.initialize(x)
         self.state = self._step(self.state, x)
         return self.state["out"]
+
+
+class LinearReadoutMixin:
+    """Outputs ``x Wout + bias`` at every step: ``run`` and reservoirpy's ``_step`` / ``_run`` hooks.
+
+    For the linear readouts (:class:`~cbreservoir.nodes.Ridge`, :class:`~cbreservoir.nodes.GradientReadout`),
+    listed before the reservoirpy node class. The node provides ``input_dim`` and
+    ``_weights_or_raise() -> (Wout (input_dim, k), bias (k,))``, which raises ``ValueError`` while
+    the node is not fitted.
+    """
+
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        weights, bias = self._weights_or_raise()
+        return {"out": x @ weights + bias}
+
+    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        weights, bias = self._weights_or_raise()
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        out = series.data @ weights + bias
+        return {"out": out[-1]}, out
+
+    def run(
+        self, x: object = None, iters: int | None = None, workers: int = 1
+    ) -> np.ndarray | list[np.ndarray]:
+        """Outputs for every step of one series, a batch or a ragged list.
+
+        Parameters
+        ----------
+        x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
+        iters, workers
+            Accepted for reservoirpy compatibility and ignored.
+
+        Returns
+        -------
+        ndarray (T, k), ndarray (S, T, k) or list of ndarray (T_i, k)
+            The layout follows ``x``.
+
+        Raises
+        ------
+        ValueError
+            The node is not fitted, or ``x`` is not valid input (see
+            :func:`cbreservoir.validation.check_series`).
+        """
+        weights, bias = self._weights_or_raise()
+        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        outputs = [item @ weights + bias for item in series.as_list()]
+        self.state = {"out": outputs[-1][-1]}
+        return series.restore(outputs)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
-from cbreservoir.nodes._base import ValidatedStepMixin
+from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin
 from cbreservoir.training.trainer import guarded_step
 from cbreservoir.validation import (
     as_float_array,
@@ -39,7 +39,7 @@ LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
 
 
-class GradientReadout(ValidatedStepMixin, TrainableNode):
+class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     """Linear readout ``x Wout + bias`` trained by gradient descent.
 
     Parameters
@@ -137,23 +137,11 @@ class GradientReadout(ValidatedStepMixin, TrainableNode):
         return int(np.shape(y[0] if isinstance(y, list) else y)[-1]) if np.ndim(y) > 1 else 1
 
     # ------------------------------------------------------------------ computation
-    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
-        return {"out": x @ self.Wout + self.bias}
-
-    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        out = x @ self.Wout + self.bias
-        return {"out": out[-1]}, out
-
-    def run(
-        self, x: object = None, iters: int | None = None, workers: int = 1
-    ) -> np.ndarray | list[np.ndarray]:
-        """Outputs for one series (T, d), a batch (S, T, d) or a list; the layout follows ``x``."""
-        series = check_series(x, n_features=self.input_dim, owner=str(self))
+    def _weights_or_raise(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(Wout, bias)``, for the outputs of :class:`~cbreservoir.nodes._base.LinearReadoutMixin`."""
         if not self.initialized:
             raise ValueError(f"{self} is not fitted: call fit(X, Y) or give Wout first")
-        outputs = [item @ self.Wout + self.bias for item in series.as_list()]
-        self.state = {"out": outputs[-1][-1]}
-        return series.restore(outputs)
+        return self.Wout, self.bias
 
     # ------------------------------------------------------------------ training
     def _training_pairs(self, x: object, y: object, warmup: int) -> tuple[np.ndarray, np.ndarray]:

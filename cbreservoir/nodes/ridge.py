@@ -49,6 +49,7 @@ from reservoirpy.utils.model_utils import join_data, map_input
 from scipy.linalg import blas, lapack
 
 from cbreservoir._resources import array_bytes, check_memory
+from cbreservoir.nodes._base import LinearReadoutMixin
 from cbreservoir.validation import (
     Series,
     Targets,
@@ -215,7 +216,7 @@ def lstsq_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> t
     return solution[:n_inputs], bias
 
 
-class Ridge(TrainableNode):
+class Ridge(LinearReadoutMixin, TrainableNode):
     """Closed-form ridge regression readout, a reservoirpy ``TrainableNode``.
 
     Parameters
@@ -327,30 +328,11 @@ class Ridge(TrainableNode):
         self.initialized = True
 
     def _weights_or_raise(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(Wout, bias)``, for the outputs of :class:`~cbreservoir.nodes._base.LinearReadoutMixin`."""
         weights, bias = self.Wout, self.bias
         if weights is None:
             raise ValueError(f"{self} is not fitted: call fit(X, Y) or partial_fit first, or pass Wout")
         return weights, bias
-
-    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
-        weights, bias = self._weights_or_raise()
-        return {"out": x @ weights + bias}
-
-    def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        weights, bias = self._weights_or_raise()
-        series = check_series(x, n_features=self.input_dim, owner=str(self))
-        out = series.data @ weights + bias
-        return {"out": out[-1]}, out
-
-    def run(
-        self, x: object = None, iters: int | None = None, workers: int = 1
-    ) -> np.ndarray | list[np.ndarray]:
-        """Predictions for every step: ``(T, k)``, ``(S, T, k)`` or a list, following ``x``."""
-        weights, bias = self._weights_or_raise()
-        series = check_series(x, n_features=self.input_dim, owner=str(self))
-        outputs = [s @ weights + bias for s in series.as_list()]
-        self.state = {"out": outputs[-1][-1]}
-        return series.restore(outputs)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, x: object, y: object = None, warmup: int = 0) -> Ridge:
