@@ -178,3 +178,38 @@ def test_bad_batches():
         trainer.train_step(np.full((2, 3, 1), np.nan), np.zeros(2, dtype=int))
     with pytest.raises(ValueError, match="labels must be a 1-D integer array"):
         trainer.train_step(np.zeros((2, 3, 1)), np.zeros(2))
+
+
+class _RecordingTrainer(GradientTrainer):
+    """Records the extension points in call order and scales the loss."""
+
+    def __init__(self, *args, loss_scale=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls, self.loss_scale = [], loss_scale
+
+    def prepare_inputs(self, x):
+        self.calls.append("inputs")
+        return super().prepare_inputs(x)
+
+    def prepare_targets(self, y, head):
+        self.calls.append("targets")
+        return super().prepare_targets(y, head)
+
+    def outputs(self, x, mask, generator):
+        self.calls.append("train outputs" if generator is self.train_generator else "eval outputs")
+        return super().outputs(x, mask, generator)
+
+    def loss(self, outputs, targets):
+        self.calls.append("loss")
+        return self.loss_scale * super().loss(outputs, targets)
+
+
+def test_train_step_and_evaluate_go_through_the_extension_points():
+    x, y = make_batch("dms", 2, 16, seed=0)
+    plain = GradientTrainer(CBRNN(1, 8, 16, 8, seed=0), seed=0)
+    recording = _RecordingTrainer(CBRNN(1, 8, 16, 8, seed=0), seed=0, loss_scale=2.0)
+    assert recording.evaluate(x, y)["loss"] == pytest.approx(2 * plain.evaluate(x, y)["loss"], rel=1e-6)
+    assert recording.calls == ["inputs", "targets", "eval outputs", "loss"]
+    recording.calls.clear()
+    assert recording.train_step(x, y) == pytest.approx(2 * plain.train_step(x, y), rel=1e-6)
+    assert recording.calls == ["inputs", "targets", "train outputs", "loss"]
