@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.validation import check_series, check_targets, check_warmup
+from cbreservoir.validation import check_series, check_targets, check_warmup, resolve_input_dim
 
 
 def test_layouts_are_recognised():
@@ -101,3 +101,15 @@ def test_ridge_keeps_its_fit_when_new_data_is_bad():
         np.testing.assert_array_equal(readout.Wout, weights)
     with pytest.raises(ValueError, match="needs targets"):
         readout.fit(np.ones((20, 3)))
+
+
+def test_resolve_input_dim_reads_data_and_checks_it_against_the_known_dimension():
+    assert resolve_input_dim(np.zeros((4, 10, 3)), None) == 3
+    assert resolve_input_dim([np.zeros((5, 2)), np.zeros((7, 2))], 2) == 2
+    assert resolve_input_dim(None, 6) == 6
+    with pytest.raises(ValueError, match="Node expects 2 input features; got 3"):
+        resolve_input_dim(np.zeros(3), 2, owner="Node")
+    with pytest.raises(ValueError, match="at least one feature; got 0"):
+        resolve_input_dim(np.zeros((5, 0)), None)
+    with pytest.raises(ValueError, match="needs input_dim or data"):
+        resolve_input_dim(None, None)
