@@ -109,7 +109,7 @@ def plot_scaling(task: str, rows: Sequence[dict], path: str | os.PathLike) -> Pa
         axes.errorbar(x, y, yerr=errors, marker=marker, capsize=3, label=CONDITIONS[condition].label)
         for row, x_value, y_value in zip(points, x, y, strict=True):
             axes.annotate(
-                f"G={row['n_granule']}",
+                f"G={row['n_granule']}" if condition == "cbrnn" else f"H={row['hidden_size']}",
                 (x_value, y_value),
                 fontsize=7,
                 xytext=(3, 3),

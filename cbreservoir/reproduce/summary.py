@@ -219,7 +219,7 @@ def markdown_table(summaries: Sequence[dict]) -> str:
         task_cell = f"{summary['task']} (global max {summary['global_max']}"
         task_cell += f"; study {study_max})" if study_max is not None else ")"
         for index, row in enumerate(summary["rows"]):
-            label = row["label"] if row["n_granule"] == 256 else f"{row['label']}, G = {row['n_granule']}"
+            label = row["label"] if row["n_granule"] == 256 else _scaling_label(row)
             epochs = _mean_sem(row["epochs_to_half_max"])
             if row["censored"]:
                 epochs += f" \\* ({row['censored']} censored)"
@@ -260,6 +260,12 @@ def _level_table(summary: dict) -> str:
             cells.append(f"{mean} ({entry['reached']}/{row['max_level']['n']})")
         lines.append(_table_row([row["label"], *cells]))
     return "\n".join(lines) + "\n"
+
+
+def _scaling_label(row: dict) -> str:
+    """Row label of a scaling-sweep row: its granule size G, or the G of the CB-RNN it is matched to."""
+    matched = CONDITIONS[row["condition"]].matched_to is not None
+    return f"{row['label']}, {'matched to ' if matched else ''}G = {row['n_granule']}"
 
 
 def _ordering_lines(summaries: Sequence[dict]) -> str:
