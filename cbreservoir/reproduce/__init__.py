@@ -31,6 +31,7 @@ from cbreservoir.reproduce.conditions import (
 )
 from cbreservoir.reproduce.profiles import PROFILES, Profile, get_profile
 from cbreservoir.reproduce.run import make_cell, run_cell
+from cbreservoir.sweep import cell_id
 
 __all__ = [
     "CONDITIONS",
@@ -98,8 +99,7 @@ def build_cells(
         for granule in granule_sizes or ():
             for condition in SCALING_CONDITIONS:
                 cells += [make_cell(task, condition, seed, profile, n_granule=granule) for seed in seeds]
-    unique = {json.dumps(cell, sort_keys=True): cell for cell in cells}
-    return list(unique.values())
+    return list({cell_id(cell): cell for cell in cells}.values())
 
 
 def reproduce(

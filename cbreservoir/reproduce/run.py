@@ -17,6 +17,18 @@ __all__ = ["build_curriculum", "make_cell", "package_versions", "run_cell"]
 def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
     """The sweep cell of one run; it holds every setting, so a changed profile gives new cells.
 
+    Parameters
+    ----------
+    task, condition : str
+        A task of :data:`~cbreservoir.reproduce.conditions.TASKS` and a condition of
+        :data:`~cbreservoir.reproduce.conditions.CONDITIONS`.
+    seed : int
+        Seeds the model's initialisation, its initial states and the curriculum's data.
+    profile : Profile
+        Run settings.
+    n_granule : int
+        Granule layer size G (of the CB-RNN a matched model is matched to).
+
     Returns
     -------
     dict
