@@ -5,7 +5,10 @@ Main conditions (the study's table): ``"cbrnn"`` (CB-RNN trained end to end), ``
 reservoir, the core also trains at every k-th level: k = 10 for DMS, 5 otherwise) and ``"rnn"``
 (RNN-only whose hidden size :func:`~cbreservoir.models.match_hidden_size` matches the CB-RNN's total
 parameter count). Extra rows: GRU / LSTM cores with (``"gru_cb"``, ``"lstm_cb"``) and without the
-cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant).
+cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant), and ``"feedforward"``:
+the RNN-only core at H = 64 trains end to end for the profile's ``feedforward_core_epochs``, is then
+frozen, and its final state feeds a fixed granule layer (G cells) with a ridge readout solved in closed
+form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`; tasks: :data:`FEEDFORWARD_TASKS`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from torch import nn
 __all__ = [
     "CONDITIONS",
     "EXTRA_CONDITIONS",
+    "FEEDFORWARD_TASKS",
     "INTERLEAVE_PERIOD",
     "MAIN_CONDITIONS",
     "TASKS",
@@ -56,6 +60,9 @@ class Condition:
         :func:`~cbreservoir.training.make_schedule` name.
     matched_to : str or None
         Model kind whose parameter count sets this model's hidden size (``None``: H = 64).
+    feedforward : bool
+        The model is the phase-1 core of the feedforward pipeline
+        (:class:`~cbreservoir.training.FeedforwardTrainer` learns the rest).
     """
 
     name: str
@@ -63,6 +70,7 @@ class Condition:
     kind: str
     schedule: str
     matched_to: str | None = None
+    feedforward: bool = False
 
 
 CONDITIONS: dict[str, Condition] = {
@@ -76,12 +84,17 @@ CONDITIONS: dict[str, Condition] = {
         Condition("gru_cb", "GRU + cerebellum", "gru_cb", "end_to_end"),
         Condition("lstm", "LSTM", "lstm", "end_to_end", matched_to="lstm_cb"),
         Condition("lstm_cb", "LSTM + cerebellum", "lstm_cb", "end_to_end"),
+        Condition("feedforward", "feedforward (core > G > ridge)", "rnn", "end_to_end", feedforward=True),
     )
 }
 """Every condition by name."""
 
 MAIN_CONDITIONS: tuple[str, ...] = ("cbrnn", "full_reservoir", "interleaved", "rnn")
-EXTRA_CONDITIONS: tuple[str, ...] = ("gru", "gru_cb", "lstm", "lstm_cb")
+EXTRA_CONDITIONS: tuple[str, ...] = ("gru", "gru_cb", "lstm", "lstm_cb", "feedforward")
+
+#: Tasks the ``"feedforward"`` condition runs (task switching tests a head that has not trained at the
+#: current level, which a readout solved per level cannot answer).
+FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "multitask")
 
 
 def check_tasks(tasks: object) -> tuple[str, ...]:

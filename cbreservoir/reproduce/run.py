@@ -8,7 +8,12 @@ import shutil
 import time
 from pathlib import Path
 
-from cbreservoir.reproduce.conditions import build_condition_model, build_condition_schedule
+from cbreservoir.reproduce.conditions import (
+    CONDITIONS,
+    FEEDFORWARD_TASKS,
+    build_condition_model,
+    build_condition_schedule,
+)
 from cbreservoir.reproduce.profiles import Profile
 
 __all__ = ["build_curriculum", "make_cell", "package_versions", "run_cell"]
@@ -72,12 +77,25 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
     Returns
     -------
     CurriculumTrainer
-        Not yet run; ``.trainer.model`` is the freshly initialised model.
+        Not yet run; ``.trainer.model`` is the freshly initialised model. For the ``"feedforward"``
+        condition ``.trainer`` is a :class:`~cbreservoir.training.FeedforwardTrainer` around the
+        model's :class:`~cbreservoir.training.GradientTrainer`: its core trains for
+        ``feedforward_core_epochs x steps_per_epoch`` steps, then freezes, and G = ``n_granule``
+        granule cells feed its ridge readout.
+
+    Raises
+    ------
+    ValueError
+        A ``"feedforward"`` cell whose task is not in
+        :data:`~cbreservoir.reproduce.conditions.FEEDFORWARD_TASKS`.
     """
-    from cbreservoir.training import CurriculumTrainer, GradientTrainer
+    from cbreservoir.training import CurriculumTrainer, FeedforwardTrainer, GradientTrainer
 
     profile = Profile(**cell["profile"])
     task, condition, seed = cell["task"], cell["condition"], cell["seed"]
+    feedforward = CONDITIONS[condition].feedforward
+    if feedforward and task not in FEEDFORWARD_TASKS:
+        raise ValueError(f"the feedforward condition runs tasks {list(FEEDFORWARD_TASKS)}, got {task!r}")
     model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
     trainer = GradientTrainer(
         model,
@@ -87,6 +105,13 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
         schedule=build_condition_schedule(condition, task),
         seed=seed,
     )
+    if feedforward:
+        trainer = FeedforwardTrainer(
+            trainer,
+            core_steps=profile.feedforward_core_epochs * profile.steps_per_epoch,
+            n_granule=cell["n_granule"],
+            seed=seed,
+        )
     return CurriculumTrainer(
         trainer,
         task,
@@ -117,7 +142,9 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
     dict
         ``task``, ``condition``, ``seed``, ``n_granule``, ``levels`` (N(e), one per epoch), ``history``
         (per epoch: level, accuracy, loss, seconds), ``seconds`` (wall time of this call),
-        ``n_parameters``, ``hidden_size``, ``model_config``, ``profile`` and ``versions``.
+        ``n_parameters``, ``hidden_size``, ``model_config``, ``profile`` and ``versions``; feedforward
+        runs add ``parameter_counts`` (trainable ridge readout, frozen core + granule layer, total =
+        ``n_parameters``).
     """
     import torch
 
@@ -133,6 +160,8 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
     if checkpoint_dir is not None:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     model = curriculum.trainer.model
+    counts = getattr(curriculum.trainer, "parameter_counts", None)
+    extra = {} if counts is None else {"parameter_counts": counts()}
     return {
         "task": cell["task"],
         "condition": cell["condition"],
@@ -141,9 +170,10 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         "levels": [int(level) for level in history.levels],
         "history": history.to_dict(),
         "seconds": seconds,
-        "n_parameters": count_parameters(model),
+        "n_parameters": count_parameters(model) if counts is None else extra["parameter_counts"]["total"],
         "hidden_size": model.hidden_size,
         "model_config": model.config,
         "profile": cell["profile"],
         "versions": package_versions(),
+        **extra,
     }

@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "EnsembleTrainer": ".ensemble",
     "EnsembleCurriculumTrainer": ".ensemble",
     "train_fixed_level": ".ensemble",
+    "FeedforwardTrainer": ".feedforward",
+    "RidgeStatistics": ".feedforward",
 }
 
 __all__ = list(_EXPORTS)
