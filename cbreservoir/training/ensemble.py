@@ -53,7 +53,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer
-from cbreservoir.training.trainer import GradientTrainer, TrainingDivergedError
+from cbreservoir.training.trainer import GradientTrainer, TrainingDivergedError, heads_cross_entropy
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -224,7 +224,7 @@ class EnsembleTrainer:
         if len(xs) != self.n_members:
             raise ValueError(f"xs must hold one batch per member ({self.n_members}), got {len(xs)}")
         dtype = next(iter(self._params.values())).dtype
-        inputs = [trainer._as_inputs(x).to(dtype) for trainer, x in zip(self.trainers, xs, strict=True)]
+        inputs = [trainer.prepare_inputs(x).to(dtype) for trainer, x in zip(self.trainers, xs, strict=True)]
         shapes = {(x.dim(), x.shape[0], x.shape[-1]) for x in inputs}
         if len(shapes) != 1 or next(iter(shapes))[0] != 3:
             raise ValueError(
@@ -251,7 +251,7 @@ class EnsembleTrainer:
         return torch.stack(
             [
                 trainer.model.initial_state(
-                    batch_size, trainer._eval_generator if evaluation else trainer._train_generator
+                    batch_size, trainer.eval_generator if evaluation else trainer.train_generator
                 )
                 for trainer in self.trainers
             ]
@@ -293,14 +293,13 @@ class EnsembleTrainer:
     def _targets(self, ys: Sequence[Any], heads: list[int | None]) -> list[list[tuple[int, torch.Tensor]]]:
         if len(ys) != self.n_members:
             raise ValueError(f"ys must hold one target per member ({self.n_members}), got {len(ys)}")
-        return [
-            trainer._as_targets(y, head) for trainer, y, head in zip(self.trainers, ys, heads, strict=True)
-        ]
+        members = zip(self.trainers, ys, heads, strict=True)
+        return [trainer.prepare_targets(y, head) for trainer, y, head in members]
 
     @staticmethod
     def _member_losses(logits: list[tuple[torch.Tensor, ...]], targets: list) -> list[torch.Tensor]:
         return [
-            GradientTrainer._loss(member_logits, member_targets)
+            heads_cross_entropy(member_logits, member_targets)
             for member_logits, member_targets in zip(logits, targets, strict=True)
         ]
 

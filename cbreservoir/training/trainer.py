@@ -401,24 +401,6 @@ class GradientTrainer:
         """
         return heads_cross_entropy(outputs, targets)
 
-    # --- deprecated private aliases, kept until cbreservoir.training.ensemble uses the names above ---
-
-    @property
-    def _train_generator(self) -> torch.Generator:
-        return self.train_generator
-
-    @property
-    def _eval_generator(self) -> torch.Generator:
-        return self.eval_generator
-
-    def _as_inputs(self, x: ArrayLike) -> torch.Tensor:
-        return self.prepare_inputs(x)
-
-    def _as_targets(self, y: Targets, head: int | None) -> list[tuple[int, torch.Tensor]]:
-        return self.prepare_targets(y, head)
-
-    _loss = staticmethod(heads_cross_entropy)
-
     # --- training --------------------------------------------------------------------------------------
 
     def train_step(
