@@ -9,8 +9,8 @@ cell runs again. Re-running the same sweep skips the finished cells, so killing 
 ``kill -9``) loses only the runs that were in progress. Results are written by the coordinating process
 as they arrive, so a dask cluster needs no file system shared with the workers.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.sweep import run_sweep
 >>> def square(cell):  # must be importable by the workers (defined at module top level)
 ...     return {"value": cell["x"] ** 2}

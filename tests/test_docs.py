@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,14 +39,23 @@ def test_every_page_is_in_the_navigation_and_exists():
     assert sorted(nav) == files
 
 
-def test_numpydoc_extension_rewrites_example_titles_and_sphinx_roles():
-    spec = importlib.util.spec_from_file_location("griffe_numpydoc", ROOT / "docs" / "griffe_numpydoc.py")
+def test_sphinx_role_extension_rewrites_roles_as_code():
+    path = ROOT / "docs" / "griffe_sphinx_roles.py"
+    spec = importlib.util.spec_from_file_location("griffe_sphinx_roles", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    text = "Use :class:`~cbreservoir.models.CBRNN` or :func:`build_model`.\n\nExample\n-------\n>>> 1\n1"
-    assert module.numpydoc_to_markdown(text) == (
-        "Use `CBRNN` or `build_model`.\n\nExamples\n--------\n>>> 1\n1"
-    )
+    text = "Use :class:`~cbreservoir.models.CBRNN` or :func:`build_model`."
+    assert module.sphinx_roles_to_code(text) == "Use `CBRNN` or `build_model`."
+
+
+def test_docstring_sections_use_numpydoc_titles():
+    """griffe's numpy parser knows ``Examples`` only; a singular title would render as plain text."""
+    singular = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "cbreservoir").rglob("*.py")
+        if re.search(r"^\s*Example\n\s*-{3,}$", path.read_text(), flags=re.MULTILINE)
+    ]
+    assert singular == []
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed")

@@ -1,7 +1,7 @@
 """Reproduce the CB-RNN study: conditions x tasks x seeds as a resumable sweep, then tables and figures.
 
-Example
--------
+Examples
+--------
 >>> from cbreservoir.reproduce import reproduce
 >>> report = reproduce(["dms", "parity"], profile="quick", output_dir="repro")  # doctest: +SKIP
 >>> print(open("repro/summary.md").read())  # doctest: +SKIP
