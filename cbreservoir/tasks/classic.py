@@ -28,18 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.validation import check_seed
+from cbreservoir.validation import check_positive_int, check_seed
 
 SeedLike = int | np.random.Generator | None
 
 #: Atiya–Parlos NARMA-10 constants: y[t] = A y[t-1] + B y[t-1] Σ_{i=1..10} y[t-i] + C u[t-9] u[t] + D.
 NARMA10_CONSTANTS = (0.3, 0.05, 1.5, 0.1)
 _NARMA_ORDER = 10
-
-
-def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def narma10(
@@ -73,7 +68,7 @@ def narma10(
     ValueError
         If the series diverges (non-finite values) or the shapes are wrong.
     """
-    _check_positive_int("n_timesteps", n_timesteps)
+    check_positive_int(n_timesteps, "n_timesteps")
     if n_timesteps <= _NARMA_ORDER:
         raise ValueError(f"n_timesteps must be > {_NARMA_ORDER}, got {n_timesteps}")
     if u is None:
@@ -130,7 +125,7 @@ def mackey_glass(
     -------
     ndarray (n_timesteps, 1)
     """
-    _check_positive_int("n_timesteps", n_timesteps)
+    check_positive_int(n_timesteps, "n_timesteps")
     if not 0.0 < dt <= 0.1:
         raise ValueError(f"dt must be in (0, 0.1], got {dt!r}")
     delay_steps = round(tau / dt)
@@ -184,8 +179,8 @@ def memory_capacity(
         ``targets[t, k - 1] = u[t - k]``; rows t < K are partly undefined (set to 0) — discard at
         least K steps of washout before fitting and scoring.
     """
-    _check_positive_int("n_timesteps", n_timesteps)
-    _check_positive_int("max_delay", max_delay)
+    check_positive_int(n_timesteps, "n_timesteps")
+    check_positive_int(max_delay, "max_delay")
     if n_timesteps <= max_delay:
         raise ValueError(f"n_timesteps must be > max_delay={max_delay}, got {n_timesteps}")
     u = np.random.default_rng(check_seed(seed)).uniform(-scale, scale, size=n_timesteps)
