@@ -25,8 +25,8 @@ from torch import nn
 
 from cbreservoir.analysis.dimensionality import participation_ratio, pca_dimensions
 from cbreservoir.analysis.timescales import (
+    fit_exponential_decay,
     fit_unit_timescales,
-    network_timescale,
     population_autocorrelation,
     timescale_from_autocorrelation,
 )
@@ -161,7 +161,7 @@ def timescales_by_population(
         except ValueError:
             summary[name] = {"silent": True}
             continue
-        fit = network_timescale(values, max_lag, first_lag)
+        fit = fit_exponential_decay(acf, first_lag)  # network_timescale, without a second acf
         entry: dict[str, Any] = {
             "autocorrelation": acf.tolist(),
             "lag_below_1_over_e": timescale_from_autocorrelation(acf),
