@@ -39,6 +39,7 @@ from reservoirpy.nodes import Input
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
+from cbreservoir.nn.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
 from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
 from cbreservoir.validation import (
     Series,
@@ -52,9 +53,6 @@ from cbreservoir.validation import (
 __all__ = ["Cerebellum", "cerebellar_loop"]
 
 OUTPUTS = ("granule", "purkinje", "nuclei", "all")
-
-#: Standard deviations of the paper's initialisation (biases start at 0).
-GRANULE_STD, PURKINJE_STD, NUCLEI_STD = 0.01, 0.1, 0.1
 
 #: Samples used at most to set the coding-level thresholds (evenly spaced over the data).
 CALIBRATION_SAMPLES = 20_000
@@ -141,8 +139,8 @@ class Cerebellum(ValidatedStepMixin, Node):
         check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
         gc_rng, pc_rng, dcn_rng = np.random.default_rng(self.seed).spawn(3)
         self.W_gc = self._granule_weights(gc_rng)
-        self.W_pc = pc_rng.normal(0.0, PURKINJE_STD, (self.n_purkinje, self.n_granule))
-        self.W_dcn = dcn_rng.normal(0.0, NUCLEI_STD, (self.n_out, self.n_purkinje))
+        self.W_pc = pc_rng.normal(0.0, INIT_STD["purkinje"], (self.n_purkinje, self.n_granule))
+        self.W_dcn = dcn_rng.normal(0.0, INIT_STD["nuclei"], (self.n_out, self.n_purkinje))
         self.b_gc, self.b_pc, self.b_dcn = (
             np.zeros(self.n_granule),
             np.zeros(self.n_purkinje),
@@ -152,7 +150,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.initialized = True
 
     def _granule_weights(self, rng: np.random.Generator) -> np.ndarray:
-        weights = rng.normal(0.0, GRANULE_STD, (self.n_granule, self.input_dim))
+        weights = rng.normal(0.0, INIT_STD["granule"], (self.n_granule, self.input_dim))
         if self.granule_degree is None:
             return weights
         ranks = rng.random((self.n_granule, self.input_dim)).argsort(axis=1)
