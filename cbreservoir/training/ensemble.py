@@ -53,7 +53,12 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer
-from cbreservoir.training.trainer import GradientTrainer, TrainingDivergedError, heads_cross_entropy
+from cbreservoir.training.trainer import (
+    GradientTrainer,
+    TrainingDivergedError,
+    heads_accuracy,
+    heads_cross_entropy,
+)
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -440,15 +445,10 @@ class EnsembleTrainer:
         targets = self._targets(ys, _per_member("head", head, self.n_members))
         logits = self._logits(xs, masks, evaluation=True)
         losses = self._member_losses(logits, targets)
-        results = []
-        for member, member_targets in enumerate(targets):
-            accuracies = tuple(
-                (logits[member][index].argmax(dim=-1) == labels).double().mean().item()
-                for index, labels in member_targets
-            )
-            accuracy = accuracies[0] if len(accuracies) == 1 else accuracies
-            results.append({"accuracy": accuracy, "loss": losses[member].item()})
-        return results
+        return [
+            {"accuracy": heads_accuracy(member_logits, member_targets), "loss": loss.item()}
+            for member_logits, member_targets, loss in zip(logits, targets, losses, strict=True)
+        ]
 
     # --- checkpoints ---------------------------------------------------------------------------------
 

@@ -133,6 +133,29 @@ def heads_cross_entropy(
     return sum(F.cross_entropy(logits[index], labels) for index, labels in targets)
 
 
+def heads_accuracy(
+    logits: Sequence[torch.Tensor], targets: Sequence[tuple[int, torch.Tensor]]
+) -> float | tuple[float, ...]:
+    """Fraction of correct argmax predictions of each head that has targets.
+
+    Parameters
+    ----------
+    logits : sequence of tensor (B, C_k)
+        One per head of the model.
+    targets : sequence of (int, int64 tensor (B,))
+        ``(head index, class indices)`` pairs, as :meth:`GradientTrainer.prepare_targets` returns.
+
+    Returns
+    -------
+    float or tuple of float
+        One float when ``targets`` holds one head, else one per entry of ``targets``.
+    """
+    accuracies = tuple(
+        (logits[index].argmax(dim=-1) == labels).double().mean().item() for index, labels in targets
+    )
+    return accuracies[0] if len(accuracies) == 1 else accuracies
+
+
 def _check_finite_number(name: str, value: float, minimum: float = 0.0) -> float:
     if (
         isinstance(value, bool)
@@ -447,11 +470,7 @@ class GradientTrainer:
         x = self.prepare_inputs(x)
         targets = self.prepare_targets(y, head)
         logits = self.outputs(x, mask, self.eval_generator)
-        loss = self.loss(logits, targets).item()
-        accuracies = tuple(
-            (logits[index].argmax(dim=-1) == labels).double().mean().item() for index, labels in targets
-        )
-        return {"accuracy": accuracies[0] if len(accuracies) == 1 else accuracies, "loss": loss}
+        return {"accuracy": heads_accuracy(logits, targets), "loss": self.loss(logits, targets).item()}
 
     # --- checkpoints -----------------------------------------------------------------------------------
 
