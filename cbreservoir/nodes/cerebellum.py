@@ -224,11 +224,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         check_memory(layers, f"the activity of {self} on {n_steps} steps")
 
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        series = check_series(x, n_features=self.input_dim, owner=str(self))
-        self._check_activity_memory(series)
-        if self._needs_calibration():
-            self._set_thresholds(series)
-        out = self._emit(self._forward(series.data))
+        out = self._emit(self._forward(self._prepare(x).data))
         return {"out": out[-1]}, out
 
     def _prepare(self, x: object) -> Series:
