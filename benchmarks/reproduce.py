@@ -20,6 +20,7 @@ import sys
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from cbreservoir.reproduce import CONDITIONS, MAIN_CONDITIONS, PROFILES, TASKS, get_profile, reproduce  # noqa: E402
+from cbreservoir.sweep import BACKENDS  # noqa: E402
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -30,7 +31,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(MAIN_CONDITIONS))
     parser.add_argument("--scaling", action="store_true", help="also run the granule scaling sweep")
     parser.add_argument("--output", default="cbreservoir-reproduce")
-    parser.add_argument("--backend", choices=["loky", "threading", "sequential", "dask"], default="loky")
+    parser.add_argument("--backend", choices=BACKENDS, default="loky")
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--scheduler", default=None, help="dask scheduler address tcp://HOST:PORT")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
