@@ -43,15 +43,15 @@ def _recall_target(u: np.ndarray, delay: int) -> np.ndarray:
     return target
 
 
-def _product_target(u: np.ndarray, delays: tuple[int, int]) -> np.ndarray:
-    """``u(t − d1)·u(t − d2)`` (0 before), as :func:`nonlinear_memory_task` computes it."""
-    first, second = delays
-    horizon = max(delays)
-    target = np.zeros_like(u)
-    target[:, horizon:] = (
-        u[:, horizon - first : u.shape[1] - first] * u[:, horizon - second : u.shape[1] - second]
+def _product_data(
+    n_train: int, n_test: int, length: int, delays: tuple[int, int], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(u_train, y_train, u_test, y_test)`` of :func:`nonlinear_memory_task` (train ``seed``, test
+    ``seed + 1``); the inputs depend on the seed only, so every delay pair sees the same inputs."""
+    return (
+        *nonlinear_memory_task(n_train, length, delays, seed=seed),
+        *nonlinear_memory_task(n_test, length, delays, seed=seed + 1),
     )
-    return target
 
 
 def _scores(prediction: np.ndarray, target: np.ndarray, warmup: int) -> tuple[float, float]:
@@ -134,14 +134,10 @@ def run_demo(
     """
     start = time.perf_counter()
     settings = {"units": units, "ridge": ridge, "warmup": warmup, "seed": seed}
-    u_train, _ = nonlinear_memory_task(n_train, length, delays, seed=seed)
-    u_test, _ = nonlinear_memory_task(n_test, length, delays, seed=seed + 1)
+    u_train, product_train, u_test, product_test = _product_data(n_train, n_test, length, delays, seed)
     tasks = {
         "recall u(t-2)": (_recall_target(u_train, 2), _recall_target(u_test, 2)),
-        f"product u(t-{delays[0]})*u(t-{delays[1]})": (
-            _product_target(u_train, delays),
-            _product_target(u_test, delays),
-        ),
+        f"product u(t-{delays[0]})*u(t-{delays[1]})": (product_train, product_test),
     }
     rows, predictions = [], {}
     for task, (y_train, y_test) in tasks.items():
@@ -151,7 +147,7 @@ def run_demo(
             rows.append({"model": model_name, "task": task, **result})
     sweep = {"delays": [list(d) for d in sweep_delays], "n_granule": [0, *sweep_granules], "test_r2": []}
     for pair in sweep_delays if sweep_granules else ():
-        data = (u_train, _product_target(u_train, pair), u_test, _product_target(u_test, pair))
+        data = _product_data(n_train, n_test, length, pair, seed)
         sweep["test_r2"].append([_fit_and_test(g, data, settings)["test_r2"] for g in sweep["n_granule"]])
     product_task = list(tasks)[1]
     figure = _plot(Path(output_dir), tasks[product_task][1], predictions, product_task, rows, sweep, warmup)
