@@ -31,7 +31,7 @@ from cbreservoir.reproduce.conditions import (
 )
 from cbreservoir.reproduce.profiles import PROFILES, Profile, get_profile
 from cbreservoir.reproduce.run import make_cell, run_cell
-from cbreservoir.sweep import cell_id
+from cbreservoir.sweep import cell_id, run_sweep
 
 __all__ = [
     "CONDITIONS",
@@ -141,8 +141,6 @@ def reproduce(
         (one :func:`~cbreservoir.reproduce.summary.summarize_task` dict per task), ``table`` (Markdown)
         and ``files`` (paths written).
     """
-    from cbreservoir.sweep import run_sweep
-
     settings = get_profile(profile)
     tasks = check_tasks(task)
     names = MAIN_CONDITIONS if conditions is None else check_conditions(conditions)
