@@ -25,15 +25,10 @@ from torch import nn
 
 from cbreservoir._resources import check_memory
 from cbreservoir.nn import functional as CF
+from cbreservoir.validation import check_positive_int
 
 #: Standard deviations of the paper's cerebellar initialisation (biases are zero).
 PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _check_parameter_memory(n_parameters: int, what: str) -> None:
@@ -73,8 +68,8 @@ class LeakyCore(nn.Module):
         self, input_size: int, hidden_size: int, tau: float = 1.5, activation: str = "leaky_relu"
     ) -> None:
         super().__init__()
-        _check_positive_int("input_size", input_size)
-        _check_positive_int("hidden_size", hidden_size)
+        check_positive_int(input_size, "input_size")
+        check_positive_int(hidden_size, "hidden_size")
         if not (tau >= 1.0 and math.isfinite(tau)):
             raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
         self.activation_name = activation
@@ -115,8 +110,8 @@ class _GatedCore(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        _check_positive_int("input_size", input_size)
-        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
+        check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         _check_parameter_memory(
             _gated_parameters(self.n_gates, input_size, hidden_size), f"{type(self).__name__}({hidden_size})"
         )
@@ -190,9 +185,13 @@ class CerebellarModule(nn.Module):
         paper_init: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in [("input_size", input_size), ("n_granule", n_granule), ("n_purkinje", n_purkinje)]:
-            _check_positive_int(name, value)
-        _check_positive_int("n_out", n_out)
+        for name, value in [
+            ("input_size", input_size),
+            ("n_granule", n_granule),
+            ("n_purkinje", n_purkinje),
+            ("n_out", n_out),
+        ]:
+            check_positive_int(value, name)
         n_parameters = n_granule * (input_size + 1) + n_purkinje * (n_granule + 1) + n_out * (n_purkinje + 1)
         _check_parameter_memory(
             n_parameters, f"CerebellarModule(n_granule={n_granule}, n_purkinje={n_purkinje})"
@@ -277,9 +276,9 @@ class AuxiliaryRecurrentModule(nn.Module):
         self, input_size: int, n_units: int, n_out: int, tau: float = 1.5, activation: str = "leaky_relu"
     ) -> None:
         super().__init__()
-        self.n_units = _check_positive_int("n_units", n_units)
+        self.n_units = check_positive_int(n_units, "n_units")
         self.recurrent = LeakyCore(input_size, n_units, tau, activation)
-        self.output = nn.Linear(n_units, _check_positive_int("n_out", n_out))
+        self.output = nn.Linear(n_units, check_positive_int(n_out, "n_out"))
         with torch.no_grad():
             nn.init.normal_(self.output.weight, 0.0, PAPER_CEREBELLUM_INIT_STD["nuclei"])
             nn.init.zeros_(self.output.bias)
