@@ -59,6 +59,7 @@ from cbreservoir.training.trainer import (
     heads_accuracy,
     heads_cross_entropy,
 )
+from cbreservoir.validation import check_positive_int
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -835,8 +836,7 @@ def train_fixed_level(
         ("batch_size", batch_size),
         ("test_batches", test_batches),
     ]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(value, name)
     spec = task_spec(task)
     architecture = {"input_size": spec.input_size, "n_classes": spec.n_classes}
     if model == "rnn":
