@@ -27,6 +27,8 @@ from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin
 from cbreservoir.training.trainer import guarded_step
 from cbreservoir.validation import (
     as_float_array,
+    check_positive_int,
+    check_real,
     check_series,
     check_targets,
     check_warmup,
@@ -87,15 +89,11 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
             raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
-        if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int; got {epochs!r}")
-        if not (np.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive finite number; got {learning_rate!r}")
         self.loss = loss
         self.optimizer = optimizer
-        self.learning_rate = float(learning_rate)
-        self.epochs = int(epochs)
-        self.weight_decay = float(weight_decay)
+        self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0.0, strict=True)
+        self.epochs = check_positive_int(epochs, "epochs")
+        self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.fit_bias = bool(fit_bias)
         self.name = name
         self.input_dim = input_dim
