@@ -14,8 +14,12 @@ form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`; tasks: :data:`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # torch is imported by the functions that build models, not by this module
+    from torch import nn
+
+    from cbreservoir.training import PlasticitySchedule
 
 __all__ = [
     "CONDITIONS",
@@ -160,7 +164,7 @@ def build_condition_model(
     )
 
 
-def build_condition_schedule(condition: str, task: str) -> object:
+def build_condition_schedule(condition: str, task: str) -> PlasticitySchedule:
     """The plasticity schedule of ``condition`` (the interleaving period depends on ``task``)."""
     from cbreservoir.training import make_schedule
 
