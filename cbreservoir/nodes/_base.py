@@ -1,14 +1,22 @@
 """What the nodes share beyond :mod:`cbreservoir.validation`: the validated single ``step``, the linear
-readouts' outputs and the numpy -> torch hand-over."""
+readouts' outputs and training rows, and the numpy -> torch hand-over."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-from cbreservoir.validation import check_series, check_timestep
+from cbreservoir.validation import Series, Targets, check_series, check_timestep
 
-__all__ = ["LinearReadoutMixin", "ValidatedStepMixin", "shared_tensor"]
+__all__ = [
+    "LinearReadoutMixin",
+    "ValidatedStepMixin",
+    "shared_tensor",
+    "stacked_training_rows",
+    "training_rows",
+]
 
 
 def shared_tensor(array: object, dtype: type = np.float64) -> torch.Tensor:
@@ -30,6 +38,38 @@ def shared_tensor(array: object, dtype: type = np.float64) -> torch.Tensor:
     if not converted.flags.writeable:
         converted = converted.copy()
     return torch.from_numpy(converted)
+
+
+def training_rows(series: Series, targets: Targets, warmup: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The (input, target) row blocks a readout is fitted on.
+
+    Per-series targets: one block, the final step of every series and its target. Per-step targets:
+    one block per series, its steps from ``warmup`` on (views, no copy).
+
+    Parameters
+    ----------
+    series : Series
+    targets : Targets
+        Validated against ``series`` (:func:`cbreservoir.validation.check_targets`).
+    warmup : int
+        Already checked (:func:`cbreservoir.validation.check_warmup`); ignored for per-series targets.
+
+    Yields
+    ------
+    (ndarray (n_i, d), ndarray (n_i, k))
+    """
+    if targets.per_series:
+        yield np.stack([item[-1] for item in series.as_list()]), targets.data
+        return
+    for x_series, y_series in zip(series.as_list(), targets.as_list(), strict=True):
+        yield x_series[warmup:], y_series[warmup:]
+
+
+def stacked_training_rows(series: Series, targets: Targets, warmup: int) -> tuple[np.ndarray, np.ndarray]:
+    """All rows of :func:`training_rows` in two float64 arrays, inputs (N, d) and targets (N, k)."""
+    blocks = list(training_rows(series, targets, warmup))
+    inputs = np.concatenate([block[0] for block in blocks]).astype(np.float64, copy=False)
+    return inputs, np.concatenate([block[1] for block in blocks]).astype(np.float64, copy=False)
 
 
 class ValidatedStepMixin:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
-from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin
+from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin, stacked_training_rows
 from cbreservoir.training.trainer import guarded_step
 from cbreservoir.validation import (
     as_float_array,
@@ -146,11 +146,9 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         """Feature rows (N, d) and target rows (N, k): final steps (per-series targets) or all steps."""
         series = check_series(x, n_features=self.input_dim, owner=str(self))
         targets = check_targets(series, y)
-        if targets.per_series:
-            return np.stack([item[-1] for item in series.as_list()]), targets.data
-        warmup = check_warmup(warmup, series.lengths)
-        features = np.concatenate([item[warmup:] for item in series.as_list()])
-        return features, np.concatenate([item[warmup:] for item in targets.as_list()])
+        if not targets.per_series:
+            warmup = check_warmup(warmup, series.lengths)
+        return stacked_training_rows(series, targets, warmup)
 
     def fit(self, x: object, y: object = None, warmup: int = 0) -> GradientReadout:
         """Fit by ``epochs`` full-batch optimiser steps, starting from the current weights.
@@ -168,7 +166,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         if not self.initialized:
             self.initialize(x, y)
         features, targets = self._training_pairs(x, y, warmup)
-        inputs = torch.from_numpy(features.astype(np.float64))
+        inputs = torch.from_numpy(features)
         if self.loss == "cross_entropy":
             labels = targets[:, 0]
             if targets.shape[1] != 1 or np.any(labels != np.round(labels)) or labels.min() < 0:
@@ -183,7 +181,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
                 raise ValueError(
                     f"targets have {targets.shape[1]} outputs but output_dim is {self.output_dim}"
                 )
-            target = torch.from_numpy(targets.astype(np.float64))
+            target = torch.from_numpy(targets)
         self._optimise(inputs, target)
         return self
 

@@ -39,7 +39,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.linalg
@@ -49,7 +49,7 @@ from reservoirpy.utils.model_utils import join_data, map_input
 from scipy.linalg import blas, lapack
 
 from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nodes._base import LinearReadoutMixin
+from cbreservoir.nodes._base import LinearReadoutMixin, stacked_training_rows, training_rows
 from cbreservoir.validation import (
     Series,
     Targets,
@@ -360,9 +360,7 @@ class Ridge(LinearReadoutMixin, TrainableNode):
         statistics = self._accumulate(series, targets, warmup, reset=True)
         weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
         if weights is None:
-            rows = list(self._training_rows(series, targets, warmup))
-            x_rows = np.concatenate([r[0] for r in rows]).astype(np.float64, copy=False)
-            y_rows = np.concatenate([r[1] for r in rows]).astype(np.float64, copy=False)
+            x_rows, y_rows = stacked_training_rows(series, targets, warmup)
             self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
         else:
             self._Wout = weights
@@ -392,7 +390,7 @@ class Ridge(LinearReadoutMixin, TrainableNode):
         The running statistics are only touched once the new rows are all accumulated.
         """
         statistics = _Statistics(self.input_dim, self.output_dim, centered=self.fit_bias)
-        statistics.update(self._training_rows(series, targets, warmup))
+        statistics.update(training_rows(series, targets, warmup))
         if reset or self._statistics is None:
             return statistics
         self._statistics.merge(statistics)
@@ -409,17 +407,6 @@ class Ridge(LinearReadoutMixin, TrainableNode):
             self.input_dim, self.output_dim = series.n_features, targets.n_outputs
             self.initialize()
         return series, targets
-
-    @staticmethod
-    def _training_rows(
-        series: Series, targets: Targets, warmup: int
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if targets.per_series:
-            final_steps = np.stack([s[-1] for s in series.as_list()])
-            yield final_steps, targets.data
-            return
-        for x_series, y_series in zip(series.as_list(), targets.as_list(), strict=True):
-            yield x_series[warmup:], y_series[warmup:]
 
 
 def run_batched(model: Node | Model, x: object) -> np.ndarray | list[np.ndarray] | dict[str, object]:
