@@ -46,6 +46,7 @@ from cbreservoir.models import build_model, count_parameters
 from cbreservoir.reproduce.conditions import CONDITIONS, check_conditions
 from cbreservoir.reproduce.profiles import Profile, get_profile
 from cbreservoir.reproduce.run import build_curriculum, make_cell
+from cbreservoir.reproduce.summary import json_ready
 from cbreservoir.training.curriculum import load_checkpoint
 
 #: Tasks the report supports (single-head tasks of the study).
@@ -424,19 +425,6 @@ def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
 # --- the report ------------------------------------------------------------------------------------------
 
 
-def _json_ready(value: Any) -> Any:
-    """Replace NaN/inf by None and numpy scalars by Python numbers, recursively."""
-    if isinstance(value, dict):
-        return {str(key): _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _model_to_analyse(
     model: nn.Module, history: Any, checkpoints: Sequence[tuple[int, nn.Module]]
 ) -> tuple[int, nn.Module, str]:
@@ -521,7 +509,7 @@ def run_analysis(
         "timescales": plot_timescales(models, output_dir / "timescales.png"),
         "sparseness": plot_sparseness(models, output_dir / "sparseness.png"),
     }
-    summary = _json_ready(
+    summary = json_ready(
         {
             "task": task,
             "seed": seed,
