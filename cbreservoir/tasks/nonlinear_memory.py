@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cbreservoir.validation import check_positive_int
+
 __all__ = ["nonlinear_memory_task"]
 
 
@@ -53,9 +55,8 @@ def nonlinear_memory_task(
     ValueError
         Non-positive sizes, negative delays, or series not longer than the largest delay.
     """
-    for name, value in (("n_series", n_series), ("length", length)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    check_positive_int(n_series, "n_series")
+    check_positive_int(length, "length")
     if len(delays) != 2 or any(int(d) != d or d < 0 for d in delays):
         raise ValueError(f"delays must be two non-negative ints; got {delays!r}")
     first, second = (int(d) for d in delays)
