@@ -331,6 +331,8 @@ def check_warmup(warmup: int, lengths: Sequence[int]) -> int:
 
     Raises
     ------
+    TypeError
+        ``warmup`` is not an int (bools are refused).
     ValueError
         A negative warmup, or one that leaves no step of the shortest series.
     """
