@@ -135,6 +135,13 @@ class CerebellarActivity(NamedTuple):
     purkinje: torch.Tensor  #: (..., P)
     nuclei: torch.Tensor  #: (..., n_out)
 
+    def select(self, output: str) -> torch.Tensor:
+        """The layer named ``output`` (``"granule"``, ``"purkinje"``, ``"nuclei"``), or for ``"all"`` the
+        concatenation ``[g, p, c]`` (..., G + P + n_out)."""
+        if output == "all":
+            return torch.cat(tuple(self), dim=-1)
+        return getattr(self, output)
+
 
 def cerebellum_forward(
     u: torch.Tensor,

@@ -141,9 +141,7 @@ class _CerebellumStep(nn.Module):
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         weights = [getattr(self, name) for name in _CEREBELLUM_WEIGHTS]
         activity = CF.cerebellum_forward(inputs, *weights, granule_threshold=self.granule_threshold)
-        if self.output == "all":
-            return torch.cat(tuple(activity), dim=-1)
-        return getattr(activity, self.output)
+        return activity.select(self.output)
 
     def write_back(self, node: Cerebellum) -> None:
         for name in _CEREBELLUM_WEIGHTS:

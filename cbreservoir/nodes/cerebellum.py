@@ -32,7 +32,6 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-import torch
 from reservoirpy.model import Model
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
@@ -205,9 +204,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         return cerebellum_forward(shared_tensor(u), *weights)
 
     def _emit(self, activity: CerebellarActivity) -> np.ndarray:
-        if self.output == "all":
-            return torch.cat(tuple(activity), dim=-1).numpy()
-        return getattr(activity, self.output).numpy()
+        return activity.select(self.output).numpy()
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         if self._needs_calibration():
