@@ -43,7 +43,7 @@ from cbreservoir.models import count_parameters
 from cbreservoir.models.base import seeded_init
 from cbreservoir.nn.modules import CerebellarModule
 from cbreservoir.nodes.ridge import cholesky_solve, eigh_solve
-from cbreservoir.training.trainer import GradientTrainer
+from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]
 
@@ -210,16 +210,15 @@ class FeedforwardTrainer:
 
     def _scores(
         self, code: torch.Tensor, targets: list[tuple[int, torch.Tensor]]
-    ) -> tuple[float, tuple[float, ...]]:
-        """Summed mean squared error against one-hot targets, and the accuracy of each head in ``targets``."""
-        loss, accuracies = 0.0, []
+    ) -> tuple[float, float | tuple[float, ...]]:
+        """Summed mean squared error against one-hot targets, and :func:`heads_accuracy` of the readouts."""
+        loss, outputs = 0.0, {}
         for head, labels in targets:
             weights, bias = self._readout(head)
-            outputs = code.to(torch.float64) @ weights + bias
+            outputs[head] = code.to(torch.float64) @ weights + bias
             one_hot = torch.nn.functional.one_hot(labels, self.n_classes[head]).to(torch.float64)
-            loss += ((outputs - one_hot) ** 2).sum(dim=1).mean().item()
-            accuracies.append((outputs.argmax(dim=1) == labels).double().mean().item())
-        return loss, tuple(accuracies)
+            loss += ((outputs[head] - one_hot) ** 2).sum(dim=1).mean().item()
+        return loss, heads_accuracy(outputs, targets)
 
     # --- the learner interface -----------------------------------------------------------------------------
 
@@ -258,8 +257,8 @@ class FeedforwardTrainer:
         if self.step_count <= self.core_steps:
             return self.core_trainer.evaluate(x, y, head=head)
         targets = self.core_trainer.prepare_targets(y, head)
-        loss, accuracies = self._scores(self.granule_code(x, self.core_trainer.eval_generator), targets)
-        return {"accuracy": accuracies[0] if len(accuracies) == 1 else accuracies, "loss": loss}
+        loss, accuracy = self._scores(self.granule_code(x, self.core_trainer.eval_generator), targets)
+        return {"accuracy": accuracy, "loss": loss}
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters of the final pipeline.

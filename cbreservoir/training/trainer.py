@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -134,14 +134,14 @@ def heads_cross_entropy(
 
 
 def heads_accuracy(
-    logits: Sequence[torch.Tensor], targets: Sequence[tuple[int, torch.Tensor]]
+    logits: Sequence[torch.Tensor] | Mapping[int, torch.Tensor], targets: Sequence[tuple[int, torch.Tensor]]
 ) -> float | tuple[float, ...]:
     """Fraction of correct argmax predictions of each head that has targets.
 
     Parameters
     ----------
-    logits : sequence of tensor (B, C_k)
-        One per head of the model.
+    logits : sequence of tensor (B, C_k), or a mapping head index -> tensor (B, C_k)
+        The outputs of (at least) the heads in ``targets``.
     targets : sequence of (int, int64 tensor (B,))
         ``(head index, class indices)`` pairs, as :meth:`GradientTrainer.prepare_targets` returns.
 
