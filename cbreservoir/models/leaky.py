@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, seeded_init
-from cbreservoir.nn.modules import AuxiliaryRecurrentModule, CerebellarModule, LeakyCore
+from cbreservoir.nn.modules import (
+    AuxiliaryRecurrentModule,
+    CerebellarModule,
+    LeakyCore,
+    auxiliary_parameters,
+    cerebellar_parameters,
+)
 
 
 class _LeakyCoreModel(RecurrentClassifier):
@@ -131,10 +137,10 @@ def auxiliary_size_matching_cerebellum(
     with m = H + d. Ties go to the smaller A.
     """
     mossy = hidden_size + input_size
-    target = n_granule * (mossy + 1) + n_purkinje * (n_granule + 1) + hidden_size * (n_purkinje + 1)
+    target = cerebellar_parameters(mossy, n_granule, n_purkinje, hidden_size)
 
     def size(units: int) -> int:
-        return units * (mossy + 1) + units * (units + 1) + hidden_size * (units + 1)
+        return auxiliary_parameters(mossy, units, hidden_size)
 
     upper = 1
     while size(upper) < target:

@@ -42,6 +42,16 @@ def _gated_parameters(gates: int, input_size: int, hidden_size: int) -> int:
     return gates * hidden_size * (input_size + hidden_size + 2)
 
 
+def cerebellar_parameters(input_size: int, n_granule: int, n_purkinje: int, n_out: int) -> int:
+    """Parameters of a :class:`CerebellarModule`: ``G(m + 1) + P(G + 1) + n_out(P + 1)``."""
+    return n_granule * (input_size + 1) + n_purkinje * (n_granule + 1) + n_out * (n_purkinje + 1)
+
+
+def auxiliary_parameters(input_size: int, n_units: int, n_out: int) -> int:
+    """Parameters of an :class:`AuxiliaryRecurrentModule`: ``A(m + 1) + A(A + 1) + n_out(A + 1)``."""
+    return _gated_parameters(1, input_size, n_units) + n_out * (n_units + 1)
+
+
 class LeakyCore(nn.Module):
     """Leaky Elman core ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)``.
 
@@ -192,9 +202,9 @@ class CerebellarModule(nn.Module):
             ("n_out", n_out),
         ]:
             check_positive_int(value, name)
-        n_parameters = n_granule * (input_size + 1) + n_purkinje * (n_granule + 1) + n_out * (n_purkinje + 1)
         _check_parameter_memory(
-            n_parameters, f"CerebellarModule(n_granule={n_granule}, n_purkinje={n_purkinje})"
+            cerebellar_parameters(input_size, n_granule, n_purkinje, n_out),
+            f"CerebellarModule(n_granule={n_granule}, n_purkinje={n_purkinje})",
         )
         self.granule = nn.Linear(input_size, n_granule)
         self.purkinje = nn.Linear(n_granule, n_purkinje)
