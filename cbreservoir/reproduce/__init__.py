@@ -137,7 +137,8 @@ def reproduce(
     Returns
     -------
     dict
-        ``profile``, ``tasks``, ``conditions``, ``seeds``, ``n_runs``, ``wall_seconds``, ``summaries``
+        ``profile``, ``tasks``, ``conditions``, ``seeds``, ``granule_sizes``, ``n_runs``, ``wall_seconds``,
+        ``summaries``
         (one :func:`~cbreservoir.reproduce.summary.summarize_task` dict per task), ``table`` (Markdown)
         and ``files`` (paths written).
     """

@@ -58,11 +58,14 @@ def summarize_task(
     Returns
     -------
     dict
-        ``global_max`` (over the main conditions at G = 256, or over all runs if none), ``half_max``, and
-        ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc`` and
-        ``mean_level`` as :func:`cbreservoir.metrics.summarize` dicts (mean, sd, sem, n), ``censored``
-        (runs that did not reach half-max), the study's numbers where it has them, and ``ordering``:
-        whether CB-RNN and full reservoir reached half-max in fewer epochs (mean) than RNN-only.
+        ``task``, ``n_epochs``, ``global_max`` (over the main conditions at G = 256, or over all runs if
+        none), ``half_max``, ``switching_window`` (None unless switching), ``study_global_max``;
+        ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc``,
+        ``mean_level``, ``seconds`` and (switching) ``active_mean_level`` as
+        :func:`cbreservoir.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did not
+        reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
+        and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
+        each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only.
     """
     from cbreservoir.metrics import global_max_level
 
