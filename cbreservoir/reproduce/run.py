@@ -141,7 +141,8 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
     -------
     dict
         ``task``, ``condition``, ``seed``, ``n_granule``, ``levels`` (N(e), one per epoch), ``history``
-        (per epoch: level, accuracy, loss, seconds), ``seconds`` (wall time of this call),
+        (:meth:`~cbreservoir.training.CurriculumHistory.to_dict`: every epoch's record), ``seconds``
+        (wall time of this call),
         ``n_parameters``, ``hidden_size``, ``model_config``, ``profile`` and ``versions``; feedforward
         runs add ``parameter_counts`` (trainable ridge readout, frozen core + granule layer, total =
         ``n_parameters``).
