@@ -10,6 +10,7 @@ from torch import nn
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN
+from cbreservoir.validation import check_positive_int
 
 #: kind -> (class, fixed keyword arguments)
 MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {
@@ -89,8 +90,7 @@ def match_hidden_size(
     **model_kwargs
         Further constructor arguments held fixed (e.g. ``n_granule`` for ``"cbrnn"``).
     """
-    if isinstance(target_params, bool) or not isinstance(target_params, int) or target_params < 1:
-        raise ValueError(f"target_params must be a positive int, got {target_params!r}")
+    target_params = check_positive_int(target_params, "target_params")
 
     def count(hidden_size: int) -> int:
         return _parameters_at(kind, hidden_size, input_size, n_classes, model_kwargs)
