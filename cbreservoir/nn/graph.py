@@ -367,10 +367,10 @@ def initialize_graph(
     graph = _as_model(model_or_node)
     widths = {node: feature_dim(value) for node, value in _input_map(graph, x).items()}
     for node in graph.execution_order:
-        width = widths.get(node, 0) + sum(parent.output_dim for parent in graph.parents[node])
-        width += sum(parent.output_dim for parent, delay, child in graph.edges if child is node and delay > 0)
         if node.initialized:
             continue
+        width = widths.get(node, 0) + sum(parent.output_dim for parent in graph.parents[node])
+        width += sum(parent.output_dim for parent, delay, child in graph.edges if child is node and delay > 0)
         if isinstance(node, GradientReadout) and node.output_dim is None and y is not None:
             node.output_dim = int(np.max(y)) + 1 if loss == "cross_entropy" else int(np.shape(y)[-1])
         node.initialize(np.zeros((1, width)))
