@@ -558,6 +558,8 @@ def _check_same_optimizer(trainers: list[GradientTrainer]) -> None:
 
 
 def _check_same_architecture(models: list[nn.Module]) -> None:
+    """Members must share model 0's class, config (up to ``seed``), parameter shapes and cerebellum flag."""
+
     def signature(model: nn.Module) -> tuple:
         config = {key: value for key, value in getattr(model, "config", {}).items() if key != "seed"}
         shapes = [(name, tuple(p.shape), p.dtype, p.device) for name, p in model.named_parameters()]
