@@ -49,7 +49,12 @@ from reservoirpy.utils.model_utils import join_data, map_input
 from scipy.linalg import blas, lapack
 
 from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nodes._base import LinearReadoutMixin, stacked_training_rows, training_rows
+from cbreservoir.nodes._base import (
+    LinearReadoutMixin,
+    ValidatedStepMixin,
+    stacked_training_rows,
+    training_rows,
+)
 from cbreservoir.validation import (
     Series,
     Targets,
@@ -216,7 +221,7 @@ def lstsq_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> t
     return solution[:n_inputs], bias
 
 
-class Ridge(LinearReadoutMixin, TrainableNode):
+class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     """Closed-form ridge regression readout, a reservoirpy ``TrainableNode``.
 
     Parameters
