@@ -47,7 +47,7 @@ class InsufficientMemoryError(MemoryError):
     """An allocation was refused because it needs more memory than is available."""
 
 
-def available_memory() -> int:
+def available_memory() -> int | float:
     """Bytes of memory available for new allocations.
 
     ``MemAvailable`` from ``/proc/meminfo`` (Linux: free memory plus reclaimable caches); elsewhere
