@@ -96,8 +96,8 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.fit_bias = bool(fit_bias)
         self.name = name
-        self.input_dim = input_dim
-        self.output_dim = output_dim
+        self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
+        self.output_dim = None if output_dim is None else check_positive_int(output_dim, "output_dim")
         self.Wout = None if Wout is None else as_float_array(Wout, "Wout", np.float64)
         self.bias = None if bias is None else np.ravel(as_float_array(bias, "bias", np.float64))
         if self.Wout is not None:
