@@ -470,7 +470,8 @@ class GradientTrainer:
         x = self.prepare_inputs(x)
         targets = self.prepare_targets(y, head)
         logits = self.outputs(x, mask, self.eval_generator)
-        return {"accuracy": heads_accuracy(logits, targets), "loss": self.loss(logits, targets).item()}
+        loss = self.loss(logits, targets).item()  # first: it refuses labels that do not match the batch
+        return {"accuracy": heads_accuracy(logits, targets), "loss": loss}
 
     # --- checkpoints -----------------------------------------------------------------------------------
 
