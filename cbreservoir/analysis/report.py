@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
+from cbreservoir._threads import torch_threads
 from cbreservoir.analysis.ablation import ablate_cerebellum, ablation_accuracy, readout_recovery
 from cbreservoir.analysis.activity import (
     dimensionality_by_population,
@@ -438,6 +438,7 @@ def _model_to_analyse(
     return history.levels[-1], model, "final weights (no level passed)"
 
 
+@torch_threads(1)  # one thread, as the sweeps; the caller's thread count is restored
 def run_analysis(
     output_dir: str | os.PathLike[str],
     task: str = "dms",
@@ -487,7 +488,6 @@ def run_analysis(
     output_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_root = Path(checkpoint_dir) if checkpoint_dir is not None else output_dir / "checkpoints"
     start = time.perf_counter()
-    torch.set_num_threads(1)
     models = {}
     for condition in conditions:
         condition_dir = checkpoint_root / f"{task}-{condition}-seed{seed}"

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
+from cbreservoir._threads import torch_threads
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import split_by_series
-from cbreservoir.estimators._threads import torch_threads
 from cbreservoir.models import build_model
 from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
 from cbreservoir.training import FullReservoir, GradientTrainer

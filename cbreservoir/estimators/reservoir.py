@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
+from cbreservoir._threads import torch_threads
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import split_by_series
-from cbreservoir.estimators._threads import torch_threads
 from cbreservoir.validation import Series, check_warmup
 
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.

@@ -147,17 +147,16 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         runs add ``parameter_counts`` (trainable ridge readout, frozen core + granule layer, total =
         ``n_parameters``).
     """
-    import torch
-
+    from cbreservoir._threads import torch_threads
     from cbreservoir.models import count_parameters
     from cbreservoir.sweep import cell_id
 
-    torch.set_num_threads(1)
     checkpoint_dir = None if checkpoint_root is None else Path(checkpoint_root) / cell_id(cell)
-    curriculum = build_curriculum(cell, checkpoint_dir)
-    start = time.perf_counter()
-    history = curriculum.run(Profile(**cell["profile"]).n_epochs)
-    seconds = time.perf_counter() - start
+    with torch_threads(1):  # one run per core; the caller's thread count is restored
+        curriculum = build_curriculum(cell, checkpoint_dir)
+        start = time.perf_counter()
+        history = curriculum.run(Profile(**cell["profile"]).n_epochs)
+        seconds = time.perf_counter() - start
     if checkpoint_dir is not None:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     model = curriculum.trainer.model

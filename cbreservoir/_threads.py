@@ -1,4 +1,4 @@
-"""``n_jobs`` of the estimators: the number of torch threads used while they compute."""
+"""Scoped torch thread counts (the estimators' ``n_jobs``; one thread per run in sweeps and analyses)."""
 
 from __future__ import annotations
 
