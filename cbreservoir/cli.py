@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cbreservoir._json import json_ready
+
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
@@ -391,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the work itself failed: report it, never a traceback
         return _fail(args, prefix, f"failed: {type(error).__name__}: {error}", EXIT_FAILED)
     if args.json:
-        print(json.dumps(_jsonable(result), indent=2, allow_nan=False))
+        print(json.dumps(json_ready(result), indent=2, allow_nan=False))
     elif text := args.render(result):
         print(text)
     return EXIT_OK
@@ -402,21 +404,6 @@ def _fail(args: argparse.Namespace, prefix: str, message: str, code: int) -> int
     if args.json:
         print(json.dumps({"ok": False, "error": message, "exit_code": code}))
     return code
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` as strict JSON: numpy/torch values as lists and numbers, paths as strings, NaN as null."""
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
-        return _jsonable(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _render(result: dict, indent: str = "") -> str:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from cbreservoir._json import json_ready
 from cbreservoir._threads import torch_threads
 from cbreservoir.analysis.ablation import ablate_cerebellum, ablation_accuracy, readout_recovery
 from cbreservoir.analysis.activity import (
@@ -46,7 +47,6 @@ from cbreservoir.models import build_model, count_parameters
 from cbreservoir.reproduce.conditions import CONDITIONS, check_conditions
 from cbreservoir.reproduce.profiles import Profile, get_profile
 from cbreservoir.reproduce.run import build_curriculum, make_cell
-from cbreservoir.reproduce.summary import json_ready
 from cbreservoir.training.curriculum import load_checkpoint
 
 #: Tasks the report supports (single-head tasks of the study).

@@ -171,8 +171,9 @@ def _write_outputs(
     runs: Sequence[dict], tasks: Sequence[str], profile: Profile, output: Path, scaling: bool
 ) -> dict:
     """Summaries, the Markdown table, ``summary.json`` / ``summary.md`` and the figures."""
+    from cbreservoir._json import json_ready
     from cbreservoir.reproduce.figures import plot_learning_curves, plot_scaling
-    from cbreservoir.reproduce.summary import json_ready, markdown_table, summarize_task
+    from cbreservoir.reproduce.summary import markdown_table, summarize_task
 
     summaries = [
         summarize_task(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from cbreservoir.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
 
-__all__ = ["STUDY_RESULTS", "STUDY_SWITCHING", "json_ready", "markdown_table", "summarize_task"]
+__all__ = ["STUDY_RESULTS", "STUDY_SWITCHING", "markdown_table", "summarize_task"]
 
 #: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
 STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
@@ -184,17 +183,6 @@ def _mean_sem(stats: dict, digits: int = 1) -> str:
     if stats["n"] < 2:
         return f"{stats['mean']:.{digits}f}"
     return f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"
-
-
-def json_ready(value: object) -> object:
-    """``value`` with non-finite floats (e.g. the SEM of one run) replaced by ``None``, for strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(item) for item in value]
-    return value
 
 
 def _table_row(cells: Sequence[str]) -> str:
