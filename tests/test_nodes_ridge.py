@@ -144,3 +144,74 @@ def test_given_weights_run_without_fitting():
     np.testing.assert_allclose(node.run(np.ones((4, 3))), np.full((4, 1), 5.0))
     with pytest.raises(ValueError, match="not fitted"):
         Ridge().run(np.ones((4, 3)))
+
+
+# ------------------------------------------------------------------------------------ gram_dtype="float32"
+
+
+def test_float32_gram_is_close_to_float64_and_streams_the_same(data):
+    X, Y = data
+    exact = Ridge(ridge=1e-2).fit(X, Y)
+    fast = Ridge(ridge=1e-2, gram_dtype="float32").fit(X, Y)
+    np.testing.assert_allclose(fast.Wout, exact.Wout, rtol=0, atol=1e-5 * np.abs(exact.Wout).max())
+    np.testing.assert_allclose(fast.bias, exact.bias, rtol=0, atol=1e-5 * np.abs(exact.bias).max())
+    assert not np.array_equal(fast.Wout, exact.Wout)  # the float32 products were really used
+    streamed = Ridge(ridge=1e-2, gram_dtype="float32")
+    for index, rows in enumerate(np.array_split(np.arange(len(X)), 3)):
+        streamed.partial_fit(X[rows], Y[rows], reset=index == 0)
+    np.testing.assert_allclose(streamed.Wout, fast.Wout, rtol=0, atol=1e-5 * np.abs(exact.Wout).max())
+
+
+def test_float32_gram_centres_in_float64_before_rounding():
+    # a large common offset: rounding the raw states to float32 would lose the 1e-2 signal's digits
+    rng = np.random.default_rng(1)
+    X = 1e4 + 1e-2 * rng.normal(size=(3000, 5))
+    Y = (X - 1e4) @ rng.normal(size=(5, 1)) * 100
+    exact = Ridge(ridge=0.0).fit(X, Y)
+    fast = Ridge(ridge=0.0, gram_dtype="float32").fit(X, Y)
+    np.testing.assert_allclose(fast.run(X), exact.run(X), rtol=0, atol=1e-4 * np.abs(Y).max())
+
+
+def test_float32_gram_fit_redoes_an_ill_conditioned_fit_in_float64():
+    from cbreservoir.bench import ill_conditioned_states
+
+    X, Y = ill_conditioned_states(3000, 30, condition=1e6)
+    exact = Ridge(ridge=0.0).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = Ridge(ridge=0.0, gram_dtype="float32").fit(X, Y)
+    np.testing.assert_array_equal(fast.Wout, exact.Wout)
+    np.testing.assert_array_equal(fast.bias, exact.bias)
+
+
+def test_streamed_float32_gram_warns_when_ill_conditioned():
+    from cbreservoir.bench import ill_conditioned_states
+
+    X, Y = ill_conditioned_states(3000, 30, condition=1e6)
+    streamed = (
+        Ridge(ridge=0.0, gram_dtype="float32").partial_fit(X[:1500], Y[:1500]).partial_fit(X[1500:], Y[1500:])
+    )
+    with pytest.warns(RuntimeWarning, match="gram_dtype='float64'"):
+        assert np.all(np.isfinite(streamed.Wout))
+
+
+def test_merging_a_float32_chunk_marks_the_statistics_float32(data):
+    X, Y = data
+    readout = Ridge(ridge=1e-2).partial_fit(X[:200], Y[:200])
+    readout.gram_dtype = "float32"
+    readout.partial_fit(X[200:], Y[200:])
+    assert readout._statistics.gram_dtype == "float32"
+
+
+def test_gram_dtype_is_checked_and_saved(tmp_path, data):
+    import cbreservoir
+
+    with pytest.raises(
+        ValueError, match=r"gram_dtype must be one of \['float64', 'float32'\]; got 'float16'"
+    ):
+        Ridge(gram_dtype="float16")
+    X, Y = data
+    fitted = Ridge(ridge=1e-2, gram_dtype="float32").fit(X, Y)
+    loaded = cbreservoir.load(cbreservoir.save(fitted, tmp_path / "ridge"))
+    assert loaded.gram_dtype == "float32"
+    np.testing.assert_array_equal(loaded.Wout, fitted.Wout)

@@ -6,7 +6,10 @@ accumulated chunk by chunk (so ``partial_fit`` can stream data that never sits i
 * the statistics are *centred per chunk* and merged with the pairwise (Chan et al.) update, so large
   state offsets do not cancel catastrophically (reservoirpy subtracts ``n·mean·meanᵀ`` from a raw
   ``XᵀX`` instead);
-* ``XᵀX`` is a BLAS ``syrk`` (half the work of a general product), always in float64;
+* ``XᵀX`` is a BLAS ``syrk`` (half the work of a general product), in float64 by default. With
+  ``gram_dtype="float32"`` each centred chunk's product is an ``ssyrk`` (about twice as fast), summed
+  in float64; a fit whose float32 Gram matrix is too ill-conditioned to trust (reciprocal condition
+  below :data:`FLOAT32_GRAM_MIN_RCOND`) is redone in float64 (``fit``) or warned about (streaming);
 * the system is solved by Cholesky when it is well conditioned. When the regularised Gram matrix is
   numerically singular (nearly collinear states, tiny ``ridge``), ``fit`` recomputes the weights from
   the rows with ``numpy.linalg.lstsq``; streamed statistics fall back to a truncated
@@ -39,6 +42,8 @@ Examples
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -73,8 +78,12 @@ __all__ = ["Ridge", "predict_final", "run_batched"]
 #: Rows per chunk when accumulating statistics (the centred chunk is a reused buffer of this many rows).
 CHUNK_ROWS = 4096
 
-#: Below this reciprocal condition number (LAPACK estimate) the Cholesky solve is not trusted.
-MIN_RCOND = 1e-10
+#: Gram matrix precisions of :class:`Ridge` (``gram_dtype``).
+GRAM_DTYPES = ("float64", "float32")
+
+#: Below this reciprocal condition number a float32 Gram matrix is not trusted: its rounding (about
+#: 1e-6 relative) could then move the weights by more than about 1e-3 relative.
+FLOAT32_GRAM_MIN_RCOND = 1e-3
 
 
 class _Statistics:
@@ -82,13 +91,16 @@ class _Statistics:
 
     ``products`` is the (d + k, d + k) cross-product matrix of the rows ``[x, y]``: one ``syrk`` per
     chunk gives ``xᵀx`` and ``xᵀy`` together. Only its upper triangle is accumulated. With
-    ``centered=False`` the means stay zero and the products are raw (no-bias fit).
+    ``centered=False`` the means stay zero and the products are raw (no-bias fit). With
+    ``gram_dtype="float32"`` each (float64-centred) chunk is rounded to float32 for its ``syrk``; the
+    chunk products are still summed in float64.
     """
 
-    def __init__(self, n_inputs: int, n_outputs: int, centered: bool):
+    def __init__(self, n_inputs: int, n_outputs: int, centered: bool, gram_dtype: str = "float64"):
         width = n_inputs + n_outputs
         check_memory(array_bytes((width, width + CHUNK_ROWS)), f"the ridge statistics of {n_inputs} inputs")
         self.centered = centered
+        self.gram_dtype = gram_dtype
         self.count = 0
         self.n_inputs = n_inputs
         self.mean_x = np.zeros(n_inputs)
@@ -111,6 +123,7 @@ class _Statistics:
         Rows of consecutive blocks (e.g. many short series) share a chunk, so every ``syrk`` is large.
         """
         buffer = np.empty((CHUNK_ROWS, len(self.products)))
+        narrow = np.empty(buffer.shape, np.float32) if self.gram_dtype == "float32" else None
         filled = 0
         for x, y in blocks:
             start = 0
@@ -120,20 +133,28 @@ class _Statistics:
                 buffer[filled : filled + take, self.n_inputs :] = y[start : start + take]
                 filled, start = filled + take, start + take
                 if filled == CHUNK_ROWS:
-                    self._add_chunk(buffer)
+                    self._add_chunk(buffer, narrow)
                     filled = 0
         if filled:
-            self._add_chunk(buffer[:filled])
+            self._add_chunk(buffer[:filled], narrow)
 
-    def _add_chunk(self, rows: np.ndarray) -> None:
-        """Add the rows ``[x, y]`` of one chunk (centred in place first when ``centered``)."""
+    def _add_chunk(self, rows: np.ndarray, narrow: np.ndarray | None) -> None:
+        """Add the rows ``[x, y]`` of one chunk (centred in place first when ``centered``).
+
+        ``narrow`` is a float32 buffer of at least ``len(rows)`` rows for a float32 ``syrk``, or None.
+        """
         if self.centered:
             means = rows.mean(axis=0)
             rows -= means
         else:
             means = np.concatenate([self.mean_x, self.mean_y])
         # [x, y]ᵀ[x, y] as syrk on the Fortran view of the C-ordered rows, accumulated in place
-        self.products = blas.dsyrk(1.0, rows.T, c=self.products, beta=1.0, trans=0, overwrite_c=True)
+        if narrow is None:
+            self.products = blas.dsyrk(1.0, rows.T, c=self.products, beta=1.0, trans=0, overwrite_c=True)
+        else:
+            chunk = narrow[: len(rows)]
+            np.copyto(chunk, rows, casting="same_kind")
+            self.products += blas.ssyrk(1.0, chunk.T, trans=0)
         self._add_moments(len(rows), means[: self.n_inputs], means[self.n_inputs :])
 
     def _add_moments(self, n: int, mean_x: np.ndarray, mean_y: np.ndarray) -> None:
@@ -141,22 +162,28 @@ class _Statistics:
         total = self.count + n
         if self.centered:
             delta = np.concatenate([mean_x - self.mean_x, mean_y - self.mean_y])
-            self.products += (self.count * n / total) * np.outer(delta, delta)
+            # rank-one update of the upper triangle in place (syr), as the chunk products are
+            self.products = blas.dsyr(self.count * n / total, delta, a=self.products, overwrite_a=True)
             self.mean_x += delta[: self.n_inputs] * (n / total)
             self.mean_y += delta[self.n_inputs :] * (n / total)
         self.count = total
 
     def merge(self, other: _Statistics) -> None:
         """Add the statistics of other rows (pairwise update of Chan, Golub & LeVeque)."""
+        if other.gram_dtype == "float32":  # the merged products are only as accurate as the coarser part
+            self.gram_dtype = "float32"
         self.products += other.products
         self._add_moments(other.count, other.mean_x, other.mean_y)
 
 
-def cholesky_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray | None:
+def cholesky_solve(
+    gram: np.ndarray, cross: np.ndarray, ridge: float, min_rcond: float = 0.0
+) -> np.ndarray | None:
     """Solve ``(gram + ridge·I) W = cross`` by Cholesky, or return None when that is not trustworthy.
 
     None when the factorisation fails or LAPACK's reciprocal condition estimate (``pocon``) of the
-    regularised matrix is below ``d·eps`` (numerically singular in float64).
+    regularised matrix is below ``max(d·eps, min_rcond)`` (numerically singular in float64, or too
+    ill-conditioned for the precision ``gram`` was computed in).
 
     Parameters
     ----------
@@ -165,6 +192,8 @@ def cholesky_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndar
     cross : ndarray (d, k)
     ridge : float
         Non-negative penalty.
+    min_rcond : float, default 0
+        Smallest trusted reciprocal condition number beyond float64's ``d·eps``.
 
     Returns
     -------
@@ -175,9 +204,14 @@ def cholesky_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndar
     if info != 0:
         return None
     rcond, _ = lapack.dpocon(factor, np.abs(system).sum(axis=0).max())
-    if rcond < len(gram) * np.finfo(np.float64).eps:
+    if rcond < max(len(gram) * np.finfo(np.float64).eps, min_rcond):
         return None
     return scipy.linalg.cho_solve((factor, False), cross, check_finite=False)
+
+
+def _min_rcond(statistics: _Statistics) -> float:
+    """The smallest reciprocal condition number trusted for the precision of ``statistics``."""
+    return FLOAT32_GRAM_MIN_RCOND if statistics.gram_dtype == "float32" else 0.0
 
 
 def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
@@ -230,6 +264,11 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         L2 penalty λ (on ``Wout`` only, never on the bias).
     fit_bias : bool, default True
         Fit the bias ``b`` (by centring the statistics).
+    gram_dtype : {"float64", "float32"}, default "float64"
+        Precision of the ``XᵀX`` products. ``"float32"`` makes them about twice as fast (the chunks
+        are centred in float64 first and the products summed in float64) at float32 accuracy; when
+        the resulting system is ill-conditioned (:data:`FLOAT32_GRAM_MIN_RCOND`), :meth:`fit` redoes
+        the fit in float64 and streamed fits warn.
     Wout : array (input_dim, output_dim), optional
         Given weights (the node can run without fitting).
     bias : array (output_dim,), optional
@@ -246,6 +285,7 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         self,
         ridge: float = 1e-6,
         fit_bias: bool = True,
+        gram_dtype: str = "float64",
         Wout: object | None = None,
         bias: object | None = None,
         input_dim: int | None = None,
@@ -254,6 +294,9 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     ):
         self.ridge = check_real(ridge, "ridge", minimum=0.0)
         self.fit_bias = bool(fit_bias)
+        if gram_dtype not in GRAM_DTYPES:
+            raise ValueError(f"gram_dtype must be one of {list(GRAM_DTYPES)}; got {gram_dtype!r}")
+        self.gram_dtype = gram_dtype
         self.name = name
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.output_dim = None if output_dim is None else check_positive_int(output_dim, "output_dim")
@@ -266,6 +309,16 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         if bias is not None:
             self.bias = bias
         self.state = {"out": np.zeros(self.output_dim or 0)}
+
+    def __str__(self) -> str:
+        """``Ridge(...)`` with its non-default settings; it never solves for ``Wout`` (reservoirpy's does)."""
+        defaults = inspect.signature(type(self)).parameters
+        settings = ", ".join(
+            f"{key}={getattr(self, key)}"
+            for key in ("ridge", "fit_bias", "gram_dtype", "name")
+            if getattr(self, key) != defaults[key].default
+        )
+        return f"Ridge({settings})"
 
     # ------------------------------------------------------------------ weights (solved lazily)
     @property
@@ -311,8 +364,16 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         if self._solved or statistics is None:
             return
         gram = statistics.gram()
-        weights = cholesky_solve(gram, statistics.xy, self.ridge)
+        weights = cholesky_solve(gram, statistics.xy, self.ridge, _min_rcond(statistics))
         if weights is None:
+            if statistics.gram_dtype == "float32":
+                warnings.warn(
+                    "Ridge: the streamed float32 Gram matrix is too ill-conditioned to trust (reciprocal "
+                    f"condition below {FLOAT32_GRAM_MIN_RCOND:g}); the weights may be inaccurate. Stream "
+                    "again with gram_dtype='float64'.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             weights = eigh_solve(gram, statistics.xy, self.ridge)
         self._Wout = weights
         self._bias = statistics.mean_y - statistics.mean_x @ weights
@@ -359,11 +420,16 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         -----
         The fast path is a Cholesky solve of the accumulated normal equations. When the regularised
         Gram matrix is numerically singular (ill-conditioned states and a tiny ``ridge``), the
-        weights are recomputed from the rows by ``numpy.linalg.lstsq`` instead.
+        weights are recomputed from the rows by ``numpy.linalg.lstsq`` instead. With
+        ``gram_dtype="float32"``, a Gram matrix too ill-conditioned for float32 is first recomputed
+        in float64.
         """
         series, targets = self._check_fit_data(x, y, warmup)
         statistics = self._accumulate(series, targets, warmup, reset=True)
-        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
+        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, _min_rcond(statistics))
+        if weights is None and statistics.gram_dtype == "float32":
+            statistics = self._accumulate(series, targets, warmup, reset=True, gram_dtype="float64")
+            weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
         if weights is None:
             x_rows, y_rows = stacked_training_rows(series, targets, warmup)
             self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
@@ -389,12 +455,17 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         self._solved = False
         return self
 
-    def _accumulate(self, series: Series, targets: Targets, warmup: int, reset: bool) -> _Statistics:
+    def _accumulate(
+        self, series: Series, targets: Targets, warmup: int, reset: bool, gram_dtype: str | None = None
+    ) -> _Statistics:
         """Statistics of the training rows, merged into the running ones unless ``reset``.
 
-        The running statistics are only touched once the new rows are all accumulated.
+        The running statistics are only touched once the new rows are all accumulated. ``gram_dtype``
+        overrides the node's.
         """
-        statistics = _Statistics(self.input_dim, self.output_dim, centered=self.fit_bias)
+        statistics = _Statistics(
+            self.input_dim, self.output_dim, centered=self.fit_bias, gram_dtype=gram_dtype or self.gram_dtype
+        )
         statistics.update(training_rows(series, targets, warmup))
         if reset or self._statistics is None:
             return statistics
