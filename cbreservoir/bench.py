@@ -342,15 +342,16 @@ def bench_ridge_fit(
     repeat: int = 1,
     seed: int = 0,
 ) -> list[BenchRow]:
-    """Time ``Ridge.fit`` in memory and streamed (``partial_fit`` chunk by chunk) against reservoirpy's fit.
+    """Time ``Ridge.fit`` in memory, streamed (``partial_fit`` chunk by chunk) and with float32 Gram
+    products, against reservoirpy's fit.
 
-    Notes hold the largest relative difference between the streamed and in-memory weights and between
-    cbreservoir's and reservoirpy's weights.
+    Notes hold the largest relative difference between the streamed and in-memory weights, between
+    cbreservoir's and reservoirpy's weights, and between the float32-Gram and float64 weights.
 
     Returns
     -------
     list of BenchRow
-        In-memory row and streamed row, both with target 2×.
+        In-memory, streamed and float32-Gram rows, all with target 2×.
     """
     from reservoirpy.nodes import Ridge as PeerRidge
 
@@ -381,6 +382,8 @@ def bench_ridge_fit(
         return streamed.Wout  # solved lazily on first use
 
     stream_timing = time_call(stream, repeat=repeat, warmup=0)
+    float32_gram = Ridge(ridge=ridge, gram_dtype="float32")
+    float32_timing = time_call(lambda: float32_gram.fit(X, Y), repeat=repeat, warmup=0)
     scale = np.max(np.abs(in_memory.Wout))
     size = f"{n_samples:,}x{n_features:,} -> {n_outputs}, ridge {ridge:g}"
     return [
@@ -400,6 +403,16 @@ def bench_ridge_fit(
             target=2.0,
             notes={
                 "max_rel_diff_vs_in_memory": float(np.max(np.abs(streamed.Wout - in_memory.Wout)) / scale)
+            },
+        ),
+        BenchRow(
+            operation=f"Ridge.fit {size}, in memory, gram_dtype='float32'",
+            cbreservoir_seconds=float32_timing.median,
+            peer_seconds=peer_seconds,
+            peer="reservoirpy Ridge.fit (float64)",
+            target=2.0,
+            notes={
+                "max_rel_diff_vs_float64": float(np.max(np.abs(float32_gram.Wout - in_memory.Wout)) / scale)
             },
         ),
     ]
