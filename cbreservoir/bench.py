@@ -386,34 +386,32 @@ def bench_ridge_fit(
     float32_timing = time_call(lambda: float32_gram.fit(X, Y), repeat=repeat, warmup=0)
     scale = np.max(np.abs(in_memory.Wout))
     size = f"{n_samples:,}x{n_features:,} -> {n_outputs}, ridge {ridge:g}"
+
+    def row(operation: str, timing: Timing, peer_name: str, note: str, difference: np.ndarray) -> BenchRow:
+        notes = {note: float(np.max(np.abs(difference)) / scale)}
+        return BenchRow(f"{operation}, {size}", timing.median, peer_seconds, peer_name, 2.0, notes)
+
     return [
-        BenchRow(
-            operation=f"Ridge.fit {size}, in memory",
-            cbreservoir_seconds=memory_timing.median,
-            peer_seconds=peer_seconds,
-            peer="reservoirpy Ridge.fit",
-            target=2.0,
-            notes={"max_rel_diff_vs_peer": float(np.max(np.abs(in_memory.Wout - peer.Wout)) / scale)},
+        row(
+            "Ridge.fit in memory",
+            memory_timing,
+            "reservoirpy Ridge.fit",
+            "max_rel_diff_vs_peer",
+            in_memory.Wout - peer.Wout,
         ),
-        BenchRow(
-            operation=f"Ridge.partial_fit {size}, streamed in {n_chunks} chunks",
-            cbreservoir_seconds=stream_timing.median,
-            peer_seconds=peer_seconds,
-            peer="reservoirpy Ridge.fit (in memory)",
-            target=2.0,
-            notes={
-                "max_rel_diff_vs_in_memory": float(np.max(np.abs(streamed.Wout - in_memory.Wout)) / scale)
-            },
+        row(
+            f"Ridge.partial_fit streamed in {n_chunks} chunks",
+            stream_timing,
+            "reservoirpy Ridge.fit (in memory)",
+            "max_rel_diff_vs_in_memory",
+            streamed.Wout - in_memory.Wout,
         ),
-        BenchRow(
-            operation=f"Ridge.fit {size}, in memory, gram_dtype='float32'",
-            cbreservoir_seconds=float32_timing.median,
-            peer_seconds=peer_seconds,
-            peer="reservoirpy Ridge.fit (float64)",
-            target=2.0,
-            notes={
-                "max_rel_diff_vs_float64": float(np.max(np.abs(float32_gram.Wout - in_memory.Wout)) / scale)
-            },
+        row(
+            "Ridge.fit in memory, gram_dtype='float32'",
+            float32_timing,
+            "reservoirpy Ridge.fit (float64)",
+            "max_rel_diff_vs_float64",
+            float32_gram.Wout - in_memory.Wout,
         ),
     ]
 
