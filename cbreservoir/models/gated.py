@@ -6,6 +6,7 @@ import torch
 
 from cbreservoir.models.base import RecurrentClassifier, seeded_init
 from cbreservoir.nn.modules import CerebellarModule, GRUCore, LSTMCore
+from cbreservoir.validation import check_positive_int
 
 
 class _GatedModel(RecurrentClassifier):
@@ -25,6 +26,8 @@ class _GatedModel(RecurrentClassifier):
     ) -> None:
         if not isinstance(cerebellum, bool):
             raise ValueError(f"cerebellum must be True or False, got {cerebellum!r}")
+        check_positive_int(n_granule, "n_granule")  # checked even when unused: they go into the config
+        check_positive_int(n_purkinje, "n_purkinje")
         config = dict(
             input_size=input_size,
             hidden_size=hidden_size,

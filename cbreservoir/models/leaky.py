@@ -12,6 +12,7 @@ from cbreservoir.nn.modules import (
     auxiliary_parameters,
     cerebellar_parameters,
 )
+from cbreservoir.validation import check_positive_int
 
 
 class _LeakyCoreModel(RecurrentClassifier):
@@ -135,7 +136,16 @@ def auxiliary_size_matching_cerebellum(
 
     Cerebellum: ``G(m + 1) + P(G + 1) + H(P + 1)``; auxiliary module: ``A(m + 1) + A(A + 1) + H(A + 1)``,
     with m = H + d. Ties go to the smaller A.
+
+    Raises
+    ------
+    ValueError
+        A size that is not a positive int (bools refused).
     """
+    input_size = check_positive_int(input_size, "input_size")
+    hidden_size = check_positive_int(hidden_size, "hidden_size")
+    n_granule = check_positive_int(n_granule, "n_granule")
+    n_purkinje = check_positive_int(n_purkinje, "n_purkinje")
     mossy = hidden_size + input_size
     target = cerebellar_parameters(mossy, n_granule, n_purkinje, hidden_size)
 

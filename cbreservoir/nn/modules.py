@@ -18,14 +18,12 @@ torch.Size([4, 8])
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from cbreservoir._resources import check_memory
 from cbreservoir.nn import functional as CF
-from cbreservoir.validation import check_positive_int
+from cbreservoir.validation import check_positive_int, check_real
 
 #: Standard deviations of the paper's cerebellar initialisation (biases are zero).
 PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
@@ -72,6 +70,13 @@ class LeakyCore(nn.Module):
         ``weight`` = W_x, ``bias`` = b_x (torch's default initialisation).
     recurrent_layer : nn.Linear (H → H)
         ``weight`` = W_h, ``bias`` = b_h (torch's default initialisation).
+
+    Raises
+    ------
+    TypeError
+        ``tau`` is not a real number (a string, None, a bool).
+    ValueError
+        A size that is not a positive int, or ``tau`` NaN, infinite or below 1.
     """
 
     def __init__(
@@ -80,7 +85,7 @@ class LeakyCore(nn.Module):
         super().__init__()
         check_positive_int(input_size, "input_size")
         check_positive_int(hidden_size, "hidden_size")
-        if not (tau >= 1.0 and math.isfinite(tau)):
+        if check_real(tau, "tau") < 1.0:
             raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
         self.activation_name = activation
         self.activation = CF.get_activation(activation)

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from cbreservoir.validation import check_positive_int, check_real
+
 #: The module groups every model exposes through ``module_groups()``.
 MODULE_GROUPS = ("core", "cerebellum", "readout")
 
@@ -34,9 +36,12 @@ _PHASE0 = frozenset({"core", "readout"})
 _RESERVOIR = frozenset({"cerebellum", "readout"})
 
 
-def _check_level(level: int | None) -> None:
-    if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
-        raise ValueError(f"level must be an int or None, got {level!r}")
+def _check_level(level: int | None, name: str = "level", optional: bool = True) -> None:
+    """Raise ``ValueError`` unless ``level`` is an int (not a bool), or None when ``optional``."""
+    if level is None and optional:
+        return
+    if isinstance(level, bool) or not isinstance(level, int):
+        raise ValueError(f"{name} must be an int{' or None' if optional else ''}, got {level!r}")
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,21 @@ class FullReservoir(PlasticitySchedule):
     Parameters
     ----------
     phase0_level : int
-        Last level of phase 0 (2: the study trains the core at N = 2 only).
+        Last level of phase 0 (2: the study trains the core at N = 2 only), >= 0.
+
+    Raises
+    ------
+    ValueError
+        ``phase0_level`` is not an int (bools refused) or is negative.
     """
 
     name: ClassVar[str] = "full_reservoir"
     phase0_level: int = 2
+
+    def __post_init__(self) -> None:
+        _check_level(self.phase0_level, "phase0_level", optional=False)
+        if self.phase0_level < 0:
+            raise ValueError(f"phase0_level must be >= 0, got {self.phase0_level!r}")
 
     def _in_phase0(self, level: int | None) -> bool:
         _check_level(level)
@@ -101,14 +116,19 @@ class Interleaved(FullReservoir):
     k : int
         Period in levels (10 for DMS, 5 for parity and multitask in the study).
     phase0_level : int
+
+    Raises
+    ------
+    ValueError
+        ``k`` is not a positive int, or ``phase0_level`` is bad (see :class:`FullReservoir`).
     """
 
     name: ClassVar[str] = "interleaved"
     k: int = 10
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"k must be a positive int, got {self.k!r}")
+        super().__post_init__()
+        check_positive_int(self.k, "k")
 
     def trainable_groups(self, level: int | None) -> frozenset[str]:
         if self._in_phase0(level):
@@ -124,13 +144,20 @@ class ReducedRecurrentPlasticity(PlasticitySchedule):
     ----------
     scale : float
         In [0, 1].
+
+    Raises
+    ------
+    TypeError
+        ``scale`` is not a real number (a string, None, a bool).
+    ValueError
+        ``scale`` is NaN or outside [0, 1].
     """
 
     name: ClassVar[str] = "reduced_recurrent"
     scale: float = 0.1
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.scale <= 1.0:
+        if check_real(self.scale, "scale", minimum=0.0) > 1.0:
             raise ValueError(f"scale must be in [0, 1], got {self.scale!r}")
 
     @property
