@@ -21,6 +21,11 @@ Examples
 
 On a dask cluster, the same call with ``backend="dask", scheduler="tcp://HOST:8786"`` sends the cells to
 the cluster's workers through joblib's dask backend.
+
+Cells that can run together (e.g. networks of one architecture trained as one batched ensemble) are
+grouped with ``group_by``: ``fn`` then receives a list of up to ``group_size`` pending cells with equal
+keys and returns one result per cell. Results are still written cell by cell, so a resumed sweep
+regroups only the cells that are left.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,18 @@ import joblib
 import numpy as np
 from tqdm.auto import tqdm
 
-__all__ = ["BACKENDS", "canonical_json", "cell_id", "read_result", "result_path", "run_sweep", "write_result"]
+from cbreservoir.validation import check_positive_int
+
+__all__ = [
+    "BACKENDS",
+    "canonical_json",
+    "cell_id",
+    "group_cells",
+    "read_result",
+    "result_path",
+    "run_sweep",
+    "write_result",
+]
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
 """Backends accepted by :func:`run_sweep`."""
@@ -182,9 +198,51 @@ def read_result(output_dir: str | os.PathLike, cell: dict) -> dict | None:
     return result
 
 
-def _run_cell(fn: Callable[[dict], dict], cell: dict) -> tuple[str, dict]:
-    """Worker side: run one cell and return its id with the result."""
-    return cell_id(cell), fn(cell)
+def _run_cells(fn: Callable, cells: list[dict], grouped: bool) -> list[tuple[str, dict]]:
+    """Worker side: run one cell (``fn(cell)``) or a group (``fn(cells)``); return (id, result) pairs."""
+    if not grouped:
+        return [(cell_id(cells[0]), fn(cells[0]))]
+    results = fn(cells)
+    if not isinstance(results, (list, tuple)) or len(results) != len(cells):
+        raise TypeError(
+            f"expected the group run function to return a list of {len(cells)} results, got {results!r:.200}"
+        )
+    return [(cell_id(cell), result) for cell, result in zip(cells, results, strict=True)]
+
+
+def group_cells(
+    cells: Sequence[dict], group_by: Callable[[dict], Hashable | None], group_size: int
+) -> list[list[dict]]:
+    """Split ``cells`` into runs of cells with equal ``group_by`` keys, at most ``group_size`` each.
+
+    Cells keep their order within a group; groups come in the order of their first cell. A cell whose
+    key is None runs alone.
+
+    Parameters
+    ----------
+    cells : sequence of dict
+    group_by : callable
+        ``group_by(cell)``: a hashable key, or None for a cell that cannot share a run.
+    group_size : int
+        The most cells in one group (>= 1).
+
+    Returns
+    -------
+    list of list of dict
+    """
+    group_size = check_positive_int(group_size, "group_size")
+    groups: list[list[dict]] = []
+    open_group: dict[Hashable, list[dict]] = {}
+    for cell in cells:
+        key = group_by(cell)
+        if key is None:
+            groups.append([cell])
+            continue
+        if key not in open_group or len(open_group[key]) == group_size:
+            open_group[key] = []
+            groups.append(open_group[key])
+        open_group[key].append(cell)
+    return groups
 
 
 def _check_cells(cells: Sequence[dict]) -> list[str]:
@@ -242,6 +300,8 @@ def run_sweep(
     n_jobs: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    group_by: Callable[[dict], Hashable | None] | None = None,
+    group_size: int = 8,
 ) -> list[dict]:
     """Run ``fn`` on every cell not finished yet in ``output_dir`` and return all results in cell order.
 
@@ -252,6 +312,7 @@ def run_sweep(
         deterministic function of the cell for resumed and fresh sweeps to agree.
     fn : callable
         ``fn(cell) -> dict`` (JSON-serialisable), picklable (a module-level function) for process backends.
+        With ``group_by``: ``fn(cells) -> list of dict``, one result per cell of the group, in order.
     output_dir : path
         Directory of the per-cell result files (one sweep per directory).
     backend : {"loky", "threading", "sequential", "dask"}
@@ -264,6 +325,11 @@ def run_sweep(
         omitted there, the active ``distributed.Client`` is used.
     progress : bool
         Show a tqdm bar over cells (finished cells count from the start).
+    group_by : callable, optional
+        ``group_by(cell)``: cells with equal keys may run together in one ``fn`` call
+        (:func:`group_cells`); None runs a cell alone.
+    group_size : int
+        The most cells in one call with ``group_by``.
 
     Returns
     -------
@@ -291,16 +357,19 @@ def run_sweep(
             results[identifier] = stored
     pending = [cell for identifier, cell in zip(ids, cells, strict=True) if identifier not in results]
     cell_by_id = dict(zip(ids, cells, strict=True))
+    grouped = group_by is not None
+    calls = group_cells(pending, group_by, group_size) if grouped else [[cell] for cell in pending]
     with tqdm(total=len(cells), initial=len(results), disable=not progress, desc="sweep", unit="run") as bar:
-        if pending:
-            jobs = n_jobs if n_jobs is not None else _default_n_jobs(backend, len(pending))
+        if calls:
+            jobs = n_jobs if n_jobs is not None else _default_n_jobs(backend, len(calls))
             with _backend_context(backend, scheduler):
                 parallel_backend = None if backend == "dask" else backend
                 runner = joblib.Parallel(
                     n_jobs=jobs, backend=parallel_backend, batch_size=1, return_as="generator_unordered"
                 )
-                for identifier, result in runner(joblib.delayed(_run_cell)(fn, cell) for cell in pending):
-                    write_result(output_dir, cell_by_id[identifier], result)
-                    results[identifier] = read_result(output_dir, cell_by_id[identifier])
-                    bar.update(1)
+                for finished in runner(joblib.delayed(_run_cells)(fn, call, grouped) for call in calls):
+                    for identifier, result in finished:
+                        write_result(output_dir, cell_by_id[identifier], result)
+                        results[identifier] = read_result(output_dir, cell_by_id[identifier])
+                    bar.update(len(finished))
     return [results[identifier] for identifier in ids]

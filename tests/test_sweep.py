@@ -211,3 +211,53 @@ def test_run_function_must_return_a_dict(tmp_path):
     with pytest.raises(TypeError, match="return a dict"):
         run_sweep(cells_for(1), not_a_dict, tmp_path, backend="sequential", progress=False)
     assert not list(tmp_path.glob("*"))
+
+
+# ------------------------------------------------------------------------------------------ grouped cells
+
+
+def parity_key(cell: dict) -> int | None:
+    """Group even and odd x apart; x = 0 runs alone."""
+    return None if cell["x"] == 0 else cell["x"] % 2
+
+
+def logged_group_draw(cells: list[dict]) -> list[dict]:
+    """Group run function: ``seeded_draw`` per cell, and one log file per call naming its cells."""
+    Path(cells[0]["log"], "-".join(str(cell["x"]) for cell in cells)).touch()
+    return [seeded_draw(cell) for cell in cells]
+
+
+def wrong_count(cells: list[dict]) -> list[dict]:
+    return [{"x": 0}]
+
+
+def test_group_cells_keeps_keys_apart_and_caps_the_size():
+    from cbreservoir.sweep import group_cells
+
+    groups = group_cells(cells_for(8), parity_key, group_size=2)
+    assert [[cell["x"] for cell in group] for group in groups] == [[0], [1, 3], [2, 4], [5, 7], [6]]
+    with pytest.raises(ValueError, match="group_size must be a positive int; got 0"):
+        group_cells(cells_for(2), parity_key, group_size=0)
+
+
+@pytest.mark.parametrize("backend", ["sequential", "loky"])
+def test_grouped_sweep_gives_the_results_of_single_runs_and_regroups_what_is_left(tmp_path, backend):
+    log = tmp_path / "log"
+    log.mkdir()
+    cells = cells_for(7, log=str(log))
+    single = run_sweep(cells, seeded_draw, tmp_path / "single", backend="sequential", progress=False)
+    common = {"backend": backend, "n_jobs": 2, "progress": False, "group_by": parity_key, "group_size": 3}
+    first = run_sweep(cells[:4], logged_group_draw, tmp_path / "grouped", **common)
+    assert first == single[:4]
+    assert sorted(path.name for path in log.iterdir()) == ["0", "1-3", "2"]
+    again = run_sweep(cells, logged_group_draw, tmp_path / "grouped", **common)
+    assert again == single
+    assert sorted(path.name for path in log.iterdir()) == ["0", "1-3", "2", "4-6", "5"]
+
+
+def test_grouped_sweep_rejects_a_wrong_number_of_results(tmp_path):
+    # cells 1 and 3 form a group of two
+    with pytest.raises(TypeError, match="expected the group run function to return a list of 2 results"):
+        run_sweep(
+            cells_for(4), wrong_count, tmp_path, backend="sequential", progress=False, group_by=parity_key
+        )
