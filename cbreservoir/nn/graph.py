@@ -54,7 +54,7 @@ from tqdm.auto import tqdm
 
 from cbreservoir.nn import functional as CF
 from cbreservoir.nodes.cerebellum import Cerebellum
-from cbreservoir.nodes.gradient_readout import GradientReadout
+from cbreservoir.nodes.gradient_readout import GradientReadout, infer_output_dim
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
 from cbreservoir.training.trainer import guarded_step
@@ -356,8 +356,11 @@ def initialize_graph(
     ``Model.initialize`` rejects delayed edges as a cycle): its feedback buffers start at zero.
 
     Node input widths follow the execution semantics (external input, direct parents, delayed
-    parents). An output :class:`GradientReadout` without ``output_dim`` takes it from ``y``: the number
-    of classes (``max(y) + 1``) for ``loss="cross_entropy"``, ``y.shape[-1]`` for ``"mse"``.
+    parents). A :class:`GradientReadout` without ``output_dim`` takes it from ``y`` by
+    :func:`~cbreservoir.nodes.gradient_readout.infer_output_dim` with ``loss``, the loss the graph is
+    trained with (not the node's own ``loss``, which only :meth:`GradientReadout.fit` uses): the number
+    of classes ``max(y) + 1`` for ``"cross_entropy"``; for ``"mse"`` 1 for ``y`` of shape ``(S,)``, else
+    ``y.shape[-1]``.
 
     Raises
     ------
@@ -372,7 +375,7 @@ def initialize_graph(
         width = widths.get(node, 0) + sum(parent.output_dim for parent in graph.parents[node])
         width += sum(parent.output_dim for parent, delay, child in graph.edges if child is node and delay > 0)
         if isinstance(node, GradientReadout) and node.output_dim is None and y is not None:
-            node.output_dim = int(np.max(y)) + 1 if loss == "cross_entropy" else int(np.shape(y)[-1])
+            node.output_dim = infer_output_dim(y, loss)
         node.initialize(np.zeros((1, width)))
         if node.output_dim is None:
             raise ValueError(f"cannot infer the output size of {node}; give it explicitly")
@@ -437,6 +440,8 @@ def _targets(y: object, loss: str, dtype: torch.dtype) -> torch.Tensor:
         if array.dtype.kind not in "iub" and np.any(array != np.round(array)):
             raise ValueError(f"cross_entropy needs integer class labels; got dtype {array.dtype}")
         return torch.as_tensor(array.astype(np.int64))
+    if array.ndim == 1:  # (S,): one output per series, as infer_output_dim reads it
+        array = array[:, None]
     return torch.as_tensor(array, dtype=dtype)
 
 
@@ -444,8 +449,6 @@ def _graph_loss(outputs: torch.Tensor, target: torch.Tensor, loss: str, warmup: 
     """Loss of (B, T, k) outputs: on the final step for per-series targets, else on steps >= warmup."""
     per_series = target.dim() == (1 if loss == "cross_entropy" else 2)
     prediction = outputs[:, -1] if per_series else outputs[:, warmup:]
-    if not per_series and loss == "mse" and target.dim() == 2:
-        target = target[..., None]
     if not per_series:
         target = target[:, warmup:]
     if loss == "cross_entropy":
@@ -514,7 +517,7 @@ def train_graph(
         Nodes must be initialized (run or fit once).
     x : array (S, T, d), or dict input-node name -> array
     y : targets. ``loss="cross_entropy"``: int labels (S,) read at the final step, or (S, T) per step;
-        ``loss="mse"``: (S, k) at the final step or (S, T, k) per step.
+        ``loss="mse"``: (S,) or (S, k) at the final step, or (S, T, k) per step.
     n_steps : int
         Optimiser steps (each on one minibatch).
     loss : {"cross_entropy", "mse"}

@@ -35,10 +35,65 @@ from cbreservoir.validation import (
     resolve_input_dim,
 )
 
-__all__ = ["GradientReadout"]
+__all__ = ["GradientReadout", "infer_output_dim"]
 
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
+
+
+def infer_output_dim(y: object, loss: str) -> int:
+    """Number of outputs a linear readout needs to be trained on targets ``y`` with ``loss``.
+
+    The one rule behind :meth:`GradientReadout.initialize` (with the node's own ``loss``) and
+    :func:`cbreservoir.nn.graph.initialize_graph` (with the loss the graph is trained with):
+
+    * ``"mse"``: the target dimension k — 1 for 1-D targets (``(T,)`` per step of one series or ``(S,)``
+      one value per series), else the last axis (``(T, k)``, ``(S, k)``, ``(S, T, k)``); for a list of
+      series of different lengths, that of its first series;
+    * ``"cross_entropy"``: integer class labels >= 0 in any of those layouts -> ``max(labels) + 1``.
+
+    Parameters
+    ----------
+    y : array-like, or list of array-like (one per series)
+    loss : {"mse", "cross_entropy"}
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        An unknown ``loss``; for ``"cross_entropy"``, no label or labels that are not integers >= 0.
+    TypeError
+        Targets that are not numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> infer_output_dim(np.zeros(10), "mse"), infer_output_dim(np.zeros((4, 10, 3)), "mse")
+    (1, 3)
+    >>> infer_output_dim(np.array([0, 2, 1]), "cross_entropy")
+    3
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+    series = _as_target_arrays(y)
+    if loss == "mse":
+        return 1 if series[0].ndim <= 1 else int(series[0].shape[-1])
+    labels = np.concatenate([np.ravel(item) for item in series])
+    if labels.size == 0:
+        raise ValueError("cross_entropy needs at least one class label; got empty targets")
+    if not np.all(np.isfinite(labels)) or np.any(labels < 0) or np.any(labels != np.round(labels)):
+        raise ValueError(f"cross_entropy needs integer class labels >= 0; got values from {labels.min()}")
+    return int(labels.max()) + 1
+
+
+def _as_target_arrays(y: object) -> list[np.ndarray]:
+    """``y`` as ``[array]``, or one array per series for a list of series of different shapes."""
+    if isinstance(y, (list, tuple)) and len({np.shape(item) for item in y}) > 1:
+        return [as_float_array(item, f"y[{i}]") for i, item in enumerate(y)]
+    return [as_float_array(y, "y")]
 
 
 class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
@@ -109,11 +164,14 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
 
     # ------------------------------------------------------------------ construction
     def initialize(self, x: object = None, y: object = None) -> None:
-        """Set ``input_dim`` (from ``x``) and ``output_dim`` (from ``y`` unless given); zero weights."""
+        """Set ``input_dim`` (from ``x``) and ``output_dim`` (from ``y`` unless given); zero weights.
+
+        ``output_dim`` is inferred by :func:`infer_output_dim` with this node's ``loss``.
+        """
         if x is not None:
             self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self))
         if self.output_dim is None and y is not None:
-            self.output_dim = self._output_dim_of(y)
+            self.output_dim = infer_output_dim(y, self.loss)
         if self.input_dim is None or self.output_dim is None:
             raise ValueError(f"{self} needs input_dim and output_dim (or data and targets) to initialize")
         if self.Wout is None:
@@ -127,12 +185,6 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
             )
         self.state = {"out": np.zeros(self.output_dim)}
         self.initialized = True
-
-    def _output_dim_of(self, y: object) -> int:
-        if self.loss == "cross_entropy":
-            labels = np.concatenate([np.ravel(item) for item in y]) if isinstance(y, list) else np.ravel(y)
-            return int(np.max(labels)) + 1
-        return int(np.shape(y[0] if isinstance(y, list) else y)[-1]) if np.ndim(y) > 1 else 1
 
     # ------------------------------------------------------------------ computation
     def _weights_or_raise(self) -> tuple[np.ndarray, np.ndarray]:
