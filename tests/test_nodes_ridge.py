@@ -215,3 +215,19 @@ def test_gram_dtype_is_checked_and_saved(tmp_path, data):
     loaded = cbreservoir.load(cbreservoir.save(fitted, tmp_path / "ridge"))
     assert loaded.gram_dtype == "float32"
     np.testing.assert_array_equal(loaded.Wout, fitted.Wout)
+
+
+def test_statistics_state_round_trips_through_plain_lists(data):
+    from cbreservoir.nodes.ridge import _Statistics
+
+    X, Y = data
+    statistics = _Statistics(6, 2, centered=False, gram_dtype="float32")
+    statistics.update([(X[:150], Y[:150]), (X[150:], Y[150:])])
+    state = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in statistics.state_dict().items()}
+    restored = _Statistics(6, 2, centered=False)
+    restored.load_state_dict(state)
+    assert restored.gram_dtype == "float32" and restored.count == 400
+    for solved, solved_restored in zip(statistics.solve(1e-2), restored.solve(1e-2), strict=True):
+        np.testing.assert_array_equal(solved, solved_restored)
+    with pytest.raises(ValueError, match="must have count >= 0, centered=True"):
+        _Statistics(6, 2, centered=True).load_state_dict(state)

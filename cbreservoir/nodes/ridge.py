@@ -85,6 +85,9 @@ GRAM_DTYPES = ("float64", "float32")
 #: 1e-6 relative) could then move the weights by more than about 1e-3 relative.
 FLOAT32_GRAM_MIN_RCOND = 1e-3
 
+#: Keys of the ridge statistics' ``state_dict`` (the statistics of a streamed fit, for checkpoints).
+STATISTICS_STATE_KEYS = ("count", "mean_x", "mean_y", "products", "centered", "gram_dtype")
+
 
 class _Statistics:
     """Running count, means and centred cross-products of (x, y) rows, merged chunk by chunk.
@@ -174,6 +177,89 @@ class _Statistics:
             self.gram_dtype = "float32"
         self.products += other.products
         self._add_moments(other.count, other.mean_x, other.mean_y)
+
+    def intercept(self, weights: np.ndarray) -> np.ndarray:
+        """The bias (k,) that goes with ``weights`` (d, k): ``mean_y - mean_x · weights``."""
+        return self.mean_y - self.mean_x @ weights
+
+    def solve(self, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ridge readout of the rows added so far: :func:`cholesky_solve`, else :func:`eigh_solve`.
+
+        The minimum-norm (eigendecomposition) solution is used when the regularised Gram matrix is
+        numerically singular, or too ill-conditioned for a float32 Gram matrix (with a warning then).
+
+        Parameters
+        ----------
+        ridge : float
+            Non-negative penalty on the weights (never on the bias).
+
+        Returns
+        -------
+        weights : ndarray (d, k)
+        bias : ndarray (k,)
+            Zero when not ``centered``.
+        """
+        gram = self.gram()
+        weights = cholesky_solve(gram, self.xy, ridge, _min_rcond(self))
+        if weights is None:
+            if self.gram_dtype == "float32":
+                warnings.warn(
+                    "Ridge: the streamed float32 Gram matrix is too ill-conditioned to trust (reciprocal "
+                    f"condition below {FLOAT32_GRAM_MIN_RCOND:g}); the weights may be inaccurate. Stream "
+                    "again with gram_dtype='float64'.",
+                    RuntimeWarning,
+                    stacklevel=4,  # solve < Ridge._solve_pending < Ridge.Wout < the caller
+                )
+            weights = eigh_solve(gram, self.xy, ridge)
+        return weights, self.intercept(weights)
+
+    def state_dict(self) -> dict[str, object]:
+        """The statistics as plain values and float64 arrays (copies), for checkpoints.
+
+        Returns
+        -------
+        dict
+            ``count`` (int), ``mean_x`` (d,), ``mean_y`` (k,), ``products`` (d + k, d + k; the upper
+            triangle holds the centred cross-products), ``centered`` (bool), ``gram_dtype`` (str).
+        """
+        return {
+            "count": self.count,
+            "mean_x": self.mean_x.copy(),
+            "mean_y": self.mean_y.copy(),
+            "products": np.array(self.products, order="C"),
+            "centered": self.centered,
+            "gram_dtype": self.gram_dtype,
+        }
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Restore a :meth:`state_dict` (its arrays may be given as any array-likes, e.g. lists).
+
+        Raises
+        ------
+        ValueError
+            If ``state`` does not have exactly the keys of :meth:`state_dict` (e.g. another format),
+            or its shapes, ``centered`` or ``gram_dtype`` do not fit these statistics.
+        """
+        if not isinstance(state, dict) or set(state) != set(STATISTICS_STATE_KEYS):
+            received = sorted(state, key=str) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"ridge statistics state must have the keys {sorted(STATISTICS_STATE_KEYS)}; got {received}"
+            )
+        width = len(self.products)
+        expected = {"mean_x": self.mean_x.shape, "mean_y": self.mean_y.shape, "products": (width, width)}
+        arrays = {key: np.array(state[key], dtype=np.float64, order="F") for key in expected}
+        for key, array in arrays.items():
+            if array.shape != expected[key]:
+                raise ValueError(f"ridge statistics {key} must have shape {expected[key]}; got {array.shape}")
+        count = int(state["count"])
+        if count < 0 or bool(state["centered"]) != self.centered or state["gram_dtype"] not in GRAM_DTYPES:
+            raise ValueError(
+                f"ridge statistics state must have count >= 0, centered={self.centered} and gram_dtype in "
+                f"{list(GRAM_DTYPES)}; got count={count}, centered={state['centered']}, "
+                f"gram_dtype={state['gram_dtype']!r}"
+            )
+        self.count, self.gram_dtype = count, str(state["gram_dtype"])
+        self.mean_x, self.mean_y, self.products = arrays["mean_x"], arrays["mean_y"], arrays["products"]
 
 
 def cholesky_solve(
@@ -360,23 +446,9 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
                 setattr(self, attribute, int(value))
 
     def _solve_pending(self) -> None:
-        statistics = self._statistics
-        if self._solved or statistics is None:
+        if self._solved or self._statistics is None:
             return
-        gram = statistics.gram()
-        weights = cholesky_solve(gram, statistics.xy, self.ridge, _min_rcond(statistics))
-        if weights is None:
-            if statistics.gram_dtype == "float32":
-                warnings.warn(
-                    "Ridge: the streamed float32 Gram matrix is too ill-conditioned to trust (reciprocal "
-                    f"condition below {FLOAT32_GRAM_MIN_RCOND:g}); the weights may be inaccurate. Stream "
-                    "again with gram_dtype='float64'.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-            weights = eigh_solve(gram, statistics.xy, self.ridge)
-        self._Wout = weights
-        self._bias = statistics.mean_y - statistics.mean_x @ weights
+        self._Wout, self._bias = self._statistics.solve(self.ridge)
         self._solved = True
 
     # ------------------------------------------------------------------ reservoirpy node interface
@@ -434,8 +506,7 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
             x_rows, y_rows = stacked_training_rows(series, targets, warmup)
             self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
         else:
-            self._Wout = weights
-            self._bias = statistics.mean_y - statistics.mean_x @ weights
+            self._Wout, self._bias = weights, statistics.intercept(weights)
         self._statistics, self._solved = statistics, True
         return self
 
