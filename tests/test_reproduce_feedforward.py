@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -46,6 +48,83 @@ def test_ridge_statistics_batchwise_equals_the_ridge_node(seed: int, n_batches: 
 def test_ridge_statistics_without_rows_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one training batch"):
         RidgeStatistics(3, 2).solve(1e-6)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), n_batches=st.integers(2, 6), offset=st.sampled_from([0.0, 1e3]))
+def test_streamed_statistics_solve_to_the_ridge_node_fit_on_all_rows(
+    seed: int, n_batches: int, offset: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = offset + rng.normal(size=(97, 6)).astype(np.float32)  # float32 rows, as the granule code
+    y = x @ rng.normal(size=(6, 2)) + rng.normal(size=(97, 2))
+    statistics = RidgeStatistics(6, 2)
+    for rows in np.array_split(rng.permutation(97), n_batches):  # uneven batches, shuffled rows
+        statistics.update(torch.from_numpy(x[rows]), torch.from_numpy(y[rows]))
+    weights, bias = statistics.solve(1e-3)
+    node = Ridge(ridge=1e-3).fit(x.astype(np.float64), y)
+    np.testing.assert_allclose(weights.numpy(), node.Wout, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(bias.numpy(), node.bias, rtol=1e-10, atol=1e-10 * max(offset, 1.0))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_large_offset_states_match_lstsq(seed: int) -> None:
+    # States 1e4 + 1e-2·noise: centring per chunk keeps the weights within ~4e-11 (relative) of lstsq.
+    # The raw sums Σx, xᵀx centred at solve time (RidgeStatistics before it used the node's statistics)
+    # were off by 6.5e-4, 5.2e-4 and 2.0e-4 (relative, seeds 0, 1, 2) on these very rows.
+    rng = np.random.default_rng(seed)
+    x = 1e4 + 1e-2 * rng.normal(size=(600, 4))
+    y = (x - 1e4) @ rng.normal(size=(4, 2)) * 100 + 0.01 * rng.normal(size=(600, 2))
+    statistics = RidgeStatistics(4, 2)
+    for rows in np.array_split(np.arange(600), 3):
+        statistics.update(torch.from_numpy(x[rows]), torch.from_numpy(y[rows]))
+    weights, bias = statistics.solve(0.0)
+    expected = np.linalg.lstsq(np.hstack([x, np.ones((600, 1))]), y, rcond=None)[0]
+    for solved, exact in ((weights, expected[:-1]), (bias, expected[-1])):
+        np.testing.assert_allclose(solved.numpy(), exact, rtol=0, atol=1e-9 * np.abs(exact).max())
+
+
+def test_state_dict_round_trip_solves_bit_identically() -> None:
+    rng = np.random.default_rng(0)
+    x, y = torch.from_numpy(rng.normal(size=(50, 5))), torch.from_numpy(rng.normal(size=(50, 3)))
+    statistics = RidgeStatistics(5, 3)
+    statistics.update(x[:30], y[:30])
+    buffer = io.BytesIO()
+    torch.save(statistics.state_dict(), buffer)
+    buffer.seek(0)
+    restored = RidgeStatistics(5, 3)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    for solved, solved_restored in zip(statistics.solve(1e-2), restored.solve(1e-2), strict=True):
+        assert torch.equal(solved, solved_restored)
+    for accumulating in (statistics, restored):  # and they keep accumulating identically
+        accumulating.update(x[30:], y[30:])
+    assert restored.count == 50
+    for solved, solved_restored in zip(statistics.solve(1e-2), restored.solve(1e-2), strict=True):
+        assert torch.equal(solved, solved_restored)
+
+
+def test_old_format_statistics_are_refused_and_nothing_is_loaded() -> None:
+    old_format = {
+        "count": 16,
+        "sum_x": torch.zeros(16),
+        "sum_y": torch.zeros(2),
+        "gram": torch.zeros(16, 16),
+        "cross": torch.zeros(16, 2),
+    }
+    expected_keys = r"keys \['centered', 'count', 'gram_dtype', 'mean_x', 'mean_y', 'products'\]"
+    with pytest.raises(ValueError, match=expected_keys + r"; got \['count', 'cross', 'gram', 'sum_x'"):
+        RidgeStatistics(16, 2).load_state_dict(old_format)
+    learner = _learner(core_steps=0)
+    learner.set_level(2)
+    learner.train_step(*make_batch("dms", 2, 16, 0))
+    state = learner.state_dict()
+    fresh = _learner(core_steps=0)
+    with pytest.raises(ValueError, match=expected_keys):
+        fresh.load_state_dict({**state, "statistics": [old_format]})
+    assert fresh.step_count == 0 and fresh.level is None
+    wrong_width = {**state["statistics"][0], "mean_x": torch.zeros(15)}
+    with pytest.raises(ValueError, match=r"mean_x must have shape \(16,\); got \(15,\)"):
+        fresh.load_state_dict({**state, "statistics": [wrong_width]})
 
 
 def test_core_trains_in_phase_one_only_and_parameters_are_counted() -> None:

@@ -10,10 +10,11 @@ final state h_T (B, H) is the mossy-fibre input of a fixed random granule layer
 (:func:`~cbreservoir.nn.functional.cerebellum_forward` through
 :class:`~cbreservoir.nn.modules.CerebellarModule`, paper initialisation, seeded), whose code
 g = ReLU(W_gc h_T) (B, G) feeds one linear readout per head learned in closed form by ridge regression
-on one-hot targets. A training step only adds the batch to the sufficient statistics (count, Σg, Σy,
-gᵀg, gᵀy; float64); the readout is solved (A's :func:`~cbreservoir.nodes.ridge.cholesky_solve`, falling
-back to :func:`~cbreservoir.nodes.ridge.eigh_solve`, bias from the means) when it is needed. The
-statistics restart whenever the curriculum level changes: a readout serves one sequence length.
+on one-hot targets. A training step only adds the batch to the sufficient statistics
+(:class:`RidgeStatistics`: the :class:`~cbreservoir.nodes.Ridge` node's float64 statistics, centred per
+chunk); the readout is solved by the node's solver path (Cholesky, falling back to the minimum-norm
+eigendecomposition, bias from the means) when it is needed. The statistics restart whenever the
+curriculum level changes: a readout serves one sequence length.
 Reported losses in phase 2 are mean squared errors against the one-hot targets (summed over classes).
 
 The object has the ``train_step`` / ``evaluate`` / ``set_level`` / ``state_dict`` / ``load_state_dict``
@@ -42,51 +43,39 @@ import torch
 from cbreservoir.models import count_parameters
 from cbreservoir.models.base import seeded_init
 from cbreservoir.nn.modules import CerebellarModule
-from cbreservoir.nodes.ridge import cholesky_solve, eigh_solve
+from cbreservoir.nodes.ridge import _Statistics
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]
 
-_STATISTICS_KEYS = ("count", "sum_x", "sum_y", "gram", "cross")
-
-
 class RidgeStatistics:
-    """Raw sufficient statistics of ridge regression with a bias, accumulated batch by batch (float64).
+    """Ridge sufficient statistics of tensor batches: the Ridge node's statistics behind a torch interface.
+
+    The rows are added to the statistics of the :class:`~cbreservoir.nodes.Ridge` node (float64,
+    centred per chunk and merged pairwise, so a large common offset of the features costs no
+    precision) and solved by the node's solver path (Cholesky, else the minimum-norm
+    eigendecomposition); this class only converts tensors at the boundary.
 
     Parameters
     ----------
     n_inputs, n_outputs : int
         d (features) and k (targets).
-
-    Attributes
-    ----------
-    count : int
-        Rows seen.
-    sum_x (d,), sum_y (k,), gram (d, d), cross (d, k) : tensor
-        Σx, Σy, xᵀx and xᵀy over the rows seen.
     """
 
     def __init__(self, n_inputs: int, n_outputs: int) -> None:
-        self.count = 0
-        self.sum_x = torch.zeros(n_inputs, dtype=torch.float64)
-        self.sum_y = torch.zeros(n_outputs, dtype=torch.float64)
-        self.gram = torch.zeros(n_inputs, n_inputs, dtype=torch.float64)
-        self.cross = torch.zeros(n_inputs, n_outputs, dtype=torch.float64)
+        self._statistics = _Statistics(n_inputs, n_outputs, centered=True)
+
+    @property
+    def count(self) -> int:
+        """Rows added so far."""
+        return self._statistics.count
 
     def update(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Add rows ``x`` (n, d) with targets ``y`` (n, k)."""
-        x, y = x.detach().to(torch.float64), y.detach().to(torch.float64)
-        self.count += len(x)
-        self.sum_x += x.sum(dim=0)
-        self.sum_y += y.sum(dim=0)
-        self.gram += x.T @ x
-        self.cross += x.T @ y
+        """Add rows ``x`` (n, d) with targets ``y`` (n, k) (any dtype; accumulated in float64)."""
+        self._statistics.update([(_float64_array(x), _float64_array(y))])
 
     def solve(self, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Readout ``(W (d, k), b (k,))`` minimising ``|x W + b - y|² + ridge |W|²`` over the rows seen.
-
-        Centres the statistics (so the bias is not penalised) and solves with A's Cholesky solver,
-        or its eigendecomposition fallback when the system is numerically singular.
+        """Readout ``(W (d, k), b (k,))`` minimising ``|x W + b - y|² + ridge |W|²`` over the rows added.
 
         Raises
         ------
@@ -95,23 +84,41 @@ class RidgeStatistics:
         """
         if self.count == 0:
             raise ValueError("the ridge readout needs at least one training batch at this level; got none")
-        mean_x, mean_y = (self.sum_x / self.count).numpy(), (self.sum_y / self.count).numpy()
-        gram = self.gram.numpy() - self.count * np.outer(mean_x, mean_x)
-        cross = self.cross.numpy() - self.count * np.outer(mean_x, mean_y)
-        weights = cholesky_solve(gram, cross, ridge)
-        if weights is None:
-            weights = eigh_solve(gram, cross, ridge)
-        return torch.from_numpy(weights), torch.from_numpy(mean_y - mean_x @ weights)
+        weights, bias = self._statistics.solve(ridge)
+        return torch.from_numpy(weights), torch.from_numpy(bias)
 
     def state_dict(self) -> dict[str, Any]:
-        """The statistics as tensors and an int (``torch.load(weights_only=True)`` reads them)."""
-        return {key: getattr(self, key) for key in _STATISTICS_KEYS}
+        """The statistics with float64 tensors for arrays (``torch.load(weights_only=True)`` reads them).
+
+        Keys: :data:`cbreservoir.nodes.ridge.STATISTICS_STATE_KEYS`.
+        """
+        return {
+            key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value
+            for key, value in self._statistics.state_dict().items()
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`."""
-        self.count = int(state["count"])
-        for key in _STATISTICS_KEYS[1:]:
-            setattr(self, key, state[key].to(torch.float64).clone())
+        """Restore a :meth:`state_dict`.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` is of another format (e.g. the raw sums ``sum_x``, ``gram``, ... of before)
+            or made for other dimensions.
+        """
+        if isinstance(state, dict):
+            state = {key: _numpy_or_self(value) for key, value in state.items()}
+        self._statistics.load_state_dict(state)
+
+
+def _float64_array(tensor: torch.Tensor) -> np.ndarray:
+    """A detached CPU tensor (n, m) as a float64 numpy array."""
+    return tensor.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
+def _numpy_or_self(value: Any) -> Any:
+    """A tensor as a numpy array (CPU, its own dtype); anything else unchanged."""
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
 
 
 class FeedforwardTrainer:
@@ -293,19 +300,21 @@ class FeedforwardTrainer:
         Raises
         ------
         ValueError
-            If the checkpoint was made with another ``core_steps`` or number of heads.
+            If the checkpoint was made with another ``core_steps`` or number of heads, or holds readout
+            statistics of another format (the raw sums of earlier versions): nothing is loaded then.
         """
         if state["core_steps"] != self.core_steps or len(state["statistics"]) != len(self._statistics):
             raise ValueError(
                 f"checkpoint has core_steps={state['core_steps']} and {len(state['statistics'])} head(s); "
                 f"this learner has core_steps={self.core_steps} and {len(self._statistics)}"
             )
+        statistics = self._empty_statistics()
+        for head_statistics, stored in zip(statistics, state["statistics"], strict=True):
+            head_statistics.load_state_dict(stored)
         self.core_trainer.load_state_dict(state["core_trainer"])
         self.cerebellum.load_state_dict(state["cerebellum"])
         self.step_count = int(state["step_count"])
         self.level = state["level"]
-        for statistics, stored in zip(self._statistics, state["statistics"], strict=True):
-            statistics.load_state_dict(stored)
-        self._readouts = {}
+        self._statistics, self._readouts = statistics, {}
         if self.core_frozen:
             self.model.requires_grad_(False)
