@@ -211,3 +211,35 @@ def test_members_may_follow_different_schedules():
 def test_schedules_with_different_learning_rates_are_refused():
     with pytest.raises(ValueError, match="same optimiser settings"):
         EnsembleTrainer([small_cbrnn(s) for s in SEEDS[:2]], schedule=["end_to_end", "reduced_recurrent"])
+
+
+def test_members_sitting_out_keep_everything_and_the_others_follow_their_solo_runs():
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, clip_norm=0.05)
+    solos = [GradientTrainer(small_cbrnn(s), seed=s, clip_norm=0.05) for s in SEEDS]
+    rngs = [np.random.default_rng(s) for s in SEEDS]
+    ensemble.set_level(3)
+    for solo in solos:
+        solo.set_level(3)
+    plan = [[0, 1, 2], [0, 2], [2], [0, 1, 2]]  # member 1 sits out steps 2 and 3, member 0 step 3
+    for members in plan:
+        batches = {member: make_batch("dms", 3, 8, rngs[member]) for member in members}
+        xs, ys = [batches[m][0] for m in members], [batches[m][1] for m in members]
+        losses = ensemble.train_step(xs, ys, members=None if len(members) == 3 else members)
+        expected = [solos[m].train_step(*batches[m]) for m in members]
+        np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
+    ensemble.sync_members()
+    for member, solo in enumerate(solos):
+        assert_same_weights(ensemble.members[member], solo.model)
+        assert ensemble.trainers[member].step_count == solo.step_count == sum(member in m for m in plan)
+        assert ensemble.trainers[member].train_generator.get_state().equal(solo.train_generator.get_state())
+    x, y = make_batch("dms", 3, 8, rngs[1])
+    result = ensemble.evaluate([x], [y], members=[1])
+    assert result[0]["accuracy"] == solos[1].evaluate(x, y)["accuracy"]
+
+
+@pytest.mark.parametrize("members", [[], [0, 0], [3], [-1]])
+def test_sitting_out_needs_distinct_valid_members(members):
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
+    x, y = make_batch("dms", 2, 4, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"members must be distinct member indices in \[0, 3\)"):
+        ensemble.train_step([x] * len(members), [y] * len(members), members=members)

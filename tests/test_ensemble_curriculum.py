@@ -97,3 +97,12 @@ def test_train_fixed_level_member_is_the_solo_run():
 def test_train_fixed_level_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         train_fixed_level(**{"steps": 1, "ensemble": 1, "batch_size": 4, **kwargs})
+
+
+def test_members_resumed_at_different_epochs_each_finish_their_own_curriculum(tmp_path):
+    # member 2's solo run got further (epoch 3) than the ensemble (epoch 1) before both stopped
+    ensemble_curriculum(tmp_path).run(1)
+    solo_history(SEEDS[2], 3, checkpoint_dir=tmp_path / "member_02")
+    resumed = ensemble_curriculum(tmp_path).run(4)
+    for history, seed in zip(resumed, SEEDS, strict=True):
+        assert_same_history(history, solo_history(seed, 4)[0])

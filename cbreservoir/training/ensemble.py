@@ -130,6 +130,7 @@ class EnsembleTrainer:
         self.group_overhead = group_overhead
         self.n_members = len(models)
         self.step_count = 0
+        self._member_steps = [0] * self.n_members  # each member's own update count (members may sit out)
         self._base = copy.deepcopy(models[0]).to("meta")
         self._group_of = _parameter_groups(models[0])
         # (stack_module_state would insist on equal requires_grad, which schedules make differ per member)
@@ -168,7 +169,8 @@ class EnsembleTrainer:
                     state.setdefault(key, torch.zeros_like(stacked))[member].copy_(value)
                 elif value is not None:
                     self.optimizer.state[stacked][key] = value.clone() if torch.is_tensor(value) else value
-        self.step_count = max(self.step_count, self.trainers[member].step_count)
+        self._member_steps[member] = self.trainers[member].step_count
+        self.step_count = max(self.step_count, self._member_steps[member])
 
     @torch.no_grad()
     def _write_member(self, member: int) -> None:
@@ -184,7 +186,7 @@ class EnsembleTrainer:
                     key: value[member].clone() if _is_per_element(value, stacked) else _clone(value)
                     for key, value in state.items()
                 }
-        trainer.step_count = self.step_count
+        trainer.step_count = self._member_steps[member]
 
     def sync_members(self) -> None:
         """Write the current weights, optimiser states and step count into every member's trainer."""
@@ -213,35 +215,51 @@ class EnsembleTrainer:
         """Set member ``member``'s curriculum level."""
         self.trainers[member].set_level(level)
 
-    def _training_members(self) -> dict[str, torch.Tensor]:
-        """Stacked parameter name -> bool (E,): which members train it at their current level."""
-        trainable = [trainer.trainable_groups for trainer in self.trainers]
+    def _training_members(self, active: list[int]) -> dict[str, torch.Tensor]:
+        """Stacked parameter name -> bool (E,): which ``active`` members train it at their current level."""
+        trainable = [
+            self.trainers[member].trainable_groups if member in active else ()
+            for member in range(self.n_members)
+        ]
         return {
             name: torch.tensor([group in groups for groups in trainable])
             for name, group in self._group_of.items()
         }
 
+    def _active_members(self, members: Sequence[int] | None) -> list[int]:
+        """The members taking part in a call: all by default, else the distinct, valid, sorted ``members``."""
+        if members is None:
+            return list(range(self.n_members))
+        chosen = sorted({int(member) for member in members})
+        if not chosen or len(chosen) != len(members) or not 0 <= chosen[0] <= chosen[-1] < self.n_members:
+            raise ValueError(
+                f"members must be distinct member indices in [0, {self.n_members}), got {list(members)!r}"
+            )
+        return chosen
+
     # --- the batched forward pass --------------------------------------------------------------------
 
     def _check_inputs(
-        self, xs: Sequence[ArrayLike] | ArrayLike, masks: Sequence[ArrayLike | None] | None
+        self, xs: Sequence[ArrayLike] | ArrayLike, masks: Sequence[ArrayLike | None] | None, active: list[int]
     ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-        """The members' batches as tensors (B, T_i, d) and their masks as bool tensors (B, T_i) or None."""
-        if len(xs) != self.n_members:
-            raise ValueError(f"xs must hold one batch per member ({self.n_members}), got {len(xs)}")
+        """The active members' batches as tensors (B, T_i, d) and masks as bool tensors (B, T_i) or None."""
+        if len(xs) != len(active):
+            raise ValueError(f"xs must hold one batch per member ({len(active)}), got {len(xs)}")
         dtype = next(iter(self._params.values())).dtype
-        inputs = [trainer.prepare_inputs(x).to(dtype) for trainer, x in zip(self.trainers, xs, strict=True)]
+        inputs = [
+            self.trainers[member].prepare_inputs(x).to(dtype) for member, x in zip(active, xs, strict=True)
+        ]
         shapes = {(x.dim(), x.shape[0], x.shape[-1]) for x in inputs}
         if len(shapes) != 1 or next(iter(shapes))[0] != 3:
             raise ValueError(
                 "every member's x must be (batch, time, features) with the same batch size and features, "
                 f"got shapes {[tuple(x.shape) for x in inputs]}"
             )
-        masks = [None] * self.n_members if masks is None else list(masks)
-        if len(masks) != self.n_members:
-            raise ValueError(f"masks must hold one mask per member ({self.n_members}), got {len(masks)}")
+        masks = [None] * len(active) if masks is None else list(masks)
+        if len(masks) != len(active):
+            raise ValueError(f"masks must hold one mask per member ({len(active)}), got {len(masks)}")
         checked = []
-        for member, (x, mask) in enumerate(zip(inputs, masks, strict=True)):
+        for member, x, mask in zip(active, inputs, masks, strict=True):
             if mask is not None:
                 mask = torch.as_tensor(mask, device=x.device)
                 if mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[:2]):
@@ -252,14 +270,15 @@ class EnsembleTrainer:
             checked.append(mask)
         return inputs, checked
 
-    def _initial_states(self, batch_size: int, evaluation: bool) -> torch.Tensor:
-        """(E, B, state) initial states, each drawn from its member trainer's own generator."""
+    def _initial_states(self, batch_size: int, evaluation: bool, active: list[int]) -> torch.Tensor:
+        """(n_active, B, state) initial states, each drawn from its member trainer's own generator."""
+        trainers = [self.trainers[member] for member in active]
         return torch.stack(
             [
                 trainer.model.initial_state(
                     batch_size, trainer.eval_generator if evaluation else trainer.train_generator
                 )
-                for trainer in self.trainers
+                for trainer in trainers
             ]
         )
 
@@ -268,39 +287,47 @@ class EnsembleTrainer:
         xs: Sequence[ArrayLike] | ArrayLike,
         masks: Sequence[ArrayLike | None] | None,
         evaluation: bool,
+        active: list[int],
     ) -> list[tuple[torch.Tensor, ...]]:
-        """Every member's per-head logits, ``logits[member][head]`` (B, C_head).
+        """The active members' per-head logits, ``logits[position][head]`` (B, C_head).
 
         Members run as one vmapped batch per group of similar lengths (:func:`_length_groups`), each
         batch left-padded to its longest member and masked.
         """
-        inputs, masks = self._check_inputs(xs, masks)
-        h0 = self._initial_states(inputs[0].shape[0], evaluation)
+        inputs, masks = self._check_inputs(xs, masks, active)
+        h0 = self._initial_states(inputs[0].shape[0], evaluation, active)
 
         def member_logits(params, buffers, x, h0, keep):
             logits = functional_call(self._base, (params, buffers), (x,), {"h0": h0, "mask": keep})
             return logits if isinstance(logits, tuple) else (logits,)
 
-        logits: list[tuple[torch.Tensor, ...]] = [()] * self.n_members
+        logits: list[tuple[torch.Tensor, ...]] = [()] * len(active)
         for group in _length_groups([x.shape[1] for x in inputs], self.group_overhead):
-            x, keep = _left_pad([inputs[member] for member in group], [masks[member] for member in group])
+            x, keep = _left_pad(
+                [inputs[position] for position in group], [masks[position] for position in group]
+            )
             params, buffers, group_h0 = self._params, self._buffers, h0
             if len(group) < self.n_members:
-                index = torch.tensor(group, device=h0.device)
+                index = torch.tensor([active[position] for position in group], device=h0.device)
                 params = {name: value[index] for name, value in self._params.items()}
                 buffers = {name: value[index] for name, value in self._buffers.items()}
-                group_h0 = h0[index]
+                group_h0 = h0[torch.tensor(group, device=h0.device)]
             in_dims = (0, 0, 0, 0, None if keep is None else 0)
             heads = torch.vmap(member_logits, in_dims=in_dims)(params, buffers, x, group_h0, keep)
-            for position, member in enumerate(group):
-                logits[member] = tuple(head[position] for head in heads)
+            for row, position in enumerate(group):
+                logits[position] = tuple(head[row] for head in heads)
         return logits
 
-    def _targets(self, ys: Sequence[Any], heads: list[int | None]) -> list[list[tuple[int, torch.Tensor]]]:
-        if len(ys) != self.n_members:
-            raise ValueError(f"ys must hold one target per member ({self.n_members}), got {len(ys)}")
-        members = zip(self.trainers, ys, heads, strict=True)
-        return [trainer.prepare_targets(y, head) for trainer, y, head in members]
+    def _targets(
+        self, ys: Sequence[Any], head: int | None | Sequence[int | None], active: list[int]
+    ) -> list[list[tuple[int, torch.Tensor]]]:
+        if len(ys) != len(active):
+            raise ValueError(f"ys must hold one target per member ({len(active)}), got {len(ys)}")
+        heads = _per_member("head", head, len(active))
+        return [
+            self.trainers[member].prepare_targets(y, member_head)
+            for member, y, member_head in zip(active, ys, heads, strict=True)
+        ]
 
     @staticmethod
     def _member_losses(logits: list[tuple[torch.Tensor, ...]], targets: list) -> list[torch.Tensor]:
@@ -317,6 +344,7 @@ class EnsembleTrainer:
         ys: Sequence[Any],
         head: int | None | Sequence[int | None] = None,
         masks: Sequence[ArrayLike | None] | None = None,
+        members: Sequence[int] | None = None,
     ) -> list[float]:
         """One optimiser step of every member on its own minibatch; returns the losses before the step.
 
@@ -328,24 +356,29 @@ class EnsembleTrainer:
         head : int or None, or one per member
             As in :meth:`GradientTrainer.train_step`.
         masks : sequence of E bool arrays (B, T_i) or None, optional
+        members : sequence of int, optional
+            Only these members take the step (``xs``, ``ys``, ``head`` and ``masks`` then hold one entry
+            per listed member, in ascending member order); the others keep their weights, optimiser
+            state, step count and random streams. Needs ``optimizer="sgd"`` (per-element state).
 
         Returns
         -------
         list of float
-            Member losses.
+            The (listed) members' losses.
 
         Raises
         ------
         TrainingDivergedError
             If a member's loss, gradient norm or weights are not finite; no member's step is kept.
         """
-        targets = self._targets(ys, _per_member("head", head, self.n_members))
-        training = self._training_members()
+        active = self._active_members(members)
+        targets = self._targets(ys, head, active)
+        training = self._training_members(active)
         any_frozen = self._prepare_gradients(training)
         step = self.step_count + 1
-        losses = self._member_losses(self._logits(xs, masks, evaluation=False), targets)
+        losses = self._member_losses(self._logits(xs, masks, evaluation=False, active=active), targets)
         values = torch.stack([loss.detach() for loss in losses])
-        bad = [member for member, value in enumerate(values.tolist()) if not np.isfinite(value)]
+        bad = [active[position] for position, value in enumerate(values.tolist()) if not np.isfinite(value)]
         if bad:
             raise TrainingDivergedError(f"loss of member(s) {bad} is not finite at step {step}; weights kept")
         self.optimizer.zero_grad(set_to_none=True)
@@ -369,6 +402,8 @@ class EnsembleTrainer:
                 f"weights of member(s) {bad} became non-finite at step {step}; weights kept"
             )
         self.step_count = step
+        for member in active:
+            self._member_steps[member] += 1
         return values.tolist()
 
     def _prepare_gradients(self, training: dict[str, torch.Tensor]) -> bool:
@@ -435,16 +470,20 @@ class EnsembleTrainer:
         ys: Sequence[Any],
         head: int | None | Sequence[int | None] = None,
         masks: Sequence[ArrayLike | None] | None = None,
+        members: Sequence[int] | None = None,
     ) -> list[dict[str, float | tuple[float, ...]]]:
         """Accuracy and loss of every member on its own batch, as :meth:`GradientTrainer.evaluate` gives them.
+
+        ``members`` restricts the call to those members, as in :meth:`train_step`.
 
         Returns
         -------
         list of dict
-            One ``{"accuracy": ..., "loss": ...}`` per member.
+            One ``{"accuracy": ..., "loss": ...}`` per (listed) member.
         """
-        targets = self._targets(ys, _per_member("head", head, self.n_members))
-        logits = self._logits(xs, masks, evaluation=True)
+        active = self._active_members(members)
+        targets = self._targets(ys, head, active)
+        logits = self._logits(xs, masks, evaluation=True, active=active)
         losses = self._member_losses(logits, targets)
         return [
             {"accuracy": heads_accuracy(member_logits, member_targets), "loss": loss.item()}
@@ -580,13 +619,17 @@ def _check_same_architecture(models: list[nn.Module]) -> None:
 
 
 class _LockStep:
-    """Lock step for E member threads: each submits a call, the last to arrive runs all E as one batch.
+    """Lock step for E member threads: each submits a call, the last to arrive runs them as one batch.
+
+    A member whose thread has ended (its curriculum is done, e.g. it resumed from a later checkpoint
+    than the others) no longer takes part: the remaining members' calls run without it.
 
     Parameters
     ----------
     n_members : int
     execute : callable
-        ``execute(kind, calls)`` with ``calls[member] = arguments``; returns one result per member.
+        ``execute(kind, calls)`` with ``calls[member] = arguments`` for the members taking part;
+        returns ``{member: result}``.
     """
 
     def __init__(self, n_members: int, execute: Callable[[str, dict[int, tuple]], list[Any]]) -> None:
@@ -594,7 +637,7 @@ class _LockStep:
         self._execute = execute
         self._condition = threading.Condition()
         self._pending: dict[int, tuple[str, tuple]] = {}
-        self._results: list[Any] = []
+        self._results: dict[int, Any] = {}
         self._generation = 0
         self._finished = 0
         self.error: BaseException | None = None
@@ -602,23 +645,25 @@ class _LockStep:
     def call(self, member: int, kind: str, arguments: tuple) -> Any:
         """Submit member ``member``'s call and wait for its result."""
         with self._condition:
-            if self.error is None and self._finished:
-                self.error = RuntimeError(f"ensemble members fell out of step: member {member} called {kind}")
             self._raise_if_failed()
             self._pending[member] = (kind, arguments)
             generation = self._generation
-            if len(self._pending) == self._n_members:
-                try:
-                    self._run_pending()
-                except BaseException as error:  # handed to every member thread
-                    self.error = error
-                self._pending = {}
-                self._generation += 1
-                self._condition.notify_all()
-            else:
-                self._condition.wait_for(lambda: self._generation != generation or self.error is not None)
+            self._run_if_all_waiting()
+            self._condition.wait_for(lambda: self._generation != generation or self.error is not None)
             self._raise_if_failed()
             return self._results[member]
+
+    def _run_if_all_waiting(self) -> None:
+        """Run the pending calls once every member still running has submitted one (condition held)."""
+        if not self._pending or len(self._pending) < self._n_members - self._finished:
+            return
+        try:
+            self._run_pending()
+        except BaseException as error:  # handed to every member thread
+            self.error = error
+        self._pending = {}
+        self._generation += 1
+        self._condition.notify_all()
 
     def _run_pending(self) -> None:
         kinds = {kind for kind, _ in self._pending.values()}
@@ -637,10 +682,8 @@ class _LockStep:
             self._finished += 1
             if error is not None and self.error is None:
                 self.error = error
-            if self._pending and self.error is None:
-                self.error = RuntimeError(
-                    "ensemble members fell out of step: a member ended while others wait"
-                )
+            if self.error is None:
+                self._run_if_all_waiting()
             self._condition.notify_all()
 
 
@@ -687,7 +730,10 @@ class EnsembleCurriculumTrainer:
     seeds : sequence of int, optional
         Data seed of each member's curriculum; by default each member trainer's seed.
     checkpoint_dir : str or Path, optional
-        Parent of the members' checkpoint directories; a run resumes from them.
+        Parent of the members' checkpoint directories (``member_XX``); a run resumes from them.
+    checkpoint_dirs : sequence of str or Path, optional
+        Instead of ``checkpoint_dir``: each member's own checkpoint directory (e.g. the one a solo run
+        of the same settings would use, so that either can resume the other).
     progress : bool
         One tqdm bar over epochs (the slowest member's count).
     **curriculum_kwargs
@@ -705,12 +751,24 @@ class EnsembleCurriculumTrainer:
         seeds: Sequence[int] | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,
+        checkpoint_dirs: Sequence[str | os.PathLike[str]] | None = None,
         **curriculum_kwargs: Any,
     ) -> None:
         n_members = ensemble.n_members
         seeds = [trainer.seed for trainer in ensemble.trainers] if seeds is None else list(seeds)
         if len(seeds) != n_members:
             raise ValueError(f"seeds must have one entry per member ({n_members}), got {len(seeds)}")
+        if checkpoint_dirs is None:
+            parent = None if checkpoint_dir is None else Path(checkpoint_dir)
+            checkpoint_dirs = [parent and parent / f"member_{member:02d}" for member in range(n_members)]
+        elif checkpoint_dir is not None:
+            raise ValueError(
+                f"expected checkpoint_dir or checkpoint_dirs, got both ({checkpoint_dir!r} and a sequence)"
+            )
+        elif len(checkpoint_dirs) != n_members:
+            raise ValueError(
+                f"checkpoint_dirs must have one entry per member ({n_members}), got {len(checkpoint_dirs)}"
+            )
         self.ensemble = ensemble
         self.progress = progress
         self._lock_step = _LockStep(n_members, self._execute)
@@ -719,19 +777,20 @@ class EnsembleCurriculumTrainer:
                 _MemberTrainer(ensemble, member, self._lock_step),
                 task,
                 seed=seed,
-                checkpoint_dir=None
-                if checkpoint_dir is None
-                else Path(checkpoint_dir) / f"member_{member:02d}",
+                checkpoint_dir=directory,
                 progress=False,
                 **curriculum_kwargs,
             )
-            for member, seed in enumerate(seeds)
+            for member, (seed, directory) in enumerate(zip(seeds, checkpoint_dirs, strict=True))
         ]
 
-    def _execute(self, kind: str, calls: dict[int, tuple]) -> list[Any]:
-        xs, ys, heads = zip(*(calls[member] for member in range(self.ensemble.n_members)), strict=True)
+    def _execute(self, kind: str, calls: dict[int, tuple]) -> dict[int, Any]:
+        members = sorted(calls)
+        xs, ys, heads = zip(*(calls[member] for member in members), strict=True)
         method = self.ensemble.train_step if kind == "train_step" else self.ensemble.evaluate
-        return method(list(xs), list(ys), head=list(heads))
+        subset = None if len(members) == self.ensemble.n_members else members
+        results = method(list(xs), list(ys), head=list(heads), members=subset)
+        return dict(zip(members, results, strict=True))
 
     def run(self, n_epochs: int) -> list[CurriculumHistory]:
         """Run every member's curriculum until its history holds ``n_epochs`` epochs.
