@@ -34,6 +34,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=BACKENDS, default="loky")
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--scheduler", default=None, help="dask scheduler address tcp://HOST:PORT")
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="runs of one task and architecture trained as one ensemble"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         scheduler=arguments.scheduler,
         progress=not arguments.no_progress,
         granule_sizes=profile.granule_sizes if arguments.scaling else None,
+        ensemble=arguments.ensemble,
     )
     if arguments.json:
         json.dump(report, sys.stdout, indent=1)

@@ -347,6 +347,13 @@ def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler", default=None, help="dask scheduler address tcp://HOST:PORT (--backend dask)"
     )
+    parser.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        default=None,
+        metavar="E",
+        help="train up to E runs of one task and architecture together as one batched ensemble (default 1)",
+    )
 
 
 def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -355,7 +362,12 @@ def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
         from cbreservoir.sweep import BACKENDS
 
         _check_choice("backend", args.backend, BACKENDS)
-    options = {"n_jobs": args.n_jobs, "backend": args.backend, "scheduler": args.scheduler}
+    options = {
+        "n_jobs": args.n_jobs,
+        "backend": args.backend,
+        "scheduler": args.scheduler,
+        "ensemble": args.ensemble,
+    }
     return {key: value for key, value in options.items() if value is not None}
 
 

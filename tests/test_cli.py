@@ -257,6 +257,11 @@ def test_reproduce_on_tiny_settings(capsys, tmp_path):
     assert report["n_runs"] == 2 and report["profile"]["n_epochs"] == 1
     assert "| dms" in report["table"]
     assert (tmp_path / "repro" / "summary.md").is_file()
+    # the same runs, the two seeds of each condition trained as one ensemble
+    code, grouped = run_json(capsys, [*argv[:7], "2", *argv[8:-1], "grouped", "--ensemble", "2"])
+    assert code == EXIT_OK and grouped["n_runs"] == 4
+    runs = [json.loads(path.read_text())["result"] for path in (tmp_path / "grouped" / "runs").glob("*.json")]
+    assert sorted(run["ensemble_size"] for run in runs) == [2, 2, 2, 2]
 
 
 @pytest.mark.parametrize(

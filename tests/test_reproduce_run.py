@@ -110,9 +110,103 @@ def test_extra_rows_run_and_are_parameter_matched(condition):
 
 
 def test_config_sweep_from_a_json_file(tmp_path):
-    config = {"tasks": "parity", "conditions": ["interleaved"], "seeds": 1, "overrides": TINY}
+    config = {"tasks": "parity", "conditions": ["interleaved"], "seeds": 1, "overrides": TINY, "ensemble": 2}
     path = tmp_path / "grid.json"
     path.write_text(json.dumps(config))
     report = run_config_sweep(path, progress=False, output_dir=str(tmp_path / "out"), backend="sequential")
     assert report["n_runs"] == 1 and report["summaries"][0]["rows"][0]["label"] == "interleaved (k = 5)"
     assert (tmp_path / "out" / "summary.md").exists()
+    record = json.loads(next((tmp_path / "out" / "runs").glob("*.json")).read_text())["result"]
+    assert record["ensemble_size"] == 1  # one seed: an ensemble of one
+
+
+# ------------------------------------------------------------------------------------------ ensembles
+
+
+def assert_same_run(got: dict, want: dict) -> None:
+    """Same levels and accuracies; losses to float rounding (batched products round differently)."""
+    assert got["levels"] == want["levels"]
+    assert [r["accuracy"] for r in got["history"]["records"]] == [
+        r["accuracy"] for r in want["history"]["records"]
+    ]
+    assert [r["loss"] for r in got["history"]["records"]] == pytest.approx(
+        [r["loss"] for r in want["history"]["records"]], rel=1e-5
+    )
+    assert {k: got[k] for k in ("n_parameters", "hidden_size", "model_config")} == {
+        k: want[k] for k in ("n_parameters", "hidden_size", "model_config")
+    }
+
+
+def test_ensemble_key_groups_one_architecture_of_one_task():
+    from cbreservoir.reproduce.run import ensemble_key
+
+    profile = tiny_profile()
+    keys = {
+        (task, condition, granule): ensemble_key(make_cell(task, condition, 0, profile, n_granule=granule))
+        for task in ("dms", "parity")
+        for condition in ("cbrnn", "full_reservoir", "interleaved", "rnn", "feedforward")
+        for granule in (128, 256)
+    }
+    assert keys["dms", "cbrnn", 256] == keys["dms", "full_reservoir", 256] == keys["dms", "interleaved", 256]
+    assert ensemble_key(make_cell("dms", "cbrnn", 5, profile)) == keys["dms", "cbrnn", 256]  # seeds share
+    assert len({keys["dms", "cbrnn", 256], keys["dms", "rnn", 256], keys["parity", "cbrnn", 256]}) == 3
+    assert keys["dms", "cbrnn", 128] != keys["dms", "cbrnn", 256]
+    assert keys["dms", "feedforward", 256] is None
+    assert (
+        ensemble_key(make_cell("dms", "cbrnn", 0, profile.replace(n_epochs=3))) != keys["dms", "cbrnn", 256]
+    )
+
+
+def test_ensemble_runs_equal_solo_runs_and_resume_solo_checkpoints(tmp_path):
+    from cbreservoir.reproduce.run import run_ensemble
+
+    cells = [
+        make_cell("dms", condition, seed, tiny_profile())
+        for condition in ("cbrnn", "interleaved")
+        for seed in (0, 1)
+    ]
+    interrupted = cells[1]
+    build_curriculum(interrupted, tmp_path / cell_id(interrupted)).run(
+        1
+    )  # a solo attempt stopped after epoch 1
+    runs = run_ensemble(cells, checkpoint_root=str(tmp_path))
+    for cell, run in zip(cells, runs, strict=True):
+        assert (run["condition"], run["seed"], run["ensemble_size"]) == (cell["condition"], cell["seed"], 4)
+        assert_same_run(run, run_cell(cell))
+    assert not any(tmp_path.iterdir())  # checkpoints removed once the runs completed
+
+
+def test_run_ensemble_rejects_cells_of_different_architectures():
+    from cbreservoir.reproduce.run import run_ensemble
+
+    cells = [make_cell("dms", "cbrnn", 0, tiny_profile()), make_cell("dms", "rnn", 0, tiny_profile())]
+    with pytest.raises(
+        ValueError, match=r"of one task, architecture and profile, got conditions \['cbrnn', 'rnn'\]"
+    ):
+        run_ensemble(cells)
+
+
+def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduction, tmp_path):
+    output, report = first_reproduction
+    grouped = reproduce(
+        "dms",
+        tiny_profile(),
+        seeds=[0, 1],
+        conditions=["cbrnn", "rnn"],
+        output_dir=tmp_path,
+        backend="sequential",
+        progress=False,
+        ensemble=2,
+    )
+    solo_runs = {
+        path.name: json.loads(path.read_text())["result"] for path in (output / "runs").glob("*.json")
+    }
+    for path in (tmp_path / "runs").glob("*.json"):
+        run = json.loads(path.read_text())["result"]
+        assert run["ensemble_size"] == 2
+        assert_same_run(run, solo_runs[path.name])
+    assert [row["max_level"] for row in grouped["summaries"][0]["rows"]] == [
+        row["max_level"] for row in report["summaries"][0]["rows"]
+    ]
+    with pytest.raises(ValueError, match="ensemble must be a positive int; got 0"):
+        reproduce("dms", tiny_profile(), seeds=[0], output_dir=tmp_path, progress=False, ensemble=0)

@@ -30,8 +30,9 @@ from cbreservoir.reproduce.conditions import (
     check_tasks,
 )
 from cbreservoir.reproduce.profiles import PROFILES, Profile, get_profile
-from cbreservoir.reproduce.run import make_cell, run_cell
+from cbreservoir.reproduce.run import ensemble_key, make_cell, run_cell, run_ensemble
 from cbreservoir.sweep import cell_id, run_sweep
+from cbreservoir.validation import check_positive_int
 
 __all__ = [
     "CONDITIONS",
@@ -113,6 +114,7 @@ def reproduce(
     scheduler: str | None = None,
     progress: bool = True,
     granule_sizes: Sequence[int] | None = None,
+    ensemble: int = 1,
 ) -> dict:
     """Run (or resume) the study's comparison and write the summary table, JSON and figures.
 
@@ -133,6 +135,10 @@ def reproduce(
     granule_sizes : sequence of int, optional
         Also run the granule scaling sweep (CB-RNN with these G vs matched RNN-only), e.g. the
         profile's ``granule_sizes``.
+    ensemble : int
+        Train up to this many runs of one task and architecture together as one batched ensemble
+        (:func:`~cbreservoir.reproduce.run.run_ensemble`; each keeps its own seed, schedule and
+        curriculum level, and its results are those of its solo run). 1: every run alone.
 
     Returns
     -------
@@ -148,10 +154,20 @@ def reproduce(
     seed_list = _check_seeds(seeds, settings)
     output = Path(output_dir)
     cells = build_cells(tasks, names, seed_list, settings, granule_sizes)
+    ensemble = check_positive_int(ensemble, "ensemble")
     start = time.perf_counter()
-    runner = functools.partial(run_cell, checkpoint_root=str(output / "checkpoints"))
+    grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
+    run = run_ensemble if grouping else run_cell
+    runner = functools.partial(run, checkpoint_root=str(output / "checkpoints"))
     runs = run_sweep(
-        cells, runner, output / "runs", backend=backend, n_jobs=n_jobs, scheduler=scheduler, progress=progress
+        cells,
+        runner,
+        output / "runs",
+        backend=backend,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        progress=progress,
+        **grouping,
     )
     wall_seconds = time.perf_counter() - start
     report = {
@@ -219,6 +235,7 @@ CONFIG_KEYS: dict[str, str] = {
     "backend": "'loky' (default), 'threading', 'sequential' or 'dask'",
     "n_jobs": "parallel runs (default: one per CPU)",
     "scheduler": "dask scheduler address 'tcp://HOST:PORT' (backend 'dask' only)",
+    "ensemble": "runs of one task and architecture trained together as one batched ensemble (default 1)",
 }
 
 
@@ -245,7 +262,8 @@ def run_config_sweep(config: Mapping | str | os.PathLike, progress: bool = True,
     ----------
     config : dict or path
         Keys (:data:`CONFIG_KEYS`): ``tasks`` (required), ``profile``, ``overrides``, ``conditions``,
-        ``seeds``, ``granule_sizes``, ``output_dir``, ``backend``, ``n_jobs``, ``scheduler``. Example::
+        ``seeds``, ``granule_sizes``, ``output_dir``, ``backend``, ``n_jobs``, ``scheduler``,
+        ``ensemble``. Example::
 
             {"tasks": ["dms"], "profile": "quick", "overrides": {"n_epochs": 40},
              "conditions": ["cbrnn", "rnn"], "seeds": 5, "output_dir": "sweep-dms"}
@@ -290,4 +308,5 @@ def run_config_sweep(config: Mapping | str | os.PathLike, progress: bool = True,
         scheduler=settings.get("scheduler"),
         progress=progress,
         granule_sizes=settings.get("granule_sizes"),
+        ensemble=settings.get("ensemble", 1),
     )

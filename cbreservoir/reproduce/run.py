@@ -16,7 +16,7 @@ from cbreservoir.reproduce.conditions import (
 )
 from cbreservoir.reproduce.profiles import Profile
 
-__all__ = ["build_curriculum", "make_cell", "package_versions", "run_cell"]
+__all__ = ["build_curriculum", "ensemble_key", "make_cell", "package_versions", "run_cell", "run_ensemble"]
 
 
 def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
@@ -98,12 +98,7 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
         raise ValueError(f"the feedforward condition runs tasks {list(FEEDFORWARD_TASKS)}, got {task!r}")
     model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
     trainer = GradientTrainer(
-        model,
-        learning_rate=profile.learning_rate,
-        momentum=profile.momentum,
-        clip_norm=profile.clip_norm,
-        schedule=build_condition_schedule(condition, task),
-        seed=seed,
+        model, schedule=build_condition_schedule(condition, task), seed=seed, **_optimizer_settings(profile)
     )
     if feedforward:
         trainer = FeedforwardTrainer(
@@ -115,15 +110,31 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
     return CurriculumTrainer(
         trainer,
         task,
-        start_level=profile.start_level,
-        steps_per_epoch=profile.steps_per_epoch,
-        test_batches=profile.test_batches,
-        batch_size=profile.batch_size,
-        threshold=profile.threshold,
         seed=seed,
         checkpoint_dir=checkpoint_dir,
         progress=False,
+        **_curriculum_settings(profile),
     )
+
+
+def _optimizer_settings(profile: Profile) -> dict:
+    """The :class:`~cbreservoir.training.GradientTrainer` arguments a profile sets."""
+    return {
+        "learning_rate": profile.learning_rate,
+        "momentum": profile.momentum,
+        "clip_norm": profile.clip_norm,
+    }
+
+
+def _curriculum_settings(profile: Profile) -> dict:
+    """The :class:`~cbreservoir.training.CurriculumTrainer` arguments a profile sets."""
+    return {
+        "start_level": profile.start_level,
+        "steps_per_epoch": profile.steps_per_epoch,
+        "test_batches": profile.test_batches,
+        "batch_size": profile.batch_size,
+        "threshold": profile.threshold,
+    }
 
 
 def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
@@ -148,10 +159,8 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         ``n_parameters``).
     """
     from cbreservoir._threads import torch_threads
-    from cbreservoir.models import count_parameters
-    from cbreservoir.sweep import cell_id
 
-    checkpoint_dir = None if checkpoint_root is None else Path(checkpoint_root) / cell_id(cell)
+    checkpoint_dir = _checkpoint_dir(cell, checkpoint_root)
     with torch_threads(1):  # one run per core; the caller's thread count is restored
         curriculum = build_curriculum(cell, checkpoint_dir)
         start = time.perf_counter()
@@ -159,9 +168,20 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         seconds = time.perf_counter() - start
     if checkpoint_dir is not None:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
-    model = curriculum.trainer.model
     counts = getattr(curriculum.trainer, "parameter_counts", None)
-    extra = {} if counts is None else {"parameter_counts": counts()}
+    return _record(cell, history, seconds, curriculum.trainer.model, None if counts is None else counts())
+
+
+def _checkpoint_dir(cell: dict, checkpoint_root: str | None) -> Path | None:
+    from cbreservoir.sweep import cell_id
+
+    return None if checkpoint_root is None else Path(checkpoint_root) / cell_id(cell)
+
+
+def _record(cell: dict, history: object, seconds: float, model: object, counts: dict | None, **extra) -> dict:
+    """The result record of one run (see :func:`run_cell`)."""
+    from cbreservoir.models import count_parameters
+
     return {
         "task": cell["task"],
         "condition": cell["condition"],
@@ -170,10 +190,98 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         "levels": [int(level) for level in history.levels],
         "history": history.to_dict(),
         "seconds": seconds,
-        "n_parameters": count_parameters(model) if counts is None else extra["parameter_counts"]["total"],
+        "n_parameters": count_parameters(model) if counts is None else counts["total"],
         "hidden_size": model.hidden_size,
         "model_config": model.config,
         "profile": cell["profile"],
         "versions": package_versions(),
+        **({} if counts is None else {"parameter_counts": counts}),
         **extra,
     }
+
+
+def ensemble_key(cell: dict) -> str | None:
+    """Cells with equal keys can train together as one ensemble (:func:`run_ensemble`); None: alone.
+
+    They must share the task, the model architecture (condition kind and parameter matching), G and
+    the profile; the plasticity schedule and the seed may differ (CB-RNN, full-reservoir and
+    interleaved runs of one task share an ensemble). Feedforward cells always run alone.
+    """
+    from cbreservoir.sweep import canonical_json
+
+    condition = CONDITIONS[cell["condition"]]
+    if condition.feedforward:
+        return None
+    architecture = {
+        "kind": condition.kind,
+        "matched_to": condition.matched_to,
+        "n_granule": cell["n_granule"],
+    }
+    return canonical_json({"task": cell["task"], "architecture": architecture, "profile": cell["profile"]})
+
+
+def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[dict]:
+    """Train the models of ``cells`` together as one batched ensemble, each through its own curriculum.
+
+    Every member follows its solo :func:`run_cell` run (same levels and accuracies; losses to float
+    rounding: ``tests/test_reproduce_run.py``) and checkpoints where that run would, so either can
+    resume the other. Cells must share one :func:`ensemble_key`.
+
+    Parameters
+    ----------
+    cells : list of dict
+        :func:`make_cell` cells.
+    checkpoint_root : str, optional
+        As for :func:`run_cell`.
+
+    Returns
+    -------
+    list of dict
+        One :func:`run_cell` record per cell, with ``seconds`` the ensemble's wall time and
+        ``ensemble_size`` the number of members.
+
+    Raises
+    ------
+    ValueError
+        Cells that cannot share an ensemble (their keys differ or one is feedforward).
+    """
+    from cbreservoir._threads import torch_threads
+    from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
+
+    keys = {ensemble_key(cell) for cell in cells}
+    if not cells or len(keys) != 1 or None in keys:
+        raise ValueError(
+            "expected non-feedforward cells of one task, architecture and profile, got conditions "
+            f"{[cell['condition'] for cell in cells]} of tasks {sorted({cell['task'] for cell in cells})}"
+        )
+    profile, task = Profile(**cells[0]["profile"]), cells[0]["task"]
+    seeds = [cell["seed"] for cell in cells]
+    with torch_threads(1):
+        ensemble = EnsembleTrainer(
+            [
+                build_condition_model(c["condition"], task, n_granule=c["n_granule"], seed=c["seed"])
+                for c in cells
+            ],
+            seeds=seeds,
+            schedule=[build_condition_schedule(cell["condition"], task) for cell in cells],
+            **_optimizer_settings(profile),
+        )
+        directories = [_checkpoint_dir(cell, checkpoint_root) for cell in cells]
+        curriculum = EnsembleCurriculumTrainer(
+            ensemble,
+            task,
+            seeds=seeds,
+            checkpoint_dirs=None if checkpoint_root is None else directories,
+            progress=False,
+            **_curriculum_settings(profile),
+        )
+        start = time.perf_counter()
+        histories = curriculum.run(profile.n_epochs)
+        seconds = time.perf_counter() - start
+    for directory in directories:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+    return [
+        _record(cell, history, seconds, model, None, ensemble_size=len(cells))
+        for cell, history, model in zip(cells, histories, ensemble.members, strict=True)
+    ]
