@@ -25,10 +25,9 @@ def without_timing(run: dict) -> dict:
     return {**run, "seconds": None, "history": history}
 
 
-@pytest.fixture(scope="module")
-def first_reproduction(tmp_path_factory):
-    output = tmp_path_factory.mktemp("repro")
-    report = reproduce(
+def small_reproduction(output, **options) -> dict:
+    """DMS, CB-RNN and RNN-only, seeds 0 and 1, tiny profile, run in this process."""
+    return reproduce(
         "dms",
         tiny_profile(),
         seeds=[0, 1],
@@ -36,8 +35,14 @@ def first_reproduction(tmp_path_factory):
         output_dir=output,
         backend="sequential",
         progress=False,
+        **options,
     )
-    return output, report
+
+
+@pytest.fixture(scope="module")
+def first_reproduction(tmp_path_factory):
+    output = tmp_path_factory.mktemp("repro")
+    return output, small_reproduction(output)
 
 
 def test_reproduction_writes_runs_summary_and_figures(first_reproduction):
@@ -73,15 +78,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(first_reproduction, tmp
 def test_rerun_resumes_without_training_again(first_reproduction):
     output, report = first_reproduction
     stamps = {path: path.stat().st_mtime_ns for path in (output / "runs").glob("*.json")}
-    again = reproduce(
-        "dms",
-        tiny_profile(),
-        seeds=[0, 1],
-        conditions=["cbrnn", "rnn"],
-        output_dir=output,
-        backend="sequential",
-        progress=False,
-    )
+    again = small_reproduction(output)
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
     assert again["summaries"] == report["summaries"]
 
@@ -188,16 +185,7 @@ def test_run_ensemble_rejects_cells_of_different_architectures():
 
 def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduction, tmp_path):
     output, report = first_reproduction
-    grouped = reproduce(
-        "dms",
-        tiny_profile(),
-        seeds=[0, 1],
-        conditions=["cbrnn", "rnn"],
-        output_dir=tmp_path,
-        backend="sequential",
-        progress=False,
-        ensemble=2,
-    )
+    grouped = small_reproduction(tmp_path, ensemble=2)
     solo_runs = {
         path.name: json.loads(path.read_text())["result"] for path in (output / "runs").glob("*.json")
     }
