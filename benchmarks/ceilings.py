@@ -27,14 +27,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
-from cbreservoir.bench import load_reference_loop, machine_description, matmul_peak_gflops, time_call
+from cbreservoir.bench import (
+    load_reference_loop,
+    machine_description,
+    matmul_peak_gflops,
+    time_alternating,
+    time_call,
+)
 
 #: Parameter order of ``ReferenceCBRNN.parameters()``, the layout :func:`manual_update` works on.
 PARAMETER_NAMES = (
@@ -245,7 +249,7 @@ def update_flops(E: int, B: int, T: int, H: int, G: int, P: int, d: int) -> floa
 
 def bench_ensemble_ceiling(
     n_members: int = 8, n: int = 5, batch_size: int = 64, steps: int = 20, repeat: int = 3
-):
+) -> dict:
     """Seconds per update of ``n_members`` CB-RNNs: reference, EnsembleTrainer, hand-written, products only.
 
     All four run on the same DMS batches (shared by the members, one length per step); the first three
@@ -297,13 +301,10 @@ def bench_ensemble_ceiling(
     sides = {"reference": reference_updates, "ensemble": ensemble_updates, "manual": manual_updates}
     for updates in sides.values():
         updates(batches[:1])
-    per_side: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(repeat):  # alternate the sides, so that a change in the machine's load hits all of them
-        for name, updates in sides.items():
-            start = time.perf_counter()
-            updates(batches[1:])
-            per_side[name].append((time.perf_counter() - start) / steps)
-    seconds = {name: statistics.median(values) for name, values in per_side.items()}
+    timed = time_alternating(
+        {name: lambda updates=updates: updates(batches[1:]) for name, updates in sides.items()}, repeat=repeat
+    )
+    seconds = {name: value / steps for name, value in timed.items()}
     mean_length = float(np.mean([x.shape[1] for x, _ in batches[1:]]))
     lengths = sorted({x.shape[1] for x, _ in batches[1:]})
     products = {length: products_only(n_members, batch_size, length, 64, 256, 64, 1) for length in lengths}
@@ -325,9 +326,13 @@ def bench_ensemble_ceiling(
 
 
 def bench_ridge_ceiling(
-    n_samples: int = 100_000, n_features: int = 1000, n_outputs: int = 10, ridge: float = 1e-6
-):
-    """Seconds of reservoirpy's and cbreservoir's ``Ridge.fit`` and of the bare Gram products (best of 2).
+    n_samples: int = 100_000,
+    n_features: int = 1000,
+    n_outputs: int = 10,
+    ridge: float = 1e-6,
+    repeat: int = 3,
+) -> dict[str, float]:
+    """Seconds of reservoirpy's and cbreservoir's ``Ridge.fit`` and of the bare Gram products (medians).
 
     Returns
     -------
@@ -351,11 +356,7 @@ def bench_ridge_ceiling(
         "gram_float64": lambda: X.T @ X,
         "gram_float32": lambda: (lambda X32: X32.T @ X32)(X.astype(np.float32)),
     }
-    per_side: dict[str, list[float]] = {name: [] for name in measures}
-    for _ in range(2):  # alternate
-        for name, measure in measures.items():
-            per_side[name].append(time_call(measure, repeat=1, warmup=0).best)
-    return {name: min(values) for name, values in per_side.items()}
+    return time_alternating(measures, repeat=repeat)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,6 +92,37 @@ def time_call(
     return Timing(median=statistics.median(seconds), best=min(seconds), repeats=repeat)
 
 
+def time_alternating(
+    functions: dict[str, Callable[[], object]],
+    repeat: int = 3,
+    synchronize: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """Median seconds of each function, timed in ``repeat`` rounds that call every function once in turn.
+
+    Alternating the sides (instead of timing one side's calls, then the other's) makes a change in the
+    machine's load hit every side alike. There is no warm-up call; make one first where it matters.
+
+    Parameters
+    ----------
+    functions : dict
+        Name -> function called with no argument.
+    repeat : int
+        Rounds, at least 1.
+    synchronize : callable, optional
+        As for :func:`time_call`.
+
+    Returns
+    -------
+    dict
+        Name -> median seconds of one call.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeat):
+        for name, function in functions.items():
+            seconds[name].append(time_call(function, repeat=1, warmup=0, synchronize=synchronize).median)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
 def device_synchronizer(device: str | torch.device) -> Callable[[], None] | None:
     """``torch.cuda.synchronize`` for a CUDA device, None for the CPU."""
     return torch.cuda.synchronize if torch.device(device).type == "cuda" else None
@@ -339,11 +370,11 @@ def bench_ridge_fit(
     n_outputs: int = 10,
     n_chunks: int = 10,
     ridge: float = 1e-6,
-    repeat: int = 1,
+    repeat: int = 3,
     seed: int = 0,
 ) -> list[BenchRow]:
     """Time ``Ridge.fit`` in memory, streamed (``partial_fit`` chunk by chunk) and with float32 Gram
-    products, against reservoirpy's fit.
+    products, against reservoirpy's fit (medians of ``repeat`` alternating rounds, :func:`time_alternating`).
 
     Notes hold the largest relative difference between the streamed and in-memory weights, between
     cbreservoir's and reservoirpy's weights, and between the float32-Gram and float64 weights.
@@ -366,49 +397,48 @@ def bench_ridge_fit(
     )
     chunks = np.array_split(np.arange(n_samples), n_chunks)
 
-    peer = PeerRidge(ridge=ridge)
-    start = time.perf_counter()
-    peer.fit(X, Y)
-    peer_seconds = time.perf_counter() - start
-
-    in_memory = Ridge(ridge=ridge)
-    memory_timing = time_call(lambda: in_memory.fit(X, Y), repeat=repeat, warmup=0)
-
-    streamed = Ridge(ridge=ridge)
+    peer, in_memory = PeerRidge(ridge=ridge), Ridge(ridge=ridge)
+    streamed, float32_gram = Ridge(ridge=ridge), Ridge(ridge=ridge, gram_dtype="float32")
 
     def stream() -> np.ndarray:
         for index, rows in enumerate(chunks):
             streamed.partial_fit(X[rows], Y[rows], reset=index == 0)
         return streamed.Wout  # solved lazily on first use
 
-    stream_timing = time_call(stream, repeat=repeat, warmup=0)
-    float32_gram = Ridge(ridge=ridge, gram_dtype="float32")
-    float32_timing = time_call(lambda: float32_gram.fit(X, Y), repeat=repeat, warmup=0)
+    seconds = time_alternating(
+        {
+            "peer": lambda: peer.fit(X, Y),
+            "in_memory": lambda: in_memory.fit(X, Y),
+            "streamed": stream,
+            "float32": lambda: float32_gram.fit(X, Y),
+        },
+        repeat=repeat,
+    )
     scale = np.max(np.abs(in_memory.Wout))
     size = f"{n_samples:,}x{n_features:,} -> {n_outputs}, ridge {ridge:g}"
 
-    def row(operation: str, timing: Timing, peer_name: str, note: str, difference: np.ndarray) -> BenchRow:
+    def row(operation: str, side: str, peer_name: str, note: str, difference: np.ndarray) -> BenchRow:
         notes = {note: float(np.max(np.abs(difference)) / scale)}
-        return BenchRow(f"{operation}, {size}", timing.median, peer_seconds, peer_name, 2.0, notes)
+        return BenchRow(f"{operation}, {size}", seconds[side], seconds["peer"], peer_name, 2.0, notes)
 
     return [
         row(
             "Ridge.fit in memory",
-            memory_timing,
+            "in_memory",
             "reservoirpy Ridge.fit",
             "max_rel_diff_vs_peer",
             in_memory.Wout - peer.Wout,
         ),
         row(
             f"Ridge.partial_fit streamed in {n_chunks} chunks",
-            stream_timing,
+            "streamed",
             "reservoirpy Ridge.fit (in memory)",
             "max_rel_diff_vs_in_memory",
             streamed.Wout - in_memory.Wout,
         ),
         row(
             "Ridge.fit in memory, gram_dtype='float32'",
-            float32_timing,
+            "float32",
             "reservoirpy Ridge.fit (float64)",
             "max_rel_diff_vs_float64",
             float32_gram.Wout - in_memory.Wout,
@@ -528,18 +558,14 @@ def bench_ensemble_update(
             )
         ]
 
-    sync = device_synchronizer(device)
     sides = {"ensemble": ensemble_updates, "reference": reference_updates}
     for updates in sides.values():
         updates(batches[:1])
-    seconds_per_side: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(repeat):  # alternate the sides, so that a change in the machine's load hits both
-        for name, updates in sides.items():
-            timing = time_call(
-                lambda updates=updates: updates(batches[1:]), repeat=1, warmup=0, synchronize=sync
-            )
-            seconds_per_side[name].append(timing.median)
-    timings = {name: statistics.median(values) for name, values in seconds_per_side.items()}
+    timings = time_alternating(
+        {name: lambda updates=updates: updates(batches[1:]) for name, updates in sides.items()},
+        repeat=repeat,
+        synchronize=device_synchronizer(device),
+    )
     # both sides train the same networks (same seeds, same initialisation) on the same data
     loss_difference = float(np.max(np.abs(np.subtract(last_losses["ensemble"], last_losses["reference"]))))
     seconds = timings["ensemble"] / steps
@@ -571,7 +597,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "quick": {
         "reservoir": {"n_series": 8, "length": 200, "n_features": 3, "units": 100, "repeat": 2},
-        "ridge": {"n_samples": 5_000, "n_features": 100, "n_outputs": 3, "n_chunks": 5},
+        "ridge": {"n_samples": 5_000, "n_features": 100, "n_outputs": 3, "n_chunks": 5, "repeat": 1},
         "ridge_accuracy": {"n_samples": 2_000, "n_features": 50},
         "ensemble": {"n_members": 4, "n": 3, "batch_size": 16, "steps": 3, "repeat": 1},
     },

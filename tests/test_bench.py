@@ -1,5 +1,7 @@
 """Tests for cbreservoir.bench: the timing harness, the matmul peak, benchmark helpers."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -41,6 +43,15 @@ def test_random_reservoir_weights_have_the_asked_spectral_radius_and_are_seeded(
     assert W.shape == (60, 60) and Win.shape == (60, 3) and bias.shape == (60,)
     assert np.max(np.abs(np.linalg.eigvals(W))) == pytest.approx(0.8)
     assert np.array_equal(W, bench.random_reservoir_weights(60, 3, spectral_radius=0.8, seed=1)[0])
+
+
+def test_time_alternating_calls_the_sides_in_turn_and_returns_medians():
+    calls = []
+    seconds = bench.time_alternating(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b") or time.sleep(0.01)}, repeat=3
+    )
+    assert calls == ["a", "b"] * 3
+    assert set(seconds) == {"a", "b"} and seconds["b"] >= 0.01 > seconds["a"] >= 0
 
 
 def test_bench_row_ratio_is_peer_over_cbreservoir():
