@@ -241,5 +241,15 @@ def test_members_sitting_out_keep_everything_and_the_others_follow_their_solo_ru
 def test_sitting_out_needs_distinct_valid_members(members):
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
     x, y = make_batch("dms", 2, 4, np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"members must be distinct member indices in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"members must be distinct member indices in ascending order"):
         ensemble.train_step([x] * len(members), [y] * len(members), members=members)
+
+
+def test_members_out_of_order_or_sitting_out_under_adam_are_refused():
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
+    x, y = make_batch("dms", 2, 4, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"ascending order in \[0, 3\), got \[2, 0\]"):
+        ensemble.evaluate([x, x], [y, y], members=[2, 0])
+    adam = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, optimizer="adam")
+    with pytest.raises(ValueError, match="members sitting out a step need optimizer='sgd'.*got Adam"):
+        adam.train_step([x], [y], members=[1])

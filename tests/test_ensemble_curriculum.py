@@ -102,7 +102,23 @@ def test_train_fixed_level_rejects_bad_arguments(kwargs, message):
 def test_members_resumed_at_different_epochs_each_finish_their_own_curriculum(tmp_path):
     # member 2's solo run got further (epoch 3) than the ensemble (epoch 1) before both stopped
     ensemble_curriculum(tmp_path).run(1)
-    solo_history(SEEDS[2], 3, checkpoint_dir=tmp_path / "member_02")
+    ahead, _ = solo_history(SEEDS[2], 3, checkpoint_dir=tmp_path / "member_02")
     resumed = ensemble_curriculum(tmp_path).run(4)
     for history, seed in zip(resumed, SEEDS, strict=True):
         assert_same_history(history, solo_history(seed, 4)[0])
+    # member 2 did not train its first 3 epochs again: their records (wall times included) are the solo run's
+    assert resumed[2].to_dict()["records"][:3] == ahead.to_dict()["records"]
+
+
+def test_running_again_continues_in_lock_step(monkeypatch):
+    curriculum = ensemble_curriculum()
+    curriculum.run(1)
+    sizes = []
+    original = curriculum.ensemble.train_step
+    monkeypatch.setattr(
+        curriculum.ensemble, "train_step", lambda xs, *a, **k: sizes.append(len(xs)) or original(xs, *a, **k)
+    )
+    histories = curriculum.run(2)
+    assert sizes and set(sizes) == {len(SEEDS)}  # every update batches all members again
+    for history, seed in zip(histories, SEEDS, strict=True):
+        assert_same_history(history, solo_history(seed, 2)[0])

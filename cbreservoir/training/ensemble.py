@@ -227,13 +227,15 @@ class EnsembleTrainer:
         }
 
     def _active_members(self, members: Sequence[int] | None) -> list[int]:
-        """The members taking part in a call: all by default, else the distinct, valid, sorted ``members``."""
+        """The members taking part in a call: all by default, else ``members`` (ascending, valid indices)."""
         if members is None:
             return list(range(self.n_members))
         chosen = sorted({int(member) for member in members})
-        if not chosen or len(chosen) != len(members) or not 0 <= chosen[0] <= chosen[-1] < self.n_members:
+        valid = bool(chosen) and 0 <= chosen[0] <= chosen[-1] < self.n_members
+        if not valid or list(members) != chosen:
             raise ValueError(
-                f"members must be distinct member indices in [0, {self.n_members}), got {list(members)!r}"
+                f"members must be distinct member indices in ascending order in [0, {self.n_members}), "
+                f"got {list(members)!r}"
             )
         return chosen
 
@@ -372,6 +374,11 @@ class EnsembleTrainer:
             If a member's loss, gradient norm or weights are not finite; no member's step is kept.
         """
         active = self._active_members(members)
+        if len(active) < self.n_members and not isinstance(self.optimizer, torch.optim.SGD):
+            raise ValueError(
+                "members sitting out a step need optimizer='sgd' (its state is per element), "
+                f"got {type(self.optimizer).__name__}"
+            )
         targets = self._targets(ys, head, active)
         training = self._training_members(active)
         any_frozen = self._prepare_gradients(training)
@@ -632,7 +639,7 @@ class _LockStep:
         returns ``{member: result}``.
     """
 
-    def __init__(self, n_members: int, execute: Callable[[str, dict[int, tuple]], list[Any]]) -> None:
+    def __init__(self, n_members: int, execute: Callable[[str, dict[int, tuple]], dict[int, Any]]) -> None:
         self._n_members = n_members
         self._execute = execute
         self._condition = threading.Condition()
@@ -641,6 +648,11 @@ class _LockStep:
         self._generation = 0
         self._finished = 0
         self.error: BaseException | None = None
+
+    def reset(self) -> None:
+        """Start a new run: every member takes part again, no error, nothing pending."""
+        with self._condition:
+            self._finished, self.error, self._pending, self._results = 0, None, {}, {}
 
     def call(self, member: int, kind: str, arguments: tuple) -> Any:
         """Submit member ``member``'s call and wait for its result."""
@@ -721,6 +733,8 @@ class EnsembleCurriculumTrainer:
     ``GradientTrainer(model_i, seed=trainer_seed_i)`` and ``CurriculumTrainer(..., seed=seeds[i])``;
     the curricula run in lock step (one thread each) and their training and test calls are batched
     through the :class:`EnsembleTrainer`. A member's checkpoint directory can be resumed by a solo run.
+    Members resumed from checkpoints of different epochs each finish their own curriculum; the
+    members still running then train without the finished ones, which needs ``optimizer="sgd"``.
 
     Parameters
     ----------
@@ -805,6 +819,8 @@ class EnsembleCurriculumTrainer:
         Exception
             The first error of any member (e.g. ``TrainingDivergedError``); every member stops.
         """
+
+        self._lock_step.reset()
 
         def run_member(curriculum: CurriculumTrainer) -> None:
             try:
