@@ -163,13 +163,16 @@ def test_ensemble_runs_equal_solo_runs_and_resume_solo_checkpoints(tmp_path):
         for seed in (0, 1)
     ]
     interrupted = cells[1]
-    build_curriculum(interrupted, tmp_path / cell_id(interrupted)).run(
+    earlier = build_curriculum(interrupted, tmp_path / cell_id(interrupted)).run(
         1
-    )  # a solo attempt stopped after epoch 1
+    )  # solo, stopped at epoch 1
     runs = run_ensemble(cells, checkpoint_root=str(tmp_path))
     for cell, run in zip(cells, runs, strict=True):
         assert (run["condition"], run["seed"], run["ensemble_size"]) == (cell["condition"], cell["seed"], 4)
+        assert run["seconds"] == pytest.approx(run["ensemble_seconds"] / 4)
         assert_same_run(run, run_cell(cell))
+    # the interrupted run did not train its first epoch again: its record is the solo attempt's
+    assert runs[1]["history"]["records"][0] == earlier.to_dict()["records"][0]
     assert not any(tmp_path.iterdir())  # checkpoints removed once the runs completed
 
 
@@ -198,3 +201,24 @@ def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduct
     ]
     with pytest.raises(ValueError, match="ensemble must be a positive int; got 0"):
         reproduce("dms", tiny_profile(), seeds=[0], output_dir=tmp_path, progress=False, ensemble=0)
+
+
+def test_feedforward_runs_stay_alone_in_a_reproduction_with_ensembles(tmp_path):
+    report = reproduce(
+        "dms",
+        tiny_profile(),
+        seeds=[0, 1],
+        conditions=["feedforward", "rnn"],
+        output_dir=tmp_path,
+        backend="sequential",
+        progress=False,
+        ensemble=2,
+    )
+    runs = [json.loads(path.read_text())["result"] for path in (tmp_path / "runs").glob("*.json")]
+    assert report["n_runs"] == 4
+    assert sorted((run["condition"], run.get("ensemble_size", 1)) for run in runs) == [
+        ("feedforward", 1),
+        ("feedforward", 1),
+        ("rnn", 2),
+        ("rnn", 2),
+    ]

@@ -30,7 +30,7 @@ from cbreservoir.reproduce.conditions import (
     check_tasks,
 )
 from cbreservoir.reproduce.profiles import PROFILES, Profile, get_profile
-from cbreservoir.reproduce.run import ensemble_key, make_cell, run_cell, run_ensemble
+from cbreservoir.reproduce.run import ensemble_key, make_cell, run_cell, run_cells
 from cbreservoir.sweep import cell_id, run_sweep
 from cbreservoir.validation import check_positive_int
 
@@ -138,7 +138,8 @@ def reproduce(
     ensemble : int
         Train up to this many runs of one task and architecture together as one batched ensemble
         (:func:`~cbreservoir.reproduce.run.run_ensemble`; each keeps its own seed, schedule and
-        curriculum level, and its results are those of its solo run). 1: every run alone.
+        curriculum level, and its results are those of its solo run; feedforward runs stay alone).
+        1: every run alone.
 
     Returns
     -------
@@ -157,7 +158,7 @@ def reproduce(
     ensemble = check_positive_int(ensemble, "ensemble")
     start = time.perf_counter()
     grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
-    run = run_ensemble if grouping else run_cell
+    run = run_cells if grouping else run_cell
     runner = functools.partial(run, checkpoint_root=str(output / "checkpoints"))
     runs = run_sweep(
         cells,

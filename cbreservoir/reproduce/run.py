@@ -16,7 +16,15 @@ from cbreservoir.reproduce.conditions import (
 )
 from cbreservoir.reproduce.profiles import Profile
 
-__all__ = ["build_curriculum", "ensemble_key", "make_cell", "package_versions", "run_cell", "run_ensemble"]
+__all__ = [
+    "build_curriculum",
+    "ensemble_key",
+    "make_cell",
+    "package_versions",
+    "run_cell",
+    "run_cells",
+    "run_ensemble",
+]
 
 
 def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
@@ -237,8 +245,9 @@ def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[
     Returns
     -------
     list of dict
-        One :func:`run_cell` record per cell, with ``seconds`` the ensemble's wall time and
-        ``ensemble_size`` the number of members.
+        One :func:`run_cell` record per cell, with ``ensemble_size`` (the number of members),
+        ``ensemble_seconds`` (the ensemble's wall time) and ``seconds`` (that time's share per member,
+        comparable with solo runs' ``seconds``).
 
     Raises
     ------
@@ -281,7 +290,19 @@ def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[
     for directory in directories:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
+    share, extra = seconds / len(cells), {"ensemble_size": len(cells), "ensemble_seconds": seconds}
     return [
-        _record(cell, history, seconds, model, None, ensemble_size=len(cells))
+        _record(cell, history, share, model, None, **extra)
         for cell, history, model in zip(cells, histories, ensemble.members, strict=True)
     ]
+
+
+def run_cells(cells: list[dict], checkpoint_root: str | None = None) -> list[dict]:
+    """Run a group of cells of :func:`~cbreservoir.sweep.group_cells` (``group_by=ensemble_key``).
+
+    A group of cells that can share an ensemble trains as one (:func:`run_ensemble`); a cell that
+    cannot (key None: the feedforward condition) runs alone (:func:`run_cell`).
+    """
+    if len(cells) == 1 and ensemble_key(cells[0]) is None:
+        return [run_cell(cells[0], checkpoint_root)]
+    return run_ensemble(cells, checkpoint_root)
