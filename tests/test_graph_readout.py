@@ -70,9 +70,9 @@ def test_infer_output_dim(y, loss, expected):
 @pytest.mark.parametrize(
     ("y", "loss", "message"),
     [
-        (np.array([0.0, np.nan]), "cross_entropy", "integer class labels"),
-        (np.array([0, -1]), "cross_entropy", "integer class labels"),
-        (np.array([0.5, 1.0]), "cross_entropy", "integer class labels"),
+        (np.array([0.0, np.nan]), "cross_entropy", r"integer class labels >= 0; got \[nan\]"),
+        (np.array([0, -1]), "cross_entropy", r"integer class labels >= 0; got \[-1.0\]"),
+        (np.array([0.5, 1.0, 1.5]), "cross_entropy", r"integer class labels >= 0; got \[0.5, 1.5\]"),
         (np.array([]), "cross_entropy", "at least one class label"),
         (np.zeros(3), "hinge", "loss must be one of"),
     ],

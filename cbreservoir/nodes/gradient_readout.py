@@ -84,8 +84,11 @@ def infer_output_dim(y: object, loss: str) -> int:
     labels = np.concatenate([np.ravel(item) for item in series])
     if labels.size == 0:
         raise ValueError("cross_entropy needs at least one class label; got empty targets")
-    if not np.all(np.isfinite(labels)) or np.any(labels < 0) or np.any(labels != np.round(labels)):
-        raise ValueError(f"cross_entropy needs integer class labels >= 0; got values from {labels.min()}")
+    bad = ~np.isfinite(labels) | (labels < 0) | (labels != np.round(labels))
+    if np.any(bad):
+        raise ValueError(
+            f"cross_entropy needs integer class labels >= 0; got {np.unique(labels[bad])[:5].tolist()}"
+        )
     return int(labels.max()) + 1
 
 
