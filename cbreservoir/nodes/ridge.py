@@ -83,8 +83,9 @@ CHUNK_ROWS = 4096
 GRAM_DTYPES = ("float64", "float32")
 
 #: Below this reciprocal condition number (LAPACK estimate, regularised system) a float32 Gram matrix
-#: is not trusted. Measured on reservoir states, granule codes and well-conditioned features, the float32
-#: rounding moved the weights by (0.3–6)e-9 / rcond relative, so at most about 6e-4 at this threshold.
+#: is not trusted. Measured by ``benchmarks/float32_gram.py`` on reservoir states, granule codes and
+#: well-conditioned features, the float32 rounding moved the weights by (0.2–6)e-9 / rcond relative,
+#: so by at most about 6e-4 at this threshold.
 FLOAT32_GRAM_MIN_RCOND = 1e-5
 
 #: Keys of the ridge statistics' ``state_dict`` (the statistics of a streamed fit, for checkpoints).
