@@ -26,17 +26,9 @@ def without_timing(run: dict) -> dict:
 
 
 def small_reproduction(output, **options) -> dict:
-    """DMS, CB-RNN and RNN-only, seeds 0 and 1, tiny profile, run in this process."""
-    return reproduce(
-        "dms",
-        tiny_profile(),
-        seeds=[0, 1],
-        conditions=["cbrnn", "rnn"],
-        output_dir=output,
-        backend="sequential",
-        progress=False,
-        **options,
-    )
+    """DMS, seeds 0 and 1, tiny profile, run in this process; CB-RNN and RNN-only unless ``conditions``."""
+    settings = {"seeds": [0, 1], "conditions": ["cbrnn", "rnn"], "backend": "sequential", "progress": False}
+    return reproduce("dms", tiny_profile(), output_dir=output, **{**settings, **options})
 
 
 @pytest.fixture(scope="module")
@@ -204,16 +196,7 @@ def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduct
 
 
 def test_feedforward_runs_stay_alone_in_a_reproduction_with_ensembles(tmp_path):
-    report = reproduce(
-        "dms",
-        tiny_profile(),
-        seeds=[0, 1],
-        conditions=["feedforward", "rnn"],
-        output_dir=tmp_path,
-        backend="sequential",
-        progress=False,
-        ensemble=2,
-    )
+    report = small_reproduction(tmp_path, conditions=["feedforward", "rnn"], ensemble=2)
     runs = [json.loads(path.read_text())["result"] for path in (tmp_path / "runs").glob("*.json")]
     assert report["n_runs"] == 4
     assert sorted((run["condition"], run.get("ensemble_size", 1)) for run in runs) == [
