@@ -253,3 +253,13 @@ def test_members_out_of_order_or_sitting_out_under_adam_are_refused():
     adam = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, optimizer="adam")
     with pytest.raises(ValueError, match="members sitting out a step need optimizer='sgd'.*got Adam"):
         adam.train_step([x], [y], members=[1])
+
+
+def test_divergence_names_each_members_own_step():
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
+    x, y = make_batch("dms", 2, 4, seed=0)
+    ensemble.train_step([x], [y], members=[0])  # member 0 is one step ahead
+    huge = np.full_like(x, 3e38)  # finite input whose products overflow
+    message = r"member\(s\) \[0, 1\] is not finite at steps \[2, 1\]"
+    with pytest.raises(TrainingDivergedError, match=message):
+        ensemble.train_step([huge, huge], [y, y], members=[0, 1])

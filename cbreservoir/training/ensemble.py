@@ -382,21 +382,18 @@ class EnsembleTrainer:
         targets = self._targets(ys, head, active)
         training = self._training_members(active)
         any_frozen = self._prepare_gradients(training)
-        step = self.step_count + 1
         losses = self._member_losses(self._logits(xs, masks, evaluation=False, active=active), targets)
         values = torch.stack([loss.detach() for loss in losses])
         bad = [active[position] for position, value in enumerate(values.tolist()) if not np.isfinite(value)]
         if bad:
-            raise TrainingDivergedError(f"loss of member(s) {bad} is not finite at step {step}; weights kept")
+            raise self._diverged(f"loss of member(s) {bad} is not finite", bad)
         self.optimizer.zero_grad(set_to_none=True)
         torch.stack(losses).sum().backward()
         norms = self._clip_gradients(training)
         if not torch.isfinite(norms).all():
             self.optimizer.zero_grad(set_to_none=True)
             bad = torch.nonzero(~torch.isfinite(norms)).flatten().tolist()
-            raise TrainingDivergedError(
-                f"gradient norm of member(s) {bad} is not finite at step {step}; weights kept"
-            )
+            raise self._diverged(f"gradient norm of member(s) {bad} is not finite", bad)
         snapshot = self._snapshot()
         self.optimizer.step()
         if any_frozen:
@@ -405,13 +402,17 @@ class EnsembleTrainer:
         if not finite.all():
             self._restore(snapshot, None)
             bad = torch.nonzero(~finite).flatten().tolist()
-            raise TrainingDivergedError(
-                f"weights of member(s) {bad} became non-finite at step {step}; weights kept"
-            )
-        self.step_count = step
+            raise self._diverged(f"weights of member(s) {bad} became non-finite", bad)
+        self.step_count += 1
         for member in active:
             self._member_steps[member] += 1
         return values.tolist()
+
+    def _diverged(self, what: str, members: list[int]) -> TrainingDivergedError:
+        """The error for a step that diverged, naming each member's own step (as its solo run would)."""
+        steps = [self._member_steps[member] + 1 for member in members]
+        where = f"step {steps[0]}" if len(set(steps)) == 1 else f"steps {steps}"
+        return TrainingDivergedError(f"{what} at {where}; weights kept")
 
     def _prepare_gradients(self, training: dict[str, torch.Tensor]) -> bool:
         """Turn off gradients of tensors no member trains; True when some member freezes part of a tensor."""
