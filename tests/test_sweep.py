@@ -261,3 +261,21 @@ def test_grouped_sweep_rejects_a_wrong_number_of_results(tmp_path):
         run_sweep(
             cells_for(4), wrong_count, tmp_path, backend="sequential", progress=False, group_by=parity_key
         )
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([None, "a", "b", "c"]), max_size=25), st.integers(1, 5))
+def test_group_cells_partitions_cells_into_full_groups_of_one_key(keys, group_size):
+    from cbreservoir.sweep import group_cells
+
+    cells = [{"x": index, "key": key} for index, key in enumerate(keys)]
+    groups = group_cells(cells, lambda cell: cell["key"], group_size)
+    assert sorted(cell["x"] for group in groups for cell in group) == list(range(len(cells)))
+    for group in groups:
+        assert 1 <= len(group) <= group_size
+        assert [cell["x"] for cell in group] == sorted(cell["x"] for cell in group)
+        assert len({cell["key"] for cell in group}) == 1
+        assert group[0]["key"] is not None or len(group) == 1
+    for key in ("a", "b", "c"):
+        sizes = [len(group) for group in groups if group[0]["key"] == key]
+        assert all(size == group_size for size in sizes[:-1])  # only the last group of a key is short
