@@ -181,6 +181,11 @@ class _Statistics:
         self.products += other.products
         self._add_moments(other.count, other.mean_x, other.mean_y)
 
+    @property
+    def min_rcond(self) -> float:
+        """The smallest reciprocal condition number trusted for the precision of the products."""
+        return FLOAT32_GRAM_MIN_RCOND if self.gram_dtype == "float32" else 0.0
+
     def intercept(self, weights: np.ndarray) -> np.ndarray:
         """The bias (k,) that goes with ``weights`` (d, k): ``mean_y - mean_x · weights``."""
         return self.mean_y - self.mean_x @ weights
@@ -203,7 +208,7 @@ class _Statistics:
             Zero when not ``centered``.
         """
         gram = self.gram()
-        weights = cholesky_solve(gram, self.xy, ridge, _min_rcond(self))
+        weights = cholesky_solve(gram, self.xy, ridge, self.min_rcond)
         if weights is None:
             if self.gram_dtype == "float32":
                 warnings.warn(
@@ -296,11 +301,6 @@ def cholesky_solve(
     if rcond < max(len(gram) * np.finfo(np.float64).eps, min_rcond):
         return None
     return scipy.linalg.cho_solve((factor, False), cross, check_finite=False)
-
-
-def _min_rcond(statistics: _Statistics) -> float:
-    """The smallest reciprocal condition number trusted for the precision of ``statistics``."""
-    return FLOAT32_GRAM_MIN_RCOND if statistics.gram_dtype == "float32" else 0.0
 
 
 def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
@@ -502,7 +502,7 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         """
         series, targets = self._check_fit_data(x, y, warmup)
         statistics = self._accumulate(series, targets, warmup, reset=True)
-        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, _min_rcond(statistics))
+        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, statistics.min_rcond)
         if weights is None and statistics.gram_dtype == "float32":
             warnings.warn(
                 "Ridge: the float32 Gram matrix is too ill-conditioned to trust (reciprocal condition "

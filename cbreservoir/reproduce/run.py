@@ -15,6 +15,7 @@ from cbreservoir.reproduce.conditions import (
     build_condition_schedule,
 )
 from cbreservoir.reproduce.profiles import Profile
+from cbreservoir.sweep import canonical_json, cell_id
 
 __all__ = [
     "build_curriculum",
@@ -181,8 +182,6 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
 
 
 def _checkpoint_dir(cell: dict, checkpoint_root: str | None) -> Path | None:
-    from cbreservoir.sweep import cell_id
-
     return None if checkpoint_root is None else Path(checkpoint_root) / cell_id(cell)
 
 
@@ -215,8 +214,6 @@ def ensemble_key(cell: dict) -> str | None:
     the profile; the plasticity schedule and the seed may differ (CB-RNN, full-reservoir and
     interleaved runs of one task share an ensemble). Feedforward cells always run alone.
     """
-    from cbreservoir.sweep import canonical_json
-
     condition = CONDITIONS[cell["condition"]]
     if condition.feedforward:
         return None

@@ -274,13 +274,12 @@ class EnsembleTrainer:
 
     def _initial_states(self, batch_size: int, evaluation: bool, active: list[int]) -> torch.Tensor:
         """(n_active, B, state) initial states, each drawn from its member trainer's own generator."""
-        trainers = [self.trainers[member] for member in active]
         return torch.stack(
             [
                 trainer.model.initial_state(
                     batch_size, trainer.eval_generator if evaluation else trainer.train_generator
                 )
-                for trainer in trainers
+                for trainer in (self.trainers[member] for member in active)
             ]
         )
 
