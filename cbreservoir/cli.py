@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--task", nargs="+", default=None, help="tasks: dms, parity, multitask, switching (default: all)"
     )
-    reproduce.add_argument("--profile", default="quick", help="quick or paper (%(default)s)")
+    reproduce.add_argument("--profile", default="quick", help="quick, study or paper (%(default)s)")
     reproduce.add_argument(
         "--conditions",
         nargs="+",

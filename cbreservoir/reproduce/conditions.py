@@ -5,7 +5,9 @@ Main conditions (the study's table): ``"cbrnn"`` (CB-RNN trained end to end), ``
 reservoir, the core also trains at every k-th level: k = 10 for DMS, 5 otherwise) and ``"rnn"``
 (RNN-only whose hidden size :func:`~cbreservoir.models.match_hidden_size` matches the CB-RNN's total
 parameter count). Extra rows: GRU / LSTM cores with (``"gru_cb"``, ``"lstm_cb"``) and without the
-cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant), and ``"feedforward"``:
+cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant), reduced recurrent
+plasticity (``"cbrnn_reduced"``, ``"rnn_reduced"``: the core's input and recurrent layers learn at 0.1 x
+the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and ``"feedforward"``:
 the RNN-only core at H = 64 trains end to end for the profile's ``feedforward_core_epochs``, is then
 frozen, and its final state feeds a fixed granule layer (G cells) with a ridge readout solved in closed
 form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`; tasks: :data:`FEEDFORWARD_TASKS`).
@@ -88,13 +90,17 @@ CONDITIONS: dict[str, Condition] = {
         Condition("gru_cb", "GRU + cerebellum", "gru_cb", "end_to_end"),
         Condition("lstm", "LSTM", "lstm", "end_to_end", matched_to="lstm_cb"),
         Condition("lstm_cb", "LSTM + cerebellum", "lstm_cb", "end_to_end"),
+        Condition("cbrnn_reduced", "CB-RNN, core lr x0.1", "cbrnn", "reduced_recurrent"),
+        Condition("rnn_reduced", "RNN-only, core lr x0.1", "rnn", "reduced_recurrent", matched_to="cbrnn"),
         Condition("feedforward", "feedforward (core > G > ridge)", "rnn", "end_to_end", feedforward=True),
     )
 }
 """Every condition by name."""
 
 MAIN_CONDITIONS: tuple[str, ...] = ("cbrnn", "full_reservoir", "interleaved", "rnn")
-EXTRA_CONDITIONS: tuple[str, ...] = ("gru", "gru_cb", "lstm", "lstm_cb", "feedforward")
+EXTRA_CONDITIONS: tuple[str, ...] = (
+    "cbrnn_reduced", "rnn_reduced", "gru", "gru_cb", "lstm", "lstm_cb", "feedforward"
+)
 
 #: Tasks the ``"feedforward"`` condition runs (task switching tests a head that has not trained at the
 #: current level, which a readout solved per level cannot answer).
