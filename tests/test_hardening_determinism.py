@@ -18,9 +18,9 @@ import pytest
 import torch
 from test_hardening_support import count
 
+from cbreservoir.graph import predict_final
 from cbreservoir.models import build_model
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.nodes.ridge import predict_final
 
 #: Prints {pipeline: {seed: sha256 of its results}} for the seeds given on the command line.
 DIGESTS_SCRIPT = textwrap.dedent(

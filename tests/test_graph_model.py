@@ -6,10 +6,8 @@ from reservoirpy.model import Model
 from reservoirpy.nodes import Input
 from reservoirpy.nodes import Reservoir as PeerReservoir
 
-from cbreservoir.nn.graph import initialize_graph
+from cbreservoir.graph import cerebellar_loop, initialize_graph, predict_final, run_batched
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.nodes.cerebellum import cerebellar_loop
-from cbreservoir.nodes.ridge import predict_final, run_batched
 from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
 
 
