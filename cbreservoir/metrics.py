@@ -13,6 +13,9 @@ accepts such a history (anything with a ``levels`` attribute).
 * :func:`mean_level` — mean N over the epochs.
 * :func:`summarize` — mean, SD (ddof = 1), SEM = SD / √n over runs; ``None`` values (runs that never
   reached a level) are left out and counted in ``n_missing``.
+* :func:`compare_groups` — ratio of two groups' means with a bootstrap confidence interval
+  (:func:`scipy.stats.bootstrap`, resampling each group independently), Welch's t-test and an exact
+  permutation test of the difference (:func:`scipy.stats.ttest_ind`, :func:`scipy.stats.permutation_test`).
 * switching: :func:`active_mean_level` and :func:`active_auc` — the same on the active-task level
   over the first ``n_epochs`` epochs (PAPER.md reports the first 650).
 
@@ -37,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from scipy.integrate import trapezoid
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "summarize",
     "active_mean_level",
     "active_auc",
+    "compare_groups",
 ]
 
 
@@ -174,3 +179,99 @@ def active_mean_level(levels: Sequence[int] | Any, n_epochs: int | None = None) 
 def active_auc(levels: Sequence[int] | Any, n_epochs: int | None = None) -> float:
     """Trapezoid area under the active-task level of a switching run over its first ``n_epochs`` epochs."""
     return auc(_window(levels, n_epochs))
+
+
+def _ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a, axis=axis) / np.mean(b, axis=axis)
+
+
+def _difference_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def compare_groups(
+    values: Iterable[float],
+    reference: Iterable[float],
+    *,
+    confidence_level: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> dict[str, float | int | str]:
+    """Compare one group of runs with a reference group: ratio of means, its CI, and two tests.
+
+    Parameters
+    ----------
+    values, reference : iterable of float
+        One number per run of each group (e.g. epochs to half of the global max N), at least 2 each.
+    confidence_level : float
+        Of the bootstrap interval of the ratio, in (0, 1).
+    n_resamples : int
+        Bootstrap resamples (and the permutation test's, which is exact when the groups have no more
+        distinct splits than this).
+    seed : int
+        Seeds both resampling procedures, so the same numbers give the same interval and p-value.
+
+    Returns
+    -------
+    dict
+        ``ratio`` (mean(values) / mean(reference)), ``ci_low`` / ``ci_high`` (percentile bootstrap
+        over runs, each group resampled independently: :func:`scipy.stats.bootstrap`), ``ci_method``,
+        ``confidence_level``, ``difference`` (of the means), ``welch_t`` / ``welch_p`` (two-sided
+        Welch t-test, NaN when both groups are constant), ``permutation_p`` (two-sided permutation test
+        of the difference of means), ``n``, ``n_reference``.
+
+    Raises
+    ------
+    ValueError
+        If a group has fewer than 2 values, holds a non-finite value, the reference mean is 0, or
+        ``confidence_level`` is outside (0, 1).
+
+    Examples
+    --------
+    >>> result = compare_groups([100, 110, 120, 130], [200, 220, 240, 260])
+    >>> round(result["ratio"], 3)
+    0.5
+    """
+    a = np.asarray(list(values), dtype=np.float64)
+    b = np.asarray(list(reference), dtype=np.float64)
+    for name, group in (("values", a), ("reference", b)):
+        if group.ndim != 1 or group.size < 2 or not np.all(np.isfinite(group)):
+            raise ValueError(f"{name} must hold at least 2 finite numbers, got {group.tolist()!r}")
+    if b.mean() == 0:
+        raise ValueError("the reference group's mean is 0: the ratio is undefined")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+    interval = stats.bootstrap(
+        (a, b),
+        _ratio_of_means,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        welch_t = welch_p = math.nan
+    else:
+        welch = stats.ttest_ind(a, b, equal_var=False)
+        welch_t, welch_p = float(welch.statistic), float(welch.pvalue)
+    permutation = stats.permutation_test(
+        (a, b),
+        _difference_of_means,
+        permutation_type="independent",
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        rng=np.random.default_rng(seed),
+    )
+    return {
+        "ratio": float(a.mean() / b.mean()),
+        "ci_low": float(interval.low),
+        "ci_high": float(interval.high),
+        "ci_method": "percentile bootstrap",
+        "confidence_level": float(confidence_level),
+        "difference": float(a.mean() - b.mean()),
+        "welch_t": welch_t,
+        "welch_p": welch_p,
+        "permutation_p": float(permutation.pvalue),
+        "n": int(a.size),
+        "n_reference": int(b.size),
+    }

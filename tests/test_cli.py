@@ -268,7 +268,7 @@ def test_reproduce_on_tiny_settings(capsys, tmp_path):
     ("argv", "message"),
     [
         (["--task", "chess"], "chess"),
-        (["--profile", "slow"], "profile must be one of ['paper', 'quick']"),
+        (["--profile", "slow"], "profile must be one of ['paper', 'quick', 'study']"),
         (["--set", "n_epoch=3"], "unknown profile setting(s) ['n_epoch']"),
         (["--set", "n_epochs"], "expected KEY=VALUE, got 'n_epochs'"),
         (["--conditions", "magic"], "magic"),

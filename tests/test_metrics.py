@@ -94,3 +94,32 @@ def test_switching_metrics_use_the_first_epochs():
 def test_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_compare_groups_ratio_interval_and_tests():
+    from cbreservoir.metrics import compare_groups
+
+    result = compare_groups([100, 110, 120, 130], [200, 220, 240, 260], seed=3)
+    assert result["ratio"] == pytest.approx(0.5)
+    assert result["ci_low"] < 0.5 < result["ci_high"]
+    # every resample of 4 values lies between the groups' extremes: 100/260 <= ratio <= 130/200
+    assert result["ci_low"] >= 100 / 260 and result["ci_high"] <= 130 / 200
+    assert result["permutation_p"] == pytest.approx(2 / 70)  # exact: the most extreme 2 of C(8, 4) splits
+    assert result["welch_p"] < 0.01
+    assert compare_groups([100, 110, 120, 130], [200, 220, 240, 260], seed=3) == result  # seeded
+
+
+def test_compare_groups_constant_groups_and_errors():
+    from cbreservoir.metrics import compare_groups
+
+    same = compare_groups([3, 3, 3], [3, 3, 3])
+    assert (same["ratio"], same["ci_low"], same["ci_high"], same["permutation_p"]) == (1.0, 1.0, 1.0, 1.0)
+    assert same["welch_p"] != same["welch_p"]  # NaN: no variance on either side
+    with pytest.raises(ValueError, match="at least 2 finite numbers"):
+        compare_groups([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="at least 2 finite numbers"):
+        compare_groups([1.0, float("nan")], [1.0, 2.0])
+    with pytest.raises(ValueError, match="mean is 0"):
+        compare_groups([1.0, 2.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="confidence_level"):
+        compare_groups([1.0, 2.0], [1.0, 2.0], confidence_level=1.5)

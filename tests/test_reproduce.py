@@ -126,8 +126,14 @@ def test_summary_uses_the_global_max_and_censors_runs_that_never_reach_half():
     assert rnn["label"] == "RNN-only (H = 202)"
     assert summary["ordering"] == {"cbrnn_faster_than_rnn": True}
     table = markdown_table([summary])
-    row = "| dms (global max 8; study 38) | CB-RNN | 41,922 | 2 | 6.5 ± 1.5 | 3.5 ± 0.5 | 34.8 | 215 |"
+    row = "| dms (global max 8; study 38) | CB-RNN | 41,922 | 2 | 6.5 ± 1.5 | 3.5 ± 0.5 | 20 ± 3 | 4.0 ± 0.7 "
+    row += "| 34.8 | 215 |"
     assert row in table
+    (comparison,) = summary["comparisons"]
+    assert (comparison["condition"], comparison["reference"]) == ("cbrnn", "rnn")
+    assert comparison["epochs_to_half_max"]["ratio"] == pytest.approx(3.5 / 5.5)  # censored run: 6
+    assert comparison["auc"]["ratio"] == pytest.approx(19.75 / ((12.5 + 13.0) / 2))
+    assert "| dms | CB-RNN / RNN-only | 0.64 [" in table
     assert "1 censored" in table
 
 

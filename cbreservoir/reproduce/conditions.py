@@ -7,10 +7,11 @@ reservoir, the core also trains at every k-th level: k = 10 for DMS, 5 otherwise
 parameter count). Extra rows: GRU / LSTM cores with (``"gru_cb"``, ``"lstm_cb"``) and without the
 cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant), reduced recurrent
 plasticity (``"cbrnn_reduced"``, ``"rnn_reduced"``: the core's input and recurrent layers learn at 0.1 x
-the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and ``"feedforward"``:
-the RNN-only core at H = 64 trains end to end for the profile's ``feedforward_core_epochs``, is then
-frozen, and its final state feeds a fixed granule layer (G cells) with a ridge readout solved in closed
-form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`; tasks: :data:`FEEDFORWARD_TASKS`).
+the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and
+``"feedforward"``: the RNN-only core at H = 64 trains end to end for the profile's
+``feedforward_core_epochs``, is then frozen, and its final state feeds a fixed granule layer (G cells)
+with a ridge readout solved in closed form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`;
+tasks: :data:`FEEDFORWARD_TASKS`).
 """
 
 from __future__ import annotations

@@ -101,7 +101,8 @@ PROFILES: dict[str, Profile] = {
 of 8 (switching window 98 epochs, 65 % of the run, as 650 of 1000). The README's headline table
 comes from it.
 
-``quick`` is a smoke test with a modified optimiser, not the study's protocol: (DMS + parity, 4 conditions x 3 seeds in about 40 minutes on 2 shared CPU cores) changes
+``quick`` is a smoke test with a modified optimiser, not the study's protocol (DMS + parity,
+4 conditions x 3 seeds in about 40 minutes on 2 shared CPU cores). It changes
 exactly: 80 epochs instead of 1000, 50 steps per epoch instead of 100, 10 test batches instead of
 50, 3 networks instead of 8, learning rate 0.1 instead of 0.01 (so the networks climb far enough in
 4,000 updates for the levels to separate), and the switching window 52 epochs (65 % of the run, as

@@ -6,7 +6,27 @@ from collections.abc import Sequence
 
 from cbreservoir.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
 
-__all__ = ["STUDY_RESULTS", "STUDY_SWITCHING", "markdown_table", "summarize_task"]
+__all__ = [
+    "COMPARISONS",
+    "STUDY_RESULTS",
+    "STUDY_SWITCHING",
+    "compare_rows",
+    "markdown_table",
+    "summarize_task",
+]
+
+#: Pairs (condition, its fully recurrent reference) compared by :func:`compare_rows`.
+COMPARISONS: tuple[tuple[str, str], ...] = (
+    ("cbrnn", "rnn"),
+    ("full_reservoir", "rnn"),
+    ("interleaved", "rnn"),
+    ("cbrnn_reduced", "rnn_reduced"),
+    ("gru_cb", "gru"),
+    ("lstm_cb", "lstm"),
+)
+
+#: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (PAPER.md's table).
+STUDY_RATIOS: dict[str, float] = {"dms": 215 / 456, "parity": 153 / 312, "multitask": 169 / 550}
 
 #: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
 STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
@@ -64,7 +84,8 @@ def summarize_task(
         :func:`cbreservoir.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did not
         reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
         and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
-        each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only.
+        each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only; ``comparisons``:
+        :func:`compare_rows` of the rows.
     """
     from cbreservoir.metrics import global_max_level
 
@@ -92,7 +113,48 @@ def summarize_task(
         "study_global_max": STUDY_RESULTS.get(task, (None, {}))[0],
         "rows": rows,
         "ordering": _ordering(rows),
+        "comparisons": compare_rows(rows),
     }
+
+
+def compare_rows(rows: Sequence[dict]) -> list[dict]:
+    """Each condition against its fully recurrent reference (:data:`COMPARISONS`, G = 256 rows).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        ``rows`` of :func:`summarize_task`, each with per-run ``per_run`` values.
+
+    Returns
+    -------
+    list of dict
+        One dict per pair present with at least 2 runs on each side: ``condition``, ``reference``,
+        ``epochs_to_half_max`` and ``auc``, each a :func:`cbreservoir.metrics.compare_groups` result
+        (ratio of means with its percentile-bootstrap interval, Welch and permutation p-values), or
+        ``None`` where the reference's values are all 0 (the AUC of one-epoch runs).
+        Censored runs (never reached half-max) count as the full number of epochs.
+    """
+    from cbreservoir.metrics import compare_groups
+
+    by_condition = {row["condition"]: row for row in rows if row["n_granule"] == 256}
+    comparisons = []
+    for condition, reference in COMPARISONS:
+        if condition not in by_condition or reference not in by_condition:
+            continue
+        ours, theirs = by_condition[condition]["per_run"], by_condition[reference]["per_run"]
+        if min(len(ours["epochs_to_half_max"]), len(theirs["epochs_to_half_max"])) < 2:
+            continue
+        comparisons.append(
+            {
+                "condition": condition,
+                "reference": reference,
+                **{
+                    metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
+                    for metric in ("epochs_to_half_max", "auc")
+                },
+            }
+        )
+    return comparisons
 
 
 def _summarize_group(
@@ -116,6 +178,8 @@ def _summarize_group(
     )
 
     reached = [epochs_to_half_max(run["levels"], global_max) for run in group]
+    censored_epochs = [n_epochs if value is None else value for value in reached]
+    aucs = [auc(run["levels"]) for run in group]
     first_level = min(run["levels"][0] for run in group) + 1
     by_level = {
         str(level): [epochs_to_level(run["levels"], level) for run in group]
@@ -129,13 +193,14 @@ def _summarize_group(
         "hidden_size": group[0]["hidden_size"],
         "seeds": [run["seed"] for run in group],
         "max_level": summarize([max_level(run["levels"]) for run in group]),
-        "epochs_to_half_max": summarize([n_epochs if value is None else value for value in reached]),
+        "epochs_to_half_max": summarize(censored_epochs),
         "censored": sum(value is None for value in reached),
         "epochs_to_level": {
             level: {"mean": _mean_of_reached(values), "reached": sum(value is not None for value in values)}
             for level, values in by_level.items()
         },
-        "auc": summarize([auc(run["levels"]) for run in group]),
+        "auc": summarize(aucs),
+        "per_run": {"epochs_to_half_max": censored_epochs, "auc": aucs},
         "mean_level": summarize([mean_level(run["levels"]) for run in group]),
         "seconds": summarize([run["seconds"] for run in group]),
         "active_mean_level": None
@@ -203,7 +268,16 @@ def markdown_table(summaries: Sequence[dict]) -> str:
         A Markdown table (mean ± SEM over networks; ``*`` marks rows where some runs never reached
         half of the global max N and count as the full number of epochs).
     """
-    header = ["task", "model", "params", "networks", "max N", "epochs to half of global max N"]
+    header = [
+        "task",
+        "model",
+        "params",
+        "networks",
+        "max N",
+        "epochs to half of global max N",
+        "AUC",
+        "mean N",
+    ]
     lines = [_table_row([*header, "study max N", "study epochs"]), _table_row(["---"] * (len(header) + 2))]
     for summary in summaries:
         study_max = summary["study_global_max"]
@@ -221,11 +295,16 @@ def markdown_table(summaries: Sequence[dict]) -> str:
                 f"{row['n_parameters']:,}",
                 str(row["max_level"]["n"]),
             ]
-            cells += [_mean_sem(row["max_level"]), epochs]
+            cells += [
+                _mean_sem(row["max_level"]),
+                epochs,
+                _mean_sem(row["auc"], 0),
+                _mean_sem(row["mean_level"]),
+            ]
             cells += [str(study.get("max_level", "")), str(study.get("epochs_to_half_max", ""))]
             lines.append(_table_row(cells))
     switching = [summary for summary in summaries if summary["task"] == "switching"]
-    text = "\n".join(lines) + "\n" + _ordering_lines(summaries)
+    text = "\n".join(lines) + "\n" + _ordering_lines(summaries) + _comparison_table(summaries)
     text += "".join(_level_table(summary) for summary in summaries)
     return text + (_switching_table(switching[0]) if switching else "")
 
@@ -290,3 +369,52 @@ def _switching_table(summary: dict) -> str:
         stats = row["active_mean_level"]
         lines.append(_table_row([row["label"], str(stats["n"]), _mean_sem(stats), str(study)]))
     return "\n".join(lines) + "\n"
+
+
+def _comparison_table(summaries: Sequence[dict]) -> str:
+    """Ratio of mean epochs to half-max (condition / reference) with its 95 % interval and p-values."""
+    lines = []
+    for summary in summaries:
+        for comparison in summary.get("comparisons", []):
+            speed, area = comparison["epochs_to_half_max"], comparison["auc"]
+            study = STUDY_RATIOS.get(summary["task"]) if comparison["condition"] == "cbrnn" else None
+            lines.append(
+                _table_row(
+                    [
+                        summary["task"],
+                        " / ".join(CONDITIONS[comparison[key]].label for key in ("condition", "reference")),
+                        _ratio_interval(speed),
+                        _p_value(speed["welch_p"]),
+                        _p_value(speed["permutation_p"]),
+                        _ratio_interval(area),
+                        "" if study is None else f"{study:.2f}",
+                    ]
+                )
+            )
+    if not lines:
+        return ""
+    header = [
+        "task",
+        "comparison",
+        "epochs to half-max, ratio [95 % CI]",
+        "Welch p",
+        "permutation p",
+        "AUC ratio [95 % CI]",
+        "study ratio",
+    ]
+    intro = (
+        "\nRatios of means over networks (percentile bootstrap over networks, each group resampled "
+        "independently; two-sided Welch t-test and permutation test of the difference of means; runs that "
+        "never reached half-max count as the full number of epochs):\n\n"
+    )
+    return intro + "\n".join([_table_row(header), _table_row(["---"] * len(header)), *lines]) + "\n"
+
+
+def _ratio_interval(result: dict | None) -> str:
+    if result is None:
+        return "–"
+    return f"{result['ratio']:.2f} [{result['ci_low']:.2f}, {result['ci_high']:.2f}]"
+
+
+def _p_value(value: float) -> str:
+    return "–" if value != value else f"{value:.3g}"
