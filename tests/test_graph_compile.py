@@ -9,7 +9,8 @@ from reservoirpy.nodes import Input
 from reservoirpy.nodes import Ridge as ReservoirpyRidge
 
 from cbreservoir.models import CBRNN
-from cbreservoir.nn.graph import (
+from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
+from cbreservoir.numerics.graph import (
     compile_graph,
     fit_ridge_readout,
     graph_from_cbrnn,
@@ -17,7 +18,6 @@ from cbreservoir.nn.graph import (
     train_core_then_freeze,
     train_graph,
 )
-from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
 from cbreservoir.training import TrainingDivergedError
 
 

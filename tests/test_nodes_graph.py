@@ -6,10 +6,10 @@ from reservoirpy.model import Model
 from reservoirpy.nodes import Input
 from reservoirpy.nodes import Reservoir as PeerReservoir
 
-from cbreservoir.nn.graph import initialize_graph
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 from cbreservoir.nodes.cerebellum import cerebellar_loop
 from cbreservoir.nodes.ridge import predict_final, run_batched
+from cbreservoir.numerics.graph import initialize_graph
 from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
 
 

@@ -2,7 +2,7 @@
 
     g = ReLU(W_gc u + b_gc − θ),   p = ReLU(W_pc g + b_pc),   c = W_dcn p + b_dcn
 
-evaluated by :func:`cbreservoir.nn.functional.cerebellum_forward`. The node is feedforward and
+evaluated by :func:`cbreservoir.numerics.functional.cerebellum_forward`. The node is feedforward and
 stateless: a batch of series is processed in one shot.
 
 Wirings
@@ -36,11 +36,11 @@ from reservoirpy.model import Model
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 
-from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.nn.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
 from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
-from cbreservoir.validation import (
+from cbreservoir.numerics.functional import CerebellarActivity, cerebellum_forward
+from cbreservoir.numerics.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     check_fraction,
     check_positive_int,
@@ -304,7 +304,7 @@ def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: 
     Model
         Outputs the core's states; ``model.run(X)`` with X ``(T, d)``, ``(S, T, d)`` or a list.
         reservoirpy 0.4.2's ``Model.initialize`` rejects graphs with delayed edges, so the model comes
-        initialised by :func:`cbreservoir.nn.graph.initialize_graph`; call that again on any graph
+        initialised by :func:`cbreservoir.numerics.graph.initialize_graph`; call that again on any graph
         extended from it (e.g. ``loop & (core >> readout)``).
     """
     if not getattr(core, "cerebellar_bias", False):
@@ -314,7 +314,7 @@ def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: 
             f"the loop cerebellum must emit its nuclei with n_out={core.units} (the core's units); "
             f"got output={cerebellum.output!r}, n_out={cerebellum.n_out}"
         )
-    from cbreservoir.nn.graph import initialize_graph  # the graph tools import this module
+    from cbreservoir.numerics.graph import initialize_graph  # the graph tools import this module
 
     source = Input(name="x") if source is None else source
     model = (source >> core) & (cerebellum >> core) & (source >> cerebellum) & (core >> 1 >> cerebellum)

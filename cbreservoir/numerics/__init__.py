@@ -1,0 +1,13 @@
+"""Torch side of cbreservoir: the math (:mod:`.functional`) and the modules that hold it.
+
+* :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum, GRU/LSTM
+  steps with a cerebellar bias, activations);
+* :mod:`cbreservoir.numerics.modules` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
+  ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`;
+* :mod:`cbreservoir.numerics.graph` — ``compile_graph`` / ``train_graph``: reservoirpy graphs of cbreservoir
+  nodes as torch modules trained by backpropagation through time.
+"""
+
+from .functional import ACTIVATIONS, CerebellarActivity, cerebellum_forward, core_step, get_activation
+
+__all__ = ["ACTIVATIONS", "CerebellarActivity", "cerebellum_forward", "core_step", "get_activation"]
