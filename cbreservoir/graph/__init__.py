@@ -13,7 +13,7 @@
 The model, run, initialize, build and fit modules import no torch. Names are imported lazily.
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "Model": ".model",

@@ -3,7 +3,7 @@
 :func:`compile_graph` turns a reservoirpy Model (or one node) made of ``reservoirpy.nodes.Input``,
 :class:`~cbreservoir.nodes.Reservoir`, :class:`~cbreservoir.nodes.Cerebellum`,
 :class:`~cbreservoir.nodes.Ridge` and :class:`~cbreservoir.nodes.GradientReadout` into a
-:class:`CompiledGraph` that evaluates the same equations (:mod:`cbreservoir.nn.functional`) on batches
+:class:`CompiledGraph` that evaluates the same equations (:mod:`cbreservoir.numerics.functional`) on batches
 and can be trained by backpropagation through time (:mod:`cbreservoir.graph.train`).
 
 Execution follows ``reservoirpy.Model.run``: at every step the nodes run in the model's execution
@@ -26,11 +26,11 @@ from reservoirpy.nodes import Input
 from torch import nn
 
 from cbreservoir.graph.model import as_model
-from cbreservoir.nn import functional as CF
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
+from cbreservoir.numerics import functional as CF
 
 __all__ = ["CompiledGraph", "compile_graph"]
 

@@ -1,5 +1,5 @@
-"""What the nodes share beyond :mod:`cbreservoir.validation`: the graph operators, the validated single
-``step``, the linear readouts' outputs and training rows, and the numpy -> torch hand-over."""
+"""What the nodes share beyond :mod:`cbreservoir.utils.validation`: the graph operators, the validated
+single ``step``, the linear readouts' outputs and training rows, and the numpy -> torch hand-over."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from cbreservoir.validation import Series, Targets, check_series, check_timestep
+from cbreservoir.utils.validation import Series, Targets, check_series, check_timestep
 
 __all__ = [
     "GraphOperatorsMixin",
@@ -51,9 +51,9 @@ def training_rows(series: Series, targets: Targets, warmup: int) -> Iterator[tup
     ----------
     series : Series
     targets : Targets
-        Validated against ``series`` (:func:`cbreservoir.validation.check_targets`).
+        Validated against ``series`` (:func:`cbreservoir.utils.validation.check_targets`).
     warmup : int
-        Already checked (:func:`cbreservoir.validation.check_warmup`); ignored for per-series targets.
+        Already checked (:func:`cbreservoir.utils.validation.check_warmup`); ignored for per-series targets.
 
     Yields
     ------
@@ -175,7 +175,7 @@ class LinearReadoutMixin:
         ------
         ValueError
             The node is not fitted, or ``x`` is not valid input (see
-            :func:`cbreservoir.validation.check_series`).
+            :func:`cbreservoir.utils.validation.check_series`).
         """
         weights, bias = self._weights_or_raise()
         series = check_series(x, n_features=self.input_dim, owner=str(self))

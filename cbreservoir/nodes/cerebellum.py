@@ -2,7 +2,7 @@
 
     g = ReLU(W_gc u + b_gc − θ),   p = ReLU(W_pc g + b_pc),   c = W_dcn p + b_dcn
 
-evaluated by :func:`cbreservoir.nn.functional.cerebellum_forward`. The node is feedforward and
+evaluated by :func:`cbreservoir.numerics.functional.cerebellum_forward`. The node is feedforward and
 stateless: a batch of series is processed in one shot.
 
 Wirings
@@ -34,11 +34,11 @@ from __future__ import annotations
 import numpy as np
 from reservoirpy.node import Node
 
-from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.nn.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
 from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
-from cbreservoir.validation import (
+from cbreservoir.numerics.functional import CerebellarActivity, cerebellum_forward
+from cbreservoir.numerics.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     check_fraction,
     check_positive_int,

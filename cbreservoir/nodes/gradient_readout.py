@@ -25,7 +25,7 @@ from reservoirpy.node import TrainableNode
 
 from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin, stacked_training_rows
 from cbreservoir.training.trainer import guarded_step
-from cbreservoir.validation import (
+from cbreservoir.utils.validation import (
     as_float_array,
     check_positive_int,
     check_real,

@@ -49,14 +49,14 @@ import scipy.linalg
 from reservoirpy.node import TrainableNode
 from scipy.linalg import blas, lapack
 
-from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nodes._base import (
     LinearReadoutMixin,
     ValidatedStepMixin,
     stacked_training_rows,
     training_rows,
 )
-from cbreservoir.validation import (
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     Targets,
     as_float_array,
