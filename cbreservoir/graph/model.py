@@ -38,11 +38,8 @@ __all__ = ["Model", "as_model", "composed"]
 class Model(ReservoirpyModel):
     """A reservoirpy Model of cbreservoir nodes whose ``run`` runs every node once on all series.
 
-    Parameters
-    ----------
-    nodes : list of Node
-    edges : list of (Node, int, Node)
-        ``(parent, delay, child)``, as reservoirpy's ``Model``.
+    Built by the graph operators, by :func:`as_model`, or as reservoirpy's: ``Model(nodes, edges)``
+    with ``(parent, delay, child)`` edges.
 
     Notes
     -----
