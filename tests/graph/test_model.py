@@ -241,3 +241,19 @@ def test_model_run_equals_the_series_by_series_run_on_ragged_lists(lengths, seed
     reference = ReservoirpyModel.run(model, xs)
     model.reset()
     _assert_same_outputs(model.run(xs), reference, "list")
+
+
+def test_model_fit_runs_each_node_once_on_the_whole_batch(memory_data, monkeypatch):
+    """reservoirpy's Model.fit, which the Model keeps, already goes node by node on all series."""
+    (u, y), _ = memory_data
+    core = Reservoir(20, sr=0.9, seed=0)
+    model = core >> Cerebellum(32, seed=1) >> Ridge(1e-6)
+    calls = []
+    run = core.run
+    monkeypatch.setattr(core, "run", lambda x, *args, **kwargs: calls.append(np.shape(x)) or run(x))
+    model.fit(u, y, warmup=5)
+    assert calls == [u.shape]
+    model.reset()
+    calls.clear()
+    model.run(u)
+    assert calls == [u.shape]
