@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
+from cbreservoir.graph import predict_final
 from cbreservoir.models import build_model
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.nodes.ridge import predict_final
 from tests.support import count
 
 #: Prints {pipeline: {seed: sha256 of its results}} for the seeds given on the command line.

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cbreservoir.graph import run_batched
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.reservoir import Reservoir
-from cbreservoir.nodes.ridge import Ridge, run_batched
+from cbreservoir.nodes.ridge import Ridge
 from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
 
 __all__ = ["run_demo"]

@@ -2,7 +2,7 @@
 
 ``y = x Wout + bias`` like :class:`~cbreservoir.nodes.Ridge`, fitted by full-batch gradient descent on a
 mean-squared error (regression) or a cross-entropy (classification: integer labels, ``output_dim``
-logits). Inside a graph compiled with :func:`cbreservoir.numerics.graph.compile_graph` the node is trained
+logits). Inside a graph compiled with :func:`cbreservoir.graph.compile_graph` the node is trained
 jointly with the other nodes by backpropagation through time.
 
 Examples
@@ -45,7 +45,7 @@ def infer_output_dim(y: object, loss: str) -> int:
     """Number of outputs a linear readout needs to be trained on targets ``y`` with ``loss``.
 
     The one rule behind :meth:`GradientReadout.initialize` (with the node's own ``loss``) and
-    :func:`cbreservoir.numerics.graph.initialize_graph` (with the loss the graph is trained with):
+    :func:`cbreservoir.graph.initialize_graph` (with the loss the graph is trained with):
 
     * ``"mse"``: the target dimension k — 1 for 1-D targets (``(T,)`` per step of one series or ``(S,)``
       one value per series), else the last axis (``(T, k)``, ``(S, k)``, ``(S, T, k)``); for a list of

@@ -3,9 +3,10 @@
 * :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum, GRU/LSTM
   steps with a cerebellar bias, activations);
 * :mod:`cbreservoir.numerics.modules` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
-  ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`;
-* :mod:`cbreservoir.numerics.graph` — ``compile_graph`` / ``train_graph``: reservoirpy graphs of cbreservoir
-  nodes as torch modules trained by backpropagation through time.
+  ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`.
+
+Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph``) are in
+:mod:`cbreservoir.graph`.
 """
 
 from .functional import ACTIVATIONS, CerebellarActivity, cerebellum_forward, core_step, get_activation

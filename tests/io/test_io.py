@@ -110,8 +110,8 @@ def test_cbreservoir_pipeline_round_trip_is_bit_exact(tmp_path):
 
 def test_cbrnn_loop_graph_round_trip_is_bit_exact(tmp_path):
     """The paper's loop wiring (core -> cerebellum delayed, cerebellum -> core immediate) as a graph."""
+    from cbreservoir.graph import graph_from_cbrnn
     from cbreservoir.models import CBRNN
-    from cbreservoir.numerics.graph import graph_from_cbrnn
 
     graph = graph_from_cbrnn(CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, n_classes=(2, 3), seed=0))
     graph.run(_series(13, length=5, features=1))  # leave states and feedback buffers behind
@@ -129,8 +129,8 @@ def test_cbrnn_loop_graph_round_trip_is_bit_exact(tmp_path):
 
 
 def test_gradient_trained_graph_and_its_compiled_module_round_trip(tmp_path):
+    from cbreservoir.graph import train_graph
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir
-    from cbreservoir.numerics.graph import train_graph
 
     core = Reservoir(10, lr=0.5, sr=0.9, seed=0, frozen=True, name="core")
     graph = core >> Cerebellum(16, seed=0, name="cb") >> GradientReadout(loss="cross_entropy", name="out")

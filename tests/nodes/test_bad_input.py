@@ -329,7 +329,6 @@ def test_graph_fit_rejects_bad_series(bad: tuple[str, object], bad_targets: bool
     assert_rejected("Model.fit", call, origins=("reservoirpy",))
 
 
-@pytest.mark.xfail(reason="reservoirpy 0.4.2 Model.run([]) fails with an unpacking error", strict=True)
 def test_graph_run_rejects_empty_list() -> None:
     model, nodes = _pipeline()
     assert_rejected("Model.run", lambda: model.run([]), match="series", unchanged=nodes)

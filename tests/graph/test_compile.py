@@ -8,9 +8,7 @@ from reservoirpy.model import Model
 from reservoirpy.nodes import Input
 from reservoirpy.nodes import Ridge as ReservoirpyRidge
 
-from cbreservoir.models import CBRNN
-from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
-from cbreservoir.numerics.graph import (
+from cbreservoir.graph import (
     compile_graph,
     fit_ridge_readout,
     graph_from_cbrnn,
@@ -18,6 +16,8 @@ from cbreservoir.numerics.graph import (
     train_core_then_freeze,
     train_graph,
 )
+from cbreservoir.models import CBRNN
+from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
 from cbreservoir.training import TrainingDivergedError
 
 
@@ -113,7 +113,7 @@ def test_per_node_learning_rates_and_trainable_override():
         n_steps=2,
         optimizer="sgd",
         trainable={"cerebellum": False},
-        learning_rates={"core": 0.5},
+        node_learning_rates={"core": 0.5},
         progress=False,
     )
     np.testing.assert_array_equal(graph.named_nodes["cerebellum"].W_gc, w_gc)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from cbreservoir.graph import initialize_graph, train_graph
 from cbreservoir.nodes import GradientReadout
 from cbreservoir.nodes.gradient_readout import infer_output_dim
-from cbreservoir.numerics.graph import initialize_graph, train_graph
 from cbreservoir.training import TrainingDivergedError
 
 
