@@ -1,9 +1,9 @@
 """Graphs of cbreservoir nodes: building, the batched Model, running, torch compilation, fits, conversions.
 
-* :mod:`~cbreservoir.graph.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
+* :mod:`~cbreservoir.nodes.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
   nodes build: a reservoirpy Model whose ``run`` goes node by node on all series;
-* :mod:`~cbreservoir.graph.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
-* :mod:`~cbreservoir.graph.initialize` — :func:`initialize_graph` (graphs with delayed edges);
+* :mod:`~cbreservoir.nodes.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
+* :mod:`~cbreservoir.nodes.initialize` — :func:`initialize_graph` (graphs with delayed edges);
 * :mod:`~cbreservoir.graph.build` — :func:`cerebellar_loop`, the paper's loop wiring;
 * :mod:`~cbreservoir.graph.compile` — :func:`compile_graph` / :class:`CompiledGraph` (torch, BPTT);
 * :mod:`~cbreservoir.graph.train` — :func:`train_graph`, :func:`train_core_then_freeze`;
@@ -16,12 +16,12 @@ The model, run, initialize, build and fit modules import no torch. Names are imp
 from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS = {
-    "Model": ".model",
-    "as_model": ".model",
-    "node_outputs": ".run",
-    "predict_final": ".run",
-    "run_batched": ".run",
-    "initialize_graph": ".initialize",
+    "Model": "cbreservoir.nodes.model",
+    "as_model": "cbreservoir.nodes.model",
+    "node_outputs": "cbreservoir.nodes.run",
+    "predict_final": "cbreservoir.nodes.run",
+    "run_batched": "cbreservoir.nodes.run",
+    "initialize_graph": "cbreservoir.nodes.initialize",
     "cerebellar_loop": ".build",
     "CompiledGraph": ".compile",
     "compile_graph": ".compile",

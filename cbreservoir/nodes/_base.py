@@ -76,7 +76,7 @@ def stacked_training_rows(series: Series, targets: Targets, warmup: int) -> tupl
 def _composed(result: object) -> object:
     # the operators' result belongs to the layer above (the only upward import of this package, listed
     # in the [importlinter] contract of setup.cfg): reservoirpy's operators are methods of the nodes
-    from cbreservoir.graph.model import composed
+    from cbreservoir.nodes.model import composed
 
     return composed(result)
 

@@ -3,11 +3,11 @@
 reservoirpy 0.4.2's ``Model.run`` feeds multi-series input through the graph one series at a time.
 :class:`Model` is a subclass (``isinstance(model, reservoirpy.model.Model)`` holds and the rest of the
 API is reservoirpy's) whose ``run`` / ``predict`` run each node once on all series
-(:func:`~cbreservoir.graph.run.run_batched`) when the graph has no delayed edge and holds only
+(:func:`~cbreservoir.nodes.run.run_batched`) when the graph has no delayed edge and holds only
 cbreservoir nodes and reservoirpy ``Input`` nodes; other graphs (reservoirpy's own nodes mixed in,
 delayed edges) run as reservoirpy runs them. ``fit`` is reservoirpy's, which already runs each node
 once on the whole batch. Graphs with delayed edges are initialised by
-:func:`~cbreservoir.graph.initialize.initialize_graph` (reservoirpy 0.4.2's ``initialize`` rejects them).
+:func:`~cbreservoir.nodes.initialize.initialize_graph` (reservoirpy 0.4.2's ``initialize`` rejects them).
 
 Examples
 --------
@@ -15,7 +15,7 @@ Examples
 >>> from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 >>> model = Reservoir(30, sr=0.9, seed=0) >> Cerebellum(64, seed=1) >> Ridge(1e-6)
 >>> type(model).__module__, model.runs_batched
-('cbreservoir.graph.model', True)
+('cbreservoir.nodes.model', True)
 >>> u = np.random.default_rng(0).normal(size=(8, 50, 1))
 >>> model.fit(u, np.roll(u, 2, axis=1), warmup=5).run(u).shape     # 8 series at once, stays 3-D
 (8, 50, 1)
@@ -28,8 +28,8 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from reservoirpy.ops import ModelBuilderUtil
 
-from cbreservoir.graph.initialize import has_delays, initialize_graph
-from cbreservoir.graph.run import run_batched
+from cbreservoir.nodes.initialize import has_delays, initialize_graph
+from cbreservoir.nodes.run import run_batched
 from cbreservoir.nodes._base import GraphOperatorsMixin
 
 __all__ = ["Model", "as_model", "composed"]
