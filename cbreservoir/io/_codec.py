@@ -695,7 +695,7 @@ class Decoder:
             if shape != tuple(tensor.shape) or dtype != _numpy_dtype_of(tensor.dtype):
                 raise ValueError(
                     f"the state dict entry {key!r} of the {name} has shape {list(shape)} and dtype {dtype}; "
-                    f"its config needs shape {list(tensor.shape)} and dtype {_torch_dtype_name(tensor.dtype)}"
+                    f"its config needs shape {list(tensor.shape)} and dtype {_numpy_dtype_of(tensor.dtype)}"
                 )
 
     def _restore_model_details(self, model: Any, node: dict) -> None:
