@@ -22,6 +22,7 @@ from safetensors import safe_open
 
 import cbreservoir
 from cbreservoir.io import FORMAT_NAME, FORMAT_VERSION, HEADER_KEY, load, read_header, save
+from cbreservoir.io._codec import MAX_NESTING
 
 
 def _series(seed: int, length: int = 40, features: int = 2) -> np.ndarray:
@@ -512,6 +513,13 @@ def _nested(depth: int) -> list:
     for _ in range(depth):
         value = [value]
     return value
+
+
+def test_the_deepest_value_save_accepts_loads_back(tmp_path):
+    value: object = 0
+    for _ in range(MAX_NESTING - 1):  # dicts: the deepest JSON per level
+        value = {"k": value}
+    assert load(save(value, tmp_path / "deep.cbr")) == value
 
 
 def test_max_bytes_is_checked_and_limits_the_file(tmp_path):

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 
 import cbreservoir
@@ -483,3 +485,90 @@ def test_every_hostile_file_is_refused_for_its_reason_without_running_code_in_bo
         assert rss_growth[worst] < RSS_LIMIT, (
             f"{worst} grew the peak resident memory by {rss_growth[worst]:,} bytes"
         )
+
+
+_TAGS = [
+    "float",
+    "ndarray",
+    "npscalar",
+    "dtype",
+    "tuple",
+    "set",
+    "frozenset",
+    "namedtuple",
+    "dict",
+    "np_generator",
+    "np_randomstate",
+    "sparse",
+    "tensor",
+    "torch_dtype",
+    "torch_size",
+    "torch_device",
+    "torch_generator",
+    "function",
+    "ref",
+    "object",
+    "torch_model",
+    "class",
+    "pickle",
+]
+_FIELDS = [
+    "id",
+    "key",
+    "items",
+    "pairs",
+    "ordered",
+    "default_factory",
+    "state",
+    "class",
+    "name",
+    "as_type",
+    "value",
+    "format",
+    "matrix",
+    "shape",
+    "data",
+    "indices",
+    "indptr",
+    "row",
+    "col",
+    "parameter",
+    "requires_grad",
+    "meta",
+    "dtype",
+    "path",
+    "config",
+    "state_dict",
+]
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.sampled_from(["a0", "a1", "a9", "nan", "os:system"]),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.fixed_dictionaries(
+            {"__type__": st.sampled_from(_TAGS)}, optional=dict.fromkeys(_FIELDS, children)
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    payload=_JSON, cls=st.sampled_from(["builtins:list", "builtins:dict", "torch:Tensor", "numpy:ndarray"])
+)
+def test_random_signed_payloads_load_or_raise_value_error(corpus, payload, cls):
+    """Any tree of known tags and fields, validly signed: ValueError, or an object of the declared class."""
+    arrays, metadata, header = corpus.original("data")
+    header.update(payload=payload, **{"class": cls})
+    path = corpus.directory / "fuzz.hostile"
+    _write(path, arrays, metadata, header)
+    try:
+        loaded = load(path)
+    except ValueError:
+        return
+    finally:
+        assert not corpus.marker.exists()
+    assert f"{type(loaded).__module__}:{type(loaded).__qualname__}" == cls
