@@ -1,6 +1,6 @@
 """Save and load cbreservoir objects in a versioned file format that runs no code when read.
 
-A file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file: every array of the object is a
+A file is a safetensors file (https://huggingface.co/docs/safetensors): every array of the object is a
 tensor of its own, and the safetensors metadata holds five strings::
 
     format="cbreservoir"  format_version="2"  package_version="0.1.0"  sha256="…"
