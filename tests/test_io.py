@@ -264,6 +264,25 @@ def test_trainer_round_trip_continues_training_identically(tmp_path):
     assert loaded.evaluate(x, y) == trainer.evaluate(x, y)
 
 
+def test_curriculum_round_trip_continues_identically(tmp_path):
+    from cbreservoir.training import GradientTrainer
+    from cbreservoir.training.curriculum import CurriculumTrainer
+
+    curriculum = CurriculumTrainer(
+        GradientTrainer(_tiny_cbrnn(0)),
+        "parity",
+        steps_per_epoch=2,
+        test_batches=1,
+        batch_size=4,
+        progress=False,
+    )
+    curriculum.run(1)
+    loaded = load(save(curriculum, tmp_path / "curriculum.cbr"))
+
+    assert loaded.history.to_dict() == curriculum.history.to_dict()
+    assert loaded.run(1).to_dict() == curriculum.run(1).to_dict()
+
+
 def test_ensemble_round_trip_continues_training_identically(tmp_path):
     from cbreservoir.tasks import make_batch
     from cbreservoir.training.ensemble import EnsembleTrainer

@@ -97,9 +97,9 @@ def array_layout(dtype: str) -> tuple[np.dtype, str, int]:
 def classes() -> dict[str, type]:
     """The classes whose objects are saved attribute by attribute, by :func:`class_path`.
 
-    cbreservoir's nodes, compiled graphs, trainers, schedules and estimators; reservoirpy's ``Model``
-    and the nodes cbreservoir uses; the torch modules and optimisers these hold. Only these exact
-    classes: a subclass is not one of them.
+    cbreservoir's nodes, compiled graphs, trainers (also curricula), schedules and estimators;
+    reservoirpy's ``Model`` and the nodes cbreservoir uses; the torch modules and optimisers these hold.
+    Only these exact classes: a subclass is not one of them.
     """
     import torch
     from reservoirpy.model import Model
@@ -123,6 +123,7 @@ def classes() -> dict[str, type]:
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
     from cbreservoir.nodes.ridge import _Statistics
     from cbreservoir.training import GradientTrainer
+    from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
     from cbreservoir.training.ensemble import EnsembleTrainer
     from cbreservoir.training.schedules import (
         EndToEnd,
@@ -145,6 +146,9 @@ def classes() -> dict[str, type]:
         _LinearReadoutStep,
         GradientTrainer,
         EnsembleTrainer,
+        CurriculumTrainer,
+        CurriculumHistory,
+        EpochRecord,
         EndToEnd,
         FullReservoir,
         Interleaved,
