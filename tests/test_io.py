@@ -61,6 +61,16 @@ def test_graph_with_delayed_feedback_round_trip_is_bit_exact(tmp_path):
     assert read_header(path)["object_type"] == "graph"
 
 
+def test_fitted_reservoirpy_esn_round_trip_is_bit_exact(tmp_path):
+    from reservoirpy import ESN
+
+    esn = ESN(units=10, ridge=1e-4, seed=1)
+    esn.fit(_series(0), _series(1)[:, :1])
+    loaded = load(save(esn, tmp_path / "esn.cbr"))
+    x = _series(2, length=9)
+    np.testing.assert_array_equal(loaded.run(x), esn.run(x))
+
+
 def test_shared_nodes_stay_shared(tmp_path):
     graph = _fitted_loop_graph()
     loaded = load(save(graph, tmp_path / "graph.cbr"))

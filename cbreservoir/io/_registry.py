@@ -98,10 +98,11 @@ def classes() -> dict[str, type]:
     """The classes whose objects are saved attribute by attribute, by :func:`class_path`.
 
     cbreservoir's nodes, compiled graphs, trainers (also curricula), schedules and estimators;
-    reservoirpy's ``Model`` and the nodes cbreservoir uses; the torch modules and optimisers these hold.
+    reservoirpy's ``Model``, ``ESN`` and the nodes cbreservoir uses; the torch modules and optimisers these hold.
     Only these exact classes: a subclass is not one of them.
     """
     import torch
+    from reservoirpy import ESN
     from reservoirpy.model import Model
     from reservoirpy.nodes import Input, Output
     from reservoirpy.nodes import Reservoir as PeerReservoir
@@ -158,6 +159,7 @@ def classes() -> dict[str, type]:
         CerebellarReservoirClassifier,
         CerebellarReservoirRegressor,
         Model,
+        ESN,
         Input,
         Output,
         PeerReservoir,
