@@ -98,8 +98,8 @@ def classes() -> dict[str, type]:
     """The classes whose objects are saved attribute by attribute, by :func:`class_path`.
 
     cbreservoir's nodes, compiled graphs, trainers (also curricula), schedules and estimators;
-    reservoirpy's ``Model``, ``ESN`` and the nodes cbreservoir uses; the torch modules and optimisers these hold.
-    Only these exact classes: a subclass is not one of them.
+    reservoirpy's ``Model``, ``ESN`` and the nodes cbreservoir uses; the torch modules and optimisers
+    these hold. Only these exact classes: a subclass is not one of them.
     """
     import torch
     from reservoirpy import ESN
