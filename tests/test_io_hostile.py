@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from safetensors import safe_open
 
 import cbreservoir
-from cbreservoir.io import HEADER_KEY, load
+from cbreservoir.io import HEADER_KEY, MAX_HEADER_DEPTH, load
 
 #: Peak Python/NumPy allocation allowed while loading one hostile file (measured with tracemalloc).
 PEAK_LIMIT = 50 * 1024**2
@@ -305,7 +305,8 @@ def _mismatches(corpus: _Corpus) -> None:
     header["class"] = "cbreservoir.models.leaky:CBRNN"
     _write(
         corpus.path(
-            "class_node_declared_cbrnn", "declares a cbreservoir.models.leaky:CBRNN, but the payload holds"
+            "class_node_declared_cbrnn",
+            "declares a cbreservoir.models.leaky:CBRNN \\(node\\), but the payload holds a .*Reservoir",
         ),
         arrays,
         metadata,
@@ -313,6 +314,11 @@ def _mismatches(corpus: _Corpus) -> None:
     )
     corpus.header(
         "class_dict_declared_list", "declares a builtins:list", lambda h: h.update({"class": "builtins:list"})
+    )
+    corpus.header(
+        "object_type_declared_graph",
+        "declares a builtins:dict \\(graph\\), but the payload holds a builtins:dict \\(object\\)",
+        lambda h: h.update(object_type="graph"),
     )
     corpus.model(
         "class_config_builds_gru",
@@ -580,3 +586,28 @@ def test_random_signed_payloads_load_or_raise_value_error(corpus, payload, cls):
     finally:
         assert not corpus.marker.exists()
     assert f"{type(loaded).__module__}:{type(loaded).__qualname__}" == cls
+
+
+def test_payload_nesting_at_the_limit_loads_and_one_level_more_is_refused(corpus):
+    """The depth check is exact, and the decoder's own recursion stays far from Python's limit there."""
+    arrays, metadata, header = corpus.original("data")
+    levels = MAX_HEADER_DEPTH - 1  # the header object is one level
+    for depth, refused in ((levels, False), (levels + 1, True)):
+        text = json.dumps({**header, "class": "builtins:list", "payload": None})
+        path = corpus.directory / f"nested_{depth}.cbr"
+        _write(
+            path,
+            arrays,
+            metadata,
+            header_text=text.replace('"payload": null', f'"payload": {_nested(depth)}'),
+        )
+        if refused:
+            with pytest.raises(
+                ValueError, match=f"nests {depth + 1} levels deep, more than {MAX_HEADER_DEPTH}"
+            ):
+                load(path)
+        else:
+            value = load(path)
+            for _ in range(depth - 1):
+                (value,) = value
+            assert value == []

@@ -49,7 +49,16 @@ import numpy as np
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
 
-__all__ = ["DEFAULT_MAX_BYTES", "FORMAT_NAME", "FORMAT_VERSION", "HEADER_KEY", "load", "read_header", "save"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "HEADER_KEY",
+    "MAX_HEADER_DEPTH",
+    "load",
+    "read_header",
+    "save",
+]
 
 #: Value of the ``format`` metadata field.
 FORMAT_NAME = "cbreservoir"
@@ -162,10 +171,10 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             raise ValueError(f"{path}: {error}") from error
         except Exception as error:  # a registered class or numpy/torch/scipy refusing a malformed value
             raise ValueError(f"{path}: malformed payload: {error!r}") from error
-    if class_path(type(obj)) != header["class"]:
+    if (class_path(type(obj)), _object_type(obj)) != (header["class"], header["object_type"]):
         raise ValueError(
-            f"{path}: the header declares a {header['class']}, but the payload holds a "
-            f"{class_path(type(obj))}"
+            f"{path}: the header declares a {header['class']} ({header['object_type']}), but the payload "
+            f"holds a {class_path(type(obj))} ({_object_type(obj)})"
         )
     return obj
 
