@@ -347,10 +347,10 @@ def _checked_table(archive: Any, table: Any, max_bytes: int) -> dict[str, tuple[
 def _array(archive: Any, key: str, entry: list) -> np.ndarray:
     """The array ``key`` as saved: its dtype (viewing the stored layout), shape and memory order."""
     dtype, stored, extra = array_layout(entry[0])
-    values = archive.get_tensor(key).reshape(-1)
+    values = archive.get_tensor(key).reshape(-1)  # a fresh buffer of its own: copied only if F-ordered
     if extra:
         values = values.view(dtype)
-    return np.array(values.reshape(entry[1]), order="F" if entry[2] else "C")
+    return np.require(values.reshape(entry[1]), requirements=["A", "W", "F" if entry[2] else "C"])
 
 
 def _json_depth(text: str) -> int:
