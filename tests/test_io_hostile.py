@@ -417,9 +417,15 @@ def _malformed(corpus: _Corpus) -> None:
     )
     listed = "builtins:list"
     tensor = {"__type__": "tensor", "id": 0, "key": "a0", "parameter": "yes", "requires_grad": False}
+    meta = _meta_tensor([1], "float32")
     for name, expect, payload in (
         ("ref_to_unknown_id", "refers to id 7", [{"__type__": "ref", "id": 7}]),
-        ("id_used_twice", "id 0 is used by two", [{"__type__": "ndarray", "id": 0, "key": "a0"}] * 2),
+        ("id_used_twice", "id 0 is used by two", [{"__type__": "ndarray", "id": 0, "key": "a0"}, meta]),
+        (
+            "array_used_twice",
+            "refers to the array 'a0' twice",
+            [{"__type__": "ndarray", "id": index, "key": "a0"} for index in range(10_000)],
+        ),
         ("float_not_special", "'nan', 'inf' or '-inf'", [{"__type__": "float", "value": "1e999"}]),
         ("field_of_wrong_type", "'parameter' field .* must be bool", [tensor]),
         ("unknown_entry_type", "unknown entry type 'pickle'", [{"__type__": "pickle", "data": "gASV"}]),
@@ -611,3 +617,13 @@ def test_payload_nesting_at_the_limit_loads_and_one_level_more_is_refused(corpus
             for _ in range(depth - 1):
                 (value,) = value
             assert value == []
+
+
+def test_headers_longer_than_the_limit_are_refused_at_save_and_at_load(corpus, monkeypatch):
+    values = list(range(300))
+    path = cbreservoir.save(values, corpus.directory / "long.cbr")
+    monkeypatch.setattr(cbreservoir.io, "MAX_HEADER_BYTES", 1000)
+    with pytest.raises(ValueError, match="takes 1,.* bytes of JSON, more than 1,000; hold long lists"):
+        cbreservoir.save(values, corpus.directory / "longer.cbr")
+    with pytest.raises(ValueError, match="the header has 1,.* characters, more than 1,000"):
+        load(path)

@@ -54,6 +54,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "HEADER_KEY",
+    "MAX_HEADER_BYTES",
     "MAX_HEADER_DEPTH",
     "load",
     "read_header",
@@ -70,6 +71,8 @@ HEADER_KEY = "__header__"
 DEFAULT_MAX_BYTES = 4 * 1024**3
 #: Deepest nesting of the JSON header: what :data:`MAX_NESTING` levels of objects can produce.
 MAX_HEADER_DEPTH = 3 * MAX_NESTING + 4
+#: Longest JSON header (its parsed form takes about ten times as many bytes).
+MAX_HEADER_BYTES = 64 * 1024**2
 
 PathLike = str | os.PathLike
 
@@ -104,6 +107,8 @@ def save(obj: Any, path: PathLike) -> Path:
     TypeError
         If ``obj`` holds something a cbreservoir file cannot describe; the message names where it sits in
         ``obj`` (e.g. ``obj.nodes[0].activation``) and its type. Nothing is written then.
+    ValueError
+        If the JSON description of ``obj`` (everything but its arrays) exceeds :data:`MAX_HEADER_BYTES`.
     """
     import safetensors.numpy
 
@@ -116,11 +121,17 @@ def save(obj: Any, path: PathLike) -> Path:
         "arrays": encoder.table,
         "payload": payload,
     }
+    text = json.dumps(header, allow_nan=False, separators=(",", ":"))
+    if len(text) > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"cannot save obj: its description takes {len(text):,} bytes of JSON, more than "
+            f"{MAX_HEADER_BYTES:,}; hold long lists of numbers in arrays"
+        )
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
         "package_version": _package_version(),
-        HEADER_KEY: json.dumps(header, allow_nan=False, separators=(",", ":")),
+        HEADER_KEY: text,
     }
     unsigned = safetensors.numpy.save(encoder.arrays)  # the stored bytes do not depend on the metadata
     data = memoryview(unsigned)[8 + int.from_bytes(unsigned[:8], "little") :]
@@ -282,6 +293,8 @@ def _checked_contents(
     if missing:
         raise ValueError(f"corrupted file: the metadata lacks {missing}")
     text = metadata[HEADER_KEY]
+    if len(text) > MAX_HEADER_BYTES:
+        raise ValueError(f"the header has {len(text):,} characters, more than {MAX_HEADER_BYTES:,}")
     depth = _json_depth(text)
     if depth > MAX_HEADER_DEPTH:
         raise ValueError(

@@ -404,6 +404,7 @@ class Decoder:
         self._declared = declared
         self._budget = budget
         self._objects: dict[int, Any] = {}
+        self._used: set[str] = set()
         self._decoders: dict[str, Callable[[dict], Any]] = {
             "float": self._decode_float,
             "ndarray": self._decode_ndarray,
@@ -455,9 +456,13 @@ class Decoder:
         self._objects[identifier] = value
 
     def _stored(self, node: dict, field: str = "key") -> np.ndarray:
+        """The stored array named by ``node[field]``; each is built once (sharing goes through ``ref``)."""
         key = _get(node, field, str)
         if key not in self._declared:
             raise ValueError(f"the payload refers to the array {key!r}, which the file does not hold")
+        if key in self._used:
+            raise ValueError(f"the payload refers to the array {key!r} twice (a shared array is a 'ref')")
+        self._used.add(key)
         return self._array(key)
 
     def _decode_float(self, node: dict) -> float:
