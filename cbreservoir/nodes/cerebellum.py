@@ -35,6 +35,7 @@ import numpy as np
 from reservoirpy.model import Model
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
+from reservoirpy.utils.random import rand_generator
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
@@ -76,6 +77,8 @@ class Cerebellum(ValidatedStepMixin, Node):
     coding_level : float in (0, 1), optional
         Target fraction f of non-zero granule activity; sets ``granule_threshold``.
     seed : int or numpy Generator, optional
+        Seed of the random weights. None draws a generator from reservoirpy's global one
+        (``reservoirpy.set_seed``), as reservoirpy's nodes do.
     input_dim : int, optional
         Mossy-fibre input dimension m (inferred from the first data otherwise).
     name : str, optional
@@ -119,6 +122,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.granule_degree = granule_degree
         self.coding_level = coding_level
         self.seed = check_seed(seed)
+        self.rng = rand_generator(self.seed)
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.name = name
         sizes = {"granule": self.n_granule, "purkinje": self.n_purkinje, "nuclei": self.n_out}
@@ -136,7 +140,7 @@ class Cerebellum(ValidatedStepMixin, Node):
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
         n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
         check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
-        gc_rng, pc_rng, dcn_rng = np.random.default_rng(self.seed).spawn(3)
+        gc_rng, pc_rng, dcn_rng = self.rng.spawn(3)
         self.W_gc = self._granule_weights(gc_rng)
         self.W_pc = pc_rng.normal(0.0, INIT_STD["purkinje"], (self.n_purkinje, self.n_granule))
         self.W_dcn = dcn_rng.normal(0.0, INIT_STD["nuclei"], (self.n_out, self.n_purkinje))
