@@ -12,7 +12,7 @@ import pytest
 import reservoirpy
 import scipy.sparse
 import torch
-from reservoirpy import ESN, activationsfunc, mat_gen
+from reservoirpy import ESN, mat_gen
 from reservoirpy.nodes import Reservoir as PeerReservoir
 from reservoirpy.nodes import Ridge as PeerRidge
 
@@ -103,7 +103,7 @@ def test_esn_with_our_nodes_and_initializers(x: np.ndarray, y: np.ndarray) -> No
     np.testing.assert_allclose(ours.run(x), theirs.run(x), rtol=1e-7)  # two solvers, ridge 1e-6
 
 
-# ------------------------------------------------------------------------------ 3. per-unit lr, per-feature scaling
+# ------------------------------------------------------------------------------ 3. per-unit lr and scaling
 
 
 def test_per_unit_leak_and_per_feature_input_scaling(x: np.ndarray) -> None:
