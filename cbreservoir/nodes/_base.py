@@ -17,6 +17,7 @@ __all__ = [
     "ParameterStrMixin",
     "ValidatedStepMixin",
     "shared_tensor",
+    "spawn_generators",
     "stacked_training_rows",
     "training_rows",
 ]
@@ -41,6 +42,19 @@ def shared_tensor(array: object, dtype: type = np.float64) -> torch.Tensor:
     if not converted.flags.writeable:
         converted = converted.copy()
     return torch.from_numpy(converted)
+
+
+def spawn_generators(
+    seed: int | np.random.Generator | None, rng: np.random.Generator
+) -> list[np.random.Generator]:
+    """Three generators for a node's weights, spawned as reservoirpy's ``Reservoir.initialize`` spawns them.
+
+    ``rng`` is the node's generator (``reservoirpy.utils.random.rand_generator(seed)``, made when the node
+    was built). An int ``seed`` re-derives the same three from the seed each time, which equals the first
+    spawn of ``rng``; so a node saved before its initialisation draws the same weights after loading.
+    """
+    source = np.random.default_rng(seed) if isinstance(seed, int) else rng
+    return source.spawn(3)
 
 
 def training_rows(

@@ -40,7 +40,7 @@ from reservoirpy.utils.random import rand_generator
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
 from cbreservoir.nn.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
-from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
+from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor, spawn_generators
 from cbreservoir.validation import (
     Series,
     check_fraction,
@@ -140,7 +140,7 @@ class Cerebellum(ValidatedStepMixin, Node):
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
         n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
         check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
-        gc_rng, pc_rng, dcn_rng = self.rng.spawn(3)
+        gc_rng, pc_rng, dcn_rng = spawn_generators(self.seed, self.rng)
         self.W_gc = self._granule_weights(gc_rng)
         self.W_pc = pc_rng.normal(0.0, INIT_STD["purkinje"], (self.n_purkinje, self.n_granule))
         self.W_dcn = dcn_rng.normal(0.0, INIT_STD["nuclei"], (self.n_out, self.n_purkinje))

@@ -40,7 +40,7 @@ from reservoirpy.utils.random import rand_generator
 
 from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nn.functional import LEAKY_RELU_SLOPE
-from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor
+from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor, spawn_generators
 from cbreservoir.validation import (
     Series,
     as_float_array,
@@ -264,6 +264,15 @@ def _recurrent_matrix(matrix: object, dtype: type) -> np.ndarray | scipy.sparse.
     return csr
 
 
+def _pending(weights: object) -> bool:
+    """Whether ``weights`` is still to be drawn: an initializer, or None for the default one."""
+    return weights is None or callable(weights)
+
+
+def _initializer(weights: object, default: Callable[..., object]) -> Callable[..., object]:
+    return default if weights is None else weights
+
+
 def _check_leak(lr: object, units: int) -> float | np.ndarray:
     """A leak rate in (0, 1]: one for all units, or one per unit (an array (units,))."""
     if np.ndim(lr) == 0:
@@ -298,11 +307,13 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         Input gain passed to the ``Win`` initializer, one for all features or one per feature.
     input_connectivity, rc_connectivity : float, default 0.1
         Densities passed to the ``Win`` and ``W`` initializers.
-    Win : array (units, d_x) or callable, default ``reservoirpy.mat_gen.bernoulli``
-        Input weights, or an initializer called at initialisation as reservoirpy calls it:
-        ``Win(units, d_x, input_scaling=, connectivity=input_connectivity, dtype=, seed=)``. Stored dense.
-    W : array (units, units) or callable, default ``reservoirpy.mat_gen.normal``
-        Recurrent weights (a scipy sparse matrix stays sparse, CSR), or an initializer called as
+    Win : array (units, d_x) or callable, optional
+        Input weights, or an initializer (default, None: ``reservoirpy.mat_gen.bernoulli``) called at
+        initialisation as reservoirpy calls it: ``Win(units, d_x, input_scaling=,
+        connectivity=input_connectivity, dtype=, seed=)``. Stored dense.
+    W : array (units, units) or callable, optional
+        Recurrent weights (a scipy sparse matrix stays sparse, CSR), or an initializer (default, None:
+        ``reservoirpy.mat_gen.normal``) called as
         ``W(units, units, sr=, connectivity=rc_connectivity, dtype=, seed=)``.
     bias : float, array (units,) or callable, default 0.0
         Input bias b_x, or an initializer called as ``bias(units, connectivity=1.0, dtype=, seed=)``.
@@ -347,8 +358,8 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         input_scaling: float | np.ndarray = 1.0,
         input_connectivity: float = 0.1,
         rc_connectivity: float = 0.1,
-        Win: object = mat_gen.bernoulli,
-        W: object = mat_gen.normal,
+        Win: object = None,
+        W: object = None,
         bias: object = 0.0,
         activation: str | Activation = "tanh",
         input_dim: int | None = None,
@@ -359,13 +370,11 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         cerebellar_bias: bool = False,
         frozen: bool = False,
     ):
-        W = mat_gen.normal if W is None else W
-        Win = mat_gen.bernoulli if Win is None else Win
         bias = 0.0 if bias is None else bias
         self.dtype = _check_dtype(dtype)
         np_dtype = _DTYPES[self.dtype]
         if units is None:
-            if callable(W):
+            if _pending(W):
                 raise ValueError(
                     "units must be given unless W is a matrix; got units=None and W an initializer"
                 )
@@ -390,12 +399,12 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         self.name = name
         self.output_dim = self.units
         self.input_dim = None
-        self.W = W if callable(W) else _recurrent_matrix(W, np_dtype)
-        self.Win = Win if callable(Win) else _dense(Win, "Win", np_dtype)
+        self.W = W if _pending(W) else _recurrent_matrix(W, np_dtype)
+        self.Win = Win if _pending(Win) else _dense(Win, "Win", np_dtype)
         self.bias = bias if callable(bias) else self._bias_vector(bias, np_dtype)
-        if not callable(self.W) and self.W.shape != (self.units, self.units):
+        if not _pending(self.W) and self.W.shape != (self.units, self.units):
             raise ValueError(f"W must have shape ({self.units}, {self.units}); got {self.W.shape}")
-        if not callable(self.Win):
+        if not _pending(self.Win):
             if self.Win.ndim != 2 or self.Win.shape[0] != self.units:
                 raise ValueError(f"Win must have shape ({self.units}, input features); got {self.Win.shape}")
             self.input_dim = self.Win.shape[1] + self._bias_features
@@ -439,16 +448,16 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
                 f"input_dim must be at least {self.units}; got {self.input_dim}"
             )
         scaling = np.ravel(self.input_scaling)
-        if callable(self.Win) and scaling.size not in (1, n_inputs):
+        if _pending(self.Win) and scaling.size not in (1, n_inputs):
             raise ValueError(
                 f"input_scaling must be a number or an array ({n_inputs},); got shape {scaling.shape}"
             )
-        win_rng, w_rng, bias_rng = self.rng.spawn(3)
+        win_rng, w_rng, bias_rng = spawn_generators(self.seed, self.rng)
         np_dtype = _DTYPES[self.dtype]
-        if callable(self.W) or callable(self.Win):
+        if _pending(self.W) or _pending(self.Win):
             check_memory(array_bytes((self.units, self.units + n_inputs), np_dtype), f"the weights of {self}")
-        if callable(self.Win):
-            win = self.Win(
+        if _pending(self.Win):
+            win = _initializer(self.Win, mat_gen.bernoulli)(
                 self.units,
                 n_inputs,
                 input_scaling=self.input_scaling,
@@ -459,8 +468,8 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
             self.Win = _dense(win, "Win", np_dtype)
         if self.Win.shape != (self.units, n_inputs):
             raise ValueError(f"Win must have shape ({self.units}, {n_inputs}); got {self.Win.shape}")
-        if callable(self.W):
-            w = self.W(
+        if _pending(self.W):
+            w = _initializer(self.W, mat_gen.normal)(
                 self.units,
                 self.units,
                 sr=self.sr,
