@@ -145,9 +145,13 @@ def _recurrent_operator(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_ste
     ``W`` becomes a torch CSR tensor only for a run and when it is sparse enough.
     """
     sparse = scipy.sparse.issparse(W)
+    if n_steps == 1:
+        return (
+            W.astype(dtype, copy=False)
+            if sparse
+            else shared_tensor(np.ascontiguousarray(W, dtype=dtype), dtype)
+        )
     density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
-    if n_steps == 1 and sparse:
-        return W.astype(dtype, copy=False)
     if sparse and density <= SPARSE_DENSITY:
         csr = scipy.sparse.csr_array(W, dtype=dtype)
         with warnings.catch_warnings():
@@ -160,7 +164,7 @@ def _recurrent_operator(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_ste
                 check_invariants=False,  # scipy's CSR arrays are valid by construction
             )
     dense = shared_tensor(np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype), dtype)
-    if n_steps > 1 and density <= SPARSE_DENSITY:
+    if density <= SPARSE_DENSITY:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             return dense.to_sparse_csr()
