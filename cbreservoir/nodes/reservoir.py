@@ -403,6 +403,9 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         self.name = name
         self.output_dim = self.units
         self.input_dim = None
+        check_memory(
+            array_bytes((self.units,), np_dtype), f"the state of {self}"
+        )  # before any (units,) array
         self.W = W if _pending(W) else _recurrent_matrix(W, np_dtype)
         self.Win = Win if _pending(Win) else _dense(Win, "Win", np_dtype)
         self.bias = bias if callable(bias) else self._bias_vector(bias, np_dtype)
@@ -416,7 +419,6 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
             if self.input_dim is not None and input_dim != self.input_dim:
                 raise ValueError(f"input_dim={input_dim} does not match Win, which implies {self.input_dim}")
             self.input_dim = check_positive_int(input_dim, "input_dim")
-        check_memory(array_bytes((self.units,), np_dtype), f"the state of {self}")
         self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
 
     # ------------------------------------------------------------------ construction
