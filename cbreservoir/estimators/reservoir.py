@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from cbreservoir._threads import torch_threads
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import split_by_series
-from cbreservoir.validation import Series, check_warmup
+from cbreservoir.utils.threads import torch_threads
+from cbreservoir.utils.validation import Series, check_warmup
 
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
 _N_NODE_SEEDS = 2
@@ -121,7 +121,7 @@ _PARAMETERS_DOC = """
     input_connectivity, rc_connectivity : float, default=0.1
         Densities of the input and recurrent matrices.
     activation : str, default="tanh"
-        Reservoir nonlinearity (``cbreservoir.nn.functional.ACTIVATIONS``).
+        Reservoir nonlinearity (``cbreservoir.numerics.functional.ACTIVATIONS``).
     n_granule : int, default=256
         Granule cells of the cerebellar expansion.
     granule_degree : int or None, default=None

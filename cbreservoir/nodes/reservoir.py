@@ -2,7 +2,7 @@
 
     h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
 
-the equation of :func:`cbreservoir.nn.functional.core_step` (the one source of the model's math),
+the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math),
 evaluated for all series at once by a time loop arranged for speed (sparse recurrent product, in-place
 activation) and tested equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
 bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
@@ -38,10 +38,10 @@ from reservoirpy import activationsfunc, mat_gen
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
-from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nn.functional import LEAKY_RELU_SLOPE
 from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor, spawn_generators
-from cbreservoir.validation import (
+from cbreservoir.numerics.functional import LEAKY_RELU_SLOPE
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     as_float_array,
     check_finite,
@@ -66,14 +66,14 @@ Activation = Callable[[np.ndarray], np.ndarray]
 def leaky_relu(x: np.ndarray) -> np.ndarray:
     """The paper's LeakyReLU on numpy arrays: ``x`` where ``x > 0``, else ``LEAKY_RELU_SLOPE · x`` (0.01).
 
-    The numpy twin of ``cbreservoir.nn.functional.ACTIVATIONS["leaky_relu"]`` (tested equal).
+    The numpy twin of ``cbreservoir.numerics.functional.ACTIVATIONS["leaky_relu"]`` (tested equal).
     """
     x = np.asarray(x)
     return np.where(x > 0, x, LEAKY_RELU_SLOPE * x)
 
 
 #: φ by name for the numpy path: reservoirpy's own functions under reservoirpy's names, plus the paper's
-#: ``leaky_relu``. The names shared with the torch table :data:`cbreservoir.nn.functional.ACTIVATIONS`
+#: ``leaky_relu``. The names shared with the torch table :data:`cbreservoir.numerics.functional.ACTIVATIONS`
 #: give equal values there (tested), so a compiled graph computes what the node computes.
 NUMPY_ACTIVATIONS: dict[str, Activation] = {
     "tanh": activationsfunc.tanh,
@@ -172,7 +172,7 @@ def _recurrent_operator(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_ste
 
 
 class _CoreKernel:
-    """The batched time loop of :func:`cbreservoir.nn.functional.core_step`, arranged for speed.
+    """The batched time loop of :func:`cbreservoir.numerics.functional.core_step`, arranged for speed.
 
     Per step, with the state of all S series held as columns ``H`` (units, S)::
 
