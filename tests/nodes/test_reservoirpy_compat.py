@@ -172,6 +172,17 @@ def test_esn_free_running_prediction() -> None:
     _close(ours.predict(x=None, iters=213), theirs.predict(x=None, iters=213), 1e-10)
 
 
+def test_operator_graph_free_running_and_zero_feature_batches() -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(80, 0)), rng.normal(size=(80, 2))
+    ours = Reservoir(40, bias=mat_gen.normal, seed=2) >> Ridge(1e-2)
+    theirs = PeerReservoir(40, bias=mat_gen.normal, seed=2) >> PeerRidge(1e-2)
+    ours.fit(x, y)
+    theirs.fit(x, y)
+    _close(ours.predict(x=None, iters=30), theirs.predict(x=None, iters=30), 1e-10)
+    _close(ours.run(np.zeros((3, 10, 0))), np.asarray(theirs.run(np.zeros((3, 10, 0)))), 1e-10)
+
+
 # ------------------------------------------------------------------------------ 6. NaN targets
 
 
