@@ -28,9 +28,9 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from reservoirpy.ops import ModelBuilderUtil
 
+from cbreservoir.nodes._base import GraphOperatorsMixin
 from cbreservoir.nodes.initialize import has_delays, initialize_graph
 from cbreservoir.nodes.run import run_batched
-from cbreservoir.nodes._base import GraphOperatorsMixin
 
 __all__ = ["Model", "as_model", "composed"]
 
