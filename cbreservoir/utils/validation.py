@@ -165,6 +165,7 @@ def check_series(
     n_features: int | None = None,
     owner: str = "the node",
     dtype: np.dtype | type | str | None = None,
+    min_features: int = 1,
 ) -> Series:
     """Validate time-series input and return it as a :class:`Series`.
 
@@ -179,6 +180,8 @@ def check_series(
         Who expects ``n_features`` (used in the message, e.g. ``"Reservoir(units=100)"``).
     dtype : dtype, optional
         Convert to this floating dtype (default: keep floats, ints -> float64).
+    min_features : {1, 0}, default 1
+        0 accepts series without features (a free-running reservoir's input ``(T, 0)``).
 
     Returns
     -------
@@ -214,11 +217,10 @@ def check_series(
             raise ValueError(f"{name} must hold at least one series; got an array of shape {array.shape}")
         result = Series(array, "single" if array.ndim == 2 else "batch")
     for i, item in enumerate(result.as_list()):
-        if item.shape[0] == 0 or item.shape[1] == 0:
+        if item.shape[0] == 0 or item.shape[1] < min_features:
             label = name if result.layout == "single" else f"{name}[{i}]"
-            raise ValueError(
-                f"{label} must have at least one time step and one feature; got shape {item.shape}"
-            )
+            feature = " and one feature" if min_features else ""
+            raise ValueError(f"{label} must have at least one time step{feature}; got shape {item.shape}")
         check_finite(item, name if result.layout == "single" else f"{name}[{i}]")
     _check_feature_count(name, result.n_features, n_features, owner)
     return result
@@ -379,7 +381,9 @@ def feature_dim(x: object) -> int:
     return int(np.shape(x)[-1])
 
 
-def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node") -> int:
+def resolve_input_dim(
+    x: object, input_dim: int | None, owner: str = "the node", min_features: int = 1
+) -> int:
     """The input dimension a node initialises with: read from ``x`` when given, else ``input_dim``.
 
     Parameters
@@ -390,6 +394,8 @@ def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node")
         The dimension the node already has (given to its constructor or implied by its weights).
     owner : str
         The node, named in error messages (e.g. ``"Reservoir(units=100)"``).
+    min_features : {1, 0}, default 1
+        0 accepts data without features (a free-running reservoir).
 
     Returns
     -------
@@ -405,7 +411,7 @@ def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node")
             raise ValueError(f"{owner} needs input_dim or data to initialize")
         return input_dim
     received = feature_dim(x)
-    if received < 1:
+    if received < min_features:
         raise ValueError(f"{owner} needs inputs with at least one feature; got {received}")
     if input_dim is not None and received != input_dim:
         raise ValueError(f"{owner} expects {input_dim} input features; got {received}")
