@@ -194,9 +194,11 @@ def functions() -> dict[str, Callable[..., Any]]:
     import reservoirpy.activationsfunc as peer
     import torch
 
+    from cbreservoir.numerics.activations import NUMPY_ACTIVATIONS
     from cbreservoir.numerics.functional import ACTIVATIONS
 
     listed = (
+        *NUMPY_ACTIVATIONS.values(),
         np.tanh,
         torch.tanh,
         torch.relu,

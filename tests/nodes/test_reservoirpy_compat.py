@@ -18,7 +18,7 @@ from reservoirpy.nodes import Ridge as PeerRidge
 
 from cbreservoir.graph import compile_graph
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.nodes.reservoir import NUMPY_ACTIVATIONS
+from cbreservoir.numerics.activations import NUMPY_ACTIVATIONS
 from cbreservoir.numerics.functional import ACTIVATIONS as TORCH_ACTIVATIONS
 
 ATOL = 1e-12
