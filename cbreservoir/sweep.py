@@ -43,7 +43,7 @@ import joblib
 from tqdm.auto import tqdm
 
 from cbreservoir._files import atomic_write_text, canonical_json, content_sha256, directory_lock
-from cbreservoir.validation import check_choice, check_positive_int
+from cbreservoir.validation import check_choice, check_n_jobs, check_positive_int
 
 __all__ = [
     "BACKENDS",
@@ -417,7 +417,7 @@ def run_sweep(
     if not callable(fn):
         raise TypeError(f"expected a callable run function, got {type(fn).__name__}")
     if n_jobs is not None:
-        _check_n_jobs(n_jobs)
+        check_n_jobs(n_jobs)
     if scheduler is not None and backend != "dask":
         raise ValueError(f"expected scheduler=None with backend={backend!r}, got scheduler={scheduler!r}")
     group_size = check_positive_int(group_size, "group_size")
@@ -450,8 +450,3 @@ def run_sweep(
                         bar.update(len(finished))
     return [results[identifier] for identifier in ids]
 
-
-def _check_n_jobs(n_jobs: object) -> None:
-    """joblib's ``n_jobs``: a positive int, or a negative one (-1: all CPUs); 0 means nothing."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a positive int (or -1 for all CPUs); got {n_jobs!r}")

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_SEED",
     "Series",
+    "SettingsMismatchError",
     "Targets",
     "as_float_array",
     "check_choice",
@@ -41,6 +42,7 @@ __all__ = [
     "check_fraction",
     "check_int",
     "check_int_list",
+    "check_n_jobs",
     "check_path",
     "check_positive_int",
     "check_real",
@@ -50,6 +52,7 @@ __all__ = [
     "check_targets",
     "check_timestep",
     "check_warmup",
+    "check_writable_directory",
     "feature_dim",
     "resolve_input_dim",
 ]
@@ -437,12 +440,12 @@ def check_real(value: object, name: str, minimum: float | None = None, strict: b
     ValueError
         NaN, infinite, or out of range.
     """
+    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
+        raise TypeError(f"{name} must be a real number{bound}; got {value!r}")
     number = float(value)
     too_small = minimum is not None and (number <= minimum if strict else number < minimum)
     if not np.isfinite(number) or too_small:
-        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
         raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
     return number
 
@@ -532,6 +535,10 @@ def check_path(value: object, name: str) -> str:
     return str(value)
 
 
+class SettingsMismatchError(ValueError):
+    """A checkpoint or output directory was written with other settings than those of the run resuming it."""
+
+
 def _flatten(settings: Mapping[str, object], prefix: str = "") -> dict[str, object]:
     flat: dict[str, object] = {}
     for key, value in settings.items():
@@ -559,8 +566,8 @@ def check_resume_settings(
 
     Raises
     ------
-    ValueError
-        Listing every differing setting as ``key: old -> new``.
+    SettingsMismatchError
+        A ``ValueError`` listing every differing setting as ``key: old -> new``.
     """
     old, new = _flatten(stored), _flatten(current)
     differing = []
@@ -573,8 +580,55 @@ def check_resume_settings(
             differing.append(f"{key}: {before!r} -> {after!r}")
     if differing:
         allowed = f" (only {', '.join(may_grow)} may grow)" if may_grow else ""
-        raise ValueError(
+        raise SettingsMismatchError(
             f"{where} was written with other settings; resuming it would mix two runs{allowed}. "
             f"Differing settings (old -> new): {'; '.join(differing)}. "
             "Use the old settings, or another directory for the new run"
         )
+
+
+def check_n_jobs(n_jobs: object, name: str = "n_jobs") -> int:
+    """Return joblib's ``n_jobs``: a positive int, or a negative one (-1: all CPUs); 0 runs nothing.
+
+    Raises
+    ------
+    TypeError
+        Not an int.
+    ValueError
+        0, or beyond ``±MAX_COUNT``.
+    """
+    value = check_int(n_jobs, name, -MAX_COUNT, MAX_COUNT)
+    if value == 0:
+        raise ValueError(f"{name} must be an int >= 1 (or <= -1: all CPUs but |n_jobs| - 1); got 0")
+    return value
+
+
+def check_writable_directory(path: object, name: str) -> str:
+    """Check that the directory ``path`` can be written (or created); return it as a ``str``.
+
+    The nearest existing ancestor must be a directory in which a file can be created (probed with a
+    temporary file, removed at once: this sees read-only mounts and permissions alike).
+
+    Raises
+    ------
+    TypeError
+        ``path`` is not a path.
+    ValueError
+        ``path`` (or an ancestor) is a file, or no file can be created there.
+    """
+    import tempfile
+
+    text = check_path(path, name)
+    folder = os.path.abspath(text)
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    expected = f"{name} must be a directory that can be written"
+    if not os.path.isdir(folder):
+        raise ValueError(f"{expected}; got {text!r} ({folder} is not a directory)")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".cbreservoir-probe-")
+    except OSError as error:
+        raise ValueError(f"{expected}; got {text!r} ({folder}: {error.strerror})") from None
+    os.close(handle)
+    os.unlink(probe)
+    return text
