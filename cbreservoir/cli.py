@@ -133,10 +133,10 @@ def _torch_device(text: str) -> str:
     return text
 
 
-_positive_int.__name__ = f"integer in [1, {MAX_COUNT}]"
-_positive_float.__name__ = "finite number > 0"
-_non_negative_int.__name__ = f"integer in [0, {MAX_SEED}]"
-_torch_device.__name__ = "available torch device"
+_positive_int.__name__ = f"an integer in [1, {MAX_COUNT}]"
+_positive_float.__name__ = "a finite number > 0"
+_non_negative_int.__name__ = f"an integer in [0, {MAX_SEED}]"
+_torch_device.__name__ = "an available torch device"
 
 TRAIN_OPTIONS: tuple[_Option, ...] = (
     _Option(
@@ -508,9 +508,7 @@ def _convert(key: str, value: Any, source: str) -> Any:
 
 
 def _type_name(option: _Option) -> str:
-    return {str: "a string", int: "an integer", float: "a number"}.get(
-        option.type, f"a {option.type.__name__}"
-    )
+    return {str: "a string", int: "an integer", float: "a number"}.get(option.type, option.type.__name__)
 
 
 def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:

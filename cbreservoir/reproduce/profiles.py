@@ -81,8 +81,8 @@ class Profile:
         check_fraction(self.threshold, "Profile.threshold")
         check_real(self.learning_rate, "Profile.learning_rate", minimum=0.0, strict=True)
         check_real(self.clip_norm, "Profile.clip_norm", minimum=0.0, strict=True)
-        momentum = check_real(self.momentum, "Profile.momentum", minimum=0.0)
-        if momentum >= 1.0:
+        momentum = check_real(self.momentum, "Profile.momentum")
+        if not 0.0 <= momentum < 1.0:
             raise ValueError(f"Profile.momentum must be a finite number in [0, 1); got {self.momentum!r}")
         sizes = check_int_list(self.granule_sizes, "Profile.granule_sizes", 1, MAX_COUNT)
         object.__setattr__(self, "granule_sizes", tuple(sizes))
