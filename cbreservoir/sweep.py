@@ -38,6 +38,7 @@ import time
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import joblib
 from tqdm.auto import tqdm
@@ -87,7 +88,7 @@ def cell_id(cell: dict) -> str:
         raise TypeError(f"expected a sweep cell as a dict, got {type(cell).__name__}")
     if not all(isinstance(key, str) for key in cell):
         raise TypeError(f"expected a sweep cell with string keys, got keys {list(cell)!r}")
-    return content_sha256(cell)[:16]
+    return content_sha256(_as_json(cell))[:16]
 
 
 def result_path(output_dir: str | os.PathLike, cell: dict) -> Path:
@@ -95,8 +96,13 @@ def result_path(output_dir: str | os.PathLike, cell: dict) -> Path:
     return Path(output_dir) / f"{cell_id(cell)}.json"
 
 
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (numpy scalars and arrays become numbers and lists)."""
+    return json.loads(canonical_json(value))
+
+
 def _checksum(cell: dict, result: dict) -> str:
-    return content_sha256({"cell": cell, "result": result})
+    return content_sha256(_as_json({"cell": cell, "result": result}))
 
 
 def _disagreements(cell: dict, result: dict) -> list[str]:
@@ -134,7 +140,7 @@ def write_result(output_dir: str | os.PathLike, cell: dict, result: dict) -> Pat
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     # Round-trip through JSON so that the stored record and its checksum describe the same values.
-    cell, result = json.loads(canonical_json(cell)), json.loads(canonical_json(result))
+    cell, result = _as_json(cell), _as_json(result)
     differing = _disagreements(cell, result)
     if differing:
         raise ValueError(
@@ -162,7 +168,7 @@ def _load_result(path: Path, cell: dict) -> dict | None:
         raise _BadResult(f"unreadable JSON ({type(error).__name__})") from None
     if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
         raise _BadResult(f"not a result record (expected the keys {sorted(_RECORD_KEYS)})")
-    if record["cell_id"] != cell_id(cell) or record["cell"] != json.loads(canonical_json(cell)):
+    if record["cell_id"] != cell_id(cell) or record["cell"] != _as_json(cell):
         raise _BadResult("it records another cell")
     result = record["result"]
     if not isinstance(result, dict) or record["checksum"] != _checksum(record["cell"], result):

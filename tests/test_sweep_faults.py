@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -11,11 +12,12 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
-from cbreservoir._files import DirectoryInUseError, content_sha256
-from cbreservoir.sweep import BadResultWarning, cell_id, read_result, result_path, run_sweep
+from cbreservoir._files import DirectoryInUseError, canonical_json, content_sha256
+from cbreservoir.sweep import BadResultWarning, cell_id, read_result, result_path, run_sweep, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -210,3 +212,13 @@ def test_kill_9_of_reproduce_leaves_no_worker_running(tmp_path):
         for child in children:  # never leave them behind, even when the test fails
             if child.is_running():
                 child.kill()
+
+
+def test_cell_ids_and_checksums_are_those_of_earlier_versions(tmp_path):
+    """Result files written before the one checksum scheme stay valid (their cells do not rerun)."""
+    cell = {"task": "dms", "seed": np.int64(3), "sizes": np.arange(3), "profile": {"lr": 0.1}}
+    result = {"levels": np.array([2, 3]), "acc": np.float32(0.5)}
+    assert cell_id(cell) == hashlib.sha256(canonical_json(cell).encode()).hexdigest()[:16]
+    record = json.loads(write_result(tmp_path, cell, result).read_text())
+    content = {"cell": json.loads(canonical_json(cell)), "result": json.loads(canonical_json(result))}
+    assert record["checksum"] == hashlib.sha256(canonical_json(content).encode()).hexdigest()
