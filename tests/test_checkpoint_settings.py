@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from cbreservoir.cli import EXIT_OK, EXIT_USAGE, main
 from cbreservoir.models import build_model
 from cbreservoir.reproduce import reproduce
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint, trainer_signature
-from cbreservoir.validation import SettingsMismatchError
+from cbreservoir.validation import SettingsMismatchError, check_resume_settings
 
 TRAIN = ["train", "--task", "dms", "--steps", "5", "--test-batches", "2", "--quiet", "--json"]
 
@@ -154,3 +158,32 @@ def test_reproduce_output_directory_refuses_other_settings(tmp_path):
     report = reproduce("dms", profile=profile.replace(n_epochs=2), seeds=1, **options)  # the budget may grow
     assert report["profile"]["n_epochs"] == 2
     assert json.loads((tmp_path / "settings.json").read_text())["profile"]["n_epochs"] == 2
+
+
+def test_checkpoints_follow_the_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        _curriculum(tmp_path).run(1)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / LAST_CHECKPOINT).stat().st_mode & 0o777 == 0o640
+
+
+_LEAVES = st.one_of(st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=3), st.booleans())
+_SETTINGS = st.dictionaries(
+    st.text("abc", min_size=1, max_size=2),
+    st.one_of(_LEAVES, st.dictionaries(st.text("xyz", min_size=1, max_size=2), _LEAVES, max_size=3)),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(settings=_SETTINGS, data=st.data())
+@hypothesis_settings(max_examples=60, deadline=None)
+def test_check_resume_settings_names_exactly_the_changed_key(settings, data):
+    check_resume_settings(settings, json.loads(json.dumps(settings)), "x")  # equal settings pass
+    key = data.draw(st.sampled_from(sorted(settings)))
+    changed = {**settings, key: ["changed"]}
+    with pytest.raises(SettingsMismatchError) as caught:
+        check_resume_settings(settings, changed, "x")
+    assert f"{key}" in str(caught.value) and "-> ['changed']" in str(caught.value)

@@ -222,3 +222,12 @@ def test_cell_ids_and_checksums_are_those_of_earlier_versions(tmp_path):
     record = json.loads(write_result(tmp_path, cell, result).read_text())
     content = {"cell": json.loads(canonical_json(cell)), "result": json.loads(canonical_json(result))}
     assert record["checksum"] == hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def test_result_files_follow_the_umask(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        path = write_result(tmp_path, {"task": "dms"}, {"value": 1})
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o664
