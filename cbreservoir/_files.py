@@ -22,7 +22,7 @@ Examples
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> with directory_lock(folder):
 ...     path = atomic_write_text(folder / "result.json", '{"x": 1}')
->>> content_sha256({"x": 1}) == content_sha256({"x": 1.0 * 0 + 1})
+>>> content_sha256({"b": 1, "a": [2, 3]}) == content_sha256({"a": [2, 3], "b": 1})   # key order is free
 True
 """
 

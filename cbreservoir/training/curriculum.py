@@ -14,9 +14,12 @@ All data come from one ``numpy.random.Generator`` seeded with ``seed``. With a `
 the trainer state, the history and the data generator's state are written atomically after every
 epoch (``last.pt``) and after every solved level (``level_NNN.pt``, the weights that passed N);
 :meth:`CurriculumTrainer.run` resumes from ``last.pt``, so an interrupted run continues exactly as an
-uninterrupted one would (``torch.save`` files, read back with ``weights_only=True``). Every
-checkpoint carries a sha256 digest of its content: a truncated or damaged file is refused with a
-``ValueError`` instead of resuming from wrong weights.
+uninterrupted one would (``torch.save`` files written atomically by :mod:`cbreservoir._files`, read
+back with ``weights_only=True``; the directory is locked while a run runs). Every checkpoint carries a
+sha256 digest of its content (:func:`cbreservoir._files.content_sha256`): a truncated or damaged file is
+refused with a ``ValueError`` instead of resuming from wrong weights. Every checkpoint also records the
+settings of its run (the curriculum's, the caller's ``settings`` and the trainer's signature): a resume
+with any other value is refused, listing each difference (``old -> new``).
 
 Examples
 --------
