@@ -38,7 +38,6 @@ import json
 import math
 import os
 import re
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +47,7 @@ import numpy as np
 
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
+from cbreservoir.utils.files import atomic_write_bytes
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -136,7 +136,7 @@ def save(obj: Any, path: PathLike) -> Path:
     unsigned = safetensors.numpy.save(encoder.arrays)  # the stored bytes do not depend on the metadata
     data = memoryview(unsigned)[8 + int.from_bytes(unsigned[:8], "little") :]
     metadata["sha256"] = _digest(metadata, [data])
-    _write_atomically(path, safetensors.numpy.save(encoder.arrays, metadata=metadata))
+    atomic_write_bytes(path, safetensors.numpy.save(encoder.arrays, metadata=metadata))
     return path
 
 
@@ -399,19 +399,6 @@ def _digest(metadata: dict[str, str], chunks: Any) -> str:
     for chunk in chunks:
         digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a unique temporary file next to ``path`` (with the user's umask), then rename it."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _package_version() -> str:
