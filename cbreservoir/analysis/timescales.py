@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from cbreservoir.analysis._checks import as_float_array, check_min_length
+from cbreservoir.analysis._checks import check_min_length
+from cbreservoir.utils.validation import as_float_array
 
 #: The threshold of :func:`autocorrelation_timescale`.
 INVERSE_E = 1.0 / math.e
@@ -74,7 +75,7 @@ def autocorrelation(signal: object, max_lag: int | None = None) -> np.ndarray:
     ValueError
         If the signal is not 1-D/2-D, is shorter than 2 steps, holds NaN/inf or has no variance.
     """
-    array = as_float_array(signal, "signal", (1, 2))
+    array = as_float_array(signal, "signal", np.float64, ndims=(1, 2), finite=True)
     trials = np.atleast_2d(array)
     check_min_length(trials, 1, 2, "signal", "time steps")
     max_lag = _check_max_lag(max_lag, trials.shape[1])
@@ -104,7 +105,7 @@ def population_autocorrelation(activity: object, max_lag: int | None = None) -> 
     ValueError
         If no unit has any variance.
     """
-    array = as_float_array(activity, "activity", (2, 3))
+    array = as_float_array(activity, "activity", np.float64, ndims=(2, 3), finite=True)
     per_unit, active = _unit_autocorrelations(array, max_lag)
     if not active.any():
         raise ValueError(f"activity of shape {array.shape} has no unit with variance")
@@ -149,7 +150,7 @@ def timescale_from_autocorrelation(
     float
         The lag in steps; ``inf`` if the autocorrelation stays above the threshold up to its last lag.
     """
-    values = as_float_array(acf, "acf", (1,))
+    values = as_float_array(acf, "acf", np.float64, ndims=(1,), finite=True)
     below = np.flatnonzero(values < threshold)
     if below.size == 0:
         return math.inf
@@ -386,7 +387,7 @@ def fit_exponential_decay(acf: object, first_lag: int = 1) -> ExponentialFit:
     ValueError
         If fewer than 5 lags are fitted.
     """
-    return _fit_rows(as_float_array(acf, "acf", (1,))[None], first_lag)[0]
+    return _fit_rows(as_float_array(acf, "acf", np.float64, ndims=(1,), finite=True)[None], first_lag)[0]
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,7 @@ def fit_unit_timescales(activity: object, max_lag: int | None = None, first_lag:
     -------
     UnitTimescales
     """
-    array = as_float_array(activity, "activity", (2, 3))
+    array = as_float_array(activity, "activity", np.float64, ndims=(2, 3), finite=True)
     acfs, active = _unit_autocorrelations(array, max_lag)
     timescales = np.full(acfs.shape[0], np.nan)
     is_double = np.zeros(acfs.shape[0], dtype=bool)

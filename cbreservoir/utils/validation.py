@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -58,24 +59,41 @@ __all__ = [
 ]
 
 
-def as_float_array(x: object, name: str = "X", dtype: np.dtype | type | str | None = None) -> np.ndarray:
+def as_float_array(
+    x: object,
+    name: str = "X",
+    dtype: np.dtype | type | str | None = None,
+    *,
+    ndims: tuple[int, ...] | None = None,
+    finite: bool = False,
+) -> np.ndarray:
     """Convert ``x`` to a floating-point ndarray (no copy when it already is one).
 
     Parameters
     ----------
-    x : array-like
-        Numbers: a numpy array, a torch tensor on the CPU, nested lists, ...
+    x : array-like or torch.Tensor
+        Numbers: a numpy array, a torch tensor (detached and moved to the CPU), nested lists, ...
     name : str
         Name used in error messages.
     dtype : dtype, optional
         Target floating dtype; default keeps a floating input's dtype and converts anything
         else (ints, bools) to float64.
+    ndims : tuple of int, optional
+        Allowed numbers of dimensions; when given, an empty array is refused too.
+    finite : bool
+        Refuse NaN and infinities (see :func:`check_finite`).
 
     Raises
     ------
     TypeError
         If ``x`` is not numeric (strings, objects, complex numbers).
+    ValueError
+        If ``x`` has a number of dimensions outside ``ndims``, is empty (with ``ndims``) or holds
+        NaN/inf (with ``finite``).
     """
+    torch = sys.modules.get("torch")  # a tensor can only exist once torch is imported
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
     try:
         array = np.asarray(x)
     except (TypeError, ValueError) as error:
@@ -86,10 +104,18 @@ def as_float_array(x: object, name: str = "X", dtype: np.dtype | type | str | No
         or np.issubdtype(array.dtype, np.bool_)
     ):
         raise TypeError(f"{name} must hold real numbers; got an array of dtype {array.dtype}")
+    if ndims is not None:
+        if array.ndim not in ndims:
+            expected = " or ".join(f"{n}-D" for n in ndims)
+            raise ValueError(f"{name} must be {expected}; got an array of shape {array.shape}")
+        if array.size == 0:
+            raise ValueError(f"{name} must not be empty; got shape {array.shape}")
     if dtype is not None:
-        return array.astype(dtype, copy=False)
-    if not np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float64)
+        array = array.astype(dtype, copy=False)
+    elif not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    if finite:
+        check_finite(array, name)
     return array
 
 
