@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.tasks import TASKS, make_batch
 from cbreservoir.training import GradientTrainer, PlasticitySchedule
+from cbreservoir.utils.validation import check_int, check_positive_int
 
 
 def _check_ablatable(model: nn.Module) -> None:
@@ -251,10 +252,9 @@ def readout_recovery(
     RecoveryResult
     """
     _check_single_head_task(model, task)
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
-    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
-        raise ValueError(f"eval_every must be None or a positive int, got {eval_every!r}")
+    check_int(n_steps, "n_steps", minimum=0)
+    if eval_every is not None:
+        check_positive_int(eval_every, "eval_every (or None)")
     batches = _test_batches(task, level, n_batches, batch_size, seed)
     intact = _accuracy(model, batches, seed)
     ablated = ablated_copy(model)

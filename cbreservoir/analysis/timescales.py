@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from cbreservoir.analysis._checks import check_min_length
-from cbreservoir.utils.validation import as_float_array
+from cbreservoir.utils.validation import as_float_array, check_int
 
 #: The threshold of :func:`autocorrelation_timescale`.
 INVERSE_E = 1.0 / math.e
@@ -36,11 +36,7 @@ INVERSE_E = 1.0 / math.e
 def _check_max_lag(max_lag: int | None, length: int) -> int:
     if max_lag is None:
         return length // 2
-    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)):
-        raise TypeError(f"max_lag must be an int or None, got {type(max_lag).__name__}")
-    if not 1 <= max_lag < length:
-        raise ValueError(f"max_lag must be in [1, {length - 1}] for {length} time steps, got {max_lag}")
-    return int(max_lag)
+    return check_int(max_lag, f"max_lag (None: half of the {length} time steps)", 1, length - 1)
 
 
 def _autocovariance(trials: np.ndarray, max_lag: int) -> np.ndarray:

@@ -48,6 +48,7 @@ from cbreservoir.models import build_model, count_parameters
 from cbreservoir.training.curriculum import load_checkpoint
 from cbreservoir.utils.strict_json import json_ready
 from cbreservoir.utils.threads import torch_threads
+from cbreservoir.utils.validation import check_int, check_positive_int
 
 #: Tasks the report supports (single-head tasks of the study).
 ANALYSIS_TASKS = ("dms", "parity")
@@ -100,17 +101,8 @@ class AnalysisSettings:
 
     def __post_init__(self) -> None:
         for name in ("test_batches", "activity_trials", "activity_length", "max_lag"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"AnalysisSettings.{name} must be a positive int, got {value!r}")
-        if (
-            isinstance(self.recovery_steps, bool)
-            or not isinstance(self.recovery_steps, int)
-            or self.recovery_steps < 0
-        ):
-            raise ValueError(
-                f"AnalysisSettings.recovery_steps must be an int >= 0, got {self.recovery_steps!r}"
-            )
+            check_positive_int(getattr(self, name), f"AnalysisSettings.{name}")
+        check_int(self.recovery_steps, "AnalysisSettings.recovery_steps", minimum=0)
         steps = self.activity_length - self.warmup
         if not 0 <= self.warmup < self.activity_length or not self.max_lag < steps:
             raise ValueError(

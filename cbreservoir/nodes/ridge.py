@@ -61,6 +61,7 @@ from cbreservoir.utils.validation import (
     Targets,
     as_float_array,
     check_finite,
+    check_n_jobs,
     check_positive_int,
     check_real,
     check_series,
@@ -510,7 +511,7 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
         ``gram_dtype="float32"``, a Gram matrix too ill-conditioned for float32 is first recomputed
         in float64.
         """
-        check_workers(workers)
+        check_n_jobs(workers, "workers")
         series, targets, unsupervised = self._check_fit_data(x, y, warmup)
         statistics = self._accumulate(series, targets, warmup, unsupervised, reset=True)
         weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, statistics.min_rcond)
@@ -594,13 +595,6 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
             self.input_dim, self.output_dim = series.n_features, targets.n_outputs
             self.initialize()
         return series, targets, unsupervised
-
-
-def check_workers(workers: object) -> int:
-    """reservoirpy's ``workers`` (joblib's ``n_jobs``): an int other than 0; -1 means all cores."""
-    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers == 0:
-        raise ValueError(f"workers must be a positive int or a negative one (-1: all cores); got {workers!r}")
-    return int(workers)
 
 
 def _split_unsupervised(y: object, ragged: bool) -> tuple[object, list[np.ndarray] | None]:

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cbreservoir.utils.resources import check_memory
-from cbreservoir.utils.validation import check_seed
+from cbreservoir.utils.validation import check_int, check_positive_int, check_seed
 
 SeedLike = int | np.random.Generator
 
@@ -102,15 +102,11 @@ def min_level(task: str) -> int:
 
 
 def _check_level(task: str, n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"n (the task level N) must be an int, got {type(n).__name__}")
-    if n < _MIN_LEVEL[task]:
-        raise ValueError(f"n for task {task!r} must be >= {_MIN_LEVEL[task]}, got {n}")
+    check_int(n, f"n (the task level N) for task {task!r}", minimum=_MIN_LEVEL[task])
 
 
 def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
 
 
 def task_spec(task: str) -> TaskSpec:
@@ -309,9 +305,7 @@ def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:
     SwitchingStage
         ``task`` name and ``head`` index into ``MULTITASK_TASKS``.
     """
-    if isinstance(level, bool) or not isinstance(level, int | np.integer) or level < 1:
-        raise ValueError(f"level must be an int >= 1, got {level!r}")
-    if period < 1:
-        raise ValueError(f"period must be >= 1, got {period!r}")
+    check_positive_int(level, "level")
+    check_positive_int(period, "period")
     head = (int(level) // period) % len(MULTITASK_TASKS)
     return SwitchingStage(MULTITASK_TASKS[head], head)

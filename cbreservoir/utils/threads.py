@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import torch
 
+from cbreservoir.utils.validation import check_int
+
 
 @contextmanager
 def torch_threads(n_jobs: int | None) -> Iterator[None]:
@@ -21,8 +23,8 @@ def torch_threads(n_jobs: int | None) -> Iterator[None]:
     if n_jobs is None:
         yield
         return
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs == -1 or n_jobs >= 1):
-        raise ValueError(f"n_jobs must be None, -1 or a positive int; got {n_jobs!r}")
+    if check_int(n_jobs, "n_jobs (None, -1 or a positive int)", minimum=-1) == 0:
+        raise ValueError("n_jobs must be None, -1 or a positive int; got 0")
     previous = torch.get_num_threads()
     torch.set_num_threads((os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
     try:

@@ -121,11 +121,11 @@ def test_task_spec():
     ("call", "message"),
     [
         (lambda: make_batch("xor", 3, 4, 0), "task must be one of"),
-        (lambda: make_batch("dms", 1, 4, 0), "must be >= 2, got 1"),
-        (lambda: make_batch("parity", 0, 4, 0), "must be >= 1, got 0"),
-        (lambda: make_batch("parity", 3, 0, 0), "batch_size must be a positive int, got 0"),
+        (lambda: make_batch("dms", 1, 4, 0), r"for task .dms. must be an int in \[2, inf\]; got 1"),
+        (lambda: make_batch("parity", 0, 4, 0), r"for task .parity. must be an int in \[1, inf\]; got 0"),
+        (lambda: make_batch("parity", 3, 0, 0), "batch_size must be a positive int; got 0"),
         (lambda: make_multitask_batch(3, 4, 0, tasks=()), "at least one task"),
-        (lambda: switching_plan(0), "level must be an int >= 1, got 0"),
+        (lambda: switching_plan(0), "level must be a positive int; got 0"),
         (lambda: task_spec("copy"), "task must be one of"),
     ],
 )
@@ -135,5 +135,5 @@ def test_errors_name_expected_and_received(call, message):
 
 
 def test_non_integer_level_is_a_type_error():
-    with pytest.raises(TypeError, match="must be an int, got float"):
+    with pytest.raises(TypeError, match=r"task level N\) for task .parity. must be an int in \[1, inf\]; got 2.5"):
         make_batch("parity", 2.5, 4, 0)
