@@ -135,5 +135,5 @@ def test_errors_name_expected_and_received(call, message):
 
 
 def test_non_integer_level_is_a_type_error():
-    with pytest.raises(TypeError, match=r"task level N\) for task .parity. must be an int in \[1, inf\]; got 2.5"):
+    with pytest.raises(TypeError, match=r"level N\) for task .parity. must be an int in \[1, inf\]; got 2.5"):
         make_batch("parity", 2.5, 4, 0)
