@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cbreservoir.analysis.activity import seeded_generator
-from cbreservoir.tasks import TASKS, make_batch
+from cbreservoir.tasks import N_CLASSES, make_batch
 from cbreservoir.training import GradientTrainer, PlasticitySchedule
 from cbreservoir.utils.validation import check_int, check_positive_int
 
@@ -82,8 +82,8 @@ def ablated_copy(model: nn.Module) -> nn.Module:
 
 
 def _check_single_head_task(model: nn.Module, task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task must be a single-head task among {sorted(TASKS)}, got {task!r}")
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be a single-head task among {sorted(N_CLASSES)}, got {task!r}")
     n_heads = len(model.readouts)
     if n_heads != 1:
         raise ValueError(f"model must have a single readout head for task {task!r}, got {n_heads} heads")

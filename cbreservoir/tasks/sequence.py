@@ -57,8 +57,9 @@ _LABELS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "mod3": _mod3_labels,
 }
 
-#: The single-head tasks, their number of classes and their smallest meaningful N.
-TASKS: dict[str, int] = {"dms": 2, "parity": 2, "mod3": 3}
+#: The single-head tasks and their number of classes (the keys are the task names).
+N_CLASSES: dict[str, int] = {"dms": 2, "parity": 2, "mod3": 3}
+#: The smallest meaningful N of each single-head task.
 _MIN_LEVEL: dict[str, int] = {"dms": 2, "parity": 1, "mod3": 1}
 
 #: Heads of the multitask and task-switching settings, in head order.
@@ -89,8 +90,8 @@ class SwitchingStage(NamedTuple):
 
 
 def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
 
 
 def min_level(task: str) -> int:
@@ -123,13 +124,13 @@ def task_spec(task: str) -> TaskSpec:
         ``("dms") -> TaskSpec(1, 2)``, ``("mod3") -> TaskSpec(1, 3)``,
         ``("multitask") -> TaskSpec(1, (2, 2))``, ``("switching") -> TaskSpec(2, (2, 2))``.
     """
-    heads = tuple(TASKS[name] for name in MULTITASK_TASKS)
+    heads = tuple(N_CLASSES[name] for name in MULTITASK_TASKS)
     if task == "multitask":
         return TaskSpec(1, heads)
     if task == "switching":
         return TaskSpec(2, heads)
     _check_task(task)
-    return TaskSpec(1, TASKS[task])
+    return TaskSpec(1, N_CLASSES[task])
 
 
 def length_range(n: int) -> tuple[int, int]:

@@ -903,10 +903,10 @@ def train_fixed_level(
         and ``member_updates_per_second`` (E × updates per second).
     """
     from cbreservoir.models import build_model, count_parameters, match_hidden_size
-    from cbreservoir.tasks import TASKS, make_batch, task_spec
+    from cbreservoir.tasks import N_CLASSES, make_batch, task_spec
 
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
     for name, value in [
         ("steps", steps),
         ("ensemble", ensemble),

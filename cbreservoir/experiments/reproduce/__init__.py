@@ -27,7 +27,7 @@ from cbreservoir.experiments.reproduce.conditions import (
     EXTRA_CONDITIONS,
     FEEDFORWARD_TASKS,
     MAIN_CONDITIONS,
-    TASKS,
+    STUDY_TASKS,
     check_conditions,
     check_tasks,
 )
@@ -53,7 +53,7 @@ __all__ = [
     "EXTRA_CONDITIONS",
     "MAIN_CONDITIONS",
     "PROFILES",
-    "TASKS",
+    "STUDY_TASKS",
     "Profile",
     "build_cells",
     "check_arguments",

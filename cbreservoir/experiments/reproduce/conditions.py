@@ -30,7 +30,7 @@ __all__ = [
     "FEEDFORWARD_TASKS",
     "INTERLEAVE_PERIOD",
     "MAIN_CONDITIONS",
-    "TASKS",
+    "STUDY_TASKS",
     "Condition",
     "build_condition_model",
     "build_condition_schedule",
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: Tasks of the study.
-TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
+STUDY_TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
 
 #: Interleaving period k of the ``"interleaved"`` condition per task (the study: 10 for DMS, 5 otherwise).
 INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5}
@@ -109,11 +109,11 @@ FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "multitask")
 
 
 def check_tasks(tasks: object) -> tuple[str, ...]:
-    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`TASKS`."""
+    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`STUDY_TASKS`."""
     names = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    unknown = [name for name in names if name not in TASKS]
+    unknown = [name for name in names if name not in STUDY_TASKS]
     if not names or unknown:
-        raise ValueError(f"task must be among {list(TASKS)}, got {list(names)!r}")
+        raise ValueError(f"task must be among {list(STUDY_TASKS)}, got {list(names)!r}")
     return names
 
 
@@ -142,7 +142,7 @@ def build_condition_model(
     condition : str
         A :data:`CONDITIONS` name.
     task : str
-        A :data:`TASKS` name (sets input size and heads: multitask and switching have two heads).
+        A :data:`STUDY_TASKS` name (sets input size and heads: multitask and switching have two heads).
     n_granule : int
         Granule layer size G of the cerebellar models, and of the CB-RNN that a matched model is matched to.
     seed : int, optional

@@ -34,7 +34,7 @@ def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule:
     Parameters
     ----------
     task, condition : str
-        A task of :data:`~cbreservoir.experiments.reproduce.conditions.TASKS` and a condition of
+        A task of :data:`~cbreservoir.experiments.reproduce.conditions.STUDY_TASKS` and a condition of
         :data:`~cbreservoir.experiments.reproduce.conditions.CONDITIONS`.
     seed : int
         Seeds the model's initialisation, its initial states and the curriculum's data.
