@@ -30,6 +30,7 @@ __all__ = [
     "FEEDFORWARD_TASKS",
     "INTERLEAVE_PERIOD",
     "MAIN_CONDITIONS",
+    "SCALING_CONDITIONS",
     "STUDY_TASKS",
     "Condition",
     "build_condition_model",
@@ -40,6 +41,9 @@ __all__ = [
 
 #: Tasks of the study.
 STUDY_TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
+
+#: Conditions of the granule scaling sweep (CB-RNN with G granule units vs the matched RNN-only).
+SCALING_CONDITIONS: tuple[str, ...] = ("cbrnn", "rnn")
 
 #: Interleaving period k of the ``"interleaved"`` condition per task (the study: 10 for DMS, 5 otherwise).
 INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5}

@@ -67,8 +67,8 @@ def summarize_task(
     task : str
         The task the runs belong to.
     runs : sequence of dict
-        Per-run results of :func:`cbreservoir.experiments.reproduce.run.run_cell` (keys ``condition``, ``n_granule``,
-        ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
+        Per-run results of :func:`cbreservoir.experiments.reproduce.run.run_cell` (keys ``condition``,
+        ``n_granule``, ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
     n_epochs : int
         Epochs per run; runs that never reach half of the global max N count as ``n_epochs`` (censored).
     switching_window : int, optional
@@ -81,8 +81,8 @@ def summarize_task(
         none), ``half_max``, ``switching_window`` (None unless switching), ``study_global_max``;
         ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc``,
         ``mean_level``, ``seconds`` and (switching) ``active_mean_level`` as
-        :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did not
-        reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
+        :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did
+        not reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
         and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
         each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only; ``comparisons``:
         :func:`compare_rows` of the rows.
