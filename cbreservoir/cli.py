@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = add(
         "sweep",
         _run_sweep,
-        "Run a grid of configurations from a YAML/JSON file through cbreservoir.experiments.sweep (resumable).",
+        "Run a grid of configurations from a YAML/JSON file, resumably (cbreservoir.experiments.sweep).",
         "example:\n  cbreservoir sweep grid.yaml --output-dir runs/grid --n-jobs 2",
     )
     sweep.add_argument("config", help="sweep config file (.yaml, .yml or .json)")

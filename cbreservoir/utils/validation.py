@@ -1,7 +1,7 @@
 """Input checks shared by the nodes (and reusable by any module that takes time series).
 
 Every check raises *before* anything is computed or any state changes, with a message that
-names what was expected and what arrived. Layout conventions (DESIGN.md):
+names what was expected and what arrived. Layout conventions (docs/graph-guide.md):
 
 * one series: a ``(time, features)`` array;
 * a batch of equal-length series: a ``(series, time, features)`` array;

@@ -25,10 +25,11 @@ COMPARISONS: tuple[tuple[str, str], ...] = (
     ("lstm_cb", "lstm"),
 )
 
-#: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (PAPER.md's table).
+#: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (its results table;
+#: Voce, Giannakakis & Clopath 2026, arXiv:2605.10356).
 STUDY_RATIOS: dict[str, float] = {"dms": 215 / 456, "parity": 153 / 312, "multitask": 169 / 550}
 
-#: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
+#: The study's results table: task -> (global max N, {condition: (max N, epochs to half of global max N)}).
 STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
     "dms": (
         38,
@@ -255,7 +256,7 @@ def _table_row(cells: Sequence[str]) -> str:
 
 
 def markdown_table(summaries: Sequence[dict]) -> str:
-    """The results table in PAPER.md's layout, one block of rows per task, the study's numbers beside ours.
+    """The results table in the study's layout, one block of rows per task, the study's numbers beside ours.
 
     Parameters
     ----------
