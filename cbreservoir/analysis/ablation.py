@@ -103,12 +103,13 @@ def _accuracy(model: nn.Module, batches: Sequence[tuple[np.ndarray, np.ndarray]]
 
 def _test_batches(task: str, level: int, n_batches: int, batch_size: int, seed: int) -> list:
     rng = np.random.default_rng([seed, level])
-    return [make_batch(task, level, batch_size, rng) for _ in range(n_batches)]
+    return [make_batch(task, level, batch_size=batch_size, seed=rng) for _ in range(n_batches)]
 
 
 def ablation_accuracy(
     model: nn.Module,
     task: str,
+    *,
     levels: Sequence[int],
     n_batches: int = 20,
     batch_size: int = 64,
@@ -157,7 +158,7 @@ class ReadoutOnly(PlasticitySchedule):
         return frozenset({"readout"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RecoveryResult:
     """Outcome of :func:`readout_recovery` (accuracies in [0, 1]).
 
@@ -213,6 +214,7 @@ class RecoveryResult:
 def readout_recovery(
     model: nn.Module,
     task: str,
+    *,
     level: int,
     n_steps: int = 500,
     batch_size: int = 64,
@@ -263,10 +265,18 @@ def readout_recovery(
     train_rng = np.random.default_rng([seed, level, 1])
     curve = [(0, zero_shot)]
     for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="readout recovery", unit="step"):
-        trainer.train_step(*make_batch(task, level, batch_size, train_rng))
+        trainer.train_step(*make_batch(task, level, batch_size=batch_size, seed=train_rng))
         if eval_every is not None and step % eval_every == 0 and step < n_steps:
             curve.append((step, _accuracy(ablated, batches, seed)))
     recovered = _accuracy(ablated, batches, seed) if n_steps else zero_shot
     if n_steps:
         curve.append((n_steps, recovered))
-    return RecoveryResult(level, intact, zero_shot, recovered, n_steps, curve, model=ablated)
+    return RecoveryResult(
+        level=level,
+        intact=intact,
+        zero_shot=zero_shot,
+        recovered=recovered,
+        n_steps=n_steps,
+        curve=curve,
+        model=ablated,
+    )

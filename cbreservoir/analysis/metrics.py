@@ -103,7 +103,7 @@ def global_max_level(curves: Iterable[Sequence[int] | Any]) -> int | float:
     return max(maxima)
 
 
-def epochs_to_level(levels: Sequence[int] | Any, level: float, censor: int | None = None) -> int | None:
+def epochs_to_level(levels: Sequence[int] | Any, level: float, *, censor: int | None = None) -> int | None:
     """Number of the first epoch (1-based) whose level is >= ``level``.
 
     Parameters
@@ -126,13 +126,13 @@ def epochs_to_level(levels: Sequence[int] | Any, level: float, censor: int | Non
 
 
 def epochs_to_half_max(
-    levels: Sequence[int] | Any, global_max: float, censor: int | None = None
+    levels: Sequence[int] | Any, global_max: float, *, censor: int | None = None
 ) -> int | None:
     """First epoch (1-based) with N >= ½ · ``global_max`` — the study's learning-speed number.
 
     See :func:`epochs_to_level` for ``censor`` and the return value.
     """
-    return epochs_to_level(levels, global_max / 2.0, censor)
+    return epochs_to_level(levels, global_max / 2.0, censor=censor)
 
 
 def auc(levels: Sequence[int] | Any) -> float:

@@ -32,7 +32,7 @@ _KINDS = ("population", "lifetime")
 
 
 def _nonnegative_activity(activity: object) -> np.ndarray:
-    array = as_float_array(activity, "activity", np.float64, ndims=(2,), finite=True)
+    array = as_float_array(activity, "activity", dtype=np.float64, ndims=(2,), finite=True)
     if np.any(array < 0):
         raise ValueError(f"activity must be non-negative rates, got a minimum of {array.min():.4g}")
     return array

@@ -156,8 +156,8 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         self.name = name
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.output_dim = None if output_dim is None else check_positive_int(output_dim, "output_dim")
-        self.Wout = None if Wout is None else as_float_array(Wout, "Wout", np.float64)
-        self.bias = None if bias is None else np.ravel(as_float_array(bias, "bias", np.float64))
+        self.Wout = None if Wout is None else as_float_array(Wout, "Wout", dtype=np.float64)
+        self.bias = None if bias is None else np.ravel(as_float_array(bias, "bias", dtype=np.float64))
         if self.Wout is not None:
             if self.Wout.ndim != 2:
                 raise ValueError(f"Wout must have shape (input_dim, output_dim); got {self.Wout.shape}")

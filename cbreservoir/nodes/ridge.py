@@ -204,7 +204,7 @@ class _Statistics:
             Zero when not ``centered``.
         """
         gram = self.gram()
-        weights = cholesky_solve(gram, self.xy, ridge, self.min_rcond)
+        weights = cholesky_solve(gram, self.xy, ridge=ridge, min_rcond=self.min_rcond)
         if weights is None:
             if self.gram_dtype == "float32":
                 warnings.warn(
@@ -214,7 +214,7 @@ class _Statistics:
                     RuntimeWarning,
                     stacklevel=4,  # solve < Ridge._solve_pending < Ridge.Wout < the caller
                 )
-            weights = eigh_solve(gram, self.xy, ridge)
+            weights = eigh_solve(gram, self.xy, ridge=ridge)
         return weights, self.intercept(weights)
 
     def state_dict(self) -> dict[str, object]:
@@ -267,7 +267,7 @@ class _Statistics:
 
 
 def cholesky_solve(
-    gram: np.ndarray, cross: np.ndarray, ridge: float, min_rcond: float = 0.0
+    gram: np.ndarray, cross: np.ndarray, *, ridge: float, min_rcond: float = 0.0
 ) -> np.ndarray | None:
     """Solve ``(gram + ridge·I) W = cross`` by Cholesky, or return None when that is not trustworthy.
 
@@ -299,7 +299,7 @@ def cholesky_solve(
     return scipy.linalg.cho_solve((factor, False), cross, check_finite=False)
 
 
-def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
+def eigh_solve(gram: np.ndarray, cross: np.ndarray, *, ridge: float) -> np.ndarray:
     """Minimum-norm solution of ``(gram + ridge·I) W = cross`` by a truncated eigendecomposition.
 
     Eigen-directions of ``gram`` below its float64 noise floor (``λ_max·d·eps``) are dropped,
@@ -311,7 +311,9 @@ def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
     return basis @ ((basis.T @ cross) / (eigenvalues[eigenvalues > floor] + ridge)[:, None])
 
 
-def lstsq_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> tuple[np.ndarray, np.ndarray]:
+def lstsq_solve(
+    x: np.ndarray, y: np.ndarray, *, ridge: float, fit_bias: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression straight from the rows, by ``numpy.linalg.lstsq`` (SVD; no squared condition).
 
     The penalty enters as extra rows ``sqrt(ridge)·I`` (none on the bias).
@@ -514,7 +516,9 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
         check_n_jobs(workers, "workers")
         series, targets, unsupervised = self._check_fit_data(x, y, warmup)
         statistics = self._accumulate(series, targets, warmup, unsupervised, reset=True)
-        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, statistics.min_rcond)
+        weights = cholesky_solve(
+            statistics.gram(), statistics.xy, ridge=self.ridge, min_rcond=statistics.min_rcond
+        )
         if weights is None and statistics.gram_dtype == "float32":
             warnings.warn(
                 "Ridge: the float32 Gram matrix is too ill-conditioned to trust (reciprocal condition "
@@ -526,10 +530,10 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
             statistics = self._accumulate(
                 series, targets, warmup, unsupervised, reset=True, gram_dtype="float64"
             )
-            weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
+            weights = cholesky_solve(statistics.gram(), statistics.xy, ridge=self.ridge)
         if weights is None:
             x_rows, y_rows = stacked_training_rows(series, targets, warmup, unsupervised)
-            self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
+            self._Wout, self._bias = lstsq_solve(x_rows, y_rows, ridge=self.ridge, fit_bias=self.fit_bias)
         else:
             self._Wout, self._bias = weights, statistics.intercept(weights)
         self._statistics, self._solved = statistics, True

@@ -20,7 +20,7 @@ Examples
 (64, 1, dtype('float32'), dtype('int64'))
 >>> 7 <= x.shape[1] <= 21
 True
->>> x, (y_dms, y_parity) = make_multitask_batch(5, 64, seed=0)
+>>> x, (y_dms, y_parity) = make_multitask_batch(5, batch_size=64, seed=0)
 >>> switching_plan(7)
 SwitchingStage(task='parity', head=1)
 """
@@ -138,7 +138,7 @@ def length_range(n: int) -> tuple[int, int]:
     return n + 2, 4 * n + 1
 
 
-def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
+def random_bits(n: int, batch_size: int, *, seed: SeedLike) -> np.ndarray:
     """Draw one batch of fair i.i.d. bits with one length M ~ U{N+2, …, 4N+1}.
 
     Parameters
@@ -174,7 +174,7 @@ def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
     return rng.integers(0, 2, size=(batch_size, length), dtype=np.uint8)
 
 
-def labels(task: str, bits: np.ndarray, n: int) -> np.ndarray:
+def labels(task: str, bits: np.ndarray, *, n: int) -> np.ndarray:
     """Labels of ``task`` at level ``n`` for bit sequences ``bits``.
 
     Parameters
@@ -205,7 +205,7 @@ def _as_input(bits: np.ndarray, pulse_steps: int) -> np.ndarray:
     return np.concatenate([x, pulse], axis=2)
 
 
-def make_batch(task: str, n: int, batch_size: int, seed: SeedLike) -> tuple[np.ndarray, np.ndarray]:
+def make_batch(task: str, n: int, *, batch_size: int, seed: SeedLike) -> tuple[np.ndarray, np.ndarray]:
     """One minibatch of a single-head task.
 
     Parameters
@@ -225,12 +225,13 @@ def make_batch(task: str, n: int, batch_size: int, seed: SeedLike) -> tuple[np.n
     """
     _check_task(task)
     _check_level(task, n)
-    bits = random_bits(n, batch_size, seed)
-    return _as_input(bits, 0), labels(task, bits, n)
+    bits = random_bits(n, batch_size, seed=seed)
+    return _as_input(bits, 0), labels(task, bits, n=n)
 
 
 def make_multitask_batch(
     n: int,
+    *,
     batch_size: int,
     seed: SeedLike,
     tasks: Sequence[str] = MULTITASK_TASKS,
@@ -261,12 +262,12 @@ def make_multitask_batch(
         _check_level(task, n)
     if not 0 <= pulse_steps <= length_range(n)[0]:
         raise ValueError(f"pulse_steps must be in [0, {length_range(n)[0]}] at n={n}, got {pulse_steps}")
-    bits = random_bits(n, batch_size, seed)
-    return _as_input(bits, pulse_steps), tuple(labels(task, bits, n) for task in tasks)
+    bits = random_bits(n, batch_size, seed=seed)
+    return _as_input(bits, pulse_steps), tuple(labels(task, bits, n=n) for task in tasks)
 
 
 def make_switching_batch(
-    n: int, batch_size: int, seed: SeedLike
+    n: int, *, batch_size: int, seed: SeedLike
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """One task-switching minibatch: bits plus the switch-pulse channel, labels for DMS and parity.
 
@@ -285,7 +286,9 @@ def make_switching_batch(
         Channel 0 the bits, channel 1 the pulse (1 for the first 3 steps of each trial).
     y : tuple (y_dms, y_parity) of int64 ndarrays (batch_size,)
     """
-    return make_multitask_batch(n, batch_size, seed, MULTITASK_TASKS, SWITCH_PULSE_STEPS)
+    return make_multitask_batch(
+        n, batch_size=batch_size, seed=seed, tasks=MULTITASK_TASKS, pulse_steps=SWITCH_PULSE_STEPS
+    )
 
 
 def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:

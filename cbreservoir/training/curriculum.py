@@ -376,10 +376,10 @@ class CurriculumTrainer:
     # -- data ----------------------------------------------------------------------------------
     def _draw(self, level: int) -> Batch:
         if self.task == "multitask":
-            return make_multitask_batch(level, self.batch_size, self._rng)
+            return make_multitask_batch(level, batch_size=self.batch_size, seed=self._rng)
         if self.task == "switching":
-            return make_switching_batch(level, self.batch_size, self._rng)
-        return make_batch(self.task, level, self.batch_size, self._rng)
+            return make_switching_batch(level, batch_size=self.batch_size, seed=self._rng)
+        return make_batch(self.task, level, batch_size=self.batch_size, seed=self._rng)
 
     # -- one epoch -----------------------------------------------------------------------------
     def _head_accuracies(self, result: dict[str, Any]) -> tuple[float, ...]:
@@ -468,7 +468,7 @@ class CurriculumTrainer:
                 "settings": self.settings,
                 "trainer": {key: current_signature[key] for key in sorted(shared)},
             },
-            f"checkpoint {path}",
+            where=f"checkpoint {path}",
         )
         try:
             self.trainer.load_state_dict(payload["trainer"])

@@ -24,7 +24,7 @@ Examples
 >>> from cbreservoir.tasks import make_batch
 >>> from cbreservoir.training.ensemble import EnsembleTrainer
 >>> ensemble = EnsembleTrainer([CBRNN(1, seed=s) for s in range(4)], seeds=range(4))
->>> batches = [make_batch("dms", 3, 64, seed=s) for s in range(4)]   # lengths may differ
+>>> batches = [make_batch("dms", 3, batch_size=64, seed=s) for s in range(4)]   # lengths may differ
 >>> losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
 >>> len(losses), len(ensemble.evaluate([x for x, _ in batches], [y for _, y in batches]))
 (4, 4)
@@ -870,7 +870,7 @@ def train_fixed_level(
 
     Member i is ``build_model(model, seed=seed + i)`` trained by ``GradientTrainer(..., seed=seed + i)``
     (the study's optimiser unless ``trainer_kwargs`` say otherwise) on its own batches from
-    ``make_batch(task, n, batch_size, numpy.random.default_rng(seed + i))``, then tested on
+    ``make_batch(task, n, batch_size=batch_size, seed=numpy.random.default_rng(seed + i))``, then tested on
     ``test_batches`` further batches of that stream.
 
     Parameters
@@ -927,7 +927,7 @@ def train_fixed_level(
     rngs = [np.random.default_rng(member_seed) for member_seed in seeds]
 
     def draw() -> tuple[list[np.ndarray], list[np.ndarray]]:
-        batches = [make_batch(task, n, batch_size, rng) for rng in rngs]
+        batches = [make_batch(task, n, batch_size=batch_size, seed=rng) for rng in rngs]
         return [x for x, _ in batches], [y for _, y in batches]
 
     start = time.perf_counter()

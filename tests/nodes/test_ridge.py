@@ -84,10 +84,10 @@ def test_cholesky_and_eigh_solves_agree_when_well_conditioned():
     A = rng.normal(size=(50, 10))
     gram, cross = A.T @ A, A.T @ rng.normal(size=(50, 2))
     expected = np.linalg.solve(gram + 0.5 * np.eye(10), cross)
-    np.testing.assert_allclose(cholesky_solve(gram, cross, 0.5), expected)
-    np.testing.assert_allclose(eigh_solve(gram, cross, 0.5), expected)
+    np.testing.assert_allclose(cholesky_solve(gram, cross, ridge=0.5), expected)
+    np.testing.assert_allclose(eigh_solve(gram, cross, ridge=0.5), expected)
     singular = np.outer(A[0], A[0])
-    assert cholesky_solve(singular, cross, 0.0) is None
+    assert cholesky_solve(singular, cross, ridge=0.0) is None
 
 
 @settings(max_examples=20, deadline=None)

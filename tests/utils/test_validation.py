@@ -61,7 +61,9 @@ def test_as_float_array_checks_dimensions_emptiness_and_finiteness(values, messa
 
 def test_as_float_array_takes_tensors_that_need_gradients_and_keeps_float_dtypes():
     tensor = torch.arange(4.0, requires_grad=True)
-    np.testing.assert_array_equal(as_float_array(tensor, "A", np.float64, ndims=(1,)), [0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(
+        as_float_array(tensor, "A", dtype=np.float64, ndims=(1,)), [0.0, 1.0, 2.0, 3.0]
+    )
     assert as_float_array(np.zeros(2, dtype=np.float32)).dtype == np.float32
     assert as_float_array([1, 2]).dtype == np.float64
 

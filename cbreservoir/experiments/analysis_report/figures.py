@@ -29,6 +29,7 @@ POPULATION_COLORS = {
     "nuclei": "tab:red",
 }
 
+
 def _pyplot():
     import matplotlib
 
@@ -74,7 +75,7 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
-def plot_learning_curves(models: dict[str, dict], task: str, path: Path) -> Path:
+def plot_learning_curves(models: dict[str, dict], task: str, *, path: Path) -> Path:
     """Curriculum level N against epoch for each condition."""
     figure, axis = _pyplot().subplots(figsize=(6, 4))
     for condition, result in models.items():
@@ -85,7 +86,7 @@ def plot_learning_curves(models: dict[str, dict], task: str, path: Path) -> Path
     return _save(figure, path)
 
 
-def plot_ablation(models: dict[str, dict], task: str, path: Path) -> Path:
+def plot_ablation(models: dict[str, dict], task: str, *, path: Path) -> Path:
     """Test accuracy at each passed level with the cerebellum on (solid) and off (dashed)."""
     figure, axis = _pyplot().subplots(figsize=(6, 4))
     for index, (condition, result) in enumerate(models.items()):
@@ -116,7 +117,7 @@ def plot_ablation(models: dict[str, dict], task: str, path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_readout_recovery(models: dict[str, dict], task: str, path: Path) -> Path:
+def plot_readout_recovery(models: dict[str, dict], task: str, *, path: Path) -> Path:
     """Accuracy of the ablated model while only its readout retrains, against the intact accuracy."""
     figure, axis = _pyplot().subplots(figsize=(6, 4))
     for index, (condition, result) in enumerate(models.items()):

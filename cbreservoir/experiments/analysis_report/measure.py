@@ -32,7 +32,7 @@ __all__ = [
 SPARSENESS_BINS = 40
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnalysisSettings:
     """Sizes of the analyses (training itself follows the reproduction profile).
 
@@ -79,7 +79,11 @@ class AnalysisSettings:
 
 def _random_activity(model: nn.Module, settings: AnalysisSettings, seed: int) -> dict[str, np.ndarray]:
     return random_input_activity(
-        model, settings.activity_trials, settings.activity_length, settings.warmup, seed=seed
+        model,
+        n_trials=settings.activity_trials,
+        length=settings.activity_length,
+        warmup=settings.warmup,
+        seed=seed,
     )
 
 
@@ -122,25 +126,27 @@ def granule_sparseness(granule: np.ndarray) -> dict[str, float]:
 
 
 def analyse_checkpoints(
-    checkpoints: Sequence[tuple[int, nn.Module]], task: str, settings: AnalysisSettings, seed: int
+    checkpoints: Sequence[tuple[int, nn.Module]], task: str, *, settings: AnalysisSettings, seed: int
 ) -> list[dict[str, Any]]:
     """Per checkpoint: accuracy with the cerebellum on and off at its level, dimensionality per population."""
     rows = []
     for level, model in checkpoints:
-        (accuracy,) = ablation_accuracy(model, task, [level], n_batches=settings.test_batches, seed=seed)
+        (accuracy,) = ablation_accuracy(
+            model, task, levels=[level], n_batches=settings.test_batches, seed=seed
+        )
         dimensionality = dimensionality_by_population(_random_activity(model, settings, seed))
         rows.append({**accuracy, "dimensionality": dimensionality})
     return rows
 
 
 def analyse_model(
-    model: nn.Module, task: str, level: int, settings: AnalysisSettings, seed: int, progress: bool
+    model: nn.Module, task: str, *, level: int, settings: AnalysisSettings, seed: int, progress: bool
 ) -> dict[str, Any]:
     """Readout recovery at ``level``, dimensionality, timescales and granule sparseness of ``model``."""
     recovery = readout_recovery(
         model,
         task,
-        level,
+        level=level,
         n_steps=settings.recovery_steps,
         n_batches=settings.test_batches,
         eval_every=max(1, settings.recovery_steps // 10),
@@ -156,6 +162,8 @@ def analyse_model(
         "analysis_level": level,
         "readout_recovery": recovery.to_dict(),
         "dimensionality": dimensionality_by_population(activity),
-        "timescales": timescales_by_population(activity, settings.max_lag, settings.fit_units),
+        "timescales": timescales_by_population(
+            activity, max_lag=settings.max_lag, fit_units=settings.fit_units
+        ),
         "granule_sparseness": granule_sparseness(activity["granule"]) if "granule" in activity else None,
     }

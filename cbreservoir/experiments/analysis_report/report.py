@@ -57,6 +57,7 @@ def _model_to_analyse(
 @torch_threads(1)  # one thread, as the sweeps; the caller's thread count is restored
 def run_analysis(
     output_dir: str | os.PathLike[str],
+    *,
     task: str = "dms",
     profile: str | Profile = "quick",
     seed: int = 0,
@@ -107,20 +108,22 @@ def run_analysis(
     models = {}
     for condition in conditions:
         condition_dir = checkpoint_root / f"{task}-{condition}-seed{seed}"
-        model, history = train_condition(condition, task, profile, seed, condition_dir, progress)
+        model, history = train_condition(
+            condition, task, profile=profile, seed=seed, checkpoint_dir=condition_dir, progress=progress
+        )
         checkpoints = level_checkpoints(model, condition_dir)
         level, analysed, description = _model_to_analyse(model, history, checkpoints)
         models[condition] = {
             "levels": history.levels,
             "n_parameters": count_parameters(model),
-            "checkpoints": analyse_checkpoints(checkpoints, task, settings, seed),
+            "checkpoints": analyse_checkpoints(checkpoints, task, settings=settings, seed=seed),
             "analysed_model": description,
-            **analyse_model(analysed, task, level, settings, seed, progress),
+            **analyse_model(analysed, task, level=level, settings=settings, seed=seed, progress=progress),
         }
     figures = {
-        "learning_curves": plot_learning_curves(models, task, output_dir / "learning_curves.png"),
-        "ablation": plot_ablation(models, task, output_dir / "ablation.png"),
-        "readout_recovery": plot_readout_recovery(models, task, output_dir / "readout_recovery.png"),
+        "learning_curves": plot_learning_curves(models, task, path=output_dir / "learning_curves.png"),
+        "ablation": plot_ablation(models, task, path=output_dir / "ablation.png"),
+        "readout_recovery": plot_readout_recovery(models, task, path=output_dir / "readout_recovery.png"),
         "dimensionality": plot_dimensionality(models, output_dir / "dimensionality.png"),
         "timescales": plot_timescales(models, output_dir / "timescales.png"),
         "sparseness": plot_sparseness(models, output_dir / "sparseness.png"),

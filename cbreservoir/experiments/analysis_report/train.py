@@ -19,7 +19,7 @@ _LEVEL_CHECKPOINT = re.compile(r"level_(\d+)\.pt$")
 
 
 def train_condition(
-    condition: str, task: str, profile: Profile, seed: int, checkpoint_dir: Path, progress: bool
+    condition: str, task: str, *, profile: Profile, seed: int, checkpoint_dir: Path, progress: bool
 ) -> tuple[nn.Module, Any]:
     """Train (or resume) one condition through the curriculum, exactly as a reproduction run does.
 
@@ -30,7 +30,7 @@ def train_condition(
     -------
     (model, CurriculumHistory)
     """
-    curriculum = build_curriculum(make_cell(task, condition, seed, profile), checkpoint_dir)
+    curriculum = build_curriculum(make_cell(task, condition, seed=seed, profile=profile), checkpoint_dir)
     curriculum.progress = progress
     history = curriculum.run(profile.n_epochs)
     return curriculum.trainer.model, history

@@ -35,12 +35,12 @@ def _check_seeds(seeds: object, profile: Profile) -> list[int]:
     if seeds is None:
         return list(range(profile.n_seeds))
     if isinstance(seeds, (list, tuple)):
-        values = check_int_list(seeds, "seeds", 0, MAX_SEED)
+        values = check_int_list(seeds, "seeds", minimum=0, maximum=MAX_SEED)
         if len(set(values)) != len(values):
             raise ValueError(f"seeds must be distinct; got {list(seeds)!r}")
         return values
     try:
-        return list(range(check_int(seeds, "seeds", 1, MAX_COUNT)))
+        return list(range(check_int(seeds, "seeds", minimum=1, maximum=MAX_COUNT)))
     except TypeError:
         raise TypeError(
             f"seeds must be a count in [1, {MAX_COUNT}] or a list of ints in [0, {MAX_SEED}]; got {seeds!r}"
@@ -55,6 +55,7 @@ def _names(value: object, key: str) -> object:
 
 def check_arguments(
     task: str | Sequence[str],
+    *,
     profile: str | Profile = "quick",
     seeds: int | Sequence[int] | None = None,
     conditions: Sequence[str] | None = None,
@@ -88,7 +89,7 @@ def check_arguments(
     seed_list = _check_seeds(seeds, settings)
     output_dir = check_path(output_dir, "output_dir")
     check_writable_directory(output_dir, "output_dir")
-    check_choice(backend, "backend", BACKENDS)
+    check_choice(backend, "backend", allowed=BACKENDS)
     if n_jobs is not None:
         check_n_jobs(n_jobs)
     if scheduler is not None:
@@ -96,8 +97,12 @@ def check_arguments(
             raise TypeError(f"scheduler must be an address 'tcp://HOST:PORT'; got {scheduler!r}")
         if backend != "dask":
             raise ValueError(f"scheduler applies to backend 'dask' only; got backend {backend!r}")
-    sizes = None if granule_sizes is None else check_int_list(granule_sizes, "granule_sizes", 1, MAX_COUNT)
-    ensemble = check_int(ensemble, "ensemble", 1, MAX_COUNT)
+    sizes = (
+        None
+        if granule_sizes is None
+        else check_int_list(granule_sizes, "granule_sizes", minimum=1, maximum=MAX_COUNT)
+    )
+    ensemble = check_int(ensemble, "ensemble", minimum=1, maximum=MAX_COUNT)
     from cbreservoir.tasks import min_level
 
     for name in tasks:

@@ -55,7 +55,7 @@ CORE_SIZE = 64
 N_PURKINJE = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Condition:
     """One compared condition.
 
@@ -87,17 +87,31 @@ class Condition:
 CONDITIONS: dict[str, Condition] = {
     condition.name: condition
     for condition in (
-        Condition("cbrnn", "CB-RNN", "cbrnn", "end_to_end"),
-        Condition("full_reservoir", "full reservoir", "cbrnn", "full_reservoir"),
-        Condition("interleaved", "interleaved", "cbrnn", "interleaved"),
-        Condition("rnn", "RNN-only", "rnn", "end_to_end", matched_to="cbrnn"),
-        Condition("gru", "GRU", "gru", "end_to_end", matched_to="gru_cb"),
-        Condition("gru_cb", "GRU + cerebellum", "gru_cb", "end_to_end"),
-        Condition("lstm", "LSTM", "lstm", "end_to_end", matched_to="lstm_cb"),
-        Condition("lstm_cb", "LSTM + cerebellum", "lstm_cb", "end_to_end"),
-        Condition("cbrnn_reduced", "CB-RNN, core lr x0.1", "cbrnn", "reduced_recurrent"),
-        Condition("rnn_reduced", "RNN-only, core lr x0.1", "rnn", "reduced_recurrent", matched_to="cbrnn"),
-        Condition("feedforward", "feedforward (core > G > ridge)", "rnn", "end_to_end", feedforward=True),
+        Condition(name="cbrnn", label="CB-RNN", kind="cbrnn", schedule="end_to_end"),
+        Condition(name="full_reservoir", label="full reservoir", kind="cbrnn", schedule="full_reservoir"),
+        Condition(name="interleaved", label="interleaved", kind="cbrnn", schedule="interleaved"),
+        Condition(name="rnn", label="RNN-only", kind="rnn", schedule="end_to_end", matched_to="cbrnn"),
+        Condition(name="gru", label="GRU", kind="gru", schedule="end_to_end", matched_to="gru_cb"),
+        Condition(name="gru_cb", label="GRU + cerebellum", kind="gru_cb", schedule="end_to_end"),
+        Condition(name="lstm", label="LSTM", kind="lstm", schedule="end_to_end", matched_to="lstm_cb"),
+        Condition(name="lstm_cb", label="LSTM + cerebellum", kind="lstm_cb", schedule="end_to_end"),
+        Condition(
+            name="cbrnn_reduced", label="CB-RNN, core lr x0.1", kind="cbrnn", schedule="reduced_recurrent"
+        ),
+        Condition(
+            name="rnn_reduced",
+            label="RNN-only, core lr x0.1",
+            kind="rnn",
+            schedule="reduced_recurrent",
+            matched_to="cbrnn",
+        ),
+        Condition(
+            name="feedforward",
+            label="feedforward (core > G > ridge)",
+            kind="rnn",
+            schedule="end_to_end",
+            feedforward=True,
+        ),
     )
 }
 """Every condition by name."""
@@ -137,7 +151,7 @@ def _cerebellar_kwargs(kind: str, n_granule: int) -> dict:
 
 
 def build_condition_model(
-    condition: str, task: str, n_granule: int = 256, seed: int | None = None
+    condition: str, task: str, *, n_granule: int = 256, seed: int | None = None
 ) -> nn.Module:
     """Build the freshly initialised model of ``condition`` for ``task``.
 

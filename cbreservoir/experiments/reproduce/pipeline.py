@@ -26,6 +26,7 @@ SETTINGS_FILE = "settings.json"
 def build_cells(
     tasks: Sequence[str],
     conditions: Sequence[str],
+    *,
     seeds: Sequence[int],
     profile: Profile,
     granule_sizes: Sequence[int] | None = None,
@@ -47,7 +48,7 @@ def build_cells(
         Distinct cells (the scaling sweep's G = 256 cells coincide with the main ones).
     """
     cells = [
-        make_cell(task, condition, seed, profile)
+        make_cell(task, condition, seed=seed, profile=profile)
         for task in tasks
         for condition in conditions
         for seed in seeds
@@ -55,12 +56,16 @@ def build_cells(
     for task in tasks:
         for granule in granule_sizes or ():
             for condition in SCALING_CONDITIONS:
-                cells += [make_cell(task, condition, seed, profile, n_granule=granule) for seed in seeds]
+                cells += [
+                    make_cell(task, condition, seed=seed, profile=profile, n_granule=granule)
+                    for seed in seeds
+                ]
     return list({cell_id(cell): cell for cell in cells}.values())
 
 
 def reproduce(
     task: str | Sequence[str],
+    *,
     profile: str | Profile = "quick",
     seeds: int | Sequence[int] | None = None,
     conditions: Sequence[str] | None = None,
@@ -119,7 +124,7 @@ def reproduce(
     settings, tasks, names = arguments["profile"], arguments["task"], arguments["conditions"]
     seed_list, granule_sizes, ensemble = arguments["seeds"], arguments["granule_sizes"], arguments["ensemble"]
     output = Path(arguments["output_dir"])
-    cells = build_cells(tasks, names, seed_list, settings, granule_sizes)
+    cells = build_cells(tasks, names, seeds=seed_list, profile=settings, granule_sizes=granule_sizes)
     record = {
         "profile": settings.settings(),
         "tasks": list(tasks),
@@ -136,7 +141,7 @@ def reproduce(
         runs = run_sweep(
             cells,
             runner,
-            output / "runs",
+            output_dir=output / "runs",
             backend=arguments["backend"],
             n_jobs=arguments["n_jobs"],
             scheduler=arguments["scheduler"],
@@ -166,7 +171,9 @@ def _check_output_settings(output: Path, record: dict) -> None:
                 f"the settings record {path} is unreadable or not a mapping ({stored!r:.100}); "
                 "remove the directory (or the record) to start over"
             )
-        check_resume_settings(stored, record, f"output directory {output}", may_grow=("profile.n_epochs",))
+        check_resume_settings(
+            stored, record, where=f"output directory {output}", may_grow=("profile.n_epochs",)
+        )
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
@@ -180,7 +187,10 @@ def _write_outputs(
 
     summaries = [
         summarize_task(
-            task, [run for run in runs if run["task"] == task], profile.n_epochs, profile.switching_window
+            task,
+            [run for run in runs if run["task"] == task],
+            n_epochs=profile.n_epochs,
+            switching_window=profile.switching_window,
         )
         for task in tasks
     ]
@@ -190,12 +200,17 @@ def _write_outputs(
         task_runs = [run for run in runs if run["task"] == summary["task"]]
         figures.append(
             plot_learning_curves(
-                summary["task"], task_runs, output / f"curves_{summary['task']}.png", summary["half_max"]
+                summary["task"],
+                task_runs,
+                path=output / f"curves_{summary['task']}.png",
+                half_max=summary["half_max"],
             )
         )
         if scaling:
             rows = [row for row in summary["rows"] if row["condition"] in SCALING_CONDITIONS]
-            figures.append(plot_scaling(summary["task"], rows, output / f"scaling_{summary['task']}.png"))
+            figures.append(
+                plot_scaling(summary["task"], rows, path=output / f"scaling_{summary['task']}.png")
+            )
     atomic_write_text(
         output / "summary.json",
         json.dumps(

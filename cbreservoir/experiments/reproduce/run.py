@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
+def make_cell(task: str, condition: str, *, seed: int, profile: Profile, n_granule: int = 256) -> dict:
     """The sweep cell of one run; it holds every setting, so a changed profile gives new cells.
 
     Parameters

@@ -59,7 +59,7 @@ def _row_label(condition: str, task: str, hidden_sizes: Sequence[int]) -> str:
 
 
 def summarize_task(
-    task: str, runs: Sequence[dict], n_epochs: int, switching_window: int | None = None
+    task: str, runs: Sequence[dict], *, n_epochs: int, switching_window: int | None = None
 ) -> dict:
     """Summarise the runs of one task per condition (and per granule size G when several were run).
 
