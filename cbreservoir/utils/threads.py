@@ -17,14 +17,16 @@ def torch_threads(n_jobs: int | None) -> Iterator[None]:
 
     Raises
     ------
+    TypeError
+        If ``n_jobs`` is not None or an int.
     ValueError
-        If ``n_jobs`` is not None, -1 or a positive int.
+        If ``n_jobs`` is an int other than -1 or a positive one.
     """
     if n_jobs is None:
         yield
         return
-    if check_int(n_jobs, "n_jobs (None, -1 or a positive int)", minimum=-1) == 0:
-        raise ValueError("n_jobs must be None, -1 or a positive int; got 0")
+    if check_int(n_jobs, "n_jobs") < 1 and n_jobs != -1:
+        raise ValueError(f"n_jobs must be None, -1 or a positive int; got {n_jobs!r}")
     previous = torch.get_num_threads()
     torch.set_num_threads((os.cpu_count() or 1) if n_jobs == -1 else n_jobs)
     try:
