@@ -15,7 +15,9 @@ Examples
 >>> def square(cell):  # must be importable by the workers (defined at module top level)
 ...     return {"value": cell["x"] ** 2}
 >>> cells = [{"x": x, "seed": 0} for x in range(4)]
->>> results = run_sweep(cells, square, output_dir="sweep-out", backend="sequential", progress=False)  # doctest: +SKIP
+>>> results = run_sweep(  # doctest: +SKIP
+...     cells, square, output_dir="sweep-out", backend="sequential", progress=False
+... )
 >>> [r["value"] for r in results]  # doctest: +SKIP
 [0, 1, 4, 9]
 

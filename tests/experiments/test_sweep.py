@@ -156,7 +156,9 @@ def test_kill_9_loses_only_runs_in_progress(tmp_path):
         sys.path.insert(0, {str(TESTS_DIR)!r})
         from test_sweep import logged_slow_draw
         from cbreservoir.experiments.sweep import run_sweep
-        run_sweep({cells!r}, logged_slow_draw, output_dir={str(out)!r}, backend="loky", n_jobs=2, progress=False)
+        run_sweep(
+            {cells!r}, logged_slow_draw, output_dir={str(out)!r}, backend="loky", n_jobs=2, progress=False
+        )
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)

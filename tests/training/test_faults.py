@@ -131,7 +131,9 @@ def test_a_sweep_killed_at_random_moments_loses_no_finished_run(tmp_path: Path) 
         f"""
         from cbreservoir.experiments.sweep import run_sweep
         print("ready", flush=True)
-        run_sweep({cells!r}, slow_logged_square, output_dir={str(out)!r}, backend="sequential", progress=False)
+        run_sweep(
+            {cells!r}, slow_logged_square, output_dir={str(out)!r}, backend="sequential", progress=False
+        )
         """
     )
     moments = random.Random(0)
