@@ -92,8 +92,9 @@ class _CerebellarReservoirBase(_SequenceEstimator):
     def _granule_code(self, batch: Series) -> list[np.ndarray]:
         """Granule activity of every series, each ``(T_i, n_granule)``, from a zero reservoir state."""
         data = batch.data
-        if self.input_scaler_ is not None:
-            data = batch.restore([self.input_scaler_.transform(s) for s in batch.as_list()])
+        if self.input_scaler_ is not None:  # one transform of all steps, split back into series
+            steps = self.input_scaler_.transform(np.concatenate(batch.as_list()))
+            data = batch.restore(split_by_series(steps, batch.lengths))
         self.reservoir_.reset()
         with torch_threads(self.n_jobs):
             states = self.reservoir_.run(data)
