@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cbreservoir.analysis.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, run_analysis
+from cbreservoir.experiments.analysis_report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, run_analysis
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

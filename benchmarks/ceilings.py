@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from cbreservoir.bench import (
+from cbreservoir.experiments.bench import (
     load_reference_loop,
     machine_description,
     matmul_peak_gflops,

@@ -1,4 +1,4 @@
-"""Reproduce the CB-RNN study's comparison (PAPER.md) with cbreservoir.reproduce.
+"""Reproduce the CB-RNN study's comparison (PAPER.md) with cbreservoir.experiments.reproduce.
 
 Runs every (task, condition, seed) as one resumable sweep cell, then writes ``summary.md``,
 ``summary.json`` and the figures into ``--output``. Re-running the same command resumes: finished runs
@@ -19,8 +19,15 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from cbreservoir.reproduce import CONDITIONS, MAIN_CONDITIONS, PROFILES, TASKS, get_profile, reproduce  # noqa: E402
-from cbreservoir.sweep import BACKENDS  # noqa: E402
+from cbreservoir.experiments.reproduce import (  # noqa: E402
+    CONDITIONS,
+    MAIN_CONDITIONS,
+    PROFILES,
+    TASKS,
+    get_profile,
+    reproduce,
+)
+from cbreservoir.experiments.sweep import BACKENDS  # noqa: E402
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

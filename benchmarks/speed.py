@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from cbreservoir.bench import format_table, result_to_json, run_speed_benchmarks
+from cbreservoir.experiments.bench import format_table, result_to_json, run_speed_benchmarks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,8 +127,8 @@ def run_ours_cv(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
 
 
 def run_graph(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
+    from cbreservoir.graph import predict_final
     from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-    from cbreservoir.nodes.ridge import predict_final
 
     X_train, y_train, X_test, _ = data
     classes, codes = np.unique(y_train, return_inverse=True)

@@ -6,7 +6,7 @@ operators (``Reservoir(...) >> Cerebellum(...) >> Ridge(...)``); the torch model
 CB-RNN study. Public names are imported lazily on first use.
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

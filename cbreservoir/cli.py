@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cbreservoir._json import json_ready
+from cbreservoir.utils.strict_json import json_ready
 
 __all__ = [
     "EXIT_FAILED",
@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = add(
         "sweep",
         _run_sweep,
-        "Run a grid of configurations from a YAML/JSON file through cbreservoir.sweep (resumable).",
+        "Run a grid of configurations from a YAML/JSON file through cbreservoir.experiments.sweep (resumable).",
         "example:\n  cbreservoir sweep grid.yaml --output-dir runs/grid --n-jobs 2",
     )
     sweep.add_argument("config", help="sweep config file (.yaml, .yml or .json)")
@@ -359,7 +359,7 @@ def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
 def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
     """The parallel options given on the command line (absent ones keep the backend's defaults)."""
     if args.backend is not None:
-        from cbreservoir.sweep import BACKENDS
+        from cbreservoir.experiments.sweep import BACKENDS
 
         _check_choice("backend", args.backend, BACKENDS)
     options = {
@@ -538,7 +538,7 @@ def _check_level(settings: dict[str, Any]) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> dict:
-    run_demo = _backend("cbreservoir.demo", "run_demo")
+    run_demo = _backend("cbreservoir.experiments.demo", "run_demo")
     return run_demo(output_dir=args.output_dir, seed=args.seed, quiet=args.json)
 
 
@@ -598,8 +598,13 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
 
     Resumable with ``checkpoint_dir``; member i of an ensemble is the solo run with seed ``seed + i``.
     """
+    from cbreservoir.experiments.reproduce.conditions import (
+        CONDITIONS,
+        INTERLEAVE_PERIOD,
+        TASKS,
+        build_condition_model,
+    )
     from cbreservoir.models import count_parameters
-    from cbreservoir.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, TASKS, build_condition_model
     from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
     from cbreservoir.training.schedules import SCHEDULES
 
@@ -662,8 +667,8 @@ def _save(obj: Any, path: str) -> None:
 
 
 def _run_reproduce(args: argparse.Namespace) -> dict:
-    reproduce = _backend("cbreservoir.reproduce", "reproduce")
-    from cbreservoir.reproduce import TASKS, check_conditions, check_tasks, get_profile
+    reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
+    from cbreservoir.experiments.reproduce import TASKS, check_conditions, check_tasks, get_profile
 
     with _usage_errors():
         tasks = check_tasks(args.task or TASKS)
@@ -696,7 +701,7 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _run_sweep(args: argparse.Namespace) -> dict:
-    run_config_sweep = _backend("cbreservoir.reproduce", "run_config_sweep")
+    run_config_sweep = _backend("cbreservoir.experiments.reproduce", "run_config_sweep")
     config = read_config(args.config)
     _check_sweep_config(config, args.config)
     return run_config_sweep(
@@ -706,7 +711,7 @@ def _run_sweep(args: argparse.Namespace) -> dict:
 
 def _check_sweep_config(config: dict[str, Any], path: str) -> None:
     """Check a sweep config's keys and names before any run starts (bad ones are usage errors)."""
-    from cbreservoir.reproduce import CONFIG_KEYS, check_conditions, check_tasks, get_profile
+    from cbreservoir.experiments.reproduce import CONFIG_KEYS, check_conditions, check_tasks, get_profile
 
     unknown = sorted(set(config) - set(CONFIG_KEYS))
     if unknown:
@@ -733,9 +738,9 @@ def _usage_errors(prefix: str = "") -> Iterator[None]:
 
 
 def _run_analyze(args: argparse.Namespace) -> dict:
-    run_analysis = _backend("cbreservoir.analysis.report", "run_analysis")
-    from cbreservoir.analysis.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
-    from cbreservoir.reproduce import check_conditions, get_profile
+    run_analysis = _backend("cbreservoir.experiments.analysis_report", "run_analysis")
+    from cbreservoir.experiments.analysis_report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
+    from cbreservoir.experiments.reproduce import check_conditions, get_profile
 
     _check_choice("task", args.task, ANALYSIS_TASKS)
     with _usage_errors():
@@ -765,8 +770,8 @@ def _analysis_settings(settings_class: type, changes: dict[str, Any]) -> Any:
 
 
 def _run_bench(args: argparse.Namespace) -> dict:
-    run_speed_benchmarks = _backend("cbreservoir.bench", "run_speed_benchmarks")
-    from cbreservoir.bench import format_table, result_to_json
+    run_speed_benchmarks = _backend("cbreservoir.experiments.bench", "run_speed_benchmarks")
+    from cbreservoir.experiments.bench import format_table, result_to_json
 
     result = run_speed_benchmarks(quick=args.quick, device=args.device, progress=not args.quiet)
     return {**result_to_json(result), "table": format_table(result)}

@@ -11,7 +11,7 @@ Examples
 True
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "pca_spectrum": ".dimensionality",
@@ -39,8 +39,6 @@ _EXPORTS = {
     "ReadoutOnly": ".ablation",
     "RecoveryResult": ".ablation",
     "readout_recovery": ".ablation",
-    "AnalysisSettings": ".report",
-    "run_analysis": ".report",
 }
 
 __all__ = list(_EXPORTS)

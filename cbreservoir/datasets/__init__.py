@@ -11,7 +11,7 @@ Examples
 (270, (20, 12), array(['1', '1', '1'], dtype='<U1'))
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "UEA_DATASETS": ".uea",

@@ -22,7 +22,7 @@ Examples
 (4, 2)
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "CerebellarReservoirClassifier": ".reservoir",

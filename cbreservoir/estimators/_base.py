@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from cbreservoir.estimators._data import TargetBatch, format_output, validate_series, validate_xy
-from cbreservoir.validation import Series
+from cbreservoir.utils.validation import Series
 
 
 class _SequenceEstimator(BaseEstimator):

@@ -1,6 +1,6 @@
 """Input and target handling shared by the scikit-learn estimators.
 
-Three input layouts are accepted (:class:`cbreservoir.validation.Series`):
+Three input layouts are accepted (:class:`cbreservoir.utils.validation.Series`):
 
 * ``"batch"`` — a 3-D array ``(series, time, features)``;
 * ``"ragged"`` — a list (or tuple) of 2-D ``(time, features)`` series, lengths may differ;
@@ -22,7 +22,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from cbreservoir.validation import Series, check_series
+from cbreservoir.utils.validation import Series, check_series
 
 
 @dataclass(frozen=True)

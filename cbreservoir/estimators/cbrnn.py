@@ -14,13 +14,13 @@ import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from cbreservoir._threads import torch_threads
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import split_by_series
 from cbreservoir.models import build_model
 from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
 from cbreservoir.training import FullReservoir, GradientTrainer
-from cbreservoir.validation import Series
+from cbreservoir.utils.threads import torch_threads
+from cbreservoir.utils.validation import Series
 
 #: Schedule levels used for the frozen-core schedule: level 0 trains the core, level 1 freezes it.
 _CORE_PHASE, _RESERVOIR_PHASE = 0, 1

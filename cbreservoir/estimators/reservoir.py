@@ -13,11 +13,11 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from cbreservoir._threads import torch_threads
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import split_by_series
 from cbreservoir.estimators._pooling import check_pooling, pool_codes
-from cbreservoir.validation import Series, check_warmup
+from cbreservoir.utils.threads import torch_threads
+from cbreservoir.utils.validation import Series, check_warmup
 
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
 _N_NODE_SEEDS = 2
@@ -142,7 +142,7 @@ _PARAMETERS_DOC = """
     rc_connectivity : float, default=0.1
         Density of the recurrent matrix.
     activation : str, default="tanh"
-        Reservoir nonlinearity (``cbreservoir.nn.functional.ACTIVATIONS``).
+        Reservoir nonlinearity (``cbreservoir.numerics.functional.ACTIVATIONS``).
     n_granule : int, default=512
         Granule cells of the cerebellar expansion.
     granule_degree : int or None, default=None

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cbreservoir.nn.modules import make_readouts, normalize_n_classes, readout_logits
+from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
 
 #: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (PAPER.md).
 INITIAL_STATE_SCALE = 0.1

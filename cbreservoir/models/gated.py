@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, seeded_init
-from cbreservoir.nn.modules import CerebellarModule, GRUCore, LSTMCore
-from cbreservoir.validation import check_positive_int
+from cbreservoir.numerics.modules import CerebellarModule, GRUCore, LSTMCore
+from cbreservoir.utils.validation import check_positive_int
 
 
 class _GatedModel(RecurrentClassifier):
@@ -62,7 +62,7 @@ class GRUModel(_GatedModel):
 
     With ``cerebellum=True`` a paper-initialised cerebellum reads ``[h_{t−1}; x_t]`` and its output is
     added to the candidate pre-activation, norm-clipped per sample to that pre-activation's norm
-    (:func:`cbreservoir.nn.functional.gru_step`). Kinds ``"gru"`` / ``"gru_cb"``.
+    (:func:`cbreservoir.numerics.functional.gru_step`). Kinds ``"gru"`` / ``"gru_cb"``.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ class LSTMModel(_GatedModel):
     The state is ``[h; cell]`` (B, 2H); :meth:`initial_state` draws both from 0.1·U(0, 1). With
     ``cerebellum=True`` the cerebellum reads ``[h_{t−1}; x_t]`` and its output is added to the cell
     candidate's pre-activation (the ``g`` gate, the LSTM's analogue of the GRU candidate), norm-clipped
-    per sample as for the GRU (:func:`cbreservoir.nn.functional.lstm_step`). Kinds ``"lstm"`` / ``"lstm_cb"``.
+    per sample as for the GRU (:func:`cbreservoir.numerics.functional.lstm_step`). Kinds ``"lstm"`` / ``"lstm_cb"``.
     """
 
     base_kind = "lstm"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, seeded_init
-from cbreservoir.nn.modules import (
+from cbreservoir.numerics.modules import (
     AuxiliaryRecurrentModule,
     CerebellarModule,
     LeakyCore,
     auxiliary_parameters,
     cerebellar_parameters,
 )
-from cbreservoir.validation import check_positive_int
+from cbreservoir.utils.validation import check_positive_int
 
 
 class _LeakyCoreModel(RecurrentClassifier):
@@ -161,7 +161,7 @@ def auxiliary_size_matching_cerebellum(
 class RecurrentAuxRNN(_LeakyCoreModel):
     """Control model: the CB-RNN with the cerebellum replaced by a small leaky recurrent module.
 
-    The module (:class:`~cbreservoir.nn.modules.AuxiliaryRecurrentModule`, attribute ``cerebellum`` so
+    The module (:class:`~cbreservoir.numerics.modules.AuxiliaryRecurrentModule`, attribute ``cerebellum`` so
     that schedules and ablations treat it like the cerebellum) reads ``[h_{t−1}; x_t]`` and its output is
     the additive bias c_t. The state is ``[h; a]`` (B, H + A).
 

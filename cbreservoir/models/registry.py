@@ -10,7 +10,7 @@ from torch import nn
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN
-from cbreservoir.validation import check_positive_int
+from cbreservoir.utils.validation import check_positive_int
 
 #: kind -> (class, fixed keyword arguments)
 MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {

@@ -1,6 +1,6 @@
 """reservoirpy nodes: the cortical core, the cerebellar module and the readouts."""
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "Reservoir": ".reservoir",

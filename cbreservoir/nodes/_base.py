@@ -1,5 +1,5 @@
-"""What the nodes share beyond :mod:`cbreservoir.validation`: the validated single ``step``, the linear
-readouts' outputs and training rows, and the numpy -> torch hand-over."""
+"""What the nodes share beyond :mod:`cbreservoir.utils.validation`: the graph operators, the validated
+single ``step``, the linear readouts' outputs and training rows, and the numpy -> torch hand-over."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from cbreservoir.validation import Series, Targets, check_series, check_timestep
+from cbreservoir.utils.validation import Series, Targets, check_series, check_timestep
 
 __all__ = [
+    "GraphOperatorsMixin",
     "LinearReadoutMixin",
     "ValidatedStepMixin",
     "shared_tensor",
@@ -50,9 +51,9 @@ def training_rows(series: Series, targets: Targets, warmup: int) -> Iterator[tup
     ----------
     series : Series
     targets : Targets
-        Validated against ``series`` (:func:`cbreservoir.validation.check_targets`).
+        Validated against ``series`` (:func:`cbreservoir.utils.validation.check_targets`).
     warmup : int
-        Already checked (:func:`cbreservoir.validation.check_warmup`); ignored for per-series targets.
+        Already checked (:func:`cbreservoir.utils.validation.check_warmup`); ignored for per-series targets.
 
     Yields
     ------
@@ -72,9 +73,45 @@ def stacked_training_rows(series: Series, targets: Targets, warmup: int) -> tupl
     return inputs, np.concatenate([block[1] for block in blocks]).astype(np.float64, copy=False)
 
 
-class ValidatedStepMixin:
+def _composed(result: object) -> object:
+    # the operators' result belongs to the layer above (the only upward import of this package, listed
+    # in the [importlinter] contract of setup.cfg): reservoirpy's operators are methods of the nodes
+    from cbreservoir.nodes.model import composed
+
+    return composed(result)
+
+
+class GraphOperatorsMixin:
+    """reservoirpy's graph operators ``>>``, ``>> d >>``, ``<<`` and ``&``, building a batched Model.
+
+    The result is a :class:`cbreservoir.graph.Model` (a ``reservoirpy.model.Model`` whose ``run``
+    goes node by node on all series); listed before the reservoirpy node class, through
+    :class:`ValidatedStepMixin`. Being an instance of this mixin is what makes a node a cbreservoir node.
+    """
+
+    def __rshift__(self, other: object) -> object:
+        return _composed(super().__rshift__(other))
+
+    def __rrshift__(self, other: object) -> object:
+        return _composed(super().__rrshift__(other))
+
+    def __lshift__(self, other: object) -> object:
+        return _composed(super().__lshift__(other))
+
+    def __rlshift__(self, other: object) -> object:
+        return _composed(super().__rlshift__(other))
+
+    def __and__(self, other: object) -> object:
+        return _composed(super().__and__(other))
+
+    def __rand__(self, other: object) -> object:
+        return _composed(super().__rand__(other))
+
+
+class ValidatedStepMixin(GraphOperatorsMixin):
     """``step(x)`` for a reservoirpy node: check the time step, initialise on it, advance ``state``.
 
+    Every cbreservoir node has it, and with it the graph operators (:class:`GraphOperatorsMixin`).
     The node class lists the mixin before ``reservoirpy.node.Node`` and provides ``input_dim``,
     ``initialized``, ``initialize(x)``, ``state`` and ``_step(state, x) -> state``.
     """
@@ -138,7 +175,7 @@ class LinearReadoutMixin:
         ------
         ValueError
             The node is not fitted, or ``x`` is not valid input (see
-            :func:`cbreservoir.validation.check_series`).
+            :func:`cbreservoir.utils.validation.check_series`).
         """
         weights, bias = self._weights_or_raise()
         series = check_series(x, n_features=self.input_dim, owner=str(self))

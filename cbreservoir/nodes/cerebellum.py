@@ -2,7 +2,7 @@
 
     g = ReLU(W_gc u + b_gc − θ),   p = ReLU(W_pc g + b_pc),   c = W_dcn p + b_dcn
 
-evaluated by :func:`cbreservoir.nn.functional.cerebellum_forward`. The node is feedforward and
+evaluated by :func:`cbreservoir.numerics.functional.cerebellum_forward`. The node is feedforward and
 stateless: a batch of series is processed in one shot.
 
 Wirings
@@ -32,15 +32,13 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from reservoirpy.model import Model
 from reservoirpy.node import Node
-from reservoirpy.nodes import Input
 
-from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nn.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.nn.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
 from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
-from cbreservoir.validation import (
+from cbreservoir.numerics.functional import CerebellarActivity, cerebellum_forward
+from cbreservoir.numerics.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     check_fraction,
     check_positive_int,
@@ -49,7 +47,7 @@ from cbreservoir.validation import (
     resolve_input_dim,
 )
 
-__all__ = ["Cerebellum", "cerebellar_loop"]
+__all__ = ["Cerebellum"]
 
 OUTPUTS = ("granule", "purkinje", "nuclei", "all")
 
@@ -273,50 +271,3 @@ class Cerebellum(ValidatedStepMixin, Node):
             key: series.restore([getattr(layer, key).numpy() for layer in layers])
             for key in CerebellarActivity._fields
         }
-
-
-def cerebellar_loop(core: Node, cerebellum: Cerebellum, input_dim: int, source: Node | None = None) -> Model:
-    """The paper's CB-RNN wiring as a reservoirpy graph, initialised and ready to ``run``.
-
-    Edges (reservoirpy operators)::
-
-        (source >> core) & (cerebellum >> core) & (source >> cerebellum) & (core >> 1 >> cerebellum)
-
-    so the cerebellum reads ``[x_t ; h_{t−1}]`` and its nuclei output ``c_t`` is the additive bias of
-    the core at the same step: ``h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + b + W h_{t−1} + c_t)``.
-    reservoirpy concatenates a node's inputs as: model input, direct parents (in edge order), then
-    delayed parents; the edge order above gives the core ``[x_t ; c_t]`` as
-    ``Reservoir(cerebellar_bias=True)`` expects.
-
-    Parameters
-    ----------
-    core : Reservoir
-        With ``cerebellar_bias=True``.
-    cerebellum : Cerebellum
-        With ``output="nuclei"`` and ``n_out == core.units``.
-    input_dim : int
-        Features of x.
-    source : reservoirpy Input, optional
-        The input node (default ``Input(name="x")``).
-
-    Returns
-    -------
-    Model
-        Outputs the core's states; ``model.run(X)`` with X ``(T, d)``, ``(S, T, d)`` or a list.
-        reservoirpy 0.4.2's ``Model.initialize`` rejects graphs with delayed edges, so the model comes
-        initialised by :func:`cbreservoir.nn.graph.initialize_graph`; call that again on any graph
-        extended from it (e.g. ``loop & (core >> readout)``).
-    """
-    if not getattr(core, "cerebellar_bias", False):
-        raise ValueError(f"the loop core needs cerebellar_bias=True; got {core}")
-    if cerebellum.output != "nuclei" or cerebellum.n_out != core.units:
-        raise ValueError(
-            f"the loop cerebellum must emit its nuclei with n_out={core.units} (the core's units); "
-            f"got output={cerebellum.output!r}, n_out={cerebellum.n_out}"
-        )
-    from cbreservoir.nn.graph import initialize_graph  # the graph tools import this module
-
-    source = Input(name="x") if source is None else source
-    model = (source >> core) & (cerebellum >> core) & (source >> cerebellum) & (core >> 1 >> cerebellum)
-    initialize_graph(model, np.zeros((1, input_dim)))
-    return model

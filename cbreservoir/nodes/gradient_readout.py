@@ -2,7 +2,7 @@
 
 ``y = x Wout + bias`` like :class:`~cbreservoir.nodes.Ridge`, fitted by full-batch gradient descent on a
 mean-squared error (regression) or a cross-entropy (classification: integer labels, ``output_dim``
-logits). Inside a graph compiled with :func:`cbreservoir.nn.graph.compile_graph` the node is trained
+logits). Inside a graph compiled with :func:`cbreservoir.graph.compile_graph` the node is trained
 jointly with the other nodes by backpropagation through time.
 
 Examples
@@ -25,7 +25,7 @@ from reservoirpy.node import TrainableNode
 
 from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin, stacked_training_rows
 from cbreservoir.training.trainer import guarded_step
-from cbreservoir.validation import (
+from cbreservoir.utils.validation import (
     as_float_array,
     check_positive_int,
     check_real,
@@ -45,7 +45,7 @@ def infer_output_dim(y: object, loss: str) -> int:
     """Number of outputs a linear readout needs to be trained on targets ``y`` with ``loss``.
 
     The one rule behind :meth:`GradientReadout.initialize` (with the node's own ``loss``) and
-    :func:`cbreservoir.nn.graph.initialize_graph` (with the loss the graph is trained with):
+    :func:`cbreservoir.graph.initialize_graph` (with the loss the graph is trained with):
 
     * ``"mse"``: the target dimension k — 1 for 1-D targets (``(T,)`` per step of one series or ``(S,)``
       one value per series), else the last axis (``(T, k)``, ``(S, k)``, ``(S, T, k)``); for a list of

@@ -2,7 +2,7 @@
 
     h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
 
-the equation of :func:`cbreservoir.nn.functional.core_step` (the one source of the model's math),
+the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math),
 evaluated for all series at once by a time loop arranged for speed (sparse recurrent product, in-place
 activation) and tested equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
 bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
@@ -35,10 +35,10 @@ import torch
 from reservoirpy import mat_gen
 from reservoirpy.node import Node
 
-from cbreservoir._resources import array_bytes, check_memory
-from cbreservoir.nn.functional import get_activation
 from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
-from cbreservoir.validation import (
+from cbreservoir.numerics.functional import get_activation
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     as_float_array,
     check_finite,
@@ -59,7 +59,7 @@ SPARSE_DENSITY = 0.3
 
 #: Activations evaluated in place by a numpy ufunc where it is much faster than torch's kernel
 #: (float64 ``torch.tanh`` is several times slower than ``np.tanh`` on CPU); the results are equal
-#: to those of :data:`cbreservoir.nn.functional.ACTIVATIONS` (tested).
+#: to those of :data:`cbreservoir.numerics.functional.ACTIVATIONS` (tested).
 _INPLACE_ACTIVATIONS: dict[str, Callable[..., np.ndarray]] = {"tanh": np.tanh}
 
 
@@ -75,7 +75,7 @@ def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
 
 
 class _CoreKernel:
-    """The batched time loop of :func:`cbreservoir.nn.functional.core_step`, arranged for speed.
+    """The batched time loop of :func:`cbreservoir.numerics.functional.core_step`, arranged for speed.
 
     Per step, with the state of all S series held as columns ``H`` (units, S)::
 
@@ -182,7 +182,7 @@ class Reservoir(ValidatedStepMixin, Node):
     bias : array (units,) or float, optional
         Input bias b_x. Default: zeros (as reservoirpy).
     activation : str, default "tanh"
-        φ, a name from :data:`cbreservoir.nn.functional.ACTIVATIONS` (``"tanh"``, ``"leaky_relu"``, ...).
+        φ, a name from :data:`cbreservoir.numerics.functional.ACTIVATIONS` (``"tanh"``, ``"leaky_relu"``, ...).
     cerebellar_bias : bool, default False
         Loop wiring: the node's input is ``[x_t ; c_t]`` and its last ``units`` features are the
         additive cerebellar bias ``c_t`` (so ``input_dim = d_x + units``).

@@ -16,16 +16,13 @@ accumulated chunk by chunk (so ``partial_fit`` can stream data that never sits i
   the rows with ``numpy.linalg.lstsq``; streamed statistics fall back to a truncated
   eigendecomposition (the minimum-norm solution).
 
-Graph helpers: :func:`run_batched` runs a feedforward reservoirpy graph node by node on a whole
-batch (reservoirpy's ``Model.run`` goes series by series); :func:`predict_final` gives one prediction
-per series.
-
 Targets
 -------
 * per step: ``Y`` in the layout of ``X`` (``(T, k)``, ``(S, T, k)`` or a list of ``(T_i, k)``);
   ``warmup`` discards the first steps of every series;
 * per series (sequence-to-vector): ``X`` ``(S, T, d)`` or a list, ``Y`` ``(S,)`` or ``(S, k)``: the fit
-  reads the *final* step of each series. :func:`predict_final` returns one prediction per series.
+  reads the *final* step of each series. :func:`cbreservoir.graph.predict_final` returns one prediction
+  per series.
   Inside a reservoirpy ``Model`` pass ``Y`` as ``(S, k)`` (reservoirpy rejects 1-D targets).
 
 Examples
@@ -49,19 +46,17 @@ from collections.abc import Iterable
 
 import numpy as np
 import scipy.linalg
-from reservoirpy.model import Model
-from reservoirpy.node import Node, TrainableNode
-from reservoirpy.utils.model_utils import join_data, map_input
+from reservoirpy.node import TrainableNode
 from scipy.linalg import blas, lapack
 
-from cbreservoir._resources import array_bytes, check_memory
 from cbreservoir.nodes._base import (
     LinearReadoutMixin,
     ValidatedStepMixin,
     stacked_training_rows,
     training_rows,
 )
-from cbreservoir.validation import (
+from cbreservoir.utils.resources import array_bytes, check_memory
+from cbreservoir.utils.validation import (
     Series,
     Targets,
     as_float_array,
@@ -74,7 +69,7 @@ from cbreservoir.validation import (
     resolve_input_dim,
 )
 
-__all__ = ["Ridge", "predict_final", "run_batched"]
+__all__ = ["Ridge"]
 
 #: Rows per chunk when accumulating statistics (the centred chunk is a reused buffer of this many rows).
 CHUNK_ROWS = 4096
@@ -565,66 +560,3 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
             self.input_dim, self.output_dim = series.n_features, targets.n_outputs
             self.initialize()
         return series, targets
-
-
-def run_batched(model: Node | Model, x: object) -> np.ndarray | list[np.ndarray] | dict[str, object]:
-    """Run a feedforward graph node by node, each node on the whole batch at once.
-
-    ``reservoirpy``'s ``Model.run`` feeds multi-series input to the graph one series at a time;
-    here every node's ``run`` gets all series together, so ``Reservoir`` advances them as one batch.
-    Same numbers and the same final node states as ``model.run`` (every series starts from the
-    nodes' current states; afterwards each node holds the last series' final state).
-
-    Parameters
-    ----------
-    model : reservoirpy Node or Model
-        Without delayed edges (those graphs run step by step: use ``model.run``).
-    x : ndarray (T, d) or (S, T, d), list of ndarray (T_i, d), or a dict {input name: data}
-
-    Returns
-    -------
-    ndarray or list, in the layout of ``x`` (a 3-D array stays 3-D), or a dict {name: output} for
-    several output nodes.
-    """
-    if isinstance(model, Node):
-        return model.run(x)
-    if any(delay > 0 for _, delay, _ in model.edges):
-        raise ValueError("a graph with delayed edges runs step by step; use model.run(x)")
-    if not model.initialized:
-        model.initialize(x)
-    given = map_input(model, x)
-    outputs: dict[Node, object] = {}
-    for node in model.execution_order:
-        parts = ([given[node]] if node in given else []) + [outputs[parent] for parent in model.parents[node]]
-        outputs[node] = node.run(join_data(*parts))
-    if len(model.outputs) == 1:
-        return outputs[model.outputs[0]]
-    return {node.name: outputs[node] for node in model.outputs}
-
-
-def predict_final(model: Node | Model, x: object, reset: bool = True) -> np.ndarray:
-    """One prediction per series: run ``model`` and return the output at each series' final step.
-
-    The sequence-to-vector counterpart of ``model.run`` (feedforward graphs run batched, see
-    :func:`run_batched`). With ``reset=True`` every node starts from a zero state (``model.reset()``),
-    so the prediction of a series does not depend on what ran before.
-
-    Parameters
-    ----------
-    model : reservoirpy Node or Model
-        E.g. ``Reservoir(...) >> Cerebellum() >> Ridge()`` fitted with per-series targets.
-    x : ndarray (S, T, d) or list of ndarray (T_i, d), or (T, d) for a single series
-    reset : bool, default True
-
-    Returns
-    -------
-    ndarray (S, k)
-    """
-    series = check_series(x)
-    if reset and getattr(model, "initialized", False):
-        model.reset()
-    delayed = isinstance(model, Model) and any(delay > 0 for _, delay, _ in model.edges)
-    outputs = model.run(series.data) if delayed else run_batched(model, series.data)
-    if series.layout == "single":
-        return np.asarray(outputs)[-1:]
-    return np.stack([np.asarray(out)[-1] for out in outputs])

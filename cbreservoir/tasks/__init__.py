@@ -9,7 +9,7 @@ Examples
 TaskSpec(input_size=2, n_classes=(2, 2))
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "TASKS": ".sequence",

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.validation import check_positive_int, check_seed
+from cbreservoir.utils.validation import check_positive_int, check_seed
 
 SeedLike = int | np.random.Generator | None
 

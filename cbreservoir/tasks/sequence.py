@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cbreservoir._resources import check_memory
-from cbreservoir.validation import check_seed
+from cbreservoir.utils.resources import check_memory
+from cbreservoir.utils.validation import check_seed
 
 SeedLike = int | np.random.Generator
 
@@ -160,7 +160,7 @@ def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
     ------
     TypeError, ValueError
         For a seed that is not a non-negative int or a Generator.
-    cbreservoir._resources.InsufficientMemoryError
+    cbreservoir.utils.resources.InsufficientMemoryError
         When the batch (bits and model input) would not fit in the available memory.
     """
     _check_batch_size(batch_size)

@@ -3,7 +3,7 @@
 Each owner adds its public names to ``_EXPORTS`` (name -> submodule).
 """
 
-from cbreservoir._lazy import lazy_exports
+from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "GradientTrainer": ".trainer",

@@ -59,7 +59,7 @@ from cbreservoir.training.trainer import (
     heads_accuracy,
     heads_cross_entropy,
 )
-from cbreservoir.validation import check_positive_int
+from cbreservoir.utils.validation import check_positive_int
 
 ArrayLike = torch.Tensor | np.ndarray
 

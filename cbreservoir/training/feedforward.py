@@ -7,8 +7,8 @@ that model's own readout. Then the core is frozen for good.
 
 Phase 2 (every later step, no BPTT): the frozen core runs each sequence from a fresh initial state; its
 final state h_T (B, H) is the mossy-fibre input of a fixed random granule layer
-(:func:`~cbreservoir.nn.functional.cerebellum_forward` through
-:class:`~cbreservoir.nn.modules.CerebellarModule`, paper initialisation, seeded), whose code
+(:func:`~cbreservoir.numerics.functional.cerebellum_forward` through
+:class:`~cbreservoir.numerics.modules.CerebellarModule`, paper initialisation, seeded), whose code
 g = ReLU(W_gc h_T) (B, G) feeds one linear readout per head learned in closed form by ridge regression
 on one-hot targets. A training step only adds the batch to the sufficient statistics
 (:class:`RidgeStatistics`: the :class:`~cbreservoir.nodes.Ridge` node's float64 statistics, centred per
@@ -42,8 +42,8 @@ import torch
 
 from cbreservoir.models import count_parameters
 from cbreservoir.models.base import seeded_init
-from cbreservoir.nn.modules import CerebellarModule
 from cbreservoir.nodes.ridge import _Statistics
+from cbreservoir.numerics.modules import CerebellarModule
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from cbreservoir.validation import check_positive_int, check_real
+from cbreservoir.utils.validation import check_positive_int, check_real
 
 #: The module groups every model exposes through ``module_groups()``.
 MODULE_GROUPS = ("core", "cerebellum", "readout")

@@ -1,0 +1,181 @@
+"""The compared conditions: which model, which plasticity schedule, which parameter matching.
+
+Main conditions (the study's table): ``"cbrnn"`` (CB-RNN trained end to end), ``"full_reservoir"``
+(core + readout train at the first level, then only cerebellum + readout), ``"interleaved"`` (as full
+reservoir, the core also trains at every k-th level: k = 10 for DMS, 5 otherwise) and ``"rnn"``
+(RNN-only whose hidden size :func:`~cbreservoir.models.match_hidden_size` matches the CB-RNN's total
+parameter count). Extra rows: GRU / LSTM cores with (``"gru_cb"``, ``"lstm_cb"``) and without the
+cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant), reduced recurrent
+plasticity (``"cbrnn_reduced"``, ``"rnn_reduced"``: the core's input and recurrent layers learn at 0.1 x
+the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and
+``"feedforward"``: the RNN-only core at H = 64 trains end to end for the profile's
+``feedforward_core_epochs``, is then frozen, and its final state feeds a fixed granule layer (G cells)
+with a ridge readout solved in closed form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`;
+tasks: :data:`FEEDFORWARD_TASKS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported by the functions that build models, not by this module
+    from torch import nn
+
+    from cbreservoir.training import PlasticitySchedule
+
+__all__ = [
+    "CONDITIONS",
+    "EXTRA_CONDITIONS",
+    "FEEDFORWARD_TASKS",
+    "INTERLEAVE_PERIOD",
+    "MAIN_CONDITIONS",
+    "TASKS",
+    "Condition",
+    "build_condition_model",
+    "build_condition_schedule",
+    "check_conditions",
+    "check_tasks",
+]
+
+#: Tasks of the study.
+TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
+
+#: Interleaving period k of the ``"interleaved"`` condition per task (the study: 10 for DMS, 5 otherwise).
+INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5}
+
+#: Hidden size H of the cortical core of every model that is not parameter-matched.
+CORE_SIZE = 64
+
+#: Purkinje layer size P of every cerebellar module.
+N_PURKINJE = 64
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One compared condition.
+
+    Attributes
+    ----------
+    name : str
+        Condition name used in cells, tables and figures.
+    label : str
+        Row label in the summary table.
+    kind : str
+        :func:`~cbreservoir.models.build_model` kind.
+    schedule : str
+        :func:`~cbreservoir.training.make_schedule` name.
+    matched_to : str or None
+        Model kind whose parameter count sets this model's hidden size (``None``: H = 64).
+    feedforward : bool
+        The model is the phase-1 core of the feedforward pipeline
+        (:class:`~cbreservoir.training.FeedforwardTrainer` learns the rest).
+    """
+
+    name: str
+    label: str
+    kind: str
+    schedule: str
+    matched_to: str | None = None
+    feedforward: bool = False
+
+
+CONDITIONS: dict[str, Condition] = {
+    condition.name: condition
+    for condition in (
+        Condition("cbrnn", "CB-RNN", "cbrnn", "end_to_end"),
+        Condition("full_reservoir", "full reservoir", "cbrnn", "full_reservoir"),
+        Condition("interleaved", "interleaved", "cbrnn", "interleaved"),
+        Condition("rnn", "RNN-only", "rnn", "end_to_end", matched_to="cbrnn"),
+        Condition("gru", "GRU", "gru", "end_to_end", matched_to="gru_cb"),
+        Condition("gru_cb", "GRU + cerebellum", "gru_cb", "end_to_end"),
+        Condition("lstm", "LSTM", "lstm", "end_to_end", matched_to="lstm_cb"),
+        Condition("lstm_cb", "LSTM + cerebellum", "lstm_cb", "end_to_end"),
+        Condition("cbrnn_reduced", "CB-RNN, core lr x0.1", "cbrnn", "reduced_recurrent"),
+        Condition("rnn_reduced", "RNN-only, core lr x0.1", "rnn", "reduced_recurrent", matched_to="cbrnn"),
+        Condition("feedforward", "feedforward (core > G > ridge)", "rnn", "end_to_end", feedforward=True),
+    )
+}
+"""Every condition by name."""
+
+MAIN_CONDITIONS: tuple[str, ...] = ("cbrnn", "full_reservoir", "interleaved", "rnn")
+EXTRA_CONDITIONS: tuple[str, ...] = (
+    "cbrnn_reduced", "rnn_reduced", "gru", "gru_cb", "lstm", "lstm_cb", "feedforward"
+)
+
+#: Tasks the ``"feedforward"`` condition runs (task switching tests a head that has not trained at the
+#: current level, which a readout solved per level cannot answer).
+FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "multitask")
+
+
+def check_tasks(tasks: object) -> tuple[str, ...]:
+    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`TASKS`."""
+    names = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    unknown = [name for name in names if name not in TASKS]
+    if not names or unknown:
+        raise ValueError(f"task must be among {list(TASKS)}, got {list(names)!r}")
+    return names
+
+
+def check_conditions(conditions: object) -> tuple[str, ...]:
+    """Return ``conditions`` (a name or a sequence of names) as a tuple checked against :data:`CONDITIONS`."""
+    names = (conditions,) if isinstance(conditions, str) else tuple(conditions)
+    unknown = [name for name in names if name not in CONDITIONS]
+    if not names or unknown:
+        raise ValueError(f"conditions must be among {list(CONDITIONS)}, got {list(names)!r}")
+    return names
+
+
+def _cerebellar_kwargs(kind: str, n_granule: int) -> dict:
+    return (
+        {"n_granule": n_granule, "n_purkinje": N_PURKINJE} if kind in ("cbrnn", "gru_cb", "lstm_cb") else {}
+    )
+
+
+def build_condition_model(
+    condition: str, task: str, n_granule: int = 256, seed: int | None = None
+) -> nn.Module:
+    """Build the freshly initialised model of ``condition`` for ``task``.
+
+    Parameters
+    ----------
+    condition : str
+        A :data:`CONDITIONS` name.
+    task : str
+        A :data:`TASKS` name (sets input size and heads: multitask and switching have two heads).
+    n_granule : int
+        Granule layer size G of the cerebellar models, and of the CB-RNN that a matched model is matched to.
+    seed : int, optional
+        Initialisation seed.
+
+    Returns
+    -------
+    torch.nn.Module
+        A :mod:`cbreservoir.models` model; matched models get the hidden size whose total parameter
+        count is closest to their partner's.
+    """
+    from cbreservoir.models import build_model, count_parameters, match_hidden_size
+    from cbreservoir.tasks import task_spec
+
+    spec = CONDITIONS[check_conditions(condition)[0]]
+    input_size, n_classes = task_spec(check_tasks(task)[0])
+    io = {"input_size": input_size, "n_classes": n_classes}
+    hidden_size = CORE_SIZE
+    if spec.matched_to is not None:
+        partner = build_model(
+            spec.matched_to, hidden_size=CORE_SIZE, **io, **_cerebellar_kwargs(spec.matched_to, n_granule)
+        )
+        hidden_size = match_hidden_size(count_parameters(partner), input_size, n_classes, kind=spec.kind)
+    return build_model(
+        spec.kind, hidden_size=hidden_size, seed=seed, **io, **_cerebellar_kwargs(spec.kind, n_granule)
+    )
+
+
+def build_condition_schedule(condition: str, task: str) -> PlasticitySchedule:
+    """The plasticity schedule of ``condition`` (the interleaving period depends on ``task``)."""
+    from cbreservoir.training import make_schedule
+
+    spec = CONDITIONS[check_conditions(condition)[0]]
+    if spec.schedule == "interleaved":
+        return make_schedule("interleaved", k=INTERLEAVE_PERIOD[check_tasks(task)[0]])
+    return make_schedule(spec.schedule)

@@ -1,0 +1,420 @@
+"""Summary tables of a reproduction: the study's results table layout, our numbers beside the study's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cbreservoir.experiments.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
+
+__all__ = [
+    "COMPARISONS",
+    "STUDY_RESULTS",
+    "STUDY_SWITCHING",
+    "compare_rows",
+    "markdown_table",
+    "summarize_task",
+]
+
+#: Pairs (condition, its fully recurrent reference) compared by :func:`compare_rows`.
+COMPARISONS: tuple[tuple[str, str], ...] = (
+    ("cbrnn", "rnn"),
+    ("full_reservoir", "rnn"),
+    ("interleaved", "rnn"),
+    ("cbrnn_reduced", "rnn_reduced"),
+    ("gru_cb", "gru"),
+    ("lstm_cb", "lstm"),
+)
+
+#: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (PAPER.md's table).
+STUDY_RATIOS: dict[str, float] = {"dms": 215 / 456, "parity": 153 / 312, "multitask": 169 / 550}
+
+#: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
+STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
+    "dms": (
+        38,
+        {"cbrnn": (34.8, 215), "full_reservoir": (30.0, 275), "interleaved": (35.6, 264), "rnn": (31.4, 456)},
+    ),
+    "parity": (
+        19,
+        {"cbrnn": (18.8, 153), "full_reservoir": (15.1, 176), "interleaved": (16.8, 166), "rnn": (16.8, 312)},
+    ),
+    "multitask": (
+        23,
+        {"cbrnn": (21.9, 169), "full_reservoir": (17.8, 236), "interleaved": (19.3, 219), "rnn": (16.3, 550)},
+    ),
+}
+
+#: The study's task switching result: mean active N over the first 650 epochs.
+STUDY_SWITCHING: dict[str, float] = {"cbrnn": 12.5, "full_reservoir": 12.0, "rnn": 9.8}
+
+
+def _row_label(condition: str, task: str, hidden_sizes: Sequence[int]) -> str:
+    label = CONDITIONS[condition].label
+    if condition == "interleaved":
+        return f"{label} (k = {INTERLEAVE_PERIOD[task]})"
+    if CONDITIONS[condition].matched_to is not None and len(set(hidden_sizes)) == 1:
+        return f"{label} (H = {hidden_sizes[0]})"
+    return label
+
+
+def summarize_task(
+    task: str, runs: Sequence[dict], n_epochs: int, switching_window: int | None = None
+) -> dict:
+    """Summarise the runs of one task per condition (and per granule size G when several were run).
+
+    Parameters
+    ----------
+    task : str
+        The task the runs belong to.
+    runs : sequence of dict
+        Per-run results of :func:`cbreservoir.experiments.reproduce.run.run_cell` (keys ``condition``, ``n_granule``,
+        ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
+    n_epochs : int
+        Epochs per run; runs that never reach half of the global max N count as ``n_epochs`` (censored).
+    switching_window : int, optional
+        For ``task="switching"``: epochs over which each row's ``active_mean_level`` is taken (all if None).
+
+    Returns
+    -------
+    dict
+        ``task``, ``n_epochs``, ``global_max`` (over the main conditions at G = 256, or over all runs if
+        none), ``half_max``, ``switching_window`` (None unless switching), ``study_global_max``;
+        ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc``,
+        ``mean_level``, ``seconds`` and (switching) ``active_mean_level`` as
+        :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did not
+        reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
+        and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
+        each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only; ``comparisons``:
+        :func:`compare_rows` of the rows.
+    """
+    from cbreservoir.analysis.metrics import global_max_level
+
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for run in runs:
+        groups.setdefault((run["condition"], run["n_granule"]), []).append(run)
+    main_curves = [
+        run["levels"]
+        for (condition, granule), group in groups.items()
+        for run in group
+        if condition in MAIN_CONDITIONS and granule == 256
+    ]
+    global_max = int(global_max_level(main_curves or [run["levels"] for run in runs]))
+    window = min(switching_window or n_epochs, n_epochs) if task == "switching" else None
+    rows = [
+        _summarize_group(task, condition, granule, group, global_max, n_epochs, window)
+        for (condition, granule), group in sorted(groups.items(), key=_group_order)
+    ]
+    return {
+        "task": task,
+        "n_epochs": n_epochs,
+        "global_max": global_max,
+        "half_max": global_max / 2,
+        "switching_window": window,
+        "study_global_max": STUDY_RESULTS.get(task, (None, {}))[0],
+        "rows": rows,
+        "ordering": _ordering(rows),
+        "comparisons": compare_rows(rows),
+    }
+
+
+def compare_rows(rows: Sequence[dict]) -> list[dict]:
+    """Each condition against its fully recurrent reference (:data:`COMPARISONS`, G = 256 rows).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        ``rows`` of :func:`summarize_task`, each with per-run ``per_run`` values.
+
+    Returns
+    -------
+    list of dict
+        One dict per pair present with at least 2 runs on each side: ``condition``, ``reference``,
+        ``epochs_to_half_max`` and ``auc``, each a :func:`cbreservoir.analysis.metrics.compare_groups` result
+        (ratio of means with its percentile-bootstrap interval, Welch and permutation p-values), or
+        ``None`` where the reference's values are all 0 (the AUC of one-epoch runs).
+        Censored runs (never reached half-max) count as the full number of epochs.
+    """
+    from cbreservoir.analysis.metrics import compare_groups
+
+    by_condition = {row["condition"]: row for row in rows if row["n_granule"] == 256}
+    comparisons = []
+    for condition, reference in COMPARISONS:
+        if condition not in by_condition or reference not in by_condition:
+            continue
+        ours, theirs = by_condition[condition]["per_run"], by_condition[reference]["per_run"]
+        if min(len(ours["epochs_to_half_max"]), len(theirs["epochs_to_half_max"])) < 2:
+            continue
+        comparisons.append(
+            {
+                "condition": condition,
+                "reference": reference,
+                **{
+                    metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
+                    for metric in ("epochs_to_half_max", "auc")
+                },
+            }
+        )
+    return comparisons
+
+
+def _summarize_group(
+    task: str,
+    condition: str,
+    granule: int,
+    group: Sequence[dict],
+    global_max: int,
+    n_epochs: int,
+    window: int | None,
+) -> dict:
+    """One summary row: the runs of one condition at one granule size."""
+    from cbreservoir.analysis.metrics import (
+        active_mean_level,
+        auc,
+        epochs_to_half_max,
+        epochs_to_level,
+        max_level,
+        mean_level,
+        summarize,
+    )
+
+    reached = [epochs_to_half_max(run["levels"], global_max) for run in group]
+    censored_epochs = [n_epochs if value is None else value for value in reached]
+    aucs = [auc(run["levels"]) for run in group]
+    first_level = min(run["levels"][0] for run in group) + 1
+    by_level = {
+        str(level): [epochs_to_level(run["levels"], level) for run in group]
+        for level in range(first_level, global_max + 1)
+    }
+    return {
+        "condition": condition,
+        "n_granule": granule,
+        "label": _row_label(condition, task, [run["hidden_size"] for run in group]),
+        "n_parameters": group[0]["n_parameters"],
+        "hidden_size": group[0]["hidden_size"],
+        "seeds": [run["seed"] for run in group],
+        "max_level": summarize([max_level(run["levels"]) for run in group]),
+        "epochs_to_half_max": summarize(censored_epochs),
+        "censored": sum(value is None for value in reached),
+        "epochs_to_level": {
+            level: {"mean": _mean_of_reached(values), "reached": sum(value is not None for value in values)}
+            for level, values in by_level.items()
+        },
+        "auc": summarize(aucs),
+        "per_run": {"epochs_to_half_max": censored_epochs, "auc": aucs},
+        "mean_level": summarize([mean_level(run["levels"]) for run in group]),
+        "seconds": summarize([run["seconds"] for run in group]),
+        "active_mean_level": None
+        if window is None
+        else summarize([active_mean_level(run["levels"], window) for run in group]),
+        "study": _study_numbers(task, condition, granule),
+    }
+
+
+def _mean_of_reached(values: Sequence[int | None]) -> float | None:
+    """Mean over the runs that reached a level (``None`` if none did)."""
+    reached = [value for value in values if value is not None]
+    return sum(reached) / len(reached) if reached else None
+
+
+def _study_numbers(task: str, condition: str, granule: int) -> dict | None:
+    """The study's numbers for this row (G = 256 rows of the conditions it reports), else ``None``."""
+    if granule != 256:
+        return None
+    if task in STUDY_RESULTS and condition in STUDY_RESULTS[task][1]:
+        return dict(zip(("max_level", "epochs_to_half_max"), STUDY_RESULTS[task][1][condition], strict=True))
+    if task == "switching" and condition in STUDY_SWITCHING:
+        return {"active_mean_level": STUDY_SWITCHING[condition]}
+    return None
+
+
+def _group_order(item: tuple[tuple[str, int], list[dict]]) -> tuple[int, int]:
+    (condition, granule), _ = item
+    return list(CONDITIONS).index(condition), granule
+
+
+def _ordering(rows: Sequence[dict]) -> dict[str, bool | None]:
+    """Whether each CB-RNN condition (G = 256) reaches half-max in fewer mean epochs than RNN-only."""
+    speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in rows if row["n_granule"] == 256}
+    if "rnn" not in speed:
+        return {}
+    return {
+        f"{name}_faster_than_rnn": speed[name] < speed["rnn"]
+        for name in ("cbrnn", "full_reservoir", "interleaved")
+        if name in speed
+    }
+
+
+def _mean_sem(stats: dict, digits: int = 1) -> str:
+    if stats["n"] < 2:
+        return f"{stats['mean']:.{digits}f}"
+    return f"{stats['mean']:.{digits}f} ± {stats['sem']:.{digits}f}"
+
+
+def _table_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(summaries: Sequence[dict]) -> str:
+    """The results table in PAPER.md's layout, one block of rows per task, the study's numbers beside ours.
+
+    Parameters
+    ----------
+    summaries : sequence of dict
+        :func:`summarize_task` outputs.
+
+    Returns
+    -------
+    str
+        A Markdown table (mean ± SEM over networks; ``*`` marks rows where some runs never reached
+        half of the global max N and count as the full number of epochs).
+    """
+    header = [
+        "task",
+        "model",
+        "params",
+        "networks",
+        "max N",
+        "epochs to half of global max N",
+        "AUC",
+        "mean N",
+    ]
+    lines = [_table_row([*header, "study max N", "study epochs"]), _table_row(["---"] * (len(header) + 2))]
+    for summary in summaries:
+        study_max = summary["study_global_max"]
+        task_cell = f"{summary['task']} (global max {summary['global_max']}"
+        task_cell += f"; study {study_max})" if study_max is not None else ")"
+        for index, row in enumerate(summary["rows"]):
+            label = row["label"] if row["n_granule"] == 256 else _scaling_label(row)
+            epochs = _mean_sem(row["epochs_to_half_max"])
+            if row["censored"]:
+                epochs += f" \\* ({row['censored']} censored)"
+            study = row["study"] or {}
+            cells = [
+                task_cell if index == 0 else "",
+                label,
+                f"{row['n_parameters']:,}",
+                str(row["max_level"]["n"]),
+            ]
+            cells += [
+                _mean_sem(row["max_level"]),
+                epochs,
+                _mean_sem(row["auc"], 0),
+                _mean_sem(row["mean_level"]),
+            ]
+            cells += [str(study.get("max_level", "")), str(study.get("epochs_to_half_max", ""))]
+            lines.append(_table_row(cells))
+    switching = [summary for summary in summaries if summary["task"] == "switching"]
+    text = "\n".join(lines) + "\n" + _ordering_lines(summaries) + _comparison_table(summaries)
+    text += "".join(_level_table(summary) for summary in summaries)
+    return text + (_switching_table(switching[0]) if switching else "")
+
+
+def _level_table(summary: dict) -> str:
+    """Mean epochs to first reach each level N per condition (G = 256), with how many runs reached it."""
+    rows = [row for row in summary["rows"] if row["n_granule"] == 256]
+    levels = sorted({level for row in rows for level in row["epochs_to_level"]}, key=int)
+    if not rows or not levels:
+        return ""
+    lines = [
+        "",
+        f"{summary['task']}: mean epoch of first reaching N (runs that reached it / runs):",
+        "",
+        _table_row(["model", *[f"N = {level}" for level in levels]]),
+        _table_row(["---"] * (len(levels) + 1)),
+    ]
+    for row in rows:
+        cells = []
+        for level in levels:
+            entry = row["epochs_to_level"].get(level, {"mean": None, "reached": 0})
+            mean = "–" if entry["mean"] is None else f"{entry['mean']:.1f}"
+            cells.append(f"{mean} ({entry['reached']}/{row['max_level']['n']})")
+        lines.append(_table_row([row["label"], *cells]))
+    return "\n".join(lines) + "\n"
+
+
+def _scaling_label(row: dict) -> str:
+    """Row label of a scaling-sweep row: its granule size G, or the G of the CB-RNN it is matched to."""
+    matched = CONDITIONS[row["condition"]].matched_to is not None
+    return f"{row['label']}, {'matched to ' if matched else ''}G = {row['n_granule']}"
+
+
+def _ordering_lines(summaries: Sequence[dict]) -> str:
+    """One sentence per task: did the study's ordering (faster than RNN-only to half-max) hold?"""
+    lines = []
+    for summary in summaries:
+        verdicts = [
+            f"{CONDITIONS[key.removesuffix('_faster_than_rnn')].label} {'yes' if faster else 'no'}"
+            for key, faster in summary["ordering"].items()
+        ]
+        if verdicts:
+            lines.append(
+                f"* {summary['task']}: faster than RNN-only to half of the global max N (mean epochs): "
+                + ", ".join(verdicts)
+            )
+    return "\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _switching_table(summary: dict) -> str:
+    """Task switching's extra table: mean active N over the first ``switching_window`` epochs."""
+    window = summary["switching_window"]
+    lines = [
+        "",
+        f"Task switching, mean active N over the first {window} epochs (study: first 650 of 1000):",
+        "",
+        _table_row(["model", "networks", "mean active N", "study"]),
+        _table_row(["---"] * 4),
+    ]
+    for row in summary["rows"]:
+        study = (row["study"] or {}).get("active_mean_level", "")
+        stats = row["active_mean_level"]
+        lines.append(_table_row([row["label"], str(stats["n"]), _mean_sem(stats), str(study)]))
+    return "\n".join(lines) + "\n"
+
+
+def _comparison_table(summaries: Sequence[dict]) -> str:
+    """Ratio of mean epochs to half-max (condition / reference) with its 95 % interval and p-values."""
+    lines = []
+    for summary in summaries:
+        for comparison in summary.get("comparisons", []):
+            speed, area = comparison["epochs_to_half_max"], comparison["auc"]
+            study = STUDY_RATIOS.get(summary["task"]) if comparison["condition"] == "cbrnn" else None
+            lines.append(
+                _table_row(
+                    [
+                        summary["task"],
+                        " / ".join(CONDITIONS[comparison[key]].label for key in ("condition", "reference")),
+                        _ratio_interval(speed),
+                        _p_value(speed["welch_p"]),
+                        _p_value(speed["permutation_p"]),
+                        _ratio_interval(area),
+                        "" if study is None else f"{study:.2f}",
+                    ]
+                )
+            )
+    if not lines:
+        return ""
+    header = [
+        "task",
+        "comparison",
+        "epochs to half-max, ratio [95 % CI]",
+        "Welch p",
+        "permutation p",
+        "AUC ratio [95 % CI]",
+        "study ratio",
+    ]
+    intro = (
+        "\nRatios of means over networks (percentile bootstrap over networks, each group resampled "
+        "independently; two-sided Welch t-test and permutation test of the difference of means; runs that "
+        "never reached half-max count as the full number of epochs):\n\n"
+    )
+    return intro + "\n".join([_table_row(header), _table_row(["---"] * len(header)), *lines]) + "\n"
+
+
+def _ratio_interval(result: dict | None) -> str:
+    if result is None:
+        return "–"
+    return f"{result['ratio']:.2f} [{result['ci_low']:.2f}, {result['ci_high']:.2f}]"
+
+
+def _p_value(value: float) -> str:
+    return "–" if value != value else f"{value:.3g}"

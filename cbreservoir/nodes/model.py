@@ -1,0 +1,148 @@
+"""The Model that ``>>`` between cbreservoir nodes builds: reservoirpy's Model whose ``run`` is batched.
+
+reservoirpy 0.4.2's ``Model.run`` feeds multi-series input through the graph one series at a time.
+:class:`Model` is a subclass (``isinstance(model, reservoirpy.model.Model)`` holds and the rest of the
+API is reservoirpy's) whose ``run`` / ``predict`` run each node once on all series
+(:func:`~cbreservoir.nodes.run.run_batched`) when the graph has no delayed edge and holds only
+cbreservoir nodes and reservoirpy ``Input`` nodes; other graphs (reservoirpy's own nodes mixed in,
+delayed edges) run as reservoirpy runs them. ``fit`` is reservoirpy's, which already runs each node
+once on the whole batch. Graphs with delayed edges are initialised by
+:func:`~cbreservoir.nodes.initialize.initialize_graph` (reservoirpy 0.4.2's ``initialize`` rejects them).
+
+Examples
+--------
+>>> import numpy as np
+>>> from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
+>>> model = Reservoir(30, sr=0.9, seed=0) >> Cerebellum(64, seed=1) >> Ridge(1e-6)
+>>> type(model).__module__, model.runs_batched
+('cbreservoir.nodes.model', True)
+>>> u = np.random.default_rng(0).normal(size=(8, 50, 1))
+>>> model.fit(u, np.roll(u, 2, axis=1), warmup=5).run(u).shape     # 8 series at once, stays 3-D
+(8, 50, 1)
+"""
+
+from __future__ import annotations
+
+from reservoirpy.model import Model as ReservoirpyModel
+from reservoirpy.node import Node
+from reservoirpy.nodes import Input
+from reservoirpy.ops import ModelBuilderUtil
+
+from cbreservoir.nodes.initialize import has_delays, initialize_graph
+from cbreservoir.nodes.run import run_batched
+from cbreservoir.nodes._base import GraphOperatorsMixin
+
+__all__ = ["Model", "as_model", "composed"]
+
+
+class Model(ReservoirpyModel):
+    """A reservoirpy Model of cbreservoir nodes whose ``run`` runs every node once on all series.
+
+    Built by the graph operators, by :func:`as_model`, or as reservoirpy's: ``Model(nodes, edges)``
+    with ``(parent, delay, child)`` edges.
+
+    Notes
+    -----
+    Return types are reservoirpy's: a list for a list input, a 2-D array for one series, a dict
+    ``{name: output}`` for several output nodes; a 3-D input gives a 3-D array (reservoirpy 0.4.2
+    gives a list of its series). The node states afterwards are reservoirpy's too: every series
+    starts from the current states, each node then holds the last series' final state.
+    """
+
+    @property
+    def runs_batched(self) -> bool:
+        """Whether ``run`` goes node by node on all series: no delayed edge, only cbreservoir/Input nodes."""
+        return not has_delays(self) and all(isinstance(n, (GraphOperatorsMixin, Input)) for n in self.nodes)
+
+    def initialize(self, x: object, y: object = None) -> None:
+        """Initialise the nodes from a sample of ``x`` (and ``y``), as reservoirpy does.
+
+        A graph with delayed edges is initialised by :func:`initialize_graph` from ``x`` alone (its
+        nodes' output sizes must then be known; reservoirpy 0.4.2 cannot initialise such graphs).
+        """
+        if has_delays(self):
+            initialize_graph(self, x)
+        else:
+            super().initialize(x, y)
+
+    def run(self, x: object = None, iters: int | None = None, workers: int = 1) -> object:
+        """Outputs of the graph on ``x``; see the class notes for the layouts and states.
+
+        Parameters
+        ----------
+        x : ndarray (T, d) or (S, T, d), list of ndarray (T_i, d), or a dict {input name: such data}
+        iters : int, optional
+            With ``x=None``: run that many steps on empty input (reservoirpy).
+        workers : int, default 1
+            reservoirpy's parallel series (graphs that do not run batched).
+
+        Returns
+        -------
+        ndarray (T, k) / (S, T, k), list of ndarray (T_i, k), or dict {output name: such outputs}
+        """
+        if x is None or not self.runs_batched:
+            return super().run(x, iters=iters, workers=workers)
+        return run_batched(self, x)
+
+    def __rshift__(self, other: object) -> object:
+        return composed(super().__rshift__(other))
+
+    def __rrshift__(self, other: object) -> object:
+        return composed(super().__rrshift__(other))
+
+    def __lshift__(self, other: object) -> object:
+        return composed(super().__lshift__(other))
+
+    def __rlshift__(self, other: object) -> object:
+        return composed(super().__rlshift__(other))
+
+    def __and__(self, other: object) -> object:
+        return composed(super().__and__(other))
+
+    def __rand__(self, other: object) -> object:
+        return composed(super().__rand__(other))
+
+
+class _DelayedLink(ModelBuilderUtil):
+    """The half-built ``a >> d`` of ``a >> d >> b``, completing to a :class:`Model`."""
+
+    def __rshift__(self, other: object) -> object:
+        return composed(super().__rshift__(other))
+
+    def __rrshift__(self, other: object) -> object:
+        return composed(super().__rrshift__(other))
+
+
+def composed(result: object) -> object:
+    """What a graph operator returns: reservoirpy's result, as a :class:`Model` (or a delayed half-link).
+
+    ``NotImplemented`` passes through, so that Python tries the other operand's reflected operator.
+    """
+    if isinstance(result, ModelBuilderUtil) and not isinstance(result, _DelayedLink):
+        return _DelayedLink(result.node, result.delay, result.node_is_first)
+    if isinstance(result, ReservoirpyModel) and not isinstance(result, Model):
+        return Model(result.nodes, result.edges)
+    return result
+
+
+def as_model(graph: ReservoirpyModel | Node) -> Model:
+    """``graph`` as a :class:`Model`: itself, a new one over the same nodes and edges, or one node's.
+
+    Parameters
+    ----------
+    graph : reservoirpy Model or Node
+        E.g. a graph built with reservoirpy's own operators from an ``Input`` node. The nodes keep
+        their weights and states; a new Model initialises itself (cheaply) on its first run.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    """
+    if isinstance(graph, Model):
+        return graph
+    if isinstance(graph, ReservoirpyModel):
+        return Model(graph.nodes, graph.edges)
+    if isinstance(graph, Node):
+        return Model([graph], [])
+    raise TypeError(f"as_model needs a reservoirpy Model or Node; got {type(graph).__name__}")

@@ -1,0 +1,14 @@
+"""Torch side of cbreservoir: the math (:mod:`.functional`) and the modules that hold it.
+
+* :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum, GRU/LSTM
+  steps with a cerebellar bias, activations);
+* :mod:`cbreservoir.numerics.modules` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
+  ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`.
+
+Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph``) are in
+:mod:`cbreservoir.graph`.
+"""
+
+from .functional import ACTIVATIONS, CerebellarActivity, cerebellum_forward, core_step, get_activation
+
+__all__ = ["ACTIVATIONS", "CerebellarActivity", "cerebellum_forward", "core_step", "get_activation"]

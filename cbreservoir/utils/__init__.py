@@ -1,0 +1,1 @@
+"""Support shared by every layer: argument validation, strict JSON, lazy exports, memory guards, threads."""

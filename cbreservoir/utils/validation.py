@@ -1,0 +1,458 @@
+"""Input checks shared by the nodes (and reusable by any module that takes time series).
+
+Every check raises *before* anything is computed or any state changes, with a message that
+names what was expected and what arrived. Layout conventions (DESIGN.md):
+
+* one series: a ``(time, features)`` array;
+* a batch of equal-length series: a ``(series, time, features)`` array;
+* ragged series: a list (or tuple) of ``(time_i, features)`` arrays.
+
+Examples
+--------
+>>> import numpy as np
+>>> from cbreservoir.utils.validation import check_series, check_targets
+>>> X = check_series(np.zeros((4, 10, 3)), n_features=3)
+>>> X.layout, X.n_series, X.lengths
+('batch', 4, [10, 10, 10, 10])
+>>> Y = check_targets(X, np.ones((4, 2)))      # one target vector per series
+>>> Y.per_series
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Layout = Literal["single", "batch", "ragged"]
+
+__all__ = [
+    "Series",
+    "Targets",
+    "as_float_array",
+    "check_finite",
+    "check_fraction",
+    "check_positive_int",
+    "check_real",
+    "check_seed",
+    "check_series",
+    "check_targets",
+    "check_timestep",
+    "check_warmup",
+    "feature_dim",
+    "resolve_input_dim",
+]
+
+
+def as_float_array(x: object, name: str = "X", dtype: np.dtype | type | str | None = None) -> np.ndarray:
+    """Convert ``x`` to a floating-point ndarray (no copy when it already is one).
+
+    Parameters
+    ----------
+    x : array-like
+        Numbers: a numpy array, a torch tensor on the CPU, nested lists, ...
+    name : str
+        Name used in error messages.
+    dtype : dtype, optional
+        Target floating dtype; default keeps a floating input's dtype and converts anything
+        else (ints, bools) to float64.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric (strings, objects, complex numbers).
+    """
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a numeric array; got {type(x).__name__} ({error})") from error
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.floating)
+        or np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must hold real numbers; got an array of dtype {array.dtype}")
+    if dtype is not None:
+        return array.astype(dtype, copy=False)
+    if not np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float64)
+    return array
+
+
+def check_finite(x: np.ndarray, name: str = "X") -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or an infinity, naming the first bad position.
+
+    Parameters
+    ----------
+    x : ndarray
+    name : str
+        Name used in the message.
+    """
+    if np.isfinite(np.sum(x)):  # one pass, no temporary: any NaN/inf makes the sum non-finite
+        return
+    finite = np.isfinite(x)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(f"{name} must be finite; got {x[where]} at index {where} (shape {x.shape})")
+
+
+@dataclass(frozen=True)
+class Series:
+    """Validated time-series input.
+
+    Attributes
+    ----------
+    data : ndarray or list of ndarray
+        ``(T, d)`` (layout ``"single"``), ``(S, T, d)`` (``"batch"``) or a list of ``(T_i, d)``
+        (``"ragged"``), floating point, finite, non-empty.
+    layout : {"single", "batch", "ragged"}
+    """
+
+    data: np.ndarray | list[np.ndarray]
+    layout: Layout
+
+    @property
+    def n_features(self) -> int:
+        """Features per step, d."""
+        return int(self.as_list()[0].shape[-1])
+
+    @property
+    def n_series(self) -> int:
+        """Number of series (1 for a single series)."""
+        return 1 if self.layout == "single" else len(self.data)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Time steps of every series."""
+        return [int(series.shape[0]) for series in self.as_list()]
+
+    def as_list(self) -> list[np.ndarray]:
+        """The series as a list of ``(T_i, d)`` arrays (views, no copy)."""
+        if self.layout == "single":
+            return [self.data]
+        return list(self.data)
+
+    def restore(self, outputs: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """Put per-series outputs ``[(T_i, k), ...]`` back into this input's layout.
+
+        Returns ``(T, k)`` for a single series, ``(S, T, k)`` for a batch, a list for ragged input.
+        """
+        if self.layout == "single":
+            return outputs[0]
+        if self.layout == "batch":
+            return np.stack(outputs)
+        return list(outputs)
+
+
+def _shape_message(name: str, received: str) -> str:
+    return (
+        f"{name} must be a (time, features) array, a (series, time, features) array or a list of "
+        f"(time, features) arrays; got {received}"
+    )
+
+
+def _check_feature_count(name: str, n_features: int, expected: int | None, owner: str) -> None:
+    if expected is not None and n_features != expected:
+        raise ValueError(f"{name} has {n_features} features per step but {owner} expects {expected}")
+
+
+def check_series(
+    x: object,
+    name: str = "X",
+    n_features: int | None = None,
+    owner: str = "the node",
+    dtype: np.dtype | type | str | None = None,
+) -> Series:
+    """Validate time-series input and return it as a :class:`Series`.
+
+    Parameters
+    ----------
+    x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
+    name : str
+        Name used in error messages (``"X"``, ``"Y"``, ...).
+    n_features : int, optional
+        Required number of features d (e.g. an initialised node's ``input_dim``).
+    owner : str
+        Who expects ``n_features`` (used in the message, e.g. ``"Reservoir(units=100)"``).
+    dtype : dtype, optional
+        Convert to this floating dtype (default: keep floats, ints -> float64).
+
+    Returns
+    -------
+    Series
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not numeric / not an array or a list of arrays.
+    ValueError
+        Wrong number of dimensions, empty input (no series, no steps or no features), series of a
+        ragged list with different feature counts, a feature count other than ``n_features``,
+        or NaN/inf values.
+    """
+    if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        if len(x) == 0:
+            raise ValueError(f"{name} must hold at least one series; got an empty {type(x).__name__}")
+        series = [as_float_array(item, f"{name}[{i}]", dtype) for i, item in enumerate(x)]
+        for i, item in enumerate(series):
+            if item.ndim != 2:
+                raise ValueError(f"{name}[{i}] must be a (time, features) array; got shape {item.shape}")
+        widths = {item.shape[1] for item in series}
+        if len(widths) > 1:
+            raise ValueError(
+                f"all series of {name} must have the same number of features; got {sorted(widths)}"
+            )
+        result = Series(series, "ragged")
+    else:
+        array = as_float_array(x, name, dtype)
+        if array.ndim not in (2, 3):
+            raise ValueError(_shape_message(name, f"an array of shape {array.shape}"))
+        if array.ndim == 3 and array.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one series; got an array of shape {array.shape}")
+        result = Series(array, "single" if array.ndim == 2 else "batch")
+    for i, item in enumerate(result.as_list()):
+        if item.shape[0] == 0 or item.shape[1] == 0:
+            label = name if result.layout == "single" else f"{name}[{i}]"
+            raise ValueError(
+                f"{label} must have at least one time step and one feature; got shape {item.shape}"
+            )
+        check_finite(item, name if result.layout == "single" else f"{name}[{i}]")
+    _check_feature_count(name, result.n_features, n_features, owner)
+    return result
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Validated targets matching a :class:`Series`.
+
+    Attributes
+    ----------
+    data : ndarray or list of ndarray
+        Per-step targets in the input's layout (each series ``(T_i, k)``), or, when
+        ``per_series``, a ``(S, k)`` array: one target vector per series.
+    per_series : bool
+        True for sequence-to-vector targets (read against the final step of each series).
+    """
+
+    data: np.ndarray | list[np.ndarray]
+    per_series: bool
+
+    @property
+    def n_outputs(self) -> int:
+        """Target dimension k."""
+        return int(self.data.shape[-1] if self.per_series else self.as_list()[0].shape[-1])
+
+    def as_list(self) -> list[np.ndarray]:
+        """Per-step targets as a list of ``(T_i, k)`` arrays (not for per-series targets)."""
+        if isinstance(self.data, list):
+            return self.data
+        return [self.data] if self.data.ndim == 2 else list(self.data)
+
+
+def check_targets(x: Series, y: object, name: str = "Y", n_outputs: int | None = None) -> Targets:
+    """Validate targets against already validated inputs ``x``.
+
+    Accepted layouts:
+
+    * per step, same layout and lengths as ``x``: ``(T, k)`` (also ``(T,)``), ``(S, T, k)``, or a
+      list of ``(T_i, k)``;
+    * per series (sequence-to-vector), for a batch or ragged ``x``: ``(S,)`` or ``(S, k)``.
+
+    Parameters
+    ----------
+    x : Series
+    y : array-like or list of array-like
+    name : str
+    n_outputs : int, optional
+        Required target dimension k.
+
+    Returns
+    -------
+    Targets
+
+    Raises
+    ------
+    ValueError
+        Number of series or of time steps differs from ``x``, NaN/inf, wrong dimensions, empty,
+        or a target dimension other than ``n_outputs``.
+    """
+    if x.layout == "ragged" and isinstance(y, Sequence) and not isinstance(y, (str, bytes)):
+        targets = check_series([np.reshape(item, (len(item), -1)) for item in y], name)
+        _check_same_lengths(x, targets.as_list(), name)
+        result = Targets(targets.data, per_series=False)
+    else:
+        array = as_float_array(y, name)
+        if x.layout == "single":
+            if array.ndim == 1:
+                array = array[:, None]
+            result = Targets(check_series(array, name).data, per_series=False)
+            _check_same_lengths(x, [result.data], name)
+        elif array.ndim == 3 and x.layout == "batch":
+            result = Targets(check_series(array, name).data, per_series=False)
+            _check_same_lengths(x, list(result.data), name)
+        elif array.ndim in (1, 2):
+            result = _check_per_series(x, array, name)
+        else:
+            expected = "(series, time, outputs), (series,) or (series, outputs)"
+            if x.layout == "ragged":
+                expected = "a list of (time, outputs) arrays, (series,) or (series, outputs)"
+            raise ValueError(f"{name} must be {expected} for {x.layout} input; got shape {array.shape}")
+    if n_outputs is not None and result.n_outputs != n_outputs:
+        raise ValueError(f"{name} has {result.n_outputs} outputs but {n_outputs} are expected")
+    return result
+
+
+def _check_per_series(x: Series, array: np.ndarray, name: str) -> Targets:
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.shape[0] != x.n_series:
+        raise ValueError(f"{name} holds {array.shape[0]} per-series targets but X holds {x.n_series} series")
+    if array.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one output; got shape {array.shape}")
+    check_finite(array, name)
+    return Targets(array, per_series=True)
+
+
+def _check_same_lengths(x: Series, targets: list[np.ndarray], name: str) -> None:
+    if len(targets) != x.n_series:
+        raise ValueError(f"{name} holds {len(targets)} series but X holds {x.n_series}")
+    for i, (series, target) in enumerate(zip(x.as_list(), targets, strict=True)):
+        if series.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"series {i}: {name} has {target.shape[0]} time steps but X has {series.shape[0]}"
+            )
+
+
+def check_warmup(warmup: int, lengths: Sequence[int]) -> int:
+    """Check that ``warmup`` is an int in ``[0, min(lengths))`` and return it.
+
+    Raises
+    ------
+    TypeError
+        ``warmup`` is not an int (bools are refused).
+    ValueError
+        A negative warmup, or one that leaves no step of the shortest series.
+    """
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)):
+        raise TypeError(f"warmup must be an int; got {type(warmup).__name__}")
+    shortest = min(lengths)
+    if warmup < 0 or warmup >= shortest:
+        raise ValueError(
+            f"warmup must be >= 0 and smaller than the shortest series ({shortest} steps); got {warmup}"
+        )
+    return int(warmup)
+
+
+def check_timestep(x: object, n_features: int | None, owner: str = "the node", name: str = "x") -> np.ndarray:
+    """Validate one time step ``(d,)`` (also accepts ``(1, d)``) and return it as a 1-D float array.
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, a feature count other than ``n_features``, or NaN/inf.
+    """
+    array = as_float_array(x, name)
+    if array.ndim == 2 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one time step of shape (features,); got shape {array.shape}")
+    _check_feature_count(name, array.shape[0], n_features, owner)
+    check_finite(array, name)
+    return array
+
+
+def feature_dim(x: object) -> int:
+    """Features per step of a time step ``(d,)``, series ``(T, d)``, batch ``(S, T, d)`` or list.
+
+    Raises
+    ------
+    ValueError
+        For an empty list.
+    """
+    if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        if len(x) == 0:
+            raise ValueError("cannot infer the number of features of an empty list")
+        return int(np.shape(x[0])[-1])
+    return int(np.shape(x)[-1])
+
+
+def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node") -> int:
+    """The input dimension a node initialises with: read from ``x`` when given, else ``input_dim``.
+
+    Parameters
+    ----------
+    x : array (d,), (T, d) or (S, T, d), list of arrays (T_i, d), or None
+        Data the node is initialised on.
+    input_dim : int or None
+        The dimension the node already has (given to its constructor or implied by its weights).
+    owner : str
+        The node, named in error messages (e.g. ``"Reservoir(units=100)"``).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``x`` has no feature or a feature count other than ``input_dim``, or neither is given.
+    """
+    if x is None:
+        if input_dim is None:
+            raise ValueError(f"{owner} needs input_dim or data to initialize")
+        return input_dim
+    received = feature_dim(x)
+    if received < 1:
+        raise ValueError(f"{owner} needs inputs with at least one feature; got {received}")
+    if input_dim is not None and received != input_dim:
+        raise ValueError(f"{owner} expects {input_dim} input features; got {received}")
+    return received
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return ``value`` as an int if it is a positive integer (not a bool), else raise ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return int(value)
+
+
+def check_real(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
+    """Return ``value`` as a finite float, optionally ``>= minimum`` (``> minimum`` when ``strict``).
+
+    Raises
+    ------
+    TypeError
+        Not a real number (strings, None, bools).
+    ValueError
+        NaN, infinite, or out of range.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    number = float(value)
+    too_small = minimum is not None and (number <= minimum if strict else number < minimum)
+    if not np.isfinite(number) or too_small:
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
+        raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
+    return number
+
+
+def check_fraction(value: object, name: str) -> float:
+    """Return ``value`` if it is a number in (0, 1] (a density, a leak rate), else raise."""
+    number = check_real(value, name, minimum=0.0, strict=True)
+    if number > 1.0:
+        raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
+    return number
+
+
+def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | None:
+    """Accept None, a non-negative int or a ``numpy.random.Generator``; raise otherwise."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be None, a non-negative int or a numpy Generator; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative int; got {seed!r}")
+    return int(seed)

@@ -1,0 +1,89 @@
+"""The analysis report on a tiny profile: files, summary contents, resume."""
+
+import json
+
+import pytest
+
+from cbreservoir.experiments.analysis_report import AnalysisSettings, run_analysis
+from cbreservoir.experiments.reproduce.profiles import get_profile
+
+TINY_PROFILE = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, threshold=0.01)
+TINY_SETTINGS = AnalysisSettings(
+    test_batches=1,
+    recovery_steps=2,
+    activity_trials=2,
+    activity_length=20,
+    warmup=2,
+    max_lag=6,
+    fit_units=False,
+)
+FIGURES = ("learning_curves", "ablation", "readout_recovery", "dimensionality", "timescales", "sparseness")
+
+
+def reject_constant(name):
+    raise ValueError(f"summary.json holds {name}")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("analysis")
+    summary = run_analysis(output_dir, profile=TINY_PROFILE, settings=TINY_SETTINGS, progress=False)
+    return output_dir, summary
+
+
+def test_report_writes_figures_and_a_strict_json_summary(report):
+    output_dir, summary = report
+    assert summary["figures"] == {name: f"{name}.png" for name in FIGURES}
+    for name in FIGURES:
+        assert (output_dir / f"{name}.png").stat().st_size > 1000
+    stored = json.loads((output_dir / "summary.json").read_text(), parse_constant=reject_constant)
+    assert stored == summary
+
+
+def test_summary_holds_every_analysis_per_condition(report):
+    _, summary = report
+    assert list(summary["models"]) == ["cbrnn", "full_reservoir"]
+    for model in summary["models"].values():
+        assert model["levels"] == [2, 3]  # threshold 0.01: every epoch passes
+        assert model["analysis_level"] == 3 and model["analysed_model"] == "weights that passed N = 3"
+        assert [row["level"] for row in model["checkpoints"]] == [2, 3]
+        assert all(0 <= row["ablated"] <= 1 and 0 <= row["full"] <= 1 for row in model["checkpoints"])
+        recovery = model["readout_recovery"]
+        assert recovery["zero_shot_gap"] == pytest.approx(recovery["intact"] - recovery["zero_shot"])
+        assert set(model["dimensionality"]) == {
+            "core",
+            "granule",
+            "purkinje",
+            "nuclei",
+            "core (cerebellum off)",
+        }
+        core_timescale = model["timescales"]["core"]["lag_below_1_over_e_interpolated"]
+        assert core_timescale is None or 0 < core_timescale <= TINY_SETTINGS.max_lag
+        sparseness = model["granule_sparseness"]
+        assert 0 <= sparseness["coding_level"] <= 1
+        assert sum(sparseness["population_histogram"]["counts"]) <= 2 * 18
+
+
+def test_a_second_run_resumes_from_the_checkpoints(report):
+    output_dir, summary = report
+    again = run_analysis(output_dir, profile=TINY_PROFILE, settings=TINY_SETTINGS, progress=False)
+    for condition, model in summary["models"].items():
+        assert again["models"][condition] == model
+
+
+def test_report_rejects_unsupported_tasks(tmp_path):
+    with pytest.raises(ValueError, match="task must be one of"):
+        run_analysis(tmp_path, task="multitask")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"test_batches": 0}, "test_batches must be a positive int"),
+        ({"recovery_steps": -1}, "recovery_steps must be an int >= 0"),
+        ({"activity_length": 20, "warmup": 5, "max_lag": 15}, "max_lag < activity_length - warmup"),
+    ],
+)
+def test_analysis_settings_are_checked(changes, message):
+    with pytest.raises(ValueError, match=message):
+        AnalysisSettings(**changes)

@@ -1,0 +1,31 @@
+"""Scoped torch thread counts restore the caller's setting."""
+
+import pytest
+import torch
+
+from cbreservoir.utils.threads import torch_threads
+
+
+def test_block_and_decorator_restore_the_callers_thread_count():
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+
+        @torch_threads(1)
+        def inside() -> int:
+            raise RuntimeError(torch.get_num_threads())
+
+        with pytest.raises(RuntimeError, match="1"):
+            inside()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_bad_thread_counts_are_refused(bad):
+    with pytest.raises(ValueError, match="n_jobs must be None, -1 or a positive int"), torch_threads(bad):
+        pass
