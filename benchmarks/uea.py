@@ -279,16 +279,16 @@ def plot(benchmark: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for model, per_set in benchmark["results"].items():
         accuracy = np.mean([np.mean(per_set[name]["accuracy"]) for name in SETS])
         fit = sum(np.mean(per_set[name]["fit_s"]) for name in SETS)
-        ax.scatter(fit, accuracy, s=40)
-        ax.annotate(model, (fit, accuracy), textcoords="offset points", xytext=(5, 4), fontsize=9)
+        ax.scatter(fit, accuracy, s=40, label=LABELS[model])
+    ax.legend(loc="lower left", fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("total fit time over the 4 sets (s, one thread)")
     ax.set_ylabel("mean test accuracy over the 4 sets")
-    ax.set_title("UEA/UCR: JapaneseVowels, BasicMotions, GunPoint, ItalyPowerDemand")
+    ax.set_title("JapaneseVowels, BasicMotions, GunPoint, ItalyPowerDemand", fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
