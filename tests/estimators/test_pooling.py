@@ -128,3 +128,16 @@ def test_regressor_standardises_per_step_inputs_too():
     first = CerebellarReservoirRegressor(alpha=1.0, **SMALL).fit(u, y)
     second = CerebellarReservoirRegressor(alpha=1.0, **SMALL).fit(50.0 + 20.0 * u, y)
     np.testing.assert_allclose(second.predict(50.0 + 20.0 * u), first.predict(u), atol=1e-8)
+
+
+def test_grid_search_and_clone_over_the_pooling():
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _ragged(24, seed=6)
+    model = CerebellarReservoirClassifier(pooling=["mean"], **SMALL)
+    assert clone(model).get_params()["pooling"] == ["mean"]
+    grid = {"pooling": [("last",), ("mean", "active")]}
+    search = GridSearchCV(CerebellarReservoirClassifier(**SMALL), grid, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 2 and search.best_params_["pooling"] in grid["pooling"]
+    assert search.best_estimator_.pooling_ == tuple(search.best_params_["pooling"])
