@@ -2,7 +2,9 @@
 
 Every subcommand accepts ``--json`` (one JSON document on stdout, nothing else) and ``--quiet`` (no progress
 bars; bars are also off when stdout is not a terminal). Exit codes: 0 success, 1 the work failed, 2 bad
-usage (unknown options, bad values, bad config files: the message names the key and its allowed values).
+usage (unknown options, bad values, bad config files: the message names the key, its allowed values and
+the value; a checkpoint or output directory written with other settings: the message lists them). All
+values are checked before any work starts.
 Subcommand implementations are imported only when that subcommand runs, so ``cbreservoir --help`` is fast
 and a missing optional piece breaks only its own subcommand.
 
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cbreservoir.utils.strict_json import json_ready
+from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED, SettingsMismatchError
 
 __all__ = [
     "EXIT_FAILED",
@@ -36,7 +39,6 @@ __all__ = [
     "UsageError",
     "build_parser",
     "main",
-    "read_config",
     "train_settings",
 ]
 
@@ -81,41 +83,60 @@ class _Option:
     metavar: str | None = None
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"expected a positive integer, got {text!r}")
+def _integer(text: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text!r}")
     return value
 
 
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, MAX_COUNT)
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _integer(text, 0, MAX_SEED)
 
 
 def _torch_device(text: str) -> str:
     import torch  # here, not at import time: 'cbreservoir --help' stays fast
 
     try:
-        torch.device(text)
+        device = torch.device(text)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"expected a torch device such as cpu or cuda:0, got {text!r}") from error
+        message = f"expected a torch device such as cpu or cuda:0, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from error
+    available = {"cpu": 1, "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+    mps = getattr(torch.backends, "mps", None)
+    available["mps"] = int(mps is not None and mps.is_available())
+    count = available.get(device.type)
+    if count is None:
+        raise argparse.ArgumentTypeError(f"expected a device of type cpu, cuda or mps, got {text!r}")
+    if count == 0 or (device.index is not None and device.index >= count):
+        raise argparse.ArgumentTypeError(
+            f"device {text!r} is not available on this machine ({count} {device.type} device(s)); "
+            "use --device cpu"
+        )
     return text
 
 
-_positive_int.__name__ = "positive integer"
-_positive_float.__name__ = "positive number"
-_non_negative_int.__name__ = "non-negative integer"
-_torch_device.__name__ = "torch device"
+_positive_int.__name__ = f"an integer in [1, {MAX_COUNT}]"
+_positive_float.__name__ = "a finite number > 0"
+_non_negative_int.__name__ = f"an integer in [0, {MAX_SEED}]"
+_torch_device.__name__ = "an available torch device"
 
 TRAIN_OPTIONS: tuple[_Option, ...] = (
     _Option(
@@ -358,10 +379,6 @@ def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
 
 def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
     """The parallel options given on the command line (absent ones keep the backend's defaults)."""
-    if args.backend is not None:
-        from cbreservoir.experiments.sweep import BACKENDS
-
-        _check_choice("backend", args.backend, BACKENDS)
     options = {
         "n_jobs": args.n_jobs,
         "backend": args.backend,
@@ -396,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"cbreservoir {args.command}"
     try:
         result = args.handler(args)
-    except UsageError as error:
+    except (UsageError, SettingsMismatchError) as error:  # a resume with other settings is bad usage too
         return _fail(args, prefix, f"error: {error}", EXIT_USAGE)
     except _BackendMissing as error:
         return _fail(args, prefix, f"unavailable: {error}", EXIT_FAILED)
@@ -448,34 +465,12 @@ def _backend(module: str, name: str) -> Any:
 # ---------------------------------------------------------------------------------------------- configs
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) mapping from ``path``.
+def _read_config(path: str) -> dict[str, Any]:
+    """:func:`cbreservoir.utils.files.read_config`, its ``ValueError`` a usage error."""
+    from cbreservoir.utils.files import read_config
 
-    Raises
-    ------
-    UsageError
-        If the file is missing, has another suffix, does not parse, or does not hold a mapping.
-    """
-    path = Path(path)
-    suffixes = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
-    if path.suffix.lower() not in suffixes:
-        raise UsageError(f"config file {path} must end in one of {sorted(suffixes)}, got {path.suffix!r}")
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise UsageError(f"cannot read config file {path}: {error}") from error
-    try:
-        if suffixes[path.suffix.lower()] == "json":
-            config = json.loads(text)
-        else:
-            import yaml
-
-            config = yaml.safe_load(text)
-    except Exception as error:  # json and yaml raise their own error types
-        raise UsageError(f"config file {path} does not parse: {error}") from error
-    if not isinstance(config, dict):
-        raise UsageError(f"config file {path} must hold a mapping of settings, got {type(config).__name__}")
-    return config
+    with _usage_errors():
+        return read_config(path)
 
 
 def train_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -488,7 +483,7 @@ def train_settings(args: argparse.Namespace) -> dict[str, Any]:
     """
     settings = {option.name: option.default for option in TRAIN_OPTIONS}
     if getattr(args, "config", None):
-        for raw_key, value in read_config(args.config).items():
+        for raw_key, value in _read_config(args.config).items():
             key = str(raw_key).replace("-", "_")
             if key not in _TRAIN_OPTION:
                 raise UsageError(
@@ -508,14 +503,12 @@ def _convert(key: str, value: Any, source: str) -> Any:
         raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r}")
     try:
         return option.type(str(value))
-    except ValueError as error:
-        raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r}") from error
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        raise UsageError(f"{key!r} in {source}: {error}") from error
 
 
 def _type_name(option: _Option) -> str:
-    return {str: "a string", int: "an integer", float: "a number"}.get(
-        option.type, f"a {option.type.__name__}"
-    )
+    return {str: "a string", int: "an integer", float: "a number"}.get(option.type, option.type.__name__)
 
 
 def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
@@ -572,6 +565,7 @@ def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
     for key in ("schedule", "n_granule", "save", "checkpoint_dir"):
         if settings[key] != _TRAIN_OPTION[key].default:
             raise UsageError(f"{key!r} applies to curriculum training: give 'epochs' too")
+    _check_resources(settings)
     result = train_fixed_level(
         model=settings["model"],
         task=settings["task"],
@@ -586,6 +580,56 @@ def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
         learning_rate=settings["learning_rate"],
     )
     return {"mode": "fixed_level", **result}
+
+
+#: ``train`` settings recorded in curriculum checkpoints besides the curriculum's own (task, n, steps,
+#: test_batches, batch_size, seed): a resume with another value is refused. The epoch budget may grow;
+#: ``device`` may change (a run can move between machines); ``save``, ``ensemble`` and the checkpoint
+#: directory do not change what a network learns (member i of an ensemble is the solo run with seed + i).
+RUN_SETTINGS = ("model", "schedule", "n_granule", "learning_rate")
+
+
+def _check_resources(settings: dict[str, Any]) -> None:
+    """Before any work: seeds in range, ``save``/``checkpoint_dir`` writable, the ensemble fits in memory."""
+    from cbreservoir.utils.validation import check_writable_directory
+
+    members = settings["ensemble"] or 1
+    if settings["seed"] + members - 1 > MAX_SEED:
+        raise UsageError(
+            f"'seed' + 'ensemble' - 1 (the last member's seed) must be <= {MAX_SEED}; "
+            f"got {settings['seed']} + {members} - 1"
+        )
+    with _usage_errors():
+        if settings["save"]:
+            check_writable_directory(str(Path(settings["save"]).resolve().parent), "'save' (its directory)")
+        if settings["checkpoint_dir"]:
+            check_writable_directory(settings["checkpoint_dir"], "'checkpoint_dir'")
+    _check_ensemble_memory(settings, members)
+
+
+def _check_ensemble_memory(settings: dict[str, Any], members: int) -> None:
+    """Refuse an ensemble whose weights and activations cannot fit in the available memory.
+
+    The estimate per member, from one model built for the purpose: 4 copies of the float32 parameters
+    (weights, gradients, momentum, the ensemble's stacked copy) plus the activations kept for
+    backpropagation, 2 x batch x longest sequence x (hidden + granule) float32 values, at level ``n``.
+    """
+    from cbreservoir.experiments.reproduce.conditions import build_condition_model
+    from cbreservoir.models import count_parameters
+    from cbreservoir.tasks import length_range
+    from cbreservoir.utils.resources import InsufficientMemoryError, check_memory
+
+    if members == 1:
+        return
+    model = build_condition_model(settings["model"], settings["task"], n_granule=settings["n_granule"])
+    granule = model.config.get("n_granule", 0)  # cerebellar models only
+    steps = length_range(settings["n"])[1]
+    activations = 2 * settings["batch_size"] * steps * (model.hidden_size + granule)
+    per_member = 4 * 4 * count_parameters(model) + 4 * activations
+    try:
+        check_memory(members * per_member, f"an ensemble of {members} {settings['model']} networks")
+    except InsufficientMemoryError as error:
+        raise UsageError(f"'ensemble' = {members} is too large for this machine: {error}") from error
 
 
 def _model_kinds(conditions: dict) -> list[str]:
@@ -612,6 +656,7 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
     _check_choice("task", settings["task"], TASKS)
     _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
     _check_level(settings)
+    _check_resources(settings)
     task, n_members = settings["task"], settings["ensemble"] or 1
     seeds = [settings["seed"] + member for member in range(n_members)]
     models = [
@@ -631,6 +676,7 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
         "batch_size": settings["batch_size"],
         "checkpoint_dir": settings["checkpoint_dir"],
         "progress": progress,
+        "settings": {key: settings[key] for key in RUN_SETTINGS},
     }
     if settings["ensemble"] is None:
         trained = GradientTrainer(models[0], seed=seeds[0], **trainer_options)
@@ -668,22 +714,19 @@ def _save(obj: Any, path: str) -> None:
 
 def _run_reproduce(args: argparse.Namespace) -> dict:
     reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
-    from cbreservoir.experiments.reproduce import TASKS, check_conditions, check_tasks, get_profile
+    from cbreservoir.experiments.reproduce import TASKS, check_arguments, get_profile
 
+    options = {"output_dir": args.output_dir, "seeds": args.seeds, **_parallel_options(args)}
     with _usage_errors():
-        tasks = check_tasks(args.task or TASKS)
         profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
-        conditions = None if args.conditions is None else check_conditions(args.conditions)
-    options = {"output_dir": args.output_dir, "seeds": args.seeds}
-    return reproduce(
-        tasks,
-        profile=profile,
-        conditions=conditions,
-        granule_sizes=profile.granule_sizes if args.scaling else None,
-        progress=args.progress,
-        **{key: value for key, value in options.items() if value is not None},
-        **_parallel_options(args),
-    )
+        arguments = check_arguments(
+            args.task or TASKS,
+            profile=profile,
+            conditions=args.conditions,
+            granule_sizes=list(profile.granule_sizes) if args.scaling else None,
+            **{key: value for key, value in options.items() if value is not None},
+        )
+    return reproduce(**arguments, progress=args.progress)
 
 
 def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -701,31 +744,13 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _run_sweep(args: argparse.Namespace) -> dict:
-    run_config_sweep = _backend("cbreservoir.experiments.reproduce", "run_config_sweep")
-    config = read_config(args.config)
-    _check_sweep_config(config, args.config)
-    return run_config_sweep(
-        config, progress=args.progress, output_dir=args.output_dir, **_parallel_options(args)
-    )
+    reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
+    from cbreservoir.experiments.reproduce import config_arguments
 
-
-def _check_sweep_config(config: dict[str, Any], path: str) -> None:
-    """Check a sweep config's keys and names before any run starts (bad ones are usage errors)."""
-    from cbreservoir.experiments.reproduce import CONFIG_KEYS, check_conditions, check_tasks, get_profile
-
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise UsageError(
-            f"unknown key(s) {unknown} in config file {path}; allowed keys: {sorted(CONFIG_KEYS)}"
-        )
-    if "tasks" not in config:
-        raise UsageError(f"config file {path} lacks the required key 'tasks': {CONFIG_KEYS['tasks']}")
-    with _usage_errors(f"config file {path}: "):
-        check_tasks(config["tasks"])
-        profile = get_profile(config.get("profile", "quick"))
-        profile.replace(**(config.get("overrides") or {}))
-        if "conditions" in config:
-            check_conditions(config["conditions"])
+    config = _read_config(args.config)
+    with _usage_errors(f"config file {args.config}: "):
+        arguments = config_arguments(config, output_dir=args.output_dir, **_parallel_options(args))
+    return reproduce(**arguments, progress=args.progress)
 
 
 @contextmanager

@@ -86,6 +86,9 @@ def same(a: Any, b: Any) -> bool:
         )
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[key], b[key]) for key in a)
+    if isinstance(a, np.random.Generator) and isinstance(b, np.random.Generator):  # a node's rng
+        spawned = [g.bit_generator.seed_seq.n_children_spawned for g in (a, b)]
+        return a.bit_generator.state == b.bit_generator.state and spawned[0] == spawned[1]
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if hasattr(a, "__dict__") and type(a) is type(b) and not callable(a):

@@ -28,6 +28,7 @@ _EXPORTS = {
     "fit_unit_timescales": ".timescales",
     "network_timescale": ".timescales",
     "treves_rolls_sparseness": ".sparseness",
+    "activity_ratio": ".sparseness",
     "coding_level": ".sparseness",
     "collect_activity": ".activity",
     "random_input_activity": ".activity",

@@ -1,14 +1,23 @@
 """Sparseness of non-negative population codes (e.g. the granule layer): Treves–Rolls and coding level.
 
-Activity is ``(samples, units)`` of non-negative rates (ReLU outputs).
+Activity is ``(samples, units)`` of non-negative rates (ReLU outputs). Two related quantities:
+
+* the activity ratio ``a = ⟨r⟩² / ⟨r²⟩`` (Treves & Rolls): 1/n for a one-hot code over n entries, 1 for a
+  uniform one — smaller is sparser;
+* the normalised Treves–Rolls sparseness ``S = (1 − a) / (1 − 1/n)``, the study's measure: 1 for a
+  one-hot code, 0 for a uniform one — larger is sparser.
 
 Examples
 --------
 >>> import numpy as np
->>> from cbreservoir.analysis import treves_rolls_sparseness, coding_level
+>>> from cbreservoir.analysis import activity_ratio, coding_level, treves_rolls_sparseness
 >>> one_hot = np.eye(4)
->>> treves_rolls_sparseness(one_hot)  # population measure of each sample: 1 / units
+>>> treves_rolls_sparseness(one_hot)  # population sparseness of each sample
+array([1., 1., 1., 1.])
+>>> activity_ratio(one_hot)
 array([0.25, 0.25, 0.25, 0.25])
+>>> treves_rolls_sparseness([[1.0, 1.0, 0.0, 0.0]])  # a = 1/2, S = (1 - 1/2) / (1 - 1/4)
+array([0.66666667])
 >>> coding_level(one_hot)
 0.25
 """
@@ -29,10 +38,30 @@ def _nonnegative_activity(activity: object) -> np.ndarray:
     return array
 
 
-def treves_rolls_sparseness(activity: object, kind: str = "population") -> np.ndarray:
-    """Treves–Rolls measure ``a = (mean r)² / mean(r²)`` of a non-negative code.
+def _checked(activity: object, kind: str) -> tuple[np.ndarray, int]:
+    """The validated activity and the axis the measure averages over."""
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+    return _nonnegative_activity(activity), 1 if kind == "population" else 0
 
-    ``a`` is 1/N for a one-hot code over N entries and 1 for a uniform code: smaller is sparser.
+
+def _ratio(array: np.ndarray, axis: int) -> np.ndarray:
+    """``⟨r⟩² / ⟨r²⟩`` along ``axis``; NaN where all rates are zero.
+
+    The rates are divided by their peak first (``a`` does not depend on the scale), so tiny rates
+    whose squares would underflow still give their ratio.
+    """
+    peak = array.max(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = array / peak  # NaN for a silent sample or unit
+    return np.mean(scaled, axis=axis) ** 2 / np.mean(scaled**2, axis=axis)
+
+
+def activity_ratio(activity: object, kind: str = "population") -> np.ndarray:
+    """Treves–Rolls activity ratio ``a = (mean r)² / mean(r²)`` of a non-negative code.
+
+    ``a`` is 1/n for a one-hot code over n entries and 1 for a uniform code: smaller is sparser.
+    :func:`treves_rolls_sparseness` rescales it to the study's S in [0, 1].
 
     Parameters
     ----------
@@ -45,21 +74,49 @@ def treves_rolls_sparseness(activity: object, kind: str = "population") -> np.nd
     Returns
     -------
     ndarray
-        (samples,) for ``"population"``, (units,) for ``"lifetime"``; NaN where all rates are zero.
+        (samples,) for ``"population"``, (units,) for ``"lifetime"``, in [1/n, 1]; NaN where all
+        rates are zero (a silent sample or unit has no ratio).
 
     Raises
     ------
     ValueError
         If ``activity`` is not 2-D, holds negative values or NaN/inf, or ``kind`` is unknown.
     """
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    array = _nonnegative_activity(activity)
-    axis = 1 if kind == "population" else 0
-    mean_rate = array.mean(axis=axis)
-    mean_square = np.mean(array**2, axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mean_square > 0, mean_rate**2 / mean_square, np.nan)
+    array, axis = _checked(activity, kind)
+    return _ratio(array, axis)
+
+
+def treves_rolls_sparseness(activity: object, kind: str = "population") -> np.ndarray:
+    """Normalised Treves–Rolls sparseness ``S = (1 − a) / (1 − 1/n)`` of a non-negative code.
+
+    ``a`` is the :func:`activity_ratio` and n the number of entries it averages over (units for
+    ``"population"``, samples for ``"lifetime"``). S is 1 for a one-hot code and 0 for a uniform one:
+    larger is sparser. For r = [1, 1, 0, 0]: a = 1/2 and S = (1 − 1/2) / (1 − 1/4) = 2/3.
+
+    Parameters
+    ----------
+    activity : array-like (samples, units)
+        Non-negative rates; at least 2 entries along the averaged axis (S is undefined for n = 1).
+    kind : {"population", "lifetime"}
+        As :func:`activity_ratio`.
+
+    Returns
+    -------
+    ndarray
+        (samples,) for ``"population"``, (units,) for ``"lifetime"``, in [0, 1]; NaN where all rates
+        are zero (a silent sample or unit is neither sparse nor dense).
+
+    Raises
+    ------
+    ValueError
+        As :func:`activity_ratio`, and when the averaged axis has fewer than 2 entries.
+    """
+    array, axis = _checked(activity, kind)
+    n = array.shape[axis]
+    if n < 2:
+        over = "units" if kind == "population" else "samples"
+        raise ValueError(f"{kind} sparseness needs at least 2 {over}; got activity of shape {array.shape}")
+    return (1.0 - _ratio(array, axis)) / (1.0 - 1.0 / n)
 
 
 def coding_level(activity: object, threshold: float = 0.0) -> float:

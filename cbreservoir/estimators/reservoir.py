@@ -92,8 +92,8 @@ class _CerebellarReservoirBase(_SequenceEstimator):
     def _granule_code(self, batch: Series) -> list[np.ndarray]:
         """Granule activity of every series, each ``(T_i, n_granule)``, from a zero reservoir state."""
         data = batch.data
-        if self.input_scaler_ is not None:  # one transform of all steps, split back into series
-            steps = self.input_scaler_.transform(np.concatenate(batch.as_list()))
+        if self.input_mean_ is not None:  # one transform of all steps, split back into series
+            steps = (np.concatenate(batch.as_list()) - self.input_mean_) / self.input_scale_
             data = batch.restore(split_by_series(steps, batch.lengths))
         self.reservoir_.reset()
         with torch_threads(self.n_jobs):
@@ -114,17 +114,23 @@ class _CerebellarReservoirBase(_SequenceEstimator):
             check_warmup(self.warmup, batch.lengths)
             per_series = split_by_series(targets, batch.lengths)
             targets = np.concatenate([t[self.warmup :] for t in per_series])
-        self.input_scaler_ = None
+        self.input_mean_ = self.input_scale_ = None
         if self.standardize:
-            self.input_scaler_ = StandardScaler().fit(np.concatenate(batch.as_list()))
+            self.input_mean_, self.input_scale_ = _column_moments(np.concatenate(batch.as_list()))
         self._build_nodes(batch.n_features)
         rows = self._readout_inputs(batch, training=True)
-        self.feature_scaler_ = StandardScaler().fit(rows)
-        self.readout_.fit(self.feature_scaler_.transform(rows), targets)
+        self.feature_mean_, self.feature_scale_ = _column_moments(rows)
+        self.readout_.fit((rows - self.feature_mean_) / self.feature_scale_, targets)
 
     def _output_rows(self, batch: Series) -> np.ndarray:
-        rows = self.feature_scaler_.transform(self._readout_inputs(batch, training=False))
-        return self.readout_.run(rows)
+        rows = self._readout_inputs(batch, training=False)
+        return self.readout_.run((rows - self.feature_mean_) / self.feature_scale_)
+
+
+def _column_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD of each column of ``rows`` (n, k), SD 1 for constant columns (StandardScaler's)."""
+    scaler = StandardScaler().fit(rows)
+    return scaler.mean_, scaler.scale_
 
 
 _PARAMETERS_DOC = """
@@ -187,10 +193,10 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         Whether ``fit`` saw one label per step (else one per series).
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_scaler_ : StandardScaler or None
-        Per-feature input standardisation fitted on the training steps (None if ``standardize=False``).
-    feature_scaler_ : StandardScaler
-        Per-column standardisation of the readout's inputs, fitted on the training rows.
+    input_mean_, input_scale_ : ndarray (n_features_in_,) or None
+        Mean and SD of each input feature over all training steps (None if ``standardize=False``).
+    feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
+        Mean and SD of each readout input over the training rows (SD 1 for a constant column).
     pooling_ : tuple of str
     n_features_in_ : int
     """
@@ -212,10 +218,10 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
         Whether the targets had no output axis (predictions then have none either).
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_scaler_ : StandardScaler or None
-        Per-feature input standardisation fitted on the training steps (None if ``standardize=False``).
-    feature_scaler_ : StandardScaler
-        Per-column standardisation of the readout's inputs, fitted on the training rows.
+    input_mean_, input_scale_ : ndarray (n_features_in_,) or None
+        Mean and SD of each input feature over all training steps (None if ``standardize=False``).
+    feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
+        Mean and SD of each readout input over the training rows (SD 1 for a constant column).
     pooling_ : tuple of str
     n_features_in_ : int
     """

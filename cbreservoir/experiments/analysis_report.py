@@ -40,7 +40,7 @@ from cbreservoir.analysis.activity import (
     random_input_activity,
     timescales_by_population,
 )
-from cbreservoir.analysis.sparseness import coding_level, treves_rolls_sparseness
+from cbreservoir.analysis.sparseness import activity_ratio, coding_level, treves_rolls_sparseness
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS, check_conditions
 from cbreservoir.experiments.reproduce.profiles import Profile, get_profile
 from cbreservoir.experiments.reproduce.run import build_curriculum, make_cell
@@ -163,8 +163,13 @@ def _random_activity(model: nn.Module, settings: AnalysisSettings, seed: int) ->
     )
 
 
+def _finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite entries (non-silent samples or units), NaN when there are none."""
+    return float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+
+
 def granule_sparseness(granule: np.ndarray) -> dict[str, float]:
-    """Treves–Rolls sparseness (population and lifetime) and coding level of granule activity.
+    """Normalised Treves–Rolls sparseness S (population and lifetime) and coding level of granule activity.
 
     Parameters
     ----------
@@ -173,17 +178,22 @@ def granule_sparseness(granule: np.ndarray) -> dict[str, float]:
     Returns
     -------
     dict
-        ``population_mean`` / ``lifetime_mean`` (means over non-silent samples / units),
-        ``silent_sample_fraction``, ``silent_unit_fraction``, ``coding_level``, and
-        ``population_histogram`` (``bin_edges`` over [0, 1], ``counts`` of non-silent samples).
+        ``population_sparseness_mean`` / ``lifetime_sparseness_mean``: the study's S (1 one-hot, 0
+        uniform; :func:`~cbreservoir.analysis.treves_rolls_sparseness`), means over non-silent samples /
+        units; ``population_activity_ratio_mean`` / ``lifetime_activity_ratio_mean``: the same for the
+        activity ratio a (:func:`~cbreservoir.analysis.activity_ratio`); ``silent_sample_fraction``,
+        ``silent_unit_fraction``, ``coding_level``, and ``population_histogram`` (of S: ``bin_edges``
+        over [0, 1], ``counts`` of non-silent samples).
     """
     samples = granule.reshape(-1, granule.shape[-1])
     population = treves_rolls_sparseness(samples, kind="population")
     lifetime = treves_rolls_sparseness(samples, kind="lifetime")
     counts, edges = np.histogram(population[np.isfinite(population)], bins=SPARSENESS_BINS, range=(0.0, 1.0))
     return {
-        "population_mean": float(np.nanmean(population)) if np.isfinite(population).any() else math.nan,
-        "lifetime_mean": float(np.nanmean(lifetime)) if np.isfinite(lifetime).any() else math.nan,
+        "population_sparseness_mean": _finite_mean(population),
+        "lifetime_sparseness_mean": _finite_mean(lifetime),
+        "population_activity_ratio_mean": _finite_mean(activity_ratio(samples, kind="population")),
+        "lifetime_activity_ratio_mean": _finite_mean(activity_ratio(samples, kind="lifetime")),
         "silent_sample_fraction": float(np.mean(~np.isfinite(population))),
         "silent_unit_fraction": float(np.mean(~np.isfinite(lifetime))),
         "coding_level": coding_level(samples),
@@ -391,7 +401,7 @@ def plot_timescales(models: dict[str, dict], path: Path) -> Path:
 
 
 def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
-    """Histogram of the granule layer's population Treves–Rolls measure per condition."""
+    """Histogram of the granule layer's population sparseness S per condition."""
     figure, axis = _pyplot().subplots(figsize=(6, 4))
     largest = 0.0
     for condition, result in models.items():
@@ -407,13 +417,13 @@ def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
             fill=True,
             alpha=0.5,
             label=f"{_label(condition)}: coding level {sparseness['coding_level']:.2f}, "
-            f"lifetime a {sparseness['lifetime_mean']:.2f}",
+            f"lifetime S {sparseness['lifetime_sparseness_mean']:.2f}",
         )
         if counts.any():
             largest = max(largest, edges[np.flatnonzero(counts)[-1] + 1])
     axis.set(
-        xlabel="population Treves–Rolls measure a = <r>² / <r²> across granule units\n"
-        "(1/G for a one-hot code, 1 for a uniform code)",
+        xlabel="population Treves–Rolls sparseness S = (1 − a) / (1 − 1/G), a = <r>² / <r²>\n"
+        "across granule units (1 for a one-hot code, 0 for a uniform code)",
         ylabel="number of samples (trial × time step)",
         title="Granule-layer sparseness under random input",
         xlim=(0, min(1.0, largest + 0.1)),

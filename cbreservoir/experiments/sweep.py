@@ -31,22 +31,24 @@ regroups only the cells that are left.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
+import threading
+import time
+import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 from tqdm.auto import tqdm
 
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.files import atomic_write_text, canonical_json, content_sha256, directory_lock
+from cbreservoir.utils.validation import check_choice, check_n_jobs, check_positive_int
 
 __all__ = [
     "BACKENDS",
+    "BadResultWarning",
     "canonical_json",
     "cell_id",
     "group_cells",
@@ -61,30 +63,12 @@ BACKENDS = ("loky", "threading", "sequential", "dask")
 
 _RECORD_KEYS = {"cell_id", "cell", "result", "checksum"}
 
-
-def _to_builtin(value: Any) -> Any:
-    """JSON fallback for numpy scalars and arrays (so ``np.int64(3)`` and ``3`` hash the same)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"expected JSON-serialisable values (numbers, strings, lists, dicts), got {type(value)}")
+#: Seconds between two looks of a worker's watchdog at its parent process.
+_WATCHDOG_PERIOD = 0.5
 
 
-def canonical_json(obj: Any) -> str:
-    """Return the canonical JSON text of ``obj``: sorted keys, no whitespace, numpy values as Python values.
-
-    Parameters
-    ----------
-    obj : Any
-        A JSON-serialisable object (numpy scalars and arrays are converted).
-
-    Returns
-    -------
-    str
-        The same text for equal objects, whatever their key order.
-    """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_to_builtin)
+class BadResultWarning(UserWarning):
+    """A result file of a sweep was unreadable or inconsistent; it was moved aside and its cell runs again."""
 
 
 def cell_id(cell: dict) -> str:
@@ -104,7 +88,7 @@ def cell_id(cell: dict) -> str:
         raise TypeError(f"expected a sweep cell as a dict, got {type(cell).__name__}")
     if not all(isinstance(key, str) for key in cell):
         raise TypeError(f"expected a sweep cell with string keys, got keys {list(cell)!r}")
-    return hashlib.sha256(canonical_json(cell).encode()).hexdigest()[:16]
+    return content_sha256(_as_json(cell))[:16]
 
 
 def result_path(output_dir: str | os.PathLike, cell: dict) -> Path:
@@ -112,12 +96,22 @@ def result_path(output_dir: str | os.PathLike, cell: dict) -> Path:
     return Path(output_dir) / f"{cell_id(cell)}.json"
 
 
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from JSON (numpy scalars and arrays become numbers and lists)."""
+    return json.loads(canonical_json(value))
+
+
 def _checksum(cell: dict, result: dict) -> str:
-    return hashlib.sha256(canonical_json({"cell": cell, "result": result}).encode()).hexdigest()
+    return content_sha256(_as_json({"cell": cell, "result": result}))
+
+
+def _disagreements(cell: dict, result: dict) -> list[str]:
+    """Keys a result repeats from its cell with another value (e.g. a record of another task)."""
+    return sorted(key for key in cell if key in result and result[key] != cell[key])
 
 
 def write_result(output_dir: str | os.PathLike, cell: dict, result: dict) -> Path:
-    """Write the result of one run atomically: temporary file, ``fsync``, ``os.replace``, directory ``fsync``.
+    """Write the result of one run atomically (:func:`cbreservoir.utils.files.atomic_write_text`).
 
     Parameters
     ----------
@@ -126,50 +120,72 @@ def write_result(output_dir: str | os.PathLike, cell: dict, result: dict) -> Pat
     cell : dict
         The cell that was run.
     result : dict
-        What the run function returned (JSON-serialisable).
+        What the run function returned (JSON-serialisable). A key it shares with the cell must hold
+        the cell's value.
 
     Returns
     -------
     Path
         The result file, ``<output_dir>/<cell_id>.json``.
+
+    Raises
+    ------
+    TypeError
+        ``result`` is not a dict.
+    ValueError
+        ``result`` repeats a key of ``cell`` with another value.
     """
     if not isinstance(result, dict):
         raise TypeError(f"expected the sweep function to return a dict, got {type(result).__name__}")
     directory = Path(output_dir)
     directory.mkdir(parents=True, exist_ok=True)
     # Round-trip through JSON so that the stored record and its checksum describe the same values.
-    cell, result = json.loads(canonical_json(cell)), json.loads(canonical_json(result))
+    cell, result = _as_json(cell), _as_json(result)
+    differing = _disagreements(cell, result)
+    if differing:
+        raise ValueError(
+            f"the result of cell {cell!r:.200} disagrees with it on {differing}: "
+            + ", ".join(f"{key}: cell {cell[key]!r} vs result {result[key]!r}" for key in differing)
+        )
     record = {"cell_id": cell_id(cell), "cell": cell, "result": result, "checksum": _checksum(cell, result)}
-    target = directory / f"{record['cell_id']}.json"
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{record['cell_id']}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(record, stream, indent=1, sort_keys=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
-    return target
+    text = json.dumps(record, indent=1, sort_keys=True)
+    return atomic_write_text(directory / f"{record['cell_id']}.json", text)
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (no-op where directories cannot be opened, e.g. Windows)."""
+class _BadResult(ValueError):
+    """A result file that exists but cannot be trusted (the reason is the message)."""
+
+
+def _load_result(path: Path, cell: dict) -> dict | None:
+    """The stored result at ``path``; None if there is no file; :class:`_BadResult` if it is bad."""
+    if not os.path.lexists(path):
+        return None
+    if not path.is_file():
+        raise _BadResult("not a regular file")
     try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError: ValueError
+        raise _BadResult(f"unreadable JSON ({type(error).__name__})") from None
+    if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
+        raise _BadResult(f"not a result record (expected the keys {sorted(_RECORD_KEYS)})")
+    if record["cell_id"] != cell_id(cell) or record["cell"] != _as_json(cell):
+        raise _BadResult("it records another cell")
+    result = record["result"]
+    if not isinstance(result, dict) or record["checksum"] != _checksum(record["cell"], result):
+        raise _BadResult("its content does not match its checksum")
+    differing = _disagreements(record["cell"], result)
+    if differing:
+        raise _BadResult(f"its result disagrees with its cell on {differing}")
+    return result
 
 
 def read_result(output_dir: str | os.PathLike, cell: dict) -> dict | None:
-    """Return the stored result of ``cell``, or ``None`` when it is missing, unreadable or fails its checksum.
+    """Return the stored result of ``cell``, or ``None`` when it is missing or bad.
+
+    A bad result file is one that is not a regular file, does not parse (including JSON nested too
+    deeply), is not a result record, records another cell, fails its checksum, or holds a result that
+    disagrees with its cell on a key they share. :func:`run_sweep` moves such files aside and reruns
+    their cells; this function only reads.
 
     Parameters
     ----------
@@ -183,23 +199,74 @@ def read_result(output_dir: str | os.PathLike, cell: dict) -> dict | None:
     dict or None
         The run function's result as stored (after a JSON round trip), or ``None`` if the cell must run.
     """
-    path = result_path(output_dir, cell)
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return _load_result(result_path(output_dir, cell), cell)
+    except _BadResult:
         return None
-    if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
-        return None
-    if record["cell_id"] != cell_id(cell) or record["cell"] != json.loads(canonical_json(cell)):
-        return None
-    result = record["result"]
-    if not isinstance(result, dict) or record["checksum"] != _checksum(record["cell"], result):
-        return None
-    return result
 
 
-def _run_cells(fn: Callable, cells: list[dict], grouped: bool) -> list[tuple[str, dict]]:
-    """Worker side: run one cell (``fn(cell)``) or a group (``fn(cells)``); return (id, result) pairs."""
+def _set_aside(path: Path, reason: str) -> Path:
+    """Rename a bad result file to ``<name>.bad-<n>`` (the first free n) and warn."""
+    number = 1
+    while os.path.lexists(path.with_name(f"{path.name}.bad-{number}")):
+        number += 1
+    aside = path.with_name(f"{path.name}.bad-{number}")
+    os.rename(path, aside)
+    warnings.warn(
+        f"sweep result {path} is bad ({reason}); moved to {aside.name}, its cell runs again",
+        BadResultWarning,
+        stacklevel=4,
+    )
+    return aside
+
+
+def _stored_results(output_dir: Path, ids: list[str], cells: list[dict]) -> dict[str, dict]:
+    """Results already in ``output_dir`` by cell id; bad files are set aside (their cells rerun)."""
+    results: dict[str, dict] = {}
+    for identifier, cell in zip(ids, cells, strict=True):
+        path = output_dir / f"{identifier}.json"
+        try:
+            stored = _load_result(path, cell)
+        except _BadResult as error:
+            _set_aside(path, str(error))
+            continue
+        if stored is not None:
+            results[identifier] = stored
+    return results
+
+
+_watchdog_started = False
+_watchdog_guard = threading.Lock()
+
+
+def _stop_with_parent(parent: int) -> None:
+    """In a worker process started by ``parent``: exit as soon as ``parent`` is gone (e.g. ``kill -9``).
+
+    A no-op in the coordinating process itself (threading, sequential) and in processes ``parent`` did
+    not start (dask workers). The watchdog is one daemon thread per worker process.
+    """
+    global _watchdog_started
+    if os.getpid() == parent or os.getppid() != parent:
+        return
+    with _watchdog_guard:
+        if _watchdog_started:
+            return
+        _watchdog_started = True
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCHDOG_PERIOD)
+        os._exit(1)  # the parent died: its results can no longer be written, stop computing
+
+    threading.Thread(target=watch, name="cbreservoir-parent-watchdog", daemon=True).start()
+
+
+def _run_cells(fn: Callable, cells: list[dict], grouped: bool, parent: int) -> list[tuple[str, dict]]:
+    """Worker side: run one cell (``fn(cell)``) or a group (``fn(cells)``); return (id, result) pairs.
+
+    ``parent`` is the coordinating process's PID: a worker process exits when it dies.
+    """
+    _stop_with_parent(parent)
     if not grouped:
         return [(cell_id(cells[0]), fn(cells[0]))]
     results = fn(cells)
@@ -259,8 +326,6 @@ def _check_cells(cells: Sequence[dict]) -> list[str]:
 def _backend_context(backend: str, scheduler: str | None) -> Iterator[None]:
     """Activate the joblib backend; for dask, connect a ``distributed.Client`` to ``scheduler``."""
     if backend != "dask":
-        if scheduler is not None:
-            raise ValueError(f"expected scheduler=None with backend={backend!r}, got scheduler={scheduler!r}")
         yield
         return
     try:
@@ -340,36 +405,54 @@ def run_sweep(
     Raises
     ------
     ValueError
-        Unknown backend, a scheduler with a non-dask backend, or duplicate cells.
+        Unknown backend, n_jobs 0, a scheduler with a non-dask backend, or duplicate cells (all before
+        any cell runs); a result disagreeing with its cell on a key they share.
     TypeError
-        A cell that is not a dict with string keys, or ``fn`` returning something other than a dict.
+        A cell that is not a dict with string keys, an output_dir that is not a path, or ``fn``
+        returning something other than a dict.
+    cbreservoir.utils.files.DirectoryInUseError
+        Another process is running a sweep in ``output_dir`` (the message names its PID).
+
+    Warns
+    -----
+    BadResultWarning
+        For each bad result file found (see :func:`read_result`): it is renamed ``<name>.bad-<n>``
+        and its cell runs again.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"expected backend in {BACKENDS}, got {backend!r}")
+    check_choice(backend, "backend", BACKENDS)
     if not callable(fn):
         raise TypeError(f"expected a callable run function, got {type(fn).__name__}")
+    if n_jobs is not None:
+        check_n_jobs(n_jobs)
+    if scheduler is not None and backend != "dask":
+        raise ValueError(f"expected scheduler=None with backend={backend!r}, got scheduler={scheduler!r}")
+    group_size = check_positive_int(group_size, "group_size")
+    if not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(f"output_dir must be a path (str or os.PathLike); got {output_dir!r}")
     cells = list(cells)
     ids = _check_cells(cells)
-    results: dict[str, dict] = {}
-    for identifier, cell in zip(ids, cells, strict=True):
-        stored = read_result(output_dir, cell)
-        if stored is not None:
-            results[identifier] = stored
-    pending = [cell for identifier, cell in zip(ids, cells, strict=True) if identifier not in results]
-    cell_by_id = dict(zip(ids, cells, strict=True))
-    grouped = group_by is not None
-    calls = group_cells(pending, group_by, group_size) if grouped else [[cell] for cell in pending]
-    with tqdm(total=len(cells), initial=len(results), disable=not progress, desc="sweep", unit="run") as bar:
-        if calls:
-            jobs = n_jobs if n_jobs is not None else _default_n_jobs(backend, len(calls))
-            with _backend_context(backend, scheduler):
-                parallel_backend = None if backend == "dask" else backend
-                runner = joblib.Parallel(
-                    n_jobs=jobs, backend=parallel_backend, batch_size=1, return_as="generator_unordered"
-                )
-                for finished in runner(joblib.delayed(_run_cells)(fn, call, grouped) for call in calls):
-                    for identifier, result in finished:
-                        write_result(output_dir, cell_by_id[identifier], result)
-                        results[identifier] = read_result(output_dir, cell_by_id[identifier])
-                    bar.update(len(finished))
+    output = Path(output_dir)
+    with directory_lock(output):
+        results = _stored_results(output, ids, cells)
+        pending = [cell for identifier, cell in zip(ids, cells, strict=True) if identifier not in results]
+        cell_by_id = dict(zip(ids, cells, strict=True))
+        grouped = group_by is not None
+        calls = group_cells(pending, group_by, group_size) if grouped else [[cell] for cell in pending]
+        total, done = len(cells), len(results)
+        with tqdm(total=total, initial=done, disable=not progress, desc="sweep", unit="run") as bar:
+            if calls:
+                jobs = n_jobs if n_jobs is not None else _default_n_jobs(backend, len(calls))
+                with _backend_context(backend, scheduler):
+                    parallel_backend = None if backend == "dask" else backend
+                    runner = joblib.Parallel(
+                        n_jobs=jobs, backend=parallel_backend, batch_size=1, return_as="generator_unordered"
+                    )
+                    parent = os.getpid()
+                    tasks = (joblib.delayed(_run_cells)(fn, call, grouped, parent) for call in calls)
+                    for finished in runner(tasks):
+                        for identifier, result in finished:
+                            write_result(output, cell_by_id[identifier], result)
+                            results[identifier] = read_result(output, cell_by_id[identifier])
+                        bar.update(len(finished))
     return [results[identifier] for identifier in ids]
+

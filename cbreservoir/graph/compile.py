@@ -19,15 +19,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 from reservoirpy.model import Model as ReservoirpyModel
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from torch import nn
 
-from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
+from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
 from cbreservoir.numerics import functional as CF
@@ -36,11 +37,13 @@ __all__ = ["CompiledGraph", "compile_graph"]
 
 
 def _parameter(array: np.ndarray, dtype: torch.dtype) -> nn.Parameter:
-    return nn.Parameter(torch.tensor(np.asarray(array), dtype=dtype))
+    dense = array.toarray() if scipy.sparse.issparse(array) else np.asarray(array)  # a sparse W trains dense
+    return nn.Parameter(torch.tensor(dense, dtype=dtype))
 
 
 def _to_numpy(parameter: torch.Tensor, like: np.ndarray) -> np.ndarray:
-    return parameter.detach().cpu().numpy().astype(np.asarray(like).dtype, copy=True)
+    dtype = like.dtype if scipy.sparse.issparse(like) else np.asarray(like).dtype
+    return parameter.detach().cpu().numpy().astype(dtype, copy=True)
 
 
 class _InputStep(nn.Module):
@@ -65,8 +68,13 @@ class _ReservoirStep(nn.Module):
         self.Win, self.W, self.bias = (
             _parameter(getattr(node, name), dtype) for name in ("Win", "W", "bias")
         )
-        self.leak = node.lr
-        self.activation = CF.get_activation(node.activation)
+        self.leak = torch.as_tensor(node.lr, dtype=dtype) if np.ndim(node.lr) else node.lr  # per unit: (H,)
+        if node.activation_name not in CF.ACTIVATIONS:
+            raise ValueError(
+                f"{node}: activation {node.activation!r} has no torch equivalent, so the graph cannot be "
+                f"compiled; use one of {sorted(CF.ACTIVATIONS)}"
+            )
+        self.activation = CF.get_activation(node.activation_name)
         self.n_inputs = self.Win.shape[1]
         self.cerebellar_bias = node.cerebellar_bias
         self.output_dim = node.units
@@ -308,8 +316,6 @@ class CompiledGraph(nn.Module):
             step.write_back(self.nodes[key])
 
 
-
-
 def compile_graph(
     model_or_node: ReservoirpyModel | Node,
     *,
@@ -329,4 +335,3 @@ def compile_graph(
         For an uninitialized node.
     """
     return CompiledGraph(as_model(model_or_node), dtype=dtype, device=device)
-

@@ -11,8 +11,8 @@ from reservoirpy.utils.model_utils import join_data
 
 from cbreservoir.nodes.initialize import has_delays
 from cbreservoir.nodes.model import Model
-from cbreservoir.nodes.run import node_outputs
 from cbreservoir.nodes.ridge import Ridge
+from cbreservoir.nodes.run import node_outputs
 
 __all__ = ["fit_ridge_readout"]
 

@@ -3,9 +3,11 @@ single ``step``, the linear readouts' outputs and training rows, and the numpy -
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from cbreservoir.utils.validation import Series, Targets, check_series, check_timestep
@@ -13,8 +15,10 @@ from cbreservoir.utils.validation import Series, Targets, check_series, check_ti
 __all__ = [
     "GraphOperatorsMixin",
     "LinearReadoutMixin",
+    "ParameterStrMixin",
     "ValidatedStepMixin",
     "shared_tensor",
+    "spawn_generators",
     "stacked_training_rows",
     "training_rows",
 ]
@@ -41,11 +45,27 @@ def shared_tensor(array: object, dtype: type = np.float64) -> torch.Tensor:
     return torch.from_numpy(converted)
 
 
-def training_rows(series: Series, targets: Targets, warmup: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def spawn_generators(
+    seed: int | np.random.Generator | None, rng: np.random.Generator
+) -> list[np.random.Generator]:
+    """Three generators for a node's weights, spawned as reservoirpy's ``Reservoir.initialize`` spawns them.
+
+    ``rng`` is the node's generator (``reservoirpy.utils.random.rand_generator(seed)``, made when the node
+    was built). An int ``seed`` re-derives the same three from the seed each time, which equals the first
+    spawn of ``rng``; so a node saved before its initialisation draws the same weights after loading.
+    """
+    source = np.random.default_rng(seed) if isinstance(seed, int) else rng
+    return source.spawn(3)
+
+
+def training_rows(
+    series: Series, targets: Targets, warmup: int, unsupervised: list[np.ndarray] | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The (input, target) row blocks a readout is fitted on.
 
     Per-series targets: one block, the final step of every series and its target. Per-step targets:
-    one block per series, its steps from ``warmup`` on (views, no copy).
+    one block per series, its steps from ``warmup`` on (views, no copy). Rows marked ``unsupervised``
+    are left out (copies of the blocks that have any).
 
     Parameters
     ----------
@@ -54,21 +74,31 @@ def training_rows(series: Series, targets: Targets, warmup: int) -> Iterator[tup
         Validated against ``series`` (:func:`cbreservoir.utils.validation.check_targets`).
     warmup : int
         Already checked (:func:`cbreservoir.utils.validation.check_warmup`); ignored for per-series targets.
+    unsupervised : list of bool ndarray, optional
+        Rows without a target: one mask (S,) for per-series targets, else one mask (T_i,) per series
+        (over all steps, warmup included).
 
     Yields
     ------
     (ndarray (n_i, d), ndarray (n_i, k))
     """
     if targets.per_series:
-        yield np.stack([item[-1] for item in series.as_list()]), targets.data
+        blocks = [(np.stack([item[-1] for item in series.as_list()]), targets.data)]
+    else:
+        blocks = [(x[warmup:], y[warmup:]) for x, y in zip(series.as_list(), targets.as_list(), strict=True)]
+    if unsupervised is None:
+        yield from blocks
         return
-    for x_series, y_series in zip(series.as_list(), targets.as_list(), strict=True):
-        yield x_series[warmup:], y_series[warmup:]
+    masks = unsupervised if targets.per_series else [mask[warmup:] for mask in unsupervised]
+    for (x, y), mask in zip(blocks, masks, strict=True):
+        yield (x, y) if not mask.any() else (x[~mask], y[~mask])
 
 
-def stacked_training_rows(series: Series, targets: Targets, warmup: int) -> tuple[np.ndarray, np.ndarray]:
+def stacked_training_rows(
+    series: Series, targets: Targets, warmup: int, unsupervised: list[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """All rows of :func:`training_rows` in two float64 arrays, inputs (N, d) and targets (N, k)."""
-    blocks = list(training_rows(series, targets, warmup))
+    blocks = list(training_rows(series, targets, warmup, unsupervised))
     inputs = np.concatenate([block[0] for block in blocks]).astype(np.float64, copy=False)
     return inputs, np.concatenate([block[1] for block in blocks]).astype(np.float64, copy=False)
 
@@ -121,15 +151,16 @@ class ValidatedStepMixin(GraphOperatorsMixin):
 
         Parameters
         ----------
-        x : array (input_dim,) or (1, input_dim)
-            One time step; the first one initialises the node.
+        x : array (input_dim,) or (1, input_dim), optional
+            One time step; the first one initialises the node. None is a step without features
+            (reservoirpy's free-running step).
 
         Returns
         -------
         ndarray (output_dim,)
             The node's new output (for the Reservoir, its new state).
         """
-        x = check_timestep(x, self.input_dim, owner=str(self))
+        x = check_timestep(np.empty(0) if x is None else x, self.input_dim, owner=str(self))
         if not self.initialized:
             self.initialize(x)
         self.state = self._step(self.state, x)
@@ -182,3 +213,33 @@ class LinearReadoutMixin:
         outputs = [item @ weights + bias for item in series.as_list()]
         self.state = {"out": outputs[-1][-1]}
         return series.restore(outputs)
+
+
+def _shown(value: object) -> str:
+    """How :class:`ParameterStrMixin` writes a parameter value: never evaluates an array's truth."""
+    if callable(value) and not scipy.sparse.issparse(value):
+        return getattr(value, "__name__", type(value).__name__)
+    if isinstance(value, (np.ndarray, torch.Tensor)) or scipy.sparse.issparse(value):
+        return f"<array {tuple(value.shape)}>"
+    return str(value)
+
+
+class ParameterStrMixin:
+    """``str(node)``: ``Name(key=value, ...)`` for the constructor parameters that differ from their defaults.
+
+    As reservoirpy's ``Node.__str__`` (weights ``W``, ``Win``, ``bias``, ``Wout`` left out), but safe for
+    array-valued parameters (a per-unit ``lr`` is shown by its shape; reservoirpy's raises on it) and with
+    functions shown by name (``activation="tanh"`` and ``activation=tanh`` are the same default).
+    """
+
+    def __str__(self) -> str:
+        shown = []
+        for key, parameter in inspect.signature(type(self)).parameters.items():
+            if key in ("W", "Win", "bias", "Wout") or parameter.default is inspect.Parameter.empty:
+                continue
+            if hasattr(self, key) and _shown(getattr(self, key)) != _shown(parameter.default):
+                shown.append(f"{key}={_shown(getattr(self, key))}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __repr__(self) -> str:
+        return str(self)

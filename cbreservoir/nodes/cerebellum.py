@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 from reservoirpy.node import Node
+from reservoirpy.utils.random import rand_generator
 
-from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
+from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor, spawn_generators
 from cbreservoir.numerics.functional import CerebellarActivity, cerebellum_forward
 from cbreservoir.numerics.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
 from cbreservoir.utils.resources import array_bytes, check_memory
@@ -74,6 +75,8 @@ class Cerebellum(ValidatedStepMixin, Node):
     coding_level : float in (0, 1), optional
         Target fraction f of non-zero granule activity; sets ``granule_threshold``.
     seed : int or numpy Generator, optional
+        Seed of the random weights. None draws a generator from reservoirpy's global one
+        (``reservoirpy.set_seed``), as reservoirpy's nodes do.
     input_dim : int, optional
         Mossy-fibre input dimension m (inferred from the first data otherwise).
     name : str, optional
@@ -117,6 +120,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.granule_degree = granule_degree
         self.coding_level = coding_level
         self.seed = check_seed(seed)
+        self.rng = rand_generator(self.seed)
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.name = name
         sizes = {"granule": self.n_granule, "purkinje": self.n_purkinje, "nuclei": self.n_out}
@@ -134,7 +138,7 @@ class Cerebellum(ValidatedStepMixin, Node):
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
         n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
         check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
-        gc_rng, pc_rng, dcn_rng = np.random.default_rng(self.seed).spawn(3)
+        gc_rng, pc_rng, dcn_rng = spawn_generators(self.seed, self.rng)
         self.W_gc = self._granule_weights(gc_rng)
         self.W_pc = pc_rng.normal(0.0, INIT_STD["purkinje"], (self.n_purkinje, self.n_granule))
         self.W_dcn = dcn_rng.normal(0.0, INIT_STD["nuclei"], (self.n_out, self.n_purkinje))

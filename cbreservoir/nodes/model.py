@@ -28,9 +28,9 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from reservoirpy.ops import ModelBuilderUtil
 
+from cbreservoir.nodes._base import GraphOperatorsMixin
 from cbreservoir.nodes.initialize import has_delays, initialize_graph
 from cbreservoir.nodes.run import run_batched
-from cbreservoir.nodes._base import GraphOperatorsMixin
 
 __all__ = ["Model", "as_model", "composed"]
 
@@ -57,10 +57,12 @@ class Model(ReservoirpyModel):
     def initialize(self, x: object, y: object = None) -> None:
         """Initialise the nodes from a sample of ``x`` (and ``y``), as reservoirpy does.
 
-        A graph with delayed edges is initialised by :func:`initialize_graph` from ``x`` alone (its
-        nodes' output sizes must then be known; reservoirpy 0.4.2 cannot initialise such graphs).
+        A graph with delayed edges and no targets is initialised by :func:`initialize_graph` from ``x``
+        alone (its nodes' output sizes must then be known; reservoirpy 0.4.2 cannot initialise such
+        graphs). With targets (``fit``), reservoirpy's ``initialize`` runs: teacher forcing can break the
+        cycle of a feedback ``reservoir << readout`` (reservoirpy's tutorials), and ``fit`` needs it.
         """
-        if has_delays(self):
+        if has_delays(self) and y is None:
             initialize_graph(self, x)
         else:
             super().initialize(x, y)

@@ -13,6 +13,8 @@ State semantics (the same as ``reservoirpy.nodes.Reservoir``)
   previous call stopped. ``node.reset()`` sets it back to zeros.
 * Multi-series input (``(S, T, d)`` or a list): every series starts from the same current state;
   afterwards the node holds the final state of the *last* series.
+* Free running: ``run(iters=n)`` / ``step()`` feed inputs with no feature (only the state, the bias and
+  any feedback drive the core), as reservoirpy's ``Node.run(x=None, iters=n)``.
 
 Examples
 --------
@@ -34,9 +36,10 @@ import scipy.sparse
 import torch
 from reservoirpy import mat_gen
 from reservoirpy.node import Node
+from reservoirpy.utils.random import rand_generator
 
-from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor
-from cbreservoir.numerics.functional import get_activation
+from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor, spawn_generators
+from cbreservoir.numerics.activations import _TANH, Activation, activation_name, resolve_activation
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,
@@ -57,12 +60,6 @@ _DTYPES = {"float64": np.float64, "float32": np.float32}
 #: Recurrent matrices with at most this fraction of non-zeros are multiplied as sparse (CSR).
 SPARSE_DENSITY = 0.3
 
-#: Activations evaluated in place by a numpy ufunc where it is much faster than torch's kernel
-#: (float64 ``torch.tanh`` is several times slower than ``np.tanh`` on CPU); the results are equal
-#: to those of :data:`cbreservoir.numerics.functional.ACTIVATIONS` (tested).
-_INPLACE_ACTIVATIONS: dict[str, Callable[..., np.ndarray]] = {"tanh": np.tanh}
-
-
 def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     """``np.empty`` with its pages touched in address order.
 
@@ -74,6 +71,40 @@ def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     return array
 
 
+def _recurrent_operator(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_steps: int) -> object:
+    """What multiplies the states ``H`` (units, S) at every step: ``W`` as is, or a torch tensor.
+
+    A scipy sparse ``W`` multiplies as is for a single step (no conversion); for a run it becomes a torch
+    CSR tensor built from its arrays (sparse enough, :data:`SPARSE_DENSITY`) or a dense tensor. A dense
+    ``W`` becomes a torch CSR tensor only for a run and when it is sparse enough.
+    """
+    sparse = scipy.sparse.issparse(W)
+    if n_steps == 1:
+        return (
+            W.astype(dtype, copy=False)
+            if sparse
+            else shared_tensor(np.ascontiguousarray(W, dtype=dtype), dtype)
+        )
+    density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
+    if sparse and density <= SPARSE_DENSITY:
+        csr = scipy.sparse.csr_array(W, dtype=dtype)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(csr.indptr.astype(np.int64)),
+                torch.from_numpy(csr.indices.astype(np.int64)),
+                shared_tensor(csr.data, dtype),
+                size=csr.shape,
+                check_invariants=False,  # scipy's CSR arrays are valid by construction
+            )
+    dense = shared_tensor(np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype), dtype)
+    if density <= SPARSE_DENSITY:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return dense.to_sparse_csr()
+    return dense
+
+
 class _CoreKernel:
     """The batched time loop of :func:`cbreservoir.numerics.functional.core_step`, arranged for speed.
 
@@ -82,36 +113,37 @@ class _CoreKernel:
         Z = W H + (W_in x_t + b)ᵀ [+ c_tᵀ];   H = (1 − lr) H + lr φ(Z)
 
     ``W H`` is one sparse (CSR) or dense matrix product for all series; the input drive is a small
-    product per step; φ runs in place. Equal to ``core_step`` step by step (tests: 1e-12 in float64).
+    product per step; φ sees ``Zᵀ`` (S, units), so a non-elementwise φ (softmax) acts over the units of
+    each series, and runs in place where it can. Equal to ``core_step`` step by step (tests: 1e-12 in
+    float64).
     """
 
     def __init__(
         self,
-        W: np.ndarray,
+        W: np.ndarray | scipy.sparse.sparray,
         Win: np.ndarray,
         bias: np.ndarray,
-        lr: float,
-        activation: str,
+        lr: float | np.ndarray,
+        activation: Activation,
         dtype: type,
-        allow_sparse: bool = True,
+        n_steps: int,
     ):
-        recurrent = shared_tensor(np.ascontiguousarray(W, dtype=dtype), dtype)
-        if allow_sparse and np.count_nonzero(W) <= SPARSE_DENSITY * W.size:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-                recurrent = recurrent.to_sparse_csr()
-        self.recurrent = recurrent
+        self.recurrent = _recurrent_operator(W, dtype, n_steps)
         self.input_weights_t = np.ascontiguousarray(np.transpose(Win), dtype=dtype)
         self.bias = np.asarray(bias, dtype=dtype)
-        self.lr = lr
+        self.lr = np.asarray(lr, dtype=dtype)[:, None] if np.ndim(lr) else lr  # per unit: a column
         self.activation = activation
         self.dtype = dtype
 
     def _activate(self, z: np.ndarray) -> np.ndarray:
-        inplace = _INPLACE_ACTIVATIONS.get(self.activation)
-        if inplace is not None:
-            return inplace(z, out=z)
-        return get_activation(self.activation)(torch.from_numpy(z)).numpy()
+        if any(self.activation is tanh for tanh in _TANH):
+            return np.tanh(z, out=z)
+        return np.asarray(self.activation(z.T), dtype=self.dtype).T
+
+    def _recurrent_drive(self, state: np.ndarray) -> np.ndarray:
+        if isinstance(self.recurrent, torch.Tensor):
+            return (self.recurrent @ torch.from_numpy(np.ascontiguousarray(state))).numpy()
+        return np.asarray(self.recurrent @ state, dtype=self.dtype)
 
     def run(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None, bias_features: int) -> np.ndarray:
         """States (S, T, units) for inputs ``x`` (S, T, d + bias_features); see ``Reservoir._integrate``."""
@@ -131,7 +163,7 @@ class _CoreKernel:
                 drive = steps_first[t, :active, :n_inputs] @ self.input_weights_t + self.bias  # (S, units)
                 if bias_features:
                     drive += steps_first[t, :active, n_inputs:]
-                z = (self.recurrent @ torch.from_numpy(np.ascontiguousarray(state))).numpy()
+                z = self._recurrent_drive(state)
                 z += drive.T
                 activated = self._activate(z)
                 activated *= self.lr  # (1 − lr) h + lr φ(z), in place
@@ -142,7 +174,10 @@ class _CoreKernel:
 
 
 def _check_dtype(dtype: object) -> str:
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    except TypeError as error:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}") from error
     if name not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}; got {dtype!r}")
     return name
@@ -157,100 +192,160 @@ def _dense(matrix: object, name: str, dtype: type) -> np.ndarray:
     return dense
 
 
-class Reservoir(ValidatedStepMixin, Node):
+def _recurrent_matrix(matrix: object, dtype: type) -> np.ndarray | scipy.sparse.csr_array:
+    """``W`` as given: a scipy sparse matrix stays sparse (CSR, ``dtype``), anything else a dense copy."""
+    if not scipy.sparse.issparse(matrix):
+        return _dense(matrix, "W", dtype)
+    csr = scipy.sparse.csr_array(matrix, dtype=dtype, copy=True)
+    as_float_array(csr.data, "W")
+    check_finite(csr.data, "W")
+    return csr
+
+
+def _pending(weights: object) -> bool:
+    """Whether ``weights`` is still to be drawn: an initializer, or None for the default one."""
+    return weights is None or callable(weights)
+
+
+def _initializer(weights: object, default: Callable[..., object]) -> Callable[..., object]:
+    return default if weights is None else weights
+
+
+def _check_leak(lr: object, units: int) -> float | np.ndarray:
+    """A leak rate in (0, 1]: one for all units, or one per unit (an array (units,))."""
+    if np.ndim(lr) == 0:
+        return check_fraction(lr, "lr (leak rate)")
+    leaks = np.array(as_float_array(lr, "lr (leak rate)"), dtype=np.float64)
+    if leaks.shape != (units,):
+        raise ValueError(
+            f"lr (leak rate) must be a number or an array of shape ({units},); got {leaks.shape}"
+        )
+    if not np.all((leaks > 0) & (leaks <= 1)):  # also refuses NaN
+        raise ValueError(
+            f"lr (leak rate) must be in (0, 1] for every unit; got values in [{leaks.min()}, {leaks.max()}]"
+        )
+    return leaks
+
+
+class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
     """Leaky Elman core (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
+
+    The constructor takes reservoirpy's ``Reservoir`` arguments, in its order, with its meaning
+    (differences: docs/graph-guide.md, "Differences from reservoirpy"), then two of its own.
 
     Parameters
     ----------
-    units : int
-        Number of units H.
-    lr : float, default 1.0
-        Leak rate α in (0, 1] (reservoirpy's ``lr``; ``1 / tau``).
+    units : int, optional
+        Number of units H; inferred from ``W`` when ``W`` is a matrix (required otherwise).
+    lr : float or array (units,), default 1.0
+        Leak rate α in (0, 1], one for all units or one per unit (reservoirpy's ``lr``; ``1 / tau``).
     sr : float or None, default 1.0
-        Spectral radius a randomly drawn ``W`` is rescaled to (reservoirpy's default is 1.0;
-        None keeps the raw draw). Ignored when ``W`` is given.
-    input_scaling : float, default 1.0
-        Scale of the random ±1 (Bernoulli) input weights. Ignored when ``Win`` is given.
+        Spectral radius passed to the ``W`` initializer (None keeps the raw draw).
+    input_scaling : float or array (d_x,), default 1.0
+        Input gain passed to the ``Win`` initializer, one for all features or one per feature.
     input_connectivity, rc_connectivity : float, default 0.1
-        Densities of the random ``Win`` and ``W``.
-    W : array (units, units), optional
-        Recurrent weights (dense or scipy sparse; stored dense). Default: reservoirpy's
-        ``mat_gen.normal`` initializer with ``sr`` and ``rc_connectivity``.
-    Win : array (units, d_x), optional
-        Input weights. Default: reservoirpy's ``mat_gen.bernoulli`` with ``input_scaling`` and
-        ``input_connectivity``.
-    bias : array (units,) or float, optional
-        Input bias b_x. Default: zeros (as reservoirpy).
-    activation : str, default "tanh"
-        φ, a name from :data:`cbreservoir.numerics.functional.ACTIVATIONS` (``"tanh"``, ``"leaky_relu"``, ...).
+        Densities passed to the ``Win`` and ``W`` initializers.
+    Win : array (units, d_x) or callable, optional
+        Input weights, or an initializer (default, None: ``reservoirpy.mat_gen.bernoulli``) called at
+        initialisation as reservoirpy calls it: ``Win(units, d_x, input_scaling=,
+        connectivity=input_connectivity, dtype=, seed=)``. Stored dense.
+    W : array (units, units) or callable, optional
+        Recurrent weights (a scipy sparse matrix stays sparse, CSR), or an initializer (default, None:
+        ``reservoirpy.mat_gen.normal``) called as
+        ``W(units, units, sr=, connectivity=rc_connectivity, dtype=, seed=)``.
+    bias : float, array (units,) or callable, default 0.0
+        Input bias b_x, or an initializer called as ``bias(units, connectivity=1.0, dtype=, seed=)``.
+        Stored as a vector (units,).
+    activation : str or callable, default "tanh"
+        φ: a name of :data:`NUMPY_ACTIVATIONS` (reservoirpy's names and short names, and ``"leaky_relu"``)
+        or a function of an array ``(..., units)``. The attribute holds the function.
+    input_dim : int, optional
+        Input dimension (inferred from ``Win`` or the first data otherwise).
+    dtype : {"float64", "float32"} or numpy type, default "float64"
+        Precision of the weights, the computation and the returned states.
+    seed : int or numpy Generator, optional
+        Seed of the random weights. None draws a generator from reservoirpy's global one
+        (``reservoirpy.set_seed``), as reservoirpy does. The same seed draws the same matrices as
+        ``reservoirpy.nodes.Reservoir(seed=seed)`` with the same parameters.
+    name : str, optional
+        Node name.
     cerebellar_bias : bool, default False
         Loop wiring: the node's input is ``[x_t ; c_t]`` and its last ``units`` features are the
         additive cerebellar bias ``c_t`` (so ``input_dim = d_x + units``).
     frozen : bool, default False
         Marks the weights as fixed for gradient training (see :meth:`freeze`).
-    dtype : {"float64", "float32"}, default "float64"
-        Precision of the weights, the computation and the returned states.
-    seed : int or numpy Generator, optional
-        Seed of the random weights. The same seed draws the same matrices as
-        ``reservoirpy.nodes.Reservoir(seed=seed)`` with the same parameters.
-    input_dim : int, optional
-        Input dimension (inferred from the first data otherwise).
-    name : str, optional
-        Node name.
 
     Attributes
     ----------
-    W : ndarray (units, units)
+    W : ndarray or scipy sparse array (units, units)
     Win : ndarray (units, d_x)
     bias : ndarray (units,)
+    activation : callable
+    activation_name : str or None
+    rng : numpy Generator
+        The generator the initializers' seeds are spawned from.
     state : dict
         ``{"out": ndarray (units,)}``, the current state h.
     """
 
     def __init__(
         self,
-        units: int,
-        lr: float = 1.0,
+        units: int | None = None,
+        lr: float | np.ndarray = 1.0,
         sr: float | None = 1.0,
-        input_scaling: float = 1.0,
+        input_scaling: float | np.ndarray = 1.0,
         input_connectivity: float = 0.1,
         rc_connectivity: float = 0.1,
-        W: object | None = None,
-        Win: object | None = None,
-        bias: object | None = None,
-        activation: str = "tanh",
+        Win: object = None,
+        W: object = None,
+        bias: object = 0.0,
+        activation: str | Activation = "tanh",
+        input_dim: int | None = None,
+        dtype: str | type = "float64",
+        seed: int | np.random.Generator | None = None,
+        name: str | None = None,
+        *,
         cerebellar_bias: bool = False,
         frozen: bool = False,
-        dtype: str = "float64",
-        seed: int | np.random.Generator | None = None,
-        input_dim: int | None = None,
-        name: str | None = None,
     ):
+        bias = 0.0 if bias is None else bias
+        self.dtype = _check_dtype(dtype)
+        np_dtype = _DTYPES[self.dtype]
+        if units is None:
+            if _pending(W):
+                raise ValueError(
+                    "units must be given unless W is a matrix; got units=None and W an initializer"
+                )
+            units = np.shape(W)[-1]
         self.units = check_positive_int(units, "units")
-        self.lr = check_fraction(lr, "lr (leak rate)")
+        self.lr = _check_leak(lr, self.units)
         self.sr = None if sr is None else check_real(sr, "sr (spectral radius)", minimum=0.0, strict=True)
         self.input_connectivity = check_fraction(input_connectivity, "input_connectivity")
         self.rc_connectivity = check_fraction(rc_connectivity, "rc_connectivity")
         scaling = as_float_array(input_scaling, "input_scaling")
         check_finite(scaling, "input_scaling")
+        if scaling.ndim > 1:
+            raise ValueError(
+                f"input_scaling must be a number or an array (features,); got shape {scaling.shape}"
+            )
         self.input_scaling = input_scaling
-        get_activation(activation)
-        check_seed(seed)
-        self.activation = activation
+        self.activation = resolve_activation(activation)
+        self.seed = check_seed(seed)
+        self.rng = rand_generator(self.seed)
         self.cerebellar_bias = bool(cerebellar_bias)
         self.frozen = bool(frozen)
-        self.dtype = _check_dtype(dtype)
-        self.seed = seed
         self.name = name
         self.output_dim = self.units
         self.input_dim = None
-        np_dtype = _DTYPES[self.dtype]
-        self.W = None if W is None else _dense(W, "W", np_dtype)
-        self.Win = None if Win is None else _dense(Win, "Win", np_dtype)
-        self.bias = None if bias is None else self._bias_vector(bias, np_dtype)
-        if self.W is not None and self.W.shape != (self.units, self.units):
+        check_memory(
+            array_bytes((self.units,), np_dtype), f"the state of {self}"
+        )  # before any (units,) array
+        self.W = W if _pending(W) else _recurrent_matrix(W, np_dtype)
+        self.Win = Win if _pending(Win) else _dense(Win, "Win", np_dtype)
+        self.bias = bias if callable(bias) else self._bias_vector(bias, np_dtype)
+        if not _pending(self.W) and self.W.shape != (self.units, self.units):
             raise ValueError(f"W must have shape ({self.units}, {self.units}); got {self.W.shape}")
-        if self.Win is not None:
+        if not _pending(self.Win):
             if self.Win.ndim != 2 or self.Win.shape[0] != self.units:
                 raise ValueError(f"Win must have shape ({self.units}, input features); got {self.Win.shape}")
             self.input_dim = self.Win.shape[1] + self._bias_features
@@ -258,7 +353,6 @@ class Reservoir(ValidatedStepMixin, Node):
             if self.input_dim is not None and input_dim != self.input_dim:
                 raise ValueError(f"input_dim={input_dim} does not match Win, which implies {self.input_dim}")
             self.input_dim = check_positive_int(input_dim, "input_dim")
-        check_memory(array_bytes((self.units,), np_dtype), f"the state of {self}")
         self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
 
     # ------------------------------------------------------------------ construction
@@ -266,6 +360,11 @@ class Reservoir(ValidatedStepMixin, Node):
     def _bias_features(self) -> int:
         """Trailing input features that carry the cerebellar bias c_t."""
         return self.units if self.cerebellar_bias else 0
+
+    @property
+    def activation_name(self) -> str | None:
+        """The name of :attr:`activation` in :data:`NUMPY_ACTIVATIONS`, None for another callable."""
+        return activation_name(self.activation)
 
     def _bias_vector(self, bias: object, dtype: type) -> np.ndarray:
         vector = np.ravel(_dense(bias, "bias", dtype))
@@ -278,38 +377,55 @@ class Reservoir(ValidatedStepMixin, Node):
     def initialize(self, x: object = None, y: object = None) -> None:
         """Set ``input_dim`` from ``x`` (a step, a series, a batch or a list) and draw missing weights.
 
-        The random draws follow ``reservoirpy.nodes.Reservoir.initialize``: the seed's generator is
-        split into three (Win, W, bias) and reservoirpy's own initializers draw the matrices.
+        As ``reservoirpy.nodes.Reservoir.initialize``: :attr:`rng` is split into three (Win, W, bias) and
+        each weight given as an initializer is drawn by calling it.
         """
-        self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self))
+        self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self), min_features=0)
         n_inputs = self.input_dim - self._bias_features
-        if n_inputs < 1:
+        if n_inputs < 0:
             raise ValueError(
                 f"with cerebellar_bias=True the input is [x ; c] with {self.units} bias features, so "
-                f"input_dim must exceed {self.units}; got {self.input_dim}"
+                f"input_dim must be at least {self.units}; got {self.input_dim}"
             )
-        win_rng, w_rng, _bias_rng = np.random.default_rng(self.seed).spawn(3)
+        scaling = np.ravel(self.input_scaling)
+        if _pending(self.Win) and scaling.size not in (1, n_inputs):
+            raise ValueError(
+                f"input_scaling must be a number or an array ({n_inputs},); got shape {scaling.shape}"
+            )
+        win_rng, w_rng, bias_rng = spawn_generators(self.seed, self.rng)
         np_dtype = _DTYPES[self.dtype]
-        if self.W is None or self.Win is None:
+        if _pending(self.W) or _pending(self.Win):
             check_memory(array_bytes((self.units, self.units + n_inputs), np_dtype), f"the weights of {self}")
-        if self.Win is None:
-            win = mat_gen.bernoulli(
+        if _pending(self.Win):
+            win = _initializer(self.Win, mat_gen.bernoulli)(
                 self.units,
                 n_inputs,
                 input_scaling=self.input_scaling,
                 connectivity=self.input_connectivity,
+                dtype=np_dtype,
                 seed=win_rng,
             )
             self.Win = _dense(win, "Win", np_dtype)
         if self.Win.shape != (self.units, n_inputs):
             raise ValueError(f"Win must have shape ({self.units}, {n_inputs}); got {self.Win.shape}")
-        if self.W is None:
-            w = mat_gen.normal(
-                self.units, self.units, sr=self.sr, connectivity=self.rc_connectivity, seed=w_rng
+        if _pending(self.W):
+            w = _initializer(self.W, mat_gen.normal)(
+                self.units,
+                self.units,
+                sr=self.sr,
+                connectivity=self.rc_connectivity,
+                dtype=np_dtype,
+                seed=w_rng,
             )
-            self.W = _dense(w, "W", np_dtype)
-        if self.bias is None:
-            self.bias = np.zeros(self.units, dtype=np_dtype)
+            self.W = _recurrent_matrix(w, np_dtype)
+            if self.W.shape != (self.units, self.units):
+                raise ValueError(
+                    f"the W initializer must return ({self.units}, {self.units}); got {self.W.shape}"
+                )
+        if callable(self.bias):
+            self.bias = self._bias_vector(
+                self.bias(self.units, connectivity=1.0, dtype=np_dtype, seed=bias_rng), np_dtype
+            )
         self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
         self.initialized = True
 
@@ -342,15 +458,9 @@ class Reservoir(ValidatedStepMixin, Node):
         ndarray (S, T, units)
             States; entries past a series' length are left undefined.
         """
-        # a CSR copy of W pays off over many steps, not for one (Model graphs with delays step one by one)
+        # a CSR tensor of W pays off over many steps, not for one (Model graphs with delays step one by one)
         kernel = _CoreKernel(
-            self.W,
-            self.Win,
-            self.bias,
-            self.lr,
-            self.activation,
-            _DTYPES[self.dtype],
-            allow_sparse=x.shape[1] > 1,
+            self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], n_steps=x.shape[1]
         )
         return kernel.run(h0, x, lengths, bias_features=self._bias_features)
 
@@ -365,7 +475,7 @@ class Reservoir(ValidatedStepMixin, Node):
         check_memory(states, f"the states of {self} for {series.n_series} series ({n_steps} steps)")
 
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        series = check_series(x, n_features=self.input_dim, owner=str(self))
+        series = check_series(x, n_features=self.input_dim, owner=str(self), min_features=0)
         self._check_states_memory(series)
         out = self._integrate(state["out"], series.data[None])[0]
         return {"out": out[-1]}, out
@@ -377,9 +487,12 @@ class Reservoir(ValidatedStepMixin, Node):
 
         Parameters
         ----------
-        x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
-        iters, workers
-            Accepted for reservoirpy compatibility; ``workers`` is ignored (series are batched).
+        x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d), optional
+            Inputs; ``d`` may be 0 (no external input).
+        iters : int, optional
+            Without ``x``: run this many steps free (an input ``(iters, 0)``, as reservoirpy).
+        workers : int, default 1
+            Accepted for reservoirpy compatibility and ignored (the series are batched).
 
         Returns
         -------
@@ -387,8 +500,10 @@ class Reservoir(ValidatedStepMixin, Node):
             States in ``dtype``; the layout follows ``x``.
         """
         if x is None:
-            raise ValueError(f"{self} needs input data; got x=None")
-        series = check_series(x, n_features=self.input_dim, owner=str(self))
+            if iters is None:
+                raise ValueError(f"{self} needs input data x or a number of steps iters; got neither")
+            x = np.empty((check_positive_int(iters, "iters"), 0))
+        series = check_series(x, n_features=self.input_dim, owner=str(self), min_features=0)
         if not self.initialized:
             self.initialize(series.data)
         self._check_states_memory(series)

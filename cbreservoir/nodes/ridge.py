@@ -40,9 +40,8 @@ Examples
 
 from __future__ import annotations
 
-import inspect
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.linalg
@@ -51,6 +50,7 @@ from scipy.linalg import blas, lapack
 
 from cbreservoir.nodes._base import (
     LinearReadoutMixin,
+    ParameterStrMixin,
     ValidatedStepMixin,
     stacked_training_rows,
     training_rows,
@@ -339,26 +339,32 @@ def lstsq_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> t
     return solution[:n_inputs], bias
 
 
-class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
+class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     """Closed-form ridge regression readout, a reservoirpy ``TrainableNode``.
+
+    The constructor takes reservoirpy's ``Ridge`` arguments, in its order and with its defaults, then
+    ``gram_dtype``. Target rows holding NaN are "not supervised here" and left out of the fit, as
+    reservoirpy does (see :meth:`fit`).
 
     Parameters
     ----------
-    ridge : float, default 1e-6
-        L2 penalty λ (on ``Wout`` only, never on the bias).
+    ridge : float, default 0.0
+        L2 penalty λ (on ``Wout`` only, never on the bias); 0.0 as reservoirpy.
     fit_bias : bool, default True
         Fit the bias ``b`` (by centring the statistics).
+    Wout : array (input_dim, output_dim) or callable, optional
+        Given weights (the node can run without fitting), or an initializer called at initialisation
+        as reservoirpy calls it, ``Wout(input_dim, output_dim)``.
+    bias : array (output_dim,) or callable, optional
+        Given bias, or an initializer called as ``bias(output_dim)``.
+    input_dim, output_dim : int, optional
+    name : str, optional
     gram_dtype : {"float64", "float32"}, default "float64"
         Precision of the ``XᵀX`` products. ``"float32"`` makes them about twice as fast (the chunks
         are centred in float64 first and the products summed in float64) at float32 accuracy. It pays
         off for well-conditioned features or a large ``ridge``: when the regularised system is too
         ill-conditioned (:data:`FLOAT32_GRAM_MIN_RCOND`; typical reservoir states with a small
         ``ridge``), :meth:`fit` warns and fits again in float64, and streamed fits warn.
-    Wout : array (input_dim, output_dim), optional
-        Given weights (the node can run without fitting).
-    bias : array (output_dim,), optional
-    input_dim, output_dim : int, optional
-    name : str, optional
 
     Attributes
     ----------
@@ -368,14 +374,15 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
 
     def __init__(
         self,
-        ridge: float = 1e-6,
+        ridge: float = 0.0,
         fit_bias: bool = True,
-        gram_dtype: str = "float64",
         Wout: object | None = None,
         bias: object | None = None,
         input_dim: int | None = None,
         output_dim: int | None = None,
         name: str | None = None,
+        *,
+        gram_dtype: str = "float64",
     ):
         self.ridge = check_real(ridge, "ridge", minimum=0.0)
         self.fit_bias = bool(fit_bias)
@@ -389,21 +396,13 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         self._solved = True
         self._Wout: np.ndarray | None = None
         self._bias: np.ndarray | None = None
-        if Wout is not None:
-            self.Wout = Wout
-        if bias is not None:
-            self.bias = bias
+        self._initializers: dict[str, Callable[..., object]] = {}
+        for key, value in (("Wout", Wout), ("bias", bias)):
+            if callable(value):
+                self._initializers[key] = value
+            elif value is not None:
+                setattr(self, key, value)
         self.state = {"out": np.zeros(self.output_dim or 0)}
-
-    def __str__(self) -> str:
-        """``Ridge(...)`` with its non-default settings; it never solves for ``Wout`` (reservoirpy's does)."""
-        defaults = inspect.signature(type(self)).parameters
-        settings = ", ".join(
-            f"{key}={getattr(self, key)}"
-            for key in ("ridge", "fit_bias", "gram_dtype", "name")
-            if getattr(self, key) != defaults[key].default
-        )
-        return f"Ridge({settings})"
 
     # ------------------------------------------------------------------ weights (solved lazily)
     @property
@@ -452,7 +451,11 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
 
     # ------------------------------------------------------------------ reservoirpy node interface
     def initialize(self, x: object = None, y: object = None) -> None:
-        """Set ``input_dim`` / ``output_dim`` from a sample of inputs and targets."""
+        """Set ``input_dim`` / ``output_dim`` from a sample of inputs and targets; call the initializers.
+
+        ``Wout`` and ``bias`` given as initializers are drawn here, ``Wout(input_dim, output_dim)`` and
+        ``bias(output_dim)`` as reservoirpy does, once both dimensions are known.
+        """
         if x is not None:
             self._set_dims(resolve_input_dim(x, self.input_dim, owner=str(self)), None)
         if y is not None:
@@ -461,6 +464,12 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
             sample = y[0] if isinstance(y, list) else np.asarray(y)
             output_dim = 1 if np.ndim(sample) == 1 and not isinstance(y, list) else int(np.shape(sample)[-1])
             self._set_dims(self.input_dim, output_dim)
+        if self._initializers and self.input_dim is not None and self.output_dim is not None:
+            initializers, self._initializers = self._initializers, {}
+            if "Wout" in initializers:
+                self.Wout = initializers["Wout"](self.input_dim, self.output_dim)
+            if "bias" in initializers:
+                self.bias = initializers["bias"](self.output_dim)
         self.state = {"out": np.zeros(self.output_dim or 0)}
         self.initialized = True
 
@@ -472,15 +481,21 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         return weights, bias
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, x: object, y: object = None, warmup: int = 0) -> Ridge:
+    def fit(self, x: object, y: object = None, warmup: int = 0, workers: int = 1) -> Ridge:
         """Fit on all of ``x``, ``y`` at once (replaces any previous fit).
 
         Parameters
         ----------
         x : ndarray (T, d) or (S, T, d), or list of ndarray (T_i, d)
         y : per-step targets in the layout of ``x``, or per-series targets ``(S,)`` / ``(S, k)``
+            A target row holding NaN marks a step (or series) without supervision: it is left out of
+            the fit, as reservoirpy does. At least one row must be supervised; infinities are errors.
         warmup : int, default 0
-            Steps discarded at the start of every series (per-step targets only).
+            Steps discarded at the start of every series (per-step targets only), counted in time
+            steps whether supervised or not.
+        workers : int, default 1
+            reservoirpy's number of joblib workers (-1: all), accepted with its values and not used:
+            the statistics are accumulated in large chunks by BLAS, which uses all cores already.
 
         Returns
         -------
@@ -495,8 +510,9 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         ``gram_dtype="float32"``, a Gram matrix too ill-conditioned for float32 is first recomputed
         in float64.
         """
-        series, targets = self._check_fit_data(x, y, warmup)
-        statistics = self._accumulate(series, targets, warmup, reset=True)
+        check_workers(workers)
+        series, targets, unsupervised = self._check_fit_data(x, y, warmup)
+        statistics = self._accumulate(series, targets, warmup, unsupervised, reset=True)
         weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, statistics.min_rcond)
         if weights is None and statistics.gram_dtype == "float32":
             warnings.warn(
@@ -506,10 +522,12 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
                 RuntimeWarning,
                 stacklevel=2,
             )
-            statistics = self._accumulate(series, targets, warmup, reset=True, gram_dtype="float64")
+            statistics = self._accumulate(
+                series, targets, warmup, unsupervised, reset=True, gram_dtype="float64"
+            )
             weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
         if weights is None:
-            x_rows, y_rows = stacked_training_rows(series, targets, warmup)
+            x_rows, y_rows = stacked_training_rows(series, targets, warmup, unsupervised)
             self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
         else:
             self._Wout, self._bias = weights, statistics.intercept(weights)
@@ -527,13 +545,19 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         reset : bool, default False
             Drop the statistics accumulated so far (start a new fit).
         """
-        series, targets = self._check_fit_data(x, y, warmup)
-        self._statistics = self._accumulate(series, targets, warmup, reset)
+        series, targets, unsupervised = self._check_fit_data(x, y, warmup)
+        self._statistics = self._accumulate(series, targets, warmup, unsupervised, reset)
         self._solved = False
         return self
 
     def _accumulate(
-        self, series: Series, targets: Targets, warmup: int, reset: bool, gram_dtype: str | None = None
+        self,
+        series: Series,
+        targets: Targets,
+        warmup: int,
+        unsupervised: list[np.ndarray] | None,
+        reset: bool,
+        gram_dtype: str | None = None,
     ) -> _Statistics:
         """Statistics of the training rows, merged into the running ones unless ``reset``.
 
@@ -543,20 +567,62 @@ class Ridge(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         statistics = _Statistics(
             self.input_dim, self.output_dim, centered=self.fit_bias, gram_dtype=gram_dtype or self.gram_dtype
         )
-        statistics.update(training_rows(series, targets, warmup))
+        statistics.update(training_rows(series, targets, warmup, unsupervised))
         if reset or self._statistics is None:
             return statistics
         self._statistics.merge(statistics)
         return self._statistics
 
-    def _check_fit_data(self, x: object, y: object, warmup: int) -> tuple[Series, Targets]:
+    def _check_fit_data(
+        self, x: object, y: object, warmup: int
+    ) -> tuple[Series, Targets, list[np.ndarray] | None]:
+        """Validated inputs and targets, and the masks of the unsupervised (NaN) target rows or None."""
         if y is None:
             raise ValueError(f"{self} needs targets y; got None")
         series = check_series(x, n_features=self.input_dim, owner=str(self))
+        ragged = series.layout == "ragged" and isinstance(y, Sequence) and not isinstance(y, (str, bytes))
+        y, unsupervised = _split_unsupervised(y, ragged)
         targets = check_targets(series, y, n_outputs=self.output_dim)
         if not targets.per_series:
             check_warmup(warmup, series.lengths)
+        if unsupervised is not None:
+            masks = unsupervised if targets.per_series else [mask[warmup:] for mask in unsupervised]
+            if all(mask.all() for mask in masks):
+                after = "" if targets.per_series or not warmup else f" after the warmup of {warmup} steps"
+                raise ValueError(f"Y has no supervised row{after}: every target row holds NaN")
         if not self.initialized:
             self.input_dim, self.output_dim = series.n_features, targets.n_outputs
             self.initialize()
-        return series, targets
+        return series, targets, unsupervised
+
+
+def check_workers(workers: object) -> int:
+    """reservoirpy's ``workers`` (joblib's ``n_jobs``): an int other than 0; -1 means all cores."""
+    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers == 0:
+        raise ValueError(f"workers must be a positive int or a negative one (-1: all cores); got {workers!r}")
+    return int(workers)
+
+
+def _split_unsupervised(y: object, ragged: bool) -> tuple[object, list[np.ndarray] | None]:
+    """Targets with their NaN rows set to 0, and a mask of those rows per target block.
+
+    A row (a step's or a series' target vector) is unsupervised when any of its entries is NaN. Without
+    NaN, ``y`` comes back as given and the masks as None. The masks follow the layout
+    :func:`cbreservoir.nodes._base.training_rows` expects: one per series of a per-step ``y`` (a list, a
+    3-D array), else one for the whole array (a single series' steps, or the per-series targets).
+    ``ragged``: ``y`` is a list of per-series targets (as :func:`cbreservoir.utils.validation.check_targets`
+    reads it for ragged inputs).
+    """
+    blocks = (
+        [as_float_array(item, f"Y[{i}]") for i, item in enumerate(y)] if ragged else [as_float_array(y, "Y")]
+    )
+    nan = [np.isnan(block) for block in blocks]
+    if not any(mask.any() for mask in nan):
+        return y, None
+    filled = [np.where(mask, 0.0, block) for block, mask in zip(blocks, nan, strict=True)]
+    rows = [mask if mask.ndim <= 1 else mask.any(axis=-1) for mask in nan]
+    if ragged:
+        return filled, rows
+    if filled[0].ndim == 3:
+        return filled[0], list(rows[0])
+    return filled[0], rows

@@ -19,8 +19,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-#: Negative slope of the paper's LeakyReLU.
-LEAKY_RELU_SLOPE = 0.01
+from cbreservoir.numerics.activations import LEAKY_RELU_SLOPE
 
 
 def _leaky_relu(z: torch.Tensor) -> torch.Tensor:

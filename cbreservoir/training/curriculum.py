@@ -14,9 +14,12 @@ All data come from one ``numpy.random.Generator`` seeded with ``seed``. With a `
 the trainer state, the history and the data generator's state are written atomically after every
 epoch (``last.pt``) and after every solved level (``level_NNN.pt``, the weights that passed N);
 :meth:`CurriculumTrainer.run` resumes from ``last.pt``, so an interrupted run continues exactly as an
-uninterrupted one would (``torch.save`` files, read back with ``weights_only=True``). Every
-checkpoint carries a sha256 digest of its content: a truncated or damaged file is refused with a
-``ValueError`` instead of resuming from wrong weights.
+uninterrupted one would (``torch.save`` files written atomically by :mod:`cbreservoir.utils.files`, read
+back with ``weights_only=True``; the directory is locked while a run runs). Every checkpoint carries a
+sha256 digest of its content (:func:`cbreservoir.utils.files.content_sha256`): a truncated or damaged file is
+refused with a ``ValueError`` instead of resuming from wrong weights. Every checkpoint also records the
+settings of its run (the curriculum's, the caller's ``settings`` and the trainer's signature): a resume
+with any other value is refused, listing each difference (``old -> new``).
 
 Examples
 --------
@@ -31,9 +34,11 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,10 +56,12 @@ from cbreservoir.tasks.sequence import (
     min_level,
     switching_plan,
 )
+from cbreservoir.utils.files import atomic_writer, canonical_json, content_sha256, directory_lock
+from cbreservoir.utils.validation import check_resume_settings
 
 CURRICULUM_TASKS = (*TASKS, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
-_CHECKPOINT_FORMAT = 2
+_CHECKPOINT_FORMAT = 3
 _DIGEST_KEY = "sha256"
 
 Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
@@ -165,41 +172,47 @@ def _check_positive_int(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def _update_digest(digest: Any, value: Any) -> None:
-    """Feed a canonical encoding of ``value`` (nested dicts, sequences, tensors, scalars) to ``digest``."""
-    if isinstance(value, dict):
-        digest.update(b"{")
-        for key in sorted(value, key=repr):
-            digest.update(repr(key).encode())
-            _update_digest(digest, value[key])
-        digest.update(b"}")
-    elif isinstance(value, (list, tuple)):
-        digest.update(f"{type(value).__name__}[{len(value)}]".encode())
-        for item in value:
-            _update_digest(digest, item)
-    elif isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"tensor{tensor.dtype}{tuple(value.shape)}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes())
-    else:
-        digest.update(f"{type(value).__name__}:{value!r}".encode())
-
-
-def _content_digest(payload: dict[str, Any]) -> str:
-    """sha256 of a checkpoint payload's content (independent of how ``torch.save`` lays it out)."""
-    digest = hashlib.sha256()
-    _update_digest(digest, payload)
-    return digest.hexdigest()
-
-
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """Write ``payload`` and its digest to ``path`` via a synced temporary file and ``os.replace``."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as stream:
-        torch.save({**payload, _DIGEST_KEY: _content_digest(payload)}, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, path)
+    """Write ``payload`` and its :func:`~cbreservoir.utils.files.content_sha256` digest to ``path`` atomically."""
+    with atomic_writer(path) as stream:
+        torch.save({**payload, _DIGEST_KEY: content_sha256(payload)}, stream)
+
+
+def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:
+    """What a trainer's state dict says about the run's settings, flattened to ``{"a.b.c": value}``.
+
+    Tensors give their dtype and shape (``"torch.float32[64, 1]"``: the architecture); a torch
+    optimizer's state dict (a mapping with ``param_groups``) gives every group's hyperparameters
+    (``lr``, ``momentum``, ...), not its per-step ``state``. Counters and random states are left out.
+
+    Parameters
+    ----------
+    state : mapping
+        A trainer's ``state_dict()``.
+
+    Returns
+    -------
+    dict
+    """
+    signature: dict[str, Any] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, torch.Tensor):
+            signature[path] = f"{value.dtype}{list(value.shape)}"
+        elif isinstance(value, Mapping) and "param_groups" in value:
+            for index, group in enumerate(value["param_groups"]):
+                for key, hyper in group.items():
+                    if key != "params":
+                        signature[f"{path}.param_groups.{index}.{key}"] = hyper
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                walk(item, f"{path}.{index}")
+
+    walk(state, "")
+    return signature
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -213,21 +226,34 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``format``, ``config``, ``level``, ``history``, ``data_rng``, ``trainer`` (the trainer's state dict).
+        ``format``, ``config`` (the curriculum's settings), ``settings`` (the run's other settings, as
+        given to :class:`CurriculumTrainer`), ``level``, ``history``, ``data_rng``, ``trainer`` (the
+        trainer's state dict).
 
     Raises
     ------
     ValueError
-        If the file cannot be read (truncated, not a checkpoint) or its content does not match its digest.
+        If the file cannot be read (truncated, not a checkpoint), was written by an older format, or
+        its content does not match its digest. (The digest detects corruption, not forgery.)
     """
     try:
         payload = torch.load(path, weights_only=True)
     except Exception as error:  # torch's zip and unpickling readers fail in many ways on damaged bytes
         raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupted?): {error!r}") from error
     stored = payload.pop(_DIGEST_KEY, None) if isinstance(payload, dict) else None
+    version = payload.get("format") if stored is not None else None
+    if isinstance(version, int) and version < _CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is a curriculum checkpoint of the older format {version}, which does not record the "
+            f"run's settings (format {_CHECKPOINT_FORMAT} does); delete its directory to start the run over"
+        )
     if stored is None or payload.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a curriculum checkpoint of format {_CHECKPOINT_FORMAT}")
-    if stored != _content_digest(payload):
+    try:
+        digest = content_sha256(payload)
+    except (TypeError, ValueError) as error:  # content that no checkpoint writer produces
+        raise ValueError(f"checkpoint {path} holds content of unexpected types: {error}") from error
+    if stored != digest:
         raise ValueError(f"checkpoint {path} is corrupted: its content does not match its sha256 digest")
     return payload
 
@@ -255,9 +281,17 @@ class CurriculumTrainer:
     seed : int
         Seed of the data generator.
     checkpoint_dir : str or Path, optional
-        Where checkpoints go; a run resumes from it when it holds ``last.pt``.
+        Where checkpoints go; a run resumes from it when it holds ``last.pt``. The directory is locked
+        while :meth:`run` runs (:func:`cbreservoir.utils.files.directory_lock`).
     progress : bool
         Show a tqdm bar with epoch, N and accuracy.
+    settings : mapping, optional
+        JSON-ready description of the rest of what defines the run (model kind, schedule, learning
+        rate, ...), recorded in every checkpoint. A resume is refused (``ValueError`` listing each
+        differing setting, old -> new) when these settings, the curriculum's own (task, start_level,
+        steps_per_epoch, test_batches, batch_size, threshold, seed) or the trainer's signature
+        (:func:`trainer_signature`: tensor shapes, optimiser hyperparameters) differ from the
+        checkpoint's. Only the epoch budget (:meth:`run`'s ``n_epochs``) may change.
 
     Attributes
     ----------
@@ -278,6 +312,8 @@ class CurriculumTrainer:
         seed: int = 0,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,
+        *,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         if task not in CURRICULUM_TASKS:
             raise ValueError(f"task must be one of {list(CURRICULUM_TASKS)}, got {task!r}")
@@ -295,6 +331,12 @@ class CurriculumTrainer:
             raise ValueError(f"start_level for task {task!r} must be >= {min_level(task)}, got {start_level}")
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        if settings is not None and not isinstance(settings, Mapping):
+            raise TypeError(f"settings must be a mapping of JSON-ready values, got {type(settings).__name__}")
+        try:  # round trip: the record compared on resume is what a checkpoint stores
+            run_settings = {} if settings is None else json.loads(canonical_json(dict(settings)))
+        except TypeError as error:
+            raise TypeError(f"settings must hold JSON-ready values: {error}") from error
         self.trainer = trainer
         self.task = task
         self.start_level = int(start_level)
@@ -305,6 +347,7 @@ class CurriculumTrainer:
         self.seed = int(seed)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.progress = progress
+        self.settings = run_settings
         self.history = CurriculumHistory(task=task, threshold=self.threshold)
         self.level = self.start_level
         self._rng = np.random.default_rng(seed)
@@ -385,6 +428,7 @@ class CurriculumTrainer:
         return {
             "format": _CHECKPOINT_FORMAT,
             "config": self._config(),
+            "settings": self.settings,
             "level": self.level,
             "history": self.history.to_dict(),
             "data_rng": self._rng.bit_generator.state,
@@ -401,16 +445,35 @@ class CurriculumTrainer:
         _atomic_save(payload, self.checkpoint_dir / LAST_CHECKPOINT)
 
     def _resume(self) -> None:
-        """Load ``last.pt`` from ``checkpoint_dir`` into this object and the trainer."""
-        payload = load_checkpoint(self.checkpoint_dir / LAST_CHECKPOINT)
-        stored, current = payload["config"], self._config()
-        differing = sorted(key for key in current if stored.get(key) != current[key])
-        if differing:
-            details = ", ".join(
-                f"{key}: checkpoint {stored.get(key)!r} vs now {current[key]!r}" for key in differing
-            )
-            raise ValueError(f"checkpoint in {self.checkpoint_dir} was written by another run ({details})")
-        self.trainer.load_state_dict(payload["trainer"])
+        """Load ``last.pt`` from ``checkpoint_dir`` into this object and the trainer.
+
+        Raises
+        ------
+        ValueError
+            The checkpoint is unreadable, or was written with other settings (each one listed).
+        """
+        path = self.checkpoint_dir / LAST_CHECKPOINT
+        payload = load_checkpoint(path)
+        stored_signature = trainer_signature(payload["trainer"])
+        current_signature = trainer_signature(self.trainer.state_dict())
+        shared = stored_signature.keys() & current_signature.keys()  # counters and buffers come and go
+        check_resume_settings(
+            {
+                "curriculum": payload["config"],
+                "settings": payload["settings"],
+                "trainer": {key: stored_signature[key] for key in sorted(shared)},
+            },
+            {
+                "curriculum": self._config(),
+                "settings": self.settings,
+                "trainer": {key: current_signature[key] for key in sorted(shared)},
+            },
+            f"checkpoint {path}",
+        )
+        try:
+            self.trainer.load_state_dict(payload["trainer"])
+        except (RuntimeError, KeyError) as error:  # torch's state-dict mismatch: missing/extra keys
+            raise ValueError(f"checkpoint {path} does not fit this trainer's model: {error}") from error
         self.history = CurriculumHistory.from_dict(payload["history"])
         self.level = int(payload["level"])
         self._rng.bit_generator.state = payload["data_rng"]
@@ -423,8 +486,8 @@ class CurriculumTrainer:
         """Train until the history holds ``n_epochs`` epochs (the epoch budget) and return it.
 
         If nothing has run in this object yet and ``checkpoint_dir`` holds a checkpoint, the run
-        resumes from it (its configuration must match). Calling ``run`` again with a larger budget
-        continues the same run.
+        resumes from it (its settings must match: see ``settings``). Calling ``run`` again with a
+        larger budget continues the same run.
 
         Parameters
         ----------
@@ -434,21 +497,29 @@ class CurriculumTrainer:
         Returns
         -------
         CurriculumHistory
+
+        Raises
+        ------
+        ValueError
+            A checkpoint that is damaged or was written with other settings.
+        cbreservoir.utils.files.DirectoryInUseError
+            Another process is running in ``checkpoint_dir``.
         """
         _check_positive_int("n_epochs", n_epochs)
-        if len(self.history) == 0 and self._has_checkpoint():
-            self._resume()
-        self.trainer.set_level(self.level)
-        with tqdm(
-            total=n_epochs, initial=min(len(self.history), n_epochs), disable=not self.progress, unit="epoch"
-        ) as bar:
-            while len(self.history) < n_epochs:
-                record = self._run_epoch()
-                self.history.records.append(record)
-                if record.solved:
-                    self.level += 1
-                    self.trainer.set_level(self.level)
-                self._save(record)
-                bar.update(1)
-                bar.set_postfix(epoch=record.epoch, N=record.level, acc=f"{record.accuracy:.3f}")
+        directory = self.checkpoint_dir
+        with contextlib.nullcontext() if directory is None else directory_lock(directory):
+            if len(self.history) == 0 and self._has_checkpoint():
+                self._resume()
+            self.trainer.set_level(self.level)
+            done = min(len(self.history), n_epochs)
+            with tqdm(total=n_epochs, initial=done, disable=not self.progress, unit="epoch") as bar:
+                while len(self.history) < n_epochs:
+                    record = self._run_epoch()
+                    self.history.records.append(record)
+                    if record.solved:
+                        self.level += 1
+                        self.trainer.set_level(self.level)
+                    self._save(record)
+                    bar.update(1)
+                    bar.set_postfix(epoch=record.epoch, N=record.level, acc=f"{record.accuracy:.3f}")
         return self.history

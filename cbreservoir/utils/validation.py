@@ -21,7 +21,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,18 +31,28 @@ import numpy as np
 Layout = Literal["single", "batch", "ragged"]
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_SEED",
     "Series",
+    "SettingsMismatchError",
     "Targets",
     "as_float_array",
+    "check_choice",
     "check_finite",
     "check_fraction",
+    "check_int",
+    "check_int_list",
+    "check_n_jobs",
+    "check_path",
     "check_positive_int",
     "check_real",
+    "check_resume_settings",
     "check_seed",
     "check_series",
     "check_targets",
     "check_timestep",
     "check_warmup",
+    "check_writable_directory",
     "feature_dim",
     "resolve_input_dim",
 ]
@@ -165,6 +176,7 @@ def check_series(
     n_features: int | None = None,
     owner: str = "the node",
     dtype: np.dtype | type | str | None = None,
+    min_features: int = 1,
 ) -> Series:
     """Validate time-series input and return it as a :class:`Series`.
 
@@ -179,6 +191,8 @@ def check_series(
         Who expects ``n_features`` (used in the message, e.g. ``"Reservoir(units=100)"``).
     dtype : dtype, optional
         Convert to this floating dtype (default: keep floats, ints -> float64).
+    min_features : {1, 0}, default 1
+        0 accepts series without features (a free-running reservoir's input ``(T, 0)``).
 
     Returns
     -------
@@ -214,11 +228,10 @@ def check_series(
             raise ValueError(f"{name} must hold at least one series; got an array of shape {array.shape}")
         result = Series(array, "single" if array.ndim == 2 else "batch")
     for i, item in enumerate(result.as_list()):
-        if item.shape[0] == 0 or item.shape[1] == 0:
+        if item.shape[0] == 0 or item.shape[1] < min_features:
             label = name if result.layout == "single" else f"{name}[{i}]"
-            raise ValueError(
-                f"{label} must have at least one time step and one feature; got shape {item.shape}"
-            )
+            feature = " and one feature" if min_features else ""
+            raise ValueError(f"{label} must have at least one time step{feature}; got shape {item.shape}")
         check_finite(item, name if result.layout == "single" else f"{name}[{i}]")
     _check_feature_count(name, result.n_features, n_features, owner)
     return result
@@ -379,7 +392,9 @@ def feature_dim(x: object) -> int:
     return int(np.shape(x)[-1])
 
 
-def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node") -> int:
+def resolve_input_dim(
+    x: object, input_dim: int | None, owner: str = "the node", min_features: int = 1
+) -> int:
     """The input dimension a node initialises with: read from ``x`` when given, else ``input_dim``.
 
     Parameters
@@ -390,6 +405,8 @@ def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node")
         The dimension the node already has (given to its constructor or implied by its weights).
     owner : str
         The node, named in error messages (e.g. ``"Reservoir(units=100)"``).
+    min_features : {1, 0}, default 1
+        0 accepts data without features (a free-running reservoir).
 
     Returns
     -------
@@ -405,7 +422,7 @@ def resolve_input_dim(x: object, input_dim: int | None, owner: str = "the node")
             raise ValueError(f"{owner} needs input_dim or data to initialize")
         return input_dim
     received = feature_dim(x)
-    if received < 1:
+    if received < min_features:
         raise ValueError(f"{owner} needs inputs with at least one feature; got {received}")
     if input_dim is not None and received != input_dim:
         raise ValueError(f"{owner} expects {input_dim} input features; got {received}")
@@ -429,12 +446,12 @@ def check_real(value: object, name: str, minimum: float | None = None, strict: b
     ValueError
         NaN, infinite, or out of range.
     """
+    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
+        raise TypeError(f"{name} must be a real number{bound}; got {value!r}")
     number = float(value)
     too_small = minimum is not None and (number <= minimum if strict else number < minimum)
     if not np.isfinite(number) or too_small:
-        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
         raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
     return number
 
@@ -456,3 +473,168 @@ def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | 
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative int; got {seed!r}")
     return int(seed)
+
+
+#: Largest seed accepted by :func:`check_int` callers for seeds (numpy's and torch's seeds fit in 64 bits;
+#: members ``seed + i`` of an ensemble must still fit).
+MAX_SEED = 2**32 - 1
+
+#: Largest count (steps, epochs, batches, units) accepted where a count has no other natural bound.
+MAX_COUNT = 2**31 - 1
+
+
+def _is_int(value: object) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+
+
+def check_int(value: object, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in ``[minimum, maximum]`` (either bound optional).
+
+    Raises
+    ------
+    TypeError
+        Not an int (bools, floats and strings are refused); the message names ``name`` and the range.
+    ValueError
+        Outside the range; the message names ``name``, the range and the value.
+    """
+    low = "-inf" if minimum is None else minimum
+    high = "inf" if maximum is None else maximum
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int in [{low}, {high}]; got {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an int in [{low}, {high}]; got {value!r}")
+    return int(value)
+
+
+def check_choice(value: object, name: str, allowed: Sequence[object]) -> object:
+    """Return ``value`` if it is one of ``allowed``; else ``ValueError`` naming ``name`` and the choices."""
+    try:
+        known = value in allowed
+    except TypeError:  # an unhashable value asked of a mapping
+        known = False
+    if not known:
+        raise ValueError(f"{name} must be one of {list(allowed)}; got {value!r}")
+    return value
+
+
+def check_int_list(value: object, name: str, minimum: int, maximum: int = MAX_COUNT) -> list[int]:
+    """Return ``value`` as a non-empty list of ints in ``[minimum, maximum]``.
+
+    Raises
+    ------
+    TypeError
+        Not a list or tuple of ints; the message names the first bad entry.
+    ValueError
+        Empty, or an entry out of range (named by its index).
+    """
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of ints in [{minimum}, {maximum}]; got {value!r}")
+    if not value:
+        raise ValueError(f"{name} must be a non-empty list of ints in [{minimum}, {maximum}]; got {value!r}")
+    return [check_int(item, f"{name}[{index}]", minimum, maximum) for index, item in enumerate(value)]
+
+
+def check_path(value: object, name: str) -> str:
+    """Return ``value`` as a ``str`` if it is a non-empty ``str`` or ``os.PathLike``; else ``TypeError``."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise TypeError(f"{name} must be a path (a non-empty string); got {value!r}")
+    return str(value)
+
+
+class SettingsMismatchError(ValueError):
+    """A checkpoint or output directory was written with other settings than those of the run resuming it."""
+
+
+def _flatten(settings: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resume_settings(
+    stored: Mapping[str, object], current: Mapping[str, object], where: str, may_grow: Sequence[str] = ()
+) -> None:
+    """Refuse to resume ``where`` (a checkpoint, an output directory) with settings other than its own.
+
+    Parameters
+    ----------
+    stored, current : mapping
+        The settings recorded by the run that wrote ``where`` and those of the run about to resume
+        (JSON-ready; nested mappings are compared key by key, named ``outer.inner``).
+    where : str
+        What is resumed, for the message.
+    may_grow : sequence of str
+        Flattened keys whose value may increase (an epoch budget); any other change is refused.
+
+    Raises
+    ------
+    SettingsMismatchError
+        A ``ValueError`` listing every differing setting as ``key: old -> new``.
+    """
+    old, new = _flatten(stored), _flatten(current)
+    differing = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if before == after:
+            continue
+        grows = key in may_grow and _is_int(before) and _is_int(after) and after > before
+        if not grows:
+            differing.append(f"{key}: {before!r} -> {after!r}")
+    if differing:
+        allowed = f" (only {', '.join(may_grow)} may grow)" if may_grow else ""
+        raise SettingsMismatchError(
+            f"{where} was written with other settings; resuming it would mix two runs{allowed}. "
+            f"Differing settings (old -> new): {'; '.join(differing)}. "
+            "Use the old settings, or another directory for the new run"
+        )
+
+
+def check_n_jobs(n_jobs: object, name: str = "n_jobs") -> int:
+    """Return joblib's ``n_jobs``: a positive int, or a negative one (-1: all CPUs); 0 runs nothing.
+
+    Raises
+    ------
+    TypeError
+        Not an int.
+    ValueError
+        0, or beyond ``±MAX_COUNT``.
+    """
+    value = check_int(n_jobs, name, -MAX_COUNT, MAX_COUNT)
+    if value == 0:
+        raise ValueError(f"{name} must be an int >= 1 (or <= -1: all CPUs but |n_jobs| - 1); got 0")
+    return value
+
+
+def check_writable_directory(path: object, name: str) -> str:
+    """Check that the directory ``path`` can be written (or created); return it as a ``str``.
+
+    The nearest existing ancestor must be a directory in which a file can be created (probed with a
+    temporary file, removed at once: this sees read-only mounts and permissions alike).
+
+    Raises
+    ------
+    TypeError
+        ``path`` is not a path.
+    ValueError
+        ``path`` (or an ancestor) is a file, or no file can be created there.
+    """
+    import tempfile
+
+    text = check_path(path, name)
+    folder = os.path.abspath(text)
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    expected = f"{name} must be a directory that can be written"
+    if not os.path.isdir(folder):
+        raise ValueError(f"{expected}; got {text!r} ({folder} is not a directory)")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".cbreservoir-probe-")
+    except OSError as error:
+        raise ValueError(f"{expected}; got {text!r} ({folder}: {error.strerror})") from None
+    os.close(handle)
+    os.unlink(probe)
+    return text

@@ -1,4 +1,4 @@
-"""Dimensionality and sparseness measures on cases with known answers."""
+"""Dimensionality measures on cases with known answers (sparseness: test_analysis_sparseness.py)."""
 
 import numpy as np
 import pytest
@@ -6,13 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cbreservoir.analysis import (
-    coding_level,
-    participation_ratio,
-    pca_dimensions,
-    pca_spectrum,
-    treves_rolls_sparseness,
-)
+from cbreservoir.analysis import participation_ratio, pca_dimensions, pca_spectrum
 
 
 @pytest.mark.parametrize("dims", [1, 3, 8])
@@ -81,35 +75,3 @@ def test_dimensionality_rejects_bad_activity(activity, message):
 def test_pca_dimensions_rejects_fractions_outside_unit_interval():
     with pytest.raises(ValueError, match=r"\(0, 1\], got 1.5"):
         pca_dimensions(np.eye(3), fractions=(0.9, 1.5))
-
-
-def test_treves_rolls_of_one_hot_and_uniform_codes():
-    units = 8
-    one_hot = np.eye(units)
-    np.testing.assert_allclose(treves_rolls_sparseness(one_hot), np.full(units, 1 / units))
-    np.testing.assert_allclose(treves_rolls_sparseness(one_hot, kind="lifetime"), np.full(units, 1 / units))
-    uniform = np.full((5, units), 0.7)
-    np.testing.assert_allclose(treves_rolls_sparseness(uniform), np.ones(5))
-    np.testing.assert_allclose(treves_rolls_sparseness(uniform, kind="lifetime"), np.ones(units))
-
-
-def test_treves_rolls_of_k_hot_code_is_k_over_n_and_silent_samples_are_nan():
-    code = np.zeros((3, 10))
-    code[0, :3] = 2.0
-    code[1, :5] = 1.0
-    np.testing.assert_allclose(treves_rolls_sparseness(code), [0.3, 0.5, np.nan])
-
-
-def test_coding_level_counts_active_entries():
-    code = np.array([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.5]])
-    assert coding_level(code) == pytest.approx(3 / 8)
-    assert coding_level(code, threshold=0.75) == pytest.approx(2 / 8)
-
-
-def test_sparseness_rejects_negative_rates_and_unknown_kind():
-    with pytest.raises(ValueError, match="non-negative"):
-        treves_rolls_sparseness(-np.eye(3))
-    with pytest.raises(ValueError, match="non-negative"):
-        coding_level(-np.eye(3))
-    with pytest.raises(ValueError, match="kind must be one of"):
-        treves_rolls_sparseness(np.eye(3), kind="temporal")

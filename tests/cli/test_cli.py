@@ -78,9 +78,9 @@ def test_process_exit_codes():
         ([], "required: COMMAND"),
         (["fly"], "invalid choice: 'fly'"),
         (["train", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-        (["train", "--steps", "zero"], "invalid positive integer value: 'zero'"),
-        (["train", "--steps", "0"], "invalid positive integer value: '0'"),
-        (["train", "--learning-rate", "nan"], "invalid positive number value: 'nan'"),
+        (["train", "--steps", "zero"], "expected an integer in [1, 2147483647], got 'zero'"),
+        (["train", "--steps", "0"], "expected an integer in [1, 2147483647], got '0'"),
+        (["train", "--learning-rate", "nan"], "expected a finite number > 0, got 'nan'"),
         (["sweep"], "the following arguments are required: config"),
     ],
 )
@@ -131,12 +131,12 @@ def test_fixed_level_usage_errors(capsys, argv, message):
         (
             "run.json",
             '{"steps": "many"}',
-            "'steps' in config file run.json: expected a positive integer, got 'many'",
+            "'steps' in config file run.json: expected an integer in [1, 2147483647], got 'many'",
         ),
         (
             "run.json",
             '{"seed": [1, 2]}',
-            "'seed' in config file run.json: expected a non-negative integer, got [1, 2]",
+            "'seed' in config file run.json: expected an integer in [0, 4294967295], got [1, 2]",
         ),
         ("run.yaml", "model: [unclosed\n", "config file run.yaml does not parse"),
         ("run.json", "[1, 2]", "config file run.json must hold a mapping of settings, got list"),
@@ -300,9 +300,9 @@ def test_sweep_on_tiny_settings_resumes(capsys, tmp_path):
     [
         (
             {"tasks": ["dms"], "epochs": 3},
-            "unknown key(s) ['epochs'] in config file grid.json; allowed keys: [",
+            "config file grid.json: unknown config key(s) ['epochs']; allowed keys: [",
         ),
-        ({"profile": "quick"}, "lacks the required key 'tasks'"),
+        ({"profile": "quick"}, "config key 'tasks' is required"),
         ({"tasks": ["chess"]}, "chess"),
         ({"tasks": ["dms"], "overrides": {"n_epoch": 1}}, "unknown profile setting(s) ['n_epoch']"),
         ({"tasks": ["dms"], "conditions": ["magic"]}, "magic"),

@@ -191,7 +191,7 @@ def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduct
     assert [row["max_level"] for row in grouped["summaries"][0]["rows"]] == [
         row["max_level"] for row in report["summaries"][0]["rows"]
     ]
-    with pytest.raises(ValueError, match="ensemble must be a positive int; got 0"):
+    with pytest.raises(ValueError, match=r"ensemble must be an int in \[1, 2147483647\]; got 0"):
         reproduce("dms", tiny_profile(), seeds=[0], output_dir=tmp_path, progress=False, ensemble=0)
 
 

@@ -16,7 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cbreservoir.experiments.sweep import cell_id, read_result, result_path, run_sweep, write_result
+from cbreservoir.experiments.sweep import (
+    BadResultWarning,
+    cell_id,
+    read_result,
+    result_path,
+    run_sweep,
+    write_result,
+)
+from cbreservoir.utils.files import LOCK_NAME
 
 TESTS_DIR = Path(__file__).parent
 
@@ -92,7 +100,8 @@ def test_damaged_result_file_is_rejected_and_rerun(tmp_path, damage):
     path = write_result(tmp_path, cell, {"acc": 0.5})
     path.write_text(damage(path.read_text()))
     assert read_result(tmp_path, cell) is None
-    [result] = run_sweep([cell], seeded_draw, tmp_path, backend="sequential", progress=False)
+    with pytest.warns(BadResultWarning, match="moved to"):
+        [result] = run_sweep([cell], seeded_draw, tmp_path, backend="sequential", progress=False)
     assert result == seeded_draw(cell)
     assert read_result(tmp_path, cell) == result
 
@@ -187,7 +196,7 @@ def test_dask_local_cluster_matches_loky(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"backend": "multiprocessing"}, ValueError, "expected backend in"),
+        ({"backend": "multiprocessing"}, ValueError, "backend must be one of"),
         ({"backend": "loky", "scheduler": "tcp://127.0.0.1:1"}, ValueError, "scheduler=None"),
     ],
 )
@@ -210,7 +219,7 @@ def test_duplicate_cells_are_rejected(tmp_path):
 def test_run_function_must_return_a_dict(tmp_path):
     with pytest.raises(TypeError, match="return a dict"):
         run_sweep(cells_for(1), not_a_dict, tmp_path, backend="sequential", progress=False)
-    assert not list(tmp_path.glob("*"))
+    assert [path.name for path in tmp_path.glob("*")] == [LOCK_NAME]  # no result, no temporary file
 
 
 # ------------------------------------------------------------------------------------------ grouped cells

@@ -17,11 +17,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cbreservoir.experiments.sweep import cell_id, read_result, run_sweep
+from cbreservoir.experiments.sweep import BadResultWarning, cell_id, read_result, run_sweep
 from cbreservoir.models import build_model
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
 from cbreservoir.training.trainer import TrainingDivergedError
+from cbreservoir.utils.files import LOCK_NAME
 from tests.support import count, same, snapshot
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -167,7 +168,8 @@ def test_a_sweep_killed_at_random_moments_loses_no_finished_run(tmp_path: Path) 
     assert rerun == {cell_id(cell) for cell in cells} - finished, (
         "a finished run ran again, or a pending one did not"
     )
-    assert not [path for path in out.iterdir() if path.suffix != ".json" and not path.name.endswith(".tmp")]
+    leftovers = [path for path in out.iterdir() if path.suffix != ".json" and not path.name.endswith(".tmp")]
+    assert [path.name for path in leftovers] == [LOCK_NAME]  # the free lock file stays
 
 
 def test_a_half_written_result_file_is_not_accepted(tmp_path: Path) -> None:
@@ -179,7 +181,8 @@ def test_a_half_written_result_file_is_not_accepted(tmp_path: Path) -> None:
         path.write_text(text[:cut])
         count("read_result")
         assert read_result(tmp_path, cells[1]) is None
-    assert run_sweep(cells, _square, tmp_path, backend="sequential", progress=False)[1] == {"value": 1}
+    with pytest.warns(BadResultWarning):
+        assert run_sweep(cells, _square, tmp_path, backend="sequential", progress=False)[1] == {"value": 1}
 
 
 def _square(cell: dict) -> dict:

@@ -18,12 +18,14 @@ import functools
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cbreservoir.experiments.reproduce.conditions import (
     CONDITIONS,
     EXTRA_CONDITIONS,
+    FEEDFORWARD_TASKS,
     MAIN_CONDITIONS,
     TASKS,
     check_conditions,
@@ -31,8 +33,19 @@ from cbreservoir.experiments.reproduce.conditions import (
 )
 from cbreservoir.experiments.reproduce.profiles import PROFILES, Profile, get_profile
 from cbreservoir.experiments.reproduce.run import ensemble_key, make_cell, run_cell, run_cells
-from cbreservoir.experiments.sweep import cell_id, run_sweep
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.experiments.sweep import BACKENDS, cell_id, run_sweep
+from cbreservoir.utils.files import atomic_write_text, directory_lock, read_config
+from cbreservoir.utils.validation import (
+    MAX_COUNT,
+    MAX_SEED,
+    check_choice,
+    check_int,
+    check_int_list,
+    check_n_jobs,
+    check_path,
+    check_resume_settings,
+    check_writable_directory,
+)
 
 __all__ = [
     "CONDITIONS",
@@ -43,8 +56,10 @@ __all__ = [
     "TASKS",
     "Profile",
     "build_cells",
+    "check_arguments",
     "check_conditions",
     "check_tasks",
+    "config_arguments",
     "get_profile",
     "reproduce",
     "run_config_sweep",
@@ -54,17 +69,102 @@ __all__ = [
 SCALING_CONDITIONS: tuple[str, ...] = ("cbrnn", "rnn")
 
 
-def _check_seeds(seeds: int | Iterable[int] | None, profile: Profile) -> list[int]:
+#: Name of the record of a reproduction's settings in its output directory.
+SETTINGS_FILE = "settings.json"
+
+
+def _check_seeds(seeds: object, profile: Profile) -> list[int]:
     if seeds is None:
         return list(range(profile.n_seeds))
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"seeds must be a positive count or a list of ints, got {seeds!r}")
-        return list(range(seeds))
-    values = list(seeds)
-    if not values or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in values):
-        raise ValueError(f"seeds must be a positive count or a non-empty list of ints, got {seeds!r}")
-    return values
+    if isinstance(seeds, (list, tuple)):
+        values = check_int_list(seeds, "seeds", 0, MAX_SEED)
+        if len(set(values)) != len(values):
+            raise ValueError(f"seeds must be distinct; got {list(seeds)!r}")
+        return values
+    try:
+        return list(range(check_int(seeds, "seeds", 1, MAX_COUNT)))
+    except TypeError:
+        raise TypeError(
+            f"seeds must be a count in [1, {MAX_COUNT}] or a list of ints in [0, {MAX_SEED}]; got {seeds!r}"
+        ) from None
+
+
+def _names(value: object, key: str) -> object:
+    if not isinstance(value, (str, list, tuple)):
+        raise TypeError(f"{key} must be a name or a list of names; got {value!r}")
+    return value
+
+
+def check_arguments(
+    task: str | Sequence[str],
+    profile: str | Profile = "quick",
+    seeds: int | Sequence[int] | None = None,
+    conditions: Sequence[str] | None = None,
+    output_dir: str | os.PathLike = "cbreservoir-reproduce",
+    backend: str = "loky",
+    n_jobs: int | None = None,
+    scheduler: str | None = None,
+    granule_sizes: Sequence[int] | None = None,
+    ensemble: int = 1,
+) -> dict[str, Any]:
+    """Check every argument of :func:`reproduce` (nothing runs, nothing is written) and normalise them.
+
+    Returns
+    -------
+    dict
+        The same keys: ``task`` and ``conditions`` as tuples, ``profile`` a :class:`Profile`,
+        ``seeds`` a list of ints, ``output_dir`` a str, ``granule_sizes`` a list or None.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the argument, its allowed values or range, and the value received: unknown tasks,
+        conditions, profile or backend; a seed count < 1 or seeds < 0 (or above ``MAX_SEED``); n_jobs 0;
+        an output_dir that is not a path or cannot be written; granule sizes < 1; ensemble < 1; a
+        scheduler without the dask backend; a start level below a task's smallest; the feedforward
+        condition with a task it does not run.
+    """
+    settings = get_profile(profile)
+    tasks = check_tasks(_names(task, "task"))
+    names = MAIN_CONDITIONS if conditions is None else check_conditions(_names(conditions, "conditions"))
+    seed_list = _check_seeds(seeds, settings)
+    output_dir = check_path(output_dir, "output_dir")
+    check_writable_directory(output_dir, "output_dir")
+    check_choice(backend, "backend", BACKENDS)
+    if n_jobs is not None:
+        check_n_jobs(n_jobs)
+    if scheduler is not None:
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address 'tcp://HOST:PORT'; got {scheduler!r}")
+        if backend != "dask":
+            raise ValueError(f"scheduler applies to backend 'dask' only; got backend {backend!r}")
+    sizes = None if granule_sizes is None else check_int_list(granule_sizes, "granule_sizes", 1, MAX_COUNT)
+    ensemble = check_int(ensemble, "ensemble", 1, MAX_COUNT)
+    from cbreservoir.tasks import min_level
+
+    for name in tasks:
+        if settings.start_level < min_level(name):
+            raise ValueError(
+                f"Profile.start_level must be >= {min_level(name)} for task {name!r}; "
+                f"got {settings.start_level}"
+            )
+        for condition in names:
+            if CONDITIONS[condition].feedforward and name not in FEEDFORWARD_TASKS:
+                raise ValueError(
+                    f"condition {condition!r} runs the tasks {list(FEEDFORWARD_TASKS)}; got task {name!r}"
+                )
+    return {
+        "task": tasks,
+        "profile": settings,
+        "seeds": seed_list,
+        "conditions": names,
+        "output_dir": output_dir,
+        "backend": backend,
+        "n_jobs": n_jobs,
+        "scheduler": scheduler,
+        "granule_sizes": sizes,
+        "ensemble": ensemble,
+    }
 
 
 def build_cells(
@@ -149,39 +249,70 @@ def reproduce(
         (one :func:`~cbreservoir.experiments.reproduce.summary.summarize_task` dict per task), ``table`` (Markdown)
         and ``files`` (paths written).
     """
-    settings = get_profile(profile)
-    tasks = check_tasks(task)
-    names = MAIN_CONDITIONS if conditions is None else check_conditions(conditions)
-    seed_list = _check_seeds(seeds, settings)
-    output = Path(output_dir)
-    cells = build_cells(tasks, names, seed_list, settings, granule_sizes)
-    ensemble = check_positive_int(ensemble, "ensemble")
-    start = time.perf_counter()
-    grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
-    run = run_cells if grouping else run_cell
-    runner = functools.partial(run, checkpoint_root=str(output / "checkpoints"))
-    runs = run_sweep(
-        cells,
-        runner,
-        output / "runs",
+    arguments = check_arguments(
+        task,
+        profile=profile,
+        seeds=seeds,
+        conditions=conditions,
+        output_dir=output_dir,
         backend=backend,
         n_jobs=n_jobs,
         scheduler=scheduler,
-        progress=progress,
-        **grouping,
+        granule_sizes=granule_sizes,
+        ensemble=ensemble,
     )
-    wall_seconds = time.perf_counter() - start
-    report = {
+    settings, tasks, names = arguments["profile"], arguments["task"], arguments["conditions"]
+    seed_list, granule_sizes, ensemble = arguments["seeds"], arguments["granule_sizes"], arguments["ensemble"]
+    output = Path(arguments["output_dir"])
+    cells = build_cells(tasks, names, seed_list, settings, granule_sizes)
+    record = {
         "profile": settings.settings(),
         "tasks": list(tasks),
         "conditions": list(names),
         "seeds": seed_list,
         "granule_sizes": list(granule_sizes or []),
-        "n_runs": len(runs),
-        "wall_seconds": wall_seconds,
     }
-    report.update(_write_outputs(runs, tasks, settings, output, scaling=bool(granule_sizes)))
+    with directory_lock(output):
+        _check_output_settings(output, record)
+        start = time.perf_counter()
+        grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
+        run = run_cells if grouping else run_cell
+        runner = functools.partial(run, checkpoint_root=str(output / "checkpoints"))
+        runs = run_sweep(
+            cells,
+            runner,
+            output / "runs",
+            backend=arguments["backend"],
+            n_jobs=arguments["n_jobs"],
+            scheduler=arguments["scheduler"],
+            progress=progress,
+            **grouping,
+        )
+        wall_seconds = time.perf_counter() - start
+        report = {**record, "n_runs": len(runs), "wall_seconds": wall_seconds}
+        report.update(_write_outputs(runs, tasks, settings, output, scaling=bool(granule_sizes)))
     return report
+
+
+def _check_output_settings(output: Path, record: dict) -> None:
+    """Record the settings of the reproduction in ``output``, or check them against the recorded ones.
+
+    Only ``profile.n_epochs`` may grow. A directory written before settings were recorded gets its
+    record now (its runs are addressed by their full settings, so none can be mistaken for another).
+    """
+    path = output / SETTINGS_FILE
+    if path.exists():
+        try:
+            stored = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+            stored = error
+        if not isinstance(stored, dict):
+            raise ValueError(
+                f"the settings record {path} is unreadable or not a mapping ({stored!r:.100}); "
+                "remove the directory (or the record) to start over"
+            )
+        check_resume_settings(stored, record, f"output directory {output}", may_grow=("profile.n_epochs",))
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
 def _write_outputs(
@@ -210,12 +341,13 @@ def _write_outputs(
         if scaling:
             rows = [row for row in summary["rows"] if row["condition"] in SCALING_CONDITIONS]
             figures.append(plot_scaling(summary["task"], rows, output / f"scaling_{summary['task']}.png"))
-    (output / "summary.json").write_text(
+    atomic_write_text(
+        output / "summary.json",
         json.dumps(
             json_ready({"profile": profile.settings(), "summaries": summaries}), indent=1, allow_nan=False
-        )
+        ),
     )
-    (output / "summary.md").write_text(f"# Reproduction summary (profile {profile.name!r})\n\n{table}")
+    atomic_write_text(output / "summary.md", f"# Reproduction summary (profile {profile.name!r})\n\n{table}")
     files = {"summary_json": str(output / "summary.json"), "summary_md": str(output / "summary.md")}
     return {
         "summaries": summaries,
@@ -240,20 +372,51 @@ CONFIG_KEYS: dict[str, str] = {
 }
 
 
-def _load_config(config: Mapping | str | os.PathLike) -> dict:
-    if isinstance(config, Mapping):
-        return dict(config)
-    path = Path(config)
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
+def config_arguments(config: Mapping | str | os.PathLike, **overrides: object) -> dict[str, Any]:
+    """The :func:`reproduce` arguments of a sweep config (dict or JSON / YAML file), checked.
 
-        loaded = yaml.safe_load(text)
-    else:
-        loaded = json.loads(text)
-    if not isinstance(loaded, dict):
-        raise ValueError(f"expected a mapping of config keys in {str(path)!r}, got {type(loaded).__name__}")
-    return loaded
+    Parameters
+    ----------
+    config : dict or path
+        Keys: :data:`CONFIG_KEYS`.
+    **overrides
+        Config keys given by the caller (e.g. the command line's ``backend``), taking precedence;
+        None values are ignored.
+
+    Returns
+    -------
+    dict
+        As :func:`check_arguments`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        An unreadable file, an unknown key (named, with the allowed keys), a missing ``tasks``, or a
+        bad value (the message names the key, the allowed values and the value).
+    """
+    settings = dict(config) if isinstance(config, Mapping) else read_config(config)
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    unknown = sorted(set(map(str, settings)) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; allowed keys: {sorted(CONFIG_KEYS)}")
+    if "tasks" not in settings:
+        raise ValueError(f"config key 'tasks' is required: {CONFIG_KEYS['tasks']}")
+    profile = get_profile(settings.get("profile", "quick"))
+    extra = settings.get("overrides") or {}
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"config key 'overrides' must be a dict of profile settings; got {extra!r}")
+    return check_arguments(
+        settings["tasks"],
+        profile=profile.replace(**extra) if extra else profile,
+        seeds=settings.get("seeds"),
+        conditions=settings.get("conditions"),
+        output_dir=settings.get("output_dir", "cbreservoir-sweep"),
+        backend=settings.get("backend", "loky"),
+        n_jobs=settings.get("n_jobs"),
+        scheduler=settings.get("scheduler"),
+        granule_sizes=settings.get("granule_sizes"),
+        ensemble=settings.get("ensemble", 1),
+    )
 
 
 def run_config_sweep(config: Mapping | str | os.PathLike, progress: bool = True, **overrides: object) -> dict:
@@ -281,33 +444,7 @@ def run_config_sweep(config: Mapping | str | os.PathLike, progress: bool = True,
 
     Raises
     ------
-    ValueError
-        An unknown key (named, with the allowed keys), a missing ``tasks``, or a bad value (the
-        message names the key and the allowed values).
+    ValueError, TypeError
+        As :func:`config_arguments`, before any run starts.
     """
-    settings = {
-        **_load_config(config),
-        **{key: value for key, value in overrides.items() if value is not None},
-    }
-    unknown = sorted(set(settings) - set(CONFIG_KEYS))
-    if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; allowed keys: {sorted(CONFIG_KEYS)}")
-    if "tasks" not in settings:
-        raise ValueError(f"config key 'tasks' is required: {CONFIG_KEYS['tasks']}")
-    profile = get_profile(settings.get("profile", "quick"))
-    extra = settings.get("overrides") or {}
-    if not isinstance(extra, Mapping):
-        raise ValueError(f"config key 'overrides' must be a dict of profile settings, got {extra!r}")
-    return reproduce(
-        settings["tasks"],
-        profile=profile.replace(**extra) if extra else profile,
-        seeds=settings.get("seeds"),
-        conditions=settings.get("conditions"),
-        output_dir=settings.get("output_dir", "cbreservoir-sweep"),
-        backend=settings.get("backend", "loky"),
-        n_jobs=settings.get("n_jobs"),
-        scheduler=settings.get("scheduler"),
-        progress=progress,
-        granule_sizes=settings.get("granule_sizes"),
-        ensemble=settings.get("ensemble", 1),
-    )
+    return reproduce(**config_arguments(config, **overrides), progress=progress)

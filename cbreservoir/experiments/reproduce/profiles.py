@@ -5,6 +5,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from cbreservoir.utils.validation import (
+    MAX_COUNT,
+    check_fraction,
+    check_int,
+    check_int_list,
+    check_real,
+)
+
 __all__ = ["PROFILES", "Profile", "get_profile"]
 
 
@@ -39,6 +47,13 @@ class Profile:
         Epochs the core of the ``feedforward`` condition trains end to end before it is frozen.
     granule_sizes : tuple of int
         Granule-layer sizes G of the scaling sweep.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type or out of its range (counts >= 1, ``switching_window`` and
+        ``feedforward_core_epochs`` >= 0, threshold in (0, 1], learning rate and clip norm > 0,
+        momentum in [0, 1), granule sizes >= 1), named with its range and value.
     """
 
     name: str
@@ -57,20 +72,35 @@ class Profile:
     granule_sizes: tuple[int, ...] = (64, 128, 256, 512)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Profile.name must be a non-empty string; got {self.name!r}")
         for field in ("n_epochs", "n_seeds", "batch_size", "steps_per_epoch", "test_batches", "start_level"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Profile.{field} must be a positive int, got {value!r}")
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"Profile.threshold must be in (0, 1], got {self.threshold!r}")
-        object.__setattr__(self, "granule_sizes", tuple(int(size) for size in self.granule_sizes))
+            check_int(getattr(self, field), f"Profile.{field}", 1, MAX_COUNT)
+        for field in ("switching_window", "feedforward_core_epochs"):
+            check_int(getattr(self, field), f"Profile.{field}", 0, MAX_COUNT)
+        check_fraction(self.threshold, "Profile.threshold")
+        check_real(self.learning_rate, "Profile.learning_rate", minimum=0.0, strict=True)
+        check_real(self.clip_norm, "Profile.clip_norm", minimum=0.0, strict=True)
+        momentum = check_real(self.momentum, "Profile.momentum")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"Profile.momentum must be a finite number in [0, 1); got {self.momentum!r}")
+        sizes = check_int_list(self.granule_sizes, "Profile.granule_sizes", 1, MAX_COUNT)
+        object.__setattr__(self, "granule_sizes", tuple(sizes))
 
     def settings(self) -> dict:
         """The profile as a JSON-ready dict (stored in every run's cell, so changed settings rerun)."""
         return {**dataclasses.asdict(self), "granule_sizes": list(self.granule_sizes)}
 
     def replace(self, **changes: object) -> Profile:
-        """A copy with some fields changed (unknown names raise ``ValueError`` naming the allowed ones)."""
+        """A copy with some fields changed.
+
+        Raises
+        ------
+        ValueError
+            An unknown name (the message names the allowed ones), or a value out of its range.
+        TypeError
+            A value of the wrong type (e.g. ``learning_rate="abc"``).
+        """
         allowed = {field.name for field in dataclasses.fields(self)}
         unknown = sorted(set(changes) - allowed)
         if unknown:
@@ -101,12 +131,12 @@ PROFILES: dict[str, Profile] = {
 of 8 (switching window 98 epochs, 65 % of the run, as 650 of 1000). The README's headline table
 comes from it.
 
-``quick`` is a smoke test with a modified optimiser, not the study's protocol (DMS + parity,
-4 conditions x 3 seeds in about 40 minutes on 2 shared CPU cores). It changes
-exactly: 80 epochs instead of 1000, 50 steps per epoch instead of 100, 10 test batches instead of
-50, 3 networks instead of 8, learning rate 0.1 instead of 0.01 (so the networks climb far enough in
-4,000 updates for the levels to separate), and the switching window 52 epochs (65 % of the run, as
-650 of 1000). Models, batch size, momentum, clipping, threshold and tasks are the study's.
+``quick`` is a smoke test with a modified optimiser, not the study's protocol: (DMS + parity, 4
+conditions x 3 seeds in about 40 minutes on 2 shared CPU cores) changes exactly: 80 epochs instead
+of 1000, 50 steps per epoch instead of 100, 10 test batches instead of 50, 3 networks instead of 8,
+learning rate 0.1 instead of 0.01 (so the networks climb far enough in 4,000 updates for the levels
+to separate), and the switching window 52 epochs (65 % of the run, as 650 of 1000). Models, batch
+size, momentum, clipping, threshold and tasks are the study's.
 """
 
 

@@ -1,0 +1,733 @@
+"""Objects to and from the payload: a JSON tree whose arrays are references to stored arrays.
+
+:class:`Encoder` refuses, at save time, anything the tables of :mod:`cbreservoir.io._registry` cannot
+describe. :class:`Decoder` builds only what those tables list; every field it reads is checked first, and
+sizes that are not backed by stored bytes (meta tensors, models rebuilt from their config, sparse shapes)
+are charged to a byte budget before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import sys
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from cbreservoir.io._registry import (
+    DEFAULT_FACTORIES,
+    array_layout,
+    bit_generators,
+    class_path,
+    classes,
+    functions,
+    named_tuples,
+    torch_device,
+    torch_dtypes,
+)
+
+__all__ = ["MAX_NESTING", "Decoder", "Encoder", "is_config_model"]
+
+#: How deeply containers and objects may nest inside a saved object.
+MAX_NESTING = 60
+
+_SPARSE_FORMATS = ("csr", "csc", "coo")
+
+
+def _torch() -> ModuleType | None:
+    """torch, if something already imported it (an object without tensors never needs it)."""
+    return sys.modules.get("torch")
+
+
+def is_config_model(obj: Any) -> bool:
+    """True for the models :func:`cbreservoir.models.build_model` rebuilds from ``obj.config``."""
+    torch = _torch()
+    if torch is None or not isinstance(obj, torch.nn.Module):
+        return False
+    from cbreservoir.models.registry import MODEL_KINDS
+
+    config = getattr(obj, "config", None)
+    return (
+        isinstance(config, dict)
+        and config.get("kind") in MODEL_KINDS
+        and type(obj) is MODEL_KINDS[config["kind"]][0]
+    )
+
+
+def _torch_dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _numpy_dtype_of(torch_dtype: Any) -> str:
+    """The ``dtype.str`` of the NumPy dtype holding a torch dtype's values ('' if numpy has none)."""
+    try:
+        return np.dtype(_torch_dtype_name(torch_dtype)).str
+    except TypeError:
+        return ""
+
+
+# ---------------------------------------------------------------------------------------------- encoding
+
+
+class Encoder:
+    """Turn an object into a JSON tree, collecting its arrays.
+
+    Attributes
+    ----------
+    arrays : dict of str to numpy.ndarray
+        The arrays to store, C-contiguous, each in its stored layout (see :func:`array_layout`).
+    table : dict of str to list
+        For each stored array, ``[dtype, shape, fortran]`` of the array it stands for.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.table: dict[str, list] = {}
+        self._ids: dict[int, int] = {}
+        self._alive: list[Any] = []  # keeps encoded objects alive so that their ids stay unique
+        self._depth = 0
+
+    def add_array(self, array: np.ndarray, where: str) -> str:
+        try:
+            dtype, stored, extra = array_layout(array.dtype.str)
+        except ValueError as error:
+            raise TypeError(f"cannot save {where}: {error}") from error
+        fortran = array.ndim > 1 and array.flags.f_contiguous and not array.flags.c_contiguous
+        values = np.ascontiguousarray(array)
+        if extra:
+            values = values.reshape(-1).view(stored).reshape(*array.shape, extra)
+        elif array.ndim == 0:
+            values = values.reshape(1)  # safetensors' numpy writer stores 0-d arrays with shape [1]
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = values
+        self.table[key] = [dtype.str, list(array.shape), fortran]
+        return key
+
+    def encode(self, value: Any, where: str) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise TypeError(f"cannot save {where}: nested more than {MAX_NESTING} levels deep")
+            return self._encode(value, where)
+        finally:
+            self._depth -= 1
+
+    def _encode(self, value: Any, where: str) -> Any:
+        if value is None or type(value) in (bool, int, str):
+            return value
+        if type(value) is float:
+            return value if math.isfinite(value) else {"__type__": "float", "value": repr(value)}
+        if type(value) is np.ndarray:
+            return self._memoized(value, where, self._encode_ndarray)
+        if isinstance(value, np.generic):
+            return {"__type__": "npscalar", "key": self.add_array(np.asarray(value), where)}
+        if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+            return self._encode_dtype(value, where)
+        if type(value) in (list, tuple, set, frozenset) or class_path(type(value)) in _named_tuple_keys(
+            value
+        ):
+            return self._encode_sequence(value, where)
+        if type(value) in (dict, OrderedDict, defaultdict):
+            return self._encode_dict(value, where)
+        if type(value) is np.random.Generator:
+            state = value.bit_generator.state
+            return {"__type__": "np_generator", "state": self.encode(state, f"{where}.bit_generator.state")}
+        if type(value) is np.random.RandomState:
+            return {"__type__": "np_randomstate", "state": self.encode(value.get_state(legacy=False), where)}
+        if _is_sparse(value):
+            return self._encode_sparse(value, where)
+        torch = _torch()
+        if torch is not None:
+            encoded = self._encode_torch(value, where, torch)
+            if encoded is not None:
+                return encoded
+        if _is_registered_object(value):
+            return self._memoized(value, where, self._encode_state)
+        if inspect.isroutine(value) or isinstance(value, np.ufunc):
+            return self._encode_function(value, where)
+        raise TypeError(
+            f"cannot save {where}: objects of type {type(value).__module__}.{type(value).__qualname__} are "
+            "not among the types a cbreservoir file can hold (see docs/save-load.md)"
+        )
+
+    def _encode_dtype(self, value: Any, where: str) -> dict[str, Any]:
+        name = np.dtype(value).str
+        try:
+            array_layout(name)
+        except ValueError as error:
+            raise TypeError(f"cannot save {where}: {error}") from error
+        return {"__type__": "dtype", "name": name, "as_type": isinstance(value, type)}
+
+    def _encode_sequence(self, value: Any, where: str) -> Any:
+        items = [self.encode(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        if type(value) is list:
+            return items
+        if type(value) in (tuple, set, frozenset):
+            return {"__type__": type(value).__name__, "items": items}
+        return {"__type__": "namedtuple", "class": class_path(type(value)), "items": items}
+
+    def _encode_dict(self, value: dict, where: str) -> dict[str, Any]:
+        pairs = [
+            [self.encode(key, f"{where}.keys()"), self.encode(item, f"{where}[{key!r}]")]
+            for key, item in value.items()
+        ]
+        entry = {"__type__": "dict", "ordered": type(value) is OrderedDict, "pairs": pairs}
+        if type(value) is defaultdict:
+            factory = value.default_factory
+            if factory is not None and factory not in DEFAULT_FACTORIES.values():
+                raise TypeError(f"cannot save {where}: a defaultdict whose default factory is {factory!r}")
+            entry["default_factory"] = None if factory is None else factory.__name__
+        return entry
+
+    def _encode_ndarray(self, value: np.ndarray, where: str) -> dict[str, Any]:
+        return {"__type__": "ndarray", "key": self.add_array(value, where)}
+
+    def _encode_sparse(self, value: Any, where: str) -> dict[str, Any]:
+        import scipy.sparse
+
+        if value.format not in _SPARSE_FORMATS or type(value) not in _sparse_classes().values():
+            raise TypeError(
+                f"cannot save {where}: sparse {type(value).__name__} (format {value.format!r}); "
+                f"convert it to one of {list(_SPARSE_FORMATS)} first (e.g. .tocsr())"
+            )
+        if value.format == "coo":
+            parts = {"data": value.data, "row": value.row, "col": value.col}
+        else:
+            parts = {"data": value.data, "indices": value.indices, "indptr": value.indptr}
+        return {
+            "__type__": "sparse",
+            "format": value.format,
+            "matrix": isinstance(value, scipy.sparse.spmatrix),
+            "shape": list(value.shape),
+            **{name: self.add_array(part, where) for name, part in parts.items()},
+        }
+
+    def _encode_torch(self, value: Any, where: str, torch: ModuleType) -> dict[str, Any] | None:
+        if type(value) in (torch.Tensor, torch.nn.Parameter):
+            return self._memoized(value, where, self._encode_tensor)
+        if isinstance(value, torch.dtype):
+            name = _torch_dtype_name(value)
+            if name not in torch_dtypes():
+                raise TypeError(f"cannot save {where}: torch dtype {value} is not supported")
+            return {"__type__": "torch_dtype", "name": name}
+        if type(value) is torch.device:
+            return {"__type__": "torch_device", "name": str(value)}
+        if type(value) is torch.Size:
+            return {"__type__": "torch_size", "items": list(value)}
+        if type(value) is torch.Generator:
+            return {"__type__": "torch_generator", "key": self.add_array(value.get_state().numpy(), where)}
+        if is_config_model(value):
+            return self._memoized(value, where, self._encode_config_model)
+        return None
+
+    def _encode_tensor(self, tensor: Any, where: str) -> dict[str, Any]:
+        import torch
+
+        entry = {
+            "__type__": "tensor",
+            "parameter": isinstance(tensor, torch.nn.Parameter),
+            "requires_grad": tensor.requires_grad,
+        }
+        if tensor.is_meta:  # no values: keep shape and dtype
+            return {
+                **entry,
+                "meta": True,
+                "shape": list(tensor.shape),
+                "dtype": _torch_dtype_name(tensor.dtype),
+            }
+        return {**entry, "key": self.add_array(_tensor_values(tensor, where), where)}
+
+    def _encode_config_model(self, model: Any, where: str) -> dict[str, Any]:
+        parameters = dict(model.named_parameters())
+        float_dtypes = {parameter.dtype for parameter in parameters.values() if parameter.is_floating_point()}
+        meta = any(parameter.is_meta for parameter in parameters.values())
+        return {
+            "__type__": "torch_model",
+            "class": class_path(type(model)),
+            "config": self.encode(model.config, f"{where}.config"),
+            "dtype": _torch_dtype_name(float_dtypes.pop()) if len(float_dtypes) == 1 else None,
+            "meta": meta,
+            "state_dict": {}
+            if meta
+            else {
+                name: self.add_array(_tensor_values(tensor, f"{where}.{name}"), f"{where}.{name}")
+                for name, tensor in model.state_dict().items()
+            },
+            "parameters": {name: self._claim(parameter) for name, parameter in parameters.items()},
+            "frozen": [name for name, parameter in parameters.items() if not parameter.requires_grad],
+            "training": model.training,
+            "cerebellum_enabled": getattr(model, "cerebellum_enabled", None),
+        }
+
+    def _claim(self, parameter: Any) -> list:
+        """``["own", id]`` for a parameter seen first here, ``["shared", id]`` for one seen before.
+
+        An optimizer or an ensemble elsewhere in the object may hold the same parameter objects; after
+        loading they must again be the very parameters of the rebuilt model.
+        """
+        if id(parameter) in self._ids:
+            return ["shared", self._ids[id(parameter)]]
+        self._ids[id(parameter)] = len(self._ids)
+        self._alive.append(parameter)
+        return ["own", self._ids[id(parameter)]]
+
+    def _encode_function(self, value: Any, where: str) -> dict[str, Any]:
+        for path, function in functions().items():
+            if function is value:
+                return {"__type__": "function", "path": path}
+        name = getattr(value, "__qualname__", getattr(value, "__name__", type(value).__qualname__))
+        raise TypeError(
+            f"cannot save {where}: the function {getattr(value, '__module__', '?')}.{name} is not one of the "
+            f"functions a cbreservoir file can name ({sorted(functions())})"
+        )
+
+    def _encode_state(self, value: Any, where: str) -> dict[str, Any]:
+        getstate = getattr(value, "__getstate__", None)
+        state = getstate() if getstate is not None else vars(value)
+        if state is None:
+            state = {}
+        if not isinstance(state, dict):
+            raise TypeError(f"cannot save {where}: the state of {type(value).__qualname__} is not a dict")
+        for name in state:
+            if not _is_attribute_name(name):
+                raise TypeError(
+                    f"cannot save {where}: its state holds the key {name!r}, not an attribute name"
+                )
+        return {
+            "__type__": "object",
+            "class": class_path(type(value)),
+            "state": {name: self.encode(item, f"{where}.{name}") for name, item in state.items()},
+        }
+
+    def _memoized(self, value: Any, where: str, encode: Callable[[Any, str], dict]) -> dict[str, Any]:
+        """Encode an object once; later occurrences (shared nodes, graph edges) become references."""
+        if id(value) in self._ids:
+            return {"__type__": "ref", "id": self._ids[id(value)]}
+        self._ids[id(value)] = len(self._ids)
+        self._alive.append(value)
+        return {"id": self._ids[id(value)], **encode(value, where)}
+
+
+def _named_tuple_keys(value: Any) -> dict[str, type] | tuple[()]:
+    """The named-tuple table, for tuples only (so that other values never build it)."""
+    return named_tuples() if isinstance(value, tuple) and hasattr(type(value), "_fields") else ()
+
+
+def _is_registered_object(value: Any) -> bool:
+    """True for objects of the class table (whose packages are checked first, so others never build it)."""
+    if type(value).__module__.partition(".")[0] not in ("cbreservoir", "reservoirpy", "torch"):
+        return False
+    return classes().get(class_path(type(value))) is type(value)
+
+
+def _is_attribute_name(name: Any) -> bool:
+    return (
+        isinstance(name, str) and name.isidentifier() and not (name.startswith("__") and name.endswith("__"))
+    )
+
+
+def _tensor_values(tensor: Any, where: str) -> np.ndarray:
+    """A CPU numpy copy of ``tensor``'s values (dtypes numpy lacks, like bfloat16, are refused)."""
+    try:
+        return tensor.detach().cpu().numpy()
+    except TypeError as error:
+        raise TypeError(f"cannot save {where}: {error}") from error
+
+
+def _is_sparse(value: Any) -> bool:
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(value)
+
+
+def _sparse_classes() -> dict[tuple[str, bool], type]:
+    """SciPy's sparse classes of :data:`_SPARSE_FORMATS`, by ``(format, is_matrix)``."""
+    import scipy.sparse as sparse
+
+    return {
+        ("csr", False): sparse.csr_array,
+        ("csc", False): sparse.csc_array,
+        ("coo", False): sparse.coo_array,
+        ("csr", True): sparse.csr_matrix,
+        ("csc", True): sparse.csc_matrix,
+        ("coo", True): sparse.coo_matrix,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- decoding
+
+
+def _get(node: dict, name: str, *kinds: type | None) -> Any:
+    """``node[name]``, checked to be exactly one of the JSON types ``kinds`` (``None`` for null)."""
+    if name not in node:
+        raise ValueError(f"a {node.get('__type__')!r} entry has no {name!r} field")
+    value = node[name]
+    if not any(value is None if kind is None else type(value) is kind for kind in kinds):
+        names = ["null" if kind is None else kind.__name__ for kind in kinds]
+        raise ValueError(
+            f"the {name!r} field of a {node.get('__type__')!r} entry must be {' or '.join(names)}, "
+            f"got {value!r:.80}"
+        )
+    return value
+
+
+def _shape(value: Any, what: str) -> tuple[int, ...]:
+    if type(value) is not list or not all(type(size) is int and size >= 0 for size in value):
+        raise ValueError(f"{what} must be a list of non-negative integers, got {value!r:.80}")
+    return tuple(value)
+
+
+class Decoder:
+    """Rebuild an object from the JSON tree written by :class:`Encoder`.
+
+    Parameters
+    ----------
+    array : callable
+        ``array(key)`` returns the stored array ``key`` as the array it stands for (checked dtype and shape).
+    declared : dict of str to tuple
+        For each stored array, ``(dtype, shape)`` of the array it stands for (from the checked table).
+    budget : int
+        Bytes that sizes not backed by stored bytes may add up to (meta tensors, index arrays of sparse
+        conversions); exceeding it raises ``ValueError`` before anything is allocated.
+    """
+
+    def __init__(
+        self,
+        array: Callable[[str], np.ndarray],
+        declared: dict[str, tuple[str, tuple[int, ...]]],
+        budget: int,
+    ) -> None:
+        self._array = array
+        self._declared = declared
+        self._budget = budget
+        self._objects: dict[int, Any] = {}
+        self._used: set[str] = set()
+        self._decoders: dict[str, Callable[[dict], Any]] = {
+            "float": self._decode_float,
+            "ndarray": self._decode_ndarray,
+            "npscalar": self._decode_npscalar,
+            "dtype": self._decode_dtype,
+            "tuple": self._decode_tuple,
+            "set": self._decode_set,
+            "frozenset": self._decode_frozenset,
+            "namedtuple": self._decode_namedtuple,
+            "dict": self._decode_dict,
+            "np_generator": self._decode_np_generator,
+            "np_randomstate": self._decode_np_randomstate,
+            "sparse": self._decode_sparse,
+            "tensor": self._decode_tensor,
+            "torch_dtype": self._decode_torch_dtype,
+            "torch_size": self._decode_torch_size,
+            "torch_device": self._decode_torch_device,
+            "torch_generator": self._decode_torch_generator,
+            "function": self._decode_function,
+            "ref": self._decode_ref,
+            "object": self._decode_object,
+            "torch_model": self._decode_torch_model,
+        }
+
+    def decode(self, node: Any) -> Any:
+        if node is None or type(node) in (bool, int, float, str):
+            return node
+        if type(node) is list:
+            return [self.decode(item) for item in node]
+        if type(node) is not dict:
+            raise ValueError(f"unexpected payload entry {node!r:.80}")
+        kind = _get(node, "__type__", str)
+        if kind not in self._decoders:
+            raise ValueError(f"unknown entry type {kind!r} in the payload (known: {sorted(self._decoders)})")
+        return self._decoders[kind](node)
+
+    def _spend(self, nbytes: int, what: str) -> None:
+        if nbytes > self._budget:
+            raise ValueError(
+                f"{what} would need {nbytes:,} bytes, more than the {self._budget:,} left of max_bytes"
+            )
+        self._budget -= nbytes
+
+    def _register(self, node: dict, value: Any) -> None:
+        """Remember an object under its ``id``: later ``ref`` entries resolve to this very object."""
+        identifier = _get(node, "id", int)
+        if identifier in self._objects:
+            raise ValueError(f"the id {identifier} is used by two payload entries")
+        self._objects[identifier] = value
+
+    def _stored(self, node: dict, field: str = "key") -> np.ndarray:
+        """The stored array named by ``node[field]``; each is built once (sharing goes through ``ref``)."""
+        key = _get(node, field, str)
+        if key not in self._declared:
+            raise ValueError(f"the payload refers to the array {key!r}, which the file does not hold")
+        if key in self._used:
+            raise ValueError(f"the payload refers to the array {key!r} twice (a shared array is a 'ref')")
+        self._used.add(key)
+        return self._array(key)
+
+    def _decode_float(self, node: dict) -> float:
+        value = _get(node, "value", str)
+        if value not in ("nan", "inf", "-inf"):
+            raise ValueError(f"a 'float' entry holds 'nan', 'inf' or '-inf', got {value!r:.80}")
+        return float(value)
+
+    def _decode_ndarray(self, node: dict) -> np.ndarray:
+        array = self._stored(node)
+        self._register(node, array)
+        return array
+
+    def _decode_npscalar(self, node: dict) -> np.generic:
+        array = self._stored(node)
+        if array.ndim != 0:
+            raise ValueError(f"a NumPy scalar must be stored as a 0-d array, got shape {array.shape}")
+        return array[()]
+
+    def _decode_dtype(self, node: dict) -> Any:
+        dtype = array_layout(_get(node, "name", str))[0]
+        return dtype.type if _get(node, "as_type", bool) else dtype
+
+    def _items(self, node: dict) -> list:
+        return [self.decode(item) for item in _get(node, "items", list)]
+
+    def _decode_tuple(self, node: dict) -> tuple:
+        return tuple(self._items(node))
+
+    def _decode_set(self, node: dict) -> set:
+        return set(self._items(node))
+
+    def _decode_frozenset(self, node: dict) -> frozenset:
+        return frozenset(self._items(node))
+
+    def _decode_namedtuple(self, node: dict) -> tuple:
+        name = _get(node, "class", str)
+        if name not in named_tuples():
+            raise ValueError(f"unknown named tuple {name!r} (known: {sorted(named_tuples())})")
+        cls = named_tuples()[name]
+        items = self._items(node)
+        if len(items) != len(cls._fields):
+            raise ValueError(f"{name} has {len(cls._fields)} fields, the file gives {len(items)}")
+        return cls(*items)
+
+    def _decode_dict(self, node: dict) -> dict:
+        pairs = _get(node, "pairs", list)
+        if not all(type(pair) is list and len(pair) == 2 for pair in pairs):
+            raise ValueError("the 'pairs' of a 'dict' entry must be [key, value] lists")
+        items = [(self.decode(key), self.decode(value)) for key, value in pairs]
+        if "default_factory" in node:
+            factory = _get(node, "default_factory", str, None)
+            if factory is not None and factory not in DEFAULT_FACTORIES:
+                raise ValueError(
+                    f"unknown defaultdict factory {factory!r} (known: {sorted(DEFAULT_FACTORIES)})"
+                )
+            return defaultdict(None if factory is None else DEFAULT_FACTORIES[factory], items)
+        return OrderedDict(items) if _get(node, "ordered", bool) else dict(items)
+
+    def _decode_np_generator(self, node: dict) -> np.random.Generator:
+        state = self.decode(_get(node, "state", dict))
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in bit_generators():
+            raise ValueError(f"unknown NumPy bit generator {name!r} (known: {sorted(bit_generators())})")
+        bit_generator = bit_generators()[name]()
+        bit_generator.state = state
+        return np.random.Generator(bit_generator)
+
+    def _decode_np_randomstate(self, node: dict) -> np.random.RandomState:
+        random_state = np.random.RandomState()
+        random_state.set_state(self.decode(_get(node, "state", dict)))
+        return random_state
+
+    def _decode_sparse(self, node: dict) -> Any:
+        form = _get(node, "format", str)
+        if form not in _SPARSE_FORMATS:
+            raise ValueError(f"sparse format must be one of {list(_SPARSE_FORMATS)}, got {form!r:.80}")
+        shape = _shape(_get(node, "shape", list), "a sparse shape")
+        if len(shape) != 2:
+            raise ValueError(f"a sparse shape has 2 sizes, got {shape}")
+        # csr/csc/coo conversions allocate index arrays as long as the shape: bound them first
+        self._spend(8 * (shape[0] + shape[1] + 2), f"a sparse matrix of shape {shape}")
+        names = ("data", "row", "col") if form == "coo" else ("data", "indices", "indptr")
+        parts = {name: self._stored(node, name) for name in names}
+        if any(part.ndim != 1 for part in parts.values()) or any(
+            parts[name].dtype.kind not in "iu" for name in names[1:]
+        ):
+            raise ValueError("a sparse matrix's parts must be 1-d arrays, with integer indices")
+        cls = _sparse_classes()[form, _get(node, "matrix", bool)]
+        if form == "coo":
+            row, col = parts["row"], parts["col"]
+            if not len(row) == len(col) == len(parts["data"]):
+                raise ValueError("a coo matrix needs as many rows and columns as values")
+            if len(row) and (
+                row.min() < 0 or col.min() < 0 or row.max() >= shape[0] or col.max() >= shape[1]
+            ):
+                raise ValueError(f"a coo matrix has indices outside its shape {shape}")
+            return cls((parts["data"], (row, col)), shape=shape)
+        major = shape[0] if form == "csr" else shape[1]
+        if len(parts["indptr"]) != major + 1:
+            raise ValueError(
+                f"a {form} matrix of shape {shape} needs {major + 1} index pointers, the file has "
+                f"{len(parts['indptr'])}"
+            )
+        matrix = cls((parts["data"], parts["indices"], parts["indptr"]), shape=shape)
+        matrix.check_format(full_check=True)
+        return matrix
+
+    def _decode_tensor(self, node: dict) -> Any:
+        import torch
+
+        if "meta" in node and _get(node, "meta", bool):
+            shape = _shape(_get(node, "shape", list), "a tensor shape")
+            dtype = self._decode_torch_dtype({"__type__": "tensor", "name": _get(node, "dtype", str)})
+            self._spend(math.prod(shape) * dtype.itemsize, f"a meta tensor of shape {list(shape)}")
+            tensor = torch.empty(shape, dtype=dtype, device="meta")
+        else:
+            tensor = torch.from_numpy(self._stored(node))
+        requires_grad = _get(node, "requires_grad", bool)
+        if _get(node, "parameter", bool):
+            tensor = torch.nn.Parameter(tensor, requires_grad=requires_grad)
+        else:
+            tensor.requires_grad_(requires_grad)
+        self._register(node, tensor)
+        return tensor
+
+    def _decode_torch_dtype(self, node: dict) -> Any:
+        name = _get(node, "name", str)
+        if name not in torch_dtypes():
+            raise ValueError(f"unknown torch dtype {name!r:.80} (known: {sorted(torch_dtypes())})")
+        return torch_dtypes()[name]
+
+    def _decode_torch_size(self, node: dict) -> Any:
+        import torch
+
+        return torch.Size(_shape(_get(node, "items", list), "a torch.Size"))
+
+    def _decode_torch_device(self, node: dict) -> Any:
+        return torch_device(_get(node, "name", str))
+
+    def _decode_torch_generator(self, node: dict) -> Any:
+        import torch
+
+        generator = torch.Generator()
+        generator.set_state(torch.from_numpy(self._stored(node)))
+        return generator
+
+    def _decode_function(self, node: dict) -> Any:
+        path = _get(node, "path", str)
+        if path not in functions():
+            raise ValueError(f"refusing to load the function {path!r:.120}: not one of {sorted(functions())}")
+        return functions()[path]
+
+    def _decode_ref(self, node: dict) -> Any:
+        identifier = _get(node, "id", int)
+        if identifier not in self._objects:
+            raise ValueError(f"a 'ref' entry refers to id {identifier}, which no earlier entry has")
+        return self._objects[identifier]
+
+    def _decode_object(self, node: dict) -> Any:
+        name = _get(node, "class", str)
+        if name not in classes():
+            raise ValueError(
+                f"refusing to load an object of class {name!r:.120}: not one of the classes a cbreservoir "
+                "file can hold (see docs/save-load.md)"
+            )
+        state = _get(node, "state", dict)
+        bad = [key for key in state if not _is_attribute_name(key)]
+        if bad:
+            raise ValueError(
+                f"the state of a {name} holds keys that are not attribute names: {bad[:5]!r:.200}"
+            )
+        cls = classes()[name]
+        obj = cls.__new__(cls)
+        self._register(node, obj)  # registered before its state: cycles resolve to it
+        values = {key: self.decode(value) for key, value in state.items()}
+        if hasattr(obj, "__setstate__"):
+            obj.__setstate__(values)
+        else:
+            obj.__dict__.update(values)
+        return obj
+
+    def _decode_torch_model(self, node: dict) -> Any:
+        import torch
+
+        from cbreservoir.models import build_model
+
+        name = _get(node, "class", str)
+        config = self.decode(_get(node, "config", dict))
+        if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
+            raise ValueError(f"the config of a {name} must be a dict with string keys")
+        dtype_name = _get(node, "dtype", str, None)
+        dtype = None if dtype_name is None else self._decode_torch_dtype({"name": dtype_name})
+        meta = _get(node, "meta", bool)
+        state_dict = _get(node, "state_dict", dict)
+        with torch.device("meta"):  # shapes only: nothing is allocated for a config of any size
+            model = build_model(**config)
+        if class_path(type(model)) != name:
+            raise ValueError(f"the payload says {name}, but its config builds a {class_path(type(model))}")
+        if dtype is not None:
+            model = model.to(dtype)
+        expected = model.state_dict()
+        if meta:
+            self._spend(
+                sum(tensor.numel() * tensor.element_size() for tensor in expected.values()),
+                f"the meta {name}",
+            )
+        else:
+            self._check_state_dict(name, expected, state_dict)
+            model = build_model(**config)
+            if dtype is not None:
+                model = model.to(dtype)
+            model.load_state_dict(
+                {key: torch.from_numpy(self._stored(state_dict, key)) for key in state_dict}, strict=True
+            )
+        self._restore_model_details(model, node)
+        self._register(node, model)
+        return model
+
+    def _check_state_dict(self, name: str, expected: dict, state_dict: dict) -> None:
+        """The stored state dict has exactly the keys, shapes and dtypes of the model its config builds."""
+        missing, extra = sorted(set(expected) - set(state_dict)), sorted(set(state_dict) - set(expected))
+        if missing or extra:
+            raise ValueError(
+                f"the state dict of the {name} does not match its config: missing keys {missing}, "
+                f"unexpected keys {extra}"
+            )
+        for key, tensor in expected.items():
+            array_key = _get(state_dict, key, str)
+            if array_key not in self._declared:
+                raise ValueError(
+                    f"the payload refers to the array {array_key!r}, which the file does not hold"
+                )
+            dtype, shape = self._declared[array_key]
+            if shape != tuple(tensor.shape) or dtype != _numpy_dtype_of(tensor.dtype):
+                raise ValueError(
+                    f"the state dict entry {key!r} of the {name} has shape {list(shape)} and dtype {dtype}; "
+                    f"its config needs shape {list(tensor.shape)} and dtype {_numpy_dtype_of(tensor.dtype)}"
+                )
+
+    def _restore_model_details(self, model: Any, node: dict) -> None:
+        """Shared parameter objects, frozen parameters, train/eval mode and the cerebellum switch."""
+        own = dict(model.named_parameters())
+        for key, claim in _get(node, "parameters", dict).items():
+            if not (type(claim) is list and len(claim) == 2 and claim[0] in ("own", "shared")):
+                raise ValueError(
+                    f"parameter {key!r}: expected ['own', id] or ['shared', id], got {claim!r:.80}"
+                )
+            if key not in own:
+                raise ValueError(f"the model has no parameter {key!r}")
+            entry = {"__type__": "parameter", "id": claim[1]}
+            if claim[0] == "own":
+                self._register(entry, own[key])
+                continue
+            shared = self._decode_ref(entry)  # the same parameter object was decoded earlier
+            if not isinstance(shared, type(own[key])) or shared.shape != own[key].shape:
+                raise ValueError(
+                    f"parameter {key!r} is shared with an object that is not a parameter of its shape"
+                )
+            module_name, _, leaf = key.rpartition(".")
+            setattr(model.get_submodule(module_name), leaf, shared)
+        frozen = _get(node, "frozen", list)
+        for key, parameter in model.named_parameters():
+            parameter.requires_grad_(key not in frozen)
+        model.train(_get(node, "training", bool))
+        enabled = _get(node, "cerebellum_enabled", bool, None)
+        if enabled is not None:
+            model.cerebellum_enabled = enabled

@@ -1,0 +1,297 @@
+"""The one home of file mechanics: atomic writes, the sha256 content digest, config files, directory locks.
+
+* :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_writer`: the data go to a
+  temporary file with a unique name in the target's directory (``tempfile.mkstemp``), are synced
+  (``fsync``) and renamed over the target (``os.replace``), and the rename is synced too. A reader sees
+  the old file or the new one, never a half-written one, and any number of writers can write into one
+  directory at once. Files get the permissions ``open()`` would give them (``0o666`` less the umask),
+  not ``mkstemp``'s ``0o600``.
+* :func:`content_sha256`: the one checksum scheme, the sha256 of a value's canonical bytes. A JSON value
+  hashes as its :func:`canonical_json` text; a numpy array or torch tensor inside a value hashes as its
+  dtype, shape and raw bytes. A checksum detects corruption (truncation, flipped bytes, hand edits);
+  it is no defence against forgery: whoever can write the file can write a matching checksum.
+* :func:`read_config`: the one reader of YAML (``.yaml``/``.yml``, ``yaml.safe_load``) and JSON config files.
+* :func:`directory_lock`: an exclusive lock on an output or checkpoint directory, held for the duration
+  of a run. A second process gets :class:`DirectoryInUseError` naming the holder's PID; the lock of a
+  process that died (even by ``kill -9``) is free again (the operating system drops it).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from cbreservoir.utils.files import atomic_write_text, content_sha256, directory_lock
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> with directory_lock(folder):
+...     path = atomic_write_text(folder / "result.json", '{"x": 1}')
+>>> content_sha256({"b": 1, "a": [2, 3]}) == content_sha256({"a": [2, 3], "b": 1})   # key order is free
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = [
+    "LOCK_NAME",
+    "DirectoryInUseError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_writer",
+    "canonical_json",
+    "content_sha256",
+    "directory_lock",
+    "read_config",
+]
+
+#: Name of the lock file :func:`directory_lock` keeps in a locked directory (the holder's PID beside it).
+LOCK_NAME = ".cbreservoir.lock"
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # elsewhere: set and restore (another thread creating a file meanwhile is rare)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open a binary stream whose content replaces ``path`` atomically when the block ends without error.
+
+    Parameters
+    ----------
+    path : str or Path
+        The target file; its directory must exist.
+
+    Yields
+    ------
+    binary file object
+        Write the whole content to it. If the block raises, the temporary file is removed and
+        ``path`` is left as it was.
+    """
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fchmod(stream.fileno(), 0o666 & ~_umask())
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(target.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`) and return the path."""
+    with atomic_writer(path) as stream:
+        stream.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_writer`) and return the path."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# ------------------------------------------------------------------------------------------- checksums
+
+
+def _to_builtin(value: Any) -> Any:
+    """JSON fallback for numpy scalars and arrays (so ``np.int64(3)`` and ``3`` hash the same)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"expected JSON-serialisable values (numbers, strings, lists, dicts), got {type(value)}")
+
+
+def canonical_json(obj: Any) -> str:
+    """Return the canonical JSON text of ``obj``: sorted keys, no whitespace, numpy values as Python values.
+
+    Parameters
+    ----------
+    obj : Any
+        A JSON-serialisable object (numpy scalars and arrays are converted).
+
+    Returns
+    -------
+    str
+        The same text for equal objects, whatever their key order.
+    """
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_to_builtin)
+
+
+def _array_bytes(value: Any) -> tuple[str, tuple[int, ...], bytes] | None:
+    """``(dtype, shape, raw bytes)`` of a numpy array or a torch tensor, else None."""
+    if isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        return str(array.dtype), tuple(array.shape), array.tobytes()
+    torch = sys.modules.get("torch")  # a tensor can only exist once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        return str(value.dtype), tuple(value.shape), tensor.view(torch.uint8).numpy().tobytes()
+    return None
+
+
+def _digestible(value: Any) -> Any:
+    """``value`` with every array/tensor replaced by a small JSON description holding its bytes' sha256."""
+    if isinstance(value, Mapping):
+        return {str(key): _digestible(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_digestible(item) for item in value]
+    described = _array_bytes(value)
+    if described is None:
+        return value
+    dtype, shape, raw = described
+    return {"__array__": {"dtype": dtype, "shape": list(shape), "sha256": hashlib.sha256(raw).hexdigest()}}
+
+
+def content_sha256(value: Any) -> str:
+    """The sha256 hex digest of ``value``'s canonical content (the one checksum scheme of cbreservoir).
+
+    Parameters
+    ----------
+    value : JSON value, possibly holding numpy arrays or torch tensors
+        Dicts (keys taken as strings, in sorted order), lists and tuples (both as lists), strings,
+        numbers, bools, None, numpy scalars, arrays and tensors.
+
+    Returns
+    -------
+    str
+        64 hex digits. For a plain JSON value, ``sha256(canonical_json(value).encode())``.
+    """
+    return hashlib.sha256(canonical_json(_digestible(value)).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- configs
+
+_CONFIG_SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``, safe loader) or JSON (``.json``) mapping from ``path``.
+
+    Raises
+    ------
+    ValueError
+        The file is missing or unreadable, has another suffix, is not UTF-8 text (e.g. a binary
+        file), does not parse, or does not hold a mapping.
+    """
+    path = Path(path)
+    kind = _CONFIG_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(
+            f"config file {path} must end in one of {sorted(_CONFIG_SUFFIXES)}, got {path.suffix!r}"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read config file {path}: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ValueError(f"config file {path} must be UTF-8 text; got undecodable bytes ({error})") from error
+    try:
+        if kind == "json":
+            config = json.loads(text)
+        else:
+            import yaml
+
+            config = yaml.safe_load(text)
+    except (ValueError, RecursionError) as error:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"config file {path} does not parse: {error}") from error
+    except Exception as error:  # yaml.YAMLError and its subclasses
+        raise ValueError(f"config file {path} does not parse: {error}") from error
+    if not isinstance(config, dict):
+        raise ValueError(f"config file {path} must hold a mapping of settings, got {type(config).__name__}")
+    return config
+
+
+# ----------------------------------------------------------------------------------------------- locks
+
+
+class DirectoryInUseError(RuntimeError):
+    """Another process (or run) holds the lock of a directory."""
+
+
+def _holder(pid_file: Path) -> str:
+    try:
+        return f"PID {int(pid_file.read_text().strip())}"
+    except (OSError, ValueError):
+        return "a process whose PID is not recorded"
+
+
+@contextlib.contextmanager
+def directory_lock(directory: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold an exclusive lock on ``directory`` (created if missing) for the duration of the block.
+
+    The lock is ``filelock.FileLock`` on ``<directory>/.cbreservoir.lock``; the holder writes its PID to
+    ``.cbreservoir.lock.pid`` beside it. A lock left by a process that died is taken over.
+
+    Parameters
+    ----------
+    directory : str or Path
+
+    Yields
+    ------
+    Path
+        The directory.
+
+    Raises
+    ------
+    DirectoryInUseError
+        Another process (or another run in this process) holds the lock; the message names its PID.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    pid_file = folder / f"{LOCK_NAME}.pid"
+    lock = FileLock(folder / LOCK_NAME, timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise DirectoryInUseError(
+            f"directory {folder} is in use by {_holder(pid_file)} (lock file {folder / LOCK_NAME}); "
+            "wait for that run to finish, or use another directory"
+        ) from None
+    try:
+        atomic_write_text(pid_file, f"{os.getpid()}\n")
+        yield folder
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()
+        lock.release()
