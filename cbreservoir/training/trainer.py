@@ -26,82 +26,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
+from cbreservoir.nn.optim import TrainingDivergedError, guarded_step
 from cbreservoir.training.schedules import MODULE_GROUPS, EndToEnd, PlasticitySchedule, make_schedule
+
+__all__ = ["GradientTrainer", "TrainingDivergedError", "guarded_step", "heads_accuracy", "heads_cross_entropy"]
 
 #: The optimisers :class:`GradientTrainer` accepts by name.
 OPTIMIZERS = ("sgd", "adam")
 
 ArrayLike = torch.Tensor | np.ndarray
 Targets = ArrayLike | Sequence[ArrayLike]
-
-
-class TrainingDivergedError(ValueError):
-    """Training produced a non-finite loss, gradient or weight; the model keeps its last good weights."""
-
-
-def guarded_step(
-    optimizer: torch.optim.Optimizer, loss: torch.Tensor, step: int, clip_norm: float | None = None
-) -> None:
-    """Backpropagate ``loss`` and take one clipped optimiser step, refusing non-finite numbers.
-
-    Parameters
-    ----------
-    optimizer : torch.optim.Optimizer
-        Its parameters that require gradients are updated.
-    loss : scalar tensor
-    step : int
-        Number of this step (used in error messages).
-    clip_norm : float, optional
-        Clip the global gradient norm to this value.
-
-    Raises
-    ------
-    TrainingDivergedError
-        If the loss, the gradient norm or an updated weight is not finite. Parameters and optimiser
-        state are then those from before the call.
-    """
-    if not torch.isfinite(loss):
-        raise TrainingDivergedError(f"loss is {loss.item()} at step {step}; weights of step {step - 1} kept")
-    parameters = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    with_grad = [p for p in parameters if p.grad is not None]
-    gradient_norm = nn.utils.clip_grad_norm_(with_grad, float("inf") if clip_norm is None else clip_norm)
-    if not torch.isfinite(gradient_norm):
-        optimizer.zero_grad(set_to_none=True)
-        raise TrainingDivergedError(f"gradient norm is {gradient_norm.item()} at step {step}; weights kept")
-    snapshot = _snapshot(optimizer, with_grad)
-    optimizer.step()
-    if not torch.isfinite(torch.stack([p.sum() for p in with_grad]).sum()):
-        _restore(optimizer, with_grad, snapshot)
-        raise TrainingDivergedError(
-            f"weights became non-finite at step {step}; weights of step {step - 1} kept"
-        )
-
-
-def _snapshot(
-    optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter]
-) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
-    """Copies of the parameters and of their optimiser state (momentum buffers, Adam moments)."""
-    states = [
-        {
-            key: value.clone() if isinstance(value, torch.Tensor) else value
-            for key, value in optimizer.state[p].items()
-        }
-        for p in parameters
-    ]
-    return [p.detach().clone() for p in parameters], states
-
-
-def _restore(optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter], snapshot: tuple) -> None:
-    values, states = snapshot
-    with torch.no_grad():
-        for parameter, value, state in zip(parameters, values, states, strict=True):
-            parameter.copy_(value)
-            if state:
-                optimizer.state[parameter] = state
-            else:
-                optimizer.state.pop(parameter, None)
 
 
 def heads_cross_entropy(
