@@ -29,7 +29,13 @@ from cbreservoir.models.base import as_real_tensor, check_finite_tensor
 from cbreservoir.nn.optim import TrainingDivergedError, guarded_step
 from cbreservoir.training.schedules import MODULE_GROUPS, EndToEnd, PlasticitySchedule, make_schedule
 
-__all__ = ["GradientTrainer", "TrainingDivergedError", "guarded_step", "heads_accuracy", "heads_cross_entropy"]
+__all__ = [
+    "GradientTrainer",
+    "TrainingDivergedError",
+    "guarded_step",
+    "heads_accuracy",
+    "heads_cross_entropy",
+]
 
 #: The optimisers :class:`GradientTrainer` accepts by name.
 OPTIMIZERS = ("sgd", "adam")
@@ -221,13 +227,14 @@ class GradientTrainer:
                 {"params": parameters, "lr": _check_finite_number("learning rate", rate), "name": group_name}
             )
         if name == "adam":
-            return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay)
+            return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay, foreach=True)
         return torch.optim.SGD(
             groups,
             lr=learning_rate,
             momentum=momentum,
             nesterov=nesterov and momentum > 0,
             weight_decay=weight_decay,
+            foreach=True,  # the same update, one call for all tensors instead of a Python loop
         )
 
     # --- plasticity ------------------------------------------------------------------------------------
@@ -406,6 +413,48 @@ class GradientTrainer:
         logits = self.outputs(x, mask, self.eval_generator)
         loss = self.loss(logits, targets).item()  # first: it refuses labels that do not match the batch
         return {"accuracy": heads_accuracy(logits, targets), "loss": loss}
+
+    @torch.no_grad()
+    def evaluate_batches(
+        self, batches: Sequence[tuple[ArrayLike, Targets]], head: int | None = None
+    ) -> list[dict[str, float | tuple[float, ...]]]:
+        """``[evaluate(x, y, head) for x, y in batches]``, the batches of one length run as one forward pass.
+
+        The initial states are drawn batch after batch from :attr:`eval_generator`, as the calls one by
+        one would draw them, so the results are those calls' (up to float rounding). A subclass that
+        overrides :meth:`outputs` is evaluated one batch at a time.
+
+        Parameters
+        ----------
+        batches : sequence of (x (B_j, T_j, d), y)
+
+        Returns
+        -------
+        list of dict
+            One :meth:`evaluate` result per batch.
+        """
+        if type(self).outputs is not GradientTrainer.outputs:
+            return [self.evaluate(x, y, head) for x, y in batches]
+        self.model.eval()
+        inputs = [self.prepare_inputs(x) for x, _ in batches]
+        targets = [self.prepare_targets(y, head) for _, y in batches]
+        states = [self.model.initial_state(x.shape[0], self.eval_generator) for x in inputs]
+        same_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, x in enumerate(inputs):
+            same_shape.setdefault(tuple(x.shape[1:]), []).append(index)
+        results: list[dict[str, Any]] = [{}] * len(inputs)
+        for indices in same_shape.values():
+            x = torch.cat([inputs[index] for index in indices])
+            logits = self.model(x, h0=torch.cat([states[index] for index in indices]))
+            logits = logits if isinstance(logits, tuple) else (logits,)
+            stop = 0
+            for index in indices:
+                rows = slice(stop, stop + inputs[index].shape[0])
+                stop = rows.stop
+                own = tuple(head_logits[rows] for head_logits in logits)
+                loss = self.loss(own, targets[index]).item()
+                results[index] = {"accuracy": heads_accuracy(own, targets[index]), "loss": loss}
+        return results
 
     # --- checkpoints -----------------------------------------------------------------------------------
 
