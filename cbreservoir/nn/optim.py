@@ -97,7 +97,10 @@ def restore_parameters(
 def trainable_parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     """The optimiser's parameters that require gradients and hold one."""
     return [
-        p for group in optimizer.param_groups for p in group["params"] if p.requires_grad and p.grad is not None
+        p
+        for group in optimizer.param_groups
+        for p in group["params"]
+        if p.requires_grad and p.grad is not None
     ]
 
 
