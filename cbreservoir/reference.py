@@ -18,7 +18,9 @@ It imports nothing from cbreservoir (``cbreservoir bench``, ``benchmarks/speed.p
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -96,6 +98,35 @@ class ReferenceCBRNN(nn.Module):
         return self.readout(h)
 
 
+class ReferenceRNN(nn.Module):
+    """The RNN-only baseline: the same leaky core and readout without a cerebellum, explicit time loop.
+
+    Parameters
+    ----------
+    input_size, hidden_size, n_classes, tau, seed
+        As in :class:`ReferenceCBRNN` (H = 202 matches the CB-RNN's parameter count for d = 1, 2 classes).
+    """
+
+    def __init__(
+        self, input_size: int = 1, hidden_size: int = 202, n_classes: int = 2, tau: float = 1.5, seed: int = 0
+    ) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.alpha = 1.0 / tau
+        self.hidden_size = hidden_size
+        self.input_layer = nn.Linear(input_size, hidden_size)
+        self.recurrent_layer = nn.Linear(hidden_size, hidden_size)
+        self.readout = nn.Linear(hidden_size, n_classes)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
+        """x (B, T, d), h0 (B, H) -> logits (B, n_classes) from the final state."""
+        h = h0
+        for t in range(x.shape[1]):
+            z = self.input_layer(x[:, t]) + self.recurrent_layer(h)
+            h = (1 - self.alpha) * h + self.alpha * F.leaky_relu(z, LEAKY_SLOPE)
+        return self.readout(h)
+
+
 def make_optimizer(model: nn.Module) -> torch.optim.SGD:
     """The study's optimiser: SGD, learning rate 0.01, momentum 0.1 (Nesterov), no weight decay."""
     return torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM, nesterov=True)
@@ -152,6 +183,57 @@ def train_one_after_another(
     ]
 
 
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> float:
+    """Accuracy of the final-step logits on one batch, from h_0 ~ 0.1·U(0, 1) drawn with ``generator``."""
+    h0 = 0.1 * torch.rand(x.shape[0], model.hidden_size, generator=generator, dtype=x.dtype, device=x.device)
+    return (model(x, h0).argmax(-1) == y).float().mean().item()
+
+
+def run_curriculum(
+    model: nn.Module,
+    draw: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+    epochs: int,
+    steps: int = 100,
+    test_batches: int = 50,
+    threshold: float = 0.98,
+    start_level: int = 2,
+    seed: int = 0,
+) -> list[int]:
+    """The study's curriculum for one network: ``steps`` updates at level N, then ``test_batches`` tests.
+
+    N rises by one when the mean test accuracy reaches ``threshold``. The initial states of training and
+    of testing come from two generators seeded ``seed`` and ``seed + 1``.
+
+    Parameters
+    ----------
+    model : ReferenceCBRNN or ReferenceRNN
+    draw : callable
+        ``draw(N) -> (x (B, T, d) float32, y (B,) int64)``, the next batch at level N.
+    epochs, steps, test_batches : int
+    threshold : float
+    start_level, seed : int
+
+    Returns
+    -------
+    list of int
+        The level of every epoch.
+    """
+    optimizer = make_optimizer(model)
+    train_generator = torch.Generator().manual_seed(seed)
+    eval_generator = torch.Generator().manual_seed(seed + 1)
+    level, levels = start_level, []
+    for _ in range(epochs):
+        for _ in range(steps):
+            train_step(model, optimizer, *draw(level), train_generator)
+        accuracies = [evaluate(model, *draw(level), eval_generator) for _ in range(test_batches)]
+        accuracy = sum(accuracies) / test_batches
+        levels.append(level)
+        if accuracy >= threshold:
+            level += 1
+    return levels
+
+
 def dms_batch(n: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """An N-DMS batch as PAPER.md describes it (for standalone timing of this script).
 
@@ -166,13 +248,41 @@ def dms_batch(n: int, batch_size: int, generator: torch.Generator) -> tuple[torc
     return bits.unsqueeze(-1).float(), y
 
 
+def _curriculum_main(args: argparse.Namespace) -> None:
+    """``--curriculum``: networks seed, seed + 1, ... one after another through the DMS curriculum."""
+    import numpy as np
+
+    from cbreservoir.tasks import make_batch  # the data only: the same DMS batches as cbreservoir's runs
+
+    results = []
+    for seed in range(args.seed, args.seed + args.networks):
+        rng = np.random.default_rng(seed)
+
+        def draw(level: int, rng: np.random.Generator = rng) -> tuple[torch.Tensor, torch.Tensor]:
+            x, y = make_batch("dms", level, args.batch_size, rng)
+            return torch.from_numpy(x).float(), torch.from_numpy(y)
+
+        model = ReferenceCBRNN(seed=seed) if args.model == "cbrnn" else ReferenceRNN(seed=seed)
+        levels = run_curriculum(model, draw, args.epochs, args.steps, args.test_batches, seed=seed)
+        results.append({"seed": seed, "levels": levels})
+    print(json.dumps({"model": args.model, "runs": results}))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=10, help="updates (per epoch with --curriculum)")
     parser.add_argument("--n", type=int, default=5, help="DMS level N")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--curriculum", action="store_true", help="train through the DMS curriculum")
+    parser.add_argument("--model", choices=("cbrnn", "rnn"), default="cbrnn", help="with --curriculum")
+    parser.add_argument("--epochs", type=int, default=25, help="with --curriculum")
+    parser.add_argument("--test-batches", type=int, default=50, help="with --curriculum")
+    parser.add_argument("--seed", type=int, default=0, help="first network's seed, with --curriculum")
     args = parser.parse_args(argv)
+    if args.curriculum:
+        _curriculum_main(args)
+        return
     data_generator = torch.Generator().manual_seed(0)
     batches = [dms_batch(args.n, args.batch_size, data_generator) for _ in range(args.steps)]
     models = [ReferenceCBRNN(seed=seed) for seed in range(args.networks)]
