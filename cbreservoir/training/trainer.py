@@ -35,6 +35,7 @@ __all__ = [
     "guarded_step",
     "heads_accuracy",
     "heads_cross_entropy",
+    "resolve_device",
 ]
 
 #: The optimisers :class:`GradientTrainer` accepts by name.
@@ -42,6 +43,27 @@ OPTIMIZERS = ("sgd", "adam")
 
 ArrayLike = torch.Tensor | np.ndarray
 Targets = ArrayLike | Sequence[ArrayLike]
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` that this machine has.
+
+    Raises
+    ------
+    ValueError
+        Not a device name, or a CUDA device without CUDA (or beyond the GPUs present).
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from error
+    if resolved.type == "cuda":
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if available == 0 or (resolved.index or 0) >= available:
+            raise ValueError(f"device {device!r} needs CUDA, but this machine has {available} CUDA device(s)")
+    return resolved
 
 
 def heads_cross_entropy(
@@ -167,12 +189,7 @@ class GradientTrainer:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise ValueError(f"seed must be an int, got {seed!r}")
-        try:
-            self.device = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(
-                f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
-            ) from error
+        self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
         self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from cbreservoir.training.ensemble.trainer import EnsembleTrainer
+from cbreservoir.training.trainer import resolve_device
 from cbreservoir.validation import check_positive_int
 
 
@@ -88,6 +89,7 @@ def train_fixed_level(
         architecture["hidden_size"] = match_hidden_size(reference, kind="rnn", **architecture)
     elif model != "cbrnn":
         raise ValueError(f"model must be 'cbrnn' or 'rnn', got {model!r}")
+    device = resolve_device(device)
     seeds = [seed + member for member in range(ensemble)]
     members = [build_model(model, seed=member_seed, **architecture).to(device) for member_seed in seeds]
     trainer = EnsembleTrainer(members, seeds=seeds, device=device, **trainer_kwargs)
@@ -100,7 +102,7 @@ def train_fixed_level(
     start = time.perf_counter()
     for _ in tqdm(range(steps), disable=not progress, unit="update"):
         losses = trainer.train_step(*draw())
-    if torch.device(device).type == "cuda":
+    if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     tests = [trainer.evaluate(*draw()) for _ in range(test_batches)]
