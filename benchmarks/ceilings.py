@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from cbreservoir import reference
+from cbreservoir.experiments import reference
 from cbreservoir.experiments.bench import (
     machine_description,
     matmul_peak_gflops,

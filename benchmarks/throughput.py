@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cbreservoir import reference
+from cbreservoir.experiments import reference
 from cbreservoir.experiments.bench import machine_description, matmul_peak_gflops, time_call
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cbreservoir import reference
+from cbreservoir.experiments import reference
 
 
 @dataclass(frozen=True)

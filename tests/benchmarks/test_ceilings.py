@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from cbreservoir import reference
+from cbreservoir.experiments import reference
 
-CEILINGS = Path(__file__).resolve().parents[1] / "benchmarks" / "ceilings.py"
+CEILINGS = Path(__file__).resolve().parents[2] / "benchmarks" / "ceilings.py"
 
 
 @pytest.fixture(scope="module")

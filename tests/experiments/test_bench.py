@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cbreservoir import bench, reference
+from cbreservoir.experiments import bench, reference
 
 
 def test_time_call_counts_warmup_and_timed_calls():
