@@ -2,7 +2,7 @@
 
 Issue 8 asks for (a) ``Ridge.fit`` on 100,000 x 1,000 states at least 2x faster than reservoirpy's and
 (b) one training update of 8 CB-RNNs at least 4x faster than the plain per-network loop of
-``benchmarks/reference_loop.py``. This script measures, in one run and side by side, how fast each of
+``cbreservoir.experiments.reference``. This script measures, in one run and side by side, how fast each of
 those *could* be made on this machine:
 
 Ridge (float64, the same states as ``speed.py``)
@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from cbreservoir.experiments import reference
 from cbreservoir.experiments.bench import (
-    load_reference_loop,
     machine_description,
     matmul_peak_gflops,
     time_alternating,
@@ -75,7 +75,7 @@ def manual_gradients(
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Loss gradients of E CB-RNNs at once, by hand-written backpropagation through time.
 
-    The model is ``benchmarks/reference_loop.py``'s (PAPER.md's equations): the cerebellum reads
+    The model is ``cbreservoir.experiments.reference``'s (PAPER.md's equations): the cerebellum reads
     ``[h_{t-1}; x_t]`` and its output is the additive bias inside the core's leaky ReLU; the loss is the
     batch-mean cross-entropy of the final state's logits. ``h_{t-1}`` multiplies ``W_h`` and the
     granule weights' ``h`` columns in one fused product; the weight gradients are one product over all
@@ -179,7 +179,7 @@ def manual_update(
     x, y, h0
         As in :func:`manual_gradients`.
     reference : module
-        ``benchmarks/reference_loop.py``.
+        ``cbreservoir.experiments.reference``.
     alpha : float
 
     Returns
@@ -265,7 +265,6 @@ def bench_ensemble_ceiling(
     from cbreservoir.tasks import make_batch
     from cbreservoir.training.ensemble import EnsembleTrainer
 
-    reference = load_reference_loop()
     seeds = list(range(n_members))
     rng = np.random.default_rng(0)
     batches = []

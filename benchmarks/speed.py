@@ -4,7 +4,7 @@ Rows: ``Reservoir.run`` (64 series x 2000 steps x 3 features, 500 units) in floa
 ``reservoirpy.nodes.Reservoir.run`` with identical weights; ``Ridge.fit`` on 100,000 x 1,000 states, in
 memory and streamed, against reservoirpy's ``Ridge.fit``, and least-squares accuracy on ill-conditioned
 states against ``numpy.linalg.lstsq``; one training update of 8 CB-RNNs as an ensemble against the plain
-per-network loop of ``benchmarks/reference_loop.py`` run one network after another.
+per-network loop of ``cbreservoir.experiments.reference`` run one network after another.
 
 Usage::
 

@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import statistics
@@ -25,12 +24,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import torch
+
+from cbreservoir.experiments import reference
 
 
 @dataclass(frozen=True)
@@ -478,29 +477,6 @@ def bench_ridge_accuracy(
 # ----------------------------------------------------------------------------------------------------------
 # Ensembles: one update of E CB-RNNs as an EnsembleTrainer vs the plain reference loop, one after another
 
-#: The peer of the ensemble benchmark, kept beside the speed script.
-REFERENCE_LOOP = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_loop.py"
-
-
-def load_reference_loop(path: str | os.PathLike[str] = REFERENCE_LOOP) -> ModuleType:
-    """Import ``benchmarks/reference_loop.py`` (the plain per-network PyTorch CB-RNN) from a source checkout.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file is not there (an installed package without the repository's ``benchmarks/``).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the reference loop is needed for the ensemble benchmark, expected it at {path}"
-        )
-    spec = importlib.util.spec_from_file_location("cbreservoir_reference_loop", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def bench_ensemble_update(
     n_members: int = 8,
     n: int = 5,
@@ -527,7 +503,6 @@ def bench_ensemble_update(
     from cbreservoir.tasks import make_batch
     from cbreservoir.training.ensemble import EnsembleTrainer
 
-    reference = load_reference_loop()
     device = torch.device(device)
     seeds = [seed + member for member in range(n_members)]
     rngs = [np.random.default_rng(seed if shared_data else member_seed) for member_seed in seeds]
@@ -574,7 +549,7 @@ def bench_ensemble_update(
         operation=f"train update of {n_members} CB-RNNs, DMS N={n}, batch {batch_size} ({data})",
         cbreservoir_seconds=seconds,
         peer_seconds=timings["reference"] / steps,
-        peer="reference loop (benchmarks/reference_loop.py), one network after another",
+        peer="reference loop (cbreservoir.experiments.reference), one network after another",
         target=4.0,
         notes={
             "mean_length": float(np.mean([x.shape[1] for drawn in batches[1:] for x, _ in drawn])),

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from cbreservoir.graph.compile import CompiledGraph, compile_graph
 from cbreservoir.nodes.initialize import initialize_graph
 from cbreservoir.nodes.reservoir import Reservoir
-from cbreservoir.training.trainer import guarded_step
+from cbreservoir.numerics.optim import guarded_step
 
 __all__ = ["GraphTrainingResult", "train_core_then_freeze", "train_graph"]
 

@@ -61,9 +61,9 @@ def check_finite_tensor(x: torch.Tensor, name: str) -> None:
     Skipped inside ``torch.vmap`` (the ensemble checks its members' inputs before batching them), where
     values cannot be inspected.
     """
-    if torch._C._functorch.is_batchedtensor(x):
+    if torch._C._functorch.is_batchedtensor(x) or x.numel() == 0:
         return
-    if not torch.isfinite(x).all():
+    if not torch.isfinite(x.abs().amax() if x.is_floating_point() else x.new_zeros(())):
         where = tuple(int(i) for i in torch.nonzero(~torch.isfinite(x))[0])
         raise ValueError(f"{name} must be finite; got {x[where].item()} at index {where}")
 
@@ -220,13 +220,28 @@ class RecurrentClassifier(nn.Module):
                 )
             check_finite_tensor(state, "h0")
         keep = None if mask is None else self._as_mask(mask, (batch_size, n_steps), x.device)
+        if not return_activity:
+            state = self._final_state(x, state, keep)
+            return readout_logits(self.readouts, self._features(state), self.multi_head)
         records: list[dict[str, torch.Tensor]] = []
         for t in range(n_steps):
-            new_state, activity = self._step(x[:, t], state)
-            state = new_state if keep is None else torch.where(keep[:, t, None], new_state, state)
-            if return_activity:
-                records.append({"core": self._features(state), **activity})
+            state, activity = self._masked_step(x[:, t], state, None if keep is None else keep[:, t])
+            records.append({"core": self._features(state), **activity})
         logits = readout_logits(self.readouts, self._features(state), self.multi_head)
-        if not return_activity:
-            return logits
         return logits, {key: torch.stack([record[key] for record in records], dim=1) for key in records[0]}
+
+    def _masked_step(
+        self, x_t: torch.Tensor, state: torch.Tensor, keep_t: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """:meth:`_step`, holding the state of the rows where ``keep_t`` (B,) is False."""
+        new_state, activity = self._step(x_t, state)
+        return (new_state if keep_t is None else torch.where(keep_t[:, None], new_state, state)), activity
+
+    def _final_state(self, x: torch.Tensor, state: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        """The state after the whole sequence: x (B, T, d), state (B, S), keep (B, T) or None -> (B, S).
+
+        Steps :meth:`_step` through time; models with a fused sequence kernel override it.
+        """
+        for t in range(x.shape[1]):
+            state = self._masked_step(x[:, t], state, None if keep is None else keep[:, t])[0]
+        return state

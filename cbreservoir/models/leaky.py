@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, seeded_init
+from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.modules import (
     AuxiliaryRecurrentModule,
     CerebellarModule,
@@ -23,7 +24,39 @@ class _LeakyCoreModel(RecurrentClassifier):
         return self.core.step(x_t, h, cerebellar_bias), activity
 
 
-class ElmanRNN(_LeakyCoreModel):
+class _FusedLeakyModel(_LeakyCoreModel):
+    """A leaky core with no cerebellum or a :class:`CerebellarModule`: whole sequences run fused.
+
+    :meth:`_final_state` evaluates :func:`cbreservoir.numerics.functional.leaky_sequence` (the same equations
+    as :meth:`_step`, with a hand-written BPTT backward); inside ``torch.vmap`` it steps as the base does.
+    """
+
+    def sequence_weights(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...] | None]:
+        """``(core, cerebellum)`` in the layout of :func:`~cbreservoir.numerics.functional.leaky_sequence`
+        (cerebellum None when there is none or it is switched off)."""
+        core = self.core
+        weights = (core.input_layer.weight, core.input_layer.bias)
+        weights += (core.recurrent_layer.weight, core.recurrent_layer.bias)
+        if self.cerebellum is None or not self.cerebellum_enabled:
+            return weights, None
+        cerebellum = self.cerebellum
+        return weights, tuple(
+            tensor
+            for layer in (cerebellum.granule, cerebellum.purkinje, cerebellum.nuclei)
+            for tensor in (layer.weight, layer.bias)
+        )
+
+    def _final_state(self, x: torch.Tensor, state: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+        core, cerebellum = self.sequence_weights()
+        if any(torch._C._functorch.is_batchedtensor(tensor) for tensor in (x, state, core[2])):
+            return super()._final_state(x, state, keep)
+        return CF.leaky_sequence(
+            x, state, core, leak=self.core.leak, activation=self.core.activation_name,
+            cerebellum=cerebellum, keep=keep,
+        )  # fmt: skip
+
+
+class ElmanRNN(_FusedLeakyModel):
     """RNN-only baseline: the CB-RNN's leaky core and readout without a cerebellum.
 
     Parameters
@@ -70,7 +103,7 @@ class ElmanRNN(_LeakyCoreModel):
             self._build_readouts()
 
 
-class CBRNN(_LeakyCoreModel):
+class CBRNN(_FusedLeakyModel):
     """The paper's cortico-cerebellar RNN.
 
     The cerebellum reads ``[h_{t−1}; x_t]`` and its nuclei output c_t (H units) is added inside the

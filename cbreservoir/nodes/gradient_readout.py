@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
 from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin, stacked_training_rows
-from cbreservoir.training.trainer import guarded_step
+from cbreservoir.numerics.optim import guarded_step
 from cbreservoir.utils.validation import (
     as_float_array,
     check_positive_int,

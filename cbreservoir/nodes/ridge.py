@@ -311,6 +311,39 @@ def eigh_solve(gram: np.ndarray, cross: np.ndarray, *, ridge: float) -> np.ndarr
     return basis @ ((basis.T @ cross) / (eigenvalues[eigenvalues > floor] + ridge)[:, None])
 
 
+def dual_solve(
+    x: np.ndarray, y: np.ndarray, *, ridge: float, fit_bias: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression in its dual (kernel) form, for fewer rows than inputs: an (n, n) solve, not (d, d).
+
+    ``W = Xcᵀ (Xc Xcᵀ + ridge·I)⁻¹ Yc`` with the rows centred when ``fit_bias`` (no penalty on the
+    bias), the same weights as the normal equations ``(Xcᵀ Xc + ridge·I) W = Xcᵀ Yc`` for ``ridge > 0``.
+
+    Parameters
+    ----------
+    x : ndarray (n, d)
+    y : ndarray (n, k)
+    ridge : float
+        Positive penalty (the kernel matrix of centred rows is singular without one).
+    fit_bias : bool
+
+    Returns
+    -------
+    weights : ndarray (d, k)
+    bias : ndarray (k,)
+    """
+    if not ridge > 0:
+        raise ValueError(f"the dual ridge solve needs a positive ridge; got {ridge!r}")
+    mean_x = x.mean(axis=0) if fit_bias else np.zeros(x.shape[1])
+    mean_y = y.mean(axis=0) if fit_bias else np.zeros(y.shape[1])
+    centred_x, centred_y = x - mean_x, y - mean_y
+    kernel = centred_x @ centred_x.T
+    kernel.flat[:: len(kernel) + 1] += ridge
+    coefficients = scipy.linalg.solve(kernel, centred_y, assume_a="pos", check_finite=False)
+    weights = centred_x.T @ coefficients
+    return weights, mean_y - mean_x @ weights
+
+
 def lstsq_solve(
     x: np.ndarray, y: np.ndarray, *, ridge: float, fit_bias: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -507,7 +540,10 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
 
         Notes
         -----
-        The fast path is a Cholesky solve of the accumulated normal equations. When the regularised
+        With fewer training rows than inputs and ``ridge > 0``, the weights come from the dual (n, n)
+        system (:func:`dual_solve`, as scikit-learn's ``Ridge`` does for wide data); the statistics are
+        still accumulated, so a later :meth:`partial_fit` continues from them. Otherwise the fast path
+        is a Cholesky solve of the accumulated normal equations. When the regularised
         Gram matrix is numerically singular (ill-conditioned states and a tiny ``ridge``), the
         weights are recomputed from the rows by ``numpy.linalg.lstsq`` instead. With
         ``gram_dtype="float32"``, a Gram matrix too ill-conditioned for float32 is first recomputed
@@ -516,6 +552,11 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
         check_n_jobs(workers, "workers")
         series, targets, unsupervised = self._check_fit_data(x, y, warmup)
         statistics = self._accumulate(series, targets, warmup, unsupervised, reset=True)
+        if self.ridge > 0 and statistics.count < self.input_dim:  # fewer rows than inputs: the smaller system
+            x_rows, y_rows = stacked_training_rows(series, targets, warmup, unsupervised)
+            self._Wout, self._bias = dual_solve(x_rows, y_rows, ridge=self.ridge, fit_bias=self.fit_bias)
+            self._statistics, self._solved = statistics, True
+            return self
         weights = cholesky_solve(
             statistics.gram(), statistics.xy, ridge=self.ridge, min_rcond=statistics.min_rcond
         )

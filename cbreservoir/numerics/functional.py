@@ -270,3 +270,311 @@ def lstm_step(
         candidate_pre = candidate_pre + clip_to_reference_norm(cerebellar_bias, candidate_pre)
     cell = torch.sigmoid(forget_gate) * cell + torch.sigmoid(in_gate) * torch.tanh(candidate_pre)
     return torch.sigmoid(out_gate) * torch.tanh(cell), cell
+
+
+# --- the leaky core (+ cerebellum) over a whole sequence, with its backward written once -----------------
+
+_LEAKY_ACTIVATIONS = ("tanh", "leaky_relu", "relu", "sigmoid", "identity")
+
+
+def _positive(z: torch.Tensor) -> torch.Tensor:
+    """1.0 where z > 0, else 0.0, in z's dtype (float arithmetic: much faster on CPU than bool masks)."""
+    return z.sign().clamp_(min=0.0)
+
+
+def _scaled_derivative(name: str, z: torch.Tensor, leak: float) -> torch.Tensor:
+    """α φ'(z) of the activation ``name`` for a whole buffer of pre-activations z."""
+    if name == "leaky_relu":
+        return _positive(z).mul_(leak * (1 - LEAKY_RELU_SLOPE)).add_(leak * LEAKY_RELU_SLOPE)
+    if name == "relu":
+        return _positive(z).mul_(leak)
+    if name == "identity":
+        return torch.full_like(z, leak)
+    a = ACTIVATIONS[name](z)
+    return (1 - a * a if name == "tanh" else a * (1 - a)).mul_(leak)
+
+
+class _SequenceRecord(NamedTuple):
+    """Buffers of the forward pass, time first (then the member dimension when E > 1)."""
+
+    states: torch.Tensor  #: (T + 1, [E,] B, H): h_0 ... h_T
+    pre: torch.Tensor  #: (T, [E,] B, H): z_t, the core's pre-activations
+    granule: torch.Tensor | None  #: (T, [E,] B, G)
+    purkinje: torch.Tensor | None  #: (T, [E,] B, P)
+
+
+class _Layout:
+    """How E networks' tensors are laid out for the products: E = 1 drops the member dimension.
+
+    For one network the per-step products are 2-D (``mm``/``addmm``: cheaper than batched products of one
+    matrix); for E networks they are batched (``bmm``/``baddbmm``) over the leading member dimension.
+    """
+
+    def __init__(self, n_members: int) -> None:
+        self.n_members = n_members
+        self.solo = n_members == 1
+        self.mm, self.addmm = (torch.mm, torch.addmm) if self.solo else (torch.bmm, torch.baddbmm)
+
+    def own(self, tensor: torch.Tensor) -> torch.Tensor:
+        """(E, ...) -> (...) for one network, unchanged for E."""
+        return tensor[0] if self.solo else tensor
+
+    def shape(self, *dims: int) -> tuple[int, ...]:
+        """A buffer shape: ``(dims[0], [E,] *dims[1:])``."""
+        return dims[:1] + (() if self.solo else (self.n_members,)) + dims[1:]
+
+    def members_first(self, buffer: torch.Tensor) -> torch.Tensor:
+        """(T, [E,] B, k) -> ([E,] T·B, k)."""
+        if self.solo:
+            return buffer.reshape(-1, buffer.shape[-1])
+        return buffer.transpose(0, 1).reshape(self.n_members, -1, buffer.shape[-1])
+
+    def time_first(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs (E, B, T, d) -> ([E,] T·B, d), rows in (t, b) order."""
+        flat = x.transpose(1, 2).reshape(self.n_members, -1, x.shape[-1])
+        return self.own(flat)
+
+    def member_dim(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Put back the member dimension of a result: (...) -> (1, ...) for one network."""
+        return tensor.unsqueeze(0) if self.solo else tensor
+
+
+def _fused_weights(
+    w_in: torch.Tensor,
+    b_in: torch.Tensor,
+    w_rec: torch.Tensor,
+    b_rec: torch.Tensor,
+    cerebellum: tuple[torch.Tensor, ...] | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Input weights (E, K, d), their bias (E, K) and state weights (E, H, K), K = H (+ G with a cerebellum).
+
+    ``h_{t−1}`` multiplies ``W_h`` and the granule weights' h columns in one product, ``x_t`` the input
+    weights and the granule weights' x columns; the constant biases b_x + b_h + b_dcn enter once.
+    """
+    hidden = w_rec.shape[-1]
+    if cerebellum is None:
+        return w_in, b_in + b_rec, w_rec.transpose(-1, -2)
+    w_gc, b_gc, _, _, _, b_dcn = cerebellum
+    x_weights = torch.cat([w_in, w_gc[..., hidden:]], dim=-2)
+    x_bias = torch.cat([b_in + b_rec + b_dcn, b_gc], dim=-1)
+    h_weights = torch.cat([w_rec, w_gc[..., :hidden]], dim=-2).transpose(-1, -2)
+    return x_weights, x_bias, h_weights
+
+
+def _leaky_forward(
+    x: torch.Tensor,
+    h0: torch.Tensor,
+    keep: torch.Tensor | None,
+    leak: float,
+    activation: str,
+    core: tuple[torch.Tensor, ...],
+    cerebellum: tuple[torch.Tensor, ...] | None,
+    record: bool,
+) -> tuple[torch.Tensor, _SequenceRecord | None]:
+    """Final state h_T (E, B, H) of E networks, and with ``record`` the buffers of every step.
+
+    Shapes as in :func:`leaky_sequence` with a leading member dimension E on every tensor. Every step
+    writes into preallocated buffers (one slot per step with ``record``, else two reused slots).
+    """
+    n_members, batch, n_steps, _ = x.shape
+    hidden = h0.shape[-1]
+    phi = ACTIVATIONS[activation]
+    layout = _Layout(n_members)
+    own, addmm = layout.own, layout.addmm
+    x_weights, x_bias, h_weights = _fused_weights(*core, cerebellum)
+    # the input-driven part of every step at once, in one product: (T, [E,] B, K)
+    drive = addmm(own(x_bias.unsqueeze(1)), layout.time_first(x), own(x_weights.transpose(-1, -2)))
+    if layout.solo:
+        drive = drive.view(n_steps, batch, -1)
+    else:
+        drive = drive.view(n_members, n_steps, batch, -1).transpose(0, 1)
+    slots = n_steps if record else 1
+    empty = h0.new_empty
+    states = empty(layout.shape(slots + 1, batch, hidden))
+    pre_core = empty(layout.shape(slots, batch, hidden))
+    granule = purkinje = None
+    h_weights = own(h_weights)
+    if cerebellum is not None:
+        w_pc, b_pc, w_dcn = cerebellum[2], own(cerebellum[3].unsqueeze(1)), cerebellum[4]
+        w_pc_t, w_dcn_t = own(w_pc.transpose(-1, -2)), own(w_dcn.transpose(-1, -2))
+        granule = empty(layout.shape(slots, batch, w_pc.shape[-1]))
+        purkinje = empty(layout.shape(slots, batch, w_pc.shape[-2]))
+    held = None if keep is None else _held_steps(keep, layout).to(h0.dtype)
+    states[0] = own(h0)
+    for t in range(n_steps):
+        slot = t if record else 0
+        h, h_next = (states[t], states[t + 1]) if record else (states[t % 2], states[(t + 1) % 2])
+        pre = addmm(drive[t], h, h_weights)
+        z = pre_core[slot]
+        if cerebellum is None:
+            z.copy_(pre)
+        else:
+            g, p = granule[slot], purkinje[slot]
+            torch.clamp_min(pre[..., hidden:], 0.0, out=g)
+            addmm(b_pc, g, w_pc_t, out=p).relu_()
+            addmm(pre[..., :hidden], p, w_dcn_t, out=z)
+        # (1 − α) h + α φ(z) as one interpolation
+        torch.lerp(h, phi(z), leak, out=h_next)
+        if held is not None:  # exactly h_next where kept (weight 1), h where held (weight 0)
+            torch.lerp(h, h_next, held[t], out=h_next)
+    final = layout.member_dim(states[n_steps if record else n_steps % 2])
+    if not record:
+        return final.clone(), None
+    return final, _SequenceRecord(states, pre_core, granule, purkinje)
+
+
+def _held_steps(keep: torch.Tensor, layout: _Layout) -> torch.Tensor:
+    """keep (E, B, T) -> (T, [E,] B, 1)."""
+    held = keep.permute(2, 0, 1).unsqueeze(-1)
+    return held[:, 0] if layout.solo else held
+
+
+class _LeakySequence(torch.autograd.Function):
+    """h_T of E leaky cores (+ cerebellum): forward by :func:`_leaky_forward`, backward by BPTT written out.
+
+    The backward pass runs the recursion for ∂L/∂h_t once (through the leak, the core and the cerebellar
+    loop) and then forms every weight gradient as one product over all time steps; parameters that do not
+    require a gradient (frozen by a plasticity schedule) get no product.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, keep, leak, activation, w_in, b_in, w_rec, b_rec, *cerebellum):  # noqa: D102
+        cerebellum = cerebellum if cerebellum else None
+        core = (w_in, b_in, w_rec, b_rec)
+        h, record = _leaky_forward(x, h0, keep, leak, activation, core, cerebellum, record=True)
+        ctx.leak, ctx.activation, ctx.has_cerebellum = leak, activation, cerebellum is not None
+        ctx.record, ctx.keep = record, keep
+        ctx.save_for_backward(x, *core, *(cerebellum or ()))
+        return h.clone()
+
+    @staticmethod
+    def backward(ctx, grad_h):  # noqa: D102
+        x, *weights = ctx.saved_tensors
+        core, cerebellum = tuple(weights[:4]), (tuple(weights[4:]) if ctx.has_cerebellum else None)
+        record: _SequenceRecord = ctx.record
+        needs, leak = ctx.needs_input_grad, ctx.leak
+        n_members, batch, n_steps, _ = x.shape
+        hidden = grad_h.shape[-1]
+        layout = _Layout(n_members)
+        own, mm, addmm, members_first = layout.own, layout.mm, layout.addmm, layout.members_first
+        x_weights, _, h_weights = _fused_weights(*core, cerebellum)
+        width = h_weights.shape[-1]
+        h_weights_t = own(h_weights.transpose(-1, -2))
+        # α φ'(z_t) for all steps at once, zero at held steps; the leak's ∂h_t/∂h_{t−1}
+        derivatives = _scaled_derivative(ctx.activation, record.pre, leak)
+        carries: torch.Tensor | None = None
+        if ctx.keep is not None:
+            held = _held_steps(ctx.keep, layout).to(derivatives.dtype)
+            derivatives.mul_(held)
+            carries = 1 - leak * held
+        deltas = grad_h.new_empty(layout.shape(n_steps, batch, width))  # ∂L/∂(pre-activations)
+        d_purkinje = None
+        if cerebellum is not None:
+            w_pc, w_dcn = own(cerebellum[2]), own(cerebellum[4])
+            d_purkinje = torch.empty_like(record.purkinje)
+            granule_on, purkinje_on = _positive(record.granule), _positive(record.purkinje)  # ReLU'
+        dh = own(grad_h).contiguous()
+        for t in reversed(range(n_steps)):
+            delta = deltas[t]
+            dz = torch.mul(dh, derivatives[t], out=delta[..., :hidden])
+            if cerebellum is not None:
+                dp = mm(dz, w_dcn, out=d_purkinje[t]).mul_(purkinje_on[t])
+                torch.mul(mm(dp, w_pc), granule_on[t], out=delta[..., hidden:])
+            if carries is None:
+                dh = addmm(dh, delta, h_weights_t, beta=1 - leak)
+            else:
+                dh = addmm(dh * carries[t], delta, h_weights_t)
+        grads: dict[str, torch.Tensor | None] = dict.fromkeys(
+            ("x", "h0", "w_in", "b_in", "w_rec", "b_rec", "w_gc", "b_gc", "w_pc", "b_pc", "w_dcn", "b_dcn")
+        )
+        flat = members_first(deltas)  # ([E,] T·B, K), rows in (t, b) order
+        if needs[0]:
+            d_inputs = layout.member_dim(mm(flat, own(x_weights))).view(n_members, n_steps, batch, -1)
+            grads["x"] = d_inputs.transpose(1, 2)
+        if needs[1]:
+            grads["h0"] = layout.member_dim(dh)
+        core_needed = any(needs[5:9])
+        cerebellum_needed = cerebellum is not None and any(needs[9:])
+        if core_needed or cerebellum_needed:
+            rows = slice(0 if core_needed else hidden, width if cerebellum_needed else hidden)
+            flat_t = flat[..., rows].transpose(-1, -2)
+            d_h = layout.member_dim(mm(flat_t, members_first(record.states[:n_steps])))
+            d_x = layout.member_dim(mm(flat_t, layout.time_first(x)))
+            d_bias = layout.member_dim(flat_t.sum(-1))
+            if core_needed:
+                grads.update(
+                    w_in=d_x[:, :hidden],
+                    w_rec=d_h[:, :hidden],
+                    b_in=d_bias[:, :hidden],
+                    b_rec=d_bias[:, :hidden].clone(),  # its own tensor: optimisers update gradients in place
+                )
+            if cerebellum_needed:
+                granule_rows = slice(hidden - rows.start, width - rows.start)
+                grads["w_gc"] = torch.cat([d_h[:, granule_rows], d_x[:, granule_rows]], -1)
+                grads["b_gc"] = d_bias[:, granule_rows]
+        if cerebellum_needed:
+            d_p_flat_t = members_first(d_purkinje).transpose(-1, -2)
+            dz_flat_t = flat[..., :hidden].transpose(-1, -2)
+            grads["w_pc"] = layout.member_dim(mm(d_p_flat_t, members_first(record.granule)))
+            grads["b_pc"] = layout.member_dim(d_p_flat_t.sum(-1))
+            grads["w_dcn"] = layout.member_dim(mm(dz_flat_t, members_first(record.purkinje)))
+            grads["b_dcn"] = layout.member_dim(dz_flat_t.sum(-1))
+        order = [grads["x"], grads["h0"], None, None, None]
+        order += [grads[name] for name in ("w_in", "b_in", "w_rec", "b_rec")]
+        if cerebellum is not None:
+            order += [grads[name] for name in ("w_gc", "b_gc", "w_pc", "b_pc", "w_dcn", "b_dcn")]
+        return tuple(order)
+
+
+def leaky_sequence(
+    x: torch.Tensor,
+    h0: torch.Tensor,
+    core: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    *,
+    leak: float,
+    activation: str,
+    cerebellum: tuple[torch.Tensor, ...] | None = None,
+    keep: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Final state of the leaky core (with the cerebellar loop) after a whole sequence, fused.
+
+    Evaluates ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)`` with
+    ``c_t = W_dcn ReLU(W_pc ReLU(W_gc [h_{t−1}; x_t] + b_gc) + b_pc) + b_dcn`` (or c_t = 0 without a
+    cerebellum) for t = 1..T — the same equations as :func:`core_step` and :func:`cerebellum_forward` —
+    with the input-driven terms of all steps in one product. Under autograd its backward is the
+    hand-written BPTT of ``_LeakySequence`` (each weight gradient one product over all steps).
+
+    Parameters
+    ----------
+    x : tensor (B, T, d), or (E, B, T, d) for E networks
+    h0 : tensor (B, H) or (E, B, H)
+    core : (W_x (H, d), b_x (H,), W_h (H, H), b_h (H,))
+        Each with a leading E for E networks (as every tensor below).
+    leak : float
+        α in (0, 1].
+    activation : str
+        φ: ``"tanh"``, ``"leaky_relu"``, ``"relu"``, ``"sigmoid"`` or ``"identity"``.
+    cerebellum : (W_gc (G, H + d), b_gc (G,), W_pc (P, G), b_pc (P,), W_dcn (H, P), b_dcn (H,)), optional
+        The granule layer reads ``[h_{t−1}; x_t]``.
+    keep : bool tensor (B, T) or (E, B, T), optional
+        ``False`` holds the state unchanged at that step (left padding).
+
+    Returns
+    -------
+    tensor (B, H) or (E, B, H)
+        h_T.
+    """
+    if activation not in _LEAKY_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {list(_LEAKY_ACTIVATIONS)}, got {activation!r}")
+    solo = x.dim() == 3
+    if solo:
+        x, h0 = x.unsqueeze(0), h0.unsqueeze(0)
+        core = tuple(w.unsqueeze(0) for w in core)
+        cerebellum = None if cerebellum is None else tuple(w.unsqueeze(0) for w in cerebellum)
+        keep = None if keep is None else keep.unsqueeze(0)
+    tensors = (x, h0, *core, *(cerebellum or ()))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        h = _LeakySequence.apply(x, h0, keep, float(leak), activation, *core, *(cerebellum or ()))
+    else:
+        h, _ = _leaky_forward(x, h0, keep, float(leak), activation, core, cerebellum, record=False)
+    return h.squeeze(0) if solo else h

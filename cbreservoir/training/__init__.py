@@ -7,7 +7,7 @@ from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "GradientTrainer": ".trainer",
-    "TrainingDivergedError": ".trainer",
+    "TrainingDivergedError": "cbreservoir.numerics.optim",
     "PlasticitySchedule": ".schedules",
     "EndToEnd": ".schedules",
     "FullReservoir": ".schedules",

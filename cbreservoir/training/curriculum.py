@@ -38,7 +38,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +65,8 @@ _CHECKPOINT_FORMAT = 3
 _DIGEST_KEY = "sha256"
 
 Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
+#: A trainer call asked for by :meth:`CurriculumTrainer.epoch_steps`: ``(method name, arguments)``.
+Request = tuple[str, tuple]
 
 
 class SupportsCurriculum(Protocol):
@@ -73,6 +75,8 @@ class SupportsCurriculum(Protocol):
     def train_step(self, x: Any, y: Any, head: int | None = None) -> float: ...
 
     def evaluate(self, x: Any, y: Any, head: int | None = None) -> dict[str, Any]: ...
+
+    # optional: ``evaluate_batches(batches) -> [evaluate(x, y) for x, y in batches]``, batched
 
     def set_level(self, n: int) -> None: ...
 
@@ -392,26 +396,29 @@ class CurriculumTrainer:
             )
         return tuple(float(value) for value in accuracies)
 
-    def _test(self, level: int) -> tuple[tuple[float, ...], float]:
-        """Mean per-head accuracy and mean loss over fresh test batches."""
-        accuracies, losses = [], []
-        for _ in range(self.test_batches):
-            x, y = self._draw(level)
-            result = self.trainer.evaluate(x, y)
-            accuracies.append(self._head_accuracies(result))
-            losses.append(float(result["loss"]))
-        return tuple(np.mean(accuracies, axis=0).tolist()), float(np.mean(losses))
+    def epoch_steps(self) -> Generator[Request, Any, EpochRecord]:
+        """The next epoch as a coroutine that asks for the trainer calls instead of making them.
 
-    def _run_epoch(self) -> EpochRecord:
+        It yields ``("train_step", (x, y, head))`` once per training step and then
+        ``("evaluate_batches", (batches,))`` once for the test batches (a list of ``(x, y)``), and expects
+        each call's result to be sent back (a float; one ``evaluate`` result dict per batch). Its return
+        value (``StopIteration.value``) is the epoch's record, after the record was appended to the
+        history, the level advanced when solved and the checkpoints written. :meth:`run_epoch` drives it
+        with this object's trainer; an ensemble drives its members' coroutines in lock step.
+        """
         level, head = self.level, self.active_head(self.level)
         start = time.perf_counter()
         train_losses = []
         for _ in range(self.steps_per_epoch):
             x, y = self._draw(level)
-            train_losses.append(float(self.trainer.train_step(x, y, head=head)))
-        head_accuracies, test_loss = self._test(level)
+            train_losses.append(float((yield "train_step", (x, y, head))))
+        batches = [self._draw(level) for _ in range(self.test_batches)]
+        results = yield "evaluate_batches", (batches,)
+        accuracies = [self._head_accuracies(result) for result in results]
+        head_accuracies = tuple(np.mean(accuracies, axis=0).tolist())
+        test_loss = float(np.mean([float(result["loss"]) for result in results]))
         accuracy = head_accuracies[head] if head is not None else min(head_accuracies)
-        return EpochRecord(
+        record = EpochRecord(
             epoch=len(self.history) + 1,
             level=level,
             accuracy=accuracy,
@@ -422,6 +429,35 @@ class CurriculumTrainer:
             head_accuracies=head_accuracies,
             active_head=head,
         )
+        self.history.records.append(record)
+        if record.solved:
+            self.level += 1
+            self.trainer.set_level(self.level)
+        self._save(record)
+        return record
+
+    def _call(self, kind: str, arguments: tuple) -> Any:
+        """Make the trainer call an :meth:`epoch_steps` request asks for."""
+        if kind == "train_step":
+            return self.trainer.train_step(*arguments)
+        (batches,) = arguments
+        evaluate_batches = getattr(self.trainer, "evaluate_batches", None)
+        if evaluate_batches is not None:
+            return evaluate_batches(batches)
+        return [self.trainer.evaluate(x, y) for x, y in batches]
+
+    def run_epoch(self) -> EpochRecord:
+        """Train and test one epoch at :attr:`level` with this object's trainer; returns its record.
+
+        Call :meth:`begin` first (:meth:`run` does both).
+        """
+        steps = self.epoch_steps()
+        result = None
+        try:
+            while True:
+                result = self._call(*steps.send(result))
+        except StopIteration as stop:
+            return stop.value
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _checkpoint(self) -> dict[str, Any]:
@@ -482,6 +518,12 @@ class CurriculumTrainer:
         return self.checkpoint_dir is not None and (self.checkpoint_dir / LAST_CHECKPOINT).is_file()
 
     # -- the loop ------------------------------------------------------------------------------
+    def begin(self) -> None:
+        """Resume from ``checkpoint_dir`` if nothing has run here yet, and set the trainer's level."""
+        if len(self.history) == 0 and self._has_checkpoint():
+            self._resume()
+        self.trainer.set_level(self.level)
+
     def run(self, n_epochs: int) -> CurriculumHistory:
         """Train until the history holds ``n_epochs`` epochs (the epoch budget) and return it.
 
@@ -508,18 +550,11 @@ class CurriculumTrainer:
         _check_positive_int("n_epochs", n_epochs)
         directory = self.checkpoint_dir
         with contextlib.nullcontext() if directory is None else directory_lock(directory):
-            if len(self.history) == 0 and self._has_checkpoint():
-                self._resume()
-            self.trainer.set_level(self.level)
+            self.begin()
             done = min(len(self.history), n_epochs)
             with tqdm(total=n_epochs, initial=done, disable=not self.progress, unit="epoch") as bar:
                 while len(self.history) < n_epochs:
-                    record = self._run_epoch()
-                    self.history.records.append(record)
-                    if record.solved:
-                        self.level += 1
-                        self.trainer.set_level(self.level)
-                    self._save(record)
+                    record = self.run_epoch()
                     bar.update(1)
                     bar.set_postfix(epoch=record.epoch, N=record.level, acc=f"{record.accuracy:.3f}")
         return self.history

@@ -26,7 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
+from cbreservoir.numerics.optim import guarded_step
 from cbreservoir.training.schedules import MODULE_GROUPS, EndToEnd, PlasticitySchedule, make_schedule
+
+__all__ = [
+    "GradientTrainer",
+    "heads_accuracy",
+    "heads_cross_entropy",
+    "resolve_device",
+]
 
 #: The optimisers :class:`GradientTrainer` accepts by name.
 OPTIMIZERS = ("sgd", "adam")
@@ -35,73 +43,25 @@ ArrayLike = torch.Tensor | np.ndarray
 Targets = ArrayLike | Sequence[ArrayLike]
 
 
-class TrainingDivergedError(ValueError):
-    """Training produced a non-finite loss, gradient or weight; the model keeps its last good weights."""
-
-
-def guarded_step(
-    optimizer: torch.optim.Optimizer, loss: torch.Tensor, step: int, clip_norm: float | None = None
-) -> None:
-    """Backpropagate ``loss`` and take one clipped optimiser step, refusing non-finite numbers.
-
-    Parameters
-    ----------
-    optimizer : torch.optim.Optimizer
-        Its parameters that require gradients are updated.
-    loss : scalar tensor
-    step : int
-        Number of this step (used in error messages).
-    clip_norm : float, optional
-        Clip the global gradient norm to this value.
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` that this machine has.
 
     Raises
     ------
-    TrainingDivergedError
-        If the loss, the gradient norm or an updated weight is not finite. Parameters and optimiser
-        state are then those from before the call.
+    ValueError
+        Not a device name, or a CUDA device without CUDA (or beyond the GPUs present).
     """
-    if not torch.isfinite(loss):
-        raise TrainingDivergedError(f"loss is {loss.item()} at step {step}; weights of step {step - 1} kept")
-    parameters = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    with_grad = [p for p in parameters if p.grad is not None]
-    gradient_norm = nn.utils.clip_grad_norm_(with_grad, float("inf") if clip_norm is None else clip_norm)
-    if not torch.isfinite(gradient_norm):
-        optimizer.zero_grad(set_to_none=True)
-        raise TrainingDivergedError(f"gradient norm is {gradient_norm.item()} at step {step}; weights kept")
-    snapshot = _snapshot(optimizer, with_grad)
-    optimizer.step()
-    if not torch.isfinite(torch.stack([p.sum() for p in with_grad]).sum()):
-        _restore(optimizer, with_grad, snapshot)
-        raise TrainingDivergedError(
-            f"weights became non-finite at step {step}; weights of step {step - 1} kept"
-        )
-
-
-def _snapshot(
-    optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter]
-) -> tuple[list[torch.Tensor], list[dict[str, Any]]]:
-    """Copies of the parameters and of their optimiser state (momentum buffers, Adam moments)."""
-    states = [
-        {
-            key: value.clone() if isinstance(value, torch.Tensor) else value
-            for key, value in optimizer.state[p].items()
-        }
-        for p in parameters
-    ]
-    return [p.detach().clone() for p in parameters], states
-
-
-def _restore(optimizer: torch.optim.Optimizer, parameters: list[nn.Parameter], snapshot: tuple) -> None:
-    values, states = snapshot
-    with torch.no_grad():
-        for parameter, value, state in zip(parameters, values, states, strict=True):
-            parameter.copy_(value)
-            if state:
-                optimizer.state[parameter] = state
-            else:
-                optimizer.state.pop(parameter, None)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from error
+    if resolved.type == "cuda":
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if available == 0 or (resolved.index or 0) >= available:
+            raise ValueError(f"device {device!r} needs CUDA, but this machine has {available} CUDA device(s)")
+    return resolved
 
 
 def heads_cross_entropy(
@@ -227,12 +187,7 @@ class GradientTrainer:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise ValueError(f"seed must be an int, got {seed!r}")
-        try:
-            self.device = torch.device(device)
-        except (RuntimeError, TypeError) as error:
-            raise ValueError(
-                f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}"
-            ) from error
+        self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
         self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
@@ -287,13 +242,14 @@ class GradientTrainer:
                 {"params": parameters, "lr": _check_finite_number("learning rate", rate), "name": group_name}
             )
         if name == "adam":
-            return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay)
+            return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay, foreach=True)
         return torch.optim.SGD(
             groups,
             lr=learning_rate,
             momentum=momentum,
             nesterov=nesterov and momentum > 0,
             weight_decay=weight_decay,
+            foreach=True,  # the same update, one call for all tensors instead of a Python loop
         )
 
     # --- plasticity ------------------------------------------------------------------------------------
@@ -472,6 +428,48 @@ class GradientTrainer:
         logits = self.outputs(x, mask, self.eval_generator)
         loss = self.loss(logits, targets).item()  # first: it refuses labels that do not match the batch
         return {"accuracy": heads_accuracy(logits, targets), "loss": loss}
+
+    @torch.no_grad()
+    def evaluate_batches(
+        self, batches: Sequence[tuple[ArrayLike, Targets]], head: int | None = None
+    ) -> list[dict[str, float | tuple[float, ...]]]:
+        """``[evaluate(x, y, head) for x, y in batches]``, the batches of one length run as one forward pass.
+
+        The initial states are drawn batch after batch from :attr:`eval_generator`, as the calls one by
+        one would draw them, so the results are those calls' (up to float rounding). A subclass that
+        overrides :meth:`outputs` is evaluated one batch at a time.
+
+        Parameters
+        ----------
+        batches : sequence of (x (B_j, T_j, d), y)
+
+        Returns
+        -------
+        list of dict
+            One :meth:`evaluate` result per batch.
+        """
+        if type(self).outputs is not GradientTrainer.outputs:
+            return [self.evaluate(x, y, head) for x, y in batches]
+        self.model.eval()
+        inputs = [self.prepare_inputs(x) for x, _ in batches]
+        targets = [self.prepare_targets(y, head) for _, y in batches]
+        states = [self.model.initial_state(x.shape[0], self.eval_generator) for x in inputs]
+        same_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, x in enumerate(inputs):
+            same_shape.setdefault(tuple(x.shape[1:]), []).append(index)
+        results: list[dict[str, Any]] = [{}] * len(inputs)
+        for indices in same_shape.values():
+            x = torch.cat([inputs[index] for index in indices])
+            logits = self.model(x, h0=torch.cat([states[index] for index in indices]))
+            logits = logits if isinstance(logits, tuple) else (logits,)
+            stop = 0
+            for index in indices:
+                rows = slice(stop, stop + inputs[index].shape[0])
+                stop = rows.stop
+                own = tuple(head_logits[rows] for head_logits in logits)
+                loss = self.loss(own, targets[index]).item()
+                results[index] = {"accuracy": heads_accuracy(own, targets[index]), "loss": loss}
+        return results
 
     # --- checkpoints -----------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cbreservoir.experiments import bench
+from cbreservoir.experiments import reference
 
 CEILINGS = Path(__file__).resolve().parents[2] / "benchmarks" / "ceilings.py"
 
@@ -25,7 +25,6 @@ def small_networks(reference, seeds):
 
 
 def test_manual_gradients_equal_autograd(ceilings):
-    reference = bench.load_reference_loop()
     networks = small_networks(reference, [0, 1, 2])
     params = ceilings.stack_parameters(networks)
     generator = torch.Generator().manual_seed(0)
@@ -42,7 +41,6 @@ def test_manual_gradients_equal_autograd(ceilings):
 
 
 def test_manual_update_follows_the_reference_loop(ceilings):
-    reference = bench.load_reference_loop()
     seeds = [4, 5]
     networks = small_networks(reference, seeds)
     params, buffers = ceilings.stack_parameters(networks), {}
@@ -65,7 +63,6 @@ def test_manual_update_follows_the_reference_loop(ceilings):
 
 
 def test_manual_update_clips_each_member_to_the_clip_norm(ceilings, monkeypatch):
-    reference = bench.load_reference_loop()
     monkeypatch.setattr(reference, "CLIP_NORM", 1e-3)
     networks = small_networks(reference, [0, 1])
     params = {name: value.double() for name, value in ceilings.stack_parameters(networks).items()}

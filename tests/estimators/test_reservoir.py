@@ -37,7 +37,7 @@ def test_regressor_learns_the_nonlinear_memory_task(memory_data):
 
 def test_classifier_reads_the_final_step_for_labels_per_series(memory_data):
     u, y, u_test, y_test = memory_data
-    model = CerebellarReservoirClassifier(**SMALL).fit(u, y[:, -1, 0].astype(int))
+    model = CerebellarReservoirClassifier(pooling=("last",), **SMALL).fit(u, y[:, -1, 0].astype(int))
     assert not model.per_step_
     np.testing.assert_array_equal(model.classes_, [-1, 1])
     assert model.predict(u_test).shape == (20,)
@@ -78,7 +78,8 @@ def test_grid_search_over_alpha_and_units(memory_data):
     u, y, u_test, y_test = memory_data
     labels = y[:, -1, 0].astype(int)
     grid = {"alpha": [1e-6, 1e3], "units": [10, 30]}
-    search = GridSearchCV(CerebellarReservoirClassifier(n_granule=80, random_state=0), grid, cv=3)
+    estimator = CerebellarReservoirClassifier(n_granule=80, pooling=("last",), random_state=0)
+    search = GridSearchCV(estimator, grid, cv=3)
     search.fit(u, labels)
     assert len(search.cv_results_["params"]) == 4
     assert search.best_params_["alpha"] == 1e-6  # a huge penalty flattens the readout
@@ -90,7 +91,9 @@ def test_pipeline_on_one_long_series_with_time_series_split():
     u = rng.choice([-1.0, 1.0], size=(1200, 1))
     target = np.roll(u[:, 0], 1) * np.roll(u[:, 0], 2)  # rows are time steps of ONE series
     features = np.hstack([3.0 * u + 5.0, rng.normal(size=(1200, 1))])  # badly scaled on purpose
-    pipeline = make_pipeline(StandardScaler(), CerebellarReservoirRegressor(**SMALL))
+    # the pre-issue-18 input settings: a sparse, strong input drive (the defaults suit classification)
+    regressor = CerebellarReservoirRegressor(input_scaling=1.0, input_connectivity=0.1, alpha=1e-6, **SMALL)
+    pipeline = make_pipeline(StandardScaler(), regressor)
     scores = cross_val_score(pipeline, features, target, cv=TimeSeriesSplit(n_splits=3))
     assert scores.min() > 0.8, scores
 

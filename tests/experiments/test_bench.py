@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cbreservoir.experiments import bench
+from cbreservoir.experiments import bench, reference
 
 
 def test_time_call_counts_warmup_and_timed_calls():
@@ -68,7 +68,6 @@ def test_reference_loop_trains_the_same_network_as_cbreservoir():
     from cbreservoir.tasks import make_batch
     from cbreservoir.training import GradientTrainer
 
-    reference = bench.load_reference_loop()
     peer = reference.ReferenceCBRNN(hidden_size=8, n_granule=16, n_purkinje=4, seed=3)
     optimizer = reference.make_optimizer(peer)
     generator = torch.Generator().manual_seed(3)
@@ -91,11 +90,6 @@ def test_reference_loop_trains_the_same_network_as_cbreservoir():
     ]
     for peer_layer, our_layer in pairs:
         torch.testing.assert_close(peer_layer.weight, our_layer.weight, rtol=1e-5, atol=1e-6)
-
-
-def test_load_reference_loop_names_the_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="reference loop"):
-        bench.load_reference_loop(tmp_path / "absent.py")
 
 
 def test_reservoir_benchmark_matches_reservoirpy():

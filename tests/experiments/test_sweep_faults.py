@@ -26,7 +26,7 @@ from cbreservoir.experiments.sweep import (
 )
 from cbreservoir.utils.files import DirectoryInUseError, canonical_json, content_sha256
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 

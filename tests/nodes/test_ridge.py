@@ -247,3 +247,33 @@ def test_float32_gram_is_either_within_1e_3_or_redone_in_float64(condition, ridg
         np.testing.assert_array_equal(fast.Wout, exact.Wout)
     else:
         np.testing.assert_allclose(fast.Wout, exact.Wout, rtol=0, atol=1e-3 * np.abs(exact.Wout).max())
+
+
+def test_wide_fit_uses_the_dual_system_and_equals_the_normal_equations():
+    from cbreservoir.nodes.ridge import cholesky_solve, dual_solve
+
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((30, 200)), rng.standard_normal((30, 3))  # fewer rows than inputs
+    weights, bias = dual_solve(x, y, ridge=0.5, fit_bias=True)
+    centred_x, centred_y = x - x.mean(axis=0), y - y.mean(axis=0)
+    primal = cholesky_solve(centred_x.T @ centred_x, centred_x.T @ centred_y, ridge=0.5)
+    np.testing.assert_allclose(weights, primal, atol=1e-10)
+    np.testing.assert_allclose(bias, y.mean(axis=0) - x.mean(axis=0) @ primal, atol=1e-10)
+    node = Ridge(ridge=0.5).fit(x, y)
+    np.testing.assert_allclose(node.Wout, primal, atol=1e-10)
+    np.testing.assert_allclose(node.run(x), x @ primal + bias, atol=1e-9)
+    no_bias, zero = dual_solve(x, y, ridge=0.5, fit_bias=False)
+    np.testing.assert_allclose(no_bias, cholesky_solve(x.T @ x, x.T @ y, ridge=0.5), atol=1e-10)
+    assert not zero.any()
+    with pytest.raises(ValueError, match="positive ridge"):
+        dual_solve(x, y, ridge=0.0, fit_bias=True)
+
+
+def test_partial_fit_after_a_wide_fit_continues_from_its_statistics():
+    rng = np.random.default_rng(8)
+    x1, x2 = rng.standard_normal((20, 50)), rng.standard_normal((60, 50))
+    y1, y2 = rng.standard_normal((20, 2)), rng.standard_normal((60, 2))
+    streamed = Ridge(ridge=0.1).fit(x1, y1).partial_fit(x2, y2)
+    whole = Ridge(ridge=0.1).fit(np.vstack([x1, x2]), np.vstack([y1, y2]))
+    np.testing.assert_allclose(streamed.Wout, whole.Wout, atol=1e-10)
+    np.testing.assert_allclose(streamed.bias, whole.bias, atol=1e-10)

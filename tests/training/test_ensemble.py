@@ -175,7 +175,7 @@ def test_stacked_array_inputs_explicit_masks_and_array_levels():
     ],
 )
 def test_length_groups_split_only_when_padding_costs_more(lengths, overhead, groups):
-    from cbreservoir.training.ensemble import _length_groups
+    from cbreservoir.training.ensemble.trainer import _length_groups
 
     assert _length_groups(lengths, overhead) == groups
 

@@ -21,7 +21,7 @@ from cbreservoir.experiments.sweep import BadResultWarning, cell_id, read_result
 from cbreservoir.models import build_model
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
-from cbreservoir.training.trainer import TrainingDivergedError
+from cbreservoir.numerics.optim import TrainingDivergedError
 from cbreservoir.utils.files import LOCK_NAME
 from tests.support import count, same, snapshot
 

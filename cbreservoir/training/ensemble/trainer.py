@@ -1,22 +1,18 @@
-"""Ensembles: E networks of one architecture, independent seeds, trained together as one batched model.
+"""The batched ensemble trainer: E networks of one architecture, independent seeds, trained as one model.
 
-:class:`EnsembleTrainer` stacks the members' parameters along a leading ensemble dimension
-(as ``torch.func.stack_module_state`` does) and runs the members' own ``forward`` under ``torch.vmap``
-(``functional_call``): every layer of every time step is one batched product for all E members
-instead of E small ones (``docs/speed.md`` says what that buys). The study's optimiser is applied
-per member: the same torch optimiser on the stacked tensors (SGD and Adam act element-wise),
-gradient-norm clipping per member, plasticity per member (each member at its own curriculum level
-and, if wanted, under its own schedule). Every member follows exactly the trajectory of a solo
-:class:`~cbreservoir.training.GradientTrainer` with the same seed and data — the ensemble keeps one
-``GradientTrainer`` per member for its configuration, random streams and checkpoints.
+:class:`EnsembleTrainer` stacks the members' parameters along a leading ensemble dimension. The paper's
+leaky models (CB-RNN, RNN-only) run all members through the fused sequence kernel
+(:func:`cbreservoir.numerics.functional.leaky_sequence`, batched products over the members); other models run
+their own ``forward`` under ``torch.vmap`` (``functional_call``). Either way every layer of every time step
+is one batched product for all E members instead of E small ones. The study's optimiser is applied per
+member: the same torch optimiser on the stacked tensors (SGD and Adam act element-wise), gradient-norm
+clipping per member (:func:`cbreservoir.numerics.optim.clip_gradient_norms_`), plasticity per member (each
+member at its own curriculum level and, if wanted, under its own schedule). Every member follows the
+trajectory of a solo :class:`~cbreservoir.training.GradientTrainer` with the same seed and data — the
+ensemble keeps one ``GradientTrainer`` per member for its configuration, random streams and checkpoints.
 
 Members may receive batches of different lengths: shorter ones are left-padded and masked (the
 models hold their state through masked steps), which gives the same result as unpadded.
-
-:class:`EnsembleCurriculumTrainer` runs one :class:`~cbreservoir.training.CurriculumTrainer` per member
-(each with its own data seed, level, history and checkpoints) in lock step, batching their training
-and test calls through the ensemble. :func:`train_fixed_level` is the ``cbreservoir train --ensemble``
-entry point.
 
 Examples
 --------
@@ -29,37 +25,23 @@ Examples
 >>> len(losses), len(ensemble.evaluate([x for x, _ in batches], [y for _, y in batches]))
 (4, 4)
 >>> solo_weights = ensemble.members[0].state_dict()   # member 0 as a solo run with seed 0 would have it
-
-The same with a curriculum, each member at its own level::
-
-    curriculum = EnsembleCurriculumTrainer(ensemble, "parity", seeds=range(4), checkpoint_dir="runs/parity")
-    histories = curriculum.run(n_epochs=100)    # one CurriculumHistory per member
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import threading
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
-from tqdm.auto import tqdm
 
-from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer
-from cbreservoir.training.trainer import (
-    GradientTrainer,
-    TrainingDivergedError,
-    heads_accuracy,
-    heads_cross_entropy,
-)
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.models.leaky import _FusedLeakyModel
+from cbreservoir.numerics import functional as CF
+from cbreservoir.numerics.optim import TrainingDivergedError, clip_gradient_norms_, snapshot_parameters
+from cbreservoir.training.trainer import GradientTrainer, heads_accuracy, heads_cross_entropy
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -302,6 +284,9 @@ class EnsembleTrainer:
             logits = functional_call(self._base, (params, buffers), (x,), {"h0": h0, "mask": keep})
             return logits if isinstance(logits, tuple) else (logits,)
 
+        if isinstance(self._base, _FusedLeakyModel):
+            member_logits = self._fused_logits
+
         logits: list[tuple[torch.Tensor, ...]] = [()] * len(active)
         for group in _length_groups([x.shape[1] for x in inputs], self.group_overhead):
             x, keep = _left_pad(
@@ -313,11 +298,48 @@ class EnsembleTrainer:
                 params = {name: value[index] for name, value in self._params.items()}
                 buffers = {name: value[index] for name, value in self._buffers.items()}
                 group_h0 = h0[torch.tensor(group, device=h0.device)]
-            in_dims = (0, 0, 0, 0, None if keep is None else 0)
-            heads = torch.vmap(member_logits, in_dims=in_dims)(params, buffers, x, group_h0, keep)
+            if member_logits == self._fused_logits:
+                heads = member_logits(params, x, group_h0, keep)
+            else:
+                in_dims = (0, 0, 0, 0, None if keep is None else 0)
+                heads = torch.vmap(member_logits, in_dims=in_dims)(params, buffers, x, group_h0, keep)
             for row, position in enumerate(group):
                 logits[position] = tuple(head[row] for head in heads)
         return logits
+
+    def _fused_logits(
+        self,
+        params: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        h0: torch.Tensor,
+        keep: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Per-head logits (n, B, C) of n stacked leaky members from one fused sequence kernel call."""
+        base = self._base
+
+        def stacked(prefix: str, layers: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
+            return tuple(
+                params[f"{prefix}.{layer}.{kind}"] for layer in layers for kind in ("weight", "bias")
+            )
+
+        core = stacked("core", ("input_layer", "recurrent_layer"))
+        cerebellum = None
+        if base.cerebellum is not None and base.cerebellum_enabled:
+            cerebellum = stacked("cerebellum", ("granule", "purkinje", "nuclei"))
+        h = CF.leaky_sequence(
+            x,
+            h0,
+            core,
+            leak=base.core.leak,
+            activation=base.core.activation_name,
+            cerebellum=cerebellum,
+            keep=keep,
+        )
+        return tuple(
+            torch.baddbmm(params[f"readouts.{head}.bias"].unsqueeze(1), h,
+                          params[f"readouts.{head}.weight"].transpose(1, 2))
+            for head in range(len(base.readouts))
+        )  # fmt: skip
 
     def _targets(
         self, ys: Sequence[Any], head: int | None | Sequence[int | None], active: list[int]
@@ -428,32 +450,18 @@ class EnsembleTrainer:
 
     def _clip_gradients(self, training: dict[str, torch.Tensor]) -> torch.Tensor:
         """Zero frozen members' gradients, clip each member's global norm; returns the (E,) norms."""
-        squares = []
+        gradients = []
         for name, stacked in self._params.items():
             if stacked.grad is None:
                 continue
             keep = training[name].to(stacked.grad.device).reshape(-1, *[1] * (stacked.dim() - 1))
-            stacked.grad.mul_(keep)
-            squares.append(torch.linalg.vector_norm(stacked.grad.flatten(1), dim=1) ** 2)
-        norms = torch.stack(squares).sum(0).sqrt()
-        clip_norm = self.trainers[0].clip_norm
-        if clip_norm is not None:
-            # torch.nn.utils.clip_grad_norm_'s rule, one coefficient per member
-            coefficients = (clip_norm / (norms + 1e-6)).clamp(max=1.0)
-            for stacked in self._params.values():
-                if stacked.grad is not None:
-                    stacked.grad.mul_(coefficients.reshape(-1, *[1] * (stacked.dim() - 1)))
-        return norms
+            gradients.append(stacked.grad.mul_(keep))
+        return clip_gradient_norms_(gradients, self.trainers[0].clip_norm, per_member=True)
 
     def _snapshot(self) -> dict[str, tuple[torch.Tensor, dict[str, Any]]]:
-        return {
-            name: (
-                stacked.detach().clone(),
-                {key: _clone(v) for key, v in self.optimizer.state[stacked].items()},
-            )
-            for name, stacked in self._params.items()
-            if stacked.requires_grad
-        }
+        names = [name for name, stacked in self._params.items() if stacked.requires_grad]
+        values, states = snapshot_parameters(self.optimizer, [self._params[name] for name in names])
+        return dict(zip(names, zip(values, states, strict=True), strict=True))
 
     @torch.no_grad()
     def _restore(self, snapshot: dict, training: dict[str, torch.Tensor] | None) -> None:
@@ -619,339 +627,3 @@ def _check_same_architecture(models: list[nn.Module]) -> None:
                 f"({type(model).__name__} {getattr(model, 'config', '')}) differs from model 0 "
                 f"({type(models[0]).__name__} {getattr(models[0], 'config', '')})"
             )
-
-
-# ------------------------------------------------------------------------------------------------------
-# Curriculum: one CurriculumTrainer per member, their trainer calls batched in lock step
-
-
-class _LockStep:
-    """Lock step for E member threads: each submits a call, the last to arrive runs them as one batch.
-
-    A member whose thread has ended (its curriculum is done, e.g. it resumed from a later checkpoint
-    than the others) no longer takes part: the remaining members' calls run without it.
-
-    Parameters
-    ----------
-    n_members : int
-    execute : callable
-        ``execute(kind, calls)`` with ``calls[member] = arguments`` for the members taking part;
-        returns ``{member: result}``.
-    """
-
-    def __init__(self, n_members: int, execute: Callable[[str, dict[int, tuple]], dict[int, Any]]) -> None:
-        self._n_members = n_members
-        self._execute = execute
-        self._condition = threading.Condition()
-        self._pending: dict[int, tuple[str, tuple]] = {}
-        self._results: dict[int, Any] = {}
-        self._generation = 0
-        self._finished = 0
-        self.error: BaseException | None = None
-
-    def reset(self) -> None:
-        """Start a new run: every member takes part again, no error, nothing pending."""
-        with self._condition:
-            self._finished, self.error, self._pending, self._results = 0, None, {}, {}
-
-    def call(self, member: int, kind: str, arguments: tuple) -> Any:
-        """Submit member ``member``'s call and wait for its result."""
-        with self._condition:
-            self._raise_if_failed()
-            self._pending[member] = (kind, arguments)
-            generation = self._generation
-            self._run_if_all_waiting()
-            self._condition.wait_for(lambda: self._generation != generation or self.error is not None)
-            self._raise_if_failed()
-            return self._results[member]
-
-    def _run_if_all_waiting(self) -> None:
-        """Run the pending calls once every member still running has submitted one (condition held)."""
-        if not self._pending or len(self._pending) < self._n_members - self._finished:
-            return
-        try:
-            self._run_pending()
-        except BaseException as error:  # handed to every member thread
-            self.error = error
-        self._pending = {}
-        self._generation += 1
-        self._condition.notify_all()
-
-    def _run_pending(self) -> None:
-        kinds = {kind for kind, _ in self._pending.values()}
-        if len(kinds) != 1:
-            raise RuntimeError(f"ensemble members fell out of step: calls {sorted(kinds)} at the same time")
-        calls = {member: arguments for member, (_, arguments) in self._pending.items()}
-        self._results = self._execute(kinds.pop(), calls)
-
-    def _raise_if_failed(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def finish(self, error: BaseException | None = None) -> None:
-        """A member thread ended (with ``error`` when it failed); waiting members are released."""
-        with self._condition:
-            self._finished += 1
-            if error is not None and self.error is None:
-                self.error = error
-            if self.error is None:
-                self._run_if_all_waiting()
-            self._condition.notify_all()
-
-
-class _MemberTrainer:
-    """What member i's :class:`CurriculumTrainer` sees: a trainer whose calls run batched with the others'."""
-
-    def __init__(self, ensemble: EnsembleTrainer, member: int, lock_step: _LockStep) -> None:
-        self._ensemble = ensemble
-        self._member = member
-        self._lock_step = lock_step
-
-    def train_step(self, x: Any, y: Any, head: int | None = None) -> float:
-        return self._lock_step.call(self._member, "train_step", (x, y, head))
-
-    def evaluate(self, x: Any, y: Any, head: int | None = None) -> dict[str, Any]:
-        return self._lock_step.call(self._member, "evaluate", (x, y, head))
-
-    def set_level(self, n: int) -> None:
-        self._ensemble.set_member_level(self._member, n)
-
-    def state_dict(self) -> dict[str, Any]:
-        self._ensemble._write_member(self._member)
-        return self._ensemble.trainers[self._member].state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._ensemble.trainers[self._member].load_state_dict(state)
-        self._ensemble._read_member(self._member)
-
-
-class EnsembleCurriculumTrainer:
-    """Run every ensemble member through its own curriculum, training all members as one batch.
-
-    Member i gets a :class:`~cbreservoir.training.CurriculumTrainer` of its own (data seed, level,
-    history, checkpoints in ``checkpoint_dir/member_XX``), exactly as a solo curriculum run with
-    ``GradientTrainer(model_i, seed=trainer_seed_i)`` and ``CurriculumTrainer(..., seed=seeds[i])``;
-    the curricula run in lock step (one thread each) and their training and test calls are batched
-    through the :class:`EnsembleTrainer`. A member's checkpoint directory can be resumed by a solo run.
-    Members resumed from checkpoints of different epochs each finish their own curriculum; the
-    members still running then train without the finished ones, which needs ``optimizer="sgd"``.
-
-    Parameters
-    ----------
-    ensemble : EnsembleTrainer
-    task : str
-        As for :class:`CurriculumTrainer`.
-    seeds : sequence of int, optional
-        Data seed of each member's curriculum; by default each member trainer's seed.
-    checkpoint_dir : str or Path, optional
-        Parent of the members' checkpoint directories (``member_XX``); a run resumes from them.
-    checkpoint_dirs : sequence of str or Path, optional
-        Instead of ``checkpoint_dir``: each member's own checkpoint directory (e.g. the one a solo run
-        of the same settings would use, so that either can resume the other).
-    progress : bool
-        One tqdm bar over epochs (the slowest member's count).
-    **curriculum_kwargs
-        ``start_level``, ``steps_per_epoch``, ``test_batches``, ``batch_size``, ``threshold``.
-
-    Attributes
-    ----------
-    curricula : list of CurriculumTrainer
-    """
-
-    def __init__(
-        self,
-        ensemble: EnsembleTrainer,
-        task: str,
-        seeds: Sequence[int] | None = None,
-        checkpoint_dir: str | os.PathLike[str] | None = None,
-        progress: bool = True,
-        checkpoint_dirs: Sequence[str | os.PathLike[str]] | None = None,
-        **curriculum_kwargs: Any,
-    ) -> None:
-        n_members = ensemble.n_members
-        seeds = [trainer.seed for trainer in ensemble.trainers] if seeds is None else list(seeds)
-        if len(seeds) != n_members:
-            raise ValueError(f"seeds must have one entry per member ({n_members}), got {len(seeds)}")
-        if checkpoint_dirs is None:
-            parent = None if checkpoint_dir is None else Path(checkpoint_dir)
-            checkpoint_dirs = [parent and parent / f"member_{member:02d}" for member in range(n_members)]
-        elif checkpoint_dir is not None:
-            raise ValueError(
-                f"expected checkpoint_dir or checkpoint_dirs, got both ({checkpoint_dir!r} and a sequence)"
-            )
-        elif len(checkpoint_dirs) != n_members:
-            raise ValueError(
-                f"checkpoint_dirs must have one entry per member ({n_members}), got {len(checkpoint_dirs)}"
-            )
-        self.ensemble = ensemble
-        self.progress = progress
-        self._lock_step = _LockStep(n_members, self._execute)
-        self.curricula = [
-            CurriculumTrainer(
-                _MemberTrainer(ensemble, member, self._lock_step),
-                task,
-                seed=seed,
-                checkpoint_dir=directory,
-                progress=False,
-                **curriculum_kwargs,
-            )
-            for member, (seed, directory) in enumerate(zip(seeds, checkpoint_dirs, strict=True))
-        ]
-
-    def _execute(self, kind: str, calls: dict[int, tuple]) -> dict[int, Any]:
-        members = sorted(calls)
-        xs, ys, heads = zip(*(calls[member] for member in members), strict=True)
-        method = self.ensemble.train_step if kind == "train_step" else self.ensemble.evaluate
-        subset = None if len(members) == self.ensemble.n_members else members
-        results = method(list(xs), list(ys), head=list(heads), members=subset)
-        return dict(zip(members, results, strict=True))
-
-    def run(self, n_epochs: int) -> list[CurriculumHistory]:
-        """Run every member's curriculum until its history holds ``n_epochs`` epochs.
-
-        Returns
-        -------
-        list of CurriculumHistory
-            One per member.
-
-        Raises
-        ------
-        Exception
-            The first error of any member (e.g. ``TrainingDivergedError``); every member stops.
-        """
-
-        self._lock_step.reset()
-
-        def run_member(curriculum: CurriculumTrainer) -> None:
-            try:
-                curriculum.run(n_epochs)
-            except BaseException as error:
-                self._lock_step.finish(error)
-            else:
-                self._lock_step.finish()
-
-        threads = [
-            threading.Thread(target=run_member, args=(curriculum,), daemon=True)
-            for curriculum in self.curricula
-        ]
-        for thread in threads:
-            thread.start()
-        with tqdm(total=n_epochs, disable=not self.progress, unit="epoch") as bar:
-            while any(thread.is_alive() for thread in threads):
-                threads[0].join(timeout=0.5)
-                done = min(len(curriculum.history) for curriculum in self.curricula)
-                bar.update(done - bar.n)
-                bar.set_postfix(N=[curriculum.level for curriculum in self.curricula])
-        for thread in threads:
-            thread.join()
-        if self._lock_step.error is not None:
-            raise self._lock_step.error
-        return [curriculum.history for curriculum in self.curricula]
-
-
-# ------------------------------------------------------------------------------------------------------
-# Fixed-level training: the `cbreservoir train --ensemble E` entry point
-
-
-def train_fixed_level(
-    model: str = "cbrnn",
-    task: str = "dms",
-    n: int = 5,
-    steps: int = 200,
-    ensemble: int = 8,
-    seed: int = 0,
-    batch_size: int = 64,
-    test_batches: int = 10,
-    device: str | torch.device = "cpu",
-    progress: bool = False,
-    **trainer_kwargs: Any,
-) -> dict[str, Any]:
-    """Train ``ensemble`` independent networks at task level ``n`` for ``steps`` updates, as one batch.
-
-    Member i is ``build_model(model, seed=seed + i)`` trained by ``GradientTrainer(..., seed=seed + i)``
-    (the study's optimiser unless ``trainer_kwargs`` say otherwise) on its own batches from
-    ``make_batch(task, n, batch_size=batch_size, seed=numpy.random.default_rng(seed + i))``, then tested on
-    ``test_batches`` further batches of that stream.
-
-    Parameters
-    ----------
-    model : {"cbrnn", "rnn"}
-        The paper's CB-RNN (H = 64, G = 256, P = 64) or the RNN-only baseline with the hidden size that
-        matches its parameter count (H = 202 for one input and two classes).
-    task : {"dms", "parity", "mod3"}
-    n : int
-        Task level N.
-    steps : int
-        Training updates.
-    ensemble : int
-        Number of members E.
-    seed : int
-    batch_size : int
-    test_batches : int
-    device : str or torch.device
-    progress : bool
-        Show a tqdm bar over the updates.
-    **trainer_kwargs
-        Further :class:`GradientTrainer` arguments.
-
-    Returns
-    -------
-    dict
-        ``model``, ``task``, ``n``, ``steps``, ``ensemble``, ``seed``, ``batch_size``, ``hidden_size``,
-        ``parameters`` (per member), ``seeds``, ``accuracy`` and ``test_loss`` (lists, one per member),
-        ``final_train_loss`` (list), ``seconds`` (training time), ``updates_per_second`` (ensemble updates)
-        and ``member_updates_per_second`` (E × updates per second).
-    """
-    from cbreservoir.models import build_model, count_parameters, match_hidden_size
-    from cbreservoir.tasks import N_CLASSES, make_batch, task_spec
-
-    if task not in N_CLASSES:
-        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
-    for name, value in [
-        ("steps", steps),
-        ("ensemble", ensemble),
-        ("batch_size", batch_size),
-        ("test_batches", test_batches),
-    ]:
-        check_positive_int(value, name)
-    spec = task_spec(task)
-    architecture = {"input_size": spec.input_size, "n_classes": spec.n_classes}
-    if model == "rnn":
-        reference = count_parameters(build_model("cbrnn", **architecture))
-        architecture["hidden_size"] = match_hidden_size(reference, kind="rnn", **architecture)
-    elif model != "cbrnn":
-        raise ValueError(f"model must be 'cbrnn' or 'rnn', got {model!r}")
-    seeds = [seed + member for member in range(ensemble)]
-    members = [build_model(model, seed=member_seed, **architecture).to(device) for member_seed in seeds]
-    trainer = EnsembleTrainer(members, seeds=seeds, device=device, **trainer_kwargs)
-    rngs = [np.random.default_rng(member_seed) for member_seed in seeds]
-
-    def draw() -> tuple[list[np.ndarray], list[np.ndarray]]:
-        batches = [make_batch(task, n, batch_size=batch_size, seed=rng) for rng in rngs]
-        return [x for x, _ in batches], [y for _, y in batches]
-
-    start = time.perf_counter()
-    for _ in tqdm(range(steps), disable=not progress, unit="update"):
-        losses = trainer.train_step(*draw())
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - start
-    tests = [trainer.evaluate(*draw()) for _ in range(test_batches)]
-    return {
-        "model": model,
-        "task": task,
-        "n": n,
-        "steps": steps,
-        "ensemble": ensemble,
-        "seed": seed,
-        "batch_size": batch_size,
-        "hidden_size": members[0].hidden_size,
-        "parameters": count_parameters(members[0]),
-        "seeds": seeds,
-        "accuracy": [float(np.mean([test[i]["accuracy"] for test in tests])) for i in range(ensemble)],
-        "test_loss": [float(np.mean([test[i]["loss"] for test in tests])) for i in range(ensemble)],
-        "final_train_loss": losses,
-        "seconds": seconds,
-        "updates_per_second": steps / seconds,
-        "member_updates_per_second": steps * ensemble / seconds,
-    }
