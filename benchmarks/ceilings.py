@@ -269,7 +269,7 @@ def bench_ensemble_ceiling(
     rng = np.random.default_rng(0)
     batches = []
     for _ in range(steps + 1):
-        x, y = make_batch("dms", n, batch_size, rng)
+        x, y = make_batch("dms", n, batch_size=batch_size, seed=rng)
         batches.append((torch.from_numpy(x), torch.from_numpy(y)))
     networks = [reference.ReferenceCBRNN(seed=s) for s in seeds]
     params, buffers = stack_parameters(networks), {}

@@ -54,8 +54,8 @@ def main() -> None:
             statistics[dtype] = _Statistics(X.shape[1], Y.shape[1], centered=True, gram_dtype=dtype)
             statistics[dtype].update([(X, Y)])
         for ridge in RIDGES:
-            exact = cholesky_solve(statistics["float64"].gram(), statistics["float64"].xy, ridge)
-            rounded = cholesky_solve(statistics["float32"].gram(), statistics["float32"].xy, ridge)
+            exact = cholesky_solve(statistics["float64"].gram(), statistics["float64"].xy, ridge=ridge)
+            rounded = cholesky_solve(statistics["float32"].gram(), statistics["float32"].xy, ridge=ridge)
             rcond = reciprocal_condition(statistics["float32"].gram(), ridge)
             if exact is None or rounded is None:
                 print(f"| {name} | {ridge:g} | {rcond:.1e} | numerically singular | | |")

@@ -23,7 +23,7 @@ from cbreservoir.experiments.reproduce import (  # noqa: E402
     CONDITIONS,
     MAIN_CONDITIONS,
     PROFILES,
-    TASKS,
+    STUDY_TASKS,
     get_profile,
     reproduce,
 )
@@ -32,7 +32,7 @@ from cbreservoir.experiments.sweep import BACKENDS  # noqa: E402
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", nargs="+", choices=TASKS, default=["dms", "parity"])
+    parser.add_argument("--task", nargs="+", choices=STUDY_TASKS, default=["dms", "parity"])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--seeds", type=int, default=None, help="networks per condition (default: profile's)")
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(MAIN_CONDITIONS))

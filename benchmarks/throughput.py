@@ -180,7 +180,7 @@ def bench_update_rate(level: int, repeat: int, steps: int = 20) -> dict:
     length = 3 * level  # a typical DMS length at N (uniform in N + 2 ... 4N + 1)
     batches = []
     while len(batches) < steps:
-        x, y = make_batch("dms", level, 64, rng)
+        x, y = make_batch("dms", level, batch_size=64, seed=rng)
         if x.shape[1] == length:
             batches.append((torch.from_numpy(x).float(), torch.from_numpy(y)))
     trainer = GradientTrainer(CBRNN(1, seed=0), seed=0)

@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = add(
         "sweep",
         _run_sweep,
-        "Run a grid of configurations from a YAML/JSON file through cbreservoir.experiments.sweep (resumable).",
+        "Run a grid of configurations from a YAML/JSON file, resumably (cbreservoir.experiments.sweep).",
         "example:\n  cbreservoir sweep grid.yaml --output-dir runs/grid --n-jobs 2",
     )
     sweep.add_argument("config", help="sweep config file (.yaml, .yml or .json)")
@@ -557,10 +557,10 @@ FIXED_LEVEL_MODELS = ("cbrnn", "rnn")
 def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
     """``ensemble`` networks (default 1) trained together at the fixed level ``n``, then tested."""
     train_fixed_level = _backend("cbreservoir.training.ensemble", "train_fixed_level")
-    from cbreservoir.tasks import TASKS
+    from cbreservoir.tasks import N_CLASSES
 
     _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
-    _check_choice("task", settings["task"], list(TASKS))
+    _check_choice("task", settings["task"], list(N_CLASSES))
     _check_level(settings)
     for key in ("schedule", "n_granule", "save", "checkpoint_dir"):
         if settings[key] != _TRAIN_OPTION[key].default:
@@ -645,7 +645,7 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
     from cbreservoir.experiments.reproduce.conditions import (
         CONDITIONS,
         INTERLEAVE_PERIOD,
-        TASKS,
+        STUDY_TASKS,
         build_condition_model,
     )
     from cbreservoir.models import count_parameters
@@ -653,7 +653,7 @@ def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
     from cbreservoir.training.schedules import SCHEDULES
 
     _check_choice("model", settings["model"], _model_kinds(CONDITIONS))
-    _check_choice("task", settings["task"], TASKS)
+    _check_choice("task", settings["task"], STUDY_TASKS)
     _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
     _check_level(settings)
     _check_resources(settings)
@@ -714,13 +714,13 @@ def _save(obj: Any, path: str) -> None:
 
 def _run_reproduce(args: argparse.Namespace) -> dict:
     reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
-    from cbreservoir.experiments.reproduce import TASKS, check_arguments, get_profile
+    from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments, get_profile
 
     options = {"output_dir": args.output_dir, "seeds": args.seeds, **_parallel_options(args)}
     with _usage_errors():
         profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
         arguments = check_arguments(
-            args.task or TASKS,
+            args.task or STUDY_TASKS,
             profile=profile,
             conditions=args.conditions,
             granule_sizes=list(profile.granule_sizes) if args.scaling else None,

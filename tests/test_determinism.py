@@ -55,8 +55,9 @@ DIGESTS_SCRIPT = textwrap.dedent(
         from cbreservoir.tasks import make_batch
         from cbreservoir.training import GradientTrainer
         trainer = GradientTrainer(small_model(seed), seed=seed)
-        losses = [trainer.train_step(*make_batch("dms", 3, 16, seed + step)) for step in range(3)]
-        accuracy = trainer.evaluate(*make_batch("dms", 3, 16, seed + 99))["accuracy"]
+        batches = [make_batch("dms", 3, batch_size=16, seed=seed + step) for step in range(3)]
+        losses = [trainer.train_step(*batch) for batch in batches]
+        accuracy = trainer.evaluate(*make_batch("dms", 3, batch_size=16, seed=seed + 99))["accuracy"]
         return digest(np.array(losses + [accuracy]), *trainer.model.state_dict().values())
 
     def ensemble(seed):
@@ -64,7 +65,7 @@ DIGESTS_SCRIPT = textwrap.dedent(
         from cbreservoir.training.ensemble import EnsembleTrainer
         trainer = EnsembleTrainer([small_model(seed + i) for i in range(2)], seeds=[seed, seed + 1])
         for step in range(2):
-            batches = [make_batch("parity", 2, 8, seed + 10 * step + i) for i in range(2)]
+            batches = [make_batch("parity", 2, batch_size=8, seed=seed + 10 * step + i) for i in range(2)]
             trainer.train_step([x for x, _ in batches], [y for _, y in batches])
         return digest(*[v for member in trainer.members for v in member.state_dict().values()])
 
@@ -76,7 +77,9 @@ DIGESTS_SCRIPT = textwrap.dedent(
         from cbreservoir.experiments.sweep import run_sweep
         cells = [{"x": x, "seed": seed + x} for x in range(3)]
         with tempfile.TemporaryDirectory() as directory:
-            results = run_sweep(cells, seeded_cell, directory, backend="loky", n_jobs=2, progress=False)
+            results = run_sweep(
+                cells, seeded_cell, output_dir=directory, backend="loky", n_jobs=2, progress=False
+            )
         return digest(np.array([r["draws"] for r in results]))
 
     def dask_sweep(seed):
@@ -86,7 +89,9 @@ DIGESTS_SCRIPT = textwrap.dedent(
         options = dict(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
         with tempfile.TemporaryDirectory() as out, distributed.LocalCluster(**options) as cluster:
             where = cluster.scheduler_address
-            results = run_sweep(cells, seeded_cell, out, backend="dask", scheduler=where, progress=False)
+            results = run_sweep(
+                cells, seeded_cell, output_dir=out, backend="dask", scheduler=where, progress=False
+            )
         return digest(np.array([r["draws"] for r in results]))
 
     pipelines = [ridge_pipeline, gradient_training, ensemble, loky_sweep, dask_sweep]

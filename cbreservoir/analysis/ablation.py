@@ -35,8 +35,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cbreservoir.analysis.activity import seeded_generator
-from cbreservoir.tasks import TASKS, make_batch
+from cbreservoir.tasks import N_CLASSES, make_batch
 from cbreservoir.training import GradientTrainer, PlasticitySchedule
+from cbreservoir.utils.validation import check_int, check_positive_int
 
 
 def _check_ablatable(model: nn.Module) -> None:
@@ -81,8 +82,8 @@ def ablated_copy(model: nn.Module) -> nn.Module:
 
 
 def _check_single_head_task(model: nn.Module, task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task must be a single-head task among {sorted(TASKS)}, got {task!r}")
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be a single-head task among {sorted(N_CLASSES)}, got {task!r}")
     n_heads = len(model.readouts)
     if n_heads != 1:
         raise ValueError(f"model must have a single readout head for task {task!r}, got {n_heads} heads")
@@ -102,12 +103,13 @@ def _accuracy(model: nn.Module, batches: Sequence[tuple[np.ndarray, np.ndarray]]
 
 def _test_batches(task: str, level: int, n_batches: int, batch_size: int, seed: int) -> list:
     rng = np.random.default_rng([seed, level])
-    return [make_batch(task, level, batch_size, rng) for _ in range(n_batches)]
+    return [make_batch(task, level, batch_size=batch_size, seed=rng) for _ in range(n_batches)]
 
 
 def ablation_accuracy(
     model: nn.Module,
     task: str,
+    *,
     levels: Sequence[int],
     n_batches: int = 20,
     batch_size: int = 64,
@@ -156,7 +158,7 @@ class ReadoutOnly(PlasticitySchedule):
         return frozenset({"readout"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RecoveryResult:
     """Outcome of :func:`readout_recovery` (accuracies in [0, 1]).
 
@@ -212,6 +214,7 @@ class RecoveryResult:
 def readout_recovery(
     model: nn.Module,
     task: str,
+    *,
     level: int,
     n_steps: int = 500,
     batch_size: int = 64,
@@ -251,10 +254,9 @@ def readout_recovery(
     RecoveryResult
     """
     _check_single_head_task(model, task)
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
-        raise ValueError(f"n_steps must be a non-negative int, got {n_steps!r}")
-    if eval_every is not None and (not isinstance(eval_every, int) or eval_every < 1):
-        raise ValueError(f"eval_every must be None or a positive int, got {eval_every!r}")
+    check_int(n_steps, "n_steps", minimum=0)
+    if eval_every is not None:
+        check_positive_int(eval_every, "eval_every (or None)")
     batches = _test_batches(task, level, n_batches, batch_size, seed)
     intact = _accuracy(model, batches, seed)
     ablated = ablated_copy(model)
@@ -263,10 +265,18 @@ def readout_recovery(
     train_rng = np.random.default_rng([seed, level, 1])
     curve = [(0, zero_shot)]
     for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="readout recovery", unit="step"):
-        trainer.train_step(*make_batch(task, level, batch_size, train_rng))
+        trainer.train_step(*make_batch(task, level, batch_size=batch_size, seed=train_rng))
         if eval_every is not None and step % eval_every == 0 and step < n_steps:
             curve.append((step, _accuracy(ablated, batches, seed)))
     recovered = _accuracy(ablated, batches, seed) if n_steps else zero_shot
     if n_steps:
         curve.append((n_steps, recovered))
-    return RecoveryResult(level, intact, zero_shot, recovered, n_steps, curve, model=ablated)
+    return RecoveryResult(
+        level=level,
+        intact=intact,
+        zero_shot=zero_shot,
+        recovered=recovered,
+        n_steps=n_steps,
+        curve=curve,
+        model=ablated,
+    )

@@ -40,7 +40,7 @@ def seeded_generator(model: nn.Module, seed: int) -> torch.Generator:
 
 @torch.no_grad()
 def collect_activity(
-    model: nn.Module, x: np.ndarray | torch.Tensor, seed: int = 0, flatten: bool = True
+    model: nn.Module, x: np.ndarray | torch.Tensor, *, seed: int = 0, flatten: bool = True
 ) -> dict[str, np.ndarray]:
     """Run ``model`` on ``x`` and return the activity of each population as float64 arrays.
 
@@ -68,7 +68,7 @@ def collect_activity(
 
 
 def random_input_activity(
-    model: nn.Module, n_trials: int = 32, length: int = 200, warmup: int = 0, seed: int = 0
+    model: nn.Module, *, n_trials: int = 32, length: int = 200, warmup: int = 0, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Activity (trials, time, units) per population under fair random bits on every input channel.
 
@@ -129,7 +129,7 @@ def dimensionality_by_population(
 
 
 def timescales_by_population(
-    activity: dict[str, np.ndarray], max_lag: int = 30, fit_units: bool = True, first_lag: int = 0
+    activity: dict[str, np.ndarray], *, max_lag: int = 30, fit_units: bool = True, first_lag: int = 0
 ) -> dict[str, dict[str, Any]]:
     """Autocorrelation timescales of each population's (trials, time, units) activity.
 
@@ -174,7 +174,7 @@ def timescales_by_population(
             },
         }
         if fit_units:
-            units = fit_unit_timescales(values, max_lag, first_lag)
+            units = fit_unit_timescales(values, max_lag, first_lag=first_lag)
             entry["median_unit_timescale"] = units.median_timescale
             entry["fraction_double"] = units.fraction_double
             entry["fitted_units"] = int(np.isfinite(units.timescales).sum())

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cbreservoir.analysis._checks import as_float_array, check_min_length
+from cbreservoir.analysis._checks import check_min_length
+from cbreservoir.utils.validation import as_float_array
 
 
 def pca_spectrum(activity: object) -> np.ndarray:
@@ -40,7 +41,7 @@ def pca_spectrum(activity: object) -> np.ndarray:
     ValueError
         If ``activity`` is not 2-D, has fewer than 2 samples or holds NaN/inf.
     """
-    array = as_float_array(activity, "activity", (2,))
+    array = as_float_array(activity, "activity", dtype=np.float64, ndims=(2,), finite=True)
     check_min_length(array, 0, 2, "activity", "samples (rows)")
     centred = array - array.mean(axis=0)
     singular_values = np.linalg.svd(centred, compute_uv=False)

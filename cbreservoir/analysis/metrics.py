@@ -1,4 +1,6 @@
-"""Learning-efficiency metrics of curriculum runs (PAPER.md, "Metrics").
+"""Learning-efficiency metrics of curriculum runs, as the study defines them.
+
+The study: Voce, Giannakakis & Clopath 2026, arXiv:2605.10356.
 
 A run's curve N(e) is the list of curriculum levels, one per epoch: ``levels[e - 1]`` is the level
 at which epoch e (1-based) trained and was tested — the ``levels`` of a
@@ -17,7 +19,7 @@ accepts such a history (anything with a ``levels`` attribute).
   (:func:`scipy.stats.bootstrap`, resampling each group independently), Welch's t-test and an exact
   permutation test of the difference (:func:`scipy.stats.ttest_ind`, :func:`scipy.stats.permutation_test`).
 * switching: :func:`active_mean_level` and :func:`active_auc` — the same on the active-task level
-  over the first ``n_epochs`` epochs (PAPER.md reports the first 650).
+  over the first ``n_epochs`` epochs (the study reports the first 650).
 
 Examples
 --------
@@ -101,7 +103,7 @@ def global_max_level(curves: Iterable[Sequence[int] | Any]) -> int | float:
     return max(maxima)
 
 
-def epochs_to_level(levels: Sequence[int] | Any, level: float, censor: int | None = None) -> int | None:
+def epochs_to_level(levels: Sequence[int] | Any, level: float, *, censor: int | None = None) -> int | None:
     """Number of the first epoch (1-based) whose level is >= ``level``.
 
     Parameters
@@ -124,13 +126,13 @@ def epochs_to_level(levels: Sequence[int] | Any, level: float, censor: int | Non
 
 
 def epochs_to_half_max(
-    levels: Sequence[int] | Any, global_max: float, censor: int | None = None
+    levels: Sequence[int] | Any, global_max: float, *, censor: int | None = None
 ) -> int | None:
     """First epoch (1-based) with N >= ½ · ``global_max`` — the study's learning-speed number.
 
     See :func:`epochs_to_level` for ``censor`` and the return value.
     """
-    return epochs_to_level(levels, global_max / 2.0, censor)
+    return epochs_to_level(levels, global_max / 2.0, censor=censor)
 
 
 def auc(levels: Sequence[int] | Any) -> float:

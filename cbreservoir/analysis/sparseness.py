@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.analysis._checks import as_float_array
+from cbreservoir.utils.validation import as_float_array
 
 _KINDS = ("population", "lifetime")
 
 
 def _nonnegative_activity(activity: object) -> np.ndarray:
-    array = as_float_array(activity, "activity", (2,))
+    array = as_float_array(activity, "activity", dtype=np.float64, ndims=(2,), finite=True)
     if np.any(array < 0):
         raise ValueError(f"activity must be non-negative rates, got a minimum of {array.min():.4g}")
     return array

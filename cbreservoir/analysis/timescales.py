@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from cbreservoir.analysis._checks import as_float_array, check_min_length
+from cbreservoir.analysis._checks import check_min_length
+from cbreservoir.utils.validation import as_float_array, check_int
 
 #: The threshold of :func:`autocorrelation_timescale`.
 INVERSE_E = 1.0 / math.e
@@ -35,11 +36,9 @@ INVERSE_E = 1.0 / math.e
 def _check_max_lag(max_lag: int | None, length: int) -> int:
     if max_lag is None:
         return length // 2
-    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)):
-        raise TypeError(f"max_lag must be an int or None, got {type(max_lag).__name__}")
-    if not 1 <= max_lag < length:
-        raise ValueError(f"max_lag must be in [1, {length - 1}] for {length} time steps, got {max_lag}")
-    return int(max_lag)
+    return check_int(
+        max_lag, f"max_lag (None: half of the {length} time steps)", minimum=1, maximum=length - 1
+    )
 
 
 def _autocovariance(trials: np.ndarray, max_lag: int) -> np.ndarray:
@@ -74,7 +73,7 @@ def autocorrelation(signal: object, max_lag: int | None = None) -> np.ndarray:
     ValueError
         If the signal is not 1-D/2-D, is shorter than 2 steps, holds NaN/inf or has no variance.
     """
-    array = as_float_array(signal, "signal", (1, 2))
+    array = as_float_array(signal, "signal", dtype=np.float64, ndims=(1, 2), finite=True)
     trials = np.atleast_2d(array)
     check_min_length(trials, 1, 2, "signal", "time steps")
     max_lag = _check_max_lag(max_lag, trials.shape[1])
@@ -104,7 +103,7 @@ def population_autocorrelation(activity: object, max_lag: int | None = None) -> 
     ValueError
         If no unit has any variance.
     """
-    array = as_float_array(activity, "activity", (2, 3))
+    array = as_float_array(activity, "activity", dtype=np.float64, ndims=(2, 3), finite=True)
     per_unit, active = _unit_autocorrelations(array, max_lag)
     if not active.any():
         raise ValueError(f"activity of shape {array.shape} has no unit with variance")
@@ -130,7 +129,7 @@ def _unit_autocorrelations(activity: np.ndarray, max_lag: int | None) -> tuple[n
 
 
 def timescale_from_autocorrelation(
-    acf: object, threshold: float = INVERSE_E, interpolate: bool = False
+    acf: object, *, threshold: float = INVERSE_E, interpolate: bool = False
 ) -> float:
     """First lag at which an autocorrelation function falls below ``threshold``.
 
@@ -149,7 +148,7 @@ def timescale_from_autocorrelation(
     float
         The lag in steps; ``inf`` if the autocorrelation stays above the threshold up to its last lag.
     """
-    values = as_float_array(acf, "acf", (1,))
+    values = as_float_array(acf, "acf", dtype=np.float64, ndims=(1,), finite=True)
     below = np.flatnonzero(values < threshold)
     if below.size == 0:
         return math.inf
@@ -161,7 +160,7 @@ def timescale_from_autocorrelation(
 
 
 def autocorrelation_timescale(
-    signal: object, max_lag: int | None = None, threshold: float = INVERSE_E, interpolate: bool = False
+    signal: object, max_lag: int | None = None, *, threshold: float = INVERSE_E, interpolate: bool = False
 ) -> float:
     """First lag (in steps) at which the signal's normalised autocorrelation falls below 1/e.
 
@@ -182,18 +181,20 @@ def autocorrelation_timescale(
     float
         ``inf`` if the autocorrelation stays above the threshold up to ``max_lag``.
     """
-    return timescale_from_autocorrelation(autocorrelation(signal, max_lag), threshold, interpolate)
+    return timescale_from_autocorrelation(
+        autocorrelation(signal, max_lag), threshold=threshold, interpolate=interpolate
+    )
 
 
 def population_timescale(
-    activity: object, max_lag: int | None = None, threshold: float = INVERSE_E, interpolate: bool = False
+    activity: object, max_lag: int | None = None, *, threshold: float = INVERSE_E, interpolate: bool = False
 ) -> float:
     """:func:`autocorrelation_timescale` of :func:`population_autocorrelation` for (trials, time, units)."""
     acf = population_autocorrelation(activity, max_lag)
-    return timescale_from_autocorrelation(acf, threshold, interpolate)
+    return timescale_from_autocorrelation(acf, threshold=threshold, interpolate=interpolate)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExponentialFit:
     """An exponential-decay model of an autocorrelation function, chosen by AIC.
 
@@ -386,7 +387,9 @@ def fit_exponential_decay(acf: object, first_lag: int = 1) -> ExponentialFit:
     ValueError
         If fewer than 5 lags are fitted.
     """
-    return _fit_rows(as_float_array(acf, "acf", (1,))[None], first_lag)[0]
+    return _fit_rows(as_float_array(acf, "acf", dtype=np.float64, ndims=(1,), finite=True)[None], first_lag)[
+        0
+    ]
 
 
 @dataclass(frozen=True)
@@ -417,7 +420,9 @@ class UnitTimescales:
         return float(self.is_double[fitted].mean()) if fitted.any() else math.nan
 
 
-def fit_unit_timescales(activity: object, max_lag: int | None = None, first_lag: int = 1) -> UnitTimescales:
+def fit_unit_timescales(
+    activity: object, max_lag: int | None = None, *, first_lag: int = 1
+) -> UnitTimescales:
     """Fit :func:`fit_exponential_decay` to each unit's autocorrelation.
 
     Parameters
@@ -432,7 +437,7 @@ def fit_unit_timescales(activity: object, max_lag: int | None = None, first_lag:
     -------
     UnitTimescales
     """
-    array = as_float_array(activity, "activity", (2, 3))
+    array = as_float_array(activity, "activity", dtype=np.float64, ndims=(2, 3), finite=True)
     acfs, active = _unit_autocorrelations(array, max_lag)
     timescales = np.full(acfs.shape[0], np.nan)
     is_double = np.zeros(acfs.shape[0], dtype=bool)
@@ -443,6 +448,6 @@ def fit_unit_timescales(activity: object, max_lag: int | None = None, first_lag:
     return UnitTimescales(timescales=timescales, is_double=is_double)
 
 
-def network_timescale(activity: object, max_lag: int | None = None, first_lag: int = 1) -> ExponentialFit:
+def network_timescale(activity: object, max_lag: int | None = None, *, first_lag: int = 1) -> ExponentialFit:
     """Exponential fit (single or double, by AIC) of the :func:`population_autocorrelation`."""
     return fit_exponential_decay(population_autocorrelation(activity, max_lag), first_lag)

@@ -1,4 +1,4 @@
-"""Experiments built on the toolkit: the study's reproduction, the analysis report, sweeps, speed benchmarks, the demo.
+"""Experiments on the toolkit: the study's reproduction, the analysis report, sweeps, benchmarks, the demo.
 
 * :mod:`cbreservoir.experiments.reproduce` — the study's comparison as a resumable sweep, tables and figures;
 * :mod:`cbreservoir.experiments.analysis_report` — train, analyse (ablation, dimensionality, timescales,

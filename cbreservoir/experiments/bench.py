@@ -508,8 +508,8 @@ def bench_ensemble_update(
     rngs = [np.random.default_rng(seed if shared_data else member_seed) for member_seed in seeds]
     batches = []
     for _ in range(steps + 1):  # the first update of each side is an untimed warm-up
-        drawn = [make_batch("dms", n, batch_size, rngs[0])] * n_members if shared_data else []
-        drawn = drawn or [make_batch("dms", n, batch_size, rng) for rng in rngs]
+        drawn = [make_batch("dms", n, batch_size=batch_size, seed=rngs[0])] * n_members if shared_data else []
+        drawn = drawn or [make_batch("dms", n, batch_size=batch_size, seed=rng) for rng in rngs]
         batches.append([(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)) for x, y in drawn])
 
     ensemble = EnsembleTrainer([CBRNN(1, seed=s).to(device) for s in seeds], seeds=seeds, device=device)

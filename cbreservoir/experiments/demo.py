@@ -50,8 +50,8 @@ def _product_data(
     """``(u_train, y_train, u_test, y_test)`` of :func:`nonlinear_memory_task` (train ``seed``, test
     ``seed + 1``); the inputs depend on the seed only, so every delay pair sees the same inputs."""
     return (
-        *nonlinear_memory_task(n_train, length, delays, seed=seed),
-        *nonlinear_memory_task(n_test, length, delays, seed=seed + 1),
+        *nonlinear_memory_task(n_train, length, delays=delays, seed=seed),
+        *nonlinear_memory_task(n_test, length, delays=delays, seed=seed + 1),
     )
 
 
@@ -90,6 +90,7 @@ def _fit_and_test(n_granule: int, data: tuple, settings: dict) -> dict:
 
 def run_demo(
     output_dir: str | Path = "cbreservoir-demo",
+    *,
     seed: int = 0,
     quiet: bool = False,
     n_train: int = 32,

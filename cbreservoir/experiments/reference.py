@@ -235,7 +235,7 @@ def run_curriculum(
 
 
 def dms_batch(n: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """An N-DMS batch as PAPER.md describes it (for standalone timing of this script).
+    """An N-DMS batch as the study describes it (arXiv:2605.10356), for standalone timing of this script.
 
     Returns
     -------
@@ -259,7 +259,7 @@ def _curriculum_main(args: argparse.Namespace) -> None:
         rng = np.random.default_rng(seed)
 
         def draw(level: int, rng: np.random.Generator = rng) -> tuple[torch.Tensor, torch.Tensor]:
-            x, y = make_batch("dms", level, args.batch_size, rng)
+            x, y = make_batch("dms", level, batch_size=args.batch_size, seed=rng)
             return torch.from_numpy(x).float(), torch.from_numpy(y)
 
         model = ReferenceCBRNN(seed=seed) if args.model == "cbrnn" else ReferenceRNN(seed=seed)

@@ -15,7 +15,9 @@ Examples
 >>> def square(cell):  # must be importable by the workers (defined at module top level)
 ...     return {"value": cell["x"] ** 2}
 >>> cells = [{"x": x, "seed": 0} for x in range(4)]
->>> results = run_sweep(cells, square, "sweep-out", backend="sequential", progress=False)  # doctest: +SKIP
+>>> results = run_sweep(  # doctest: +SKIP
+...     cells, square, output_dir="sweep-out", backend="sequential", progress=False
+... )
 >>> [r["value"] for r in results]  # doctest: +SKIP
 [0, 1, 4, 9]
 
@@ -110,7 +112,7 @@ def _disagreements(cell: dict, result: dict) -> list[str]:
     return sorted(key for key in cell if key in result and result[key] != cell[key])
 
 
-def write_result(output_dir: str | os.PathLike, cell: dict, result: dict) -> Path:
+def write_result(output_dir: str | os.PathLike, cell: dict, *, result: dict) -> Path:
     """Write the result of one run atomically (:func:`cbreservoir.utils.files.atomic_write_text`).
 
     Parameters
@@ -278,7 +280,7 @@ def _run_cells(fn: Callable, cells: list[dict], grouped: bool, parent: int) -> l
 
 
 def group_cells(
-    cells: Sequence[dict], group_by: Callable[[dict], Hashable | None], group_size: int
+    cells: Sequence[dict], *, group_by: Callable[[dict], Hashable | None], group_size: int
 ) -> list[list[dict]]:
     """Split ``cells`` into runs of cells with equal ``group_by`` keys, at most ``group_size`` each.
 
@@ -360,6 +362,7 @@ def _default_n_jobs(backend: str, n_pending: int) -> int:
 def run_sweep(
     cells: Sequence[dict],
     fn: Callable[[dict], dict],
+    *,
     output_dir: str | os.PathLike,
     backend: str = "loky",
     n_jobs: int | None = None,
@@ -419,7 +422,7 @@ def run_sweep(
         For each bad result file found (see :func:`read_result`): it is renamed ``<name>.bad-<n>``
         and its cell runs again.
     """
-    check_choice(backend, "backend", BACKENDS)
+    check_choice(backend, "backend", allowed=BACKENDS)
     if not callable(fn):
         raise TypeError(f"expected a callable run function, got {type(fn).__name__}")
     if n_jobs is not None:
@@ -437,7 +440,10 @@ def run_sweep(
         pending = [cell for identifier, cell in zip(ids, cells, strict=True) if identifier not in results]
         cell_by_id = dict(zip(ids, cells, strict=True))
         grouped = group_by is not None
-        calls = group_cells(pending, group_by, group_size) if grouped else [[cell] for cell in pending]
+        if grouped:
+            calls = group_cells(pending, group_by=group_by, group_size=group_size)
+        else:
+            calls = [[cell] for cell in pending]
         total, done = len(cells), len(results)
         with tqdm(total=total, initial=done, disable=not progress, desc="sweep", unit="run") as bar:
             if calls:
@@ -451,7 +457,7 @@ def run_sweep(
                     tasks = (joblib.delayed(_run_cells)(fn, call, grouped, parent) for call in calls)
                     for finished in runner(tasks):
                         for identifier, result in finished:
-                            write_result(output, cell_by_id[identifier], result)
+                            write_result(output, cell_by_id[identifier], result=result)
                             results[identifier] = read_result(output, cell_by_id[identifier])
                         bar.update(len(finished))
     return [results[identifier] for identifier in ids]

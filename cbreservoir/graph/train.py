@@ -43,7 +43,7 @@ from cbreservoir.numerics.optim import guarded_step
 __all__ = ["GraphTrainingResult", "train_core_then_freeze", "train_graph"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GraphTrainingResult:
     """What :func:`train_graph` returns: the compiled graph, the loss per step, steps actually taken."""
 
@@ -193,7 +193,7 @@ def train_graph(
         raise ValueError(f"y holds {target.shape[0]} series but x holds {n_series}")
     opt = _optimizer(compiled, optimizer, learning_rate, node_learning_rates or {}, momentum, nesterov)
     generator = np.random.default_rng(seed)
-    result = GraphTrainingResult(compiled)
+    result = GraphTrainingResult(graph=compiled)
     try:
         for step in tqdm(range(1, n_steps + 1), disable=not progress, desc="train_graph"):
             rows = (

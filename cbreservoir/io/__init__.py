@@ -48,6 +48,7 @@ import numpy as np
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
 from cbreservoir.utils.files import atomic_write_bytes
+from cbreservoir.utils.validation import check_int
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -227,10 +228,7 @@ def read_header(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[s
 
 
 def _check_max_bytes(max_bytes: Any) -> None:
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
-        raise TypeError(f"max_bytes must be an int, got {type(max_bytes).__name__} {max_bytes!r}")
-    if max_bytes <= 0:
-        raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes}")
+    check_int(max_bytes, "max_bytes (a number of bytes)", minimum=1)
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ CALIBRATION_SAMPLES = 20_000
 
 
 class Cerebellum(ValidatedStepMixin, Node):
-    """Granule -> Purkinje -> nuclei module (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
+    """Granule -> Purkinje -> nuclei module (docs/model.md), a ``reservoirpy`` node; numpy in, numpy out.
 
     Parameters
     ----------

@@ -11,7 +11,7 @@ Examples
 >>> from cbreservoir.nodes import GradientReadout
 >>> rng = np.random.default_rng(0)
 >>> states, labels = rng.normal(size=(100, 5, 3)), rng.integers(0, 2, 100)
->>> readout = GradientReadout(loss="cross_entropy", epochs=50).fit(states, labels)  # final steps
+>>> readout = GradientReadout(loss="cross_entropy", n_steps=50).fit(states, labels)  # final steps
 >>> readout.run(states).shape          # logits for every step
 (100, 5, 2)
 """
@@ -109,8 +109,8 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     loss : {"mse", "cross_entropy"}
     optimizer : {"adam", "sgd"}
     learning_rate : float
-    epochs : int
-        Full-batch optimiser steps per :meth:`fit`.
+    n_steps : int
+        Full-batch optimiser steps per :meth:`fit` (as ``n_steps`` of :func:`cbreservoir.graph.train_graph`).
     weight_decay : float
         L2 penalty (the optimiser's ``weight_decay``).
     fit_bias : bool
@@ -135,7 +135,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         loss: str = "mse",
         optimizer: str = "adam",
         learning_rate: float = 0.01,
-        epochs: int = 200,
+        n_steps: int = 200,
         weight_decay: float = 0.0,
         fit_bias: bool = True,
         Wout: object | None = None,
@@ -150,14 +150,14 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         self.loss = loss
         self.optimizer = optimizer
         self.learning_rate = check_real(learning_rate, "learning_rate", minimum=0.0, strict=True)
-        self.epochs = check_positive_int(epochs, "epochs")
+        self.n_steps = check_positive_int(n_steps, "n_steps")
         self.weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
         self.fit_bias = bool(fit_bias)
         self.name = name
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.output_dim = None if output_dim is None else check_positive_int(output_dim, "output_dim")
-        self.Wout = None if Wout is None else as_float_array(Wout, "Wout", np.float64)
-        self.bias = None if bias is None else np.ravel(as_float_array(bias, "bias", np.float64))
+        self.Wout = None if Wout is None else as_float_array(Wout, "Wout", dtype=np.float64)
+        self.bias = None if bias is None else np.ravel(as_float_array(bias, "bias", dtype=np.float64))
         if self.Wout is not None:
             if self.Wout.ndim != 2:
                 raise ValueError(f"Wout must have shape (input_dim, output_dim); got {self.Wout.shape}")
@@ -206,7 +206,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         return stacked_training_rows(series, targets, warmup)
 
     def fit(self, x: object, y: object = None, warmup: int = 0) -> GradientReadout:
-        """Fit by ``epochs`` full-batch optimiser steps, starting from the current weights.
+        """Fit by ``n_steps`` full-batch optimiser steps, starting from the current weights.
 
         Parameters
         ----------
@@ -248,7 +248,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         optimizer = optimizer_class(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
         loss_function = F.cross_entropy if self.loss == "cross_entropy" else F.mse_loss
         self.loss_history = []
-        for step in range(1, self.epochs + 1):
+        for step in range(1, self.n_steps + 1):
             loss = loss_function(inputs @ weight + bias, target)
             guarded_step(optimizer, loss, step)  # raises TrainingDivergedError; the node keeps its weights
             self.loss_history.append(loss.item())

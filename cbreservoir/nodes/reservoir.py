@@ -228,7 +228,7 @@ def _check_leak(lr: object, units: int) -> float | np.ndarray:
 
 
 class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
-    """Leaky Elman core (DESIGN.md), a ``reservoirpy`` node; numpy in, numpy out.
+    """Leaky Elman core (docs/model.md), a ``reservoirpy`` node; numpy in, numpy out.
 
     The constructor takes reservoirpy's ``Reservoir`` arguments, in its order, with its meaning
     (differences: docs/graph-guide.md, "Differences from reservoirpy"), then two of its own.

@@ -61,6 +61,7 @@ from cbreservoir.utils.validation import (
     Targets,
     as_float_array,
     check_finite,
+    check_n_jobs,
     check_positive_int,
     check_real,
     check_series,
@@ -203,7 +204,7 @@ class _Statistics:
             Zero when not ``centered``.
         """
         gram = self.gram()
-        weights = cholesky_solve(gram, self.xy, ridge, self.min_rcond)
+        weights = cholesky_solve(gram, self.xy, ridge=ridge, min_rcond=self.min_rcond)
         if weights is None:
             if self.gram_dtype == "float32":
                 warnings.warn(
@@ -213,7 +214,7 @@ class _Statistics:
                     RuntimeWarning,
                     stacklevel=4,  # solve < Ridge._solve_pending < Ridge.Wout < the caller
                 )
-            weights = eigh_solve(gram, self.xy, ridge)
+            weights = eigh_solve(gram, self.xy, ridge=ridge)
         return weights, self.intercept(weights)
 
     def state_dict(self) -> dict[str, object]:
@@ -266,7 +267,7 @@ class _Statistics:
 
 
 def cholesky_solve(
-    gram: np.ndarray, cross: np.ndarray, ridge: float, min_rcond: float = 0.0
+    gram: np.ndarray, cross: np.ndarray, *, ridge: float, min_rcond: float = 0.0
 ) -> np.ndarray | None:
     """Solve ``(gram + ridge·I) W = cross`` by Cholesky, or return None when that is not trustworthy.
 
@@ -298,7 +299,7 @@ def cholesky_solve(
     return scipy.linalg.cho_solve((factor, False), cross, check_finite=False)
 
 
-def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
+def eigh_solve(gram: np.ndarray, cross: np.ndarray, *, ridge: float) -> np.ndarray:
     """Minimum-norm solution of ``(gram + ridge·I) W = cross`` by a truncated eigendecomposition.
 
     Eigen-directions of ``gram`` below its float64 noise floor (``λ_max·d·eps``) are dropped,
@@ -310,7 +311,9 @@ def eigh_solve(gram: np.ndarray, cross: np.ndarray, ridge: float) -> np.ndarray:
     return basis @ ((basis.T @ cross) / (eigenvalues[eigenvalues > floor] + ridge)[:, None])
 
 
-def dual_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> tuple[np.ndarray, np.ndarray]:
+def dual_solve(
+    x: np.ndarray, y: np.ndarray, *, ridge: float, fit_bias: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression in its dual (kernel) form, for fewer rows than inputs: an (n, n) solve, not (d, d).
 
     ``W = Xcᵀ (Xc Xcᵀ + ridge·I)⁻¹ Yc`` with the rows centred when ``fit_bias`` (no penalty on the
@@ -341,7 +344,9 @@ def dual_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> tu
     return weights, mean_y - mean_x @ weights
 
 
-def lstsq_solve(x: np.ndarray, y: np.ndarray, ridge: float, fit_bias: bool) -> tuple[np.ndarray, np.ndarray]:
+def lstsq_solve(
+    x: np.ndarray, y: np.ndarray, *, ridge: float, fit_bias: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression straight from the rows, by ``numpy.linalg.lstsq`` (SVD; no squared condition).
 
     The penalty enters as extra rows ``sqrt(ridge)·I`` (none on the bias).
@@ -544,15 +549,17 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
         ``gram_dtype="float32"``, a Gram matrix too ill-conditioned for float32 is first recomputed
         in float64.
         """
-        check_workers(workers)
+        check_n_jobs(workers, "workers")
         series, targets, unsupervised = self._check_fit_data(x, y, warmup)
         statistics = self._accumulate(series, targets, warmup, unsupervised, reset=True)
         if self.ridge > 0 and statistics.count < self.input_dim:  # fewer rows than inputs: the smaller system
             x_rows, y_rows = stacked_training_rows(series, targets, warmup, unsupervised)
-            self._Wout, self._bias = dual_solve(x_rows, y_rows, self.ridge, self.fit_bias)
+            self._Wout, self._bias = dual_solve(x_rows, y_rows, ridge=self.ridge, fit_bias=self.fit_bias)
             self._statistics, self._solved = statistics, True
             return self
-        weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge, statistics.min_rcond)
+        weights = cholesky_solve(
+            statistics.gram(), statistics.xy, ridge=self.ridge, min_rcond=statistics.min_rcond
+        )
         if weights is None and statistics.gram_dtype == "float32":
             warnings.warn(
                 "Ridge: the float32 Gram matrix is too ill-conditioned to trust (reciprocal condition "
@@ -564,10 +571,10 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
             statistics = self._accumulate(
                 series, targets, warmup, unsupervised, reset=True, gram_dtype="float64"
             )
-            weights = cholesky_solve(statistics.gram(), statistics.xy, self.ridge)
+            weights = cholesky_solve(statistics.gram(), statistics.xy, ridge=self.ridge)
         if weights is None:
             x_rows, y_rows = stacked_training_rows(series, targets, warmup, unsupervised)
-            self._Wout, self._bias = lstsq_solve(x_rows, y_rows, self.ridge, self.fit_bias)
+            self._Wout, self._bias = lstsq_solve(x_rows, y_rows, ridge=self.ridge, fit_bias=self.fit_bias)
         else:
             self._Wout, self._bias = weights, statistics.intercept(weights)
         self._statistics, self._solved = statistics, True
@@ -633,13 +640,6 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
             self.input_dim, self.output_dim = series.n_features, targets.n_outputs
             self.initialize()
         return series, targets, unsupervised
-
-
-def check_workers(workers: object) -> int:
-    """reservoirpy's ``workers`` (joblib's ``n_jobs``): an int other than 0; -1 means all cores."""
-    if isinstance(workers, (bool, np.bool_)) or not isinstance(workers, (int, np.integer)) or workers == 0:
-        raise ValueError(f"workers must be a positive int or a negative one (-1: all cores); got {workers!r}")
-    return int(workers)
 
 
 def _split_unsupervised(y: object, ragged: bool) -> tuple[object, list[np.ndarray] | None]:

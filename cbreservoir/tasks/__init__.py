@@ -12,7 +12,7 @@ TaskSpec(input_size=2, n_classes=(2, 2))
 from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "TASKS": ".sequence",
+    "N_CLASSES": ".sequence",
     "MULTITASK_TASKS": ".sequence",
     "TaskSpec": ".sequence",
     "SwitchingStage": ".sequence",

@@ -38,7 +38,7 @@ _NARMA_ORDER = 10
 
 
 def narma10(
-    n_timesteps: int, seed: SeedLike = None, u: np.ndarray | None = None
+    n_timesteps: int, *, seed: SeedLike = None, u: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """NARMA-10 input and target series (Atiya & Parlos 2000), time-aligned.
 
@@ -92,6 +92,7 @@ def _mackey_glass_rate(x: float, x_delayed: float, a: float, b: float, n: float)
 
 def mackey_glass(
     n_timesteps: int,
+    *,
     tau: float = 17.0,
     a: float = 0.2,
     b: float = 0.1,
@@ -158,7 +159,7 @@ def mackey_glass(
 
 
 def memory_capacity(
-    n_timesteps: int, max_delay: int = 40, seed: SeedLike = None, scale: float = 0.5
+    n_timesteps: int, *, max_delay: int = 40, seed: SeedLike = None, scale: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
     """Input and delayed-recall targets of Jaeger's memory-capacity task.
 

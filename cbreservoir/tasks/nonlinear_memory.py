@@ -27,6 +27,7 @@ __all__ = ["nonlinear_memory_task"]
 def nonlinear_memory_task(
     n_series: int,
     length: int,
+    *,
     delays: tuple[int, int] = (1, 3),
     seed: int | np.random.Generator | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:

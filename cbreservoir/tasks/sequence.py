@@ -20,7 +20,7 @@ Examples
 (64, 1, dtype('float32'), dtype('int64'))
 >>> 7 <= x.shape[1] <= 21
 True
->>> x, (y_dms, y_parity) = make_multitask_batch(5, 64, seed=0)
+>>> x, (y_dms, y_parity) = make_multitask_batch(5, batch_size=64, seed=0)
 >>> switching_plan(7)
 SwitchingStage(task='parity', head=1)
 """
@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cbreservoir.utils.resources import check_memory
-from cbreservoir.utils.validation import check_seed
+from cbreservoir.utils.validation import check_int, check_positive_int, check_seed
 
 SeedLike = int | np.random.Generator
 
@@ -57,8 +57,9 @@ _LABELS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "mod3": _mod3_labels,
 }
 
-#: The single-head tasks, their number of classes and their smallest meaningful N.
-TASKS: dict[str, int] = {"dms": 2, "parity": 2, "mod3": 3}
+#: The single-head tasks and their number of classes (the keys are the task names).
+N_CLASSES: dict[str, int] = {"dms": 2, "parity": 2, "mod3": 3}
+#: The smallest meaningful N of each single-head task.
 _MIN_LEVEL: dict[str, int] = {"dms": 2, "parity": 1, "mod3": 1}
 
 #: Heads of the multitask and task-switching settings, in head order.
@@ -89,8 +90,8 @@ class SwitchingStage(NamedTuple):
 
 
 def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
 
 
 def min_level(task: str) -> int:
@@ -102,15 +103,11 @@ def min_level(task: str) -> int:
 
 
 def _check_level(task: str, n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"n (the task level N) must be an int, got {type(n).__name__}")
-    if n < _MIN_LEVEL[task]:
-        raise ValueError(f"n for task {task!r} must be >= {_MIN_LEVEL[task]}, got {n}")
+    check_int(n, f"n (the task level N) for task {task!r}", minimum=_MIN_LEVEL[task])
 
 
 def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
 
 
 def task_spec(task: str) -> TaskSpec:
@@ -127,13 +124,13 @@ def task_spec(task: str) -> TaskSpec:
         ``("dms") -> TaskSpec(1, 2)``, ``("mod3") -> TaskSpec(1, 3)``,
         ``("multitask") -> TaskSpec(1, (2, 2))``, ``("switching") -> TaskSpec(2, (2, 2))``.
     """
-    heads = tuple(TASKS[name] for name in MULTITASK_TASKS)
+    heads = tuple(N_CLASSES[name] for name in MULTITASK_TASKS)
     if task == "multitask":
         return TaskSpec(1, heads)
     if task == "switching":
         return TaskSpec(2, heads)
     _check_task(task)
-    return TaskSpec(1, TASKS[task])
+    return TaskSpec(1, N_CLASSES[task])
 
 
 def length_range(n: int) -> tuple[int, int]:
@@ -141,7 +138,7 @@ def length_range(n: int) -> tuple[int, int]:
     return n + 2, 4 * n + 1
 
 
-def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
+def random_bits(n: int, batch_size: int, *, seed: SeedLike) -> np.ndarray:
     """Draw one batch of fair i.i.d. bits with one length M ~ U{N+2, …, 4N+1}.
 
     Parameters
@@ -177,7 +174,7 @@ def random_bits(n: int, batch_size: int, seed: SeedLike) -> np.ndarray:
     return rng.integers(0, 2, size=(batch_size, length), dtype=np.uint8)
 
 
-def labels(task: str, bits: np.ndarray, n: int) -> np.ndarray:
+def labels(task: str, bits: np.ndarray, *, n: int) -> np.ndarray:
     """Labels of ``task`` at level ``n`` for bit sequences ``bits``.
 
     Parameters
@@ -208,7 +205,7 @@ def _as_input(bits: np.ndarray, pulse_steps: int) -> np.ndarray:
     return np.concatenate([x, pulse], axis=2)
 
 
-def make_batch(task: str, n: int, batch_size: int, seed: SeedLike) -> tuple[np.ndarray, np.ndarray]:
+def make_batch(task: str, n: int, *, batch_size: int, seed: SeedLike) -> tuple[np.ndarray, np.ndarray]:
     """One minibatch of a single-head task.
 
     Parameters
@@ -228,12 +225,13 @@ def make_batch(task: str, n: int, batch_size: int, seed: SeedLike) -> tuple[np.n
     """
     _check_task(task)
     _check_level(task, n)
-    bits = random_bits(n, batch_size, seed)
-    return _as_input(bits, 0), labels(task, bits, n)
+    bits = random_bits(n, batch_size, seed=seed)
+    return _as_input(bits, 0), labels(task, bits, n=n)
 
 
 def make_multitask_batch(
     n: int,
+    *,
     batch_size: int,
     seed: SeedLike,
     tasks: Sequence[str] = MULTITASK_TASKS,
@@ -264,12 +262,12 @@ def make_multitask_batch(
         _check_level(task, n)
     if not 0 <= pulse_steps <= length_range(n)[0]:
         raise ValueError(f"pulse_steps must be in [0, {length_range(n)[0]}] at n={n}, got {pulse_steps}")
-    bits = random_bits(n, batch_size, seed)
-    return _as_input(bits, pulse_steps), tuple(labels(task, bits, n) for task in tasks)
+    bits = random_bits(n, batch_size, seed=seed)
+    return _as_input(bits, pulse_steps), tuple(labels(task, bits, n=n) for task in tasks)
 
 
 def make_switching_batch(
-    n: int, batch_size: int, seed: SeedLike
+    n: int, *, batch_size: int, seed: SeedLike
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """One task-switching minibatch: bits plus the switch-pulse channel, labels for DMS and parity.
 
@@ -288,7 +286,9 @@ def make_switching_batch(
         Channel 0 the bits, channel 1 the pulse (1 for the first 3 steps of each trial).
     y : tuple (y_dms, y_parity) of int64 ndarrays (batch_size,)
     """
-    return make_multitask_batch(n, batch_size, seed, MULTITASK_TASKS, SWITCH_PULSE_STEPS)
+    return make_multitask_batch(
+        n, batch_size=batch_size, seed=seed, tasks=MULTITASK_TASKS, pulse_steps=SWITCH_PULSE_STEPS
+    )
 
 
 def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:
@@ -309,9 +309,7 @@ def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:
     SwitchingStage
         ``task`` name and ``head`` index into ``MULTITASK_TASKS``.
     """
-    if isinstance(level, bool) or not isinstance(level, int | np.integer) or level < 1:
-        raise ValueError(f"level must be an int >= 1, got {level!r}")
-    if period < 1:
-        raise ValueError(f"period must be >= 1, got {period!r}")
+    check_positive_int(level, "level")
+    check_positive_int(period, "period")
     head = (int(level) // period) % len(MULTITASK_TASKS)
     return SwitchingStage(MULTITASK_TASKS[head], head)

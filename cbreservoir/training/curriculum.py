@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 
 from cbreservoir.tasks.sequence import (
     MULTITASK_TASKS,
-    TASKS,
+    N_CLASSES,
     make_batch,
     make_multitask_batch,
     make_switching_batch,
@@ -59,7 +59,7 @@ from cbreservoir.tasks.sequence import (
 from cbreservoir.utils.files import atomic_writer, canonical_json, content_sha256, directory_lock
 from cbreservoir.utils.validation import check_resume_settings
 
-CURRICULUM_TASKS = (*TASKS, "multitask", "switching")
+CURRICULUM_TASKS = (*N_CLASSES, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
 _CHECKPOINT_FORMAT = 3
 _DIGEST_KEY = "sha256"
@@ -371,7 +371,7 @@ class CurriculumTrainer:
     @property
     def n_heads(self) -> int:
         """Heads the task needs: 1, or 2 for multitask and switching."""
-        return 1 if self.task in TASKS else len(MULTITASK_TASKS)
+        return 1 if self.task in N_CLASSES else len(MULTITASK_TASKS)
 
     def active_head(self, level: int) -> int | None:
         """Head that trains at ``level``: the switching plan's, or ``None`` (all heads) otherwise."""
@@ -380,10 +380,10 @@ class CurriculumTrainer:
     # -- data ----------------------------------------------------------------------------------
     def _draw(self, level: int) -> Batch:
         if self.task == "multitask":
-            return make_multitask_batch(level, self.batch_size, self._rng)
+            return make_multitask_batch(level, batch_size=self.batch_size, seed=self._rng)
         if self.task == "switching":
-            return make_switching_batch(level, self.batch_size, self._rng)
-        return make_batch(self.task, level, self.batch_size, self._rng)
+            return make_switching_batch(level, batch_size=self.batch_size, seed=self._rng)
+        return make_batch(self.task, level, batch_size=self.batch_size, seed=self._rng)
 
     # -- one epoch -----------------------------------------------------------------------------
     def _head_accuracies(self, result: dict[str, Any]) -> tuple[float, ...]:
@@ -504,7 +504,7 @@ class CurriculumTrainer:
                 "settings": self.settings,
                 "trainer": {key: current_signature[key] for key in sorted(shared)},
             },
-            f"checkpoint {path}",
+            where=f"checkpoint {path}",
         )
         try:
             self.trainer.load_state_dict(payload["trainer"])

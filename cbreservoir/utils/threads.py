@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import torch
 
+from cbreservoir.utils.validation import check_int
+
 
 @contextmanager
 def torch_threads(n_jobs: int | None) -> Iterator[None]:
@@ -15,13 +17,15 @@ def torch_threads(n_jobs: int | None) -> Iterator[None]:
 
     Raises
     ------
+    TypeError
+        If ``n_jobs`` is not None or an int.
     ValueError
-        If ``n_jobs`` is not None, -1 or a positive int.
+        If ``n_jobs`` is an int other than -1 or a positive one.
     """
     if n_jobs is None:
         yield
         return
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs == -1 or n_jobs >= 1):
+    if check_int(n_jobs, "n_jobs") < 1 and n_jobs != -1:
         raise ValueError(f"n_jobs must be None, -1 or a positive int; got {n_jobs!r}")
     previous = torch.get_num_threads()
     torch.set_num_threads((os.cpu_count() or 1) if n_jobs == -1 else n_jobs)

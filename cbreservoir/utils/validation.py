@@ -1,7 +1,7 @@
 """Input checks shared by the nodes (and reusable by any module that takes time series).
 
 Every check raises *before* anything is computed or any state changes, with a message that
-names what was expected and what arrived. Layout conventions (DESIGN.md):
+names what was expected and what arrived. Layout conventions (docs/graph-guide.md):
 
 * one series: a ``(time, features)`` array;
 * a batch of equal-length series: a ``(series, time, features)`` array;
@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -58,24 +59,41 @@ __all__ = [
 ]
 
 
-def as_float_array(x: object, name: str = "X", dtype: np.dtype | type | str | None = None) -> np.ndarray:
+def as_float_array(
+    x: object,
+    name: str = "X",
+    *,
+    dtype: np.dtype | type | str | None = None,
+    ndims: tuple[int, ...] | None = None,
+    finite: bool = False,
+) -> np.ndarray:
     """Convert ``x`` to a floating-point ndarray (no copy when it already is one).
 
     Parameters
     ----------
-    x : array-like
-        Numbers: a numpy array, a torch tensor on the CPU, nested lists, ...
+    x : array-like or torch.Tensor
+        Numbers: a numpy array, a torch tensor (detached and moved to the CPU), nested lists, ...
     name : str
         Name used in error messages.
     dtype : dtype, optional
         Target floating dtype; default keeps a floating input's dtype and converts anything
         else (ints, bools) to float64.
+    ndims : tuple of int, optional
+        Allowed numbers of dimensions; when given, an empty array is refused too.
+    finite : bool
+        Refuse NaN and infinities (see :func:`check_finite`).
 
     Raises
     ------
     TypeError
         If ``x`` is not numeric (strings, objects, complex numbers).
+    ValueError
+        If ``x`` has a number of dimensions outside ``ndims``, is empty (with ``ndims``) or holds
+        NaN/inf (with ``finite``).
     """
+    torch = sys.modules.get("torch")  # a tensor can only exist once torch is imported
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
     try:
         array = np.asarray(x)
     except (TypeError, ValueError) as error:
@@ -86,10 +104,18 @@ def as_float_array(x: object, name: str = "X", dtype: np.dtype | type | str | No
         or np.issubdtype(array.dtype, np.bool_)
     ):
         raise TypeError(f"{name} must hold real numbers; got an array of dtype {array.dtype}")
+    if ndims is not None:
+        if array.ndim not in ndims:
+            expected = " or ".join(f"{n}-D" for n in ndims)
+            raise ValueError(f"{name} must be {expected}; got an array of shape {array.shape}")
+        if array.size == 0:
+            raise ValueError(f"{name} must not be empty; got shape {array.shape}")
     if dtype is not None:
-        return array.astype(dtype, copy=False)
-    if not np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float64)
+        array = array.astype(dtype, copy=False)
+    elif not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    if finite:
+        check_finite(array, name)
     return array
 
 
@@ -173,6 +199,7 @@ def _check_feature_count(name: str, n_features: int, expected: int | None, owner
 def check_series(
     x: object,
     name: str = "X",
+    *,
     n_features: int | None = None,
     owner: str = "the node",
     dtype: np.dtype | type | str | None = None,
@@ -210,7 +237,7 @@ def check_series(
     if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
         if len(x) == 0:
             raise ValueError(f"{name} must hold at least one series; got an empty {type(x).__name__}")
-        series = [as_float_array(item, f"{name}[{i}]", dtype) for i, item in enumerate(x)]
+        series = [as_float_array(item, f"{name}[{i}]", dtype=dtype) for i, item in enumerate(x)]
         for i, item in enumerate(series):
             if item.ndim != 2:
                 raise ValueError(f"{name}[{i}] must be a (time, features) array; got shape {item.shape}")
@@ -221,7 +248,7 @@ def check_series(
             )
         result = Series(series, "ragged")
     else:
-        array = as_float_array(x, name, dtype)
+        array = as_float_array(x, name, dtype=dtype)
         if array.ndim not in (2, 3):
             raise ValueError(_shape_message(name, f"an array of shape {array.shape}"))
         if array.ndim == 3 and array.shape[0] == 0:
@@ -265,7 +292,7 @@ class Targets:
         return [self.data] if self.data.ndim == 2 else list(self.data)
 
 
-def check_targets(x: Series, y: object, name: str = "Y", n_outputs: int | None = None) -> Targets:
+def check_targets(x: Series, y: object, *, name: str = "Y", n_outputs: int | None = None) -> Targets:
     """Validate targets against already validated inputs ``x``.
 
     Accepted layouts:
@@ -359,7 +386,9 @@ def check_warmup(warmup: int, lengths: Sequence[int]) -> int:
     return int(warmup)
 
 
-def check_timestep(x: object, n_features: int | None, owner: str = "the node", name: str = "x") -> np.ndarray:
+def check_timestep(
+    x: object, n_features: int | None, *, owner: str = "the node", name: str = "x"
+) -> np.ndarray:
     """Validate one time step ``(d,)`` (also accepts ``(1, d)``) and return it as a 1-D float array.
 
     Raises
@@ -393,7 +422,7 @@ def feature_dim(x: object) -> int:
 
 
 def resolve_input_dim(
-    x: object, input_dim: int | None, owner: str = "the node", min_features: int = 1
+    x: object, input_dim: int | None, *, owner: str = "the node", min_features: int = 1
 ) -> int:
     """The input dimension a node initialises with: read from ``x`` when given, else ``input_dim``.
 
@@ -436,7 +465,7 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-def check_real(value: object, name: str, minimum: float | None = None, strict: bool = False) -> float:
+def check_real(value: object, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
     """Return ``value`` as a finite float, optionally ``>= minimum`` (``> minimum`` when ``strict``).
 
     Raises
@@ -487,7 +516,7 @@ def _is_int(value: object) -> bool:
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
 
 
-def check_int(value: object, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as an int in ``[minimum, maximum]`` (either bound optional).
 
     Raises
@@ -506,7 +535,7 @@ def check_int(value: object, name: str, minimum: int | None = None, maximum: int
     return int(value)
 
 
-def check_choice(value: object, name: str, allowed: Sequence[object]) -> object:
+def check_choice(value: object, name: str, *, allowed: Sequence[object]) -> object:
     """Return ``value`` if it is one of ``allowed``; else ``ValueError`` naming ``name`` and the choices."""
     try:
         known = value in allowed
@@ -517,7 +546,7 @@ def check_choice(value: object, name: str, allowed: Sequence[object]) -> object:
     return value
 
 
-def check_int_list(value: object, name: str, minimum: int, maximum: int = MAX_COUNT) -> list[int]:
+def check_int_list(value: object, name: str, *, minimum: int, maximum: int = MAX_COUNT) -> list[int]:
     """Return ``value`` as a non-empty list of ints in ``[minimum, maximum]``.
 
     Raises
@@ -531,7 +560,10 @@ def check_int_list(value: object, name: str, minimum: int, maximum: int = MAX_CO
         raise TypeError(f"{name} must be a list of ints in [{minimum}, {maximum}]; got {value!r}")
     if not value:
         raise ValueError(f"{name} must be a non-empty list of ints in [{minimum}, {maximum}]; got {value!r}")
-    return [check_int(item, f"{name}[{index}]", minimum, maximum) for index, item in enumerate(value)]
+    return [
+        check_int(item, f"{name}[{index}]", minimum=minimum, maximum=maximum)
+        for index, item in enumerate(value)
+    ]
 
 
 def check_path(value: object, name: str) -> str:
@@ -556,7 +588,7 @@ def _flatten(settings: Mapping[str, object], prefix: str = "") -> dict[str, obje
 
 
 def check_resume_settings(
-    stored: Mapping[str, object], current: Mapping[str, object], where: str, may_grow: Sequence[str] = ()
+    stored: Mapping[str, object], current: Mapping[str, object], *, where: str, may_grow: Sequence[str] = ()
 ) -> None:
     """Refuse to resume ``where`` (a checkpoint, an output directory) with settings other than its own.
 
@@ -603,7 +635,7 @@ def check_n_jobs(n_jobs: object, name: str = "n_jobs") -> int:
     ValueError
         0, or beyond ``±MAX_COUNT``.
     """
-    value = check_int(n_jobs, name, -MAX_COUNT, MAX_COUNT)
+    value = check_int(n_jobs, name, minimum=-MAX_COUNT, maximum=MAX_COUNT)
     if value == 0:
         raise ValueError(f"{name} must be an int >= 1 (or <= -1: all CPUs but |n_jobs| - 1); got 0")
     return value

@@ -61,7 +61,7 @@ def test_torch_tensors_are_accepted():
 @pytest.mark.parametrize(
     ("activity", "message"),
     [
-        (np.zeros(5), r"2-D, got an array of shape \(5,\)"),
+        (np.zeros(5), r"2-D; got an array of shape \(5,\)"),
         (np.zeros((1, 5)), "at least 2 samples"),
         (np.array([[0.0, np.nan], [1.0, 2.0]]), "finite"),
         (np.zeros((0, 3)), "empty"),

@@ -105,8 +105,8 @@ def test_unit_fits_recover_each_units_timescale():
         (lambda: autocorrelation(np.zeros((2, 2, 2))), ValueError, "1-D or 2-D"),
         (lambda: autocorrelation(np.ones(10)), ValueError, "no variance"),
         (lambda: autocorrelation(np.arange(10.0), max_lag=10), ValueError, r"\[1, 9\]"),
-        (lambda: autocorrelation(np.arange(10.0), max_lag=2.5), TypeError, "int or None"),
-        (lambda: autocorrelation(["a", "b"]), TypeError, "numeric"),
+        (lambda: autocorrelation(np.arange(10.0), max_lag=2.5), TypeError, r"max_lag \(None: .*an int"),
+        (lambda: autocorrelation(["a", "b"]), TypeError, "must hold real numbers"),
         (lambda: fit_exponential_decay(np.ones(4)), ValueError, "at least 5 lags"),
     ],
 )

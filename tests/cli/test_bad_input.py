@@ -138,7 +138,7 @@ def test_cli_refuses_any_non_positive_size(flag: str, value: object) -> None:
 def test_run_sweep_rejects_bad_arguments(
     cells: list, fn: object, kwargs: dict, match: str, tmp_path: Path
 ) -> None:
-    call = lambda: run_sweep(cells, fn, tmp_path / "sweep", progress=False, **kwargs)  # noqa: E731
+    call = lambda: run_sweep(cells, fn, output_dir=tmp_path / "sweep", progress=False, **kwargs)  # noqa: E731
     assert_rejected("run_sweep", call, match=match)
     assert not list((tmp_path / "sweep").glob("*.json")) if (tmp_path / "sweep").exists() else True
 

@@ -177,9 +177,9 @@ def test_check_arguments_normalises_valid_values(tmp_path):
 
 
 def test_check_int_names_the_range_and_the_value():
-    assert check_int(3, "k", 1, 5) == 3
+    assert check_int(3, "k", minimum=1, maximum=5) == 3
     with pytest.raises(ValueError, match=r"k must be an int in \[1, 5\]; got 6"):
-        check_int(6, "k", 1, 5)
+        check_int(6, "k", minimum=1, maximum=5)
     with pytest.raises(TypeError, match=r"k must be an int in \[-inf, inf\]; got '3'"):
         check_int("3", "k")
     assert check_n_jobs(-1) == -1
@@ -194,10 +194,10 @@ def test_check_writable_directory_needs_no_existing_directory(tmp_path):
 def test_check_resume_settings_lists_every_difference_and_lets_the_budget_grow():
     stored = {"profile": {"n_epochs": 5, "learning_rate": 0.01}, "tasks": ["dms"]}
     check_resume_settings(stored, {"profile": {"n_epochs": 9, "learning_rate": 0.01}, "tasks": ["dms"]},
-                          "d", may_grow=("profile.n_epochs",))
+                          where="d", may_grow=("profile.n_epochs",))
     with pytest.raises(SettingsMismatchError) as caught:
         check_resume_settings(stored, {"profile": {"n_epochs": 4, "learning_rate": 0.5}, "tasks": ["parity"]},
-                              "d", may_grow=("profile.n_epochs",))
+                              where="d", may_grow=("profile.n_epochs",))
     message = str(caught.value)
     for difference in ("profile.n_epochs: 5 -> 4", "profile.learning_rate: 0.01 -> 0.5",
                        "tasks: ['dms'] -> ['parity']"):

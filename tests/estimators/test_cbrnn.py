@@ -16,8 +16,8 @@ TINY = dict(hidden_size=8, n_granule=16, n_purkinje=8, random_state=0)
 @pytest.fixture(scope="module")
 def parity():
     """2-parity of the last two bits, one label per series (training and test lengths differ)."""
-    x, y = make_batch("parity", 2, 128, 0)
-    x_test, y_test = make_batch("parity", 2, 64, 1)
+    x, y = make_batch("parity", 2, batch_size=128, seed=0)
+    x_test, y_test = make_batch("parity", 2, batch_size=64, seed=1)
     return x, y, x_test, y_test
 
 

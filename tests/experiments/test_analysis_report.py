@@ -80,7 +80,7 @@ def test_report_rejects_unsupported_tasks(tmp_path):
     ("changes", "message"),
     [
         ({"test_batches": 0}, "test_batches must be a positive int"),
-        ({"recovery_steps": -1}, "recovery_steps must be an int >= 0"),
+        ({"recovery_steps": -1}, r"recovery_steps must be an int in \[0, inf\]; got -1"),
         ({"activity_length": 20, "warmup": 5, "max_lag": 15}, "max_lag < activity_length - warmup"),
     ],
 )

@@ -74,7 +74,7 @@ def test_reference_loop_trains_the_same_network_as_cbreservoir():
     trainer = GradientTrainer(CBRNN(1, 8, 16, 4, seed=3), seed=3)
     rng = np.random.default_rng(0)
     for _ in range(3):
-        x, y = make_batch("dms", 3, 8, rng)
+        x, y = make_batch("dms", 3, batch_size=8, seed=rng)
         expected = trainer.train_step(x, y)
         assert reference.train_step(peer, optimizer, torch.from_numpy(x), torch.from_numpy(y), generator) == (
             pytest.approx(expected, rel=1e-5)

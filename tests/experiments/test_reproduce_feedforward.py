@@ -116,7 +116,7 @@ def test_old_format_statistics_are_refused_and_nothing_is_loaded() -> None:
         RidgeStatistics(16, 2).load_state_dict(old_format)
     learner = _learner(core_steps=0)
     learner.set_level(2)
-    learner.train_step(*make_batch("dms", 2, 16, 0))
+    learner.train_step(*make_batch("dms", 2, batch_size=16, seed=0))
     state = learner.state_dict()
     fresh = _learner(core_steps=0)
     with pytest.raises(ValueError, match=expected_keys):
@@ -134,7 +134,7 @@ def test_core_trains_in_phase_one_only_and_parameters_are_counted() -> None:
     snapshots = []
     for _ in range(6):
         snapshots.append([p.detach().clone() for p in learner.model.parameters()])
-        learner.train_step(*make_batch("dms", 2, 16, rng))
+        learner.train_step(*make_batch("dms", 2, batch_size=16, seed=rng))
     changed = [
         any(not torch.equal(a, b) for a, b in zip(s, t, strict=True))
         for s, t in zip(snapshots, snapshots[1:], strict=False)
@@ -149,17 +149,19 @@ def test_core_trains_in_phase_one_only_and_parameters_are_counted() -> None:
 def test_statistics_restart_only_when_the_level_changes() -> None:
     learner = _learner(core_steps=0)
     learner.set_level(2)
-    learner.train_step(*make_batch("dms", 2, 16, 0))
+    learner.train_step(*make_batch("dms", 2, batch_size=16, seed=0))
     learner.set_level(2)
     assert learner._statistics[0].count == 16
     learner.set_level(3)
     assert learner._statistics[0].count == 0
     with pytest.raises(ValueError, match="at least one training batch"):
-        learner.evaluate(*make_batch("dms", 3, 16, 1))
+        learner.evaluate(*make_batch("dms", 3, batch_size=16, seed=1))
 
 
 def test_feedforward_learns_dms_above_chance() -> None:
-    cell = make_cell("dms", "feedforward", 0, TINY.replace(n_epochs=3, steps_per_epoch=20), n_granule=64)
+    cell = make_cell(
+        "dms", "feedforward", seed=0, profile=TINY.replace(n_epochs=3, steps_per_epoch=20), n_granule=64
+    )
     curriculum = build_curriculum(cell)
     history = curriculum.run(3)
     assert isinstance(curriculum.trainer, FeedforwardTrainer)
@@ -171,7 +173,7 @@ def test_feedforward_learns_dms_above_chance() -> None:
 
 
 def test_resume_gives_identical_numbers(tmp_path) -> None:
-    cell = make_cell("parity", "feedforward", 1, TINY, n_granule=32)
+    cell = make_cell("parity", "feedforward", seed=1, profile=TINY, n_granule=32)
     uninterrupted = build_curriculum(cell).run(4)
     build_curriculum(cell, tmp_path).run(2)
     resumed = build_curriculum(cell, tmp_path).run(4)
@@ -180,7 +182,7 @@ def test_resume_gives_identical_numbers(tmp_path) -> None:
 
 def test_run_record_fits_the_summary_table() -> None:
     runs = [
-        run_cell(make_cell("dms", "feedforward", seed, TINY.replace(n_epochs=2), n_granule=16))
+        run_cell(make_cell("dms", "feedforward", seed=seed, profile=TINY.replace(n_epochs=2), n_granule=16))
         for seed in (0, 1)
     ]
     assert runs[0]["n_parameters"] == runs[0]["parameter_counts"]["total"]
@@ -195,7 +197,7 @@ def test_multitask_trains_one_readout_per_head() -> None:
         GradientTrainer(ElmanRNN(input_size=1, hidden_size=8, n_classes=(2, 2), seed=0), seed=0), core_steps=0
     )
     learner.set_level(2)
-    x, y = make_batch("dms", 2, 16, 0)
+    x, y = make_batch("dms", 2, batch_size=16, seed=0)
     learner.train_step(x, (y, y))
     accuracy = learner.evaluate(x, (y, y))["accuracy"]
     assert isinstance(accuracy, tuple) and accuracy[0] == accuracy[1]
@@ -204,7 +206,7 @@ def test_multitask_trains_one_readout_per_head() -> None:
 def test_condition_is_registered_and_refuses_task_switching() -> None:
     assert "feedforward" in EXTRA_CONDITIONS and "switching" not in FEEDFORWARD_TASKS
     with pytest.raises(ValueError, match="feedforward condition runs tasks"):
-        build_curriculum(make_cell("switching", "feedforward", 0, TINY))
+        build_curriculum(make_cell("switching", "feedforward", seed=0, profile=TINY))
 
 
 @pytest.mark.parametrize(

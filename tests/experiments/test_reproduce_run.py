@@ -28,7 +28,7 @@ def without_timing(run: dict) -> dict:
 def small_reproduction(output, **options) -> dict:
     """DMS, seeds 0 and 1, tiny profile, run in this process; CB-RNN and RNN-only unless ``conditions``."""
     settings = {"seeds": [0, 1], "conditions": ["cbrnn", "rnn"], "backend": "sequential", "progress": False}
-    return reproduce("dms", tiny_profile(), output_dir=output, **{**settings, **options})
+    return reproduce("dms", profile=tiny_profile(), output_dir=output, **{**settings, **options})
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def test_run_record_holds_curve_metrics_config_and_versions(first_reproduction):
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(first_reproduction, tmp_path):
-    cell = make_cell("dms", "cbrnn", 0, tiny_profile())
+    cell = make_cell("dms", "cbrnn", seed=0, profile=tiny_profile())
     first, again = run_cell(cell), run_cell(cell)
-    other = run_cell(make_cell("dms", "cbrnn", 1, tiny_profile()))
+    other = run_cell(make_cell("dms", "cbrnn", seed=1, profile=tiny_profile()))
     assert without_timing(first) == without_timing(again)
     assert first["history"]["records"][0]["loss"] != other["history"]["records"][0]["loss"]
 
@@ -76,7 +76,7 @@ def test_rerun_resumes_without_training_again(first_reproduction):
 
 
 def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_numbers(tmp_path):
-    cell = make_cell("parity", "full_reservoir", 3, tiny_profile())
+    cell = make_cell("parity", "full_reservoir", seed=3, profile=tiny_profile())
     earlier = build_curriculum(cell, tmp_path / cell_id(cell)).run(1)  # an attempt stopped after epoch 1
     resumed = run_cell(cell, checkpoint_root=str(tmp_path))
     assert resumed["history"]["records"][0] == earlier.to_dict()["records"][0]  # epoch 1 not run again
@@ -86,13 +86,13 @@ def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_numbers(tmp_p
 
 @pytest.mark.parametrize("task", ["multitask", "switching"])
 def test_two_head_tasks_run(task):
-    run = run_cell(make_cell(task, "full_reservoir", 0, tiny_profile()))
+    run = run_cell(make_cell(task, "full_reservoir", seed=0, profile=tiny_profile()))
     assert len(run["levels"]) == TINY["n_epochs"] and list(run["model_config"]["n_classes"]) == [2, 2]
 
 
 @pytest.mark.parametrize("condition", ["gru", "gru_cb", "lstm", "lstm_cb"])
 def test_extra_rows_run_and_are_parameter_matched(condition):
-    run = run_cell(make_cell("dms", condition, 0, tiny_profile().replace(n_epochs=1)))
+    run = run_cell(make_cell("dms", condition, seed=0, profile=tiny_profile().replace(n_epochs=1)))
     partner = count_parameters(build_condition_model(condition.removesuffix("_cb") + "_cb", "dms", seed=0))
     assert len(run["levels"]) == 1
     assert abs(run["n_parameters"] - partner) <= 0.02 * partner
@@ -131,18 +131,23 @@ def test_ensemble_key_groups_one_architecture_of_one_task():
 
     profile = tiny_profile()
     keys = {
-        (task, condition, granule): ensemble_key(make_cell(task, condition, 0, profile, n_granule=granule))
+        (task, condition, granule): ensemble_key(
+            make_cell(task, condition, seed=0, profile=profile, n_granule=granule)
+        )
         for task in ("dms", "parity")
         for condition in ("cbrnn", "full_reservoir", "interleaved", "rnn", "feedforward")
         for granule in (128, 256)
     }
     assert keys["dms", "cbrnn", 256] == keys["dms", "full_reservoir", 256] == keys["dms", "interleaved", 256]
-    assert ensemble_key(make_cell("dms", "cbrnn", 5, profile)) == keys["dms", "cbrnn", 256]  # seeds share
+    assert (
+        ensemble_key(make_cell("dms", "cbrnn", seed=5, profile=profile)) == keys["dms", "cbrnn", 256]
+    )  # seeds share
     assert len({keys["dms", "cbrnn", 256], keys["dms", "rnn", 256], keys["parity", "cbrnn", 256]}) == 3
     assert keys["dms", "cbrnn", 128] != keys["dms", "cbrnn", 256]
     assert keys["dms", "feedforward", 256] is None
     assert (
-        ensemble_key(make_cell("dms", "cbrnn", 0, profile.replace(n_epochs=3))) != keys["dms", "cbrnn", 256]
+        ensemble_key(make_cell("dms", "cbrnn", seed=0, profile=profile.replace(n_epochs=3)))
+        != keys["dms", "cbrnn", 256]
     )
 
 
@@ -150,7 +155,7 @@ def test_ensemble_runs_equal_solo_runs_and_resume_solo_checkpoints(tmp_path):
     from cbreservoir.experiments.reproduce.run import run_ensemble
 
     cells = [
-        make_cell("dms", condition, seed, tiny_profile())
+        make_cell("dms", condition, seed=seed, profile=tiny_profile())
         for condition in ("cbrnn", "interleaved")
         for seed in (0, 1)
     ]
@@ -171,7 +176,10 @@ def test_ensemble_runs_equal_solo_runs_and_resume_solo_checkpoints(tmp_path):
 def test_run_ensemble_rejects_cells_of_different_architectures():
     from cbreservoir.experiments.reproduce.run import run_ensemble
 
-    cells = [make_cell("dms", "cbrnn", 0, tiny_profile()), make_cell("dms", "rnn", 0, tiny_profile())]
+    cells = [
+        make_cell("dms", "cbrnn", seed=0, profile=tiny_profile()),
+        make_cell("dms", "rnn", seed=0, profile=tiny_profile()),
+    ]
     with pytest.raises(
         ValueError, match=r"of one task, architecture and profile, got conditions \['cbrnn', 'rnn'\]"
     ):
@@ -192,7 +200,7 @@ def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduct
         row["max_level"] for row in report["summaries"][0]["rows"]
     ]
     with pytest.raises(ValueError, match=r"ensemble must be an int in \[1, 2147483647\]; got 0"):
-        reproduce("dms", tiny_profile(), seeds=[0], output_dir=tmp_path, progress=False, ensemble=0)
+        reproduce("dms", profile=tiny_profile(), seeds=[0], output_dir=tmp_path, progress=False, ensemble=0)
 
 
 def test_feedforward_runs_stay_alone_in_a_reproduction_with_ensembles(tmp_path):

@@ -61,9 +61,11 @@ def test_profile_round_trips_through_settings_and_rejects_bad_values():
 
 def test_cells_are_distinct_and_scaling_shares_the_main_g256_cells():
     profile = get_profile("quick")
-    main = build_cells(["dms"], MAIN_CONDITIONS, [0, 1], profile)
+    main = build_cells(["dms"], MAIN_CONDITIONS, seeds=[0, 1], profile=profile)
     assert len(main) == 8
-    with_scaling = build_cells(["dms"], MAIN_CONDITIONS, [0, 1], profile, granule_sizes=(64, 256))
+    with_scaling = build_cells(
+        ["dms"], MAIN_CONDITIONS, seeds=[0, 1], profile=profile, granule_sizes=(64, 256)
+    )
     assert len(with_scaling) == 8 + 2 * 2  # G = 64 adds cbrnn + rnn per seed; G = 256 coincides
     assert len({cell_id(cell) for cell in with_scaling}) == len(with_scaling)
     assert all(cell["profile"] == profile.settings() for cell in with_scaling)
@@ -145,7 +147,7 @@ def test_summary_reports_epochs_to_each_level_over_the_runs_that_reached_it():
         "4": {"mean": 4.0, "reached": 2},
         "5": {"mean": 4.0, "reached": 1},
     }
-    table = markdown_table([summarize_task("dms", runs, 4)])
+    table = markdown_table([summarize_task("dms", runs, n_epochs=4)])
     assert "| CB-RNN | 2.5 (2/2) | 4.0 (2/2) | 4.0 (1/2) |" in table
 
 
@@ -161,8 +163,8 @@ def test_figures_are_written(tmp_path):
     runs = [fake_run("cbrnn", [2, 3, 4], seed=s) for s in range(2)] + [fake_run("rnn", [2, 2, 3])]
     runs += [fake_run("cbrnn", [2, 2, 4], n_granule=64), fake_run("rnn", [2, 2, 2], n_granule=64)]
     summary = summarize_task("dms", runs, n_epochs=3)
-    curves = plot_learning_curves("dms", runs, tmp_path / "curves.png", summary["half_max"])
-    scaling = plot_scaling("dms", summary["rows"], tmp_path / "scaling.png")
+    curves = plot_learning_curves("dms", runs, path=tmp_path / "curves.png", half_max=summary["half_max"])
+    scaling = plot_scaling("dms", summary["rows"], path=tmp_path / "scaling.png")
     for path in (curves, scaling):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

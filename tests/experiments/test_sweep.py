@@ -79,7 +79,7 @@ def test_cell_must_be_dict_with_string_keys():
 
 def test_write_then_read_round_trips(tmp_path):
     cell = {"condition": "cbrnn", "seed": 4}
-    path = write_result(tmp_path, cell, {"curve": [2, 3, np.int64(4)], "acc": np.float64(0.5)})
+    path = write_result(tmp_path, cell, result={"curve": [2, 3, np.int64(4)], "acc": np.float64(0.5)})
     assert path == result_path(tmp_path, cell)
     assert read_result(tmp_path, cell) == {"curve": [2, 3, 4], "acc": 0.5}
     assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
@@ -97,27 +97,29 @@ def test_write_then_read_round_trips(tmp_path):
 )
 def test_damaged_result_file_is_rejected_and_rerun(tmp_path, damage):
     cell = {"x": 1, "seed": 7}
-    path = write_result(tmp_path, cell, {"acc": 0.5})
+    path = write_result(tmp_path, cell, result={"acc": 0.5})
     path.write_text(damage(path.read_text()))
     assert read_result(tmp_path, cell) is None
     with pytest.warns(BadResultWarning, match="moved to"):
-        [result] = run_sweep([cell], seeded_draw, tmp_path, backend="sequential", progress=False)
+        [result] = run_sweep([cell], seeded_draw, output_dir=tmp_path, backend="sequential", progress=False)
     assert result == seeded_draw(cell)
     assert read_result(tmp_path, cell) == result
 
 
 def test_file_of_another_cell_is_rejected(tmp_path):
     first, second = {"seed": 1}, {"seed": 2}
-    write_result(tmp_path, first, {"acc": 1.0})
+    write_result(tmp_path, first, result={"acc": 1.0})
     result_path(tmp_path, first).rename(result_path(tmp_path, second))
     assert read_result(tmp_path, second) is None
 
 
 def test_results_come_back_in_cell_order_and_are_seeded(tmp_path):
     cells = cells_for(5)
-    results = run_sweep(cells, seeded_draw, tmp_path / "a", backend="threading", n_jobs=2, progress=False)
+    results = run_sweep(
+        cells, seeded_draw, output_dir=tmp_path / "a", backend="threading", n_jobs=2, progress=False
+    )
     assert [r["x"] for r in results] == [0, 1, 2, 3, 4]
-    again = run_sweep(cells, seeded_draw, tmp_path / "b", backend="sequential", progress=False)
+    again = run_sweep(cells, seeded_draw, output_dir=tmp_path / "b", backend="sequential", progress=False)
     assert results == again
     assert results[0]["draws"] != results[1]["draws"]
 
@@ -126,15 +128,21 @@ def test_rerun_skips_finished_cells(tmp_path):
     log = tmp_path / "log"
     log.mkdir()
     cells = cells_for(4, log=str(log), sleep=0.0)
-    first = run_sweep(cells[:2], logged_slow_draw, tmp_path / "out", backend="sequential", progress=False)
-    everything = run_sweep(cells, logged_slow_draw, tmp_path / "out", backend="sequential", progress=False)
+    first = run_sweep(
+        cells[:2], logged_slow_draw, output_dir=tmp_path / "out", backend="sequential", progress=False
+    )
+    everything = run_sweep(
+        cells, logged_slow_draw, output_dir=tmp_path / "out", backend="sequential", progress=False
+    )
     assert everything[:2] == first
     assert len(list(log.iterdir())) == 4  # two runs, then only the two new ones
 
 
 def test_loky_matches_sequential(tmp_path):
     cells = cells_for(4)
-    loky = run_sweep(cells, seeded_draw, tmp_path / "loky", backend="loky", n_jobs=2, progress=False)
+    loky = run_sweep(
+        cells, seeded_draw, output_dir=tmp_path / "loky", backend="loky", n_jobs=2, progress=False
+    )
     assert loky == [json.loads(json.dumps(seeded_draw(cell))) for cell in cells]
 
 
@@ -148,7 +156,9 @@ def test_kill_9_loses_only_runs_in_progress(tmp_path):
         sys.path.insert(0, {str(TESTS_DIR)!r})
         from test_sweep import logged_slow_draw
         from cbreservoir.experiments.sweep import run_sweep
-        run_sweep({cells!r}, logged_slow_draw, {str(out)!r}, backend="loky", n_jobs=2, progress=False)
+        run_sweep(
+            {cells!r}, logged_slow_draw, output_dir={str(out)!r}, backend="loky", n_jobs=2, progress=False
+        )
         """
     )
     process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
@@ -165,7 +175,7 @@ def test_kill_9_loses_only_runs_in_progress(tmp_path):
     assert 3 <= len(finished_before) < len(cells)
     calls_before = len(list(log.iterdir()))
 
-    results = run_sweep(cells, logged_slow_draw, out, backend="sequential", progress=False)
+    results = run_sweep(cells, logged_slow_draw, output_dir=out, backend="sequential", progress=False)
 
     assert results == [json.loads(json.dumps(seeded_draw(cell))) for cell in cells]
     assert len(list(log.iterdir())) - calls_before == len(cells) - len(finished_before)
@@ -176,7 +186,9 @@ def test_kill_9_loses_only_runs_in_progress(tmp_path):
 def test_dask_local_cluster_matches_loky(tmp_path):
     distributed = pytest.importorskip("distributed")
     cells = cells_for(3)
-    loky = run_sweep(cells, seeded_draw, tmp_path / "loky", backend="loky", n_jobs=2, progress=False)
+    loky = run_sweep(
+        cells, seeded_draw, output_dir=tmp_path / "loky", backend="loky", n_jobs=2, progress=False
+    )
     with distributed.LocalCluster(
         n_workers=1,
         threads_per_worker=1,
@@ -186,7 +198,9 @@ def test_dask_local_cluster_matches_loky(tmp_path):
         dashboard_address=None,
     ) as cluster:
         where = cluster.scheduler_address
-        dask = run_sweep(cells, seeded_draw, tmp_path / "d", backend="dask", scheduler=where, progress=False)
+        dask = run_sweep(
+            cells, seeded_draw, output_dir=tmp_path / "d", backend="dask", scheduler=where, progress=False
+        )
     assert dask == loky
     assert sorted(p.name for p in (tmp_path / "d").glob("*.json")) == sorted(
         p.name for p in (tmp_path / "loky").glob("*.json")
@@ -202,23 +216,23 @@ def test_dask_local_cluster_matches_loky(tmp_path):
 )
 def test_bad_arguments_are_named(tmp_path, kwargs, error, match):
     with pytest.raises(error, match=match):
-        run_sweep(cells_for(1), seeded_draw, tmp_path, progress=False, **kwargs)
+        run_sweep(cells_for(1), seeded_draw, output_dir=tmp_path, progress=False, **kwargs)
 
 
 def test_dask_without_scheduler_or_client_is_explained(tmp_path):
     pytest.importorskip("distributed")
     with pytest.raises(ValueError, match="scheduler='tcp://HOST:PORT'"):
-        run_sweep(cells_for(1), seeded_draw, tmp_path, backend="dask", progress=False)
+        run_sweep(cells_for(1), seeded_draw, output_dir=tmp_path, backend="dask", progress=False)
 
 
 def test_duplicate_cells_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="distinct"):
-        run_sweep([{"seed": 1}, {"seed": 1}], seeded_draw, tmp_path, progress=False)
+        run_sweep([{"seed": 1}, {"seed": 1}], seeded_draw, output_dir=tmp_path, progress=False)
 
 
 def test_run_function_must_return_a_dict(tmp_path):
     with pytest.raises(TypeError, match="return a dict"):
-        run_sweep(cells_for(1), not_a_dict, tmp_path, backend="sequential", progress=False)
+        run_sweep(cells_for(1), not_a_dict, output_dir=tmp_path, backend="sequential", progress=False)
     assert [path.name for path in tmp_path.glob("*")] == [LOCK_NAME]  # no result, no temporary file
 
 
@@ -243,10 +257,10 @@ def wrong_count(cells: list[dict]) -> list[dict]:
 def test_group_cells_keeps_keys_apart_and_caps_the_size():
     from cbreservoir.experiments.sweep import group_cells
 
-    groups = group_cells(cells_for(8), parity_key, group_size=2)
+    groups = group_cells(cells_for(8), group_by=parity_key, group_size=2)
     assert [[cell["x"] for cell in group] for group in groups] == [[0], [1, 3], [2, 4], [5, 7], [6]]
     with pytest.raises(ValueError, match="group_size must be a positive int; got 0"):
-        group_cells(cells_for(2), parity_key, group_size=0)
+        group_cells(cells_for(2), group_by=parity_key, group_size=0)
 
 
 @pytest.mark.parametrize("backend", ["sequential", "loky"])
@@ -254,12 +268,14 @@ def test_grouped_sweep_gives_the_results_of_single_runs_and_regroups_what_is_lef
     log = tmp_path / "log"
     log.mkdir()
     cells = cells_for(7, log=str(log))
-    single = run_sweep(cells, seeded_draw, tmp_path / "single", backend="sequential", progress=False)
+    single = run_sweep(
+        cells, seeded_draw, output_dir=tmp_path / "single", backend="sequential", progress=False
+    )
     common = {"backend": backend, "n_jobs": 2, "progress": False, "group_by": parity_key, "group_size": 3}
-    first = run_sweep(cells[:4], logged_group_draw, tmp_path / "grouped", **common)
+    first = run_sweep(cells[:4], logged_group_draw, output_dir=tmp_path / "grouped", **common)
     assert first == single[:4]
     assert sorted(path.name for path in log.iterdir()) == ["0", "1-3", "2"]
-    again = run_sweep(cells, logged_group_draw, tmp_path / "grouped", **common)
+    again = run_sweep(cells, logged_group_draw, output_dir=tmp_path / "grouped", **common)
     assert again == single
     assert sorted(path.name for path in log.iterdir()) == ["0", "1-3", "2", "4-6", "5"]
 
@@ -268,7 +284,12 @@ def test_grouped_sweep_rejects_a_wrong_number_of_results(tmp_path):
     # cells 1 and 3 form a group of two
     with pytest.raises(TypeError, match="expected the group run function to return a list of 2 results"):
         run_sweep(
-            cells_for(4), wrong_count, tmp_path, backend="sequential", progress=False, group_by=parity_key
+            cells_for(4),
+            wrong_count,
+            output_dir=tmp_path,
+            backend="sequential",
+            progress=False,
+            group_by=parity_key,
         )
 
 
@@ -278,7 +299,7 @@ def test_group_cells_partitions_cells_into_full_groups_of_one_key(keys, group_si
     from cbreservoir.experiments.sweep import group_cells
 
     cells = [{"x": index, "key": key} for index, key in enumerate(keys)]
-    groups = group_cells(cells, lambda cell: cell["key"], group_size)
+    groups = group_cells(cells, group_by=lambda cell: cell["key"], group_size=group_size)
     assert sorted(cell["x"] for group in groups for cell in group) == list(range(len(cells)))
     for group in groups:
         assert 1 <= len(group) <= group_size

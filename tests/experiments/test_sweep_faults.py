@@ -80,13 +80,13 @@ def _symlink_loop(path: Path, cell: dict) -> None:
 )
 def test_a_malformed_result_is_reported_moved_aside_and_rerun(tmp_path, damage, reason):
     cells = [{"task": "dms", "x": x} for x in range(3)]
-    run_sweep(cells, _double, tmp_path, backend="sequential", progress=False)
+    run_sweep(cells, _double, output_dir=tmp_path, backend="sequential", progress=False)
     path = result_path(tmp_path, cells[1])
     path.unlink()
     damage(path, cells[1])
     assert read_result(tmp_path, cells[1]) is None
     with pytest.warns(BadResultWarning) as caught:
-        results = run_sweep(cells, _double, tmp_path, backend="sequential", progress=False)
+        results = run_sweep(cells, _double, output_dir=tmp_path, backend="sequential", progress=False)
     assert results == [_double(cell) for cell in cells]
     [warning] = caught
     assert reason in str(warning.message) and f"moved to {path.name}.bad-1" in str(warning.message)
@@ -99,7 +99,7 @@ def test_bad_results_set_aside_twice_get_distinct_names(tmp_path):
     for number in (1, 2):
         result_path(tmp_path, cell).write_text("[" * 10)
         with pytest.warns(BadResultWarning, match=f"bad-{number}"):
-            run_sweep([cell], _double, tmp_path, backend="sequential", progress=False)
+            run_sweep([cell], _double, output_dir=tmp_path, backend="sequential", progress=False)
     assert sorted(path.name for path in tmp_path.glob("*.bad-*")) == [
         f"{cell_id(cell)}.json.bad-1",
         f"{cell_id(cell)}.json.bad-2",
@@ -113,7 +113,7 @@ def _disagreeing(cell: dict) -> dict:
 def test_a_run_function_disagreeing_with_its_cell_is_an_error(tmp_path):
     message = r"disagrees with it on \['task'\]: task: cell 'dms' vs result 'parity'"
     with pytest.raises(ValueError, match=message):
-        run_sweep([{"task": "dms"}], _disagreeing, tmp_path, backend="sequential", progress=False)
+        run_sweep([{"task": "dms"}], _disagreeing, output_dir=tmp_path, backend="sequential", progress=False)
 
 
 _SLOW_SWEEP = textwrap.dedent(
@@ -126,7 +126,7 @@ _SLOW_SWEEP = textwrap.dedent(
         time.sleep(60)
         return {}
 
-    run_sweep([{"x": 1}], slow, sys.argv[1], backend="sequential", progress=False)
+    run_sweep([{"x": 1}], slow, output_dir=sys.argv[1], backend="sequential", progress=False)
     """
 )
 
@@ -138,13 +138,15 @@ def test_a_second_sweep_on_one_directory_names_the_first_ones_pid(tmp_path):
     try:
         assert first.stdout.readline().strip() == "running"
         with pytest.raises(DirectoryInUseError, match=f"in use by PID {first.pid}"):
-            run_sweep([{"x": 2}], _double, tmp_path, backend="sequential", progress=False)
+            run_sweep([{"x": 2}], _double, output_dir=tmp_path, backend="sequential", progress=False)
     finally:
         first.kill()
         first.wait()
         first.stdout.close()
     # the killed holder's lock is taken over
-    assert run_sweep([{"task": "dms", "x": 2}], _double, tmp_path, backend="sequential", progress=False)
+    assert run_sweep(
+        [{"task": "dms", "x": 2}], _double, output_dir=tmp_path, backend="sequential", progress=False
+    )
 
 
 _SLOW_CURRICULUM = textwrap.dedent(
@@ -226,7 +228,7 @@ def test_cell_ids_and_checksums_are_those_of_earlier_versions(tmp_path):
     cell = {"task": "dms", "seed": np.int64(3), "sizes": np.arange(3), "profile": {"lr": 0.1}}
     result = {"levels": np.array([2, 3]), "acc": np.float32(0.5)}
     assert cell_id(cell) == hashlib.sha256(canonical_json(cell).encode()).hexdigest()[:16]
-    record = json.loads(write_result(tmp_path, cell, result).read_text())
+    record = json.loads(write_result(tmp_path, cell, result=result).read_text())
     content = {"cell": json.loads(canonical_json(cell)), "result": json.loads(canonical_json(result))}
     assert record["checksum"] == hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
@@ -234,7 +236,7 @@ def test_cell_ids_and_checksums_are_those_of_earlier_versions(tmp_path):
 def test_result_files_follow_the_umask(tmp_path):
     previous = os.umask(0o002)
     try:
-        path = write_result(tmp_path, {"task": "dms"}, {"value": 1})
+        path = write_result(tmp_path, {"task": "dms"}, result={"value": 1})
     finally:
         os.umask(previous)
     assert path.stat().st_mode & 0o777 == 0o664

@@ -13,11 +13,11 @@ def test_regression_recovers_linear_map_per_step_and_per_series():
     rng = np.random.default_rng(0)
     weights, bias = rng.normal(size=(3, 2)), np.array([0.5, -1.0])
     x = rng.normal(size=(200, 3))
-    readout = GradientReadout(epochs=1500, learning_rate=0.05).fit(x, x @ weights + bias)
+    readout = GradientReadout(n_steps=1500, learning_rate=0.05).fit(x, x @ weights + bias)
     np.testing.assert_allclose(readout.Wout, weights, atol=1e-6)
     np.testing.assert_allclose(readout.bias, bias, atol=1e-6)
     series = rng.normal(size=(300, 4, 3))
-    final = GradientReadout(epochs=1500, learning_rate=0.05).fit(series, series[:, -1] @ weights)
+    final = GradientReadout(n_steps=1500, learning_rate=0.05).fit(series, series[:, -1] @ weights)
     np.testing.assert_allclose(final.Wout, weights, atol=1e-5)
     assert final.run(series).shape == (300, 4, 2)
     assert final.loss_history[-1] < 1e-8 < final.loss_history[0]
@@ -27,7 +27,7 @@ def test_classification_and_warmup():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(5, 40, 2))
     labels = (x[..., 0] > x[..., 1]).astype(int)
-    readout = GradientReadout(loss="cross_entropy", learning_rate=0.1, epochs=300).fit(
+    readout = GradientReadout(loss="cross_entropy", learning_rate=0.1, n_steps=300).fit(
         x, labels[..., None], warmup=2
     )
     assert readout.output_dim == 2
@@ -38,8 +38,8 @@ def test_classification_and_warmup():
 def test_readout_errors():
     with pytest.raises(ValueError, match="loss must be one of"):
         GradientReadout(loss="hinge")
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
-        GradientReadout(epochs=0)
+    with pytest.raises(ValueError, match="n_steps must be a positive int"):
+        GradientReadout(n_steps=0)
     with pytest.raises(ValueError, match="needs targets"):
         GradientReadout().fit(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="not fitted"):
@@ -47,7 +47,7 @@ def test_readout_errors():
     with pytest.raises(ValueError, match="integer class labels"):
         GradientReadout(loss="cross_entropy", output_dim=2).fit(np.zeros((4, 2)), np.full(4, 0.5))
     with pytest.raises(TrainingDivergedError, match="at step 2"):
-        GradientReadout(optimizer="sgd", learning_rate=1e200, epochs=5).fit(np.ones((4, 2)), np.ones((4, 1)))
+        GradientReadout(optimizer="sgd", learning_rate=1e200, n_steps=5).fit(np.ones((4, 2)), np.ones((4, 1)))
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_node_and_graph_infer_the_same_output_size_and_learn_the_same_weights(lo
     x = rng.normal(size=(24, 5, 3))
     final = x[:, -1]
     y = final @ rng.normal(size=3) if loss == "mse" else np.digitize(final[:, 0], [-0.5, 0.5])  # (S,)
-    settings = {"learning_rate": 0.05, "epochs": 20}
+    settings = {"learning_rate": 0.05, "n_steps": 20}
     node = GradientReadout(loss=loss, **settings).fit(x, y)
     in_graph = GradientReadout(loss=loss, name="out")
     initialize_graph(in_graph, x, y, loss=loss)
@@ -97,7 +97,7 @@ def test_node_and_graph_infer_the_same_output_size_and_learn_the_same_weights(lo
         in_graph,
         x,
         y,
-        n_steps=settings["epochs"],
+        n_steps=settings["n_steps"],
         loss=loss,
         learning_rate=settings["learning_rate"],
         clip_norm=None,

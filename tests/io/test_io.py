@@ -265,7 +265,7 @@ def test_trainer_round_trip_continues_training_identically(tmp_path):
 
     trainer = GradientTrainer(_tiny_cbrnn(0), schedule="interleaved", momentum=0.5)
     trainer.set_level(3)
-    x, y = make_batch("parity", 3, 8, seed=0)
+    x, y = make_batch("parity", 3, batch_size=8, seed=0)
     trainer.train_step(x, y)
     loaded = load(save(trainer, tmp_path / "trainer.cbr"))
 
@@ -298,7 +298,7 @@ def test_ensemble_round_trip_continues_training_identically(tmp_path):
     from cbreservoir.training.ensemble import EnsembleTrainer
 
     ensemble = EnsembleTrainer([_tiny_cbrnn(seed) for seed in range(3)], seeds=range(3))
-    batches = [make_batch("dms", 3, 8, seed=seed) for seed in range(3)]
+    batches = [make_batch("dms", 3, batch_size=8, seed=seed) for seed in range(3)]
     xs, ys = [x for x, _ in batches], [y for _, y in batches]
     ensemble.train_step(xs, ys)
     loaded = load(save(ensemble, tmp_path / "ensemble.cbr"))

@@ -293,30 +293,36 @@ def test_curriculum_rejects_bad_settings(kwargs: dict, match: str) -> None:
     n=st.one_of(st.integers(-5, 0), st.floats(1, 5), st.booleans(), st.just("3")),
 )
 def test_make_batch_rejects_bad_levels(task: str, n: object) -> None:
-    assert_rejected("make_batch", lambda: make_batch(task, n, 4, 0), match="n")
+    assert_rejected("make_batch", lambda: make_batch(task, n, batch_size=4, seed=0), match="n")
 
 
 @HYPOTHESIS
 @given(batch_size=st.one_of(st.integers(-5, 0), st.floats(1, 5), st.booleans()))
 def test_task_generators_reject_bad_batch_sizes(batch_size: object) -> None:
-    assert_rejected("make_batch", lambda: make_batch("parity", 3, batch_size, 0), match="batch_size")
     assert_rejected(
-        "make_multitask_batch", lambda: make_multitask_batch(3, batch_size, 0), match="batch_size"
+        "make_batch", lambda: make_batch("parity", 3, batch_size=batch_size, seed=0), match="batch_size"
     )
     assert_rejected(
-        "make_switching_batch", lambda: make_switching_batch(3, batch_size, 0), match="batch_size"
+        "make_multitask_batch",
+        lambda: make_multitask_batch(3, batch_size=batch_size, seed=0),
+        match="batch_size",
+    )
+    assert_rejected(
+        "make_switching_batch",
+        lambda: make_switching_batch(3, batch_size=batch_size, seed=0),
+        match="batch_size",
     )
 
 
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: make_batch("chess", 3, 4, 0), "task"),
-        (lambda: make_multitask_batch(3, 4, 0, tasks=()), "tasks"),
-        (lambda: make_multitask_batch(3, 4, 0, tasks=("dms", "go")), "task"),
-        (lambda: make_multitask_batch(3, 4, 0, pulse_steps=-1), "pulse_steps"),
-        (lambda: make_multitask_batch(3, 4, 0, pulse_steps=99), "pulse_steps"),
-        (lambda: make_switching_batch(1, 4, 0), "n"),
+        (lambda: make_batch("chess", 3, batch_size=4, seed=0), "task"),
+        (lambda: make_multitask_batch(3, batch_size=4, seed=0, tasks=()), "tasks"),
+        (lambda: make_multitask_batch(3, batch_size=4, seed=0, tasks=("dms", "go")), "task"),
+        (lambda: make_multitask_batch(3, batch_size=4, seed=0, pulse_steps=-1), "pulse_steps"),
+        (lambda: make_multitask_batch(3, batch_size=4, seed=0, pulse_steps=99), "pulse_steps"),
+        (lambda: make_switching_batch(1, batch_size=4, seed=0), "n"),
     ],
 )
 def test_task_generators_reject_bad_arguments(call, match: str) -> None:
@@ -325,7 +331,7 @@ def test_task_generators_reject_bad_arguments(call, match: str) -> None:
 
 @pytest.mark.parametrize("seed", ["a", -1, 1.5, None, [1, "x"]])
 def test_task_generators_reject_bad_seeds(seed: object) -> None:
-    assert_rejected("make_batch", lambda: make_batch("parity", 3, 4, seed), match="seed")
+    assert_rejected("make_batch", lambda: make_batch("parity", 3, batch_size=4, seed=seed), match="seed")
 
 
 @pytest.mark.parametrize(

@@ -138,8 +138,8 @@ def test_ridge_fit_accepts_workers(x: np.ndarray, y: np.ndarray) -> None:
     theirs = PeerRidge(1e-6).fit(*batch)  # reservoirpy's workers change the speed, not the weights
     for workers in (1, 2, -1):
         _close(Ridge(1e-6).fit(*batch, workers=workers).Wout, theirs.Wout, 1e-9)
-    for bad in (0, 1.5, "all"):
-        with pytest.raises(ValueError, match="workers"):
+    for bad, error in ((0, ValueError), (1.5, TypeError), ("all", TypeError)):
+        with pytest.raises(error, match="workers"):
             Ridge(1e-6).fit(x, y, workers=bad)
 
 

@@ -84,10 +84,10 @@ def test_cholesky_and_eigh_solves_agree_when_well_conditioned():
     A = rng.normal(size=(50, 10))
     gram, cross = A.T @ A, A.T @ rng.normal(size=(50, 2))
     expected = np.linalg.solve(gram + 0.5 * np.eye(10), cross)
-    np.testing.assert_allclose(cholesky_solve(gram, cross, 0.5), expected)
-    np.testing.assert_allclose(eigh_solve(gram, cross, 0.5), expected)
+    np.testing.assert_allclose(cholesky_solve(gram, cross, ridge=0.5), expected)
+    np.testing.assert_allclose(eigh_solve(gram, cross, ridge=0.5), expected)
     singular = np.outer(A[0], A[0])
-    assert cholesky_solve(singular, cross, 0.0) is None
+    assert cholesky_solve(singular, cross, ridge=0.0) is None
 
 
 @settings(max_examples=20, deadline=None)
@@ -254,19 +254,19 @@ def test_wide_fit_uses_the_dual_system_and_equals_the_normal_equations():
 
     rng = np.random.default_rng(7)
     x, y = rng.standard_normal((30, 200)), rng.standard_normal((30, 3))  # fewer rows than inputs
-    weights, bias = dual_solve(x, y, 0.5, fit_bias=True)
+    weights, bias = dual_solve(x, y, ridge=0.5, fit_bias=True)
     centred_x, centred_y = x - x.mean(axis=0), y - y.mean(axis=0)
-    primal = cholesky_solve(centred_x.T @ centred_x, centred_x.T @ centred_y, 0.5)
+    primal = cholesky_solve(centred_x.T @ centred_x, centred_x.T @ centred_y, ridge=0.5)
     np.testing.assert_allclose(weights, primal, atol=1e-10)
     np.testing.assert_allclose(bias, y.mean(axis=0) - x.mean(axis=0) @ primal, atol=1e-10)
     node = Ridge(ridge=0.5).fit(x, y)
     np.testing.assert_allclose(node.Wout, primal, atol=1e-10)
     np.testing.assert_allclose(node.run(x), x @ primal + bias, atol=1e-9)
-    no_bias, zero = dual_solve(x, y, 0.5, fit_bias=False)
-    np.testing.assert_allclose(no_bias, cholesky_solve(x.T @ x, x.T @ y, 0.5), atol=1e-10)
+    no_bias, zero = dual_solve(x, y, ridge=0.5, fit_bias=False)
+    np.testing.assert_allclose(no_bias, cholesky_solve(x.T @ x, x.T @ y, ridge=0.5), atol=1e-10)
     assert not zero.any()
     with pytest.raises(ValueError, match="positive ridge"):
-        dual_solve(x, y, 0.0, fit_bias=True)
+        dual_solve(x, y, ridge=0.0, fit_bias=True)
 
 
 def test_partial_fit_after_a_wide_fit_continues_from_its_statistics():

@@ -29,7 +29,7 @@ def _reference_label(task: str, sequence: list[int], n: int) -> int:
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(2, 25), batch_size=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
 def test_labels_shapes_and_lengths(task, n, batch_size, seed):
-    x, y = make_batch(task, n, batch_size, seed)
+    x, y = make_batch(task, n, batch_size=batch_size, seed=seed)
     assert x.dtype == np.float32 and y.dtype == np.int64
     assert x.shape[0] == batch_size and x.shape[2] == 1 and y.shape == (batch_size,)
     assert n + 2 <= x.shape[1] <= 4 * n + 1
@@ -41,7 +41,7 @@ def test_labels_shapes_and_lengths(task, n, batch_size, seed):
 def test_every_length_of_the_range_occurs_uniformly():
     n, draws = 3, 1800
     rng = np.random.default_rng(0)
-    lengths = np.array([make_batch("parity", n, 1, rng)[0].shape[1] for _ in range(draws)])
+    lengths = np.array([make_batch("parity", n, batch_size=1, seed=rng)[0].shape[1] for _ in range(draws)])
     counts = np.bincount(lengths, minlength=4 * n + 2)[n + 2 :]
     assert lengths.min() == n + 2 and lengths.max() == 4 * n + 1
     expected = draws / (3 * n)  # 9 possible lengths
@@ -50,20 +50,20 @@ def test_every_length_of_the_range_occurs_uniformly():
 
 @pytest.mark.parametrize("task", ["dms", "parity"])
 def test_binary_labels_are_balanced(task):
-    _, y = make_batch(task, 6, 20000, seed=1)
+    _, y = make_batch(task, 6, batch_size=20000, seed=1)
     assert abs(y.mean() - 0.5) < 0.015
 
 
 @pytest.mark.parametrize("n", [1, 2, 4])
 def test_mod3_label_frequencies_match_binomial_law(n):
-    _, y = make_batch("mod3", n, 30000, seed=2)
+    _, y = make_batch("mod3", n, batch_size=30000, seed=2)
     for residue in range(3):
         exact = sum(comb(n, k) for k in range(residue, n + 1, 3)) / 2**n
         assert abs(np.mean(y == residue) - exact) < 0.012
 
 
 def test_bits_are_fair_and_independent_over_time():
-    x, _ = make_batch("parity", 10, 5000, seed=3)
+    x, _ = make_batch("parity", 10, batch_size=5000, seed=3)
     bits = x[:, :, 0]
     assert abs(bits.mean() - 0.5) < 0.01
     lag_one = np.corrcoef(bits[:, :-1].ravel(), bits[:, 1:].ravel())[0, 1]
@@ -71,28 +71,28 @@ def test_bits_are_fair_and_independent_over_time():
 
 
 def test_same_seed_same_batch_and_generator_advances():
-    x1, y1 = make_batch("dms", 5, 16, seed=7)
-    x2, y2 = make_batch("dms", 5, 16, seed=7)
+    x1, y1 = make_batch("dms", 5, batch_size=16, seed=7)
+    x2, y2 = make_batch("dms", 5, batch_size=16, seed=7)
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)
     rng = np.random.default_rng(7)
-    first, _ = make_batch("dms", 5, 16, rng)
-    second, _ = make_batch("dms", 5, 16, rng)
+    first, _ = make_batch("dms", 5, batch_size=16, seed=rng)
+    second, _ = make_batch("dms", 5, batch_size=16, seed=rng)
     np.testing.assert_array_equal(first, x1)
     assert first.shape != second.shape or not np.array_equal(first, second)
 
 
 def test_multitask_labels_both_tasks_on_the_same_sequences():
-    x, (y_dms, y_parity) = make_multitask_batch(6, 32, seed=4)
-    x_single, y_single = make_batch("dms", 6, 32, seed=4)
+    x, (y_dms, y_parity) = make_multitask_batch(6, batch_size=32, seed=4)
+    x_single, y_single = make_batch("dms", 6, batch_size=32, seed=4)
     np.testing.assert_array_equal(x, x_single)
     np.testing.assert_array_equal(y_dms, y_single)
-    np.testing.assert_array_equal(y_parity, make_batch("parity", 6, 32, seed=4)[1])
+    np.testing.assert_array_equal(y_parity, make_batch("parity", 6, batch_size=32, seed=4)[1])
 
 
 def test_switching_batch_adds_a_three_step_pulse():
-    x, labels = make_switching_batch(4, 8, seed=5)
-    x_plain, labels_plain = make_multitask_batch(4, 8, seed=5)
+    x, labels = make_switching_batch(4, batch_size=8, seed=5)
+    x_plain, labels_plain = make_multitask_batch(4, batch_size=8, seed=5)
     assert x.shape[2] == 2
     np.testing.assert_array_equal(x[:, :, :1], x_plain)
     np.testing.assert_array_equal(x[:, :3, 1], 1.0)
@@ -120,12 +120,18 @@ def test_task_spec():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: make_batch("xor", 3, 4, 0), "task must be one of"),
-        (lambda: make_batch("dms", 1, 4, 0), "must be >= 2, got 1"),
-        (lambda: make_batch("parity", 0, 4, 0), "must be >= 1, got 0"),
-        (lambda: make_batch("parity", 3, 0, 0), "batch_size must be a positive int, got 0"),
-        (lambda: make_multitask_batch(3, 4, 0, tasks=()), "at least one task"),
-        (lambda: switching_plan(0), "level must be an int >= 1, got 0"),
+        (lambda: make_batch("xor", 3, batch_size=4, seed=0), "task must be one of"),
+        (
+            lambda: make_batch("dms", 1, batch_size=4, seed=0),
+            r"for task .dms. must be an int in \[2, inf\]; got 1",
+        ),
+        (
+            lambda: make_batch("parity", 0, batch_size=4, seed=0),
+            r"for task .parity. must be an int in \[1, inf\]; got 0",
+        ),
+        (lambda: make_batch("parity", 3, batch_size=0, seed=0), "batch_size must be a positive int; got 0"),
+        (lambda: make_multitask_batch(3, batch_size=4, seed=0, tasks=()), "at least one task"),
+        (lambda: switching_plan(0), "level must be a positive int; got 0"),
         (lambda: task_spec("copy"), "task must be one of"),
     ],
 )
@@ -135,5 +141,5 @@ def test_errors_name_expected_and_received(call, message):
 
 
 def test_non_integer_level_is_a_type_error():
-    with pytest.raises(TypeError, match="must be an int, got float"):
-        make_batch("parity", 2.5, 4, 0)
+    with pytest.raises(TypeError, match=r"level N\) for task .parity. must be an int in \[1, inf\]; got 2.5"):
+        make_batch("parity", 2.5, batch_size=4, seed=0)

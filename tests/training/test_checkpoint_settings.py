@@ -126,7 +126,8 @@ def test_trainer_signature_holds_shapes_and_hyperparameters_not_counters():
     assert not [key for key in before if "step_count" in key or key.startswith("optimizer.state")]
     from cbreservoir.tasks import make_batch
 
-    trainer.train_step(*make_batch("parity", 2, 8, 0))  # counters move, momentum buffers appear
+    # counters move, momentum buffers appear
+    trainer.train_step(*make_batch("parity", 2, batch_size=8, seed=0))
     after = trainer_signature(trainer.state_dict())
     assert {key: after[key] for key in before} == before
 
@@ -181,9 +182,9 @@ _SETTINGS = st.dictionaries(
 @given(settings=_SETTINGS, data=st.data())
 @hypothesis_settings(max_examples=60, deadline=None)
 def test_check_resume_settings_names_exactly_the_changed_key(settings, data):
-    check_resume_settings(settings, json.loads(json.dumps(settings)), "x")  # equal settings pass
+    check_resume_settings(settings, json.loads(json.dumps(settings)), where="x")  # equal settings pass
     key = data.draw(st.sampled_from(sorted(settings)))
     changed = {**settings, key: ["changed"]}
     with pytest.raises(SettingsMismatchError) as caught:
-        check_resume_settings(settings, changed, "x")
+        check_resume_settings(settings, changed, where="x")
     assert f"{key}" in str(caught.value) and "-> ['changed']" in str(caught.value)

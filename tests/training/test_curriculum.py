@@ -49,7 +49,7 @@ class OracleTrainer:
         bits = x[:, :, 0].astype(np.uint8)
         accuracies = []
         for task, target in zip(self.tasks, targets, strict=True):
-            predicted = labels(task, bits, self.level)
+            predicted = labels(task, bits, n=self.level)
             if self.level > self.caps.get(task, np.inf):
                 predicted = (predicted + 1) % 2
             accuracies.append(float(np.mean(predicted == target)))

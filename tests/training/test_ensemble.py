@@ -31,7 +31,9 @@ def run_side_by_side(make_model, level_plan, n_steps, task="dms", **trainer_kwar
         ensemble.set_level(levels)
         for solo, level in zip(solos, levels, strict=True):
             solo.set_level(level)
-        batches = [make_batch(task, level, 8, rng) for level, rng in zip(levels, rngs, strict=True)]
+        batches = [
+            make_batch(task, level, batch_size=8, seed=rng) for level, rng in zip(levels, rngs, strict=True)
+        ]
         losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
         expected = [solo.train_step(x, y) for solo, (x, y) in zip(solos, batches, strict=True)]
         np.testing.assert_allclose(losses, expected, rtol=1e-5, atol=1e-6)
@@ -65,7 +67,7 @@ def test_rnn_members_with_adam_follow_their_solo_runs():
 
 
 def test_padded_batch_gives_the_unpadded_result():
-    x, y = make_batch("parity", 3, 8, seed=0)
+    x, y = make_batch("parity", 3, batch_size=8, seed=0)
     long_x = np.concatenate([x, x], axis=1)
     ensemble = EnsembleTrainer([small_cbrnn(0), small_cbrnn(0)], seeds=[0, 0])
     short, long = ensemble.evaluate([x, long_x], [y, y])
@@ -82,7 +84,7 @@ def test_members_train_their_own_head():
     solos = [GradientTrainer(make(s), seed=s) for s in SEEDS]
     heads = [0, 1, None]
     for step in range(3):
-        x, y = make_multitask_batch(3, 8, seed=step)
+        x, y = make_multitask_batch(3, batch_size=8, seed=step)
         losses = ensemble.train_step([x] * 3, [y] * 3, head=heads)
         expected = [solo.train_step(x, y, head=head) for solo, head in zip(solos, heads, strict=True)]
         np.testing.assert_allclose(losses, expected, rtol=1e-5)
@@ -96,7 +98,7 @@ def test_state_dict_holds_solo_checkpoints_and_resumes_exactly():
     copy.load_state_dict(state)
     resumed_solo = GradientTrainer(small_cbrnn(99), seed=0)
     resumed_solo.load_state_dict(state["members"][1])
-    x, y = make_batch("dms", 2, 8, seed=7)
+    x, y = make_batch("dms", 2, batch_size=8, seed=7)
     losses = ensemble.train_step([x] * 3, [y] * 3)
     assert copy.train_step([x] * 3, [y] * 3) == losses
     assert resumed_solo.train_step(x, y) == pytest.approx(losses[1], rel=1e-6)
@@ -107,14 +109,14 @@ def test_state_dict_holds_solo_checkpoints_and_resumes_exactly():
 def test_adam_members_with_different_trainable_groups_are_refused():
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], optimizer="adam", schedule="full_reservoir")
     ensemble.set_level([2, 3, 3])
-    x, y = make_batch("dms", 2, 8, seed=0)
+    x, y = make_batch("dms", 2, batch_size=8, seed=0)
     with pytest.raises(ValueError, match="optimizer='sgd'"):
         ensemble.train_step([x] * 3, [y] * 3)
 
 
 def test_divergence_names_the_step_and_keeps_the_last_good_weights():
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], learning_rate=1e38, clip_norm=None)
-    x, y = make_batch("dms", 2, 8, seed=0)
+    x, y = make_batch("dms", 2, batch_size=8, seed=0)
     with pytest.raises(TrainingDivergedError, match="not finite at step") as error:
         for _ in range(5):
             before = [p.detach().clone() for p in ensemble.members[0].parameters()]
@@ -135,7 +137,7 @@ def test_bad_members_are_refused(models, message):
 
 def test_batches_must_match_members():
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS])
-    x, y = make_batch("dms", 2, 8, seed=0)
+    x, y = make_batch("dms", 2, batch_size=8, seed=0)
     with pytest.raises(ValueError, match="one batch per member"):
         ensemble.train_step([x] * 2, [y] * 3)
     with pytest.raises(ValueError, match="one target per member"):
@@ -145,7 +147,7 @@ def test_batches_must_match_members():
 
 
 def test_stacked_array_inputs_explicit_masks_and_array_levels():
-    x, y = make_batch("dms", 3, 8, seed=1)
+    x, y = make_batch("dms", 3, batch_size=8, seed=1)
     mask = np.ones(x.shape[:2], dtype=bool)
     mask[:4, :3] = False
     ensemble = EnsembleTrainer(
@@ -180,7 +182,7 @@ def test_length_groups_split_only_when_padding_costs_more(lengths, overhead, gro
 
 @pytest.mark.parametrize("group_overhead", [None, 0.0])
 def test_grouping_does_not_change_results(group_overhead):
-    batches = [make_batch("dms", level, 8, seed=level) for level in (2, 9, 3)]
+    batches = [make_batch("dms", level, batch_size=8, seed=level) for level in (2, 9, 3)]
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, group_overhead=group_overhead)
     losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
     solos = [GradientTrainer(small_cbrnn(s), seed=s) for s in SEEDS]
@@ -197,7 +199,7 @@ def test_members_may_follow_different_schedules():
     ]
     for step, level in enumerate([2, 3, 4]):
         ensemble.set_level(level)
-        x, y = make_batch("dms", level, 8, seed=step)
+        x, y = make_batch("dms", level, batch_size=8, seed=step)
         losses = ensemble.train_step([x] * 3, [y] * 3)
         expected = []
         for solo in solos:
@@ -222,7 +224,7 @@ def test_members_sitting_out_keep_everything_and_the_others_follow_their_solo_ru
         solo.set_level(3)
     plan = [[0, 1, 2], [0, 2], [2], [0, 1, 2]]  # member 1 sits out steps 2 and 3, member 0 step 3
     for members in plan:
-        batches = {member: make_batch("dms", 3, 8, rngs[member]) for member in members}
+        batches = {member: make_batch("dms", 3, batch_size=8, seed=rngs[member]) for member in members}
         xs, ys = [batches[m][0] for m in members], [batches[m][1] for m in members]
         losses = ensemble.train_step(xs, ys, members=None if len(members) == 3 else members)
         expected = [solos[m].train_step(*batches[m]) for m in members]
@@ -232,7 +234,7 @@ def test_members_sitting_out_keep_everything_and_the_others_follow_their_solo_ru
         assert_same_weights(ensemble.members[member], solo.model)
         assert ensemble.trainers[member].step_count == solo.step_count == sum(member in m for m in plan)
         assert ensemble.trainers[member].train_generator.get_state().equal(solo.train_generator.get_state())
-    x, y = make_batch("dms", 3, 8, rngs[1])
+    x, y = make_batch("dms", 3, batch_size=8, seed=rngs[1])
     result = ensemble.evaluate([x], [y], members=[1])
     assert result[0]["accuracy"] == solos[1].evaluate(x, y)["accuracy"]
 
@@ -240,14 +242,14 @@ def test_members_sitting_out_keep_everything_and_the_others_follow_their_solo_ru
 @pytest.mark.parametrize("members", [[], [0, 0], [3], [-1]])
 def test_sitting_out_needs_distinct_valid_members(members):
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
-    x, y = make_batch("dms", 2, 4, np.random.default_rng(0))
+    x, y = make_batch("dms", 2, batch_size=4, seed=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"members must be distinct member indices in ascending order"):
         ensemble.train_step([x] * len(members), [y] * len(members), members=members)
 
 
 def test_members_out_of_order_or_sitting_out_under_adam_are_refused():
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
-    x, y = make_batch("dms", 2, 4, np.random.default_rng(0))
+    x, y = make_batch("dms", 2, batch_size=4, seed=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"ascending order in \[0, 3\), got \[2, 0\]"):
         ensemble.evaluate([x, x], [y, y], members=[2, 0])
     adam = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, optimizer="adam")
@@ -257,7 +259,7 @@ def test_members_out_of_order_or_sitting_out_under_adam_are_refused():
 
 def test_divergence_names_each_members_own_step():
     ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS)
-    x, y = make_batch("dms", 2, 4, seed=0)
+    x, y = make_batch("dms", 2, batch_size=4, seed=0)
     ensemble.train_step([x], [y], members=[0])  # member 0 is one step ahead
     huge = np.full_like(x, 3e38)  # finite input whose products overflow
     message = r"member\(s\) \[0, 1\] is not finite at steps \[2, 1\]"

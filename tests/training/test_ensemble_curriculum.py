@@ -85,9 +85,11 @@ def test_train_fixed_level_member_is_the_solo_run():
     result = train_fixed_level("cbrnn", "dms", n=3, steps=2, ensemble=2, seed=5, batch_size=8, test_batches=1)
     trainer = GradientTrainer(CBRNN(1, seed=6), seed=6)
     rng = np.random.default_rng(6)
-    losses = [trainer.train_step(*make_batch("dms", 3, 8, rng)) for _ in range(2)]
+    losses = [trainer.train_step(*make_batch("dms", 3, batch_size=8, seed=rng)) for _ in range(2)]
     assert result["final_train_loss"][1] == pytest.approx(losses[-1], rel=1e-5)
-    assert result["accuracy"][1] == trainer.evaluate(*make_batch("dms", 3, 8, rng))["accuracy"]
+    assert (
+        result["accuracy"][1] == trainer.evaluate(*make_batch("dms", 3, batch_size=8, seed=rng))["accuracy"]
+    )
 
 
 @pytest.mark.parametrize(

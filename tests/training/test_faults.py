@@ -131,7 +131,9 @@ def test_a_sweep_killed_at_random_moments_loses_no_finished_run(tmp_path: Path) 
         f"""
         from cbreservoir.experiments.sweep import run_sweep
         print("ready", flush=True)
-        run_sweep({cells!r}, slow_logged_square, {str(out)!r}, backend="sequential", progress=False)
+        run_sweep(
+            {cells!r}, slow_logged_square, output_dir={str(out)!r}, backend="sequential", progress=False
+        )
         """
     )
     moments = random.Random(0)
@@ -156,7 +158,9 @@ def test_a_sweep_killed_at_random_moments_loses_no_finished_run(tmp_path: Path) 
     namespace: dict = {}
     exec(SLOW_SQUARE, namespace)
 
-    results = run_sweep(cells, namespace["slow_logged_square"], out, backend="sequential", progress=False)
+    results = run_sweep(
+        cells, namespace["slow_logged_square"], output_dir=out, backend="sequential", progress=False
+    )
 
     assert results == [{"value": cell["x"] ** 2} for cell in cells]
     calls_after = _calls(log)
@@ -174,7 +178,7 @@ def test_a_sweep_killed_at_random_moments_loses_no_finished_run(tmp_path: Path) 
 
 def test_a_half_written_result_file_is_not_accepted(tmp_path: Path) -> None:
     cells = [{"x": x} for x in range(3)]
-    run_sweep(cells, _square, tmp_path, backend="sequential", progress=False)
+    run_sweep(cells, _square, output_dir=tmp_path, backend="sequential", progress=False)
     path = tmp_path / f"{cell_id(cells[1])}.json"
     text = path.read_text()
     for cut in np.linspace(1, len(text) - 1, 6).astype(int):
@@ -182,7 +186,9 @@ def test_a_half_written_result_file_is_not_accepted(tmp_path: Path) -> None:
         count("read_result")
         assert read_result(tmp_path, cells[1]) is None
     with pytest.warns(BadResultWarning):
-        assert run_sweep(cells, _square, tmp_path, backend="sequential", progress=False)[1] == {"value": 1}
+        assert run_sweep(cells, _square, output_dir=tmp_path, backend="sequential", progress=False)[1] == {
+            "value": 1
+        }
 
 
 def _square(cell: dict) -> dict:

@@ -65,7 +65,9 @@ def test_ensemble_member_follows_its_solo_curriculum():
 
 def test_evaluate_batches_equals_one_batch_at_a_time():
     rng = np.random.default_rng(0)
-    batches = [make_batch("dms", 3, 8, rng) for _ in range(7)]  # several lengths, some repeated
+    batches = [
+        make_batch("dms", 3, batch_size=8, seed=rng) for _ in range(7)
+    ]  # several lengths, some repeated
     assert len({x.shape[1] for x, _ in batches}) < len(batches)
     one, many = (GradientTrainer(small("cbrnn", 0), seed=0) for _ in range(2))
     expected = [one.evaluate(x, y) for x, y in batches]

@@ -50,7 +50,7 @@ def test_full_reservoir_freezes_core_after_phase0_while_cerebellum_learns():
         CBRNN(1, 8, 32, 8, seed=0), schedule="full_reservoir", learning_rate=0.1, seed=0
     )
     model = trainer.model
-    x, y = make_batch("dms", 2, 32, seed=0)
+    x, y = make_batch("dms", 2, batch_size=32, seed=0)
     trainer.set_level(2)
     core, cerebellum = _snapshot(model.core), _snapshot(model.cerebellum)
     trainer.train_step(x, y)
@@ -59,7 +59,7 @@ def test_full_reservoir_freezes_core_after_phase0_while_cerebellum_learns():
     trainer.set_level(3)
     core, cerebellum, readout = _snapshot(model.core), _snapshot(model.cerebellum), _snapshot(model.readouts)
     for seed in range(3):
-        trainer.train_step(*make_batch("dms", 3, 32, seed=seed))
+        trainer.train_step(*make_batch("dms", 3, batch_size=32, seed=seed))
     assert not _changed(core, model.core)
     assert _changed(cerebellum, model.cerebellum) == set(cerebellum)
     assert _changed(readout, model.readouts) == set(readout)
@@ -67,7 +67,7 @@ def test_full_reservoir_freezes_core_after_phase0_while_cerebellum_learns():
 
 def test_interleaved_trainer_unfreezes_core_at_period():
     trainer = GradientTrainer(CBRNN(1, 6, 16, 4, seed=0), schedule=Interleaved(k=3), learning_rate=0.1)
-    x, y = make_batch("dms", 5, 16, seed=0)
+    x, y = make_batch("dms", 5, batch_size=16, seed=0)
     for level, core_learns in [(3, False), (4, False), (5, True), (6, False), (8, True)]:
         trainer.set_level(level)
         before = _snapshot(trainer.model.core)
@@ -94,13 +94,16 @@ def test_cbrnn_learns_dms_at_level_3():
     trainer = GradientTrainer(CBRNN(1, 32, 128, 32, seed=0), optimizer="adam", learning_rate=0.003, seed=0)
     rng = np.random.default_rng(0)
     for _ in range(300):
-        trainer.train_step(*make_batch("dms", 3, 64, seed=rng))
-    x, y = make_batch("dms", 3, 1024, seed=12345)
+        trainer.train_step(*make_batch("dms", 3, batch_size=64, seed=rng))
+    x, y = make_batch("dms", 3, batch_size=1024, seed=12345)
     assert trainer.evaluate(x, y)["accuracy"] >= 0.95
 
 
 def _run(trainer, n_steps, first_seed=0):
-    return [trainer.train_step(*make_batch("parity", 3, 16, seed=first_seed + s)) for s in range(n_steps)]
+    return [
+        trainer.train_step(*make_batch("parity", 3, batch_size=16, seed=first_seed + s))
+        for s in range(n_steps)
+    ]
 
 
 def test_same_seed_same_trajectory_and_state_dict_resume():
@@ -120,7 +123,7 @@ def test_same_seed_same_trajectory_and_state_dict_resume():
 def test_evaluation_does_not_change_the_training_trajectory():
     plain = GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=3)
     interleaved = GradientTrainer(CBRNN(1, 8, 16, 4, seed=1), seed=3)
-    x, y = make_batch("dms", 2, 16, seed=0)
+    x, y = make_batch("dms", 2, batch_size=16, seed=0)
     losses = []
     for step in range(4):
         losses.append(plain.train_step(x, y))
@@ -130,7 +133,7 @@ def test_evaluation_does_not_change_the_training_trajectory():
 
 def test_divergence_stops_with_last_good_weights():
     trainer = GradientTrainer(CBRNN(1, 8, 16, 4, seed=0), learning_rate=1e30, clip_norm=None, momentum=0.0)
-    x, y = make_batch("dms", 2, 16, seed=0)
+    x, y = make_batch("dms", 2, batch_size=16, seed=0)
     with pytest.raises(TrainingDivergedError, match="at step [12]") as info:
         for _ in range(5):
             good = _snapshot(trainer.model)
@@ -205,7 +208,7 @@ class _RecordingTrainer(GradientTrainer):
 
 
 def test_train_step_and_evaluate_go_through_the_extension_points():
-    x, y = make_batch("dms", 2, 16, seed=0)
+    x, y = make_batch("dms", 2, batch_size=16, seed=0)
     plain = GradientTrainer(CBRNN(1, 8, 16, 8, seed=0), seed=0)
     recording = _RecordingTrainer(CBRNN(1, 8, 16, 8, seed=0), seed=0, loss_scale=2.0)
     assert recording.evaluate(x, y)["loss"] == pytest.approx(2 * plain.evaluate(x, y)["loss"], rel=1e-6)

@@ -52,9 +52,9 @@ def test_check_memory_refuses_with_both_numbers(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_task_batches_beyond_memory_are_refused_before_allocating() -> None:
-    _refused(lambda: make_batch("parity", 10**9, 4, 0), "make_batch")
-    _refused(lambda: make_multitask_batch(10**9, 4, 0), "make_multitask_batch")
-    _refused(lambda: make_batch("dms", 3, 10**11, 0), "make_batch")
+    _refused(lambda: make_batch("parity", 10**9, batch_size=4, seed=0), "make_batch")
+    _refused(lambda: make_multitask_batch(10**9, batch_size=4, seed=0), "make_multitask_batch")
+    _refused(lambda: make_batch("dms", 3, batch_size=10**11, seed=0), "make_batch")
 
 
 @pytest.mark.parametrize(

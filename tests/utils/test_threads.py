@@ -25,7 +25,16 @@ def test_block_and_decorator_restore_the_callers_thread_count():
         torch.set_num_threads(previous)
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
-def test_bad_thread_counts_are_refused(bad):
-    with pytest.raises(ValueError, match="n_jobs must be None, -1 or a positive int"), torch_threads(bad):
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (0, ValueError, "n_jobs must be None, -1 or a positive int; got 0"),
+        (-2, ValueError, "n_jobs must be None, -1 or a positive int; got -2"),
+        (1.5, TypeError, "n_jobs must be an int"),
+        (True, TypeError, "n_jobs must be an int"),
+        ("2", TypeError, "n_jobs must be an int"),
+    ],
+)
+def test_bad_thread_counts_are_refused(bad, error, message):
+    with pytest.raises(error, match=message), torch_threads(bad):
         pass

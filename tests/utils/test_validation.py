@@ -2,9 +2,16 @@
 
 import numpy as np
 import pytest
+import torch
 
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.utils.validation import check_series, check_targets, check_warmup, resolve_input_dim
+from cbreservoir.utils.validation import (
+    as_float_array,
+    check_series,
+    check_targets,
+    check_warmup,
+    resolve_input_dim,
+)
 
 
 def test_layouts_are_recognised():
@@ -37,6 +44,28 @@ def test_bad_series_are_rejected(data, message):
 def test_non_numeric_input_is_a_type_error():
     with pytest.raises(TypeError, match="real numbers"):
         check_series(np.array([["a", "b"]]))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (np.zeros((2, 2, 2)), r"A must be 1-D or 2-D; got an array of shape \(2, 2, 2\)"),
+        (np.zeros((3, 0)), r"A must not be empty; got shape \(3, 0\)"),
+        (np.array([0.0, np.inf]), r"A must be finite; got inf at index \(1,\)"),
+    ],
+)
+def test_as_float_array_checks_dimensions_emptiness_and_finiteness(values, message):
+    with pytest.raises(ValueError, match=message):
+        as_float_array(values, "A", ndims=(1, 2), finite=True)
+
+
+def test_as_float_array_takes_tensors_that_need_gradients_and_keeps_float_dtypes():
+    tensor = torch.arange(4.0, requires_grad=True)
+    np.testing.assert_array_equal(
+        as_float_array(tensor, "A", dtype=np.float64, ndims=(1,)), [0.0, 1.0, 2.0, 3.0]
+    )
+    assert as_float_array(np.zeros(2, dtype=np.float32)).dtype == np.float32
+    assert as_float_array([1, 2]).dtype == np.float64
 
 
 def test_feature_count_is_checked():

@@ -30,7 +30,8 @@ __all__ = [
     "FEEDFORWARD_TASKS",
     "INTERLEAVE_PERIOD",
     "MAIN_CONDITIONS",
-    "TASKS",
+    "SCALING_CONDITIONS",
+    "STUDY_TASKS",
     "Condition",
     "build_condition_model",
     "build_condition_schedule",
@@ -39,7 +40,10 @@ __all__ = [
 ]
 
 #: Tasks of the study.
-TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
+STUDY_TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
+
+#: Conditions of the granule scaling sweep (CB-RNN with G granule units vs the matched RNN-only).
+SCALING_CONDITIONS: tuple[str, ...] = ("cbrnn", "rnn")
 
 #: Interleaving period k of the ``"interleaved"`` condition per task (the study: 10 for DMS, 5 otherwise).
 INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5}
@@ -51,7 +55,7 @@ CORE_SIZE = 64
 N_PURKINJE = 64
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Condition:
     """One compared condition.
 
@@ -83,17 +87,31 @@ class Condition:
 CONDITIONS: dict[str, Condition] = {
     condition.name: condition
     for condition in (
-        Condition("cbrnn", "CB-RNN", "cbrnn", "end_to_end"),
-        Condition("full_reservoir", "full reservoir", "cbrnn", "full_reservoir"),
-        Condition("interleaved", "interleaved", "cbrnn", "interleaved"),
-        Condition("rnn", "RNN-only", "rnn", "end_to_end", matched_to="cbrnn"),
-        Condition("gru", "GRU", "gru", "end_to_end", matched_to="gru_cb"),
-        Condition("gru_cb", "GRU + cerebellum", "gru_cb", "end_to_end"),
-        Condition("lstm", "LSTM", "lstm", "end_to_end", matched_to="lstm_cb"),
-        Condition("lstm_cb", "LSTM + cerebellum", "lstm_cb", "end_to_end"),
-        Condition("cbrnn_reduced", "CB-RNN, core lr x0.1", "cbrnn", "reduced_recurrent"),
-        Condition("rnn_reduced", "RNN-only, core lr x0.1", "rnn", "reduced_recurrent", matched_to="cbrnn"),
-        Condition("feedforward", "feedforward (core > G > ridge)", "rnn", "end_to_end", feedforward=True),
+        Condition(name="cbrnn", label="CB-RNN", kind="cbrnn", schedule="end_to_end"),
+        Condition(name="full_reservoir", label="full reservoir", kind="cbrnn", schedule="full_reservoir"),
+        Condition(name="interleaved", label="interleaved", kind="cbrnn", schedule="interleaved"),
+        Condition(name="rnn", label="RNN-only", kind="rnn", schedule="end_to_end", matched_to="cbrnn"),
+        Condition(name="gru", label="GRU", kind="gru", schedule="end_to_end", matched_to="gru_cb"),
+        Condition(name="gru_cb", label="GRU + cerebellum", kind="gru_cb", schedule="end_to_end"),
+        Condition(name="lstm", label="LSTM", kind="lstm", schedule="end_to_end", matched_to="lstm_cb"),
+        Condition(name="lstm_cb", label="LSTM + cerebellum", kind="lstm_cb", schedule="end_to_end"),
+        Condition(
+            name="cbrnn_reduced", label="CB-RNN, core lr x0.1", kind="cbrnn", schedule="reduced_recurrent"
+        ),
+        Condition(
+            name="rnn_reduced",
+            label="RNN-only, core lr x0.1",
+            kind="rnn",
+            schedule="reduced_recurrent",
+            matched_to="cbrnn",
+        ),
+        Condition(
+            name="feedforward",
+            label="feedforward (core > G > ridge)",
+            kind="rnn",
+            schedule="end_to_end",
+            feedforward=True,
+        ),
     )
 }
 """Every condition by name."""
@@ -109,11 +127,11 @@ FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "multitask")
 
 
 def check_tasks(tasks: object) -> tuple[str, ...]:
-    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`TASKS`."""
+    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`STUDY_TASKS`."""
     names = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    unknown = [name for name in names if name not in TASKS]
+    unknown = [name for name in names if name not in STUDY_TASKS]
     if not names or unknown:
-        raise ValueError(f"task must be among {list(TASKS)}, got {list(names)!r}")
+        raise ValueError(f"task must be among {list(STUDY_TASKS)}, got {list(names)!r}")
     return names
 
 
@@ -133,7 +151,7 @@ def _cerebellar_kwargs(kind: str, n_granule: int) -> dict:
 
 
 def build_condition_model(
-    condition: str, task: str, n_granule: int = 256, seed: int | None = None
+    condition: str, task: str, *, n_granule: int = 256, seed: int | None = None
 ) -> nn.Module:
     """Build the freshly initialised model of ``condition`` for ``task``.
 
@@ -142,7 +160,7 @@ def build_condition_model(
     condition : str
         A :data:`CONDITIONS` name.
     task : str
-        A :data:`TASKS` name (sets input size and heads: multitask and switching have two heads).
+        A :data:`STUDY_TASKS` name (sets input size and heads: multitask and switching have two heads).
     n_granule : int
         Granule layer size G of the cerebellar models, and of the CB-RNN that a matched model is matched to.
     seed : int, optional

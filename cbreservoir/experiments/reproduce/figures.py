@@ -34,7 +34,7 @@ def _mean_and_sem(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.nda
 
 
 def plot_learning_curves(
-    task: str, runs: Sequence[dict], path: str | os.PathLike, half_max: float | None = None
+    task: str, runs: Sequence[dict], *, path: str | os.PathLike, half_max: float | None = None
 ) -> Path:
     """Plot the curriculum level N against epoch, mean ± SEM band per condition (G = 256 runs only).
 
@@ -75,7 +75,7 @@ def plot_learning_curves(
     return Path(path)
 
 
-def plot_scaling(task: str, rows: Sequence[dict], path: str | os.PathLike) -> Path:
+def plot_scaling(task: str, rows: Sequence[dict], *, path: str | os.PathLike) -> Path:
     """Plot epochs to half of the global max N against parameter count, CB-RNN(G) vs matched RNN-only.
 
     Parameters

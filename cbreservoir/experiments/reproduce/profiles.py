@@ -16,7 +16,7 @@ from cbreservoir.utils.validation import (
 __all__ = ["PROFILES", "Profile", "get_profile"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     """Everything a reproduction run takes from its profile.
 
@@ -75,16 +75,16 @@ class Profile:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"Profile.name must be a non-empty string; got {self.name!r}")
         for field in ("n_epochs", "n_seeds", "batch_size", "steps_per_epoch", "test_batches", "start_level"):
-            check_int(getattr(self, field), f"Profile.{field}", 1, MAX_COUNT)
+            check_int(getattr(self, field), f"Profile.{field}", minimum=1, maximum=MAX_COUNT)
         for field in ("switching_window", "feedforward_core_epochs"):
-            check_int(getattr(self, field), f"Profile.{field}", 0, MAX_COUNT)
+            check_int(getattr(self, field), f"Profile.{field}", minimum=0, maximum=MAX_COUNT)
         check_fraction(self.threshold, "Profile.threshold")
         check_real(self.learning_rate, "Profile.learning_rate", minimum=0.0, strict=True)
         check_real(self.clip_norm, "Profile.clip_norm", minimum=0.0, strict=True)
         momentum = check_real(self.momentum, "Profile.momentum")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"Profile.momentum must be a finite number in [0, 1); got {self.momentum!r}")
-        sizes = check_int_list(self.granule_sizes, "Profile.granule_sizes", 1, MAX_COUNT)
+        sizes = check_int_list(self.granule_sizes, "Profile.granule_sizes", minimum=1, maximum=MAX_COUNT)
         object.__setattr__(self, "granule_sizes", tuple(sizes))
 
     def settings(self) -> dict:

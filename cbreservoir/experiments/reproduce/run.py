@@ -28,13 +28,13 @@ __all__ = [
 ]
 
 
-def make_cell(task: str, condition: str, seed: int, profile: Profile, n_granule: int = 256) -> dict:
+def make_cell(task: str, condition: str, *, seed: int, profile: Profile, n_granule: int = 256) -> dict:
     """The sweep cell of one run; it holds every setting, so a changed profile gives new cells.
 
     Parameters
     ----------
     task, condition : str
-        A task of :data:`~cbreservoir.experiments.reproduce.conditions.TASKS` and a condition of
+        A task of :data:`~cbreservoir.experiments.reproduce.conditions.STUDY_TASKS` and a condition of
         :data:`~cbreservoir.experiments.reproduce.conditions.CONDITIONS`.
     seed : int
         Seeds the model's initialisation, its initial states and the curriculum's data.

@@ -25,10 +25,11 @@ COMPARISONS: tuple[tuple[str, str], ...] = (
     ("lstm_cb", "lstm"),
 )
 
-#: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (PAPER.md's table).
+#: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (its results table;
+#: Voce, Giannakakis & Clopath 2026, arXiv:2605.10356).
 STUDY_RATIOS: dict[str, float] = {"dms": 215 / 456, "parity": 153 / 312, "multitask": 169 / 550}
 
-#: The study's table (PAPER.md): task -> (global max N, {condition: (max N, epochs to half of global max N)}).
+#: The study's results table: task -> (global max N, {condition: (max N, epochs to half of global max N)}).
 STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
     "dms": (
         38,
@@ -58,7 +59,7 @@ def _row_label(condition: str, task: str, hidden_sizes: Sequence[int]) -> str:
 
 
 def summarize_task(
-    task: str, runs: Sequence[dict], n_epochs: int, switching_window: int | None = None
+    task: str, runs: Sequence[dict], *, n_epochs: int, switching_window: int | None = None
 ) -> dict:
     """Summarise the runs of one task per condition (and per granule size G when several were run).
 
@@ -67,8 +68,8 @@ def summarize_task(
     task : str
         The task the runs belong to.
     runs : sequence of dict
-        Per-run results of :func:`cbreservoir.experiments.reproduce.run.run_cell` (keys ``condition``, ``n_granule``,
-        ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
+        Per-run results of :func:`cbreservoir.experiments.reproduce.run.run_cell` (keys ``condition``,
+        ``n_granule``, ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
     n_epochs : int
         Epochs per run; runs that never reach half of the global max N count as ``n_epochs`` (censored).
     switching_window : int, optional
@@ -81,8 +82,8 @@ def summarize_task(
         none), ``half_max``, ``switching_window`` (None unless switching), ``study_global_max``;
         ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc``,
         ``mean_level``, ``seconds`` and (switching) ``active_mean_level`` as
-        :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did not
-        reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
+        :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did
+        not reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
         and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
         each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only; ``comparisons``:
         :func:`compare_rows` of the rows.
@@ -255,7 +256,7 @@ def _table_row(cells: Sequence[str]) -> str:
 
 
 def markdown_table(summaries: Sequence[dict]) -> str:
-    """The results table in PAPER.md's layout, one block of rows per task, the study's numbers beside ours.
+    """The results table in the study's layout, one block of rows per task, the study's numbers beside ours.
 
     Parameters
     ----------

@@ -38,7 +38,7 @@ def train_fixed_level(
 
     Member i is ``build_model(model, seed=seed + i)`` trained by ``GradientTrainer(..., seed=seed + i)``
     (the study's optimiser unless ``trainer_kwargs`` say otherwise) on its own batches from
-    ``make_batch(task, n, batch_size, numpy.random.default_rng(seed + i))``, then tested on
+    ``make_batch(task, n, batch_size=batch_size, seed=numpy.random.default_rng(seed + i))``, then tested on
     ``test_batches`` further batches of that stream.
 
     Parameters
@@ -71,10 +71,10 @@ def train_fixed_level(
         and ``member_updates_per_second`` (E × updates per second).
     """
     from cbreservoir.models import build_model, count_parameters, match_hidden_size
-    from cbreservoir.tasks import TASKS, make_batch, task_spec
+    from cbreservoir.tasks import N_CLASSES, make_batch, task_spec
 
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
     for name, value in [
         ("steps", steps),
         ("ensemble", ensemble),
@@ -96,7 +96,7 @@ def train_fixed_level(
     rngs = [np.random.default_rng(member_seed) for member_seed in seeds]
 
     def draw() -> tuple[list[np.ndarray], list[np.ndarray]]:
-        batches = [make_batch(task, n, batch_size, rng) for rng in rngs]
+        batches = [make_batch(task, n, batch_size=batch_size, seed=rng) for rng in rngs]
         return [x for x, _ in batches], [y for _, y in batches]
 
     start = time.perf_counter()

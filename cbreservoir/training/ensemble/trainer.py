@@ -20,7 +20,7 @@ Examples
 >>> from cbreservoir.tasks import make_batch
 >>> from cbreservoir.training.ensemble import EnsembleTrainer
 >>> ensemble = EnsembleTrainer([CBRNN(1, seed=s) for s in range(4)], seeds=range(4))
->>> batches = [make_batch("dms", 3, 64, seed=s) for s in range(4)]   # lengths may differ
+>>> batches = [make_batch("dms", 3, batch_size=64, seed=s) for s in range(4)]   # lengths may differ
 >>> losses = ensemble.train_step([x for x, _ in batches], [y for _, y in batches])
 >>> len(losses), len(ensemble.evaluate([x for x, _ in batches], [y for _, y in batches]))
 (4, 4)

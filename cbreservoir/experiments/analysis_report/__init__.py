@@ -1,0 +1,63 @@
+"""The analysis report: train (or resume) quick-profile models, analyse them, write figures and JSON.
+
+For each condition (by default the end-to-end CB-RNN and the full reservoir, see
+:mod:`cbreservoir.experiments.reproduce.conditions`) the model is trained through the curriculum of
+:class:`~cbreservoir.training.CurriculumTrainer` with the settings of a reproduction profile. Every
+solved level leaves a checkpoint; the report then measures, per checkpoint, the accuracy with the
+cerebellum on and off and the dimensionality of each population, and on the weights that passed the
+highest level the readout recovery, the timescales of each population under random input and the
+granule-layer sparseness.
+
+Outputs in ``output_dir``: ``summary.json`` and the figures ``learning_curves.png``, ``ablation.png``,
+``readout_recovery.png``, ``dimensionality.png``, ``timescales.png``, ``sparseness.png``. Training
+resumes from ``checkpoint_dir`` (default ``output_dir/checkpoints``), so a second call only analyses.
+
+Examples
+--------
+>>> from cbreservoir.experiments.analysis_report import run_analysis
+>>> summary = run_analysis("analysis-out", task="dms", profile="quick", seed=0)  # doctest: +SKIP
+>>> summary["models"]["cbrnn"]["readout_recovery"]["zero_shot_gap"]  # doctest: +SKIP
+
+One job per module: :mod:`.train` (the curriculum and its checkpoints), :mod:`.measure` (the
+analyses of one model), :mod:`.figures` (the plots), :mod:`.report` (:func:`run_analysis`). This module
+only re-exports.
+"""
+
+from cbreservoir.experiments.analysis_report.figures import (
+    POPULATION_COLORS,
+    plot_ablation,
+    plot_dimensionality,
+    plot_learning_curves,
+    plot_readout_recovery,
+    plot_sparseness,
+    plot_timescales,
+)
+from cbreservoir.experiments.analysis_report.measure import (
+    SPARSENESS_BINS,
+    AnalysisSettings,
+    analyse_checkpoints,
+    analyse_model,
+    granule_sparseness,
+)
+from cbreservoir.experiments.analysis_report.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, run_analysis
+from cbreservoir.experiments.analysis_report.train import level_checkpoints, train_condition
+
+__all__ = [
+    "ANALYSIS_TASKS",
+    "DEFAULT_CONDITIONS",
+    "POPULATION_COLORS",
+    "SPARSENESS_BINS",
+    "AnalysisSettings",
+    "analyse_checkpoints",
+    "analyse_model",
+    "granule_sparseness",
+    "level_checkpoints",
+    "plot_ablation",
+    "plot_dimensionality",
+    "plot_learning_curves",
+    "plot_readout_recovery",
+    "plot_sparseness",
+    "plot_timescales",
+    "run_analysis",
+    "train_condition",
+]

@@ -1,0 +1,257 @@
+"""The reproduction pipeline: a study's cells, the resumable sweep over them, the summaries and figures."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cbreservoir.experiments.reproduce.arguments import check_arguments, config_arguments
+from cbreservoir.experiments.reproduce.conditions import SCALING_CONDITIONS
+from cbreservoir.experiments.reproduce.profiles import Profile
+from cbreservoir.experiments.reproduce.run import ensemble_key, make_cell, run_cell, run_cells
+from cbreservoir.experiments.sweep import cell_id, run_sweep
+from cbreservoir.utils.files import atomic_write_text, directory_lock
+from cbreservoir.utils.validation import check_resume_settings
+
+__all__ = ["SETTINGS_FILE", "build_cells", "reproduce", "run_config_sweep"]
+
+#: Name of the record of a reproduction's settings in its output directory.
+SETTINGS_FILE = "settings.json"
+
+
+def build_cells(
+    tasks: Sequence[str],
+    conditions: Sequence[str],
+    *,
+    seeds: Sequence[int],
+    profile: Profile,
+    granule_sizes: Sequence[int] | None = None,
+) -> list[dict]:
+    """All cells of a reproduction: every (task, condition, seed) at G = 256, plus the scaling sweep.
+
+    Parameters
+    ----------
+    tasks, conditions, seeds
+        What to run.
+    profile : Profile
+        Settings stored in every cell.
+    granule_sizes : sequence of int, optional
+        If given, also CB-RNN with each G and the RNN-only matched to it, for every task and seed.
+
+    Returns
+    -------
+    list of dict
+        Distinct cells (the scaling sweep's G = 256 cells coincide with the main ones).
+    """
+    cells = [
+        make_cell(task, condition, seed=seed, profile=profile)
+        for task in tasks
+        for condition in conditions
+        for seed in seeds
+    ]
+    for task in tasks:
+        for granule in granule_sizes or ():
+            for condition in SCALING_CONDITIONS:
+                cells += [
+                    make_cell(task, condition, seed=seed, profile=profile, n_granule=granule)
+                    for seed in seeds
+                ]
+    return list({cell_id(cell): cell for cell in cells}.values())
+
+
+def reproduce(
+    task: str | Sequence[str],
+    *,
+    profile: str | Profile = "quick",
+    seeds: int | Sequence[int] | None = None,
+    conditions: Sequence[str] | None = None,
+    output_dir: str | os.PathLike = "cbreservoir-reproduce",
+    backend: str = "loky",
+    n_jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    granule_sizes: Sequence[int] | None = None,
+    ensemble: int = 1,
+) -> dict:
+    """Run (or resume) the study's comparison and write the summary table, JSON and figures.
+
+    Parameters
+    ----------
+    task : str or sequence of str
+        Among ``"dms"``, ``"parity"``, ``"multitask"``, ``"switching"``.
+    profile : {"quick", "paper"} or Profile
+        Run settings (:data:`PROFILES`).
+    seeds : int or sequence of int, optional
+        A count (seeds ``0 .. n-1``) or explicit seeds; default the profile's ``n_seeds``.
+    conditions : sequence of str, optional
+        Among :data:`CONDITIONS`; default :data:`MAIN_CONDITIONS`.
+    output_dir : path
+        Gets ``runs/`` (one JSON per run), ``summary.md``, ``summary.json`` and the PNG figures.
+    backend, n_jobs, scheduler, progress
+        As in :func:`cbreservoir.experiments.sweep.run_sweep`.
+    granule_sizes : sequence of int, optional
+        Also run the granule scaling sweep (CB-RNN with these G vs matched RNN-only), e.g. the
+        profile's ``granule_sizes``.
+    ensemble : int
+        Train up to this many runs of one task and architecture together as one batched ensemble
+        (:func:`~cbreservoir.experiments.reproduce.run.run_ensemble`; each keeps its own seed, schedule and
+        curriculum level, and its results are those of its solo run; feedforward runs stay alone).
+        1: every run alone.
+
+    Returns
+    -------
+    dict
+        ``profile``, ``tasks``, ``conditions``, ``seeds``, ``granule_sizes``, ``n_runs``, ``wall_seconds``,
+        ``summaries`` (one :func:`~cbreservoir.experiments.reproduce.summary.summarize_task` dict per task),
+        ``table`` (Markdown) and ``files`` (paths written).
+    """
+    arguments = check_arguments(
+        task,
+        profile=profile,
+        seeds=seeds,
+        conditions=conditions,
+        output_dir=output_dir,
+        backend=backend,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        granule_sizes=granule_sizes,
+        ensemble=ensemble,
+    )
+    settings, tasks, names = arguments["profile"], arguments["task"], arguments["conditions"]
+    seed_list, granule_sizes, ensemble = arguments["seeds"], arguments["granule_sizes"], arguments["ensemble"]
+    output = Path(arguments["output_dir"])
+    cells = build_cells(tasks, names, seeds=seed_list, profile=settings, granule_sizes=granule_sizes)
+    record = {
+        "profile": settings.settings(),
+        "tasks": list(tasks),
+        "conditions": list(names),
+        "seeds": seed_list,
+        "granule_sizes": list(granule_sizes or []),
+    }
+    with directory_lock(output):
+        _check_output_settings(output, record)
+        start = time.perf_counter()
+        grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
+        run = run_cells if grouping else run_cell
+        runner = functools.partial(run, checkpoint_root=str(output / "checkpoints"))
+        runs = run_sweep(
+            cells,
+            runner,
+            output_dir=output / "runs",
+            backend=arguments["backend"],
+            n_jobs=arguments["n_jobs"],
+            scheduler=arguments["scheduler"],
+            progress=progress,
+            **grouping,
+        )
+        wall_seconds = time.perf_counter() - start
+        report = {**record, "n_runs": len(runs), "wall_seconds": wall_seconds}
+        report.update(_write_outputs(runs, tasks, settings, output, scaling=bool(granule_sizes)))
+    return report
+
+
+def _check_output_settings(output: Path, record: dict) -> None:
+    """Record the settings of the reproduction in ``output``, or check them against the recorded ones.
+
+    Only ``profile.n_epochs`` may grow. A directory written before settings were recorded gets its
+    record now (its runs are addressed by their full settings, so none can be mistaken for another).
+    """
+    path = output / SETTINGS_FILE
+    if path.exists():
+        try:
+            stored = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+            stored = error
+        if not isinstance(stored, dict):
+            raise ValueError(
+                f"the settings record {path} is unreadable or not a mapping ({stored!r:.100}); "
+                "remove the directory (or the record) to start over"
+            )
+        check_resume_settings(
+            stored, record, where=f"output directory {output}", may_grow=("profile.n_epochs",)
+        )
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
+
+
+def _write_outputs(
+    runs: Sequence[dict], tasks: Sequence[str], profile: Profile, output: Path, scaling: bool
+) -> dict:
+    """Summaries, the Markdown table, ``summary.json`` / ``summary.md`` and the figures."""
+    from cbreservoir.experiments.reproduce.figures import plot_learning_curves, plot_scaling
+    from cbreservoir.experiments.reproduce.summary import markdown_table, summarize_task
+    from cbreservoir.utils.strict_json import json_ready
+
+    summaries = [
+        summarize_task(
+            task,
+            [run for run in runs if run["task"] == task],
+            n_epochs=profile.n_epochs,
+            switching_window=profile.switching_window,
+        )
+        for task in tasks
+    ]
+    table = markdown_table(summaries)
+    figures = []
+    for summary in summaries:
+        task_runs = [run for run in runs if run["task"] == summary["task"]]
+        figures.append(
+            plot_learning_curves(
+                summary["task"],
+                task_runs,
+                path=output / f"curves_{summary['task']}.png",
+                half_max=summary["half_max"],
+            )
+        )
+        if scaling:
+            rows = [row for row in summary["rows"] if row["condition"] in SCALING_CONDITIONS]
+            figures.append(
+                plot_scaling(summary["task"], rows, path=output / f"scaling_{summary['task']}.png")
+            )
+    atomic_write_text(
+        output / "summary.json",
+        json.dumps(
+            json_ready({"profile": profile.settings(), "summaries": summaries}), indent=1, allow_nan=False
+        ),
+    )
+    atomic_write_text(output / "summary.md", f"# Reproduction summary (profile {profile.name!r})\n\n{table}")
+    files = {"summary_json": str(output / "summary.json"), "summary_md": str(output / "summary.md")}
+    return {
+        "summaries": summaries,
+        "table": table,
+        "files": {**files, "figures": [str(path) for path in figures]},
+    }
+
+
+def run_config_sweep(config: Mapping | str | os.PathLike, progress: bool = True, **overrides: object) -> dict:
+    """Run a grid sweep described by a config dict (or a JSON / YAML file holding one).
+
+    Parameters
+    ----------
+    config : dict or path
+        Keys (:data:`CONFIG_KEYS`): ``tasks`` (required), ``profile``, ``overrides``, ``conditions``,
+        ``seeds``, ``granule_sizes``, ``output_dir``, ``backend``, ``n_jobs``, ``scheduler``,
+        ``ensemble``. Example::
+
+            {"tasks": ["dms"], "profile": "quick", "overrides": {"n_epochs": 40},
+             "conditions": ["cbrnn", "rnn"], "seeds": 5, "output_dir": "sweep-dms"}
+
+    progress : bool
+        Show the progress bar.
+    **overrides
+        Config keys given by the caller (e.g. the command line's ``backend``), taking precedence.
+
+    Returns
+    -------
+    dict
+        As :func:`reproduce`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`config_arguments`, before any run starts.
+    """
+    return reproduce(**config_arguments(config, **overrides), progress=progress)
