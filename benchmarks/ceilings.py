@@ -75,7 +75,7 @@ def manual_gradients(
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Loss gradients of E CB-RNNs at once, by hand-written backpropagation through time.
 
-    The model is ``cbreservoir.experiments.reference``'s (PAPER.md's equations): the cerebellum reads
+    The model is ``cbreservoir.experiments.reference``'s (the study's equations): the cerebellum reads
     ``[h_{t-1}; x_t]`` and its output is the additive bias inside the core's leaky ReLU; the loss is the
     batch-mean cross-entropy of the final state's logits. ``h_{t-1}`` multiplies ``W_h`` and the
     granule weights' ``h`` columns in one fused product; the weight gradients are one product over all

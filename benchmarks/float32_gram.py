@@ -24,7 +24,8 @@ RIDGES = (1e-6, 1e-3, 1e-1, 1.0, 10.0)
 
 def feature_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """name -> (X (n, d), Y (n, k)): reservoir states, their granule code, the speed benchmark's features."""
-    rng = np.random.default_rng(0)  # the features and targets of cbreservoir.experiments.bench.bench_ridge_fit
+    # the features and targets of cbreservoir.experiments.bench.bench_ridge_fit
+    rng = np.random.default_rng(0)
     X = np.tanh(rng.standard_normal((100_000, 1000)))
     Y = X[:, :10] - 0.5 * X[:, 10:20] + 0.1 * rng.standard_normal((100_000, 10))
     u = np.random.default_rng(1).uniform(-1.0, 1.0, (20, 2000, 1))

@@ -1,4 +1,6 @@
-"""The plain per-network reference loop (the speed benchmarks' peer); it lives in ``cbreservoir.experiments.reference``.
+"""The plain per-network reference loop (the speed benchmarks' peer).
+
+It lives in ``cbreservoir.experiments.reference``.
 
 Usage::
 

@@ -1,4 +1,6 @@
-"""Reproduce the CB-RNN study's comparison (PAPER.md) with cbreservoir.experiments.reproduce.
+"""Reproduce the CB-RNN study's comparison with cbreservoir.experiments.reproduce.
+
+The study: Voce, Giannakakis & Clopath 2026, arXiv:2605.10356.
 
 Runs every (task, condition, seed) as one resumable sweep cell, then writes ``summary.md``,
 ``summary.json`` and the figures into ``--output``. Re-running the same command resumes: finished runs

@@ -4,7 +4,8 @@ Measured as a new user would, side by side in one run, alternating the sides, wh
 
 (a) one network through the DMS curriculum at the study's settings (100 steps + 50 test batches of 64 per
     epoch, threshold 0.98) on one thread: ``cbreservoir train --model M --task dms --epochs E ...`` against
-    ``python -m cbreservoir.experiments.reference --curriculum --model M ...`` (``nn.Linear`` layers, explicit time loop,
+    ``python -m cbreservoir.experiments.reference --curriculum --model M ...`` (``nn.Linear`` layers,
+    explicit time loop,
     the study's SGD; the same seeds, so the same initial weights and the same DMS batches), for the CB-RNN
     and the RNN-only baseline (H = 202);
 (b) a curriculum sweep of 8 CB-RNN runs on both cores: ``cbreservoir reproduce --conditions cbrnn --seeds 8
@@ -116,7 +117,8 @@ def bench_curriculum(model: str, epochs: int, repeat: int) -> dict:
     protocol = ["--epochs", str(epochs), "--steps", "100", "--test-batches", "50", "--seed", "0"]
     python = sys.executable
     ours = [python, "-m", "cbreservoir.cli", "train", "--model", model, "--task", "dms", *protocol]
-    peer = [python, "-m", "cbreservoir.experiments.reference", "--curriculum", "--model", model, "--networks", "1"]
+    peer = [python, "-m", "cbreservoir.experiments.reference", "--curriculum"]
+    peer += ["--model", model, "--networks", "1"]
 
     def run_ours() -> tuple[float, list[int]]:
         seconds, (output,) = _run([[*ours, "--json"]])

@@ -12,7 +12,7 @@ from torch import nn
 
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
 
-#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (PAPER.md).
+#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
 INITIAL_STATE_SCALE = 0.1
 
 Logits = torch.Tensor | tuple[torch.Tensor, ...]

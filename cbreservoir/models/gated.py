@@ -83,7 +83,8 @@ class LSTMModel(_GatedModel):
     The state is ``[h; cell]`` (B, 2H); :meth:`initial_state` draws both from 0.1·U(0, 1). With
     ``cerebellum=True`` the cerebellum reads ``[h_{t−1}; x_t]`` and its output is added to the cell
     candidate's pre-activation (the ``g`` gate, the LSTM's analogue of the GRU candidate), norm-clipped
-    per sample as for the GRU (:func:`cbreservoir.numerics.functional.lstm_step`). Kinds ``"lstm"`` / ``"lstm_cb"``.
+    per sample as for the GRU (:func:`cbreservoir.numerics.functional.lstm_step`).
+    Kinds ``"lstm"`` / ``"lstm_cb"``.
     """
 
     base_kind = "lstm"

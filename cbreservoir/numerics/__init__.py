@@ -1,6 +1,7 @@
 """Torch side of cbreservoir: the math (:mod:`.functional`) and the modules that hold it.
 
-* :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum, GRU/LSTM
+* :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum,
+  GRU/LSTM
   steps with a cerebellar bias, activations);
 * :mod:`cbreservoir.numerics.modules` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
   ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`.

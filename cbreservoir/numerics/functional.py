@@ -1,11 +1,11 @@
 """The model's math, written once.
 
 Every path of cbreservoir — the reservoirpy nodes (numpy in, numpy out), the torch modules
-trained by BPTT and the batched ensembles — evaluates the equations of ``DESIGN.md`` through
+trained by BPTT and the batched ensembles — evaluates the equations of ``docs/model.md`` through
 the functions below. They take torch tensors of any floating dtype; leading dimensions are
 batch dimensions (series, ensemble members, ...).
 
-Notation (DESIGN.md): input x_t (d features), cortical state h_t (H units), leak α.
+Notation (docs/model.md): input x_t (d features), cortical state h_t (H units), leak α.
 
     h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)
     g_t = ReLU(W_gc u_t + b_gc);  p_t = ReLU(W_pc g_t + b_pc);  c_t = W_dcn p_t + b_dcn
@@ -102,7 +102,7 @@ def core_step(
     activation: Callable[[torch.Tensor], torch.Tensor],
     cerebellar_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One step of the leaky Elman core (DESIGN.md).
+    """One step of the leaky Elman core (docs/model.md).
 
     ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)``
 
@@ -152,7 +152,7 @@ def cerebellum_forward(
     b_dcn: torch.Tensor | None,
     granule_threshold: torch.Tensor | float | None = None,
 ) -> CerebellarActivity:
-    """Granule → Purkinje → nuclei (DESIGN.md).
+    """Granule → Purkinje → nuclei (docs/model.md).
 
     ``g = ReLU(W_gc u + b_gc − θ)``, ``p = ReLU(W_pc g + b_pc)``, ``c = W_dcn p + b_dcn``.
 

@@ -134,7 +134,8 @@ class _GatedCore(nn.Module):
 
 
 class GRUCore(_GatedCore):
-    """GRU core (parameters of :class:`torch.nn.GRUCell`, math :func:`~cbreservoir.numerics.functional.gru_step`).
+    """GRU core: parameters of :class:`torch.nn.GRUCell`, math
+    :func:`~cbreservoir.numerics.functional.gru_step`.
 
     A cerebellar bias is added to the candidate pre-activation after being norm-clipped per sample to
     that pre-activation's norm.
@@ -151,7 +152,8 @@ class GRUCore(_GatedCore):
 
 
 class LSTMCore(_GatedCore):
-    """LSTM core (:class:`torch.nn.LSTMCell` parameters, math :func:`~cbreservoir.numerics.functional.lstm_step`).
+    """LSTM core: :class:`torch.nn.LSTMCell` parameters, math
+    :func:`~cbreservoir.numerics.functional.lstm_step`.
 
     The state is the concatenation ``[h; cell]`` of size 2H. A cerebellar bias is added to the cell
     candidate's pre-activation (the ``g`` gate), norm-clipped per sample to that pre-activation's norm —

@@ -1,4 +1,4 @@
-"""Curriculum training (PAPER.md, "Training protocol"): raise the task level N whenever the network passes.
+"""Curriculum training (the study's protocol, docs/training.md): raise N whenever the network passes.
 
 An epoch is ``steps_per_epoch`` training steps at the current level N followed by ``test_batches``
 fresh test batches; when the mean test accuracy reaches ``threshold`` the next epoch runs at N + 1
@@ -177,7 +177,7 @@ def _check_positive_int(name: str, value: int) -> None:
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """Write ``payload`` and its :func:`~cbreservoir.utils.files.content_sha256` digest to ``path`` atomically."""
+    """Write ``payload`` with its :func:`~cbreservoir.utils.files.content_sha256` digest, atomically."""
     with atomic_writer(path) as stream:
         torch.save({**payload, _DIGEST_KEY: content_sha256(payload)}, stream)
 

@@ -56,7 +56,8 @@ def test_version(capsys):
 def test_help_imports_no_subcommand_implementation():
     code = (
         "import sys; from cbreservoir.cli import main; main(['--help']); main(['train', '--help']); "
-        "heavy = [m for m in ('torch', 'reservoirpy', 'cbreservoir.experiments.reproduce', 'cbreservoir.models') "
+        "heavy = [m for m in ('torch', 'reservoirpy', 'cbreservoir.experiments.reproduce', "
+        "'cbreservoir.models') "
         "if m in sys.modules]; print(heavy)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,7 @@
-"""End-to-end tests of cbreservoir.experiments.reproduce on tiny settings: outputs, seeding, resume, config sweeps."""
+"""End-to-end tests of cbreservoir.experiments.reproduce on tiny settings.
+
+Outputs, seeding, resume, config sweeps.
+"""
 
 from __future__ import annotations
 

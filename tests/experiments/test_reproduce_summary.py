@@ -1,4 +1,4 @@
-"""Tests of cbreservoir.experiments.reproduce: profiles, conditions, cells, summaries, figures, config errors."""
+"""Tests of cbreservoir.experiments.reproduce: profiles, conditions, cells, summaries, figures, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of cbreservoir.experiments.sweep: stable ids, atomic result files, resume (incl. after SIGKILL), dask backend."""
+"""Tests of cbreservoir.experiments.sweep: stable ids, atomic results, resume (also after SIGKILL), dask."""
 
 from __future__ import annotations
 

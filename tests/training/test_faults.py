@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from cbreservoir.experiments.sweep import BadResultWarning, cell_id, read_result, run_sweep
 from cbreservoir.models import build_model
+from cbreservoir.numerics.optim import TrainingDivergedError
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
-from cbreservoir.numerics.optim import TrainingDivergedError
 from cbreservoir.utils.files import LOCK_NAME
 from tests.support import count, same, snapshot
 
