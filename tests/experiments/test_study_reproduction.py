@@ -1,0 +1,39 @@
+"""The committed study-profile reproduction (docs/results/study) is what the code computes today.
+
+Each committed run file holds its cell (task, condition, seed, every profile setting); running the same
+cell again for its first epochs must give the same levels and test accuracies, and the same training
+losses to float rounding (the committed runs were trained as batched ensembles of 4 members).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cbreservoir.experiments.reproduce.run import run_cell
+
+RUNS = Path(__file__).resolve().parents[2] / "docs" / "results" / "study" / "runs"
+EPOCHS = 2
+
+
+def _committed(condition: str, task: str) -> dict:
+    for path in sorted(RUNS.glob("*.json")):
+        record = json.loads(path.read_text())
+        if (record["cell"]["condition"], record["cell"]["task"]) == (condition, task):
+            return record
+    pytest.fail(f"no committed study run of {condition} on {task} in {RUNS}")
+
+
+@pytest.mark.parametrize(("condition", "task"), [("full_reservoir", "dms")])
+def test_first_epochs_of_a_committed_run_are_reproduced(condition, task):
+    record = _committed(condition, task)
+    assert record["cell"]["profile"]["name"] == "study"
+    cell = {**record["cell"], "profile": {**record["cell"]["profile"], "n_epochs": EPOCHS}}
+    fresh = run_cell(cell)
+    stored = record["result"]["history"]["records"][:EPOCHS]
+    assert fresh["levels"] == record["result"]["levels"][:EPOCHS]
+    records = fresh["history"]["records"]
+    assert [r["accuracy"] for r in records] == [r["accuracy"] for r in stored]
+    assert [r["loss"] for r in records] == pytest.approx([r["loss"] for r in stored], rel=1e-6)
