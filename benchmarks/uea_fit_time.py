@@ -5,13 +5,11 @@ its stages, each timed alone on the same data as in ``fit`` (median of ``--repea
 
 * ``features`` — standardising the inputs, the reservoir run, the granule layer and the pooling
   (``_readout_inputs`` of a fitted model);
-* ``ridge`` — standardising the 1,024 pooled columns and the closed-form ``Ridge`` fit on them (a
-  ``(n_features, n_features)`` Gram matrix and its Cholesky solve, whatever the number of series);
+* ``ridge`` — standardising the 1,024 pooled columns and the closed-form ``Ridge`` fit on them (with fewer
+  series than columns, ``Ridge.fit`` solves the ``(n_series, n_series)`` dual system);
 * ``fit`` — the whole ``fit`` (node construction included);
-* ``dual`` — a bound, not the estimator's code: the same ridge weights from the ``(n_series, n_series)``
-  system of the dual form, ``W = Zcᵀ (Zc Zcᵀ + alpha I)⁻¹ Yc`` (centred ``Z``, ``Y``), which is what a
-  solve costs when there are fewer series than readout inputs (the script checks that both give the
-  same weights);
+* ``dual`` — the dual solve alone, ``W = Zcᵀ (Zc Zcᵀ + alpha I)⁻¹ Yc`` (centred ``Z``, ``Y``), written out
+  (the script checks that it gives the node's weights);
 
 and times MiniRocket's fit on the same sets after one untimed fit (its numba kernels compiled).
 
