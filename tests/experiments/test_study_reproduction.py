@@ -1,8 +1,9 @@
 """The committed study-profile reproduction (docs/results/study) is what the code computes today.
 
 Each committed run file holds its cell (task, condition, seed, every profile setting); running the same
-cell again for its first epochs must give the same levels and test accuracies, and the same training
-losses to float rounding (the committed runs were trained as batched ensembles of 4 members).
+cell again for its first epochs must give the same levels, the same test accuracies (to a trial or two of
+3,200) and the same training losses to float rounding (the committed runs were trained as batched
+ensembles of 4 members through the autograd path; today's solo run uses the fused kernel).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _committed(condition: str, task: str) -> dict:
     pytest.fail(f"no committed study run of {condition} on {task} in {RUNS}")
 
 
-@pytest.mark.parametrize(("condition", "task"), [("full_reservoir", "dms")])
+@pytest.mark.parametrize(("condition", "task"), [("cbrnn", "dms"), ("rnn", "parity"), ("interleaved", "parity")])
 def test_first_epochs_of_a_committed_run_are_reproduced(condition, task):
     record = _committed(condition, task)
     assert record["cell"]["profile"]["name"] == "study"
@@ -35,5 +36,7 @@ def test_first_epochs_of_a_committed_run_are_reproduced(condition, task):
     stored = record["result"]["history"]["records"][:EPOCHS]
     assert fresh["levels"] == record["result"]["levels"][:EPOCHS]
     records = fresh["history"]["records"]
-    assert [r["accuracy"] for r in records] == [r["accuracy"] for r in stored]
+    trials = cell["profile"]["test_batches"] * cell["profile"]["batch_size"]
+    # float rounding of today's fused kernel may flip a trial or two of the 3,200 near the decision boundary
+    assert [r["accuracy"] for r in records] == pytest.approx([r["accuracy"] for r in stored], abs=2 / trials)
     assert [r["loss"] for r in records] == pytest.approx([r["loss"] for r in stored], rel=1e-6)
