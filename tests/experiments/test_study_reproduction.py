@@ -27,7 +27,10 @@ def _committed(condition: str, task: str) -> dict:
     pytest.fail(f"no committed study run of {condition} on {task} in {RUNS}")
 
 
-@pytest.mark.parametrize(("condition", "task"), [("cbrnn", "dms"), ("rnn", "parity"), ("interleaved", "parity")])
+CELLS = [("cbrnn", "dms"), ("rnn", "parity"), ("interleaved", "parity")]
+
+
+@pytest.mark.parametrize(("condition", "task"), CELLS)
 def test_first_epochs_of_a_committed_run_are_reproduced(condition, task):
     record = _committed(condition, task)
     assert record["cell"]["profile"]["name"] == "study"
