@@ -191,26 +191,11 @@ def named_tuples() -> dict[str, type]:
 @cache
 def functions() -> dict[str, Callable[..., Any]]:
     """The functions a file may refer to (activations), by :func:`function_path`."""
-    import reservoirpy.activationsfunc as peer
-    import torch
-
     from cbreservoir.numerics.activations import NUMPY_ACTIVATIONS
     from cbreservoir.numerics.functional import ACTIVATIONS
 
-    listed = (
-        *NUMPY_ACTIVATIONS.values(),
-        np.tanh,
-        torch.tanh,
-        torch.relu,
-        torch.sigmoid,
-        *ACTIVATIONS.values(),
-        peer.tanh,
-        peer.sigmoid,
-        peer.relu,
-        peer.identity,
-        peer.softmax,
-        peer.softplus,
-    )
+    # reservoirpy's functions under their names, the paper's leaky_relu, np.tanh, and the torch twins
+    listed = (*NUMPY_ACTIVATIONS.values(), np.tanh, *ACTIVATIONS.values())
     return {function_path(function): function for function in listed}
 
 

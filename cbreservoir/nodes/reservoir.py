@@ -39,7 +39,7 @@ from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
 from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor, spawn_generators
-from cbreservoir.numerics.activations import _TANH, Activation, activation_name, resolve_activation
+from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation, activation_name, resolve_activation
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,
@@ -136,7 +136,7 @@ class _CoreKernel:
         self.dtype = dtype
 
     def _activate(self, z: np.ndarray) -> np.ndarray:
-        if any(self.activation is tanh for tanh in _TANH):
+        if any(self.activation is tanh for tanh in TANH_FUNCTIONS):
             return np.tanh(z, out=z)
         return np.asarray(self.activation(z.T), dtype=self.dtype).T
 

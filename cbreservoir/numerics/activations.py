@@ -12,7 +12,14 @@ from collections.abc import Callable
 import numpy as np
 from reservoirpy import activationsfunc
 
-__all__ = ["LEAKY_RELU_SLOPE", "NUMPY_ACTIVATIONS", "activation_name", "leaky_relu", "resolve_activation"]
+__all__ = [
+    "LEAKY_RELU_SLOPE",
+    "NUMPY_ACTIVATIONS",
+    "TANH_FUNCTIONS",
+    "activation_name",
+    "leaky_relu",
+    "resolve_activation",
+]
 
 #: Negative slope of the paper's LeakyReLU.
 LEAKY_RELU_SLOPE = 0.01
@@ -44,7 +51,7 @@ NUMPY_ACTIVATIONS: dict[str, Activation] = {
 _SHORT_NAMES = {"smax": "softmax", "sp": "softplus", "sig": "sigmoid", "id": "identity", "re": "relu"}
 
 #: The activations that are ``np.tanh``, evaluated in place (``np.tanh(z, out=z)`` allocates nothing).
-_TANH = (activationsfunc.tanh, np.tanh)
+TANH_FUNCTIONS = (activationsfunc.tanh, np.tanh)
 
 
 def resolve_activation(activation: str | Activation) -> Activation:
