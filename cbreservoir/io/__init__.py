@@ -38,6 +38,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +80,8 @@ PathLike = str | os.PathLike
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _CHUNK = 1 << 20
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the character it escapes
+_JSON_STRING = re.compile(rb'"[^"]*"')  # a string, once escapes are removed
 
 
 # ----------------------------------------------------------------------------------------------- public API
@@ -171,22 +173,19 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         hold, or describes something other than what the format can hold. The message says which.
     """
     _check_max_bytes(max_bytes)
-    with _opened(path, max_bytes) as (archive, header, declared):
-        stored = sum(math.prod(shape) * np.dtype(dtype).itemsize for dtype, shape in declared.values())
-
-        def array(key: str) -> np.ndarray:
-            return _array(archive, key, header["arrays"][key])
-
-        try:
-            obj = Decoder(array, declared, max_bytes - stored).decode(header["payload"])
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from error
-        except Exception as error:  # a registered class or numpy/torch/scipy refusing a malformed value
-            raise ValueError(f"{path}: malformed payload: {error!r}") from error
-    if (class_path(type(obj)), _object_type(obj)) != (header["class"], header["object_type"]):
+    contents = _contents(path, max_bytes)
+    header = contents.header
+    try:
+        obj = Decoder(contents.array, contents.declared, contents.budget.spend).decode(header["payload"])
+        kind = (class_path(type(obj)), _object_type(obj))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    except Exception as error:  # a registered class or numpy/torch/scipy refusing a malformed value
+        raise ValueError(f"{path}: malformed payload: {error!r}") from error
+    if kind != (header["class"], header["object_type"]):
         raise ValueError(
             f"{path}: the header declares a {header['class']} ({header['object_type']}), but the payload "
-            f"holds a {class_path(type(obj))} ({_object_type(obj)})"
+            f"holds a {kind[0]} ({kind[1]})"
         )
     return obj
 
@@ -213,71 +212,215 @@ def read_header(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[s
         As :func:`load`, for a file that is not a readable cbreservoir file of a known version.
     """
     _check_max_bytes(max_bytes)
-    with _opened(path, max_bytes) as (archive, header, _):
-        metadata = archive.metadata()
+    contents = _contents(path, max_bytes)
+    metadata = contents.metadata
     return {
         "format": metadata["format"],
         "format_version": int(metadata["format_version"]),
         "package_version": metadata["package_version"],
         "sha256": metadata["sha256"],
-        **header,
+        **contents.header,
     }
 
 
 # ------------------------------------------------------------------------------------------- file access
+
+#: Bytes charged per JSON value before a header is parsed: the parsed value and the decoded object that
+#: stands for it (an empty list parses to 64 bytes and decodes to 64 more; a one-key dict takes 184).
+_VALUE_BYTES = 256
+#: Bytes charged per character of JSON text before it is parsed (the decoded text and its strings).
+_CHAR_BYTES = 4
+#: Bytes any file may allocate beyond ``max_bytes`` (so that small limits still parse small headers).
+_ALLOWANCE = 1024**2
+#: Safetensors dtype names and the NumPy dtypes of their elements.
+_TENSOR_DTYPES = {name: np.dtype(dtype) for dtype, name in ARRAY_DTYPES.items()}
+#: The metadata fields of a cbreservoir file, and the longest each may be (the header is bounded apart).
+_METADATA_FIELDS = {"format": 64, "format_version": 64, "package_version": 64, "sha256": 64}
 
 
 def _check_max_bytes(max_bytes: Any) -> None:
     check_int(max_bytes, "max_bytes (a number of bytes)", minimum=1)
 
 
-@contextlib.contextmanager
-def _opened(path: PathLike, max_bytes: int) -> Iterator[tuple[Any, dict[str, Any], dict[str, tuple]]]:
-    """Open and check the file at ``path``; yield the safetensors handle, the header and the array table.
+class _Budget:
+    """Bytes that loading may allocate beyond the file's own (``max_bytes``); charged before allocating."""
 
-    Every check that needs no array is done here, in order: size, kind, metadata, header depth and JSON,
-    the array table against the stored tensors, the checksum over every stored byte.
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def spend(self, nbytes: int, what: str) -> None:
+        if nbytes > self.left:
+            raise ValueError(
+                f"{what} would need {nbytes:,} bytes, more than the {self.left:,} left of max_bytes"
+            )
+        self.left -= nbytes
+
+
+class _Contents:
+    """A file read once and checked: its metadata, header, stored arrays and the loading budget."""
+
+    def __init__(
+        self, metadata: dict[str, str], header: dict[str, Any], stored: dict[str, np.ndarray], budget: _Budget
+    ) -> None:
+        self.metadata = metadata
+        self.header = header
+        self.stored = stored
+        self.budget = budget
+        self.declared = {key: (entry[0], tuple(entry[1])) for key, entry in header["arrays"].items()}
+
+    def array(self, key: str) -> np.ndarray:
+        """The array ``key`` as saved: the bytes that were hashed, in the saved dtype, shape and order."""
+        dtype, shape, fortran = self.header["arrays"][key]
+        numpy_dtype, _, extra = array_layout(dtype)
+        values = self.stored[key]
+        if extra:
+            values = values.view(numpy_dtype)
+        values = values.reshape(shape)
+        if fortran and not values.flags.f_contiguous:
+            self.budget.spend(values.nbytes, f"array {key!r} in Fortran order")
+            values = np.asfortranarray(values)
+        return values
+
+
+def _contents(path: PathLike, max_bytes: int) -> _Contents:
+    """Read the file at ``path`` once and check everything that needs no array, in order.
+
+    Size and kind; the safetensors table (offsets, dtypes, shapes) and the metadata; every stored byte,
+    read once into the arrays it will be decoded from and hashed there (a file changed meanwhile cannot
+    hand over other bytes than those checked); the checksum; the header's length, depth and JSON; the
+    array table against the stored tensors. Parsing JSON text is charged to the budget before it starts.
     """
-    from safetensors import safe_open
-
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    if not path.is_file():
-        raise ValueError(f"{path}: not a cbreservoir file (not a regular file)")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ValueError(f"{path}: the file has {size:,} bytes, more than max_bytes={max_bytes:,}")
-    with open(path, "rb") as stream:
-        magic = stream.read(8)
-    if magic[:4] in _ZIP_MAGIC:
-        raise ValueError(
-            f"{path}: not a cbreservoir file this version reads: a zip (.npz) archive, as cbreservoir file "
-            "format version 1 wrote. Version 1 files are no longer read, because their decoder could be made "
-            f"to run code from the file; this cbreservoir ({_package_version()}) reads version "
-            f"{FORMAT_VERSION}. If you trust the file, load it with the cbreservoir that wrote it and save "
-            "it again with this one."
-        )
-    try:
-        archive = safe_open(str(path), framework="numpy")
-    except Exception as error:  # safetensors refuses bad headers, offsets and sizes with SafetensorError
-        raise ValueError(
-            f"{path}: not a readable cbreservoir file (truncated or corrupted?): {error}"
-        ) from error
-    with archive:
+    budget = _Budget(max_bytes + _ALLOWANCE)
+    with _regular_file(path, max_bytes) as (stream, size):
+        head = _read_exactly(stream, min(size, 8), path)
+        if head[:4] in _ZIP_MAGIC:
+            raise ValueError(_version_1_refusal(path))
+        length = int.from_bytes(head, "little")
         try:
-            header, declared = _checked_contents(
-                archive, path, 8 + int.from_bytes(magic, "little"), max_bytes
+            if size < 8 or length > size - 8:
+                raise ValueError(f"the file has {size:,} bytes; its header length field says {length:,} + 8")
+            metadata, tensors = _safetensors_table(
+                _read_exactly(stream, length, path), size - 8 - length, budget
             )
         except ValueError as error:
+            raise ValueError(
+                f"{path}: not a readable cbreservoir file (truncated or corrupted?): {error}"
+            ) from error
+        try:
+            _check_metadata(metadata)
+        except ValueError as error:
             raise ValueError(f"{path}: {error}") from error
-        yield archive, header, declared
+        digest = _metadata_digest(metadata)
+        stored = {}
+        for key, (dtype, shape, _) in sorted(tensors.items(), key=lambda item: item[1][2]):
+            stored[key] = np.empty(shape, dtype=dtype)
+            _read_into(stream, stored[key], path)
+            digest.update(stored[key].data)
+        if stream.read(1):
+            raise ValueError(f"{path}: the file grew while it was read")
+    try:
+        if digest.hexdigest() != metadata["sha256"]:
+            raise ValueError(
+                "corrupted file: the sha256 checksum over its metadata and arrays does not match"
+            )
+        header = _checked_header(metadata[HEADER_KEY], tensors, budget)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    return _Contents(metadata, header, stored, budget)
 
 
-def _checked_contents(
-    archive: Any, path: Path, data_start: int, max_bytes: int
-) -> tuple[dict[str, Any], dict[str, tuple]]:
-    metadata = archive.metadata() or {}
+def _version_1_refusal(path: Path) -> str:
+    return (
+        f"{path}: not a cbreservoir file this version reads: a zip (.npz) archive, as cbreservoir file "
+        "format version 1 wrote. Version 1 files are no longer read, because their decoder could be made "
+        f"to run code from the file; this cbreservoir ({_package_version()}) reads version "
+        f"{FORMAT_VERSION}. If you trust the file, load it with the cbreservoir that wrote it and save "
+        "it again with this one."
+    )
+
+
+@contextlib.contextmanager
+def _regular_file(path: Path, max_bytes: int) -> Iterator[tuple[Any, int]]:
+    """``(stream, size)`` of ``path`` if it is a regular file of at most ``max_bytes`` bytes.
+
+    Opened without blocking (a FIFO does not wait for a writer) and checked on the open descriptor, so
+    that what is read is the file that was checked, not another one swapped in under its name.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {path}") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read: {error.strerror}") from None
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_size > max_bytes:
+        os.close(descriptor)
+        if stat.S_ISREG(status.st_mode):
+            raise ValueError(
+                f"{path}: the file has {status.st_size:,} bytes, more than max_bytes={max_bytes:,}"
+            )
+        raise ValueError(f"{path}: not a cbreservoir file (not a regular file)")
+    with os.fdopen(descriptor, "rb", buffering=0) as stream:
+        yield stream, status.st_size
+
+
+def _read_exactly(stream: Any, count: int, path: Path) -> bytes:
+    data = stream.read(count)
+    if len(data) != count:
+        raise ValueError(f"{path}: the file was truncated while it was read")
+    return data
+
+
+def _read_into(stream: Any, array: np.ndarray, path: Path) -> None:
+    view, done = memoryview(array.reshape(-1).view(np.uint8)), 0
+    while done < len(view):
+        count = stream.readinto(view[done:])
+        if not count:
+            raise ValueError(f"{path}: the file was truncated while it was read")
+        done += count
+
+
+def _safetensors_table(
+    table_bytes: bytes, data_bytes: int, budget: _Budget
+) -> tuple[dict[str, str], dict[str, tuple[np.dtype, list[int], int]]]:
+    """The metadata and ``{key: (dtype, shape, offset)}`` of a safetensors table, every offset checked.
+
+    The tensors must fill the ``data_bytes`` after the table exactly, without gaps or overlaps.
+    """
+    table = _parse_json(table_bytes, "the safetensors header", budget, max_depth=3)
+    if not isinstance(table, dict):
+        raise ValueError("the safetensors header is not a JSON object")
+    metadata = table.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
+        raise ValueError("the safetensors metadata must map names to strings")
+    tensors: dict[str, tuple[np.dtype, list[int], int]] = {}
+    for key, entry in table.items():
+        if not (isinstance(entry, dict) and sorted(entry) == ["data_offsets", "dtype", "shape"]):
+            raise ValueError(f"tensor {key!r:.80}: expected dtype, shape and data_offsets")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _TENSOR_DTYPES:
+            raise ValueError(f"tensor {key!r:.80}: unsupported dtype {dtype!r:.40}")
+        if not (type(shape) is list and all(type(size) is int and size >= 0 for size in shape)):
+            raise ValueError(f"tensor {key!r:.80}: its shape must be non-negative integers")
+        if not (type(offsets) is list and len(offsets) == 2 and all(type(value) is int for value in offsets)):
+            raise ValueError(f"tensor {key!r:.80}: its data_offsets must be two integers")
+        if offsets[1] - offsets[0] != math.prod(shape) * _TENSOR_DTYPES[dtype].itemsize:
+            raise ValueError(f"tensor {key!r:.80}: its offsets {offsets} do not hold its shape {shape}")
+        tensors[key] = (_TENSOR_DTYPES[dtype], shape, offsets[0])
+    end = 0
+    for key, (dtype, shape, begin) in sorted(tensors.items(), key=lambda item: item[1][2]):
+        if begin != end:
+            raise ValueError(
+                f"the tensors' bytes are not contiguous ({key!r:.80} starts at {begin}, not {end})"
+            )
+        end = begin + math.prod(shape) * dtype.itemsize
+    if end != data_bytes:
+        raise ValueError(f"the tensors hold {end:,} bytes, the file {data_bytes:,} after its header")
+    return metadata, tensors
+
+
+def _check_metadata(metadata: dict[str, str]) -> None:
     if metadata.get("format") != FORMAT_NAME:
         raise ValueError(f"not a cbreservoir file (its metadata format is not {FORMAT_NAME!r})")
     version = metadata.get("format_version")
@@ -287,48 +430,60 @@ def _checked_contents(
             f"{metadata.get('package_version')!r:.40}); cbreservoir {_package_version()} reads version "
             f"{FORMAT_VERSION}"
         )
-    missing = [key for key in ("package_version", HEADER_KEY, "sha256") if key not in metadata]
-    if missing:
-        raise ValueError(f"corrupted file: the metadata lacks {missing}")
-    text = metadata[HEADER_KEY]
-    if len(text) > MAX_HEADER_BYTES:
-        raise ValueError(f"the header has {len(text):,} characters, more than {MAX_HEADER_BYTES:,}")
-    depth = _json_depth(text)
-    if depth > MAX_HEADER_DEPTH:
+    expected = {*_METADATA_FIELDS, HEADER_KEY}
+    if set(metadata) != expected:
         raise ValueError(
-            f"corrupted file: the header nests {depth} levels deep, more than {MAX_HEADER_DEPTH}"
+            f"corrupted file: the metadata must hold exactly {sorted(expected)}; it lacks "
+            f"{sorted(expected - set(metadata))} and has {sorted(set(metadata) - expected)[:5]!r:.120}"
         )
+    for key, longest in _METADATA_FIELDS.items():
+        if len(metadata[key]) > longest:
+            raise ValueError(f"corrupted file: the metadata field {key} is longer than {longest} characters")
+    if len(metadata[HEADER_KEY]) > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"the header has {len(metadata[HEADER_KEY]):,} characters, more than {MAX_HEADER_BYTES:,}"
+        )
+
+
+def _checked_header(text: str, tensors: dict, budget: _Budget) -> dict[str, Any]:
     try:
-        header = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except ValueError as error:  # json.JSONDecodeError, duplicate keys, NaN, integers too long
-        raise ValueError(f"corrupted file: the header is not valid JSON: {error}") from error
+        header = _parse_json(text, "the header", budget, max_depth=MAX_HEADER_DEPTH)
+    except ValueError as error:
+        raise ValueError(f"corrupted file: {error}") from error
     if not isinstance(header, dict) or sorted(header) != ["arrays", "class", "object_type", "payload"]:
         raise ValueError(
             "corrupted file: the header must hold exactly object_type, class, arrays and payload"
         )
     if not isinstance(header["class"], str) or not isinstance(header["object_type"], str):
         raise ValueError("corrupted file: the header's class and object_type must be strings")
-    declared = _checked_table(archive, header["arrays"], max_bytes)
-    with open(path, "rb") as stream:
-        stream.seek(data_start)
-        digest = _digest(metadata, iter(lambda: stream.read(_CHUNK), b""))
-    if digest != metadata["sha256"]:
-        raise ValueError("corrupted file: the sha256 checksum over its metadata and arrays does not match")
-    return header, declared
+    _check_table(tensors, header["arrays"])
+    return header
 
 
-def _checked_table(archive: Any, table: Any, max_bytes: int) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """``{key: (dtype, shape)}`` of the declared arrays, each checked against the stored tensor."""
+def _parse_json(text: str | bytes, what: str, budget: _Budget, *, max_depth: int) -> Any:
+    """Parse ``text`` strictly (no NaN, no duplicate keys) after checking its depth and charging its size."""
+    depth, values = _json_shape(text)
+    if depth > max_depth:
+        raise ValueError(f"{what} nests {depth} levels deep, more than {max_depth}")
+    budget.spend(
+        _CHAR_BYTES * len(text) + _VALUE_BYTES * values, f"parsing {what} ({len(text):,} characters)"
+    )
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as error:  # json.JSONDecodeError, duplicates, NaN, long integers
+        raise ValueError(f"{what} is not valid JSON: {error}") from error
+
+
+def _check_table(tensors: dict[str, tuple[np.dtype, list[int], int]], table: Any) -> None:
+    """The declared arrays ``{key: [dtype, shape, fortran]}`` are exactly the stored tensors, as stored."""
     if not isinstance(table, dict):
         raise ValueError("corrupted file: the header's arrays must be a table")
-    stored = set(archive.keys())
-    if stored != set(table):
+    if set(tensors) != set(table):
         raise ValueError(
-            f"corrupted file: the header declares arrays {sorted(set(table) - stored)[:10]} the file lacks, "
-            f"and the file holds arrays {sorted(stored - set(table))[:10]} the header does not declare"
+            f"corrupted file: the header declares arrays {sorted(set(table) - set(tensors))[:10]} the file "
+            f"lacks, and the file holds arrays {sorted(set(tensors) - set(table))[:10]} the header does not "
+            "declare"
         )
-    declared: dict[str, tuple[str, tuple[int, ...]]] = {}
-    total = 0
     for key, entry in table.items():
         if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], bool)):
             raise ValueError(
@@ -339,41 +494,35 @@ def _checked_table(archive: Any, table: Any, max_bytes: int) -> dict[str, tuple[
             raise ValueError(
                 f"corrupted file: array {key!r}: its shape must be non-negative integers, got {shape!r:.80}"
             )
-        numpy_dtype, kept, extra = array_layout(dtype)
-        view = archive.get_slice(key)
+        _, kept, extra = array_layout(dtype)
+        stored_dtype, stored_shape, _ = tensors[key]
         expected = (ARRAY_DTYPES[kept], [*shape, extra] if extra else shape or [1])  # 0-d: stored as [1]
-        if (view.get_dtype(), view.get_shape()) != expected:
+        if (ARRAY_DTYPES[stored_dtype.str], stored_shape) != expected:
             raise ValueError(
                 f"corrupted file: array {key!r} is declared {dtype} of shape {shape} (stored as "
-                f"{expected[0]} {expected[1]}), but the file stores {view.get_dtype()} of shape "
-                f"{view.get_shape()}"
+                f"{expected[0]} {expected[1]}), but the file stores {ARRAY_DTYPES[stored_dtype.str]} of "
+                f"shape {stored_shape}"
             )
-        total += math.prod(shape) * numpy_dtype.itemsize
-        declared[key] = (dtype, tuple(shape))
-    if total > max_bytes:
-        raise ValueError(f"the arrays declare {total:,} bytes, more than max_bytes={max_bytes:,}")
-    return declared
 
 
-def _array(archive: Any, key: str, entry: list) -> np.ndarray:
-    """The array ``key`` as saved: its dtype (viewing the stored layout), shape and memory order."""
-    dtype, stored, extra = array_layout(entry[0])
-    values = archive.get_tensor(key).reshape(-1)  # a fresh buffer of its own: copied only if F-ordered
-    if extra:
-        values = values.view(dtype)
-    return np.require(values.reshape(entry[1]), requirements=["A", "W", "F" if entry[2] else "C"])
+def _json_shape(text: str | bytes) -> tuple[int, int]:
+    """How deeply the JSON text nests, and how many values it holds (at most); linear time, no recursion.
 
-
-def _json_depth(text: str) -> int:
-    """How deeply the JSON document ``text`` nests (brackets inside strings do not count); no recursion."""
-    codes = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "replace"), dtype=np.uint8)
+    Escapes are removed first (``\\`` and the character after it), then strings: both patterns match
+    in one pass without backtracking. Brackets and separators left are structure.
+    """
+    raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
+    stripped = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", raw))
+    values = 1 + sum(stripped.count(token) for token in (b"[", b"{", b",", b":"))
+    codes = np.frombuffer(stripped, dtype=np.uint8)
     depth = peak = 0
-    for start in range(0, len(codes), _CHUNK):
-        chunk = codes[start : start + _CHUNK]
-        steps = np.isin(chunk, (ord("["), ord("{"))).astype(np.int64) - np.isin(chunk, (ord("]"), ord("}")))
-        levels = depth + np.cumsum(steps)
+    for begin in range(0, len(codes), _CHUNK):
+        chunk = codes[begin : begin + _CHUNK]
+        steps = ((chunk == ord("[")) | (chunk == ord("{"))).astype(np.int32)
+        steps -= (chunk == ord("]")) | (chunk == ord("}"))
+        levels = depth + np.cumsum(steps, dtype=np.int64)
         peak, depth = max(peak, int(levels.max())), int(levels[-1])
-    return peak
+    return peak, values
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -388,12 +537,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in the header")
 
 
-def _digest(metadata: dict[str, str], chunks: Any) -> str:
-    """SHA-256 over every metadata field but ``sha256`` (sorted by name) and then the stored bytes."""
+def _metadata_digest(metadata: dict[str, str]) -> Any:
+    """A SHA-256 over every metadata field but ``sha256`` (sorted by name); the stored bytes follow."""
     digest = hashlib.sha256()
     for key in sorted(metadata):
         if key != "sha256":
             digest.update(f"{key}\0{metadata[key]}\0".encode())
+    return digest
+
+
+def _digest(metadata: dict[str, str], chunks: Any) -> str:
+    """SHA-256 over every metadata field but ``sha256`` (sorted by name) and then the stored bytes."""
+    digest = _metadata_digest(metadata)
     for chunk in chunks:
         digest.update(chunk)
     return digest.hexdigest()

@@ -389,20 +389,21 @@ class Decoder:
         ``array(key)`` returns the stored array ``key`` as the array it stands for (checked dtype and shape).
     declared : dict of str to tuple
         For each stored array, ``(dtype, shape)`` of the array it stands for (from the checked table).
-    budget : int
-        Bytes that sizes not backed by stored bytes may add up to (meta tensors, index arrays of sparse
-        conversions); exceeding it raises ``ValueError`` before anything is allocated.
+    spend : callable
+        ``spend(nbytes, what)`` charges an allocation that no stored bytes back (meta tensors, models
+        rebuilt from their config, index arrays of sparse conversions) to the loading budget; it raises
+        ``ValueError`` before anything is allocated when the budget is spent.
     """
 
     def __init__(
         self,
         array: Callable[[str], np.ndarray],
         declared: dict[str, tuple[str, tuple[int, ...]]],
-        budget: int,
+        spend: Callable[[int, str], None],
     ) -> None:
         self._array = array
         self._declared = declared
-        self._budget = budget
+        self._spend = spend
         self._objects: dict[int, Any] = {}
         self._used: set[str] = set()
         self._decoders: dict[str, Callable[[dict], Any]] = {
@@ -440,13 +441,6 @@ class Decoder:
         if kind not in self._decoders:
             raise ValueError(f"unknown entry type {kind!r} in the payload (known: {sorted(self._decoders)})")
         return self._decoders[kind](node)
-
-    def _spend(self, nbytes: int, what: str) -> None:
-        if nbytes > self._budget:
-            raise ValueError(
-                f"{what} would need {nbytes:,} bytes, more than the {self._budget:,} left of max_bytes"
-            )
-        self._budget -= nbytes
 
     def _register(self, node: dict, value: Any) -> None:
         """Remember an object under its ``id``: later ``ref`` entries resolve to this very object."""
