@@ -29,6 +29,7 @@ from cbreservoir.io._registry import (
     torch_device,
     torch_dtypes,
 )
+from cbreservoir.utils.validation import check_bit_generator_state, check_real
 
 __all__ = ["MAX_NESTING", "Decoder", "Encoder", "is_config_model"]
 
@@ -517,17 +518,15 @@ class Decoder:
         return OrderedDict(items) if _get(node, "ordered", bool) else dict(items)
 
     def _decode_np_generator(self, node: dict) -> np.random.Generator:
-        state = self.decode(_get(node, "state", dict))
-        name = state.get("bit_generator") if isinstance(state, dict) else None
-        if name not in bit_generators():
-            raise ValueError(f"unknown NumPy bit generator {name!r} (known: {sorted(bit_generators())})")
-        bit_generator = bit_generators()[name]()
+        state = check_bit_generator_state(self.decode(_get(node, "state", dict)), "a NumPy generator's state")
+        bit_generator = bit_generators()[state["bit_generator"]]()
         bit_generator.state = state
         return np.random.Generator(bit_generator)
 
     def _decode_np_randomstate(self, node: dict) -> np.random.RandomState:
+        state = self.decode(_get(node, "state", dict))
         random_state = np.random.RandomState()
-        random_state.set_state(self.decode(_get(node, "state", dict)))
+        random_state.set_state(check_bit_generator_state(state, "a RandomState's state", legacy=True))
         return random_state
 
     def _decode_sparse(self, node: dict) -> Any:
@@ -633,10 +632,12 @@ class Decoder:
         obj = cls.__new__(cls)
         self._register(node, obj)  # registered before its state: cycles resolve to it
         values = {key: self.decode(value) for key, value in state.items()}
-        if hasattr(obj, "__setstate__"):
+        if hasattr(obj, "__setstate__"):  # cbreservoir's classes check their state there
             obj.__setstate__(values)
         else:
             obj.__dict__.update(values)
+        if cls.__module__.partition(".")[0] == "torch":
+            check_torch_object(obj)
         return obj
 
     def _decode_torch_model(self, node: dict) -> Any:
@@ -649,6 +650,10 @@ class Decoder:
         if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
             raise ValueError(f"the config of a {name} must be a dict with string keys")
         dtype_name = _get(node, "dtype", str, None)
+        if dtype_name is not None and dtype_name not in _MODEL_DTYPES:
+            raise ValueError(
+                f"the dtype of a {name} must be one of {list(_MODEL_DTYPES)}, got {dtype_name!r:.40}"
+            )
         dtype = None if dtype_name is None else self._decode_torch_dtype({"name": dtype_name})
         meta = _get(node, "meta", bool)
         state_dict = _get(node, "state_dict", dict)
@@ -659,12 +664,11 @@ class Decoder:
         if dtype is not None:
             model = model.to(dtype)
         expected = model.state_dict()
-        if meta:
-            self._spend(
-                sum(tensor.numel() * tensor.element_size() for tensor in expected.values()),
-                f"the meta {name}",
-            )
-        else:
+        self._spend(  # a meta model's sizes, or the real model the stored arrays are copied into
+            sum(tensor.numel() * tensor.element_size() for tensor in expected.values()),
+            f"the {'meta ' if meta else ''}{name}",
+        )
+        if not meta:
             self._check_state_dict(name, expected, state_dict)
             model = build_model(**config)
             if dtype is not None:
@@ -712,9 +716,14 @@ class Decoder:
                 self._register(entry, own[key])
                 continue
             shared = self._decode_ref(entry)  # the same parameter object was decoded earlier
-            if not isinstance(shared, type(own[key])) or shared.shape != own[key].shape:
+            if (
+                type(shared) is not type(own[key])
+                or shared.shape != own[key].shape
+                or shared.dtype != own[key].dtype
+            ):
                 raise ValueError(
-                    f"parameter {key!r} is shared with an object that is not a parameter of its shape"
+                    f"parameter {key!r} is shared with an object that is not a parameter of its shape "
+                    f"{list(own[key].shape)} and dtype {own[key].dtype}"
                 )
             module_name, _, leaf = key.rpartition(".")
             setattr(model.get_submodule(module_name), leaf, shared)
@@ -725,3 +734,119 @@ class Decoder:
         enabled = _get(node, "cerebellum_enabled", bool, None)
         if enabled is not None:
             model.cerebellum_enabled = enabled
+
+
+# ------------------------------------------------------------------------------- torch objects after loading
+
+#: A fresh object of each torch class of the table (on the meta device): the attributes loaded ones need.
+_TORCH_REFERENCES: dict[type, Any] = {}
+_MODEL_DTYPES = ("float16", "float32", "float64")
+
+
+def _torch_reference(cls: type) -> Any:
+    import torch
+
+    if cls not in _TORCH_REFERENCES:
+        if issubclass(cls, torch.optim.Optimizer):
+            _TORCH_REFERENCES[cls] = cls([torch.nn.Parameter(torch.empty(1, device="meta"))])
+        elif cls is torch.nn.Linear:
+            _TORCH_REFERENCES[cls] = cls(1, 1, device="meta")
+        else:
+            _TORCH_REFERENCES[cls] = cls()
+    return _TORCH_REFERENCES[cls]
+
+
+def check_torch_object(obj: Any) -> None:
+    """Refuse a loaded torch module or optimizer whose attributes torch's own constructor could not produce.
+
+    Exactly the attributes of a freshly built object of its class, each of the same container type;
+    hooks empty; ``_parameters``, ``_buffers`` and ``_modules`` mapping names to parameters, tensors and
+    modules; a ``Linear``'s weight and bias of its declared shape and one floating dtype; an optimizer's
+    groups holding distinct parameters, exactly the hyperparameters of its defaults, its state keyed by them.
+
+    Raises
+    ------
+    ValueError
+        Naming the attribute that is wrong.
+    """
+    import torch
+
+    name = type(obj).__name__
+    reference = _torch_reference(type(obj))
+    found = set(vars(obj))
+    optional = {key for key in found | set(vars(reference)) if key.startswith("_warned")}  # set lazily
+    expected = set(vars(reference)) - optional
+    if expected != found - optional or not all(type(getattr(obj, key)) is bool for key in found & optional):
+        raise ValueError(
+            f"a loaded {name} must have exactly the attributes {sorted(expected)}; it lacks "
+            f"{sorted(expected - found)} and has {sorted(found - expected)[:5]}"
+        )
+    for key, value in vars(reference).items():
+        if key in optional:
+            continue
+        loaded = getattr(obj, key)
+        if isinstance(value, (dict, set, list)) and type(loaded) is not type(value):
+            raise ValueError(f"{name}.{key} must be a {type(value).__name__}, got {type(loaded).__name__}")
+        if key.endswith("hooks") or key.endswith("hooks_with_kwargs") or key.endswith("always_called"):
+            if loaded:
+                raise ValueError(f"{name}.{key} must be empty (a file cannot hold hooks)")
+        elif type(value) in (bool, str, int) and type(loaded) is not type(value):
+            raise ValueError(f"{name}.{key} must be a {type(value).__name__}, got {loaded!r:.80}")
+    if isinstance(obj, torch.nn.Module):
+        _check_module_tables(obj, name, torch)
+    else:
+        _check_optimizer(obj, name, reference, torch)
+
+
+def _check_module_tables(module: Any, name: str, torch: ModuleType) -> None:
+    for table, kinds in (
+        ("_parameters", (torch.nn.Parameter,)),
+        ("_buffers", (torch.Tensor,)),
+        ("_modules", (torch.nn.Module,)),
+    ):
+        for key, value in vars(module)[table].items():
+            if not (isinstance(key, str) and key and "." not in key):
+                raise ValueError(f"{name}.{table} has the key {key!r:.80}, not a name")
+            if value is not None and not isinstance(value, kinds):
+                raise ValueError(
+                    f"{name}.{table}[{key!r}] must be a {kinds[0].__name__}, got {type(value).__name__}"
+                )
+    if type(module) is torch.nn.Linear:
+        shapes = {"weight": (module.out_features, module.in_features), "bias": (module.out_features,)}
+        parameters = vars(module)["_parameters"]
+        if set(parameters) != set(shapes) or parameters["weight"] is None:
+            raise ValueError(f"a Linear must have a weight and a bias (or None), got {sorted(parameters)}")
+        for key, parameter in parameters.items():
+            if parameter is None:
+                continue
+            if tuple(parameter.shape) != shapes[key] or parameter.dtype != parameters["weight"].dtype:
+                raise ValueError(
+                    f"Linear.{key} must have shape {list(shapes[key])} and the weight's dtype; got "
+                    f"{list(parameter.shape)} {parameter.dtype}"
+                )
+        if str(parameters["weight"].dtype).removeprefix("torch.") not in _MODEL_DTYPES:
+            raise ValueError(
+                f"a Linear's weight must be one of {_MODEL_DTYPES}, got {parameters['weight'].dtype}"
+            )
+
+
+def _check_optimizer(optimizer: Any, name: str, reference: Any, torch: ModuleType) -> None:
+    if set(optimizer.defaults) != set(reference.defaults):
+        raise ValueError(f"{name}.defaults must hold exactly {sorted(reference.defaults)}")
+    seen: set[int] = set()
+    for index, group in enumerate(optimizer.param_groups):
+        if type(group) is not dict or not {"params", *reference.defaults} <= set(group):
+            raise ValueError(
+                f"{name}.param_groups[{index}] must be a dict with params and {sorted(reference.defaults)}"
+            )
+        params = group["params"]
+        if type(params) is not list or not all(isinstance(p, torch.Tensor) for p in params):
+            raise ValueError(f"{name}.param_groups[{index}]['params'] must be a list of tensors")
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{name}: a parameter appears twice in its param_groups")
+        seen.update(id(p) for p in params)
+        for key in ("lr", "weight_decay", "momentum", "dampening", "eps"):
+            if key in group:
+                check_real(group[key], f"{name}.param_groups[{index}][{key!r}]", minimum=0.0)
+    if not all(id(key) in seen for key in optimizer.state):
+        raise ValueError(f"{name}.state is keyed by tensors that are not among its parameters")

@@ -46,6 +46,7 @@ __all__ = [
     "check_n_jobs",
     "check_path",
     "check_positive_int",
+    "check_bit_generator_state",
     "check_real",
     "check_resume_settings",
     "check_seed",
@@ -670,3 +671,83 @@ def check_writable_directory(path: object, name: str) -> str:
     os.close(handle)
     os.unlink(probe)
     return text
+
+
+#: The fields of a NumPy bit generator's state (``bit_generator.state``), by bit generator:
+#: ``(inner fields, outer fields)``, each ``name -> (kind, size or bound)``. ``"array"`` fields are unsigned
+#: integer arrays of that length, ``"int"`` fields integers in ``[0, bound]``.
+_BIT_GENERATOR_STATES: dict[str, tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]]] = {
+    "PCG64": ({"state": ("int", 2**128 - 1), "inc": ("int", 2**128 - 1)}, {}),
+    "PCG64DXSM": ({"state": ("int", 2**128 - 1), "inc": ("int", 2**128 - 1)}, {}),
+    "MT19937": ({"key": ("array", 624), "pos": ("int", 624)}, {}),
+    "Philox": (
+        {"counter": ("array", 4), "key": ("array", 2)},
+        {"buffer": ("array", 4), "buffer_pos": ("int", 4)},
+    ),
+    "SFC64": ({"state": ("array", 4)}, {}),
+}
+#: The ``has_uint32`` / ``uinteger`` pair every bit generator but MT19937 carries.
+_SPARE_WORD = {"has_uint32": ("int", 1), "uinteger": ("int", 2**32 - 1)}
+_WORD_DTYPES = {"MT19937": np.uint32}
+
+
+def _check_fields(
+    values: object, fields: dict[str, tuple[str, int]], name: str, dtype: type, *, others: tuple = ()
+) -> None:
+    """``values`` has exactly the ``fields`` (and ``others``, checked elsewhere), each of its kind."""
+    expected = {*fields, *others}
+    if not isinstance(values, dict) or set(values) != expected:
+        keys = sorted(map(str, values)) if isinstance(values, dict) else type(values).__name__
+        raise ValueError(f"{name} must hold exactly the fields {sorted(expected)}; got {keys}")
+    for field, (kind, size) in fields.items():
+        value = values[field]
+        if kind == "int":
+            check_int(value, f"{name}[{field!r}]", minimum=0, maximum=size)
+        elif not (isinstance(value, np.ndarray) and value.dtype == dtype and value.shape == (size,)):
+            raise ValueError(
+                f"{name}[{field!r}] must be a {np.dtype(dtype).name} array of shape ({size},); got "
+                f"{getattr(value, 'dtype', type(value).__name__)} {getattr(value, 'shape', '')}"
+            )
+
+
+def check_bit_generator_state(state: object, name: str = "state", *, legacy: bool = False) -> dict:
+    """Check a NumPy bit generator's state (``bit_generator.state``) before it is set; return it.
+
+    NumPy checks the types of a state but not its ranges: an MT19937 ``pos`` beyond 624 or a Philox
+    ``buffer_pos`` outside [0, 4] is accepted and crashes the process at the next draw. Every field is
+    checked here: the exact field names, integers in range, arrays of the generator's word type and length.
+
+    Parameters
+    ----------
+    state : dict
+        ``{"bit_generator": name, "state": {...}, ...}`` of PCG64, PCG64DXSM, MT19937, Philox or SFC64.
+    name : str
+        What the state belongs to, for the message.
+    legacy : bool
+        A ``RandomState.get_state(legacy=False)`` state: MT19937 with ``has_gauss`` and ``gauss``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field missing, unexpected, of the wrong type or out of range (named in the message).
+    """
+    if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
+        raise ValueError(
+            f"{name} must be a bit generator state with a 'bit_generator' name; got {state!r:.80}"
+        )
+    kind = state["bit_generator"]
+    allowed = ["MT19937"] if legacy else sorted(_BIT_GENERATOR_STATES)
+    if kind not in allowed:
+        raise ValueError(f"{name}: unknown NumPy bit generator {kind!r:.80} (known: {allowed})")
+    inner, outer = _BIT_GENERATOR_STATES[kind]
+    dtype = _WORD_DTYPES.get(kind, np.uint64)
+    if legacy:
+        outer = {"has_gauss": ("int", 1)}
+    elif kind != "MT19937":
+        outer = {**outer, **_SPARE_WORD}
+    others = ("bit_generator", "state", "gauss") if legacy else ("bit_generator", "state")
+    _check_fields(state, outer, name, dtype, others=others)
+    _check_fields(state["state"], inner, f"{name}['state']", dtype)
+    if legacy:
+        check_real(state["gauss"], f"{name}['gauss']")
+    return state
