@@ -60,6 +60,7 @@ _DTYPES = {"float64": np.float64, "float32": np.float32}
 #: Recurrent matrices with at most this fraction of non-zeros are multiplied as sparse (CSR).
 SPARSE_DENSITY = 0.3
 
+
 def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     """``np.empty`` with its pages touched in address order.
 
@@ -354,6 +355,58 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
                 raise ValueError(f"input_dim={input_dim} does not match Win, which implies {self.input_dim}")
             self.input_dim = check_positive_int(input_dim, "input_dim")
         self.state = {"out": np.zeros(self.units, dtype=np_dtype)}
+
+    #: The constructor's arguments among a reservoir's attributes (restored through the constructor).
+    _CONSTRUCTOR_ATTRIBUTES = (
+        "units",
+        "lr",
+        "sr",
+        "input_scaling",
+        "input_connectivity",
+        "rc_connectivity",
+        "Win",
+        "W",
+        "bias",
+        "activation",
+        "input_dim",
+        "dtype",
+        "seed",
+        "name",
+        "cerebellar_bias",
+        "frozen",
+    )
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a saved (or pickled) reservoir through the constructor's checks, then its state and rng.
+
+        A loaded reservoir is checked as a new one is: leak rates in (0, 1], finite weights of shape
+        ``(units, units)`` and ``(units, inputs)``, a known dtype; its state ``{"out": (units,)}`` and its
+        ``rng`` a NumPy Generator.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As the constructor; or a missing attribute, a bad state or rng.
+        """
+        missing = [key for key in (*self._CONSTRUCTOR_ATTRIBUTES, "rng", "state") if key not in state]
+        if missing:
+            raise ValueError(f"a Reservoir's state lacks {missing}")
+        self.__init__(**{key: state[key] for key in self._CONSTRUCTOR_ATTRIBUTES})
+        rest = {key: value for key, value in state.items() if key not in self._CONSTRUCTOR_ATTRIBUTES}
+        if not isinstance(rest["rng"], np.random.Generator):
+            raise TypeError(f"a Reservoir's rng must be a numpy Generator; got {type(rest['rng']).__name__}")
+        out = rest["state"].get("out") if isinstance(rest["state"], dict) else None
+        if not (
+            isinstance(out, np.ndarray) and out.shape == (self.units,) and out.dtype == _DTYPES[self.dtype]
+        ):
+            raise ValueError(f"a Reservoir's state must be {{'out': {self.dtype} array ({self.units},)}}")
+        check_finite(out, "state['out']")
+        initialized = rest.get("initialized", False)
+        if type(initialized) is not bool or (initialized and (_pending(self.W) or _pending(self.Win))):
+            raise ValueError(
+                f"a Reservoir is initialized (a bool) only once W and Win are drawn; got {initialized!r}"
+            )
+        self.__dict__.update(rest)
 
     # ------------------------------------------------------------------ construction
     @property

@@ -204,9 +204,52 @@ class GradientTrainer:
         self.eval_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         self.step_count = 0
         self.level: int | None = None
+        self._check_invariants()
         self._apply_plasticity()
 
     # --- construction ----------------------------------------------------------------------------------
+
+    def _check_invariants(self) -> None:
+        """What the constructor guarantees, checked again for a trainer restored from a file or a pickle.
+
+        The optimizer updates exactly the model's parameters (the very objects, each once: an optimizer
+        holding copies would train nothing), with finite, non-negative rates; ``clip_norm``, the counters
+        and the generators are of their kinds.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming what is wrong.
+        """
+        if not isinstance(self.model, nn.Module) or not isinstance(self.optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"a GradientTrainer needs a torch model and optimizer; got {type(self.model).__name__} "
+                f"and {type(self.optimizer).__name__}"
+            )
+        own = {id(parameter) for parameter in self.model.parameters()}
+        held = [id(parameter) for group in self.optimizer.param_groups for parameter in group["params"]]
+        if len(set(held)) != len(held) or not set(held) <= own:
+            raise ValueError(
+                "the optimizer must hold the model's own parameters, each once; it holds "
+                f"{len(set(held) - own)} tensors that are not the model's and "
+                f"{len(held) - len(set(held))} repeats"
+            )
+        for group in self.optimizer.param_groups:
+            _check_finite_number("learning rate", group["lr"])
+        if self.clip_norm is not None:
+            _check_finite_number("clip_norm", self.clip_norm, 1e-12)
+        if not all(
+            isinstance(generator, torch.Generator)
+            for generator in (self.train_generator, self.eval_generator)
+        ):
+            raise TypeError("a GradientTrainer's train_generator and eval_generator must be torch Generators")
+        if isinstance(self.step_count, bool) or not isinstance(self.step_count, int) or self.step_count < 0:
+            raise ValueError(f"step_count must be an int >= 0, got {self.step_count!r}")
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a saved or pickled trainer, checked as :meth:`_check_invariants` says."""
+        self.__dict__.update(state)
+        self._check_invariants()
 
     @staticmethod
     def _as_schedule(schedule: PlasticitySchedule | str | None) -> PlasticitySchedule:
