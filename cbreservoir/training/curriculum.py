@@ -57,7 +57,12 @@ from cbreservoir.tasks.sequence import (
     switching_plan,
 )
 from cbreservoir.utils.files import atomic_writer, canonical_json, content_sha256, directory_lock
-from cbreservoir.utils.validation import check_resume_settings
+from cbreservoir.utils.validation import (
+    MAX_COUNT,
+    check_bit_generator_state,
+    check_real,
+    check_resume_settings,
+)
 
 CURRICULUM_TASKS = (*N_CLASSES, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
@@ -176,6 +181,84 @@ def _check_positive_int(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def _check_curriculum(
+    task: Any,
+    start_level: Any,
+    steps_per_epoch: Any,
+    test_batches: Any,
+    batch_size: Any,
+    threshold: Any,
+    seed: Any,
+) -> None:
+    """The curriculum's settings, as the constructor (and so the command line) accepts them."""
+    if not isinstance(task, str) or task not in CURRICULUM_TASKS:
+        raise ValueError(f"task must be one of {list(CURRICULUM_TASKS)}, got {task!r}")
+    for name, value in [
+        ("steps_per_epoch", steps_per_epoch),
+        ("test_batches", test_batches),
+        ("batch_size", batch_size),
+    ]:
+        _check_positive_int(name, value)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if isinstance(start_level, bool) or not isinstance(start_level, int | np.integer):
+        raise ValueError(f"start_level must be an int, got {start_level!r}")
+    if start_level < min_level(task):
+        raise ValueError(f"start_level for task {task!r} must be >= {min_level(task)}, got {start_level}")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+
+
+def _check_progress(history: Any, level: Any, *, task: str, start_level: int, threshold: float) -> None:
+    """A history and a next level that a run of these settings can have produced.
+
+    The records are numbered 1, 2, ...; the first runs at ``start_level`` and each next one a level
+    higher exactly when the one before was solved (its accuracy reached ``threshold``); the next level
+    follows the last record the same way. So the level can be no larger than the epochs recorded allow.
+
+    Raises
+    ------
+    ValueError
+        Naming the first record or field that does not fit.
+    """
+    if not isinstance(history, CurriculumHistory) or (history.task, history.threshold) != (task, threshold):
+        raise ValueError(
+            f"the history must be a CurriculumHistory of task {task!r} and threshold {threshold}"
+        )
+    if type(history.records) is not list or len(history.records) > MAX_COUNT:
+        raise ValueError(f"the history's records must be a list of at most {MAX_COUNT} epochs")
+    expected = start_level
+    for index, record in enumerate(history.records):
+        where = f"epoch record {index + 1}"
+        if type(record) is not EpochRecord:
+            raise ValueError(f"{where} is a {type(record).__name__}, not an EpochRecord")
+        if type(record.epoch) is not int or record.epoch != index + 1:
+            raise ValueError(f"{where} must have epoch {index + 1}, got {record.epoch!r}")
+        if type(record.level) is not int or record.level != expected:
+            raise ValueError(
+                f"{where} must be at level {expected} (the levels solved before it), got {record.level!r}"
+            )
+        accuracy = check_real(record.accuracy, f"{where}: accuracy", minimum=0.0)
+        if accuracy > 1.0 or type(record.solved) is not bool or record.solved != (accuracy >= threshold):
+            raise ValueError(
+                f"{where}: accuracy {accuracy} and solved {record.solved!r} do not agree with {threshold}"
+            )
+        for name in ("loss", "test_loss", "seconds"):
+            if not isinstance(getattr(record, name), float | int):
+                raise ValueError(f"{where}: {name} must be a number, got {getattr(record, name)!r:.40}")
+        if type(record.head_accuracies) is not tuple or not all(
+            isinstance(value, float | int) for value in record.head_accuracies
+        ):
+            raise ValueError(f"{where}: head_accuracies must be a tuple of numbers")
+        if record.active_head is not None and type(record.active_head) is not int:
+            raise ValueError(f"{where}: active_head must be None or an int, got {record.active_head!r:.40}")
+        expected += record.solved
+    if type(level) is not int or level != expected:
+        raise ValueError(
+            f"the next level must be {expected} (the start level plus the epochs solved), got {level!r:.40}"
+        )
+
+
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
     """Write ``payload`` with its :func:`~cbreservoir.utils.files.content_sha256` digest, atomically."""
     with atomic_writer(path) as stream:
@@ -187,7 +270,8 @@ def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:
 
     Tensors give their dtype and shape (``"torch.float32[64, 1]"``: the architecture); a torch
     optimizer's state dict (a mapping with ``param_groups``) gives every group's hyperparameters
-    (``lr``, ``momentum``, ...), not its per-step ``state``. Counters and random states are left out.
+    (``lr``, ``momentum``, ...) and their number, wherever it sits (a ``param_groups`` entry anywhere
+    does not hide its siblings). Counters and random states are left out.
 
     Parameters
     ----------
@@ -203,14 +287,18 @@ def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:
     def walk(value: Any, path: str) -> None:
         if isinstance(value, torch.Tensor):
             signature[path] = f"{value.dtype}{list(value.shape)}"
-        elif isinstance(value, Mapping) and "param_groups" in value:
-            for index, group in enumerate(value["param_groups"]):
-                for key, hyper in group.items():
-                    if key != "params":
-                        signature[f"{path}.param_groups.{index}.{key}"] = hyper
         elif isinstance(value, Mapping):
             for key, item in value.items():
-                walk(item, f"{path}.{key}" if path else str(key))
+                inner = f"{path}.{key}" if path else str(key)
+                if key == "param_groups" and isinstance(item, list | tuple):
+                    for index, group in enumerate(item):
+                        hypers = group.items() if isinstance(group, Mapping) else [("", group)]
+                        for name, hyper in hypers:
+                            if name != "params":
+                                signature[f"{inner}.{index}.{name}"] = hyper
+                    signature[f"{inner}.count"] = len(item)
+                else:
+                    walk(item, inner)
         elif isinstance(value, (list, tuple)):
             for index, item in enumerate(value):
                 walk(item, f"{path}.{index}")
@@ -260,6 +348,24 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     if stored != digest:
         raise ValueError(f"checkpoint {path} is corrupted: its content does not match its sha256 digest")
     return payload
+
+
+#: The attributes of a saved :class:`CurriculumTrainer` (all but ``checkpoint_dir``).
+_STATE_FIELDS = (
+    "trainer",
+    "task",
+    "start_level",
+    "steps_per_epoch",
+    "test_batches",
+    "batch_size",
+    "threshold",
+    "seed",
+    "progress",
+    "settings",
+    "history",
+    "level",
+    "_rng",
+)
 
 
 class CurriculumTrainer:
@@ -319,22 +425,7 @@ class CurriculumTrainer:
         *,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
-        if task not in CURRICULUM_TASKS:
-            raise ValueError(f"task must be one of {list(CURRICULUM_TASKS)}, got {task!r}")
-        for name, value in [
-            ("steps_per_epoch", steps_per_epoch),
-            ("test_batches", test_batches),
-            ("batch_size", batch_size),
-        ]:
-            _check_positive_int(name, value)
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-            raise ValueError(f"seed must be an int, got {seed!r}")
-        if isinstance(start_level, bool) or not isinstance(start_level, int | np.integer):
-            raise ValueError(f"start_level must be an int, got {start_level!r}")
-        if start_level < min_level(task):
-            raise ValueError(f"start_level for task {task!r} must be >= {min_level(task)}, got {start_level}")
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        _check_curriculum(task, start_level, steps_per_epoch, test_batches, batch_size, threshold, seed)
         if settings is not None and not isinstance(settings, Mapping):
             raise TypeError(f"settings must be a mapping of JSON-ready values, got {type(settings).__name__}")
         try:  # round trip: the record compared on resume is what a checkpoint stores
@@ -355,6 +446,16 @@ class CurriculumTrainer:
         self.history = CurriculumHistory(task=task, threshold=self.threshold)
         self.level = self.start_level
         self._rng = np.random.default_rng(seed)
+
+    _CONFIG_FIELDS = (
+        "task",
+        "start_level",
+        "steps_per_epoch",
+        "test_batches",
+        "batch_size",
+        "threshold",
+        "seed",
+    )
 
     # -- configuration -------------------------------------------------------------------------
     def _config(self) -> dict[str, Any]:
@@ -490,29 +591,99 @@ class CurriculumTrainer:
         """
         path = self.checkpoint_dir / LAST_CHECKPOINT
         payload = load_checkpoint(path)
+        expected = {"format", "config", "settings", "level", "history", "data_rng", "trainer"}
+        if set(payload) != expected or not isinstance(payload["trainer"], Mapping):
+            raise ValueError(f"checkpoint {path} must hold exactly {sorted(expected)}, got {sorted(payload)}")
         stored_signature = trainer_signature(payload["trainer"])
         current_signature = trainer_signature(self.trainer.state_dict())
-        shared = stored_signature.keys() & current_signature.keys()  # counters and buffers come and go
+        # tensor shapes of counters and buffers come and go; hyperparameters (param_groups) must all agree
+        compared = sorted(
+            (stored_signature.keys() & current_signature.keys())
+            | {key for key in stored_signature.keys() | current_signature.keys() if ".param_groups." in key}
+        )
         check_resume_settings(
             {
                 "curriculum": payload["config"],
                 "settings": payload["settings"],
-                "trainer": {key: stored_signature[key] for key in sorted(shared)},
+                "trainer": {key: stored_signature.get(key, "<absent>") for key in compared},
             },
             {
                 "curriculum": self._config(),
                 "settings": self.settings,
-                "trainer": {key: current_signature[key] for key in sorted(shared)},
+                "trainer": {key: current_signature.get(key, "<absent>") for key in compared},
             },
             where=f"checkpoint {path}",
         )
         try:
+            history = CurriculumHistory.from_dict(payload["history"])
+            _check_progress(
+                history,
+                payload["level"],
+                task=self.task,
+                start_level=self.start_level,
+                threshold=self.threshold,
+            )
+            data_rng = check_bit_generator_state(payload["data_rng"], "data_rng")
+            if data_rng["bit_generator"] != type(self._rng.bit_generator).__name__:
+                raise ValueError(f"data_rng must be a {type(self._rng.bit_generator).__name__} state")
+        except (TypeError, KeyError, ValueError) as error:
+            raise ValueError(
+                f"checkpoint {path} holds a field no run of these settings writes: {error}"
+            ) from error
+        try:
             self.trainer.load_state_dict(payload["trainer"])
-        except (RuntimeError, KeyError) as error:  # torch's state-dict mismatch: missing/extra keys
+        except (
+            RuntimeError,
+            KeyError,
+            TypeError,
+        ) as error:  # torch's state-dict mismatch: missing/extra keys
             raise ValueError(f"checkpoint {path} does not fit this trainer's model: {error}") from error
-        self.history = CurriculumHistory.from_dict(payload["history"])
-        self.level = int(payload["level"])
-        self._rng.bit_generator.state = payload["data_rng"]
+        self.history = history
+        self.level = payload["level"]
+        self._rng.bit_generator.state = data_rng
+
+    # -- saving and loading (cbreservoir.save / load, pickle) ------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Every attribute but ``checkpoint_dir``: where checkpoints go is the caller's choice."""
+        return {key: value for key, value in vars(self).items() if key != "checkpoint_dir"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a saved or pickled curriculum, checked as the constructor and a resume check theirs.
+
+        ``checkpoint_dir`` is ``None`` afterwards (set it to resume or checkpoint into a directory).
+
+        Raises
+        ------
+        ValueError
+            A setting the constructor refuses, a ``checkpoint_dir`` in the state, a history and level no
+            run of these settings produces, or a data generator that is not a NumPy Generator.
+        """
+        expected = {*_STATE_FIELDS}
+        if set(state) != expected:
+            raise ValueError(
+                f"a CurriculumTrainer's state must hold exactly {sorted(expected)} (checkpoint paths come "
+                f"from the caller, never from a file); it lacks {sorted(expected - set(state))} and has "
+                f"{sorted(set(state) - expected)[:5]}"
+            )
+        config = {key: state[key] for key in self._CONFIG_FIELDS}
+        _check_curriculum(**config)
+        if type(state["progress"]) is not bool:
+            raise ValueError(f"progress must be a bool, got {state['progress']!r:.40}")
+        if not isinstance(state["settings"], dict):
+            raise ValueError("settings must be a dict of JSON values")
+        _check_progress(
+            state["history"],
+            state["level"],
+            task=state["task"],
+            start_level=state["start_level"],
+            threshold=state["threshold"],
+        )
+        if type(state["_rng"]) is not np.random.Generator:
+            raise ValueError(
+                f"a CurriculumTrainer's _rng must be a numpy Generator, got {type(state['_rng'])}"
+            )
+        self.__dict__.update(state)
+        self.checkpoint_dir = None
 
     def _has_checkpoint(self) -> bool:
         return self.checkpoint_dir is not None and (self.checkpoint_dir / LAST_CHECKPOINT).is_file()
