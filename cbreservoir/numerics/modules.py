@@ -240,17 +240,25 @@ class CerebellarModule(nn.Module):
         )
 
 
+#: Most readout heads a model may have (the study's tasks use one or two).
+MAX_HEADS = 1024
+
+
 def normalize_n_classes(n_classes: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
     """Return ``n_classes`` as a tuple of head sizes (an int means one head).
 
     Raises
     ------
     ValueError
-        If a head has fewer than 2 classes or the value is neither an int nor a sequence of ints.
+        If a head has fewer than 2 classes, there are more than :data:`MAX_HEADS` heads, or the value is
+        neither an int nor a sequence of ints.
     """
     heads = (n_classes,) if isinstance(n_classes, int) and not isinstance(n_classes, bool) else n_classes
-    if not isinstance(heads, tuple | list) or not heads:
-        raise ValueError(f"n_classes must be an int or a non-empty tuple of ints, got {n_classes!r}")
+    if not isinstance(heads, tuple | list) or not heads or len(heads) > MAX_HEADS:
+        raise ValueError(
+            f"n_classes must be an int or a non-empty tuple of at most {MAX_HEADS} ints, "
+            f"got {n_classes!r:.200}"
+        )
     for size in heads:
         if isinstance(size, bool) or not isinstance(size, int) or size < 2:
             raise ValueError(f"every head needs an int number of classes >= 2, got {n_classes!r}")
