@@ -45,7 +45,13 @@ from typing import Any
 import joblib
 from tqdm.auto import tqdm
 
-from cbreservoir.utils.files import atomic_write_text, canonical_json, content_sha256, directory_lock
+from cbreservoir.utils.files import (
+    atomic_write_text,
+    canonical_json,
+    content_sha256,
+    directory_lock,
+    read_small_file,
+)
 from cbreservoir.utils.validation import check_choice, check_n_jobs, check_positive_int
 
 __all__ = [
@@ -165,7 +171,7 @@ def _load_result(path: Path, cell: dict) -> dict | None:
     if not path.is_file():
         raise _BadResult("not a regular file")
     try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
+        record = json.loads(read_small_file(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError: ValueError
         raise _BadResult(f"unreadable JSON ({type(error).__name__})") from None
     if not isinstance(record, dict) or set(record) != _RECORD_KEYS:

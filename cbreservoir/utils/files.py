@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -43,6 +44,7 @@ import numpy as np
 
 __all__ = [
     "LOCK_NAME",
+    "MAX_SMALL_FILE_BYTES",
     "DirectoryInUseError",
     "atomic_write_bytes",
     "atomic_write_text",
@@ -51,6 +53,7 @@ __all__ = [
     "content_sha256",
     "directory_lock",
     "read_config",
+    "read_small_file",
 ]
 
 #: Name of the lock file :func:`directory_lock` keeps in a locked directory (the holder's PID beside it).
@@ -200,6 +203,41 @@ def content_sha256(value: Any) -> str:
 
 # --------------------------------------------------------------------------------------------- configs
 
+#: Largest settings, result or config file read (they hold a few kilobytes of JSON or YAML).
+MAX_SMALL_FILE_BYTES = 16 * 1024**2
+
+
+def read_small_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_SMALL_FILE_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, checked to be one, and small, before anything is read.
+
+    Opened without blocking (a FIFO does not wait for a writer) and checked on the open descriptor
+    (a symlink to ``/dev/zero`` is not a regular file); at most ``max_bytes`` bytes are read.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Not a regular file, larger than ``max_bytes``, or unreadable (the message says which).
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb", buffering=0) as stream:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        if status.st_size > max_bytes:
+            raise ValueError(f"{path} has {status.st_size:,} bytes, more than the {max_bytes:,} read")
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path} grew beyond {max_bytes:,} bytes while it was read")
+    return data
+
+
 _CONFIG_SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 
 
@@ -209,8 +247,9 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        The file is missing or unreadable, has another suffix, is not UTF-8 text (e.g. a binary
-        file), does not parse, or does not hold a mapping.
+        The file is missing or unreadable, not a regular file or larger than
+        :data:`MAX_SMALL_FILE_BYTES`, has another suffix, is not UTF-8 text (e.g. a binary file), does
+        not parse, or does not hold a mapping.
     """
     path = Path(path)
     kind = _CONFIG_SUFFIXES.get(path.suffix.lower())
@@ -219,7 +258,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"config file {path} must end in one of {sorted(_CONFIG_SUFFIXES)}, got {path.suffix!r}"
         )
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_small_file(path).decode("utf-8")
     except OSError as error:
         raise ValueError(f"cannot read config file {path}: {error}") from error
     except UnicodeDecodeError as error:

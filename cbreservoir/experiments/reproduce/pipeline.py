@@ -14,7 +14,7 @@ from cbreservoir.experiments.reproduce.conditions import SCALING_CONDITIONS
 from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.reproduce.run import ensemble_key, make_cell, run_cell, run_cells
 from cbreservoir.experiments.sweep import cell_id, run_sweep
-from cbreservoir.utils.files import atomic_write_text, directory_lock
+from cbreservoir.utils.files import atomic_write_text, directory_lock, read_small_file
 from cbreservoir.utils.validation import check_resume_settings
 
 __all__ = ["SETTINGS_FILE", "build_cells", "reproduce", "run_config_sweep"]
@@ -161,9 +161,9 @@ def _check_output_settings(output: Path, record: dict) -> None:
     record now (its runs are addressed by their full settings, so none can be mistaken for another).
     """
     path = output / SETTINGS_FILE
-    if path.exists():
-        try:
-            stored = json.loads(path.read_bytes().decode("utf-8"))
+    if os.path.lexists(path):
+        try:  # a regular file of at most MAX_SMALL_FILE_BYTES, checked before reading (no FIFO, no /dev/zero)
+            stored = json.loads(read_small_file(path).decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
             stored = error
         if not isinstance(stored, dict):
