@@ -37,7 +37,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import stat
 import sys
 from collections.abc import Iterator
@@ -80,8 +79,6 @@ PathLike = str | os.PathLike
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _CHUNK = 1 << 20
-_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the character it escapes
-_JSON_STRING = re.compile(rb'"[^"]*"')  # a string, once escapes are removed
 
 
 # ----------------------------------------------------------------------------------------------- public API
@@ -462,12 +459,11 @@ def _checked_header(text: str, tensors: dict, budget: _Budget) -> dict[str, Any]
 
 def _parse_json(text: str | bytes, what: str, budget: _Budget, *, max_depth: int) -> Any:
     """Parse ``text`` strictly (no NaN, no duplicate keys) after checking its depth and charging its size."""
+    budget.spend(_CHAR_BYTES * len(text), f"parsing {what} ({len(text):,} characters)")
     depth, values = _json_shape(text)
     if depth > max_depth:
         raise ValueError(f"{what} nests {depth} levels deep, more than {max_depth}")
-    budget.spend(
-        _CHAR_BYTES * len(text) + _VALUE_BYTES * values, f"parsing {what} ({len(text):,} characters)"
-    )
+    budget.spend(_VALUE_BYTES * values, f"parsing {what} ({values:,} values)")
     try:
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as error:  # json.JSONDecodeError, duplicates, NaN, long integers
@@ -508,20 +504,26 @@ def _check_table(tensors: dict[str, tuple[np.dtype, list[int], int]], table: Any
 def _json_shape(text: str | bytes) -> tuple[int, int]:
     """How deeply the JSON text nests, and how many values it holds (at most); linear time, no recursion.
 
-    Escapes are removed first (``\\`` and the character after it), then strings: both patterns match
-    in one pass without backtracking. Brackets and separators left are structure.
+    Escaped backslashes and then escaped quotes are removed (each a single left-to-right pass, as JSON
+    reads them); the quotes left delimit strings, and the brackets and separators outside them are the
+    structure. Works on chunks of NumPy codes, so that it needs little memory beyond one copy of the text.
     """
     raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
-    stripped = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", raw))
-    values = 1 + sum(stripped.count(token) for token in (b"[", b"{", b",", b":"))
-    codes = np.frombuffer(stripped, dtype=np.uint8)
-    depth = peak = 0
+    codes = np.frombuffer(raw.replace(b"\\\\", b"").replace(b'\\"', b""), dtype=np.uint8)
+    depth = peak = inside = 0
+    values = 1
     for begin in range(0, len(codes), _CHUNK):
         chunk = codes[begin : begin + _CHUNK]
-        steps = ((chunk == ord("[")) | (chunk == ord("{"))).astype(np.int32)
-        steps -= (chunk == ord("]")) | (chunk == ord("}"))
-        levels = depth + np.cumsum(steps, dtype=np.int64)
-        peak, depth = max(peak, int(levels.max())), int(levels[-1])
+        quotes = chunk == ord('"')
+        parity = (inside + np.cumsum(quotes, dtype=np.int64)) & 1  # 1 inside a string (after its quote)
+        inside = int(parity[-1])
+        structure = chunk[(parity == 0) & ~quotes]
+        opens = (structure == ord("[")) | (structure == ord("{"))
+        closes = (structure == ord("]")) | (structure == ord("}"))
+        values += int(opens.sum()) + int(np.isin(structure, (ord(","), ord(":"))).sum())
+        if len(structure):
+            levels = depth + np.cumsum(opens.astype(np.int64) - closes)
+            peak, depth = max(peak, int(levels.max())), int(levels[-1])
     return peak, values
 
 

@@ -307,3 +307,244 @@ CASES: dict[str, tuple[str, Callable[[Path], tuple[Path, int]]]] = {
     "complex64_model": ("4", complex_model),
     "float64_shared_parameter": ("4", float64_shared_parameter),
 }
+
+
+# ------------------------------------------------------------------------------------------------ fuzzing
+
+_TAGS = [
+    "float",
+    "ndarray",
+    "npscalar",
+    "dtype",
+    "tuple",
+    "set",
+    "frozenset",
+    "namedtuple",
+    "dict",
+    "np_generator",
+    "np_randomstate",
+    "sparse",
+    "tensor",
+    "torch_dtype",
+    "torch_size",
+    "torch_device",
+    "torch_generator",
+    "function",
+    "ref",
+    "object",
+    "torch_model",
+    "parameter",
+    "nope",
+]
+_VALUES: list[object] = [
+    0,
+    -1,
+    1,
+    2,
+    3,
+    4,
+    624,
+    625,
+    2**31,
+    -(2**31),
+    2**63,
+    2**64 + 1,
+    -(2**63),
+    10**6,
+    3_000_000,
+    10**30,
+    0.5,
+    -0.0,
+    1e308,
+    5.0,
+    "",
+    "a0",
+    "a1",
+    "x",
+    "os:system",
+    "builtins:eval",
+    "../../etc/passwd",
+    "\x00",
+    "float64",
+    "complex64",
+    "<f8",
+    ">f8",
+    "|O",
+    "<U99999999",
+    "nan",
+    "cpu",
+    "cuda:9",
+    "csr",
+    "coo",
+    "dia",
+    "own",
+    "shared",
+    "MT19937",
+    "Philox",
+    "PCG64",
+    "cbrnn",
+    "torch.nn.modules.linear:Linear",
+    None,
+    True,
+    False,
+    [],
+    {},
+    [0],
+    [2**40, 2**40],
+    [-1],
+    [[]],
+    {"__type__": "ref", "id": 0},
+    {"__type__": "float", "value": "nan"},
+    {
+        "__type__": "tensor",
+        "meta": True,
+        "shape": [2**20, 2**20],
+        "dtype": "float32",
+        "parameter": False,
+        "requires_grad": False,
+    },
+]
+
+
+def _locations(node: object, found: list) -> list:
+    """Every ``(container, key)`` of a JSON tree, the root's children first."""
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found.append((node, key))
+        _locations(value, found)
+    return found
+
+
+def _random_value(rng: np.random.Generator, strings: list[str]) -> object:
+    choice = rng.integers(4)
+    if choice == 0 and strings:
+        return strings[rng.integers(len(strings))]
+    if choice == 1:
+        return {"__type__": _TAGS[rng.integers(len(_TAGS))]}
+    return json.loads(json.dumps(_VALUES[rng.integers(len(_VALUES))]))
+
+
+def _mutate_tree(rng: np.random.Generator, root: dict) -> None:
+    locations = _locations(root, [])
+    strings = [value for container, key in locations if isinstance(value := container[key], str)]
+    container, key = locations[rng.integers(len(locations))]
+    value = container[key]
+    action = rng.integers(7)
+    if action == 0 and isinstance(container, dict):
+        del container[key]
+    elif action == 0:
+        container.pop(key)
+    elif action == 1 and isinstance(container, list):
+        container.insert(key, json.loads(json.dumps(value)))  # a duplicate (shared ids, arrays used twice)
+    elif action == 2 and isinstance(container, dict):
+        container[strings[rng.integers(len(strings))] if strings else "extra"] = _random_value(rng, strings)
+    elif action == 3 and type(value) is int:
+        container[key] = int([value + 1, value - 1, -value, value * 1000, value * 2**32][rng.integers(5)])
+    elif action == 4 and isinstance(value, list) and value:
+        container[key] = value[::-1] if rng.integers(2) else value[: rng.integers(len(value))]
+    elif action == 5:
+        container[key] = [value] if rng.integers(2) else {"__type__": "tuple", "items": [value]}
+    else:
+        container[key] = _random_value(rng, strings)
+
+
+def _mutate_arrays(rng: np.random.Generator, arrays: dict[str, np.ndarray], header: dict) -> None:
+    if not arrays or not isinstance(header.get("arrays"), dict):
+        return
+    key = sorted(arrays)[rng.integers(len(arrays))]
+    values = arrays[key]
+    action = rng.integers(4)
+    if action == 0 and values.size:  # flip bytes
+        raw = values.copy().reshape(-1).view(np.uint8)
+        raw[rng.integers(raw.size, size=min(4, raw.size))] ^= np.uint8(rng.integers(1, 256))
+        arrays[key] = raw.view(values.dtype).reshape(values.shape)
+    elif action == 1:  # another length, declared to match
+        arrays[key] = np.resize(values.reshape(-1), int(rng.integers(0, 2 * values.size + 2)))
+        entry = header["arrays"].get(key)
+        if isinstance(entry, list) and len(entry) == 3:
+            entry[1] = [int(arrays[key].size)]
+    elif action == 2:  # another dtype of the same bytes
+        raw = values.reshape(-1).view(np.uint8)
+        dtype = [np.uint8, np.int32, np.float64, np.float32, np.bool_][rng.integers(5)]
+        count = raw.size // np.dtype(dtype).itemsize
+        arrays[key] = raw[: count * np.dtype(dtype).itemsize].view(dtype).copy()
+        if dtype is np.bool_:
+            arrays[key] = arrays[key].astype(bool)
+        if rng.integers(2) and isinstance(header["arrays"].get(key), list):
+            header["arrays"][key] = [np.dtype(dtype).str, [count], bool(rng.integers(2))]
+    elif isinstance(header["arrays"].get(key), list) and len(header["arrays"][key]) == 3:
+        header["arrays"][key][2] = not header["arrays"][key][2]
+
+
+def fuzz_originals(directory: Path) -> dict[str, tuple[dict, dict, dict]]:
+    """The saved files the fuzzed ones are made from: one of each kind of value the format holds."""
+    import scipy.sparse
+    import torch
+
+    from cbreservoir.nodes import Reservoir, Ridge
+    from cbreservoir.training import GradientTrainer
+
+    reservoir = Reservoir(5, seed=0)
+    reservoir.run(np.ones((3, 2)))
+    originals = {
+        "data": {
+            "w": np.arange(4.0),
+            "f": np.asfortranarray(np.ones((2, 3))),
+            "c": np.ones(2, np.complex64),
+            "t": np.array(["ab"]),
+            "v": [1, 2.5, "s", None, True, {"__type__": 1}],
+            ("k", 1): {1, 2},
+        },
+        "generators": [
+            np.random.Generator(cls(0))
+            for cls in (
+                np.random.PCG64,
+                np.random.PCG64DXSM,
+                np.random.MT19937,
+                np.random.Philox,
+                np.random.SFC64,
+            )
+        ]
+        + [np.random.RandomState(0), torch.Generator().manual_seed(0)],
+        "sparse": [
+            scipy.sparse.random_array((5, 4), density=0.5, format=form, random_state=0)
+            for form in ("csr", "csc", "coo")
+        ],
+        "model": _cbrnn(),
+        "meta": _cbrnn().to("meta"),
+        "multihead": _cbrnn(n_classes=(2, 3)),
+        "reservoir": reservoir,
+        "graph": Reservoir(4, seed=1) >> Ridge(ridge=1e-3),
+        "torch": [
+            torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh()),
+            torch.ones(2, dtype=torch.float64),
+            torch.empty(3, 2, device="meta"),
+            torch.float32,
+            torch.device("cpu"),
+            torch.Size([2, 3]),
+        ],
+        "trainer": GradientTrainer(_cbrnn()),
+        "curriculum": _curriculum(),
+    }
+    return {name: _saved(directory, f"fuzz-{name}", obj) for name, obj in originals.items()}
+
+
+def fuzzed(
+    rng: np.random.Generator, originals: dict[str, tuple[dict, dict, dict]], path: Path
+) -> tuple[str, Path]:
+    """Write one signed, mutated file (1 to 3 mutations of one original); its original's name and path."""
+    names = sorted(originals)
+    name = names[rng.integers(len(names))]
+    arrays, metadata, header = originals[name]
+    arrays = {key: value.copy() for key, value in arrays.items()}
+    header = json.loads(json.dumps(header))
+    for _ in range(int(rng.integers(1, 4))):
+        if rng.random() < 0.8:
+            _mutate_tree(rng, header)
+        else:
+            _mutate_arrays(rng, arrays, header)
+    try:
+        text = json.dumps(header, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = "{}"
+    return name, write(path, arrays, metadata, header_text=text)
