@@ -131,6 +131,70 @@ class Cerebellum(ValidatedStepMixin, Node):
         check_memory(array_bytes((self.output_dim,), np.float64), f"the state of {self}")
         self.state = {"out": np.zeros(self.output_dim)}
 
+    #: The constructor's arguments among a cerebellum's attributes (restored through the constructor).
+    _CONSTRUCTOR_ATTRIBUTES = (
+        "n_granule",
+        "n_purkinje",
+        "n_out",
+        "output",
+        "granule_degree",
+        "coding_level",
+        "seed",
+        "input_dim",
+        "name",
+    )
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a saved (or pickled) cerebellum through the constructor's checks, then its weights.
+
+        Once initialized, the weights must be finite float64 arrays of the shapes :meth:`initialize` draws
+        (``W_gc`` (n_granule, input_dim), ``W_pc`` (n_purkinje, n_granule), ``W_dcn`` (n_out, n_purkinje),
+        the biases), the threshold and mossy mask (if any) of their shapes, the state ``(output_dim,)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As the constructor; or an attribute missing or of another shape.
+        """
+        missing = [key for key in (*self._CONSTRUCTOR_ATTRIBUTES, "rng", "state") if key not in state]
+        if missing:
+            raise ValueError(f"a Cerebellum's state lacks {missing}")
+        self.__init__(**{key: state[key] for key in self._CONSTRUCTOR_ATTRIBUTES})
+        rest = {key: value for key, value in state.items() if key not in self._CONSTRUCTOR_ATTRIBUTES}
+        if not isinstance(rest["rng"], np.random.Generator):
+            raise TypeError(f"a Cerebellum's rng must be a numpy Generator; got {type(rest['rng']).__name__}")
+        initialized = rest.get("initialized", False)
+        shapes: dict[str, tuple[int, ...]] = {"out": (self.output_dim,)}
+        if initialized is True:
+            if self.input_dim is None:
+                raise ValueError("an initialized Cerebellum must have an input_dim")
+            shapes.update(
+                W_gc=(self.n_granule, self.input_dim),
+                b_gc=(self.n_granule,),
+                W_pc=(self.n_purkinje, self.n_granule),
+                b_pc=(self.n_purkinje,),
+                W_dcn=(self.n_out, self.n_purkinje),
+                b_dcn=(self.n_out,),
+            )
+        elif initialized is not False:
+            raise ValueError(f"a Cerebellum's initialized must be a bool; got {initialized!r:.40}")
+        optional = {"granule_threshold": (self.n_granule,), "mossy_mask": (self.n_granule, self.input_dim)}
+        values = {"out": rest["state"].get("out") if isinstance(rest["state"], dict) else None}
+        values.update((key, rest.get(key)) for key in shapes if key != "out")
+        values.update((key, rest.get(key)) for key in optional if rest.get(key) is not None)
+        for key, value in values.items():
+            shape = shapes.get(key, optional.get(key))
+            kind = "b" if key == "mossy_mask" else "f"
+            if not (isinstance(value, np.ndarray) and value.shape == shape and value.dtype.kind == kind):
+                raise ValueError(
+                    f"a Cerebellum's {key} must be a {'bool' if kind == 'b' else 'float'} array of shape "
+                    f"{shape}; got {getattr(value, 'dtype', type(value).__name__)} "
+                    f"{getattr(value, 'shape', '')}"
+                )
+            if kind == "f" and not np.isfinite(value).all():
+                raise ValueError(f"a Cerebellum's {key} must be finite")
+        self.__dict__.update(rest)
+
     def initialize(self, x: object = None, y: object = None) -> None:
         """Set ``input_dim`` from ``x`` and draw the paper's initialisation (biases 0)."""
         self.input_dim = resolve_input_dim(x, self.input_dim, owner=str(self))

@@ -173,6 +173,28 @@ def test_a_reservoir_is_restored_through_its_constructors_checks(tmp_path):
         load(path)
 
 
+def test_a_cerebellum_is_restored_through_its_constructors_checks(tmp_path):
+    from cbreservoir.nodes import Cerebellum
+
+    cerebellum = Cerebellum(n_granule=10, n_purkinje=4, granule_degree=2, coding_level=0.2, seed=0)
+    cerebellum.run(np.ones((3, 4)))
+    path = cbreservoir.save(cerebellum, tmp_path / "cerebellum.cbr")
+    np.testing.assert_array_equal(load(path).run(np.ones((2, 4))), cerebellum.run(np.ones((2, 4))))
+    arrays, metadata, header = crafting.parts(path)
+    state = header["payload"]["state"]
+    key = state["W_pc"]["key"]
+    arrays[key] = arrays[key].copy()
+    arrays[key][0, 0] = np.inf
+    with pytest.raises(ValueError, match="W_pc must be finite"):
+        load(crafting.write(tmp_path / "inf.cbr", arrays, metadata, header))
+    state["n_purkinje"] = 5
+    with pytest.raises(ValueError, match=r"W_pc must be a float array of shape \(5, 10\)"):
+        load(crafting.write(tmp_path / "shape.cbr", arrays, metadata, header))
+    state["n_purkinje"], state["coding_level"] = 4, 2.0
+    with pytest.raises(ValueError, match="coding_level must be in"):
+        load(crafting.write(tmp_path / "coding.cbr", arrays, metadata, header))
+
+
 def test_a_trainer_whose_optimizer_holds_copies_is_refused(tmp_path):
     """Before: loaded; training changed the copies and never the model."""
     path, _ = crafting.trainer_copies(tmp_path)
