@@ -207,7 +207,7 @@ def _compiled_run(
     density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
     if density <= SPARSE_DENSITY and (sparse or n_steps > 1):
         csr = scipy.sparse.csr_array(W, dtype=dtype)
-        indptr, indices = csr.indptr.astype(np.int64), csr.indices.astype(np.int32)
+        indptr, indices = csr.indptr.astype(np.uint64), csr.indices.astype(np.uint32)
         kernels.leaky_csr_sequence(indptr, indices, csr.data, states, h0, keep, lr, code, n_steps)
     else:
         dense = np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype)

