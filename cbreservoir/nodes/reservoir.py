@@ -2,9 +2,11 @@
 
     h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
 
-the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math),
-evaluated for all series at once by a time loop arranged for speed (sparse recurrent product, in-place
-activation) and tested equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
+the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math).
+One series runs through a compiled kernel of :mod:`cbreservoir.numerics.kernels` (the whole time loop in
+numba, no per-step Python) when φ is one of its activations; a batch, or another φ, runs all series at
+once by a time loop arranged for speed (sparse recurrent product, in-place activation). Both are tested
+equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
 bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
 
 State semantics (the same as ``reservoirpy.nodes.Reservoir``)
