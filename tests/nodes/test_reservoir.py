@@ -192,14 +192,15 @@ def test_sparse_path_and_read_only_arrays_run_without_warnings(weights, inputs):
 
 
 @pytest.mark.parametrize("activation", sorted(KERNEL_ACTIVATIONS))
-@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("form", ["csr", "dense, sparse enough", "dense"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_one_series_compiled_run_equals_the_numpy_loop(activation, sparse, dtype):
+def test_one_series_compiled_run_equals_the_numpy_loop(activation, form, dtype):
     """One series runs through a compiled kernel; the same function as a plain callable (no kernel) keeps
     the numpy/torch loop: equal states, dense or CSR W, per-unit lr, with the cerebellar bias input."""
     rng = np.random.default_rng(4)
-    W = rng.normal(size=(30, 30)) * (rng.random((30, 30)) < 0.15) * 0.4
-    W = scipy.sparse.csr_array(W) if sparse else W
+    density = 1.0 if form == "dense" else 0.15  # above SPARSE_DENSITY a run multiplies W dense (gemv)
+    W = rng.normal(size=(30, 30)) * (rng.random((30, 30)) < density) * (0.4 if density < 1 else 0.15)
+    W = scipy.sparse.csr_array(W) if form == "csr" else W
     Win, bias, lr = rng.normal(size=(30, 2)), rng.normal(size=30) * 0.1, rng.uniform(0.1, 1.0, 30)
     x = np.concatenate([rng.normal(size=(25, 2)), 0.1 * rng.normal(size=(25, 30))], axis=1)
     function = NUMPY_ACTIVATIONS[activation]

@@ -1,5 +1,7 @@
 """Compiled reservoir kernels: each activation equals the numpy table, a run equals ``core_step``."""
 
+import numba
+import numba.core.caching
 import numpy as np
 import pytest
 import scipy.sparse
@@ -103,9 +105,20 @@ def test_kernels_run_in_float32():
     np.testing.assert_allclose(narrow, wide, rtol=0, atol=1e-5)
 
 
-def test_uncacheable_functions_compile_without_the_disk_cache():
-    # numba finds no cache directory for a function defined in a string (as for a read-only package
-    # directory without a writable user cache): the kernel decorator then compiles in memory
-    namespace: dict = {}
-    exec("def twice(x):\n    return 2 * x\n", namespace)
-    assert kernels._compiled(namespace["twice"])(3.0) == 6.0
+def _twice(x: float) -> float:
+    return 2 * x
+
+
+def test_uncacheable_functions_compile_without_the_disk_cache(monkeypatch):
+    # no writable cache directory anywhere (a read-only package directory, no user cache): numba finds
+    # no cache locator and the kernel decorator compiles in memory instead of failing at import
+    def refuse(self):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(numba.core.caching._CacheLocator, "ensure_cache_path", refuse)
+    compiled = kernels._compiled(_twice)
+    assert compiled(3.0) == 6.0
+    assert isinstance(compiled._cache, numba.core.caching.NullCache)
+    namespace: dict = {}  # and a function numba can never cache (defined in a string)
+    exec("def thrice(x):\n    return 3 * x\n", namespace)
+    assert kernels._compiled(namespace["thrice"])(3.0) == 9.0
