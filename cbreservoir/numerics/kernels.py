@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from cbreservoir.numerics.activations import NUMPY_ACTIVATIONS, Activation, activation_name
+from cbreservoir.numerics.activations import LEAKY_RELU_SLOPE, Activation, activation_name
 
 __all__ = [
     "KERNEL_ACTIVATIONS",
@@ -50,8 +50,7 @@ KERNEL_ACTIVATIONS = {
 
 def kernel_activation(function: Activation) -> int | None:
     """The kernel code of ``function`` (a function of :data:`NUMPY_ACTIVATIONS`), None if it has none."""
-    name = activation_name(function)
-    return KERNEL_ACTIVATIONS.get(name) if name is not None and name in NUMPY_ACTIVATIONS else None
+    return KERNEL_ACTIVATIONS.get(activation_name(function))
 
 
 def _compiled(function: Callable) -> Callable:
@@ -88,7 +87,7 @@ def _activate(z: np.ndarray, code: int) -> None:
     elif code == 3:
         for i in range(n):
             if not z[i] > 0.0:
-                z[i] = 0.01 * z[i]  # LEAKY_RELU_SLOPE
+                z[i] = LEAKY_RELU_SLOPE * z[i]  # a global: numba compiles it in as a constant
     elif code == 4:
         for i in range(n):
             e = math.exp(z[i]) if z[i] < 0.0 else math.exp(-z[i])
