@@ -1,6 +1,11 @@
 """Speed table: cbreservoir against its peers, measured side by side in one run.
 
-Rows: ``Reservoir.run`` (64 series x 2000 steps x 3 features, 500 units) in float64 and float32 against
+Rows, one thread: ``Reservoir(100).run`` and ``Reservoir(500).run`` on one (4000, 3) series against
+``reservoirpy.nodes.Reservoir.run`` (reservoirpy's default CSR ``W``, the same ``W`` dense, float32 states,
+a per-unit ``lr``); ``(Reservoir(100) >> Ridge).fit`` on that series against reservoirpy's same model; a
+64 x 2000 batch with 500 units against a bare numpy/scipy loop; the first run of a fresh process with
+numba's cache empty and filled against reservoirpy's. Then, with the default threads:
+``Reservoir.run`` (64 series x 2000 steps x 3 features, 500 units) in float64 and float32 against
 ``reservoirpy.nodes.Reservoir.run`` with identical weights; ``Ridge.fit`` on 100,000 x 1,000 states, in
 memory and streamed, against reservoirpy's ``Ridge.fit``, and least-squares accuracy on ill-conditioned
 states against ``numpy.linalg.lstsq``; one training update of 8 CB-RNNs as an ensemble against the plain
@@ -12,6 +17,7 @@ Usage::
     python benchmarks/speed.py --quick          # small sizes, seconds
     python benchmarks/speed.py --device cuda    # ensemble rows on the GPU
     python benchmarks/speed.py --json speed.json
+    python benchmarks/speed.py --sections series model_fit batch first_call   # the one-thread rows only
 """
 
 from __future__ import annotations
@@ -31,12 +37,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="torch device of the ensemble rows (cpu, cuda)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        default=None,
+        help="only these row groups (keys of cbreservoir.experiments.bench.SIZES, e.g. series model_fit)",
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        result = run_speed_benchmarks(quick=args.quick, device=args.device)
+        result = run_speed_benchmarks(quick=args.quick, device=args.device, sections=args.sections)
     print(format_table(result))
     if args.json:
         with open(args.json, "w") as handle:

@@ -2,9 +2,11 @@
 
     h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
 
-the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math),
-evaluated for all series at once by a time loop arranged for speed (sparse recurrent product, in-place
-activation) and tested equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
+the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math).
+One series runs through a compiled kernel of :mod:`cbreservoir.numerics.kernels` (the whole time loop in
+numba, no per-step Python) when φ is one of its activations; a batch, or another φ, runs all series at
+once by a time loop arranged for speed (sparse recurrent product, in-place activation). Both are tested
+equal to ``core_step`` for every activation. ``c_t`` is the additive cerebellar
 bias of the loop wiring (``cerebellar_bias=True``), zero otherwise.
 
 State semantics (the same as ``reservoirpy.nodes.Reservoir``)
@@ -39,6 +41,7 @@ from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
 from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor, spawn_generators
+from cbreservoir.numerics import kernels
 from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation, activation_name, resolve_activation
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
@@ -172,6 +175,47 @@ class _CoreKernel:
                 state += activated
                 outputs[:active, t] = state.T
         return outputs
+
+
+def _compiled_run(
+    W: np.ndarray | scipy.sparse.sparray,
+    Win: np.ndarray,
+    bias: np.ndarray,
+    lr: float | np.ndarray,
+    code: int,
+    dtype: type,
+    h0: np.ndarray,
+    x: np.ndarray,
+    bias_features: int,
+) -> np.ndarray:
+    """States (T, units) of one series ``x`` (T, d + bias_features) by a compiled kernel.
+
+    The input drive of every step ``W_in x_t + b (+ c_t)`` is one BLAS product into the output array
+    before the time loop; the kernel then overwrites it step by step with the states. ``W`` runs as CSR
+    when it is sparse enough (:data:`SPARSE_DENSITY`; a dense ``W`` only for several steps, as
+    :func:`_recurrent_operator` decides), else dense (BLAS ``gemv``).
+    """
+    n_steps = x.shape[0]
+    n_inputs = x.shape[1] - bias_features
+    x = np.asarray(x, dtype=dtype)
+    states = np.empty((n_steps, len(bias)), dtype=dtype)
+    np.matmul(x[:, :n_inputs], np.asarray(Win, dtype=dtype).T, out=states)
+    states += bias
+    if bias_features:
+        states += x[:, n_inputs:]
+    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(bias),))
+    keep, lr = np.ascontiguousarray(1 - lr, dtype=dtype), np.ascontiguousarray(lr, dtype=dtype)
+    h0 = np.ascontiguousarray(h0, dtype=dtype)
+    sparse = scipy.sparse.issparse(W)
+    density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
+    if density <= SPARSE_DENSITY and (sparse or n_steps > 1):
+        csr = scipy.sparse.csr_array(W, dtype=dtype)
+        indptr, indices = csr.indptr.astype(np.uint64), csr.indices.astype(np.uint32)
+        kernels.leaky_csr_sequence(indptr, indices, csr.data, states, h0, keep, lr, code, n_steps)
+    else:
+        dense = np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype)
+        kernels.leaky_dense_sequence(dense, states, h0, keep, lr, code, n_steps)
+    return states
 
 
 def _check_dtype(dtype: object) -> str:
@@ -495,7 +539,8 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
 
     # ------------------------------------------------------------------ computation
     def _integrate(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None = None) -> np.ndarray:
-        """Run the core over a padded batch (see :class:`_CoreKernel`).
+        """Run the core over a padded batch: one series by a compiled kernel (:func:`_compiled_run`), a
+        batch or an activation without a kernel by :class:`_CoreKernel`.
 
         Parameters
         ----------
@@ -511,6 +556,12 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         ndarray (S, T, units)
             States; entries past a series' length are left undefined.
         """
+        code = kernels.kernel_activation(self.activation)
+        if code is not None and x.shape[0] == 1:  # one series: the compiled loop, no per-step Python
+            dtype = _DTYPES[self.dtype]
+            return _compiled_run(
+                self.W, self.Win, self.bias, self.lr, code, dtype, h0, x[0], self._bias_features
+            )[None]
         # a CSR tensor of W pays off over many steps, not for one (Model graphs with delays step one by one)
         kernel = _CoreKernel(
             self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], n_steps=x.shape[1]

@@ -1,4 +1,5 @@
-"""Torch side of cbreservoir: the math (:mod:`.functional`) and the modules that hold it.
+"""The math layer: the equations in torch (:mod:`.functional`), the modules that hold them, the numpy
+activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.kernels`, numba).
 
 * :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum,
   GRU/LSTM

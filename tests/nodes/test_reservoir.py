@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from reservoirpy.nodes import Reservoir as PeerReservoir
 
 from cbreservoir.nodes import Reservoir
+from cbreservoir.numerics.activations import NUMPY_ACTIVATIONS
 from cbreservoir.numerics.functional import ACTIVATIONS, core_step, get_activation
+from cbreservoir.numerics.kernels import KERNEL_ACTIVATIONS
 
 
 @pytest.fixture
@@ -187,3 +189,28 @@ def test_sparse_path_and_read_only_arrays_run_without_warnings(weights, inputs):
         warnings.simplefilter("error")
         out = node.run(read_only)
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("activation", sorted(KERNEL_ACTIVATIONS))
+@pytest.mark.parametrize("form", ["csr", "dense, sparse enough", "dense"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_series_compiled_run_equals_the_numpy_loop(activation, form, dtype):
+    """One series runs through a compiled kernel; the same function as a plain callable (no kernel) keeps
+    the numpy/torch loop: equal states, dense or CSR W, per-unit lr, with the cerebellar bias input."""
+    rng = np.random.default_rng(4)
+    density = 1.0 if form == "dense" else 0.15  # above SPARSE_DENSITY a run multiplies W dense (gemv)
+    W = rng.normal(size=(30, 30)) * (rng.random((30, 30)) < density) * (0.4 if density < 1 else 0.15)
+    W = scipy.sparse.csr_array(W) if form == "csr" else W
+    Win, bias, lr = rng.normal(size=(30, 2)), rng.normal(size=30) * 0.1, rng.uniform(0.1, 1.0, 30)
+    x = np.concatenate([rng.normal(size=(25, 2)), 0.1 * rng.normal(size=(25, 30))], axis=1)
+    function = NUMPY_ACTIVATIONS[activation]
+    common = {"lr": lr, "W": W, "Win": Win, "bias": bias, "dtype": dtype, "cerebellar_bias": True}
+    compiled = Reservoir(30, activation=activation, **common)
+    loop = Reservoir(30, activation=lambda z: function(z), **common)
+    tolerance = 1e-10 if dtype == "float64" else 1e-5
+    first = compiled.run(x)
+    assert first.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(first, loop.run(x), rtol=0, atol=tolerance)
+    np.testing.assert_allclose(compiled.run(x), loop.run(x), rtol=0, atol=tolerance)  # from the state
+    stepped = np.stack([compiled.step(step) for step in x])
+    np.testing.assert_allclose(stepped, loop.run(x), rtol=0, atol=tolerance)
