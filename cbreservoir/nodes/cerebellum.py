@@ -67,7 +67,9 @@ INPUT_GAIN = 2.0
 CALIBRATION_SAMPLES = 20_000
 
 
-def emitted(activity: CerebellarActivity, mossy: torch.Tensor, output: str, input_gain: float) -> torch.Tensor:
+def emitted(
+    activity: CerebellarActivity, mossy: torch.Tensor, output: str, input_gain: float
+) -> torch.Tensor:
     """What a Cerebellum with ``output`` emits: ``[input_gain · u, g]`` for ``"input+granule"``, else
     ``activity.select(output)``; shared by the node and its compiled torch step.
 
@@ -150,7 +152,9 @@ class Cerebellum(ValidatedStepMixin, Node):
         if input_gain is not None and output != "input+granule":
             raise ValueError(f"input_gain applies to output='input+granule' only; got output={output!r}")
         self.input_gain = (
-            INPUT_GAIN if input_gain is None else check_real(input_gain, "input_gain", minimum=0.0, strict=True)
+            INPUT_GAIN
+            if input_gain is None
+            else check_real(input_gain, "input_gain", minimum=0.0, strict=True)
         )
         self.output = output
         self.granule_degree = granule_degree

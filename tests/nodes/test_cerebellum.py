@@ -156,7 +156,9 @@ def test_input_block_gain_is_a_block_penalty():
 
 
 def test_input_gain_errors():
-    with pytest.raises(ValueError, match="input_gain applies to output='input\\+granule' only; got output='nuclei'"):
+    with pytest.raises(
+        ValueError, match="input_gain applies to output='input\\+granule' only; got output='nuclei'"
+    ):
         Cerebellum(output="nuclei", input_gain=2.0)
     with pytest.raises(ValueError, match="input_gain must be a finite number > 0.0; got 0.0"):
         Cerebellum(input_gain=0.0)
