@@ -26,7 +26,7 @@ Examples
 >>> from cbreservoir.nodes import Cerebellum
 >>> cb = Cerebellum(n_granule=128, seed=0)
 >>> code = cb.run(np.random.default_rng(0).normal(size=(4, 20, 10)))
->>> code.shape                                   # [2 u, g]: 10 mossy inputs + 128 granule cells
+>>> code.shape                                   # [u, g]: 10 mossy inputs + 128 granule cells
 (4, 20, 138)
 >>> Cerebellum(n_granule=128, output="granule", seed=0).run(np.ones((3, 10))).shape
 (3, 128)
@@ -61,7 +61,7 @@ OUTPUTS = ("input+granule", "granule", "purkinje", "nuclei", "all")
 
 #: Default gain of the mossy-fibre block of ``output="input+granule"``, chosen on validation parts of
 #: the Lorenz-63 and Mackey-Glass training series (docs/forecasting.md).
-INPUT_GAIN = 2.0
+INPUT_GAIN = 1.0
 
 #: Samples used at most to set the coding-level thresholds (evenly spaced over the data).
 CALIBRATION_SAMPLES = 20_000
