@@ -30,7 +30,7 @@ Protocol (the same for every model)
 
 Usage::
 
-    python benchmarks/forecast.py                       # table + figures in docs/results/forecast/
+    OMP_NUM_THREADS=1 python benchmarks/forecast.py     # table + figures in docs/results/forecast/
     python benchmarks/forecast.py --tune                # validation sweep of input_gain (training data only)
 """
 
@@ -56,6 +56,10 @@ TRANSIENT, N_TRAIN, N_TEST, WARMUP = 1000, 6000, 2000, 200
 GENERATED, START_SPACING = 500, 200
 DT = {"lorenz": 0.02, "mackey-glass": 1.0}
 LYAPUNOV = {"lorenz": LORENZ63_LYAPUNOV, "mackey-glass": 1.0}
+COMMAND = (
+    "OMP_NUM_THREADS=1 python benchmarks/forecast.py   "
+    "(validation sweep: python benchmarks/forecast.py --tune --seeds 2 --starts 6)"
+)
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results" / "forecast"
 
 
@@ -249,9 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_figures:
         return
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "table.txt").write_text(
-        table.rsplit("\n(total", 1)[0] + "\n\ncommand: python benchmarks/forecast.py\n"
-    )
+    (OUT / "table.txt").write_text(table.rsplit("\n(total", 1)[0] + f"\n\ncommand: {COMMAND}\n")
     shown = ["esn", "nvar", "cb"]
     for name in ("lorenz", "mackey-glass"):
         series = chaotic_series(name)
