@@ -1,4 +1,4 @@
-"""What the cerebellum does: dimensionality, timescales, sparseness, ablation and readout recovery.
+"""What the cerebellum does: dimensionality, timescales, sparseness, ablation, readout recovery; forecasts.
 
 Pure functions take numpy arrays (or torch tensors) of population activity, ``(samples, units)``
 for dimensionality and sparseness, ``(trials, time, units)`` for timescales.
@@ -40,6 +40,9 @@ _EXPORTS = {
     "ReadoutOnly": ".ablation",
     "RecoveryResult": ".ablation",
     "readout_recovery": ".ablation",
+    "nrmse": ".forecasting",
+    "error_curve": ".forecasting",
+    "valid_prediction_time": ".forecasting",
 }
 
 __all__ = list(_EXPORTS)

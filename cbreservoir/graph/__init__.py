@@ -8,7 +8,8 @@
 * :mod:`~cbreservoir.graph.compile` — :func:`compile_graph` / :class:`CompiledGraph` (torch, BPTT);
 * :mod:`~cbreservoir.graph.train` — :func:`train_graph`, :func:`train_core_then_freeze`;
 * :mod:`~cbreservoir.graph.fit` — :func:`fit_ridge_readout`, the closed-form readout fit;
-* :mod:`~cbreservoir.graph.convert` — :func:`graph_from_cbrnn`.
+* :mod:`~cbreservoir.graph.convert` — :func:`graph_from_cbrnn`;
+* :mod:`~cbreservoir.graph.forecast` — :func:`forecast_pairs` (h-step targets), :func:`generate`.
 
 The model, run, initialize, build and fit modules import no torch. Names are imported lazily.
 """
@@ -30,6 +31,8 @@ _EXPORTS = {
     "train_core_then_freeze": ".train",
     "fit_ridge_readout": ".fit",
     "graph_from_cbrnn": ".convert",
+    "forecast_pairs": ".forecast",
+    "generate": ".forecast",
 }
 
 __all__ = list(_EXPORTS)

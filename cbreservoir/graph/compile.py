@@ -26,7 +26,7 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from torch import nn
 
-from cbreservoir.nodes.cerebellum import Cerebellum
+from cbreservoir.nodes.cerebellum import Cerebellum, emitted
 from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.reservoir import Reservoir
@@ -106,13 +106,13 @@ class _CerebellumStep(nn.Module):
         self.register_buffer(
             "granule_threshold", None if threshold is None else torch.tensor(threshold, dtype=dtype)
         )
-        self.output = node.output
+        self.output, self.input_gain = node.output, node.input_gain
         self.output_dim = node.output_dim
 
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         weights = [getattr(self, name) for name in _CEREBELLUM_WEIGHTS]
         activity = CF.cerebellum_forward(inputs, *weights, granule_threshold=self.granule_threshold)
-        return activity.select(self.output)
+        return emitted(activity, inputs, self.output, self.input_gain)
 
     def write_back(self, node: Cerebellum) -> None:
         for name in _CEREBELLUM_WEIGHTS:

@@ -7,8 +7,11 @@ stateless: a batch of series is processed in one shot.
 
 Wirings
 -------
-* feedforward, ``Reservoir(...) >> Cerebellum() >> Ridge()``: the default ``output="granule"`` hands
-  the readout the rich, rectified granule code (the readout plays the Purkinje/nuclei role);
+* feedforward, ``Reservoir(...) >> Cerebellum() >> Ridge()``: the default ``output="input+granule"``
+  hands the readout the mossy-fibre input (the reservoir state, times ``input_gain``) beside the rich,
+  rectified granule code (the readout plays the Purkinje/nuclei role). The readout then keeps the
+  reservoir's linear information; ``input_gain`` weights the two blocks in a ridge fit (a gain a on the
+  input block is a penalty λ / a² on its weights). ``output="granule"`` emits the granule code alone;
 * loop (the paper's CB-RNN): ``Cerebellum(n_out=units, output="nuclei")`` reads ``[x_t ; h_{t−1}]``
   and feeds ``c_t`` to ``Reservoir(cerebellar_bias=True)`` (see docs/graph-guide.md).
 
@@ -23,8 +26,10 @@ Examples
 >>> from cbreservoir.nodes import Cerebellum
 >>> cb = Cerebellum(n_granule=128, seed=0)
 >>> code = cb.run(np.random.default_rng(0).normal(size=(4, 20, 10)))
->>> code.shape
-(4, 20, 128)
+>>> code.shape                                   # [u, g]: 10 mossy inputs + 128 granule cells
+(4, 20, 138)
+>>> Cerebellum(n_granule=128, output="granule", seed=0).run(np.ones((3, 10))).shape
+(3, 128)
 >>> sorted(cb.activity(np.ones((5, 10))))
 ['granule', 'nuclei', 'purkinje']
 """
@@ -32,6 +37,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
+import torch
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
@@ -43,17 +49,40 @@ from cbreservoir.utils.validation import (
     Series,
     check_fraction,
     check_positive_int,
+    check_real,
     check_seed,
     check_series,
     resolve_input_dim,
 )
 
-__all__ = ["Cerebellum"]
+__all__ = ["Cerebellum", "emitted"]
 
-OUTPUTS = ("granule", "purkinje", "nuclei", "all")
+OUTPUTS = ("input+granule", "granule", "purkinje", "nuclei", "all")
+
+#: Default gain of the mossy-fibre block of ``output="input+granule"``, chosen on validation parts of
+#: the Lorenz-63 and Mackey-Glass training series (docs/forecasting.md).
+INPUT_GAIN = 1.0
 
 #: Samples used at most to set the coding-level thresholds (evenly spaced over the data).
 CALIBRATION_SAMPLES = 20_000
+
+
+def emitted(
+    activity: CerebellarActivity, mossy: torch.Tensor, output: str, input_gain: float
+) -> torch.Tensor:
+    """What a Cerebellum with ``output`` emits: ``[input_gain · u, g]`` for ``"input+granule"``, else
+    ``activity.select(output)``; shared by the node and its compiled torch step.
+
+    Parameters
+    ----------
+    activity : CerebellarActivity
+        The layers for ``mossy``.
+    mossy : Tensor (..., m)
+        The mossy-fibre input u.
+    """
+    if output == "input+granule":
+        return torch.cat([input_gain * mossy, activity.granule], dim=-1)
+    return activity.select(output)
 
 
 class Cerebellum(ValidatedStepMixin, Node):
@@ -67,8 +96,11 @@ class Cerebellum(ValidatedStepMixin, Node):
         Purkinje cells P.
     n_out : int, optional
         Nuclei outputs (default ``n_purkinje``). In the loop wiring it equals the core's ``units``.
-    output : {"granule", "purkinje", "nuclei", "all"}, default "granule"
-        What the node emits; ``"all"`` concatenates ``[g, p, c]``.
+    output : {"input+granule", "granule", "purkinje", "nuclei", "all"}, default "input+granule"
+        What the node emits: ``"input+granule"`` concatenates ``[input_gain · u, g]`` (m + G), ``"all"``
+        concatenates ``[g, p, c]``.
+    input_gain : float, default :data:`INPUT_GAIN`
+        Gain of the mossy-fibre block of ``output="input+granule"`` (> 0; only with that output).
     granule_degree : int, optional
         K: each granule cell reads K distinct random inputs (weights N(0, 0.01²), fixed);
         ``mossy_mask`` (G, m) marks the connections. Default: dense ``W_gc``.
@@ -98,7 +130,8 @@ class Cerebellum(ValidatedStepMixin, Node):
         n_granule: int = 256,
         n_purkinje: int = 64,
         n_out: int | None = None,
-        output: str = "granule",
+        output: str = "input+granule",
+        input_gain: float | None = None,
         granule_degree: int | None = None,
         coding_level: float | None = None,
         seed: int | np.random.Generator | None = None,
@@ -116,6 +149,13 @@ class Cerebellum(ValidatedStepMixin, Node):
                 raise ValueError(f"granule_degree={granule_degree} exceeds the {input_dim} inputs")
         if coding_level is not None and check_fraction(coding_level, "coding_level") == 1.0:
             raise ValueError(f"coding_level must be in (0, 1); got {coding_level!r}")
+        if input_gain is not None and output != "input+granule":
+            raise ValueError(f"input_gain applies to output='input+granule' only; got output={output!r}")
+        self.input_gain = (
+            INPUT_GAIN
+            if input_gain is None
+            else check_real(input_gain, "input_gain", minimum=0.0, strict=True)
+        )
         self.output = output
         self.granule_degree = granule_degree
         self.coding_level = coding_level
@@ -123,13 +163,12 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.rng = rand_generator(self.seed)
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.name = name
-        sizes = {"granule": self.n_granule, "purkinje": self.n_purkinje, "nuclei": self.n_out}
-        self.output_dim = sum(sizes.values()) if output == "all" else sizes[output]
+        self.output_dim = self._output_dim()
         self.W_gc = self.b_gc = self.W_pc = self.b_pc = self.W_dcn = self.b_dcn = None
         self.granule_threshold: np.ndarray | None = None
         self.mossy_mask: np.ndarray | None = None
-        check_memory(array_bytes((self.output_dim,), np.float64), f"the state of {self}")
-        self.state = {"out": np.zeros(self.output_dim)}
+        check_memory(array_bytes((self.output_dim or 0,), np.float64), f"the state of {self}")
+        self.state = {"out": np.zeros(self.output_dim or 0)}
 
     #: The constructor's arguments among a cerebellum's attributes (restored through the constructor).
     _CONSTRUCTOR_ATTRIBUTES = (
@@ -211,8 +250,18 @@ class Cerebellum(ValidatedStepMixin, Node):
             np.zeros(self.n_purkinje),
             np.zeros(self.n_out),
         )
+        self.output_dim = self._output_dim()
         self.state = {"out": np.zeros(self.output_dim)}
         self.initialized = True
+
+    def _output_dim(self) -> int | None:
+        """Size of the emitted vector; with the input block, None until ``input_dim`` is known."""
+        sizes = {"granule": self.n_granule, "purkinje": self.n_purkinje, "nuclei": self.n_out}
+        if self.output == "all":
+            return sum(sizes.values())
+        if self.output == "input+granule":
+            return None if self.input_dim is None else self.input_dim + self.n_granule
+        return sizes[self.output]
 
     def _granule_weights(self, rng: np.random.Generator) -> np.ndarray:
         weights = rng.normal(0.0, INIT_STD["granule"], (self.n_granule, self.input_dim))
@@ -269,8 +318,9 @@ class Cerebellum(ValidatedStepMixin, Node):
         ]
         return cerebellum_forward(shared_tensor(u), *weights)
 
-    def _emit(self, activity: CerebellarActivity) -> np.ndarray:
-        return activity.select(self.output).numpy()
+    def _emit(self, u: np.ndarray) -> np.ndarray:
+        """The chosen ``output`` for mossy input ``u`` (..., m)."""
+        return emitted(self._forward(u), shared_tensor(u), self.output, self.input_gain).numpy()
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         if self._needs_calibration():
@@ -278,16 +328,18 @@ class Cerebellum(ValidatedStepMixin, Node):
                 f"{self} sets its coding-level thresholds from a series, not a single step: "
                 "call calibrate(X) or run(X) first"
             )
-        return {"out": self._emit(self._forward(x))}
+        return {"out": self._emit(x)}
 
     def _check_activity_memory(self, series: Series) -> None:
         """Refuse data whose layer activities (granule, Purkinje, nuclei at every step) cannot fit."""
         n_steps = sum(series.lengths)
-        layers = array_bytes((n_steps, self.n_granule + self.n_purkinje + self.n_out), np.float64)
+        width = self.n_granule + self.n_purkinje + self.n_out
+        width += self.input_dim if self.output == "input+granule" else 0
+        layers = array_bytes((n_steps, width), np.float64)
         check_memory(layers, f"the activity of {self} on {n_steps} steps")
 
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        out = self._emit(self._forward(self._prepare(x).data))
+        out = self._emit(self._prepare(x).data)
         return {"out": out[-1]}, out
 
     def _prepare(self, x: object) -> Series:
@@ -313,10 +365,10 @@ class Cerebellum(ValidatedStepMixin, Node):
         """
         series = self._prepare(x)
         if series.layout == "ragged":
-            outputs = [self._emit(self._forward(s)) for s in series.as_list()]
+            outputs = [self._emit(s) for s in series.as_list()]
             self.state = {"out": outputs[-1][-1].copy()}
             return outputs
-        out = self._emit(self._forward(series.data))
+        out = self._emit(series.data)
         self.state = {"out": out.reshape(-1, self.output_dim)[-1].copy()}
         return out
 

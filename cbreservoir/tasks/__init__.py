@@ -1,5 +1,5 @@
 """Tasks: the study's binary sequence tasks (DMS, parity, mod-3, multitask, switching) and classic
-reservoir-computing benchmarks (NARMA-10, Mackey–Glass, memory capacity, nonlinear memory).
+reservoir-computing benchmarks (NARMA-10, Mackey–Glass, Lorenz-63, memory capacity, nonlinear memory).
 
 Examples
 --------
@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "switching_plan": ".sequence",
     "narma10": ".classic",
     "mackey_glass": ".classic",
+    "lorenz63": ".classic",
+    "LORENZ63_LYAPUNOV": ".classic",
     "memory_capacity": ".classic",
     "forgetting_curve": ".classic",
     "memory_capacity_score": ".classic",

@@ -1,4 +1,4 @@
-"""Classic reservoir-computing benchmarks: NARMA-10, Mackey–Glass, memory capacity.
+"""Classic reservoir-computing benchmarks: NARMA-10, Mackey–Glass, Lorenz-63, memory capacity.
 
 Arrays follow reservoirpy's layout, ``(time, features)``, float64.
 
@@ -8,6 +8,9 @@ Arrays follow reservoirpy's layout, ``(time, features)``, float64.
   default constants (0.2, 0.04, 1.5, 0.001) are those of NARMA-30.
 * :func:`mackey_glass` — the delay differential equation integrated by RK4 with step ``dt``
   (default 0.1), the delayed value at half steps from cubic Hermite interpolation, sampled every 1.
+* :func:`lorenz63` — the Lorenz (1963) system integrated by RK4 with ``substeps`` steps per sample;
+  its largest Lyapunov exponent with the classic parameters is :data:`LORENZ63_LYAPUNOV` (0.906;
+  Sprott 2003), the unit of the valid prediction time (docs/forecasting.md).
 * :func:`memory_capacity` / :func:`memory_capacity_score` — Jaeger's (2001) short-term memory
   capacity: MC = Σ_k r²(u(t−k), ŷ_k(t)).
 
@@ -16,9 +19,11 @@ Japanese Vowels is not provided: no installed package ships it offline (reservoi
 Examples
 --------
 >>> import numpy as np
->>> from cbreservoir.tasks import narma10, mackey_glass, memory_capacity, memory_capacity_score
+>>> from cbreservoir.tasks import narma10, mackey_glass, lorenz63, memory_capacity, memory_capacity_score
 >>> u, y = narma10(1000, seed=0)                 # u, y: (1000, 1); y[t] is the target given u[..t]
 >>> series = mackey_glass(500)                   # (500, 1)
+>>> lorenz63(1000, dt=0.02).shape                # x, y, z every 0.02 time units
+(1000, 3)
 >>> u, targets = memory_capacity(2000, max_delay=20, seed=0)   # targets[t, k-1] = u[t-k]
 >>> round(memory_capacity_score(targets[20:], targets[20:]), 6)  # perfect recall of 20 delays
 20.0
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import check_positive_int, check_seed
+from cbreservoir.utils.validation import check_positive_int, check_real, check_seed
 
 SeedLike = int | np.random.Generator | None
 
@@ -156,6 +161,74 @@ def mackey_glass(
         slopes[j] = k1
         grid[j + 1] = x + dt * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
     return grid[delay_steps::steps_per_sample][:, None].copy()
+
+
+#: Largest Lyapunov exponent of Lorenz-63 with σ = 10, ρ = 28, β = 8/3 (Sprott 2003: 0.9056).
+LORENZ63_LYAPUNOV = 0.9056
+
+
+def _lorenz_rate(state: np.ndarray, sigma: float, rho: float, beta: float) -> np.ndarray:
+    x, y, z = state
+    return np.array([sigma * (y - x), x * (rho - z) - y, x * y - beta * z])
+
+
+def lorenz63(
+    n_timesteps: int,
+    *,
+    dt: float = 0.02,
+    sigma: float = 10.0,
+    rho: float = 28.0,
+    beta: float = 8.0 / 3.0,
+    x0: tuple[float, float, float] | np.ndarray = (1.0, 1.0, 1.0),
+    substeps: int = 10,
+) -> np.ndarray:
+    """Lorenz-63 trajectory dx/dt = σ(y − x), dy/dt = x(ρ − z) − y, dz/dt = xy − βz, sampled every ``dt``.
+
+    Classic RK4 with step ``dt / substeps``; sample i is the state at time i · dt, sample 0 is ``x0``.
+    From the default ``x0`` the trajectory reaches the attractor within a few time units (discard them).
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Number of samples.
+    dt : float
+        Time between samples (> 0).
+    sigma, rho, beta : float
+        Equation parameters (the chaotic classic by default).
+    x0 : sequence of 3 floats
+        Initial state.
+    substeps : int
+        RK4 steps per sample.
+
+    Returns
+    -------
+    ndarray (n_timesteps, 3)
+        Columns x, y, z.
+    """
+    check_positive_int(n_timesteps, "n_timesteps")
+    check_positive_int(substeps, "substeps")
+    for value, name in ((dt, "dt"), (sigma, "sigma"), (rho, "rho"), (beta, "beta")):
+        check_real(value, name)
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0, got {dt!r}")
+    state = np.asarray(x0, dtype=np.float64)
+    if state.shape != (3,) or not np.all(np.isfinite(state)):
+        raise ValueError(f"x0 must hold 3 finite values, got {x0!r}")
+    h = dt / substeps
+    out = np.empty((n_timesteps, 3))
+    out[0] = state
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(1, n_timesteps):
+            for _ in range(substeps):
+                k1 = _lorenz_rate(state, sigma, rho, beta)
+                k2 = _lorenz_rate(state + 0.5 * h * k1, sigma, rho, beta)
+                k3 = _lorenz_rate(state + 0.5 * h * k2, sigma, rho, beta)
+                k4 = _lorenz_rate(state + h * k3, sigma, rho, beta)
+                state = state + h * (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0
+            if not np.all(np.isfinite(state)):
+                raise ValueError(f"Lorenz-63 diverged (non-finite values) with dt={dt}, substeps={substeps}")
+            out[i] = state
+    return out
 
 
 def memory_capacity(

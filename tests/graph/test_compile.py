@@ -200,3 +200,19 @@ def test_compile_errors():
         fit_ridge_readout(graph, np.zeros((2, 3, 2)), np.zeros(2))
     with pytest.raises(ValueError, match="y holds 3 series but x holds 2"):
         train_graph(graph, np.zeros((2, 3, 2)), np.zeros(3, dtype=int), progress=False)
+
+
+@pytest.mark.parametrize("output", ["input+granule", "granule"])
+def test_compiled_feedforward_cerebellum_matches_the_nodes(output):
+    """Reservoir >> Cerebellum(output) >> Ridge: the torch graph equals the numpy run (float64)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 15, 2))
+    core = Reservoir(20, lr=0.5, sr=0.9, seed=0)
+    cerebellum = Cerebellum(30, output=output, seed=1)
+    readout = Ridge(
+        Wout=rng.normal(size=(cerebellum.n_granule + (20 if output != "granule" else 0), 2)), bias=np.zeros(2)
+    )
+    graph = core >> cerebellum >> readout
+    expected = graph.run(x)
+    compiled = compile_graph(graph)
+    np.testing.assert_allclose(compiled(torch.from_numpy(x)).detach().numpy(), expected, rtol=0, atol=1e-10)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cbreservoir.nodes import Cerebellum
+from cbreservoir.nodes import Cerebellum, Ridge
+from cbreservoir.nodes.cerebellum import INPUT_GAIN
 from cbreservoir.numerics.functional import cerebellum_forward
 
 
@@ -82,7 +83,7 @@ def test_granule_degree_fixes_in_degree(mossy):
 
 @pytest.mark.parametrize("level", [0.1, 0.5])
 def test_coding_level_sets_fraction_of_active_granules(mossy, level):
-    cb = Cerebellum(n_granule=200, coding_level=level, seed=0)
+    cb = Cerebellum(n_granule=200, coding_level=level, output="granule", seed=0)
     code = cb.run(mossy)
     assert cb.granule_threshold.shape == (200,)
     per_cell = (code > 0).reshape(-1, 200).mean(axis=0)
@@ -94,7 +95,7 @@ def test_coding_level_sets_fraction_of_active_granules(mossy, level):
 
 
 def test_coding_level_needs_data_before_stepping():
-    cb = Cerebellum(n_granule=10, coding_level=0.2, input_dim=3, seed=0)
+    cb = Cerebellum(n_granule=10, coding_level=0.2, input_dim=3, output="granule", seed=0)
     cb.initialize()
     with pytest.raises(ValueError, match="calibrate"):
         cb.step(np.ones(3))
@@ -124,3 +125,42 @@ def test_read_only_input_and_weights_run_without_warnings(mossy):
         out = node.run(read_only)
         node.step(read_only[0, 0])
     np.testing.assert_array_equal(out, expected)
+
+
+def test_input_beside_granule_is_the_default_and_passes_the_input_through(mossy):
+    cb = Cerebellum(n_granule=40, seed=3)
+    assert cb.output == "input+granule" and cb.input_gain == INPUT_GAIN
+    out = cb.run(mossy)
+    assert out.shape == (5, 40, 12 + 40) and cb.output_dim == 52
+    np.testing.assert_array_equal(out[..., :12], INPUT_GAIN * mossy)
+    granule = Cerebellum(n_granule=40, output="granule", seed=3).run(mossy)
+    np.testing.assert_array_equal(out[..., 12:], granule)
+    halved = Cerebellum(n_granule=40, input_gain=0.5, seed=3)
+    np.testing.assert_array_equal(halved.run(mossy[0])[:, :12], 0.5 * mossy[0])
+    np.testing.assert_allclose(halved.step(mossy[0, 3]), halved.run(mossy[0])[3])
+    ragged = halved.run([mossy[0, :7], mossy[1]])
+    assert [r.shape for r in ragged] == [(7, 52), (40, 52)]
+
+
+def test_input_block_gain_is_a_block_penalty():
+    """Ridge on [a u, g] with penalty λ equals ridge on [u, g] with penalty λ / a² on u's weights."""
+    rng = np.random.default_rng(4)
+    u, y = rng.normal(size=(300, 6)), rng.normal(size=(300, 1))
+    gain, ridge = 3.0, 0.5
+    features = Cerebellum(n_granule=20, input_gain=gain, seed=0).run(u)
+    w = Ridge(ridge, fit_bias=False).fit(features, y).Wout
+    unscaled = np.hstack([u, features[:, 6:]])
+    penalty = np.diag([ridge / gain**2] * 6 + [ridge] * 20)
+    direct = np.linalg.solve(unscaled.T @ unscaled + penalty, unscaled.T @ y)
+    np.testing.assert_allclose(np.vstack([gain * w[:6], w[6:]]), direct, rtol=1e-8, atol=1e-12)
+
+
+def test_input_gain_errors():
+    with pytest.raises(
+        ValueError, match="input_gain applies to output='input\\+granule' only; got output='nuclei'"
+    ):
+        Cerebellum(output="nuclei", input_gain=2.0)
+    with pytest.raises(ValueError, match="input_gain must be a finite number > 0.0; got 0.0"):
+        Cerebellum(input_gain=0.0)
+    with pytest.raises(TypeError, match="input_gain must be a real number"):
+        Cerebellum(input_gain="2")

@@ -1,4 +1,4 @@
-"""NARMA-10, Mackey–Glass and memory capacity against their textbook definitions."""
+"""NARMA-10, Mackey–Glass, Lorenz-63 and memory capacity against their textbook definitions."""
 
 import inspect
 
@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from cbreservoir.tasks import forgetting_curve, mackey_glass, memory_capacity, memory_capacity_score, narma10
+from cbreservoir.tasks import (
+    LORENZ63_LYAPUNOV,
+    forgetting_curve,
+    lorenz63,
+    mackey_glass,
+    memory_capacity,
+    memory_capacity_score,
+    narma10,
+)
 
 
 def _atiya_parlos(u: np.ndarray) -> np.ndarray:
@@ -128,3 +136,52 @@ def test_forgetting_curve_is_invariant_to_affine_readouts_and_zero_for_constants
     np.testing.assert_array_equal(forgetting_curve(targets, np.ones_like(targets)), 0.0)
     with pytest.raises(ValueError, match="same shape"):
         forgetting_curve(targets, targets[:, :2])
+
+
+def test_lorenz63_fixed_points_symmetry_and_convergence():
+    beta, rho = 8.0 / 3.0, 28.0
+    c = np.sqrt(beta * (rho - 1.0))
+    for point in ((c, c, rho - 1.0), (-c, -c, rho - 1.0), (0.0, 0.0, 0.0)):
+        np.testing.assert_allclose(lorenz63(50, x0=point), np.tile(point, (50, 1)), atol=1e-9)
+    a = lorenz63(60, x0=(1.0, 2.0, 3.0))
+    b = lorenz63(60, x0=(-1.0, -2.0, 3.0))  # (x, y, z) -> (-x, -y, z) maps solutions to solutions
+    np.testing.assert_allclose(b, a * [-1.0, -1.0, 1.0], atol=1e-12)
+    coarse, fine = (lorenz63(60, x0=(1.0, 2.0, 3.0), substeps=k) for k in (5, 20))
+    ratio = np.abs(coarse - fine).max() / np.abs(a - fine).max()  # RK4 is 4th order: about 2^4 + 1
+    assert 14 < ratio < 20
+    assert a.shape == (60, 3) and np.array_equal(a[0], [1.0, 2.0, 3.0])
+    times = np.arange(60) * 0.02
+    reference = solve_ivp(
+        lambda t, s: [10.0 * (s[1] - s[0]), s[0] * (rho - s[2]) - s[1], s[0] * s[1] - beta * s[2]],
+        (0.0, times[-1]), [1.0, 2.0, 3.0], t_eval=times, method="DOP853", rtol=1e-12, atol=1e-12,
+    )  # fmt: skip
+    np.testing.assert_allclose(a, reference.y.T, atol=2e-6)
+
+
+def test_lorenz63_largest_lyapunov_exponent_and_attractor():
+    """Benettin's two-trajectory estimate over 150 time units is within 10% of 0.9056."""
+    interval, n_intervals, d0 = 0.5, 300, 1e-8
+    kwargs = {"dt": 0.01, "substeps": 1}
+    state = lorenz63(501, **kwargs)[-1]  # on the attractor
+    other, log_growth, zs = state + [d0, 0.0, 0.0], 0.0, []
+    for _ in range(n_intervals):
+        path = lorenz63(51, x0=state, **kwargs)
+        end = lorenz63(51, x0=other, **kwargs)[-1]
+        state, distance = path[-1], np.linalg.norm(end - path[-1])
+        log_growth += np.log(distance / d0)
+        other = state + (end - state) * (d0 / distance)
+        zs.append(path[1:, 2])
+    exponent = log_growth / (interval * n_intervals)
+    assert abs(exponent - LORENZ63_LYAPUNOV) < 0.1 * LORENZ63_LYAPUNOV
+    assert 22.5 < np.concatenate(zs).mean() < 24.5  # the attractor's mean z ≈ 23.5
+
+
+def test_lorenz63_bad_input():
+    with pytest.raises(ValueError, match="x0 must hold 3 finite values"):
+        lorenz63(10, x0=(1.0, 2.0))
+    with pytest.raises(ValueError, match="dt must be > 0"):
+        lorenz63(10, dt=0.0)
+    with pytest.raises(ValueError, match="n_timesteps"):
+        lorenz63(0)
+    with pytest.raises(ValueError, match="diverged"):
+        lorenz63(200, dt=1.0, substeps=1)
