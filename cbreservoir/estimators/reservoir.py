@@ -48,6 +48,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         windows: int = 1,
         differences: bool = False,
         state_features: bool = False,
+        bidirectional: bool = False,
         max_steps: int | None = None,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
@@ -69,6 +70,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.windows = windows
         self.differences = differences
         self.state_features = state_features
+        self.bidirectional = bidirectional
         self.max_steps = max_steps
         self.standardize = standardize
         self.random_state = random_state
@@ -82,7 +84,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         check_int(self.windows, f"{owner}: windows", minimum=1)
         if self.max_steps is not None:
             check_int(self.max_steps, f"{owner}: max_steps", minimum=1)
-        for name in ("differences", "state_features", "standardize"):
+        for name in ("differences", "state_features", "bidirectional", "standardize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{owner}: {name} must be True or False; got {getattr(self, name)!r}")
         leaks = self.lr if isinstance(self.lr, (tuple, list)) else (self.lr,)
@@ -147,14 +149,23 @@ class _CerebellarReservoirBase(_SequenceEstimator):
             steps = (steps - self.input_mean_) / self.input_scale_
         return batch.restore(split_by_series(steps, batch.lengths))
 
-    def _run_nodes(self, batch: Series) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _run_nodes(
+        self, batch: Series, *, reverse: bool = False
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Reservoir states and granule code of every series, from a zero reservoir state: each
-        ``(T_i, units)`` and ``(T_i, n_granule)`` (per series, only at :func:`sampled_steps`)."""
+        ``(T_i, units)`` and ``(T_i, n_granule)`` (per series, only at :func:`sampled_steps`).
+        With ``reverse`` the reservoir reads each series backwards in time (per step, the outputs are
+        put back in forward order)."""
+        inputs = self._model_inputs(batch)
+        if reverse:
+            inputs = batch.restore([x[::-1].copy() for x in Series(inputs, batch.layout).as_list()])
         self.reservoir_.reset()
         with torch_threads(self.n_jobs):
-            states = Series(self.reservoir_.run(self._model_inputs(batch)), batch.layout).as_list()
+            states = Series(self.reservoir_.run(inputs), batch.layout).as_list()
             if not self.per_step_:
                 states = [h[sampled_steps(len(h), self.max_steps)] for h in states]
+            elif reverse:
+                states = [h[::-1] for h in states]
             if len({len(h) for h in states}) == 1:  # one batch call
                 return states, list(self.cerebellum_.run(np.stack(states)))
             return states, self.cerebellum_.run(states)
@@ -162,9 +173,12 @@ class _CerebellarReservoirBase(_SequenceEstimator):
     def _readout_inputs(self, batch: Series, *, training: bool) -> np.ndarray:
         """Unscaled readout inputs: the pooled code of each series ``(S, n_readout_inputs)``, or the
         code of every step ``(n_steps, n_readout_inputs)`` (after ``warmup`` steps when ``training``);
-        the pooled (or per-step) reservoir states follow the granule code when ``state_features``."""
-        states, code = self._run_nodes(batch)
-        blocks = [code, states] if self.state_features else [code]
+        the pooled (or per-step) reservoir states follow the granule code when ``state_features``, and
+        the same blocks of the backward pass follow when ``bidirectional``."""
+        blocks = []
+        for reverse in (False, True) if self.bidirectional else (False,):
+            states, code = self._run_nodes(batch, reverse=reverse)
+            blocks += [code, states] if self.state_features else [code]
         if not self.per_step_:
             return np.hstack([pool_codes(block, self.pooling_, self.windows) for block in blocks])
         start = self.warmup if training else 0

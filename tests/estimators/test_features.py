@@ -17,6 +17,7 @@ from cbreservoir.nodes import Ridge
 SMALL = dict(units=20, n_granule=30, random_state=0)
 ALL_ON = dict(
     lr=(1.0, 0.2),
+    bidirectional=True,
     alpha=(0.1, 10.0),
     windows=3,
     differences=True,
@@ -226,3 +227,25 @@ def test_every_node_argument_is_passed_explicitly(monkeypatch):
 )
 def test_sklearn_checks_with_every_feature_on(estimator, check):
     check(estimator)
+
+
+def test_the_backward_pass_reads_each_series_reversed():
+    rng = np.random.default_rng(10)
+    X = [rng.normal(size=(n, 1)) for n in (6, 11, 8)]
+    model = CerebellarReservoirClassifier(bidirectional=True, max_steps=5, **SMALL).fit(X, [0, 1, 0])
+    rows = model._readout_inputs(model._validated_input(X), training=True)
+    model.bidirectional = False  # the same nodes, one pass: forward blocks of X and of X reversed
+    forward = model._readout_inputs(model._validated_input(X), training=True)
+    backward = model._readout_inputs(model._validated_input([x[::-1] for x in X]), training=True)
+    np.testing.assert_allclose(rows[:, 60:], backward, atol=1e-12)
+    np.testing.assert_allclose(rows[:, :60], forward, atol=1e-12)
+    assert rows.shape == (3, 2 * 2 * 30)
+
+
+def test_backward_pass_per_step_is_aligned_with_time():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(1, 9, 1))
+    model = CerebellarReservoirRegressor(bidirectional=True, **SMALL).fit(x, x)
+    rows = model._readout_inputs(model._validated_input(x), training=False)
+    _, code = model._run_nodes(model._validated_input(x[:, ::-1].copy()))
+    np.testing.assert_allclose(rows[:, 30:], code[0][::-1], atol=1e-12)
