@@ -20,6 +20,8 @@ Protocol
 Usage::
 
     OMP_NUM_THREADS=1 nice -n 15 python benchmarks/uea_generalisation.py --out docs/results/uea/generalisation
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/uea_generalisation.py --grid bidirectional \
+        --out docs/results/uea/generalisation_bidirectional          # the second, exploratory grid
     OMP_NUM_THREADS=1 python benchmarks/uea_generalisation.py --quick --out /tmp/gen   # smoke run
 """
 
@@ -64,10 +66,17 @@ GRID: dict[str, list[object]] = {
     "differences": [False, True],
     "windows": [1, 4],
     "state_features": [False, True],
-    "bidirectional": [False, True],
     "alpha": [0.1, "loo"],
     "max_steps": [64, 200],
 }
+#: The second, exploratory grid (``--grid bidirectional``): GRID and a backward pass.
+BIDIRECTIONAL_GRID: dict[str, list[object]] = {
+    **{k: v for k, v in GRID.items() if k not in ("alpha", "max_steps")},
+    "bidirectional": [False, True],
+    "alpha": GRID["alpha"],
+    "max_steps": GRID["max_steps"],
+}
+GRIDS = {"main": GRID, "bidirectional": BIDIRECTIONAL_GRID}
 QUICK_GRID: dict[str, list[object]] = {"windows": [1, 4], "alpha": [0.1, "loo"], "max_steps": [64]}
 QUICK_SETS = ("UnitTest", "ItalyPowerDemand", "BasicMotions")
 
@@ -232,9 +241,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for cv.json, results.json, table.md")
     parser.add_argument("--seeds", type=int, default=3, help="test-split seeds per set (default 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 small sets, 4 candidates, 1 seed")
+    parser.add_argument("--grid", choices=tuple(GRIDS), default="main", help="candidate grid (default main)")
     parser.add_argument("--cv-only", action="store_true", help="fill the CV cache and stop")
     args = parser.parse_args(argv)
-    grid, sets = (QUICK_GRID, QUICK_SETS) if args.quick else (GRID, UEA_DATASETS)
+    grid, sets = (QUICK_GRID, QUICK_SETS) if args.quick else (GRIDS[args.grid], UEA_DATASETS)
     seeds = 1 if args.quick else args.seeds
     args.out.mkdir(parents=True, exist_ok=True)
     table = cv_table(grid, sets, args.out / "cv.json")

@@ -256,10 +256,16 @@ def _column_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _PARAMETERS_DOC = """
     Parameters
     ----------
+    Where the two estimators' defaults differ, both are given (classifier / regressor): the classifier's
+    were chosen by cross-validation on the training splits of the nine UEA/UCR sets aeon ships
+    (``benchmarks/uea_generalisation.py``, docs/real-data.md); the regressor keeps the causal, per-step
+    friendly settings of issue 18.
+
     units : int, default=100
         Reservoir size.
-    lr : float, default=1.0
-        Leak rate α of the reservoir (reservoirpy's ``lr``, not a learning rate).
+    lr : float or tuple of float, default=(1.0, 0.3, 0.1) / 1.0
+        Leak rate α of the reservoir (reservoirpy's ``lr``, not a learning rate). A tuple of r rates
+        splits the units into r (nearly) equal groups, one timescale each, in one reservoir.
     sr : float or None, default=0.9
         Spectral radius of the recurrent matrix (None keeps the raw random matrix).
     input_scaling : float, default=0.3
@@ -275,20 +281,34 @@ _PARAMETERS_DOC = """
         Mossy-fibre in-degree K of each granule cell (None: dense, paper initialisation).
     coding_level : float or None, default=None
         Target fraction of active granule cells (sets the granule thresholds).
-    alpha : float, default=0.1
-        Ridge (L2) penalty of the readout (on standardised readout inputs).
+    alpha : float or tuple of float, default=0.1
+        Ridge (L2) penalty of the readout (on standardised readout inputs). A tuple: the penalty with the
+        smallest exact leave-one-out squared error on the training rows is chosen inside ``fit``
+        (``alpha_``; :mod:`cbreservoir.estimators._alpha`).
     warmup : int, default=0
         Steps discarded at the start of every series when fitting per-step targets.
     pooling : tuple of str, default=("mean", "active")
         Features of a series for targets per series, each a block of ``n_granule`` columns, from
         ``"last"`` (the final granule code, the study's read-out), ``"mean"`` (each cell's mean rate over
         time) and ``"active"`` (the proportion of steps it is active); see
-        :mod:`cbreservoir.estimators._pooling`. Not used for targets per step. The defaults (this and the
-        reservoir, granule and ridge settings) come from a search over four UEA/UCR sets
-        (``benchmarks/uea_search.py``, docs/real-data.md); for labels decided by the last steps of a
-        series (the study's DMS and parity tasks) use ``("last",)``.
+        :mod:`cbreservoir.estimators._pooling`. Not used for targets per step. For labels decided by the
+        last steps of a series (the study's DMS and parity tasks) use ``("last",)`` with ``windows=1``.
+    windows : int, default=4 / 1
+        With w > 1, the poolings are also taken over w consecutive windows of each series (targets per
+        series only).
+    differences : bool, default=True / False
+        Feed the reservoir each input feature and its first difference ``x_t − x_{t−1}`` (0 at t = 0).
+    state_features : bool, default=False
+        Put the reservoir states (pooled, or per step) beside the granule code in the readout inputs.
+    bidirectional : bool, default=False
+        Also run the reservoir on each series reversed in time and add the same blocks of that pass
+        (per step this reads the future: not causal).
+    max_steps : int or None, default=200 / None
+        For targets per series, the granule code is computed and pooled at most at this many evenly
+        spaced steps of each series, the last step among them (the reservoir still reads every step),
+        so that the fit time grows slowly with the series length. None: every step.
     standardize : bool, default=True
-        Standardise each input feature with the mean and SD of all training steps.
+        Standardise each input feature (and each difference) with the mean and SD of all training steps.
     random_state : int, RandomState or None, default=None
         Seeds the reservoir and the cerebellum (two seeds drawn from it).
     n_jobs : int or None, default=None
@@ -313,14 +333,65 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         Whether ``fit`` saw one label per step (else one per series).
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_mean_, input_scale_ : ndarray (n_features_in_,) or None
-        Mean and SD of each input feature over all training steps (None if ``standardize=False``).
+    input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
+        Mean and SD of each input feature (then of each difference) over all training steps (None if
+        ``standardize=False``).
     feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
         Mean and SD of each readout input over the training rows (SD 1 for a constant column).
+    alpha_ : float
+        The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
     pooling_ : tuple of str
     n_features_in_ : int
     """
     )
+
+    def __init__(
+        self,
+        units: int = 100,
+        lr: float | tuple[float, ...] = (1.0, 0.3, 0.1),
+        sr: float | None = 0.9,
+        input_scaling: float = 0.3,
+        input_connectivity: float = 0.5,
+        rc_connectivity: float = 0.1,
+        activation: str = "tanh",
+        n_granule: int = 512,
+        granule_degree: int | None = None,
+        coding_level: float | None = None,
+        alpha: float | tuple[float, ...] = 0.1,
+        warmup: int = 0,
+        pooling: tuple[str, ...] = ("mean", "active"),
+        windows: int = 4,
+        differences: bool = True,
+        state_features: bool = False,
+        bidirectional: bool = False,
+        max_steps: int | None = 200,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        super().__init__(
+            units=units,
+            lr=lr,
+            sr=sr,
+            input_scaling=input_scaling,
+            input_connectivity=input_connectivity,
+            rc_connectivity=rc_connectivity,
+            activation=activation,
+            n_granule=n_granule,
+            granule_degree=granule_degree,
+            coding_level=coding_level,
+            alpha=alpha,
+            warmup=warmup,
+            pooling=pooling,
+            windows=windows,
+            differences=differences,
+            state_features=state_features,
+            bidirectional=bidirectional,
+            max_steps=max_steps,
+            standardize=standardize,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
 
 
 class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirBase):
@@ -338,10 +409,13 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
         Whether the targets had no output axis (predictions then have none either).
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_mean_, input_scale_ : ndarray (n_features_in_,) or None
-        Mean and SD of each input feature over all training steps (None if ``standardize=False``).
+    input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
+        Mean and SD of each input feature (then of each difference) over all training steps (None if
+        ``standardize=False``).
     feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
         Mean and SD of each readout input over the training rows (SD 1 for a constant column).
+    alpha_ : float
+        The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
     pooling_ : tuple of str
     n_features_in_ : int
     """

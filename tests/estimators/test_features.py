@@ -232,14 +232,16 @@ def test_sklearn_checks_with_every_feature_on(estimator, check):
 def test_the_backward_pass_reads_each_series_reversed():
     rng = np.random.default_rng(10)
     X = [rng.normal(size=(n, 1)) for n in (6, 11, 8)]
-    model = CerebellarReservoirClassifier(bidirectional=True, max_steps=5, **SMALL).fit(X, [0, 1, 0])
+    model = CerebellarReservoirClassifier(
+        bidirectional=True, max_steps=5, windows=2, differences=False, **SMALL
+    ).fit(X, [0, 1, 0])
     rows = model._readout_inputs(model._validated_input(X), training=True)
     model.bidirectional = False  # the same nodes, one pass: forward blocks of X and of X reversed
     forward = model._readout_inputs(model._validated_input(X), training=True)
     backward = model._readout_inputs(model._validated_input([x[::-1] for x in X]), training=True)
-    np.testing.assert_allclose(rows[:, 60:], backward, atol=1e-12)
-    np.testing.assert_allclose(rows[:, :60], forward, atol=1e-12)
-    assert rows.shape == (3, 2 * 2 * 30)
+    assert rows.shape == (3, 2 * 2 * 3 * 30)  # 2 passes x 2 poolings x (series + 2 windows) x 30 cells
+    np.testing.assert_allclose(rows[:, 180:], backward, atol=1e-12)
+    np.testing.assert_allclose(rows[:, :180], forward, atol=1e-12)
 
 
 def test_backward_pass_per_step_is_aligned_with_time():
@@ -249,3 +251,15 @@ def test_backward_pass_per_step_is_aligned_with_time():
     rows = model._readout_inputs(model._validated_input(x), training=False)
     _, code = model._run_nodes(model._validated_input(x[:, ::-1].copy()))
     np.testing.assert_allclose(rows[:, 30:], code[0][::-1], atol=1e-12)
+
+
+def test_the_default_classifier_saves_and_loads_with_the_same_predictions(tmp_path):
+    from cbreservoir.io import load, save
+
+    rng = np.random.default_rng(12)
+    X = [rng.normal(size=(n, 2)) for n in (30, 250, 12, 90)]
+    model = CerebellarReservoirClassifier(units=20, n_granule=30, alpha=(0.1, 10.0), random_state=0)
+    model.fit(X, [0, 1, 0, 1])
+    restored = load(save(model, tmp_path / "model"))
+    assert restored.get_params() == model.get_params() and restored.alpha_ == model.alpha_
+    np.testing.assert_array_equal(restored.decision_function(X), model.decision_function(X))
