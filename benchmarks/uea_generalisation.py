@@ -4,7 +4,7 @@ Protocol
 --------
 1. Sets: every classification set in aeon 1.6's wheel (:data:`cbreservoir.datasets.UEA_DATASETS`).
 2. Candidates: the grid :data:`GRID` of ``CerebellarReservoirClassifier`` settings (every other
-   parameter at :data:`BASE`).
+   argument given explicitly, at :data:`BASE`).
 3. Every candidate is scored ONCE by stratified 3-fold cross-validation on the TRAINING split of every
    set (estimator seed 0); the table is cached in ``cv.json`` (resumable: cached cells are not rerun).
 4. Leave one set out: for each set S, the defaults are the candidate with the best mean CV accuracy over
@@ -51,14 +51,28 @@ CV_SEED = 0
 TIE = 0.002
 #: Ridge penalties searched by leave-one-out inside ``fit`` when a candidate has ``alpha="loo"``.
 LOO_ALPHAS = tuple(float(a) for a in 10.0 ** np.arange(-2, 6))
-#: Parameters shared by every candidate (the estimator's other arguments).
+#: Every argument of the estimator, so that a change of its defaults cannot change the protocol; the grid
+#: overrides some (these base values of the grid's options are issue 18's).
 BASE: dict[str, object] = dict(
     units=100,
     sr=0.9,
     input_scaling=0.3,
     input_connectivity=0.5,
+    rc_connectivity=0.1,
+    activation="tanh",
     n_granule=512,
+    granule_degree=None,
+    coding_level=None,
+    warmup=0,
     pooling=("mean", "active"),
+    standardize=True,
+    lr=1.0,
+    differences=False,
+    windows=1,
+    state_features=False,
+    bidirectional=False,
+    alpha=0.1,
+    max_steps=None,
 )
 #: The candidate grid: every combination of these values.
 GRID: dict[str, list[object]] = {
