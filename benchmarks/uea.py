@@ -9,7 +9,9 @@ thread (``OMP_NUM_THREADS=1`` and ``n_jobs=1``).
 Models
 ------
 ``ours``
-    ``CerebellarReservoirClassifier(random_state=seed)``: the defaults (``benchmarks/uea_search.py``).
+    ``CerebellarReservoirClassifier(random_state=seed)``: the defaults (``benchmarks/uea_generalisation.py``;
+    docs/real-data.md's table of this script was measured with the earlier ones of
+    ``benchmarks/uea_search.py``).
 ``ours-cv``
     The GridSearchCV recipe of docs/real-data.md: :data:`CV_GRID`, stratified 3-fold CV on the
     training split; the fit time includes the search and the refit.

@@ -5,7 +5,7 @@ its stages, each timed alone on the same data as in ``fit`` (median of ``--repea
 
 * ``features`` — standardising the inputs, the reservoir run, the granule layer and the pooling
   (``_readout_inputs`` of a fitted model);
-* ``ridge`` — standardising the 1,024 pooled columns and the closed-form ``Ridge`` fit on them (with fewer
+* ``ridge`` — standardising the pooled columns and the closed-form ``Ridge`` fit on them (with fewer
   series than columns, ``Ridge.fit`` solves the ``(n_series, n_series)`` dual system);
 * ``fit`` — the whole ``fit`` (node construction included);
 * ``dual`` — the dual solve alone, ``W = Zcᵀ (Zc Zcᵀ + alpha I)⁻¹ Yc`` (centred ``Z``, ``Y``), written out

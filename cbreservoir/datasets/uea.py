@@ -14,13 +14,15 @@ import numpy as np
 __all__ = ["UEA_DATASETS", "load_uea"]
 
 #: Set name -> the ``aeon.datasets`` loader that reads it from the files inside the aeon wheel.
-#: (aeon 1.6 also ships ACSF1 and OSULeaf, deprecated there and due to leave the wheel in 1.7.)
+#: (aeon 1.6 marks ACSF1 and OSULeaf deprecated, due to leave the wheel in 1.7; its warning is silenced.)
 _LOADERS: dict[str, str] = {
+    "ACSF1": "load_acsf1",
     "ArrowHead": "load_arrow_head",
     "BasicMotions": "load_basic_motions",
     "GunPoint": "load_gunpoint",
     "ItalyPowerDemand": "load_italy_power_demand",
     "JapaneseVowels": "load_japanese_vowels",
+    "OSULeaf": "load_osuleaf",
     "PickupGestureWiimoteZ": "load_pickup_gesture_wiimoteZ",
     "UnitTest": "load_unit_test",
 }
@@ -70,8 +72,9 @@ def load_uea(name: str, split: str = "train") -> tuple[list[np.ndarray], np.ndar
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}; got {split!r}")
     loader = getattr(_aeon_datasets(), _LOADERS[name])
-    with warnings.catch_warnings():  # aeon's own deprecation notices about other shipped sets
+    with warnings.catch_warnings():  # aeon's deprecation notices (ACSF1, OSULeaf, other shipped sets)
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         X, y = loader(split=split)
     series = [np.ascontiguousarray(np.asarray(x, dtype=np.float64).T) for x in X]
     return series, np.asarray(y)

@@ -13,14 +13,18 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
+from cbreservoir.estimators._alpha import check_alphas, select_alpha
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import split_by_series
-from cbreservoir.estimators._pooling import check_pooling, pool_codes
+from cbreservoir.estimators._pooling import check_pooling, pool_codes, sampled_steps
 from cbreservoir.utils.threads import torch_threads
-from cbreservoir.utils.validation import Series, check_warmup
+from cbreservoir.utils.validation import Series, check_int, check_positive_int, check_warmup
 
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
 _N_NODE_SEEDS = 2
+#: Purkinje cells and nuclei of the cerebellum node: one each, as the node emits only the granule code
+#: (it still evaluates the layers behind it, so they are kept minimal).
+_N_PURKINJE = 1
 
 
 class _CerebellarReservoirBase(_SequenceEstimator):
@@ -29,7 +33,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
     def __init__(
         self,
         units: int = 100,
-        lr: float = 1.0,
+        lr: float | tuple[float, ...] = 1.0,
         sr: float | None = 0.9,
         input_scaling: float = 0.3,
         input_connectivity: float = 0.5,
@@ -38,9 +42,14 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         n_granule: int = 512,
         granule_degree: int | None = None,
         coding_level: float | None = None,
-        alpha: float = 0.1,
+        alpha: float | tuple[float, ...] = 0.1,
         warmup: int = 0,
         pooling: tuple[str, ...] = ("mean", "active"),
+        windows: int = 1,
+        differences: bool = False,
+        state_features: bool = False,
+        bidirectional: bool = False,
+        max_steps: int | None = None,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
@@ -58,58 +67,125 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.alpha = alpha
         self.warmup = warmup
         self.pooling = pooling
+        self.windows = windows
+        self.differences = differences
+        self.state_features = state_features
+        self.bidirectional = bidirectional
+        self.max_steps = max_steps
         self.standardize = standardize
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _build_nodes(self, n_features: int) -> None:
-        from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
+    def _check_parameters(self) -> None:
+        """Validate the parameters that the nodes do not check themselves; set ``pooling_``, ``alphas_``."""
+        owner = type(self).__name__
+        self.pooling_ = check_pooling(self.pooling, owner)
+        self.alphas_ = check_alphas(self.alpha, owner)
+        check_int(self.windows, f"{owner}: windows", minimum=1)
+        if self.max_steps is not None:
+            check_int(self.max_steps, f"{owner}: max_steps", minimum=1)
+        for name in ("differences", "state_features", "bidirectional", "standardize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{owner}: {name} must be True or False; got {getattr(self, name)!r}")
+        leaks = self.lr if isinstance(self.lr, (tuple, list)) else (self.lr,)
+        if not leaks or len(leaks) > check_positive_int(self.units, "units"):
+            raise ValueError(
+                f"{owner}: lr must be a leak rate or a tuple of 1 to units={self.units} leak rates; "
+                f"got {self.lr!r}"
+            )
+
+    def _unit_leaks(self) -> float | np.ndarray:
+        """The reservoir's ``lr``: one leak rate, or a tuple's rates over equal groups of units."""
+        if not isinstance(self.lr, (tuple, list)):
+            return self.lr
+        sizes = [len(group) for group in np.array_split(np.arange(self.units), len(self.lr))]
+        return np.repeat(np.asarray(self.lr, dtype=np.float64), sizes)
+
+    def _build_nodes(self, n_inputs: int) -> None:
+        from cbreservoir.nodes import Cerebellum, Reservoir
 
         reservoir_seed, cerebellum_seed = check_random_state(self.random_state).randint(
             0, 2**31 - 1, size=_N_NODE_SEEDS
         )
+        # every argument explicit: a change of a node default cannot change the estimators
         self.reservoir_ = Reservoir(
             self.units,
-            lr=self.lr,
+            lr=self._unit_leaks(),
             sr=self.sr,
             input_scaling=self.input_scaling,
             input_connectivity=self.input_connectivity,
             rc_connectivity=self.rc_connectivity,
+            Win=None,
+            W=None,
+            bias=0.0,
             activation=self.activation,
+            input_dim=n_inputs,
+            dtype="float64",
             seed=int(reservoir_seed),
-            input_dim=n_features,
+            name=None,
+            cerebellar_bias=False,
+            frozen=False,
         )
         self.cerebellum_ = Cerebellum(
             n_granule=self.n_granule,
+            n_purkinje=_N_PURKINJE,
+            n_out=_N_PURKINJE,
             output="granule",
             granule_degree=self.granule_degree,
             coding_level=self.coding_level,
             seed=int(cerebellum_seed),
             input_dim=self.units,
+            name=None,
         )
-        self.readout_ = Ridge(ridge=self.alpha)
 
-    def _granule_code(self, batch: Series) -> list[np.ndarray]:
-        """Granule activity of every series, each ``(T_i, n_granule)``, from a zero reservoir state."""
-        data = batch.data
-        if self.input_mean_ is not None:  # one transform of all steps, split back into series
-            steps = (np.concatenate(batch.as_list()) - self.input_mean_) / self.input_scale_
-            data = batch.restore(split_by_series(steps, batch.lengths))
+    def _model_inputs(self, batch: Series) -> np.ndarray | list[np.ndarray]:
+        """The reservoir's input: each series with its first differences (``differences``),
+        standardised with the training moments (``standardize``); the layout of ``batch``."""
+        series = batch.as_list()
+        if self.differences:
+            series = [np.hstack([x, np.diff(x, axis=0, prepend=x[:1])]) for x in series]
+        steps = np.concatenate(series)
+        if self.input_mean_ is not None:
+            steps = (steps - self.input_mean_) / self.input_scale_
+        return batch.restore(split_by_series(steps, batch.lengths))
+
+    def _run_nodes(
+        self, batch: Series, *, reverse: bool = False
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Reservoir states and granule code of every series, from a zero reservoir state: each
+        ``(T_i, units)`` and ``(T_i, n_granule)`` (per series, only at :func:`sampled_steps`).
+        With ``reverse`` the reservoir reads each series backwards in time (per step, the outputs are
+        put back in forward order)."""
+        inputs = self._model_inputs(batch)
+        if reverse:
+            inputs = batch.restore([x[::-1].copy() for x in Series(inputs, batch.layout).as_list()])
         self.reservoir_.reset()
         with torch_threads(self.n_jobs):
-            states = self.reservoir_.run(data)
-            return Series(self.cerebellum_.run(states), batch.layout).as_list()
+            states = Series(self.reservoir_.run(inputs), batch.layout).as_list()
+            if not self.per_step_:
+                states = [h[sampled_steps(len(h), self.max_steps)] for h in states]
+            elif reverse:
+                states = [h[::-1] for h in states]
+            if len({len(h) for h in states}) == 1:  # one batch call
+                return states, list(self.cerebellum_.run(np.stack(states)))
+            return states, self.cerebellum_.run(states)
 
     def _readout_inputs(self, batch: Series, *, training: bool) -> np.ndarray:
-        """Unscaled readout inputs: the pooled code of each series ``(S, len(pooling) * n_granule)``,
-        or the code of every step ``(n_steps, n_granule)`` (after ``warmup`` steps when ``training``)."""
-        code = self._granule_code(batch)
+        """Unscaled readout inputs: the pooled code of each series ``(S, n_readout_inputs)``, or the
+        code of every step ``(n_steps, n_readout_inputs)`` (after ``warmup`` steps when ``training``);
+        the pooled (or per-step) reservoir states follow the granule code when ``state_features``, and
+        the same blocks of the backward pass follow when ``bidirectional``."""
+        blocks = []
+        for reverse in (False, True) if self.bidirectional else (False,):
+            states, code = self._run_nodes(batch, reverse=reverse)
+            blocks += [code, states] if self.state_features else [code]
         if not self.per_step_:
-            return pool_codes(code, self.pooling_)
-        return np.concatenate([g[self.warmup if training else 0 :] for g in code])
+            return np.hstack([pool_codes(block, self.pooling_, self.windows) for block in blocks])
+        start = self.warmup if training else 0
+        return np.hstack([np.concatenate([g[start:] for g in block]) for block in blocks])
 
     def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
-        self.pooling_ = check_pooling(self.pooling, type(self).__name__)
+        self._check_parameters()
         if self.per_step_:
             check_warmup(self.warmup, batch.lengths)
             per_series = split_by_series(targets, batch.lengths)
@@ -117,14 +193,58 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.input_mean_ = self.input_scale_ = None
         if self.standardize:
             self.input_mean_, self.input_scale_ = _column_moments(np.concatenate(batch.as_list()))
-        self._build_nodes(batch.n_features)
+            if self.differences:
+                steps = np.concatenate(
+                    [np.diff(x, axis=0, prepend=x[:1]) for x in batch.as_list()]
+                )
+                diff_mean, diff_scale = _column_moments(steps)
+                self.input_mean_ = np.concatenate([self.input_mean_, diff_mean])
+                self.input_scale_ = np.concatenate([self.input_scale_, diff_scale])
+        self._build_nodes(batch.n_features * (2 if self.differences else 1))
         rows = self._readout_inputs(batch, training=True)
         self.feature_mean_, self.feature_scale_ = _column_moments(rows)
-        self.readout_.fit((rows - self.feature_mean_) / self.feature_scale_, targets)
+        rows = (rows - self.feature_mean_) / self.feature_scale_
+        self.alpha_ = self.alphas_[0] if len(self.alphas_) == 1 else select_alpha(rows, targets, self.alphas_)
+        self.readout_ = _fitted_ridge(rows, targets, self.alpha_)
 
     def _output_rows(self, batch: Series) -> np.ndarray:
         rows = self._readout_inputs(batch, training=False)
         return self.readout_.run((rows - self.feature_mean_) / self.feature_scale_)
+
+
+def _fitted_ridge(rows: np.ndarray, targets: np.ndarray, alpha: float):
+    """A ``Ridge`` node fitted on ``rows`` (n, p) and ``targets`` (n, k), with an intercept.
+
+    With fewer rows than columns (pooled features), the weights come straight from the node's dual
+    solve, without the (p, p) statistics that ``Ridge.fit`` also accumulates for ``partial_fit``.
+    """
+    from cbreservoir.nodes import Ridge
+    from cbreservoir.nodes.ridge import dual_solve
+
+    n_rows, n_columns = rows.shape
+    if alpha > 0 and n_rows < n_columns:
+        weights, bias = dual_solve(rows, targets, ridge=alpha, fit_bias=True)
+        return Ridge(
+            ridge=alpha,
+            fit_bias=True,
+            Wout=weights,
+            bias=bias,
+            input_dim=n_columns,
+            output_dim=targets.shape[1],
+            name=None,
+            gram_dtype="float64",
+        )
+    ridge = Ridge(
+        ridge=alpha,
+        fit_bias=True,
+        Wout=None,
+        bias=None,
+        input_dim=None,
+        output_dim=None,
+        name=None,
+        gram_dtype="float64",
+    )
+    return ridge.fit(rows, targets)
 
 
 def _column_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,10 +256,16 @@ def _column_moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _PARAMETERS_DOC = """
     Parameters
     ----------
+    Where the two estimators' defaults differ, both are given (classifier / regressor): the classifier's
+    were chosen by cross-validation on the training splits of the nine UEA/UCR sets aeon ships
+    (``benchmarks/uea_generalisation.py``, docs/real-data.md); the regressor keeps the causal, per-step
+    friendly settings of issue 18.
+
     units : int, default=100
         Reservoir size.
-    lr : float, default=1.0
-        Leak rate α of the reservoir (reservoirpy's ``lr``, not a learning rate).
+    lr : float or tuple of float, default=(1.0, 0.3, 0.1) / 1.0
+        Leak rate α of the reservoir (reservoirpy's ``lr``, not a learning rate). A tuple of r rates
+        splits the units into r (nearly) equal groups, one timescale each, in one reservoir.
     sr : float or None, default=0.9
         Spectral radius of the recurrent matrix (None keeps the raw random matrix).
     input_scaling : float, default=0.3
@@ -155,20 +281,34 @@ _PARAMETERS_DOC = """
         Mossy-fibre in-degree K of each granule cell (None: dense, paper initialisation).
     coding_level : float or None, default=None
         Target fraction of active granule cells (sets the granule thresholds).
-    alpha : float, default=0.1
-        Ridge (L2) penalty of the readout (on standardised readout inputs).
+    alpha : float or tuple of float, default=0.1
+        Ridge (L2) penalty of the readout (on standardised readout inputs). A tuple: the penalty with the
+        smallest exact leave-one-out squared error on the training rows is chosen inside ``fit``
+        (``alpha_``; :mod:`cbreservoir.estimators._alpha`).
     warmup : int, default=0
         Steps discarded at the start of every series when fitting per-step targets.
     pooling : tuple of str, default=("mean", "active")
         Features of a series for targets per series, each a block of ``n_granule`` columns, from
         ``"last"`` (the final granule code, the study's read-out), ``"mean"`` (each cell's mean rate over
         time) and ``"active"`` (the proportion of steps it is active); see
-        :mod:`cbreservoir.estimators._pooling`. Not used for targets per step. The defaults (this and the
-        reservoir, granule and ridge settings) come from a search over four UEA/UCR sets
-        (``benchmarks/uea_search.py``, docs/real-data.md); for labels decided by the last steps of a
-        series (the study's DMS and parity tasks) use ``("last",)``.
+        :mod:`cbreservoir.estimators._pooling`. Not used for targets per step. For labels decided by the
+        last steps of a series (the study's DMS and parity tasks) use ``("last",)`` with ``windows=1``.
+    windows : int, default=4 / 1
+        With w > 1, the poolings are also taken over w consecutive windows of each series (targets per
+        series only).
+    differences : bool, default=True / False
+        Feed the reservoir each input feature and its first difference ``x_t − x_{t−1}`` (0 at t = 0).
+    state_features : bool, default=False
+        Put the reservoir states (pooled, or per step) beside the granule code in the readout inputs.
+    bidirectional : bool, default=False
+        Also run the reservoir on each series reversed in time and add the same blocks of that pass
+        (per step this reads the future: not causal).
+    max_steps : int or None, default=200 / None
+        For targets per series, the granule code is computed and pooled at most at this many evenly
+        spaced steps of each series, the last step among them (the reservoir still reads every step),
+        so that the fit time grows slowly with the series length. None: every step.
     standardize : bool, default=True
-        Standardise each input feature with the mean and SD of all training steps.
+        Standardise each input feature (and each difference) with the mean and SD of all training steps.
     random_state : int, RandomState or None, default=None
         Seeds the reservoir and the cerebellum (two seeds drawn from it).
     n_jobs : int or None, default=None
@@ -193,14 +333,65 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         Whether ``fit`` saw one label per step (else one per series).
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_mean_, input_scale_ : ndarray (n_features_in_,) or None
-        Mean and SD of each input feature over all training steps (None if ``standardize=False``).
+    input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
+        Mean and SD of each input feature (then of each difference) over all training steps (None if
+        ``standardize=False``).
     feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
         Mean and SD of each readout input over the training rows (SD 1 for a constant column).
+    alpha_ : float
+        The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
     pooling_ : tuple of str
     n_features_in_ : int
     """
     )
+
+    def __init__(
+        self,
+        units: int = 100,
+        lr: float | tuple[float, ...] = (1.0, 0.3, 0.1),
+        sr: float | None = 0.9,
+        input_scaling: float = 0.3,
+        input_connectivity: float = 0.5,
+        rc_connectivity: float = 0.1,
+        activation: str = "tanh",
+        n_granule: int = 512,
+        granule_degree: int | None = None,
+        coding_level: float | None = None,
+        alpha: float | tuple[float, ...] = 0.1,
+        warmup: int = 0,
+        pooling: tuple[str, ...] = ("mean", "active"),
+        windows: int = 4,
+        differences: bool = True,
+        state_features: bool = False,
+        bidirectional: bool = False,
+        max_steps: int | None = 200,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        super().__init__(
+            units=units,
+            lr=lr,
+            sr=sr,
+            input_scaling=input_scaling,
+            input_connectivity=input_connectivity,
+            rc_connectivity=rc_connectivity,
+            activation=activation,
+            n_granule=n_granule,
+            granule_degree=granule_degree,
+            coding_level=coding_level,
+            alpha=alpha,
+            warmup=warmup,
+            pooling=pooling,
+            windows=windows,
+            differences=differences,
+            state_features=state_features,
+            bidirectional=bidirectional,
+            max_steps=max_steps,
+            standardize=standardize,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
 
 
 class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirBase):
@@ -218,10 +409,13 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
         Whether the targets had no output axis (predictions then have none either).
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_mean_, input_scale_ : ndarray (n_features_in_,) or None
-        Mean and SD of each input feature over all training steps (None if ``standardize=False``).
+    input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
+        Mean and SD of each input feature (then of each difference) over all training steps (None if
+        ``standardize=False``).
     feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
         Mean and SD of each readout input over the training rows (SD 1 for a constant column).
+    alpha_ : float
+        The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
     pooling_ : tuple of str
     n_features_in_ : int
     """

@@ -26,6 +26,9 @@ def test_japanese_vowels_is_a_ragged_list_of_time_by_feature_series():
         ("BasicMotions", 40, 40, (100, 6), 4),
         ("GunPoint", 50, 150, (150, 1), 2),
         ("ItalyPowerDemand", 67, 1029, (24, 1), 2),
+        ("ACSF1", 100, 100, (1460, 1), 10),
+        ("OSULeaf", 200, 242, (427, 1), 6),
+        ("ArrowHead", 36, 175, (251, 1), 3),
     ],
 )
 def test_published_splits_have_their_sizes_and_time_runs_along_rows(name, n_train, n_test, shape, n_classes):
@@ -49,6 +52,25 @@ def test_every_listed_set_loads():
     for name in UEA_DATASETS:
         X, y = load_uea(name, "test")
         assert len(X) == len(y) > 0 and all(x.ndim == 2 for x in X)
+
+
+def test_every_set_in_aeons_wheel_is_listed_and_loads_without_a_warning():
+    import warnings
+
+    assert set(UEA_DATASETS) == {
+        "ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand", "JapaneseVowels", "OSULeaf",
+        "PickupGestureWiimoteZ", "UnitTest",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # aeon's deprecation notice of ACSF1 and OSULeaf is silenced
+        for name in ("ACSF1", "OSULeaf"):
+            X, y = load_uea(name, "train")
+            assert len(X) == len(y)
+
+
+def test_pickup_gesture_has_unequal_lengths():
+    X, _ = load_uea("PickupGestureWiimoteZ", "train")
+    assert len({len(x) for x in X}) > 1 and {x.shape[1] for x in X} == {1}
 
 
 def test_unknown_name_lists_the_available_sets():

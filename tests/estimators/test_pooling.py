@@ -9,7 +9,8 @@ from hypothesis.extra.numpy import arrays
 from cbreservoir.estimators import CerebellarReservoirClassifier, CerebellarReservoirRegressor
 from cbreservoir.estimators._pooling import POOLINGS, check_pooling, pool_codes
 
-SMALL = dict(units=20, n_granule=30, random_state=0)
+#: The single-timescale, whole-series features of issue 18 (the classifier's defaults add more).
+SMALL = dict(units=20, n_granule=30, lr=1.0, windows=1, differences=False, max_steps=None, random_state=0)
 
 
 def test_pooled_features_by_hand():
@@ -113,7 +114,9 @@ def test_pooling_beats_the_final_state_on_a_series_mean_task():
     y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
     train, test = slice(0, 200), slice(200, None)
     accuracy = {
-        pooling: CerebellarReservoirClassifier(pooling=pooling, alpha=1.0, random_state=0)
+        pooling: CerebellarReservoirClassifier(
+            pooling=pooling, alpha=1.0, lr=1.0, windows=1, differences=False, max_steps=None, random_state=0
+        )
         .fit(X[train], y[train])
         .score(X[test], y[test])
         for pooling in [("last",), ("mean", "active")]

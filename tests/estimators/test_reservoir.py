@@ -37,7 +37,9 @@ def test_regressor_learns_the_nonlinear_memory_task(memory_data):
 
 def test_classifier_reads_the_final_step_for_labels_per_series(memory_data):
     u, y, u_test, y_test = memory_data
-    model = CerebellarReservoirClassifier(pooling=("last",), **SMALL).fit(u, y[:, -1, 0].astype(int))
+    model = CerebellarReservoirClassifier(
+        pooling=("last",), windows=1, differences=False, lr=1.0, **SMALL
+    ).fit(u, y[:, -1, 0].astype(int))
     assert not model.per_step_
     np.testing.assert_array_equal(model.classes_, [-1, 1])
     assert model.predict(u_test).shape == (20,)
@@ -78,7 +80,9 @@ def test_grid_search_over_alpha_and_units(memory_data):
     u, y, u_test, y_test = memory_data
     labels = y[:, -1, 0].astype(int)
     grid = {"alpha": [1e-6, 1e3], "units": [10, 30]}
-    estimator = CerebellarReservoirClassifier(n_granule=80, pooling=("last",), random_state=0)
+    estimator = CerebellarReservoirClassifier(
+        n_granule=80, pooling=("last",), windows=1, differences=False, lr=1.0, random_state=0
+    )
     search = GridSearchCV(estimator, grid, cv=3)
     search.fit(u, labels)
     assert len(search.cv_results_["params"]) == 4
