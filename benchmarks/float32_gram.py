@@ -31,7 +31,7 @@ def feature_sets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     u = np.random.default_rng(1).uniform(-1.0, 1.0, (20, 2000, 1))
     y = (np.roll(u, 3, axis=1) * np.roll(u, 1, axis=1)).reshape(-1, 1)
     states = np.asarray(Reservoir(300, sr=0.9, lr=0.3, input_connectivity=1.0, seed=1).run(u))
-    granule = np.asarray(Cerebellum(n_granule=1000, seed=2).run(states))
+    granule = np.asarray(Cerebellum(n_granule=1000, output="granule", seed=2).run(states))
     return {
         "reservoir states (300 units)": (states.reshape(-1, 300), y),
         "granule code (1000 cells)": (granule.reshape(-1, 1000), y),

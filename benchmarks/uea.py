@@ -16,7 +16,8 @@ Models
     The GridSearchCV recipe of docs/real-data.md: :data:`CV_GRID`, stratified 3-fold CV on the
     training split; the fit time includes the search and the refit.
 ``graph``
-    ``Reservoir(500, lr=0.3, sr=0.9, input_connectivity=1.0) >> Cerebellum(n_granule=2000) >> Ridge(1e-2)``
+    ``Reservoir(500, lr=0.3, sr=0.9, input_connectivity=1.0)``
+    ``>> Cerebellum(n_granule=2000, output="granule") >> Ridge(1e-2)``
     composed from the nodes, read at the final step (the setting of issue 18's opening note).
 ``cbrnn``
     ``CBRNNClassifier(hidden_size=32, n_granule=128, n_purkinje=32, epochs=30)`` (BPTT).
@@ -138,7 +139,7 @@ def run_graph(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
     def fit():
         model = (
             Reservoir(500, lr=0.3, sr=0.9, input_connectivity=1.0, seed=seed)
-            >> Cerebellum(n_granule=2000, seed=seed + 1)
+            >> Cerebellum(n_granule=2000, output="granule", seed=seed + 1)
             >> Ridge(ridge=1e-2)
         )
         return model.fit(X_train, np.eye(len(classes))[codes])
