@@ -131,6 +131,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
             n_purkinje=_N_PURKINJE,
             n_out=_N_PURKINJE,
             output="granule",
+            input_gain=None,
             granule_degree=self.granule_degree,
             coding_level=self.coding_level,
             seed=int(cerebellum_seed),
