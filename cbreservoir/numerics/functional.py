@@ -418,7 +418,8 @@ def _leaky_forward(
         else:
             g, p = at(granule, slot), at(purkinje, slot)
             torch.clamp_min(pre[..., hidden:], 0.0, out=g)
-            addmm(b_pc, g, w_pc_t, out=p).relu_()
+            # a fresh product, then ReLU into the slot (batched products write strided slots member by member)
+            torch.clamp_min(addmm(b_pc, g, w_pc_t), 0.0, out=p)
             addmm(pre[..., :hidden], p, w_dcn_t, out=z)
         # (1 − α) h + α φ(z) as one interpolation
         torch.lerp(h, phi(z), leak, out=h_next)
@@ -485,7 +486,7 @@ class _LeakySequence(torch.autograd.Function):
             delta = at(deltas, t)
             dz = torch.mul(dh, at(derivatives, t), out=delta[..., :hidden])
             if cerebellum is not None:
-                dp = mm(dz, w_dcn, out=at(d_purkinje, t)).mul_(at(purkinje_on, t))
+                dp = torch.mul(mm(dz, w_dcn), at(purkinje_on, t), out=at(d_purkinje, t))
                 torch.mul(mm(dp, w_pc), at(granule_on, t), out=delta[..., hidden:])
             if carries is None:
                 dh = addmm(dh, delta, h_weights_t, beta=1 - leak)
