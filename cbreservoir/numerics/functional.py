@@ -412,15 +412,18 @@ def _leaky_forward(
         slot, here, after = (t, t, t + 1) if record else (0, t % 2, (t + 1) % 2)
         h, h_next = at(states, here), at(states, after)
         pre = addmm(at(drive, t), h, h_weights)
-        z = at(pre_core, slot)
+        slot_z = at(pre_core, slot)
         if cerebellum is None:
-            z.copy_(pre)
+            z = slot_z.copy_(pre)
         else:
+            # batched products write strided slots (E > 1) member by member: they write fresh tensors,
+            # and the ReLU (or a copy) fills the slot
             g, p = at(granule, slot), at(purkinje, slot)
             torch.clamp_min(pre[..., hidden:], 0.0, out=g)
-            # a fresh product, then ReLU into the slot (batched products write strided slots member by member)
             torch.clamp_min(addmm(b_pc, g, w_pc_t), 0.0, out=p)
-            addmm(pre[..., :hidden], p, w_dcn_t, out=z)
+            z = addmm(pre[..., :hidden], p, w_dcn_t, out=slot_z if layout.solo else None)
+            if not layout.solo:
+                slot_z.copy_(z)
         # (1 − α) h + α φ(z) as one interpolation
         torch.lerp(h, phi(z), leak, out=h_next)
         if held is not None:  # exactly h_next where kept (weight 1), h where held (weight 0)
