@@ -477,6 +477,7 @@ def bench_ridge_accuracy(
 # ----------------------------------------------------------------------------------------------------------
 # Ensembles: one update of E CB-RNNs as an EnsembleTrainer vs the plain reference loop, one after another
 
+
 def bench_ensemble_update(
     n_members: int = 8,
     n: int = 5,
@@ -559,6 +560,15 @@ def bench_ensemble_update(
     )
 
 
+def bench_training_rows(sizes: dict[str, Any], *, device: str | torch.device = "cpu") -> list[BenchRow]:
+    """The training rows of the table: :func:`bench_ensemble_update` with one batch for all members and
+    with each member's own batches (``sizes``: its keyword arguments)."""
+    return [
+        bench_ensemble_update(**sizes, device=device),
+        bench_ensemble_update(**sizes, shared_data=False, device=device),
+    ]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The whole table
 
@@ -611,11 +621,7 @@ def run_speed_benchmarks(
         ("reservoir run", lambda: bench_reservoir_run(**sizes["reservoir"], peak_gflops=peak)),
         ("ridge fit", lambda: bench_ridge_fit(**sizes["ridge"])),
         ("ridge accuracy", lambda: [bench_ridge_accuracy(**sizes["ridge_accuracy"])]),
-        ("ensemble, shared batches", lambda: [bench_ensemble_update(**sizes["ensemble"], device=device)]),
-        (
-            "ensemble, own batches",
-            lambda: [bench_ensemble_update(**sizes["ensemble"], shared_data=False, device=device)],
-        ),
+        ("training", lambda: bench_training_rows(sizes["ensemble"], device=device)),
     ]
     rows: list[BenchRow] = []
     for name, measure in steps:
