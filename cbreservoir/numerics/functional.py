@@ -308,7 +308,7 @@ class _Layout:
 
     For one network the per-step products are 2-D (``mm``/``addmm``: cheaper than batched products of one
     matrix); for E networks they are batched (``bmm``/``baddbmm``) over the leading member dimension.
-    Sequence buffers are ``([E,] T, B, k)``: one time step is a (strided, for E > 1) slice that the
+    Sequence buffers are ``([E,] T, B, k)``: one time step is a (strided, for E > 1) view that the
     products read and write in place, and all steps of a member are one contiguous ``(T·B, k)`` block, so
     the weight gradients over all steps are products of views (no copy).
     """
@@ -326,9 +326,9 @@ class _Layout:
         """A buffer shape: ``([E,] *dims)``."""
         return dims if self.solo else (self.n_members, *dims)
 
-    def at(self, buffer: torch.Tensor, t: int) -> torch.Tensor:
-        """Time step ``t`` of a ([E,] T, B, k) buffer: ([E,] B, k)."""
-        return buffer[t] if self.solo else buffer[:, t]
+    def steps(self, buffer: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The time steps of a ([E,] T, B, k) buffer: T views ([E,] B, k) (one call, not one per step)."""
+        return buffer.unbind(0 if self.solo else 1)
 
     def first_steps(self, buffer: torch.Tensor, n_steps: int) -> torch.Tensor:
         """The first ``n_steps`` time steps of a ([E,] T', B, k) buffer."""
@@ -393,8 +393,7 @@ def _leaky_forward(
     x_weights, x_bias, h_weights = _fused_weights(*core, cerebellum)
     # the input-driven part of every step at once, in one product: ([E,] T, B, K)
     drive = addmm(own(x_bias.unsqueeze(1)), layout.time_first(x), own(x_weights.transpose(-1, -2)))
-    drive = drive.view(layout.shape(n_steps, batch, -1))
-    at = layout.at
+    drive = layout.steps(drive.view(layout.shape(n_steps, batch, -1)))
     slots = n_steps if record else 1
     empty = h0.new_empty
     states = empty(layout.shape(slots + 1, batch, hidden))
@@ -406,29 +405,33 @@ def _leaky_forward(
         w_pc_t, w_dcn_t = own(w_pc.transpose(-1, -2)), own(w_dcn.transpose(-1, -2))
         granule = empty(layout.shape(slots, batch, w_pc.shape[-1]))
         purkinje = empty(layout.shape(slots, batch, w_pc.shape[-2]))
-    held = None if keep is None else _held_steps(keep, layout).to(h0.dtype)
-    at(states, 0).copy_(own(h0))
+    held = None if keep is None else layout.steps(_held_steps(keep, layout).to(h0.dtype))
+    steps = layout.steps
+    state_steps, pre_steps = steps(states), steps(pre_core)
+    if cerebellum is not None:
+        granule_steps, purkinje_steps = steps(granule), steps(purkinje)
+    state_steps[0].copy_(own(h0))
     for t in range(n_steps):
         slot, here, after = (t, t, t + 1) if record else (0, t % 2, (t + 1) % 2)
-        h, h_next = at(states, here), at(states, after)
-        pre = addmm(at(drive, t), h, h_weights)
-        slot_z = at(pre_core, slot)
+        h, h_next = state_steps[here], state_steps[after]
+        pre = addmm(drive[t], h, h_weights)
+        slot_z = pre_steps[slot]
         if cerebellum is None:
             z = slot_z.copy_(pre)
         else:
-            # batched products write strided slots (E > 1) member by member: they write fresh tensors,
-            # and the ReLU (or a copy) fills the slot
-            g, p = at(granule, slot), at(purkinje, slot)
+            g, p = granule_steps[slot], purkinje_steps[slot]
             torch.clamp_min(pre[..., hidden:], 0.0, out=g)
-            torch.clamp_min(addmm(b_pc, g, w_pc_t), 0.0, out=p)
-            z = addmm(pre[..., :hidden], p, w_dcn_t, out=slot_z if layout.solo else None)
-            if not layout.solo:
-                slot_z.copy_(z)
+            if layout.solo:
+                addmm(b_pc, g, w_pc_t, out=p).relu_()
+                z = addmm(pre[..., :hidden], p, w_dcn_t, out=slot_z)
+            else:  # a batched product into a strided slot runs member by member: fresh tensors, then fill
+                torch.clamp_min(addmm(b_pc, g, w_pc_t), 0.0, out=p)
+                z = slot_z.copy_(addmm(pre[..., :hidden], p, w_dcn_t))
         # (1 − α) h + α φ(z) as one interpolation
         torch.lerp(h, phi(z), leak, out=h_next)
         if held is not None:  # exactly h_next where kept (weight 1), h where held (weight 0)
-            torch.lerp(h, h_next, at(held, t), out=h_next)
-    final = layout.member_dim(at(states, n_steps if record else n_steps % 2))
+            torch.lerp(h, h_next, held[t], out=h_next)
+    final = layout.member_dim(state_steps[n_steps if record else n_steps % 2])
     if not record:
         return final.clone(), None
     return final, _SequenceRecord(states, pre_core, granule, purkinje)
@@ -484,17 +487,28 @@ class _LeakySequence(torch.autograd.Function):
             d_purkinje = torch.empty_like(record.purkinje)
             granule_on, purkinje_on = _positive(record.granule), _positive(record.purkinje)  # ReLU'
         dh = own(grad_h).contiguous()
-        at = layout.at
+        steps = layout.steps
+        delta_steps, derivative_steps = steps(deltas), steps(derivatives)
+        carry_steps = None if carries is None else steps(carries)
+        if cerebellum is not None:
+            granule_on, purkinje_on, d_purkinje_steps = (
+                steps(granule_on),
+                steps(purkinje_on),
+                steps(d_purkinje),
+            )
         for t in reversed(range(n_steps)):
-            delta = at(deltas, t)
-            dz = torch.mul(dh, at(derivatives, t), out=delta[..., :hidden])
+            delta = delta_steps[t]
+            dz = torch.mul(dh, derivative_steps[t], out=delta[..., :hidden])
             if cerebellum is not None:
-                dp = torch.mul(mm(dz, w_dcn), at(purkinje_on, t), out=at(d_purkinje, t))
-                torch.mul(mm(dp, w_pc), at(granule_on, t), out=delta[..., hidden:])
-            if carries is None:
+                if layout.solo:
+                    dp = mm(dz, w_dcn, out=d_purkinje_steps[t]).mul_(purkinje_on[t])
+                else:  # see _leaky_forward: no batched product into a strided slot
+                    dp = torch.mul(mm(dz, w_dcn), purkinje_on[t], out=d_purkinje_steps[t])
+                torch.mul(mm(dp, w_pc), granule_on[t], out=delta[..., hidden:])
+            if carry_steps is None:
                 dh = addmm(dh, delta, h_weights_t, beta=1 - leak)
             else:
-                dh = addmm(dh * at(carries, t), delta, h_weights_t)
+                dh = addmm(dh * carry_steps[t], delta, h_weights_t)
         grads: dict[str, torch.Tensor | None] = dict.fromkeys(
             ("x", "h0", "w_in", "b_in", "w_rec", "b_rec", "w_gc", "b_gc", "w_pc", "b_pc", "w_dcn", "b_dcn")
         )
