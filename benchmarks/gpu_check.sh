@@ -20,8 +20,8 @@ fi
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$out/gpu.txt" 2>/dev/null || true
 # 1. the tests that need CUDA (they skip elsewhere)
-timeout 120 python -m pytest -q -p no:xdist -k cuda "$root/tests/test_nn_fused.py" \
-    "$root/tests/test_training_fused.py" | tee "$out/tests.txt"
+timeout 120 python -m pytest -q -p no:xdist -k cuda "$root/tests/numerics/test_fused.py" \
+    "$root/tests/training/test_fused.py" | tee "$out/tests.txt"
 # 2. the speed table, ensemble rows on the GPU
 timeout 300 python "$root/benchmarks/speed.py" --device cuda --json "$out/speed.json" | tee "$out/speed.md"
 # 3. a paper-profile ensemble of 8 CB-RNNs through 3 curriculum epochs on the GPU

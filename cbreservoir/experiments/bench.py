@@ -738,6 +738,7 @@ def bench_ridge_accuracy(
 # ----------------------------------------------------------------------------------------------------------
 # Ensembles: one update of E CB-RNNs as an EnsembleTrainer vs the plain reference loop, one after another
 
+
 def bench_ensemble_update(
     n_members: int = 8,
     n: int = 5,
@@ -820,6 +821,15 @@ def bench_ensemble_update(
     )
 
 
+def bench_training_rows(sizes: dict[str, Any], *, device: str | torch.device = "cpu") -> list[BenchRow]:
+    """The training rows of the table: :func:`bench_ensemble_update` with one batch for all members and
+    with each member's own batches (``sizes``: its keyword arguments)."""
+    return [
+        bench_ensemble_update(**sizes, device=device),
+        bench_ensemble_update(**sizes, shared_data=False, device=device),
+    ]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The whole table
 
@@ -899,16 +909,7 @@ def run_speed_benchmarks(
         ("reservoir run", "reservoir", lambda: bench_reservoir_run(**sizes["reservoir"], peak_gflops=peak)),
         ("ridge fit", "ridge", lambda: bench_ridge_fit(**sizes["ridge"])),
         ("ridge accuracy", "ridge_accuracy", lambda: [bench_ridge_accuracy(**sizes["ridge_accuracy"])]),
-        (
-            "ensemble, shared batches",
-            "ensemble",
-            lambda: [bench_ensemble_update(**sizes["ensemble"], device=device)],
-        ),
-        (
-            "ensemble, own batches",
-            "ensemble",
-            lambda: [bench_ensemble_update(**sizes["ensemble"], shared_data=False, device=device)],
-        ),
+        ("training", "ensemble", lambda: bench_training_rows(sizes["ensemble"], device=device)),
     ]
     rows: list[BenchRow] = []
     for name, key, measure in steps:

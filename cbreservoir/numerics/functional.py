@@ -295,12 +295,12 @@ def _scaled_derivative(name: str, z: torch.Tensor, leak: float) -> torch.Tensor:
 
 
 class _SequenceRecord(NamedTuple):
-    """Buffers of the forward pass, time first (then the member dimension when E > 1)."""
+    """Buffers of the forward pass, members first (when E > 1), then time."""
 
-    states: torch.Tensor  #: (T + 1, [E,] B, H): h_0 ... h_T
-    pre: torch.Tensor  #: (T, [E,] B, H): z_t, the core's pre-activations
-    granule: torch.Tensor | None  #: (T, [E,] B, G)
-    purkinje: torch.Tensor | None  #: (T, [E,] B, P)
+    states: torch.Tensor  #: ([E,] T + 1, B, H): h_0 ... h_T
+    pre: torch.Tensor  #: ([E,] T, B, H): z_t, the core's pre-activations
+    granule: torch.Tensor | None  #: ([E,] T, B, G)
+    purkinje: torch.Tensor | None  #: ([E,] T, B, P)
 
 
 class _Layout:
@@ -308,6 +308,9 @@ class _Layout:
 
     For one network the per-step products are 2-D (``mm``/``addmm``: cheaper than batched products of one
     matrix); for E networks they are batched (``bmm``/``baddbmm``) over the leading member dimension.
+    Sequence buffers are ``([E,] T, B, k)``: one time step is a (strided, for E > 1) view that the
+    products read and write in place, and all steps of a member are one contiguous ``(T·B, k)`` block, so
+    the weight gradients over all steps are products of views (no copy).
     """
 
     def __init__(self, n_members: int) -> None:
@@ -320,14 +323,20 @@ class _Layout:
         return tensor[0] if self.solo else tensor
 
     def shape(self, *dims: int) -> tuple[int, ...]:
-        """A buffer shape: ``(dims[0], [E,] *dims[1:])``."""
-        return dims[:1] + (() if self.solo else (self.n_members,)) + dims[1:]
+        """A buffer shape: ``([E,] *dims)``."""
+        return dims if self.solo else (self.n_members, *dims)
+
+    def steps(self, buffer: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The time steps of a ([E,] T, B, k) buffer: T views ([E,] B, k) (one call, not one per step)."""
+        return buffer.unbind(0 if self.solo else 1)
+
+    def first_steps(self, buffer: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """The first ``n_steps`` time steps of a ([E,] T', B, k) buffer."""
+        return buffer[:n_steps] if self.solo else buffer[:, :n_steps]
 
     def members_first(self, buffer: torch.Tensor) -> torch.Tensor:
-        """(T, [E,] B, k) -> ([E,] T·B, k)."""
-        if self.solo:
-            return buffer.reshape(-1, buffer.shape[-1])
-        return buffer.transpose(0, 1).reshape(self.n_members, -1, buffer.shape[-1])
+        """([E,] T, B, k) -> ([E,] T·B, k), rows in (t, b) order (a view)."""
+        return buffer.flatten(0, 1) if self.solo else buffer.flatten(1, 2)
 
     def time_first(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs (E, B, T, d) -> ([E,] T·B, d), rows in (t, b) order."""
@@ -382,12 +391,9 @@ def _leaky_forward(
     layout = _Layout(n_members)
     own, addmm = layout.own, layout.addmm
     x_weights, x_bias, h_weights = _fused_weights(*core, cerebellum)
-    # the input-driven part of every step at once, in one product: (T, [E,] B, K)
+    # the input-driven part of every step at once, in one product: ([E,] T, B, K)
     drive = addmm(own(x_bias.unsqueeze(1)), layout.time_first(x), own(x_weights.transpose(-1, -2)))
-    if layout.solo:
-        drive = drive.view(n_steps, batch, -1)
-    else:
-        drive = drive.view(n_members, n_steps, batch, -1).transpose(0, 1)
+    drive = layout.steps(drive.view(layout.shape(n_steps, batch, -1)))
     slots = n_steps if record else 1
     empty = h0.new_empty
     states = empty(layout.shape(slots + 1, batch, hidden))
@@ -399,34 +405,41 @@ def _leaky_forward(
         w_pc_t, w_dcn_t = own(w_pc.transpose(-1, -2)), own(w_dcn.transpose(-1, -2))
         granule = empty(layout.shape(slots, batch, w_pc.shape[-1]))
         purkinje = empty(layout.shape(slots, batch, w_pc.shape[-2]))
-    held = None if keep is None else _held_steps(keep, layout).to(h0.dtype)
-    states[0] = own(h0)
+    held = None if keep is None else layout.steps(_held_steps(keep, layout).to(h0.dtype))
+    steps = layout.steps
+    state_steps, pre_steps = steps(states), steps(pre_core)
+    if cerebellum is not None:
+        granule_steps, purkinje_steps = steps(granule), steps(purkinje)
+    state_steps[0].copy_(own(h0))
     for t in range(n_steps):
-        slot = t if record else 0
-        h, h_next = (states[t], states[t + 1]) if record else (states[t % 2], states[(t + 1) % 2])
+        slot, here, after = (t, t, t + 1) if record else (0, t % 2, (t + 1) % 2)
+        h, h_next = state_steps[here], state_steps[after]
         pre = addmm(drive[t], h, h_weights)
-        z = pre_core[slot]
+        slot_z = pre_steps[slot]
         if cerebellum is None:
-            z.copy_(pre)
+            z = slot_z.copy_(pre)
         else:
-            g, p = granule[slot], purkinje[slot]
+            g, p = granule_steps[slot], purkinje_steps[slot]
             torch.clamp_min(pre[..., hidden:], 0.0, out=g)
-            addmm(b_pc, g, w_pc_t, out=p).relu_()
-            addmm(pre[..., :hidden], p, w_dcn_t, out=z)
+            if layout.solo:
+                addmm(b_pc, g, w_pc_t, out=p).relu_()
+                z = addmm(pre[..., :hidden], p, w_dcn_t, out=slot_z)
+            else:  # a batched product into a strided slot runs member by member: fresh tensors, then fill
+                torch.clamp_min(addmm(b_pc, g, w_pc_t), 0.0, out=p)
+                z = slot_z.copy_(addmm(pre[..., :hidden], p, w_dcn_t))
         # (1 − α) h + α φ(z) as one interpolation
         torch.lerp(h, phi(z), leak, out=h_next)
         if held is not None:  # exactly h_next where kept (weight 1), h where held (weight 0)
             torch.lerp(h, h_next, held[t], out=h_next)
-    final = layout.member_dim(states[n_steps if record else n_steps % 2])
+    final = layout.member_dim(state_steps[n_steps if record else n_steps % 2])
     if not record:
         return final.clone(), None
     return final, _SequenceRecord(states, pre_core, granule, purkinje)
 
 
 def _held_steps(keep: torch.Tensor, layout: _Layout) -> torch.Tensor:
-    """keep (E, B, T) -> (T, [E,] B, 1)."""
-    held = keep.permute(2, 0, 1).unsqueeze(-1)
-    return held[:, 0] if layout.solo else held
+    """keep (E, B, T) -> ([E,] T, B, 1)."""
+    return layout.own(keep.transpose(1, 2).unsqueeze(-1))
 
 
 class _LeakySequence(torch.autograd.Function):
@@ -474,16 +487,28 @@ class _LeakySequence(torch.autograd.Function):
             d_purkinje = torch.empty_like(record.purkinje)
             granule_on, purkinje_on = _positive(record.granule), _positive(record.purkinje)  # ReLU'
         dh = own(grad_h).contiguous()
+        steps = layout.steps
+        delta_steps, derivative_steps = steps(deltas), steps(derivatives)
+        carry_steps = None if carries is None else steps(carries)
+        if cerebellum is not None:
+            granule_on, purkinje_on, d_purkinje_steps = (
+                steps(granule_on),
+                steps(purkinje_on),
+                steps(d_purkinje),
+            )
         for t in reversed(range(n_steps)):
-            delta = deltas[t]
-            dz = torch.mul(dh, derivatives[t], out=delta[..., :hidden])
+            delta = delta_steps[t]
+            dz = torch.mul(dh, derivative_steps[t], out=delta[..., :hidden])
             if cerebellum is not None:
-                dp = mm(dz, w_dcn, out=d_purkinje[t]).mul_(purkinje_on[t])
+                if layout.solo:
+                    dp = mm(dz, w_dcn, out=d_purkinje_steps[t]).mul_(purkinje_on[t])
+                else:  # see _leaky_forward: no batched product into a strided slot
+                    dp = torch.mul(mm(dz, w_dcn), purkinje_on[t], out=d_purkinje_steps[t])
                 torch.mul(mm(dp, w_pc), granule_on[t], out=delta[..., hidden:])
-            if carries is None:
+            if carry_steps is None:
                 dh = addmm(dh, delta, h_weights_t, beta=1 - leak)
             else:
-                dh = addmm(dh * carries[t], delta, h_weights_t)
+                dh = addmm(dh * carry_steps[t], delta, h_weights_t)
         grads: dict[str, torch.Tensor | None] = dict.fromkeys(
             ("x", "h0", "w_in", "b_in", "w_rec", "b_rec", "w_gc", "b_gc", "w_pc", "b_pc", "w_dcn", "b_dcn")
         )
@@ -498,7 +523,7 @@ class _LeakySequence(torch.autograd.Function):
         if core_needed or cerebellum_needed:
             rows = slice(0 if core_needed else hidden, width if cerebellum_needed else hidden)
             flat_t = flat[..., rows].transpose(-1, -2)
-            d_h = layout.member_dim(mm(flat_t, members_first(record.states[:n_steps])))
+            d_h = layout.member_dim(mm(flat_t, members_first(layout.first_steps(record.states, n_steps))))
             d_x = layout.member_dim(mm(flat_t, layout.time_first(x)))
             d_bias = layout.member_dim(flat_t.sum(-1))
             if core_needed:

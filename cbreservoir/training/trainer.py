@@ -444,7 +444,8 @@ class GradientTrainer:
         TrainingDivergedError
             If the loss, the gradient norm or the updated weights are not finite; the step is undone.
         """
-        self.model.train()
+        if not self.model.training:  # evaluate() switched it off (a walk over every module, per step)
+            self.model.train()
         x = self.prepare_inputs(x)
         targets = self.prepare_targets(y, head)
         loss = self.loss(self.outputs(x, mask, self.train_generator), targets)
@@ -453,7 +454,7 @@ class GradientTrainer:
         self.step_count = step
         return loss.item()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(
         self, x: ArrayLike, y: Targets, head: int | None = None, mask: ArrayLike | None = None
     ) -> dict[str, float | tuple[float, ...]]:
@@ -472,7 +473,7 @@ class GradientTrainer:
         loss = self.loss(logits, targets).item()  # first: it refuses labels that do not match the batch
         return {"accuracy": heads_accuracy(logits, targets), "loss": loss}
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate_batches(
         self, batches: Sequence[tuple[ArrayLike, Targets]], head: int | None = None
     ) -> list[dict[str, float | tuple[float, ...]]]:

@@ -40,7 +40,12 @@ from torch.func import functional_call
 
 from cbreservoir.models.leaky import _FusedLeakyModel
 from cbreservoir.numerics import functional as CF
-from cbreservoir.numerics.optim import TrainingDivergedError, clip_gradient_norms_, snapshot_parameters
+from cbreservoir.numerics.optim import (
+    TrainingDivergedError,
+    all_finite,
+    clip_gradient_norms_,
+    snapshot_parameters,
+)
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy, heads_cross_entropy
 
 ArrayLike = torch.Tensor | np.ndarray
@@ -419,7 +424,7 @@ class EnsembleTrainer:
         self.optimizer.step()
         if any_frozen:
             self._restore(snapshot, training)
-        finite = torch.stack([p.flatten(1).sum(1) for p in self._params.values()]).sum(0).isfinite()
+        finite = all_finite(list(self._params.values()), per_member=True)
         if not finite.all():
             self._restore(snapshot, None)
             bad = torch.nonzero(~finite).flatten().tolist()
@@ -478,7 +483,7 @@ class EnsembleTrainer:
                 if _is_per_element(new, stacked):  # a state created by this step starts at zero
                     new[index] = state[key][index] if key in state else 0
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def evaluate(
         self,
         xs: Sequence[ArrayLike] | ArrayLike,
