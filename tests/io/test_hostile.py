@@ -8,7 +8,6 @@ fields but ``sha256``, sorted by name, each as ``name NUL value NUL``, then ever
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
@@ -22,10 +21,10 @@ import pytest
 import safetensors.numpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from safetensors import safe_open
 
 import cbreservoir
 from cbreservoir.io import HEADER_KEY, MAX_HEADER_DEPTH, load
+from tests.io.crafting import parts, signature
 
 #: Peak Python/NumPy allocation allowed while loading one hostile file (measured with tracemalloc).
 PEAK_LIMIT = 50 * 1024**2
@@ -45,24 +44,6 @@ _PROC = Path("/proc/self")
 # ----------------------------------------------------------------------------------------- file crafting
 
 
-def _parts(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str], dict]:
-    """The stored arrays, the metadata and the parsed header of a saved file."""
-    with safe_open(str(path), framework="numpy") as archive:
-        arrays = {key: archive.get_tensor(key) for key in archive.keys()}  # noqa: SIM118 (not a dict)
-        metadata = archive.metadata()
-    return arrays, metadata, json.loads(metadata[HEADER_KEY])
-
-
-def _signature(metadata: dict[str, str], arrays: dict[str, np.ndarray]) -> str:
-    blob = safetensors.numpy.save(arrays)
-    digest = hashlib.sha256()
-    for key in sorted(metadata):
-        if key != "sha256":
-            digest.update(f"{key}\0{metadata[key]}\0".encode())
-    digest.update(blob[8 + int.from_bytes(blob[:8], "little") :])
-    return digest.hexdigest()
-
-
 def _write(
     path: Path,
     arrays: dict[str, np.ndarray],
@@ -78,7 +59,7 @@ def _write(
     if header_text is not None:
         metadata[HEADER_KEY] = header_text
     if sign:
-        metadata["sha256"] = _signature(metadata, arrays)
+        metadata["sha256"] = signature(metadata, arrays)
     path.write_bytes(safetensors.numpy.save(arrays, metadata=metadata))
 
 
@@ -112,7 +93,7 @@ class _Corpus:
         self.expected: dict[str, tuple[Path, str]] = {}
 
     def original(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict]:
-        return _parts(self.directory / f"{name}.cbr")
+        return parts(self.directory / f"{name}.cbr")
 
     def path(self, name: str, expect: str) -> Path:
         """A new file ``name`` that :func:`load` must refuse with a message matching ``expect``."""
@@ -341,7 +322,7 @@ def _mismatches(corpus: _Corpus) -> None:
     def retype(dtype: type, shape: tuple[int, ...]) -> Callable[[dict, dict], None]:
         def change(payload: dict, arrays: dict) -> None:
             arrays["a2"] = np.zeros(shape, dtype=dtype)
-            table = _parts(corpus.directory / "model.cbr")[2]["arrays"]
+            table = parts(corpus.directory / "model.cbr")[2]["arrays"]
             table["a2"] = [np.dtype(dtype).str, list(shape), False]
             payload["arrays"] = table
 
