@@ -292,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="runs, tables and figures go here; a rerun resumes (default: cbreservoir-reproduce)",
     )
+    reproduce.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep each finished run's checkpoints (weights that passed each level) for 'analyze --runs'",
+    )
     _add_parallel_options(reproduce)
 
     sweep = add(
@@ -726,7 +731,7 @@ def _run_reproduce(args: argparse.Namespace) -> dict:
             granule_sizes=list(profile.granule_sizes) if args.scaling else None,
             **{key: value for key, value in options.items() if value is not None},
         )
-    return reproduce(**arguments, progress=args.progress)
+    return reproduce(**arguments, keep_checkpoints=args.keep_checkpoints, progress=args.progress)
 
 
 def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:

@@ -76,6 +76,7 @@ def reproduce(
     progress: bool = True,
     granule_sizes: Sequence[int] | None = None,
     ensemble: int = 1,
+    keep_checkpoints: bool = False,
 ) -> dict:
     """Run (or resume) the study's comparison and write the summary table, JSON and figures.
 
@@ -101,6 +102,10 @@ def reproduce(
         (:func:`~cbreservoir.experiments.reproduce.run.run_ensemble`; each keeps its own seed, schedule and
         curriculum level, and its results are those of its solo run; feedforward runs stay alone).
         1: every run alone.
+    keep_checkpoints : bool
+        Keep each run's checkpoints under ``output_dir/checkpoints/<cell id>`` when it completes (the
+        weights that passed each level, for :func:`~cbreservoir.experiments.analysis_report.run_analysis`
+        with ``reproduction_dir``); by default they are removed.
 
     Returns
     -------
@@ -137,7 +142,9 @@ def reproduce(
         start = time.perf_counter()
         grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
         run = run_cells if grouping else run_cell
-        runner = functools.partial(run, checkpoint_root=str(output / "checkpoints"))
+        runner = functools.partial(
+            run, checkpoint_root=str(output / "checkpoints"), keep_checkpoints=keep_checkpoints
+        )
         runs = run_sweep(
             cells,
             runner,

@@ -146,7 +146,7 @@ def _curriculum_settings(profile: Profile) -> dict:
     }
 
 
-def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
+def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints: bool = False) -> dict:
     """Train the model of ``cell`` through the curriculum and return its record.
 
     Parameters
@@ -155,7 +155,12 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         A :func:`make_cell` cell.
     checkpoint_root : str, optional
         Directory for the in-progress checkpoint of this run (``<root>/<cell id>``), so that an
-        interrupted run resumes from its last finished epoch; removed when the run completes.
+        interrupted run resumes from its last finished epoch; removed when the run completes unless
+        ``keep_checkpoints``.
+    keep_checkpoints : bool
+        Keep the run's checkpoints (``last.pt`` and the weights that passed each level,
+        ``level_NNN.pt``) for later analysis (:func:`cbreservoir.experiments.analysis_report.run_analysis`
+        with ``reproduction_dir``).
 
     Returns
     -------
@@ -175,7 +180,7 @@ def run_cell(cell: dict, checkpoint_root: str | None = None) -> dict:
         start = time.perf_counter()
         history = curriculum.run(Profile(**cell["profile"]).n_epochs)
         seconds = time.perf_counter() - start
-    if checkpoint_dir is not None:
+    if checkpoint_dir is not None and not keep_checkpoints:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     counts = getattr(curriculum.trainer, "parameter_counts", None)
     return _record(cell, history, seconds, curriculum.trainer.model, None if counts is None else counts())
@@ -225,7 +230,9 @@ def ensemble_key(cell: dict) -> str | None:
     return canonical_json({"task": cell["task"], "architecture": architecture, "profile": cell["profile"]})
 
 
-def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[dict]:
+def run_ensemble(
+    cells: list[dict], checkpoint_root: str | None = None, *, keep_checkpoints: bool = False
+) -> list[dict]:
     """Train the models of ``cells`` together as one batched ensemble, each through its own curriculum.
 
     Every member follows its solo :func:`run_cell` run (same levels and accuracies; losses to float
@@ -237,6 +244,8 @@ def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[
     cells : list of dict
         :func:`make_cell` cells.
     checkpoint_root : str, optional
+        As for :func:`run_cell`.
+    keep_checkpoints : bool
         As for :func:`run_cell`.
 
     Returns
@@ -285,7 +294,7 @@ def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[
         histories = curriculum.run(profile.n_epochs)
         seconds = time.perf_counter() - start
     for directory in directories:
-        if directory is not None:
+        if directory is not None and not keep_checkpoints:
             shutil.rmtree(directory, ignore_errors=True)
     share, extra = seconds / len(cells), {"ensemble_size": len(cells), "ensemble_seconds": seconds}
     return [
@@ -294,12 +303,14 @@ def run_ensemble(cells: list[dict], checkpoint_root: str | None = None) -> list[
     ]
 
 
-def run_cells(cells: list[dict], checkpoint_root: str | None = None) -> list[dict]:
+def run_cells(
+    cells: list[dict], checkpoint_root: str | None = None, *, keep_checkpoints: bool = False
+) -> list[dict]:
     """Run a group of cells of :func:`~cbreservoir.experiments.sweep.group_cells` (``group_by=ensemble_key``).
 
     A group of cells that can share an ensemble trains as one (:func:`run_ensemble`); a cell that
     cannot (key None: the feedforward condition) runs alone (:func:`run_cell`).
     """
     if len(cells) == 1 and ensemble_key(cells[0]) is None:
-        return [run_cell(cells[0], checkpoint_root)]
-    return run_ensemble(cells, checkpoint_root)
+        return [run_cell(cells[0], checkpoint_root, keep_checkpoints=keep_checkpoints)]
+    return run_ensemble(cells, checkpoint_root, keep_checkpoints=keep_checkpoints)
