@@ -55,6 +55,7 @@ examples:
   cbreservoir reproduce --task dms --profile quick --set n_epochs=40
   cbreservoir sweep grid.yaml --output-dir runs/grid
   cbreservoir analyze --task dms --output-dir runs/analysis
+  cbreservoir analyze --task parity --runs runs/study --seed 0   # networks of 'reproduce --keep-checkpoints'
   cbreservoir bench --quick
 
 Run 'cbreservoir COMMAND --help' for the options of one command.
@@ -318,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  cbreservoir analyze --task parity --set n_epochs=20 --analysis recovery_steps=100 --json",
     )
     analyze.add_argument("--task", default="dms", help="dms or parity (%(default)s)")
-    analyze.add_argument("--profile", default="quick", help="training profile: quick or paper (%(default)s)")
+    analyze.add_argument(
+        "--profile", default=None, help="training profile: quick, study or paper (quick; with --runs theirs)"
+    )
     _add_profile_overrides(analyze)
     analyze.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir")
     analyze.add_argument(
@@ -339,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-dir",
         default=None,
         help="training checkpoints; a rerun resumes (default: OUTPUT_DIR/checkpoints)",
+    )
+    analyze.add_argument(
+        "--runs",
+        default=None,
+        metavar="DIR",
+        help="analyse the networks of a finished 'reproduce --keep-checkpoints --output-dir DIR'",
     )
 
     bench = add(
@@ -773,8 +782,14 @@ def _run_analyze(args: argparse.Namespace) -> dict:
     from cbreservoir.experiments.reproduce import check_conditions, get_profile
 
     _check_choice("task", args.task, ANALYSIS_TASKS)
+    if args.runs is not None and (args.overrides or args.checkpoint_dir is not None):
+        raise UsageError(
+            "--runs uses the reproduction's profile and checkpoints: expected no --set, no --checkpoint-dir"
+        )
     with _usage_errors():
-        profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
+        profile = None
+        if args.runs is None or args.profile is not None:
+            profile = get_profile(args.profile or "quick").replace(**_parse_overrides(args.overrides))
         conditions = check_conditions(args.conditions or DEFAULT_CONDITIONS)
     settings = _analysis_settings(AnalysisSettings, _parse_overrides(args.analysis_settings))
     return run_analysis(
@@ -785,6 +800,7 @@ def _run_analyze(args: argparse.Namespace) -> dict:
         conditions=conditions,
         settings=settings,
         checkpoint_dir=args.checkpoint_dir,
+        reproduction_dir=args.runs,
         progress=args.progress,
     )
 

@@ -371,11 +371,19 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
         (["--analysis", "recovery=3"], "unknown analysis setting(s) ['recovery']; allowed: ["),
         (["--set", "epochs=3"], "unknown profile setting(s) ['epochs']"),
         (["--conditions", "magic"], "magic"),
+        (["--runs", "repro", "--set", "n_epochs=3"], "expected no --set, no --checkpoint-dir"),
+        (["--runs", "repro", "--checkpoint-dir", "c"], "expected no --set, no --checkpoint-dir"),
     ],
 )
 def test_analyze_usage_errors(capsys, argv, message):
     assert main(["analyze", *argv]) == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_analyze_runs_of_a_directory_that_is_no_reproduction_fails_before_work(capsys, tmp_path):
+    assert main(["analyze", "--runs", "missing-dir", "--output-dir", "out"]) not in (EXIT_OK, EXIT_USAGE)
+    assert "expected a reproduction output directory" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------------------------- demo

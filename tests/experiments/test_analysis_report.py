@@ -87,3 +87,47 @@ def test_report_rejects_unsupported_tasks(tmp_path):
 def test_analysis_settings_are_checked(changes, message):
     with pytest.raises(ValueError, match=message):
         AnalysisSettings(**changes)
+
+
+@pytest.fixture(scope="module")
+def reproduction(tmp_path_factory):
+    """A tiny reproduction of CB-RNN and full reservoir on DMS that kept its checkpoints."""
+    from cbreservoir.experiments.reproduce import reproduce
+
+    output_dir = tmp_path_factory.mktemp("reproduction")
+    reproduce(
+        "dms",
+        profile=TINY_PROFILE,
+        seeds=1,
+        conditions=["cbrnn", "full_reservoir"],
+        output_dir=output_dir,
+        backend="sequential",
+        keep_checkpoints=True,
+        progress=False,
+    )
+    return output_dir
+
+
+def test_a_reproduction_keeps_the_weights_that_passed_each_level(reproduction):
+    kept = sorted(path.name for path in (reproduction / "checkpoints").glob("*/*.pt"))
+    assert kept == ["last.pt", "last.pt", "level_002.pt", "level_002.pt", "level_003.pt", "level_003.pt"]
+
+
+def test_analysing_a_reproduction_equals_analysing_the_same_runs_trained_here(report, reproduction, tmp_path):
+    _, trained = report
+    analysed = run_analysis(tmp_path, reproduction_dir=reproduction, settings=TINY_SETTINGS, progress=False)
+    assert analysed["profile"] == TINY_PROFILE.settings()
+    assert analysed["reproduction_dir"] == str(reproduction)
+    assert analysed["models"] == trained["models"]
+
+
+def test_analysing_a_reproduction_is_checked_before_any_work(reproduction, tmp_path):
+    with pytest.raises(ValueError, match="profile must match the reproduction's"):
+        run_analysis(tmp_path, reproduction_dir=reproduction, profile="quick", progress=False)
+    with pytest.raises(ValueError, match="expected checkpoint_dir or reproduction_dir, got both"):
+        run_analysis(tmp_path, reproduction_dir=reproduction, checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match=r"finished run dms/rnn/seed 0 .* with its checkpoints"):
+        run_analysis(tmp_path, reproduction_dir=reproduction, conditions=["rnn"], progress=False)
+    with pytest.raises(ValueError, match="expected a reproduction output directory"):
+        run_analysis(tmp_path / "out", reproduction_dir=tmp_path, progress=False)
+    assert not (tmp_path / "out").exists()

@@ -25,7 +25,7 @@ from cbreservoir.experiments.reproduce.conditions import (
     check_conditions,
     check_tasks,
 )
-from cbreservoir.experiments.reproduce.pipeline import build_cells, reproduce, run_config_sweep
+from cbreservoir.experiments.reproduce.pipeline import build_cells, read_settings, reproduce, run_config_sweep
 from cbreservoir.experiments.reproduce.profiles import PROFILES, Profile, get_profile
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "check_tasks",
     "config_arguments",
     "get_profile",
+    "read_settings",
     "reproduce",
     "run_config_sweep",
 ]

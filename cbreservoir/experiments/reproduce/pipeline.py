@@ -17,7 +17,7 @@ from cbreservoir.experiments.sweep import cell_id, run_sweep
 from cbreservoir.utils.files import atomic_write_text, directory_lock, read_small_file
 from cbreservoir.utils.validation import check_resume_settings
 
-__all__ = ["SETTINGS_FILE", "build_cells", "reproduce", "run_config_sweep"]
+__all__ = ["SETTINGS_FILE", "build_cells", "read_settings", "reproduce", "run_config_sweep"]
 
 #: Name of the record of a reproduction's settings in its output directory.
 SETTINGS_FILE = "settings.json"
@@ -161,6 +161,29 @@ def reproduce(
     return report
 
 
+def read_settings(output: str | os.PathLike) -> dict | None:
+    """The settings record of the reproduction in ``output`` (``settings.json``), or None if it has none.
+
+    Raises
+    ------
+    ValueError
+        The record is unreadable or not a JSON mapping.
+    """
+    path = Path(output) / SETTINGS_FILE
+    if not os.path.lexists(path):
+        return None
+    try:  # a regular file of at most MAX_SMALL_FILE_BYTES, checked before reading (no FIFO, no /dev/zero)
+        stored = json.loads(read_small_file(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        stored = error
+    if not isinstance(stored, dict):
+        raise ValueError(
+            f"the settings record {path} is unreadable or not a mapping ({stored!r:.100}); "
+            "remove the directory (or the record) to start over"
+        )
+    return stored
+
+
 def _check_output_settings(output: Path, record: dict) -> None:
     """Record the settings of the reproduction in ``output``, or check them against the recorded ones.
 
@@ -168,16 +191,8 @@ def _check_output_settings(output: Path, record: dict) -> None:
     record now (its runs are addressed by their full settings, so none can be mistaken for another).
     """
     path = output / SETTINGS_FILE
-    if os.path.lexists(path):
-        try:  # a regular file of at most MAX_SMALL_FILE_BYTES, checked before reading (no FIFO, no /dev/zero)
-            stored = json.loads(read_small_file(path).decode("utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-            stored = error
-        if not isinstance(stored, dict):
-            raise ValueError(
-                f"the settings record {path} is unreadable or not a mapping ({stored!r:.100}); "
-                "remove the directory (or the record) to start over"
-            )
+    stored = read_settings(output)
+    if stored is not None:
         check_resume_settings(
             stored, record, where=f"output directory {output}", may_grow=("profile.n_epochs",)
         )
