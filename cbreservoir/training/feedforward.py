@@ -48,6 +48,7 @@ from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]
 
+
 class RidgeStatistics:
     """Ridge sufficient statistics of tensor batches: the Ridge node's statistics behind a torch interface.
 

@@ -6,7 +6,11 @@ import warnings
 from typing import Any
 
 
-def _warn(old: str, new: str, stacklevel: int) -> None:
+def warn_renamed(old: str, new: str, stacklevel: int = 2) -> None:
+    """Warn ``FutureWarning("<old> is deprecated; use <new>")`` (for a renamed function, say).
+
+    ``stacklevel`` counts from the caller of this function, as in :func:`warnings.warn`.
+    """
     warnings.warn(f"{old} is deprecated; use {new}", FutureWarning, stacklevel=stacklevel + 1)
 
 
@@ -31,7 +35,8 @@ def renamed_keyword(kwargs: dict, old: str, new: str, owner: str) -> None:
     --------
     >>> import warnings
     >>> kwargs = {"hidden_size": 8}
-    >>> with warnings.catch_warnings(record=True):
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", FutureWarning)
     ...     renamed_keyword(kwargs, "hidden_size", "units", "CBRNN")
     >>> kwargs
     {'units': 8}
@@ -40,7 +45,7 @@ def renamed_keyword(kwargs: dict, old: str, new: str, owner: str) -> None:
         return
     if new in kwargs:
         raise TypeError(f"{owner} got both {old!r} (deprecated) and {new!r}; give only {new!r}")
-    _warn(old, new, stacklevel=2)
+    warn_renamed(old, new, stacklevel=2)
     kwargs[new] = kwargs.pop(old)
 
 
@@ -55,7 +60,7 @@ def renamed_attribute(old: str, new: str) -> property:
     """
 
     def getter(self: Any) -> Any:
-        _warn(f"{type(self).__name__}.{old}", f"{type(self).__name__}.{new}", stacklevel=2)
+        warn_renamed(f"{type(self).__name__}.{old}", f"{type(self).__name__}.{new}", stacklevel=2)
         return getattr(self, new)
 
     return property(getter, doc=f"Deprecated alias of ``{new}``.")

@@ -118,7 +118,13 @@ CONDITIONS: dict[str, Condition] = {
 
 MAIN_CONDITIONS: tuple[str, ...] = ("cbrnn", "full_reservoir", "interleaved", "rnn")
 EXTRA_CONDITIONS: tuple[str, ...] = (
-    "cbrnn_reduced", "rnn_reduced", "gru", "gru_cb", "lstm", "lstm_cb", "feedforward"
+    "cbrnn_reduced",
+    "rnn_reduced",
+    "gru",
+    "gru_cb",
+    "lstm",
+    "lstm_cb",
+    "feedforward",
 )
 
 #: Tasks the ``"feedforward"`` condition runs (task switching tests a head that has not trained at the
