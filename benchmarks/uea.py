@@ -152,9 +152,7 @@ def run_graph(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
 def run_cbrnn(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
     from cbreservoir.estimators import CBRNNClassifier
 
-    model = CBRNNClassifier(
-        units=32, n_granule=128, n_purkinje=32, epochs=30, random_state=seed, n_jobs=1
-    )
+    model = CBRNNClassifier(units=32, n_granule=128, n_purkinje=32, epochs=30, random_state=seed, n_jobs=1)
     return _fit_predict(model, *data[:3])
 
 
