@@ -127,7 +127,7 @@ def test_predict_rejects_other_feature_count(name: str) -> None:
         ("CerebellarReservoirRegressor", {"coding_level": 2.0}, "coding_level"),
         ("CerebellarReservoirRegressor", {"random_state": "x"}, "seed"),
         ("CBRNNClassifier", {"units": 0}, "units"),
-        ("CBRNNClassifier", {"tau": 0.1}, "tau"),
+        ("CBRNNClassifier", {"lr": 1.5}, "lr"),
         ("CBRNNClassifier", {"epochs": 0}, "epochs"),
         ("CBRNNClassifier", {"batch_size": 0}, "batch_size"),
         ("CBRNNRegressor", {"learning_rate": -1.0}, "learning_rate"),

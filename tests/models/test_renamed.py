@@ -90,13 +90,13 @@ def test_bad_leak_is_rejected(kwargs, error, message):
 
 def test_match_hidden_size_is_a_deprecated_alias_of_match_units():
     with pytest.warns(FutureWarning, match="match_hidden_size is deprecated; use match_units"):
-        old = match_hidden_size(41_922, input_size=1, n_classes=2)
+        old = match_hidden_size(41_922, 1, n_classes=2)
     assert old == match_units(41_922, input_dim=1, n_classes=2) == 202
 
 
 def test_auxiliary_size_accepts_the_old_size_names():
     with pytest.warns(FutureWarning, match="hidden_size is deprecated"):
-        old = auxiliary_size_matching_cerebellum(input_size=1, hidden_size=64)
+        old = auxiliary_size_matching_cerebellum(1, hidden_size=64)
     assert old == auxiliary_size_matching_cerebellum(1, 64) == 139
 
 
