@@ -20,7 +20,7 @@ Models
     ``>> Cerebellum(n_granule=2000, output="granule") >> Ridge(1e-2)``
     composed from the nodes, read at the final step (the setting of issue 18's opening note).
 ``cbrnn``
-    ``CBRNNClassifier(hidden_size=32, n_granule=128, n_purkinje=32, epochs=30)`` (BPTT).
+    ``CBRNNClassifier(units=32, n_granule=128, n_purkinje=32, epochs=30)`` (BPTT).
 ``esn``
     reservoirpy's ESN as in its classification tutorial: ``Reservoir(500, sr=0.9, lr=0.1)``, the last
     state of each series (from a reset state), ``Ridge(ridge=1e-6)`` on one-hot labels.
@@ -152,9 +152,7 @@ def run_graph(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
 def run_cbrnn(data: Data, seed: int) -> tuple[np.ndarray, float, float]:
     from cbreservoir.estimators import CBRNNClassifier
 
-    model = CBRNNClassifier(
-        hidden_size=32, n_granule=128, n_purkinje=32, epochs=30, random_state=seed, n_jobs=1
-    )
+    model = CBRNNClassifier(units=32, n_granule=128, n_purkinje=32, epochs=30, random_state=seed, n_jobs=1)
     return _fit_predict(model, *data[:3])
 
 

@@ -49,7 +49,7 @@ DIGESTS_SCRIPT = textwrap.dedent(
 
     def small_model(seed):
         from cbreservoir.models import build_model
-        return build_model("cbrnn", input_size=1, hidden_size=6, n_granule=16, n_purkinje=4, seed=seed)
+        return build_model("cbrnn", input_dim=1, units=6, n_granule=16, n_purkinje=4, seed=seed)
 
     def gradient_training(seed):
         from cbreservoir.tasks import make_batch
@@ -201,7 +201,7 @@ def test_ridge_fit_replaces_the_previous_fit() -> None:
 
 @pytest.mark.parametrize("kind", ["cbrnn", "lstm_cb"])
 def test_torch_models_draw_a_fresh_initial_state_per_call_unless_seeded(kind: str) -> None:
-    model = build_model(kind, input_size=1, hidden_size=4, seed=0)
+    model = build_model(kind, input_dim=1, units=4, seed=0)
     x = torch.ones(2, 5, 1)
     generator = lambda: torch.Generator().manual_seed(7)  # noqa: E731
     assert torch.equal(model(x, generator=generator()), model(x, generator=generator()))

@@ -8,7 +8,7 @@ Examples
 --------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.analysis import ablate_cerebellum, ablation_accuracy, readout_recovery
->>> model = CBRNN(1, hidden_size=16, n_granule=32, n_purkinje=8, seed=0)
+>>> model = CBRNN(1, units=16, n_granule=32, n_purkinje=8, seed=0)
 >>> with ablate_cerebellum(model):
 ...     model.cerebellum_enabled
 False

@@ -7,7 +7,7 @@ Examples
 --------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.analysis import random_input_activity, dimensionality_by_population
->>> model = CBRNN(1, hidden_size=16, n_granule=32, n_purkinje=8, seed=0)
+>>> model = CBRNN(1, units=16, n_granule=32, n_purkinje=8, seed=0)
 >>> activity = random_input_activity(model, n_trials=8, length=50, seed=0)
 >>> sorted(activity), activity["granule"].shape
 (['core', 'granule', 'nuclei', 'purkinje'], (8, 50, 32))
@@ -75,7 +75,7 @@ def random_input_activity(
     Parameters
     ----------
     model : RecurrentClassifier
-        Its ``input_size`` sets the number of input channels.
+        Its ``input_dim`` sets the number of input channels.
     n_trials, length : int
         Trials of ``length`` steps.
     warmup : int
@@ -90,7 +90,7 @@ def random_input_activity(
     """
     if not 0 <= warmup < length:
         raise ValueError(f"warmup must be in [0, length={length}), got {warmup}")
-    bits = np.random.default_rng(seed).integers(0, 2, size=(n_trials, length, model.input_size))
+    bits = np.random.default_rng(seed).integers(0, 2, size=(n_trials, length, model.input_dim))
     activity = collect_activity(model, bits.astype(np.float32), seed=seed, flatten=False)
     return {name: values[:, warmup:] for name, values in activity.items()}
 

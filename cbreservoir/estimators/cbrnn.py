@@ -19,11 +19,18 @@ from cbreservoir.estimators._data import split_by_series
 from cbreservoir.models import build_model
 from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
 from cbreservoir.training import FullReservoir, GradientTrainer
+from cbreservoir.utils.deprecation import warn_renamed
 from cbreservoir.utils.threads import torch_threads
 from cbreservoir.utils.validation import Series
 
 #: Schedule levels used for the frozen-core schedule: level 0 trains the core, level 1 freezes it.
 _CORE_PHASE, _RESERVOIR_PHASE = 0, 1
+
+#: Default of a deprecated parameter (scikit-learn's pattern): any other value is used, with a FutureWarning.
+_DEPRECATED = "deprecated"
+
+#: Defaults of the parameters that replace deprecated ones.
+_DEFAULT_UNITS, _DEFAULT_LR = 64, 1 / 1.5
 
 
 class _SequenceTrainer(GradientTrainer):
@@ -99,10 +106,10 @@ class _CBRNNBase(_SequenceEstimator):
 
     def __init__(
         self,
-        hidden_size: int = 64,
+        units: int = _DEFAULT_UNITS,
         n_granule: int = 256,
         n_purkinje: int = 64,
-        tau: float = 1.5,
+        lr: float = _DEFAULT_LR,
         activation: str = "tanh",
         cerebellum: bool = True,
         frozen_core_after: int | None = None,
@@ -115,11 +122,13 @@ class _CBRNNBase(_SequenceEstimator):
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
         progress: bool = False,
+        hidden_size: int | str = _DEPRECATED,
+        tau: float | str = _DEPRECATED,
     ) -> None:
-        self.hidden_size = hidden_size
+        self.units = units
         self.n_granule = n_granule
         self.n_purkinje = n_purkinje
-        self.tau = tau
+        self.lr = lr
         self.activation = activation
         self.cerebellum = cerebellum
         self.frozen_core_after = frozen_core_after
@@ -132,6 +141,8 @@ class _CBRNNBase(_SequenceEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.progress = progress
+        self.hidden_size = hidden_size
+        self.tau = tau
 
     # --- construction ----------------------------------------------------------------------------------
 
@@ -146,15 +157,38 @@ class _CBRNNBase(_SequenceEstimator):
         ):
             raise ValueError(f"frozen_core_after must be None or an int >= 0; got {after!r}")
 
+    def _deprecated_parameter(self, old: str, new: str, default: object) -> object | None:
+        """Deprecated parameter ``old``'s value (None when unset), with a ``FutureWarning`` naming ``new``.
+
+        Raises
+        ------
+        ValueError
+            ``old`` set together with ``new`` (``new`` not at its default).
+        """
+        value = getattr(self, old)
+        if isinstance(value, str) and value == _DEPRECATED:
+            return None
+        owner = type(self).__name__
+        if getattr(self, new) != default:
+            raise ValueError(f"{owner} got both {old}={value!r} (deprecated) and {new}; set only {new}")
+        warn_renamed(f"{owner}({old}=...)", f"{owner}({new}=...)")
+        return value
+
+    def _model_sizes_and_leak(self) -> dict[str, object]:
+        """``units`` and the leak (``lr``, or ``tau`` from the deprecated parameter) of the model."""
+        hidden_size = self._deprecated_parameter("hidden_size", "units", _DEFAULT_UNITS)
+        tau = self._deprecated_parameter("tau", "lr", _DEFAULT_LR)
+        units = self.units if hidden_size is None else hidden_size
+        return {"units": units, **({"lr": self.lr} if tau is None else {"tau": tau})}
+
     def _build_model(self, n_features: int, n_outputs: int, seed: int) -> RecurrentClassifier:
         # every model needs >= 2 readout units; a 1-output regressor uses the first one
         shared = dict(
-            input_size=n_features,
-            hidden_size=self.hidden_size,
+            input_dim=n_features,
             n_classes=max(n_outputs, 2),
-            tau=self.tau,
             activation=self.activation,
             seed=seed,
+            **self._model_sizes_and_leak(),
         )
         if self.cerebellum:
             return build_model("cbrnn", n_granule=self.n_granule, n_purkinje=self.n_purkinje, **shared)
@@ -236,12 +270,12 @@ class _CBRNNBase(_SequenceEstimator):
 _PARAMETERS_DOC = """
     Parameters
     ----------
-    hidden_size : int, default=64
+    units : int, default=64
         Units H of the cortical core.
     n_granule, n_purkinje : int, default=256, 64
         Granule (G) and Purkinje (P) cells of the cerebellar module.
-    tau : float, default=1.5
-        Time constant of the core (leak α = 1/τ).
+    lr : float, default=1 / 1.5
+        Leak rate α of the core, in (0, 1] (reservoirpy's ``lr``; the study's time constant τ = 1/α = 1.5).
     activation : str, default="tanh"
         Core nonlinearity. ``"leaky_relu"`` (slope 0.01) is the study's; ``"tanh"`` keeps the state
         bounded, so training on unscaled inputs and long series does not blow up.
@@ -269,6 +303,11 @@ _PARAMETERS_DOC = """
         torch threads used while fitting and predicting (None: torch's setting; -1: all CPUs).
     progress : bool, default=False
         Show a tqdm bar over epochs.
+    hidden_size : int, default="deprecated"
+        Deprecated name of ``units`` (``fit`` warns ``FutureWarning``); removed in the next release.
+    tau : float, default="deprecated"
+        Deprecated: the leak as a time constant; set ``lr = 1/tau`` instead (``fit`` warns
+        ``FutureWarning``); removed in the next release.
 
     Training draws each series' initial state h_0 ~ 0.1·U(0, 1) as in the study; prediction starts
     every series from the mean initial state 0.05, so outputs are deterministic and a series'

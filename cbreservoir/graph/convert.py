@@ -29,7 +29,7 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
     :func:`~cbreservoir.graph.compile.compile_graph`.
     """
     core, cerebellum = model.core, model.cerebellum
-    hidden, n_inputs = core.hidden_size, model.input_size
+    hidden, n_inputs = model.units, model.input_dim
 
     def numpy(tensor: torch.Tensor) -> np.ndarray:
         return tensor.detach().cpu().double().numpy()

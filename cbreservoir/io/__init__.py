@@ -23,7 +23,7 @@ Examples
 --------
 >>> import cbreservoir
 >>> from cbreservoir.models import build_model
->>> model = build_model("cbrnn", input_size=1, seed=0)  # doctest: +SKIP
+>>> model = build_model("cbrnn", input_dim=1, seed=0)  # doctest: +SKIP
 >>> cbreservoir.save(model, "cbrnn.cbr")  # doctest: +SKIP
 >>> same = cbreservoir.load("cbrnn.cbr")  # doctest: +SKIP
 >>> cbreservoir.io.read_header("cbrnn.cbr")["object_type"]  # doctest: +SKIP

@@ -4,21 +4,22 @@
 * :class:`GRUModel`, :class:`LSTMModel` (``cerebellum=True/False``); :class:`RecurrentAuxRNN` — control
   with a small recurrent module in place of the cerebellum;
 * :func:`build_model` (kinds ``"cbrnn"``, ``"rnn"``, ``"gru"``, ``"gru_cb"``, ``"lstm"``, ``"lstm_cb"``,
-  ``"rnn_aux"``), :func:`count_parameters`, :func:`match_hidden_size`.
+  ``"rnn_aux"``), :func:`count_parameters`, :func:`match_units` (``match_hidden_size`` is its deprecated
+  name).
 
 Every model: ``forward(x, h0=None, mask=None, return_activity=False, generator=None)`` with x (B, T, d)
 -> logits (B, C) from the final state (a tuple, one per head, when ``n_classes`` is a tuple);
-``initial_state``, ``config``, ``module_groups()``, ``cerebellum_enabled``, ``core``, ``cerebellum``,
-``readouts``.
+``input_dim``, ``units``, ``initial_state``, ``config``, ``module_groups()``, ``cerebellum_enabled``,
+``core``, ``cerebellum`` (``auxiliary`` in :class:`RecurrentAuxRNN`), ``bias_module``, ``readouts``.
 
 Examples
 --------
->>> from cbreservoir.models import CBRNN, build_model, count_parameters, match_hidden_size
+>>> from cbreservoir.models import CBRNN, build_model, count_parameters, match_units
 >>> cbrnn = CBRNN(1, 64, 256, 64, 2, seed=0)
 >>> count_parameters(cbrnn), count_parameters(cbrnn.cerebellum)
 (41922, 37504)
->>> hidden = match_hidden_size(count_parameters(cbrnn), input_size=1, n_classes=2)
->>> hidden, count_parameters(build_model("rnn", input_size=1, hidden_size=hidden))
+>>> units = match_units(count_parameters(cbrnn), input_dim=1, n_classes=2)
+>>> units, count_parameters(build_model("rnn", input_dim=1, units=units))
 (202, 41816)
 >>> twin = build_model(**cbrnn.config)  # same weights: same seed
 """
@@ -26,7 +27,13 @@ Examples
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN, auxiliary_size_matching_cerebellum
-from cbreservoir.models.registry import MODEL_KINDS, build_model, count_parameters, match_hidden_size
+from cbreservoir.models.registry import (
+    MODEL_KINDS,
+    build_model,
+    count_parameters,
+    match_hidden_size,
+    match_units,
+)
 
 __all__ = [
     "CBRNN",
@@ -40,4 +47,5 @@ __all__ = [
     "build_model",
     "count_parameters",
     "match_hidden_size",
+    "match_units",
 ]

@@ -11,11 +11,90 @@ import torch
 from torch import nn
 
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
+from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
+from cbreservoir.utils.validation import check_positive_int, check_real
 
 #: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
 INITIAL_STATE_SCALE = 0.1
 
 Logits = torch.Tensor | tuple[torch.Tensor, ...]
+
+#: The study's time constant τ = 1.5 (leak rate ``lr`` = α = 1/τ = 1 / 1.5).
+DEFAULT_TAU = 1.5
+
+
+def leak_time_constant(lr: float | None, tau: float | None) -> float:
+    """The time constant τ of a leaky core given its leak rate ``lr`` (α) or ``tau`` (α = 1/τ).
+
+    ``lr`` is reservoirpy's name; ``tau`` is the study's. Neither gives the study's τ = 1.5 (α = 1 / 1.5),
+    so the default numbers stay bitwise those of the study.
+
+    Raises
+    ------
+    ValueError
+        Both given, or ``lr`` outside (0, 1] (``tau`` is checked by the core: τ >= 1).
+    TypeError
+        ``lr`` not a real number.
+    """
+    if lr is not None and tau is not None:
+        raise ValueError(f"give the leak as lr or as tau (lr = 1/tau), not both; got lr={lr!r}, tau={tau!r}")
+    if tau is not None:
+        return tau
+    if lr is None:
+        return DEFAULT_TAU
+    if not 0.0 < check_real(lr, "lr") <= 1.0:
+        raise ValueError(f"lr (the leak rate) must be in (0, 1], got {lr!r}")
+    return 1.0 / lr
+
+
+def leak_config(lr: float | None, tau: float | None) -> dict[str, float]:
+    """The leak as the caller gave it, for ``model.config``: ``{"tau": tau}`` if given, else ``{"lr": lr}``.
+
+    Keeping the given name makes ``build_model(**model.config)`` rebuild the same leak bitwise.
+    """
+    return {"tau": tau} if tau is not None else {"lr": 1 / DEFAULT_TAU if lr is None else lr}
+
+
+def model_sizes(
+    owner: str,
+    input_dim: int | None,
+    units: int | None,
+    renamed: dict[str, Any],
+    default_units: int | None = None,
+) -> tuple[int, int]:
+    """``(input_dim, units)`` of a model constructor, taking the deprecated ``input_size``/``hidden_size``.
+
+    Parameters
+    ----------
+    owner : str
+        The class name, for messages.
+    input_dim, units : int or None
+        As given (None when not given).
+    renamed : dict
+        The constructor's remaining keyword arguments: only ``input_size`` and ``hidden_size`` are allowed.
+    default_units : int, optional
+        ``units`` when given under neither name.
+
+    Raises
+    ------
+    TypeError
+        An unknown keyword, or a size given under both names.
+    ValueError
+        A size that is not a positive int (None included: ``input_dim`` missing).
+    """
+    sizes = dict(renamed)
+    for name, value in (("input_dim", input_dim), ("units", units)):
+        if value is not None:
+            sizes[name] = value
+    renamed_keyword(sizes, "input_size", "input_dim", owner)
+    renamed_keyword(sizes, "hidden_size", "units", owner)
+    if default_units is not None:
+        sizes.setdefault("units", default_units)
+    unknown = sorted(set(sizes) - {"input_dim", "units"})
+    if unknown:
+        raise TypeError(f"{owner} got unexpected keyword arguments {unknown}")
+    input_dim, units = sizes.get("input_dim"), sizes.get("units")
+    return check_positive_int(input_dim, "input_dim"), check_positive_int(units, "units")
 
 
 @contextmanager
@@ -71,38 +150,47 @@ def check_finite_tensor(x: torch.Tensor, name: str) -> None:
 class RecurrentClassifier(nn.Module):
     """Base of every model: a recurrent core, an optional cerebellar module and one linear head per task.
 
-    Subclasses build ``core``, ``cerebellum`` (or leave it ``None``) and ``readouts``, and implement
-    :meth:`_step`. The state is one tensor (B, ``state_size``); :meth:`_features` extracts the cortical
-    state h (B, H) read by the heads and reported as activity ``"core"``.
+    Subclasses build ``core``, the bias module (attribute :attr:`bias_module_name`: ``cerebellum``, or
+    left ``None``) and ``readouts``, and implement :meth:`_step`. The state is one tensor
+    (B, ``state_size``); :meth:`_features` extracts the cortical state h (B, H) read by the heads and
+    reported as activity ``"core"``.
 
     Attributes
     ----------
+    input_dim : int
+        d, the input features.
+    units : int
+        H, the cortical core size.
     core : nn.Module
     cerebellum : nn.Module or None
+        The cerebellar module (RecurrentAuxRNN names its module ``auxiliary`` instead).
     readouts : nn.ModuleList
         One ``nn.Linear(H, C_k)`` per head.
     cerebellum_enabled : bool
-        ``False`` switches the cerebellar bias off (c_t = 0) without touching its weights.
+        ``False`` switches the bias c_t off (c_t = 0) without touching the bias module's weights.
     """
 
     kind: ClassVar[str]
+    #: Attribute holding the module whose output is the core's additive bias c_t.
+    bias_module_name: ClassVar[str] = "cerebellum"
 
-    def __init__(
-        self, input_size: int, hidden_size: int, n_classes: int | tuple[int, ...], config: dict
-    ) -> None:
+    hidden_size = renamed_attribute("hidden_size", "units")
+    input_size = renamed_attribute("input_size", "input_dim")
+
+    def __init__(self, input_dim: int, units: int, n_classes: int | tuple[int, ...], config: dict) -> None:
         super().__init__()
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        self.input_dim = input_dim
+        self.units = units
         self.head_sizes = normalize_n_classes(n_classes)
         self.multi_head = not isinstance(n_classes, int)
-        self.cerebellum: nn.Module | None = None
+        setattr(self, self.bias_module_name, None)
         self.cerebellum_enabled = True
         self._config = dict(config)
         if self.multi_head:
             self._config["n_classes"] = tuple(self.head_sizes)
 
     def _build_readouts(self) -> None:
-        self.readouts = make_readouts(self.hidden_size, self.head_sizes)
+        self.readouts = make_readouts(self.units, self.head_sizes)
 
     # --- description -----------------------------------------------------------------------------------
 
@@ -112,15 +200,25 @@ class RecurrentClassifier(nn.Module):
         return {"kind": self.kind, **self._config}
 
     @property
+    def bias_module(self) -> nn.Module | None:
+        """The module whose output is the core's additive bias c_t (the cerebellum; None when none)."""
+        return getattr(self, self.bias_module_name)
+
+    @property
     def state_size(self) -> int:
         """Size of the recurrent state tensor (H for single-state cores)."""
-        return self.hidden_size
+        return self.units
 
     def module_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters by module: ``{"core": [...], "cerebellum": [...] (maybe empty), "readout": [...]}``."""
+        """Parameters by module: ``{"core": [...], "cerebellum": [...] (maybe empty), "readout": [...]}``.
+
+        Group ``"cerebellum"`` holds the :attr:`bias_module`'s parameters (RecurrentAuxRNN's auxiliary RNN),
+        so that schedules and ablations treat every bias module alike.
+        """
+        bias_module = self.bias_module
         return {
             "core": list(self.core.parameters()),
-            "cerebellum": [] if self.cerebellum is None else list(self.cerebellum.parameters()),
+            "cerebellum": [] if bias_module is None else list(bias_module.parameters()),
             "readout": list(self.readouts.parameters()),
         }
 
@@ -156,16 +254,16 @@ class RecurrentClassifier(nn.Module):
         self, h: torch.Tensor, x_t: torch.Tensor
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """c_t from the cerebellum reading ``[h_{t−1}; x_t]`` and its layer activities (None, {} when off)."""
-        if self.cerebellum is None or not self.cerebellum_enabled:
+        if self.bias_module is None or not self.cerebellum_enabled:
             return None, {}
-        activity = self.cerebellum(torch.cat([h, x_t], dim=-1))
+        activity = self.bias_module(torch.cat([h, x_t], dim=-1))
         return activity.nuclei, activity._asdict()
 
     def _as_input(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         weight = self.readouts[0].weight
         x = as_real_tensor(x, "x")
-        if x.dim() != 3 or x.shape[-1] != self.input_size or x.shape[0] < 1 or x.shape[1] < 1:
-            expected = f"(batch, time >= 1, {self.input_size}) with batch >= 1"
+        if x.dim() != 3 or x.shape[-1] != self.input_dim or x.shape[0] < 1 or x.shape[1] < 1:
+            expected = f"(batch, time >= 1, {self.input_dim}) with batch >= 1"
             raise ValueError(f"x must have shape {expected}, got {tuple(x.shape)}")
         x = x.to(dtype=weight.dtype, device=weight.device)
         check_finite_tensor(x, f"x (in {x.dtype})")

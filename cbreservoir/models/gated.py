@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from cbreservoir.models.base import RecurrentClassifier, seeded_init
+from cbreservoir.models.base import RecurrentClassifier, model_sizes, seeded_init
 from cbreservoir.numerics.modules import CerebellarModule, GRUCore, LSTMCore
 from cbreservoir.utils.validation import check_positive_int
 
@@ -16,36 +16,36 @@ class _GatedModel(RecurrentClassifier):
 
     def __init__(
         self,
-        input_size: int,
-        hidden_size: int = 64,
+        input_dim: int | None = None,
+        units: int | None = None,
         n_granule: int = 256,
         n_purkinje: int = 64,
         n_classes: int | tuple[int, ...] = 2,
         cerebellum: bool = False,
         seed: int | None = None,
+        **renamed: int,
     ) -> None:
+        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
         if not isinstance(cerebellum, bool):
             raise ValueError(f"cerebellum must be True or False, got {cerebellum!r}")
         check_positive_int(n_granule, "n_granule")  # checked even when unused: they go into the config
         check_positive_int(n_purkinje, "n_purkinje")
         config = dict(
-            input_size=input_size,
-            hidden_size=hidden_size,
+            input_dim=input_dim,
+            units=units,
             n_granule=n_granule,
             n_purkinje=n_purkinje,
             n_classes=n_classes,
             seed=seed,
         )
-        super().__init__(input_size, hidden_size, n_classes, config)
+        super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = self._make_core(input_size, hidden_size)
+            self.core = self._make_core(input_dim, units)
             if cerebellum:
-                self.cerebellum = CerebellarModule(
-                    hidden_size + input_size, n_granule, n_purkinje, hidden_size
-                )
+                self.cerebellum = CerebellarModule(units + input_dim, n_granule, n_purkinje, units)
             self._build_readouts()
 
-    def _make_core(self, input_size: int, hidden_size: int) -> torch.nn.Module:
+    def _make_core(self, input_dim: int, units: int) -> torch.nn.Module:
         raise NotImplementedError
 
     @property
@@ -66,15 +66,16 @@ class GRUModel(_GatedModel):
 
     Parameters
     ----------
-    input_size, hidden_size, n_granule, n_purkinje, n_classes, seed
-        As in :class:`~cbreservoir.models.CBRNN` (G and P unused without a cerebellum).
+    input_dim, units, n_granule, n_purkinje, n_classes, seed
+        As in :class:`~cbreservoir.models.CBRNN` (G and P unused without a cerebellum; ``input_size`` and
+        ``hidden_size`` are the deprecated names of ``input_dim`` and ``units``).
     cerebellum : bool
     """
 
     base_kind = "gru"
 
-    def _make_core(self, input_size: int, hidden_size: int) -> torch.nn.Module:
-        return GRUCore(input_size, hidden_size)
+    def _make_core(self, input_dim: int, units: int) -> torch.nn.Module:
+        return GRUCore(input_dim, units)
 
 
 class LSTMModel(_GatedModel):
@@ -89,12 +90,12 @@ class LSTMModel(_GatedModel):
 
     base_kind = "lstm"
 
-    def _make_core(self, input_size: int, hidden_size: int) -> torch.nn.Module:
-        return LSTMCore(input_size, hidden_size)
+    def _make_core(self, input_dim: int, units: int) -> torch.nn.Module:
+        return LSTMCore(input_dim, units)
 
     @property
     def state_size(self) -> int:
-        return 2 * self.hidden_size
+        return 2 * self.units
 
     def _features(self, state: torch.Tensor) -> torch.Tensor:
-        return state[..., : self.hidden_size]
+        return state[..., : self.units]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from cbreservoir.models.base import RecurrentClassifier, seeded_init
+from cbreservoir.models.base import (
+    RecurrentClassifier,
+    leak_config,
+    leak_time_constant,
+    model_sizes,
+    seeded_init,
+)
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.modules import (
     AuxiliaryRecurrentModule,
@@ -13,11 +19,12 @@ from cbreservoir.numerics.modules import (
     auxiliary_parameters,
     cerebellar_parameters,
 )
+from cbreservoir.utils.deprecation import renamed_attribute
 from cbreservoir.utils.validation import check_positive_int
 
 
 class _LeakyCoreModel(RecurrentClassifier):
-    """A :class:`LeakyCore` whose bias c_t comes from ``self.cerebellum`` (when present and enabled)."""
+    """A :class:`LeakyCore` whose bias c_t comes from the bias module (when present and enabled)."""
 
     def _step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cerebellar_bias, activity = self._cerebellar_bias(h, x_t)
@@ -61,15 +68,26 @@ class ElmanRNN(_FusedLeakyModel):
 
     Parameters
     ----------
-    input_size : int
-    hidden_size : int
+    input_dim : int
+        d, the input features (``input_size`` is its deprecated name).
+    units : int
+        H, the core size (``hidden_size`` is its deprecated name).
     n_classes : int or tuple of int
         Classes per head (a tuple makes one head per entry).
-    tau : float
-        Time constant (α = 1/τ).
+    lr : float, optional
+        Leak rate α in (0, 1]; default 1 / 1.5 (the study's τ = 1.5).
+    tau : float, optional
+        The leak as the study's time constant (α = 1/τ, τ >= 1); give ``lr`` or ``tau``, not both.
     activation : str
     seed : int, optional
         Seeds the initialisation (torch's default ``Linear`` init); the global RNG is left untouched.
+
+    Raises
+    ------
+    ValueError
+        ``lr`` and ``tau`` both given, or either out of range.
+    TypeError
+        A size given under its old and new name, or missing.
 
     Examples
     --------
@@ -82,44 +100,50 @@ class ElmanRNN(_FusedLeakyModel):
 
     def __init__(
         self,
-        input_size: int,
-        hidden_size: int,
+        input_dim: int | None = None,
+        units: int | None = None,
         n_classes: int | tuple[int, ...] = 2,
-        tau: float = 1.5,
+        lr: float | None = None,
+        tau: float | None = None,
         activation: str = "leaky_relu",
         seed: int | None = None,
+        **renamed: int,
     ) -> None:
+        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed)
+        time_constant = leak_time_constant(lr, tau)
         config = dict(
-            input_size=input_size,
-            hidden_size=hidden_size,
+            input_dim=input_dim,
+            units=units,
             n_classes=n_classes,
-            tau=tau,
+            **leak_config(lr, tau),
             activation=activation,
             seed=seed,
         )
-        super().__init__(input_size, hidden_size, n_classes, config)
+        super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = LeakyCore(input_size, hidden_size, tau, activation)
+            self.core = LeakyCore(input_dim, units, time_constant, activation)
             self._build_readouts()
 
 
 class CBRNN(_FusedLeakyModel):
     """The paper's cortico-cerebellar RNN.
 
-    The cerebellum reads ``[h_{t−1}; x_t]`` and its nuclei output c_t (H units) is added inside the
+    The cerebellum reads ``[h_{t−1}; x_t]`` and its nuclei output c_t (H = ``units``) is added inside the
     core's LeakyReLU: ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)``. Core and
     readout use torch's default ``Linear`` initialisation, the cerebellum the paper's; the readout sees
     the final state.
 
     Parameters
     ----------
-    input_size : int
-    hidden_size : int
-        H (64 in the paper).
+    input_dim : int
+        d (``input_size`` is its deprecated name).
+    units : int
+        H; default 64 (the paper's; ``hidden_size`` is its deprecated name).
     n_granule, n_purkinje : int
         G and P (256 and 64).
     n_classes : int or tuple of int
-    tau : float
+    lr, tau : float, optional
+        The leak, as in :class:`ElmanRNN` (default α = 1 / 1.5).
     activation : str
     seed : int, optional
 
@@ -136,71 +160,85 @@ class CBRNN(_FusedLeakyModel):
 
     def __init__(
         self,
-        input_size: int,
-        hidden_size: int = 64,
+        input_dim: int | None = None,
+        units: int | None = None,
         n_granule: int = 256,
         n_purkinje: int = 64,
         n_classes: int | tuple[int, ...] = 2,
-        tau: float = 1.5,
+        lr: float | None = None,
+        tau: float | None = None,
         activation: str = "leaky_relu",
         seed: int | None = None,
+        **renamed: int,
     ) -> None:
+        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
+        time_constant = leak_time_constant(lr, tau)
         config = dict(
-            input_size=input_size,
-            hidden_size=hidden_size,
+            input_dim=input_dim,
+            units=units,
             n_granule=n_granule,
             n_purkinje=n_purkinje,
             n_classes=n_classes,
-            tau=tau,
+            **leak_config(lr, tau),
             activation=activation,
             seed=seed,
         )
-        super().__init__(input_size, hidden_size, n_classes, config)
+        super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = LeakyCore(input_size, hidden_size, tau, activation)
-            self.cerebellum = CerebellarModule(hidden_size + input_size, n_granule, n_purkinje, hidden_size)
+            self.core = LeakyCore(input_dim, units, time_constant, activation)
+            self.cerebellum = CerebellarModule(units + input_dim, n_granule, n_purkinje, units)
             self._build_readouts()
 
 
 def auxiliary_size_matching_cerebellum(
-    input_size: int, hidden_size: int = 64, n_granule: int = 256, n_purkinje: int = 64
+    input_dim: int | None = None,
+    units: int | None = None,
+    n_granule: int = 256,
+    n_purkinje: int = 64,
+    **renamed: int,
 ) -> int:
     """Number of auxiliary units A whose module's parameter count is closest to the cerebellum's.
 
     Cerebellum: ``G(m + 1) + P(G + 1) + H(P + 1)``; auxiliary module: ``A(m + 1) + A(A + 1) + H(A + 1)``,
-    with m = H + d. Ties go to the smaller A.
+    with m = H + d (d = ``input_dim``, H = ``units``, default 64; ``input_size``/``hidden_size`` are
+    their deprecated names). Ties go to the smaller A.
 
     Raises
     ------
     ValueError
         A size that is not a positive int (bools refused).
+    TypeError
+        A size given under its old and new name, or ``input_dim`` missing.
     """
-    input_size = check_positive_int(input_size, "input_size")
-    hidden_size = check_positive_int(hidden_size, "hidden_size")
+    owner = "auxiliary_size_matching_cerebellum"
+    input_dim, units = model_sizes(owner, input_dim, units, renamed, default_units=64)
     n_granule = check_positive_int(n_granule, "n_granule")
     n_purkinje = check_positive_int(n_purkinje, "n_purkinje")
-    mossy = hidden_size + input_size
-    target = cerebellar_parameters(mossy, n_granule, n_purkinje, hidden_size)
+    mossy = units + input_dim
+    target = cerebellar_parameters(mossy, n_granule, n_purkinje, units)
 
-    def size(units: int) -> int:
-        return auxiliary_parameters(mossy, units, hidden_size)
+    def size(n_aux: int) -> int:
+        return auxiliary_parameters(mossy, n_aux, units)
 
     upper = 1
     while size(upper) < target:
         upper *= 2
-    return min(range(1, upper + 1), key=lambda units: (abs(size(units) - target), units))
+    return min(range(1, upper + 1), key=lambda n_aux: (abs(size(n_aux) - target), n_aux))
 
 
 class RecurrentAuxRNN(_LeakyCoreModel):
     """Control model: the CB-RNN with the cerebellum replaced by a small leaky recurrent module.
 
-    The module (:class:`~cbreservoir.numerics.modules.AuxiliaryRecurrentModule`, attribute ``cerebellum`` so
-    that schedules and ablations treat it like the cerebellum) reads ``[h_{t−1}; x_t]`` and its output is
-    the additive bias c_t. The state is ``[h; a]`` (B, H + A).
+    The module (:class:`~cbreservoir.numerics.modules.AuxiliaryRecurrentModule`, attribute ``auxiliary``;
+    it is not a cerebellum, but it is the :attr:`bias_module`, so schedules and ablations treat it like
+    one: its parameters form group ``"cerebellum"`` and ``cerebellum_enabled`` switches it) reads
+    ``[h_{t−1}; x_t]`` and its output is the additive bias c_t. The state is ``[h; a]`` (B, H + A).
+    ``.cerebellum`` is a deprecated alias of ``.auxiliary``; ``load_state_dict`` also accepts the old
+    ``cerebellum.`` key prefix.
 
     Parameters
     ----------
-    input_size, hidden_size, n_classes, tau, activation, seed
+    input_dim, units, n_classes, lr, tau, activation, seed
         As in :class:`CBRNN`.
     n_aux : int, optional
         A; by default :func:`auxiliary_size_matching_cerebellum` for a (256, 64) cerebellum (139 for
@@ -208,48 +246,63 @@ class RecurrentAuxRNN(_LeakyCoreModel):
     """
 
     kind = "rnn_aux"
+    bias_module_name = "auxiliary"
+
+    cerebellum = renamed_attribute("cerebellum", "auxiliary")
 
     def __init__(
         self,
-        input_size: int,
-        hidden_size: int = 64,
+        input_dim: int | None = None,
+        units: int | None = None,
         n_aux: int | None = None,
         n_classes: int | tuple[int, ...] = 2,
-        tau: float = 1.5,
+        lr: float | None = None,
+        tau: float | None = None,
         activation: str = "leaky_relu",
         seed: int | None = None,
+        **renamed: int,
     ) -> None:
+        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
+        time_constant = leak_time_constant(lr, tau)
         if n_aux is None:
-            n_aux = auxiliary_size_matching_cerebellum(input_size, hidden_size)
+            n_aux = auxiliary_size_matching_cerebellum(input_dim, units)
         config = dict(
-            input_size=input_size,
-            hidden_size=hidden_size,
+            input_dim=input_dim,
+            units=units,
             n_aux=n_aux,
             n_classes=n_classes,
-            tau=tau,
+            **leak_config(lr, tau),
             activation=activation,
             seed=seed,
         )
-        super().__init__(input_size, hidden_size, n_classes, config)
+        super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = LeakyCore(input_size, hidden_size, tau, activation)
-            self.cerebellum = AuxiliaryRecurrentModule(
-                hidden_size + input_size, n_aux, hidden_size, tau, activation
+            self.core = LeakyCore(input_dim, units, time_constant, activation)
+            self.auxiliary = AuxiliaryRecurrentModule(
+                units + input_dim, n_aux, units, time_constant, activation
             )
             self._build_readouts()
+        self._register_load_state_dict_pre_hook(_renamed_auxiliary_keys)
 
     @property
     def state_size(self) -> int:
-        return self.hidden_size + self.cerebellum.n_units
+        return self.units + self.auxiliary.n_units
 
     def _features(self, state: torch.Tensor) -> torch.Tensor:
-        return state[..., : self.hidden_size]
+        return state[..., : self.units]
 
     def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        h, aux = state.split([self.hidden_size, self.cerebellum.n_units], dim=-1)
+        h, aux = state.split([self.units, self.auxiliary.n_units], dim=-1)
         if self.cerebellum_enabled:
-            aux, cerebellar_bias = self.cerebellum.step(torch.cat([h, x_t], dim=-1), aux)
+            aux, cerebellar_bias = self.auxiliary.step(torch.cat([h, x_t], dim=-1), aux)
             activity = {"auxiliary": aux, "nuclei": cerebellar_bias}
         else:
             cerebellar_bias, activity = None, {}
         return torch.cat([self.core.step(x_t, h, cerebellar_bias), aux], dim=-1), activity
+
+
+def _renamed_auxiliary_keys(state_dict: dict, prefix: str, *_: object) -> None:
+    """Load-state-dict pre-hook: RecurrentAuxRNN's keys from before ``.auxiliary`` (``cerebellum.*``) load."""
+    old = prefix + "cerebellum."
+    for key in [key for key in state_dict if key.startswith(old)]:
+        state_dict[prefix + "auxiliary." + key[len(old) :]] = state_dict.pop(key)

@@ -25,7 +25,7 @@ Examples
 --------
 >>> from cbreservoir.models import CBRNN
 >>> from cbreservoir.training import CurriculumTrainer, GradientTrainer
->>> trainer = GradientTrainer(CBRNN(input_size=1, seed=0), seed=0)
+>>> trainer = GradientTrainer(CBRNN(input_dim=1, seed=0), seed=0)
 >>> curriculum = CurriculumTrainer(trainer, "parity", steps_per_epoch=5, test_batches=2, progress=False)
 >>> history = curriculum.run(n_epochs=2)   # with checkpoint_dir="runs/x": resumable
 >>> history.levels[0], len(history)

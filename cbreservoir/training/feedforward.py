@@ -25,7 +25,7 @@ Examples
 --------
 >>> from cbreservoir.models import ElmanRNN
 >>> from cbreservoir.training import CurriculumTrainer, FeedforwardTrainer, GradientTrainer
->>> core = GradientTrainer(ElmanRNN(input_size=1, hidden_size=64, seed=0), learning_rate=0.1, seed=0)
+>>> core = GradientTrainer(ElmanRNN(input_dim=1, units=64, seed=0), learning_rate=0.1, seed=0)
 >>> learner = FeedforwardTrainer(core, core_steps=50, n_granule=256, seed=0)
 >>> curriculum = CurriculumTrainer(learner, "dms", steps_per_epoch=50, test_batches=5, progress=False)
 >>> history = curriculum.run(n_epochs=3)   # epoch 1: BPTT; epochs 2-3: frozen core, ridge readout
@@ -47,6 +47,7 @@ from cbreservoir.numerics.modules import CerebellarModule
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]
+
 
 class RidgeStatistics:
     """Ridge sufficient statistics of tensor batches: the Ridge node's statistics behind a torch interface.
@@ -173,7 +174,7 @@ class FeedforwardTrainer:
         self.ridge = float(ridge)
         self.n_classes = [readout.out_features for readout in self.model.readouts]
         with seeded_init(core_trainer.seed if seed is None else seed):
-            self.cerebellum = CerebellarModule(self.model.hidden_size, n_granule=int(n_granule))
+            self.cerebellum = CerebellarModule(self.model.units, n_granule=int(n_granule))
         self.cerebellum.requires_grad_(False)
         self.step_count = 0
         self.level: int | None = None

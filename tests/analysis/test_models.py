@@ -19,7 +19,7 @@ from cbreservoir.tasks import make_batch
 
 
 def small_cbrnn(seed=0, n_classes=2):
-    return CBRNN(1, hidden_size=12, n_granule=24, n_purkinje=6, n_classes=n_classes, seed=seed)
+    return CBRNN(1, units=12, n_granule=24, n_purkinje=6, n_classes=n_classes, seed=seed)
 
 
 def strong_cerebellum(model):

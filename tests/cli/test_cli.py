@@ -184,7 +184,7 @@ def test_train_fixed_level_ensemble_json(capsys):
 def test_train_fixed_level_single_rnn_is_the_matched_baseline(capsys):
     code, result = run_json(capsys, ["train", "--model", "rnn", "--task", "parity", *FIXED, "--seed", "4"])
     assert code == EXIT_OK
-    assert (result["ensemble"], result["hidden_size"], result["parameters"]) == (1, 202, 41816)
+    assert (result["ensemble"], result["units"], result["parameters"]) == (1, 202, 41816)
     assert result["seeds"] == [4]
 
 

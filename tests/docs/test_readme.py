@@ -25,6 +25,6 @@ def test_cbrnn_quickstart_runs_with_the_stated_numbers():
     namespace: dict = {}
     exec(_python_blocks()[1], namespace)
     assert namespace["count_parameters"](namespace["cbrnn"]) == 41922
-    assert namespace["hidden"] == 202
+    assert namespace["units"] == 202
     assert namespace["x"].shape[0] == 64 and namespace["y"].shape == (64,)
     assert namespace["loss"] > 0

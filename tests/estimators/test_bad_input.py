@@ -23,7 +23,7 @@ from tests.support import FEATURES, assert_rejected, malformed_series, nonfinite
 
 HYPOTHESIS = settings(max_examples=15, deadline=None)
 RESERVOIR = {"units": 5, "n_granule": 8, "random_state": 0}
-CBRNN = {"hidden_size": 3, "n_granule": 4, "n_purkinje": 2, "epochs": 1, "batch_size": 3, "random_state": 0}
+CBRNN = {"units": 3, "n_granule": 4, "n_purkinje": 2, "epochs": 1, "batch_size": 3, "random_state": 0}
 ESTIMATORS = {
     "CerebellarReservoirClassifier": (CerebellarReservoirClassifier, RESERVOIR, True),
     "CerebellarReservoirRegressor": (CerebellarReservoirRegressor, RESERVOIR, False),
@@ -126,8 +126,8 @@ def test_predict_rejects_other_feature_count(name: str) -> None:
         ("CerebellarReservoirRegressor", {"n_granule": 0}, "n_granule"),
         ("CerebellarReservoirRegressor", {"coding_level": 2.0}, "coding_level"),
         ("CerebellarReservoirRegressor", {"random_state": "x"}, "seed"),
-        ("CBRNNClassifier", {"hidden_size": 0}, "hidden_size"),
-        ("CBRNNClassifier", {"tau": 0.1}, "tau"),
+        ("CBRNNClassifier", {"units": 0}, "units"),
+        ("CBRNNClassifier", {"lr": 1.5}, "lr"),
         ("CBRNNClassifier", {"epochs": 0}, "epochs"),
         ("CBRNNClassifier", {"batch_size": 0}, "batch_size"),
         ("CBRNNRegressor", {"learning_rate": -1.0}, "learning_rate"),

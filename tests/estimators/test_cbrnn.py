@@ -10,7 +10,7 @@ from cbreservoir.estimators import CBRNNClassifier, CBRNNRegressor
 from cbreservoir.tasks import make_batch
 from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
 
-TINY = dict(hidden_size=8, n_granule=16, n_purkinje=8, random_state=0)
+TINY = dict(units=8, n_granule=16, n_purkinje=8, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def _same(first: list[torch.Tensor], second: list[torch.Tensor]) -> bool:
 
 def test_classifier_learns_parity_from_the_final_state(parity):
     x, y, x_test, y_test = parity
-    model = CBRNNClassifier(epochs=20, **{**TINY, "hidden_size": 16}).fit(x, y)
+    model = CBRNNClassifier(epochs=20, **{**TINY, "units": 16}).fit(x, y)
     assert model.n_iter_ == 20 and len(model.loss_curve_) == 20
     assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
     assert model.score(x_test, y_test) > 0.95
@@ -65,7 +65,7 @@ def test_regressor_per_step_on_ragged_series():
     lengths = [12 if i % 2 else 9 for i in range(32)]
     series = [u[i, :n] for i, n in enumerate(lengths)]
     targets = [y[i, :n] for i, n in enumerate(lengths)]
-    model = CBRNNRegressor(epochs=40, learning_rate=0.03, **{**TINY, "hidden_size": 16}).fit(series, targets)
+    model = CBRNNRegressor(epochs=40, learning_rate=0.03, **{**TINY, "units": 16}).fit(series, targets)
     predicted = model.predict(series[:3])
     assert [p.shape for p in predicted] == [(9, 1), (12, 1), (9, 1)]
     assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]

@@ -30,8 +30,8 @@ ESTIMATORS = [
     CerebellarReservoirClassifier(units=20, n_granule=40),
     CerebellarReservoirRegressor(units=20, n_granule=40),
     # a high learning rate so that 5 epochs reach the checks' score thresholds
-    CBRNNClassifier(hidden_size=8, n_granule=16, n_purkinje=8, epochs=5, learning_rate=0.1),
-    CBRNNRegressor(hidden_size=16, n_granule=16, n_purkinje=8, epochs=5, learning_rate=0.1),
+    CBRNNClassifier(units=8, n_granule=16, n_purkinje=8, epochs=5, learning_rate=0.1),
+    CBRNNRegressor(units=16, n_granule=16, n_purkinje=8, epochs=5, learning_rate=0.1),
 ]
 
 

@@ -23,7 +23,7 @@ TINY = get_profile("quick").replace(n_epochs=4, steps_per_epoch=10, test_batches
 
 
 def _learner(core_steps: int = 3, n_granule: int = 16, seed: int = 0) -> FeedforwardTrainer:
-    core = GradientTrainer(ElmanRNN(input_size=1, hidden_size=8, seed=seed), learning_rate=0.1, seed=seed)
+    core = GradientTrainer(ElmanRNN(input_dim=1, units=8, seed=seed), learning_rate=0.1, seed=seed)
     return FeedforwardTrainer(core, core_steps=core_steps, n_granule=n_granule, seed=seed)
 
 
@@ -165,7 +165,7 @@ def test_feedforward_learns_dms_above_chance() -> None:
     curriculum = build_curriculum(cell)
     history = curriculum.run(3)
     assert isinstance(curriculum.trainer, FeedforwardTrainer)
-    assert curriculum.trainer.model.hidden_size == 64
+    assert curriculum.trainer.model.units == 64
     # phase 1 (20 BPTT steps) leaves the core's own readout near chance; the ridge readout on the
     # frozen core's granule code passes N = 2 and then N = 3
     assert history.levels == [2, 2, 3] and history.accuracies[0] < 0.7
@@ -194,7 +194,7 @@ def test_run_record_fits_the_summary_table() -> None:
 
 def test_multitask_trains_one_readout_per_head() -> None:
     learner = FeedforwardTrainer(
-        GradientTrainer(ElmanRNN(input_size=1, hidden_size=8, n_classes=(2, 2), seed=0), seed=0), core_steps=0
+        GradientTrainer(ElmanRNN(input_dim=1, units=8, n_classes=(2, 2), seed=0), seed=0), core_steps=0
     )
     learner.set_level(2)
     x, y = make_batch("dms", 2, batch_size=16, seed=0)
@@ -218,13 +218,13 @@ def test_condition_is_registered_and_refuses_task_switching() -> None:
     ],
 )
 def test_bad_arguments_are_named(kwargs: dict, error: type, message: str) -> None:
-    core = GradientTrainer(ElmanRNN(input_size=1, hidden_size=4, seed=0))
+    core = GradientTrainer(ElmanRNN(input_dim=1, units=4, seed=0))
     with pytest.raises(error, match=message):
         FeedforwardTrainer(core, **kwargs)
 
 
 def test_wrong_trainer_and_foreign_checkpoint_are_refused() -> None:
     with pytest.raises(TypeError, match="core_trainer must be a GradientTrainer, got ElmanRNN"):
-        FeedforwardTrainer(ElmanRNN(input_size=1, hidden_size=4), core_steps=1)
+        FeedforwardTrainer(ElmanRNN(input_dim=1, units=4), core_steps=1)
     with pytest.raises(ValueError, match="checkpoint has core_steps=3"):
         _learner(core_steps=5).load_state_dict(_learner(core_steps=3).state_dict())

@@ -124,8 +124,8 @@ def assert_same_run(got: dict, want: dict) -> None:
     assert [r["loss"] for r in got["history"]["records"]] == pytest.approx(
         [r["loss"] for r in want["history"]["records"]], rel=1e-5
     )
-    assert {k: got[k] for k in ("n_parameters", "hidden_size", "model_config")} == {
-        k: want[k] for k in ("n_parameters", "hidden_size", "model_config")
+    assert {k: got[k] for k in ("n_parameters", "units", "model_config")} == {
+        k: want[k] for k in ("n_parameters", "units", "model_config")
     }
 
 

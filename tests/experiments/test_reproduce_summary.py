@@ -75,20 +75,20 @@ def test_rnn_only_is_matched_to_the_cbrnn_as_in_the_study():
     cbrnn = build_condition_model("cbrnn", "dms", seed=0)
     rnn = build_condition_model("rnn", "dms", seed=0)
     assert count_parameters(cbrnn) == 41922
-    assert (rnn.hidden_size, count_parameters(rnn)) == (202, 41816)
+    assert (rnn.units, count_parameters(rnn)) == (202, 41816)
 
 
 def test_scaling_partner_is_matched_to_its_granule_size():
     small_cbrnn = build_condition_model("cbrnn", "parity", n_granule=64, seed=0)
     small_rnn = build_condition_model("rnn", "parity", n_granule=64, seed=0)
-    assert small_rnn.hidden_size < 202
-    assert abs(count_parameters(small_rnn) - count_parameters(small_cbrnn)) < 2 * small_rnn.hidden_size + 4
+    assert small_rnn.units < 202
+    assert abs(count_parameters(small_rnn) - count_parameters(small_cbrnn)) < 2 * small_rnn.units + 4
 
 
 def test_two_head_tasks_get_two_heads_and_switching_a_pulse_channel():
     assert len(build_condition_model("cbrnn", "multitask", seed=0).readouts) == 2
     switching = build_condition_model("full_reservoir", "switching", seed=0)
-    assert (switching.input_size, len(switching.readouts)) == (2, 2)
+    assert (switching.input_dim, len(switching.readouts)) == (2, 2)
 
 
 def test_unknown_task_and_condition_are_named():
@@ -107,7 +107,7 @@ def fake_run(condition: str, levels: list[int], seed: int = 0, n_granule: int = 
         "levels": levels,
         "seconds": 1.0,
         "n_parameters": 41922 if condition != "rnn" else 41816,
-        "hidden_size": 64 if condition != "rnn" else 202,
+        "units": 64 if condition != "rnn" else 202,
     }
 
 

@@ -155,7 +155,7 @@ _SLOW_CURRICULUM = textwrap.dedent(
     from cbreservoir.models import build_model
     from cbreservoir.training import CurriculumTrainer, GradientTrainer
 
-    trainer = GradientTrainer(build_model("rnn", input_size=1, hidden_size=4, seed=0), seed=0)
+    trainer = GradientTrainer(build_model("rnn", input_dim=1, units=4, seed=0), seed=0)
     curriculum = CurriculumTrainer(trainer, "parity", steps_per_epoch=2, test_batches=1, batch_size=4,
                                    checkpoint_dir=sys.argv[1], progress=False)
     curriculum.run(1)

@@ -31,7 +31,7 @@ SMALL = {"cbrnn": {"n_granule": 8, "n_purkinje": 4}}
 
 
 def _model(kind: str = "cbrnn", n_classes: int | tuple[int, ...] = 2) -> torch.nn.Module:
-    return build_model(kind, input_size=1, hidden_size=4, n_classes=n_classes, seed=0, **SMALL.get(kind, {}))
+    return build_model(kind, input_dim=1, units=4, n_classes=n_classes, seed=0, **SMALL.get(kind, {}))
 
 
 def _batch(batch_size: int = 3, steps: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -43,11 +43,11 @@ def _batch(batch_size: int = 3, steps: int = 5) -> tuple[np.ndarray, np.ndarray]
 
 
 MODEL_BAD = [
-    ({"hidden_size": 0}, "hidden_size"),
-    ({"hidden_size": -3}, "hidden_size"),
-    ({"hidden_size": 2.5}, "hidden_size"),
-    ({"input_size": 0}, "input_size"),
-    ({"input_size": True}, "input_size"),
+    ({"units": 0}, "units"),
+    ({"units": -3}, "units"),
+    ({"units": 2.5}, "units"),
+    ({"input_dim": 0}, "input_dim"),
+    ({"input_dim": True}, "input_dim"),
     ({"n_classes": 1}, "classes"),
     ({"n_classes": ()}, "n_classes"),
     ({"seed": "a"}, "seed"),
@@ -57,7 +57,7 @@ MODEL_BAD = [
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("kwargs, match", MODEL_BAD)
 def test_build_model_rejects_bad_sizes(kind: str, kwargs: dict, match: str) -> None:
-    parameters = {"input_size": 1, "hidden_size": 4, **kwargs}
+    parameters = {"input_dim": 1, "units": 4, **kwargs}
     assert_rejected(f"build_model({kind})", lambda: build_model(kind, **parameters), match=match)
 
 
@@ -75,7 +75,7 @@ def test_build_model_rejects_bad_sizes(kind: str, kwargs: dict, match: str) -> N
     ],
 )
 def test_build_model_rejects_bad_hyperparameters(kind: str, kwargs: dict, match: str) -> None:
-    parameters = {"input_size": 1, "hidden_size": 4, **kwargs}
+    parameters = {"input_dim": 1, "units": 4, **kwargs}
     assert_rejected(f"build_model({kind})", lambda: build_model(kind, **parameters), match=match)
 
 

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from cbreservoir.models import GRUModel, RecurrentAuxRNN
+from cbreservoir.models import ElmanRNN, GRUModel, RecurrentAuxRNN
 from cbreservoir.models.leaky import auxiliary_size_matching_cerebellum
 from cbreservoir.numerics.modules import AuxiliaryRecurrentModule, LeakyCore
 from cbreservoir.training.schedules import FullReservoir, Interleaved, ReducedRecurrentPlasticity
@@ -19,8 +19,8 @@ CONSTRUCTORS = {
     "scale": (lambda scale: ReducedRecurrentPlasticity(scale=scale), 1.5),
     "phase0_level": (lambda level: FullReservoir(phase0_level=level), -1),
     "k": (lambda k: Interleaved(k=k), 0),
-    "input_size": (lambda size: auxiliary_size_matching_cerebellum(size), 0),
-    "hidden_size": (lambda size: auxiliary_size_matching_cerebellum(1, hidden_size=size), -3),
+    "input_dim": (lambda size: auxiliary_size_matching_cerebellum(size), 0),
+    "units": (lambda size: ElmanRNN(1, units=size), -3),
     "n_granule": (lambda size: GRUModel(1, 2, n_granule=size), 0),
     "n_purkinje": (lambda size: GRUModel(1, 2, n_purkinje=size), 0),
 }
@@ -61,8 +61,8 @@ def test_models_built_on_the_leaky_core_name_tau(build):
         build()
 
 
-def test_auxiliary_model_names_a_bad_input_size_before_sizing_its_module():
-    with pytest.raises(ValueError, match="input_size must be a positive int"):
+def test_auxiliary_model_names_a_bad_input_dim_before_sizing_its_module():
+    with pytest.raises(ValueError, match="input_dim must be a positive int"):
         RecurrentAuxRNN("x", 4)
 
 

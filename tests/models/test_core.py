@@ -15,7 +15,7 @@ from cbreservoir.models import (
     RecurrentAuxRNN,
     build_model,
     count_parameters,
-    match_hidden_size,
+    match_units,
 )
 from cbreservoir.numerics import functional as CF
 
@@ -24,20 +24,19 @@ def test_paper_parameter_pair():
     cbrnn = CBRNN(1, 64, 256, 64, 2)
     assert count_parameters(cbrnn) == 41_922
     assert count_parameters(cbrnn.cerebellum) == 37_504
-    hidden = match_hidden_size(41_922, 1, 2)
+    hidden = match_units(41_922, 1, 2)
     assert hidden == 202
     assert count_parameters(ElmanRNN(1, hidden)) == 41_816
 
 
-def test_match_hidden_size_other_kinds_is_closest():
+def test_match_units_other_kinds_is_closest():
     target = 20_000
     for kind in ("gru", "lstm", "rnn_aux"):
-        hidden = match_hidden_size(target, 1, 2, kind=kind)
+        hidden = match_units(target, 1, 2, kind=kind)
         counts = {
-            h: count_parameters(build_model(kind, input_size=1, hidden_size=h))
-            for h in (hidden - 1, hidden + 1)
+            h: count_parameters(build_model(kind, input_dim=1, units=h)) for h in (hidden - 1, hidden + 1)
         }
-        best = abs(count_parameters(build_model(kind, input_size=1, hidden_size=hidden)) - target)
+        best = abs(count_parameters(build_model(kind, input_dim=1, units=hidden)) - target)
         assert all(best <= abs(c - target) for c in counts.values())
 
 
@@ -56,7 +55,7 @@ def test_paper_cerebellum_init_and_core_default_init():
 @pytest.mark.parametrize("kind", sorted(MODEL_KINDS))
 def test_config_rebuilds_same_model_and_seed_leaves_global_rng(kind):
     state = torch.random.get_rng_state()
-    model = build_model(kind, input_size=2, hidden_size=6, n_classes=(2, 3), seed=11)
+    model = build_model(kind, input_dim=2, units=6, n_classes=(2, 3), seed=11)
     assert torch.equal(torch.random.get_rng_state(), state)
     twin = build_model(**model.config)
     for (name, a), (_, b) in zip(model.state_dict().items(), twin.state_dict().items(), strict=True):
@@ -77,7 +76,7 @@ def test_left_padding_mask_equals_unpadded_runs(kind):
     extra = (
         {"n_granule": 16, "n_purkinje": 4} if kind in ("cbrnn", "gru", "gru_cb", "lstm", "lstm_cb") else {}
     )
-    model = build_model(kind, input_size=1, hidden_size=5, seed=1, **extra).double()
+    model = build_model(kind, input_dim=1, units=5, seed=1, **extra).double()
     lengths = [3, 6, 1]
     n_steps = max(lengths)
     h0 = model.initial_state(len(lengths), torch.Generator().manual_seed(1)).double()
@@ -194,7 +193,7 @@ def test_gru_cerebellar_bias_enters_candidate_clipped():
 def test_auxiliary_control_is_matched_and_ablatable():
     model = RecurrentAuxRNN(1, 64, seed=0)
     assert model.config["n_aux"] == 139
-    assert abs(count_parameters(model.cerebellum) - 37_504) < 100
+    assert abs(count_parameters(model.auxiliary) - 37_504) < 100
     x = torch.randn(2, 4, 1)
     _, activity = model(x, return_activity=True)
     assert activity["auxiliary"].shape == (2, 4, 139) and activity["core"].shape == (2, 4, 64)
@@ -225,9 +224,9 @@ def test_vmap_over_stacked_parameters_matches_individual_models():
         (lambda: CBRNN(1)(torch.zeros(2, 3, 1), h0=torch.zeros(2, 5)), "h0 must have shape"),
         (lambda: CBRNN(1)(torch.zeros(2, 3, 1), mask=torch.ones(2, 3)), "mask must be a bool"),
         (lambda: build_model("transformer"), "kind must be one of"),
-        (lambda: build_model("gru_cb", input_size=1, cerebellum=False), "fixes \\['cerebellum'\\]"),
+        (lambda: build_model("gru_cb", input_dim=1, cerebellum=False), "fixes \\['cerebellum'\\]"),
         (lambda: CBRNN(1, n_classes=1), "classes >= 2"),
-        (lambda: CBRNN(1, hidden_size=0), "hidden_size must be a positive int"),
+        (lambda: CBRNN(1, units=0), "units must be a positive int"),
         (lambda: CBRNN(1, tau=0.5), "tau must be >= 1"),
         (lambda: CBRNN(1, activation="softsign"), "activation must be one of"),
     ],

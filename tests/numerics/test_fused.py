@@ -92,7 +92,7 @@ def test_forward_equals_the_stepped_equations(cerebellum, masked):
     batch=st.integers(1, 5), steps=st.integers(1, 7), features=st.integers(1, 3), seed=st.integers(0, 1000)
 )
 def test_fused_model_equals_stepped_model_for_any_shape(batch, steps, features, seed):
-    model = CBRNN(features, hidden_size=5, n_granule=7, n_purkinje=3, seed=seed).double()
+    model = CBRNN(features, units=5, n_granule=7, n_purkinje=3, seed=seed).double()
     x = torch.randn(
         batch, steps, features, generator=torch.Generator().manual_seed(seed), dtype=torch.float64
     )
@@ -102,8 +102,8 @@ def test_fused_model_equals_stepped_model_for_any_shape(batch, steps, features, 
 
 
 def test_frozen_parameters_get_no_gradient_and_the_others_the_autograd_one():
-    model = CBRNN(1, hidden_size=6, n_granule=10, n_purkinje=4, seed=0).double()
-    reference = CBRNN(1, hidden_size=6, n_granule=10, n_purkinje=4, seed=0).double()
+    model = CBRNN(1, units=6, n_granule=10, n_purkinje=4, seed=0).double()
+    reference = CBRNN(1, units=6, n_granule=10, n_purkinje=4, seed=0).double()
     for net in (model, reference):
         for parameter in net.core.parameters():
             parameter.requires_grad_(False)  # the frozen core of the reservoir schedules

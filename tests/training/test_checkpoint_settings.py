@@ -62,7 +62,7 @@ def test_cli_resume_with_a_larger_budget_continues_the_same_run(capsys, tmp_path
 
 
 def _curriculum(directory, learning_rate=0.01, hidden=8, settings=None) -> CurriculumTrainer:
-    model = build_model("rnn", input_size=1, hidden_size=hidden, seed=0)
+    model = build_model("rnn", input_dim=1, units=hidden, seed=0)
     trainer = GradientTrainer(model, learning_rate=learning_rate, seed=0)
     return CurriculumTrainer(
         trainer, "parity", steps_per_epoch=2, test_batches=1, batch_size=8, checkpoint_dir=directory,
@@ -119,7 +119,7 @@ def test_older_checkpoint_format_is_refused_with_advice(tmp_path):
 
 
 def test_trainer_signature_holds_shapes_and_hyperparameters_not_counters():
-    trainer = GradientTrainer(build_model("rnn", input_size=1, hidden_size=4, seed=0), seed=0)
+    trainer = GradientTrainer(build_model("rnn", input_dim=1, units=4, seed=0), seed=0)
     before = trainer_signature(trainer.state_dict())
     assert before["model.core.recurrent_layer.weight"] == "torch.float32[4, 4]"
     assert before["optimizer.param_groups.0.lr"] == 0.01

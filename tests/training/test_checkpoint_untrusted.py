@@ -18,7 +18,7 @@ from cbreservoir.utils.validation import SettingsMismatchError
 
 
 def _curriculum(directory, **trainer_options) -> CurriculumTrainer:
-    model = CBRNN(1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0)
+    model = CBRNN(1, units=4, n_granule=8, n_purkinje=4, seed=0)
     trainer = GradientTrainer(model, **trainer_options)
     return CurriculumTrainer(
         trainer,

@@ -8,8 +8,8 @@ from cbreservoir.training import CurriculumTrainer, GradientTrainer
 SMALL = {"steps_per_epoch": 3, "test_batches": 2, "batch_size": 8, "progress": False}
 
 
-def _tiny_cbrnn(input_size=1, n_classes=2):
-    return CBRNN(input_size, hidden_size=8, n_granule=16, n_purkinje=8, n_classes=n_classes, seed=0)
+def _tiny_cbrnn(input_dim=1, n_classes=2):
+    return CBRNN(input_dim, units=8, n_granule=16, n_purkinje=8, n_classes=n_classes, seed=0)
 
 
 def test_a_tiny_cbrnn_runs_two_epochs():
@@ -23,7 +23,7 @@ def test_a_tiny_cbrnn_runs_two_epochs():
 def test_multitask_and_switching_with_two_heads():
     multitask = GradientTrainer(_tiny_cbrnn(n_classes=(2, 2)), seed=0)
     assert len(CurriculumTrainer(multitask, "multitask", **SMALL).run(1).records[0].head_accuracies) == 2
-    switching = GradientTrainer(_tiny_cbrnn(input_size=2, n_classes=(2, 2)), seed=0)
+    switching = GradientTrainer(_tiny_cbrnn(input_dim=2, n_classes=(2, 2)), seed=0)
     record = CurriculumTrainer(switching, "switching", **SMALL).run(1).records[0]
     assert record.active_head == 0 and len(record.head_accuracies) == 2
 

@@ -13,7 +13,7 @@ SEEDS = (3, 4, 5)
 
 
 def small_cbrnn(seed, n_classes=2):
-    return CBRNN(1, hidden_size=8, n_granule=16, n_purkinje=4, n_classes=n_classes, seed=seed)
+    return CBRNN(1, units=8, n_granule=16, n_purkinje=4, n_classes=n_classes, seed=seed)
 
 
 def assert_same_weights(model_a, model_b, atol=1e-6):

@@ -14,7 +14,7 @@ CURRICULUM = {"steps_per_epoch": 4, "test_batches": 2, "batch_size": 8, "thresho
 
 
 def small_cbrnn(seed):
-    return CBRNN(1, hidden_size=8, n_granule=16, n_purkinje=4, seed=seed)
+    return CBRNN(1, units=8, n_granule=16, n_purkinje=4, seed=seed)
 
 
 def solo_history(seed, n_epochs, checkpoint_dir=None):
@@ -76,7 +76,7 @@ def test_train_fixed_level_reports_every_member():
 
 def test_train_fixed_level_rnn_is_the_parameter_matched_baseline():
     result = train_fixed_level("rnn", "parity", n=2, steps=1, ensemble=1, batch_size=4, test_batches=1)
-    assert result["hidden_size"] == 202 and result["parameters"] == 41816
+    assert result["units"] == 202 and result["parameters"] == 41816
 
 
 def test_train_fixed_level_member_is_the_solo_run():

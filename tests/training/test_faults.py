@@ -30,7 +30,7 @@ CURRICULUM = {"steps_per_epoch": 2, "test_batches": 1, "batch_size": 4, "progres
 
 
 def _trainer(**kwargs) -> GradientTrainer:
-    model = build_model("cbrnn", input_size=1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0)
+    model = build_model("cbrnn", input_dim=1, units=4, n_granule=8, n_purkinje=4, seed=0)
     return GradientTrainer(model, seed=0, **kwargs)
 
 

@@ -15,7 +15,7 @@ from cbreservoir.training.trainer import resolve_device
 def small(kind, seed):
     if kind == "rnn":
         return ElmanRNN(1, 12, seed=seed)
-    return CBRNN(1, hidden_size=8, n_granule=16, n_purkinje=4, seed=seed)
+    return CBRNN(1, units=8, n_granule=16, n_purkinje=4, seed=seed)
 
 
 def curriculum(model, schedule, seed=0, epochs=5):

@@ -60,14 +60,14 @@ def test_task_batches_beyond_memory_are_refused_before_allocating() -> None:
 @pytest.mark.parametrize(
     "kind, sizes",
     [
-        ("rnn", {"hidden_size": 10**6}),
-        ("lstm", {"hidden_size": 10**6}),
-        ("gru_cb", {"hidden_size": 4, "n_granule": 10**12}),
-        ("cbrnn", {"hidden_size": 4, "n_granule": 10**6, "n_purkinje": 10**6}),
+        ("rnn", {"units": 10**6}),
+        ("lstm", {"units": 10**6}),
+        ("gru_cb", {"units": 4, "n_granule": 10**12}),
+        ("cbrnn", {"units": 4, "n_granule": 10**6, "n_purkinje": 10**6}),
     ],
 )
 def test_models_beyond_memory_are_refused_before_allocating(kind: str, sizes: dict) -> None:
-    error = _refused(lambda: build_model(kind, input_size=1, **sizes), f"build_model({kind})")
+    error = _refused(lambda: build_model(kind, input_dim=1, **sizes), f"build_model({kind})")
     assert "parameters of" in str(error)
 
 

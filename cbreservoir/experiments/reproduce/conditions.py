@@ -3,9 +3,9 @@
 Main conditions (the study's table): ``"cbrnn"`` (CB-RNN trained end to end), ``"full_reservoir"``
 (core + readout train at the first level, then only cerebellum + readout), ``"interleaved"`` (as full
 reservoir, the core also trains at every k-th level: k = 10 for DMS, 5 otherwise) and ``"rnn"``
-(RNN-only whose hidden size :func:`~cbreservoir.models.match_hidden_size` matches the CB-RNN's total
+(RNN-only whose core size :func:`~cbreservoir.models.match_units` matches the CB-RNN's total
 parameter count). Extra rows: GRU / LSTM cores with (``"gru_cb"``, ``"lstm_cb"``) and without the
-cerebellum (``"gru"``, ``"lstm"``, hidden size matched to the ``_cb`` variant), reduced recurrent
+cerebellum (``"gru"``, ``"lstm"``, core size matched to the ``_cb`` variant), reduced recurrent
 plasticity (``"cbrnn_reduced"``, ``"rnn_reduced"``: the core's input and recurrent layers learn at 0.1 x
 the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and
 ``"feedforward"``: the RNN-only core at H = 64 trains end to end for the profile's
@@ -118,7 +118,13 @@ CONDITIONS: dict[str, Condition] = {
 
 MAIN_CONDITIONS: tuple[str, ...] = ("cbrnn", "full_reservoir", "interleaved", "rnn")
 EXTRA_CONDITIONS: tuple[str, ...] = (
-    "cbrnn_reduced", "rnn_reduced", "gru", "gru_cb", "lstm", "lstm_cb", "feedforward"
+    "cbrnn_reduced",
+    "rnn_reduced",
+    "gru",
+    "gru_cb",
+    "lstm",
+    "lstm_cb",
+    "feedforward",
 )
 
 #: Tasks the ``"feedforward"`` condition runs (task switching tests a head that has not trained at the
@@ -169,24 +175,22 @@ def build_condition_model(
     Returns
     -------
     torch.nn.Module
-        A :mod:`cbreservoir.models` model; matched models get the hidden size whose total parameter
+        A :mod:`cbreservoir.models` model; matched models get the core size ``units`` whose total parameter
         count is closest to their partner's.
     """
-    from cbreservoir.models import build_model, count_parameters, match_hidden_size
+    from cbreservoir.models import build_model, count_parameters, match_units
     from cbreservoir.tasks import task_spec
 
     spec = CONDITIONS[check_conditions(condition)[0]]
-    input_size, n_classes = task_spec(check_tasks(task)[0])
-    io = {"input_size": input_size, "n_classes": n_classes}
-    hidden_size = CORE_SIZE
+    input_dim, n_classes = task_spec(check_tasks(task)[0])
+    io = {"input_dim": input_dim, "n_classes": n_classes}
+    units = CORE_SIZE
     if spec.matched_to is not None:
         partner = build_model(
-            spec.matched_to, hidden_size=CORE_SIZE, **io, **_cerebellar_kwargs(spec.matched_to, n_granule)
+            spec.matched_to, units=CORE_SIZE, **io, **_cerebellar_kwargs(spec.matched_to, n_granule)
         )
-        hidden_size = match_hidden_size(count_parameters(partner), input_size, n_classes, kind=spec.kind)
-    return build_model(
-        spec.kind, hidden_size=hidden_size, seed=seed, **io, **_cerebellar_kwargs(spec.kind, n_granule)
-    )
+        units = match_units(count_parameters(partner), input_dim, n_classes, kind=spec.kind)
+    return build_model(spec.kind, units=units, seed=seed, **io, **_cerebellar_kwargs(spec.kind, n_granule))
 
 
 def build_condition_schedule(condition: str, task: str) -> PlasticitySchedule:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS
+from cbreservoir.experiments.reproduce.summary import record_units
 
 __all__ = ["plot_learning_curves", "plot_scaling"]
 
@@ -109,7 +110,7 @@ def plot_scaling(task: str, rows: Sequence[dict], *, path: str | os.PathLike) ->
         axes.errorbar(x, y, yerr=errors, marker=marker, capsize=3, label=CONDITIONS[condition].label)
         for row, x_value, y_value in zip(points, x, y, strict=True):
             axes.annotate(
-                f"G={row['n_granule']}" if condition == "cbrnn" else f"H={row['hidden_size']}",
+                f"G={row['n_granule']}" if condition == "cbrnn" else f"H={record_units(row)}",
                 (x_value, y_value),
                 fontsize=7,
                 xytext=(3, 3),

@@ -168,7 +168,9 @@ def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints
         ``task``, ``condition``, ``seed``, ``n_granule``, ``levels`` (N(e), one per epoch), ``history``
         (:meth:`~cbreservoir.training.CurriculumHistory.to_dict`: every epoch's record), ``seconds``
         (wall time of this call),
-        ``n_parameters``, ``hidden_size``, ``model_config``, ``profile`` and ``versions``; feedforward
+        ``n_parameters``, ``units`` (H; records written before issue 25 say ``hidden_size``: read it with
+        :func:`~cbreservoir.experiments.reproduce.summary.record_units`), ``model_config``, ``profile`` and
+        ``versions``; feedforward
         runs add ``parameter_counts`` (trainable ridge readout, frozen core + granule layer, total =
         ``n_parameters``).
     """
@@ -203,7 +205,7 @@ def _record(cell: dict, history: object, seconds: float, model: object, counts: 
         "history": history.to_dict(),
         "seconds": seconds,
         "n_parameters": count_parameters(model) if counts is None else counts["total"],
-        "hidden_size": model.hidden_size,
+        "units": model.units,
         "model_config": model.config,
         "profile": cell["profile"],
         "versions": package_versions(),

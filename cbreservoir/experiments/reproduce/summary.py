@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
 
@@ -49,12 +50,27 @@ STUDY_RESULTS: dict[str, tuple[int, dict[str, tuple[float, float]]]] = {
 STUDY_SWITCHING: dict[str, float] = {"cbrnn": 12.5, "full_reservoir": 12.0, "rnn": 9.8}
 
 
-def _row_label(condition: str, task: str, hidden_sizes: Sequence[int]) -> str:
+def record_units(record: Mapping[str, Any]) -> int:
+    """The core size H of a run record or summary row: key ``units``, or ``hidden_size`` in older files.
+
+    Raises
+    ------
+    KeyError
+        The record has neither key.
+    """
+    if "units" in record:
+        return record["units"]
+    if "hidden_size" in record:
+        return record["hidden_size"]
+    raise KeyError(f"expected a record with 'units' (or the older 'hidden_size'), got keys {sorted(record)}")
+
+
+def _row_label(condition: str, task: str, units: Sequence[int]) -> str:
     label = CONDITIONS[condition].label
     if condition == "interleaved":
         return f"{label} (k = {INTERLEAVE_PERIOD[task]})"
-    if CONDITIONS[condition].matched_to is not None and len(set(hidden_sizes)) == 1:
-        return f"{label} (H = {hidden_sizes[0]})"
+    if CONDITIONS[condition].matched_to is not None and len(set(units)) == 1:
+        return f"{label} (H = {units[0]})"
     return label
 
 
@@ -69,7 +85,8 @@ def summarize_task(
         The task the runs belong to.
     runs : sequence of dict
         Per-run results of :func:`cbreservoir.experiments.reproduce.run.run_cell` (keys ``condition``,
-        ``n_granule``, ``levels``, ``n_parameters``, ``hidden_size``, ``seconds``...).
+        ``n_granule``, ``levels``, ``n_parameters``, ``units`` (or ``hidden_size`` in older records),
+        ``seconds``...).
     n_epochs : int
         Epochs per run; runs that never reach half of the global max N count as ``n_epochs`` (censored).
     switching_window : int, optional
@@ -189,9 +206,9 @@ def _summarize_group(
     return {
         "condition": condition,
         "n_granule": granule,
-        "label": _row_label(condition, task, [run["hidden_size"] for run in group]),
+        "label": _row_label(condition, task, [record_units(run) for run in group]),
         "n_parameters": group[0]["n_parameters"],
-        "hidden_size": group[0]["hidden_size"],
+        "units": record_units(group[0]),
         "seeds": [run["seed"] for run in group],
         "max_level": summarize([max_level(run["levels"]) for run in group]),
         "epochs_to_half_max": summarize(censored_epochs),

@@ -65,12 +65,12 @@ def train_fixed_level(
     Returns
     -------
     dict
-        ``model``, ``task``, ``n``, ``steps``, ``ensemble``, ``seed``, ``batch_size``, ``hidden_size``,
+        ``model``, ``task``, ``n``, ``steps``, ``ensemble``, ``seed``, ``batch_size``, ``units``,
         ``parameters`` (per member), ``seeds``, ``accuracy`` and ``test_loss`` (lists, one per member),
         ``final_train_loss`` (list), ``seconds`` (training time), ``updates_per_second`` (ensemble updates)
         and ``member_updates_per_second`` (E × updates per second).
     """
-    from cbreservoir.models import build_model, count_parameters, match_hidden_size
+    from cbreservoir.models import build_model, count_parameters, match_units
     from cbreservoir.tasks import N_CLASSES, make_batch, task_spec
 
     if task not in N_CLASSES:
@@ -83,10 +83,10 @@ def train_fixed_level(
     ]:
         check_positive_int(value, name)
     spec = task_spec(task)
-    architecture = {"input_size": spec.input_size, "n_classes": spec.n_classes}
+    architecture = {"input_dim": spec.input_size, "n_classes": spec.n_classes}
     if model == "rnn":
         reference = count_parameters(build_model("cbrnn", **architecture))
-        architecture["hidden_size"] = match_hidden_size(reference, kind="rnn", **architecture)
+        architecture["units"] = match_units(reference, kind="rnn", **architecture)
     elif model != "cbrnn":
         raise ValueError(f"model must be 'cbrnn' or 'rnn', got {model!r}")
     device = resolve_device(device)
@@ -114,7 +114,7 @@ def train_fixed_level(
         "ensemble": ensemble,
         "seed": seed,
         "batch_size": batch_size,
-        "hidden_size": members[0].hidden_size,
+        "units": members[0].units,
         "parameters": count_parameters(members[0]),
         "seeds": seeds,
         "accuracy": [float(np.mean([test[i]["accuracy"] for test in tests])) for i in range(ensemble)],
