@@ -26,7 +26,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from cbreservoir.utils.strict_json import json_ready
@@ -49,7 +48,7 @@ cbreservoir: cortico-cerebellar reservoir computing.
 
 examples:
   cbreservoir demo                                    # Reservoir >> Ridge vs Reservoir >> Cerebellum >> Ridge
-  cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json
+  cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json
   cbreservoir train --model rnn --task parity --epochs 20      # curriculum, matched RNN-only baseline
   cbreservoir train --config run.yaml --epochs 50 --save cbrnn.npz
   cbreservoir reproduce --task dms --profile quick --set n_epochs=40
@@ -144,22 +143,30 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "model",
         str,
         "cbrnn",
-        "cbrnn or rnn (the parameter-matched RNN-only baseline); with --epochs also gru, gru_cb, lstm, "
+        "cbrnn or rnn (the parameter-matched RNN-only baseline); curriculum also gru, gru_cb, lstm, "
         "lstm_cb",
         "KIND",
     ),
     _Option(
-        "task", str, "dms", "dms, parity, mod3; with --epochs: dms, parity, multitask, switching", "TASK"
+        "task", str, "dms", "dms, parity, mod3; curriculum: dms, parity, multitask, switching", "TASK"
+    ),
+    _Option(
+        "mode",
+        str,
+        None,
+        "fixed_level (STEPS steps at level N) or curriculum (needs --epochs); --epochs alone means "
+        "curriculum",
+        "MODE",
     ),
     _Option(
         "n", _positive_int, 2, "difficulty level N (the fixed level, or the curriculum's first level)", "N"
     ),
-    _Option("steps", _positive_int, 100, "training steps (per epoch with --epochs)", "STEPS"),
+    _Option("steps", _positive_int, 100, "training steps (per epoch in the curriculum)", "STEPS"),
     _Option(
         "epochs",
         _positive_int,
         None,
-        "train through the curriculum for this many epochs (without: train at the fixed level N)",
+        "curriculum epochs (mode curriculum)",
         "EPOCHS",
     ),
     _Option(
@@ -180,7 +187,7 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "n_granule", _positive_int, 256, "granule layer size G of cerebellar models (curriculum only)", "G"
     ),
     _Option("batch_size", _positive_int, 64, "trials per batch", "B"),
-    _Option("test_batches", _positive_int, 10, "test batches after training (per epoch with --epochs)", "K"),
+    _Option("test_batches", _positive_int, 10, "test batches after training (per curriculum epoch)", "K"),
     _Option(
         "learning_rate", _positive_float, 0.01, "SGD learning rate (momentum 0.1, Nesterov, clip 7.5)", "LR"
     ),
@@ -248,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         _run_train,
         "Train one model (or a batched ensemble) on one task, at a fixed level or through the curriculum.",
         "examples:\n"
-        "  cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json\n"
+        "  cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 "
+        "--seed 0 --json\n"
         "  cbreservoir train --model cbrnn --schedule full_reservoir --task parity --epochs 30\n"
         "  cbreservoir train --config run.yaml --seed 3     # flags override the config file\n\n"
         "A config file (.yaml, .yml or .json) holds a mapping whose keys are the option names above\n"
@@ -531,16 +539,6 @@ def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
         raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
 
 
-def _check_level(settings: dict[str, Any]) -> None:
-    """Raise :class:`UsageError` if the level ``n`` is below the task's smallest level."""
-    from cbreservoir.tasks import min_level
-
-    if settings["n"] < min_level(settings["task"]):
-        raise UsageError(
-            f"'n' for task {settings['task']!r} must be >= {min_level(settings['task'])}, got {settings['n']}"
-        )
-
-
 # ------------------------------------------------------------------------------------------- subcommands
 
 
@@ -555,169 +553,16 @@ def _render_demo(result: dict) -> str:
 
 
 def _run_train(args: argparse.Namespace) -> dict:
-    settings = train_settings(args)
-    start = time.perf_counter()
-    if settings["epochs"] is None:
-        result = _train_fixed_level(settings, args.progress)
-    else:
-        result = _train_curriculum(settings, args.progress)
-    return {"settings": settings, **result, "wall_seconds": time.perf_counter() - start}
+    from cbreservoir.experiments.train import check_train
 
-
-#: Model kinds of :func:`cbreservoir.training.ensemble.train_fixed_level`.
-FIXED_LEVEL_MODELS = ("cbrnn", "rnn")
-
-
-def _train_fixed_level(settings: dict[str, Any], progress: bool) -> dict:
-    """``ensemble`` networks (default 1) trained together at the fixed level ``n``, then tested."""
-    train_fixed_level = _backend("cbreservoir.training.ensemble", "train_fixed_level")
-    from cbreservoir.tasks import N_CLASSES
-
-    _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
-    _check_choice("task", settings["task"], list(N_CLASSES))
-    _check_level(settings)
-    for key in ("schedule", "n_granule", "save", "checkpoint_dir"):
-        if settings[key] != _TRAIN_OPTION[key].default:
-            raise UsageError(f"{key!r} applies to curriculum training: give 'epochs' too")
-    _check_resources(settings)
-    result = train_fixed_level(
-        model=settings["model"],
-        task=settings["task"],
-        n=settings["n"],
-        steps=settings["steps"],
-        ensemble=settings["ensemble"] or 1,
-        seed=settings["seed"],
-        batch_size=settings["batch_size"],
-        test_batches=settings["test_batches"],
-        device=settings["device"],
-        progress=progress,
-        learning_rate=settings["learning_rate"],
-    )
-    return {"mode": "fixed_level", **result}
-
-
-#: ``train`` settings recorded in curriculum checkpoints besides the curriculum's own (task, n, steps,
-#: test_batches, batch_size, seed): a resume with another value is refused. The epoch budget may grow;
-#: ``device`` may change (a run can move between machines); ``save``, ``ensemble`` and the checkpoint
-#: directory do not change what a network learns (member i of an ensemble is the solo run with seed + i).
-RUN_SETTINGS = ("model", "schedule", "n_granule", "learning_rate")
-
-
-def _check_resources(settings: dict[str, Any]) -> None:
-    """Before any work: seeds in range, ``save``/``checkpoint_dir`` writable, the ensemble fits in memory."""
-    from cbreservoir.utils.validation import check_writable_directory
-
-    members = settings["ensemble"] or 1
-    if settings["seed"] + members - 1 > MAX_SEED:
-        raise UsageError(
-            f"'seed' + 'ensemble' - 1 (the last member's seed) must be <= {MAX_SEED}; "
-            f"got {settings['seed']} + {members} - 1"
-        )
+    run_train = _backend("cbreservoir.experiments.train", "run_train")
     with _usage_errors():
-        if settings["save"]:
-            check_writable_directory(str(Path(settings["save"]).resolve().parent), "'save' (its directory)")
-        if settings["checkpoint_dir"]:
-            check_writable_directory(settings["checkpoint_dir"], "'checkpoint_dir'")
-    _check_ensemble_memory(settings, members)
-
-
-def _check_ensemble_memory(settings: dict[str, Any], members: int) -> None:
-    """Refuse an ensemble whose weights and activations cannot fit in the available memory.
-
-    The estimate per member, from one model built for the purpose: 4 copies of the float32 parameters
-    (weights, gradients, momentum, the ensemble's stacked copy) plus the activations kept for
-    backpropagation, 2 x batch x longest sequence x (hidden + granule) float32 values, at level ``n``.
-    """
-    from cbreservoir.experiments.reproduce.conditions import build_condition_model
-    from cbreservoir.models import count_parameters
-    from cbreservoir.tasks import length_range
-    from cbreservoir.utils.resources import InsufficientMemoryError, check_memory
-
-    if members == 1:
-        return
-    model = build_condition_model(settings["model"], settings["task"], n_granule=settings["n_granule"])
-    granule = model.config.get("n_granule", 0)  # cerebellar models only
-    steps = length_range(settings["n"])[1]
-    activations = 2 * settings["batch_size"] * steps * (model.hidden_size + granule)
-    per_member = 4 * 4 * count_parameters(model) + 4 * activations
-    try:
-        check_memory(members * per_member, f"an ensemble of {members} {settings['model']} networks")
-    except InsufficientMemoryError as error:
-        raise UsageError(f"'ensemble' = {members} is too large for this machine: {error}") from error
-
-
-def _model_kinds(conditions: dict) -> list[str]:
-    """Model kinds the curriculum accepts: the conditions that are a plain model trained end to end."""
-    return [name for name, condition in conditions.items() if condition.kind == name]
-
-
-def _train_curriculum(settings: dict[str, Any], progress: bool) -> dict:
-    """One model, or an ensemble whose members keep their own levels, through the curriculum.
-
-    Resumable with ``checkpoint_dir``; member i of an ensemble is the solo run with seed ``seed + i``.
-    """
-    from cbreservoir.experiments.reproduce.conditions import (
-        CONDITIONS,
-        INTERLEAVE_PERIOD,
-        STUDY_TASKS,
-        build_condition_model,
-    )
-    from cbreservoir.models import count_parameters
-    from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
-    from cbreservoir.training.schedules import SCHEDULES
-
-    _check_choice("model", settings["model"], _model_kinds(CONDITIONS))
-    _check_choice("task", settings["task"], STUDY_TASKS)
-    _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
-    _check_level(settings)
-    _check_resources(settings)
-    task, n_members = settings["task"], settings["ensemble"] or 1
-    seeds = [settings["seed"] + member for member in range(n_members)]
-    models = [
-        build_condition_model(settings["model"], task, n_granule=settings["n_granule"], seed=seed)
-        for seed in seeds
-    ]
-    schedule_options = {"k": INTERLEAVE_PERIOD[task]} if settings["schedule"] == "interleaved" else {}
-    trainer_options = {
-        "learning_rate": settings["learning_rate"],
-        "schedule": make_schedule(settings["schedule"], **schedule_options),
-        "device": settings["device"],
-    }
-    curriculum_options = {
-        "start_level": settings["n"],
-        "steps_per_epoch": settings["steps"],
-        "test_batches": settings["test_batches"],
-        "batch_size": settings["batch_size"],
-        "checkpoint_dir": settings["checkpoint_dir"],
-        "progress": progress,
-        "settings": {key: settings[key] for key in RUN_SETTINGS},
-    }
-    if settings["ensemble"] is None:
-        trained = GradientTrainer(models[0], seed=seeds[0], **trainer_options)
-        curriculum = CurriculumTrainer(trained, task, seed=seeds[0], **curriculum_options)
-        histories = [curriculum.run(settings["epochs"])]
-    else:
-        trained = _backend("cbreservoir.training.ensemble", "EnsembleTrainer")(
-            models, seeds, **trainer_options
-        )
-        curriculum = _backend("cbreservoir.training.ensemble", "EnsembleCurriculumTrainer")(
-            trained, task, **curriculum_options
-        )
-        histories = curriculum.run(settings["epochs"])
-        trained.sync_members()
+        settings = check_train(train_settings(args))
+    start = time.perf_counter()
+    result, trained = run_train(settings, args.progress)
     if settings["save"]:
-        _save(trained.model if settings["ensemble"] is None else trained, settings["save"])
-    levels = [history.levels for history in histories]
-    accuracy = [history.accuracies for history in histories]
-    return {
-        "mode": "curriculum",
-        "n_parameters": count_parameters(models[0]),
-        "hidden_size": models[0].hidden_size,
-        "seeds": seeds,
-        "max_level": [max(member) for member in levels] if settings["ensemble"] else max(levels[0]),
-        "levels": levels if settings["ensemble"] else levels[0],
-        "accuracy": accuracy if settings["ensemble"] else accuracy[0],
-    }
+        _save(trained, settings["save"])
+    return {"settings": settings, **result, "wall_seconds": time.perf_counter() - start}
 
 
 def _save(obj: Any, path: str) -> None:

@@ -38,7 +38,7 @@ def test_help_lists_every_subcommand_with_examples(capsys):
     out = capsys.readouterr().out
     for command in SUBCOMMANDS:
         assert command in out
-    assert "cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json" in out
+    assert "cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200 --ensemble 8" in out
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -109,12 +109,13 @@ def test_bad_choice_exits_2_naming_the_allowed_values(capsys, option, value, all
     [
         (["--model", "gru"], "'model' must be one of ['cbrnn', 'rnn'], got 'gru'"),
         (["--task", "multitask"], "'task' must be one of ['dms', 'parity', 'mod3'], got 'multitask'"),
-        (["--save", "x.npz"], "'save' applies to curriculum training: give 'epochs' too"),
+        (["--save", "x.npz"], "'save' applies to curriculum training (mode 'curriculum'), got 'x.npz'"),
         (["--schedule", "full_reservoir"], "'schedule' applies to curriculum training"),
+        (["--epochs", "2"], "'epochs' applies to curriculum training (mode 'curriculum'), got 2"),
     ],
 )
 def test_fixed_level_usage_errors(capsys, argv, message):
-    assert main(["train", *argv]) == EXIT_USAGE
+    assert main(["train", "--mode", "fixed_level", *argv]) == EXIT_USAGE
     assert message in capsys.readouterr().err
 
 
@@ -169,7 +170,7 @@ def test_flags_override_the_config_file_which_overrides_defaults(capsys, tmp_pat
 # ------------------------------------------------------------------------------------------------ train
 
 
-FIXED = ["--n", "3", "--steps", "2", "--batch-size", "8", "--test-batches", "1"]
+FIXED = ["--mode", "fixed_level", "--n", "3", "--steps", "2", "--batch-size", "8", "--test-batches", "1"]
 
 
 def test_train_fixed_level_ensemble_json(capsys):
