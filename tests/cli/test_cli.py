@@ -38,7 +38,7 @@ def test_help_lists_every_subcommand_with_examples(capsys):
     out = capsys.readouterr().out
     for command in SUBCOMMANDS:
         assert command in out
-    assert "cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200 --ensemble 8" in out
+    assert "cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200" in out
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
