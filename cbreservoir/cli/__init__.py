@@ -666,7 +666,3 @@ def _run_bench(args: argparse.Namespace) -> dict:
 
     result = run_speed_benchmarks(quick=args.quick, device=args.device, progress=not args.quiet)
     return {**result_to_json(result), "table": format_table(result)}
-
-
-if __name__ == "__main__":
-    sys.exit(main())
