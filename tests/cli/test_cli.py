@@ -450,3 +450,10 @@ def test_train_through_the_cli_equals_the_experiments_function(capsys, mode):
         assert through_cli["levels"] == direct["levels"]
     else:
         assert through_cli["final_train_loss"] == direct["final_train_loss"]
+
+
+def test_train_flags_and_the_experiments_function_share_their_defaults():
+    from cbreservoir.cli.options import TRAIN_OPTIONS
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS
+
+    assert {option.name: option.default for option in TRAIN_OPTIONS} == TRAIN_DEFAULTS
