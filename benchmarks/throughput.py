@@ -197,7 +197,8 @@ print(json.dumps({"final_train_loss": losses, "accuracy": accuracy}))
 def bench_fixed_level_ensemble(repeat: int, members: int = 8, n: int = 5, steps: int = 200) -> dict:
     """(d): ``train --ensemble 8`` at DMS N = 5 against the plain loop over the same 8 networks."""
     ours = [sys.executable, "-m", "cbreservoir.cli", "train", "--model", "cbrnn", "--task", "dms"]
-    ours += ["--n", str(n), "--steps", str(steps), "--ensemble", str(members), "--seed", "0", "--json"]
+    ours += ["--mode", "fixed_level", "--n", str(n), "--steps", str(steps)]
+    ours += ["--ensemble", str(members), "--seed", "0", "--json"]
     peer = [sys.executable, "-c", FIXED_LEVEL_PEER, str(n), str(steps), str(members), "0", "10"]
 
     def run(command: list[str]) -> tuple[tuple[float, float], list[float]]:

@@ -80,6 +80,8 @@ CLI_BAD = [
 )
 def test_cli_refuses_bad_options(argv: list[str], match: str, capsys: pytest.CaptureFixture) -> None:
     small = ["--steps", "1", "--test-batches", "1", "--batch-size", "2"] if argv[0] == "train" else []
+    if argv[0] == "train" and "--epochs" not in argv:
+        small += ["--mode", "fixed_level"]
     _exits_with_usage_error(argv + small + ["--quiet"], capsys, match)
 
 
@@ -105,7 +107,7 @@ def test_cli_refuses_bad_config_files(
     command: str, name: str, text: str | None, match: str, capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
     path = str(tmp_path / name) if text is None else _config(tmp_path, name, text)
-    argv = ["train", "--config", path] if command == "train" else ["sweep", path]
+    argv = ["train", "--mode", "fixed_level", "--config", path] if command == "train" else ["sweep", path]
     _exits_with_usage_error(argv + ["--quiet"], capsys, match)
 
 

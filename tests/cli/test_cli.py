@@ -38,7 +38,7 @@ def test_help_lists_every_subcommand_with_examples(capsys):
     out = capsys.readouterr().out
     for command in SUBCOMMANDS:
         assert command in out
-    assert "cbreservoir train --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json" in out
+    assert "cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200" in out
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -109,12 +109,13 @@ def test_bad_choice_exits_2_naming_the_allowed_values(capsys, option, value, all
     [
         (["--model", "gru"], "'model' must be one of ['cbrnn', 'rnn'], got 'gru'"),
         (["--task", "multitask"], "'task' must be one of ['dms', 'parity', 'mod3'], got 'multitask'"),
-        (["--save", "x.npz"], "'save' applies to curriculum training: give 'epochs' too"),
+        (["--save", "x.npz"], "'save' applies to curriculum training (mode 'curriculum'), got 'x.npz'"),
         (["--schedule", "full_reservoir"], "'schedule' applies to curriculum training"),
+        (["--epochs", "2"], "'epochs' applies to curriculum training (mode 'curriculum'), got 2"),
     ],
 )
 def test_fixed_level_usage_errors(capsys, argv, message):
-    assert main(["train", *argv]) == EXIT_USAGE
+    assert main(["train", "--mode", "fixed_level", *argv]) == EXIT_USAGE
     assert message in capsys.readouterr().err
 
 
@@ -169,7 +170,7 @@ def test_flags_override_the_config_file_which_overrides_defaults(capsys, tmp_pat
 # ------------------------------------------------------------------------------------------------ train
 
 
-FIXED = ["--n", "3", "--steps", "2", "--batch-size", "8", "--test-batches", "1"]
+FIXED = ["--mode", "fixed_level", "--n", "3", "--steps", "2", "--batch-size", "8", "--test-batches", "1"]
 
 
 def test_train_fixed_level_ensemble_json(capsys):
@@ -396,3 +397,63 @@ def test_demo_json_and_table(capsys, tmp_path):
     scores = {(row["model"], row["task"]): row["test_r2"] for row in result["rows"]}
     product = [score for (model, task), score in scores.items() if task.startswith("product")]
     assert max(product) > 0.9 > min(product)  # only the cerebellar expansion forms the product
+
+
+# ------------------------------------------------------------------------------------- explicit mode
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "'mode' is required: 'fixed_level' (--mode fixed_level"),
+        (["--mode", "sometimes"], "'mode' must be one of ['curriculum', 'fixed_level'], got 'sometimes'"),
+        (["--mode", "curriculum"], "'epochs' is required with mode 'curriculum' (--epochs K), got none"),
+        (["--mode", "fixed_level", "--epochs", "3"], "'epochs' applies to curriculum training"),
+    ],
+)
+def test_train_mode_is_explicit(capsys, argv, message):
+    assert main(["train", *argv, *TINY_TRAIN[:2]]) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_old_config_without_epochs_fails_naming_the_new_key(capsys, tmp_path):
+    (tmp_path / "run.yaml").write_text("model: rnn\ntask: parity\nn: 3\n")
+    assert main(["train", "--config", "run.yaml"]) == EXIT_USAGE
+    assert "'mode' is required" in capsys.readouterr().err
+    (tmp_path / "run.yaml").write_text("model: rnn\ntask: parity\nn: 3\nmode: fixed_level\nsteps: 1\n")
+    code, result = run_json(capsys, ["train", "--config", "run.yaml", "--test-batches", "1"])
+    assert code == EXIT_OK and result["mode"] == result["settings"]["mode"] == "fixed_level"
+
+
+def test_epochs_alone_means_curriculum(capsys):
+    argv = ["train", "--model", "rnn", "--epochs", "1", *TINY_TRAIN]
+    _, implicit = run_json(capsys, argv)
+    _, explicit = run_json(capsys, [*argv, "--mode", "curriculum"])
+    assert implicit["settings"]["mode"] == "curriculum"
+    assert implicit["accuracy"] == explicit["accuracy"] and implicit["levels"] == explicit["levels"]
+
+
+@pytest.mark.parametrize("mode", ["curriculum", "fixed_level"])
+def test_train_through_the_cli_equals_the_experiments_function(capsys, mode):
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS, check_train, run_train
+
+    tiny = {"steps": 2, "test_batches": 1, "batch_size": 8, "seed": 3, "model": "rnn", "n": 2}
+    extra = {"epochs": 2, "n_granule": 16} if mode == "curriculum" else {}
+    settings = check_train({**TRAIN_DEFAULTS, **tiny, **extra, "mode": mode})
+    direct, _ = run_train(settings)
+    argv = ["train", "--mode", mode, "--model", "rnn", "--n", "2", "--seed", "3", *TINY_TRAIN[:6]]
+    argv += ["--epochs", "2", "--n-granule", "16"] if mode == "curriculum" else []
+    code, through_cli = run_json(capsys, argv)
+    assert code == EXIT_OK and through_cli["settings"] == settings
+    assert through_cli["accuracy"] == direct["accuracy"]
+    if mode == "curriculum":
+        assert through_cli["levels"] == direct["levels"]
+    else:
+        assert through_cli["final_train_loss"] == direct["final_train_loss"]
+
+
+def test_train_flags_and_the_experiments_function_share_their_defaults():
+    from cbreservoir.cli.options import TRAIN_OPTIONS
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS
+
+    assert {option.name: option.default for option in TRAIN_OPTIONS} == TRAIN_DEFAULTS

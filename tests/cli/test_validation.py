@@ -115,7 +115,8 @@ def test_reproduce_overrides_are_refused_before_any_run(tmp_path, capsys, overri
     ],
 )
 def test_train_values_are_refused_before_any_run(capsys, argv, message):
-    assert main(["train", "--quiet", *argv]) == EXIT_USAGE
+    mode = [] if "--epochs" in argv else ["--mode", "fixed_level"]
+    assert main(["train", "--quiet", *mode, *argv]) == EXIT_USAGE
     assert __import__("re").search(message, capsys.readouterr().err)
 
 
@@ -141,7 +142,7 @@ def test_cuda_without_cuda_is_a_clean_usage_error(capsys):
 def test_bad_train_config_files_exit_2(tmp_path, capsys, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    assert main(["train", "--quiet", "--config", str(path)]) == EXIT_USAGE
+    assert main(["train", "--quiet", "--mode", "fixed_level", "--config", str(path)]) == EXIT_USAGE
     assert __import__("re").search(message, capsys.readouterr().err)
 
 

@@ -19,8 +19,10 @@ from cbreservoir.experiments.sweep import canonical_json, cell_id
 
 __all__ = [
     "build_curriculum",
+    "curriculum_settings",
     "ensemble_key",
     "make_cell",
+    "optimizer_settings",
     "package_versions",
     "run_cell",
     "run_cells",
@@ -107,7 +109,7 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
         raise ValueError(f"the feedforward condition runs tasks {list(FEEDFORWARD_TASKS)}, got {task!r}")
     model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
     trainer = GradientTrainer(
-        model, schedule=build_condition_schedule(condition, task), seed=seed, **_optimizer_settings(profile)
+        model, schedule=build_condition_schedule(condition, task), seed=seed, **optimizer_settings(profile)
     )
     if feedforward:
         trainer = FeedforwardTrainer(
@@ -122,11 +124,11 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
         seed=seed,
         checkpoint_dir=checkpoint_dir,
         progress=False,
-        **_curriculum_settings(profile),
+        **curriculum_settings(profile),
     )
 
 
-def _optimizer_settings(profile: Profile) -> dict:
+def optimizer_settings(profile: Profile) -> dict:
     """The :class:`~cbreservoir.training.GradientTrainer` arguments a profile sets."""
     return {
         "learning_rate": profile.learning_rate,
@@ -135,7 +137,7 @@ def _optimizer_settings(profile: Profile) -> dict:
     }
 
 
-def _curriculum_settings(profile: Profile) -> dict:
+def curriculum_settings(profile: Profile) -> dict:
     """The :class:`~cbreservoir.training.CurriculumTrainer` arguments a profile sets."""
     return {
         "start_level": profile.start_level,
@@ -281,7 +283,7 @@ def run_ensemble(
             ],
             seeds=seeds,
             schedule=[build_condition_schedule(cell["condition"], task) for cell in cells],
-            **_optimizer_settings(profile),
+            **optimizer_settings(profile),
         )
         directories = [_checkpoint_dir(cell, checkpoint_root) for cell in cells]
         curriculum = EnsembleCurriculumTrainer(
@@ -290,7 +292,7 @@ def run_ensemble(
             seeds=seeds,
             checkpoint_dirs=None if checkpoint_root is None else directories,
             progress=False,
-            **_curriculum_settings(profile),
+            **curriculum_settings(profile),
         )
         start = time.perf_counter()
         histories = curriculum.run(profile.n_epochs)

@@ -1,0 +1,7 @@
+"""``python -m cbreservoir.cli``: the ``cbreservoir`` command."""
+
+import sys
+
+from cbreservoir.cli import main
+
+sys.exit(main())

@@ -1,0 +1,124 @@
+"""The subcommands: each calls one ``experiments`` function and returns its result."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from typing import Any
+
+from cbreservoir.cli.options import (
+    UsageError,
+    _backend,
+    _check_choice,
+    _parallel_options,
+    _parse_overrides,
+    _read_config,
+    _usage_errors,
+    train_settings,
+)
+
+# ------------------------------------------------------------------------------------------- subcommands
+
+
+def _run_demo(args: argparse.Namespace) -> dict:
+    run_demo = _backend("cbreservoir.experiments.demo", "run_demo")
+    return run_demo(output_dir=args.output_dir, seed=args.seed, quiet=args.json)
+
+
+def _render_demo(result: dict) -> str:
+    """The demo printed its table and figure path itself: nothing to add."""
+    return ""
+
+
+def _run_train(args: argparse.Namespace) -> dict:
+    from cbreservoir.experiments.train import check_train
+
+    run_train = _backend("cbreservoir.experiments.train", "run_train")
+    with _usage_errors():
+        settings = check_train(train_settings(args))
+    start = time.perf_counter()
+    result, trained = run_train(settings, args.progress)
+    if settings["save"]:
+        _save(trained, settings["save"])
+    return {"settings": settings, **result, "wall_seconds": time.perf_counter() - start}
+
+
+def _save(obj: Any, path: str) -> None:
+    from cbreservoir.io import save
+
+    save(obj, path)
+
+
+def _run_reproduce(args: argparse.Namespace) -> dict:
+    reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
+    from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments, get_profile
+
+    options = {"output_dir": args.output_dir, "seeds": args.seeds, **_parallel_options(args)}
+    with _usage_errors():
+        profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
+        arguments = check_arguments(
+            args.task or STUDY_TASKS,
+            profile=profile,
+            conditions=args.conditions,
+            granule_sizes=list(profile.granule_sizes) if args.scaling else None,
+            **{key: value for key, value in options.items() if value is not None},
+        )
+    return reproduce(**arguments, keep_checkpoints=args.keep_checkpoints, progress=args.progress)
+
+
+def _run_sweep(args: argparse.Namespace) -> dict:
+    reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
+    from cbreservoir.experiments.reproduce import config_arguments
+
+    config = _read_config(args.config)
+    with _usage_errors(f"config file {args.config}: "):
+        arguments = config_arguments(config, output_dir=args.output_dir, **_parallel_options(args))
+    return reproduce(**arguments, progress=args.progress)
+
+
+def _run_analyze(args: argparse.Namespace) -> dict:
+    run_analysis = _backend("cbreservoir.experiments.analysis_report", "run_analysis")
+    from cbreservoir.experiments.analysis_report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
+    from cbreservoir.experiments.reproduce import check_conditions, get_profile
+
+    _check_choice("task", args.task, ANALYSIS_TASKS)
+    if args.runs is not None and (args.overrides or args.checkpoint_dir is not None):
+        raise UsageError(
+            "--runs uses the reproduction's profile and checkpoints: expected no --set, no --checkpoint-dir"
+        )
+    with _usage_errors():
+        profile = None
+        if args.runs is None or args.profile is not None:
+            profile = get_profile(args.profile or "quick").replace(**_parse_overrides(args.overrides))
+        conditions = check_conditions(args.conditions or DEFAULT_CONDITIONS)
+    settings = _analysis_settings(AnalysisSettings, _parse_overrides(args.analysis_settings))
+    return run_analysis(
+        args.output_dir,
+        task=args.task,
+        profile=profile,
+        seed=args.seed,
+        conditions=conditions,
+        settings=settings,
+        checkpoint_dir=args.checkpoint_dir,
+        reproduction_dir=args.runs,
+        progress=args.progress,
+    )
+
+
+def _analysis_settings(settings_class: type, changes: dict[str, Any]) -> Any:
+    """``settings_class(**changes)``; unknown names are a usage error listing the allowed ones."""
+    allowed = sorted(field.name for field in dataclasses.fields(settings_class))
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise UsageError(f"unknown analysis setting(s) {unknown}; allowed: {allowed}")
+    with _usage_errors():
+        return settings_class(**changes)
+
+
+def _run_bench(args: argparse.Namespace) -> dict:
+    run_speed_benchmarks = _backend("cbreservoir.experiments.bench", "run_speed_benchmarks")
+    from cbreservoir.experiments.bench import format_table, result_to_json
+
+    result = run_speed_benchmarks(quick=args.quick, device=args.device, progress=not args.quiet)
+    return {**result_to_json(result), "table": format_table(result)}

@@ -1,0 +1,252 @@
+"""Option types, the ``train`` options (flags and config keys), config files and usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
+
+
+class UsageError(ValueError):
+    """Bad command-line usage or configuration: exit code 2."""
+
+
+class _BackendMissing(RuntimeError):
+    """The module implementing a subcommand is not installed or not importable: exit code 1."""
+
+
+# ------------------------------------------------------------------------------------------ train options
+
+
+@dataclasses.dataclass(frozen=True)
+class _Option:
+    """One ``train`` setting: a command-line flag and a config-file key at the same time."""
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    help: str
+    metavar: str | None = None
+
+
+def _integer(text: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, MAX_COUNT)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return _integer(text, 0, MAX_SEED)
+
+
+def _torch_device(text: str) -> str:
+    import torch  # here, not at import time: 'cbreservoir --help' stays fast
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, TypeError) as error:
+        message = f"expected a torch device such as cpu or cuda:0, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from error
+    available = {"cpu": 1, "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+    mps = getattr(torch.backends, "mps", None)
+    available["mps"] = int(mps is not None and mps.is_available())
+    count = available.get(device.type)
+    if count is None:
+        raise argparse.ArgumentTypeError(f"expected a device of type cpu, cuda or mps, got {text!r}")
+    if count == 0 or (device.index is not None and device.index >= count):
+        raise argparse.ArgumentTypeError(
+            f"device {text!r} is not available on this machine ({count} {device.type} device(s)); "
+            "use --device cpu"
+        )
+    return text
+
+
+_positive_int.__name__ = f"an integer in [1, {MAX_COUNT}]"
+_positive_float.__name__ = "a finite number > 0"
+_non_negative_int.__name__ = f"an integer in [0, {MAX_SEED}]"
+_torch_device.__name__ = "an available torch device"
+
+TRAIN_OPTIONS: tuple[_Option, ...] = (
+    _Option(
+        "model",
+        str,
+        "cbrnn",
+        "cbrnn or rnn (the parameter-matched RNN-only baseline); curriculum also gru, gru_cb, lstm, lstm_cb",
+        "KIND",
+    ),
+    _Option("task", str, "dms", "dms, parity, mod3; curriculum: dms, parity, multitask, switching", "TASK"),
+    _Option(
+        "mode",
+        str,
+        None,
+        "fixed_level (STEPS steps at level N) or curriculum (needs --epochs); --epochs alone means "
+        "curriculum",
+        "MODE",
+    ),
+    _Option(
+        "n", _positive_int, 2, "difficulty level N (the fixed level, or the curriculum's first level)", "N"
+    ),
+    _Option("steps", _positive_int, 100, "training steps (per epoch in the curriculum)", "STEPS"),
+    _Option(
+        "epochs",
+        _positive_int,
+        None,
+        "curriculum epochs (mode curriculum)",
+        "EPOCHS",
+    ),
+    _Option(
+        "schedule",
+        str,
+        "end_to_end",
+        "plasticity schedule: end_to_end, full_reservoir, interleaved, reduced_recurrent (curriculum only)",
+        "NAME",
+    ),
+    _Option(
+        "ensemble",
+        _positive_int,
+        None,
+        "train this many networks (seeds SEED, SEED+1, ...) as one batched ensemble",
+        "E",
+    ),
+    _Option(
+        "n_granule", _positive_int, 256, "granule layer size G of cerebellar models (curriculum only)", "G"
+    ),
+    _Option("batch_size", _positive_int, 64, "trials per batch", "B"),
+    _Option("test_batches", _positive_int, 10, "test batches after training (per curriculum epoch)", "K"),
+    _Option(
+        "learning_rate", _positive_float, 0.01, "SGD learning rate (momentum 0.1, Nesterov, clip 7.5)", "LR"
+    ),
+    _Option("seed", _non_negative_int, 0, "seed of weights, data and initial states", "SEED"),
+    _Option("device", _torch_device, "cpu", "torch device, e.g. cpu or cuda", "DEVICE"),
+    _Option(
+        "save",
+        str,
+        None,
+        "save the trained model (or ensemble) with cbreservoir.save (curriculum only)",
+        "PATH",
+    ),
+    _Option("checkpoint_dir", str, None, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
+)
+_TRAIN_OPTION = {option.name: option for option in TRAIN_OPTIONS}
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    """:func:`cbreservoir.utils.files.read_config`, its ``ValueError`` a usage error."""
+    from cbreservoir.utils.files import read_config
+
+    with _usage_errors():
+        return read_config(path)
+
+
+def train_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """``train`` settings: defaults, overridden by the config file, overridden by explicit flags.
+
+    Raises
+    ------
+    UsageError
+        For an unknown config key (the message lists the allowed keys) or a value of the wrong type.
+    """
+    settings = {option.name: option.default for option in TRAIN_OPTIONS}
+    if getattr(args, "config", None):
+        for raw_key, value in _read_config(args.config).items():
+            key = str(raw_key).replace("-", "_")
+            if key not in _TRAIN_OPTION:
+                raise UsageError(
+                    f"unknown key {raw_key!r} in config file {args.config}; "
+                    f"allowed keys: {sorted(_TRAIN_OPTION)}"
+                )
+            settings[key] = _convert(key, value, f"config file {args.config}")
+    settings.update({name: getattr(args, name) for name in _TRAIN_OPTION if hasattr(args, name)})
+    return settings
+
+
+def _convert(key: str, value: Any, source: str) -> Any:
+    option = _TRAIN_OPTION[key]
+    if value is None and option.default is None:
+        return None
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r}")
+    try:
+        return option.type(str(value))
+    except (ValueError, argparse.ArgumentTypeError) as error:
+        raise UsageError(f"{key!r} in {source}: {error}") from error
+
+
+def _type_name(option: _Option) -> str:
+    return {str: "a string", int: "an integer", float: "a number"}.get(option.type, option.type.__name__)
+
+
+def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
+    """Raise :class:`UsageError` naming ``key`` and the ``allowed`` values unless ``value`` is one of them."""
+    if value not in allowed:
+        raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
+
+
+@contextmanager
+def _usage_errors(prefix: str = "") -> Iterator[None]:
+    """Turn the ``ValueError`` of a validation call into a :class:`UsageError` (exit code 2)."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"{prefix}{error}") from error
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["n_epochs=40", "threshold=0.9"]`` -> ``{"n_epochs": 40, "threshold": 0.9}`` (JSON values)."""
+    overrides = {}
+    for item in items:
+        key, separator, text = item.partition("=")
+        if not separator or not key:
+            raise UsageError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key] = text
+    return overrides
+
+
+def _backend(module: str, name: str) -> Any:
+    """Import ``module.name`` for a subcommand, turning an absent implementation into a clear message."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise _BackendMissing(f"cannot import {module}.{name} ({error})") from error
+
+
+def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The parallel options given on the command line (absent ones keep the backend's defaults)."""
+    options = {
+        "n_jobs": args.n_jobs,
+        "backend": args.backend,
+        "scheduler": args.scheduler,
+        "ensemble": args.ensemble,
+    }
+    return {key: value for key, value in options.items() if value is not None}

@@ -1,0 +1,294 @@
+"""The ``cbreservoir train`` command's work: one model (or a batched ensemble) at a fixed level or through
+the curriculum.
+
+Two steps, so that every value is checked before any work starts: :func:`check_train` validates a
+settings mapping and resolves its mode (``ValueError`` naming the key, the allowed values and the value),
+:func:`run_train` trains. The curriculum is built with the optimiser and curriculum settings of
+:mod:`cbreservoir.experiments.reproduce.run` (one builder for ``train`` and ``reproduce``).
+
+Examples
+--------
+>>> from cbreservoir.experiments.train import TRAIN_DEFAULTS, check_train, run_train
+>>> settings = check_train({**TRAIN_DEFAULTS, "mode": "curriculum", "epochs": 2})  # doctest: +SKIP
+>>> result, trained = run_train(settings)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cbreservoir.utils.validation import MAX_SEED
+
+__all__ = ["FIXED_LEVEL_MODELS", "MODES", "RUN_SETTINGS", "TRAIN_DEFAULTS", "check_train", "run_train"]
+
+#: Training modes: the study's curriculum, or a fixed level N.
+MODES = ("curriculum", "fixed_level")
+
+#: Model kinds of :func:`cbreservoir.training.ensemble.train_fixed_level`.
+FIXED_LEVEL_MODELS = ("cbrnn", "rnn")
+
+#: Settings of :func:`check_train` and their defaults (``mode`` None: ``"curriculum"`` when ``epochs`` is
+#: given, otherwise an error).
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "model": "cbrnn",
+    "task": "dms",
+    "mode": None,
+    "n": 2,
+    "steps": 100,
+    "epochs": None,
+    "schedule": "end_to_end",
+    "ensemble": None,
+    "n_granule": 256,
+    "batch_size": 64,
+    "test_batches": 10,
+    "learning_rate": 0.01,
+    "seed": 0,
+    "device": "cpu",
+    "save": None,
+    "checkpoint_dir": None,
+}
+
+#: Settings that apply to curriculum training only (a fixed-level run refuses other values).
+CURRICULUM_ONLY = ("epochs", "schedule", "n_granule", "save", "checkpoint_dir")
+
+#: ``train`` settings recorded in curriculum checkpoints besides the curriculum's own (task, n, steps,
+#: test_batches, batch_size, seed): a resume with another value is refused. The epoch budget may grow;
+#: ``device`` may change (a run can move between machines); ``save``, ``ensemble`` and the checkpoint
+#: directory do not change what a network learns (member i of an ensemble is the solo run with seed + i).
+RUN_SETTINGS = ("model", "schedule", "n_granule", "learning_rate")
+
+
+def check_train(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``train`` settings before any work and resolve the mode.
+
+    Parameters
+    ----------
+    settings : mapping
+        Every key of :data:`TRAIN_DEFAULTS` (values already of their types).
+
+    Returns
+    -------
+    dict
+        The settings with ``mode`` set: ``"curriculum"`` or ``"fixed_level"``.
+
+    Raises
+    ------
+    ValueError
+        No mode (no ``mode`` and no ``epochs``), ``mode`` not in :data:`MODES`, curriculum without
+        ``epochs``, a curriculum-only setting in fixed-level mode, a model, task or schedule the mode
+        does not know, a level below the task's smallest, a last member's seed above the maximum, an
+        unwritable ``save`` or ``checkpoint_dir``, an ensemble too large for the memory.
+    """
+    missing = sorted(set(TRAIN_DEFAULTS) - set(settings))
+    if missing:
+        raise ValueError(f"expected every train setting, missing {missing}")
+    settings = dict(settings)
+    if settings["mode"] is None:
+        if settings["epochs"] is None:
+            raise ValueError(
+                "'mode' is required: 'fixed_level' (--mode fixed_level: 'steps' steps at level 'n') or "
+                "'curriculum' (--mode curriculum --epochs K); 'epochs' alone means 'curriculum'"
+            )
+        settings["mode"] = "curriculum"
+    _check_choice("mode", settings["mode"], MODES)
+    if settings["mode"] == "curriculum":
+        _check_curriculum(settings)
+    else:
+        _check_fixed_level(settings)
+    _check_level(settings)
+    _check_resources(settings)
+    return settings
+
+
+def run_train(settings: Mapping[str, Any], progress: bool = False) -> tuple[dict[str, Any], Any]:
+    """Train as :func:`check_train`-ed ``settings`` say.
+
+    Parameters
+    ----------
+    settings : mapping
+        The result of :func:`check_train`.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    result : dict
+        ``mode`` and the results: fixed level, those of
+        :func:`~cbreservoir.training.ensemble.train_fixed_level` (one entry per member); curriculum,
+        ``n_parameters``, ``hidden_size``, ``seeds``, ``max_level``, ``levels`` (N per epoch) and
+        ``accuracy`` (test accuracy per epoch), one list per member with ``ensemble``.
+    trained : object or None
+        What ``save`` should write (the model, or the ensemble trainer); None in fixed-level mode.
+    """
+    if settings["mode"] == "fixed_level":
+        return _train_fixed_level(settings, progress), None
+    return _train_curriculum(settings, progress)
+
+
+def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
+
+
+def _check_curriculum(settings: dict[str, Any]) -> None:
+    from cbreservoir.experiments.reproduce.conditions import CONDITIONS, STUDY_TASKS
+    from cbreservoir.training.schedules import SCHEDULES
+
+    if settings["epochs"] is None:
+        raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
+    model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
+    _check_choice("model", settings["model"], model_kinds)
+    _check_choice("task", settings["task"], STUDY_TASKS)
+    _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+
+
+def _check_fixed_level(settings: dict[str, Any]) -> None:
+    from cbreservoir.tasks import N_CLASSES
+
+    _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
+    _check_choice("task", settings["task"], list(N_CLASSES))
+    for key in CURRICULUM_ONLY:
+        if settings[key] != TRAIN_DEFAULTS[key]:
+            raise ValueError(
+                f"{key!r} applies to curriculum training (mode 'curriculum'), got {settings[key]!r} "
+                "with mode 'fixed_level'"
+            )
+
+
+def _check_level(settings: dict[str, Any]) -> None:
+    from cbreservoir.tasks import min_level
+
+    if settings["n"] < min_level(settings["task"]):
+        raise ValueError(
+            f"'n' for task {settings['task']!r} must be >= {min_level(settings['task'])}, got {settings['n']}"
+        )
+
+
+def _check_resources(settings: dict[str, Any]) -> None:
+    """Seeds in range, ``save``/``checkpoint_dir`` writable, the ensemble fits in memory."""
+    from cbreservoir.utils.validation import check_writable_directory
+
+    members = settings["ensemble"] or 1
+    if settings["seed"] + members - 1 > MAX_SEED:
+        raise ValueError(
+            f"'seed' + 'ensemble' - 1 (the last member's seed) must be <= {MAX_SEED}; "
+            f"got {settings['seed']} + {members} - 1"
+        )
+    if settings["save"]:
+        check_writable_directory(str(Path(settings["save"]).resolve().parent), "'save' (its directory)")
+    if settings["checkpoint_dir"]:
+        check_writable_directory(settings["checkpoint_dir"], "'checkpoint_dir'")
+    _check_ensemble_memory(settings, members)
+
+
+def _check_ensemble_memory(settings: dict[str, Any], members: int) -> None:
+    """Refuse an ensemble whose weights and activations cannot fit in the available memory.
+
+    The estimate per member, from one model built for the purpose: 4 copies of the float32 parameters
+    (weights, gradients, momentum, the ensemble's stacked copy) plus the activations kept for
+    backpropagation, 2 x batch x longest sequence x (hidden + granule) float32 values, at level ``n``.
+    """
+    from cbreservoir.experiments.reproduce.conditions import build_condition_model
+    from cbreservoir.models import count_parameters
+    from cbreservoir.tasks import length_range
+    from cbreservoir.utils.resources import InsufficientMemoryError, check_memory
+
+    if members == 1:
+        return
+    model = build_condition_model(settings["model"], settings["task"], n_granule=settings["n_granule"])
+    granule = model.config.get("n_granule", 0)  # cerebellar models only
+    steps = length_range(settings["n"])[1]
+    activations = 2 * settings["batch_size"] * steps * (model.hidden_size + granule)
+    per_member = 4 * 4 * count_parameters(model) + 4 * activations
+    try:
+        check_memory(members * per_member, f"an ensemble of {members} {settings['model']} networks")
+    except InsufficientMemoryError as error:
+        raise ValueError(f"'ensemble' = {members} is too large for this machine: {error}") from error
+
+
+def _train_fixed_level(settings: Mapping[str, Any], progress: bool) -> dict[str, Any]:
+    """``ensemble`` networks (default 1) trained together at the fixed level ``n``, then tested."""
+    from cbreservoir.training.ensemble import train_fixed_level
+
+    result = train_fixed_level(
+        model=settings["model"],
+        task=settings["task"],
+        n=settings["n"],
+        steps=settings["steps"],
+        ensemble=settings["ensemble"] or 1,
+        seed=settings["seed"],
+        batch_size=settings["batch_size"],
+        test_batches=settings["test_batches"],
+        device=settings["device"],
+        progress=progress,
+        learning_rate=settings["learning_rate"],
+    )
+    return {"mode": "fixed_level", **result}
+
+
+def _train_curriculum(settings: Mapping[str, Any], progress: bool) -> tuple[dict[str, Any], Any]:
+    """One model, or an ensemble whose members keep their own levels, through the curriculum.
+
+    Resumable with ``checkpoint_dir``; member i of an ensemble is the solo run with seed ``seed + i``.
+    The optimiser and curriculum arguments are those a reproduction profile with the same values sets.
+    """
+    from cbreservoir.experiments.reproduce.conditions import INTERLEAVE_PERIOD, build_condition_model
+    from cbreservoir.experiments.reproduce.profiles import Profile
+    from cbreservoir.experiments.reproduce.run import curriculum_settings, optimizer_settings
+    from cbreservoir.models import count_parameters
+    from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
+    from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
+
+    task, n_members = settings["task"], settings["ensemble"] or 1
+    profile = Profile(
+        name="train",
+        n_epochs=settings["epochs"],
+        n_seeds=n_members,
+        batch_size=settings["batch_size"],
+        steps_per_epoch=settings["steps"],
+        test_batches=settings["test_batches"],
+        learning_rate=settings["learning_rate"],
+        start_level=settings["n"],
+    )
+    seeds = [settings["seed"] + member for member in range(n_members)]
+    models = [
+        build_condition_model(settings["model"], task, n_granule=settings["n_granule"], seed=seed)
+        for seed in seeds
+    ]
+    schedule_options = {"k": INTERLEAVE_PERIOD[task]} if settings["schedule"] == "interleaved" else {}
+    trainer_options = {
+        **optimizer_settings(profile),
+        "schedule": make_schedule(settings["schedule"], **schedule_options),
+        "device": settings["device"],
+    }
+    curriculum_options = {
+        **curriculum_settings(profile),
+        "checkpoint_dir": settings["checkpoint_dir"],
+        "progress": progress,
+        "settings": {key: settings[key] for key in RUN_SETTINGS},
+    }
+    if settings["ensemble"] is None:
+        trainer = GradientTrainer(models[0], seed=seeds[0], **trainer_options)
+        curriculum = CurriculumTrainer(trainer, task, seed=seeds[0], **curriculum_options)
+        histories = [curriculum.run(profile.n_epochs)]
+        trained = trainer.model
+    else:
+        trained = EnsembleTrainer(models, seeds, **trainer_options)
+        curriculum = EnsembleCurriculumTrainer(trained, task, **curriculum_options)
+        histories = curriculum.run(profile.n_epochs)
+        trained.sync_members()
+    levels = [history.levels for history in histories]
+    accuracy = [history.accuracies for history in histories]
+    ensemble = settings["ensemble"] is not None
+    result = {
+        "mode": "curriculum",
+        "n_parameters": count_parameters(models[0]),
+        "hidden_size": models[0].hidden_size,
+        "seeds": seeds,
+        "max_level": [max(member) for member in levels] if ensemble else max(levels[0]),
+        "levels": levels if ensemble else levels[0],
+        "accuracy": accuracy if ensemble else accuracy[0],
+    }
+    return result, trained
