@@ -117,7 +117,7 @@ def run_train(settings: Mapping[str, Any], progress: bool = False) -> tuple[dict
     result : dict
         ``mode`` and the results: fixed level, those of
         :func:`~cbreservoir.training.ensemble.train_fixed_level` (one entry per member); curriculum,
-        ``n_parameters``, ``hidden_size``, ``seeds``, ``max_level``, ``levels`` (N per epoch) and
+        ``n_parameters``, ``units``, ``seeds``, ``max_level``, ``levels`` (N per epoch) and
         ``accuracy`` (test accuracy per epoch), one list per member with ``ensemble``.
     trained : object or None
         What ``save`` should write (the model, or the ensemble trainer); None in fixed-level mode.
@@ -200,7 +200,7 @@ def _check_ensemble_memory(settings: dict[str, Any], members: int) -> None:
     model = build_condition_model(settings["model"], settings["task"], n_granule=settings["n_granule"])
     granule = model.config.get("n_granule", 0)  # cerebellar models only
     steps = length_range(settings["n"])[1]
-    activations = 2 * settings["batch_size"] * steps * (model.hidden_size + granule)
+    activations = 2 * settings["batch_size"] * steps * (model.units + granule)
     per_member = 4 * 4 * count_parameters(model) + 4 * activations
     try:
         check_memory(members * per_member, f"an ensemble of {members} {settings['model']} networks")
@@ -285,7 +285,7 @@ def _train_curriculum(settings: Mapping[str, Any], progress: bool) -> tuple[dict
     result = {
         "mode": "curriculum",
         "n_parameters": count_parameters(models[0]),
-        "hidden_size": models[0].hidden_size,
+        "units": models[0].units,
         "seeds": seeds,
         "max_level": [max(member) for member in levels] if ensemble else max(levels[0]),
         "levels": levels if ensemble else levels[0],

@@ -150,7 +150,7 @@ def test_run_sweep_rejects_bad_arguments(
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.nn.Module]:
-    model = build_model("cbrnn", input_size=1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0)
+    model = build_model("cbrnn", input_dim=1, units=4, n_granule=8, n_purkinje=4, seed=0)
     path = tmp_path_factory.mktemp("saved") / "model.npz"
     cbreservoir.save(model, path)
     return path, model

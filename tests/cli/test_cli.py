@@ -217,7 +217,7 @@ def test_train_curriculum_json_and_save(capsys, tmp_path):
 def test_train_rnn_is_the_parameter_matched_baseline(capsys):
     _, cbrnn = run_json(capsys, ["train", "--model", "cbrnn", "--epochs", "1", *TINY_TRAIN])
     _, rnn = run_json(capsys, ["train", "--model", "rnn", "--epochs", "1", *TINY_TRAIN])
-    assert rnn["hidden_size"] > cbrnn["hidden_size"] == 64
+    assert rnn["units"] > cbrnn["units"] == 64
     assert abs(rnn["n_parameters"] - cbrnn["n_parameters"]) / cbrnn["n_parameters"] < 0.02
 
 
