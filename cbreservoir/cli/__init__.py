@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Train (or resume) models and run the study's analyses: ablation, readout recovery, "
         "dimensionality, timescales, granule sparseness; figures and summary.json.",
         "examples:\n  cbreservoir analyze --task dms --output-dir runs/analysis\n"
-        "  cbreservoir analyze --task parity --set n_epochs=20 --analysis recovery_steps=100 --json",
+        "  cbreservoir analyze --task parity --set n_epochs=20 --analysis recovery_steps=100 --json\n"
+        "  cbreservoir analyze --task parity --runs runs/study --seeds 0 1 2 3 --output-dir runs/analysis",
     )
     analyze.add_argument("--task", default="dms", help="dms or parity (%(default)s)")
     analyze.add_argument(
@@ -200,8 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_profile_overrides(analyze)
     analyze.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir")
-    analyze.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="seed of models, data and analyses (%(default)s)"
+    seeds = analyze.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seed", type=_non_negative_int, default=None, help="seed of models, data and analyses (0)"
+    )
+    seeds.add_argument(
+        "--seeds",
+        type=_non_negative_int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="one network per seed, each analysed into OUTPUT_DIR/seed<SEED>, pooled over networks into "
+        "OUTPUT_DIR/pooled.md and pooled.json",
     )
     analyze.add_argument(
         "--analysis",

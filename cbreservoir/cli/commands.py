@@ -93,17 +93,21 @@ def _run_analyze(args: argparse.Namespace) -> dict:
             profile = get_profile(args.profile or "quick").replace(**_parse_overrides(args.overrides))
         conditions = check_conditions(args.conditions or DEFAULT_CONDITIONS)
     settings = _analysis_settings(AnalysisSettings, _parse_overrides(args.analysis_settings))
-    return run_analysis(
-        args.output_dir,
-        task=args.task,
-        profile=profile,
-        seed=args.seed,
-        conditions=conditions,
-        settings=settings,
-        checkpoint_dir=args.checkpoint_dir,
-        reproduction_dir=args.runs,
-        progress=args.progress,
-    )
+    analysis = {
+        "task": args.task,
+        "profile": profile,
+        "conditions": conditions,
+        "settings": settings,
+        "checkpoint_dir": args.checkpoint_dir,
+        "reproduction_dir": args.runs,
+        "progress": args.progress,
+    }
+    if args.seeds is not None:
+        if len(args.seeds) < 2 or len(set(args.seeds)) != len(args.seeds):
+            raise UsageError(f"--seeds expects at least 2 distinct seeds, got {args.seeds}")
+        run_analyses = _backend("cbreservoir.experiments.analysis_report", "run_analyses")
+        return run_analyses(args.output_dir, seeds=args.seeds, **analysis)
+    return run_analysis(args.output_dir, seed=0 if args.seed is None else args.seed, **analysis)
 
 
 def _analysis_settings(settings_class: type, changes: dict[str, Any]) -> Any:

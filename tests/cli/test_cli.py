@@ -374,6 +374,9 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
         (["--conditions", "magic"], "magic"),
         (["--runs", "repro", "--set", "n_epochs=3"], "expected no --set, no --checkpoint-dir"),
         (["--runs", "repro", "--checkpoint-dir", "c"], "expected no --set, no --checkpoint-dir"),
+        (["--seeds", "1"], "--seeds expects at least 2 distinct seeds, got [1]"),
+        (["--seeds", "1", "1"], "--seeds expects at least 2 distinct seeds, got [1, 1]"),
+        (["--seed", "0", "--seeds", "1", "2"], "not allowed with argument"),
     ],
 )
 def test_analyze_usage_errors(capsys, argv, message):

@@ -19,8 +19,9 @@ Examples
 >>> summary["models"]["cbrnn"]["readout_recovery"]["zero_shot_gap"]  # doctest: +SKIP
 
 One job per module: :mod:`.train` (the curriculum and its checkpoints), :mod:`.measure` (the
-analyses of one model), :mod:`.figures` (the plots), :mod:`.report` (:func:`run_analysis`). This module
-only re-exports.
+analyses of one model), :mod:`.figures` (the plots), :mod:`.report` (:func:`run_analysis`),
+:mod:`.pooled` (several networks: :func:`run_analyses`, :func:`pool_analyses`). This module only
+re-exports.
 """
 
 from cbreservoir.experiments.analysis_report.figures import (
@@ -39,12 +40,19 @@ from cbreservoir.experiments.analysis_report.measure import (
     analyse_model,
     granule_sparseness,
 )
+from cbreservoir.experiments.analysis_report.pooled import (
+    POOLED_MEASURES,
+    pool_analyses,
+    pooled_markdown,
+    run_analyses,
+)
 from cbreservoir.experiments.analysis_report.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, run_analysis
 from cbreservoir.experiments.analysis_report.train import level_checkpoints, train_condition
 
 __all__ = [
     "ANALYSIS_TASKS",
     "DEFAULT_CONDITIONS",
+    "POOLED_MEASURES",
     "POPULATION_COLORS",
     "SPARSENESS_BINS",
     "AnalysisSettings",
@@ -58,6 +66,9 @@ __all__ = [
     "plot_readout_recovery",
     "plot_sparseness",
     "plot_timescales",
+    "pool_analyses",
+    "pooled_markdown",
+    "run_analyses",
     "run_analysis",
     "train_condition",
 ]

@@ -1,0 +1,243 @@
+"""The analysis report over several networks: one :func:`run_analysis` per seed, pooled into one table.
+
+:func:`pool_analyses` takes the ``summary.json`` of each network (one seed each, same task, profile
+and conditions) and gives, per condition and scalar measure, mean, SD and SEM over networks
+(:func:`~cbreservoir.analysis.metrics.summarize`) and, for every condition beside the first, the ratio
+of its mean to the first condition's with a percentile bootstrap interval, a Welch t-test and a
+permutation test (:func:`~cbreservoir.analysis.metrics.compare_groups`). :func:`pooled_markdown`
+renders it; :func:`run_analyses` analyses each seed into ``output_dir/seed<S>`` and writes
+``pooled.json`` and ``pooled.md`` beside them.
+
+Examples
+--------
+>>> from cbreservoir.experiments.analysis_report import run_analyses
+>>> pooled = run_analyses(
+...     "out", task="parity", seeds=[0, 1, 2, 3], reproduction_dir="runs/parity"
+... )  # doctest: +SKIP
+>>> pooled["measures"]["cbrnn"]["participation ratio, core"]["mean"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cbreservoir.analysis.metrics import compare_groups, summarize
+from cbreservoir.experiments.analysis_report.report import run_analysis
+from cbreservoir.experiments.reproduce.conditions import CONDITIONS
+from cbreservoir.utils.files import atomic_write_text
+from cbreservoir.utils.strict_json import json_ready
+
+__all__ = ["POOLED_MEASURES", "pool_analyses", "pooled_markdown", "run_analyses"]
+
+_POPULATIONS = ("core", "granule", "purkinje", "nuclei", "core (cerebellum off)")
+
+
+def _path(*keys: str) -> Callable[[dict], float | None]:
+    def get(model: dict) -> float | None:
+        value: Any = model
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                return None  # not measured with these settings (e.g. no per-unit fits)
+            value = value[key]
+        missing = value is None or not math.isfinite(value)  # JSON null (NaN): not measurable
+        return None if missing else float(value)
+
+    return get
+
+
+POOLED_MEASURES: dict[str, Callable[[dict], float | None]] = {
+    "analysed level N": _path("analysis_level"),
+    "accuracy, cerebellum on": _path("readout_recovery", "intact"),
+    "accuracy, cerebellum off": _path("readout_recovery", "zero_shot"),
+    "accuracy, cerebellum off, readout retrained": _path("readout_recovery", "recovered"),
+    **{
+        f"participation ratio, {population}": _path("dimensionality", population, "participation_ratio")
+        for population in _POPULATIONS
+    },
+    **{f"d90, {population}": _path("dimensionality", population, "d90") for population in _POPULATIONS},
+    **{
+        f"1/e lag of the autocorrelation (steps), {population}": _path(
+            "timescales", population, "lag_below_1_over_e_interpolated"
+        )
+        for population in _POPULATIONS
+    },
+    **{
+        f"fraction of units fitted by two timescales, {population}": _path(
+            "timescales", population, "fraction_double"
+        )
+        for population in _POPULATIONS
+    },
+    "granule population sparseness S": _path("granule_sparseness", "population_sparseness_mean"),
+    "granule lifetime sparseness S": _path("granule_sparseness", "lifetime_sparseness_mean"),
+    "granule coding level": _path("granule_sparseness", "coding_level"),
+}
+"""The scalar measures pooled over networks: name -> getter on one condition's entry of a summary
+(None where a network's value is absent or not finite, e.g. no timescale fit: left out of the
+statistics)."""
+
+
+def _statistics(values: list[float | None]) -> dict[str, Any]:
+    """:func:`~cbreservoir.analysis.metrics.summarize`, or its fields as None when no network has a value."""
+    if all(value is None for value in values):
+        return {"mean": None, "sd": None, "sem": None, "n": 0, "n_missing": len(values)}
+    return summarize(values)
+
+
+def pool_analyses(summaries: Sequence[dict]) -> dict[str, Any]:
+    """Pool the analysis summaries of several networks (one per seed) into statistics over networks.
+
+    Parameters
+    ----------
+    summaries : sequence of dict
+        What :func:`run_analysis` returned (or wrote to ``summary.json``), at least 2, with distinct
+        seeds and the same ``task``, ``profile`` and conditions.
+
+    Returns
+    -------
+    dict
+        ``task``, ``profile``, ``seeds``, ``conditions``, ``measures`` (condition -> measure ->
+        :func:`~cbreservoir.analysis.metrics.summarize` of the per-network values, plus ``values``) and
+        ``comparisons`` (condition -> measure -> :func:`~cbreservoir.analysis.metrics.compare_groups`
+        against the first condition; absent where that is undefined: a reference mean of 0 or a
+        missing value).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 summaries, repeated seeds, or summaries of different tasks, profiles or conditions.
+    """
+    if len(summaries) < 2:
+        raise ValueError(f"expected the summaries of at least 2 networks, got {len(summaries)}")
+    seeds = [summary["seed"] for summary in summaries]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"expected one summary per seed, got seeds {seeds}")
+    first = summaries[0]
+    conditions = list(first["models"])
+    for summary in summaries[1:]:
+        for key, value in (("task", first["task"]), ("profile", first["profile"])):
+            if summary[key] != value:
+                raise ValueError(f"expected summaries of one {key}, got {value!r} and {summary[key]!r}")
+        if list(summary["models"]) != conditions:
+            raise ValueError(f"expected the conditions {conditions}, got {list(summary['models'])}")
+    values = {
+        condition: {
+            name: [get(summary["models"][condition]) for summary in summaries]
+            for name, get in POOLED_MEASURES.items()
+        }
+        for condition in conditions
+    }
+    measures = {
+        condition: {name: {**_statistics(series), "values": series} for name, series in by_name.items()}
+        for condition, by_name in values.items()
+    }
+    reference = conditions[0]
+    comparisons: dict[str, dict[str, Any]] = {}
+    for condition in conditions[1:]:
+        comparisons[condition] = {}
+        for name in POOLED_MEASURES:
+            series, base = values[condition][name], values[reference][name]
+            if None not in series + base and sum(base) != 0:
+                with warnings.catch_warnings():  # resamples of a group of (near-)equal values: expected
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    comparisons[condition][name] = compare_groups(series, base)
+    return {
+        "task": first["task"],
+        "profile": first["profile"],
+        "seeds": seeds,
+        "conditions": conditions,
+        "reference": reference,
+        "measures": measures,
+        "comparisons": comparisons,
+    }
+
+
+def _format(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+def pooled_markdown(pooled: dict[str, Any]) -> str:
+    """The pooled analysis as a Markdown table: mean ± SEM per condition, ratio to the reference with its CI.
+
+    Parameters
+    ----------
+    pooled : dict
+        The result of :func:`pool_analyses`.
+
+    Returns
+    -------
+    str
+    """
+    conditions, reference = pooled["conditions"], pooled["reference"]
+    others = conditions[1:]
+    label = {condition: CONDITIONS[condition].label for condition in conditions}
+    lines = [
+        f"# Analyses over {len(pooled['seeds'])} networks per condition (task {pooled['task']}, "
+        f"profile {pooled['profile']['name']!r}, seeds {pooled['seeds']})",
+        "",
+        "Mean ± SEM over networks; each network analysed with the weights that passed its highest level. "
+        f"Ratios are mean / mean of {label[reference]} with a 95 % percentile bootstrap interval over "
+        "networks and the two-sided Welch t-test p; – where a network had no value.",
+        "",
+        "| measure | "
+        + " | ".join(label[c] for c in conditions)
+        + "".join(f" | {label[c]} / {label[reference]} [95 % CI], Welch p" for c in others)
+        + " |",
+        "| --- | " + " | ".join("---" for _ in conditions) + " | ---" * len(others) + " |",
+    ]
+    for name in POOLED_MEASURES:
+        cells = [
+            f"{_format(pooled['measures'][c][name]['mean'])} ± {_format(pooled['measures'][c][name]['sem'])}"
+            for c in conditions
+        ]
+        for condition in others:
+            comparison = pooled["comparisons"][condition].get(name)
+            cells.append(
+                "–"
+                if comparison is None
+                else f"{comparison['ratio']:.2f} [{comparison['ci_low']:.2f}, {comparison['ci_high']:.2f}], "
+                f"{_format(comparison['welch_p'])}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_analyses(
+    output_dir: str | os.PathLike[str], *, seeds: Sequence[int], **analysis: Any
+) -> dict[str, Any]:
+    """:func:`run_analysis` for each seed into ``output_dir/seed<S>``, then ``pooled.json`` and ``pooled.md``.
+
+    Parameters
+    ----------
+    output_dir : str or Path
+    seeds : sequence of int
+        At least 2 distinct seeds: one network per condition and seed.
+    **analysis
+        The keyword arguments of :func:`run_analysis` other than ``output_dir`` and ``seed`` (its
+        checkpoint folders already carry the seed).
+
+    Returns
+    -------
+    dict
+        The result of :func:`pool_analyses`, with ``files`` (the paths written).
+    """
+    seeds = list(seeds)
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"expected at least 2 distinct seeds, got {seeds}")
+    for forbidden in ("output_dir", "seed"):
+        if forbidden in analysis:
+            raise TypeError(
+                f"run_analyses() sets {forbidden} itself; got {forbidden}={analysis[forbidden]!r}"
+            )
+    output_dir = Path(output_dir)
+    summaries = [run_analysis(output_dir / f"seed{seed}", seed=seed, **analysis) for seed in seeds]
+    pooled = json_ready(pool_analyses(summaries))
+    files = {"pooled_json": output_dir / "pooled.json", "pooled_md": output_dir / "pooled.md"}
+    atomic_write_text(files["pooled_json"], json.dumps(pooled, indent=1))
+    atomic_write_text(files["pooled_md"], pooled_markdown(pooled))
+    return {**pooled, "files": {name: str(path) for name, path in files.items()}}

@@ -1,0 +1,141 @@
+"""The analysis report over several networks: per-seed reports, statistics over networks, checks."""
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+
+from cbreservoir.experiments.analysis_report import (
+    POOLED_MEASURES,
+    AnalysisSettings,
+    pool_analyses,
+    pooled_markdown,
+    run_analyses,
+    run_analysis,
+)
+from cbreservoir.experiments.reproduce import reproduce
+from cbreservoir.experiments.reproduce.profiles import get_profile
+
+TINY_PROFILE = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, threshold=0.01)
+TINY_SETTINGS = AnalysisSettings(
+    test_batches=1,
+    recovery_steps=2,
+    activity_trials=2,
+    activity_length=20,
+    warmup=2,
+    max_lag=6,
+    fit_units=False,
+)
+CONDITIONS = ["cbrnn", "full_reservoir"]
+
+
+@pytest.fixture(scope="module")
+def reproduction(tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("reproduction")
+    reproduce(
+        "dms",
+        profile=TINY_PROFILE,
+        seeds=2,
+        conditions=CONDITIONS,
+        output_dir=output_dir,
+        backend="sequential",
+        keep_checkpoints=True,
+        progress=False,
+    )
+    return output_dir
+
+
+@pytest.fixture(scope="module")
+def pooled(reproduction, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("pooled")
+    result = run_analyses(
+        output_dir, seeds=[0, 1], reproduction_dir=reproduction, settings=TINY_SETTINGS, progress=False
+    )
+    return output_dir, result
+
+
+def test_each_seed_is_the_single_network_report(pooled, reproduction, tmp_path):
+    output_dir, _ = pooled
+    alone = run_analysis(
+        tmp_path, seed=1, reproduction_dir=reproduction, settings=TINY_SETTINGS, progress=False
+    )
+    written = json.loads((output_dir / "seed1" / "summary.json").read_text())
+    assert written["models"] == json.loads(json.dumps(alone["models"]))
+
+
+def test_pooled_statistics_are_those_of_the_per_network_values(pooled):
+    output_dir, result = pooled
+    summaries = [json.loads((output_dir / f"seed{seed}" / "summary.json").read_text()) for seed in (0, 1)]
+    assert result["seeds"] == [0, 1] and result["conditions"] == CONDITIONS
+    for condition in CONDITIONS:
+        for name, get in POOLED_MEASURES.items():
+            values = [get(summary["models"][condition]) for summary in summaries]
+            stats = result["measures"][condition][name]
+            assert stats["values"] == values
+            present = [value for value in values if value is not None]
+            if len(present) == 2:
+                assert stats["mean"] == pytest.approx(np.mean(present))
+                assert stats["sem"] == pytest.approx(np.std(present, ddof=1) / math.sqrt(2))
+    assert json.loads((output_dir / "pooled.json").read_text())["measures"] == result["measures"]
+    table = (output_dir / "pooled.md").read_text()
+    assert "full reservoir / CB-RNN" in table
+    assert all(f"| {name} |" in table for name in POOLED_MEASURES)
+
+
+def _summary(seed: int, value: float | None, task: str = "dms") -> dict:
+    """A summary whose every pooled measure of condition 'cbrnn' is ``value``."""
+    model = {
+        "analysis_level": value,
+        "readout_recovery": {"intact": value, "zero_shot": value, "recovered": value},
+        "dimensionality": {},
+        "timescales": {},
+        "granule_sparseness": {
+            "population_sparseness_mean": value,
+            "lifetime_sparseness_mean": value,
+            "coding_level": value,
+        },
+    }
+    for population in ("core", "granule", "purkinje", "nuclei", "core (cerebellum off)"):
+        model["dimensionality"][population] = {"participation_ratio": value, "d90": value}
+        model["timescales"][population] = {"lag_below_1_over_e_interpolated": value, "fraction_double": value}
+    return {"task": task, "seed": seed, "profile": {"name": "quick"}, "models": {"cbrnn": model}}
+
+
+def test_known_values_and_missing_ones():
+    result = pool_analyses([_summary(0, 1.0), _summary(1, 3.0), _summary(2, None)])
+    stats = result["measures"]["cbrnn"]["granule coding level"]
+    assert (stats["mean"], stats["sd"], stats["n"], stats["n_missing"]) == (2.0, math.sqrt(2), 2, 1)
+    assert result["comparisons"] == {}  # one condition: nothing to compare
+    assert "| granule coding level | 2 ± 1 |" in pooled_markdown(result)
+
+
+def test_a_missing_value_leaves_the_comparison_out():
+    summaries = [_summary(0, 1.0), _summary(1, 3.0)]
+    for summary, value in zip(summaries, (2.0, None), strict=True):
+        summary["models"]["full_reservoir"] = copy.deepcopy(_summary(0, value)["models"]["cbrnn"])
+    result = pool_analyses(summaries)
+    assert result["comparisons"] == {"full_reservoir": {}}
+    assert "| – |" in pooled_markdown(result)
+
+
+@pytest.mark.parametrize(
+    ("summaries", "message"),
+    [
+        ([_summary(0, 1.0)], "at least 2 networks, got 1"),
+        ([_summary(0, 1.0), _summary(0, 2.0)], r"one summary per seed, got seeds \[0, 0\]"),
+        ([_summary(0, 1.0), _summary(1, 2.0, task="parity")], "one task, got 'dms' and 'parity'"),
+    ],
+)
+def test_pooling_is_checked(summaries, message):
+    with pytest.raises(ValueError, match=message):
+        pool_analyses(summaries)
+
+
+def test_run_analyses_is_checked_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"at least 2 distinct seeds, got \[3\]"):
+        run_analyses(tmp_path / "out", seeds=[3])
+    with pytest.raises(TypeError, match="sets seed itself"):
+        run_analyses(tmp_path / "out", seeds=[0, 1], seed=2)
+    assert not (tmp_path / "out").exists()
