@@ -19,7 +19,8 @@ accepts such a history (anything with a ``levels`` attribute).
   (:func:`scipy.stats.bootstrap`, resampling each group independently), Welch's t-test and an exact
   permutation test of the difference (:func:`scipy.stats.ttest_ind`, :func:`scipy.stats.permutation_test`).
 * switching: :func:`active_mean_level` and :func:`active_auc` — the same on the active-task level
-  over the first ``n_epochs`` epochs (the study reports the first 650).
+  over the first ``n_epochs`` epochs (the study reports the first 650); :func:`inactive_task_accuracy`
+  — forgetting: the inactive task's test accuracy after the first switch.
 
 Examples
 --------
@@ -55,6 +56,7 @@ __all__ = [
     "summarize",
     "active_mean_level",
     "active_auc",
+    "inactive_task_accuracy",
     "compare_groups",
 ]
 
@@ -181,6 +183,44 @@ def active_mean_level(levels: Sequence[int] | Any, n_epochs: int | None = None) 
 def active_auc(levels: Sequence[int] | Any, n_epochs: int | None = None) -> float:
     """Trapezoid area under the active-task level of a switching run over its first ``n_epochs`` epochs."""
     return auc(_window(levels, n_epochs))
+
+
+def inactive_task_accuracy(records: Sequence[dict], n_epochs: int | None = None) -> float | None:
+    """Mean test accuracy of the inactive task's head after the first switch (forgetting in task switching).
+
+    Every epoch tests both heads on the same sequences at the current level; from the first epoch
+    whose active head differs from the first epoch's, the head that is not being trained is the task
+    learned before (0.5 is chance for the binary tasks).
+
+    Parameters
+    ----------
+    records : sequence of dict
+        The epoch records of a switching run (``history["records"]`` of a run record), each with
+        ``active_head`` (0 or 1) and ``head_accuracies`` (one accuracy per head).
+    n_epochs : int, optional
+        Only the first ``n_epochs`` epochs (all if None).
+
+    Returns
+    -------
+    float or None
+        None if the run never switched within the window.
+
+    Examples
+    --------
+    >>> records = [{"active_head": 0, "head_accuracies": [0.99, 0.5]},
+    ...            {"active_head": 1, "head_accuracies": [0.8, 0.7]},
+    ...            {"active_head": 1, "head_accuracies": [0.6, 0.99]}]
+    >>> round(inactive_task_accuracy(records), 6)
+    0.7
+    """
+    window = list(records)[:n_epochs]
+    if not window:
+        raise ValueError("expected the records of at least one epoch, got none")
+    first = window[0]["active_head"]
+    switched = next((i for i, record in enumerate(window) if record["active_head"] != first), None)
+    if switched is None:
+        return None
+    return float(np.mean([r["head_accuracies"][1 - r["active_head"]] for r in window[switched:]]))
 
 
 def _ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -21,8 +21,13 @@ STUDY = RESULTS / "study"
 REPRODUCE_RUNS = sorted((RESULTS / "reproduce").glob("**/runs/*.json"))
 
 
-def test_study_ids_recomputed_from_the_recorded_settings_are_the_committed_file_names():
-    settings = read_settings(STUDY)
+STUDY_DIRS = [STUDY, *sorted(path.parent for path in STUDY.glob("*/settings.json"))]
+RUN_COUNTS = {"study": 32, "multitask": 16, "parity300": 16, "switching": 12, "reduced": 16}
+
+
+@pytest.mark.parametrize("directory", STUDY_DIRS, ids=lambda path: path.name)
+def test_study_ids_recomputed_from_the_recorded_settings_are_the_committed_file_names(directory):
+    settings = read_settings(directory)
     cells = build_cells(
         settings["tasks"],
         settings["conditions"],
@@ -30,11 +35,11 @@ def test_study_ids_recomputed_from_the_recorded_settings_are_the_committed_file_
         profile=Profile(**settings["profile"]),
         granule_sizes=settings["granule_sizes"],
     )
-    committed = {path.stem for path in (STUDY / "runs").glob("*.json")}
-    assert len(committed) == 32
+    committed = {path.stem for path in (directory / "runs").glob("*.json")}
+    assert len(committed) == RUN_COUNTS[directory.name]
     assert {cell_id(cell) for cell in cells} == committed
     for cell in cells[::8]:  # resume reads them back (checksum and cell checked)
-        assert read_result(STUDY / "runs", cell) is not None
+        assert read_result(directory / "runs", cell) is not None
 
 
 @pytest.mark.parametrize("path", REPRODUCE_RUNS[::9], ids=lambda path: path.stem)

@@ -151,12 +151,35 @@ def test_summary_reports_epochs_to_each_level_over_the_runs_that_reached_it():
     assert "| CB-RNN | 2.5 (2/2) | 4.0 (2/2) | 4.0 (1/2) |" in table
 
 
+def switching_run(condition: str, levels: list[int], heads: list[int], accuracies: list[list[float]]) -> dict:
+    records = [
+        {"active_head": head, "head_accuracies": pair} for head, pair in zip(heads, accuracies, strict=True)
+    ]
+    return {**fake_run(condition, levels), "task": "switching", "history": {"records": records}}
+
+
 def test_switching_summary_reports_mean_active_level_over_the_window():
-    runs = [{**fake_run("cbrnn", [2, 4, 6, 8]), "task": "switching"}]
+    runs = [switching_run("cbrnn", [2, 4, 6, 8], [0, 0, 1, 1], [[0.6, 0.5]] * 4)]
     summary = summarize_task("switching", runs, n_epochs=4, switching_window=2)
     assert summary["rows"][0]["active_mean_level"]["mean"] == pytest.approx(3.0)
     assert summary["rows"][0]["study"] == {"active_mean_level": 12.5}
+    assert summary["rows"][0]["inactive_task_accuracy"] is None  # no switch in the first 2 epochs
     assert "mean active N over the first 2 epochs" in markdown_table([summary])
+
+
+def test_switching_summary_reports_the_inactive_tasks_accuracy_after_the_first_switch():
+    heads = [0, 0, 1, 1, 0]
+    cbrnn = [[0.9, 0.5], [0.99, 0.5], [0.8, 0.99], [0.7, 0.99], [0.9, 0.6]]
+    rnn = [[0.9, 0.5], [0.99, 0.5], [0.6, 0.99], [0.5, 0.99], [0.9, 0.5]]
+    runs = [
+        switching_run("cbrnn", [2, 3, 5, 6, 10], heads, cbrnn),
+        switching_run("rnn", [2, 3, 5, 6, 10], heads, rnn),
+    ]
+    row = summarize_task("switching", runs, n_epochs=5, switching_window=5)["rows"]
+    assert row[0]["inactive_task_accuracy"]["mean"] == pytest.approx((0.8 + 0.7 + 0.6) / 3)
+    assert row[1]["inactive_task_accuracy"]["mean"] == pytest.approx((0.6 + 0.5 + 0.5) / 3)
+    table = markdown_table([summarize_task("switching", runs, n_epochs=5, switching_window=5)])
+    assert "inactive-task accuracy" in table and "| 0.700 |" in table
 
 
 def test_figures_are_written(tmp_path):

@@ -157,8 +157,9 @@ def pool_analyses(summaries: Sequence[dict]) -> dict[str, Any]:
     }
 
 
-def _format(value: float | None) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.3g}"
+def _format(value: float | None, spec: str = ".3g") -> str:
+    """``value`` formatted, or "–" where it is missing (None after JSON, or NaN)."""
+    return "–" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def pooled_markdown(pooled: dict[str, Any]) -> str:
@@ -200,8 +201,8 @@ def pooled_markdown(pooled: dict[str, Any]) -> str:
             cells.append(
                 "–"
                 if comparison is None
-                else f"{comparison['ratio']:.2f} [{comparison['ci_low']:.2f}, {comparison['ci_high']:.2f}], "
-                f"{_format(comparison['welch_p'])}"
+                else f"{_format(comparison['ratio'], '.2f')} [{_format(comparison['ci_low'], '.2f')}, "
+                f"{_format(comparison['ci_high'], '.2f')}], {_format(comparison['welch_p'])}"
             )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -98,7 +98,8 @@ def summarize_task(
         ``task``, ``n_epochs``, ``global_max`` (over the main conditions at G = 256, or over all runs if
         none), ``half_max``, ``switching_window`` (None unless switching), ``study_global_max``;
         ``rows``: one dict per (condition, G) with ``max_level``, ``epochs_to_half_max``, ``auc``,
-        ``mean_level``, ``seconds`` and (switching) ``active_mean_level`` as
+        ``mean_level``, ``seconds`` and (switching) ``active_mean_level`` and ``inactive_task_accuracy``
+        (:func:`~cbreservoir.analysis.metrics.inactive_task_accuracy`; None if no run switched) as
         :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did
         not reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
         and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
@@ -190,6 +191,7 @@ def _summarize_group(
         auc,
         epochs_to_half_max,
         epochs_to_level,
+        inactive_task_accuracy,
         max_level,
         mean_level,
         summarize,
@@ -224,8 +226,18 @@ def _summarize_group(
         "active_mean_level": None
         if window is None
         else summarize([active_mean_level(run["levels"], window) for run in group]),
+        "inactive_task_accuracy": None
+        if window is None
+        else _summarize_present(
+            [inactive_task_accuracy(run["history"]["records"], window) for run in group], summarize
+        ),
         "study": _study_numbers(task, condition, granule),
     }
+
+
+def _summarize_present(values: Sequence[float | None], summarize: Any) -> dict | None:
+    """``summarize(values)``, or None when no run has a value."""
+    return None if all(value is None for value in values) else summarize(values)
 
 
 def _mean_of_reached(values: Sequence[int | None]) -> float | None:
@@ -377,15 +389,17 @@ def _switching_table(summary: dict) -> str:
     window = summary["switching_window"]
     lines = [
         "",
-        f"Task switching, mean active N over the first {window} epochs (study: first 650 of 1000):",
+        f"Task switching, mean active N over the first {window} epochs (study: first 650 of 1000), and the "
+        "inactive task's test accuracy after the first switch (forgetting; chance 0.5):",
         "",
-        _table_row(["model", "networks", "mean active N", "study"]),
-        _table_row(["---"] * 4),
+        _table_row(["model", "networks", "mean active N", "study", "inactive-task accuracy"]),
+        _table_row(["---"] * 5),
     ]
     for row in summary["rows"]:
         study = (row["study"] or {}).get("active_mean_level", "")
-        stats = row["active_mean_level"]
-        lines.append(_table_row([row["label"], str(stats["n"]), _mean_sem(stats), str(study)]))
+        stats, inactive = row["active_mean_level"], row.get("inactive_task_accuracy")
+        forgetting = "–" if inactive is None else _mean_sem(inactive, digits=3)
+        lines.append(_table_row([row["label"], str(stats["n"]), _mean_sem(stats), str(study), forgetting]))
     return "\n".join(lines) + "\n"
 
 
