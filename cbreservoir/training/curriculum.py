@@ -66,7 +66,14 @@ from cbreservoir.utils.validation import (
 
 CURRICULUM_TASKS = (*N_CLASSES, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
-_CHECKPOINT_FORMAT = 3
+_CHECKPOINT_FORMAT = 4
+#: What a checkpoint of each older format lacks, for the refusal (format 4: the models' cerebellum reads
+#: ``[x_t ; h_{t−1}]``, so a format 3 model's granule weights and their optimizer moments are in another
+#: column order).
+_OLDER_FORMATS = {
+    2: "which does not record the run's settings",
+    3: "whose models' cerebellar weights read [h ; x] (format 4 models read [x ; h])",
+}
 _DIGEST_KEY = "sha256"
 
 Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
@@ -336,8 +343,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     version = payload.get("format") if stored is not None else None
     if isinstance(version, int) and version < _CHECKPOINT_FORMAT:
         raise ValueError(
-            f"{path} is a curriculum checkpoint of the older format {version}, which does not record the "
-            f"run's settings (format {_CHECKPOINT_FORMAT} does); delete its directory to start the run over"
+            f"{path} is a curriculum checkpoint of the older format {version}, "
+            f"{_OLDER_FORMATS.get(version, _OLDER_FORMATS[2])}; this cbreservoir reads format "
+            f"{_CHECKPOINT_FORMAT}: finish the run with the cbreservoir that wrote it, or delete its "
+            "directory to start the run over"
         )
     if stored is None or payload.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a curriculum checkpoint of format {_CHECKPOINT_FORMAT}")
