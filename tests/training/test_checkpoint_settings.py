@@ -65,14 +65,8 @@ def _curriculum(directory, learning_rate=0.01, hidden=8, settings=None) -> Curri
     model = build_model("rnn", input_dim=1, units=hidden, seed=0)
     trainer = GradientTrainer(model, learning_rate=learning_rate, seed=0)
     return CurriculumTrainer(
-        trainer,
-        "parity",
-        steps_per_epoch=2,
-        test_batches=1,
-        batch_size=8,
-        checkpoint_dir=directory,
-        progress=False,
-        settings=settings,
+        trainer, "parity", steps_per_epoch=2, test_batches=1, batch_size=8, checkpoint_dir=directory,
+        progress=False, settings=settings,
     )
 
 
