@@ -106,22 +106,15 @@ def test_checkpoint_records_the_settings(tmp_path):
     assert payload["config"]["task"] == "parity"
 
 
-@pytest.mark.parametrize(
-    ("version", "reason"),
-    [
-        (2, "which does not record the run's settings"),
-        (3, r"whose models' cerebellar weights read \[h ; x\]"),
-    ],
-)
-def test_older_checkpoint_format_is_refused_with_advice(tmp_path, version, reason):
+def test_older_checkpoint_format_is_refused_with_advice(tmp_path):
     from cbreservoir.utils.files import content_sha256
 
     _curriculum(tmp_path).run(1)
     payload = load_checkpoint(tmp_path / LAST_CHECKPOINT)
-    old = {key: value for key, value in payload.items() if key != "settings" or version > 2}
-    old["format"] = version
+    old = {key: value for key, value in payload.items() if key != "settings"}
+    old["format"] = 2
     torch.save({**old, "sha256": content_sha256(old)}, tmp_path / LAST_CHECKPOINT)
-    with pytest.raises(ValueError, match=f"older format {version}, {reason}.*delete its directory"):
+    with pytest.raises(ValueError, match="older format 2, which does not record the run's settings"):
         _curriculum(tmp_path).run(2)
 
 
@@ -145,9 +138,8 @@ def test_ensemble_member_checkpoints_record_the_settings(capsys, tmp_path):
     assert _train(capsys, *argv)[0] == EXIT_OK
     member = load_checkpoint(tmp_path / "ck" / "member_01" / LAST_CHECKPOINT)
     assert member["settings"]["model"] == "rnn" and member["config"]["seed"] == 1
-    code, _, error = _train(
-        capsys, *argv[:3], "2", "--ensemble", "2", "--checkpoint-dir", checkpoints, "--learning-rate", "0.3"
-    )
+    code, _, error = _train(capsys, *argv[:3], "2", "--ensemble", "2", "--checkpoint-dir", checkpoints,
+                            "--learning-rate", "0.3")
     assert code == EXIT_USAGE and "settings.learning_rate: 0.01 -> 0.3" in error
 
 
