@@ -280,7 +280,7 @@ class RecurrentAuxRNN(_LeakyCoreModel):
             )
             state_columns_last_(self.auxiliary.recurrent.input_layer, units)
             self._build_readouts()
-        self._register_load_state_dict_pre_hook(_renamed_auxiliary_keys)
+        self._register_load_state_dict_pre_hook(_renamed_auxiliary_keys, with_module=True)
 
     @property
     def state_size(self) -> int:
@@ -299,8 +299,15 @@ class RecurrentAuxRNN(_LeakyCoreModel):
         return torch.cat([self.core.step(x_t, h, cerebellar_bias), aux], dim=-1), activity
 
 
-def _renamed_auxiliary_keys(state_dict: dict, prefix: str, *_: object) -> None:
-    """Load-state-dict pre-hook: RecurrentAuxRNN's keys from before ``.auxiliary`` (``cerebellum.*``) load."""
+def _renamed_auxiliary_keys(model: RecurrentAuxRNN, state_dict: dict, prefix: str, *_: object) -> None:
+    """Load-state-dict pre-hook: RecurrentAuxRNN's keys from before ``.auxiliary`` (``cerebellum.*``) load.
+
+    Such a state dict is from before the one input order too: its ``recurrent.input_layer.weight`` reads
+    ``[h ; x]`` and gets its H state columns moved last (``[x ; h]``).
+    """
     old = prefix + "cerebellum."
     for key in [key for key in state_dict if key.startswith(old)]:
-        state_dict[prefix + "auxiliary." + key[len(old) :]] = state_dict.pop(key)
+        value = state_dict.pop(key)
+        if key == old + "recurrent.input_layer.weight":
+            value = torch.cat([value[:, model.units :], value[:, : model.units]], dim=1)
+        state_dict[prefix + "auxiliary." + key[len(old) :]] = value

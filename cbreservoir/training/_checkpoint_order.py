@@ -14,9 +14,11 @@ from typing import Any
 
 import torch
 
-#: State-dict key suffixes of the layers that read the mossy fibres (RecurrentAuxRNN's module was
-#: ``cerebellum`` before it was ``auxiliary``; the model's load hook maps that prefix).
-_MOSSY_WEIGHTS = ("cerebellum.granule.weight", "recurrent.input_layer.weight")
+#: State-dict keys of the layers that read the mossy fibres.
+_MOSSY_WEIGHTS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
+#: RecurrentAuxRNN's input layer under its module's name before ``auxiliary`` (renamed here, so that the
+#: model's load hook, which also reorders the columns of such old keys, does not run on converted ones).
+_OLD_AUXILIARY = "cerebellum.recurrent.input_layer.weight"
 #: Keys of the core's input weights (H·gates, d), by core: leaky, then gated.
 _INPUT_WEIGHTS = ("core.input_layer.weight", "core.cell.weight_ih")
 
@@ -41,12 +43,13 @@ def mossy_inputs_first(state: Any) -> Any:
 
 def _trainer_state(model: Mapping[str, Any], optimizer: Mapping[str, Any]) -> dict[str, Any]:
     """``{"model": ..., "optimizer": ...}`` of one GradientTrainer state, mossy-fibre columns moved."""
+    if _OLD_AUXILIARY in model:  # keys in the same order: the optimizer's indices follow it
+        model = {
+            "auxiliary." + key.removeprefix("cerebellum.") if key.startswith("cerebellum.") else key: value
+            for key, value in model.items()
+        }
     n_inputs = next((model[key].shape[1] for key in _INPUT_WEIGHTS if key in model), None)
-    moved = [
-        key
-        for key in model
-        if n_inputs is not None and key.endswith(_MOSSY_WEIGHTS) and model[key].shape[1] > n_inputs
-    ]
+    moved = [key for key in _MOSSY_WEIGHTS if n_inputs is not None and key in model]
     if not moved:
         return {"model": model, "optimizer": optimizer}
     indices = [index for group in optimizer["param_groups"] for index in group["params"]]

@@ -27,12 +27,17 @@ def _state_first(weight: torch.Tensor) -> torch.Tensor:
     return torch.cat([weight[:, D:], weight[:, :D]], 1)
 
 
-def _as_format_3(path, kind: str) -> None:
+def _as_format_3(path, kind: str, old_names: bool = False) -> None:
+    """The checkpoint as format 3 wrote it (``old_names``: RecurrentAuxRNN's ``cerebellum.*`` keys)."""
     payload = load_checkpoint(path)
     trainer = payload["trainer"]
     key = MOSSY[kind]
     index = list(trainer["model"]).index(key)  # the optimizer's parameters follow the model's order
     trainer["model"][key] = _state_first(trainer["model"][key])
+    if old_names:
+        trainer["model"] = {
+            name.replace("auxiliary.", "cerebellum.", 1): v for name, v in trainer["model"].items()
+        }
     moments = trainer["optimizer"]["state"].get(index, {})
     for name, value in moments.items():
         if value.dim() == 2:
@@ -41,12 +46,15 @@ def _as_format_3(path, kind: str) -> None:
     torch.save({**old, "sha256": content_sha256(old)}, path)
 
 
-@pytest.mark.parametrize(("kind", "optimizer"), [("cbrnn", "adam"), ("cbrnn", "sgd"), ("rnn_aux", "adam")])
-def test_a_format_3_checkpoint_loads_as_the_format_4_one(tmp_path, kind, optimizer):
+@pytest.mark.parametrize(
+    ("kind", "optimizer", "old_names"),
+    [("cbrnn", "adam", False), ("cbrnn", "sgd", False), ("rnn_aux", "adam", False), ("rnn_aux", "sgd", True)],
+)
+def test_a_format_3_checkpoint_loads_as_the_format_4_one(tmp_path, kind, optimizer, old_names):
     _curriculum(tmp_path, kind, optimizer).run(1)
     path = tmp_path / LAST_CHECKPOINT
     expected = load_checkpoint(path)
-    _as_format_3(path, kind)
+    _as_format_3(path, kind, old_names)
     converted = load_checkpoint(path)
     assert converted["format"] == expected["format"] == 4
     model, optimizer_state = converted["trainer"]["model"], converted["trainer"]["optimizer"]["state"]
@@ -57,12 +65,15 @@ def test_a_format_3_checkpoint_loads_as_the_format_4_one(tmp_path, kind, optimiz
             assert torch.equal(optimizer_state[index][name], value), (index, name)
 
 
-def test_a_run_resumed_from_a_format_3_checkpoint_continues_as_the_uninterrupted_one(tmp_path):
-    straight = _curriculum(tmp_path / "straight", "cbrnn", "adam")
+@pytest.mark.parametrize(("kind", "old_names"), [("cbrnn", False), ("rnn_aux", True)])
+def test_a_run_resumed_from_a_format_3_checkpoint_continues_as_the_uninterrupted_one(
+    tmp_path, kind, old_names
+):
+    straight = _curriculum(tmp_path / "straight", kind, "adam")
     straight.run(2)
-    _curriculum(tmp_path / "resumed", "cbrnn", "adam").run(1)
-    _as_format_3(tmp_path / "resumed" / LAST_CHECKPOINT, "cbrnn")
-    resumed = _curriculum(tmp_path / "resumed", "cbrnn", "adam")
+    _curriculum(tmp_path / "resumed", kind, "adam").run(1)
+    _as_format_3(tmp_path / "resumed" / LAST_CHECKPOINT, kind, old_names)
+    resumed = _curriculum(tmp_path / "resumed", kind, "adam")
     resumed.run(2)
     for key, tensor in straight.trainer.model.state_dict().items():
         assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
