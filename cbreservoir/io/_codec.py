@@ -415,7 +415,8 @@ class Decoder:
         self._used: set[str] = set()
         #: version 2 models whose mossy-fibre weights still read [h ; x]: (model, their state-dict keys)
         self._state_first: list[tuple[Any, list[str]]] = []
-        self._optimizers: list[Any] = []
+        #: version 2 objects that may hold such weights or their optimizer state (optimizers, ensembles)
+        self._holders: list[Any] = []
         self._decoders: dict[str, Callable[[dict], Any]] = {
             "float": self._decode_float,
             "ndarray": self._decode_ndarray,
@@ -455,32 +456,40 @@ class Decoder:
     def finish(self) -> None:
         """Complete a version 2 file's conversion after the whole payload is decoded.
 
-        The mossy-fibre weights of its models (columns ``[h ; x]``) move their H state columns last, once
-        per parameter object (whichever entry held it), and so do the optimizer state tensors of those
-        parameters (Adam's moments, SGD's momentum), so that training continues as it would have.
+        The mossy-fibre weights of its models (columns ``[h ; x]``) and an ensemble's stacked copies of
+        them move their H state columns last, once per tensor object (whichever entry held it), and so do
+        the optimizer state tensors of those weights (Adam's moments, SGD's momentum), so that training
+        continues as it would have.
         """
         if not self._state_first:
             return
         import torch
 
+        from cbreservoir.training.ensemble import EnsembleTrainer
+
+        optimizers = [obj for obj in self._holders if isinstance(obj, torch.optim.Optimizer)]
+        weights = [  # (weight, H): the models' parameters, and an ensemble's stacked copies (E, n, H + d)
+            (model.get_parameter(key), model.units) for model, keys in self._state_first for key in keys
+        ]
+        for ensemble in (obj for obj in self._holders if isinstance(obj, EnsembleTrainer)):
+            units = ensemble.trainers[0].model.units
+            weights += [(ensemble._params[key], units) for key in _MOSSY_WEIGHTS if key in ensemble._params]
         done: set[int] = set()
         with torch.no_grad():
-            for model, keys in self._state_first:
-                for key in keys:
-                    parameter = model.get_parameter(key)
-                    if id(parameter) in done:
-                        continue
-                    done.add(id(parameter))
-                    tensors = [parameter]
-                    for optimizer in self._optimizers:
-                        state = optimizer.state.get(parameter, {})
-                        tensors += [
-                            value
-                            for value in state.values()
-                            if isinstance(value, torch.Tensor) and value.shape == parameter.shape
-                        ]
-                    for tensor in tensors:
-                        tensor.copy_(_state_columns_last(tensor, model.units))
+            for weight, units in weights:
+                if id(weight) in done:  # one parameter object held by several entries moves once
+                    continue
+                done.add(id(weight))
+                tensors = [weight]
+                for optimizer in optimizers:
+                    state = optimizer.state.get(weight, {})
+                    tensors += [
+                        value
+                        for value in state.values()
+                        if isinstance(value, torch.Tensor) and value.shape == weight.shape
+                    ]
+                for tensor in tensors:
+                    tensor.copy_(_state_columns_last(tensor, units))
 
     def _register(self, node: dict, value: Any) -> None:
         """Remember an object under its ``id``: later ``ref`` entries resolve to this very object."""
@@ -677,8 +686,8 @@ class Decoder:
             obj.__dict__.update(values)
         if cls.__module__.partition(".")[0] == "torch":
             check_torch_object(obj)
-            if self._format_version < 3 and isinstance(obj, sys.modules["torch"].optim.Optimizer):
-                self._optimizers.append(obj)
+        if self._format_version < 3:
+            self._holders.append(obj)
         return obj
 
     def _decode_torch_model(self, node: dict) -> Any:
@@ -813,10 +822,10 @@ def _version_2_model(config: dict, node: dict) -> tuple[dict, dict]:
 
 
 def _state_columns_last(weight: Any, units: int) -> Any:
-    """A (n, H + d) weight with columns ``[h ; x]`` as (n, d + H) with columns ``[x ; h]``."""
+    """A (..., n, H + d) weight with columns ``[h ; x]`` as (..., n, d + H) with columns ``[x ; h]``."""
     import torch
 
-    return torch.cat([weight[:, units:], weight[:, :units]], dim=1)
+    return torch.cat([weight[..., units:], weight[..., :units]], dim=-1)
 
 
 # ------------------------------------------------------------------------------- torch objects after loading

@@ -559,15 +559,18 @@ MOSSY_KEYS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weig
 def as_version_2(path: Path, out: Path) -> Path:
     """The file at ``path`` (version 3) as cbreservoir's format version 2 wrote it, signed.
 
-    Models' mossy-fibre weights (and the optimizer moments of those parameters) get columns ``[h ; x]``,
-    their configs say ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys say ``cerebellum.*``.
+    Models' mossy-fibre weights, an ensemble's stacked copies of them and the optimizer moments of both
+    get columns ``[h ; x]``, model configs say ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys
+    say ``cerebellum.*``.
     """
     arrays, metadata, header = parts(path)
-    moved: dict[int, int] = {}  # parameter id -> d, the number of leading x columns
+    moved: dict[int, int] = {}  # tensor id -> d, the number of leading x columns
 
     def state_first(key: str, n_inputs: int) -> None:
         weight = arrays[key]
-        arrays[key] = np.ascontiguousarray(np.concatenate([weight[:, n_inputs:], weight[:, :n_inputs]], 1))
+        arrays[key] = np.ascontiguousarray(
+            np.concatenate([weight[..., n_inputs:], weight[..., :n_inputs]], -1)
+        )
 
     def old_key(key: str) -> str:
         return "cerebellum." + key.removeprefix("auxiliary.") if key.startswith("auxiliary.") else key
@@ -592,13 +595,27 @@ def as_version_2(path: Path, out: Path) -> Path:
             for value in node.values():
                 models(value)
 
+    def stacked(node: object) -> None:  # an ensemble's (E, n, d + H) copies, under the weights' keys
+        if isinstance(node, list):
+            if len(node) == 2 and node[0] in MOSSY_KEYS and isinstance(node[1], dict):
+                key = node[1].get("key")
+                if node[1].get("__type__") == "tensor" and np.ndim(arrays.get(key)) == 3 and moved:
+                    n_inputs = next(iter(moved.values()))
+                    state_first(key, n_inputs)
+                    moved[node[1]["id"]] = n_inputs
+            for item in node:
+                stacked(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                stacked(value)
+
     def moments(node: object) -> None:
         if isinstance(node, list):
             if len(node) == 2 and isinstance(node[0], dict) and node[0].get("__type__") == "ref":
                 n_inputs = moved.get(node[0]["id"])
                 if n_inputs is not None and isinstance(node[1], dict) and node[1].get("__type__") == "dict":
                     for _, value in node[1]["pairs"]:
-                        if isinstance(value, dict) and np.ndim(arrays.get(value.get("key"))) == 2:
+                        if isinstance(value, dict) and np.ndim(arrays.get(value.get("key"))) >= 2:
                             state_first(value["key"], n_inputs)
             for item in node:
                 moments(item)
@@ -607,5 +624,6 @@ def as_version_2(path: Path, out: Path) -> Path:
                 moments(value)
 
     models(header["payload"])
+    stacked(header["payload"])
     moments(header["payload"])
     return write(out, arrays, {**metadata, "format_version": "2"}, header)

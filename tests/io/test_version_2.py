@@ -79,3 +79,25 @@ def test_a_version_2_model_and_optimizer_continue_training_as_the_original(tmp_p
     _step(new_model, new_optimizer)
     for key, tensor in model.state_dict().items():
         assert torch.equal(new_model.state_dict()[key], tensor), key
+
+
+def test_a_version_2_ensemble_continues_training_as_the_original(tmp_path):
+    from cbreservoir.tasks import make_batch
+    from cbreservoir.training.ensemble import EnsembleTrainer
+
+    def members():
+        return [CBRNN(1, 4, 8, 3, seed=seed) for seed in range(2)]
+
+    ensemble = EnsembleTrainer(members(), seeds=range(2), optimizer="adam")
+    rng = np.random.default_rng(0)
+    batches = [[make_batch("parity", 3, batch_size=4, seed=rng) for _ in range(2)] for _ in range(2)]
+
+    def step(trainer, batch):
+        return trainer.train_step([x for x, _ in batch], [y for _, y in batch])
+
+    step(ensemble, batches[0])
+    loaded = cbreservoir.load(_version_2_file(tmp_path, ensemble))
+    assert step(loaded, batches[1]) == step(ensemble, batches[1])
+    for member, loaded_member in zip(ensemble.members, loaded.members, strict=True):
+        for key, tensor in member.state_dict().items():
+            assert torch.equal(loaded_member.state_dict()[key], tensor), key
