@@ -12,6 +12,7 @@ from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.initialize import initialize_graph
 from cbreservoir.nodes.model import Model
 from cbreservoir.nodes.reservoir import Reservoir
+from cbreservoir.numerics.network import NODE_ATTRIBUTES, model_key
 
 __all__ = ["graph_from_cbrnn"]
 
@@ -20,28 +21,34 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
     """The paper's loop wiring as a reservoirpy graph with the weights of a CB-RNN model.
 
     Nodes: ``"input"`` (Input), ``"core"`` (Reservoir with ``cerebellar_bias=True``, ``bias = b_x + b_h``),
-    ``"cerebellum"`` (Cerebellum, ``output="nuclei"``, reading ``[x_t ; h_{t−1}]``; the columns of
-    ``W_gc`` are reordered from the model's ``[h_{t−1}; x_t]``) and one GradientReadout per head
-    (``"readout"``, or ``"readout0"``, ``"readout1"``, ... for several heads). Edges: input → cerebellum,
-    input → core, cerebellum → core (immediate), core → cerebellum (delay 1), core → readouts. The core
-    node's state plays h_0 (pass ``initial_states={"core": h0}`` to the compiled graph). The returned
-    graph is initialized: ``graph.run(x)`` works (from zero states) and so does
-    :func:`~cbreservoir.graph.compile.compile_graph`.
+    ``"cerebellum"`` (Cerebellum, ``output="nuclei"``, reading ``[x_t ; h_{t−1}]`` like the model) and one
+    GradientReadout per head (``"readout"``, or ``"readout0"``, ``"readout1"``, ... for several heads).
+    Edges: input → cerebellum, input → core, cerebellum → core (immediate), core → cerebellum (delay 1),
+    core → readouts. The core node's state plays h_0 (pass ``initial_states={"core": h0}`` to the
+    compiled graph). The returned graph is initialized: ``graph.run(x)`` works (from zero states) and so
+    does :func:`~cbreservoir.graph.compile.compile_graph`. Every weight is copied by the table
+    :data:`cbreservoir.numerics.network.NODE_ATTRIBUTES` (node attribute) and
+    :func:`~cbreservoir.numerics.network.model_key` (state-dict key), the mapping docs/model.md documents.
     """
     core, cerebellum = model.core, model.cerebellum
     hidden, n_inputs = model.units, model.input_dim
+    state = model.state_dict()
 
     def numpy(tensor: torch.Tensor) -> np.ndarray:
         return tensor.detach().cpu().double().numpy()
+
+    def weight(name: str, head: int = 0) -> np.ndarray:
+        value = numpy(state[model_key(name, head)])
+        return value.T if NODE_ATTRIBUTES[name][2] else value
 
     source = Input(name="input")
     source.initialize(np.zeros(n_inputs))
     reservoir = Reservoir(
         hidden,
         lr=core.leak,
-        W=numpy(core.recurrent_layer.weight),
-        Win=numpy(core.input_layer.weight),
-        bias=numpy(core.input_layer.bias + core.recurrent_layer.bias),
+        W=weight("W_rec"),
+        Win=weight("W_in"),
+        bias=numpy(state[model_key("b_in")] + state[model_key("b_rec")]),  # summed in the model's dtype
         activation=core.activation_name,
         cerebellar_bias=True,
         name="core",
@@ -52,24 +59,20 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
         cerebellum.purkinje.out_features,
         n_out=hidden,
         output="nuclei",
-        input_dim=hidden + n_inputs,
+        input_dim=n_inputs + hidden,
         name="cerebellum",
     )
     cb.initialize()
-    granule_weight = numpy(cerebellum.granule.weight)
-    cb.W_gc = np.concatenate([granule_weight[:, hidden:], granule_weight[:, :hidden]], axis=1)
-    for name, layer in (("gc", cerebellum.granule), ("pc", cerebellum.purkinje), ("dcn", cerebellum.nuclei)):
-        setattr(cb, f"b_{name}", numpy(layer.bias))
-        if name != "gc":
-            setattr(cb, f"W_{name}", numpy(layer.weight))
-    heads = list(model.readouts)
+    for name in ("W_gc", "b_gc", "W_pc", "b_pc", "W_dcn", "b_dcn"):
+        setattr(cb, NODE_ATTRIBUTES[name][1], weight(name))
+    n_heads = len(model.readouts)
     readouts = [
         GradientReadout(
-            Wout=numpy(head.weight).T,
-            bias=numpy(head.bias),
-            name="readout" if len(heads) == 1 else f"readout{i}",
+            Wout=weight("W_out", k),
+            bias=weight("b_out", k),
+            name="readout" if n_heads == 1 else f"readout{k}",
         )
-        for i, head in enumerate(heads)
+        for k in range(n_heads)
     ]
     for readout in readouts:
         readout.initialize()

@@ -3,7 +3,7 @@
 A file is a safetensors file (https://huggingface.co/docs/safetensors): every array of the object is a
 tensor of its own, and the safetensors metadata holds five strings::
 
-    format="cbreservoir"  format_version="2"  package_version="0.1.0"  sha256="…"
+    format="cbreservoir"  format_version="3"  package_version="0.1.0"  sha256="…"
     __header__='{"object_type": "torch_model", "class": "cbreservoir.models.leaky:CBRNN",
                  "arrays": {"a0": ["<f4", [64, 1], false], …}, "payload": {…}}'
 
@@ -64,8 +64,13 @@ __all__ = [
 
 #: Value of the ``format`` metadata field.
 FORMAT_NAME = "cbreservoir"
-#: Version of the file format written by :func:`save`; :func:`load` reads this version only.
-FORMAT_VERSION = 2
+#: Version of the file format written by :func:`save`. Version 3: the models' mossy-fibre layers read
+#: ``[x_t ; h_{t−1}]`` (:data:`cbreservoir.numerics.network.MOSSY_ORDER`) and RecurrentAuxRNN's module is
+#: ``auxiliary``.
+FORMAT_VERSION = 3
+#: The versions :func:`load` reads: version 2 files (models reading ``[h ; x]``, RecurrentAuxRNN keys
+#: ``cerebellum.*``, model configs with ``hidden_size``/``input_size``) are converted as they load.
+READ_VERSIONS = (2, 3)
 #: Name of the metadata field holding the JSON header.
 HEADER_KEY = "__header__"
 #: Default of ``max_bytes``: the largest file, and the most bytes its declared sizes may add up to.
@@ -173,7 +178,10 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     contents = _contents(path, max_bytes)
     header = contents.header
     try:
-        obj = Decoder(contents.array, contents.declared, contents.budget.spend).decode(header["payload"])
+        version = int(contents.metadata["format_version"])
+        decoder = Decoder(contents.array, contents.declared, contents.budget.spend, format_version=version)
+        obj = decoder.decode(header["payload"])
+        decoder.finish()
         kind = (class_path(type(obj)), _object_type(obj))
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
@@ -421,11 +429,11 @@ def _check_metadata(metadata: dict[str, str]) -> None:
     if metadata.get("format") != FORMAT_NAME:
         raise ValueError(f"not a cbreservoir file (its metadata format is not {FORMAT_NAME!r})")
     version = metadata.get("format_version")
-    if version != str(FORMAT_VERSION):
+    if version not in {str(known) for known in READ_VERSIONS}:
         raise ValueError(
             f"unsupported cbreservoir file format version {version!r:.40} (written by cbreservoir "
-            f"{metadata.get('package_version')!r:.40}); cbreservoir {_package_version()} reads version "
-            f"{FORMAT_VERSION}"
+            f"{metadata.get('package_version')!r:.40}); cbreservoir {_package_version()} reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}"
         )
     expected = {*_METADATA_FIELDS, HEADER_KEY}
     if set(metadata) != expected:

@@ -11,40 +11,14 @@ import torch
 from torch import nn
 
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
+from cbreservoir.numerics.network import DEFAULT_LR
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
-from cbreservoir.utils.validation import check_positive_int, check_real
+from cbreservoir.utils.validation import check_positive_int
 
 #: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
 INITIAL_STATE_SCALE = 0.1
 
 Logits = torch.Tensor | tuple[torch.Tensor, ...]
-
-#: The study's time constant τ = 1.5 (leak rate ``lr`` = α = 1/τ = 1 / 1.5).
-DEFAULT_TAU = 1.5
-
-
-def leak_time_constant(lr: float | None, tau: float | None) -> float:
-    """The time constant τ of a leaky core given its leak rate ``lr`` (α) or ``tau`` (α = 1/τ).
-
-    ``lr`` is reservoirpy's name; ``tau`` is the study's. Neither gives the study's τ = 1.5 (α = 1 / 1.5),
-    so the default numbers stay bitwise those of the study.
-
-    Raises
-    ------
-    ValueError
-        Both given, or ``lr`` outside (0, 1] (``tau`` is checked by the core: τ >= 1).
-    TypeError
-        ``lr`` not a real number.
-    """
-    if lr is not None and tau is not None:
-        raise ValueError(f"give the leak as lr or as tau (lr = 1/tau), not both; got lr={lr!r}, tau={tau!r}")
-    if tau is not None:
-        return tau
-    if lr is None:
-        return DEFAULT_TAU
-    if not 0.0 < check_real(lr, "lr") <= 1.0:
-        raise ValueError(f"lr (the leak rate) must be in (0, 1], got {lr!r}")
-    return 1.0 / lr
 
 
 def leak_config(lr: float | None, tau: float | None) -> dict[str, float]:
@@ -52,7 +26,7 @@ def leak_config(lr: float | None, tau: float | None) -> dict[str, float]:
 
     Keeping the given name makes ``build_model(**model.config)`` rebuild the same leak bitwise.
     """
-    return {"tau": tau} if tau is not None else {"lr": 1 / DEFAULT_TAU if lr is None else lr}
+    return {"tau": tau} if tau is not None else {"lr": DEFAULT_LR if lr is None else lr}
 
 
 def model_sizes(
@@ -253,10 +227,10 @@ class RecurrentClassifier(nn.Module):
     def _cerebellar_bias(
         self, h: torch.Tensor, x_t: torch.Tensor
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        """c_t from the cerebellum reading ``[h_{t−1}; x_t]`` and its layer activities (None, {} when off)."""
+        """c_t from the cerebellum reading ``[x_t; h_{t−1}]`` and its layer activities (None, {} when off)."""
         if self.bias_module is None or not self.cerebellum_enabled:
             return None, {}
-        activity = self.bias_module(torch.cat([h, x_t], dim=-1))
+        activity = self.bias_module(torch.cat([x_t, h], dim=-1))
         return activity.nuclei, activity._asdict()
 
     def _as_input(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:

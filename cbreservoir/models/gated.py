@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, model_sizes, seeded_init
-from cbreservoir.numerics.modules import CerebellarModule, GRUCore, LSTMCore
+from cbreservoir.numerics.modules import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
 from cbreservoir.utils.validation import check_positive_int
 
 
 class _GatedModel(RecurrentClassifier):
-    """A gated core (built by ``_make_core``) plus an optional cerebellum reading ``[h_{t−1}; x_t]``."""
+    """A gated core (built by ``_make_core``) plus an optional cerebellum reading ``[x_t; h_{t−1}]``."""
 
     base_kind: str
 
@@ -42,7 +42,8 @@ class _GatedModel(RecurrentClassifier):
         with seeded_init(seed):
             self.core = self._make_core(input_dim, units)
             if cerebellum:
-                self.cerebellum = CerebellarModule(units + input_dim, n_granule, n_purkinje, units)
+                self.cerebellum = CerebellarModule(input_dim + units, n_granule, n_purkinje, units)
+                state_columns_last_(self.cerebellum.granule, units)
             self._build_readouts()
 
     def _make_core(self, input_dim: int, units: int) -> torch.nn.Module:
@@ -60,7 +61,7 @@ class _GatedModel(RecurrentClassifier):
 class GRUModel(_GatedModel):
     """GRU core (torch ``GRUCell`` parameters and initialisation) and linear heads on the final state.
 
-    With ``cerebellum=True`` a paper-initialised cerebellum reads ``[h_{t−1}; x_t]`` and its output is
+    With ``cerebellum=True`` a paper-initialised cerebellum reads ``[x_t; h_{t−1}]`` and its output is
     added to the candidate pre-activation, norm-clipped per sample to that pre-activation's norm
     (:func:`cbreservoir.numerics.functional.gru_step`). Kinds ``"gru"`` / ``"gru_cb"``.
 
@@ -82,7 +83,7 @@ class LSTMModel(_GatedModel):
     """LSTM core (torch ``LSTMCell`` parameters and initialisation) and linear heads on the final h.
 
     The state is ``[h; cell]`` (B, 2H); :meth:`initial_state` draws both from 0.1·U(0, 1). With
-    ``cerebellum=True`` the cerebellum reads ``[h_{t−1}; x_t]`` and its output is added to the cell
+    ``cerebellum=True`` the cerebellum reads ``[x_t; h_{t−1}]`` and its output is added to the cell
     candidate's pre-activation (the ``g`` gate, the LSTM's analogue of the GRU candidate), norm-clipped
     per sample as for the GRU (:func:`cbreservoir.numerics.functional.lstm_step`).
     Kinds ``"lstm"`` / ``"lstm_cb"``.

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from cbreservoir.models.base import (
-    RecurrentClassifier,
-    leak_config,
-    leak_time_constant,
-    model_sizes,
-    seeded_init,
-)
+from cbreservoir.models.base import RecurrentClassifier, leak_config, model_sizes, seeded_init
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.modules import (
     AuxiliaryRecurrentModule,
@@ -18,7 +12,9 @@ from cbreservoir.numerics.modules import (
     LeakyCore,
     auxiliary_parameters,
     cerebellar_parameters,
+    state_columns_last_,
 )
+from cbreservoir.numerics.network import leak_rate
 from cbreservoir.utils.deprecation import renamed_attribute
 from cbreservoir.utils.validation import check_positive_int
 
@@ -110,7 +106,7 @@ class ElmanRNN(_FusedLeakyModel):
         **renamed: int,
     ) -> None:
         input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed)
-        time_constant = leak_time_constant(lr, tau)
+        leak = leak_rate(lr, tau)
         config = dict(
             input_dim=input_dim,
             units=units,
@@ -121,14 +117,14 @@ class ElmanRNN(_FusedLeakyModel):
         )
         super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = LeakyCore(input_dim, units, time_constant, activation)
+            self.core = LeakyCore(input_dim, units, activation=activation, lr=leak)
             self._build_readouts()
 
 
 class CBRNN(_FusedLeakyModel):
     """The paper's cortico-cerebellar RNN.
 
-    The cerebellum reads ``[h_{t−1}; x_t]`` and its nuclei output c_t (H = ``units``) is added inside the
+    The cerebellum reads ``[x_t; h_{t−1}]`` and its nuclei output c_t (H = ``units``) is added inside the
     core's LeakyReLU: ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)``. Core and
     readout use torch's default ``Linear`` initialisation, the cerebellum the paper's; the readout sees
     the final state.
@@ -172,7 +168,7 @@ class CBRNN(_FusedLeakyModel):
         **renamed: int,
     ) -> None:
         input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
-        time_constant = leak_time_constant(lr, tau)
+        leak = leak_rate(lr, tau)
         config = dict(
             input_dim=input_dim,
             units=units,
@@ -185,8 +181,9 @@ class CBRNN(_FusedLeakyModel):
         )
         super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = LeakyCore(input_dim, units, time_constant, activation)
-            self.cerebellum = CerebellarModule(units + input_dim, n_granule, n_purkinje, units)
+            self.core = LeakyCore(input_dim, units, activation=activation, lr=leak)
+            self.cerebellum = CerebellarModule(input_dim + units, n_granule, n_purkinje, units)
+            state_columns_last_(self.cerebellum.granule, units)
             self._build_readouts()
 
 
@@ -200,7 +197,7 @@ def auxiliary_size_matching_cerebellum(
     """Number of auxiliary units A whose module's parameter count is closest to the cerebellum's.
 
     Cerebellum: ``G(m + 1) + P(G + 1) + H(P + 1)``; auxiliary module: ``A(m + 1) + A(A + 1) + H(A + 1)``,
-    with m = H + d (d = ``input_dim``, H = ``units``, default 64; ``input_size``/``hidden_size`` are
+    with m = d + H (d = ``input_dim``, H = ``units``, default 64; ``input_size``/``hidden_size`` are
     their deprecated names). Ties go to the smaller A.
 
     Raises
@@ -232,7 +229,7 @@ class RecurrentAuxRNN(_LeakyCoreModel):
     The module (:class:`~cbreservoir.numerics.modules.AuxiliaryRecurrentModule`, attribute ``auxiliary``;
     it is not a cerebellum, but it is the :attr:`bias_module`, so schedules and ablations treat it like
     one: its parameters form group ``"cerebellum"`` and ``cerebellum_enabled`` switches it) reads
-    ``[h_{t−1}; x_t]`` and its output is the additive bias c_t. The state is ``[h; a]`` (B, H + A).
+    ``[x_t; h_{t−1}]`` and its output is the additive bias c_t. The state is ``[h; a]`` (B, H + A).
     ``.cerebellum`` is a deprecated alias of ``.auxiliary``; ``load_state_dict`` also accepts the old
     ``cerebellum.`` key prefix.
 
@@ -263,7 +260,7 @@ class RecurrentAuxRNN(_LeakyCoreModel):
         **renamed: int,
     ) -> None:
         input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
-        time_constant = leak_time_constant(lr, tau)
+        leak = leak_rate(lr, tau)
         if n_aux is None:
             n_aux = auxiliary_size_matching_cerebellum(input_dim, units)
         config = dict(
@@ -277,12 +274,13 @@ class RecurrentAuxRNN(_LeakyCoreModel):
         )
         super().__init__(input_dim, units, n_classes, config)
         with seeded_init(seed):
-            self.core = LeakyCore(input_dim, units, time_constant, activation)
+            self.core = LeakyCore(input_dim, units, activation=activation, lr=leak)
             self.auxiliary = AuxiliaryRecurrentModule(
-                units + input_dim, n_aux, units, time_constant, activation
+                input_dim + units, n_aux, units, activation=activation, lr=leak
             )
+            state_columns_last_(self.auxiliary.recurrent.input_layer, units)
             self._build_readouts()
-        self._register_load_state_dict_pre_hook(_renamed_auxiliary_keys)
+        self._register_load_state_dict_pre_hook(_renamed_auxiliary_keys, with_module=True)
 
     @property
     def state_size(self) -> int:
@@ -294,15 +292,22 @@ class RecurrentAuxRNN(_LeakyCoreModel):
     def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         h, aux = state.split([self.units, self.auxiliary.n_units], dim=-1)
         if self.cerebellum_enabled:
-            aux, cerebellar_bias = self.auxiliary.step(torch.cat([h, x_t], dim=-1), aux)
+            aux, cerebellar_bias = self.auxiliary.step(torch.cat([x_t, h], dim=-1), aux)
             activity = {"auxiliary": aux, "nuclei": cerebellar_bias}
         else:
             cerebellar_bias, activity = None, {}
         return torch.cat([self.core.step(x_t, h, cerebellar_bias), aux], dim=-1), activity
 
 
-def _renamed_auxiliary_keys(state_dict: dict, prefix: str, *_: object) -> None:
-    """Load-state-dict pre-hook: RecurrentAuxRNN's keys from before ``.auxiliary`` (``cerebellum.*``) load."""
+def _renamed_auxiliary_keys(model: RecurrentAuxRNN, state_dict: dict, prefix: str, *_: object) -> None:
+    """Load-state-dict pre-hook: RecurrentAuxRNN's keys from before ``.auxiliary`` (``cerebellum.*``) load.
+
+    Such a state dict is from before the one input order too: its ``recurrent.input_layer.weight`` reads
+    ``[h ; x]`` and gets its H state columns moved last (``[x ; h]``).
+    """
     old = prefix + "cerebellum."
     for key in [key for key in state_dict if key.startswith(old)]:
-        state_dict[prefix + "auxiliary." + key[len(old) :]] = state_dict.pop(key)
+        value = state_dict.pop(key)
+        if key == old + "recurrent.input_layer.weight":
+            value = torch.cat([value[:, model.units :], value[:, : model.units]], dim=1)
+        state_dict[prefix + "auxiliary." + key[len(old) :]] = value

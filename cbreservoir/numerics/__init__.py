@@ -1,6 +1,8 @@
 """The math layer: the equations in torch (:mod:`.functional`), the modules that hold them, the numpy
 activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.kernels`, numba).
 
+* :mod:`cbreservoir.numerics.network` — the network's specification as data: weight names and shapes,
+  the mossy-fibre order ``[x_t ; h_{t−1}]``, the leak (``leak_rate``), the model ↔ node weight mapping;
 * :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum,
   GRU/LSTM
   steps with a cerebellar bias, activations);

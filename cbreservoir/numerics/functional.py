@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from cbreservoir.numerics.activations import LEAKY_RELU_SLOPE
+from cbreservoir.numerics.network import mossy_columns
 
 
 def _leaky_relu(z: torch.Tensor) -> torch.Tensor:
@@ -357,16 +358,17 @@ def _fused_weights(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Input weights (E, K, d), their bias (E, K) and state weights (E, H, K), K = H (+ G with a cerebellum).
 
-    ``h_{t−1}`` multiplies ``W_h`` and the granule weights' h columns in one product, ``x_t`` the input
-    weights and the granule weights' x columns; the constant biases b_x + b_h + b_dcn enter once.
+    ``h_{t−1}`` multiplies ``W_h`` and the granule weights' h columns (the last H) in one product, ``x_t``
+    the input weights and the granule weights' x columns (the first d); the constant biases
+    b_x + b_h + b_dcn enter once.
     """
-    hidden = w_rec.shape[-1]
     if cerebellum is None:
         return w_in, b_in + b_rec, w_rec.transpose(-1, -2)
+    columns = mossy_columns(w_in.shape[-1], w_rec.shape[-1])
     w_gc, b_gc, _, _, _, b_dcn = cerebellum
-    x_weights = torch.cat([w_in, w_gc[..., hidden:]], dim=-2)
+    x_weights = torch.cat([w_in, w_gc[..., columns["x"]]], dim=-2)
     x_bias = torch.cat([b_in + b_rec + b_dcn, b_gc], dim=-1)
-    h_weights = torch.cat([w_rec, w_gc[..., :hidden]], dim=-2).transpose(-1, -2)
+    h_weights = torch.cat([w_rec, w_gc[..., columns["h"]]], dim=-2).transpose(-1, -2)
     return x_weights, x_bias, h_weights
 
 
@@ -535,7 +537,7 @@ class _LeakySequence(torch.autograd.Function):
                 )
             if cerebellum_needed:
                 granule_rows = slice(hidden - rows.start, width - rows.start)
-                grads["w_gc"] = torch.cat([d_h[:, granule_rows], d_x[:, granule_rows]], -1)
+                grads["w_gc"] = torch.cat([d_x[:, granule_rows], d_h[:, granule_rows]], -1)
                 grads["b_gc"] = d_bias[:, granule_rows]
         if cerebellum_needed:
             d_p_flat_t = members_first(d_purkinje).transpose(-1, -2)
@@ -564,7 +566,7 @@ def leaky_sequence(
     """Final state of the leaky core (with the cerebellar loop) after a whole sequence, fused.
 
     Evaluates ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)`` with
-    ``c_t = W_dcn ReLU(W_pc ReLU(W_gc [h_{t−1}; x_t] + b_gc) + b_pc) + b_dcn`` (or c_t = 0 without a
+    ``c_t = W_dcn ReLU(W_pc ReLU(W_gc [x_t; h_{t−1}] + b_gc) + b_pc) + b_dcn`` (or c_t = 0 without a
     cerebellum) for t = 1..T — the same equations as :func:`core_step` and :func:`cerebellum_forward` —
     with the input-driven terms of all steps in one product. Under autograd its backward is the
     hand-written BPTT of ``_LeakySequence`` (each weight gradient one product over all steps).
@@ -579,8 +581,8 @@ def leaky_sequence(
         α in (0, 1].
     activation : str
         φ: ``"tanh"``, ``"leaky_relu"``, ``"relu"``, ``"sigmoid"`` or ``"identity"``.
-    cerebellum : (W_gc (G, H + d), b_gc (G,), W_pc (P, G), b_pc (P,), W_dcn (H, P), b_dcn (H,)), optional
-        The granule layer reads ``[h_{t−1}; x_t]``.
+    cerebellum : (W_gc (G, d + H), b_gc (G,), W_pc (P, G), b_pc (P,), W_dcn (H, P), b_dcn (H,)), optional
+        The granule layer reads ``[x_t; h_{t−1}]``.
     keep : bool tensor (B, T) or (E, B, T), optional
         ``False`` holds the state unchanged at that step (left padding).
 

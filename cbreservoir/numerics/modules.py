@@ -11,7 +11,7 @@ Examples
 >>> core = LeakyCore(input_size=1, hidden_size=8)
 >>> cerebellum = CerebellarModule(input_size=8 + 1, n_granule=32, n_purkinje=8, n_out=8)
 >>> x, h = torch.zeros(4, 1), torch.zeros(4, 8)
->>> c = cerebellum(torch.cat([h, x], dim=-1)).nuclei
+>>> c = cerebellum(torch.cat([x, h], dim=-1)).nuclei
 >>> core.step(x, h, cerebellar_bias=c).shape
 torch.Size([4, 8])
 """
@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from cbreservoir.numerics import functional as CF
+from cbreservoir.numerics.network import leak_rate
 from cbreservoir.utils.resources import check_memory
-from cbreservoir.utils.validation import check_positive_int, check_real
+from cbreservoir.utils.validation import check_positive_int
 
 #: Standard deviations of the paper's cerebellar initialisation (biases are zero).
 PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
@@ -50,6 +51,25 @@ def auxiliary_parameters(input_size: int, n_units: int, n_out: int) -> int:
     return _gated_parameters(1, input_size, n_units) + n_out * (n_units + 1)
 
 
+def state_columns_last_(layer: nn.Linear, units: int) -> None:
+    """Reorder, in place, the columns of a mossy-fibre layer drawn for ``[h ; x]`` to ``[x ; h]``.
+
+    The models draw the weights of the layers that read the mossy fibres (the granule layer, the
+    auxiliary RNN's input layer) as the study's code did, with the ``units`` state columns first, then
+    move those columns last: the same seed gives the same weight for every (cell, source) pair, in the
+    order ``[x_t ; h_{t−1}]`` of :data:`cbreservoir.numerics.network.MOSSY_ORDER`.
+
+    Parameters
+    ----------
+    layer : nn.Linear (units + d → n)
+    units : int
+        H, the number of leading state columns.
+    """
+    with torch.no_grad():
+        weight = layer.weight
+        weight.copy_(torch.cat([weight[:, units:], weight[:, :units]], dim=1))
+
+
 class LeakyCore(nn.Module):
     """Leaky Elman core ``h_t = (1 − α) h_{t−1} + α φ(W_x x_t + b_x + W_h h_{t−1} + b_h + c_t)``.
 
@@ -59,10 +79,13 @@ class LeakyCore(nn.Module):
         d, number of input features.
     hidden_size : int
         H, number of units.
-    tau : float
+    tau : float, optional
         Time constant; the leak rate is α = 1/τ (τ = 1.5 in the paper).
     activation : str
         φ, a name from :data:`cbreservoir.numerics.functional.ACTIVATIONS`.
+    lr : float, optional
+        The leak rate α in (0, 1] itself, used as given; give ``lr`` or ``tau``, not both
+        (:func:`cbreservoir.numerics.network.leak_rate`; neither: α = 1 / 1.5).
 
     Attributes
     ----------
@@ -74,31 +97,36 @@ class LeakyCore(nn.Module):
     Raises
     ------
     TypeError
-        ``tau`` is not a real number (a string, None, a bool).
+        ``tau`` or ``lr`` is not a real number (a string, a bool).
     ValueError
-        A size that is not a positive int, or ``tau`` NaN, infinite or below 1.
+        A size that is not a positive int, ``tau`` NaN, infinite or below 1, ``lr`` outside (0, 1], or
+        both ``lr`` and ``tau`` given.
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, tau: float = 1.5, activation: str = "leaky_relu"
+        self,
+        input_size: int,
+        hidden_size: int,
+        tau: float | None = None,
+        activation: str = "leaky_relu",
+        *,
+        lr: float | None = None,
     ) -> None:
         super().__init__()
         check_positive_int(input_size, "input_size")
         check_positive_int(hidden_size, "hidden_size")
-        if check_real(tau, "tau") < 1.0:
-            raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
+        self.leak = leak_rate(lr, tau)
         self.activation_name = activation
         self.activation = CF.get_activation(activation)
         _check_parameter_memory(_gated_parameters(1, input_size, hidden_size), f"LeakyCore({hidden_size})")
-        self.tau = float(tau)
         self.hidden_size = hidden_size
         self.input_layer = nn.Linear(input_size, hidden_size)
         self.recurrent_layer = nn.Linear(hidden_size, hidden_size)
 
     @property
-    def leak(self) -> float:
-        """α = 1/τ."""
-        return 1.0 / self.tau
+    def tau(self) -> float:
+        """τ = 1/α."""
+        return 1.0 / self.leak
 
     def step(
         self, x: torch.Tensor, h: torch.Tensor, cerebellar_bias: torch.Tensor | None = None
@@ -180,7 +208,7 @@ class CerebellarModule(nn.Module):
     Parameters
     ----------
     input_size : int
-        m, mossy-fibre input size (H + d when it reads ``[h_{t−1}; x_t]``).
+        m, mossy-fibre input size (d + H when it reads ``[x_t; h_{t−1}]``).
     n_granule, n_purkinje, n_out : int
         G, P and the nuclei output size.
     paper_init : bool
@@ -293,16 +321,23 @@ class AuxiliaryRecurrentModule(nn.Module):
         A, recurrent units.
     n_out : int
         Size of c_t.
-    tau, activation
+    tau, activation, lr
         As in :class:`LeakyCore`.
     """
 
     def __init__(
-        self, input_size: int, n_units: int, n_out: int, tau: float = 1.5, activation: str = "leaky_relu"
+        self,
+        input_size: int,
+        n_units: int,
+        n_out: int,
+        tau: float | None = None,
+        activation: str = "leaky_relu",
+        *,
+        lr: float | None = None,
     ) -> None:
         super().__init__()
         self.n_units = check_positive_int(n_units, "n_units")
-        self.recurrent = LeakyCore(input_size, n_units, tau, activation)
+        self.recurrent = LeakyCore(input_size, n_units, tau, activation, lr=lr)
         self.output = nn.Linear(n_units, check_positive_int(n_out, "n_out"))
         with torch.no_grad():
             nn.init.normal_(self.output.weight, 0.0, PAPER_CEREBELLUM_INIT_STD["nuclei"])

@@ -56,6 +56,7 @@ from cbreservoir.tasks.sequence import (
     min_level,
     switching_plan,
 )
+from cbreservoir.training._checkpoint_order import mossy_inputs_first
 from cbreservoir.utils.files import atomic_writer, canonical_json, content_sha256, directory_lock
 from cbreservoir.utils.validation import (
     MAX_COUNT,
@@ -66,7 +67,10 @@ from cbreservoir.utils.validation import (
 
 CURRICULUM_TASKS = (*N_CLASSES, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
-_CHECKPOINT_FORMAT = 3
+#: Format 4: the models' cerebellum reads ``[x_t ; h_{t−1}]``; format 3 checkpoints (``[h ; x]``) are
+#: converted as they load (:func:`~cbreservoir.training._checkpoint_order.mossy_inputs_first`).
+_CHECKPOINT_FORMAT = 4
+_CONVERTED_FORMAT = 3
 _DIGEST_KEY = "sha256"
 
 Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
@@ -325,8 +329,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        If the file cannot be read (truncated, not a checkpoint), was written by an older format, or
-        its content does not match its digest. (The digest detects corruption, not forgery.)
+        If the file cannot be read (truncated, not a checkpoint), was written by a format older than 3,
+        or its content does not match its digest. (Format 3 checkpoints, whose models read ``[h ; x]``,
+        load converted to format 4.) (The digest detects corruption, not forgery.)
     """
     try:
         payload = torch.load(path, weights_only=True)
@@ -334,12 +339,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupted?): {error!r}") from error
     stored = payload.pop(_DIGEST_KEY, None) if isinstance(payload, dict) else None
     version = payload.get("format") if stored is not None else None
-    if isinstance(version, int) and version < _CHECKPOINT_FORMAT:
+    if isinstance(version, int) and version < _CONVERTED_FORMAT:
         raise ValueError(
             f"{path} is a curriculum checkpoint of the older format {version}, which does not record the "
             f"run's settings (format {_CHECKPOINT_FORMAT} does); delete its directory to start the run over"
         )
-    if stored is None or payload.get("format") != _CHECKPOINT_FORMAT:
+    if stored is None or payload.get("format") not in (_CONVERTED_FORMAT, _CHECKPOINT_FORMAT):
         raise ValueError(f"{path} is not a curriculum checkpoint of format {_CHECKPOINT_FORMAT}")
     try:
         digest = content_sha256(payload)
@@ -347,6 +352,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ValueError(f"checkpoint {path} holds content of unexpected types: {error}") from error
     if stored != digest:
         raise ValueError(f"checkpoint {path} is corrupted: its content does not match its sha256 digest")
+    if version == _CONVERTED_FORMAT:
+        try:
+            trainer = mossy_inputs_first(payload.get("trainer"))
+        except (TypeError, KeyError, ValueError, IndexError, AttributeError) as error:
+            raise ValueError(f"checkpoint {path} (format {version}) cannot be converted: {error}") from error
+        payload = {**payload, "format": _CHECKPOINT_FORMAT, "trainer": trainer}
     return payload
 
 

@@ -548,3 +548,82 @@ def fuzzed(
     except (TypeError, ValueError):
         text = "{}"
     return name, write(path, arrays, metadata, header_text=text)
+
+
+# ------------------------------------------------------------------------------------- version 2 files
+
+#: The state-dict keys (version 3 names) of the layers that read the mossy fibres.
+MOSSY_KEYS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
+
+
+def as_version_2(path: Path, out: Path) -> Path:
+    """The file at ``path`` (version 3) as cbreservoir's format version 2 wrote it, signed.
+
+    Models' mossy-fibre weights, an ensemble's stacked copies of them and the optimizer moments of both
+    get columns ``[h ; x]``, model configs say ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys
+    say ``cerebellum.*``.
+    """
+    arrays, metadata, header = parts(path)
+    moved: dict[int, int] = {}  # tensor id -> d, the number of leading x columns
+
+    def state_first(key: str, n_inputs: int) -> None:
+        weight = arrays[key]
+        arrays[key] = np.ascontiguousarray(
+            np.concatenate([weight[..., n_inputs:], weight[..., :n_inputs]], -1)
+        )
+
+    def old_key(key: str) -> str:
+        return "cerebellum." + key.removeprefix("auxiliary.") if key.startswith("auxiliary.") else key
+
+    def models(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                models(item)
+        elif isinstance(node, dict):
+            if node.get("__type__") == "torch_model":
+                config = node["config"]
+                n_inputs = next(value for name, value in config["pairs"] if name == "input_dim")
+                renamed = {"units": "hidden_size", "input_dim": "input_size"}
+                config["pairs"] = [[renamed.get(name, name), value] for name, value in config["pairs"]]
+                for key in MOSSY_KEYS:
+                    if key in node["state_dict"]:
+                        state_first(node["state_dict"][key], n_inputs)
+                        moved[node["parameters"][key][1]] = n_inputs
+                for field in ("state_dict", "parameters"):
+                    node[field] = {old_key(key): value for key, value in node[field].items()}
+                node["frozen"] = [old_key(key) for key in node["frozen"]]
+            for value in node.values():
+                models(value)
+
+    def stacked(node: object) -> None:  # an ensemble's (E, n, d + H) copies, under the weights' keys
+        if isinstance(node, list):
+            if len(node) == 2 and node[0] in MOSSY_KEYS and isinstance(node[1], dict):
+                key = node[1].get("key")
+                if node[1].get("__type__") == "tensor" and np.ndim(arrays.get(key)) == 3 and moved:
+                    n_inputs = next(iter(moved.values()))
+                    state_first(key, n_inputs)
+                    moved[node[1]["id"]] = n_inputs
+            for item in node:
+                stacked(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                stacked(value)
+
+    def moments(node: object) -> None:
+        if isinstance(node, list):
+            if len(node) == 2 and isinstance(node[0], dict) and node[0].get("__type__") == "ref":
+                n_inputs = moved.get(node[0]["id"])
+                if n_inputs is not None and isinstance(node[1], dict) and node[1].get("__type__") == "dict":
+                    for _, value in node[1]["pairs"]:
+                        if isinstance(value, dict) and np.ndim(arrays.get(value.get("key"))) >= 2:
+                            state_first(value["key"], n_inputs)
+            for item in node:
+                moments(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                moments(value)
+
+    models(header["payload"])
+    stacked(header["payload"])
+    moments(header["payload"])
+    return write(out, arrays, {**metadata, "format_version": "2"}, header)

@@ -26,14 +26,21 @@ CONSTRUCTORS = {
 }
 
 BAD_KINDS = ("string", "none", "bool", "nan", "out_of_range")
+#: parameters for which None means "not given" (the default leak), not a bad value
+OPTIONAL = {"tau"}
+BAD_CASES = [
+    (name, kind)
+    for name in sorted(CONSTRUCTORS)
+    for kind in BAD_KINDS
+    if not (kind == "none" and name in OPTIONAL)
+]
 
 
 def _bad_value(kind: str, out_of_range: object) -> object:
     return {"string": "x", "none": None, "bool": True, "nan": math.nan, "out_of_range": out_of_range}[kind]
 
 
-@pytest.mark.parametrize("kind", BAD_KINDS)
-@pytest.mark.parametrize("name", sorted(CONSTRUCTORS))
+@pytest.mark.parametrize(("name", "kind"), BAD_CASES)
 def test_bad_constructor_argument_is_named(name, kind):
     build, out_of_range = CONSTRUCTORS[name]
     with pytest.raises((TypeError, ValueError), match=rf"\b{name} must be") as error:
@@ -41,8 +48,10 @@ def test_bad_constructor_argument_is_named(name, kind):
     assert "not supported between" not in str(error.value)
 
 
-@pytest.mark.parametrize("kind", ["string", "none", "bool"])
-@pytest.mark.parametrize("name", ["tau", "scale"])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [(name, kind) for name in ("tau", "scale") for kind in ("string", "bool")] + [("scale", "none")],
+)
 def test_non_numbers_for_real_parameters_are_type_errors(name, kind):
     build, out_of_range = CONSTRUCTORS[name]
     with pytest.raises(TypeError, match=f"{name} must be a real number"):
@@ -53,7 +62,7 @@ def test_non_numbers_for_real_parameters_are_type_errors(name, kind):
     "build",
     [
         lambda: RecurrentAuxRNN(1, 4, tau="x"),
-        lambda: AuxiliaryRecurrentModule(3, 4, 2, tau=None),
+        lambda: AuxiliaryRecurrentModule(3, 4, 2, tau=True),
     ],
 )
 def test_models_built_on_the_leaky_core_name_tau(build):
@@ -64,6 +73,19 @@ def test_models_built_on_the_leaky_core_name_tau(build):
 def test_auxiliary_model_names_a_bad_input_dim_before_sizing_its_module():
     with pytest.raises(ValueError, match="input_dim must be a positive int"):
         RecurrentAuxRNN("x", 4)
+
+
+def test_leaky_core_takes_the_leak_as_lr_exactly_or_as_tau():
+    assert LeakyCore(1, 2, tau=None).leak == 1 / 1.5 == LeakyCore(1, 2).leak
+    assert 1 / (1 / 0.013) != 0.013 and LeakyCore(1, 2, lr=0.013).leak == 0.013  # no round trip via tau
+    assert LeakyCore(1, 2, tau=4).leak == 0.25
+    with pytest.raises(ValueError, match="not both"):
+        LeakyCore(1, 2, tau=2, lr=0.5)
+    for bad in (0.0, 1.5, math.nan):
+        with pytest.raises(ValueError, match=r"lr (\(the leak rate\) )?must be"):
+            LeakyCore(1, 2, lr=bad)
+    with pytest.raises(TypeError, match="lr must be a real number"):
+        LeakyCore(1, 2, lr="x")
 
 
 def test_valid_values_still_accepted():

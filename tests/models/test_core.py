@@ -98,7 +98,7 @@ def test_cbrnn_step_is_functional_math_and_disabling_cerebellum_gives_plain_core
     h = h0
     core, cb = model.core, model.cerebellum
     for t in range(3):
-        c = cb(torch.cat([h, x[:, t]], -1)).nuclei
+        c = cb(torch.cat([x[:, t], h], -1)).nuclei
         h = CF.core_step(
             x[:, t],
             h,

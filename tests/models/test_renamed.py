@@ -117,6 +117,8 @@ def test_recurrent_aux_loads_state_dicts_with_the_old_cerebellum_prefix():
     old_keys = {
         key.replace("auxiliary.", "cerebellum.", 1): value for key, value in source.state_dict().items()
     }
+    weight = old_keys["cerebellum.recurrent.input_layer.weight"]  # old state dicts read [h ; x]
+    old_keys["cerebellum.recurrent.input_layer.weight"] = torch.cat([weight[:, 1:], weight[:, :1]], 1)
     target.load_state_dict(old_keys)
     x = torch.randn(2, 4, 1)
     h0 = source.initial_state(2, torch.Generator().manual_seed(0))

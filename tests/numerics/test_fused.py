@@ -42,7 +42,7 @@ def stepped(x, h0, core, cb, keep, leak, activation):
     for t in range(x.shape[1]):
         bias = None
         if cb is not None:
-            bias = CF.cerebellum_forward(torch.cat([h, x[:, t]], -1), *cb).nuclei
+            bias = CF.cerebellum_forward(torch.cat([x[:, t], h], -1), *cb).nuclei
         new = CF.core_step(
             x[:, t], h, core[0], core[2], core[1], core[3], leak, CF.get_activation(activation), bias
         )

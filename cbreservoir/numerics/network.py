@@ -1,0 +1,175 @@
+"""The specification of the cortico-cerebellar network: equations, weight names and shapes, input order.
+
+This module is the one place that says what the network is; the torch models
+(:mod:`cbreservoir.models`), the reservoirpy nodes (:mod:`cbreservoir.nodes`), the converter
+(:mod:`cbreservoir.graph.convert`) and ``docs/model.md`` follow it. It holds no torch math.
+
+Equations (d inputs, H core units, G granule cells, P Purkinje cells; one step t = 1..T)::
+
+    u_t = [x_t ; h_{t-1}]                                   mossy fibres (d + H): inputs first
+    g_t = ReLU(W_gc u_t + b_gc)                             granule cells (G)
+    p_t = ReLU(W_pc g_t + b_pc)                             Purkinje cells (P)
+    c_t = W_dcn p_t + b_dcn                                 deep cerebellar nuclei (H), the bias
+    h_t = (1 - lr) h_{t-1} + lr phi(W_in x_t + b_in + W_rec h_{t-1} + b_rec + c_t)
+    y   = W_out h_T + b_out                                 readout of the final state
+
+``lr`` is the leak rate alpha in (0, 1]; the study writes it as a time constant ``tau`` (alpha = 1/tau,
+tau = 1.5). The mossy-fibre order ``[x_t ; h_{t-1}]`` is the order in which a reservoirpy node receives
+its inputs (the model input and direct parents, then delayed parents), so a Cerebellum node in the
+loop graph and the torch models read the same vector and ``W_gc`` means the same matrix in both.
+
+Examples
+--------
+>>> leak_rate(tau=2.0)
+0.5
+>>> WEIGHTS["W_gc"].shape
+('G', 'd + H')
+>>> MODEL_KEYS["cerebellum"]["W_gc"]
+'cerebellum.granule.weight'
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cbreservoir.utils.validation import check_real
+
+__all__ = [
+    "DEFAULT_LR",
+    "DEFAULT_TAU",
+    "MODEL_KEYS",
+    "MOSSY_ORDER",
+    "NODE_ATTRIBUTES",
+    "WEIGHTS",
+    "Weight",
+    "leak_rate",
+    "model_key",
+    "mossy_columns",
+]
+
+#: The study's time constant τ = 1.5.
+DEFAULT_TAU = 1.5
+#: The study's leak rate α = 1/τ, computed as ``1 / 1.5`` (the numbers of the study, bitwise).
+DEFAULT_LR = 1 / DEFAULT_TAU
+
+#: The cerebellum's mossy-fibre input, in order: the inputs x_t (d), then the delayed core state h_{t-1} (H).
+MOSSY_ORDER = ("x", "h")
+
+
+def leak_rate(lr: float | None = None, tau: float | None = None) -> float:
+    """The leak rate α of a leaky core given as ``lr`` (α, reservoirpy's name) or ``tau`` (α = 1/τ).
+
+    Parameters
+    ----------
+    lr : float, optional
+        α in (0, 1]; returned as given (no round trip through 1/τ).
+    tau : float, optional
+        τ >= 1 (finite); α = 1/τ.
+
+    Returns
+    -------
+    float
+        α; :data:`DEFAULT_LR` (= 1 / 1.5) when neither is given.
+
+    Raises
+    ------
+    ValueError
+        Both given, ``lr`` outside (0, 1], ``tau`` below 1, NaN or infinite.
+    TypeError
+        ``lr`` or ``tau`` not a real number (a string, a bool).
+    """
+    if lr is not None and tau is not None:
+        raise ValueError(f"give the leak as lr or as tau (lr = 1/tau), not both; got lr={lr!r}, tau={tau!r}")
+    if tau is not None:
+        if check_real(tau, "tau") < 1.0:
+            raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
+        return 1.0 / float(tau)
+    if lr is None:
+        return DEFAULT_LR
+    if not 0.0 < check_real(lr, "lr") <= 1.0:
+        raise ValueError(f"lr (the leak rate) must be in (0, 1], got {lr!r}")
+    return float(lr)
+
+
+def mossy_columns(n_inputs: int, units: int) -> dict[str, slice]:
+    """Columns of ``W_gc`` (G, d + H) that multiply x_t and h_{t-1}.
+
+    Returns ``{"x": slice(0, d), "h": slice(d, d + H)}`` for ``n_inputs`` = d and ``units`` = H.
+    """
+    return {"x": slice(0, n_inputs), "h": slice(n_inputs, n_inputs + units)}
+
+
+class Weight(NamedTuple):
+    """One weight of the network: its shape in the symbols d, H, G, P, C (classes) and its role."""
+
+    shape: tuple[str, ...]
+    role: str
+
+
+#: Every weight of the network, by its documented name (shapes: rows = outputs, as torch's ``Linear``).
+WEIGHTS: dict[str, Weight] = {
+    "W_in": Weight(("H", "d"), "input weights of the core"),
+    "b_in": Weight(("H",), "input bias of the core"),
+    "W_rec": Weight(("H", "H"), "recurrent weights of the core"),
+    "b_rec": Weight(("H",), "recurrent bias of the core"),
+    "W_gc": Weight(("G", "d + H"), "mossy fibres -> granule cells; columns [x_t ; h_{t-1}]"),
+    "b_gc": Weight(("G",), "granule bias"),
+    "W_pc": Weight(("P", "G"), "granule cells (parallel fibres) -> Purkinje cells"),
+    "b_pc": Weight(("P",), "Purkinje bias"),
+    "W_dcn": Weight(("H", "P"), "Purkinje cells -> nuclei, the bias c_t of the core"),
+    "b_dcn": Weight(("H",), "nuclei bias"),
+    "W_out": Weight(("C", "H"), "readout of the final core state"),
+    "b_out": Weight(("C",), "readout bias"),
+}
+
+#: The torch CB-RNN's state-dict key of every weight, by module (``W_out``/``b_out``: head k is
+#: ``readouts.{k}``). The columns of ``cerebellum.granule.weight`` are in :data:`MOSSY_ORDER`.
+MODEL_KEYS: dict[str, dict[str, str]] = {
+    "core": {
+        "W_in": "core.input_layer.weight",
+        "b_in": "core.input_layer.bias",
+        "W_rec": "core.recurrent_layer.weight",
+        "b_rec": "core.recurrent_layer.bias",
+    },
+    "cerebellum": {
+        "W_gc": "cerebellum.granule.weight",
+        "b_gc": "cerebellum.granule.bias",
+        "W_pc": "cerebellum.purkinje.weight",
+        "b_pc": "cerebellum.purkinje.bias",
+        "W_dcn": "cerebellum.nuclei.weight",
+        "b_dcn": "cerebellum.nuclei.bias",
+    },
+    "readout": {"W_out": "readouts.{k}.weight", "b_out": "readouts.{k}.bias"},
+}
+
+#: The node attribute of every weight in the loop graph (``Reservoir`` "core", ``Cerebellum``
+#: "cerebellum", one ``GradientReadout`` per head), as ``(node, attribute, transposed)``. The Reservoir
+#: has one bias ``bias = b_in + b_rec``; a GradientReadout stores ``Wout`` as (H, C), the transpose.
+NODE_ATTRIBUTES: dict[str, tuple[str, str, bool]] = {
+    "W_in": ("core", "Win", False),
+    "b_in": ("core", "bias", False),
+    "W_rec": ("core", "W", False),
+    "b_rec": ("core", "bias", False),
+    "W_gc": ("cerebellum", "W_gc", False),
+    "b_gc": ("cerebellum", "b_gc", False),
+    "W_pc": ("cerebellum", "W_pc", False),
+    "b_pc": ("cerebellum", "b_pc", False),
+    "W_dcn": ("cerebellum", "W_dcn", False),
+    "b_dcn": ("cerebellum", "b_dcn", False),
+    "W_out": ("readout", "Wout", True),
+    "b_out": ("readout", "bias", False),
+}
+
+
+def model_key(name: str, head: int = 0) -> str:
+    """The CB-RNN state-dict key of weight ``name`` (:data:`WEIGHTS`); ``head`` picks the readout head.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a weight of :data:`WEIGHTS`.
+    """
+    for keys in MODEL_KEYS.values():
+        if name in keys:
+            return keys[name].format(k=head)
+    raise ValueError(f"name must be one of {list(WEIGHTS)}, got {name!r}")

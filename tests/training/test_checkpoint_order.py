@@ -1,0 +1,79 @@
+"""Curriculum checkpoints of format 3 (models reading ``[h ; x]``) load converted and resume identically."""
+
+import pytest
+import torch
+
+from cbreservoir.models import build_model
+from cbreservoir.training import CurriculumTrainer, GradientTrainer
+from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
+from cbreservoir.utils.files import content_sha256
+
+D = 1  # input features of the parity task
+MOSSY = {"cbrnn": "cerebellum.granule.weight", "rnn_aux": "auxiliary.recurrent.input_layer.weight"}
+
+
+def _curriculum(directory, kind: str, optimizer: str) -> CurriculumTrainer:
+    sizes = {"n_granule": 8, "n_purkinje": 3} if kind == "cbrnn" else {"n_aux": 5}
+    model = build_model(kind, input_dim=D, units=4, seed=0, **sizes)
+    trainer = GradientTrainer(model, optimizer=optimizer, seed=0)
+    return CurriculumTrainer(
+        trainer, "parity", steps_per_epoch=2, test_batches=1, batch_size=8, checkpoint_dir=directory,
+        progress=False,
+    )  # fmt: skip
+
+
+def _state_first(weight: torch.Tensor) -> torch.Tensor:
+    """[x ; h] columns -> [h ; x], as format 3 stored them."""
+    return torch.cat([weight[:, D:], weight[:, :D]], 1)
+
+
+def _as_format_3(path, kind: str, old_names: bool = False) -> None:
+    """The checkpoint as format 3 wrote it (``old_names``: RecurrentAuxRNN's ``cerebellum.*`` keys)."""
+    payload = load_checkpoint(path)
+    trainer = payload["trainer"]
+    key = MOSSY[kind]
+    index = list(trainer["model"]).index(key)  # the optimizer's parameters follow the model's order
+    trainer["model"][key] = _state_first(trainer["model"][key])
+    if old_names:
+        trainer["model"] = {
+            name.replace("auxiliary.", "cerebellum.", 1): v for name, v in trainer["model"].items()
+        }
+    moments = trainer["optimizer"]["state"].get(index, {})
+    for name, value in moments.items():
+        if value.dim() == 2:
+            moments[name] = _state_first(value)
+    old = {**payload, "format": 3}
+    torch.save({**old, "sha256": content_sha256(old)}, path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "optimizer", "old_names"),
+    [("cbrnn", "adam", False), ("cbrnn", "sgd", False), ("rnn_aux", "adam", False), ("rnn_aux", "sgd", True)],
+)
+def test_a_format_3_checkpoint_loads_as_the_format_4_one(tmp_path, kind, optimizer, old_names):
+    _curriculum(tmp_path, kind, optimizer).run(1)
+    path = tmp_path / LAST_CHECKPOINT
+    expected = load_checkpoint(path)
+    _as_format_3(path, kind, old_names)
+    converted = load_checkpoint(path)
+    assert converted["format"] == expected["format"] == 4
+    model, optimizer_state = converted["trainer"]["model"], converted["trainer"]["optimizer"]["state"]
+    for key, tensor in expected["trainer"]["model"].items():
+        assert torch.equal(model[key], tensor), key
+    for index, entry in expected["trainer"]["optimizer"]["state"].items():
+        for name, value in entry.items():
+            assert torch.equal(optimizer_state[index][name], value), (index, name)
+
+
+@pytest.mark.parametrize(("kind", "old_names"), [("cbrnn", False), ("rnn_aux", True)])
+def test_a_run_resumed_from_a_format_3_checkpoint_continues_as_the_uninterrupted_one(
+    tmp_path, kind, old_names
+):
+    straight = _curriculum(tmp_path / "straight", kind, "adam")
+    straight.run(2)
+    _curriculum(tmp_path / "resumed", kind, "adam").run(1)
+    _as_format_3(tmp_path / "resumed" / LAST_CHECKPOINT, kind, old_names)
+    resumed = _curriculum(tmp_path / "resumed", kind, "adam")
+    resumed.run(2)
+    for key, tensor in straight.trainer.model.state_dict().items():
+        assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
