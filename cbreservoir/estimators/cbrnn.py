@@ -46,8 +46,8 @@ class _SequenceTrainer(GradientTrainer):
     ----------
     model, **kwargs
         As :class:`GradientTrainer`.
-    per_step : bool
-        Outputs (and targets) at every step ``(B, T, k)`` instead of the final one ``(B, k)``.
+    per_series : bool
+        Outputs (and targets) at the final step ``(B, k)``, else at every step ``(B, T, k)``.
     regression : bool
         Mean squared error on float targets instead of cross-entropy on class indices.
     n_outputs : int
@@ -55,10 +55,10 @@ class _SequenceTrainer(GradientTrainer):
     """
 
     def __init__(
-        self, model: RecurrentClassifier, *, per_step: bool, regression: bool, n_outputs: int, **kwargs
+        self, model: RecurrentClassifier, *, per_series: bool, regression: bool, n_outputs: int, **kwargs
     ):
         super().__init__(model, **kwargs)
-        self.per_step = per_step
+        self.per_series = per_series
         self.regression = regression
         self.n_outputs = n_outputs
 
@@ -69,7 +69,7 @@ class _SequenceTrainer(GradientTrainer):
     def outputs(self, x: torch.Tensor, mask: object, generator: torch.Generator) -> torch.Tensor:
         """The first ``n_outputs`` readout units at the final step (B, k) or every step (B, T, k)."""
         h0 = self.model.initial_state(x.shape[0], generator)
-        return model_outputs(self.model, x, self.per_step, h0)[..., : self.n_outputs]
+        return model_outputs(self.model, x, self.per_series, h0)[..., : self.n_outputs]
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean squared error (regression) or cross-entropy over every output row."""
@@ -79,10 +79,10 @@ class _SequenceTrainer(GradientTrainer):
 
 
 def model_outputs(
-    model: RecurrentClassifier, x: torch.Tensor, per_step: bool, h0: torch.Tensor
+    model: RecurrentClassifier, x: torch.Tensor, per_series: bool, h0: torch.Tensor
 ) -> torch.Tensor:
-    """Readout of the final state ``(B, C)`` or of every state ``(B, T, C)`` of ``model`` on ``x``."""
-    if not per_step:
+    """Readout of the final state ``(B, C)`` (``per_series``) or of every state ``(B, T, C)`` on ``x``."""
+    if per_series:
         return model(x, h0=h0)
     _, activity = model(x, h0=h0, return_activity=True)
     return model.readouts[0](activity["core"])
@@ -198,7 +198,7 @@ class _CBRNNBase(_SequenceEstimator):
         schedule = None if self.frozen_core_after is None else FullReservoir(phase0_level=_CORE_PHASE)
         return _SequenceTrainer(
             self.model_,
-            per_step=self.per_step_,
+            per_series=self.per_series_,
             regression=self._regression,
             n_outputs=n_outputs,
             optimizer=self.optimizer,
@@ -231,7 +231,7 @@ class _CBRNNBase(_SequenceEstimator):
         model_seed, trainer_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
         n_outputs = targets.shape[1]
         series = batch.as_list()
-        per_series_targets = split_by_series(targets, batch.lengths) if self.per_step_ else list(targets)
+        per_series_targets = list(targets) if self.per_series_ else split_by_series(targets, batch.lengths)
         with torch_threads(self.n_jobs):
             self.model_ = self._build_model(batch.n_features, n_outputs, model_seed)
             trainer = self._make_trainer(n_outputs, trainer_seed)
@@ -261,10 +261,10 @@ class _CBRNNBase(_SequenceEstimator):
             for group in _length_groups(batch.lengths):
                 x = torch.as_tensor(np.stack([series[i] for i in group]), dtype=torch.float32)
                 h0 = torch.full((len(group), self.model_.state_size), INITIAL_STATE_SCALE / 2)
-                result = model_outputs(self.model_, x, self.per_step_, h0)[..., : self._n_model_outputs]
+                result = model_outputs(self.model_, x, self.per_series_, h0)[..., : self._n_model_outputs]
                 for row, index in enumerate(group):
                     outputs[index] = result[row].double().numpy()
-        return np.concatenate(outputs) if self.per_step_ else np.stack(outputs)
+        return np.stack(outputs) if self.per_series_ else np.concatenate(outputs)
 
 
 _PARAMETERS_DOC = """
@@ -321,8 +321,9 @@ _FITTED_DOC = """
         Mean training loss of each epoch.
     n_iter_ : int
         Epochs run.
-    per_step_ : bool
-        Whether ``fit`` saw targets per step (else one per series).
+    per_series_ : bool
+        Whether ``fit`` saw one target per series (else one per step). ``per_step_`` (its negation)
+        is deprecated.
     n_features_in_ : int
 """
 
