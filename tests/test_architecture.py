@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -51,3 +52,60 @@ def test_every_subpackage_is_in_a_layer():
     parts |= {path.name for path in package.iterdir() if (path / "__init__.py").is_file()}
     missing = sorted(part for part in parts if f"cbreservoir.{part}" not in listed)
     assert not missing, f"not in the layers contract of setup.cfg: {missing}"
+
+
+TORCH_FREE = (
+    "cbreservoir",
+    "cbreservoir.graph.build",
+    "cbreservoir.graph.fit",
+    "cbreservoir.nodes.initialize",
+    "cbreservoir.nodes.model",
+    "cbreservoir.nodes.run",
+    "cbreservoir.nodes.reservoir",
+    "cbreservoir.nodes.cerebellum",
+    "cbreservoir.nodes.ridge",
+)
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_the_torch_free_modules_load_no_torch():
+    """What the torch-free-graph contract states, at run time: importing these modules (and so the
+    packages above them) leaves torch unloaded."""
+    code = f"import sys\nfor name in {TORCH_FREE!r}:\n    __import__(name)\n"
+    code += "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+    code += "assert not loaded, loaded[:5]\n"
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_graph_is_built_and_ridge_fitted_without_torch():
+    """A Reservoir >> Ridge graph, built, fitted in closed form and run on one series, loads no torch
+    (one series runs through the numba kernel)."""
+    code = """
+import sys
+import numpy as np
+from cbreservoir.graph.fit import fit_ridge_readout
+from cbreservoir.nodes.reservoir import Reservoir
+from cbreservoir.nodes.ridge import Ridge
+x = np.random.default_rng(0).normal(size=(60, 2))
+model = Reservoir(20, seed=0) >> Ridge(ridge=1e-6)
+fit_ridge_readout(model, x[:-1], x[1:], warmup=5)
+assert model.run(x).shape == (60, 2)
+assert 'torch' not in sys.modules
+"""
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "package", ["cbreservoir", "cbreservoir.nodes", "cbreservoir.graph", "cbreservoir.numerics"]
+)
+def test_every_lazily_exported_name_imports(package):
+    """``from package import X`` works for every X of its ``__all__`` (the exports are lazy)."""
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name

@@ -17,7 +17,7 @@ Examples
 >>> search = GridSearchCV(CerebellarReservoirClassifier(random_state=0), {"alpha": [1e-6, 1.0]}, cv=2)
 >>> search.fit(x, y).predict(x[:4]).shape
 (4,)
->>> cbrnn = CBRNNClassifier(units=16, epochs=5, frozen_core_after=2, random_state=0).fit(x, y)
+>>> cbrnn = CBRNNClassifier(units=16, epochs=5, core_epochs=2, random_state=0).fit(x, y)
 >>> cbrnn.predict_proba(x[:4]).shape
 (4, 2)
 """

@@ -4,7 +4,7 @@ A subclass supplies two hooks, both on validated input (:mod:`._data`):
 
 * ``_fit_rows(batch, targets)`` — train on a :class:`Series` and a float target matrix
   ``(n_rows, k)`` (one-hot class indicators for classifiers), one row per series or per step as
-  ``self.per_step_`` says;
+  ``self.per_series_`` says;
 * ``_output_rows(batch)`` — the model's raw outputs ``(n_rows, k)`` in the same row order
   (readout scores or logits for classifiers, predicted values for regressors).
 
@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from cbreservoir.estimators._data import TargetBatch, format_output, validate_series, validate_xy
+from cbreservoir.utils.deprecation import warn_renamed
 from cbreservoir.utils.validation import Series
 
 
@@ -38,12 +39,19 @@ class _SequenceEstimator(BaseEstimator):
         return validate_series(self, X, reset=False)
 
     def _format(self, rows: np.ndarray, batch: Series, squeeze: bool) -> np.ndarray | list:
-        return format_output(rows, batch, per_step=self.per_step_, squeeze=squeeze)
+        return format_output(rows, batch, per_series=self.per_series_, squeeze=squeeze)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+    @property
+    def per_step_(self) -> bool:
+        """Deprecated: ``not per_series_`` (whether the targets of ``fit`` were one per step)."""
+        per_series = self.per_series_  # AttributeError before fit, as for a fitted attribute
+        warn_renamed(f"{type(self).__name__}.per_step_", f"{type(self).__name__}.per_series_ (negated)")
+        return not per_series
 
 
 class SequenceClassifierMixin(ClassifierMixin):
@@ -68,7 +76,7 @@ class SequenceClassifierMixin(ClassifierMixin):
                 f"{type(self).__name__} needs samples of at least 2 classes in y; got only one class: "
                 f"{self.classes_[0]!r}"
             )
-        self.per_step_ = targets.per_step
+        self.per_series_ = targets.per_series
         one_hot = np.eye(len(self.classes_))[codes]
         self._fit_rows(batch, one_hot)
         return self
@@ -121,7 +129,7 @@ class SequenceRegressorMixin(RegressorMixin):
         self
         """
         batch, targets = validate_xy(self, X, y, classification=False, reset=True)
-        self.per_step_ = targets.per_step
+        self.per_series_ = targets.per_series
         self.n_outputs_ = targets.values.shape[1]
         self.scalar_targets_ = targets.squeeze
         self._fit_rows(batch, targets.values)
@@ -146,9 +154,9 @@ class SequenceRegressorMixin(RegressorMixin):
 
 
 def _check_same_target_layout(estimator: _SequenceEstimator, targets: TargetBatch) -> None:
-    if targets.per_step != estimator.per_step_:
-        fitted = "per step" if estimator.per_step_ else "per series"
-        given = "per step" if targets.per_step else "per series"
+    if targets.per_series != estimator.per_series_:
+        fitted = "per series" if estimator.per_series_ else "per step"
+        given = "per series" if targets.per_series else "per step"
         raise ValueError(
             f"{type(estimator).__name__} was fitted with targets {fitted}; score got targets {given}"
         )

@@ -32,16 +32,17 @@ class TargetBatch:
     Attributes
     ----------
     values : ndarray (n_rows, k)
-        One row per series (``per_step=False``) or one row per time step of every series,
-        series after series (``per_step=True``).
-    per_step : bool
+        One row per series (``per_series=True``) or one row per time step of every series,
+        series after series (``per_series=False``).
+    per_series : bool
+        One target per series (the flag of :class:`cbreservoir.utils.validation.Targets`).
     squeeze : bool
         True when each target is a scalar (``(S,)``, ``(S, T)`` labels, ``(T,)`` rows ...), so
         that predictions come back without the trailing axis of size k = 1.
     """
 
     values: np.ndarray
-    per_step: bool
+    per_series: bool
     squeeze: bool
 
 
@@ -86,7 +87,7 @@ def _series_targets(y: np.ndarray, n_series: int, classification: bool) -> Targe
         )
     if classification and y.ndim != 1:
         raise ValueError(f"classification targets per series must be 1-D (series,); got shape {y.shape}")
-    return TargetBatch(y.reshape(n_series, -1), per_step=False, squeeze=y.ndim == 1)
+    return TargetBatch(y.reshape(n_series, -1), per_series=True, squeeze=y.ndim == 1)
 
 
 def _step_targets(ys: Sequence[np.ndarray], lengths: list[int], classification: bool) -> TargetBatch:
@@ -104,7 +105,7 @@ def _step_targets(ys: Sequence[np.ndarray], lengths: list[int], classification: 
             f"per-step targets must each have shape {expected}; got shapes {[y.shape for y in ys]}"
         )
     values = np.concatenate([y_i.reshape(len(y_i), -1) for y_i in ys])
-    return TargetBatch(values, per_step=True, squeeze=ndims == {1})
+    return TargetBatch(values, per_series=False, squeeze=ndims == {1})
 
 
 def _checked_target(y: object, classification: bool, name: str) -> np.ndarray:
@@ -172,16 +173,16 @@ def validate_xy(
     return batch, _step_targets([y_arr], batch.lengths, classification)
 
 
-def format_output(rows: np.ndarray, batch: Series, *, per_step: bool, squeeze: bool) -> np.ndarray | list:
+def format_output(rows: np.ndarray, batch: Series, *, per_series: bool, squeeze: bool) -> np.ndarray | list:
     """Shape model outputs like the targets given in ``fit``.
 
     Parameters
     ----------
     rows : ndarray (n_rows, ...)
-        One row per series (``per_step=False``) or per step, series after series.
+        One row per series (``per_series=True``) or per step, series after series.
     batch : Series
         The input that produced ``rows``.
-    per_step : bool
+    per_series : bool
     squeeze : bool
         Drop a trailing axis of size 1 (scalar targets).
 
@@ -193,7 +194,7 @@ def format_output(rows: np.ndarray, batch: Series, *, per_step: bool, squeeze: b
     """
     if squeeze and rows.ndim == 2 and rows.shape[1] == 1:
         rows = rows[:, 0]
-    if not per_step:
+    if per_series:
         return rows
     return batch.restore(split_by_series(rows, batch.lengths))
 

@@ -46,8 +46,8 @@ class _SequenceTrainer(GradientTrainer):
     ----------
     model, **kwargs
         As :class:`GradientTrainer`.
-    per_step : bool
-        Outputs (and targets) at every step ``(B, T, k)`` instead of the final one ``(B, k)``.
+    per_series : bool
+        Outputs (and targets) at the final step ``(B, k)``, else at every step ``(B, T, k)``.
     regression : bool
         Mean squared error on float targets instead of cross-entropy on class indices.
     n_outputs : int
@@ -55,10 +55,10 @@ class _SequenceTrainer(GradientTrainer):
     """
 
     def __init__(
-        self, model: RecurrentClassifier, *, per_step: bool, regression: bool, n_outputs: int, **kwargs
+        self, model: RecurrentClassifier, *, per_series: bool, regression: bool, n_outputs: int, **kwargs
     ):
         super().__init__(model, **kwargs)
-        self.per_step = per_step
+        self.per_series = per_series
         self.regression = regression
         self.n_outputs = n_outputs
 
@@ -69,7 +69,7 @@ class _SequenceTrainer(GradientTrainer):
     def outputs(self, x: torch.Tensor, mask: object, generator: torch.Generator) -> torch.Tensor:
         """The first ``n_outputs`` readout units at the final step (B, k) or every step (B, T, k)."""
         h0 = self.model.initial_state(x.shape[0], generator)
-        return model_outputs(self.model, x, self.per_step, h0)[..., : self.n_outputs]
+        return model_outputs(self.model, x, self.per_series, h0)[..., : self.n_outputs]
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean squared error (regression) or cross-entropy over every output row."""
@@ -79,10 +79,10 @@ class _SequenceTrainer(GradientTrainer):
 
 
 def model_outputs(
-    model: RecurrentClassifier, x: torch.Tensor, per_step: bool, h0: torch.Tensor
+    model: RecurrentClassifier, x: torch.Tensor, per_series: bool, h0: torch.Tensor
 ) -> torch.Tensor:
-    """Readout of the final state ``(B, C)`` or of every state ``(B, T, C)`` of ``model`` on ``x``."""
-    if not per_step:
+    """Readout of the final state ``(B, C)`` (``per_series``) or of every state ``(B, T, C)`` on ``x``."""
+    if per_series:
         return model(x, h0=h0)
     _, activity = model(x, h0=h0, return_activity=True)
     return model.readouts[0](activity["core"])
@@ -112,7 +112,7 @@ class _CBRNNBase(_SequenceEstimator):
         lr: float = _DEFAULT_LR,
         activation: str = "tanh",
         cerebellum: bool = True,
-        frozen_core_after: int | None = None,
+        core_epochs: int | None = None,
         optimizer: str = "adam",
         learning_rate: float = 0.01,
         momentum: float = 0.1,
@@ -124,6 +124,7 @@ class _CBRNNBase(_SequenceEstimator):
         progress: bool = False,
         hidden_size: int | str = _DEPRECATED,
         tau: float | str = _DEPRECATED,
+        frozen_core_after: int | None | str = _DEPRECATED,
     ) -> None:
         self.units = units
         self.n_granule = n_granule
@@ -131,7 +132,7 @@ class _CBRNNBase(_SequenceEstimator):
         self.lr = lr
         self.activation = activation
         self.cerebellum = cerebellum
-        self.frozen_core_after = frozen_core_after
+        self.core_epochs = core_epochs
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -143,19 +144,27 @@ class _CBRNNBase(_SequenceEstimator):
         self.progress = progress
         self.hidden_size = hidden_size
         self.tau = tau
+        self.frozen_core_after = frozen_core_after
 
     # --- construction ----------------------------------------------------------------------------------
 
-    def _check_training_parameters(self) -> None:
+    def _check_training_parameters(self) -> int | None:
+        """Check ``epochs``, ``batch_size``, ``core_epochs``; return ``core_epochs`` (or its old alias)."""
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
-        after = self.frozen_core_after
+        after = self._core_epochs()
         if after is not None and (
             isinstance(after, bool) or not isinstance(after, (int, np.integer)) or after < 0
         ):
-            raise ValueError(f"frozen_core_after must be None or an int >= 0; got {after!r}")
+            raise ValueError(f"core_epochs must be None or an int >= 0; got {after!r}")
+        return after
+
+    def _core_epochs(self) -> int | None:
+        """``core_epochs``, or the deprecated ``frozen_core_after`` when that is set."""
+        deprecated = self._deprecated_parameter("frozen_core_after", "core_epochs", None)
+        return self.core_epochs if deprecated is None else deprecated
 
     def _deprecated_parameter(self, old: str, new: str, default: object) -> object | None:
         """Deprecated parameter ``old``'s value (None when unset), with a ``FutureWarning`` naming ``new``.
@@ -194,11 +203,11 @@ class _CBRNNBase(_SequenceEstimator):
             return build_model("cbrnn", n_granule=self.n_granule, n_purkinje=self.n_purkinje, **shared)
         return build_model("rnn", **shared)
 
-    def _make_trainer(self, n_outputs: int, seed: int) -> _SequenceTrainer:
-        schedule = None if self.frozen_core_after is None else FullReservoir(phase0_level=_CORE_PHASE)
+    def _make_trainer(self, n_outputs: int, seed: int, *, freezes_core: bool) -> _SequenceTrainer:
+        schedule = FullReservoir(phase0_level=_CORE_PHASE) if freezes_core else None
         return _SequenceTrainer(
             self.model_,
-            per_step=self.per_step_,
+            per_series=self.per_series_,
             regression=self._regression,
             n_outputs=n_outputs,
             optimizer=self.optimizer,
@@ -226,19 +235,19 @@ class _CBRNNBase(_SequenceEstimator):
         return torch.as_tensor(stacked.argmax(axis=-1), dtype=torch.int64)
 
     def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
-        self._check_training_parameters()
+        core_epochs = self._check_training_parameters()
         rng = check_random_state(self.random_state)
         model_seed, trainer_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
         n_outputs = targets.shape[1]
         series = batch.as_list()
-        per_series_targets = split_by_series(targets, batch.lengths) if self.per_step_ else list(targets)
+        per_series_targets = list(targets) if self.per_series_ else split_by_series(targets, batch.lengths)
         with torch_threads(self.n_jobs):
             self.model_ = self._build_model(batch.n_features, n_outputs, model_seed)
-            trainer = self._make_trainer(n_outputs, trainer_seed)
+            trainer = self._make_trainer(n_outputs, trainer_seed, freezes_core=core_epochs is not None)
             self.loss_curve_ = []
             for epoch in tqdm(range(self.epochs), disable=not self.progress, desc=type(self).__name__):
-                if self.frozen_core_after is not None:
-                    trainer.set_level(_CORE_PHASE if epoch < self.frozen_core_after else _RESERVOIR_PHASE)
+                if core_epochs is not None:
+                    trainer.set_level(_CORE_PHASE if epoch < core_epochs else _RESERVOIR_PHASE)
                 losses = [
                     trainer.train_step(
                         torch.as_tensor(np.stack([series[i] for i in indices]), dtype=torch.float32),
@@ -261,10 +270,10 @@ class _CBRNNBase(_SequenceEstimator):
             for group in _length_groups(batch.lengths):
                 x = torch.as_tensor(np.stack([series[i] for i in group]), dtype=torch.float32)
                 h0 = torch.full((len(group), self.model_.state_size), INITIAL_STATE_SCALE / 2)
-                result = model_outputs(self.model_, x, self.per_step_, h0)[..., : self._n_model_outputs]
+                result = model_outputs(self.model_, x, self.per_series_, h0)[..., : self._n_model_outputs]
                 for row, index in enumerate(group):
                     outputs[index] = result[row].double().numpy()
-        return np.concatenate(outputs) if self.per_step_ else np.stack(outputs)
+        return np.stack(outputs) if self.per_series_ else np.concatenate(outputs)
 
 
 _PARAMETERS_DOC = """
@@ -281,10 +290,11 @@ _PARAMETERS_DOC = """
         bounded, so training on unscaled inputs and long series does not blow up.
     cerebellum : bool, default=True
         False builds the RNN-only baseline (same core and readout, no cerebellar module).
-    frozen_core_after : int or None, default=None
-        None trains everything end to end. An int k applies the frozen-core ("full reservoir")
-        schedule: for the first k epochs the core and readout learn (cerebellum frozen); afterwards
-        the core is frozen and the cerebellum and readout learn.
+    core_epochs : int or None, default=None
+        Epochs (passes over the data, as ``epochs``) the core learns before it is frozen. None trains
+        everything end to end. An int k applies the frozen-core ("full reservoir") schedule: for the
+        first k epochs the core and readout learn (cerebellum frozen); afterwards the core is frozen
+        and the cerebellum and readout learn.
     optimizer : {"adam", "sgd"}, default="adam"
         The study used SGD (learning rate 0.01, momentum 0.1, Nesterov) over ~10^5 steps; Adam
         converges within the small epoch budgets of an estimator.
@@ -308,6 +318,8 @@ _PARAMETERS_DOC = """
     tau : float, default="deprecated"
         Deprecated: the leak as a time constant; set ``lr = 1/tau`` instead (``fit`` warns
         ``FutureWarning``); removed in the next release.
+    frozen_core_after : int, default="deprecated"
+        Deprecated name of ``core_epochs`` (``fit`` warns ``FutureWarning``); removed in the next release.
 
     Training draws each series' initial state h_0 ~ 0.1·U(0, 1) as in the study; prediction starts
     every series from the mean initial state 0.05, so outputs are deterministic and a series'
@@ -321,8 +333,9 @@ _FITTED_DOC = """
         Mean training loss of each epoch.
     n_iter_ : int
         Epochs run.
-    per_step_ : bool
-        Whether ``fit`` saw targets per step (else one per series).
+    per_series_ : bool
+        Whether ``fit`` saw one target per series (else one per step). ``per_step_`` (its negation)
+        is deprecated.
     n_features_in_ : int
 """
 

@@ -163,7 +163,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.reservoir_.reset()
         with torch_threads(self.n_jobs):
             states = Series(self.reservoir_.run(inputs), batch.layout).as_list()
-            if not self.per_step_:
+            if self.per_series_:
                 states = [h[sampled_steps(len(h), self.max_steps)] for h in states]
             elif reverse:
                 states = [h[::-1] for h in states]
@@ -180,14 +180,14 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         for reverse in (False, True) if self.bidirectional else (False,):
             states, code = self._run_nodes(batch, reverse=reverse)
             blocks += [code, states] if self.state_features else [code]
-        if not self.per_step_:
+        if self.per_series_:
             return np.hstack([pool_codes(block, self.pooling_, self.windows) for block in blocks])
         start = self.warmup if training else 0
         return np.hstack([np.concatenate([g[start:] for g in block]) for block in blocks])
 
     def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
         self._check_parameters()
-        if self.per_step_:
+        if not self.per_series_:
             check_warmup(self.warmup, batch.lengths)
             per_series = split_by_series(targets, batch.lengths)
             targets = np.concatenate([t[self.warmup :] for t in per_series])
@@ -330,8 +330,9 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
     Attributes
     ----------
     classes_ : ndarray (n_classes,)
-    per_step_ : bool
-        Whether ``fit`` saw one label per step (else one per series).
+    per_series_ : bool
+        Whether ``fit`` saw one label per series (else one per step). ``per_step_`` (its negation) is
+        deprecated.
     reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
     input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
@@ -403,8 +404,9 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
         + """
     Attributes
     ----------
-    per_step_ : bool
-        Whether ``fit`` saw targets per step (else one per series).
+    per_series_ : bool
+        Whether ``fit`` saw one target per series (else one per step). ``per_step_`` (its negation) is
+        deprecated.
     n_outputs_ : int
     scalar_targets_ : bool
         Whether the targets had no output axis (predictions then have none either).

@@ -26,7 +26,8 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from torch import nn
 
-from cbreservoir.nodes.cerebellum import Cerebellum, emitted
+from cbreservoir.nodes._torch import emitted
+from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.reservoir import Reservoir

@@ -1,48 +1,46 @@
-"""What the nodes share beyond :mod:`cbreservoir.utils.validation`: the graph operators, the validated
-single ``step``, the linear readouts' outputs and training rows, and the numpy -> torch hand-over."""
+"""What the nodes share beyond :mod:`cbreservoir.utils.validation`: the linear readouts' outputs, output
+size and training rows, the parameters' ``str``, and the loader of the nodes' torch side.
+
+Torch-free: the torch computations are in :mod:`cbreservoir.nodes._torch`, loaded on first use by
+:func:`torch_side`; the graph operators and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Iterator
+from types import ModuleType
 
 import numpy as np
 import scipy.sparse
-import torch
 
-from cbreservoir.utils.validation import Series, Targets, check_series, check_timestep
+from cbreservoir.utils.validation import Series, Targets, as_float_array, check_series
 
 __all__ = [
-    "GraphOperatorsMixin",
+    "LOSSES",
+    "SPARSE_DENSITY",
     "LinearReadoutMixin",
     "ParameterStrMixin",
-    "ValidatedStepMixin",
-    "shared_tensor",
+    "infer_output_dim",
     "spawn_generators",
     "stacked_training_rows",
+    "torch_side",
     "training_rows",
 ]
 
+#: Recurrent matrices with at most this fraction of non-zeros are multiplied as sparse (CSR).
+SPARSE_DENSITY = 0.3
 
-def shared_tensor(array: object, dtype: type = np.float64) -> torch.Tensor:
-    """A torch tensor on the memory of ``array`` (converted to ``dtype``), or of a copy if it is read-only.
 
-    ``torch.from_numpy`` on a read-only array (a broadcast, a memory map, ``flags.writeable=False``)
-    warns that torch cannot protect it; only such arrays are copied.
+def torch_side() -> ModuleType:
+    """:mod:`cbreservoir.nodes._torch`, imported on the first call (which loads torch).
 
-    Parameters
-    ----------
-    array : array-like
-    dtype : numpy floating type
-
-    Returns
-    -------
-    tensor of the same shape
+    The nodes that compute with torch (Reservoir batches, Cerebellum) reach it through this function at
+    the moment they compute, so importing a node module, or building and initialising a graph, loads no
+    torch; the ``torch-free-graph`` contract of setup.cfg and tests/test_architecture.py check it.
     """
-    converted = np.asarray(array, dtype=dtype)
-    if not converted.flags.writeable:
-        converted = converted.copy()
-    return torch.from_numpy(converted)
+    return importlib.import_module("cbreservoir.nodes._torch")
 
 
 def spawn_generators(
@@ -103,68 +101,65 @@ def stacked_training_rows(
     return inputs, np.concatenate([block[1] for block in blocks]).astype(np.float64, copy=False)
 
 
-def _composed(result: object) -> object:
-    # the operators' result belongs to the layer above (the only upward import of this package, listed
-    # in the [importlinter] contract of setup.cfg): reservoirpy's operators are methods of the nodes
-    from cbreservoir.nodes.model import composed
-
-    return composed(result)
+LOSSES = ("mse", "cross_entropy")
 
 
-class GraphOperatorsMixin:
-    """reservoirpy's graph operators ``>>``, ``>> d >>``, ``<<`` and ``&``, building a batched Model.
+def infer_output_dim(y: object, loss: str) -> int:
+    """Number of outputs a linear readout needs to be trained on targets ``y`` with ``loss``.
 
-    The result is a :class:`cbreservoir.graph.Model` (a ``reservoirpy.model.Model`` whose ``run``
-    goes node by node on all series); listed before the reservoirpy node class, through
-    :class:`ValidatedStepMixin`. Being an instance of this mixin is what makes a node a cbreservoir node.
+    The one rule behind :meth:`GradientReadout.initialize` (with the node's own ``loss``) and
+    :func:`cbreservoir.graph.initialize_graph` (with the loss the graph is trained with):
+
+    * ``"mse"``: the target dimension k — 1 for 1-D targets (``(T,)`` per step of one series or ``(S,)``
+      one value per series), else the last axis (``(T, k)``, ``(S, k)``, ``(S, T, k)``); for a list of
+      series of different lengths, that of its first series;
+    * ``"cross_entropy"``: integer class labels >= 0 in any of those layouts -> ``max(labels) + 1``.
+
+    Parameters
+    ----------
+    y : array-like, or list of array-like (one per series)
+    loss : {"mse", "cross_entropy"}
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        An unknown ``loss``; for ``"cross_entropy"``, no label or labels that are not integers >= 0.
+    TypeError
+        Targets that are not numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> infer_output_dim(np.zeros(10), "mse"), infer_output_dim(np.zeros((4, 10, 3)), "mse")
+    (1, 3)
+    >>> infer_output_dim(np.array([0, 2, 1]), "cross_entropy")
+    3
     """
-
-    def __rshift__(self, other: object) -> object:
-        return _composed(super().__rshift__(other))
-
-    def __rrshift__(self, other: object) -> object:
-        return _composed(super().__rrshift__(other))
-
-    def __lshift__(self, other: object) -> object:
-        return _composed(super().__lshift__(other))
-
-    def __rlshift__(self, other: object) -> object:
-        return _composed(super().__rlshift__(other))
-
-    def __and__(self, other: object) -> object:
-        return _composed(super().__and__(other))
-
-    def __rand__(self, other: object) -> object:
-        return _composed(super().__rand__(other))
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+    series = _as_target_arrays(y)
+    if loss == "mse":
+        return 1 if series[0].ndim <= 1 else int(series[0].shape[-1])
+    labels = np.concatenate([np.ravel(item) for item in series])
+    if labels.size == 0:
+        raise ValueError("cross_entropy needs at least one class label; got empty targets")
+    bad = ~np.isfinite(labels) | (labels < 0) | (labels != np.round(labels))
+    if np.any(bad):
+        raise ValueError(
+            f"cross_entropy needs integer class labels >= 0; got {np.unique(labels[bad])[:5].tolist()}"
+        )
+    return int(labels.max()) + 1
 
 
-class ValidatedStepMixin(GraphOperatorsMixin):
-    """``step(x)`` for a reservoirpy node: check the time step, initialise on it, advance ``state``.
-
-    Every cbreservoir node has it, and with it the graph operators (:class:`GraphOperatorsMixin`).
-    The node class lists the mixin before ``reservoirpy.node.Node`` and provides ``input_dim``,
-    ``initialized``, ``initialize(x)``, ``state`` and ``_step(state, x) -> state``.
-    """
-
-    def step(self, x: object = None) -> np.ndarray:
-        """One step.
-
-        Parameters
-        ----------
-        x : array (input_dim,) or (1, input_dim), optional
-            One time step; the first one initialises the node. None is a step without features
-            (reservoirpy's free-running step).
-
-        Returns
-        -------
-        ndarray (output_dim,)
-            The node's new output (for the Reservoir, its new state).
-        """
-        x = check_timestep(np.empty(0) if x is None else x, self.input_dim, owner=str(self))
-        if not self.initialized:
-            self.initialize(x)
-        self.state = self._step(self.state, x)
-        return self.state["out"]
+def _as_target_arrays(y: object) -> list[np.ndarray]:
+    """``y`` as ``[array]``, or one array per series for a list of series of different shapes."""
+    if isinstance(y, (list, tuple)) and len({np.shape(item) for item in y}) > 1:
+        return [as_float_array(item, f"y[{i}]") for i, item in enumerate(y)]
+    return [as_float_array(y, "y")]
 
 
 class LinearReadoutMixin:
@@ -174,7 +169,12 @@ class LinearReadoutMixin:
     listed before the reservoirpy node class. The node provides ``input_dim`` and
     ``_weights_or_raise() -> (Wout (input_dim, k), bias (k,))``, which raises ``ValueError`` while
     the node is not fitted.
+
+    ``output_dim_from_loss``: whether :func:`~cbreservoir.nodes.initialize.initialize_graph` sets a
+    missing ``output_dim`` by :func:`infer_output_dim` with the graph's training loss.
     """
+
+    output_dim_from_loss: bool = False
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         weights, bias = self._weights_or_raise()
@@ -215,11 +215,16 @@ class LinearReadoutMixin:
         return series.restore(outputs)
 
 
+def _is_tensor(value: object) -> bool:
+    """Whether ``value`` is a torch tensor, without importing torch (a tensor implies torch is loaded)."""
+    return type(value).__module__.split(".")[0] == "torch"
+
+
 def _shown(value: object) -> str:
     """How :class:`ParameterStrMixin` writes a parameter value: never evaluates an array's truth."""
     if callable(value) and not scipy.sparse.issparse(value):
         return getattr(value, "__name__", type(value).__name__)
-    if isinstance(value, (np.ndarray, torch.Tensor)) or scipy.sparse.issparse(value):
+    if isinstance(value, np.ndarray) or _is_tensor(value) or scipy.sparse.issparse(value):
         return f"<array {tuple(value.shape)}>"
     return str(value)
 

@@ -37,13 +37,11 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-import torch
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
-from cbreservoir.nodes._base import ValidatedStepMixin, shared_tensor, spawn_generators
-from cbreservoir.numerics.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.numerics.modules import PAPER_CEREBELLUM_INIT_STD as INIT_STD
+from cbreservoir.nodes._base import spawn_generators, torch_side
+from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,
@@ -55,7 +53,7 @@ from cbreservoir.utils.validation import (
     resolve_input_dim,
 )
 
-__all__ = ["Cerebellum", "emitted"]
+__all__ = ["Cerebellum"]
 
 OUTPUTS = ("input+granule", "granule", "purkinje", "nuclei", "all")
 
@@ -65,24 +63,6 @@ INPUT_GAIN = 1.0
 
 #: Samples used at most to set the coding-level thresholds (evenly spaced over the data).
 CALIBRATION_SAMPLES = 20_000
-
-
-def emitted(
-    activity: CerebellarActivity, mossy: torch.Tensor, output: str, input_gain: float
-) -> torch.Tensor:
-    """What a Cerebellum with ``output`` emits: ``[input_gain · u, g]`` for ``"input+granule"``, else
-    ``activity.select(output)``; shared by the node and its compiled torch step.
-
-    Parameters
-    ----------
-    activity : CerebellarActivity
-        The layers for ``mossy``.
-    mossy : Tensor (..., m)
-        The mossy-fibre input u.
-    """
-    if output == "input+granule":
-        return torch.cat([input_gain * mossy, activity.granule], dim=-1)
-    return activity.select(output)
 
 
 class Cerebellum(ValidatedStepMixin, Node):
@@ -241,10 +221,11 @@ class Cerebellum(ValidatedStepMixin, Node):
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
         n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
         check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
+        init_std = torch_side().PAPER_CEREBELLUM_INIT_STD
         gc_rng, pc_rng, dcn_rng = spawn_generators(self.seed, self.rng)
-        self.W_gc = self._granule_weights(gc_rng)
-        self.W_pc = pc_rng.normal(0.0, INIT_STD["purkinje"], (self.n_purkinje, self.n_granule))
-        self.W_dcn = dcn_rng.normal(0.0, INIT_STD["nuclei"], (self.n_out, self.n_purkinje))
+        self.W_gc = self._granule_weights(gc_rng, init_std["granule"])
+        self.W_pc = pc_rng.normal(0.0, init_std["purkinje"], (self.n_purkinje, self.n_granule))
+        self.W_dcn = dcn_rng.normal(0.0, init_std["nuclei"], (self.n_out, self.n_purkinje))
         self.b_gc, self.b_pc, self.b_dcn = (
             np.zeros(self.n_granule),
             np.zeros(self.n_purkinje),
@@ -263,8 +244,8 @@ class Cerebellum(ValidatedStepMixin, Node):
             return None if self.input_dim is None else self.input_dim + self.n_granule
         return sizes[self.output]
 
-    def _granule_weights(self, rng: np.random.Generator) -> np.ndarray:
-        weights = rng.normal(0.0, INIT_STD["granule"], (self.n_granule, self.input_dim))
+    def _granule_weights(self, rng: np.random.Generator, std: float) -> np.ndarray:
+        weights = rng.normal(0.0, std, (self.n_granule, self.input_dim))
         if self.granule_degree is None:
             return weights
         ranks = rng.random((self.n_granule, self.input_dim)).argsort(axis=1)
@@ -302,25 +283,16 @@ class Cerebellum(ValidatedStepMixin, Node):
         return self.coding_level is not None and self.granule_threshold is None
 
     # ------------------------------------------------------------------ computation
-    def _forward(self, u: np.ndarray) -> CerebellarActivity:
-        """All layer activities for mossy input ``u`` (..., m), as float64 tensors."""
-        weights = [
-            None if w is None else shared_tensor(w)
-            for w in (
-                self.W_gc,
-                self.b_gc,
-                self.W_pc,
-                self.b_pc,
-                self.W_dcn,
-                self.b_dcn,
-                self.granule_threshold,
-            )
-        ]
-        return cerebellum_forward(shared_tensor(u), *weights)
+    def _forward(self, u: np.ndarray) -> tuple:
+        """All layer activities for mossy input ``u`` (..., m): a CerebellarActivity of float64 tensors."""
+        weights = (self.W_gc, self.b_gc, self.W_pc, self.b_pc, self.W_dcn, self.b_dcn, self.granule_threshold)
+        return torch_side().cerebellum_activity(u, *weights)
 
     def _emit(self, u: np.ndarray) -> np.ndarray:
         """The chosen ``output`` for mossy input ``u`` (..., m)."""
-        return emitted(self._forward(u), shared_tensor(u), self.output, self.input_gain).numpy()
+        torch_ops = torch_side()
+        mossy = torch_ops.shared_tensor(u)
+        return torch_ops.emitted(self._forward(u), mossy, self.output, self.input_gain).numpy()
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         if self._needs_calibration():
@@ -389,5 +361,5 @@ class Cerebellum(ValidatedStepMixin, Node):
         layers = [self._forward(s) for s in series.as_list()]
         return {
             key: series.restore([getattr(layer, key).numpy() for layer in layers])
-            for key in CerebellarActivity._fields
+            for key in torch_side().CerebellarActivity._fields
         }

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
-from cbreservoir.nodes._base import LinearReadoutMixin, ValidatedStepMixin, stacked_training_rows
+from cbreservoir.nodes._base import LOSSES, LinearReadoutMixin, infer_output_dim, stacked_training_rows
+from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics.optim import guarded_step
 from cbreservoir.utils.validation import (
     as_float_array,
@@ -37,66 +38,7 @@ from cbreservoir.utils.validation import (
 
 __all__ = ["GradientReadout", "infer_output_dim"]
 
-LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("adam", "sgd")
-
-
-def infer_output_dim(y: object, loss: str) -> int:
-    """Number of outputs a linear readout needs to be trained on targets ``y`` with ``loss``.
-
-    The one rule behind :meth:`GradientReadout.initialize` (with the node's own ``loss``) and
-    :func:`cbreservoir.graph.initialize_graph` (with the loss the graph is trained with):
-
-    * ``"mse"``: the target dimension k — 1 for 1-D targets (``(T,)`` per step of one series or ``(S,)``
-      one value per series), else the last axis (``(T, k)``, ``(S, k)``, ``(S, T, k)``); for a list of
-      series of different lengths, that of its first series;
-    * ``"cross_entropy"``: integer class labels >= 0 in any of those layouts -> ``max(labels) + 1``.
-
-    Parameters
-    ----------
-    y : array-like, or list of array-like (one per series)
-    loss : {"mse", "cross_entropy"}
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        An unknown ``loss``; for ``"cross_entropy"``, no label or labels that are not integers >= 0.
-    TypeError
-        Targets that are not numbers.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> infer_output_dim(np.zeros(10), "mse"), infer_output_dim(np.zeros((4, 10, 3)), "mse")
-    (1, 3)
-    >>> infer_output_dim(np.array([0, 2, 1]), "cross_entropy")
-    3
-    """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
-    series = _as_target_arrays(y)
-    if loss == "mse":
-        return 1 if series[0].ndim <= 1 else int(series[0].shape[-1])
-    labels = np.concatenate([np.ravel(item) for item in series])
-    if labels.size == 0:
-        raise ValueError("cross_entropy needs at least one class label; got empty targets")
-    bad = ~np.isfinite(labels) | (labels < 0) | (labels != np.round(labels))
-    if np.any(bad):
-        raise ValueError(
-            f"cross_entropy needs integer class labels >= 0; got {np.unique(labels[bad])[:5].tolist()}"
-        )
-    return int(labels.max()) + 1
-
-
-def _as_target_arrays(y: object) -> list[np.ndarray]:
-    """``y`` as ``[array]``, or one array per series for a list of series of different shapes."""
-    if isinstance(y, (list, tuple)) and len({np.shape(item) for item in y}) > 1:
-        return [as_float_array(item, f"y[{i}]") for i, item in enumerate(y)]
-    return [as_float_array(y, "y")]
 
 
 class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
@@ -128,6 +70,8 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     loss_history : list of float
         Loss before each step of the last :meth:`fit`.
     """
+
+    output_dim_from_loss = True
 
     def __init__(
         self,

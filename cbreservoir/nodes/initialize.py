@@ -14,7 +14,7 @@ import numpy as np
 from reservoirpy.model import Model
 from reservoirpy.node import Node
 
-from cbreservoir.nodes.gradient_readout import GradientReadout, infer_output_dim
+from cbreservoir.nodes._base import LinearReadoutMixin, infer_output_dim
 from cbreservoir.utils.validation import feature_dim
 
 __all__ = ["has_delays", "initialize_graph", "input_map"]
@@ -81,7 +81,8 @@ def initialize_graph(
             continue
         width = widths.get(node, 0) + sum(parent.output_dim for parent in graph.parents[node])
         width += sum(parent.output_dim for parent, delay, child in graph.edges if child is node and delay > 0)
-        if isinstance(node, GradientReadout) and node.output_dim is None and y is not None:
+        follows_loss = isinstance(node, LinearReadoutMixin) and node.output_dim_from_loss
+        if follows_loss and node.output_dim is None and y is not None:
             node.output_dim = infer_output_dim(y, loss)
         node.initialize(np.zeros((1, width)))
         if node.output_dim is None:

@@ -23,16 +23,17 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
 from reservoirpy.model import Model as ReservoirpyModel
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from reservoirpy.ops import ModelBuilderUtil
 
-from cbreservoir.nodes._base import GraphOperatorsMixin
 from cbreservoir.nodes.initialize import has_delays, initialize_graph
 from cbreservoir.nodes.run import run_batched
+from cbreservoir.utils.validation import check_timestep
 
-__all__ = ["Model", "as_model", "composed"]
+__all__ = ["GraphOperatorsMixin", "Model", "ValidatedStepMixin", "as_model", "composed"]
 
 
 class Model(ReservoirpyModel):
@@ -125,6 +126,62 @@ def composed(result: object) -> object:
     if isinstance(result, ReservoirpyModel) and not isinstance(result, Model):
         return Model(result.nodes, result.edges)
     return result
+
+
+class GraphOperatorsMixin:
+    """reservoirpy's graph operators ``>>``, ``>> d >>``, ``<<`` and ``&``, building a batched Model.
+
+    The result is a :class:`Model` (a ``reservoirpy.model.Model`` whose ``run``
+    goes node by node on all series); listed before the reservoirpy node class, through
+    :class:`ValidatedStepMixin`. Being an instance of this mixin is what makes a node a cbreservoir node.
+    """
+
+    def __rshift__(self, other: object) -> object:
+        return composed(super().__rshift__(other))
+
+    def __rrshift__(self, other: object) -> object:
+        return composed(super().__rrshift__(other))
+
+    def __lshift__(self, other: object) -> object:
+        return composed(super().__lshift__(other))
+
+    def __rlshift__(self, other: object) -> object:
+        return composed(super().__rlshift__(other))
+
+    def __and__(self, other: object) -> object:
+        return composed(super().__and__(other))
+
+    def __rand__(self, other: object) -> object:
+        return composed(super().__rand__(other))
+
+
+class ValidatedStepMixin(GraphOperatorsMixin):
+    """``step(x)`` for a reservoirpy node: check the time step, initialise on it, advance ``state``.
+
+    Every cbreservoir node has it, and with it the graph operators (:class:`GraphOperatorsMixin`).
+    The node class lists the mixin before ``reservoirpy.node.Node`` and provides ``input_dim``,
+    ``initialized``, ``initialize(x)``, ``state`` and ``_step(state, x) -> state``.
+    """
+
+    def step(self, x: object = None) -> np.ndarray:
+        """One step.
+
+        Parameters
+        ----------
+        x : array (input_dim,) or (1, input_dim), optional
+            One time step; the first one initialises the node. None is a step without features
+            (reservoirpy's free-running step).
+
+        Returns
+        -------
+        ndarray (output_dim,)
+            The node's new output (for the Reservoir, its new state).
+        """
+        x = check_timestep(np.empty(0) if x is None else x, self.input_dim, owner=str(self))
+        if not self.initialized:
+            self.initialize(x)
+        self.state = self._step(self.state, x)
+        return self.state["out"]
 
 
 def as_model(graph: ReservoirpyModel | Node) -> Model:

@@ -30,19 +30,18 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse
-import torch
 from reservoirpy import mat_gen
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
-from cbreservoir.nodes._base import ParameterStrMixin, ValidatedStepMixin, shared_tensor, spawn_generators
+from cbreservoir.nodes._base import SPARSE_DENSITY, ParameterStrMixin, spawn_generators, torch_side
+from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics import kernels
-from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation, activation_name, resolve_activation
+from cbreservoir.numerics.activations import Activation, activation_name, resolve_activation
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,
@@ -59,122 +58,6 @@ from cbreservoir.utils.validation import (
 __all__ = ["Reservoir"]
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
-
-#: Recurrent matrices with at most this fraction of non-zeros are multiplied as sparse (CSR).
-SPARSE_DENSITY = 0.3
-
-
-def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """``np.empty`` with its pages touched in address order.
-
-    The time loop writes one row per series at each step, far apart in memory; faulting the fresh
-    pages in that scattered order costs several times more than touching them sequentially first.
-    """
-    array = np.empty(shape, dtype=dtype)
-    array.reshape(-1)[:: max(1, 4096 // array.itemsize)] = 0
-    return array
-
-
-def _recurrent_operator(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_steps: int) -> object:
-    """What multiplies the states ``H`` (units, S) at every step: ``W`` as is, or a torch tensor.
-
-    A scipy sparse ``W`` multiplies as is for a single step (no conversion); for a run it becomes a torch
-    CSR tensor built from its arrays (sparse enough, :data:`SPARSE_DENSITY`) or a dense tensor. A dense
-    ``W`` becomes a torch CSR tensor only for a run and when it is sparse enough.
-    """
-    sparse = scipy.sparse.issparse(W)
-    if n_steps == 1:
-        return (
-            W.astype(dtype, copy=False)
-            if sparse
-            else shared_tensor(np.ascontiguousarray(W, dtype=dtype), dtype)
-        )
-    density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
-    if sparse and density <= SPARSE_DENSITY:
-        csr = scipy.sparse.csr_array(W, dtype=dtype)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return torch.sparse_csr_tensor(
-                torch.from_numpy(csr.indptr.astype(np.int64)),
-                torch.from_numpy(csr.indices.astype(np.int64)),
-                shared_tensor(csr.data, dtype),
-                size=csr.shape,
-                check_invariants=False,  # scipy's CSR arrays are valid by construction
-            )
-    dense = shared_tensor(np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype), dtype)
-    if density <= SPARSE_DENSITY:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return dense.to_sparse_csr()
-    return dense
-
-
-class _CoreKernel:
-    """The batched time loop of :func:`cbreservoir.numerics.functional.core_step`, arranged for speed.
-
-    Per step, with the state of all S series held as columns ``H`` (units, S)::
-
-        Z = W H + (W_in x_t + b)ᵀ [+ c_tᵀ];   H = (1 − lr) H + lr φ(Z)
-
-    ``W H`` is one sparse (CSR) or dense matrix product for all series; the input drive is a small
-    product per step; φ sees ``Zᵀ`` (S, units), so a non-elementwise φ (softmax) acts over the units of
-    each series, and runs in place where it can. Equal to ``core_step`` step by step (tests: 1e-12 in
-    float64).
-    """
-
-    def __init__(
-        self,
-        W: np.ndarray | scipy.sparse.sparray,
-        Win: np.ndarray,
-        bias: np.ndarray,
-        lr: float | np.ndarray,
-        activation: Activation,
-        dtype: type,
-        n_steps: int,
-    ):
-        self.recurrent = _recurrent_operator(W, dtype, n_steps)
-        self.input_weights_t = np.ascontiguousarray(np.transpose(Win), dtype=dtype)
-        self.bias = np.asarray(bias, dtype=dtype)
-        self.lr = np.asarray(lr, dtype=dtype)[:, None] if np.ndim(lr) else lr  # per unit: a column
-        self.activation = activation
-        self.dtype = dtype
-
-    def _activate(self, z: np.ndarray) -> np.ndarray:
-        if any(self.activation is tanh for tanh in TANH_FUNCTIONS):
-            return np.tanh(z, out=z)
-        return np.asarray(self.activation(z.T), dtype=self.dtype).T
-
-    def _recurrent_drive(self, state: np.ndarray) -> np.ndarray:
-        if isinstance(self.recurrent, torch.Tensor):
-            return (self.recurrent @ torch.from_numpy(np.ascontiguousarray(state))).numpy()
-        return np.asarray(self.recurrent @ state, dtype=self.dtype)
-
-    def run(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None, bias_features: int) -> np.ndarray:
-        """States (S, T, units) for inputs ``x`` (S, T, d + bias_features); see ``Reservoir._integrate``."""
-        n_series, n_steps, _ = x.shape
-        units = len(self.bias)
-        n_inputs = x.shape[2] - bias_features
-        steps_first = np.ascontiguousarray(np.swapaxes(x, 0, 1), dtype=self.dtype)  # (T, S, d)
-        outputs = _touched_empty((n_series, n_steps, units), self.dtype)
-        state = np.repeat(np.asarray(h0, dtype=self.dtype)[:, None], n_series, axis=1)  # (units, S)
-        active = n_series
-        with torch.inference_mode():
-            for t in range(n_steps):
-                if lengths is not None:
-                    while lengths[active - 1] <= t:
-                        active -= 1
-                    state = state[:, :active]
-                drive = steps_first[t, :active, :n_inputs] @ self.input_weights_t + self.bias  # (S, units)
-                if bias_features:
-                    drive += steps_first[t, :active, n_inputs:]
-                z = self._recurrent_drive(state)
-                z += drive.T
-                activated = self._activate(z)
-                activated *= self.lr  # (1 − lr) h + lr φ(z), in place
-                state = state * (1 - self.lr)
-                state += activated
-                outputs[:active, t] = state.T
-        return outputs
 
 
 def _compiled_run(
@@ -193,7 +76,7 @@ def _compiled_run(
     The input drive of every step ``W_in x_t + b (+ c_t)`` is one BLAS product into the output array
     before the time loop; the kernel then overwrites it step by step with the states. ``W`` runs as CSR
     when it is sparse enough (:data:`SPARSE_DENSITY`; a dense ``W`` only for several steps, as
-    :func:`_recurrent_operator` decides), else dense (BLAS ``gemv``).
+    ``cbreservoir.nodes._torch.recurrent_operator`` decides), else dense (BLAS ``gemv``).
     """
     n_steps = x.shape[0]
     n_inputs = x.shape[1] - bias_features
@@ -540,7 +423,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
     # ------------------------------------------------------------------ computation
     def _integrate(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None = None) -> np.ndarray:
         """Run the core over a padded batch: one series by a compiled kernel (:func:`_compiled_run`), a
-        batch or an activation without a kernel by :class:`_CoreKernel`.
+        batch or an activation without a kernel by :class:`cbreservoir.nodes._torch.CoreKernel`.
 
         Parameters
         ----------
@@ -563,7 +446,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
                 self.W, self.Win, self.bias, self.lr, code, dtype, h0, x[0], self._bias_features
             )[None]
         # a CSR tensor of W pays off over many steps, not for one (Model graphs with delays step one by one)
-        kernel = _CoreKernel(
+        kernel = torch_side().CoreKernel(
             self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], n_steps=x.shape[1]
         )
         return kernel.run(h0, x, lengths, bias_features=self._bias_features)

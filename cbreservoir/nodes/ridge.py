@@ -51,10 +51,10 @@ from scipy.linalg import blas, lapack
 from cbreservoir.nodes._base import (
     LinearReadoutMixin,
     ParameterStrMixin,
-    ValidatedStepMixin,
     stacked_training_rows,
     training_rows,
 )
+from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,

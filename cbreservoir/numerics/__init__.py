@@ -13,6 +13,12 @@ Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph
 :mod:`cbreservoir.graph`.
 """
 
-from .functional import ACTIVATIONS, CerebellarActivity, cerebellum_forward, core_step, get_activation
+from cbreservoir.utils.lazy import lazy_exports
 
-__all__ = ["ACTIVATIONS", "CerebellarActivity", "cerebellum_forward", "core_step", "get_activation"]
+# lazy, so that the torch-free modules (activations, kernels) load without torch
+_EXPORTS = dict.fromkeys(
+    ["ACTIVATIONS", "CerebellarActivity", "cerebellum_forward", "core_step", "get_activation"], ".functional"
+)
+
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -132,7 +132,7 @@ def test_predict_rejects_other_feature_count(name: str) -> None:
         ("CBRNNClassifier", {"batch_size": 0}, "batch_size"),
         ("CBRNNRegressor", {"learning_rate": -1.0}, "learning_rate"),
         ("CBRNNRegressor", {"optimizer": "rmsprop"}, "optimizer"),
-        ("CBRNNRegressor", {"frozen_core_after": -1}, "frozen_core_after"),
+        ("CBRNNRegressor", {"core_epochs": -1}, "core_epochs"),
         ("CBRNNRegressor", {"clip_norm": 0.0}, "clip_norm"),
         ("CerebellarReservoirRegressor", {"sr": -1.0}, "sr"),
         ("CerebellarReservoirRegressor", {"rc_connectivity": 1.5}, "rc_connectivity"),

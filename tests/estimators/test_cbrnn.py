@@ -42,8 +42,8 @@ def test_classifier_learns_parity_from_the_final_state(parity):
 def test_frozen_core_schedule_trains_core_then_cerebellum(parity):
     x, y, _, _ = parity
 
-    def fitted(epochs: int, frozen_core_after: int) -> torch.nn.Module:
-        return CBRNNClassifier(epochs=epochs, frozen_core_after=frozen_core_after, **TINY).fit(x, y).model_
+    def fitted(epochs: int, core_epochs: int) -> torch.nn.Module:
+        return CBRNNClassifier(epochs=epochs, core_epochs=core_epochs, **TINY).fit(x, y).model_
 
     core_phase_short, core_phase_long = fitted(1, 3), fitted(3, 3)
     assert _same(_weights(core_phase_short, "cerebellum"), _weights(core_phase_long, "cerebellum"))
@@ -52,6 +52,17 @@ def test_frozen_core_schedule_trains_core_then_cerebellum(parity):
     frozen_short, frozen_long = fitted(1, 0), fitted(3, 0)
     assert _same(_weights(frozen_short, "core"), _weights(frozen_long, "core"))
     assert not _same(_weights(frozen_short, "cerebellum"), _weights(frozen_long, "cerebellum"))
+
+
+def test_frozen_core_after_is_a_deprecated_alias_of_core_epochs(parity):
+    x, y, _, _ = parity
+    with pytest.warns(FutureWarning, match=r"frozen_core_after=...\) is deprecated; use .*core_epochs"):
+        old = CBRNNClassifier(epochs=2, frozen_core_after=1, **TINY).fit(x, y).model_
+    new = CBRNNClassifier(epochs=2, core_epochs=1, **TINY).fit(x, y).model_
+    assert _same(_weights(old, "core"), _weights(new, "core"))
+    assert _same(_weights(old, "cerebellum"), _weights(new, "cerebellum"))
+    with pytest.raises(ValueError, match="got both frozen_core_after"):
+        CBRNNClassifier(epochs=2, frozen_core_after=1, core_epochs=1, **TINY).fit(x, y)
 
 
 def test_without_cerebellum_the_baseline_rnn_is_trained(parity):
@@ -103,7 +114,7 @@ def test_pickle_round_trip(parity):
     [
         (dict(epochs=0), "epochs must be a positive int"),
         (dict(batch_size=2.5), "batch_size must be a positive int"),
-        (dict(frozen_core_after=-1), "frozen_core_after must be None or an int >= 0"),
+        (dict(core_epochs=-1), "core_epochs must be None or an int >= 0"),
         (dict(optimizer="lbfgs"), "optimizer must be one of"),
         (dict(n_jobs=-2), "n_jobs must be None, -1 or a positive int"),
     ],

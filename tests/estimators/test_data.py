@@ -55,13 +55,13 @@ def test_bad_input_raises_value_error(X, message):
 def test_targets_per_series_and_per_step_for_a_batch():
     X = np.zeros((3, 4, 1))
     _, labels = validate_xy(_Holder(), X, ["a", "b", "a"], classification=True, reset=True)
-    assert not labels.per_step and labels.values.shape == (3, 1) and labels.squeeze
+    assert labels.per_series and labels.values.shape == (3, 1) and labels.squeeze
     _, step_labels = validate_xy(_Holder(), X, np.zeros((3, 4), int), classification=True, reset=True)
-    assert step_labels.per_step and step_labels.values.shape == (12, 1)
+    assert not step_labels.per_series and step_labels.values.shape == (12, 1)
     _, values = validate_xy(_Holder(), X, np.zeros((3, 2)), classification=False, reset=True)
-    assert not values.per_step and values.values.shape == (3, 2) and not values.squeeze
+    assert values.per_series and values.values.shape == (3, 2) and not values.squeeze
     _, step_values = validate_xy(_Holder(), X, np.zeros((3, 4, 2)), classification=False, reset=True)
-    assert step_values.per_step and step_values.values.shape == (12, 2)
+    assert not step_values.per_series and step_values.values.shape == (12, 2)
 
 
 def test_targets_for_a_list_and_a_single_series():
@@ -71,9 +71,9 @@ def test_targets_for_a_list_and_a_single_series():
     )
     np.testing.assert_array_equal(per_step.values[:, 0], [0, 1, 0, 1, 2])
     _, per_series = validate_xy(_Holder(), X, [0.5, 1.5], classification=False, reset=True)
-    assert not per_series.per_step
+    assert per_series.per_series and not per_step.per_series
     batch, rows = validate_xy(_Holder(), np.zeros((5, 2)), np.arange(5), classification=True, reset=True)
-    assert batch.layout == "single" and rows.per_step and rows.values.shape == (5, 1)
+    assert batch.layout == "single" and not rows.per_series and rows.values.shape == (5, 1)
 
 
 @pytest.mark.parametrize(
@@ -98,11 +98,11 @@ def test_mismatched_targets_raise(X, y, message):
 def test_format_output_restores_each_layout():
     rows = np.arange(5.0)[:, None]
     ragged = validate_series(_Holder(), [np.zeros((2, 1)), np.zeros((3, 1))], reset=True)
-    pieces = format_output(rows, ragged, per_step=True, squeeze=True)
+    pieces = format_output(rows, ragged, per_series=False, squeeze=True)
     assert [p.tolist() for p in pieces] == [[0.0, 1.0], [2.0, 3.0, 4.0]]
     batch = validate_series(_Holder(), np.zeros((2, 3, 1)), reset=True)
-    assert format_output(np.zeros((6, 2)), batch, per_step=True, squeeze=True).shape == (2, 3, 2)
-    assert format_output(np.zeros((2, 1)), batch, per_step=False, squeeze=True).shape == (2,)
+    assert format_output(np.zeros((6, 2)), batch, per_series=False, squeeze=True).shape == (2, 3, 2)
+    assert format_output(np.zeros((2, 1)), batch, per_series=True, squeeze=True).shape == (2,)
 
 
 @settings(max_examples=25, deadline=None)
@@ -130,8 +130,8 @@ def test_per_step_targets_round_trip_through_format_output(layout, lengths, n_ou
     else:
         X, y = xs, ys
     batch, targets = validate_xy(_Holder(), X, y, classification=False, reset=True)
-    assert targets.per_step and targets.values.shape == (sum(lengths), 1 if scalar else n_outputs)
-    restored = format_output(targets.values, batch, per_step=True, squeeze=targets.squeeze)
+    assert not targets.per_series and targets.values.shape == (sum(lengths), 1 if scalar else n_outputs)
+    restored = format_output(targets.values, batch, per_series=False, squeeze=targets.squeeze)
     if layout == "ragged":
         for got, expected in zip(restored, y, strict=True):
             np.testing.assert_array_equal(got, expected)

@@ -29,7 +29,9 @@ def memory_data():
 def test_regressor_learns_the_nonlinear_memory_task(memory_data):
     u, y, u_test, y_test = memory_data
     model = CerebellarReservoirRegressor(warmup=5, **SMALL).fit(u, y)
-    assert model.per_step_ and model.n_outputs_ == 1
+    assert not model.per_series_ and model.n_outputs_ == 1
+    with pytest.warns(FutureWarning, match=r"per_step_ is deprecated; use .*per_series_"):
+        assert model.per_step_  # the deprecated alias, negated
     predicted = model.predict(u_test)
     assert predicted.shape == y_test.shape
     assert r2_score(y_test[:, 5:].ravel(), predicted[:, 5:].ravel()) > 0.9
@@ -40,7 +42,7 @@ def test_classifier_reads_the_final_step_for_labels_per_series(memory_data):
     model = CerebellarReservoirClassifier(
         pooling=("last",), windows=1, differences=False, lr=1.0, **SMALL
     ).fit(u, y[:, -1, 0].astype(int))
-    assert not model.per_step_
+    assert model.per_series_
     np.testing.assert_array_equal(model.classes_, [-1, 1])
     assert model.predict(u_test).shape == (20,)
     assert model.predict_proba(u_test).shape == (20, 2)
