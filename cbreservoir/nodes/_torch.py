@@ -19,10 +19,8 @@ import torch
 from cbreservoir.nodes._base import SPARSE_DENSITY
 from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation
 from cbreservoir.numerics.functional import CerebellarActivity, cerebellum_forward
-from cbreservoir.numerics.modules import PAPER_CEREBELLUM_INIT_STD
 
 __all__ = [
-    "PAPER_CEREBELLUM_INIT_STD",
     "CerebellarActivity",
     "CoreKernel",
     "cerebellum_activity",

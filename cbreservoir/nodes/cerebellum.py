@@ -42,6 +42,7 @@ from reservoirpy.utils.random import rand_generator
 
 from cbreservoir.nodes._base import spawn_generators, torch_side
 from cbreservoir.nodes.model import ValidatedStepMixin
+from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,
@@ -221,7 +222,7 @@ class Cerebellum(ValidatedStepMixin, Node):
             raise ValueError(f"granule_degree={self.granule_degree} exceeds the {self.input_dim} inputs")
         n_weights = self.n_granule * (self.input_dim + self.n_purkinje) + self.n_out * self.n_purkinje
         check_memory(array_bytes((n_weights,), np.float64), f"the weights of {self}")
-        init_std = torch_side().PAPER_CEREBELLUM_INIT_STD
+        init_std = PAPER_CEREBELLUM_INIT_STD
         gc_rng, pc_rng, dcn_rng = spawn_generators(self.seed, self.rng)
         self.W_gc = self._granule_weights(gc_rng, init_std["granule"])
         self.W_pc = pc_rng.normal(0.0, init_std["purkinje"], (self.n_purkinje, self.n_granule))

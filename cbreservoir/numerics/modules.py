@@ -22,12 +22,9 @@ import torch
 from torch import nn
 
 from cbreservoir.numerics import functional as CF
-from cbreservoir.numerics.network import leak_rate
+from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD, leak_rate
 from cbreservoir.utils.resources import check_memory
 from cbreservoir.utils.validation import check_positive_int
-
-#: Standard deviations of the paper's cerebellar initialisation (biases are zero).
-PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
 
 
 def _check_parameter_memory(n_parameters: int, what: str) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "MODEL_KEYS",
     "MOSSY_ORDER",
     "NODE_ATTRIBUTES",
+    "PAPER_CEREBELLUM_INIT_STD",
     "WEIGHTS",
     "Weight",
     "leak_rate",
@@ -51,6 +52,9 @@ __all__ = [
 DEFAULT_TAU = 1.5
 #: The study's leak rate α = 1/τ, computed as ``1 / 1.5`` (the numbers of the study, bitwise).
 DEFAULT_LR = 1 / DEFAULT_TAU
+
+#: Standard deviations of the paper's cerebellar initialisation (normal, mean 0; biases are zero).
+PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
 
 #: The cerebellum's mossy-fibre input, in order: the inputs x_t (d), then the delayed core state h_{t-1} (H).
 MOSSY_ORDER = ("x", "h")

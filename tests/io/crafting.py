@@ -86,7 +86,7 @@ def _pairs_get(entry: dict, key: str) -> object:
 def _cbrnn(**options: object) -> object:
     from cbreservoir.models import CBRNN
 
-    return CBRNN(1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0, **options)
+    return CBRNN(1, units=4, n_granule=8, n_purkinje=4, seed=0, **options)
 
 
 # --------------------------------------------------------------------------------------------- the cases

@@ -84,11 +84,11 @@ class _Corpus:
         self.marker = directory / "code-ran.marker"
         self.victim = directory / "victim.txt"
         self.victim.write_text("must survive")
-        cbreservoir.save(CBRNN(1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0), directory / "model.cbr")
+        cbreservoir.save(CBRNN(1, units=4, n_granule=8, n_purkinje=4, seed=0), directory / "model.cbr")
         cbreservoir.save(Reservoir(5, seed=0), directory / "node.cbr")
         cbreservoir.save({"w": np.arange(4.0), "values": [1, 2.5, "text"]}, directory / "data.cbr")
         cbreservoir.save(
-            CBRNN(1, hidden_size=4, n_granule=8, n_purkinje=4).to("meta"), directory / "meta.cbr"
+            CBRNN(1, units=4, n_granule=8, n_purkinje=4).to("meta"), directory / "meta.cbr"
         )
         self.expected: dict[str, tuple[Path, str]] = {}
 
@@ -247,14 +247,14 @@ def _huge_sizes(corpus: _Corpus) -> None:
 
     def huge_meta_model(payload: dict, _: dict) -> None:
         payload.update(meta=True, state_dict={})
-        payload["config"]["pairs"][2] = ["hidden_size", 40_000]  # 1.6e9 recurrent weights
+        payload["config"]["pairs"][2] = ["units", 40_000]  # 1.6e9 recurrent weights
 
     corpus.model("meta_model_huge_config", f"{budget}|would need about", huge_meta_model)
     corpus.config(
         "model_config_bigger_than_its_weights",
         "needs shape \\[1000, 1\\] and dtype <f4",
         2,
-        ["hidden_size", 1000],
+        ["units", 1000],
     )
     corpus.sparse("sparse_csr_1e9_rows", budget, [10**9, 1], "csr")
     corpus.sparse("sparse_coo_1e18_square", budget, [10**18, 10**18], "coo")
@@ -305,7 +305,7 @@ def _mismatches(corpus: _Corpus) -> None:
         "class_config_builds_gru",
         "the payload says cbreservoir.models.leaky:CBRNN, but its config builds a .*GRUModel",
         lambda payload, _: payload["config"].update(
-            pairs=[["kind", "gru"], ["input_size", 1], ["hidden_size", 4], ["seed", 0]]
+            pairs=[["kind", "gru"], ["input_dim", 1], ["units", 4], ["seed", 0]]
         ),
     )
     corpus.model(

@@ -116,7 +116,7 @@ def test_cbrnn_loop_graph_round_trip_is_bit_exact(tmp_path):
     from cbreservoir.graph import graph_from_cbrnn
     from cbreservoir.models import CBRNN
 
-    graph = graph_from_cbrnn(CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, n_classes=(2, 3), seed=0))
+    graph = graph_from_cbrnn(CBRNN(1, units=6, n_granule=12, n_purkinje=4, n_classes=(2, 3), seed=0))
     graph.run(_series(13, length=5, features=1))  # leave states and feedback buffers behind
     path = save(graph, tmp_path / "loop.cbr")
     loaded = load(path)
@@ -190,15 +190,15 @@ def _logits(model, x: torch.Tensor):
 @pytest.mark.parametrize(
     ("kind", "kwargs"),
     [
-        ("cbrnn", {"hidden_size": 8, "n_granule": 16, "n_purkinje": 4}),
-        ("rnn", {"hidden_size": 6, "n_classes": (2, 3)}),
-        ("lstm_cb", {"hidden_size": 5}),
+        ("cbrnn", {"units": 8, "n_granule": 16, "n_purkinje": 4}),
+        ("rnn", {"units": 6, "n_classes": (2, 3)}),
+        ("lstm_cb", {"units": 5}),
     ],
 )
 def test_built_model_round_trip_is_bit_exact(tmp_path, kind, kwargs):
     from cbreservoir.models import build_model
 
-    model = build_model(kind, input_size=2, seed=1, **kwargs)
+    model = build_model(kind, input_dim=2, seed=1, **kwargs)
     with torch.no_grad():  # move away from the seeded initialisation: weights must come from the file
         for parameter in model.parameters():
             parameter.add_(0.01 * torch.randn_like(parameter))
@@ -222,7 +222,7 @@ def _flat(logits) -> tuple[torch.Tensor, ...]:
 def test_built_model_keeps_dtype_frozen_weights_mode_and_cerebellum_switch(tmp_path):
     from cbreservoir.models import CBRNN
 
-    model = CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, seed=2).double().eval()
+    model = CBRNN(1, units=6, n_granule=12, n_purkinje=4, seed=2).double().eval()
     for parameter in model.core.parameters():
         parameter.requires_grad_(False)
     model.cerebellum_enabled = False
@@ -238,7 +238,7 @@ def test_built_model_keeps_dtype_frozen_weights_mode_and_cerebellum_switch(tmp_p
 def test_built_model_inside_a_container_is_shared_not_copied(tmp_path):
     from cbreservoir.models import build_model
 
-    model = build_model("rnn", input_size=1, hidden_size=4, seed=0)
+    model = build_model("rnn", input_dim=1, units=4, seed=0)
     loaded = load(save({"a": model, "b": [model]}, tmp_path / "pair.cbr"))
     assert loaded["a"] is loaded["b"][0]
 
@@ -246,7 +246,7 @@ def test_built_model_inside_a_container_is_shared_not_copied(tmp_path):
 def test_pickle_still_works_for_built_models():
     from cbreservoir.models import build_model
 
-    model = build_model("cbrnn", input_size=1, hidden_size=4, n_granule=8, n_purkinje=4, seed=0)
+    model = build_model("cbrnn", input_dim=1, units=4, n_granule=8, n_purkinje=4, seed=0)
     copy = pickle.loads(pickle.dumps(model))
     x = torch.randn(2, 5, 1)
     assert torch.equal(_logits(copy, x), _logits(model, x))
@@ -255,7 +255,7 @@ def test_pickle_still_works_for_built_models():
 def _tiny_cbrnn(seed: int):
     from cbreservoir.models import CBRNN
 
-    return CBRNN(1, hidden_size=6, n_granule=12, n_purkinje=4, seed=seed)
+    return CBRNN(1, units=6, n_granule=12, n_purkinje=4, seed=seed)
 
 
 def test_trainer_round_trip_continues_training_identically(tmp_path):
@@ -318,7 +318,7 @@ def test_fitted_estimators_round_trip(tmp_path):
     x = rng.normal(size=(12, 6, 2))
     labels = (x[:, -1, 0] > 0).astype(int)
     classifier = CerebellarReservoirClassifier(units=10, n_granule=20, random_state=0).fit(x, labels)
-    regressor = CBRNNRegressor(hidden_size=5, n_granule=10, n_purkinje=3, epochs=2, random_state=0)
+    regressor = CBRNNRegressor(units=5, n_granule=10, n_purkinje=3, epochs=2, random_state=0)
     regressor.fit(x, x[:, -1, :1].sum(axis=1))
     path = save({"classifier": classifier, "regressor": regressor}, tmp_path / "estimators.cbr")
     loaded = load(path)
