@@ -42,6 +42,7 @@ from cbreservoir.nodes._base import SPARSE_DENSITY, ParameterStrMixin, spawn_gen
 from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics import kernels
 from cbreservoir.numerics.activations import Activation, activation_name, resolve_activation
+from cbreservoir.numerics.network import leak_rate
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
     Series,
@@ -140,9 +141,11 @@ def _initializer(weights: object, default: Callable[..., object]) -> Callable[..
 
 
 def _check_leak(lr: object, units: int) -> float | np.ndarray:
-    """A leak rate in (0, 1]: one for all units, or one per unit (an array (units,))."""
+    """A leak rate in (0, 1]: one for all units (the spec's :func:`leak_rate`), or one per unit (units,)."""
     if np.ndim(lr) == 0:
-        return check_fraction(lr, "lr (leak rate)")
+        if lr is None:  # the spec's default applies to the torch models; a node's default is reservoirpy's
+            raise TypeError("lr (leak rate) must be a number in (0, 1] or an array (units,); got None")
+        return leak_rate(lr=lr)
     leaks = np.array(as_float_array(lr, "lr (leak rate)"), dtype=np.float64)
     if leaks.shape != (units,):
         raise ValueError(

@@ -90,8 +90,8 @@ def leak_rate(lr: float | None = None, tau: float | None = None) -> float:
         return 1.0 / float(tau)
     if lr is None:
         return DEFAULT_LR
-    if not 0.0 < check_real(lr, "lr") <= 1.0:
-        raise ValueError(f"lr (the leak rate) must be in (0, 1], got {lr!r}")
+    if not 0.0 < check_real(lr, "lr (leak rate)") <= 1.0:
+        raise ValueError(f"lr (leak rate) must be in (0, 1]; got {lr!r}")
     return float(lr)
 
 

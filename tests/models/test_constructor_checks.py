@@ -82,9 +82,9 @@ def test_leaky_core_takes_the_leak_as_lr_exactly_or_as_tau():
     with pytest.raises(ValueError, match="not both"):
         LeakyCore(1, 2, tau=2, lr=0.5)
     for bad in (0.0, 1.5, math.nan):
-        with pytest.raises(ValueError, match=r"lr (\(the leak rate\) )?must be"):
+        with pytest.raises(ValueError, match=r"lr (\(leak rate\) )?must be"):
             LeakyCore(1, 2, lr=bad)
-    with pytest.raises(TypeError, match="lr must be a real number"):
+    with pytest.raises(TypeError, match=r"lr \(leak rate\) must be a real number"):
         LeakyCore(1, 2, lr="x")
 
 
