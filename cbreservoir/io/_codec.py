@@ -29,6 +29,7 @@ from cbreservoir.io._registry import (
     torch_device,
     torch_dtypes,
 )
+from cbreservoir.io._version_2 import mossy_weight_keys, move_state_columns_last, version_2_model
 from cbreservoir.utils.validation import check_bit_generator_state, check_real
 
 __all__ = ["MAX_NESTING", "Decoder", "Encoder", "is_config_model"]
@@ -395,8 +396,9 @@ class Decoder:
         rebuilt from their config, index arrays of sparse conversions) to the loading budget; it raises
         ``ValueError`` before anything is allocated when the budget is spent.
     format_version : int
-        The file's format version; a version 2 file is converted as it loads (:func:`_version_2_model`),
-        and :meth:`finish` completes the conversion once the whole payload is decoded.
+        The file's format version; a version 2 file is converted as it loads
+        (:mod:`cbreservoir.io._version_2`), and :meth:`finish` completes the conversion once the whole
+        payload is decoded.
     """
 
     def __init__(
@@ -456,40 +458,9 @@ class Decoder:
     def finish(self) -> None:
         """Complete a version 2 file's conversion after the whole payload is decoded.
 
-        The mossy-fibre weights of its models (columns ``[h ; x]``) and an ensemble's stacked copies of
-        them move their H state columns last, once per tensor object (whichever entry held it), and so do
-        the optimizer state tensors of those weights (Adam's moments, SGD's momentum), so that training
-        continues as it would have.
+        Its mossy-fibre weights move their state columns last (:func:`move_state_columns_last`).
         """
-        if not self._state_first:
-            return
-        import torch
-
-        from cbreservoir.training.ensemble import EnsembleTrainer
-
-        optimizers = [obj for obj in self._holders if isinstance(obj, torch.optim.Optimizer)]
-        weights = [  # (weight, H): the models' parameters, and an ensemble's stacked copies (E, n, H + d)
-            (model.get_parameter(key), model.units) for model, keys in self._state_first for key in keys
-        ]
-        for ensemble in (obj for obj in self._holders if isinstance(obj, EnsembleTrainer)):
-            units = ensemble.trainers[0].model.units
-            weights += [(ensemble._params[key], units) for key in _MOSSY_WEIGHTS if key in ensemble._params]
-        done: set[int] = set()
-        with torch.no_grad():
-            for weight, units in weights:
-                if id(weight) in done:  # one parameter object held by several entries moves once
-                    continue
-                done.add(id(weight))
-                tensors = [weight]
-                for optimizer in optimizers:
-                    state = optimizer.state.get(weight, {})
-                    tensors += [
-                        value
-                        for value in state.values()
-                        if isinstance(value, torch.Tensor) and value.shape == weight.shape
-                    ]
-                for tensor in tensors:
-                    tensor.copy_(_state_columns_last(tensor, units))
+        move_state_columns_last(self._state_first, self._holders)
 
     def _register(self, node: dict, value: Any) -> None:
         """Remember an object under its ``id``: later ``ref`` entries resolve to this very object."""
@@ -700,7 +671,7 @@ class Decoder:
         if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
             raise ValueError(f"the config of a {name} must be a dict with string keys")
         if self._format_version < 3:
-            config, node = _version_2_model(config, node)
+            config, node = version_2_model(config, node)
         dtype_name = _get(node, "dtype", str, None)
         if dtype_name is not None and dtype_name not in _MODEL_DTYPES:
             raise ValueError(
@@ -729,7 +700,7 @@ class Decoder:
                 {key: torch.from_numpy(self._stored(state_dict, key)) for key in state_dict}, strict=True
             )
             if self._format_version < 3:
-                self._state_first.append((model, [key for key in _MOSSY_WEIGHTS if key in state_dict]))
+                self._state_first.append((model, mossy_weight_keys(state_dict)))
         self._restore_model_details(model, node)
         self._register(node, model)
         return model
@@ -788,44 +759,6 @@ class Decoder:
         enabled = _get(node, "cerebellum_enabled", bool, None)
         if enabled is not None:
             model.cerebellum_enabled = enabled
-
-
-# ------------------------------------------------------------------------------------ version 2 files
-
-#: Model config keys of version 2 files and their names since version 3 (the one vocabulary).
-_RENAMED_CONFIG_KEYS = {"hidden_size": "units", "input_size": "input_dim"}
-#: State-dict keys of the layers that read the mossy fibres (version 2: columns [h ; x]).
-_MOSSY_WEIGHTS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
-
-
-def _version_2_model(config: dict, node: dict) -> tuple[dict, dict]:
-    """A version 2 model entry in version 3 names: config keys, and RecurrentAuxRNN's ``auxiliary.*`` keys.
-
-    Quiet (no deprecation warning): the file, not the user, holds the old names. The weights' columns
-    move in :meth:`Decoder.finish`.
-    """
-    config = {_RENAMED_CONFIG_KEYS.get(key, key): value for key, value in config.items()}
-    if config.get("kind") != "rnn_aux":
-        return config, node
-
-    def renamed(key: object) -> object:
-        old = isinstance(key, str) and key.startswith("cerebellum.")
-        return "auxiliary." + key.removeprefix("cerebellum.") if old else key
-
-    node = dict(node)
-    for field in ("state_dict", "parameters"):
-        if type(node.get(field)) is dict:
-            node[field] = {renamed(key): value for key, value in node[field].items()}
-    if type(node.get("frozen")) is list:
-        node["frozen"] = [renamed(key) for key in node["frozen"]]
-    return config, node
-
-
-def _state_columns_last(weight: Any, units: int) -> Any:
-    """A (..., n, H + d) weight with columns ``[h ; x]`` as (..., n, d + H) with columns ``[x ; h]``."""
-    import torch
-
-    return torch.cat([weight[..., units:], weight[..., :units]], dim=-1)
 
 
 # ------------------------------------------------------------------------------- torch objects after loading

@@ -48,6 +48,26 @@ def auxiliary_parameters(input_size: int, n_units: int, n_out: int) -> int:
     return _gated_parameters(1, input_size, n_units) + n_out * (n_units + 1)
 
 
+def state_columns_last(weight: torch.Tensor, units: int) -> torch.Tensor:
+    """A mossy-fibre weight (..., n, H + d) with columns ``[h ; x]`` as (..., n, d + H) with ``[x ; h]``.
+
+    The one conversion between the study's column order and :data:`cbreservoir.numerics.network.MOSSY_ORDER`:
+    used by the models' initialisation and by the readers of files and checkpoints written in the old
+    order (also for stacked ensemble copies and optimizer moments, hence the leading dimensions).
+
+    Parameters
+    ----------
+    weight : Tensor (..., n, H + d)
+    units : int
+        H, the number of leading state columns.
+
+    Returns
+    -------
+    Tensor (..., n, d + H)
+    """
+    return torch.cat([weight[..., units:], weight[..., :units]], dim=-1)
+
+
 def state_columns_last_(layer: nn.Linear, units: int) -> None:
     """Reorder, in place, the columns of a mossy-fibre layer drawn for ``[h ; x]`` to ``[x ; h]``.
 
@@ -63,8 +83,7 @@ def state_columns_last_(layer: nn.Linear, units: int) -> None:
         H, the number of leading state columns.
     """
     with torch.no_grad():
-        weight = layer.weight
-        weight.copy_(torch.cat([weight[:, units:], weight[:, :units]], dim=1))
+        layer.weight.copy_(state_columns_last(layer.weight, units))
 
 
 class LeakyCore(nn.Module):

@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_TAU",
     "MODEL_KEYS",
     "MOSSY_ORDER",
+    "MOSSY_WEIGHT_KEYS",
     "NODE_ATTRIBUTES",
     "PAPER_CEREBELLUM_INIT_STD",
     "WEIGHTS",
@@ -58,6 +59,9 @@ PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
 
 #: The cerebellum's mossy-fibre input, in order: the inputs x_t (d), then the delayed core state h_{t-1} (H).
 MOSSY_ORDER = ("x", "h")
+#: State-dict keys of the layers that read the mossy fibres (columns in :data:`MOSSY_ORDER`): the
+#: cerebellum's granule layer, and RecurrentAuxRNN's auxiliary input layer.
+MOSSY_WEIGHT_KEYS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
 
 
 def leak_rate(lr: float | None = None, tau: float | None = None) -> float:

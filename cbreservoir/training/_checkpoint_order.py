@@ -14,8 +14,9 @@ from typing import Any
 
 import torch
 
-#: State-dict keys of the layers that read the mossy fibres.
-_MOSSY_WEIGHTS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
+from cbreservoir.numerics.modules import state_columns_last
+from cbreservoir.numerics.network import MOSSY_WEIGHT_KEYS
+
 #: RecurrentAuxRNN's input layer under its module's name before ``auxiliary`` (renamed here, so that the
 #: model's load hook, which also reorders the columns of such old keys, does not run on converted ones).
 _OLD_AUXILIARY = "cerebellum.recurrent.input_layer.weight"
@@ -49,7 +50,7 @@ def _trainer_state(model: Mapping[str, Any], optimizer: Mapping[str, Any]) -> di
             for key, value in model.items()
         }
     n_inputs = next((model[key].shape[1] for key in _INPUT_WEIGHTS if key in model), None)
-    moved = [key for key in _MOSSY_WEIGHTS if n_inputs is not None and key in model]
+    moved = [key for key in MOSSY_WEIGHT_KEYS if n_inputs is not None and key in model]
     if not moved:
         return {"model": model, "optimizer": optimizer}
     indices = [index for group in optimizer["param_groups"] for index in group["params"]]
@@ -62,17 +63,12 @@ def _trainer_state(model: Mapping[str, Any], optimizer: Mapping[str, Any]) -> di
     model, states = dict(model), dict(optimizer["state"])
     for key in moved:
         units = model[key].shape[1] - n_inputs
-        model[key] = _state_columns_last(model[key], units)
+        model[key] = state_columns_last(model[key], units)
         entry = states.get(by_key[key], {})
         states[by_key[key]] = {
-            name: _state_columns_last(value, units)
+            name: state_columns_last(value, units)
             if isinstance(value, torch.Tensor) and value.shape == model[key].shape
             else value
             for name, value in entry.items()
         }
     return {"model": model, "optimizer": {**optimizer, "state": states}}
-
-
-def _state_columns_last(weight: torch.Tensor, units: int) -> torch.Tensor:
-    """(n, H + d) columns ``[h ; x]`` -> (n, d + H) columns ``[x ; h]``."""
-    return torch.cat([weight[:, units:], weight[:, :units]], dim=1)
