@@ -12,6 +12,7 @@ from cbreservoir.numerics.modules import (
     LeakyCore,
     auxiliary_parameters,
     cerebellar_parameters,
+    state_columns_last,
     state_columns_last_,
 )
 from cbreservoir.numerics.network import leak_rate
@@ -309,5 +310,5 @@ def _renamed_auxiliary_keys(model: RecurrentAuxRNN, state_dict: dict, prefix: st
     for key in [key for key in state_dict if key.startswith(old)]:
         value = state_dict.pop(key)
         if key == old + "recurrent.input_layer.weight":
-            value = torch.cat([value[:, model.units :], value[:, : model.units]], dim=1)
+            value = state_columns_last(value, model.units)
         state_dict[prefix + "auxiliary." + key[len(old) :]] = value

@@ -52,8 +52,9 @@ def state_columns_last(weight: torch.Tensor, units: int) -> torch.Tensor:
     """A mossy-fibre weight (..., n, H + d) with columns ``[h ; x]`` as (..., n, d + H) with ``[x ; h]``.
 
     The one conversion between the study's column order and :data:`cbreservoir.numerics.network.MOSSY_ORDER`:
-    used by the models' initialisation and by the readers of files and checkpoints written in the old
-    order (also for stacked ensemble copies and optimizer moments, hence the leading dimensions).
+    used by the models' initialisation, RecurrentAuxRNN's load hook for old state dicts, and the readers
+    of files and checkpoints written in the old order (also for stacked ensemble copies and optimizer
+    moments, hence the leading dimensions).
 
     Parameters
     ----------
