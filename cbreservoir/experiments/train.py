@@ -133,14 +133,14 @@ def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) ->
 
 
 def _check_curriculum(settings: dict[str, Any]) -> None:
-    from cbreservoir.experiments.reproduce.conditions import CONDITIONS, STUDY_TASKS
+    from cbreservoir.experiments.reproduce.conditions import CONDITIONS, TASKS
     from cbreservoir.training.schedules import SCHEDULES
 
     if settings["epochs"] is None:
         raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
     model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
     _check_choice("model", settings["model"], model_kinds)
-    _check_choice("task", settings["task"], STUDY_TASKS)
+    _check_choice("task", settings["task"], TASKS)
     _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
 
 

@@ -183,15 +183,30 @@ class RecurrentClassifier(nn.Module):
         """Size of the recurrent state tensor (H for single-state cores)."""
         return self.units
 
-    def module_groups(self) -> dict[str, list[nn.Parameter]]:
+    def module_groups(self, *, split_core: bool = False) -> dict[str, list[nn.Parameter]]:
         """Parameters by module: ``{"core": [...], "cerebellum": [...] (maybe empty), "readout": [...]}``.
 
         Group ``"cerebellum"`` holds the :attr:`bias_module`'s parameters (RecurrentAuxRNN's auxiliary RNN),
         so that schedules and ablations treat every bias module alike.
+
+        Parameters
+        ----------
+        split_core : bool
+            Give the core as its two parts instead: ``"core.input"`` (input-to-hidden weights and biases)
+            and ``"core.recurrent"`` (hidden-to-hidden: W_h and b_h), which schedules may freeze apart.
         """
         bias_module = self.bias_module
+        core = list(self.core.parameters())
+        if split_core:
+            recurrent = {id(parameter) for parameter in self.core.recurrent_parameters()}
+            parts = {
+                "core.input": [parameter for parameter in core if id(parameter) not in recurrent],
+                "core.recurrent": [parameter for parameter in core if id(parameter) in recurrent],
+            }
+        else:
+            parts = {"core": core}
         return {
-            "core": list(self.core.parameters()),
+            **parts,
             "cerebellum": [] if bias_module is None else list(bias_module.parameters()),
             "readout": list(self.readouts.parameters()),
         }

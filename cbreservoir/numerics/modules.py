@@ -145,6 +145,10 @@ class LeakyCore(nn.Module):
         """τ = 1/α."""
         return 1.0 / self.leak
 
+    def recurrent_parameters(self) -> list[nn.Parameter]:
+        """The recurrent layer's parameters ``[W_h, b_h]`` (the rest of the core is its input layer)."""
+        return [self.recurrent_layer.weight, self.recurrent_layer.bias]
+
     def step(
         self, x: torch.Tensor, h: torch.Tensor, cerebellar_bias: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -176,6 +180,10 @@ class _GatedCore(nn.Module):
             _gated_parameters(self.n_gates, input_size, hidden_size), f"{type(self).__name__}({hidden_size})"
         )
         self.cell = self.cell_type(input_size, hidden_size)
+
+    def recurrent_parameters(self) -> list[nn.Parameter]:
+        """The hidden-to-hidden parameters ``[weight_hh, bias_hh]`` (the rest are input-to-hidden)."""
+        return [self.cell.weight_hh, self.cell.bias_hh]
 
 
 class GRUCore(_GatedCore):

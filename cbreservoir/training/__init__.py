@@ -14,6 +14,8 @@ _EXPORTS: dict[str, str] = {
     "Interleaved": ".schedules",
     "ReducedRecurrentPlasticity": ".schedules",
     "make_schedule": ".schedules",
+    "frozen_parameters": ".schedules",
+    "frozen_phases": ".schedules",
     "CurriculumTrainer": ".curriculum",
     "CurriculumHistory": ".curriculum",
     "EpochRecord": ".curriculum",

@@ -7,7 +7,8 @@ as the first phase); and ``learning_rate_scales`` — per-group multipliers of t
 
 * :class:`EndToEnd` — everything learns (the CB-RNN and RNN-only runs of the study).
 * :class:`FullReservoir` — phase 0 (N ≤ ``phase0_level``, default 2): core + readout learn, cerebellum
-  frozen; afterwards the core is frozen and cerebellum + readout learn.
+  frozen; afterwards the core is frozen (all of it, or with ``frozen_core="recurrent"`` only its recurrent
+  layer W_h, b_h, as the study's multitask and task-switching runs do) and cerebellum + readout learn.
 * :class:`Interleaved` — as :class:`FullReservoir`, but at the levels N > ``phase0_level`` with
   ``(N − phase0_level) % k == 0`` the core learns too.
 * :class:`ReducedRecurrentPlasticity` — everything learns, the core at ``scale`` × the learning rate.
@@ -17,6 +18,8 @@ Examples
 >>> schedule = make_schedule("interleaved", k=5)
 >>> [sorted(schedule.trainable_groups(level)) for level in (2, 3, 7)]
 [['core', 'readout'], ['cerebellum', 'readout'], ['cerebellum', 'core', 'readout']]
+>>> sorted(make_schedule("full_reservoir", frozen_core="recurrent").trainable_groups(3))
+['cerebellum', 'core.input', 'readout']
 >>> make_schedule(**schedule.config) == schedule
 True
 """
@@ -24,12 +27,22 @@ True
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cbreservoir.utils.validation import check_positive_int, check_real
 
+if TYPE_CHECKING:
+    from torch import nn
+
 #: The module groups every model exposes through ``module_groups()``.
 MODULE_GROUPS = ("core", "cerebellum", "readout")
+
+#: The two parts of the core a schedule may freeze apart (``module_groups(split_core=True)``): the input
+#: layer (W_x, b_x; a gated core's input-to-hidden weights) and the recurrent layer (W_h, b_h).
+CORE_PARTS = ("core.input", "core.recurrent")
+
+#: What a frozen-core schedule freezes after phase 0: the whole core, or only its recurrent layer.
+FROZEN_CORE_SCOPES = ("all", "recurrent")
 
 _ALL = frozenset(MODULE_GROUPS)
 _PHASE0 = frozenset({"core", "readout"})
@@ -81,27 +94,40 @@ class FullReservoir(PlasticitySchedule):
     ----------
     phase0_level : int
         Last level of phase 0 (2: the study trains the core at N = 2 only), >= 0.
+    frozen_core : {"all", "recurrent"}
+        What stays frozen after phase 0: the whole core (the study's single-task runs), or only its
+        recurrent layer W_h, b_h while its input layer keeps learning (the study's multitask and
+        task-switching runs).
 
     Raises
     ------
     ValueError
-        ``phase0_level`` is not an int (bools refused) or is negative.
+        ``phase0_level`` is not an int (bools refused) or is negative; ``frozen_core`` is not one of
+        :data:`FROZEN_CORE_SCOPES`.
     """
 
     name: ClassVar[str] = "full_reservoir"
     phase0_level: int = 2
+    frozen_core: str = "all"
 
     def __post_init__(self) -> None:
         _check_level(self.phase0_level, "phase0_level", optional=False)
         if self.phase0_level < 0:
             raise ValueError(f"phase0_level must be >= 0, got {self.phase0_level!r}")
+        if self.frozen_core not in FROZEN_CORE_SCOPES:
+            raise ValueError(f"frozen_core must be one of {FROZEN_CORE_SCOPES}, got {self.frozen_core!r}")
 
     def _in_phase0(self, level: int | None) -> bool:
         _check_level(level)
         return level is None or level <= self.phase0_level
 
+    @property
+    def _reservoir_groups(self) -> frozenset[str]:
+        """What learns while the core is frozen."""
+        return _RESERVOIR if self.frozen_core == "all" else _RESERVOIR | {"core.input"}
+
     def trainable_groups(self, level: int | None) -> frozenset[str]:
-        return _PHASE0 if self._in_phase0(level) else _RESERVOIR
+        return _PHASE0 if self._in_phase0(level) else self._reservoir_groups
 
 
 @dataclass(frozen=True)
@@ -115,7 +141,8 @@ class Interleaved(FullReservoir):
     ----------
     k : int
         Period in levels (10 for DMS, 5 for parity and multitask in the study).
-    phase0_level : int
+    phase0_level, frozen_core
+        As for :class:`FullReservoir`.
 
     Raises
     ------
@@ -133,7 +160,7 @@ class Interleaved(FullReservoir):
     def trainable_groups(self, level: int | None) -> frozenset[str]:
         if self._in_phase0(level):
             return _PHASE0
-        return _ALL if (level - self.phase0_level) % self.k == 0 else _RESERVOIR
+        return _ALL if (level - self.phase0_level) % self.k == 0 else self._reservoir_groups
 
 
 @dataclass(frozen=True)
@@ -163,6 +190,44 @@ class ReducedRecurrentPlasticity(PlasticitySchedule):
     @property
     def learning_rate_scales(self) -> dict[str, float]:
         return {"core": float(self.scale)}
+
+
+def group_learns(group: str, trainable: frozenset[str]) -> bool:
+    """Whether the parameters of ``group`` learn when the groups ``trainable`` do.
+
+    ``group`` is a module group or a core part (:data:`CORE_PARTS`): a part learns when it is named or
+    when its whole group (``"core"``) is.
+    """
+    return group in trainable or group.split(".", 1)[0] in trainable
+
+
+def frozen_parameters(model: nn.Module, schedule: PlasticitySchedule, level: int | None) -> list[str]:
+    """Names (``model.named_parameters()``) of the parameters ``schedule`` freezes at ``level``, in order."""
+    trainable = schedule.trainable_groups(level)
+    frozen = {
+        id(parameter)
+        for group, parameters in model.module_groups(split_core=True).items()
+        if not group_learns(group, trainable)
+        for parameter in parameters
+    }
+    return [name for name, parameter in model.named_parameters() if id(parameter) in frozen]
+
+
+def frozen_phases(
+    model: nn.Module, schedule: PlasticitySchedule, levels: range | list[int]
+) -> list[dict[str, Any]]:
+    """Runs of consecutive ``levels`` with one frozen set: ``[{"levels": [first, last], "frozen": [...]}]``.
+
+    What a run record states about its regime, so that a reader can check which weights learned where.
+    """
+    phases: list[dict[str, Any]] = []
+    for level in levels:
+        frozen = frozen_parameters(model, schedule, int(level))
+        if phases and phases[-1]["frozen"] == frozen:
+            phases[-1]["levels"][1] = int(level)
+        else:
+            phases.append({"levels": [int(level), int(level)], "frozen": frozen})
+    return phases
 
 
 SCHEDULES: dict[str, type[PlasticitySchedule]] = {

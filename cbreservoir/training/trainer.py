@@ -27,7 +27,13 @@ from torch import nn
 
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
 from cbreservoir.numerics.optim import guarded_step
-from cbreservoir.training.schedules import MODULE_GROUPS, EndToEnd, PlasticitySchedule, make_schedule
+from cbreservoir.training.schedules import (
+    MODULE_GROUPS,
+    EndToEnd,
+    PlasticitySchedule,
+    group_learns,
+    make_schedule,
+)
 
 __all__ = [
     "GradientTrainer",
@@ -306,9 +312,9 @@ class GradientTrainer:
 
     def _apply_plasticity(self) -> None:
         trainable = self.schedule.trainable_groups(self.level)
-        for group_name, parameters in self.model.module_groups().items():
+        for group_name, parameters in self.model.module_groups(split_core=True).items():
             for parameter in parameters:
-                parameter.requires_grad_(group_name in trainable)
+                parameter.requires_grad_(group_learns(group_name, trainable))
 
     @property
     def trainable_groups(self) -> frozenset[str]:

@@ -601,7 +601,8 @@ def check_resume_settings(
     where : str
         What is resumed, for the message.
     may_grow : sequence of str
-        Flattened keys whose value may increase (an epoch budget); any other change is refused.
+        Flattened keys whose value may grow: an int may increase (an epoch budget), a list may be extended
+        at its end (more seeds or conditions, the old ones first and unchanged); any other change is refused.
 
     Raises
     ------
@@ -614,7 +615,10 @@ def check_resume_settings(
         before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
         if before == after:
             continue
-        grows = key in may_grow and _is_int(before) and _is_int(after) and after > before
+        grows = key in may_grow and (
+            (_is_int(before) and _is_int(after) and after > before)
+            or (isinstance(before, list) and isinstance(after, list) and after[: len(before)] == before)
+        )
         if not grows:
             differing.append(f"{key}: {before!r} -> {after!r}")
     if differing:

@@ -10,10 +10,11 @@ import json
 import pytest
 
 from cbreservoir.experiments.reproduce import get_profile, reproduce, run_config_sweep
-from cbreservoir.experiments.reproduce.conditions import build_condition_model
+from cbreservoir.experiments.reproduce.conditions import build_condition_model, build_condition_schedule
 from cbreservoir.experiments.reproduce.run import build_curriculum, make_cell, run_cell
 from cbreservoir.experiments.sweep import cell_id
-from cbreservoir.models import count_parameters
+from cbreservoir.models import count_parameters, match_units
+from cbreservoir.training import frozen_parameters
 
 TINY = {"n_epochs": 2, "steps_per_epoch": 2, "test_batches": 1, "batch_size": 8}
 
@@ -91,6 +92,53 @@ def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_numbers(tmp_p
 def test_two_head_tasks_run(task):
     run = run_cell(make_cell(task, "full_reservoir", seed=0, profile=tiny_profile()))
     assert len(run["levels"]) == TINY["n_epochs"] and list(run["model_config"]["n_classes"]) == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("task", "frozen_after_phase0"),
+    [
+        (
+            "dms",
+            [
+                "core.input_layer.weight",
+                "core.input_layer.bias",
+                "core.recurrent_layer.weight",
+                "core.recurrent_layer.bias",
+            ],
+        ),
+        (
+            "mod3",
+            [
+                "core.input_layer.weight",
+                "core.input_layer.bias",
+                "core.recurrent_layer.weight",
+                "core.recurrent_layer.bias",
+            ],
+        ),
+        ("multitask", ["core.recurrent_layer.weight", "core.recurrent_layer.bias"]),
+        ("switching", ["core.recurrent_layer.weight", "core.recurrent_layer.bias"]),
+    ],
+)
+def test_frozen_core_regime_follows_the_task_family_and_the_record_states_it(task, frozen_after_phase0):
+    # the authors freeze the whole core on single tasks, only W_h and b_h on multitask and switching
+    schedule = build_condition_schedule("full_reservoir", task)
+    model = build_condition_model("full_reservoir", task, seed=0)
+    assert frozen_parameters(model, schedule, 3) == frozen_after_phase0
+    profile = tiny_profile().replace(n_epochs=1, start_level=3)
+    run = run_cell(make_cell(task, "full_reservoir", seed=0, profile=profile))
+    assert run["frozen"] == [{"levels": [3, max(run["levels"])], "frozen": frozen_after_phase0}]
+    assert run_cell(make_cell(task, "cbrnn", seed=0, profile=profile))["frozen"][0]["frozen"] == []
+
+
+def test_granule_sweep_uses_the_authors_matched_pairs_and_the_auxiliary_control_is_matched():
+    units = {g: build_condition_model("rnn", "dms", n_granule=g).units for g in (64, 128, 256, 512)}
+    assert units == {64: 128, 128: 160, 256: 202, 512: 272}
+    assert build_condition_model("rnn", "mod3").units == match_units(
+        count_parameters(build_condition_model("cbrnn", "mod3")), 1, 3
+    )
+    aux, cbrnn = build_condition_model("rnn_aux", "dms"), build_condition_model("cbrnn", "dms")
+    assert type(aux).__name__ == "RecurrentAuxRNN"
+    assert abs(count_parameters(aux) - count_parameters(cbrnn)) <= 0.01 * count_parameters(cbrnn)
 
 
 @pytest.mark.parametrize("condition", ["gru", "gru_cb", "lstm", "lstm_cb"])

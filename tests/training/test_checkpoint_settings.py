@@ -65,8 +65,14 @@ def _curriculum(directory, learning_rate=0.01, hidden=8, settings=None) -> Curri
     model = build_model("rnn", input_dim=1, units=hidden, seed=0)
     trainer = GradientTrainer(model, learning_rate=learning_rate, seed=0)
     return CurriculumTrainer(
-        trainer, "parity", steps_per_epoch=2, test_batches=1, batch_size=8, checkpoint_dir=directory,
-        progress=False, settings=settings,
+        trainer,
+        "parity",
+        steps_per_epoch=2,
+        test_batches=1,
+        batch_size=8,
+        checkpoint_dir=directory,
+        progress=False,
+        settings=settings,
     )
 
 
@@ -138,8 +144,9 @@ def test_ensemble_member_checkpoints_record_the_settings(capsys, tmp_path):
     assert _train(capsys, *argv)[0] == EXIT_OK
     member = load_checkpoint(tmp_path / "ck" / "member_01" / LAST_CHECKPOINT)
     assert member["settings"]["model"] == "rnn" and member["config"]["seed"] == 1
-    code, _, error = _train(capsys, *argv[:3], "2", "--ensemble", "2", "--checkpoint-dir", checkpoints,
-                            "--learning-rate", "0.3")
+    code, _, error = _train(
+        capsys, *argv[:3], "2", "--ensemble", "2", "--checkpoint-dir", checkpoints, "--learning-rate", "0.3"
+    )
     assert code == EXIT_USAGE and "settings.learning_rate: 0.01 -> 0.3" in error
 
 
@@ -154,11 +161,22 @@ def test_reproduce_output_directory_refuses_other_settings(tmp_path):
     with pytest.raises(SettingsMismatchError) as caught:
         reproduce("dms", profile=profile.replace(learning_rate=0.5), seeds=1, **options)
     assert "profile.learning_rate: 0.1 -> 0.5" in str(caught.value)
-    with pytest.raises(SettingsMismatchError, match=r"seeds: \[0\] -> \[0, 1\]"):
-        reproduce("dms", profile=profile, seeds=2, **options)
+    with pytest.raises(SettingsMismatchError, match=r"seeds: \[0\] -> \[1\]"):
+        reproduce("dms", profile=profile, seeds=[1], **options)
     report = reproduce("dms", profile=profile.replace(n_epochs=2), seeds=1, **options)  # the budget may grow
     assert report["profile"]["n_epochs"] == 2
     assert json.loads((tmp_path / "settings.json").read_text())["profile"]["n_epochs"] == 2
+    # more networks and more rows may be added after the old ones; the finished run is not trained again
+    first = json.loads(next((tmp_path / "runs").glob("*.json")).read_text())
+    report = reproduce(
+        "dms", profile=profile.replace(n_epochs=2), seeds=2, **{**options, "conditions": ["rnn", "cbrnn"]}
+    )
+    assert report["n_runs"] == 4 and report["seeds"] == [0, 1]
+    assert first in [json.loads(path.read_text()) for path in (tmp_path / "runs").glob("*.json")]
+    with pytest.raises(SettingsMismatchError, match=r"conditions: \['rnn', 'cbrnn'\] -> \['cbrnn', 'rnn'\]"):
+        reproduce(
+            "dms", profile=profile.replace(n_epochs=2), seeds=2, **{**options, "conditions": ["cbrnn", "rnn"]}
+        )
 
 
 def test_checkpoints_follow_the_umask(tmp_path):

@@ -58,6 +58,23 @@ def test_members_follow_their_solo_runs_with_own_levels_lengths_and_clipping():
         assert got["loss"] == pytest.approx(want["loss"], rel=1e-5)
 
 
+def test_members_freezing_only_the_recurrent_layer_follow_their_solo_runs():
+    # the multitask regime: after phase 0 the core's input layer learns, its recurrent layer does not
+    def plan(step):
+        return [3, 2, 4] if step < 2 else [3, 4, 5]
+
+    before = small_cbrnn(SEEDS[0]).core.recurrent_layer.weight.detach().clone()
+    ensemble, solos, _ = run_side_by_side(
+        small_cbrnn, plan, 4, schedule=Interleaved(k=2, frozen_core="recurrent")
+    )
+    for member, solo in zip(ensemble.members, solos, strict=True):
+        assert_same_weights(member, solo.model)
+    assert torch.equal(ensemble.members[0].core.recurrent_layer.weight, before)  # always at level 3
+    assert not torch.equal(
+        ensemble.members[0].core.input_layer.weight, small_cbrnn(SEEDS[0]).core.input_layer.weight
+    )
+
+
 def test_rnn_members_with_adam_follow_their_solo_runs():
     ensemble, solos, _ = run_side_by_side(
         lambda s: ElmanRNN(1, 12, seed=s), lambda step: [2, 3, 4], 4, optimizer="adam", learning_rate=0.01

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cbreservoir.models import CBRNN, ElmanRNN
-from cbreservoir.tasks import make_batch
+from cbreservoir.tasks import make_batch, make_multitask_batch
 from cbreservoir.training import (
     EndToEnd,
     FullReservoir,
@@ -13,6 +13,8 @@ from cbreservoir.training import (
     Interleaved,
     ReducedRecurrentPlasticity,
     TrainingDivergedError,
+    frozen_parameters,
+    frozen_phases,
     make_schedule,
 )
 
@@ -63,6 +65,44 @@ def test_full_reservoir_freezes_core_after_phase0_while_cerebellum_learns():
     assert not _changed(core, model.core)
     assert _changed(cerebellum, model.cerebellum) == set(cerebellum)
     assert _changed(readout, model.readouts) == set(readout)
+
+
+def test_frozen_core_recurrent_freezes_only_the_recurrent_layer():
+    # the study's multitask / task-switching regime: after phase 0 W_h and b_h stay, W_x, b_x learn
+    schedule = FullReservoir(frozen_core="recurrent")
+    assert schedule.trainable_groups(2) == {"core", "readout"}
+    assert schedule.trainable_groups(3) == {"core.input", "cerebellum", "readout"}
+    assert Interleaved(k=2, frozen_core="recurrent").trainable_groups(4) == {"core", "cerebellum", "readout"}
+    assert make_schedule(**schedule.config) == schedule
+    with pytest.raises(ValueError, match=r"frozen_core must be one of \('all', 'recurrent'\), got 'input'"):
+        FullReservoir(frozen_core="input")
+    trainer = GradientTrainer(
+        CBRNN(1, 8, 32, 8, n_classes=(2, 2), seed=0), schedule=schedule, learning_rate=0.1
+    )
+    trainer.set_level(3)
+    before = _snapshot(trainer.model)
+    for seed in range(2):
+        x, y = make_multitask_batch(3, batch_size=16, seed=seed)
+        trainer.train_step(x, y)
+    changed = _changed(before, trainer.model)
+    assert {"core.recurrent_layer.weight", "core.recurrent_layer.bias"}.isdisjoint(changed)
+    assert {"core.input_layer.weight", "core.input_layer.bias", "cerebellum.granule.weight"} <= changed
+    assert frozen_parameters(trainer.model, schedule, 3) == [
+        "core.recurrent_layer.weight",
+        "core.recurrent_layer.bias",
+    ]
+    assert frozen_parameters(trainer.model, FullReservoir(), 3) == [
+        name for name, _ in trainer.model.core.named_parameters(prefix="core")
+    ]
+
+
+def test_frozen_phases_group_consecutive_levels():
+    model = CBRNN(1, 4, 8, 4, seed=0)
+    phases = frozen_phases(model, Interleaved(k=3), range(2, 9))
+    assert [phase["levels"] for phase in phases] == [[2, 2], [3, 4], [5, 5], [6, 7], [8, 8]]
+    assert phases[0]["frozen"] == [name for name, _ in model.cerebellum.named_parameters(prefix="cerebellum")]
+    assert phases[2]["frozen"] == [] and phases[1]["frozen"] == phases[3]["frozen"]
+    assert frozen_phases(model, EndToEnd(), range(2, 6)) == [{"levels": [2, 5], "frozen": []}]
 
 
 def test_interleaved_trainer_unfreezes_core_at_period():

@@ -22,6 +22,7 @@ from cbreservoir.experiments.reproduce.conditions import (
     EXTRA_CONDITIONS,
     MAIN_CONDITIONS,
     STUDY_TASKS,
+    TASKS,
     check_conditions,
     check_tasks,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "MAIN_CONDITIONS",
     "PROFILES",
     "STUDY_TASKS",
+    "TASKS",
     "Profile",
     "build_cells",
     "check_arguments",

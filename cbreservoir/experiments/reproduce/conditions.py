@@ -5,7 +5,9 @@ Main conditions (the study's table): ``"cbrnn"`` (CB-RNN trained end to end), ``
 reservoir, the core also trains at every k-th level: k = 10 for DMS, 5 otherwise) and ``"rnn"``
 (RNN-only whose core size :func:`~cbreservoir.models.match_units` matches the CB-RNN's total
 parameter count). Extra rows: GRU / LSTM cores with (``"gru_cb"``, ``"lstm_cb"``) and without the
-cerebellum (``"gru"``, ``"lstm"``, core size matched to the ``_cb`` variant), reduced recurrent
+cerebellum (``"gru"``, ``"lstm"``, core size matched to the ``_cb`` variant), ``"rnn_aux"`` (the
+CB-RNN's cerebellum replaced by a leaky recurrent auxiliary module with about as many parameters: is it the
+feedforward expansion or merely more parameters?), reduced recurrent
 plasticity (``"cbrnn_reduced"``, ``"rnn_reduced"``: the core's input and recurrent layers learn at 0.1 x
 the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and
 ``"feedforward"``: the RNN-only core at H = 64 trains end to end for the profile's
@@ -25,13 +27,16 @@ if TYPE_CHECKING:  # torch is imported by the functions that build models, not b
     from cbreservoir.training import PlasticitySchedule
 
 __all__ = [
+    "AUTHORS_MATCHED_UNITS",
     "CONDITIONS",
     "EXTRA_CONDITIONS",
     "FEEDFORWARD_TASKS",
+    "FROZEN_CORE",
     "INTERLEAVE_PERIOD",
     "MAIN_CONDITIONS",
     "SCALING_CONDITIONS",
     "STUDY_TASKS",
+    "TASKS",
     "Condition",
     "build_condition_model",
     "build_condition_schedule",
@@ -39,14 +44,33 @@ __all__ = [
     "check_tasks",
 ]
 
-#: Tasks of the study.
+#: Tasks of the study's main comparison (what ``reproduce`` runs when no task is named).
 STUDY_TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
+
+#: Every task ``reproduce`` runs: the study's and its mod-3 extension (label = sum of the last N bits mod 3).
+TASKS: tuple[str, ...] = (*STUDY_TASKS, "mod3")
 
 #: Conditions of the granule scaling sweep (CB-RNN with G granule units vs the matched RNN-only).
 SCALING_CONDITIONS: tuple[str, ...] = ("cbrnn", "rnn")
 
 #: Interleaving period k of the ``"interleaved"`` condition per task (the study: 10 for DMS, 5 otherwise).
-INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5}
+#: Mod-3 (not in the study's interleaved table) takes parity's period, its closest task.
+INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5, "mod3": 5}
+
+#: What the frozen-core conditions (full reservoir, interleaved) freeze after N = 2, per task family, as the
+#: authors' code does: single tasks the whole core (input and recurrent layers with their biases); multitask
+#: and task switching only the recurrent layer (W_h, b_h): the input layer and the heads keep learning.
+FROZEN_CORE: dict[str, str] = {
+    "dms": "all",
+    "parity": "all",
+    "mod3": "all",
+    "multitask": "recurrent",
+    "switching": "recurrent",
+}
+
+#: The authors' parameter-matched pairs of the granule sweep: CB-RNN with G granule units <-> RNN-only with
+#: H units. Closest total parameter count gives the same H except at G = 128 (157 instead of 160).
+AUTHORS_MATCHED_UNITS: dict[int, int] = {64: 128, 128: 160, 256: 202, 512: 272}
 
 #: Hidden size H of the cortical core of every model that is not parameter-matched.
 CORE_SIZE = 64
@@ -106,6 +130,9 @@ CONDITIONS: dict[str, Condition] = {
             matched_to="cbrnn",
         ),
         Condition(
+            name="rnn_aux", label="RNN + recurrent auxiliary module", kind="rnn_aux", schedule="end_to_end"
+        ),
+        Condition(
             name="feedforward",
             label="feedforward (core > G > ridge)",
             kind="rnn",
@@ -124,20 +151,21 @@ EXTRA_CONDITIONS: tuple[str, ...] = (
     "gru_cb",
     "lstm",
     "lstm_cb",
+    "rnn_aux",
     "feedforward",
 )
 
 #: Tasks the ``"feedforward"`` condition runs (task switching tests a head that has not trained at the
 #: current level, which a readout solved per level cannot answer).
-FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "multitask")
+FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "mod3", "multitask")
 
 
 def check_tasks(tasks: object) -> tuple[str, ...]:
-    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`STUDY_TASKS`."""
+    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`TASKS`."""
     names = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    unknown = [name for name in names if name not in STUDY_TASKS]
+    unknown = [name for name in names if name not in TASKS]
     if not names or unknown:
-        raise ValueError(f"task must be among {list(STUDY_TASKS)}, got {list(names)!r}")
+        raise ValueError(f"task must be among {list(TASKS)}, got {list(names)!r}")
     return names
 
 
@@ -166,7 +194,8 @@ def build_condition_model(
     condition : str
         A :data:`CONDITIONS` name.
     task : str
-        A :data:`STUDY_TASKS` name (sets input size and heads: multitask and switching have two heads).
+        A :data:`TASKS` name (sets input size and heads: multitask and switching have two heads, mod-3
+        three classes).
     n_granule : int
         Granule layer size G of the cerebellar models, and of the CB-RNN that a matched model is matched to.
     seed : int, optional
@@ -190,14 +219,20 @@ def build_condition_model(
             spec.matched_to, units=CORE_SIZE, **io, **_cerebellar_kwargs(spec.matched_to, n_granule)
         )
         units = match_units(count_parameters(partner), input_dim, n_classes, kind=spec.kind)
+        if (spec.kind, spec.matched_to, io) == ("rnn", "cbrnn", {"input_dim": 1, "n_classes": 2}):
+            units = AUTHORS_MATCHED_UNITS.get(n_granule, units)
     return build_model(spec.kind, units=units, seed=seed, **io, **_cerebellar_kwargs(spec.kind, n_granule))
 
 
 def build_condition_schedule(condition: str, task: str) -> PlasticitySchedule:
-    """The plasticity schedule of ``condition`` (the interleaving period depends on ``task``)."""
+    """The plasticity schedule of ``condition`` (the interleaving period and, for the frozen-core conditions,
+    what :data:`FROZEN_CORE` freezes depend on ``task``)."""
     from cbreservoir.training import make_schedule
 
     spec = CONDITIONS[check_conditions(condition)[0]]
+    task = check_tasks(task)[0]
     if spec.schedule == "interleaved":
-        return make_schedule("interleaved", k=INTERLEAVE_PERIOD[check_tasks(task)[0]])
+        return make_schedule("interleaved", k=INTERLEAVE_PERIOD[task], frozen_core=FROZEN_CORE[task])
+    if spec.schedule == "full_reservoir":
+        return make_schedule("full_reservoir", frozen_core=FROZEN_CORE[task])
     return make_schedule(spec.schedule)

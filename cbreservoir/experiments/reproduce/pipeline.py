@@ -22,6 +22,10 @@ __all__ = ["SETTINGS_FILE", "build_cells", "read_settings", "reproduce", "run_co
 #: Name of the record of a reproduction's settings in its output directory.
 SETTINGS_FILE = "settings.json"
 
+#: Settings a reproduction directory may be resumed with grown: more epochs, more seeds, tasks or conditions
+#: (appended after the old ones; every finished run stays valid, the summary then covers all of them).
+RESUME_MAY_GROW = ("profile.n_epochs", "seeds", "tasks", "conditions")
+
 
 def build_cells(
     tasks: Sequence[str],
@@ -187,14 +191,14 @@ def read_settings(output: str | os.PathLike) -> dict | None:
 def _check_output_settings(output: Path, record: dict) -> None:
     """Record the settings of the reproduction in ``output``, or check them against the recorded ones.
 
-    Only ``profile.n_epochs`` may grow. A directory written before settings were recorded gets its
+    Only :data:`RESUME_MAY_GROW` may grow. A directory written before settings were recorded gets its
     record now (its runs are addressed by their full settings, so none can be mistaken for another).
     """
     path = output / SETTINGS_FILE
     stored = read_settings(output)
     if stored is not None:
         check_resume_settings(
-            stored, record, where=f"output directory {output}", may_grow=("profile.n_epochs",)
+            stored, record, where=f"output directory {output}", may_grow=RESUME_MAY_GROW
         )
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
 

@@ -174,7 +174,9 @@ def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints
         :func:`~cbreservoir.experiments.reproduce.summary.record_units`), ``model_config``, ``profile`` and
         ``versions``; feedforward
         runs add ``parameter_counts`` (trainable ridge readout, frozen core + granule layer, total =
-        ``n_parameters``).
+        ``n_parameters``), the others ``frozen``: the parameters (``named_parameters`` names) the
+        condition's schedule froze, as ``[{"levels": [first, last], "frozen": [...]}, ...]`` over the
+        levels the run reached.
     """
     from cbreservoir.utils.threads import torch_threads
 
@@ -197,7 +199,12 @@ def _checkpoint_dir(cell: dict, checkpoint_root: str | None) -> Path | None:
 def _record(cell: dict, history: object, seconds: float, model: object, counts: dict | None, **extra) -> dict:
     """The result record of one run (see :func:`run_cell`)."""
     from cbreservoir.models import count_parameters
+    from cbreservoir.training import frozen_phases
 
+    if counts is None:  # the schedule's regime, level by level (a feedforward record has parameter_counts)
+        levels = range(Profile(**cell["profile"]).start_level, max(history.levels) + 1)
+        schedule = build_condition_schedule(cell["condition"], cell["task"])
+        extra = {"frozen": frozen_phases(model, schedule, levels), **extra}
     return {
         "task": cell["task"],
         "condition": cell["condition"],

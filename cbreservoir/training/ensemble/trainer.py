@@ -46,6 +46,7 @@ from cbreservoir.numerics.optim import (
     clip_gradient_norms_,
     snapshot_parameters,
 )
+from cbreservoir.training.schedules import group_learns
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy, heads_cross_entropy
 
 ArrayLike = torch.Tensor | np.ndarray
@@ -138,7 +139,7 @@ class EnsembleTrainer:
     # --- bookkeeping between the stacked tensors and the member trainers -------------------------------
 
     def _names_in_group(self, group: str) -> list[str]:
-        return [name for name, owner in self._group_of.items() if owner == group]
+        return [name for name, owner in self._group_of.items() if owner.split(".", 1)[0] == group]
 
     def _member_parameters(self, member: int) -> dict[str, nn.Parameter]:
         return dict(self.trainers[member].model.named_parameters())
@@ -209,7 +210,7 @@ class EnsembleTrainer:
             for member in range(self.n_members)
         ]
         return {
-            name: torch.tensor([group in groups for groups in trainable])
+            name: torch.tensor([group_learns(group, groups) for groups in trainable])
             for name, group in self._group_of.items()
         }
 
@@ -592,10 +593,11 @@ def _is_per_element(value: Any, parameter: torch.Tensor) -> bool:
 
 
 def _parameter_groups(model: nn.Module) -> dict[str, str]:
-    """Parameter name -> module group (``"core"``, ``"cerebellum"``, ``"readout"``)."""
+    """Parameter name -> module group or core part (``"core.input"``, ``"core.recurrent"``, ``"cerebellum"``,
+    ``"readout"``)."""
     owner = {
         id(parameter): group
-        for group, parameters in model.module_groups().items()
+        for group, parameters in model.module_groups(split_core=True).items()
         for parameter in parameters
     }
     return {name: owner[id(parameter)] for name, parameter in model.named_parameters()}
