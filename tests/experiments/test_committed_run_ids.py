@@ -22,7 +22,9 @@ REPRODUCE_RUNS = sorted((RESULTS / "reproduce").glob("**/runs/*.json"))
 
 
 STUDY_DIRS = [STUDY, *sorted(path.parent for path in STUDY.glob("*/settings.json"))]
-RUN_COUNTS = {"study": 32, "multitask": 16, "parity300": 16, "switching": 12, "reduced": 16}
+# directories whose reproduction is complete and committed as such (the others may hold a run in progress:
+# benchmarks/study_runs.sh adds runs to them, every committed one must still be addressable)
+RUN_COUNTS = {"parity300": 16, "reduced": 16}
 
 
 @pytest.mark.parametrize("directory", STUDY_DIRS, ids=lambda path: path.name)
@@ -36,9 +38,11 @@ def test_study_ids_recomputed_from_the_recorded_settings_are_the_committed_file_
         granule_sizes=settings["granule_sizes"],
     )
     committed = {path.stem for path in (directory / "runs").glob("*.json")}
-    assert len(committed) == RUN_COUNTS[directory.name]
-    assert {cell_id(cell) for cell in cells} == committed
-    for cell in cells[::8]:  # resume reads them back (checksum and cell checked)
+    ids = {cell_id(cell) for cell in cells}
+    assert committed and committed <= ids
+    if directory.name in RUN_COUNTS:
+        assert len(committed) == RUN_COUNTS[directory.name] and committed == ids
+    for cell in [cell for cell in cells if cell_id(cell) in committed][::8]:  # resume reads them back
         assert read_result(directory / "runs", cell) is not None
 
 
@@ -56,7 +60,8 @@ def test_reproduce_ids_recomputed_from_the_recorded_cell_settings_are_the_file_n
 
 def test_committed_records_with_hidden_size_still_summarise():
     runs = [json.loads(path.read_text())["result"] for path in sorted((STUDY / "runs").glob("*.json"))]
-    assert all("hidden_size" in run and "units" not in run for run in runs)  # written before the rename
+    runs = [run for run in runs if run["seed"] < 4]  # seeds 0-3: written before the rename
+    assert len(runs) == 32 and all("hidden_size" in run and "units" not in run for run in runs)
     parity = [run for run in runs if run["task"] == "parity"]
     summary = summarize_task("parity", parity, n_epochs=parity[0]["profile"]["n_epochs"])
     rnn = next(row for row in summary["rows"] if row["condition"] == "rnn")
