@@ -85,7 +85,8 @@ class SupportsCurriculum(Protocol):
 
     def evaluate(self, x: Any, y: Any, head: int | None = None) -> dict[str, Any]: ...
 
-    # optional: ``evaluate_batches(batches) -> [evaluate(x, y) for x, y in batches]``, batched
+    # optional: ``evaluate_batches(batches) -> [evaluate(x, y) for x, y in batches]``, batched;
+    # ``observe_epoch(level=, solved=, test_loss=)``, called after every epoch (before ``set_level``)
 
     def set_level(self, n: int) -> None: ...
 
@@ -542,6 +543,9 @@ class CurriculumTrainer:
             active_head=head,
         )
         self.history.records.append(record)
+        observe_epoch = getattr(self.trainer, "observe_epoch", None)
+        if observe_epoch is not None:  # a schedule that decides from the history (adaptive) learns of it
+            observe_epoch(level=record.level, solved=record.solved, test_loss=record.test_loss)
         if record.solved:
             self.level += 1
             self.trainer.set_level(self.level)

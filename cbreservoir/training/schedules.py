@@ -12,6 +12,12 @@ as the first phase); and ``learning_rate_scales`` — per-group multipliers of t
 * :class:`Interleaved` — as :class:`FullReservoir`, but at the levels N > ``phase0_level`` with
   ``(N − phase0_level) % k == 0`` the core learns too.
 * :class:`ReducedRecurrentPlasticity` — everything learns, the core at ``scale`` × the learning rate.
+* :class:`Adaptive` — as :class:`FullReservoir`, but the core is reopened when cerebellum-only learning
+  stalls (no level advance for ``patience`` epochs, or no test-loss improvement for ``plateau`` epochs)
+  and frozen again after the next advance. Its decisions depend on the run's history: it keeps a small
+  state (:meth:`PlasticitySchedule.initial_state`) that :meth:`PlasticitySchedule.observe` advances after
+  every curriculum epoch (:class:`~cbreservoir.training.GradientTrainer` holds it and saves it in its
+  checkpoints; :func:`replay` recomputes every epoch's decision from a history).
 
 Examples
 --------
@@ -26,6 +32,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,10 +70,40 @@ class PlasticitySchedule:
 
     name: ClassVar[str]
 
-    def trainable_groups(self, level: int | None) -> frozenset[str]:
-        """Groups that learn at curriculum ``level`` (None: before the first level is set)."""
+    def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
+        """Groups that learn at curriculum ``level`` (None: before the first level is set).
+
+        ``state`` is the schedule's state (:meth:`initial_state`, advanced by :meth:`observe`); the fixed
+        schedules have none and ignore it.
+        """
         _check_level(level)
         return _ALL
+
+    def initial_state(self) -> dict[str, Any] | None:
+        """The state of a run that has not trained yet (None: the schedule keeps none)."""
+        return None
+
+    def observe(
+        self, state: dict[str, Any] | None, *, level: int, solved: bool, test_loss: float
+    ) -> dict[str, Any] | None:
+        """The state after a curriculum epoch at ``level`` that ``solved`` it (or not) with ``test_loss``.
+
+        Pure: ``state`` is not changed. The fixed schedules keep no state and return ``state``.
+        """
+        return state
+
+    def check_state(self, state: Any) -> dict[str, Any] | None:
+        """``state`` as read back from a checkpoint, checked to be one this schedule writes.
+
+        Raises
+        ------
+        ValueError
+            Anything but what :meth:`initial_state` and :meth:`observe` produce (for the fixed
+            schedules: anything but None).
+        """
+        if state is not None:
+            raise ValueError(f"schedule {self.name!r} keeps no state, got {state!r:.80}")
+        return None
 
     @property
     def learning_rate_scales(self) -> dict[str, float]:
@@ -126,7 +163,7 @@ class FullReservoir(PlasticitySchedule):
         """What learns while the core is frozen."""
         return _RESERVOIR if self.frozen_core == "all" else _RESERVOIR | {"core.input"}
 
-    def trainable_groups(self, level: int | None) -> frozenset[str]:
+    def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
         return _PHASE0 if self._in_phase0(level) else self._reservoir_groups
 
 
@@ -157,7 +194,7 @@ class Interleaved(FullReservoir):
         super().__post_init__()
         check_positive_int(self.k, "k")
 
-    def trainable_groups(self, level: int | None) -> frozenset[str]:
+    def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
         if self._in_phase0(level):
             return _PHASE0
         return _ALL if (level - self.phase0_level) % self.k == 0 else self._reservoir_groups
@@ -192,6 +229,131 @@ class ReducedRecurrentPlasticity(PlasticitySchedule):
         return {"core": float(self.scale)}
 
 
+#: The keys of :class:`Adaptive`'s state.
+ADAPTIVE_STATE_KEYS = ("epochs_at_level", "best_test_loss", "epochs_without_improvement", "core_plastic")
+
+
+@dataclass(frozen=True)
+class Adaptive(FullReservoir):
+    """:class:`FullReservoir` whose core reopens when cerebellum-only learning stalls.
+
+    The rule, applied after every curriculum epoch (:meth:`observe`) to decide the next one:
+
+    * phase 0 (N ≤ ``phase0_level``): core + readout learn, cerebellum frozen (as :class:`FullReservoir`);
+    * afterwards the core is frozen (cerebellum + readout learn) until the run **stalls** at a level:
+      ``patience`` epochs at that level without an advance, or ``plateau`` epochs in a row whose test
+      loss is not below ``(1 − min_improvement)`` × the best test loss at that level;
+    * from the epoch after the stall the core learns too (with cerebellum and readout), until the level
+      advances: the first epoch at the next level has the core frozen again (its counters restart).
+
+    The state (:meth:`initial_state`): ``epochs_at_level`` (epochs since the last advance),
+    ``best_test_loss`` (lowest test loss at this level, None before the first), ``epochs_without_improvement``
+    and ``core_plastic`` (whether the core learns in the next epoch, phase 0 aside).
+
+    Parameters
+    ----------
+    patience : int or None
+        Epochs at one level without an advance after which the core reopens (None: never for this reason).
+    plateau : int or None
+        Epochs in a row without a test-loss improvement after which the core reopens (None: never for this
+        reason). ``patience`` and ``plateau`` cannot both be None.
+    min_improvement : float
+        Relative decrease of the test loss, in [0, 1), that counts as an improvement.
+    phase0_level, frozen_core
+        As for :class:`FullReservoir` (``frozen_core`` applies while the core is frozen).
+
+    Raises
+    ------
+    ValueError
+        ``patience`` or ``plateau`` not a positive int or None, both None, ``min_improvement`` outside
+        [0, 1), or a bad ``phase0_level`` / ``frozen_core``.
+
+    Examples
+    --------
+    >>> schedule = Adaptive(patience=2, plateau=None)
+    >>> state = schedule.initial_state()
+    >>> sorted(schedule.trainable_groups(3, state))
+    ['cerebellum', 'readout']
+    >>> for loss in (0.6, 0.5):
+    ...     state = schedule.observe(state, level=3, solved=False, test_loss=loss)
+    >>> sorted(schedule.trainable_groups(3, state))
+    ['cerebellum', 'core', 'readout']
+    >>> state = schedule.observe(state, level=3, solved=True, test_loss=0.1)
+    >>> sorted(schedule.trainable_groups(4, state))
+    ['cerebellum', 'readout']
+    """
+
+    name: ClassVar[str] = "adaptive"
+    patience: int | None = 10
+    plateau: int | None = 5
+    min_improvement: float = 0.01
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("patience", "plateau"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        if self.patience is None and self.plateau is None:
+            raise ValueError("patience and plateau cannot both be None: the core would never reopen")
+        if check_real(self.min_improvement, "min_improvement", minimum=0.0) >= 1.0:
+            raise ValueError(f"min_improvement must be in [0, 1), got {self.min_improvement!r}")
+
+    def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
+        if self._in_phase0(level):
+            return _PHASE0
+        return _ALL if state is not None and state["core_plastic"] else self._reservoir_groups
+
+    def initial_state(self) -> dict[str, Any]:
+        return {
+            "epochs_at_level": 0,
+            "best_test_loss": None,
+            "epochs_without_improvement": 0,
+            "core_plastic": False,
+        }
+
+    def observe(
+        self, state: dict[str, Any] | None, *, level: int, solved: bool, test_loss: float
+    ) -> dict[str, Any]:
+        _check_level(level, optional=False)
+        state = self.initial_state() if state is None else state
+        if solved:
+            return self.initial_state()
+        best = state["best_test_loss"]
+        improved = best is None or test_loss < (1.0 - self.min_improvement) * best
+        epochs = state["epochs_at_level"] + 1
+        without = 0 if improved else state["epochs_without_improvement"] + 1
+        stalled = (self.patience is not None and epochs >= self.patience) or (
+            self.plateau is not None and without >= self.plateau
+        )
+        return {
+            "epochs_at_level": epochs,
+            "best_test_loss": float(test_loss) if improved else best,
+            "epochs_without_improvement": without,
+            "core_plastic": bool(state["core_plastic"] or stalled),
+        }
+
+    def check_state(self, state: Any) -> dict[str, Any]:
+        if not isinstance(state, dict) or set(state) != set(ADAPTIVE_STATE_KEYS):
+            raise ValueError(f"an adaptive schedule's state must be a dict of {list(ADAPTIVE_STATE_KEYS)}, "
+                             f"got {state!r:.120}")  # fmt: skip
+        for key in ("epochs_at_level", "epochs_without_improvement"):
+            if type(state[key]) is not int or state[key] < 0:
+                raise ValueError(f"adaptive state {key!r} must be an int >= 0, got {state[key]!r:.40}")
+        if state["best_test_loss"] is not None:
+            check_real(state["best_test_loss"], "adaptive state 'best_test_loss'", minimum=0.0)
+        if type(state["core_plastic"]) is not bool:
+            raise ValueError(f"adaptive state 'core_plastic' must be a bool, got {state['core_plastic']!r:.40}")
+        return dict(state)
+
+
+def groups_at(schedule: PlasticitySchedule, level: int | None, state: dict[str, Any] | None) -> frozenset[str]:
+    """``schedule.trainable_groups(level, state)``; without a state, ``trainable_groups(level)``.
+
+    So a schedule written before schedules had states (``trainable_groups(self, level)``) still works.
+    """
+    return schedule.trainable_groups(level) if state is None else schedule.trainable_groups(level, state)
+
+
 def group_learns(group: str, trainable: frozenset[str]) -> bool:
     """Whether the parameters of ``group`` learn when the groups ``trainable`` do.
 
@@ -201,9 +363,14 @@ def group_learns(group: str, trainable: frozenset[str]) -> bool:
     return group in trainable or group.split(".", 1)[0] in trainable
 
 
-def frozen_parameters(model: nn.Module, schedule: PlasticitySchedule, level: int | None) -> list[str]:
-    """Names (``model.named_parameters()``) of the parameters ``schedule`` freezes at ``level``, in order."""
-    trainable = schedule.trainable_groups(level)
+def frozen_parameters(
+    model: nn.Module, schedule: PlasticitySchedule, level: int | None, state: dict[str, Any] | None = None
+) -> list[str]:
+    """Names (``model.named_parameters()``) of the parameters ``schedule`` freezes at ``level``, in order.
+
+    ``state``: the schedule's state (:meth:`PlasticitySchedule.initial_state` when None).
+    """
+    trainable = groups_at(schedule, level, schedule.initial_state() if state is None else state)
     frozen = {
         id(parameter)
         for group, parameters in model.module_groups(split_core=True).items()
@@ -218,7 +385,9 @@ def frozen_phases(
 ) -> list[dict[str, Any]]:
     """Runs of consecutive ``levels`` with one frozen set: ``[{"levels": [first, last], "frozen": [...]}]``.
 
-    What a run record states about its regime, so that a reader can check which weights learned where.
+    What a run record states about its regime, so that a reader can check which weights learned where
+    (for a schedule with a state, such as :class:`Adaptive`, the frozen sets of its initial state: its
+    epoch-by-epoch decisions come from :func:`replay`).
     """
     phases: list[dict[str, Any]] = []
     for level in levels:
@@ -230,15 +399,47 @@ def frozen_phases(
     return phases
 
 
+def replay(
+    schedule: PlasticitySchedule, epochs: Iterable[tuple[int, bool, float]]
+) -> list[frozenset[str]]:
+    """The groups that learned in each epoch of a curriculum run under ``schedule``.
+
+    Parameters
+    ----------
+    schedule : PlasticitySchedule
+    epochs : iterable of (level, solved, test_loss)
+        Every epoch of the run in order, from its first (a history's records).
+
+    Returns
+    -------
+    list of frozenset of str
+        Epoch e's trainable groups: ``schedule.trainable_groups(level_e, state)`` with the state that
+        :meth:`PlasticitySchedule.observe` reached after the epochs before it — the decisions the run's
+        trainer took, recomputed.
+    """
+    state = schedule.initial_state()
+    groups = []
+    for level, solved, test_loss in epochs:
+        groups.append(groups_at(schedule, int(level), state))
+        state = schedule.observe(state, level=int(level), solved=bool(solved), test_loss=float(test_loss))
+    return groups
+
+
+def core_learns(groups: frozenset[str]) -> bool:
+    """Whether any part of the core learns when ``groups`` do."""
+    return any(group_learns(part, groups) for part in CORE_PARTS)
+
+
 SCHEDULES: dict[str, type[PlasticitySchedule]] = {
-    schedule.name: schedule for schedule in (EndToEnd, FullReservoir, Interleaved, ReducedRecurrentPlasticity)
+    schedule.name: schedule
+    for schedule in (EndToEnd, FullReservoir, Interleaved, ReducedRecurrentPlasticity, Adaptive)
 }
 
 
 def make_schedule(name: str, **kwargs: Any) -> PlasticitySchedule:
     """Build a schedule by name.
 
-    Names: ``"end_to_end"``, ``"full_reservoir"``, ``"interleaved"``, ``"reduced_recurrent"``.
+    Names: ``"end_to_end"``, ``"full_reservoir"``, ``"interleaved"``, ``"reduced_recurrent"``, ``"adaptive"``.
 
     Raises
     ------

@@ -32,6 +32,7 @@ from cbreservoir.training.schedules import (
     EndToEnd,
     PlasticitySchedule,
     group_learns,
+    groups_at,
     make_schedule,
 )
 
@@ -173,6 +174,9 @@ class GradientTrainer:
         ``seed + 1``; saved in checkpoints).
     level : int or None
         Curriculum level last given to :meth:`set_level`.
+    schedule_state : dict or None
+        The schedule's state (:meth:`PlasticitySchedule.initial_state`; None for the fixed schedules),
+        advanced by :meth:`observe_epoch` and saved in :meth:`state_dict`.
     """
 
     def __init__(
@@ -210,6 +214,7 @@ class GradientTrainer:
         self.eval_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         self.step_count = 0
         self.level: int | None = None
+        self.schedule_state = self.schedule.initial_state()
         self._check_invariants()
         self._apply_plasticity()
 
@@ -253,9 +258,15 @@ class GradientTrainer:
             raise ValueError(f"step_count must be an int >= 0, got {self.step_count!r}")
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a saved or pickled trainer, checked as :meth:`_check_invariants` says."""
+        """Restore a saved or pickled trainer, checked as :meth:`_check_invariants` says.
+
+        A state from before schedules had states (no ``schedule_state``) gets the schedule's initial one.
+        """
         self.__dict__.update(state)
+        if "schedule_state" not in state:
+            self.schedule_state = self.schedule.initial_state()
         self._check_invariants()
+        self.schedule_state = self.schedule.check_state(self.schedule_state)
 
     @staticmethod
     def _as_schedule(schedule: PlasticitySchedule | str | None) -> PlasticitySchedule:
@@ -310,8 +321,22 @@ class GradientTrainer:
         self.level = int(level)
         self._apply_plasticity()
 
+    def observe_epoch(self, *, level: int, solved: bool, test_loss: float) -> None:
+        """Tell the schedule how a curriculum epoch went (:meth:`PlasticitySchedule.observe`).
+
+        :class:`~cbreservoir.training.CurriculumTrainer` calls it after every epoch, before it sets the
+        next level. Schedules without a state (all but :class:`~cbreservoir.training.schedules.Adaptive`)
+        ignore it.
+        """
+        if self.schedule_state is None:
+            return
+        self.schedule_state = self.schedule.observe(
+            self.schedule_state, level=level, solved=solved, test_loss=test_loss
+        )
+        self._apply_plasticity()
+
     def _apply_plasticity(self) -> None:
-        trainable = self.schedule.trainable_groups(self.level)
+        trainable = self.trainable_groups
         for group_name, parameters in self.model.module_groups(split_core=True).items():
             for parameter in parameters:
                 parameter.requires_grad_(group_learns(group_name, trainable))
@@ -319,7 +344,7 @@ class GradientTrainer:
     @property
     def trainable_groups(self) -> frozenset[str]:
         """Groups that currently learn."""
-        return self.schedule.trainable_groups(self.level)
+        return groups_at(self.schedule, self.level, self.schedule_state)
 
     # --- extension points ------------------------------------------------------------------------------
     # train_step and evaluate go through these four hooks; a subclass overrides them to train other
@@ -524,8 +549,11 @@ class GradientTrainer:
     # --- checkpoints -----------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue identically: model, optimizer, step count, level, RNG states."""
-        return {
+        """Everything needed to continue identically: model, optimizer, step count, level, RNG states.
+
+        A schedule with a state adds ``"schedule_state"``.
+        """
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step_count": self.step_count,
@@ -534,6 +562,9 @@ class GradientTrainer:
             "train_generator": self.train_generator.get_state(),
             "eval_generator": self.eval_generator.get_state(),
         }
+        if self.schedule_state is not None:
+            state["schedule_state"] = dict(self.schedule_state)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict` (the schedule in it must equal this trainer's).
@@ -541,14 +572,17 @@ class GradientTrainer:
         Raises
         ------
         ValueError
-            If the checkpoint was made with another plasticity schedule.
+            If the checkpoint was made with another plasticity schedule, or holds a schedule state that
+            this schedule does not write.
         """
         if state["schedule"] != self.schedule.config:
             raise ValueError(f"checkpoint schedule {state['schedule']} differs from {self.schedule.config}")
+        schedule_state = self.schedule.check_state(state.get("schedule_state"))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step_count = int(state["step_count"])
         self.level = state["level"]
         self.train_generator.set_state(state["train_generator"])
         self.eval_generator.set_state(state["eval_generator"])
+        self.schedule_state = schedule_state
         self._apply_plasticity()

@@ -49,6 +49,9 @@ class _MemberTrainer:
     def set_level(self, n: int) -> None:
         self._ensemble.set_member_level(self._member, n)
 
+    def observe_epoch(self, *, level: int, solved: bool, test_loss: float) -> None:
+        self._ensemble.trainers[self._member].observe_epoch(level=level, solved=solved, test_loss=test_loss)
+
     def state_dict(self) -> dict[str, Any]:
         self._ensemble._write_member(self._member)
         return self._ensemble.trainers[self._member].state_dict()
