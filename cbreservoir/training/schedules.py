@@ -342,11 +342,15 @@ class Adaptive(FullReservoir):
         if state["best_test_loss"] is not None:
             check_real(state["best_test_loss"], "adaptive state 'best_test_loss'", minimum=0.0)
         if type(state["core_plastic"]) is not bool:
-            raise ValueError(f"adaptive state 'core_plastic' must be a bool, got {state['core_plastic']!r:.40}")
+            raise ValueError(
+                f"adaptive state 'core_plastic' must be a bool, got {state['core_plastic']!r:.40}"
+            )
         return dict(state)
 
 
-def groups_at(schedule: PlasticitySchedule, level: int | None, state: dict[str, Any] | None) -> frozenset[str]:
+def groups_at(
+    schedule: PlasticitySchedule, level: int | None, state: dict[str, Any] | None
+) -> frozenset[str]:
     """``schedule.trainable_groups(level, state)``; without a state, ``trainable_groups(level)``.
 
     So a schedule written before schedules had states (``trainable_groups(self, level)``) still works.
@@ -399,9 +403,7 @@ def frozen_phases(
     return phases
 
 
-def replay(
-    schedule: PlasticitySchedule, epochs: Iterable[tuple[int, bool, float]]
-) -> list[frozenset[str]]:
+def replay(schedule: PlasticitySchedule, epochs: Iterable[tuple[int, bool, float]]) -> list[frozenset[str]]:
     """The groups that learned in each epoch of a curriculum run under ``schedule``.
 
     Parameters

@@ -77,7 +77,7 @@ def test_the_core_is_frozen_on_every_first_epoch_of_a_level_and_opens_only_after
         epochs.append((level, solved, loss))
         level += solved
     decisions = _decisions(schedule, epochs)
-    for index, (level, _, _) in enumerate(epochs):
+    for index in range(len(epochs)):
         first_at_level = index == 0 or epochs[index - 1][1]
         if first_at_level:
             assert not decisions[index]
@@ -128,6 +128,7 @@ def test_an_interrupted_adaptive_run_resumes_bitwise(tmp_path):
     reference, expected = _adaptive_run()
     _adaptive_run(tmp_path, n_epochs=5)
     resumed, history = _adaptive_run(tmp_path)
+
     def trajectory(h):
         return [(r.level, r.accuracy, r.loss, r.test_loss) for r in h.records]
 
