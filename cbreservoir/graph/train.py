@@ -253,4 +253,3 @@ def train_core_then_freeze(
     compiled.nodes[core].freeze()
     compiled.set_trainable({core: False})
     return result
-

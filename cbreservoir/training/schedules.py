@@ -427,6 +427,14 @@ def replay(schedule: PlasticitySchedule, epochs: Iterable[tuple[int, bool, float
     return groups
 
 
+def learning_parts(groups: frozenset[str]) -> dict[str, bool]:
+    """Whether each part of the model (the core's two parts, cerebellum, readout) learns when ``groups`` do.
+
+    The ``learns`` argument of :func:`cbreservoir.models.compute.multiply_adds`.
+    """
+    return {part: group_learns(part, groups) for part in (*CORE_PARTS, "cerebellum", "readout")}
+
+
 def core_learns(groups: frozenset[str]) -> bool:
     """Whether any part of the core learns when ``groups`` do."""
     return any(group_learns(part, groups) for part in CORE_PARTS)

@@ -9,7 +9,9 @@ cerebellum (``"gru"``, ``"lstm"``, core size matched to the ``_cb`` variant), ``
 CB-RNN's cerebellum replaced by a leaky recurrent auxiliary module with about as many parameters: is it the
 feedforward expansion or merely more parameters?), reduced recurrent
 plasticity (``"cbrnn_reduced"``, ``"rnn_reduced"``: the core's input and recurrent layers learn at 0.1 x
-the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs), and
+the learning rate, the cerebellum and readout at the full rate, as in the study's auxiliary runs),
+``"adaptive"`` (the CB-RNN under :class:`~cbreservoir.training.schedules.Adaptive`: as full reservoir, but
+the core reopens while cerebellum-only learning stalls at a level; not in the study), and
 ``"feedforward"``: the RNN-only core at H = 64 trains end to end for the profile's
 ``feedforward_core_epochs``, is then frozen, and its final state feeds a fixed granule layer (G cells)
 with a ridge readout solved in closed form (no BPTT; :class:`~cbreservoir.training.FeedforwardTrainer`;
@@ -57,9 +59,10 @@ SCALING_CONDITIONS: tuple[str, ...] = ("cbrnn", "rnn")
 #: Mod-3 (not in the study's interleaved table) takes parity's period, its closest task.
 INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5, "mod3": 5}
 
-#: What the frozen-core conditions (full reservoir, interleaved) freeze after N = 2, per task family, as the
-#: authors' code does: single tasks the whole core (input and recurrent layers with their biases); multitask
-#: and task switching only the recurrent layer (W_h, b_h): the input layer and the heads keep learning.
+#: What the frozen-core conditions (full reservoir, interleaved, adaptive) freeze after N = 2, per task
+#: family, as the authors' code does: single tasks the whole core (input and recurrent layers with their
+#: biases); multitask and task switching only the recurrent layer (W_h, b_h): the input layer and the heads
+#: keep learning.
 FROZEN_CORE: dict[str, str] = {
     "dms": "all",
     "parity": "all",
@@ -132,6 +135,7 @@ CONDITIONS: dict[str, Condition] = {
         Condition(
             name="rnn_aux", label="RNN + recurrent auxiliary module", kind="rnn_aux", schedule="end_to_end"
         ),
+        Condition(name="adaptive", label="adaptive", kind="cbrnn", schedule="adaptive"),
         Condition(
             name="feedforward",
             label="feedforward (core > G > ridge)",
@@ -152,6 +156,7 @@ EXTRA_CONDITIONS: tuple[str, ...] = (
     "lstm",
     "lstm_cb",
     "rnn_aux",
+    "adaptive",
     "feedforward",
 )
 
@@ -233,6 +238,6 @@ def build_condition_schedule(condition: str, task: str) -> PlasticitySchedule:
     task = check_tasks(task)[0]
     if spec.schedule == "interleaved":
         return make_schedule("interleaved", k=INTERLEAVE_PERIOD[task], frozen_core=FROZEN_CORE[task])
-    if spec.schedule == "full_reservoir":
-        return make_schedule("full_reservoir", frozen_core=FROZEN_CORE[task])
+    if spec.schedule in ("full_reservoir", "adaptive"):
+        return make_schedule(spec.schedule, frozen_core=FROZEN_CORE[task])
     return make_schedule(spec.schedule)

@@ -176,7 +176,9 @@ def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints
         runs add ``parameter_counts`` (trainable ridge readout, frozen core + granule layer, total =
         ``n_parameters``), the others ``frozen``: the parameters (``named_parameters`` names) the
         condition's schedule froze, as ``[{"levels": [first, last], "frozen": [...]}, ...]`` over the
-        levels the run reached.
+        levels the run reached (an adaptive schedule's frozen sets while its core is closed), and
+        ``core_plastic``: per epoch, whether the core's weights learned in it
+        (:func:`~cbreservoir.training.schedules.replay` of the history: the adaptive schedule's decisions).
     """
     from cbreservoir.utils.threads import torch_threads
 
@@ -199,12 +201,17 @@ def _checkpoint_dir(cell: dict, checkpoint_root: str | None) -> Path | None:
 def _record(cell: dict, history: object, seconds: float, model: object, counts: dict | None, **extra) -> dict:
     """The result record of one run (see :func:`run_cell`)."""
     from cbreservoir.models import count_parameters
-    from cbreservoir.training import frozen_phases
+    from cbreservoir.training.schedules import core_learns, frozen_phases, replay
 
     if counts is None:  # the schedule's regime, level by level (a feedforward record has parameter_counts)
         levels = range(Profile(**cell["profile"]).start_level, max(history.levels) + 1)
         schedule = build_condition_schedule(cell["condition"], cell["task"])
-        extra = {"frozen": frozen_phases(model, schedule, levels), **extra}
+        epochs = [(record.level, record.solved, record.test_loss) for record in history.records]
+        extra = {
+            "frozen": frozen_phases(model, schedule, levels),
+            "core_plastic": [core_learns(groups) for groups in replay(schedule, epochs)],
+            **extra,
+        }
     return {
         "task": cell["task"],
         "condition": cell["condition"],
