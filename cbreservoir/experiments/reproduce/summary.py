@@ -102,7 +102,9 @@ def summarize_task(
         (:func:`~cbreservoir.analysis.metrics.inactive_task_accuracy`; None if no run switched) as
         :func:`cbreservoir.analysis.metrics.summarize` dicts (mean, sd, sem, n), ``censored`` (runs that did
         not reach half-max), ``epochs_to_level`` (per level N: mean first epoch over the runs that reached it,
-        and how many did), the study's numbers where it has them (``study``); and ``ordering``: whether
+        and how many did), the study's numbers where it has them (``study``), ``flops_to_half_max``,
+        ``learning_parameters`` and ``core_learning_epochs`` (the run's compute; None where records lack
+        it); and ``ordering``: whether
         each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only; ``comparisons``:
         :func:`compare_rows` of the rows.
     """
@@ -232,6 +234,30 @@ def _summarize_group(
             [inactive_task_accuracy(run["history"]["records"], window) for run in group], summarize
         ),
         "study": _study_numbers(task, condition, granule),
+        **_compute_numbers(group, censored_epochs),
+    }
+
+
+def _compute_numbers(group: Sequence[dict], epochs: Sequence[int]) -> dict:
+    """A row's compute (:func:`~cbreservoir.experiments.reproduce.compute.run_compute`): ``flops_to_half_max``
+    (FLOPs of the first ``epochs`` epochs of each run, the epochs counted to half of the global max N),
+    ``learning_parameters`` (what trains at the first level and afterwards) and ``core_learning_epochs``
+    (fraction of each run's epochs in which the core learned); all None where a record lacks what they
+    need (the feedforward condition, hand-made records)."""
+    from cbreservoir.analysis.metrics import summarize
+    from cbreservoir.experiments.reproduce.compute import run_compute
+
+    complete = all({"model_config", "history", "profile"} <= set(run) for run in group)
+    computed = [run_compute(run) for run in group] if complete else [None]
+    if None in computed:
+        return dict.fromkeys(("flops_to_half_max", "learning_parameters", "core_learning_epochs"))
+    flops = [2 * sum(run["epoch_multiply_adds"][:count]) for run, count in zip(computed, epochs, strict=True)]
+    return {
+        "flops_to_half_max": summarize(flops),
+        "learning_parameters": computed[0]["learning_parameters"],
+        "core_learning_epochs": summarize(
+            [sum(run["core_learned"]) / len(run["core_learned"]) for run in computed]
+        ),
     }
 
 
@@ -336,6 +362,7 @@ def markdown_table(summaries: Sequence[dict]) -> str:
     switching = [summary for summary in summaries if summary["task"] == "switching"]
     text = "\n".join(lines) + "\n" + _ordering_lines(summaries) + _comparison_table(summaries)
     text += "".join(_level_table(summary) for summary in summaries)
+    text += _compute_table(summaries)
     return text + (_switching_table(switching[0]) if switching else "")
 
 
@@ -360,6 +387,46 @@ def _level_table(summary: dict) -> str:
             cells.append(f"{mean} ({entry['reached']}/{row['max_level']['n']})")
         lines.append(_table_row([row["label"], *cells]))
     return "\n".join(lines) + "\n"
+
+
+def _compute_table(summaries: Sequence[dict]) -> str:
+    """Compute to half of the global max N, what trains, and how often the core learned (G = 256 rows)."""
+    lines = []
+    for summary in summaries:
+        for row in summary["rows"]:
+            flops, learning = row.get("flops_to_half_max"), row.get("learning_parameters")
+            if row["n_granule"] != 256 or flops is None or learning is None:
+                continue
+            plastic = row.get("core_learning_epochs")
+            spread = f" ± {flops['sem']:.2e}" if flops["n"] > 1 else ""
+            lines.append(
+                _table_row(
+                    [
+                        summary["task"],
+                        row["label"],
+                        f"{learning['first_level']:,} / {learning['afterwards']:,}",
+                        _mean_sem(row["epochs_to_half_max"]),
+                        f"{flops['mean']:.2e}{spread}",
+                        "–" if plastic is None else f"{100 * plastic['mean']:.0f} %",
+                    ]
+                )
+            )
+    if not lines:
+        return ""
+    header = [
+        "task",
+        "model",
+        "parameters learning (first level / afterwards)",
+        "epochs to half of global max N",
+        "FLOPs to half of global max N",
+        "epochs the core learned",
+    ]
+    intro = (
+        "\nCompute (multiply-adds of the matrix products of every update and test batch, counted from the "
+        "shapes at each level's mean sequence length, x 2 = FLOPs; runs that never reached half-max count "
+        "all their epochs; an adaptive schedule counts its core frozen in the parameter column):\n\n"
+    )
+    return intro + "\n".join([_table_row(header), _table_row(["---"] * len(header)), *lines]) + "\n"
 
 
 def _scaling_label(row: dict) -> str:
