@@ -7,10 +7,12 @@
   ``"rnn_aux"``), :func:`count_parameters`, :func:`match_units` (``match_hidden_size`` is its deprecated
   name).
 
-Every model: ``forward(x, h0=None, mask=None, return_activity=False, generator=None)`` with x (B, T, d)
--> logits (B, C) from the final state (a tuple, one per head, when ``n_classes`` is a tuple);
+Every model: ``forward(x, h0=None, mask=None, return_activity=False, generator=None, noise=None)`` with
+x (B, T, d) -> logits (B, C) from the final state (a tuple, one per head, when ``n_classes`` is a tuple);
 ``input_dim``, ``units``, ``initial_state``, ``config``, ``module_groups()``, ``cerebellum_enabled``,
 ``core``, ``cerebellum`` (``auxiliary`` in :class:`RecurrentAuxRNN`), ``bias_module``, ``readouts``.
+:class:`Noise` (:mod:`.noise`) perturbs a forward pass; :func:`~cbreservoir.models.compute.multiply_adds`
+(:mod:`.compute`) counts what a forward and a backward pass compute.
 
 Examples
 --------
@@ -27,6 +29,7 @@ Examples
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN, auxiliary_size_matching_cerebellum
+from cbreservoir.models.noise import Noise
 from cbreservoir.models.registry import (
     MODEL_KINDS,
     build_model,
@@ -41,6 +44,7 @@ __all__ = [
     "ElmanRNN",
     "GRUModel",
     "LSTMModel",
+    "Noise",
     "RecurrentAuxRNN",
     "RecurrentClassifier",
     "auxiliary_size_matching_cerebellum",

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cbreservoir.models.noise import Noise, check_noise, flip_bits
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
 from cbreservoir.numerics.network import DEFAULT_LR
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
@@ -235,17 +236,25 @@ class RecurrentClassifier(nn.Module):
         """Cortical state h (..., H) inside the recurrent state (..., ``state_size``)."""
         return state
 
-    def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Advance one step: x_t (B, d), state (B, S) -> (next state (B, S), module activities (B, ·))."""
+    def _step(
+        self, x_t: torch.Tensor, state: torch.Tensor, bias_noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Advance one step: x_t (B, d), state (B, S) -> (next state (B, S), module activities (B, ·)).
+
+        ``bias_noise`` (B, H), when given, is added to the cerebellar output c_t (:mod:`.noise`).
+        """
         raise NotImplementedError
 
     def _cerebellar_bias(
-        self, h: torch.Tensor, x_t: torch.Tensor
+        self, h: torch.Tensor, x_t: torch.Tensor, bias_noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        """c_t from the cerebellum reading ``[x_t; h_{t−1}]`` and its layer activities (None, {} when off)."""
+        """c_t (+ ``bias_noise``) from the cerebellum reading ``[x_t; h_{t−1}]`` and its layer activities
+        (None, {} when off)."""
         if self.bias_module is None or not self.cerebellum_enabled:
             return None, {}
         activity = self.bias_module(torch.cat([x_t, h], dim=-1))
+        if bias_noise is not None:
+            activity = activity._replace(nuclei=activity.nuclei + bias_noise)
         return activity.nuclei, activity._asdict()
 
     def _as_input(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -275,6 +284,7 @@ class RecurrentClassifier(nn.Module):
         mask: torch.Tensor | np.ndarray | None = None,
         return_activity: bool = False,
         generator: torch.Generator | None = None,
+        noise: Noise | None = None,
     ) -> Logits | tuple[Logits, dict[str, torch.Tensor]]:
         """Run the sequences and read the heads from the final state.
 
@@ -289,6 +299,10 @@ class RecurrentClassifier(nn.Module):
             Also return a dict of (B, T, ·) activities: ``"core"`` (the state after each step) and, when
             the cerebellum is on, ``"granule"``, ``"purkinje"``, ``"nuclei"``.
         generator : torch.Generator, optional
+            Draws the initial state (when ``h0`` is omitted) and the noise.
+        noise : Noise, optional
+            Noise on the input bits, the cortical state and the cerebellar output (:mod:`.noise`); the
+            sequence then runs step by step. None or all levels 0: the clean pass.
 
         Returns
         -------
@@ -307,21 +321,54 @@ class RecurrentClassifier(nn.Module):
                 )
             check_finite_tensor(state, "h0")
         keep = None if mask is None else self._as_mask(mask, (batch_size, n_steps), x.device)
-        if not return_activity:
+        noise = check_noise(noise)
+        if not return_activity and noise is None:
             state = self._final_state(x, state, keep)
             return readout_logits(self.readouts, self._features(state), self.multi_head)
+        if noise is not None and noise.input_flip > 0:
+            x = flip_bits(x, noise.input_flip, generator)
         records: list[dict[str, torch.Tensor]] = []
         for t in range(n_steps):
-            state, activity = self._masked_step(x[:, t], state, None if keep is None else keep[:, t])
-            records.append({"core": self._features(state), **activity})
+            step_noise = None if noise is None else self._step_noise(noise, state, generator)
+            state, activity = self._masked_step(
+                x[:, t], state, None if keep is None else keep[:, t], step_noise
+            )
+            if return_activity:
+                records.append({"core": self._features(state), **activity})
         logits = readout_logits(self.readouts, self._features(state), self.multi_head)
+        if not return_activity:
+            return logits
         return logits, {key: torch.stack([record[key] for record in records], dim=1) for key in records[0]}
 
+    def _step_noise(
+        self, noise: Noise, state: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """One step's draws: noise on the cerebellar output and on the cortical state, each (B, H) or None."""
+
+        def gaussian(scale: float) -> torch.Tensor:
+            shape = (state.shape[0], self.units)
+            return scale * torch.randn(shape, generator=generator, dtype=state.dtype, device=state.device)
+
+        bias_on = self.bias_module is not None and self.cerebellum_enabled
+        return (
+            gaussian(noise.cerebellum) if noise.cerebellum > 0 and bias_on else None,
+            gaussian(noise.state) if noise.state > 0 else None,
+        )
+
     def _masked_step(
-        self, x_t: torch.Tensor, state: torch.Tensor, keep_t: torch.Tensor | None
+        self,
+        x_t: torch.Tensor,
+        state: torch.Tensor,
+        keep_t: torch.Tensor | None,
+        step_noise: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """:meth:`_step`, holding the state of the rows where ``keep_t`` (B,) is False."""
-        new_state, activity = self._step(x_t, state)
+        """:meth:`_step` (with ``step_noise``: :meth:`_step_noise`'s draws), holding the state of the rows
+        where ``keep_t`` (B,) is False."""
+        bias_noise, state_noise = (None, None) if step_noise is None else step_noise
+        new_state, activity = self._step(x_t, state, bias_noise)
+        if state_noise is not None:  # on the cortical state h, the first H columns of the state
+            padding = new_state.new_zeros(new_state.shape[0], new_state.shape[1] - self.units)
+            new_state = new_state + torch.cat([state_noise, padding], dim=-1)
         return (new_state if keep_t is None else torch.where(keep_t[:, None], new_state, state)), activity
 
     def _final_state(self, x: torch.Tensor, state: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:

@@ -53,8 +53,10 @@ class _GatedModel(RecurrentClassifier):
     def kind(self) -> str:  # type: ignore[override]
         return self.base_kind + ("_cb" if self.cerebellum is not None else "")
 
-    def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cerebellar_bias, activity = self._cerebellar_bias(self._features(state), x_t)
+    def _step(
+        self, x_t: torch.Tensor, state: torch.Tensor, bias_noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cerebellar_bias, activity = self._cerebellar_bias(self._features(state), x_t, bias_noise)
         return self.core.step(x_t, state, cerebellar_bias), activity
 
 

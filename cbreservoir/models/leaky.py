@@ -23,8 +23,10 @@ from cbreservoir.utils.validation import check_positive_int
 class _LeakyCoreModel(RecurrentClassifier):
     """A :class:`LeakyCore` whose bias c_t comes from the bias module (when present and enabled)."""
 
-    def _step(self, x_t: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cerebellar_bias, activity = self._cerebellar_bias(h, x_t)
+    def _step(
+        self, x_t: torch.Tensor, h: torch.Tensor, bias_noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cerebellar_bias, activity = self._cerebellar_bias(h, x_t, bias_noise)
         return self.core.step(x_t, h, cerebellar_bias), activity
 
 
@@ -290,10 +292,14 @@ class RecurrentAuxRNN(_LeakyCoreModel):
     def _features(self, state: torch.Tensor) -> torch.Tensor:
         return state[..., : self.units]
 
-    def _step(self, x_t: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _step(
+        self, x_t: torch.Tensor, state: torch.Tensor, bias_noise: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         h, aux = state.split([self.units, self.auxiliary.n_units], dim=-1)
         if self.cerebellum_enabled:
             aux, cerebellar_bias = self.auxiliary.step(torch.cat([x_t, h], dim=-1), aux)
+            if bias_noise is not None:
+                cerebellar_bias = cerebellar_bias + bias_noise
             activity = {"auxiliary": aux, "nuclei": cerebellar_bias}
         else:
             cerebellar_bias, activity = None, {}

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
+from cbreservoir.models.noise import Noise, check_noise
 from cbreservoir.numerics.optim import guarded_step
 from cbreservoir.training.schedules import (
     MODULE_GROUPS,
@@ -164,6 +165,10 @@ class GradientTrainer:
         The model is moved there.
     seed : int
         Seeds the initial states drawn for training and (independently) for evaluation.
+    noise : Noise, optional
+        Noise in every forward pass of training and evaluation (:mod:`cbreservoir.models.noise`), drawn from
+        :attr:`train_generator` / :attr:`eval_generator` after the initial states; None (or all levels 0):
+        none, and the run is the clean one bit for bit.
 
     Attributes
     ----------
@@ -192,6 +197,7 @@ class GradientTrainer:
         module_learning_rates: dict[str, float] | None = None,
         device: str | torch.device = "cpu",
         seed: int = 0,
+        noise: Noise | None = None,
     ) -> None:
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -200,6 +206,7 @@ class GradientTrainer:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
+        self.noise = check_noise(noise)
         self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
         self.optimizer = self._make_optimizer(
             optimizer,
@@ -265,6 +272,7 @@ class GradientTrainer:
         self.__dict__.update(state)
         if "schedule_state" not in state:
             self.schedule_state = self.schedule.initial_state()
+        self.noise = check_noise(state.get("noise"))
         self._check_invariants()
         self.schedule_state = self.schedule.check_state(self.schedule_state)
 
@@ -440,7 +448,10 @@ class GradientTrainer:
             The logits of every head.
         """
         h0 = self.model.initial_state(x.shape[0], generator)
-        logits = self.model(x, h0=h0, mask=mask)
+        if self.noise is None:
+            logits = self.model(x, h0=h0, mask=mask)
+        else:
+            logits = self.model(x, h0=h0, mask=mask, generator=generator, noise=self.noise)
         return logits if isinstance(logits, tuple) else (logits,)
 
     def loss(
@@ -512,7 +523,7 @@ class GradientTrainer:
 
         The initial states are drawn batch after batch from :attr:`eval_generator`, as the calls one by
         one would draw them, so the results are those calls' (up to float rounding). A subclass that
-        overrides :meth:`outputs` is evaluated one batch at a time.
+        overrides :meth:`outputs` (or trains with noise) is evaluated one batch at a time.
 
         Parameters
         ----------
@@ -523,7 +534,7 @@ class GradientTrainer:
         list of dict
             One :meth:`evaluate` result per batch.
         """
-        if type(self).outputs is not GradientTrainer.outputs:
+        if type(self).outputs is not GradientTrainer.outputs or self.noise is not None:
             return [self.evaluate(x, y, head) for x, y in batches]
         self.model.eval()
         inputs = [self.prepare_inputs(x) for x, _ in batches]
@@ -551,7 +562,7 @@ class GradientTrainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue identically: model, optimizer, step count, level, RNG states.
 
-        A schedule with a state adds ``"schedule_state"``.
+        A schedule with a state adds ``"schedule_state"``, a trainer with noise ``"noise"``.
         """
         state = {
             "model": self.model.state_dict(),
@@ -564,6 +575,8 @@ class GradientTrainer:
         }
         if self.schedule_state is not None:
             state["schedule_state"] = dict(self.schedule_state)
+        if self.noise is not None:
+            state["noise"] = self.noise.config
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -572,12 +585,15 @@ class GradientTrainer:
         Raises
         ------
         ValueError
-            If the checkpoint was made with another plasticity schedule, or holds a schedule state that
-            this schedule does not write.
+            If the checkpoint was made with another plasticity schedule or noise, or holds a schedule
+            state that this schedule does not write.
         """
         if state["schedule"] != self.schedule.config:
             raise ValueError(f"checkpoint schedule {state['schedule']} differs from {self.schedule.config}")
         schedule_state = self.schedule.check_state(state.get("schedule_state"))
+        noise = None if self.noise is None else self.noise.config
+        if state.get("noise") != noise:
+            raise ValueError(f"checkpoint noise {state.get('noise')} differs from this trainer's {noise}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step_count = int(state["step_count"])

@@ -39,6 +39,7 @@ from torch import nn
 from torch.func import functional_call
 
 from cbreservoir.models.leaky import _FusedLeakyModel
+from cbreservoir.models.noise import check_noise
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.optim import (
     TrainingDivergedError,
@@ -80,9 +81,10 @@ class EnsembleTrainer:
     **trainer_kwargs
         :class:`GradientTrainer` arguments shared by every member (``optimizer``, ``learning_rate``,
         ``momentum``, ``nesterov``, ``weight_decay``, ``clip_norm``, ``module_learning_rates``,
-        ``device``), and ``schedule``: one for all, or a list with one per member (e.g. end-to-end,
-        full-reservoir and interleaved conditions of one architecture in one ensemble), as long as the
-        schedules give every module group the same learning rate.
+        ``device``; ``noise`` only at level 0: noisy training runs solo), and ``schedule``: one for all,
+        or a list with one per member (e.g. end-to-end, full-reservoir and interleaved conditions of one
+        architecture in one ensemble), as long as the schedules give every module group the same learning
+        rate.
 
     Attributes
     ----------
@@ -107,6 +109,11 @@ class EnsembleTrainer:
         if len(seeds) != len(models):
             raise ValueError(f"seeds must have one entry per model ({len(models)}), got {len(seeds)}")
         _check_same_architecture(models)
+        if check_noise(trainer_kwargs.get("noise")) is not None:
+            raise ValueError(
+                "noise during training needs solo GradientTrainers (the batched ensemble runs the clean "
+                f"kernels), got noise={trainer_kwargs['noise']!r}"
+            )
         schedules = _per_member("schedule", trainer_kwargs.pop("schedule", None), len(models))
         self.trainers = [
             GradientTrainer(model, seed=seed, schedule=schedule, **trainer_kwargs)
