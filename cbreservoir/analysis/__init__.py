@@ -1,4 +1,5 @@
-"""What the cerebellum does: dimensionality, timescales, sparseness, ablation, readout recovery; forecasts.
+"""What the cerebellum does: dimensionality, timescales, sparseness, ablation, readout recovery, robustness
+to noise; forecasts.
 
 Pure functions take numpy arrays (or torch tensors) of population activity, ``(samples, units)``
 for dimensionality and sparseness, ``(trials, time, units)`` for timescales.
@@ -40,6 +41,8 @@ _EXPORTS = {
     "ReadoutOnly": ".ablation",
     "RecoveryResult": ".ablation",
     "readout_recovery": ".ablation",
+    "noise_accuracy": ".noise",
+    "noise_curves": ".noise",
     "nrmse": ".forecasting",
     "error_curve": ".forecasting",
     "valid_prediction_time": ".forecasting",

@@ -1,4 +1,5 @@
-"""The ``cbreservoir`` command: ``demo``, ``train``, ``reproduce``, ``sweep``, ``analyze``, ``bench``.
+"""The ``cbreservoir`` command: ``demo``, ``train``, ``reproduce``, ``sweep``, ``analyze``, ``noise``,
+``bench``.
 
 Every subcommand accepts ``--json`` (one JSON document on stdout, nothing else) and ``--quiet`` (no progress
 bars; bars are also off when stdout is not a terminal). Exit codes: 0 success, 1 the work failed, 2 bad
@@ -24,9 +25,11 @@ from collections.abc import Callable, Sequence
 
 from cbreservoir.cli.commands import (
     _render_demo,
+    _render_noise,
     _run_analyze,
     _run_bench,
     _run_demo,
+    _run_noise,
     _run_reproduce,
     _run_sweep,
     _run_train,
@@ -67,6 +70,7 @@ examples:
   cbreservoir sweep grid.yaml --output-dir runs/grid
   cbreservoir analyze --task dms --output-dir runs/analysis
   cbreservoir analyze --task parity --runs runs/study --seed 0   # networks of 'reproduce --keep-checkpoints'
+  cbreservoir noise --runs runs/study --task dms --output-dir runs/noise  # accuracy against noise
   cbreservoir bench --quick
 
 Run 'cbreservoir COMMAND --help' for the options of one command.
@@ -236,6 +240,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="analyse the networks of a finished 'reproduce --keep-checkpoints --output-dir DIR'",
     )
+
+    noise = add(
+        "noise",
+        _run_noise,
+        "Accuracy against noise (input bit flips, cortical state, cerebellar output) of a reproduction's "
+        "networks at a fixed N, cerebellum on and off; summary.md, summary.json and a figure.",
+        "example:\n  cbreservoir noise --runs runs/study --task dms --conditions cbrnn full_reservoir rnn "
+        "--output-dir runs/noise",
+        render=_render_noise,
+    )
+    noise.add_argument(
+        "--runs",
+        required=True,
+        metavar="DIR",
+        help="a finished 'reproduce --keep-checkpoints --output-dir DIR' (its final weights are tested)",
+    )
+    noise.add_argument("--task", default="dms", help="dms, parity or mod3 (%(default)s)")
+    noise.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir rnn")
+    noise.add_argument(
+        "--level",
+        type=_positive_int,
+        default=None,
+        help="the fixed N (default: the highest level every network passed)",
+    )
+    noise.add_argument(
+        "--batches", type=_positive_int, default=20, help="test batches of 64 per point (%(default)s)"
+    )
+    noise.add_argument("--output-dir", default="cbreservoir-noise", help="outputs (%(default)s)")
 
     bench = add(
         "bench",

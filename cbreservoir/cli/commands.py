@@ -120,6 +120,32 @@ def _analysis_settings(settings_class: type, changes: dict[str, Any]) -> Any:
         return settings_class(**changes)
 
 
+def _run_noise(args: argparse.Namespace) -> dict:
+    run_noise = _backend("cbreservoir.experiments.noise", "run_noise")
+    from cbreservoir.experiments.noise import NOISE_CONDITIONS
+    from cbreservoir.experiments.reproduce import check_conditions
+    from cbreservoir.tasks import N_CLASSES
+
+    _check_choice("task", args.task, list(N_CLASSES))
+    with _usage_errors():
+        conditions = check_conditions(args.conditions or NOISE_CONDITIONS)
+    return run_noise(
+        args.runs,
+        args.output_dir,
+        task=args.task,
+        conditions=conditions,
+        level=args.level,
+        n_batches=args.batches,
+        progress=args.progress,
+    )
+
+
+def _render_noise(result: dict) -> str:
+    from cbreservoir.experiments.noise import markdown_noise
+
+    return markdown_noise(result)
+
+
 def _run_bench(args: argparse.Namespace) -> dict:
     run_speed_benchmarks = _backend("cbreservoir.experiments.bench", "run_speed_benchmarks")
     from cbreservoir.experiments.bench import format_table, result_to_json

@@ -123,7 +123,8 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "schedule",
         str,
         "end_to_end",
-        "plasticity schedule: end_to_end, full_reservoir, interleaved, reduced_recurrent (curriculum only)",
+        "plasticity schedule: end_to_end, full_reservoir, interleaved, reduced_recurrent, adaptive "
+        "(curriculum only)",
         "NAME",
     ),
     _Option(

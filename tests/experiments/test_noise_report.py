@@ -1,0 +1,64 @@
+"""``cbreservoir noise``: accuracy-vs-noise curves of a reproduction's kept networks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cbreservoir.cli import main
+from cbreservoir.experiments.noise import run_noise
+from cbreservoir.experiments.reproduce import get_profile, reproduce
+
+LEVELS = {"input_flip": (0.0, 0.5), "state": (0.0, 1.0), "cerebellum": (0.0, 1.0)}
+
+
+@pytest.fixture(scope="module")
+def reproduction(tmp_path_factory):
+    output = tmp_path_factory.mktemp("kept")
+    profile = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, batch_size=8)
+    reproduce(
+        "dms",
+        profile=profile,
+        output_dir=output,
+        seeds=[0, 1],
+        conditions=["cbrnn", "full_reservoir", "rnn"],
+        backend="sequential",
+        keep_checkpoints=True,
+        progress=False,
+    )
+    return output
+
+
+def test_curves_pool_the_networks_with_intervals_and_the_cerebellum_off(reproduction, tmp_path):
+    result = run_noise(reproduction, tmp_path, noise_levels=LEVELS, n_batches=2, batch_size=8, progress=False)
+    assert result["networks"] == {"cbrnn": [0, 1], "full_reservoir": [0, 1], "rnn": [0, 1]}
+    cbrnn = result["curves"]["cbrnn"]["state"]
+    assert cbrnn["n"] == 2 and cbrnn["noise"] == [0.0, 1.0]
+    assert all(low <= mean <= high for low, mean, high in zip(cbrnn["intact"]["low"], cbrnn["intact"]["mean"],
+                                                              cbrnn["intact"]["high"], strict=True))  # fmt: skip
+    assert result["curves"]["rnn"]["state"]["ablated"] is None  # no cerebellum to switch off
+    rows = result["per_network"]["cbrnn"]["0"]["cerebellum"]
+    assert rows[1]["ablated"] == rows[0]["ablated"]  # cerebellar noise does nothing with it switched off
+    assert json.loads((tmp_path / "summary.json").read_text())["level"] == result["level"]
+    assert "## state" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "noise_dms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_command_runs_and_refuses_a_directory_without_networks(reproduction, tmp_path, capsys):
+    arguments = [
+        "noise",
+        "--runs",
+        str(reproduction),
+        "--conditions",
+        "cbrnn",
+        "--batches",
+        "1",
+        "--level",
+        "2",
+    ]
+    assert main([*arguments, "--output-dir", str(tmp_path / "out"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["level"] == 2
+    assert main(["noise", "--runs", str(tmp_path), "--output-dir", str(tmp_path / "x")]) == 1
+    assert "no settings.json" in capsys.readouterr().err
+    assert main(["noise", "--runs", str(reproduction), "--task", "multitask"]) == 2
