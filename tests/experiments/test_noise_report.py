@@ -35,8 +35,9 @@ def test_curves_pool_the_networks_with_intervals_and_the_cerebellum_off(reproduc
     assert result["networks"] == {"cbrnn": [0, 1], "full_reservoir": [0, 1], "rnn": [0, 1]}
     cbrnn = result["curves"]["cbrnn"]["state"]
     assert cbrnn["n"] == 2 and cbrnn["noise"] == [0.0, 1.0]
-    assert all(low <= mean <= high for low, mean, high in zip(cbrnn["intact"]["low"], cbrnn["intact"]["mean"],
-                                                              cbrnn["intact"]["high"], strict=True))  # fmt: skip
+    intact = cbrnn["intact"]
+    bounds = zip(intact["low"], intact["mean"], intact["high"], strict=True)
+    assert all(low <= mean <= high for low, mean, high in bounds)
     assert result["curves"]["rnn"]["state"]["ablated"] is None  # no cerebellum to switch off
     rows = result["per_network"]["cbrnn"]["0"]["cerebellum"]
     assert rows[1]["ablated"] == rows[0]["ablated"]  # cerebellar noise does nothing with it switched off
