@@ -207,7 +207,7 @@ def _write_outputs(
     runs: Sequence[dict], tasks: Sequence[str], profile: Profile, output: Path, scaling: bool
 ) -> dict:
     """Summaries, the Markdown table, ``summary.json`` / ``summary.md`` and the figures."""
-    from cbreservoir.experiments.reproduce.figures import plot_learning_curves, plot_scaling
+    from cbreservoir.experiments.reproduce.figures import plot_continual, plot_learning_curves, plot_scaling
     from cbreservoir.experiments.reproduce.summary import markdown_table, summarize_task
     from cbreservoir.utils.strict_json import json_ready
 
@@ -224,6 +224,9 @@ def _write_outputs(
     figures = []
     for summary in summaries:
         task_runs = [run for run in runs if run["task"] == summary["task"]]
+        if summary["task"] == "continual":
+            figures.append(plot_continual(task_runs, path=output / "curves_continual.png"))
+            continue
         figures.append(
             plot_learning_curves(
                 summary["task"],
