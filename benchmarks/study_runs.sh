@@ -17,7 +17,7 @@ run --task multitask --keep-checkpoints --output-dir "$results/multitask"
 run --task switching --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/switching"
 # 2. mod-3 (the study's extension)
 run --task mod3 --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/mod3"
-# 3. continual learning DMS -> parity -> DMS (task cue, switch pulse, 100 epochs per phase at N = 4)
+# 3. continual learning DMS -> parity -> DMS (task cue, switch pulse, 100 epochs per phase at N = 3)
 run --task continual --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/continual"
 # 4. controls: GRU with and without the cerebellar bias, the recurrent auxiliary module
 run --task dms parity --conditions gru gru_cb rnn_aux --output-dir "$results/controls"

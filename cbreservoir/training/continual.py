@@ -79,7 +79,7 @@ class ContinualTrainer(CurriculumTrainer):
         self,
         trainer: SupportsCurriculum,
         task: str = "continual",
-        start_level: int = 4,
+        start_level: int = 3,
         steps_per_epoch: int = 100,
         test_batches: int = 50,
         batch_size: int = 64,

@@ -132,7 +132,7 @@ def test_continual_cells_run_alone_and_as_an_ensemble_with_the_same_numbers():
         make_cell("continual", condition, seed=0, profile=profile)
         for condition in ("cbrnn", "full_reservoir")
     ]
-    assert cells[0]["continual"] == {"level": 4, "phase_epochs": 1}
+    assert cells[0]["continual"] == {"level": 3, "phase_epochs": 1}
     together = run_ensemble(cells)
     for cell, run in zip(cells, together, strict=True):
         alone = run_cell(cell)
