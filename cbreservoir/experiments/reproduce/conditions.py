@@ -53,9 +53,9 @@ STUDY_TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
 #: and the continual plan DMS -> parity -> DMS (:mod:`cbreservoir.training.continual`).
 TASKS: tuple[str, ...] = (*STUDY_TASKS, "mod3", "continual")
 
-#: The continual plan's fixed level N (PAPER.md gives none. Measured on the study profile, seed 0, DMS from
-#: scratch: at N = 3 CB-RNN / RNN-only / full reservoir reach the criterion in 26 / 24 / 43 epochs; at N = 4 none
-#: did in 40 epochs (accuracy 0.68-0.75)) and its epochs per phase (the authors': 100; a profile with fewer
+#: The continual plan's fixed level N (PAPER.md gives none; benchmarks/continual_level.py, study profile,
+#: seed 0, DMS from scratch: at N = 3 CB-RNN / RNN-only / full reservoir reach the criterion in 26 / 24 / 43
+#: epochs, at N = 4 none did in 40 epochs) and its epochs per phase (the authors': 100; a profile with fewer
 #: epochs uses its own ``n_epochs``).
 CONTINUAL_LEVEL = 3
 CONTINUAL_PHASE_EPOCHS = 100
