@@ -24,4 +24,4 @@ run --task dms parity --conditions gru gru_cb rnn_aux --output-dir "$results/con
 # 5. the granule sweep G = 64/128/256/512 against the authors' matched RNN-only sizes 128/160/202/272
 run --task dms parity --conditions cbrnn rnn --scaling --output-dir "$results/scaling"
 # 6. the headline with the study's 8 networks per condition (seeds 4-7 added to the committed 0-3)
-run --task dms parity --seeds 8 --output-dir "$results"
+run --task dms parity --seeds 8 --keep-checkpoints --output-dir "$results"
