@@ -17,9 +17,11 @@ run --task multitask --keep-checkpoints --output-dir "$results/multitask"
 run --task switching --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/switching"
 # 2. mod-3 (the study's extension)
 run --task mod3 --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/mod3"
-# 3. controls: GRU with and without the cerebellar bias, the recurrent auxiliary module
+# 3. continual learning DMS -> parity -> DMS (task cue, switch pulse, 100 epochs per phase at N = 3)
+run --task continual --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/continual"
+# 4. controls: GRU with and without the cerebellar bias, the recurrent auxiliary module
 run --task dms parity --conditions gru gru_cb rnn_aux --output-dir "$results/controls"
-# 4. the granule sweep G = 64/128/256/512 against the authors' matched RNN-only sizes 128/160/202/272
+# 5. the granule sweep G = 64/128/256/512 against the authors' matched RNN-only sizes 128/160/202/272
 run --task dms parity --conditions cbrnn rnn --scaling --output-dir "$results/scaling"
-# 5. the headline with the study's 8 networks per condition (seeds 4-7 added to the committed 0-3)
-run --task dms parity --seeds 8 --output-dir "$results"
+# 6. the headline with the study's 8 networks per condition (seeds 4-7 added to the committed 0-3)
+run --task dms parity --seeds 8 --keep-checkpoints --output-dir "$results"

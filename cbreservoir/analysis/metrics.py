@@ -57,6 +57,7 @@ __all__ = [
     "active_mean_level",
     "active_auc",
     "inactive_task_accuracy",
+    "continual_metrics",
     "compare_groups",
 ]
 
@@ -221,6 +222,61 @@ def inactive_task_accuracy(records: Sequence[dict], n_epochs: int | None = None)
     if switched is None:
         return None
     return float(np.mean([r["head_accuracies"][1 - r["active_head"]] for r in window[switched:]]))
+
+
+def continual_metrics(records: Sequence[dict], phase_epochs: int) -> dict[str, Any]:
+    """Epochs to criterion per phase, accuracies after each phase's budget and the savings ratio.
+
+    For a run of the continual plan (:class:`~cbreservoir.training.ContinualTrainer`): phase p holds epochs
+    ``p * phase_epochs + 1 .. (p + 1) * phase_epochs``; its epochs to criterion E_p is the 1-based epoch
+    within the phase of its first ``solved`` epoch (active-task test accuracy at the threshold), None if
+    none. The savings ratio compares the first phase with the repeated one (the same task again, the last
+    phase): ``(E_first − E_repeated) / E_first``; a repeated phase that never reaches the criterion counts as
+    ``phase_epochs + 1`` (``savings_censored``); None when the first phase never reached it.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        The epoch records (``history["records"]`` of a run record): ``solved``, ``active_head``,
+        ``head_accuracies``.
+    phase_epochs : int
+
+    Returns
+    -------
+    dict
+        ``epochs_to_criterion`` (one per phase), ``final_accuracy`` (the active head's test accuracy at each
+        phase's last epoch: the fixed-budget accuracy), ``final_inactive_accuracy`` (the other head's, on its
+        own cue: forgetting), ``savings``, ``savings_censored``.
+
+    Examples
+    --------
+    >>> def record(solved, head):
+    ...     return {"solved": solved, "active_head": head, "head_accuracies": [0.99 if solved else 0.6, 0.5]}
+    >>> plan = [record(s, h) for s, h in [(0, 0), (1, 0), (0, 1), (0, 1), (1, 0), (1, 0)]]
+    >>> metrics = continual_metrics(plan, phase_epochs=2)
+    >>> metrics["epochs_to_criterion"], metrics["savings"]
+    ([2, None, 1], 0.5)
+    """
+    phases = [list(records)[start : start + phase_epochs] for start in range(0, len(records), phase_epochs)]
+    if not phases or len(phases[-1]) != phase_epochs:
+        raise ValueError(
+            f"expected whole phases of {phase_epochs} epochs, got {len(records)} epoch records"
+        )
+    reached = [next((i + 1 for i, record in enumerate(phase) if record["solved"]), None) for phase in phases]
+    first, repeated = reached[0], reached[-1]
+    censored = repeated is None
+    savings = None
+    if first is not None and len(phases) > 1:
+        savings = (first - (phase_epochs + 1 if censored else repeated)) / first
+    return {
+        "epochs_to_criterion": reached,
+        "final_accuracy": [float(p[-1]["head_accuracies"][p[-1]["active_head"]]) for p in phases],
+        "final_inactive_accuracy": [
+            float(p[-1]["head_accuracies"][1 - p[-1]["active_head"]]) for p in phases
+        ],
+        "savings": savings,
+        "savings_censored": censored and savings is not None,
+    }
 
 
 def _ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -133,14 +133,15 @@ def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) ->
 
 
 def _check_curriculum(settings: dict[str, Any]) -> None:
-    from cbreservoir.experiments.reproduce.conditions import CONDITIONS, TASKS
+    from cbreservoir.experiments.reproduce.conditions import CONDITIONS
+    from cbreservoir.training.curriculum import CURRICULUM_TASKS
     from cbreservoir.training.schedules import SCHEDULES
 
     if settings["epochs"] is None:
         raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
     model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
     _check_choice("model", settings["model"], model_kinds)
-    _check_choice("task", settings["task"], TASKS)
+    _check_choice("task", settings["task"], CURRICULUM_TASKS)
     _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
 
 
@@ -234,7 +235,11 @@ def _train_curriculum(settings: Mapping[str, Any], progress: bool) -> tuple[dict
     Resumable with ``checkpoint_dir``; member i of an ensemble is the solo run with seed ``seed + i``.
     The optimiser and curriculum arguments are those a reproduction profile with the same values sets.
     """
-    from cbreservoir.experiments.reproduce.conditions import INTERLEAVE_PERIOD, build_condition_model
+    from cbreservoir.experiments.reproduce.conditions import (
+        FROZEN_CORE,
+        INTERLEAVE_PERIOD,
+        build_condition_model,
+    )
     from cbreservoir.experiments.reproduce.profiles import Profile
     from cbreservoir.experiments.reproduce.run import curriculum_settings, optimizer_settings
     from cbreservoir.models import count_parameters
@@ -257,7 +262,10 @@ def _train_curriculum(settings: Mapping[str, Any], progress: bool) -> tuple[dict
         build_condition_model(settings["model"], task, n_granule=settings["n_granule"], seed=seed)
         for seed in seeds
     ]
-    schedule_options = {"k": INTERLEAVE_PERIOD[task]} if settings["schedule"] == "interleaved" else {}
+    schedule_options = {
+        "interleaved": {"k": INTERLEAVE_PERIOD[task], "frozen_core": FROZEN_CORE[task]},
+        "full_reservoir": {"frozen_core": FROZEN_CORE[task]},
+    }.get(settings["schedule"], {})
     trainer_options = {
         **optimizer_settings(profile),
         "schedule": make_schedule(settings["schedule"], **schedule_options),

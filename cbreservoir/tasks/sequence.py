@@ -68,11 +68,18 @@ MULTITASK_TASKS: tuple[str, str] = ("dms", "parity")
 #: Steps at the start of every trial that carry the switch pulse in task switching.
 SWITCH_PULSE_STEPS = 3
 
-#: Bytes per trial step of a batch: the uint8 bits and the float32 input (two channels at most).
-_BATCH_BYTES_PER_STEP = 1 + 2 * 4
+#: Bytes per trial step of a batch: the uint8 bits and the float32 input (four channels at most).
+_BATCH_BYTES_PER_STEP = 1 + 4 * 4
 
 #: Curriculum levels per stage of the switching plan (DMS 2–4, parity 5–9, DMS 10–14, ...).
 SWITCH_PERIOD = 5
+
+#: The continual-learning plan: one phase per entry (DMS, then parity, then DMS again), one head per task
+#: in :data:`MULTITASK_TASKS` order.
+CONTINUAL_PLAN: tuple[str, ...] = ("dms", "parity", "dms")
+
+#: The two-head settings (heads :data:`MULTITASK_TASKS`).
+TWO_HEAD_TASKS: tuple[str, ...] = ("multitask", "switching", "continual")
 
 
 class TaskSpec(NamedTuple):
@@ -96,7 +103,7 @@ def _check_task(task: str) -> None:
 
 def min_level(task: str) -> int:
     """Smallest meaningful level N of ``task`` (2 for DMS and the two-head settings, else 1)."""
-    if task in ("multitask", "switching"):
+    if task in TWO_HEAD_TASKS:
         return max(_MIN_LEVEL[name] for name in MULTITASK_TASKS)
     _check_task(task)
     return _MIN_LEVEL[task]
@@ -116,19 +123,22 @@ def task_spec(task: str) -> TaskSpec:
     Parameters
     ----------
     task : str
-        ``"dms"``, ``"parity"``, ``"mod3"``, ``"multitask"`` or ``"switching"``.
+        ``"dms"``, ``"parity"``, ``"mod3"``, ``"multitask"``, ``"switching"`` or ``"continual"``.
 
     Returns
     -------
     TaskSpec
         ``("dms") -> TaskSpec(1, 2)``, ``("mod3") -> TaskSpec(1, 3)``,
-        ``("multitask") -> TaskSpec(1, (2, 2))``, ``("switching") -> TaskSpec(2, (2, 2))``.
+        ``("multitask") -> TaskSpec(1, (2, 2))``, ``("switching") -> TaskSpec(2, (2, 2))``,
+        ``("continual") -> TaskSpec(4, (2, 2))`` (bits, the two-channel task cue, the pulse).
     """
     heads = tuple(N_CLASSES[name] for name in MULTITASK_TASKS)
     if task == "multitask":
         return TaskSpec(1, heads)
     if task == "switching":
         return TaskSpec(2, heads)
+    if task == "continual":
+        return TaskSpec(2 + len(MULTITASK_TASKS), heads)
     _check_task(task)
     return TaskSpec(1, N_CLASSES[task])
 
@@ -289,6 +299,37 @@ def make_switching_batch(
     return make_multitask_batch(
         n, batch_size=batch_size, seed=seed, tasks=MULTITASK_TASKS, pulse_steps=SWITCH_PULSE_STEPS
     )
+
+
+def make_continual_batch(
+    task: str, n: int, *, batch_size: int, seed: SeedLike
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """One continual-learning minibatch cued as ``task``: bits, a one-hot task cue and the switch pulse.
+
+    Parameters
+    ----------
+    task : str
+        The cued task, one of :data:`MULTITASK_TASKS`.
+    n : int
+        Task level N (>= 2).
+    batch_size : int
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    x : ndarray of float32, shape (batch_size, M, 4)
+        Channel 0 the bits, channels 1–2 the one-hot cue of ``task`` (DMS, parity; constant over the
+        trial), channel 3 the pulse (1 for the first 3 steps of each trial).
+    y : tuple (y_dms, y_parity) of int64 ndarrays (batch_size,)
+        Both tasks' labels of the same sequences (the cued task's head is the one that trains and is
+        scored).
+    """
+    if task not in MULTITASK_TASKS:
+        raise ValueError(f"task must be one of {list(MULTITASK_TASKS)}, got {task!r}")
+    x, y = make_switching_batch(n, batch_size=batch_size, seed=seed)
+    cue = np.zeros((*x.shape[:2], len(MULTITASK_TASKS)), dtype=np.float32)
+    cue[:, :, MULTITASK_TASKS.index(task)] = 1.0
+    return np.concatenate([x[:, :, :1], cue, x[:, :, 1:]], axis=2), y
 
 
 def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:

@@ -19,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "CurriculumTrainer": ".curriculum",
     "CurriculumHistory": ".curriculum",
     "EpochRecord": ".curriculum",
+    "ContinualTrainer": ".continual",
+    "make_curriculum": ".continual",
     "EnsembleTrainer": ".ensemble",
     "EnsembleCurriculumTrainer": ".ensemble",
     "train_fixed_level": ".ensemble",

@@ -194,10 +194,12 @@ def _check_curriculum(
     batch_size: Any,
     threshold: Any,
     seed: Any,
+    *,
+    tasks: tuple[str, ...] = CURRICULUM_TASKS,
 ) -> None:
     """The curriculum's settings, as the constructor (and so the command line) accepts them."""
-    if not isinstance(task, str) or task not in CURRICULUM_TASKS:
-        raise ValueError(f"task must be one of {list(CURRICULUM_TASKS)}, got {task!r}")
+    if not isinstance(task, str) or task not in tasks:
+        raise ValueError(f"task must be one of {list(tasks)}, got {task!r}")
     for name, value in [
         ("steps_per_epoch", steps_per_epoch),
         ("test_batches", test_batches),
@@ -214,12 +216,15 @@ def _check_curriculum(
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
 
 
-def _check_progress(history: Any, level: Any, *, task: str, start_level: int, threshold: float) -> None:
+def _check_progress(
+    history: Any, level: Any, *, task: str, start_level: int, threshold: float, advances: bool = True
+) -> None:
     """A history and a next level that a run of these settings can have produced.
 
     The records are numbered 1, 2, ...; the first runs at ``start_level`` and each next one a level
     higher exactly when the one before was solved (its accuracy reached ``threshold``); the next level
     follows the last record the same way. So the level can be no larger than the epochs recorded allow.
+    With ``advances=False`` (a fixed-level plan) every record and the next level are at ``start_level``.
 
     Raises
     ------
@@ -257,7 +262,7 @@ def _check_progress(history: Any, level: Any, *, task: str, start_level: int, th
             raise ValueError(f"{where}: head_accuracies must be a tuple of numbers")
         if record.active_head is not None and type(record.active_head) is not int:
             raise ValueError(f"{where}: active_head must be None or an int, got {record.active_head!r:.40}")
-        expected += record.solved
+        expected += record.solved and advances
     if type(level) is not int or level != expected:
         raise ValueError(
             f"the next level must be {expected} (the start level plus the epochs solved), got {level!r:.40}"
@@ -422,6 +427,9 @@ class CurriculumTrainer:
         The level the next epoch will run at.
     """
 
+    #: The tasks this class runs.
+    TASKS: tuple[str, ...] = CURRICULUM_TASKS
+
     def __init__(
         self,
         trainer: SupportsCurriculum,
@@ -437,7 +445,9 @@ class CurriculumTrainer:
         *,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
-        _check_curriculum(task, start_level, steps_per_epoch, test_batches, batch_size, threshold, seed)
+        _check_curriculum(
+            task, start_level, steps_per_epoch, test_batches, batch_size, threshold, seed, tasks=self.TASKS
+        )
         if settings is not None and not isinstance(settings, Mapping):
             raise TypeError(f"settings must be a mapping of JSON-ready values, got {type(settings).__name__}")
         try:  # round trip: the record compared on resume is what a checkpoint stores
@@ -519,16 +529,15 @@ class CurriculumTrainer:
         history, the level advanced when solved and the checkpoints written. :meth:`run_epoch` drives it
         with this object's trainer; an ensemble drives its members' coroutines in lock step.
         """
-        level, head = self.level, self.active_head(self.level)
+        level, head = self.level, self._epoch_head()
         start = time.perf_counter()
         train_losses = []
         for _ in range(self.steps_per_epoch):
-            x, y = self._draw(level)
+            x, y = self._draw_training(level, head)
             train_losses.append(float((yield "train_step", (x, y, head))))
-        batches = [self._draw(level) for _ in range(self.test_batches)]
+        batches = self._draw_tests(level)
         results = yield "evaluate_batches", (batches,)
-        accuracies = [self._head_accuracies(result) for result in results]
-        head_accuracies = tuple(np.mean(accuracies, axis=0).tolist())
+        head_accuracies = self._test_accuracies(results)
         test_loss = float(np.mean([float(result["loss"]) for result in results]))
         accuracy = head_accuracies[head] if head is not None else min(head_accuracies)
         record = EpochRecord(
@@ -546,11 +555,33 @@ class CurriculumTrainer:
         observe_epoch = getattr(self.trainer, "observe_epoch", None)
         if observe_epoch is not None:  # a schedule that decides from the history (adaptive) learns of it
             observe_epoch(level=record.level, solved=record.solved, test_loss=record.test_loss)
+        self._advance(record)
+        self._save(record)
+        return record
+
+    # -- the hooks of one epoch (a subclass changes the plan: training.continual) ----------------------
+    def _epoch_head(self) -> int | None:
+        """The head that trains and decides this epoch (None: all heads)."""
+        return self.active_head(self.level)
+
+    def _draw_training(self, level: int, head: int | None) -> Batch:
+        """One training batch of this epoch."""
+        return self._draw(level)
+
+    def _draw_tests(self, level: int) -> list[Batch]:
+        """The epoch's test batches."""
+        return [self._draw(level) for _ in range(self.test_batches)]
+
+    def _test_accuracies(self, results: list[dict[str, Any]]) -> tuple[float, ...]:
+        """Every head's mean test accuracy over the test batches' ``evaluate`` results."""
+        accuracies = [self._head_accuracies(result) for result in results]
+        return tuple(np.mean(accuracies, axis=0).tolist())
+
+    def _advance(self, record: EpochRecord) -> None:
+        """After the epoch: a solved level moves the curriculum (and the trainer's plasticity) to N + 1."""
         if record.solved:
             self.level += 1
             self.trainer.set_level(self.level)
-        self._save(record)
-        return record
 
     def _call(self, kind: str, arguments: tuple) -> Any:
         """Make the trainer call an :meth:`epoch_steps` request asks for."""
@@ -631,13 +662,7 @@ class CurriculumTrainer:
         )
         try:
             history = CurriculumHistory.from_dict(payload["history"])
-            _check_progress(
-                history,
-                payload["level"],
-                task=self.task,
-                start_level=self.start_level,
-                threshold=self.threshold,
-            )
+            self._check_history(history, payload["level"])
             data_rng = check_bit_generator_state(payload["data_rng"], "data_rng")
             if data_rng["bit_generator"] != type(self._rng.bit_generator).__name__:
                 raise ValueError(f"data_rng must be a {type(self._rng.bit_generator).__name__} state")
@@ -680,8 +705,8 @@ class CurriculumTrainer:
                 f"from the caller, never from a file); it lacks {sorted(expected - set(state))} and has "
                 f"{sorted(set(state) - expected)[:5]}"
             )
-        config = {key: state[key] for key in self._CONFIG_FIELDS}
-        _check_curriculum(**config)
+        config = {key: state[key] for key in CurriculumTrainer._CONFIG_FIELDS}
+        _check_curriculum(**config, tasks=self.TASKS)
         if type(state["progress"]) is not bool:
             raise ValueError(f"progress must be a bool, got {state['progress']!r:.40}")
         if not isinstance(state["settings"], dict):
@@ -700,6 +725,12 @@ class CurriculumTrainer:
         self.__dict__.update(state)
         self.checkpoint_dir = None
 
+    def _check_history(self, history: Any, level: Any) -> None:
+        """Raise ``ValueError`` unless ``history`` and the next ``level`` fit this run's plan."""
+        _check_progress(
+            history, level, task=self.task, start_level=self.start_level, threshold=self.threshold
+        )
+
     def _has_checkpoint(self) -> bool:
         return self.checkpoint_dir is not None and (self.checkpoint_dir / LAST_CHECKPOINT).is_file()
 
@@ -708,7 +739,11 @@ class CurriculumTrainer:
         """Resume from ``checkpoint_dir`` if nothing has run here yet, and set the trainer's level."""
         if len(self.history) == 0 and self._has_checkpoint():
             self._resume()
-        self.trainer.set_level(self.level)
+        self.trainer.set_level(self._plasticity_level())
+
+    def _plasticity_level(self) -> int:
+        """The level the trainer's plasticity schedule follows: the curriculum's level."""
+        return self.level
 
     def run(self, n_epochs: int) -> CurriculumHistory:
         """Train until the history holds ``n_epochs`` epochs (the epoch budget) and return it.

@@ -93,8 +93,8 @@ def test_bad_usage_exits_2_with_a_message(capsys, argv, message):
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
     [
-        ("--model", "transformer", "['cbrnn', 'rnn', 'gru', 'gru_cb', 'lstm', 'lstm_cb']"),
-        ("--task", "chess", "['dms', 'parity', 'multitask', 'switching']"),
+        ("--model", "transformer", "['cbrnn', 'rnn', 'gru', 'gru_cb', 'lstm', 'lstm_cb', 'rnn_aux']"),
+        ("--task", "chess", "['dms', 'parity', 'mod3', 'multitask', 'switching']"),
         ("--schedule", "sometimes", "['end_to_end', 'full_reservoir', 'interleaved', 'reduced_recurrent']"),
     ],
 )

@@ -208,3 +208,13 @@ def test_figures_are_written(tmp_path):
 def test_config_errors_name_the_key_and_allowed_values(tmp_path, config, match):
     with pytest.raises((ValueError, TypeError), match=match):
         run_config_sweep({"output_dir": str(tmp_path), **config}, progress=False)
+
+
+def test_environments_count_the_runs_of_each_software_version_set():
+    from cbreservoir.experiments.reproduce.pipeline import _environment_note, environments
+
+    old, new = {"numpy": "2.3.5", "torch": "2.13.0"}, {"numpy": "2.4.6", "torch": "2.13.0"}
+    runs = [{"versions": old}, {"versions": new}, {"versions": old}, {}]
+    assert environments(runs) == [{**old, "runs": 2}, {**new, "runs": 1}, {"runs": 1}]
+    note = _environment_note(environments(runs))
+    assert "* 2 runs: numpy 2.3.5, torch 2.13.0" in note and "same versions" in note

@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # torch is imported by the functions that build models, not b
 
 __all__ = [
     "AUTHORS_MATCHED_UNITS",
+    "CONTINUAL_LEVEL",
+    "CONTINUAL_PHASE_EPOCHS",
     "CONDITIONS",
     "EXTRA_CONDITIONS",
     "FEEDFORWARD_TASKS",
@@ -49,19 +51,35 @@ __all__ = [
 #: Tasks of the study's main comparison (what ``reproduce`` runs when no task is named).
 STUDY_TASKS: tuple[str, ...] = ("dms", "parity", "multitask", "switching")
 
-#: Every task ``reproduce`` runs: the study's and its mod-3 extension (label = sum of the last N bits mod 3).
-TASKS: tuple[str, ...] = (*STUDY_TASKS, "mod3")
+#: Every task ``reproduce`` runs: the study's, its mod-3 extension (label = sum of the last N bits mod 3)
+#: and the continual plan DMS -> parity -> DMS (:mod:`cbreservoir.training.continual`).
+TASKS: tuple[str, ...] = (*STUDY_TASKS, "mod3", "continual")
+
+#: The continual plan's fixed level N (PAPER.md gives none; benchmarks/continual_level.py, study profile,
+#: seed 0, DMS from scratch: at N = 3 CB-RNN / RNN-only / full reservoir reach the criterion in 26 / 24 / 43
+#: epochs, at N = 4 none did in 40 epochs) and its epochs per phase (the authors': 100; a profile with fewer
+#: epochs uses its own ``n_epochs``).
+CONTINUAL_LEVEL = 3
+CONTINUAL_PHASE_EPOCHS = 100
 
 #: Conditions of the granule scaling sweep (CB-RNN with G granule units vs the matched RNN-only).
 SCALING_CONDITIONS: tuple[str, ...] = ("cbrnn", "rnn")
 
 #: Interleaving period k of the ``"interleaved"`` condition per task (the study: 10 for DMS, 5 otherwise).
 #: Mod-3 (not in the study's interleaved table) takes parity's period, its closest task.
-INTERLEAVE_PERIOD: dict[str, int] = {"dms": 10, "parity": 5, "multitask": 5, "switching": 5, "mod3": 5}
+INTERLEAVE_PERIOD: dict[str, int] = {
+    "dms": 10,
+    "parity": 5,
+    "multitask": 5,
+    "switching": 5,
+    "mod3": 5,
+    "continual": 5,
+}
 
 #: What the frozen-core conditions (full reservoir, interleaved, adaptive) freeze after N = 2, per task
 #: family, as the authors' code does: single tasks the whole core (input and recurrent layers with their
-#: biases); multitask and task switching only the recurrent layer (W_h, b_h): the input layer and the heads
+#: biases); multitask, task switching and continual learning only the recurrent layer (W_h, b_h): the input
+#: layer and the heads
 #: keep learning.
 FROZEN_CORE: dict[str, str] = {
     "dms": "all",
@@ -69,6 +87,7 @@ FROZEN_CORE: dict[str, str] = {
     "mod3": "all",
     "multitask": "recurrent",
     "switching": "recurrent",
+    "continual": "recurrent",
 }
 
 #: The authors' parameter-matched pairs of the granule sweep: CB-RNN with G granule units <-> RNN-only with

@@ -17,7 +17,7 @@ from cbreservoir.experiments.sweep import cell_id, run_sweep
 from cbreservoir.utils.files import atomic_write_text, directory_lock, read_small_file
 from cbreservoir.utils.validation import check_resume_settings
 
-__all__ = ["SETTINGS_FILE", "build_cells", "read_settings", "reproduce", "run_config_sweep"]
+__all__ = ["SETTINGS_FILE", "build_cells", "environments", "read_settings", "reproduce", "run_config_sweep"]
 
 #: Name of the record of a reproduction's settings in its output directory.
 SETTINGS_FILE = "settings.json"
@@ -205,7 +205,7 @@ def _write_outputs(
     runs: Sequence[dict], tasks: Sequence[str], profile: Profile, output: Path, scaling: bool
 ) -> dict:
     """Summaries, the Markdown table, ``summary.json`` / ``summary.md`` and the figures."""
-    from cbreservoir.experiments.reproduce.figures import plot_learning_curves, plot_scaling
+    from cbreservoir.experiments.reproduce.figures import plot_continual, plot_learning_curves, plot_scaling
     from cbreservoir.experiments.reproduce.summary import markdown_table, summarize_task
     from cbreservoir.utils.strict_json import json_ready
 
@@ -222,6 +222,9 @@ def _write_outputs(
     figures = []
     for summary in summaries:
         task_runs = [run for run in runs if run["task"] == summary["task"]]
+        if summary["task"] == "continual":
+            figures.append(plot_continual(task_runs, path=output / "curves_continual.png"))
+            continue
         figures.append(
             plot_learning_curves(
                 summary["task"],
@@ -235,19 +238,51 @@ def _write_outputs(
             figures.append(
                 plot_scaling(summary["task"], rows, path=output / f"scaling_{summary['task']}.png")
             )
+    versions = environments(runs)
     atomic_write_text(
         output / "summary.json",
         json.dumps(
-            json_ready({"profile": profile.settings(), "summaries": summaries}), indent=1, allow_nan=False
+            json_ready({"profile": profile.settings(), "versions": versions, "summaries": summaries}),
+            indent=1,
+            allow_nan=False,
         ),
     )
-    atomic_write_text(output / "summary.md", f"# Reproduction summary (profile {profile.name!r})\n\n{table}")
+    atomic_write_text(
+        output / "summary.md",
+        f"# Reproduction summary (profile {profile.name!r})\n\n{table}\n{_environment_note(versions)}",
+    )
     files = {"summary_json": str(output / "summary.json"), "summary_md": str(output / "summary.md")}
     return {
         "summaries": summaries,
         "table": table,
         "files": {**files, "figures": [str(path) for path in figures]},
     }
+
+
+def environments(runs: Sequence[dict]) -> list[dict]:
+    """The distinct software environments (``versions`` of the run records) the runs were trained in, each
+    with its number of runs; records without versions are counted under ``{}``."""
+    counts: dict[str, list] = {}
+    for run in runs:
+        versions = run.get("versions", {})
+        key = json.dumps(versions, sort_keys=True)
+        counts.setdefault(key, [versions, 0])[1] += 1
+    return [{**versions, "runs": count} for versions, count in counts.values()]
+
+
+def _environment_note(versions: Sequence[dict]) -> str:
+    """The summary's last paragraph: where the runs were trained, and why that matters."""
+    lines = [
+        f"* {entry['runs']} runs: "
+        + ", ".join(f"{key} {value}" for key, value in entry.items() if key not in ("runs", "platform"))
+        for entry in versions
+    ]
+    return (
+        "Environments the runs were trained in (the same seeds give the same numbers only with the same "
+        "versions: float rounding differs between numpy/torch releases and moves threshold crossings):\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def run_config_sweep(config: Mapping | str | os.PathLike, progress: bool = True, **overrides: object) -> dict:

@@ -10,16 +10,20 @@ from pathlib import Path
 
 from cbreservoir.experiments.reproduce.conditions import (
     CONDITIONS,
+    CONTINUAL_LEVEL,
+    CONTINUAL_PHASE_EPOCHS,
     FEEDFORWARD_TASKS,
     build_condition_model,
     build_condition_schedule,
 )
 from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.sweep import canonical_json, cell_id
+from cbreservoir.tasks.sequence import CONTINUAL_PLAN
 
 __all__ = [
     "build_curriculum",
     "curriculum_settings",
+    "n_epochs",
     "ensemble_key",
     "make_cell",
     "optimizer_settings",
@@ -48,15 +52,21 @@ def make_cell(task: str, condition: str, *, seed: int, profile: Profile, n_granu
     Returns
     -------
     dict
-        ``{"task", "condition", "seed", "n_granule", "profile"}`` (profile as :meth:`Profile.settings`).
+        ``{"task", "condition", "seed", "n_granule", "profile"}`` (profile as :meth:`Profile.settings`);
+        a continual cell adds ``"continual": {"level", "phase_epochs"}`` (:data:`CONTINUAL_LEVEL`, and
+        :data:`CONTINUAL_PHASE_EPOCHS` or the profile's ``n_epochs`` if fewer).
     """
-    return {
+    cell = {
         "task": task,
         "condition": condition,
         "seed": int(seed),
         "n_granule": int(n_granule),
         "profile": profile.settings(),
     }
+    if task == "continual":
+        phase_epochs = min(CONTINUAL_PHASE_EPOCHS, profile.n_epochs)
+        cell["continual"] = {"level": CONTINUAL_LEVEL, "phase_epochs": phase_epochs}
+    return cell
 
 
 def package_versions() -> dict[str, str]:
@@ -100,7 +110,7 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
         A ``"feedforward"`` cell whose task is not in
         :data:`~cbreservoir.experiments.reproduce.conditions.FEEDFORWARD_TASKS`.
     """
-    from cbreservoir.training import CurriculumTrainer, FeedforwardTrainer, GradientTrainer
+    from cbreservoir.training import FeedforwardTrainer, GradientTrainer, make_curriculum
 
     profile = Profile(**cell["profile"])
     task, condition, seed = cell["task"], cell["condition"], cell["seed"]
@@ -118,13 +128,13 @@ def build_curriculum(cell: dict, checkpoint_dir: str | os.PathLike | None = None
             n_granule=cell["n_granule"],
             seed=seed,
         )
-    return CurriculumTrainer(
+    return make_curriculum(
         trainer,
         task,
         seed=seed,
         checkpoint_dir=checkpoint_dir,
         progress=False,
-        **curriculum_settings(profile),
+        **curriculum_settings(profile, cell),
     )
 
 
@@ -137,15 +147,27 @@ def optimizer_settings(profile: Profile) -> dict:
     }
 
 
-def curriculum_settings(profile: Profile) -> dict:
-    """The :class:`~cbreservoir.training.CurriculumTrainer` arguments a profile sets."""
-    return {
+def curriculum_settings(profile: Profile, cell: dict | None = None) -> dict:
+    """The :class:`~cbreservoir.training.CurriculumTrainer` arguments a profile sets (and, for a continual
+    ``cell``, its fixed level and epochs per phase: :class:`~cbreservoir.training.ContinualTrainer`)."""
+    settings = {
         "start_level": profile.start_level,
         "steps_per_epoch": profile.steps_per_epoch,
         "test_batches": profile.test_batches,
         "batch_size": profile.batch_size,
         "threshold": profile.threshold,
     }
+    if cell is not None and "continual" in cell:
+        plan = cell["continual"]
+        settings.update(start_level=plan["level"], phase_epochs=plan["phase_epochs"])
+    return settings
+
+
+def n_epochs(cell: dict) -> int:
+    """Epochs of the run of ``cell``: the profile's, or the continual plan's three phases."""
+    if "continual" in cell:
+        return len(CONTINUAL_PLAN) * cell["continual"]["phase_epochs"]
+    return Profile(**cell["profile"]).n_epochs
 
 
 def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints: bool = False) -> dict:
@@ -186,7 +208,7 @@ def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints
     with torch_threads(1):  # one run per core; the caller's thread count is restored
         curriculum = build_curriculum(cell, checkpoint_dir)
         start = time.perf_counter()
-        history = curriculum.run(Profile(**cell["profile"]).n_epochs)
+        history = curriculum.run(n_epochs(cell))
         seconds = time.perf_counter() - start
     if checkpoint_dir is not None and not keep_checkpoints:
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
@@ -226,6 +248,7 @@ def _record(cell: dict, history: object, seconds: float, model: object, counts: 
         "profile": cell["profile"],
         "versions": package_versions(),
         **({} if counts is None else {"parameter_counts": counts}),
+        **({"continual": cell["continual"]} if "continual" in cell else {}),
         **extra,
     }
 
@@ -306,10 +329,10 @@ def run_ensemble(
             seeds=seeds,
             checkpoint_dirs=None if checkpoint_root is None else directories,
             progress=False,
-            **curriculum_settings(profile),
+            **curriculum_settings(profile, cells[0]),
         )
         start = time.perf_counter()
-        histories = curriculum.run(profile.n_epochs)
+        histories = curriculum.run(n_epochs(cells[0]))
         seconds = time.perf_counter() - start
     for directory in directories:
         if directory is not None and not keep_checkpoints:

@@ -90,7 +90,8 @@ def summarize_task(
     n_epochs : int
         Epochs per run; runs that never reach half of the global max N count as ``n_epochs`` (censored).
     switching_window : int, optional
-        For ``task="switching"``: epochs over which each row's ``active_mean_level`` is taken (all if None).
+        For ``task="switching"``: the epochs every metric of the rows is taken over, the comparisons
+        included (all if None): the study reports task switching over its first 650 of 1000 epochs.
 
     Returns
     -------
@@ -106,13 +107,20 @@ def summarize_task(
         ``learning_parameters`` and ``core_learning_epochs`` (the run's compute; None where records lack
         it); and ``ordering``: whether
         each CB-RNN condition reached half-max in fewer epochs (mean) than RNN-only; ``comparisons``:
-        :func:`compare_rows` of the rows.
+        :func:`compare_rows` of the rows. ``task="continual"``: ``task``, ``phase_epochs`` and ``rows`` of
+        :func:`~cbreservoir.analysis.metrics.continual_metrics` summaries per condition.
     """
     from cbreservoir.analysis.metrics import global_max_level
 
+    window = min(switching_window or n_epochs, n_epochs) if task == "switching" else None
+    if window is not None:  # every switching metric over the comparable window (the study's first 650 epochs)
+        runs = [{**run, "levels": run["levels"][:window]} for run in runs]
+        n_epochs = window
     groups: dict[tuple[str, int], list[dict]] = {}
     for run in runs:
         groups.setdefault((run["condition"], run["n_granule"]), []).append(run)
+    if task == "continual":
+        return _summarize_continual(groups)
     main_curves = [
         run["levels"]
         for (condition, granule), group in groups.items()
@@ -120,7 +128,6 @@ def summarize_task(
         if condition in MAIN_CONDITIONS and granule == 256
     ]
     global_max = int(global_max_level(main_curves or [run["levels"] for run in runs]))
-    window = min(switching_window or n_epochs, n_epochs) if task == "switching" else None
     rows = [
         _summarize_group(task, condition, granule, group, global_max, n_epochs, window)
         for (condition, granule), group in sorted(groups.items(), key=_group_order)
@@ -150,7 +157,8 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     -------
     list of dict
         One dict per pair present with at least 2 runs on each side: ``condition``, ``reference``,
-        ``epochs_to_half_max`` and ``auc``, each a :func:`cbreservoir.analysis.metrics.compare_groups` result
+        ``epochs_to_half_max``, ``auc`` and ``mean_level``, each a
+        :func:`cbreservoir.analysis.metrics.compare_groups` result
         (ratio of means with its percentile-bootstrap interval, Welch and permutation p-values), or
         ``None`` where the reference's values are all 0 (the AUC of one-epoch runs).
         Censored runs (never reached half-max) count as the full number of epochs.
@@ -171,7 +179,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
                 "reference": reference,
                 **{
                     metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
-                    for metric in ("epochs_to_half_max", "auc")
+                    for metric in ("epochs_to_half_max", "auc", "mean_level")
                 },
             }
         )
@@ -222,7 +230,11 @@ def _summarize_group(
             for level, values in by_level.items()
         },
         "auc": summarize(aucs),
-        "per_run": {"epochs_to_half_max": censored_epochs, "auc": aucs},
+        "per_run": {
+            "epochs_to_half_max": censored_epochs,
+            "auc": aucs,
+            "mean_level": [mean_level(run["levels"]) for run in group],
+        },
         "mean_level": summarize([mean_level(run["levels"]) for run in group]),
         "seconds": summarize([run["seconds"] for run in group]),
         "active_mean_level": None
@@ -259,6 +271,69 @@ def _compute_numbers(group: Sequence[dict], epochs: Sequence[int]) -> dict:
             [sum(run["core_learned"]) / len(run["core_learned"]) for run in computed]
         ),
     }
+
+
+def _summarize_continual(groups: dict[tuple[str, int], list[dict]]) -> dict:
+    """The continual plan's summary: per condition, epochs to criterion, fixed-budget accuracies, savings."""
+    from cbreservoir.analysis.metrics import continual_metrics, summarize
+
+    rows, phase_epochs = [], None
+    for (condition, granule), group in sorted(groups.items(), key=_group_order):
+        phase_epochs = group[0]["continual"]["phase_epochs"]
+        per_run = [continual_metrics(run["history"]["records"], phase_epochs) for run in group]
+        n_phases = len(per_run[0]["epochs_to_criterion"])
+        rows.append(
+            {
+                "condition": condition,
+                "n_granule": granule,
+                "label": _row_label(condition, "continual", [record_units(run) for run in group]),
+                "n_parameters": group[0]["n_parameters"],
+                "seeds": [run["seed"] for run in group],
+                "epochs_to_criterion": [
+                    {
+                        "mean": _mean_of_reached([m["epochs_to_criterion"][p] for m in per_run]),
+                        "reached": sum(m["epochs_to_criterion"][p] is not None for m in per_run),
+                    }
+                    for p in range(n_phases)
+                ],
+                **{
+                    key: [summarize([m[key][p] for m in per_run]) for p in range(n_phases)]
+                    for key in ("final_accuracy", "final_inactive_accuracy")
+                },
+                "savings": _summarize_present([m["savings"] for m in per_run], summarize),
+                "savings_censored": sum(m["savings_censored"] for m in per_run),
+                "per_run": per_run,
+            }
+        )
+    return {"task": "continual", "phase_epochs": phase_epochs, "rows": rows}
+
+
+def _continual_table(summary: dict) -> str:
+    """The continual plan's table (savings ratio, epochs to criterion and accuracy after each phase)."""
+    lines = [
+        "",
+        f"Continual learning DMS -> parity -> DMS ({summary['phase_epochs']} epochs per phase): epochs to "
+        "criterion per phase (mean over the networks that reached it, reached / networks), savings ratio "
+        "(E1 - E3) / E1 (a repeated phase that never reached the criterion counts as the phase's epochs "
+        "+ 1), active-task accuracy after each phase and the inactive task's (forgetting; chance 0.5):",
+        "",
+        _table_row(["model", "networks", "E1 (DMS)", "E2 (parity)", "E3 (DMS again)", "savings",
+                    "accuracy after each phase", "inactive-task accuracy after each phase"]),
+        _table_row(["---"] * 8),
+    ]  # fmt: skip
+    for row in summary["rows"]:
+        n = len(row["seeds"])
+        reached = [
+            f"{'–' if e['mean'] is None else format(e['mean'], '.1f')} ({e['reached']}/{n})"
+            for e in row["epochs_to_criterion"]
+        ]
+        savings = "–" if row["savings"] is None else _mean_sem(row["savings"], digits=2)
+        if row["savings_censored"]:
+            savings += f" \\* ({row['savings_censored']} censored)"
+        accuracy = " / ".join(_mean_sem(stats, digits=3) for stats in row["final_accuracy"])
+        inactive = " / ".join(_mean_sem(stats, digits=3) for stats in row["final_inactive_accuracy"])
+        lines.append(_table_row([row["label"], str(n), *reached, savings, accuracy, inactive]))
+    return "\n".join(lines) + "\n"
 
 
 def _summarize_present(values: Sequence[float | None], summarize: Any) -> dict | None:
@@ -335,6 +410,8 @@ def markdown_table(summaries: Sequence[dict]) -> str:
         "mean N",
     ]
     lines = [_table_row([*header, "study max N", "study epochs"]), _table_row(["---"] * (len(header) + 2))]
+    continual = [summary for summary in summaries if summary["task"] == "continual"]
+    summaries = [summary for summary in summaries if summary["task"] != "continual"]
     for summary in summaries:
         study_max = summary["study_global_max"]
         task_cell = f"{summary['task']} (global max {summary['global_max']}"
@@ -363,7 +440,8 @@ def markdown_table(summaries: Sequence[dict]) -> str:
     text = "\n".join(lines) + "\n" + _ordering_lines(summaries) + _comparison_table(summaries)
     text += "".join(_level_table(summary) for summary in summaries)
     text += _compute_table(summaries)
-    return text + (_switching_table(switching[0]) if switching else "")
+    text += _switching_table(switching[0]) if switching else ""
+    return text + (_continual_table(continual[0]) if continual else "")
 
 
 def _level_table(summary: dict) -> str:

@@ -25,7 +25,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord, Request
+from cbreservoir.training.continual import make_curriculum
+from cbreservoir.training.curriculum import CurriculumHistory, EpochRecord, Request
 from cbreservoir.training.ensemble.trainer import EnsembleTrainer
 
 
@@ -88,7 +89,8 @@ class EnsembleCurriculumTrainer:
     progress : bool
         One tqdm bar over epochs (the slowest member's count).
     **curriculum_kwargs
-        ``start_level``, ``steps_per_epoch``, ``test_batches``, ``batch_size``, ``threshold``.
+        ``start_level``, ``steps_per_epoch``, ``test_batches``, ``batch_size``, ``threshold`` (and
+        ``phase_epochs`` for ``"continual"``: :func:`~cbreservoir.training.continual.make_curriculum`).
 
     Attributes
     ----------
@@ -123,7 +125,7 @@ class EnsembleCurriculumTrainer:
         self.ensemble = ensemble
         self.progress = progress
         self.curricula = [
-            CurriculumTrainer(
+            make_curriculum(
                 _MemberTrainer(ensemble, member),
                 task,
                 seed=seed,
