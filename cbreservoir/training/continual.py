@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ from cbreservoir.training.curriculum import (
 )
 from cbreservoir.utils.validation import MAX_COUNT, check_int
 
-__all__ = ["WARMUP_LEVEL", "ContinualTrainer", "make_curriculum"]
+__all__ = ["WARMUP_LEVEL", "ContinualTrainer", "make_curriculum", "plasticity_levels"]
 
 #: The level a plasticity schedule sees before the first criterion (the curriculum's first level).
 WARMUP_LEVEL = 2
@@ -151,6 +152,19 @@ class ContinualTrainer(CurriculumTrainer):
                     f"epoch record {index + 1} must train head {self.phase_head(index)} of the continual "
                     f"plan, got {record.active_head!r}"
                 )
+
+
+def plasticity_levels(level: int, solved: Sequence[bool]) -> list[int]:
+    """The level a continual run's schedule saw in each epoch (:meth:`ContinualTrainer.run`).
+
+    :data:`WARMUP_LEVEL` up to and including the first epoch in ``solved`` that reached the criterion,
+    ``level`` (the plan's N) afterwards.
+    """
+    levels, reached = [], False
+    for flag in solved:
+        levels.append(level if reached else WARMUP_LEVEL)
+        reached = reached or bool(flag)
+    return levels
 
 
 def make_curriculum(trainer: SupportsCurriculum, task: str, **kwargs: Any) -> CurriculumTrainer:

@@ -176,3 +176,23 @@ def test_fixed_schedules_keep_the_trajectories_they_had_before(name, options):
         digest.update(key.encode())
         digest.update(tensor.detach().numpy().tobytes())
     assert digest.hexdigest()[:16] == FIXED_DIGESTS[(name, options)]
+
+
+def test_in_the_continual_plan_the_record_replays_the_warm_up_and_the_adaptive_decisions():
+    from cbreservoir.experiments.reproduce.compute import schedule_epochs
+    from cbreservoir.tasks import task_spec
+    from cbreservoir.training.continual import ContinualTrainer
+
+    model = CBRNN(
+        task_spec("continual").input_size, units=8, n_granule=16, n_purkinje=8, n_classes=(2, 2), seed=0
+    )
+    trainer = GradientTrainer(model, schedule=Adaptive(patience=1, plateau=None), seed=0)
+    run = ContinualTrainer(trainer, threshold=0.5, phase_epochs=3, **SMALL)
+    run.begin()
+    live = []
+    for _ in range(run.n_epochs):
+        live.append(trainer.trainable_groups)
+        run.run_epoch()
+    epochs = [(r.level, r.solved, r.test_loss) for r in run.history.records]
+    assert live == replay(trainer.schedule, schedule_epochs("continual", epochs))
+    assert live[0] == {"core", "readout"}  # the warm-up: phase 0 until the first criterion

@@ -222,6 +222,7 @@ def _checkpoint_dir(cell: dict, checkpoint_root: str | None) -> Path | None:
 
 def _record(cell: dict, history: object, seconds: float, model: object, counts: dict | None, **extra) -> dict:
     """The result record of one run (see :func:`run_cell`)."""
+    from cbreservoir.experiments.reproduce.compute import schedule_epochs
     from cbreservoir.models import count_parameters
     from cbreservoir.training.schedules import core_learns, frozen_phases, replay
 
@@ -229,6 +230,7 @@ def _record(cell: dict, history: object, seconds: float, model: object, counts: 
         levels = range(Profile(**cell["profile"]).start_level, max(history.levels) + 1)
         schedule = build_condition_schedule(cell["condition"], cell["task"])
         epochs = [(record.level, record.solved, record.test_loss) for record in history.records]
+        epochs = schedule_epochs(cell["task"], epochs)
         extra = {
             "frozen": frozen_phases(model, schedule, levels),
             "core_plastic": [core_learns(groups) for groups in replay(schedule, epochs)],
