@@ -95,7 +95,11 @@ def test_bad_usage_exits_2_with_a_message(capsys, argv, message):
     [
         ("--model", "transformer", "['cbrnn', 'rnn', 'gru', 'gru_cb', 'lstm', 'lstm_cb', 'rnn_aux']"),
         ("--task", "chess", "['dms', 'parity', 'mod3', 'multitask', 'switching']"),
-        ("--schedule", "sometimes", "['end_to_end', 'full_reservoir', 'interleaved', 'reduced_recurrent']"),
+        (
+            "--schedule",
+            "sometimes",
+            "['adaptive', 'end_to_end', 'full_reservoir', 'interleaved', 'reduced_recurrent']",
+        ),
     ],
 )
 def test_bad_choice_exits_2_naming_the_allowed_values(capsys, option, value, allowed):
