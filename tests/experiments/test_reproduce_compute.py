@@ -61,3 +61,30 @@ def test_the_summary_reports_flops_to_half_max_what_learns_and_how_often_the_cor
 
 def test_adaptive_defaults_are_the_documented_ones():
     assert (Adaptive().patience, Adaptive().plateau, Adaptive().min_improvement) == (10, 5, 0.01)
+
+
+def test_the_adaptive_row_is_compared_with_rnn_only_and_the_full_reservoir():
+    def run(condition, seed, levels):
+        return {"condition": condition, "n_granule": 256, "seed": seed, "levels": levels, "n_parameters": 1,
+                "units": 64, "seconds": 1.0}  # fmt: skip
+
+    runs = [run(c, s, [2, 3, 4 + s, 5 + s]) for c in ("adaptive", "full_reservoir", "rnn") for s in (0, 1)]
+    summary = summarize_task("dms", runs, n_epochs=4)
+    pairs = [(c["condition"], c["reference"]) for c in summary["comparisons"]]
+    assert pairs == [("full_reservoir", "rnn"), ("adaptive", "rnn"), ("adaptive", "full_reservoir")]
+    assert "adaptive_faster_than_rnn" in summary["ordering"]
+    assert "adaptive / full reservoir" in markdown_table([summary])
+
+
+def test_a_continual_record_counts_both_tasks_tests_and_the_warm_up():
+    profile = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, batch_size=8)
+    record = run_cell(make_cell("continual", "adaptive", seed=0, profile=profile))
+    computed = run_compute(record)
+    model = build_model(**{**record["model_config"], "n_classes": tuple(record["model_config"]["n_classes"])})
+    level = record["levels"][0]
+    lengths = (level + 2, 4 * level + 1)
+    learns = dict.fromkeys(["core.input", "core.recurrent", "readout"], True)  # the warm-up: phase 0
+    update = sum(multiply_adds(model, 8, m, learns).total for m in lengths) / 2
+    test = sum(multiply_adds(model, 8, m).total for m in lengths) / 2
+    assert computed["epoch_multiply_adds"][0] == 2 * update + 2 * test  # 1 test batch of each task
+    assert record["core_plastic"][0] and record["core_plastic"] == computed["core_learned"]

@@ -16,11 +16,14 @@ __all__ = [
     "summarize_task",
 ]
 
-#: Pairs (condition, its fully recurrent reference) compared by :func:`compare_rows`.
+#: Pairs (condition, its reference) compared by :func:`compare_rows`: each against its fully recurrent
+#: reference, and the adaptive schedule also against the full reservoir (does it keep its speed?).
 COMPARISONS: tuple[tuple[str, str], ...] = (
     ("cbrnn", "rnn"),
     ("full_reservoir", "rnn"),
     ("interleaved", "rnn"),
+    ("adaptive", "rnn"),
+    ("adaptive", "full_reservoir"),
     ("cbrnn_reduced", "rnn_reduced"),
     ("gru_cb", "gru"),
     ("lstm_cb", "lstm"),
@@ -146,7 +149,7 @@ def summarize_task(
 
 
 def compare_rows(rows: Sequence[dict]) -> list[dict]:
-    """Each condition against its fully recurrent reference (:data:`COMPARISONS`, G = 256 rows).
+    """Each condition against its reference (the pairs of :data:`COMPARISONS`, G = 256 rows).
 
     Parameters
     ----------
@@ -370,7 +373,7 @@ def _ordering(rows: Sequence[dict]) -> dict[str, bool | None]:
         return {}
     return {
         f"{name}_faster_than_rnn": speed[name] < speed["rnn"]
-        for name in ("cbrnn", "full_reservoir", "interleaved")
+        for name in ("cbrnn", "full_reservoir", "interleaved", "adaptive")
         if name in speed
     }
 
