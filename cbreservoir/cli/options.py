@@ -60,6 +60,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _noise_level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     return _integer(text, 0, MAX_SEED)
 
@@ -88,6 +98,7 @@ def _torch_device(text: str) -> str:
 
 _positive_int.__name__ = f"an integer in [1, {MAX_COUNT}]"
 _positive_float.__name__ = "a finite number > 0"
+_noise_level.__name__ = "a finite number >= 0"
 _non_negative_int.__name__ = f"an integer in [0, {MAX_SEED}]"
 _torch_device.__name__ = "an available torch device"
 
@@ -152,6 +163,27 @@ TRAIN_OPTIONS: tuple[_Option, ...] = (
         "PATH",
     ),
     _Option("checkpoint_dir", str, None, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
+    _Option(
+        "noise_input_flip",
+        _noise_level,
+        0.0,
+        "train and test with input bits flipped with this probability (curriculum, no ensemble)",
+        "P",
+    ),
+    _Option(
+        "noise_state",
+        _noise_level,
+        0.0,
+        "train and test with Gaussian noise of this SD on the cortical state (curriculum, no ensemble)",
+        "SD",
+    ),
+    _Option(
+        "noise_cerebellum",
+        _noise_level,
+        0.0,
+        "train and test with Gaussian noise of this SD on the cerebellar output (curriculum, no ensemble)",
+        "SD",
+    ),
 )
 _TRAIN_OPTION = {option.name: option for option in TRAIN_OPTIONS}
 

@@ -48,16 +48,22 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "device": "cpu",
     "save": None,
     "checkpoint_dir": None,
+    "noise_input_flip": 0.0,
+    "noise_state": 0.0,
+    "noise_cerebellum": 0.0,
 }
 
+#: The noise settings: ``noise_<kind>`` for each :data:`cbreservoir.models.noise.NOISE_KINDS` kind.
+NOISE_SETTINGS = ("noise_input_flip", "noise_state", "noise_cerebellum")
+
 #: Settings that apply to curriculum training only (a fixed-level run refuses other values).
-CURRICULUM_ONLY = ("epochs", "schedule", "n_granule", "save", "checkpoint_dir")
+CURRICULUM_ONLY = ("epochs", "schedule", "n_granule", "save", "checkpoint_dir", *NOISE_SETTINGS)
 
 #: ``train`` settings recorded in curriculum checkpoints besides the curriculum's own (task, n, steps,
 #: test_batches, batch_size, seed): a resume with another value is refused. The epoch budget may grow;
 #: ``device`` may change (a run can move between machines); ``save``, ``ensemble`` and the checkpoint
 #: directory do not change what a network learns (member i of an ensemble is the solo run with seed + i).
-RUN_SETTINGS = ("model", "schedule", "n_granule", "learning_rate")
+RUN_SETTINGS = ("model", "schedule", "n_granule", "learning_rate", *NOISE_SETTINGS)
 
 
 def check_train(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,6 +149,19 @@ def _check_curriculum(settings: dict[str, Any]) -> None:
     _check_choice("model", settings["model"], model_kinds)
     _check_choice("task", settings["task"], CURRICULUM_TASKS)
     _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    noise = _noise(settings)
+    if noise is not None and settings["ensemble"] is not None:
+        raise ValueError(
+            f"noise during training runs solo: expected no 'ensemble' with {noise}, "
+            f"got {settings['ensemble']}"
+        )
+
+
+def _noise(settings: Mapping[str, Any]) -> Any:
+    """The :class:`~cbreservoir.models.Noise` the settings ask for (None: none)."""
+    from cbreservoir.models.noise import Noise, check_noise
+
+    return check_noise(Noise(**{key.removeprefix("noise_"): settings[key] for key in NOISE_SETTINGS}))
 
 
 def _check_fixed_level(settings: dict[str, Any]) -> None:
@@ -265,11 +284,13 @@ def _train_curriculum(settings: Mapping[str, Any], progress: bool) -> tuple[dict
     schedule_options = {
         "interleaved": {"k": INTERLEAVE_PERIOD[task], "frozen_core": FROZEN_CORE[task]},
         "full_reservoir": {"frozen_core": FROZEN_CORE[task]},
+        "adaptive": {"frozen_core": FROZEN_CORE[task]},
     }.get(settings["schedule"], {})
     trainer_options = {
         **optimizer_settings(profile),
         "schedule": make_schedule(settings["schedule"], **schedule_options),
         "device": settings["device"],
+        **({} if _noise(settings) is None else {"noise": _noise(settings)}),
     }
     curriculum_options = {
         **curriculum_settings(profile),

@@ -84,3 +84,16 @@ def test_training_with_noise_level_zero_is_the_clean_run_and_noisy_runs_resume_e
     assert run(Noise(state=0.2, input_flip=0.05), checkpoint_dir=tmp_path)[1] == noisy[1]
     with pytest.raises(ValueError, match="noise"):
         run(Noise(state=0.3), checkpoint_dir=tmp_path)
+
+
+def test_the_train_command_trains_under_noise_solo_and_records_it(tmp_path):
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS, check_train, run_train
+
+    tiny = {**TRAIN_DEFAULTS, "epochs": 1, "steps": 2, "test_batches": 1, "batch_size": 8}
+    clean = run_train(check_train(tiny))[0]
+    noisy = run_train(check_train({**tiny, "noise_state": 0.5, "checkpoint_dir": str(tmp_path)}))[0]
+    assert clean["accuracy"] != noisy["accuracy"]
+    with pytest.raises(ValueError, match="noise_state"):  # a resume with other noise is refused
+        run_train(check_train({**tiny, "epochs": 2, "noise_state": 0.1, "checkpoint_dir": str(tmp_path)}))
+    with pytest.raises(ValueError, match="solo"):
+        check_train({**tiny, "noise_state": 0.5, "ensemble": 2})
