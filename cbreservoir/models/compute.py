@@ -93,6 +93,7 @@ def multiply_adds(
     batch_size: int,
     n_steps: int,
     learns: Mapping[str, bool] | None = None,
+    head: int | None = None,
 ) -> MultiplyAdds:
     """Multiply-adds of one forward pass of ``model`` on a (B, T, d) batch and of its backward pass.
 
@@ -106,6 +107,8 @@ def multiply_adds(
     learns : mapping part -> bool, optional
         Which of ``"core.input"``, ``"core.recurrent"``, ``"cerebellum"``, ``"readout"`` learn in this
         update (missing parts: False). None: inference (no backward), what an evaluation computes.
+    head : int, optional
+        The only head in the loss (task switching, the continual plan: the active head); default all.
 
     Returns
     -------
@@ -146,6 +149,7 @@ def multiply_adds(
         model.head_sizes,
         learns=bool(parts.get("readout", False)),
         state_needs_grad=state_grad and learns is not None,
+        trained_heads=None if head is None else [head],
     )
     if learns is None:
         return MultiplyAdds(sequence.forward + heads.forward, 0)

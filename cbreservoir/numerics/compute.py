@@ -86,15 +86,23 @@ def _check_sizes(**sizes: int) -> None:
 
 
 def readout_multiply_adds(
-    batch_size: int, units: int, head_sizes: Sequence[int], *, learns: bool, state_needs_grad: bool
+    batch_size: int,
+    units: int,
+    head_sizes: Sequence[int],
+    *,
+    learns: bool,
+    state_needs_grad: bool,
+    trained_heads: Sequence[int] | None = None,
 ) -> MultiplyAdds:
     """The linear heads on the final state (B, H): one product per head of C_k classes.
 
-    The backward forms the heads' weight gradients when they learn and the state's gradient when the
-    state depends on something that learns.
+    The backward of each head in the loss (``trained_heads``, default all) forms its weight gradient when
+    the heads learn and its share of the state's gradient when the state depends on something that learns.
     """
     forward = batch_size * units * sum(head_sizes)
-    return MultiplyAdds(forward, forward * (int(learns) + int(state_needs_grad)))
+    heads = range(len(head_sizes)) if trained_heads is None else trained_heads
+    backward = batch_size * units * sum(head_sizes[head] for head in heads)
+    return MultiplyAdds(forward, backward * (int(learns) + int(state_needs_grad)))
 
 
 def leaky_sequence_multiply_adds(

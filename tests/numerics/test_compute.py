@@ -67,6 +67,8 @@ def test_a_switched_off_cerebellum_one_step_and_two_heads_are_counted_too(kind):
     with ablate_cerebellum(model):
         assert _counted(lambda: trainer.train_step(x, y)) == multiply_adds(model, 3, 1, learns).total
     assert _counted(lambda: trainer.train_step(x, y)) == multiply_adds(model, 3, 1, learns).total
+    one_head = multiply_adds(model, 3, 1, learns, head=1).total
+    assert _counted(lambda: trainer.train_step(x, y, head=1)) == one_head  # task switching: the active head
 
 
 def test_ensemble_members_each_compute_a_solo_update():

@@ -80,9 +80,9 @@ def run_compute(record: Mapping[str, Any]) -> dict[str, Any] | None:
     tested_heads = len(model.head_sizes) if record["task"] == "continual" else 1  # each task's test batches
 
     @cache
-    def cost(level: int, learns: tuple[tuple[str, bool], ...]) -> float:
+    def cost(level: int, learns: tuple[tuple[str, bool], ...], head: int | None) -> float:
         lengths = length_range(level)
-        update = sum(multiply_adds(model, batch, m, dict(learns)).total for m in lengths) / 2
+        update = sum(multiply_adds(model, batch, m, dict(learns), head).total for m in lengths) / 2
         test = sum(multiply_adds(model, batch, m).total for m in lengths) / 2
         return profile["steps_per_epoch"] * update + tested_heads * profile["test_batches"] * test
 
@@ -90,8 +90,8 @@ def run_compute(record: Mapping[str, Any]) -> dict[str, Any] | None:
     first = profile["start_level"]
     return {
         "epoch_multiply_adds": [
-            cost(int(level), tuple(sorted(learning_parts(learning).items())))
-            for (level, _, _), learning in zip(epochs, groups, strict=True)
+            cost(int(level), tuple(sorted(learning_parts(learning).items())), entry.get("active_head"))
+            for (level, _, _), learning, entry in zip(epochs, groups, records, strict=True)
         ],
         "core_learned": [core_learns(learning) for learning in groups],
         "learning_parameters": {
