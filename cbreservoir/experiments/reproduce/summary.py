@@ -486,7 +486,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
     lines = []
     for summary in summaries:
         for comparison in summary.get("comparisons", []):
-            speed, area = comparison["epochs_to_half_max"], comparison["auc"]
+            speed, area, mean = (comparison[key] for key in ("epochs_to_half_max", "auc", "mean_level"))
             study = STUDY_RATIOS.get(summary["task"]) if comparison["condition"] == "cbrnn" else None
             lines.append(
                 _table_row(
@@ -497,6 +497,8 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
                         _p_value(speed["welch_p"]),
                         _p_value(speed["permutation_p"]),
                         _ratio_interval(area),
+                        _ratio_interval(mean),
+                        "–" if mean is None else _p_value(mean["welch_p"]),
                         "" if study is None else f"{study:.2f}",
                     ]
                 )
@@ -510,6 +512,8 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         "Welch p",
         "permutation p",
         "AUC ratio [95 % CI]",
+        "mean N ratio [95 % CI]",
+        "mean N Welch p",
         "study ratio",
     ]
     intro = (
