@@ -155,7 +155,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     -------
     list of dict
         One dict per pair present with at least 2 runs on each side: ``condition``, ``reference``,
-        ``epochs_to_half_max``, ``auc`` and ``mean_level``, each a
+        ``epochs_to_half_max`` and ``auc`` (the area under N(e): mean N times the epochs), each a
         :func:`cbreservoir.analysis.metrics.compare_groups` result
         (ratio of means with its percentile-bootstrap interval, Welch and permutation p-values), or
         ``None`` where the reference's values are all 0 (the AUC of one-epoch runs).
@@ -177,7 +177,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
                 "reference": reference,
                 **{
                     metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
-                    for metric in ("epochs_to_half_max", "auc", "mean_level")
+                    for metric in ("epochs_to_half_max", "auc")
                 },
             }
         )
@@ -228,11 +228,7 @@ def _summarize_group(
             for level, values in by_level.items()
         },
         "auc": summarize(aucs),
-        "per_run": {
-            "epochs_to_half_max": censored_epochs,
-            "auc": aucs,
-            "mean_level": [mean_level(run["levels"]) for run in group],
-        },
+        "per_run": {"epochs_to_half_max": censored_epochs, "auc": aucs},
         "mean_level": summarize([mean_level(run["levels"]) for run in group]),
         "seconds": summarize([run["seconds"] for run in group]),
         "active_mean_level": None
@@ -486,7 +482,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
     lines = []
     for summary in summaries:
         for comparison in summary.get("comparisons", []):
-            speed, area, mean = (comparison[key] for key in ("epochs_to_half_max", "auc", "mean_level"))
+            speed, area = comparison["epochs_to_half_max"], comparison["auc"]
             study = STUDY_RATIOS.get(summary["task"]) if comparison["condition"] == "cbrnn" else None
             lines.append(
                 _table_row(
@@ -497,8 +493,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
                         _p_value(speed["welch_p"]),
                         _p_value(speed["permutation_p"]),
                         _ratio_interval(area),
-                        _ratio_interval(mean),
-                        "–" if mean is None else _p_value(mean["welch_p"]),
+                        "–" if area is None else _p_value(area["welch_p"]),
                         "" if study is None else f"{study:.2f}",
                     ]
                 )
@@ -512,8 +507,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         "Welch p",
         "permutation p",
         "AUC ratio [95 % CI]",
-        "mean N ratio [95 % CI]",
-        "mean N Welch p",
+        "AUC Welch p",
         "study ratio",
     ]
     intro = (
