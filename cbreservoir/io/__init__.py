@@ -47,7 +47,7 @@ import numpy as np
 
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
-from cbreservoir.utils.files import atomic_write_bytes
+from cbreservoir.utils.files import atomic_write_bytes, check_destination
 from cbreservoir.utils.validation import check_int
 
 __all__ = [
@@ -100,7 +100,9 @@ def save(obj: Any, path: PathLike) -> Path:
         numbers, strings, containers and random generators (see docs/save-load.md for the full list).
     path : str or path-like
         Destination file; written as given (no suffix is appended). The file is written to a unique
-        temporary name first and moved into place, so a crash never leaves half a file.
+        temporary name first and moved into place, so a crash never leaves half a file. An existing
+        ``path`` must be a regular file (a device, FIFO or directory is never replaced), in an existing
+        directory; this is checked before anything else.
 
     Returns
     -------
@@ -113,11 +115,15 @@ def save(obj: Any, path: PathLike) -> Path:
         If ``obj`` holds something a cbreservoir file cannot describe; the message names where it sits in
         ``obj`` (e.g. ``obj.nodes[0].activation``) and its type. Nothing is written then.
     ValueError
-        If the JSON description of ``obj`` (everything but its arrays) exceeds :data:`MAX_HEADER_BYTES`.
+        If ``path`` exists and is not a regular file or its directory does not exist, or if the JSON
+        description of ``obj`` (everything but its arrays) exceeds :data:`MAX_HEADER_BYTES`.
     """
     import safetensors.numpy
 
-    path = Path(path)
+    try:
+        path = check_destination(path, "the destination")
+    except ValueError as error:
+        raise ValueError(f"cannot save obj: {error}") from None
     encoder = Encoder()
     payload = encoder.encode(obj, "obj")
     header = {

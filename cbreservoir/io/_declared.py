@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,7 +23,7 @@ import numpy as np
 
 from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
 
-__all__ = ["MAX_DELAY", "Declared", "declared", "max_threads"]
+__all__ = ["MAX_DELAY", "Declared", "declared"]
 
 #: Check of one field: ``check(value, where)`` raises ValueError (or TypeError) for a value it refuses.
 Check = Callable[[Any, str], None]
@@ -33,11 +32,6 @@ Invariants = Callable[[Any, Callable[[int, str], None]], None]
 
 #: Longest delay of a graph edge a file may hold (a delayed edge also charges its buffer to max_bytes).
 MAX_DELAY = 2**20
-
-
-def max_threads() -> int:
-    """The most threads (``n_jobs``) any thread count may ask for: the machine's cores."""
-    return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -230,10 +224,11 @@ ANY_STATE = kind(dict)
 
 
 def n_jobs(value: Any, where: str) -> None:
-    """A thread count: None, -1 (every core) or 1 to the machine's cores."""
-    if value is None or (type(value) is int and (value == -1 or 1 <= value <= max_threads())):
-        return
-    _refuse(where, f"None, -1 or an int in [1, {max_threads()}] (this machine's cores)", value)
+    """A thread count: None, or what :func:`cbreservoir.utils.threads.check_threads` accepts."""
+    if value is not None:
+        from cbreservoir.utils.threads import check_threads
+
+        check_threads(value, where)
 
 
 # ------------------------------------------------------------------------------------ shared invariants
