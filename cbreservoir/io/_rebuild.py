@@ -41,6 +41,7 @@ from cbreservoir.io._declared import (
     sequence,
     through_constructor,
 )
+from cbreservoir.utils.resources import array_bytes
 from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
 
 #: Largest step counter or epoch count a file may hold.
@@ -76,8 +77,20 @@ def _nodes() -> dict[type, Declared]:
     from cbreservoir.nodes.ridge import GRAM_DTYPES, _Statistics
 
     constructor = dict.fromkeys(Reservoir._CONSTRUCTOR_ATTRIBUTES, by_constructor)
+    weights = {
+        "W": optional(_matrix),
+        "Win": optional(_matrix),
+        "bias": either(real(), array(1)),
+    }  # no initializer
     reservoir = Declared(
-        {**constructor, "rng": generator, "state": ANY_STATE, "initialized": BOOL, "output_dim": COUNT},
+        {
+            **constructor,
+            **weights,
+            "rng": generator,
+            "state": ANY_STATE,
+            "initialized": BOOL,
+            "output_dim": COUNT,
+        },
         invariants=_reservoir,
         optional=_LAZY,
     )
@@ -244,6 +257,12 @@ def _shape(value: Any) -> tuple[int, ...]:
 def _reservoir(node: Any, spend: Any) -> None:
     if node.output_dim != node.units:
         fail("Reservoir", f"output_dim {node.output_dim} must be its units {node.units}")
+    if node.W is None or node.Win is None:  # initialize() draws them: charged before it may be asked to
+        size = (node.units, node.units + (node.input_dim or 1))
+        spend(
+            array_bytes(size, node.dtype),
+            f"the weights an uninitialized Reservoir(units={node.units}) will draw",
+        )
 
 
 def _cerebellum(node: Any, spend: Any) -> None:
@@ -338,7 +357,8 @@ def _gradient_readout(cls: type, values: dict[str, Any]) -> Any:
 def _input_output(node: Any, spend: Any) -> None:
     if node.input_dim is not None and node.output_dim is not None and node.input_dim != node.output_dim:
         fail(type(node).__name__, f"input_dim {node.input_dim} and output_dim {node.output_dim} must agree")
-    output_state(node.output_dim, node.state, f"{type(node).__name__}.state") if node.state else None
+    if node.state:
+        output_state(node.output_dim, node.state, f"{type(node).__name__}.state")
 
 
 def _peer_reservoir(node: Any, spend: Any) -> None:
@@ -349,11 +369,8 @@ def _peer_reservoir(node: Any, spend: Any) -> None:
         fail("reservoirpy Reservoir", f"W must be ({units}, {units}) and Win ({units}, input_dim={inputs})")
     if np.ndim(node.bias) and _shape(node.bias) not in ((units,), (units, 1)):
         fail("reservoirpy Reservoir", f"bias must be a number or hold {units} values")
-    if (
-        np.ndim(node.lr)
-        and _shape(node.lr) != (units,)
-        or not np.all((np.asarray(node.lr) > 0) & (np.asarray(node.lr) <= 1))
-    ):
+    leaks = np.asarray(node.lr)
+    if (leaks.ndim and leaks.shape != (units,)) or not np.all((leaks > 0) & (leaks <= 1)):
         fail("reservoirpy Reservoir", "lr must be leak rates in (0, 1], one or one per unit")
     output_state(units, node.state, "reservoirpy Reservoir.state")
 
@@ -461,7 +478,7 @@ def _restore_graph(graph: Any, values: dict[str, Any]) -> None:
     delayed = [edge for edge in graph.edges if edge[1] > 0]
     buffers = values["feedback_buffers"]
     if buffers is not None:
-        if not same(sorted(buffers, key=delayed.index) if set(buffers) <= set(delayed) else None, delayed):
+        if set(buffers) != set(delayed):  # (parent, delay, child) keys: nodes compare by identity
             fail("graph", "its feedback buffers must be exactly one per delayed edge")
         for parent, delay, child in delayed:
             buffer = buffers[parent, delay, child]
@@ -771,10 +788,11 @@ def _ensemble(ensemble: Any, spend: Any) -> None:
         fail("EnsembleTrainer", "its members must be built models")
     _check_same_architecture(models)
     _check_same_optimizer(trainers)
-    if type(ensemble._base) is not type(models[0]) or ensemble._base.config != models[0].config | {
-        "seed": ensemble._base.config.get("seed")
-    }:
-        fail("EnsembleTrainer", "its base model must be of its members' class and config")
+    base = ensemble._base
+    if type(base) is not type(models[0]) or base.config != models[0].config:
+        fail("EnsembleTrainer", "its base model must be of its first member's class and config")
+    if not all(parameter.is_meta for parameter in base.parameters()):
+        fail("EnsembleTrainer", "its base model holds shapes only (on the meta device)")
     if not same(ensemble._group_of, _parameter_groups(models[0])):
         fail("EnsembleTrainer", "its parameter groups must be those of its members")
     size = ensemble.n_members

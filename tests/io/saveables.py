@@ -1,15 +1,22 @@
-"""One small genuine object of every class a cbreservoir file can hold, and a use that exercises it.
+"""One small genuine object of every class a cbreservoir file can hold, a use of each, and mutations.
 
-tests/io/test_declared.py crafts files from them (issue 34): a loaded object must behave as the genuine
-one, so :data:`USES` runs each the way a user would, and anything a crafted file makes it do must be a
-``ValueError`` (or the genuine result).
+tests/io/test_declared.py and benchmarks/fuzz_declared.py craft files from them (issue 34): one field of
+one object replaced or removed, or an attribute named after one of its class's methods injected, and the
+file signed again. A loaded object must behave as a genuine one, so :data:`USES` runs each the way a user
+would; anything a crafted file makes load or that use do must be a ``ValueError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from cbreservoir.io import save
+from tests.io import crafting
 
 X = np.random.default_rng(0).normal(size=(6, 5, 2))
 LABELS = (X[:, -1, 0] > 0).astype(int)
@@ -133,3 +140,81 @@ USES: dict[str, Callable[[object], object]] = {
     "cbrnn_regressor": lambda estimator: estimator.predict(X),
     "torch": _torch,
 }
+
+
+# ------------------------------------------------------------------------------------------- mutations
+
+#: Values injected into a crafted state: functions, a NumPy type (callable, does nothing), bombs, NaN.
+INJECTED: list[Any] = [
+    {"__type__": "function", "path": "reservoirpy.activationsfunc:identity"},
+    {"__type__": "function", "path": "numpy:tanh"},
+    {"__type__": "dtype", "name": "<f8", "as_type": True},
+    0,
+    -1,
+    2**31 - 1,
+    10**12,
+    "x",
+    None,
+    True,
+    [],
+    {"__type__": "float", "value": "nan"},
+]
+
+#: ``choose(options, label)`` picks one of ``options`` (hypothesis draws, or a seeded generator).
+Choose = Callable[[Sequence[Any], str], Any]
+
+
+def objects(node: object, found: list | None = None) -> list[dict]:
+    """Every ``object`` entry of a payload, outermost first."""
+    found = [] if found is None else found
+    if isinstance(node, dict):
+        if node.get("__type__") == "object":
+            found.append(node)
+        for value in node.values():
+            objects(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            objects(item, found)
+    return found
+
+
+def methods() -> dict[str, list[str]]:
+    """Class path -> its methods and private checks (what an injected attribute would shadow)."""
+    from cbreservoir.io._registry import classes
+
+    return {
+        path: sorted(
+            name for name in dir(cls) if callable(getattr(cls, name, None)) and not name.startswith("__")
+        )
+        for path, cls in classes().items()
+    }
+
+
+def mutate(header: dict, shadowed: dict[str, list[str]], choose: Choose) -> None:
+    """One mutation of one object of ``header``: a method's name injected, a field replaced or removed."""
+    entries = objects(header["payload"])
+    entry = entries[choose(range(len(entries)), "entry")]
+    state = entry["state"]
+    action = choose(["method", "replace", "delete"], "action")
+    value = choose(INJECTED, "value")
+    if action == "method" or not state:
+        state[choose(shadowed.get(entry["class"]) or ["run", "_check_invariants"], "method")] = value
+    elif action == "replace":
+        state[choose(sorted(state), "field")] = value
+    else:
+        del state[choose(sorted(state), "field")]
+
+
+def saved(directory: Path) -> dict[str, tuple[object, tuple]]:
+    """Name -> (a genuine object of :func:`build`, the parts of its saved file)."""
+    return {
+        name: (obj, crafting.parts(save(obj, directory / f"{name}.cbr"))) for name, obj in build().items()
+    }
+
+
+def crafted(path: Path, parts: tuple, edit: Callable[[dict, dict], None]) -> Path:
+    """A signed copy of a saved file's ``parts`` after ``edit(arrays, header)``."""
+    arrays, metadata, header = parts
+    arrays, header = dict(arrays), json.loads(json.dumps(header))
+    edit(arrays, header)
+    return crafting.write(path, arrays, metadata, header)

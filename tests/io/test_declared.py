@@ -17,45 +17,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cbreservoir.io import load, save
-from tests.io import crafting, saveables
+from tests.io import saveables
 
 
 @pytest.fixture(scope="module")
 def genuine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, tuple]]:
     """Name -> (the genuine object, the parts of its saved file)."""
-    directory = tmp_path_factory.mktemp("genuine")
-    objects = saveables.build()
-    return {
-        name: (obj, crafting.parts(save(obj, directory / f"{name}.cbr"))) for name, obj in objects.items()
-    }
-
-
-def _objects(node: object, found: list | None = None) -> list[dict]:
-    """Every ``object`` entry of a payload, outermost first."""
-    found = [] if found is None else found
-    if isinstance(node, dict):
-        if node.get("__type__") == "object":
-            found.append(node)
-        for value in node.values():
-            _objects(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _objects(item, found)
-    return found
+    return saveables.saved(tmp_path_factory.mktemp("genuine"))
 
 
 def _entry(header: dict, class_name: str) -> dict:
-    return next(entry for entry in _objects(header["payload"]) if entry["class"].endswith(":" + class_name))
+    return next(
+        entry for entry in saveables.objects(header["payload"]) if entry["class"].endswith(":" + class_name)
+    )
 
 
 def _crafted(tmp_path: Path, parts: tuple, edit) -> Path:
-    arrays, metadata, header = parts
-    arrays, header = dict(arrays), json.loads(json.dumps(header))
-    edit(arrays, header)
-    return crafting.write(tmp_path / "crafted.cbr", arrays, metadata, header)
+    return saveables.crafted(tmp_path / "crafted.cbr", parts, edit)
 
 
-_IDENTITY = {"__type__": "function", "path": "reservoirpy.activationsfunc:identity"}
+_IDENTITY = saveables.INJECTED[0]
 
 
 # ------------------------------------------------------------------ 1. a file cannot replace methods
@@ -304,56 +285,20 @@ def test_compiled_graph_refuses_extra_features_and_nan_and_keeps_its_keys(tmp_pa
 
 # ---------------------------------------------------------------------------------------- the fuzz
 
-_INJECTED = [
-    _IDENTITY,
-    {"__type__": "function", "path": "numpy:tanh"},
-    {"__type__": "dtype", "name": "<f8", "as_type": True},
-    0,
-    -1,
-    2**31 - 1,
-    10**12,
-    "x",
-    None,
-    True,
-    [],
-    {"__type__": "float", "value": "nan"},
-]
-
-
-def _mutate(data: st.DataObject, header: dict, cls_methods: dict[str, list[str]]) -> None:
-    entries = _objects(header["payload"])
-    entry = entries[data.draw(st.integers(0, len(entries) - 1), label="entry")]
-    state = entry["state"]
-    action = data.draw(st.sampled_from(["method", "replace", "delete"]), label="action")
-    value = data.draw(st.sampled_from(_INJECTED), label="value")
-    if action == "method" or not state:
-        names = cls_methods.get(entry["class"]) or ["run", "_check_invariants"]
-        state[data.draw(st.sampled_from(names), label="method")] = value
-    elif action == "replace":
-        state[data.draw(st.sampled_from(sorted(state)), label="field")] = value
-    else:
-        del state[data.draw(st.sampled_from(sorted(state)), label="field")]
-
-
-def _methods() -> dict[str, list[str]]:
-    """Class path -> its methods and private checks (what an injected attribute would shadow)."""
-    from cbreservoir.io._registry import classes
-
-    return {
-        path: sorted(
-            name for name in dir(cls) if callable(getattr(cls, name, None)) and not name.startswith("__")
-        )[:60]
-        for path, cls in classes().items()
-    }
-
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(data=st.data())
 def test_crafted_files_of_every_class_load_as_the_genuine_object_or_raise_value_error(genuine_files, data):
     directory, originals, methods = genuine_files
     name = data.draw(st.sampled_from(sorted(originals)), label="class")
-    obj, parts = originals[name]
-    path = _crafted(directory, parts, lambda arrays, header: _mutate(data, header, methods))
+    _, parts = originals[name]
+
+    def choose(options, label):
+        return data.draw(st.sampled_from(list(options)), label=label)
+
+    path = saveables.crafted(
+        directory / "fuzzed.cbr", parts, lambda _, header: saveables.mutate(header, methods, choose)
+    )
     try:
         loaded = load(path, max_bytes=32 * 1024**2)
     except ValueError:
@@ -364,14 +309,16 @@ def test_crafted_files_of_every_class_load_as_the_genuine_object_or_raise_value_
 
 @pytest.fixture(scope="module")
 def genuine_files(tmp_path_factory, genuine):
-    return tmp_path_factory.mktemp("fuzz"), genuine, _methods()
+    return tmp_path_factory.mktemp("fuzz"), genuine, saveables.methods()
 
 
 def test_every_saveable_class_is_covered(genuine):
     from cbreservoir.io._registry import classes
 
     seen = {
-        entry["class"] for _, (_, (_, _, header)) in genuine.items() for entry in _objects(header["payload"])
+        entry["class"]
+        for _, (_, (_, _, header)) in genuine.items()
+        for entry in saveables.objects(header["payload"])
     }
     seen |= {header["class"] for _, (_, (_, _, header)) in genuine.items()}
     missing = {
