@@ -325,3 +325,21 @@ def test_every_saveable_class_is_covered(genuine):
         path for path in classes() if path.startswith("cbreservoir") or path.startswith("reservoirpy")
     } - seen
     assert not missing
+
+
+def test_a_full_disk_during_a_checkpoint_is_the_writes_os_error(tmp_path, monkeypatch):
+    import errno
+
+    from cbreservoir.training import curriculum
+
+    class FullDisk:
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    @contextlib.contextmanager
+    def full(path):
+        yield FullDisk()
+
+    monkeypatch.setattr(curriculum, "atomic_writer", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        curriculum._atomic_save({"level": 2}, tmp_path / "checkpoint.pt")
