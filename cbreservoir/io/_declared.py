@@ -256,6 +256,16 @@ def dataclass_fields(cls: type) -> dict[str, Check]:
     return {item.name: by_constructor for item in dataclasses.fields(cls)}
 
 
+def dataclass_defaults(cls: type) -> frozenset[str]:
+    """The fields of a dataclass that have a default: a file written before one was added may lack it."""
+    missing = dataclasses.MISSING
+    return frozenset(
+        item.name
+        for item in dataclasses.fields(cls)
+        if item.default is not missing or item.default_factory is not missing
+    )
+
+
 def by_constructor(value: Any, where: str) -> None:
     """The constructor checks this field (the object is rebuilt through it)."""
 

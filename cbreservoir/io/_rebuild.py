@@ -25,6 +25,7 @@ from cbreservoir.io._declared import (
     array,
     by_constructor,
     choice,
+    dataclass_defaults,
     dataclass_fields,
     either,
     fail,
@@ -712,6 +713,7 @@ def _training() -> dict[type, Declared]:
     history = Declared(
         {"task": TEXT, "threshold": real(0.0, 1.0), "records": sequence(kind(EpochRecord))},
         build=through_constructor,
+        optional=dataclass_defaults(CurriculumHistory),
     )
     record = Declared(
         {
@@ -727,6 +729,7 @@ def _training() -> dict[type, Declared]:
             "active_head": optional(integer(0, 1)),
         },
         build=through_constructor,
+        optional=dataclass_defaults(EpochRecord),
     )
     ensemble = Declared(
         {
@@ -751,7 +754,9 @@ def _training() -> dict[type, Declared]:
         EnsembleTrainer: ensemble,
     }
     for cls in schedules.SCHEDULES.values():  # every field of each schedule, through its constructor
-        declared[cls] = Declared(dataclass_fields(cls), build=through_constructor)
+        declared[cls] = Declared(
+            dataclass_fields(cls), build=through_constructor, optional=dataclass_defaults(cls)
+        )
     return declared
 
 
@@ -775,7 +780,6 @@ def _ensemble(ensemble: Any, spend: Any) -> None:
     from cbreservoir.training.ensemble.trainer import (
         _check_same_architecture,
         _check_same_optimizer,
-        _parameter_groups,
     )
 
     trainers = ensemble.trainers
@@ -793,8 +797,12 @@ def _ensemble(ensemble: Any, spend: Any) -> None:
         fail("EnsembleTrainer", "its base model must be of its first member's class and config")
     if not all(parameter.is_meta for parameter in base.parameters()):
         fail("EnsembleTrainer", "its base model holds shapes only (on the meta device)")
-    if not same(ensemble._group_of, _parameter_groups(models[0])):
-        fail("EnsembleTrainer", "its parameter groups must be those of its members")
+    group_of = (
+        ensemble._group_of
+    )  # as the saving release named the groups (names may change between releases)
+    names = [name for name, _ in models[0].named_parameters()]
+    if list(group_of) != names or not all(type(group) is str for group in group_of.values()):
+        fail("EnsembleTrainer", "its parameter groups must name a group for each of its members' parameters")
     size = ensemble.n_members
     for table, tensors in (
         ("_params", dict(models[0].named_parameters())),
@@ -814,12 +822,15 @@ def _ensemble(ensemble: Any, spend: Any) -> None:
                     "EnsembleTrainer",
                     f"{table}[{name!r}] must be a ({size}, *{list(member.shape)}) {member.dtype} tensor",
                 )
-    held = [id(p) for group in ensemble.optimizer.param_groups for p in group["params"]]
-    if type(ensemble.optimizer) is not type(trainers[0].optimizer) or sorted(held) != sorted(
-        id(p) for p in ensemble._params.values()
-    ):
+    if type(ensemble.optimizer) is not type(trainers[0].optimizer):
+        fail("EnsembleTrainer", "its optimizer must be of its members' kind")
+    groups = ensemble.optimizer.param_groups
+    held = {group.get("name"): [id(p) for p in group["params"]] for group in groups}
+    expected = {name: [id(ensemble._params[key]) for key in ensemble._names_in_group(name)] for name in held}
+    if len(held) != len(groups) or held != expected or sum(map(len, held.values())) != len(ensemble._params):
         fail(
-            "EnsembleTrainer", "its optimizer must be its members' kind and hold each stacked parameter once"
+            "EnsembleTrainer",
+            "each optimizer group must hold its group's stacked parameters, all of them once",
         )
 
 

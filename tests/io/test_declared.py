@@ -286,6 +286,7 @@ def test_compiled_graph_refuses_extra_features_and_nan_and_keeps_its_keys(tmp_pa
 # ---------------------------------------------------------------------------------------- the fuzz
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # a deprecated estimator parameter set by a file
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(data=st.data())
 def test_crafted_files_of_every_class_load_as_the_genuine_object_or_raise_value_error(genuine_files, data):
@@ -343,3 +344,29 @@ def test_a_full_disk_during_a_checkpoint_is_the_writes_os_error(tmp_path, monkey
     monkeypatch.setattr(curriculum, "atomic_writer", full)
     with pytest.raises(OSError, match="No space left on device"):
         curriculum._atomic_save({"level": 2}, tmp_path / "checkpoint.pt")
+
+
+# ------------------------------------------------------------------------- files of earlier releases
+
+
+def test_files_of_earlier_releases_load(tmp_path, genuine):
+    """A schedule saved before one of its (defaulted) fields existed; a CompiledGraph with its old
+    ``_key_of`` table (keyed by ``id()``, no longer used)."""
+
+    def without_k(arrays, header):
+        del _entry(header, "Interleaved")["state"]["k"]
+
+    schedules = load(_crafted(tmp_path, genuine["schedules"][1], without_k))
+    assert schedules[2].k == 10
+
+    def with_key_of(arrays, header):
+        pairs = [[123456, key] for key, _ in _compiled_field(header, "nodes")["pairs"]]
+        _entry(header, "CompiledGraph")["state"]["_key_of"] = {
+            "__type__": "dict",
+            "ordered": False,
+            "pairs": pairs,
+        }
+
+    compiled, original = load(_crafted(tmp_path, genuine["compiled"][1], with_key_of)), genuine["compiled"][0]
+    assert "_key_of" not in vars(compiled)
+    assert [compiled.key(node) for node in compiled.nodes.values()] == list(original.nodes)
