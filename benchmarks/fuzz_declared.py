@@ -55,7 +55,7 @@ def main() -> int:
         path = saveables.crafted(
             directory / "fuzzed.cbr",
             originals[name][1],
-            lambda _, header: saveables.mutate(header, shadowed, choose),
+            lambda arrays, header: saveables.mutate(arrays, header, shadowed, choose),
         )
         began = time.perf_counter()
         try:

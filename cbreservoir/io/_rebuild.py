@@ -883,7 +883,7 @@ def _estimators() -> dict[type, Declared]:
 
 def _estimator(cls: type, fitted: dict[str, Any]) -> Declared:
     """Parameters through the constructor (``n_jobs`` bounded here); fitted attributes all or none."""
-    parameters = dict.fromkeys(cls._get_param_names(), by_constructor)
+    parameters = dict.fromkeys(cls._get_param_names(), _parameter)
     parameters["n_jobs"] = n_jobs
     return Declared(
         {**parameters, **fitted},
@@ -891,6 +891,18 @@ def _estimator(cls: type, fitted: dict[str, Any]) -> Declared:
         invariants=_fitted_estimator,
         optional=frozenset(fitted),
     )
+
+
+def _parameter(value: Any, where: str) -> None:
+    """An estimator parameter (``fit`` checks it): a count at most :data:`MAX_COUNT`, a finite number."""
+    if (
+        isinstance(value, int | np.integer)
+        and not isinstance(value, bool | np.bool_)
+        and abs(value) > MAX_COUNT
+    ):
+        raise ValueError(f"{where} must be at most {MAX_COUNT} in size, got {value}")
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        raise ValueError(f"{where} must be finite, got {value}")
 
 
 def _build_estimator(cls: type, values: dict[str, Any]) -> Any:

@@ -190,14 +190,25 @@ def methods() -> dict[str, list[str]]:
     }
 
 
-def mutate(header: dict, shadowed: dict[str, list[str]], choose: Choose) -> None:
-    """One mutation of one object of ``header``: a method's name injected, a field replaced or removed."""
+def mutate(arrays: dict, header: dict, shadowed: dict[str, list[str]], choose: Choose) -> None:
+    """One mutation of one object of ``header``: a method's name injected, a field replaced, removed or
+    its integer moved by one, or one stored array one row shorter (its shape no longer fits)."""
     entries = objects(header["payload"])
     entry = entries[choose(range(len(entries)), "entry")]
     state = entry["state"]
-    action = choose(["method", "replace", "delete"], "action")
+    action = choose(["method", "replace", "delete", "nudge", "shorten"], "action")
     value = choose(INJECTED, "value")
-    if action == "method" or not state:
+    numbers = sorted(key for key, item in state.items() if type(item) is int)
+    if action == "nudge" and numbers:
+        field = choose(numbers, "field")
+        state[field] += choose([-1, 1], "step")
+    elif action == "shorten" and any(len(shape) and shape[0] for _, shape, _ in header["arrays"].values()):
+        key = choose(
+            sorted(k for k, (_, shape, _) in header["arrays"].items() if len(shape) and shape[0]), "array"
+        )
+        header["arrays"][key][1][0] -= 1
+        arrays[key] = arrays[key][:-1].copy()
+    elif action in ("method", "nudge", "shorten") or not state:
         state[choose(shadowed.get(entry["class"]) or ["run", "_check_invariants"], "method")] = value
     elif action == "replace":
         state[choose(sorted(state), "field")] = value

@@ -298,7 +298,9 @@ def test_crafted_files_of_every_class_load_as_the_genuine_object_or_raise_value_
         return data.draw(st.sampled_from(list(options)), label=label)
 
     path = saveables.crafted(
-        directory / "fuzzed.cbr", parts, lambda _, header: saveables.mutate(header, methods, choose)
+        directory / "fuzzed.cbr",
+        parts,
+        lambda arrays, header: saveables.mutate(arrays, header, methods, choose),
     )
     try:
         loaded = load(path, max_bytes=32 * 1024**2)
@@ -370,3 +372,11 @@ def test_files_of_earlier_releases_load(tmp_path, genuine):
     compiled, original = load(_crafted(tmp_path, genuine["compiled"][1], with_key_of)), genuine["compiled"][0]
     assert "_key_of" not in vars(compiled)
     assert [compiled.key(node) for node in compiled.nodes.values()] == list(original.nodes)
+
+
+def test_an_estimator_parameter_bomb_is_refused(tmp_path, genuine):
+    def edit(arrays, header):
+        header["payload"]["state"]["epochs"] = 10**12
+
+    with pytest.raises(ValueError, match="epochs must be at most"):
+        load(_crafted(tmp_path, genuine["cbrnn_regressor"][1], edit))
