@@ -418,7 +418,9 @@ def _graphs() -> dict[type, Declared]:
         "initialized": BOOL,
         "pseudo_execution_order": sequence(_node),
     }
-    graph = Declared(fields, build=_graph, optional=frozenset({"pseudo_execution_order"}))
+    graph = Declared(
+        fields, build=_graph, invariants=_feedback_budget, optional=frozenset({"pseudo_execution_order"})
+    )
     esn = Declared(
         {
             **fields,
@@ -429,6 +431,7 @@ def _graphs() -> dict[type, Declared]:
             "return_reservoir_activity": BOOL,
         },
         build=_esn,
+        invariants=_feedback_budget,
         optional=frozenset({"pseudo_execution_order"}),
     )
     return {Model: graph, BatchedModel: graph, ESN: esn}
@@ -469,6 +472,13 @@ def _esn(cls: type, values: dict[str, Any]) -> Any:
         fail("ESN", "its nodes and edges must be those of its reservoir, readout and options")
     _restore_graph(graph, values)
     return graph
+
+
+def _feedback_budget(graph: Any, spend: Any) -> None:
+    """An uninitialized graph's feedback buffers, which ``initialize`` allocates, charged to max_bytes."""
+    if graph.feedback_buffers is None:
+        delayed = [(parent, delay) for parent, delay, _ in graph.edges if delay > 0]
+        spend(8 * sum(delay * (parent.output_dim or 1) for parent, delay in delayed), "its feedback buffers")
 
 
 def _restore_graph(graph: Any, values: dict[str, Any]) -> None:
@@ -761,16 +771,19 @@ def _training() -> dict[type, Declared]:
 
 
 def _trainer(trainer: Any, spend: Any) -> None:
-    from cbreservoir.graph.compile import CompiledGraph
     from cbreservoir.io._codec import is_config_model
 
-    if not (is_config_model(trainer.model) or type(trainer.model) is CompiledGraph):
-        fail(
-            "GradientTrainer",
-            f"its model must be a built model or a CompiledGraph, got {type(trainer.model).__name__}",
-        )
+    if not is_config_model(trainer.model):  # what the constructor's optimizer groups come from
+        fail("GradientTrainer", f"its model must be a built model, got {type(trainer.model).__name__}")
     if trainer.train_generator.device.type != "cpu" or trainer.eval_generator.device.type != "cpu":
         fail("GradientTrainer", "its generators must be CPU generators")
+    built = sorted(id(p) for group in trainer.model.module_groups().values() for p in group)
+    held = sorted(id(p) for group in trainer.optimizer.param_groups for p in group["params"])
+    if held != built:  # the constructor gives the optimizer every parameter of the model's groups
+        fail(
+            "GradientTrainer",
+            f"its optimizer must hold the model's {len(built)} parameters; it holds {len(held)}",
+        )
 
 
 def _ensemble(ensemble: Any, spend: Any) -> None:

@@ -212,9 +212,9 @@ class GradientTrainer:
     def _check_invariants(self) -> None:
         """What the constructor guarantees, checked again for a trainer restored from a file or a pickle.
 
-        The optimizer updates exactly the model's parameters (the very objects, each once, all of them:
-        an optimizer holding copies, or none, would train nothing), with finite, non-negative rates;
-        ``clip_norm``, the counters and the generators are of their kinds.
+        The optimizer updates exactly the model's parameters (the very objects, each once: an optimizer
+        holding copies would train nothing), with finite, non-negative rates; ``clip_norm``, the counters
+        and the generators are of their kinds.
 
         Raises
         ------
@@ -228,11 +228,11 @@ class GradientTrainer:
             )
         own = {id(parameter) for parameter in self.model.parameters()}
         held = [id(parameter) for group in self.optimizer.param_groups for parameter in group["params"]]
-        if len(set(held)) != len(held) or set(held) != own:
+        if len(set(held)) != len(held) or not set(held) <= own:
             raise ValueError(
                 "the optimizer must hold the model's own parameters, each once; it holds "
-                f"{len(set(held) - own)} tensors that are not the model's, "
-                f"{len(held) - len(set(held))} repeats, and misses {len(own - set(held))}"
+                f"{len(set(held) - own)} tensors that are not the model's and "
+                f"{len(held) - len(set(held))} repeats"
             )
         for group in self.optimizer.param_groups:
             _check_finite_number("learning rate", group["lr"])

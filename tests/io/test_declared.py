@@ -156,7 +156,7 @@ def test_an_optimizer_without_parameters_is_refused(tmp_path, genuine):
                 if pair[0] == "params":
                     pair[1] = []
 
-    with pytest.raises(ValueError, match="misses"):
+    with pytest.raises(ValueError, match="must hold the model's 12 parameters; it holds 0"):
         load(_crafted(tmp_path, genuine["trainer"][1], edit))
 
 
