@@ -11,8 +11,10 @@ tensor of its own, and the safetensors metadata holds five strings::
 tensors. Loading builds only the types of fixed tables (cbreservoir's models, nodes, trainers, ensembles
 and estimators, reservoirpy's ``Model`` and nodes, the torch modules and optimisers they hold, NumPy,
 SciPy sparse and torch values, and the activation functions by a fixed name table); a name read from a
-file never selects code outside those tables. What the tables cannot describe is refused by
-:func:`save`, with a ``TypeError`` naming where it sits.
+file never selects code outside those tables. Each object is rebuilt through its constructor or from the
+fields its class declares (never by copying attributes from the file: a file cannot name a method), each
+field checked, then the object's invariants (:mod:`cbreservoir.io._declared`). What the tables cannot
+describe is refused by :func:`save`, with a ``TypeError`` naming where it sits.
 
 Before anything is built, :func:`load` checks the file against its own size and ``max_bytes``, the
 header's nesting depth, the declared dtype and shape of every array against the stored bytes, and a
@@ -178,7 +180,9 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     ValueError
         If the file is not a cbreservoir file of a version this cbreservoir reads, is truncated or
         corrupted (the checksum does not match), declares more than ``max_bytes`` or more than its bytes
-        hold, or describes something other than what the format can hold. The message says which.
+        hold, or describes something other than what the format can hold: a field a class does not
+        declare, a value its check refuses, an object whose invariants do not hold. The message says
+        which.
     """
     _check_max_bytes(max_bytes)
     contents = _contents(path, max_bytes)

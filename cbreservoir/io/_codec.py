@@ -1,9 +1,10 @@
 """Objects to and from the payload: a JSON tree whose arrays are references to stored arrays.
 
 :class:`Encoder` refuses, at save time, anything the tables of :mod:`cbreservoir.io._registry` cannot
-describe. :class:`Decoder` builds only what those tables list; every field it reads is checked first, and
-sizes that are not backed by stored bytes (meta tensors, models rebuilt from their config, sparse shapes)
-are charged to a byte budget before anything is allocated.
+describe. :class:`Decoder` builds only what those tables list; every field it reads is checked first,
+objects are rebuilt from the fields their class declares (:mod:`cbreservoir.io._declared`), and sizes that
+are not backed by stored bytes (meta tensors, models rebuilt from their config, sparse shapes, weights
+and delay lines still to be drawn) are charged to a byte budget before anything is allocated.
 """
 
 from __future__ import annotations

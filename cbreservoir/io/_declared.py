@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
+from cbreservoir.utils.validation import MAX_COUNT
 
 __all__ = ["MAX_DELAY", "Declared", "declared"]
 
@@ -219,7 +219,6 @@ TEXT = kind(str)
 NAME = optional(TEXT)
 COUNT = integer(1)
 SIZE = optional(COUNT)
-SEED = optional(integer(0, MAX_SEED))
 ANY_STATE = kind(dict)
 
 
