@@ -380,3 +380,13 @@ def test_an_estimator_parameter_bomb_is_refused(tmp_path, genuine):
 
     with pytest.raises(ValueError, match="epochs must be at most"):
         load(_crafted(tmp_path, genuine["cbrnn_regressor"][1], edit))
+
+
+def test_an_unfitted_cerebellum_round_trips(tmp_path):
+    """Before: its state ``{"out": (0,)}`` was refused for the shape ``(None,)``."""
+    from cbreservoir.nodes import Cerebellum
+
+    node = Cerebellum(10, n_purkinje=3, seed=0)
+    loaded = load(save(node, tmp_path / "cerebellum.cbr"))
+    x = saveables.X[0]
+    np.testing.assert_array_equal(loaded.run(x), node.run(x))
