@@ -87,9 +87,7 @@ class _Corpus:
         cbreservoir.save(CBRNN(1, units=4, n_granule=8, n_purkinje=4, seed=0), directory / "model.cbr")
         cbreservoir.save(Reservoir(5, seed=0), directory / "node.cbr")
         cbreservoir.save({"w": np.arange(4.0), "values": [1, 2.5, "text"]}, directory / "data.cbr")
-        cbreservoir.save(
-            CBRNN(1, units=4, n_granule=8, n_purkinje=4).to("meta"), directory / "meta.cbr"
-        )
+        cbreservoir.save(CBRNN(1, units=4, n_granule=8, n_purkinje=4).to("meta"), directory / "meta.cbr")
         self.expected: dict[str, tuple[Path, str]] = {}
 
     def original(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict]:
@@ -198,7 +196,7 @@ def _code_by_name(corpus: _Corpus) -> None:
         corpus.payload(name, "refusing to load an object of class", entry, cls=cls)
     schedule = "cbreservoir.training.schedules:EndToEnd"
     dunder = {"__type__": "object", "id": 0, "class": schedule, "state": {"__class__": 1}}
-    corpus.payload("object_dunder_state", "not attribute names", dunder, cls=schedule)
+    corpus.payload("object_dunder_state", "undeclared fields", dunder, cls=schedule)
     corpus.payload(
         "class_entry",
         "unknown entry type 'class'",
