@@ -19,6 +19,8 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -38,6 +40,7 @@ from cbreservoir.cli.options import (
     TRAIN_OPTIONS,
     UsageError,
     _BackendMissing,
+    _network_count,
     _non_negative_int,
     _positive_int,
     _torch_device,
@@ -164,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="conditions (default: cbrnn, full_reservoir, interleaved, rnn)",
     )
     reproduce.add_argument(
-        "--seeds", type=_positive_int, default=None, help="networks per condition (default: the profile's)"
+        "--seeds", type=_network_count, default=None, help="networks per condition (default: the profile's)"
     )
     reproduce.add_argument("--scaling", action="store_true", help="also run the granule-size scaling sweep")
     _add_profile_overrides(reproduce)
@@ -327,10 +330,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         Exit code: 0 success, 1 failure, 2 bad usage.
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    errors = io.StringIO()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse: --help/--version (0) or a usage error (2, already printed)
-        return int(exit_.code or 0)
+        with contextlib.redirect_stderr(errors):
+            args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help/--version (0) or a usage error (2)
+        sys.stderr.write(errors.getvalue())
+        code = int(exit_.code or 0)
+        if code and "--json" in argv:  # the one JSON document, also when the arguments do not parse
+            message = (errors.getvalue().strip().splitlines() or ["invalid arguments"])[-1]
+            print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+        return code
+    sys.stderr.write(errors.getvalue())
     args.progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     prefix = f"cbreservoir {args.command}"
     try:

@@ -17,12 +17,15 @@ from cbreservoir.cli.options import (
     _usage_errors,
     train_settings,
 )
+from cbreservoir.utils.validation import check_writable_directory
 
 # ------------------------------------------------------------------------------------------- subcommands
 
 
 def _run_demo(args: argparse.Namespace) -> dict:
     run_demo = _backend("cbreservoir.experiments.demo", "run_demo")
+    with _usage_errors():
+        check_writable_directory(args.output_dir, "--output-dir")
     return run_demo(output_dir=args.output_dir, seed=args.seed, quiet=args.json)
 
 

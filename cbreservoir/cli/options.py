@@ -7,11 +7,15 @@ import dataclasses
 import importlib
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
+
+#: Most networks (seeds) per condition a command line may ask for.
+MAX_NETWORKS = 10_000
 
 
 class UsageError(ValueError):
@@ -50,24 +54,27 @@ def _positive_int(text: str) -> int:
     return _integer(text, 1, MAX_COUNT)
 
 
-def _positive_float(text: str) -> float:
+def _finite_number(text: str, *, zero: bool) -> float:
+    """``text`` as a finite number > 0 (>= 0 with ``zero``), else an ``ArgumentTypeError``."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise argparse.ArgumentTypeError(f"expected a finite number {'>=' if zero else '>'} 0, got {text!r}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    return _finite_number(text, zero=False)
 
 
 def _noise_level(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return _finite_number(text, zero=True)
+
+
+def _network_count(text: str) -> int:
+    return _integer(text, 1, MAX_NETWORKS)
 
 
 def _non_negative_int(text: str) -> int:
@@ -100,6 +107,7 @@ _positive_int.__name__ = f"an integer in [1, {MAX_COUNT}]"
 _positive_float.__name__ = "a finite number > 0"
 _noise_level.__name__ = "a finite number >= 0"
 _non_negative_int.__name__ = f"an integer in [0, {MAX_SEED}]"
+_network_count.__name__ = f"an integer in [1, {MAX_NETWORKS}]"
 _torch_device.__name__ = "an available torch device"
 
 TRAIN_OPTIONS: tuple[_Option, ...] = (
@@ -226,7 +234,7 @@ def _convert(key: str, value: Any, source: str) -> Any:
     if value is None and option.default is None:
         return None
     if isinstance(value, (dict, list, bool)) or value is None:
-        raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r}")
+        raise UsageError(f"{key!r} in {source}: expected {_type_name(option)}, got {value!r:.80}")
     try:
         return option.type(str(value))
     except (ValueError, argparse.ArgumentTypeError) as error:
@@ -275,7 +283,16 @@ def _backend(module: str, name: str) -> Any:
 
 
 def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The parallel options given on the command line (absent ones keep the backend's defaults)."""
+    """The parallel options given on the command line (absent ones keep the backend's defaults).
+
+    Raises
+    ------
+    UsageError
+        ``--n-jobs`` beyond this machine's cores with a local backend (a dask cluster may have more).
+    """
+    cores = os.cpu_count() or 1
+    if args.n_jobs is not None and args.backend != "dask" and args.n_jobs > cores:
+        raise UsageError(f"--n-jobs must be in [1, {cores}] (this machine's cores) unless --backend dask")
     options = {
         "n_jobs": args.n_jobs,
         "backend": args.backend,

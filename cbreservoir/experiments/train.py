@@ -187,7 +187,8 @@ def _check_level(settings: dict[str, Any]) -> None:
 
 
 def _check_resources(settings: dict[str, Any]) -> None:
-    """Seeds in range, ``save``/``checkpoint_dir`` writable, the ensemble fits in memory."""
+    """Seeds in range, ``save`` a writable file path, ``checkpoint_dir`` writable, the ensemble fits."""
+    from cbreservoir.utils.files import check_destination
     from cbreservoir.utils.validation import check_writable_directory
 
     members = settings["ensemble"] or 1
@@ -198,6 +199,7 @@ def _check_resources(settings: dict[str, Any]) -> None:
         )
     if settings["save"]:
         check_writable_directory(str(Path(settings["save"]).resolve().parent), "'save' (its directory)")
+        check_destination(settings["save"], "'save'")
     if settings["checkpoint_dir"]:
         check_writable_directory(settings["checkpoint_dir"], "'checkpoint_dir'")
     _check_ensemble_memory(settings, members)

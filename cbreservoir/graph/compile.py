@@ -54,6 +54,11 @@ class _InputStep(nn.Module):
         super().__init__()
         self.output_dim = node.output_dim
 
+    @property
+    def input_dim(self) -> int:
+        """Features the step reads."""
+        return self.output_dim
+
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         return inputs
 
@@ -79,6 +84,11 @@ class _ReservoirStep(nn.Module):
         self.n_inputs = self.Win.shape[1]
         self.cerebellar_bias = node.cerebellar_bias
         self.output_dim = node.units
+
+    @property
+    def input_dim(self) -> int:
+        """Features the step reads: the inputs, then the cerebellar bias c_t (units) if it takes one."""
+        return self.n_inputs + (self.output_dim if self.cerebellar_bias else 0)
 
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         c_t = inputs[..., self.n_inputs :] if self.cerebellar_bias else None
@@ -110,6 +120,11 @@ class _CerebellumStep(nn.Module):
         self.output, self.input_gain = node.output, node.input_gain
         self.output_dim = node.output_dim
 
+    @property
+    def input_dim(self) -> int:
+        """Features the step reads (the mossy fibres)."""
+        return self.W_gc.shape[1]
+
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         weights = [getattr(self, name) for name in _CEREBELLUM_WEIGHTS]
         activity = CF.cerebellum_forward(inputs, *weights, granule_threshold=self.granule_threshold)
@@ -127,6 +142,11 @@ class _LinearReadoutStep(nn.Module):
         super().__init__()
         self.Wout, self.bias = _parameter(node.Wout, dtype), _parameter(node.bias, dtype)
         self.output_dim = node.output_dim
+
+    @property
+    def input_dim(self) -> int:
+        """Features the step reads."""
+        return self.Wout.shape[0]
 
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         return inputs @ self.Wout + self.bias
@@ -189,7 +209,6 @@ class CompiledGraph(nn.Module):
         super().__init__()
         keys = _node_keys(graph.nodes)
         key_of = {id(node): key for node, key in zip(graph.nodes, keys, strict=True)}
-        self._key_of = key_of
         self.nodes = dict(zip(keys, graph.nodes, strict=True))
         self.steps = nn.ModuleDict({key: _step_module(node, dtype) for key, node in self.nodes.items()})
         self.order = [key_of[id(node)] for node in graph.execution_order]
@@ -212,9 +231,10 @@ class CompiledGraph(nn.Module):
 
     def key(self, node: Node) -> str:
         """Module key of a node of the compiled graph."""
-        if id(node) not in self._key_of:
-            raise ValueError(f"{node} is not part of this graph")
-        return self._key_of[id(node)]
+        for key, held in self.nodes.items():
+            if held is node:
+                return key
+        raise ValueError(f"{node} is not part of this graph")
 
     @property
     def has_loop(self) -> bool:
@@ -239,6 +259,29 @@ class CompiledGraph(nn.Module):
             for parameter in self.node_parameters(key):
                 parameter.requires_grad_(bool(value))
 
+    def input_widths(self) -> dict[str, int]:
+        """Input node key -> the features the data must give it (what its step reads beyond its parents').
+
+        Raises
+        ------
+        ValueError
+            If a node's parents give more features than its step reads, or a node that is not an input
+            node gets fewer (the graph's wiring and its weights disagree).
+        """
+        widths = {}
+        for key, step in self.steps.items():
+            wired = sum(self.steps[parent].output_dim for parent in self.parents[key])
+            wired += sum(self.steps[parent].output_dim for parent, _ in self.delayed_parents[key])
+            external = step.input_dim - wired
+            if external < 0 or (external > 0) != (key in self.inputs):
+                raise ValueError(
+                    f"node {key!r} reads {step.input_dim} features, but its parents give {wired} and it "
+                    f"{'is' if key in self.inputs else 'is not'} an input node"
+                )
+            if key in self.inputs:
+                widths[key] = external
+        return widths
+
     def _map_inputs(self, x: torch.Tensor | np.ndarray | Mapping[str, Any]) -> dict[str, torch.Tensor]:
         if not isinstance(x, Mapping):
             x = {key: x for key in self.inputs}
@@ -253,6 +296,14 @@ class CompiledGraph(nn.Module):
         shapes = {tuple(v.shape[:2]) for v in mapped.values()}
         if any(v.dim() != 3 for v in mapped.values()) or len(shapes) != 1:
             raise ValueError(f"inputs must be (batch, time, features) arrays of one shape; got {shapes}")
+        widths = self.input_widths()
+        for key, value in mapped.items():
+            if value.shape[-1] != widths[key]:
+                raise ValueError(
+                    f"the input of node {key!r} must have {widths[key]} features; got {value.shape[-1]}"
+                )
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise ValueError(f"the input of node {key!r} holds NaN or infinity")
         return {key: value.to(dtype=self.dtype, device=self.device) for key, value in mapped.items()}
 
     def forward(

@@ -11,8 +11,10 @@ tensor of its own, and the safetensors metadata holds five strings::
 tensors. Loading builds only the types of fixed tables (cbreservoir's models, nodes, trainers, ensembles
 and estimators, reservoirpy's ``Model`` and nodes, the torch modules and optimisers they hold, NumPy,
 SciPy sparse and torch values, and the activation functions by a fixed name table); a name read from a
-file never selects code outside those tables. What the tables cannot describe is refused by
-:func:`save`, with a ``TypeError`` naming where it sits.
+file never selects code outside those tables. Each object is rebuilt through its constructor or from the
+fields its class declares (never by copying attributes from the file: a file cannot name a method), each
+field checked, then the object's invariants (:mod:`cbreservoir.io._declared`). What the tables cannot
+describe is refused by :func:`save`, with a ``TypeError`` naming where it sits.
 
 Before anything is built, :func:`load` checks the file against its own size and ``max_bytes``, the
 header's nesting depth, the declared dtype and shape of every array against the stored bytes, and a
@@ -47,7 +49,7 @@ import numpy as np
 
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
-from cbreservoir.utils.files import atomic_write_bytes
+from cbreservoir.utils.files import atomic_write_bytes, check_destination
 from cbreservoir.utils.validation import check_int
 
 __all__ = [
@@ -100,7 +102,9 @@ def save(obj: Any, path: PathLike) -> Path:
         numbers, strings, containers and random generators (see docs/save-load.md for the full list).
     path : str or path-like
         Destination file; written as given (no suffix is appended). The file is written to a unique
-        temporary name first and moved into place, so a crash never leaves half a file.
+        temporary name first and moved into place, so a crash never leaves half a file. An existing
+        ``path`` must be a regular file (a device, FIFO or directory is never replaced), in an existing
+        directory; this is checked before anything else.
 
     Returns
     -------
@@ -113,11 +117,15 @@ def save(obj: Any, path: PathLike) -> Path:
         If ``obj`` holds something a cbreservoir file cannot describe; the message names where it sits in
         ``obj`` (e.g. ``obj.nodes[0].activation``) and its type. Nothing is written then.
     ValueError
-        If the JSON description of ``obj`` (everything but its arrays) exceeds :data:`MAX_HEADER_BYTES`.
+        If ``path`` exists and is not a regular file or its directory does not exist, or if the JSON
+        description of ``obj`` (everything but its arrays) exceeds :data:`MAX_HEADER_BYTES`.
     """
     import safetensors.numpy
 
-    path = Path(path)
+    try:
+        path = check_destination(path, "the destination")
+    except ValueError as error:
+        raise ValueError(f"cannot save obj: {error}") from None
     encoder = Encoder()
     payload = encoder.encode(obj, "obj")
     header = {
@@ -172,7 +180,9 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     ValueError
         If the file is not a cbreservoir file of a version this cbreservoir reads, is truncated or
         corrupted (the checksum does not match), declares more than ``max_bytes`` or more than its bytes
-        hold, or describes something other than what the format can hold. The message says which.
+        hold, or describes something other than what the format can hold: a field a class does not
+        declare, a value its check refuses, an object whose invariants do not hold. The message says
+        which.
     """
     _check_max_bytes(max_bytes)
     contents = _contents(path, max_bytes)

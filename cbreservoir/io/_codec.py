@@ -1,9 +1,10 @@
 """Objects to and from the payload: a JSON tree whose arrays are references to stored arrays.
 
 :class:`Encoder` refuses, at save time, anything the tables of :mod:`cbreservoir.io._registry` cannot
-describe. :class:`Decoder` builds only what those tables list; every field it reads is checked first, and
-sizes that are not backed by stored bytes (meta tensors, models rebuilt from their config, sparse shapes)
-are charged to a byte budget before anything is allocated.
+describe. :class:`Decoder` builds only what those tables list; every field it reads is checked first,
+objects are rebuilt from the fields their class declares (:mod:`cbreservoir.io._declared`), and sizes that
+are not backed by stored bytes (meta tensors, models rebuilt from their config, sparse shapes, weights
+and delay lines still to be drawn) are charged to a byte budget before anything is allocated.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from cbreservoir.io._declared import Declared, by_constructor, declared
 from cbreservoir.io._registry import (
     DEFAULT_FACTORIES,
     array_layout,
@@ -635,28 +637,46 @@ class Decoder:
         return self._objects[identifier]
 
     def _decode_object(self, node: dict) -> Any:
+        """An object of the class table, rebuilt from exactly the fields its class declares.
+
+        Keys that are not declared fields (a method's name, a private check) are refused before anything
+        is decoded; each decoded field is checked for its type and range; the object is rebuilt through
+        its constructor or its declared fields, and its invariants are checked
+        (:mod:`cbreservoir.io._declared`). The object is registered only once it is complete, so no entry
+        inside its own state can refer to it.
+        """
         name = _get(node, "class", str)
         if name not in classes():
             raise ValueError(
                 f"refusing to load an object of class {name!r:.120}: not one of the classes a cbreservoir "
                 "file can hold (see docs/save-load.md)"
             )
-        state = _get(node, "state", dict)
-        bad = [key for key in state if not _is_attribute_name(key)]
-        if bad:
-            raise ValueError(
-                f"the state of a {name} holds keys that are not attribute names: {bad[:5]!r:.200}"
-            )
         cls = classes()[name]
-        obj = cls.__new__(cls)
-        self._register(node, obj)  # registered before its state: cycles resolve to it
+        state = _get(node, "state", dict)
+        declaration = _declaration(cls, state)
+        unknown = sorted(set(state) - set(declaration.fields), key=str)
+        missing = sorted(set(declaration.fields) - declaration.optional - set(state))
+        if unknown or missing:
+            raise ValueError(
+                f"a {name} is rebuilt from the fields its class declares; the file's state has "
+                f"undeclared fields {unknown[:5]!r:.200} and lacks {missing[:5]}"
+            )
         values = {key: self.decode(value) for key, value in state.items()}
-        if hasattr(obj, "__setstate__"):  # cbreservoir's classes check their state there
-            obj.__setstate__(values)
+        for key, value in values.items():
+            declaration.fields[key](value, f"{cls.__qualname__}.{key}")
+        if declaration.build is not None:
+            obj = declaration.build(cls, values)
         else:
-            obj.__dict__.update(values)
+            obj = cls.__new__(cls)
+            if hasattr(obj, "__setstate__"):  # cbreservoir's classes check their state there
+                obj.__setstate__(values)
+            else:
+                obj.__dict__.update(values)
         if cls.__module__.partition(".")[0] == "torch":
             check_torch_object(obj)
+        if declaration.invariants is not None:
+            declaration.invariants(obj, self._spend)
+        self._register(node, obj)
         if self._format_version < 3:
             self._holders.append(obj)
         return obj
@@ -763,6 +783,18 @@ class Decoder:
 
 # ------------------------------------------------------------------------------- torch objects after loading
 
+
+def _declaration(cls: type, state: dict) -> Declared:
+    """The declared fields of ``cls``: its table entry, or for torch's own classes the attributes of a
+    freshly built object (and the ``_warned*`` flags torch sets lazily)."""
+    if cls.__module__.partition(".")[0] != "torch":
+        return declared()[cls]
+    names = set(vars(_torch_reference(cls))) | _lazy(key for key in state if isinstance(key, str))
+    # torch's __getstate__ leaves some out and its __setstate__ restores them: check_torch_object then
+    # checks that the object has exactly the attributes of a fresh one
+    return Declared(dict.fromkeys(names, by_constructor), optional=frozenset(names))
+
+
 #: A fresh object of each torch class of the table (on the meta device): the attributes loaded ones need.
 _TORCH_REFERENCES: dict[type, Any] = {}
 _MODEL_DTYPES = ("float16", "float32", "float64")
@@ -796,10 +828,31 @@ def check_torch_object(obj: Any) -> None:
     """
     import torch
 
-    name = type(obj).__name__
     reference = _torch_reference(type(obj))
-    found = set(vars(obj))
-    optional = {key for key in found | set(vars(reference)) if key.startswith("_warned")}  # set lazily
+    _check_attributes(obj, reference, set(vars(obj)))
+    if isinstance(obj, torch.nn.Module):
+        _check_module_tables(obj, type(obj).__name__, torch)
+    else:
+        _check_optimizer(obj, type(obj).__name__, reference, torch)
+
+
+def check_module_base(module: Any) -> None:
+    """:func:`check_torch_object` for the ``torch.nn.Module`` attributes of one of cbreservoir's modules
+    (its own fields are declared and checked apart)."""
+    import torch
+
+    reference = _torch_reference(torch.nn.Module)
+    _check_attributes(module, reference, set(vars(module)) & (set(vars(reference)) | _lazy(vars(module))))
+    _check_module_tables(module, type(module).__name__, torch)
+
+
+def _lazy(names: Any) -> set[str]:
+    return {key for key in names if key.startswith("_warned")}
+
+
+def _check_attributes(obj: Any, reference: Any, found: set[str]) -> None:
+    name = type(obj).__name__
+    optional = _lazy(found | set(vars(reference)))  # set lazily
     expected = set(vars(reference)) - optional
     if expected != found - optional or not all(type(getattr(obj, key)) is bool for key in found & optional):
         raise ValueError(
@@ -817,10 +870,6 @@ def check_torch_object(obj: Any) -> None:
                 raise ValueError(f"{name}.{key} must be empty (a file cannot hold hooks)")
         elif type(value) in (bool, str, int) and type(loaded) is not type(value):
             raise ValueError(f"{name}.{key} must be a {type(value).__name__}, got {loaded!r:.80}")
-    if isinstance(obj, torch.nn.Module):
-        _check_module_tables(obj, name, torch)
-    else:
-        _check_optimizer(obj, name, reference, torch)
 
 
 def _check_module_tables(module: Any, name: str, torch: ModuleType) -> None:

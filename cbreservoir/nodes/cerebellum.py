@@ -184,7 +184,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         if not isinstance(rest["rng"], np.random.Generator):
             raise TypeError(f"a Cerebellum's rng must be a numpy Generator; got {type(rest['rng']).__name__}")
         initialized = rest.get("initialized", False)
-        shapes: dict[str, tuple[int, ...]] = {"out": (self.output_dim,)}
+        shapes: dict[str, tuple[int, ...]] = {"out": (self.output_dim or 0,)}  # as the constructor makes it
         if initialized is True:
             if self.input_dim is None:
                 raise ValueError("an initialized Cerebellum must have an input_dim")

@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import time
@@ -270,9 +271,15 @@ def _check_progress(
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """Write ``payload`` with its :func:`~cbreservoir.utils.files.content_sha256` digest, atomically."""
+    """Write ``payload`` with its :func:`~cbreservoir.utils.files.content_sha256` digest, atomically.
+
+    Serialised in memory first, so that a full disk is the ``OSError`` of the write ("No space left on
+    device"), not torch's zip writer's ``RuntimeError`` ("unexpected pos").
+    """
+    buffer = io.BytesIO()
+    torch.save({**payload, _DIGEST_KEY: content_sha256(payload)}, buffer)
     with atomic_writer(path) as stream:
-        torch.save({**payload, _DIGEST_KEY: content_sha256(payload)}, stream)
+        stream.write(buffer.getbuffer())
 
 
 def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:

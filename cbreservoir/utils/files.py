@@ -10,7 +10,10 @@
   hashes as its :func:`canonical_json` text; a numpy array or torch tensor inside a value hashes as its
   dtype, shape and raw bytes. A checksum detects corruption (truncation, flipped bytes, hand edits);
   it is no defence against forgery: whoever can write the file can write a matching checksum.
-* :func:`read_config`: the one reader of YAML (``.yaml``/``.yml``, ``yaml.safe_load``) and JSON config files.
+* :func:`read_config`: the one reader of YAML (``.yaml``/``.yml``, the safe loader, without aliases or
+  duplicate keys) and JSON config files (without duplicate keys).
+* :func:`check_destination`: a path a file may be written to (never a device, FIFO or directory), checked
+  before the work whose result goes there.
 * :func:`directory_lock`: an exclusive lock on an output or checkpoint directory, held for the duration
   of a run. A second process gets :class:`DirectoryInUseError` naming the holder's PID; the lock of a
   process that died (even by ``kill -9``) is free again (the operating system drops it).
@@ -50,6 +53,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_writer",
     "canonical_json",
+    "check_destination",
     "content_sha256",
     "directory_lock",
     "read_config",
@@ -117,6 +121,38 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             os.unlink(temporary)
         raise
     _fsync_directory(target.parent)
+
+
+def check_destination(path: str | os.PathLike[str], name: str = "path") -> Path:
+    """Check, before any work, that a file can be written to ``path``; return it as a ``Path``.
+
+    An existing ``path`` must be a regular file (a device, a FIFO, a directory, or a symlink to one, is
+    never replaced); its directory must exist and be a directory.
+
+    Raises
+    ------
+    TypeError
+        ``path`` is not a path.
+    ValueError
+        ``path`` exists and is not a regular file, or its directory does not exist (the message says which).
+    """
+    from cbreservoir.utils.validation import check_path
+
+    target = Path(check_path(path, name))
+    try:
+        mode = os.stat(target).st_mode  # follows a symlink: what it points at would be replaced
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise ValueError(f"{name} {str(target)!r:.200} cannot be written: {error.strerror}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(f"{name} {str(target)!r:.200} exists and is {kind}; give the path of a file")
+    if not target.parent.is_dir():
+        raise ValueError(
+            f"{name} {str(target)!r:.200}: its directory {str(target.parent)!r:.200} does not exist"
+        )
+    return target
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -249,7 +285,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     ValueError
         The file is missing or unreadable, not a regular file or larger than
         :data:`MAX_SMALL_FILE_BYTES`, has another suffix, is not UTF-8 text (e.g. a binary file), does
-        not parse, or does not hold a mapping.
+        not parse, holds a YAML alias (``*name``) or a duplicate key, or does not hold a mapping.
     """
     path = Path(path)
     kind = _CONFIG_SUFFIXES.get(path.suffix.lower())
@@ -264,12 +300,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise ValueError(f"config file {path} must be UTF-8 text; got undecodable bytes ({error})") from error
     try:
-        if kind == "json":
-            config = json.loads(text)
-        else:
-            import yaml
-
-            config = yaml.safe_load(text)
+        config = json.loads(text, object_pairs_hook=_unique_pairs) if kind == "json" else _strict_yaml(text)
     except (ValueError, RecursionError) as error:  # json.JSONDecodeError is a ValueError
         raise ValueError(f"config file {path} does not parse: {error}") from error
     except Exception as error:  # yaml.YAMLError and its subclasses
@@ -277,6 +308,44 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ValueError(f"config file {path} must hold a mapping of settings, got {type(config).__name__}")
     return config
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different."""
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate key {next(k for k in keys if keys.count(k) > 1)!r:.80}")
+    return dict(pairs)
+
+
+def _strict_yaml(text: str) -> Any:
+    """YAML by the safe loader, without aliases (``*name``: what makes a few bytes expand without end) and
+    without duplicate keys; errors name the line."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    "aliases (*name) are not allowed in config files",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen = []
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r:.80}", key_node.start_mark
+                    )
+                seen.append(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 # ----------------------------------------------------------------------------------------------- locks

@@ -116,7 +116,7 @@ def test_pickle_round_trip(parity):
         (dict(batch_size=2.5), "batch_size must be a positive int"),
         (dict(core_epochs=-1), "core_epochs must be None or an int >= 0"),
         (dict(optimizer="lbfgs"), "optimizer must be one of"),
-        (dict(n_jobs=-2), "n_jobs must be None, -1 or a positive int"),
+        (dict(n_jobs=-2), r"n_jobs must be None, -1 or an int in \[1, "),
     ],
 )
 def test_bad_parameters_raise_at_fit(parity, params, message):

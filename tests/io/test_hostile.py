@@ -196,7 +196,7 @@ def _code_by_name(corpus: _Corpus) -> None:
         corpus.payload(name, "refusing to load an object of class", entry, cls=cls)
     schedule = "cbreservoir.training.schedules:EndToEnd"
     dunder = {"__type__": "object", "id": 0, "class": schedule, "state": {"__class__": 1}}
-    corpus.payload("object_dunder_state", "not attribute names", dunder, cls=schedule)
+    corpus.payload("object_dunder_state", "undeclared fields", dunder, cls=schedule)
     corpus.payload(
         "class_entry",
         "unknown entry type 'class'",

@@ -28,8 +28,9 @@ def test_block_and_decorator_restore_the_callers_thread_count():
 @pytest.mark.parametrize(
     ("bad", "error", "message"),
     [
-        (0, ValueError, "n_jobs must be None, -1 or a positive int; got 0"),
-        (-2, ValueError, "n_jobs must be None, -1 or a positive int; got -2"),
+        (0, ValueError, "n_jobs must be None, -1 or an int in \\[1, .*got 0"),
+        (-2, ValueError, "n_jobs must be None, -1 or an int in \\[1, .*got -2"),
+        (2**31 - 1, ValueError, "this machine.s cores"),  # issue 34: OpenMP would end the process
         (1.5, TypeError, "n_jobs must be an int"),
         (True, TypeError, "n_jobs must be an int"),
         ("2", TypeError, "n_jobs must be an int"),

@@ -160,7 +160,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     -------
     list of dict
         One dict per pair present with at least 2 runs on each side: ``condition``, ``reference``,
-        ``epochs_to_half_max``, ``auc`` and ``mean_level``, each a
+        ``epochs_to_half_max`` and ``auc`` (the area under N(e): mean N times the epochs), each a
         :func:`cbreservoir.analysis.metrics.compare_groups` result
         (ratio of means with its percentile-bootstrap interval, Welch and permutation p-values), or
         ``None`` where the reference's values are all 0 (the AUC of one-epoch runs).
@@ -182,7 +182,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
                 "reference": reference,
                 **{
                     metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
-                    for metric in ("epochs_to_half_max", "auc", "mean_level")
+                    for metric in ("epochs_to_half_max", "auc")
                 },
             }
         )
@@ -233,11 +233,7 @@ def _summarize_group(
             for level, values in by_level.items()
         },
         "auc": summarize(aucs),
-        "per_run": {
-            "epochs_to_half_max": censored_epochs,
-            "auc": aucs,
-            "mean_level": [mean_level(run["levels"]) for run in group],
-        },
+        "per_run": {"epochs_to_half_max": censored_epochs, "auc": aucs},
         "mean_level": summarize([mean_level(run["levels"]) for run in group]),
         "seconds": summarize([run["seconds"] for run in group]),
         "active_mean_level": None
@@ -567,6 +563,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
                         _p_value(speed["welch_p"]),
                         _p_value(speed["permutation_p"]),
                         _ratio_interval(area),
+                        "–" if area is None else _p_value(area["welch_p"]),
                         "" if study is None else f"{study:.2f}",
                     ]
                 )
@@ -580,6 +577,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         "Welch p",
         "permutation p",
         "AUC ratio [95 % CI]",
+        "AUC Welch p",
         "study ratio",
     ]
     intro = (
