@@ -694,6 +694,7 @@ def _compiled_graph(graph: Any, spend: Any) -> None:
 def _training() -> dict[type, Declared]:
     import torch
 
+    from cbreservoir.models.noise import Noise
     from cbreservoir.training import GradientTrainer, schedules
     from cbreservoir.training.curriculum import (
         _STATE_FIELDS,
@@ -716,8 +717,11 @@ def _training() -> dict[type, Declared]:
             "eval_generator": generator_field,
             "step_count": integer(0, _MAX_STEPS),
             "level": optional(integer(0, MAX_COUNT)),
+            "schedule_state": optional(kind(dict)),  # the schedule checks it (GradientTrainer.__setstate__)
+            "noise": optional(kind(Noise)),
         },
         invariants=_trainer,
+        optional=frozenset({"schedule_state", "noise"}),  # files from before adaptive schedules and noise
     )
     curriculum = Declared({**dict.fromkeys(_STATE_FIELDS, by_constructor), "trainer": kind(GradientTrainer)})
     history = Declared(
@@ -763,7 +767,7 @@ def _training() -> dict[type, Declared]:
         EpochRecord: record,
         EnsembleTrainer: ensemble,
     }
-    for cls in schedules.SCHEDULES.values():  # every field of each schedule, through its constructor
+    for cls in (*schedules.SCHEDULES.values(), Noise):  # every field of each, through its constructor
         declared[cls] = Declared(
             dataclass_fields(cls), build=through_constructor, optional=dataclass_defaults(cls)
         )

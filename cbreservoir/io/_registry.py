@@ -121,6 +121,7 @@ def classes() -> dict[str, type]:
         _LinearReadoutStep,
         _ReservoirStep,
     )
+    from cbreservoir.models.noise import Noise
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
     from cbreservoir.nodes.model import Model as BatchedModel
     from cbreservoir.nodes.ridge import _Statistics
@@ -128,6 +129,7 @@ def classes() -> dict[str, type]:
     from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
     from cbreservoir.training.ensemble import EnsembleTrainer
     from cbreservoir.training.schedules import (
+        Adaptive,
         EndToEnd,
         FullReservoir,
         Interleaved,
@@ -155,6 +157,8 @@ def classes() -> dict[str, type]:
         FullReservoir,
         Interleaved,
         ReducedRecurrentPlasticity,
+        Adaptive,
+        Noise,
         CBRNNClassifier,
         CBRNNRegressor,
         CerebellarReservoirClassifier,

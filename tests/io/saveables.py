@@ -49,11 +49,13 @@ def build() -> dict[str, object]:
         CerebellarReservoirRegressor,
     )
     from cbreservoir.graph.compile import compile_graph
+    from cbreservoir.models import Noise
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
     from cbreservoir.training import GradientTrainer
     from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
     from cbreservoir.training.ensemble import EnsembleTrainer
     from cbreservoir.training.schedules import (
+        Adaptive,
         EndToEnd,
         FullReservoir,
         Interleaved,
@@ -80,12 +82,21 @@ def build() -> dict[str, object]:
         "esn": esn,
         "compiled": compile_graph(graph),
         "trainer": GradientTrainer(_cbrnn()),
+        "adaptive_noisy_trainer": _observed(
+            GradientTrainer(_cbrnn(), schedule=Adaptive(), noise=Noise(state=0.1))
+        ),
         "curriculum": CurriculumTrainer(
             GradientTrainer(_cbrnn()), "dms", steps_per_epoch=1, test_batches=1, progress=False
         ),
         "history": CurriculumHistory("dms", 0.9, [EpochRecord(1, 2, 0.95, 0.3, 0.25, 1.5, True, (0.95,))]),
         "ensemble": EnsembleTrainer([_cbrnn(seed) for seed in range(2)], seeds=range(2)),
-        "schedules": [EndToEnd(), FullReservoir(), Interleaved(k=3), ReducedRecurrentPlasticity(0.5)],
+        "schedules": [
+            EndToEnd(),
+            FullReservoir(),
+            Interleaved(k=3),
+            ReducedRecurrentPlasticity(0.5),
+            Adaptive(patience=3, plateau=None),
+        ],
         "reservoir_classifier": CerebellarReservoirClassifier(units=6, n_granule=8, random_state=0).fit(
             X, LABELS
         ),
@@ -100,6 +111,13 @@ def build() -> dict[str, object]:
 
 def _train_step(trainer: object) -> object:
     return trainer.train_step(*_batch())
+
+
+def _observed(trainer: object) -> object:
+    """``trainer`` after an epoch at N = 3 that did not pass (an adaptive schedule's state moves)."""
+    trainer.set_level(3)
+    trainer.observe_epoch(level=3, solved=False, test_loss=0.5)
+    return trainer
 
 
 def _ensemble_step(ensemble: object) -> object:
@@ -130,6 +148,7 @@ USES: dict[str, Callable[[object], object]] = {
     "esn": lambda graph: graph.run(X[1]),
     "compiled": lambda compiled: compiled(X[1:3]).detach().numpy(),
     "trainer": _train_step,
+    "adaptive_noisy_trainer": lambda trainer: (_train_step(trainer), trainer.schedule_state),
     "curriculum": lambda curriculum: _train_step(curriculum.trainer),
     "ensemble": _ensemble_step,
     "history": lambda history: (history.levels, history.accuracies, history.losses),
