@@ -195,7 +195,9 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         if self.standardize:
             self.input_mean_, self.input_scale_ = _column_moments(np.concatenate(batch.as_list()))
             if self.differences:
-                steps = np.concatenate([np.diff(x, axis=0, prepend=x[:1]) for x in batch.as_list()])
+                steps = np.concatenate(
+                    [np.diff(x, axis=0, prepend=x[:1]) for x in batch.as_list()]
+                )
                 diff_mean, diff_scale = _column_moments(steps)
                 self.input_mean_ = np.concatenate([self.input_mean_, diff_mean])
                 self.input_scale_ = np.concatenate([self.input_scale_, diff_scale])

@@ -351,9 +351,8 @@ def _backend_context(backend: str, scheduler: str | None) -> Iterator[None]:
         with joblib.parallel_config(backend="dask"):
             yield
         return
-    with (
-        distributed.Client(scheduler, set_as_default=False) as client,
-        joblib.parallel_config(backend="dask", client=client),
+    with distributed.Client(scheduler, set_as_default=False) as client, joblib.parallel_config(
+        backend="dask", client=client
     ):
         yield
 
@@ -468,3 +467,4 @@ def run_sweep(
                             results[identifier] = read_result(output, cell_by_id[identifier])
                         bar.update(len(finished))
     return [results[identifier] for identifier in ids]
+

@@ -253,3 +253,4 @@ def train_core_then_freeze(
     compiled.nodes[core].freeze()
     compiled.set_trainable({core: False})
     return result
+

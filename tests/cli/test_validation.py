@@ -194,25 +194,14 @@ def test_check_writable_directory_needs_no_existing_directory(tmp_path):
 
 def test_check_resume_settings_lists_every_difference_and_lets_the_budget_grow():
     stored = {"profile": {"n_epochs": 5, "learning_rate": 0.01}, "tasks": ["dms"]}
-    check_resume_settings(
-        stored,
-        {"profile": {"n_epochs": 9, "learning_rate": 0.01}, "tasks": ["dms"]},
-        where="d",
-        may_grow=("profile.n_epochs",),
-    )
+    check_resume_settings(stored, {"profile": {"n_epochs": 9, "learning_rate": 0.01}, "tasks": ["dms"]},
+                          where="d", may_grow=("profile.n_epochs",))
     with pytest.raises(SettingsMismatchError) as caught:
-        check_resume_settings(
-            stored,
-            {"profile": {"n_epochs": 4, "learning_rate": 0.5}, "tasks": ["parity"]},
-            where="d",
-            may_grow=("profile.n_epochs",),
-        )
+        check_resume_settings(stored, {"profile": {"n_epochs": 4, "learning_rate": 0.5}, "tasks": ["parity"]},
+                              where="d", may_grow=("profile.n_epochs",))
     message = str(caught.value)
-    for difference in (
-        "profile.n_epochs: 5 -> 4",
-        "profile.learning_rate: 0.01 -> 0.5",
-        "tasks: ['dms'] -> ['parity']",
-    ):
+    for difference in ("profile.n_epochs: 5 -> 4", "profile.learning_rate: 0.01 -> 0.5",
+                       "tasks: ['dms'] -> ['parity']"):
         assert difference in message
     assert isinstance(caught.value, ValueError)
 

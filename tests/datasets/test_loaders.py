@@ -58,15 +58,8 @@ def test_every_set_in_aeons_wheel_is_listed_and_loads_without_a_warning():
     import warnings
 
     assert set(UEA_DATASETS) == {
-        "ACSF1",
-        "ArrowHead",
-        "BasicMotions",
-        "GunPoint",
-        "ItalyPowerDemand",
-        "JapaneseVowels",
-        "OSULeaf",
-        "PickupGestureWiimoteZ",
-        "UnitTest",
+        "ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand", "JapaneseVowels", "OSULeaf",
+        "PickupGestureWiimoteZ", "UnitTest",
     }
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # aeon's deprecation notice of ACSF1 and OSULeaf is silenced

@@ -71,14 +71,8 @@ def test_fit_picks_alpha_from_the_tuple_and_keeps_a_single_value():
 
 @pytest.mark.parametrize(
     ("alpha", "error"),
-    [
-        ((), TypeError),
-        ("auto", TypeError),
-        ((1.0, -1.0), ValueError),
-        ((0.0, 1.0), ValueError),
-        (float("nan"), ValueError),
-        ((1.0, True), TypeError),
-    ],
+    [((), TypeError), ("auto", TypeError), ((1.0, -1.0), ValueError), ((0.0, 1.0), ValueError),
+     (float("nan"), ValueError), ((1.0, True), TypeError)],
 )
 def test_bad_alphas_name_the_ridge_penalty(alpha, error):
     with pytest.raises(error, match=r"alpha \(the ridge penalty\).*got"):
@@ -223,10 +217,8 @@ def test_every_node_argument_is_passed_explicitly(monkeypatch):
 
 
 @parametrize_with_checks(
-    [
-        CerebellarReservoirClassifier(units=20, n_granule=40, **ALL_ON),
-        CerebellarReservoirRegressor(units=20, n_granule=40, **ALL_ON),
-    ],
+    [CerebellarReservoirClassifier(units=20, n_granule=40, **ALL_ON),
+     CerebellarReservoirRegressor(units=20, n_granule=40, **ALL_ON)],
     expected_failed_checks=lambda estimator: {
         "check_methods_sample_order_invariance": "rows of a 2-D X are time steps of one series",
         "check_methods_subset_invariance": "rows of a 2-D X are time steps of one series",

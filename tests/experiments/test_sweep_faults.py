@@ -172,10 +172,7 @@ def test_two_processes_on_one_checkpoint_directory(tmp_path):
     try:
         assert first.stdout.readline().strip() == "saved"
         second = subprocess.run(
-            [sys.executable, "-c", _SLOW_CURRICULUM, str(tmp_path)],
-            capture_output=True,
-            text=True,
-            env=ENV,
+            [sys.executable, "-c", _SLOW_CURRICULUM, str(tmp_path)], capture_output=True, text=True, env=ENV,
             timeout=120,
         )
     finally:

@@ -20,6 +20,7 @@ from tests.support import random_data as _data
 HYPOTHESIS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+
 def _reservoir() -> Reservoir:
     node = Reservoir(6, lr=0.5, sr=0.9, seed=0)
     node.run(_data((5, FEATURES)))

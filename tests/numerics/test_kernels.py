@@ -19,13 +19,8 @@ def _activated(name: str, z: np.ndarray) -> np.ndarray:
     states = np.array(z, dtype=np.float64)
     units = states.shape[1]
     kernels.leaky_dense_sequence(
-        np.zeros((units, units)),
-        states,
-        np.zeros(units),
-        np.zeros(units),
-        np.ones(units),
-        kernels.KERNEL_ACTIVATIONS[name],
-        len(states),
+        np.zeros((units, units)), states, np.zeros(units), np.zeros(units), np.ones(units),
+        kernels.KERNEL_ACTIVATIONS[name], len(states),
     )
     return states
 
@@ -62,10 +57,8 @@ def _torch_activation(name: str):
 
 def _core_step_run(W, Win, bias, lr, name, x, h0):
     """The torch equation, step by step (float64)."""
-    t = {
-        key: torch.as_tensor(value, dtype=torch.float64)
-        for key, value in {"W": W, "Win": Win, "bias": bias, "lr": lr, "x": x, "h": h0}.items()
-    }
+    t = {key: torch.as_tensor(value, dtype=torch.float64) for key, value in
+         {"W": W, "Win": Win, "bias": bias, "lr": lr, "x": x, "h": h0}.items()}
     h, out = t["h"], []
     for step in t["x"]:
         h = core_step(step, h, t["Win"], t["W"], t["bias"], None, t["lr"], _torch_activation(name))
@@ -88,15 +81,8 @@ def test_csr_and_dense_kernels_equal_core_step(name, per_unit_lr):
     dense_states, csr_states = (x @ Win.T + bias for _ in range(2))
     kernels.leaky_dense_sequence(W, dense_states, h0, 1 - lr, lr, code, steps)
     kernels.leaky_csr_sequence(
-        csr.indptr.astype(np.uint64),
-        csr.indices.astype(np.uint32),
-        csr.data,
-        csr_states,
-        h0,
-        1 - lr,
-        lr,
-        code,
-        steps,
+        csr.indptr.astype(np.uint64), csr.indices.astype(np.uint32), csr.data, csr_states, h0, 1 - lr, lr,
+        code, steps,
     )
     np.testing.assert_allclose(dense_states, expected, rtol=0, atol=1e-10)
     np.testing.assert_allclose(csr_states, expected, rtol=0, atol=1e-10)
@@ -112,14 +98,8 @@ def test_kernels_run_in_float32():
     wide, narrow = drive.copy(), drive.astype(np.float32)
     kernels.leaky_csr_sequence(*arrays, csr.data, wide, h0, lr, lr, 0, 30)
     kernels.leaky_csr_sequence(
-        *arrays,
-        csr.data.astype(np.float32),
-        narrow,
-        h0.astype(np.float32),
-        lr.astype(np.float32),
-        lr.astype(np.float32),
-        0,
-        30,
+        *arrays, csr.data.astype(np.float32), narrow, h0.astype(np.float32), lr.astype(np.float32),
+        lr.astype(np.float32), 0, 30,
     )
     assert narrow.dtype == np.float32
     np.testing.assert_allclose(narrow, wide, rtol=0, atol=1e-5)

@@ -79,8 +79,7 @@ INTERLEAVE_PERIOD: dict[str, int] = {
 #: What the frozen-core conditions (full reservoir, interleaved, adaptive) freeze after N = 2, per task
 #: family, as the authors' code does: single tasks the whole core (input and recurrent layers with their
 #: biases); multitask, task switching and continual learning only the recurrent layer (W_h, b_h): the input
-#: layer and the heads
-#: keep learning.
+#: layer and the heads keep learning.
 FROZEN_CORE: dict[str, str] = {
     "dms": "all",
     "parity": "all",

@@ -197,7 +197,9 @@ def _check_output_settings(output: Path, record: dict) -> None:
     path = output / SETTINGS_FILE
     stored = read_settings(output)
     if stored is not None:
-        check_resume_settings(stored, record, where=f"output directory {output}", may_grow=RESUME_MAY_GROW)
+        check_resume_settings(
+            stored, record, where=f"output directory {output}", may_grow=RESUME_MAY_GROW
+        )
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
