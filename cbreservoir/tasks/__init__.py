@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "make_continual_batch": ".sequence",
     "CONTINUAL_PLAN": ".sequence",
     "TWO_HEAD_TASKS": ".sequence",
+    "make_task_batch": ".sequence",
     "switching_plan": ".sequence",
     "narma10": ".classic",
     "mackey_glass": ".classic",

@@ -354,3 +354,37 @@ def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:
     check_positive_int(period, "period")
     head = (int(level) // period) % len(MULTITASK_TASKS)
     return SwitchingStage(MULTITASK_TASKS[head], head)
+
+
+#: Tasks with two heads (one per task of ``MULTITASK_TASKS``) and their batch makers.
+_TWO_HEAD_BATCHES: dict[str, Callable[..., tuple[np.ndarray, tuple[np.ndarray, ...]]]] = {
+    "multitask": make_multitask_batch,
+    "switching": make_switching_batch,
+}
+
+
+def make_task_batch(
+    task: str, n: int, *, batch_size: int, seed: SeedLike
+) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]:
+    """One minibatch of any task of the study, single-head or two-head.
+
+    Parameters
+    ----------
+    task : str
+        ``"dms"``, ``"parity"``, ``"mod3"`` (:func:`make_batch`), ``"multitask"``
+        (:func:`make_multitask_batch`) or ``"switching"`` (:func:`make_switching_batch`).
+    n : int
+        Task level N.
+    batch_size : int
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    x : ndarray of float32 (batch_size, M, d)
+    y : int64 ndarray (batch_size,), or a tuple of them (one per head) for the two-head tasks
+    """
+    if task in _TWO_HEAD_BATCHES:
+        return _TWO_HEAD_BATCHES[task](n, batch_size=batch_size, seed=seed)
+    if task not in N_CLASSES:
+        raise ValueError(f"task must be one of {sorted([*N_CLASSES, *_TWO_HEAD_BATCHES])}, got {task!r}")
+    return make_batch(task, n, batch_size=batch_size, seed=seed)
