@@ -140,7 +140,7 @@ def population_autocorrelation(activity: object, max_lag: int = POPULATION_MAX_L
 
 
 def population_timescale(activity: object, max_lag: int = POPULATION_MAX_LAG) -> int | None:
-    """τ_pop: the first whole lag where :func:`population_autocorrelation` is ``<= 1/e`` (None: beyond max_lag)."""
+    """τ_pop: the first whole lag where :func:`population_autocorrelation` <= 1/e (None: beyond max_lag)."""
     return timescale_from_autocorrelation(population_autocorrelation(activity, max_lag))
 
 
