@@ -9,45 +9,19 @@ import pytest
 
 from cbreservoir.experiments.analysis_report import (
     POOLED_MEASURES,
-    AnalysisSettings,
     pool_analyses,
     pooled_markdown,
     run_analyses,
     run_analysis,
 )
-from cbreservoir.experiments.reproduce import reproduce
-from cbreservoir.experiments.reproduce.profiles import get_profile
+from tests.experiments.analysis_sizes import TINY_SETTINGS, tiny_reproduction
 
-TINY_PROFILE = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, threshold=0.01)
-TINY_SETTINGS = AnalysisSettings(
-    test_batches=1,
-    batch_size=8,
-    recovery_steps=2,
-    dimensionality_batches=2,
-    drive_trials=2,
-    drive_steps=40,
-    drive_warmup=5,
-    population_max_lag=10,
-    unit_max_lag=6,
-    fit_units=False,
-)
 CONDITIONS = ["cbrnn", "full_reservoir"]
 
 
 @pytest.fixture(scope="module")
 def reproduction(tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp("reproduction")
-    reproduce(
-        "dms",
-        profile=TINY_PROFILE,
-        seeds=2,
-        conditions=CONDITIONS,
-        output_dir=output_dir,
-        backend="sequential",
-        keep_checkpoints=True,
-        progress=False,
-    )
-    return output_dir
+    return tiny_reproduction(tmp_path_factory.mktemp("reproduction"), seeds=2, keep_checkpoints=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,22 +8,9 @@ import torch
 
 from cbreservoir.experiments.analysis_report import AnalysisSettings, run_analysis
 from cbreservoir.experiments.analysis_report.train import initial_model, reproduction_run
-from cbreservoir.experiments.reproduce.profiles import get_profile
 from cbreservoir.experiments.reproduce.run import build_curriculum, make_cell
+from tests.experiments.analysis_sizes import TINY_PROFILE, TINY_SETTINGS, tiny_reproduction
 
-TINY_PROFILE = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, threshold=0.01)
-TINY_SETTINGS = AnalysisSettings(
-    test_batches=1,
-    batch_size=8,
-    recovery_steps=2,
-    dimensionality_batches=2,
-    drive_trials=2,
-    drive_steps=40,
-    drive_warmup=5,
-    population_max_lag=10,
-    unit_max_lag=6,
-    fit_units=False,
-)
 POPULATIONS = {"core", "granule", "purkinje", "nuclei"}
 FIGURES = ("learning_curves", "ablation", "readout_recovery", "dimensionality", "timescales", "sparseness")
 
@@ -151,20 +138,7 @@ def test_analysis_settings_are_checked(changes, message):
 @pytest.fixture(scope="module")
 def reproduction(tmp_path_factory):
     """A tiny reproduction of CB-RNN and full reservoir on DMS that kept its checkpoints."""
-    from cbreservoir.experiments.reproduce import reproduce
-
-    output_dir = tmp_path_factory.mktemp("reproduction")
-    reproduce(
-        "dms",
-        profile=TINY_PROFILE,
-        seeds=1,
-        conditions=["cbrnn", "full_reservoir"],
-        output_dir=output_dir,
-        backend="sequential",
-        keep_checkpoints=True,
-        progress=False,
-    )
-    return output_dir
+    return tiny_reproduction(tmp_path_factory.mktemp("reproduction"), seeds=1, keep_checkpoints=True)
 
 
 def test_a_reproduction_keeps_the_weights_that_passed_each_level(reproduction):
@@ -196,19 +170,7 @@ def test_analysing_a_reproduction_equals_analysing_the_same_runs_trained_here(re
 @pytest.fixture(scope="module")
 def plain_reproduction(tmp_path_factory):
     """The same tiny reproduction without --keep-checkpoints: it keeps no network."""
-    from cbreservoir.experiments.reproduce import reproduce
-
-    output_dir = tmp_path_factory.mktemp("plain-reproduction")
-    reproduce(
-        "dms",
-        profile=TINY_PROFILE,
-        seeds=1,
-        conditions=["cbrnn", "full_reservoir"],
-        output_dir=output_dir,
-        backend="sequential",
-        progress=False,
-    )
-    return output_dir
+    return tiny_reproduction(tmp_path_factory.mktemp("plain-reproduction"), seeds=1, keep_checkpoints=False)
 
 
 def test_analysing_a_plain_reproduction_retrains_its_runs_into_their_checkpoint_directories(
