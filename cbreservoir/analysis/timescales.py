@@ -233,7 +233,7 @@ _MIN_TAU = 1e-3
 _GRID_SIZE = 48
 _MIN_GRID_TAU = 0.1
 #: Function evaluations of the least-squares refinement of a grid start.
-_MAX_REFINE_EVALUATIONS = 50
+_MAX_REFINE_EVALUATIONS = 20
 #: RSS / n below this counts as this (a perfect fit would give ln 0).
 _MIN_MEAN_SQUARE = 1e-300
 
