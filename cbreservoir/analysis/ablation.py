@@ -41,7 +41,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cbreservoir.analysis.activity import seeded_generator
-from cbreservoir.tasks import make_task_batch, switching_plan, task_spec
+from cbreservoir.tasks import CURRICULUM_TASKS, make_task_batch, switching_plan, task_spec
 from cbreservoir.training import GradientTrainer, PlasticitySchedule
 from cbreservoir.utils.validation import check_int, check_positive_int
 
@@ -88,8 +88,10 @@ def ablated_copy(model: nn.Module) -> nn.Module:
 
 
 def _check_task(model: nn.Module, task: str) -> None:
-    """``task`` is a task of the study and ``model`` has its heads (one, or two for multitask/switching)."""
-    spec = task_spec(task)  # ValueError naming the tasks for an unknown one
+    """``task`` is a curriculum task and ``model`` has its heads (one, or two for multitask/switching)."""
+    if task not in CURRICULUM_TASKS:
+        raise ValueError(f"task must be one of the curriculum tasks {list(CURRICULUM_TASKS)}, got {task!r}")
+    spec = task_spec(task)
     heads = 1 if isinstance(spec.n_classes, int) else len(spec.n_classes)
     n_heads = len(model.readouts)
     if n_heads != heads or model.input_dim != spec.input_size:

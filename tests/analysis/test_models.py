@@ -87,8 +87,9 @@ def test_analyses_reject_models_without_the_tasks_heads_and_unknown_tasks():
         ablation_accuracy(small_cbrnn(n_classes=(2, 2)), "dms", levels=[2])
     with pytest.raises(ValueError, match=r"2 readout head\(s\) .* got 1 head"):
         readout_recovery(small_cbrnn(), "multitask", level=2, n_steps=1)
-    with pytest.raises(ValueError, match="task must be one of"):
-        ablation_accuracy(small_cbrnn(), "xor", levels=[2])
+    for task in ("xor", "continual"):
+        with pytest.raises(ValueError, match="task must be one of the curriculum tasks"):
+            ablation_accuracy(small_cbrnn(), task, levels=[2])
 
 
 def two_head_cbrnn(task):

@@ -369,7 +369,7 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--task", "xor"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3'], got 'xor'"),
+        (["--task", "continual"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3'], got"),
         (["--analysis", "recovery=3"], "unknown analysis setting(s) ['recovery']; allowed: ["),
         (["--set", "epochs=3"], "unknown profile setting(s) ['epochs']"),
         (["--conditions", "magic"], "magic"),

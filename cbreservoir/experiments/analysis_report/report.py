@@ -33,7 +33,7 @@ from cbreservoir.experiments.analysis_report.train import (
     reproduction_run,
     train_condition,
 )
-from cbreservoir.experiments.reproduce.conditions import TASKS, check_conditions
+from cbreservoir.experiments.reproduce.conditions import STUDY_TASKS, check_conditions
 from cbreservoir.experiments.reproduce.pipeline import read_settings
 from cbreservoir.experiments.reproduce.profiles import Profile, get_profile
 from cbreservoir.models import count_parameters
@@ -43,8 +43,9 @@ from cbreservoir.utils.threads import torch_threads
 
 __all__ = ["ANALYSIS_TASKS", "DEFAULT_CONDITIONS", "run_analysis"]
 
-#: Tasks the report supports: every task a reproduction runs (single-head and two-head).
-ANALYSIS_TASKS = TASKS
+#: Tasks the report supports: the curriculum tasks of a reproduction, single-head and two-head (the continual
+#: plan, at a fixed level with a task cue, has no levels to analyse against).
+ANALYSIS_TASKS = (*STUDY_TASKS, "mod3")
 #: Conditions analysed by default: CB-RNN trained end to end, and the frozen-core "full reservoir".
 DEFAULT_CONDITIONS = ("cbrnn", "full_reservoir")
 
