@@ -135,6 +135,13 @@ def test_analysis_settings_are_checked(changes, message):
         AnalysisSettings(**changes)
 
 
+def test_analysis_settings_refuse_wrong_types():
+    with pytest.raises(TypeError, match=r"drive_warmup must be an int in \[0, inf\]; got 2.5"):
+        AnalysisSettings(drive_warmup=2.5)
+    with pytest.raises(TypeError, match="fit_units must be a bool"):
+        AnalysisSettings(fit_units="yes")
+
+
 @pytest.fixture(scope="module")
 def reproduction(tmp_path_factory):
     """A tiny reproduction of CB-RNN and full reservoir on DMS that kept its checkpoints."""

@@ -108,6 +108,7 @@ class AnalysisSettings:
         ):
             check_positive_int(getattr(self, name), f"AnalysisSettings.{name}")
         check_int(self.recovery_steps, "AnalysisSettings.recovery_steps", minimum=0)
+        check_int(self.drive_warmup, "AnalysisSettings.drive_warmup", minimum=0)
         check_int(self.unit_max_lag, "AnalysisSettings.unit_max_lag", minimum=4)
         check_real(
             self.recovery_learning_rate, "AnalysisSettings.recovery_learning_rate", minimum=0.0, strict=True
