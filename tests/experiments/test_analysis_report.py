@@ -186,15 +186,37 @@ def test_analysing_a_plain_reproduction_retrains_its_runs_into_their_checkpoint_
     assert not list(plain_reproduction.glob("checkpoints/*/*.pt"))
     _, trained = report
     analysed = run_analysis(
-        tmp_path, reproduction_dir=plain_reproduction, settings=TINY_SETTINGS, progress=False
+        tmp_path,
+        reproduction_dir=plain_reproduction,
+        conditions=["full_reservoir"],
+        settings=TINY_SETTINGS,
+        progress=False,
     )
-    assert without_source(analysed["models"]) == trained["models"]  # the same networks
-    for model in analysed["models"].values():
-        assert model["checkpoints_source"] == "retrained" and model["levels_match_record"] is True
+    model = analysed["models"]["full_reservoir"]
+    assert model["checkpoints_source"] == "retrained" and model["levels_match_record"] is True
+    assert without_source(analysed["models"]) == {"full_reservoir": trained["models"]["full_reservoir"]}
     kept = sorted(path.name for path in plain_reproduction.glob("checkpoints/*/*.pt"))
-    assert kept == ["last.pt", "last.pt", "level_002.pt", "level_002.pt", "level_003.pt", "level_003.pt"]
-    again = reproduction_run(plain_reproduction, "dms", "cbrnn", seed=0, profile=TINY_PROFILE)
+    assert kept == ["last.pt", "level_002.pt", "level_003.pt"]  # where the run would have kept them
+    again = reproduction_run(plain_reproduction, "dms", "full_reservoir", seed=0, profile=TINY_PROFILE)
     assert again["checkpoints"] == "kept"  # a second analysis reads them
+
+
+def test_a_network_that_does_not_follow_its_record_is_named_in_a_warning(reproduction, tmp_path, monkeypatch):
+    from cbreservoir.experiments.analysis_report import report
+
+    def other_levels(*args, **kwargs):
+        return {**reproduction_run(*args, **kwargs), "levels": [2, 2]}
+
+    monkeypatch.setattr(report, "reproduction_run", other_levels)
+    with pytest.warns(RuntimeWarning, match=r"dms/cbrnn/seed 0 .* did not follow its run record"):
+        analysed = run_analysis(
+            tmp_path,
+            reproduction_dir=reproduction,
+            conditions=["cbrnn"],
+            settings=TINY_SETTINGS,
+            progress=False,
+        )
+    assert analysed["models"]["cbrnn"]["levels_match_record"] is False
 
 
 def test_analysing_a_reproduction_is_checked_before_any_work(reproduction, tmp_path):
