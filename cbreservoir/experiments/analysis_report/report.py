@@ -76,7 +76,7 @@ def _reproduction_profile(reproduction_dir: Path, profile: str | Profile | None)
     if profile is not None and get_profile(profile) != recorded:
         raise ValueError(
             f"profile must match the reproduction's ({recorded.settings()}), "
-            f"got {get_profile(profile).settings()}"
+            f"got {get_profile(profile).settings()} (leave the profile out: the reproduction's is used)"
         )
     return recorded
 
