@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 
@@ -396,11 +398,16 @@ def test_analyze_works_after_a_plain_reproduce(capsys, tmp_path):
     assert code == EXIT_OK
     assert summary["models"]["cbrnn"]["checkpoints_source"] == "retrained"
     assert summary["models"]["cbrnn"]["levels_match_record"] is True
-    # a run the reproduction did not do: the error names the command that does it
-    code = main(["analyze", "--task", "parity", "--conditions", "rnn", "--runs", "repro"])
-    assert code not in (EXIT_OK, EXIT_USAGE)
-    message = capsys.readouterr().err
-    assert "run it with 'cbreservoir reproduce --task parity --conditions rnn --seeds 1" in message
+    # a run the reproduction did not do: the error names the command that does it, and that command works
+    argv = ["analyze", "--task", "parity", "--conditions", "rnn", "--runs", "repro", *TINY_ANALYSIS,
+            "--output-dir", "analysis-rnn"]  # fmt: skip
+    assert main(argv) not in (EXIT_OK, EXIT_USAGE)
+    step = re.search(r"run it with 'cbreservoir ([^']*)'", capsys.readouterr().err).group(1)
+    assert step.startswith("reproduce --task parity --conditions cbrnn rnn --seeds 1 --profile quick --set ")
+    assert main([*shlex.split(step), "--backend", "sequential", "--quiet"]) == EXIT_OK
+    capsys.readouterr()
+    code, summary = run_json(capsys, argv)
+    assert code == EXIT_OK and summary["models"]["rnn"]["checkpoints_source"] == "retrained"
 
 
 def test_analyze_runs_of_a_directory_that_is_no_reproduction_fails_before_work(capsys, tmp_path):

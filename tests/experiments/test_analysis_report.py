@@ -225,7 +225,9 @@ def test_analysing_a_reproduction_is_checked_before_any_work(reproduction, tmp_p
     with pytest.raises(ValueError, match="expected checkpoint_dir or reproduction_dir, got both"):
         run_analysis(tmp_path, reproduction_dir=reproduction, checkpoint_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"finished run dms/rnn/seed 0 .* got none: run it with 'cbreservoir "
-                       r"reproduce --task dms --conditions rnn --seeds 1 --output-dir"):  # fmt: skip
+                       r"reproduce --task dms --conditions cbrnn full_reservoir rnn --seeds 1 --profile "
+                       r"quick --set n_epochs=2 --set steps_per_epoch=2 --set test_batches=1 --set "
+                       r"threshold=0.01 --output-dir"):  # fmt: skip
         run_analysis(tmp_path, reproduction_dir=reproduction, conditions=["rnn"], progress=False)
     with pytest.raises(ValueError, match="expected a reproduction output directory"):
         run_analysis(tmp_path / "out", reproduction_dir=tmp_path, progress=False)

@@ -10,14 +10,17 @@ recorded run; its levels are compared with the record's.
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from cbreservoir.experiments.reproduce.conditions import build_condition_model
-from cbreservoir.experiments.reproduce.profiles import Profile
+from cbreservoir.experiments.reproduce.pipeline import read_settings
+from cbreservoir.experiments.reproduce.profiles import PROFILES, Profile
 from cbreservoir.experiments.reproduce.run import build_curriculum, make_cell
 from cbreservoir.experiments.sweep import cell_id, read_result
 from cbreservoir.models import build_model
@@ -51,6 +54,37 @@ def initial_model(condition: str, task: str, *, seed: int) -> nn.Module:
     return build_condition_model(condition, task, seed=seed)
 
 
+def profile_arguments(profile: Profile) -> str:
+    """The ``reproduce`` options that give ``profile``: ``--profile NAME`` and a ``--set`` per other field."""
+    base = PROFILES.get(profile.name, PROFILES["quick"]).settings()
+    changed = {key: value for key, value in profile.settings().items() if base[key] != value}
+    compact = {key: json.dumps(value, separators=(",", ":")) for key, value in changed.items()}
+    sets = [f"--set {shlex.quote(f'{key}={value}')}" for key, value in compact.items()]
+    return " ".join([f"--profile {base['name']}", *sets])
+
+
+def reproduce_command(
+    reproduction_dir: Path, task: str, condition: str, *, seed: int, profile: Profile
+) -> str:
+    """The ``cbreservoir reproduce`` command that adds the run (task, condition, seed) to a reproduction.
+
+    It grows the reproduction's recorded tasks, conditions and seeds (the only settings a directory lets grow,
+    the old ones first) and repeats its profile, so the directory accepts it and its finished runs stay.
+    """
+    recorded = read_settings(reproduction_dir) or {}
+    tasks = [*recorded.get("tasks", [])]
+    conditions = [*recorded.get("conditions", [])]
+    tasks += [task] if task not in tasks else []
+    conditions += [condition] if condition not in conditions else []
+    n_seeds = max([seed, *recorded.get("seeds", [])]) + 1
+    scaling = " --scaling" if recorded.get("granule_sizes") else ""
+    return (
+        f"cbreservoir reproduce --task {' '.join(tasks)} --conditions {' '.join(conditions)} "
+        f"--seeds {n_seeds} {profile_arguments(profile)}{scaling} "
+        f"--output-dir {shlex.quote(str(reproduction_dir))}"
+    )
+
+
 def reproduction_run(
     reproduction_dir: Path, task: str, condition: str, *, seed: int, profile: Profile
 ) -> dict[str, Any]:
@@ -81,10 +115,9 @@ def reproduction_run(
     if record is None:
         raise ValueError(
             f"expected the finished run {task}/{condition}/seed {seed} (cell {cell_id(cell)}) in "
-            f"{str(reproduction_dir)!r}, got none: run it with 'cbreservoir reproduce --task {task} "
-            f"--conditions {condition} --seeds {seed + 1} --output-dir {reproduction_dir}' and the "
-            "reproduction's profile settings (its settings.json), or analyse a task, condition and seed "
-            "it ran"
+            f"{str(reproduction_dir)!r}, got none: run it with "
+            f"'{reproduce_command(reproduction_dir, task, condition, seed=seed, profile=profile)}', "
+            "or analyse a task, condition and seed it ran"
         )
     directory = reproduction_dir / "checkpoints" / cell_id(cell)
     kept = (directory / LAST_CHECKPOINT).is_file()
