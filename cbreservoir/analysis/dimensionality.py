@@ -1,7 +1,9 @@
 """Dimensionality of population activity: PCA spectrum, d90/d95 and the participation ratio.
 
 Activity is an array of shape ``(samples, units)`` (time steps and trials flattened into samples,
-see :func:`cbreservoir.analysis.collect_activity`).
+see :func:`cbreservoir.analysis.task_activity`). The study's measures of a centred PCA with eigenvalues
+λ_1 >= λ_2 >= ...: d90 and d95, the fewest components that explain 90 % and 95 % of the variance,
+d95 / units, and the participation ratio PR = (Σλ)² / Σλ².
 
 Examples
 --------
@@ -17,11 +19,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from cbreservoir.analysis._checks import check_min_length
-from cbreservoir.utils.validation import as_float_array
+from cbreservoir.utils.validation import as_float_array, check_positive_int
 
 
 def pca_spectrum(activity: object) -> np.ndarray:
@@ -48,6 +51,23 @@ def pca_spectrum(activity: object) -> np.ndarray:
     return singular_values**2 / (array.shape[0] - 1)
 
 
+def _participation_ratio(eigenvalues: np.ndarray) -> float:
+    total = eigenvalues.sum()
+    return float(total**2 / np.sum(eigenvalues**2)) if total > 0.0 else 0.0
+
+
+def _components_for(eigenvalues: np.ndarray, fractions: tuple[float, ...]) -> dict[float, int]:
+    total = eigenvalues.sum()
+    if total <= 0.0:
+        return dict.fromkeys(fractions, 0)
+    explained = np.cumsum(eigenvalues) / total
+    # a small tolerance so that e.g. rank-1 data explains fraction 1.0 with one component
+    return {
+        fraction: int(min(np.searchsorted(explained, fraction - 1e-12) + 1, explained.size))
+        for fraction in fractions
+    }
+
+
 def participation_ratio(activity: object) -> float:
     """Participation ratio ``PR = (Σλ)² / Σλ²`` of the PCA eigenvalues λ.
 
@@ -63,11 +83,7 @@ def participation_ratio(activity: object) -> float:
         The participation ratio, between 1 and ``units``; 0.0 for activity without variance
         (a silent or constant population).
     """
-    eigenvalues = pca_spectrum(activity)
-    total = eigenvalues.sum()
-    if total <= 0.0:
-        return 0.0
-    return float(total**2 / np.sum(eigenvalues**2))
+    return _participation_ratio(pca_spectrum(activity))
 
 
 def pca_dimensions(activity: object, fractions: Sequence[float] = (0.9, 0.95)) -> dict[float, int]:
@@ -94,13 +110,32 @@ def pca_dimensions(activity: object, fractions: Sequence[float] = (0.9, 0.95)) -
     for fraction in fractions:
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"fractions must lie in (0, 1], got {fraction}")
-    eigenvalues = pca_spectrum(activity)
-    total = eigenvalues.sum()
-    if total <= 0.0:
-        return dict.fromkeys(fractions, 0)
-    explained = np.cumsum(eigenvalues) / total
-    # a small tolerance so that e.g. rank-1 data explains fraction 1.0 with one component
+    return _components_for(pca_spectrum(activity), fractions)
+
+
+def spectrum_dimensions(eigenvalues: object, *, units: int) -> dict[str, Any]:
+    """The study's dimensionality measures of a PCA spectrum (:func:`pca_spectrum`).
+
+    Parameters
+    ----------
+    eigenvalues : array-like (components,)
+        PCA variances, largest first.
+    units : int
+        Units of the population (the denominator of ``d95_per_unit``).
+
+    Returns
+    -------
+    dict
+        ``{"d90": int, "d95": int, "d95_per_unit": d95 / units, "participation_ratio": (Σλ)² / Σλ²,
+        "units": units}``; d90 = d95 = PR = 0 for a population without variance.
+    """
+    values = as_float_array(eigenvalues, "eigenvalues", dtype=np.float64, ndims=(1,), finite=True)
+    check_positive_int(units, "units")
+    dims = _components_for(values, (0.9, 0.95))
     return {
-        fraction: int(min(np.searchsorted(explained, fraction - 1e-12) + 1, explained.size))
-        for fraction in fractions
+        "d90": dims[0.9],
+        "d95": dims[0.95],
+        "d95_per_unit": dims[0.95] / units,
+        "participation_ratio": _participation_ratio(values),
+        "units": int(units),
     }

@@ -72,7 +72,7 @@ examples:
   cbreservoir reproduce --task dms --profile quick --set n_epochs=40
   cbreservoir sweep grid.yaml --output-dir runs/grid
   cbreservoir analyze --task dms --output-dir runs/analysis
-  cbreservoir analyze --task parity --runs runs/study --seed 0   # networks of 'reproduce --keep-checkpoints'
+  cbreservoir analyze --task parity --runs runs/study --seed 0   # the networks of a 'reproduce'
   cbreservoir noise --runs runs/study --task dms --output-dir runs/noise  # accuracy against noise
   cbreservoir bench --quick
 
@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--keep-checkpoints",
         action="store_true",
-        help="keep each finished run's checkpoints (weights that passed each level) for 'analyze --runs'",
+        help="keep each finished run's checkpoints (weights that passed each level) for 'analyze --runs' "
+        "(without them, 'analyze --runs' trains the runs it analyses again)",
     )
     _add_parallel_options(reproduce)
 
@@ -202,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  cbreservoir analyze --task parity --set n_epochs=20 --analysis recovery_steps=100 --json\n"
         "  cbreservoir analyze --task parity --runs runs/study --seeds 0 1 2 3 --output-dir runs/analysis",
     )
-    analyze.add_argument("--task", default="dms", help="dms or parity (%(default)s)")
+    analyze.add_argument(
+        "--task", default="dms", help="dms, parity, mod3, multitask or switching (%(default)s)"
+    )
     analyze.add_argument(
         "--profile", default=None, help="training profile: quick, study or paper (quick; with --runs theirs)"
     )
@@ -241,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs",
         default=None,
         metavar="DIR",
-        help="analyse the networks of a finished 'reproduce --keep-checkpoints --output-dir DIR'",
+        help="analyse the networks of a finished 'reproduce --output-dir DIR' (runs that kept no "
+        "checkpoints are trained again into DIR/checkpoints, the same cell and seed)",
     )
 
     noise = add(

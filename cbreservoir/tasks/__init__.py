@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "make_continual_batch": ".sequence",
     "CONTINUAL_PLAN": ".sequence",
     "TWO_HEAD_TASKS": ".sequence",
+    "make_task_batch": ".sequence",
+    "CURRICULUM_TASKS": ".sequence",
     "switching_plan": ".sequence",
     "narma10": ".classic",
     "mackey_glass": ".classic",

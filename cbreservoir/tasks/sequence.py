@@ -354,3 +354,44 @@ def switching_plan(level: int, period: int = SWITCH_PERIOD) -> SwitchingStage:
     check_positive_int(period, "period")
     head = (int(level) // period) % len(MULTITASK_TASKS)
     return SwitchingStage(MULTITASK_TASKS[head], head)
+
+
+#: The two-head curriculum tasks (one head per task of ``MULTITASK_TASKS``) and their batch makers.
+_CURRICULUM_TWO_HEAD_BATCHES: dict[str, Callable[..., tuple[np.ndarray, tuple[np.ndarray, ...]]]] = {
+    "multitask": make_multitask_batch,
+    "switching": make_switching_batch,
+}
+
+#: The tasks a curriculum climbs level by level (:func:`make_task_batch` draws their batches).
+CURRICULUM_TASKS: tuple[str, ...] = (*N_CLASSES, *_CURRICULUM_TWO_HEAD_BATCHES)
+
+
+def make_task_batch(
+    task: str, n: int, *, batch_size: int, seed: SeedLike
+) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]:
+    """One minibatch of any curriculum task of the study, single-head or two-head.
+
+    The continual plan's batches carry a task cue: :func:`make_continual_batch`.
+
+    Parameters
+    ----------
+    task : str
+        ``"dms"``, ``"parity"``, ``"mod3"`` (:func:`make_batch`), ``"multitask"``
+        (:func:`make_multitask_batch`) or ``"switching"`` (:func:`make_switching_batch`).
+    n : int
+        Task level N.
+    batch_size : int
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    x : ndarray of float32 (batch_size, M, d)
+    y : int64 ndarray (batch_size,), or a tuple of them (one per head) for the two-head tasks
+    """
+    if task in _CURRICULUM_TWO_HEAD_BATCHES:
+        return _CURRICULUM_TWO_HEAD_BATCHES[task](n, batch_size=batch_size, seed=seed)
+    if task not in N_CLASSES:
+        raise ValueError(
+            f"task must be one of {list(CURRICULUM_TASKS)} (continual: make_continual_batch), got {task!r}"
+        )
+    return make_batch(task, n, batch_size=batch_size, seed=seed)

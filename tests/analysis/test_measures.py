@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cbreservoir.analysis import participation_ratio, pca_dimensions, pca_spectrum
+from cbreservoir.analysis import participation_ratio, pca_dimensions, pca_spectrum, spectrum_dimensions
 
 
 @pytest.mark.parametrize("dims", [1, 3, 8])
@@ -34,6 +34,20 @@ def test_pca_dimensions_of_a_known_spectrum():
     np.testing.assert_allclose(pca_spectrum(activity), [4.0, 3.0, 2.0, 1.0], atol=1e-9)
     assert pca_dimensions(activity, fractions=(0.35, 0.7, 0.9, 0.95)) == {0.35: 1, 0.7: 2, 0.9: 3, 0.95: 4}
     assert participation_ratio(activity) == pytest.approx(100 / 30)
+
+
+def test_the_study_measures_of_a_known_spectrum():
+    # variances 4, 3, 2, 1 in a population of 10 units (6 silent): 90 % needs 3 PCs, 95 % needs 4
+    rng = np.random.default_rng(2)
+    white = rng.standard_normal((4000, 4))
+    white = (white - white.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(white.T))).T
+    embedding = np.linalg.qr(rng.standard_normal((10, 4)))[0].T  # (4, 10) orthonormal rows
+    activity = (white * np.sqrt([4.0, 3.0, 2.0, 1.0])) @ embedding + 7.0  # centring removes the offset
+    dims = spectrum_dimensions(pca_spectrum(activity), units=10)
+    assert dims == pytest.approx(
+        {"d90": 3, "d95": 4, "d95_per_unit": 0.4, "participation_ratio": 100 / 30, "units": 10}
+    )
+    assert spectrum_dimensions(np.zeros(3), units=3)["participation_ratio"] == 0.0
 
 
 def test_silent_population_has_zero_dimensions():

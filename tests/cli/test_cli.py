@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 
@@ -354,8 +356,9 @@ def test_bench_quick_prints_the_speed_table(capsys, monkeypatch):
 
 # ---------------------------------------------------------------------------------------------- analyze
 
-TINY_SIZES = ("test_batches=1", "recovery_steps=2", "activity_trials=2", "activity_length=20", "warmup=2",
-              "max_lag=6", "fit_units=false")  # fmt: skip
+TINY_SIZES = ("test_batches=1", "batch_size=8", "recovery_steps=2", "dimensionality_batches=1",
+              "drive_trials=2", "drive_steps=30", "drive_warmup=2", "population_max_lag=6", "unit_max_lag=5",
+              "fit_units=false")  # fmt: skip
 TINY_ANALYSIS = [item for setting in TINY_SIZES for item in ("--analysis", setting)]
 
 
@@ -372,7 +375,7 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--task", "mod3"], "'task' must be one of ['dms', 'parity'], got 'mod3'"),
+        (["--task", "continual"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3'], got"),
         (["--analysis", "recovery=3"], "unknown analysis setting(s) ['recovery']; allowed: ["),
         (["--set", "epochs=3"], "unknown profile setting(s) ['epochs']"),
         (["--conditions", "magic"], "magic"),
@@ -386,6 +389,29 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
 def test_analyze_usage_errors(capsys, argv, message):
     assert main(["analyze", *argv]) == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_analyze_works_after_a_plain_reproduce(capsys, tmp_path):
+    argv = ["reproduce", "--task", "parity", "--conditions", "cbrnn", "--seeds", "1", *TINY_PROFILE,
+            "--backend", "sequential", "--output-dir", "repro"]  # fmt: skip
+    assert run_json(capsys, argv)[0] == EXIT_OK
+    assert not list((tmp_path / "repro").glob("checkpoints/*/*.pt"))  # a plain reproduce keeps nothing
+    argv = ["analyze", "--task", "parity", "--conditions", "cbrnn", "--runs", "repro", *TINY_ANALYSIS,
+            "--output-dir", "analysis"]  # fmt: skip
+    code, summary = run_json(capsys, argv)
+    assert code == EXIT_OK
+    assert summary["models"]["cbrnn"]["checkpoints_source"] == "retrained"
+    assert summary["models"]["cbrnn"]["levels_match_record"] is True
+    # a run the reproduction did not do: the error names the command that does it, and that command works
+    argv = ["analyze", "--task", "parity", "--conditions", "rnn", "--runs", "repro", *TINY_ANALYSIS,
+            "--output-dir", "analysis-rnn"]  # fmt: skip
+    assert main(argv) not in (EXIT_OK, EXIT_USAGE)
+    step = re.search(r"run it with 'cbreservoir ([^']*)'", capsys.readouterr().err).group(1)
+    assert step.startswith("reproduce --task parity --conditions cbrnn rnn --seeds 1 --profile quick --set ")
+    assert main([*shlex.split(step), "--backend", "sequential", "--quiet"]) == EXIT_OK
+    capsys.readouterr()
+    code, summary = run_json(capsys, argv)
+    assert code == EXIT_OK and summary["models"]["rnn"]["checkpoints_source"] == "retrained"
 
 
 def test_analyze_runs_of_a_directory_that_is_no_reproduction_fails_before_work(capsys, tmp_path):

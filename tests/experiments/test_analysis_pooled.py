@@ -9,42 +9,19 @@ import pytest
 
 from cbreservoir.experiments.analysis_report import (
     POOLED_MEASURES,
-    AnalysisSettings,
     pool_analyses,
     pooled_markdown,
     run_analyses,
     run_analysis,
 )
-from cbreservoir.experiments.reproduce import reproduce
-from cbreservoir.experiments.reproduce.profiles import get_profile
+from tests.experiments.analysis_sizes import TINY_SETTINGS, tiny_reproduction
 
-TINY_PROFILE = get_profile("quick").replace(n_epochs=2, steps_per_epoch=2, test_batches=1, threshold=0.01)
-TINY_SETTINGS = AnalysisSettings(
-    test_batches=1,
-    recovery_steps=2,
-    activity_trials=2,
-    activity_length=20,
-    warmup=2,
-    max_lag=6,
-    fit_units=False,
-)
 CONDITIONS = ["cbrnn", "full_reservoir"]
 
 
 @pytest.fixture(scope="module")
 def reproduction(tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp("reproduction")
-    reproduce(
-        "dms",
-        profile=TINY_PROFILE,
-        seeds=2,
-        conditions=CONDITIONS,
-        output_dir=output_dir,
-        backend="sequential",
-        keep_checkpoints=True,
-        progress=False,
-    )
-    return output_dir
+    return tiny_reproduction(tmp_path_factory.mktemp("reproduction"), seeds=2, keep_checkpoints=True)
 
 
 @pytest.fixture(scope="module")
@@ -81,34 +58,47 @@ def test_pooled_statistics_are_those_of_the_per_network_values(pooled):
     assert json.loads((output_dir / "pooled.json").read_text())["measures"] == result["measures"]
     table = (output_dir / "pooled.md").read_text()
     assert "full reservoir / CB-RNN" in table
-    assert all(f"| {name} |" in table for name in POOLED_MEASURES)
+    measured = [name for name in POOLED_MEASURES if result["measures"]["cbrnn"][name]["n"]]
+    assert all(f"| {name} |" in table for name in measured)
+    assert "accuracy of head 1" not in table  # one-head task: the second head's rows are left out
+    assert "| granule population sparseness S, initial |" in table
 
 
 def _summary(seed: int, value: float | None, task: str = "dms") -> dict:
     """A summary whose every pooled measure of condition 'cbrnn' is ``value``."""
     model = {
         "analysis_level": value,
-        "readout_recovery": {"intact": value, "zero_shot": value, "recovered": value},
+        "readout_recovery": {
+            "intact": value,
+            "zero_shot": value,
+            "recovered": value,
+            "heads": {"intact": [value], "zero_shot": [value], "recovered": [value]},
+        },
         "dimensionality": {},
         "timescales": {},
         "granule_sparseness": {
-            "population_sparseness_mean": value,
-            "lifetime_sparseness_mean": value,
-            "coding_level": value,
+            state: {
+                "population_sparseness_mean": value,
+                "lifetime_sparseness_mean": value,
+                "coding_level": value,
+            }
+            for state in ("trained", "initial")
         },
     }
     for population in ("core", "granule", "purkinje", "nuclei", "core (cerebellum off)"):
         model["dimensionality"][population] = {"participation_ratio": value, "d90": value}
-        model["timescales"][population] = {"lag_below_1_over_e_interpolated": value, "fraction_double": value}
+        model["timescales"][population] = {"population_timescale": value, "fraction_double": value}
     return {"task": task, "seed": seed, "profile": {"name": "quick"}, "models": {"cbrnn": model}}
 
 
 def test_known_values_and_missing_ones():
     result = pool_analyses([_summary(0, 1.0), _summary(1, 3.0), _summary(2, None)])
-    stats = result["measures"]["cbrnn"]["granule coding level"]
+    stats = result["measures"]["cbrnn"]["granule coding level, trained"]
     assert (stats["mean"], stats["sd"], stats["n"], stats["n_missing"]) == (2.0, math.sqrt(2), 2, 1)
     assert result["comparisons"] == {}  # one condition: nothing to compare
-    assert "| granule coding level | 2 ± 1 |" in pooled_markdown(result)
+    table = pooled_markdown(result)
+    assert "| granule coding level, trained | 2 ± 1 |" in table
+    assert "| accuracy of head 0, cerebellum on | 2 ± 1 |" in table and "head 1" not in table
 
 
 def test_a_missing_value_leaves_the_comparison_out():

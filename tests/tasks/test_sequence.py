@@ -11,6 +11,7 @@ from cbreservoir.tasks import (
     make_batch,
     make_multitask_batch,
     make_switching_batch,
+    make_task_batch,
     switching_plan,
     task_spec,
 )
@@ -143,3 +144,21 @@ def test_errors_name_expected_and_received(call, message):
 def test_non_integer_level_is_a_type_error():
     with pytest.raises(TypeError, match=r"level N\) for task .parity. must be an int in \[1, inf\]; got 2.5"):
         make_batch("parity", 2.5, batch_size=4, seed=0)
+
+
+@pytest.mark.parametrize("task", ["dms", "parity", "mod3", "multitask", "switching"])
+def test_make_task_batch_is_the_tasks_own_batch_maker(task):
+    own = {"multitask": make_multitask_batch, "switching": make_switching_batch}
+    x, y = make_task_batch(task, 4, batch_size=8, seed=3)
+    if task in own:
+        x_own, y_own = own[task](4, batch_size=8, seed=3)
+    else:
+        x_own, y_own = make_batch(task, 4, batch_size=8, seed=3)
+    np.testing.assert_array_equal(x, x_own)
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(y_own))
+
+
+def test_make_task_batch_refuses_the_continual_plan_and_unknown_tasks():
+    for task in ("continual", "xor"):
+        with pytest.raises(ValueError, match=r"task must be one of \['dms', 'parity', 'mod3', 'multitask'"):
+            make_task_batch(task, 4, batch_size=8, seed=0)

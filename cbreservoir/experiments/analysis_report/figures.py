@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -142,77 +141,88 @@ def plot_readout_recovery(models: dict[str, dict], task: str, *, path: Path) -> 
     return _save(figure, path)
 
 
-def plot_dimensionality(models: dict[str, dict], path: Path) -> Path:
-    """Participation ratio of each population at each level checkpoint, one panel per condition."""
-    figure, panels = _condition_panels(models)
-    for axis, condition, result in panels:
+def _against_level(models: dict[str, dict], path: Path, panels: dict[str, str], measures: dict) -> Path:
+    """One row of panels per measure, one column per condition: a measure of each population against N.
+
+    ``panels`` maps a measure key to its y label; ``measures`` maps it to ``(row -> {population: value})``.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(
+        len(panels), len(models), figsize=(5 * len(models), 3.5 * len(panels)), squeeze=False, sharex="col"
+    )
+    for column, (condition, result) in enumerate(models.items()):
         rows = result["checkpoints"]
         levels = [row["level"] for row in rows]
-        for population in POPULATION_COLORS:
-            if rows and population in rows[0]["dimensionality"]:
-                ratios = [row["dimensionality"][population]["participation_ratio"] for row in rows]
-                axis.plot(levels, ratios, "o-", color=POPULATION_COLORS[population], label=population)
-        axis.set(
-            xlabel="level N of the checkpoint",
-            ylabel="participation ratio (dimensions)",
-            title=f"{_label(condition)}: dimensionality under random input",
-        )
-        _legend(axis, fontsize=8)
+        for line, (key, ylabel) in enumerate(panels.items()):
+            axis = axes[line][column]
+            values = [measures[key](row) for row in rows]
+            for population, color in POPULATION_COLORS.items():
+                if values and population in values[0]:
+                    series = [np.nan if value[population] is None else value[population] for value in values]
+                    axis.plot(levels, series, "o-", color=color, label=population)
+            axis.set(ylabel=ylabel, title=_label(condition))
+            _legend(axis, fontsize=8)
+        axes[-1][column].set_xlabel("level N of the checkpoint (weights that passed N)")
     return _save(figure, path)
+
+
+def _dimension(key: str):
+    return lambda row: {population: entry[key] for population, entry in row["dimensionality"].items()}
+
+
+def _timescale(key: str):
+    return lambda row: {population: entry.get(key) for population, entry in row["timescales"].items()}
+
+
+def plot_dimensionality(models: dict[str, dict], path: Path) -> Path:
+    """Participation ratio and d95 / units of each population on task batches at each level checkpoint."""
+    return _against_level(
+        models,
+        path,
+        {"participation_ratio": "participation ratio (Σλ)² / Σλ²", "d95_per_unit": "d95 / units"},
+        {key: _dimension(key) for key in ("participation_ratio", "d95_per_unit")},
+    )
 
 
 def plot_timescales(models: dict[str, dict], path: Path) -> Path:
-    """Population autocorrelation under random input, per population, one panel per condition."""
-    figure, panels = _condition_panels(models)
-    for axis, condition, result in panels:
-        for population, entry in result["timescales"].items():
-            if entry.get("silent"):
-                continue
-            lag = entry["lag_below_1_over_e_interpolated"]
-            axis.plot(
-                entry["autocorrelation"],
-                "o-",
-                markersize=3,
-                color=POPULATION_COLORS.get(population),
-                label=f"{population} (1/e at {lag:.2f} steps)",
-            )
-        axis.axhline(1 / math.e, color="grey", ls=":", lw=0.8, label="1/e")
-        axis.set(
-            xlabel="lag (time steps)",
-            ylabel="mean autocorrelation",
-            title=f"{_label(condition)}: timescales under random bits",
-        )
-        _legend(axis, fontsize=8)
-    return _save(figure, path)
+    """τ_pop (1/e lag of the summed population) and the median unit τ_net of each population against N."""
+    return _against_level(
+        models,
+        path,
+        {
+            "population_timescale": "τ_pop: 1/e lag of the summed\npopulation under random bits (steps)",
+            "median_unit_timescale": "median unit τ_net (steps)",
+        },
+        {key: _timescale(key) for key in ("population_timescale", "median_unit_timescale")},
+    )
 
 
 def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
-    """Histogram of the granule layer's population sparseness S per condition."""
+    """Histogram of the granule layer's population sparseness S per condition, trained and initial."""
     figure, axis = _pyplot().subplots(figsize=(6, 4))
-    largest = 0.0
-    for condition, result in models.items():
+    for index, (condition, result) in enumerate(models.items()):
         sparseness = result["granule_sparseness"]
         if sparseness is None:
             continue
-        counts, edges = (
-            np.asarray(sparseness["population_histogram"][key]) for key in ("counts", "bin_edges")
-        )
-        axis.stairs(
-            counts,
-            edges,
-            fill=True,
-            alpha=0.5,
-            label=f"{_label(condition)}: coding level {sparseness['coding_level']:.2f}, "
-            f"lifetime S {sparseness['lifetime_sparseness_mean']:.2f}",
-        )
-        if counts.any():
-            largest = max(largest, edges[np.flatnonzero(counts)[-1] + 1])
+        for state, style in (("trained", {"fill": True, "alpha": 0.5}), ("initial", {"ls": "--", "lw": 1.5})):
+            entry = sparseness[state]
+            counts, edges = (
+                np.asarray(entry["population_histogram"][key]) for key in ("counts", "bin_edges")
+            )
+            axis.stairs(
+                counts,
+                edges,
+                color=f"C{index}",
+                label=f"{_label(condition)}, {state}: S {entry['population_sparseness_mean']:.2f}, "
+                f"coding level {entry['coding_level']:.2f}",
+                **style,
+            )
     axis.set(
         xlabel="population Treves–Rolls sparseness S = (1 − a) / (1 − 1/G), a = <r>² / <r²>\n"
         "across granule units (1 for a one-hot code, 0 for a uniform code)",
         ylabel="number of samples (trial × time step)",
-        title="Granule-layer sparseness under random input",
-        xlim=(0, min(1.0, largest + 0.1)),
+        title="Granule-layer sparseness on task batches: trained vs initial",
+        xlim=(0, 1),
     )
-    _legend(axis, fontsize=8, loc="upper left")
+    _legend(axis, fontsize=7, loc="upper left")
     return _save(figure, path)

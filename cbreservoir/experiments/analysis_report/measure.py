@@ -1,5 +1,10 @@
-"""Measurements of the analysis report: accuracy with the cerebellum on and off, dimensionality, readout
-recovery, timescales and granule sparseness of one model."""
+"""Measurements of the analysis report as the study defines them, and their sizes (:class:`AnalysisSettings`).
+
+Per level checkpoint (:func:`measure_level`): accuracy at N with the cerebellum on and off, the
+dimensionality of each population on task batches of N, and its timescales under random bits. On the
+analysed network (:func:`analyse_model`): readout recovery, the core with the cerebellum switched off, and
+the granule layer's sparseness beside that of the same network at initialisation.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,26 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from cbreservoir.analysis.ablation import ablate_cerebellum, ablation_accuracy, readout_recovery
+from cbreservoir.analysis.ablation import (
+    RECOVERY_STEPS,
+    ablate_cerebellum,
+    ablation_accuracy,
+    readout_recovery,
+)
 from cbreservoir.analysis.activity import (
+    DRIVE_STEPS,
+    DRIVE_TRIALS,
+    DRIVE_WARMUP,
+    TASK_BATCH_SIZE,
+    TASK_BATCHES,
     dimensionality_by_population,
     random_input_activity,
+    task_activity,
     timescales_by_population,
 )
 from cbreservoir.analysis.sparseness import activity_ratio, coding_level, treves_rolls_sparseness
-from cbreservoir.utils.validation import check_int, check_positive_int
+from cbreservoir.analysis.timescales import POPULATION_MAX_LAG, UNIT_MAX_LAG
+from cbreservoir.utils.validation import check_int, check_positive_int, check_real
 
 __all__ = [
     "SPARSENESS_BINS",
@@ -26,64 +43,126 @@ __all__ = [
     "analyse_checkpoints",
     "analyse_model",
     "granule_sparseness",
+    "measure_level",
 ]
 
 #: Bins of the granule sparseness histogram over [0, 1].
 SPARSENESS_BINS = 40
 
+#: Optimisers of the readout retraining: the study's SGD, or Adam as a second opinion.
+RECOVERY_OPTIMIZERS = ("sgd", "adam")
+
 
 @dataclass(frozen=True, kw_only=True)
 class AnalysisSettings:
-    """Sizes of the analyses (training itself follows the reproduction profile).
+    """Sizes of the analyses, by default the study's (training itself follows the reproduction profile).
 
     Attributes
     ----------
     test_batches : int
-        Test batches of 64 trials per accuracy (ablation, readout recovery).
+        Test batches per accuracy (ablation, readout recovery).
+    batch_size : int
+        Trials per batch: test, readout training and dimensionality batches (the study: 64).
     recovery_steps : int
-        Readout-only training steps with the cerebellum off.
-    recovery_optimizer : str
-        Optimiser of the readout retraining (``"adam"`` or ``"sgd"``).
+        Readout-only training steps with the cerebellum off (the study: 100).
+    recovery_optimizer : {"sgd", "adam"}
+        ``"sgd"``: the study's (momentum 0.1 Nesterov, gradient norm clipped at 7.5).
     recovery_learning_rate : float
-    activity_trials, activity_length, warmup : int
-        Random-input trials, their length and the initial steps dropped, for dimensionality,
-        timescales and sparseness.
-    max_lag : int
-        Largest autocorrelation lag (steps).
+        The study: 0.01.
+    dimensionality_batches : int
+        Task batches at the level N of a checkpoint for its dimensionality (the study: 10).
+    drive_trials, drive_steps, drive_warmup : int
+        Random-bit drive for timescales: parallel trials, steps, initial steps dropped (the study: 8,
+        20,000, 500).
+    population_max_lag, unit_max_lag : int
+        Lags of the population autocorrelation and of the per-unit fits (the study: 199 and 30).
     fit_units : bool
-        Fit every unit's autocorrelation (single vs double exponential), a few seconds per model.
+        Fit every unit's autocorrelation (``False`` leaves τ_net out: smoke tests only).
+    level_step : int
+        Measure every ``level_step``-th level checkpoint (always the highest); the study: 1, every level.
     """
 
     test_batches: int = 20
-    recovery_steps: int = 300
-    recovery_optimizer: str = "adam"
-    recovery_learning_rate: float = 3e-3
-    activity_trials: int = 32
-    activity_length: int = 220
-    warmup: int = 20
-    max_lag: int = 15
+    batch_size: int = TASK_BATCH_SIZE
+    recovery_steps: int = RECOVERY_STEPS
+    recovery_optimizer: str = "sgd"
+    recovery_learning_rate: float = 0.01
+    dimensionality_batches: int = TASK_BATCHES
+    drive_trials: int = DRIVE_TRIALS
+    drive_steps: int = DRIVE_STEPS
+    drive_warmup: int = DRIVE_WARMUP
+    population_max_lag: int = POPULATION_MAX_LAG
+    unit_max_lag: int = UNIT_MAX_LAG
     fit_units: bool = True
+    level_step: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("test_batches", "activity_trials", "activity_length", "max_lag"):
+        for name in (
+            "test_batches",
+            "batch_size",
+            "dimensionality_batches",
+            "drive_trials",
+            "drive_steps",
+            "population_max_lag",
+            "level_step",
+        ):
             check_positive_int(getattr(self, name), f"AnalysisSettings.{name}")
         check_int(self.recovery_steps, "AnalysisSettings.recovery_steps", minimum=0)
-        steps = self.activity_length - self.warmup
-        if not 0 <= self.warmup < self.activity_length or not self.max_lag < steps:
+        check_int(self.drive_warmup, "AnalysisSettings.drive_warmup", minimum=0)
+        check_int(self.unit_max_lag, "AnalysisSettings.unit_max_lag", minimum=4)
+        check_real(
+            self.recovery_learning_rate, "AnalysisSettings.recovery_learning_rate", minimum=0.0, strict=True
+        )
+        if self.recovery_optimizer not in RECOVERY_OPTIMIZERS:
             raise ValueError(
-                "AnalysisSettings needs 0 <= warmup < activity_length and "
-                f"max_lag < activity_length - warmup, got warmup={self.warmup}, "
-                f"activity_length={self.activity_length}, max_lag={self.max_lag}"
+                f"AnalysisSettings.recovery_optimizer must be one of {RECOVERY_OPTIMIZERS}, "
+                f"got {self.recovery_optimizer!r}"
+            )
+        if not isinstance(self.fit_units, bool):
+            raise TypeError(f"AnalysisSettings.fit_units must be a bool, got {self.fit_units!r}")
+        steps = self.drive_steps - self.drive_warmup
+        if (
+            not 0 <= self.drive_warmup < self.drive_steps
+            or max(self.population_max_lag, self.unit_max_lag) >= steps
+        ):
+            raise ValueError(
+                "AnalysisSettings needs 0 <= drive_warmup < drive_steps and population_max_lag, unit_max_lag "
+                f"< drive_steps - drive_warmup, got drive_warmup={self.drive_warmup}, "
+                f"drive_steps={self.drive_steps}, population_max_lag={self.population_max_lag}, "
+                f"unit_max_lag={self.unit_max_lag}"
             )
 
 
-def _random_activity(model: nn.Module, settings: AnalysisSettings, seed: int) -> dict[str, np.ndarray]:
+def _drive(model: nn.Module, settings: AnalysisSettings, seed: int) -> dict[str, np.ndarray]:
     return random_input_activity(
         model,
-        n_trials=settings.activity_trials,
-        length=settings.activity_length,
-        warmup=settings.warmup,
+        n_trials=settings.drive_trials,
+        n_steps=settings.drive_steps,
+        warmup=settings.drive_warmup,
         seed=seed,
+    )
+
+
+def _task_activity(
+    model: nn.Module, task: str, level: int, settings: AnalysisSettings, seed: int
+) -> dict[str, np.ndarray]:
+    return task_activity(
+        model,
+        task,
+        level,
+        n_batches=settings.dimensionality_batches,
+        batch_size=settings.batch_size,
+        seed=seed,
+    )
+
+
+def _timescales(activity: dict[str, np.ndarray], settings: AnalysisSettings) -> dict[str, dict[str, Any]]:
+    return timescales_by_population(
+        activity,
+        population_max_lag=settings.population_max_lag,
+        unit_max_lag=settings.unit_max_lag,
+        fit_units=settings.fit_units,
+        keep_autocorrelation=True,
     )
 
 
@@ -125,29 +204,86 @@ def granule_sparseness(granule: np.ndarray) -> dict[str, float]:
     }
 
 
+def measure_level(
+    model: nn.Module, task: str, level: int, *, settings: AnalysisSettings, seed: int
+) -> dict[str, Any]:
+    """Accuracy at ``level`` with the cerebellum on and off, dimensionality on its task batches, timescales.
+
+    Returns
+    -------
+    dict
+        :func:`~cbreservoir.analysis.ablation_accuracy`'s row (``level``, ``full``, ``ablated``,
+        ``full_heads``, ``ablated_heads``), ``dimensionality`` and ``timescales`` (population -> the
+        entries of :func:`~cbreservoir.analysis.dimensionality_by_population` and
+        :func:`~cbreservoir.analysis.timescales_by_population`, with the population autocorrelation).
+    """
+    (accuracy,) = ablation_accuracy(
+        model,
+        task,
+        levels=[level],
+        n_batches=settings.test_batches,
+        batch_size=settings.batch_size,
+        seed=seed,
+    )
+    return {
+        **accuracy,
+        "dimensionality": dimensionality_by_population(_task_activity(model, task, level, settings, seed)),
+        "timescales": _timescales(_drive(model, settings, seed), settings),
+    }
+
+
+def measured_levels(levels: Sequence[int], step: int) -> list[int]:
+    """Every ``step``-th of the sorted ``levels`` from the first, and always the highest."""
+    chosen = list(levels[::step])
+    if levels and chosen[-1] != levels[-1]:
+        chosen.append(levels[-1])
+    return chosen
+
+
 def analyse_checkpoints(
     checkpoints: Sequence[tuple[int, nn.Module]], task: str, *, settings: AnalysisSettings, seed: int
 ) -> list[dict[str, Any]]:
-    """Per checkpoint: accuracy with the cerebellum on and off at its level, dimensionality per population."""
-    rows = []
-    for level, model in checkpoints:
-        (accuracy,) = ablation_accuracy(
-            model, task, levels=[level], n_batches=settings.test_batches, seed=seed
-        )
-        dimensionality = dimensionality_by_population(_random_activity(model, settings, seed))
-        rows.append({**accuracy, "dimensionality": dimensionality})
-    return rows
+    """:func:`measure_level` of the checkpoints (level, model) at the levels of :func:`measured_levels`."""
+    models = dict(checkpoints)
+    return [
+        measure_level(models[level], task, level, settings=settings, seed=seed)
+        for level in measured_levels(sorted(models), settings.level_step)
+    ]
 
 
 def analyse_model(
-    model: nn.Module, task: str, *, level: int, settings: AnalysisSettings, seed: int, progress: bool
+    model: nn.Module,
+    initial: nn.Module,
+    task: str,
+    *,
+    level: int,
+    settings: AnalysisSettings,
+    seed: int,
+    progress: bool,
 ) -> dict[str, Any]:
-    """Readout recovery at ``level``, dimensionality, timescales and granule sparseness of ``model``."""
+    """Readout recovery at ``level``, the core with the cerebellum off, granule sparseness (trained, initial).
+
+    Parameters
+    ----------
+    model : RecurrentClassifier
+        The analysed network (the weights that passed ``level``).
+    initial : RecurrentClassifier
+        The same network at initialisation (its sparseness is the baseline of the trained one's).
+
+    Returns
+    -------
+    dict
+        ``readout_recovery`` (:meth:`~cbreservoir.analysis.RecoveryResult.to_dict`),
+        ``core_without_cerebellum`` (``dimensionality`` and ``timescales`` of the core with the cerebellum
+        off) and ``granule_sparseness`` (``{"trained": ..., "initial": ...}`` of :func:`granule_sparseness`
+        on the dimensionality batches at ``level``; None without a granule layer).
+    """
     recovery = readout_recovery(
         model,
         task,
         level=level,
         n_steps=settings.recovery_steps,
+        batch_size=settings.batch_size,
         n_batches=settings.test_batches,
         eval_every=max(1, settings.recovery_steps // 10),
         seed=seed,
@@ -155,15 +291,22 @@ def analyse_model(
         optimizer=settings.recovery_optimizer,
         learning_rate=settings.recovery_learning_rate,
     )
-    activity = _random_activity(model, settings, seed)
+    trained = _task_activity(model, task, level, settings, seed)
     with ablate_cerebellum(model):
-        activity["core (cerebellum off)"] = _random_activity(model, settings, seed)["core"]
+        core_off = {
+            "dimensionality": dimensionality_by_population(
+                {"core": _task_activity(model, task, level, settings, seed)["core"]}
+            )["core"],
+            "timescales": _timescales({"core": _drive(model, settings, seed)["core"]}, settings)["core"],
+        }
+    sparseness = None
+    if "granule" in trained:
+        sparseness = {
+            "trained": granule_sparseness(trained["granule"]),
+            "initial": granule_sparseness(_task_activity(initial, task, level, settings, seed)["granule"]),
+        }
     return {
-        "analysis_level": level,
         "readout_recovery": recovery.to_dict(),
-        "dimensionality": dimensionality_by_population(activity),
-        "timescales": timescales_by_population(
-            activity, max_lag=settings.max_lag, fit_units=settings.fit_units
-        ),
-        "granule_sparseness": granule_sparseness(activity["granule"]) if "granule" in activity else None,
+        "core_without_cerebellum": core_off,
+        "granule_sparseness": sparseness,
     }

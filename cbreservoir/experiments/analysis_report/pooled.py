@@ -38,17 +38,24 @@ __all__ = ["POOLED_MEASURES", "pool_analyses", "pooled_markdown", "run_analyses"
 _POPULATIONS = ("core", "granule", "purkinje", "nuclei", "core (cerebellum off)")
 
 
-def _path(*keys: str) -> Callable[[dict], float | None]:
+def _path(*keys: str | int) -> Callable[[dict], float | None]:
     def get(model: dict) -> float | None:
         value: Any = model
         for key in keys:
-            if not isinstance(value, dict) or key not in value:
+            if isinstance(key, int):
+                if not isinstance(value, list) or key >= len(value):
+                    return None  # a task with fewer heads
+            elif not isinstance(value, dict) or key not in value:
                 return None  # not measured with these settings (e.g. no per-unit fits)
             value = value[key]
-        missing = value is None or not math.isfinite(value)  # JSON null (NaN): not measurable
+        missing = value is None or not math.isfinite(value)  # JSON null (NaN or beyond the window)
         return None if missing else float(value)
 
     return get
+
+
+def _per_population(label: str, *keys: str) -> dict[str, Callable[[dict], float | None]]:
+    return {f"{label}, {population}": _path(keys[0], population, *keys[1:]) for population in _POPULATIONS}
 
 
 POOLED_MEASURES: dict[str, Callable[[dict], float | None]] = {
@@ -57,29 +64,37 @@ POOLED_MEASURES: dict[str, Callable[[dict], float | None]] = {
     "accuracy, cerebellum off": _path("readout_recovery", "zero_shot"),
     "accuracy, cerebellum off, readout retrained": _path("readout_recovery", "recovered"),
     **{
-        f"participation ratio, {population}": _path("dimensionality", population, "participation_ratio")
-        for population in _POPULATIONS
-    },
-    **{f"d90, {population}": _path("dimensionality", population, "d90") for population in _POPULATIONS},
-    **{
-        f"1/e lag of the autocorrelation (steps), {population}": _path(
-            "timescales", population, "lag_below_1_over_e_interpolated"
+        f"accuracy of head {head}, {state}": _path("readout_recovery", "heads", key, head)
+        for head in (0, 1)
+        for state, key in (
+            ("cerebellum on", "intact"),
+            ("cerebellum off", "zero_shot"),
+            ("cerebellum off, readout retrained", "recovered"),
         )
-        for population in _POPULATIONS
     },
+    **_per_population("participation ratio", "dimensionality", "participation_ratio"),
+    **_per_population("d90", "dimensionality", "d90"),
+    **_per_population("d95", "dimensionality", "d95"),
+    **_per_population("d95 / units", "dimensionality", "d95_per_unit"),
+    **_per_population(
+        "τ_pop, 1/e lag of the summed population (steps)", "timescales", "population_timescale"
+    ),
+    **_per_population("median unit τ_net (steps)", "timescales", "median_unit_timescale"),
+    **_per_population("mean unit τ_net (steps)", "timescales", "mean_unit_timescale"),
+    **_per_population("fraction of units fitted by two timescales", "timescales", "fraction_double"),
     **{
-        f"fraction of units fitted by two timescales, {population}": _path(
-            "timescales", population, "fraction_double"
+        f"granule {name}, {state}": _path("granule_sparseness", state, key)
+        for state in ("trained", "initial")
+        for name, key in (
+            ("population sparseness S", "population_sparseness_mean"),
+            ("lifetime sparseness S", "lifetime_sparseness_mean"),
+            ("coding level", "coding_level"),
         )
-        for population in _POPULATIONS
     },
-    "granule population sparseness S": _path("granule_sparseness", "population_sparseness_mean"),
-    "granule lifetime sparseness S": _path("granule_sparseness", "lifetime_sparseness_mean"),
-    "granule coding level": _path("granule_sparseness", "coding_level"),
 }
 """The scalar measures pooled over networks: name -> getter on one condition's entry of a summary
-(None where a network's value is absent or not finite, e.g. no timescale fit: left out of the
-statistics)."""
+(None where a network's value is absent or not finite, e.g. no timescale fit or a one-head task's second
+head: left out of the statistics; measures no network has are left out of the Markdown table)."""
 
 
 def _statistics(values: list[float | None]) -> dict[str, Any]:
@@ -192,6 +207,8 @@ def pooled_markdown(pooled: dict[str, Any]) -> str:
         "| --- | " + " | ".join("---" for _ in conditions) + " | ---" * len(others) + " |",
     ]
     for name in POOLED_MEASURES:
+        if all(pooled["measures"][c][name]["n"] == 0 for c in conditions):
+            continue  # not measured for this task (e.g. a second head) or with these settings
         cells = [
             f"{_format(pooled['measures'][c][name]['mean'])} ± {_format(pooled['measures'][c][name]['sem'])}"
             for c in conditions

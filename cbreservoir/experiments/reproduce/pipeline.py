@@ -276,7 +276,7 @@ def _environment_note(versions: Sequence[dict]) -> str:
     """The summary's last paragraph: where the runs were trained, and why that matters."""
     lines = [
         f"* {entry['runs']} runs: "
-        + ", ".join(f"{key} {value}" for key, value in entry.items() if key not in ("runs", "platform"))
+        + ", ".join(f"{key} {value}" for key, value in entry.items() if key != "runs")
         for entry in versions
     ]
     return (
