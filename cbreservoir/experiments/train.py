@@ -140,7 +140,7 @@ def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) ->
 
 def _check_curriculum(settings: dict[str, Any]) -> None:
     from cbreservoir.experiments.reproduce.conditions import CONDITIONS
-    from cbreservoir.training.curriculum import CURRICULUM_TASKS
+    from cbreservoir.tasks import CURRICULUM_TASKS
     from cbreservoir.training.schedules import SCHEDULES
 
     if settings["epochs"] is None:

@@ -49,11 +49,10 @@ import torch
 from tqdm.auto import tqdm
 
 from cbreservoir.tasks.sequence import (
+    CURRICULUM_TASKS,
     MULTITASK_TASKS,
     N_CLASSES,
-    make_batch,
-    make_multitask_batch,
-    make_switching_batch,
+    make_task_batch,
     min_level,
     switching_plan,
 )
@@ -66,7 +65,6 @@ from cbreservoir.utils.validation import (
     check_resume_settings,
 )
 
-CURRICULUM_TASKS = (*N_CLASSES, "multitask", "switching")
 LAST_CHECKPOINT = "last.pt"
 #: Format 4: the models' cerebellum reads ``[x_t ; h_{t−1}]``; format 3 checkpoints (``[h ; x]``) are
 #: converted as they load (:func:`~cbreservoir.training._checkpoint_order.mossy_inputs_first`).
@@ -509,11 +507,7 @@ class CurriculumTrainer:
 
     # -- data ----------------------------------------------------------------------------------
     def _draw(self, level: int) -> Batch:
-        if self.task == "multitask":
-            return make_multitask_batch(level, batch_size=self.batch_size, seed=self._rng)
-        if self.task == "switching":
-            return make_switching_batch(level, batch_size=self.batch_size, seed=self._rng)
-        return make_batch(self.task, level, batch_size=self.batch_size, seed=self._rng)
+        return make_task_batch(self.task, level, batch_size=self.batch_size, seed=self._rng)
 
     # -- one epoch -----------------------------------------------------------------------------
     def _head_accuracies(self, result: dict[str, Any]) -> tuple[float, ...]:
