@@ -40,6 +40,16 @@ def _mean_and_sem(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.nda
     return stacked.mean(axis=0), sem
 
 
+def _plot_band(axes: object, condition: str, curves: Sequence[Sequence[float]]) -> None:
+    """One condition's per-epoch mean with a ± SEM band over its runs (``curves``: runs × epochs)."""
+    mean, sem = _mean_and_sem(curves)
+    epochs = np.arange(1, len(mean) + 1)
+    label = f"{CONDITIONS[condition].label} (n={len(curves)})"
+    # interleaved equals full reservoir until its first refresh: a thick line under a thin dashed one
+    (line,) = axes.plot(epochs, mean, label=label, **_LINE_STYLES.get(condition, {}))
+    axes.fill_between(epochs, mean - sem, mean + sem, color=line.get_color(), alpha=0.25, linewidth=0)
+
+
 def plot_learning_curves(
     task: str, runs: Sequence[dict], *, path: str | os.PathLike, half_max: float | None = None
 ) -> Path:
@@ -67,12 +77,7 @@ def plot_learning_curves(
         curves = [run["levels"] for run in runs if run["condition"] == condition and run["n_granule"] == 256]
         if not curves:
             continue
-        mean, sem = _mean_and_sem(curves)
-        epochs = np.arange(1, len(mean) + 1)
-        # interleaved equals full reservoir until its first refresh: a thick line under a thin dashed one
-        style = _LINE_STYLES.get(condition, {})
-        (line,) = axes.plot(epochs, mean, label=f"{CONDITIONS[condition].label} (n={len(curves)})", **style)
-        axes.fill_between(epochs, mean - sem, mean + sem, color=line.get_color(), alpha=0.25, linewidth=0)
+        _plot_band(axes, condition, curves)
     if half_max is not None:
         axes.axhline(half_max, color="grey", linestyle=":", linewidth=1, label="half of global max N")
     axes.set(xlabel="epoch", ylabel="curriculum level N", title=f"{task}: N(e), mean ± SEM")
@@ -164,11 +169,7 @@ def plot_continual(runs: Sequence[dict], *, path: str | os.PathLike) -> Path:
                  for r in run["history"]["records"]]
                 for run in group
             ]  # fmt: skip
-            mean, sem = _mean_and_sem(curves)
-            epochs = np.arange(1, len(mean) + 1)
-            label = f"{CONDITIONS[condition].label} (n={len(group)})"
-            (line,) = axes.plot(epochs, mean, label=label, **_LINE_STYLES.get(condition, {}))
-            axes.fill_between(epochs, mean - sem, mean + sem, color=line.get_color(), alpha=0.25, linewidth=0)
+            _plot_band(axes, condition, curves)
     for axes, title in zip(panels, ("active task (the phase's)", "inactive task (forgetting)"), strict=True):
         for boundary in (phase_epochs + 0.5, 2 * phase_epochs + 0.5):
             axes.axvline(boundary, color="grey", linestyle=":", linewidth=1)

@@ -384,6 +384,11 @@ def _table_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _table(header: Sequence[str], lines: Sequence[str]) -> str:
+    """A Markdown table: the header row, its rule and the already formatted ``lines``."""
+    return "\n".join([_table_row(header), _table_row(["---"] * len(header)), *lines]) + "\n"
+
+
 def markdown_table(summaries: Sequence[dict]) -> str:
     """The results table in the study's layout, one block of rows per task, the study's numbers beside ours.
 
@@ -503,7 +508,7 @@ def _compute_table(summaries: Sequence[dict]) -> str:
         "shapes at each level's mean sequence length, x 2 = FLOPs; runs that never reached half-max count "
         "all their epochs; an adaptive schedule counts its core frozen in the parameter column):\n\n"
     )
-    return intro + "\n".join([_table_row(header), _table_row(["---"] * len(header)), *lines]) + "\n"
+    return intro + _table(header, lines)
 
 
 def _scaling_label(row: dict) -> str:
@@ -585,7 +590,7 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         "independently; two-sided Welch t-test and permutation test of the difference of means; runs that "
         "never reached half-max count as the full number of epochs):\n\n"
     )
-    return intro + "\n".join([_table_row(header), _table_row(["---"] * len(header)), *lines]) + "\n"
+    return intro + _table(header, lines)
 
 
 def _ratio_interval(result: dict | None) -> str:
