@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 
 from cbreservoir.estimators._alpha import check_alphas, select_alpha
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
-from cbreservoir.estimators._data import split_by_series
+from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.estimators._pooling import check_pooling, pool_codes, sampled_steps
 from cbreservoir.utils.threads import torch_threads
 from cbreservoir.utils.validation import Series, check_int, check_positive_int, check_warmup
@@ -53,6 +53,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
+        layout: str = "auto",
     ) -> None:
         self.units = units
         self.lr = lr
@@ -75,6 +76,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.standardize = standardize
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.layout = layout
 
     def _check_parameters(self) -> None:
         """Validate the parameters that the nodes do not check themselves; set ``pooling_``, ``alphas_``."""
@@ -315,7 +317,7 @@ _PARAMETERS_DOC = """
     n_jobs : int or None, default=None
         torch threads used to run the reservoir and the cerebellum (None: torch's setting; -1: all
         CPUs). The series of X are batched, not distributed over processes.
-"""
+""" + LAYOUT_DOC
 
 
 class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoirBase):
@@ -344,6 +346,9 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
     pooling_ : tuple of str
     n_features_in_ : int
+        Features per time step (1 for a 2-D X, a univariate collection).
+    layout_ : {"channels_last", "channels_first"}
+        The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
     """
     )
 
@@ -370,6 +375,7 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
+        layout: str = "auto",
     ) -> None:
         super().__init__(
             units=units,
@@ -393,6 +399,7 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
             standardize=standardize,
             random_state=random_state,
             n_jobs=n_jobs,
+            layout=layout,
         )
 
 
@@ -421,5 +428,8 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
         The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
     pooling_ : tuple of str
     n_features_in_ : int
+        Features per time step (1 for a 2-D X, a univariate collection).
+    layout_ : {"channels_last", "channels_first"}
+        The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
     """
     )
