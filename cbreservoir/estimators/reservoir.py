@@ -17,7 +17,7 @@ from cbreservoir.estimators._alpha import check_alphas, select_alpha
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.estimators._pooling import check_pooling, pool_codes, sampled_steps
-from cbreservoir.utils.threads import torch_threads
+from cbreservoir.utils.threads import blas_threads
 from cbreservoir.utils.validation import Series, check_int, check_positive_int, check_warmup
 
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
@@ -163,7 +163,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         if reverse:
             inputs = batch.restore([x[::-1].copy() for x in Series(inputs, batch.layout).as_list()])
         self.reservoir_.reset()
-        with torch_threads(self.n_jobs):
+        with blas_threads(self.n_jobs):
             states = Series(self.reservoir_.run(inputs), batch.layout).as_list()
             if self.per_series_:
                 states = [h[sampled_steps(len(h), self.max_steps)] for h in states]
@@ -315,8 +315,9 @@ _PARAMETERS_DOC = """
     random_state : int, RandomState or None, default=None
         Seeds the reservoir and the cerebellum (two seeds drawn from it).
     n_jobs : int or None, default=None
-        torch threads used to run the reservoir and the cerebellum (None: torch's setting; -1: all
-        CPUs). The series of X are batched, not distributed over processes.
+        BLAS threads used to run the reservoir and the cerebellum (None: the libraries' setting; -1: all
+        CPUs; numpy and scipy only, no torch is loaded). The series of X are batched, not distributed
+        over processes.
 """ + LAYOUT_DOC
 
 

@@ -1,16 +1,14 @@
 """What the nodes share beyond :mod:`cbreservoir.utils.validation`: the linear readouts' outputs, output
-size and training rows, the parameters' ``str``, and the loader of the nodes' torch side.
+size and training rows, and the parameters' ``str``.
 
-Torch-free: the torch computations are in :mod:`cbreservoir.nodes._torch`, loaded on first use by
-:func:`torch_side`; the graph operators and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
+Torch-free, as the Reservoir, Cerebellum and Ridge nodes are (numpy, scipy and numba); the graph operators
+and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Iterator
-from types import ModuleType
 
 import numpy as np
 import scipy.sparse
@@ -25,22 +23,11 @@ __all__ = [
     "infer_output_dim",
     "spawn_generators",
     "stacked_training_rows",
-    "torch_side",
     "training_rows",
 ]
 
 #: Recurrent matrices with at most this fraction of non-zeros are multiplied as sparse (CSR).
 SPARSE_DENSITY = 0.3
-
-
-def torch_side() -> ModuleType:
-    """:mod:`cbreservoir.nodes._torch`, imported on the first call (which loads torch).
-
-    The nodes that compute with torch (Reservoir batches, Cerebellum) reach it through this function at
-    the moment they compute, so importing a node module, or building and initialising a graph, loads no
-    torch; the ``torch-free-graph`` contract of setup.cfg and tests/test_architecture.py check it.
-    """
-    return importlib.import_module("cbreservoir.nodes._torch")
 
 
 def spawn_generators(
