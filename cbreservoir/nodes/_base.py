@@ -7,8 +7,9 @@ and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse
@@ -167,6 +168,18 @@ class LinearReadoutMixin:
         weights, bias = self._weights_or_raise()
         return {"out": x @ weights + bias}
 
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``step(x)`` without its checks, for loops that step the node many times (closed-loop
+        generation): ``x Wout + bias`` for one step ``(input_dim,)``, kept as ``state``."""
+        weights, bias = self._weights_or_raise()
+
+        def step(x: np.ndarray) -> np.ndarray:
+            out = x @ weights + bias
+            self.state = {"out": out}
+            return out
+
+        return step
+
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         weights, bias = self._weights_or_raise()
         series = check_series(x, n_features=self.input_dim, owner=str(self))
@@ -216,6 +229,17 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+@functools.cache
+def _shown_defaults(node_class: type) -> tuple[tuple[str, str], ...]:
+    """``(name, shown default)`` of the constructor parameters :class:`ParameterStrMixin` may show, per class
+    (read once: ``str(node)`` names the node in the messages that runs prepare)."""
+    return tuple(
+        (key, _shown(parameter.default))
+        for key, parameter in inspect.signature(node_class).parameters.items()
+        if key not in ("W", "Win", "bias", "Wout") and parameter.default is not inspect.Parameter.empty
+    )
+
+
 class ParameterStrMixin:
     """``str(node)``: ``Name(key=value, ...)`` for the constructor parameters that differ from their defaults.
 
@@ -226,10 +250,8 @@ class ParameterStrMixin:
 
     def __str__(self) -> str:
         shown = []
-        for key, parameter in inspect.signature(type(self)).parameters.items():
-            if key in ("W", "Win", "bias", "Wout") or parameter.default is inspect.Parameter.empty:
-                continue
-            if hasattr(self, key) and _shown(getattr(self, key)) != _shown(parameter.default):
+        for key, default in _shown_defaults(type(self)):
+            if hasattr(self, key) and _shown(getattr(self, key)) != default:
                 shown.append(f"{key}={_shown(getattr(self, key))}")
         return f"{type(self).__name__}({', '.join(shown)})"
 

@@ -36,6 +36,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
@@ -319,13 +321,28 @@ class Cerebellum(ValidatedStepMixin, Node):
         depth = LAYERS.index(self.output) + 1
         return self._forward(u, depth)[-1]
 
-    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+    def _check_calibrated(self) -> None:
         if self._needs_calibration():
             raise ValueError(
                 f"{self} sets its coding-level thresholds from a series, not a single step: "
                 "call calibrate(X) or run(X) first"
             )
+
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_calibrated()
         return {"out": self._emit(x)}
+
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``step(x)`` without its checks, for loops that step the node many times (closed-loop
+        generation): emits ``output`` for one mossy input ``(input_dim,)`` and keeps it as ``state``."""
+        self._check_calibrated()
+
+        def step(x: np.ndarray) -> np.ndarray:
+            out = self._emit(x)
+            self.state = {"out": out}
+            return out
+
+        return step
 
     def _check_activity_memory(self, series: Series) -> None:
         """Refuse data whose layer activities (granule, Purkinje, nuclei at every step) cannot fit."""

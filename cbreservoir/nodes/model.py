@@ -23,7 +23,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from reservoirpy.model import Model as ReservoirpyModel
@@ -244,6 +244,12 @@ class ValidatedStepMixin(GraphOperatorsMixin):
             self.initialize(x)
         self.state = self._step(self.state, x)
         return self.state["out"]
+
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A function that steps the node like :meth:`step`, for loops that step it many times (closed-loop
+        generation). Here :meth:`step` itself; nodes override it to skip the checks and prepare their
+        operands once (valid while the weights stay as they are)."""
+        return self.step
 
 
 def as_model(graph: ReservoirpyModel | Node) -> Model:

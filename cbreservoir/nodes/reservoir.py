@@ -71,41 +71,55 @@ def _recurrent_operand(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_step
     return np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype)
 
 
-def _compiled_run(
-    W: np.ndarray | scipy.sparse.sparray,
-    Win: np.ndarray,
-    bias: np.ndarray,
-    lr: float | np.ndarray,
-    code: int,
-    dtype: type,
-    h0: np.ndarray,
-    x: np.ndarray,
-    bias_features: int,
-) -> np.ndarray:
-    """States (T, units) of one series ``x`` (T, d + bias_features) by a compiled kernel.
+class _CompiledCore:
+    """A Reservoir's weights arranged for the one-series kernels of :mod:`cbreservoir.numerics.kernels`.
 
-    The input drive of every step ``W_in x_t + b (+ c_t)`` is one BLAS product into the output array
-    before the time loop; the kernel then overwrites it step by step with the states. ``W`` runs as CSR
-    or dense as :func:`_recurrent_operand` decides (dense: BLAS ``gemv``).
+    The operands (``W`` as :func:`_recurrent_operand` decides for ``n_steps``, ``W_in``, ``1 − lr``,
+    ``lr``) are prepared once.
     """
-    n_steps = x.shape[0]
-    n_inputs = x.shape[1] - bias_features
-    x = np.asarray(x, dtype=dtype)
-    states = np.empty((n_steps, len(bias)), dtype=dtype)
-    np.matmul(x[:, :n_inputs], np.asarray(Win, dtype=dtype).T, out=states)
-    states += bias
-    if bias_features:
-        states += x[:, n_inputs:]
-    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(bias),))
-    keep, lr = np.ascontiguousarray(1 - lr, dtype=dtype), np.ascontiguousarray(lr, dtype=dtype)
-    h0 = np.ascontiguousarray(h0, dtype=dtype)
-    recurrent = _recurrent_operand(W, dtype, n_steps)
-    if scipy.sparse.issparse(recurrent):
-        indptr, indices = recurrent.indptr.astype(np.uint64), recurrent.indices.astype(np.uint32)
-        kernels.leaky_csr_sequence(indptr, indices, recurrent.data, states, h0, keep, lr, code, n_steps)
-    else:
-        kernels.leaky_dense_sequence(recurrent, states, h0, keep, lr, code, n_steps)
-    return states
+
+    def __init__(
+        self,
+        W: np.ndarray | scipy.sparse.sparray,
+        Win: np.ndarray,
+        bias: np.ndarray,
+        lr: float | np.ndarray,
+        code: int,
+        dtype: type,
+        n_steps: int,
+    ) -> None:
+        self.recurrent = _recurrent_operand(W, dtype, n_steps)
+        if scipy.sparse.issparse(self.recurrent):  # unsigned indices: see kernels.leaky_csr_sequence
+            self.indptr = self.recurrent.indptr.astype(np.uint64)
+            self.indices = self.recurrent.indices.astype(np.uint32)
+        self.input_weights_t = np.asarray(Win, dtype=dtype).T
+        self.bias = bias
+        lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(bias),))
+        self.keep, self.lr = np.ascontiguousarray(1 - lr, dtype=dtype), np.ascontiguousarray(lr, dtype=dtype)
+        self.code, self.dtype = code, dtype
+
+    def run(self, h0: np.ndarray, x: np.ndarray, bias_features: int) -> np.ndarray:
+        """States (T, units) of one series ``x`` (T, d + bias_features) from ``h0`` (units,).
+
+        The input drive of every step ``W_in x_t + b (+ c_t)`` is one BLAS product into the output array
+        before the time loop; the kernel then overwrites it step by step with the states (a CSR loop, or
+        BLAS ``gemv`` for a dense ``W``).
+        """
+        n_steps = x.shape[0]
+        n_inputs = x.shape[1] - bias_features
+        x = np.asarray(x, dtype=self.dtype)
+        states = np.empty((n_steps, len(self.bias)), dtype=self.dtype)
+        np.matmul(x[:, :n_inputs], self.input_weights_t, out=states)
+        states += self.bias
+        if bias_features:
+            states += x[:, n_inputs:]
+        h0 = np.ascontiguousarray(h0, dtype=self.dtype)
+        if scipy.sparse.issparse(self.recurrent):
+            csr = (self.indptr, self.indices, self.recurrent.data)
+            kernels.leaky_csr_sequence(*csr, states, h0, self.keep, self.lr, self.code, n_steps)
+        else:
+            kernels.leaky_dense_sequence(self.recurrent, states, h0, self.keep, self.lr, self.code, n_steps)
+        return states
 
 
 def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -496,7 +510,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
 
     # ------------------------------------------------------------------ computation
     def _integrate(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None = None) -> np.ndarray:
-        """Run the core over a padded batch: one series by a compiled kernel (:func:`_compiled_run`), a
+        """Run the core over a padded batch: one series by a compiled kernel (:class:`_CompiledCore`), a
         batch or an activation without a kernel by :func:`_batched_run`.
 
         Parameters
@@ -516,9 +530,8 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         code = kernels.kernel_activation(self.activation)
         if code is not None and x.shape[0] == 1:  # one series: the compiled loop, no per-step Python
             dtype = _DTYPES[self.dtype]
-            return _compiled_run(
-                self.W, self.Win, self.bias, self.lr, code, dtype, h0, x[0], self._bias_features
-            )[None]
+            core = _CompiledCore(self.W, self.Win, self.bias, self.lr, code, dtype, n_steps=x.shape[1])
+            return core.run(h0, x[0], self._bias_features)[None]
         return _batched_run(
             self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], h0, x, lengths,
             self._bias_features,
@@ -527,6 +540,38 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         out = self._integrate(state["out"], np.reshape(x, (1, 1, -1)))
         return {"out": out[0, 0]}
+
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``step(x)`` without its checks, for loops that step the node many times (closed-loop generation).
+
+        The compiled kernel's operands are prepared once (:class:`_CompiledCore`), and each step is one call
+        of :func:`~cbreservoir.numerics.kernels.leaky_csr_step` (or ``leaky_dense_step``) on buffers that
+        are reused; the function is valid while the weights stay as they are. ``step(x)`` takes one time
+        step ``(input_dim,)``, advances ``state`` and returns the new state ``(units,)`` (the state's own
+        array, overwritten by the next step).
+        """
+        code = kernels.kernel_activation(self.activation)
+        if code is None:  # an activation without a kernel: the validated step
+            return self.step
+        dtype = _DTYPES[self.dtype]
+        core = _CompiledCore(self.W, self.Win, self.bias, self.lr, code, dtype, n_steps=2)
+        weights_t = np.ascontiguousarray(core.input_weights_t)
+        bias = np.ascontiguousarray(np.broadcast_to(self.bias, (self.units,)), dtype=dtype)
+        h, z = np.empty(self.units, dtype=dtype), np.empty(self.units, dtype=dtype)
+        if scipy.sparse.issparse(core.recurrent):
+            operands = (core.indptr, core.indices, core.recurrent.data)
+            kernel = kernels.leaky_csr_step
+        else:
+            operands, kernel = (core.recurrent,), kernels.leaky_dense_step
+
+        def step(x: np.ndarray) -> np.ndarray:
+            if self.state["out"] is not h:
+                h[:] = self.state["out"]
+                self.state = {"out": h}
+            kernel(*operands, weights_t, bias, np.asarray(x, dtype=dtype), h, z, core.keep, core.lr, code)
+            return h
+
+        return step
 
     def _check_states_memory(self, series: Series) -> None:
         """Refuse a run whose states (all steps of all series) cannot fit in memory."""
