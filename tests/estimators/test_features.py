@@ -15,7 +15,7 @@ from cbreservoir.estimators._pooling import pool_codes, sampled_steps, window_bo
 from cbreservoir.nodes import Ridge
 from tests.estimators.test_checks import expected_failed_checks
 
-SMALL = dict(units=20, n_granule=30, random_state=0)
+SMALL = dict(units=20, n_granule=30, random_state=0, auto=False)  # the features as set, not chosen
 ALL_ON = dict(
     lr=(1.0, 0.2),
     bidirectional=True,
@@ -163,7 +163,8 @@ def test_readout_inputs_hold_granule_and_state_blocks_per_pooling_and_window(win
     n_parts = 1 + windows if windows > 1 else 1
     assert model.feature_mean_.shape == ((30 + 20) * 2 * n_parts,)
     rows = model._readout_inputs(model._validated_input(X), training=True)
-    states, code = model._run_nodes(model._validated_input(X))
+    states = model._reservoir_states(model._validated_input(X), reverse=False)
+    code = model._granule_code(states)
     np.testing.assert_allclose(rows[:, : 30 * 2 * n_parts], pool_codes(code, ("mean", "active"), windows))
     np.testing.assert_allclose(rows[:, 30 * 2 * n_parts :], pool_codes(states, ("mean", "active"), windows))
 
@@ -247,7 +248,8 @@ def test_backward_pass_per_step_is_aligned_with_time():
     x = rng.normal(size=(1, 9, 1))
     model = CerebellarReservoirRegressor(bidirectional=True, **SMALL).fit(x, x)
     rows = model._readout_inputs(model._validated_input(x), training=False)
-    _, code = model._run_nodes(model._validated_input(x[:, ::-1].copy()))
+    backward = model._validated_input(x[:, ::-1].copy())
+    code = model._granule_code(model._reservoir_states(backward, reverse=False))
     np.testing.assert_allclose(rows[:, 30:], code[0][::-1], atol=1e-12)
 
 
