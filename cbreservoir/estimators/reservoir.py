@@ -25,6 +25,8 @@ from cbreservoir.utils.validation import Series, check_int, check_positive_int, 
 
 #: The classifier's default ridge penalties, chosen among by leave-one-out inside ``fit``.
 CHOSEN_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+#: Granule-code values (steps x cells) made and pooled at a time for targets per series (32 MiB of float64).
+_CODE_BUDGET = 1 << 22
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
 _N_NODE_SEEDS = 2
 #: Purkinje cells and nuclei of the cerebellum node: one each, as the node emits only the granule code
@@ -186,22 +188,24 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         """Unscaled readout inputs ``(S, n_readout_inputs)`` of each reading (targets per series): the
         granule code at the reading's steps, pooled; the pooled reservoir states follow it when
         ``state_features``, and the same blocks of the backward pass follow when ``bidirectional``.
-        The reservoir runs once, the cerebellum once per distinct ``max_steps``."""
+
+        The reservoir runs once; the granule code is made and pooled a few series at a time
+        (:data:`_CODE_BUDGET`), so that reading every step of long series never holds all their code.
+        """
         directions = (False, True)[: 1 + self.bidirectional]
         passes = [self._reservoir_states(batch, reverse=reverse) for reverse in directions]
-        codes: dict[tuple[int, int | None], tuple[list, list]] = {}
         features = []
         for reading in readings:
-            blocks = []
-            for direction, states in enumerate(passes):
-                key = (direction, reading.max_steps)
-                if key not in codes:
-                    sampled = [h[sampled_steps(len(h), reading.max_steps)] for h in states]
-                    codes[key] = (sampled, self._granule_code(sampled))
-                sampled, code = codes[key]
-                blocks += [code, sampled] if self.state_features else [code]
-            pooled = [pool_codes(block, reading.pooling, reading.windows) for block in blocks]
-            features.append(np.hstack(pooled))
+            per_direction = []
+            for states in passes:
+                sampled = [h[sampled_steps(len(h), reading.max_steps)] for h in states]
+                rows = []
+                for chunk in _chunks(sampled, _CODE_BUDGET // self.n_granule):
+                    blocks = [self._granule_code(chunk)] + ([chunk] if self.state_features else [])
+                    pooled = [pool_codes(block, reading.pooling, reading.windows) for block in blocks]
+                    rows.append(np.hstack(pooled))
+                per_direction.append(np.vstack(rows))
+            features.append(np.hstack(per_direction))
         return features
 
     def _readout_inputs(self, batch: Series, *, training: bool) -> np.ndarray:
@@ -266,6 +270,19 @@ class _CerebellarReservoirBase(_SequenceEstimator):
     def _output_rows(self, batch: Series) -> np.ndarray:
         rows = self._readout_inputs(batch, training=False)
         return self.readout_.run((rows - self.feature_mean_) / self.feature_scale_)
+
+
+def _chunks(series: list[np.ndarray], max_steps: int) -> list[list[np.ndarray]]:
+    """``series`` in consecutive groups of at most ``max_steps`` steps in all (at least one series each)."""
+    groups: list[list[np.ndarray]] = [[]]
+    steps = 0
+    for item in series:
+        if groups[-1] and steps + len(item) > max_steps:
+            groups.append([])
+            steps = 0
+        groups[-1].append(item)
+        steps += len(item)
+    return groups
 
 
 def _fitted_ridge(rows: np.ndarray, targets: np.ndarray, alpha: float):

@@ -73,3 +73,14 @@ def test_the_auto_classifier_predicts_as_the_classifier_set_to_its_choice():
 def test_auto_needs_a_bool():
     with pytest.raises(TypeError, match="auto must be True or False"):
         CerebellarReservoirClassifier(auto="yes", **SMALL).fit(np.zeros((4, 5)), [0, 1, 0, 1])
+
+
+def test_pooling_a_few_series_at_a_time_gives_the_same_features(monkeypatch):
+    from cbreservoir.estimators import reservoir
+
+    rng = np.random.default_rng(4)
+    X = [rng.normal(size=(n, 1)) for n in (9, 30, 14, 22)]
+    model = CerebellarReservoirClassifier(state_features=True, **SMALL).fit(X, [0, 1, 0, 1])
+    whole = model._readout_inputs(model._validated_input(X), training=True)
+    monkeypatch.setattr(reservoir, "_CODE_BUDGET", 30 * 12)  # at most 12 steps of 30 granule cells at a time
+    np.testing.assert_allclose(model._readout_inputs(model._validated_input(X), training=True), whole, atol=1e-12)
