@@ -83,4 +83,5 @@ def test_pooling_a_few_series_at_a_time_gives_the_same_features(monkeypatch):
     model = CerebellarReservoirClassifier(state_features=True, **SMALL).fit(X, [0, 1, 0, 1])
     whole = model._readout_inputs(model._validated_input(X), training=True)
     monkeypatch.setattr(reservoir, "_CODE_BUDGET", 30 * 12)  # at most 12 steps of 30 granule cells at a time
-    np.testing.assert_allclose(model._readout_inputs(model._validated_input(X), training=True), whole, atol=1e-12)
+    chunked = model._readout_inputs(model._validated_input(X), training=True)
+    np.testing.assert_allclose(chunked, whole, atol=1e-12)
