@@ -2,13 +2,13 @@
 
 A reading is which steps feed the pooling (``max_steps``: evenly sampled, or every step), over how many
 windows (``windows``) and with which poolings (``pooling``, :mod:`._pooling`). The candidates
-(:func:`reading_candidates`) differ only in how the same granule code is pooled, so the nodes run once per
-distinct ``max_steps``: the features of the largest reading (every pooling, the most windows) are pooled
-once, every column is standardised, and each candidate's rows are a choice of column blocks. The Gram
-matrix of a choice is the sum of its blocks' Gram matrices, so every candidate and every ridge penalty is
-scored by the exact leave-one-out error of the ridge readout (:func:`._alpha.gram_loo_errors`, as
-scikit-learn's ``RidgeClassifierCV`` scores its penalties) without building its rows; the best reading
-(ties: the earlier, smaller candidate) and penalty are the fit's.
+(:func:`reading_candidates`) differ only in how the same granule code is pooled, so the reservoir runs
+once and the cerebellum once per distinct ``max_steps``: the features of the largest reading (every
+pooling, the most windows) are pooled once, every column is standardised, and each candidate's rows are a
+choice of column blocks. The Gram matrix of a choice is the sum of its blocks' Gram matrices, so every
+candidate and every ridge penalty is scored by the exact leave-one-out error of the ridge readout
+(:func:`._alpha.gram_loo_errors`, as scikit-learn's ``RidgeClassifierCV`` scores its penalties) without
+building its rows; the best reading (ties: the earlier, smaller candidate) and penalty are the fit's.
 """
 
 from __future__ import annotations
@@ -122,14 +122,14 @@ def choose_reading(
         return grams[steps, start]
 
     order = np.argsort(alphas)[::-1]  # largest penalty first: argmin breaks ties towards it
-    best: Choice | None = None
-    best_error, errors = np.inf, {}
+    best: tuple[float, Reading, float] = (np.inf, candidates[0], float(alphas[0]))
+    errors = {}
     for reading in candidates:
         blocks = _blocks(widths, most_windows, reading)
         total = sum(gram(reading.max_steps, start, width) for start, width in blocks)
         loo = gram_loo_errors(total, targets, alphas)
         index = order[np.argmin(loo[order])]
         errors[str(reading)] = float(loo[index])
-        if loo[index] < best_error:
-            best_error, best = float(loo[index]), Choice(reading, float(alphas[index]), {})
-    return Choice(best.reading, best.alpha, errors)
+        if loo[index] < best[0]:
+            best = (float(loo[index]), reading, float(alphas[index]))
+    return Choice(best[1], best[2], errors)
