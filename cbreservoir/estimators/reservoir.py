@@ -189,24 +189,32 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         granule code at the reading's steps, pooled; the pooled reservoir states follow it when
         ``state_features``, and the same blocks of the backward pass follow when ``bidirectional``.
 
-        The reservoir runs once; the granule code is made and pooled a few series at a time
-        (:data:`_CODE_BUDGET`), so that reading every step of long series never holds all their code.
+        The reservoir runs once. The granule code is made and pooled a few series at a time
+        (:data:`_CODE_BUDGET`), so that reading every step of long series never holds all their code; when a
+        reading takes every step, the other readings' steps are taken from its code (the cerebellum reads
+        each step on its own).
         """
+        every_step = any(reading.max_steps is None for reading in readings)
         directions = (False, True)[: 1 + self.bidirectional]
-        passes = [self._reservoir_states(batch, reverse=reverse) for reverse in directions]
-        features = []
-        for reading in readings:
-            per_direction = []
-            for states in passes:
-                sampled = [h[sampled_steps(len(h), reading.max_steps)] for h in states]
-                rows = []
-                for chunk in _chunks(sampled, _CODE_BUDGET // self.n_granule):
-                    blocks = [self._granule_code(chunk)] + ([chunk] if self.state_features else [])
-                    pooled = [pool_codes(block, reading.pooling, reading.windows) for block in blocks]
-                    rows.append(np.hstack(pooled))
-                per_direction.append(np.vstack(rows))
-            features.append(np.hstack(per_direction))
-        return features
+        features: list[list[np.ndarray]] = [[] for _ in readings]
+        for reverse in directions:
+            rows: list[list[np.ndarray]] = [[] for _ in readings]
+            states_of_pass = self._reservoir_states(batch, reverse=reverse)
+            for chunk in _chunks(states_of_pass, _CODE_BUDGET // self.n_granule):
+                code = self._granule_code(chunk) if every_step else None
+                for reading, pooled in zip(readings, rows, strict=True):
+                    steps = [sampled_steps(len(h), reading.max_steps) for h in chunk]
+                    states = [h[at] for h, at in zip(chunk, steps, strict=True)]
+                    if code is None:
+                        blocks = [self._granule_code(states)]
+                    else:
+                        blocks = [[g[at] for g, at in zip(code, steps, strict=True)]]
+                    blocks += [states] if self.state_features else []
+                    parts = [pool_codes(block, reading.pooling, reading.windows) for block in blocks]
+                    pooled.append(np.hstack(parts))
+            for reading_features, pooled in zip(features, rows, strict=True):
+                reading_features.append(np.vstack(pooled))
+        return [np.hstack(reading_features) for reading_features in features]
 
     def _readout_inputs(self, batch: Series, *, training: bool) -> np.ndarray:
         """Unscaled readout inputs: the pooled features of each series ``(S, n_readout_inputs)`` for the
