@@ -3,7 +3,10 @@
 Rows, one thread: ``Reservoir(100).run`` and ``Reservoir(500).run`` on one (4000, 3) series against
 ``reservoirpy.nodes.Reservoir.run`` (reservoirpy's default CSR ``W``, the same ``W`` dense, float32 states,
 a per-unit ``lr``); ``(Reservoir(100) >> Ridge).fit`` on that series against reservoirpy's same model; a
-64 x 2000 batch with 500 units against a bare numpy/scipy loop; the first run of a fresh process with
+64 x 2000 batch with 500 units against a bare numpy/scipy loop; closed-loop generation
+(``cbreservoir.graph.generate``, 200 warm-up steps then 300 fed back) of ``Reservoir(300) >> Ridge`` and
+``Reservoir(300) >> Cerebellum() >> Ridge`` against reservoirpy's ``Reservoir(300) >> Ridge`` with the same
+weights (the ratio printed in the table); the first run of a fresh process with
 numba's cache empty and filled against reservoirpy's. Then, with the default threads:
 ``Reservoir.run`` (64 series x 2000 steps x 3 features, 500 units) in float64 and float32 against
 ``reservoirpy.nodes.Reservoir.run`` with identical weights; ``Ridge.fit`` on 100,000 x 1,000 states, in
@@ -17,7 +20,8 @@ Usage::
     python benchmarks/speed.py --quick          # small sizes, seconds
     python benchmarks/speed.py --device cuda    # ensemble rows on the GPU
     python benchmarks/speed.py --json speed.json
-    python benchmarks/speed.py --sections series model_fit batch first_call   # the one-thread rows only
+    python benchmarks/speed.py --sections series model_fit batch closed_loop first_call   # one-thread rows
+    python benchmarks/speed.py --sections closed_loop                          # the closed-loop rows
 """
 
 from __future__ import annotations

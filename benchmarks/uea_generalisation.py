@@ -23,6 +23,9 @@ Usage::
     OMP_NUM_THREADS=1 nice -n 15 python benchmarks/uea_generalisation.py --grid bidirectional \
         --out docs/results/uea/generalisation_bidirectional          # the second, exploratory grid
     OMP_NUM_THREADS=1 python benchmarks/uea_generalisation.py --quick --out /tmp/gen   # smoke run
+    cp docs/results/uea/generalisation/cv.json docs/results/uea/generalisation_auto/   # the same CV table
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/uea_generalisation.py --auto \
+        --out docs/results/uea/generalisation_auto     # issue 35: the reading chosen inside fit
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from uea import run_esn, run_minirocket  # noqa: E402  (the peers of benchmarks/
 
 from cbreservoir.datasets import UEA_DATASETS, load_uea  # noqa: E402
 from cbreservoir.estimators import CerebellarReservoirClassifier  # noqa: E402
+from cbreservoir.estimators._choice import Reading  # noqa: E402
 
 FOLDS = 3
 CV_SEED = 0
@@ -104,11 +108,13 @@ def candidates(grid: dict[str, list[object]]) -> dict[str, dict[str, object]]:
     return out
 
 
-def estimator(setting: dict[str, object], seed: int) -> CerebellarReservoirClassifier:
+def estimator(setting: dict[str, object], seed: int, auto: bool = False) -> CerebellarReservoirClassifier:
+    """The candidate's classifier; with ``auto`` it also chooses its reading and penalty (among
+    :data:`LOO_ALPHAS`) inside ``fit`` (issue 35), around the candidate's settings."""
     params = {**BASE, **setting}
-    if params.get("alpha") == "loo":
+    if params.get("alpha") == "loo" or auto:
         params["alpha"] = LOO_ALPHAS
-    return CerebellarReservoirClassifier(**params, random_state=seed, n_jobs=1)
+    return CerebellarReservoirClassifier(**params, auto=auto, random_state=seed, n_jobs=1)
 
 
 def cv_score(setting: dict[str, object], X: list[np.ndarray], y: np.ndarray) -> dict[str, float]:
@@ -152,9 +158,10 @@ def _padded_length(data) -> int:
     return max(len(x) for x in data[0] + data[2])
 
 
-def evaluate(table: dict, grid: dict, sets: tuple[str, ...], seeds: int) -> dict:
+def evaluate(table: dict, grid: dict, sets: tuple[str, ...], seeds: int, auto: bool = False) -> dict:
     """Leave-one-set-out choice, fitted on each set's training split and scored on its test split,
-    side by side with MiniRocket and the ESN (alternating, same seeds)."""
+    side by side with MiniRocket and the ESN (alternating, same seeds); with ``auto`` the classifier
+    also chooses its reading inside ``fit`` (from the training split only)."""
     keys = list(candidates(grid))
     settings = candidates(grid)
     data = {name: (*load_uea(name, "train"), *load_uea(name, "test")) for name in sets}
@@ -168,7 +175,7 @@ def evaluate(table: dict, grid: dict, sets: tuple[str, ...], seeds: int) -> dict
             m: {"accuracy": [], "fit_s": []} for m in ("ours", "minirocket", "esn_last", "esn_mean")
         }
         for seed in range(seeds):
-            model = estimator(settings[chosen], seed)
+            model = estimator(settings[chosen], seed, auto)
             start = time.perf_counter()
             model.fit(data[name][0], data[name][1])
             runs["ours"]["fit_s"].append(time.perf_counter() - start)
@@ -181,6 +188,9 @@ def evaluate(table: dict, grid: dict, sets: tuple[str, ...], seeds: int) -> dict
                 runs[f"esn_{state}"]["accuracy"].append(float(np.mean(predicted == data[name][3])))
                 runs[f"esn_{state}"]["fit_s"].append(fit_s)
         results[name] = {"chosen": chosen, "tuned_without": name, "runs": runs}
+        if auto:
+            results[name]["reading"] = str(Reading(model.max_steps_, model.windows_, model.pooling_))
+            results[name]["alpha"] = model.alpha_
         accuracy = {m: np.mean(r["accuracy"]) for m, r in runs.items()}
         fit = {m: statistics.median(r["fit_s"]) for m, r in runs.items()}
         print(
@@ -218,6 +228,11 @@ def run_esn_state(data, seed: int, state: str):
     return classes[np.argmax(scores, axis=1)], fit_s, 0.0
 
 
+def _reading(result: dict) -> str:
+    """With ``--auto``: the reading and penalty the last seed's fit chose."""
+    return f"; fit chose {result['reading']}, alpha={result['alpha']:g}" if "reading" in result else ""
+
+
 def format_table(results: dict, table: dict, grid: dict, sets: tuple[str, ...]) -> str:
     """Markdown: per set the leave-set-out choice and the accuracies; means; total fit times."""
     def mean(name: str, model: str, key: str = "accuracy") -> float:
@@ -234,7 +249,7 @@ def format_table(results: dict, table: dict, grid: dict, sets: tuple[str, ...]) 
             f"| {name} | {mean(name, 'ours'):.3f} | {mean(name, 'minirocket'):.3f} | "
             f"{mean(name, 'esn_last'):.3f} | {mean(name, 'esn_mean'):.3f} | "
             f"{mean(name, 'ours', 'fit_s'):.3f} | {mean(name, 'minirocket', 'fit_s'):.3f} | "
-            f"`{results[name]['chosen']}` |"
+            f"`{results[name]['chosen']}`{_reading(results[name])} |"
         )
     models = ("ours", "minirocket", "esn_last", "esn_mean")
     averages = {m: np.mean([mean(n, m) for n in sets]) for m in models}
@@ -257,6 +272,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 small sets, 4 candidates, 1 seed")
     parser.add_argument("--grid", choices=tuple(GRIDS), default="main", help="candidate grid (default main)")
     parser.add_argument("--cv-only", action="store_true", help="fill the CV cache and stop")
+    parser.add_argument(
+        "--auto",
+        action="store_true",
+        help="the classifier chooses its reading and penalty inside fit (issue 35), around the choice",
+    )
     args = parser.parse_args(argv)
     grid, sets = (QUICK_GRID, QUICK_SETS) if args.quick else (GRIDS[args.grid], UEA_DATASETS)
     seeds = 1 if args.quick else args.seeds
@@ -264,10 +284,16 @@ def main(argv: list[str] | None = None) -> None:
     table = cv_table(grid, sets, args.out / "cv.json")
     if args.cv_only:
         return
-    results = evaluate(table, grid, sets, seeds)
+    results = evaluate(table, grid, sets, seeds, auto=args.auto)
     text = format_table(results, table, grid, sets)
     print(text)
-    meta = {"threads": os.environ.get("OMP_NUM_THREADS"), "seeds": seeds, "folds": FOLDS, "base": BASE}
+    meta = {
+        "threads": os.environ.get("OMP_NUM_THREADS"),
+        "seeds": seeds,
+        "folds": FOLDS,
+        "base": BASE,
+        "auto": args.auto,
+    }
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     (args.out / "table.md").write_text(text + "\n")
 

@@ -64,6 +64,9 @@ TORCH_FREE = (
     "cbreservoir.nodes.reservoir",
     "cbreservoir.nodes.cerebellum",
     "cbreservoir.nodes.ridge",
+    "cbreservoir.graph.forecast",
+    "cbreservoir.estimators.reservoir",
+    "cbreservoir.utils.threads",
 )
 
 
@@ -96,6 +99,42 @@ model = Reservoir(20, seed=0) >> Ridge(ridge=1e-6)
 fit_ridge_readout(model, x[:-1], x[1:], warmup=5)
 assert model.run(x).shape == (60, 2)
 assert 'torch' not in sys.modules
+"""
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        "model = Reservoir(20, seed=0) >> Ridge(ridge=1e-6)\n"
+        "model.fit([x[:-1] for x in ragged], [x[1:] for x in ragged])\nassert len(model.run(ragged)) == 3",
+        "model = Reservoir(20, seed=0) >> Cerebellum(40, seed=1) >> Ridge(ridge=1e-6)\n"
+        "model.fit(batch, batch[:, -1])\nassert model.run(batch).shape == (4, 30, 2)",
+        "model = CerebellarReservoirClassifier(units=20, n_granule=40).fit(ragged, [0, 1, 0])\n"
+        "model.predict(ragged), model.predict_proba(batch), model.score(batch, [0, 1, 0, 1])",
+        "model = CerebellarReservoirRegressor(units=20, n_granule=40, n_jobs=1).fit(batch, np.arange(4.0))\n"
+        "CerebellarReservoirClassifier(units=20, n_granule=40).fit(batch[:, :, 0], [0, 1, 0, 1])\n"
+        "model.predict(ragged), model.predict(batch)",
+        "model = CerebellarReservoirRegressor(units=20, n_granule=40).fit(batch, batch[..., :1])\n"
+        "model.predict(batch)",
+    ],
+    ids=["ragged-reservoir-ridge", "batch-reservoir-cerebellum-ridge", "classifier", "regressor", "per-step"],
+)
+def test_numpy_paths_leave_torch_unimported(steps):
+    """Nothing that does not train by gradient imports torch: graphs of Reservoir, Cerebellum and Ridge
+    fitted and run on ragged lists and batches, and the closed-form estimators' fit / predict (issue 35)."""
+    code = f"""
+import sys
+import numpy as np
+from cbreservoir.estimators import CerebellarReservoirClassifier, CerebellarReservoirRegressor
+from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
+rng = np.random.default_rng(0)
+ragged = [rng.normal(size=(n, 2)) for n in (25, 40, 31)]
+batch = rng.normal(size=(4, 30, 2))
+{steps}
+loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))
+assert not loaded, loaded[:5]
 """
     done = _python(code)
     assert done.returncode == 0, done.stderr

@@ -5,8 +5,9 @@
 * :class:`CBRNNClassifier`, :class:`CBRNNRegressor` — the gradient-trained CB-RNN (core +
   cerebellum in a loop), optionally with the paper's frozen-core schedule.
 
-Inputs are 3-D arrays ``(series, time, features)``, lists of 2-D series, or one 2-D series whose
-rows are time steps; targets are per series or per step (docs/estimators.md).
+Inputs are 3-D arrays ``(series, time, features)`` (or aeon's ``(series, channels, time)``, see
+``layout``), lists of 2-D series, or 2-D arrays ``(series, time)`` of univariate series; targets are per
+series or per step (docs/estimators.md).
 
 Examples
 --------

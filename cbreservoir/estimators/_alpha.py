@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.linalg
 
-__all__ = ["check_alphas", "loo_errors", "select_alpha"]
+__all__ = ["check_alphas", "gram_loo_errors", "loo_errors", "select_alpha"]
 
 #: Eigenvalues below this fraction of the largest are treated as zero (rank-deficient rows).
 _RANK_TOL = 1e-12
@@ -38,16 +38,37 @@ def check_alphas(alpha: object, owner: str) -> tuple[float, ...]:
     return floats
 
 
+def _spectrum(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvectors (n, r) and eigenvalues (r,) of a positive semi-definite ``gram`` (n, n), rank r."""
+    squares, vectors = scipy.linalg.eigh(gram)
+    keep = squares > _RANK_TOL * max(squares.max(), 0.0)
+    return vectors[:, keep], squares[keep]
+
+
 def _centred_spectrum(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``U`` (n, r) and ``s²`` (r,) of the centred rows, ``Zc Zcᵀ = U diag(s²) Uᵀ`` (rank r)."""
     centred = rows - rows.mean(axis=0)
     n, p = centred.shape
-    wide = n <= p
-    squares, vectors = scipy.linalg.eigh(centred @ centred.T if wide else centred.T @ centred)
-    keep = squares > _RANK_TOL * max(squares.max(), 0.0)
-    squares = squares[keep]
-    basis = vectors[:, keep] if wide else centred @ vectors[:, keep] / np.sqrt(squares)
-    return basis, squares
+    if n <= p:
+        return _spectrum(centred @ centred.T)
+    vectors, squares = _spectrum(centred.T @ centred)
+    return centred @ vectors / np.sqrt(squares), squares
+
+
+def _loo_from_spectrum(
+    basis: np.ndarray, squares: np.ndarray, targets: np.ndarray, alphas: Sequence[float]
+) -> np.ndarray:
+    n = len(basis)
+    centred_targets = targets - targets.mean(axis=0)
+    projected = basis.T @ centred_targets  # (r, k)
+    errors = []
+    for alpha in alphas:
+        shrink = squares / (squares + alpha)
+        fitted = basis @ (shrink[:, None] * projected)  # Ŷ − mean(Y)
+        leverage = (basis**2) @ shrink + 1.0 / n
+        residual = (centred_targets - fitted) / (1.0 - leverage)[:, None]
+        errors.append(float(np.mean(residual**2)))
+    return np.asarray(errors)
 
 
 def loo_errors(rows: np.ndarray, targets: np.ndarray, alphas: Sequence[float]) -> np.ndarray:
@@ -65,18 +86,16 @@ def loo_errors(rows: np.ndarray, targets: np.ndarray, alphas: Sequence[float]) -
     ndarray (len(alphas),)
         ``mean_{i, j} ((Y_ij − Ŷ_ij) / (1 − H_ii))²``.
     """
-    n = len(rows)
-    basis, squares = _centred_spectrum(rows)
-    centred_targets = targets - targets.mean(axis=0)
-    projected = basis.T @ centred_targets  # (r, k)
-    errors = []
-    for alpha in alphas:
-        shrink = squares / (squares + alpha)
-        fitted = basis @ (shrink[:, None] * projected)  # Ŷ − mean(Y)
-        leverage = (basis**2) @ shrink + 1.0 / n
-        residual = (centred_targets - fitted) / (1.0 - leverage)[:, None]
-        errors.append(float(np.mean(residual**2)))
-    return np.asarray(errors)
+    return _loo_from_spectrum(*_centred_spectrum(rows), targets, alphas)
+
+
+def gram_loo_errors(gram: np.ndarray, targets: np.ndarray, alphas: Sequence[float]) -> np.ndarray:
+    """:func:`loo_errors` from the Gram matrix ``Zc Zcᵀ`` (n, n) of the centred rows instead of the rows.
+
+    The Gram matrix of several column blocks is the sum of theirs, so candidate feature sets made of
+    blocks are scored without building their rows.
+    """
+    return _loo_from_spectrum(*_spectrum(gram), targets, alphas)
 
 
 def select_alpha(rows: np.ndarray, targets: np.ndarray, alphas: Sequence[float]) -> float:

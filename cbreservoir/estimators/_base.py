@@ -62,8 +62,9 @@ class SequenceClassifierMixin(ClassifierMixin):
 
         Parameters
         ----------
-        X : array (S, T, d), list of arrays (T_i, d), or array (T, d) (one series)
-        y : array (S,) per series; (S, T) or list of (T_i,) per step; (T,) for a single series
+        X : array (S, T, d) or (S, d, T) (``layout``), list of arrays (T_i, d) or (d, T_i), or array (S, T)
+            (a univariate collection)
+        y : array (S,) per series; (S, T) or list of (T_i,) per step
 
         Returns
         -------
@@ -120,9 +121,9 @@ class SequenceRegressorMixin(RegressorMixin):
 
         Parameters
         ----------
-        X : array (S, T, d), list of arrays (T_i, d), or array (T, d) (one series)
-        y : array (S,) or (S, k) per series; (S, T, k) or list of (T_i,) / (T_i, k) per step;
-            (T,) or (T, k) for a single series
+        X : array (S, T, d) or (S, d, T) (``layout``), list of arrays (T_i, d) or (d, T_i), or array (S, T)
+            (a univariate collection)
+        y : array (S,) or (S, k) per series; (S, T, k) or list of (T_i,) / (T_i, k) per step
 
         Returns
         -------

@@ -1,15 +1,24 @@
 """Input and target handling shared by the scikit-learn estimators.
 
-Three input layouts are accepted (:class:`cbreservoir.utils.validation.Series`):
+Three input layouts are accepted, each read as a :class:`cbreservoir.utils.validation.Series` of
+``(time, features)`` series:
 
-* ``"batch"`` — a 3-D array ``(series, time, features)``;
-* ``"ragged"`` — a list (or tuple) of 2-D ``(time, features)`` series, lengths may differ;
-* ``"single"`` — a 2-D array ``(time, features)``: ONE time series whose rows are time steps.
-  This is what scikit-learn's own tooling passes, so its targets are per step, one per row.
+* a 3-D array ``(series, time, features)``, or aeon's ``(series, channels, time)``;
+* a list (or tuple) of 2-D series, lengths may differ, each ``(time, features)`` or aeon's
+  ``(channels, time)``;
+* a 2-D array ``(series, time)``: a univariate collection, one series per row (the scikit-learn and aeon
+  habit; what scikit-learn's own tooling passes) — or, with ``layout="one_series"``, ONE series whose
+  rows are time steps ``(time, features)``, with targets per step (a pipeline over one long series with
+  ``TimeSeriesSplit``).
+
+The order of the two axes of each series is the estimator's ``layout`` (``"channels_last"`` or
+``"channels_first"``), or with ``layout="auto"`` read from the shapes where they leave no doubt and
+otherwise refused (:func:`cbreservoir.utils.validation.collection_orientation`); the order found in
+``fit`` is the fitted attribute ``layout_``.
 
 Targets are either one per series (sequence-to-vector: ``(S,)`` or ``(S, k)``) or one per
-step (sequence-to-sequence: ``(S, T)`` labels / ``(S, T, k)`` values for a batch, a list of
-``(T_i,)`` / ``(T_i, k)`` arrays for a list, ``(T,)`` / ``(T, k)`` for a single series).
+step (sequence-to-sequence: ``(S, T)`` labels / ``(S, T, k)`` values for an array, a list of
+``(T_i,)`` / ``(T_i, k)`` arrays for a list, ``(T,)`` / ``(T, k)`` for one series).
 """
 
 from __future__ import annotations
@@ -20,9 +29,29 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
-from cbreservoir.utils.validation import Series, check_series
+from cbreservoir.utils.validation import (
+    COLLECTION_LAYOUTS,
+    Series,
+    channels_last,
+    check_choice,
+    check_series,
+    collection_orientation,
+)
+
+#: The ``layout`` parameter of the four estimators, for their docstrings.
+LAYOUT_DOC = """    layout : {"auto", "channels_last", "channels_first", "one_series"}, default="auto"
+        The order of the two axes of each series in a 3-D X or a list: ``"channels_last"`` is
+        ``(series, time, features)`` (reservoirpy's), ``"channels_first"`` aeon's ``(series, channels,
+        time)``. ``"auto"`` reads it from the shapes where they leave no doubt (aeon's univariate
+        ``(n, 1, time)``, more steps than features, lengths that vary along one axis of a list, targets
+        per step) and refuses the rest with a ``ValueError`` naming both values. A 2-D X is a univariate
+        collection ``(series, time)``, except with ``"one_series"``: ONE series ``(time, features)``
+        with targets per step (3-D X and lists are then read as ``"channels_last"``).
+"""
+#: The values of the estimators' ``layout``.
+LAYOUTS = (*COLLECTION_LAYOUTS, "one_series")
 
 
 @dataclass(frozen=True)
@@ -51,33 +80,62 @@ def _is_3d_or_list(X: object) -> bool:
     return is_list_of_series or getattr(X, "ndim", None) == 3
 
 
-def validate_series(estimator: object, X: object, *, reset: bool) -> Series:
+def validate_series(estimator: object, X: object, *, reset: bool, per_series: bool = True) -> Series:
     """Validate ``X`` for ``estimator`` and set (``reset=True``) or check ``n_features_in_``.
 
     Parameters
     ----------
-    estimator : scikit-learn estimator
-    X : array (S, T, d), list of arrays (T_i, d), or array (T, d)
+    estimator : scikit-learn estimator with a ``layout`` parameter
+    X : array (S, T, d) or (S, d, T), list of arrays (T_i, d) or (d, T_i), or array (S, T)
         See the module docstring for the layouts.
     reset : bool
-        True in ``fit``; False in ``predict`` and friends.
+        True in ``fit`` (sets ``n_features_in_`` and ``layout_``); False in ``predict`` and friends.
+    per_series : bool
+        Whether the targets of ``fit`` are one per series (``layout="auto"`` reads the axes' order from
+        the shapes only then).
 
     Returns
     -------
     Series
+        A ``"batch"`` or ``"ragged"`` collection of ``(time, features)`` series.
 
     Raises
     ------
     ValueError
-        Wrong number of dimensions, NaN/inf, empty input, or a feature count that differs
-        from the one seen in ``fit``.
+        Wrong number of dimensions, NaN/inf, empty input, axes in doubt with ``layout="auto"``, or a
+        feature count that differs from the one seen in ``fit``.
     """
+    layout = check_choice(estimator.layout, "layout", allowed=LAYOUTS)
+    if not _is_3d_or_list(X) and layout == "one_series":
+        return Series(validate_data(estimator, X, reset=reset, dtype=np.float64), "single")
     if _is_3d_or_list(X):
-        series = check_series(X, dtype=np.float64)
-        # sets / checks n_features_in_ (and clears feature names) with scikit-learn's messages
-        validate_data(estimator, series.as_list()[0], reset=reset, skip_check_array=True)
-        return series
-    return Series(validate_data(estimator, X, reset=reset, dtype=np.float64), "single")
+        layout = "channels_last" if layout == "one_series" else layout
+        if reset:
+            orientation = collection_orientation(X, layout, per_series=per_series)
+        else:
+            orientation = collection_orientation(
+                X, layout, n_features=estimator.n_features_in_, fitted=estimator.layout_
+            )
+        series = check_series(channels_last(X, orientation), dtype=np.float64)
+    else:  # a univariate collection, with scikit-learn's messages for anything that is not 2-D
+        orientation = "channels_last"
+        series = Series(check_array(X, dtype=np.float64, input_name="X")[:, :, None], "batch")
+    if reset:
+        estimator.layout_ = orientation
+    # sets / checks n_features_in_ (and clears feature names) with scikit-learn's messages
+    validate_data(estimator, series.as_list()[0], reset=reset, skip_check_array=True)
+    return series
+
+
+def _one_target_per_series(X: object, y: object, classification: bool) -> bool:
+    """Whether ``y`` has the shape of targets per series (read before ``X``, for the order of its axes)."""
+    if isinstance(X, (list, tuple)) and isinstance(y, (list, tuple)) and len(y) > 0 and np.ndim(y[0]) >= 1:
+        return False  # a list of targets per step (_targets_for_batch)
+    try:
+        ndim = np.asarray(y).ndim
+    except ValueError:  # a ragged list: targets per step
+        return False
+    return ndim == 1 or (ndim == 2 and not classification)
 
 
 def _series_targets(y: np.ndarray, n_series: int, classification: bool) -> TargetBatch:
@@ -123,6 +181,8 @@ def _targets_for_batch(y: object, batch: Series, classification: bool) -> Target
         ys = [_checked_target(y_i, classification, f"y[{i}]") for i, y_i in enumerate(y)]
         return _step_targets(ys, lengths, classification)
     y_arr = _checked_target(y, classification, "y")
+    if classification and y_arr.ndim == 2 and y_arr.shape[1] == 1 and set(lengths) != {1}:
+        y_arr = column_or_1d(y_arr, warn=True)  # a column of labels per series, as scikit-learn reads it
     step_ndim = 2 if classification else 3
     if y_arr.ndim == step_ndim:
         return _step_targets(list(y_arr), lengths, classification)
@@ -155,8 +215,9 @@ def validate_xy(
     """
     if y is None:
         raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None.")
-    if _is_3d_or_list(X):
-        batch = validate_series(estimator, X, reset=reset)
+    if _is_3d_or_list(X) or check_choice(estimator.layout, "layout", allowed=LAYOUTS) != "one_series":
+        per_series = _one_target_per_series(X, y, classification)
+        batch = validate_series(estimator, X, reset=reset, per_series=per_series)
         return batch, _targets_for_batch(y, batch, classification)
     X2, y_arr = validate_data(
         estimator,
@@ -169,6 +230,8 @@ def validate_xy(
     )
     if classification:
         check_classification_targets(y_arr)
+    if reset:
+        estimator.layout_ = "channels_last"
     batch = Series(X2, "single")
     return batch, _step_targets([y_arr], batch.lengths, classification)
 

@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
-from cbreservoir.estimators._data import split_by_series
+from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.models import build_model
 from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
 from cbreservoir.training import FullReservoir, GradientTrainer
@@ -122,6 +122,7 @@ class _CBRNNBase(_SequenceEstimator):
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
         progress: bool = False,
+        layout: str = "auto",
         hidden_size: int | str = _DEPRECATED,
         tau: float | str = _DEPRECATED,
         frozen_core_after: int | None | str = _DEPRECATED,
@@ -142,6 +143,7 @@ class _CBRNNBase(_SequenceEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.progress = progress
+        self.layout = layout
         self.hidden_size = hidden_size
         self.tau = tau
         self.frozen_core_after = frozen_core_after
@@ -313,7 +315,7 @@ _PARAMETERS_DOC = """
         torch threads used while fitting and predicting (None: torch's setting; -1: all CPUs).
     progress : bool, default=False
         Show a tqdm bar over epochs.
-    hidden_size : int, default="deprecated"
+""" + LAYOUT_DOC + """    hidden_size : int, default="deprecated"
         Deprecated name of ``units`` (``fit`` warns ``FutureWarning``); removed in the next release.
     tau : float, default="deprecated"
         Deprecated: the leak as a time constant; set ``lr = 1/tau`` instead (``fit`` warns
@@ -337,6 +339,9 @@ _FITTED_DOC = """
         Whether ``fit`` saw one target per series (else one per step). ``per_step_`` (its negation)
         is deprecated.
     n_features_in_ : int
+        Features per time step (1 for a 2-D X, a univariate collection).
+    layout_ : {"channels_last", "channels_first"}
+        The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
 """
 
 

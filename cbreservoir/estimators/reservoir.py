@@ -9,17 +9,24 @@ standardised per feature and the readout's inputs per column, both with statisti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from cbreservoir.estimators._alpha import check_alphas, select_alpha
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
-from cbreservoir.estimators._data import split_by_series
-from cbreservoir.estimators._pooling import check_pooling, pool_codes, sampled_steps
-from cbreservoir.utils.threads import torch_threads
+from cbreservoir.estimators._choice import Reading, choose_reading, reading_candidates, reading_columns
+from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
+from cbreservoir.estimators._pooling import POOLINGS, check_pooling, pool_codes, sampled_steps
+from cbreservoir.utils.threads import blas_threads
 from cbreservoir.utils.validation import Series, check_int, check_positive_int, check_warmup
 
+#: The classifier's default ridge penalties, chosen among by leave-one-out inside ``fit``.
+CHOSEN_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+#: Granule-code values (steps x cells) made and pooled at a time for targets per series (32 MiB of float64).
+_CODE_BUDGET = 1 << 22
 #: Number of independent seeds drawn from ``random_state``: reservoir, cerebellum.
 _N_NODE_SEEDS = 2
 #: Purkinje cells and nuclei of the cerebellum node: one each, as the node emits only the granule code
@@ -51,8 +58,10 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         bidirectional: bool = False,
         max_steps: int | None = None,
         standardize: bool = True,
+        auto: bool = False,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
+        layout: str = "auto",
     ) -> None:
         self.units = units
         self.lr = lr
@@ -73,18 +82,22 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.bidirectional = bidirectional
         self.max_steps = max_steps
         self.standardize = standardize
+        self.auto = auto
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.layout = layout
 
     def _check_parameters(self) -> None:
-        """Validate the parameters that the nodes do not check themselves; set ``pooling_``, ``alphas_``."""
+        """Validate the parameters that the nodes do not check themselves; set ``pooling_``, ``alphas_``,
+        ``windows_`` and ``max_steps_`` (the reading, which ``auto`` may change in ``fit``)."""
         owner = type(self).__name__
         self.pooling_ = check_pooling(self.pooling, owner)
         self.alphas_ = check_alphas(self.alpha, owner)
-        check_int(self.windows, f"{owner}: windows", minimum=1)
+        self.windows_ = check_int(self.windows, f"{owner}: windows", minimum=1)
+        self.max_steps_ = self.max_steps
         if self.max_steps is not None:
             check_int(self.max_steps, f"{owner}: max_steps", minimum=1)
-        for name in ("differences", "state_features", "bidirectional", "standardize"):
+        for name in ("differences", "state_features", "bidirectional", "standardize", "auto"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{owner}: {name} must be True or False; got {getattr(self, name)!r}")
         leaks = self.lr if isinstance(self.lr, (tuple, list)) else (self.lr,)
@@ -150,40 +163,87 @@ class _CerebellarReservoirBase(_SequenceEstimator):
             steps = (steps - self.input_mean_) / self.input_scale_
         return batch.restore(split_by_series(steps, batch.lengths))
 
-    def _run_nodes(
-        self, batch: Series, *, reverse: bool = False
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Reservoir states and granule code of every series, from a zero reservoir state: each
-        ``(T_i, units)`` and ``(T_i, n_granule)`` (per series, only at :func:`sampled_steps`).
-        With ``reverse`` the reservoir reads each series backwards in time (per step, the outputs are
-        put back in forward order)."""
+    def _reservoir_states(self, batch: Series, *, reverse: bool) -> list[np.ndarray]:
+        """Reservoir states ``(T_i, units)`` of every series from a zero state. With ``reverse`` the
+        reservoir reads each series backwards in time; per step the states are put back in forward order,
+        per series they stay in reading order."""
         inputs = self._model_inputs(batch)
         if reverse:
             inputs = batch.restore([x[::-1].copy() for x in Series(inputs, batch.layout).as_list()])
         self.reservoir_.reset()
-        with torch_threads(self.n_jobs):
+        with blas_threads(self.n_jobs):
             states = Series(self.reservoir_.run(inputs), batch.layout).as_list()
-            if self.per_series_:
-                states = [h[sampled_steps(len(h), self.max_steps)] for h in states]
-            elif reverse:
-                states = [h[::-1] for h in states]
+        if reverse and not self.per_series_:
+            states = [h[::-1] for h in states]
+        return states
+
+    def _granule_code(self, states: list[np.ndarray]) -> list[np.ndarray]:
+        """The cerebellum's granule code ``(T_i, n_granule)`` of each series of states."""
+        with blas_threads(self.n_jobs):
             if len({len(h) for h in states}) == 1:  # one batch call
-                return states, list(self.cerebellum_.run(np.stack(states)))
-            return states, self.cerebellum_.run(states)
+                return list(self.cerebellum_.run(np.stack(states)))
+            return self.cerebellum_.run(states)
+
+    def _pooled_features(self, batch: Series, readings: Sequence[Reading]) -> list[np.ndarray]:
+        """Unscaled readout inputs ``(S, n_readout_inputs)`` of each reading (targets per series): the
+        granule code at the reading's steps, pooled; the pooled reservoir states follow it when
+        ``state_features``, and the same blocks of the backward pass follow when ``bidirectional``.
+
+        The reservoir runs once. The granule code is made and pooled a few series at a time
+        (:data:`_CODE_BUDGET`), so that reading every step of long series never holds all their code; when a
+        reading takes every step, the other readings' steps are taken from its code (the cerebellum reads
+        each step on its own).
+        """
+        every_step = any(reading.max_steps is None for reading in readings)
+        directions = (False, True)[: 1 + self.bidirectional]
+        features: list[list[np.ndarray]] = [[] for _ in readings]
+        for reverse in directions:
+            rows: list[list[np.ndarray]] = [[] for _ in readings]
+            states_of_pass = self._reservoir_states(batch, reverse=reverse)
+            for chunk in _chunks(states_of_pass, _CODE_BUDGET // self.n_granule):
+                code = self._granule_code(chunk) if every_step else None
+                for reading, pooled in zip(readings, rows, strict=True):
+                    steps = [sampled_steps(len(h), reading.max_steps) for h in chunk]
+                    states = [h[at] for h, at in zip(chunk, steps, strict=True)]
+                    if code is None:
+                        blocks = [self._granule_code(states)]
+                    else:
+                        blocks = [[g[at] for g, at in zip(code, steps, strict=True)]]
+                    blocks += [states] if self.state_features else []
+                    parts = [pool_codes(block, reading.pooling, reading.windows) for block in blocks]
+                    pooled.append(np.hstack(parts))
+            for reading_features, pooled in zip(features, rows, strict=True):
+                reading_features.append(np.vstack(pooled))
+        return [np.hstack(reading_features) for reading_features in features]
 
     def _readout_inputs(self, batch: Series, *, training: bool) -> np.ndarray:
-        """Unscaled readout inputs: the pooled code of each series ``(S, n_readout_inputs)``, or the
-        code of every step ``(n_steps, n_readout_inputs)`` (after ``warmup`` steps when ``training``);
-        the pooled (or per-step) reservoir states follow the granule code when ``state_features``, and
-        the same blocks of the backward pass follow when ``bidirectional``."""
-        blocks = []
-        for reverse in (False, True) if self.bidirectional else (False,):
-            states, code = self._run_nodes(batch, reverse=reverse)
-            blocks += [code, states] if self.state_features else [code]
+        """Unscaled readout inputs: the pooled features of each series ``(S, n_readout_inputs)`` for the
+        fitted reading (:meth:`_pooled_features`), or the code of every step ``(n_steps,
+        n_readout_inputs)`` (after ``warmup`` steps when ``training``), the reservoir states beside it when
+        ``state_features``, and the backward pass's blocks after when ``bidirectional``."""
         if self.per_series_:
-            return np.hstack([pool_codes(block, self.pooling_, self.windows) for block in blocks])
+            return self._pooled_features(batch, [Reading(self.max_steps_, self.windows_, self.pooling_)])[0]
+        blocks = []
+        for reverse in (False, True)[: 1 + self.bidirectional]:
+            states = self._reservoir_states(batch, reverse=reverse)
+            code = self._granule_code(states)
+            blocks += [code, states] if self.state_features else [code]
         start = self.warmup if training else 0
         return np.hstack([np.concatenate([g[start:] for g in block]) for block in blocks])
+
+    def _chosen_rows(self, batch: Series, targets: np.ndarray) -> np.ndarray:
+        """Choose the reading and the penalty by exact leave-one-out (:mod:`._choice`); set ``max_steps_``,
+        ``windows_``, ``pooling_``, ``alpha_`` and ``reading_errors_``; return the chosen unscaled rows."""
+        candidates = reading_candidates(self.max_steps, self.windows, self.pooling_, max(batch.lengths))
+        steps = list(dict.fromkeys(reading.max_steps for reading in candidates))
+        largest = self._pooled_features(batch, [Reading(m, self.windows, POOLINGS) for m in steps])
+        widths = ([self.n_granule] + ([self.units] if self.state_features else [])) * (1 + self.bidirectional)
+        features = dict(zip(steps, largest, strict=True))
+        choice = choose_reading(features, widths, self.windows, candidates, targets, self.alphas_)
+        reading = choice.reading
+        self.max_steps_, self.windows_, self.pooling_ = reading.max_steps, reading.windows, reading.pooling
+        self.alpha_, self.reading_errors_ = choice.alpha, choice.errors
+        return features[reading.max_steps][:, reading_columns(widths, self.windows, reading)]
 
     def _fit_rows(self, batch: Series, targets: np.ndarray) -> None:
         self._check_parameters()
@@ -202,15 +262,35 @@ class _CerebellarReservoirBase(_SequenceEstimator):
                 self.input_mean_ = np.concatenate([self.input_mean_, diff_mean])
                 self.input_scale_ = np.concatenate([self.input_scale_, diff_scale])
         self._build_nodes(batch.n_features * (2 if self.differences else 1))
-        rows = self._readout_inputs(batch, training=True)
-        self.feature_mean_, self.feature_scale_ = _column_moments(rows)
-        rows = (rows - self.feature_mean_) / self.feature_scale_
-        self.alpha_ = self.alphas_[0] if len(self.alphas_) == 1 else select_alpha(rows, targets, self.alphas_)
+        self.reading_errors_ = None
+        if self.auto and self.per_series_:
+            rows = self._chosen_rows(batch, targets)
+            self.feature_mean_, self.feature_scale_ = _column_moments(rows)
+            rows = (rows - self.feature_mean_) / self.feature_scale_
+        else:
+            rows = self._readout_inputs(batch, training=True)
+            self.feature_mean_, self.feature_scale_ = _column_moments(rows)
+            rows = (rows - self.feature_mean_) / self.feature_scale_
+            alphas = self.alphas_
+            self.alpha_ = alphas[0] if len(alphas) == 1 else select_alpha(rows, targets, alphas)
         self.readout_ = _fitted_ridge(rows, targets, self.alpha_)
 
     def _output_rows(self, batch: Series) -> np.ndarray:
         rows = self._readout_inputs(batch, training=False)
         return self.readout_.run((rows - self.feature_mean_) / self.feature_scale_)
+
+
+def _chunks(series: list[np.ndarray], max_steps: int) -> list[list[np.ndarray]]:
+    """``series`` in consecutive groups of at most ``max_steps`` steps in all (at least one series each)."""
+    groups: list[list[np.ndarray]] = [[]]
+    steps = 0
+    for item in series:
+        if groups[-1] and steps + len(item) > max_steps:
+            groups.append([])
+            steps = 0
+        groups[-1].append(item)
+        steps += len(item)
+    return groups
 
 
 def _fitted_ridge(rows: np.ndarray, targets: np.ndarray, alpha: float):
@@ -282,7 +362,7 @@ _PARAMETERS_DOC = """
         Mossy-fibre in-degree K of each granule cell (None: dense, paper initialisation).
     coding_level : float or None, default=None
         Target fraction of active granule cells (sets the granule thresholds).
-    alpha : float or tuple of float, default=0.1
+    alpha : float or tuple of float, default=(0.01, 0.1, ..., 10000.0) / 0.1
         Ridge (L2) penalty of the readout (on standardised readout inputs). A tuple: the penalty with the
         smallest exact leave-one-out squared error on the training rows is chosen inside ``fit``
         (``alpha_``; :mod:`cbreservoir.estimators._alpha`).
@@ -310,12 +390,19 @@ _PARAMETERS_DOC = """
         so that the fit time grows slowly with the series length. None: every step.
     standardize : bool, default=True
         Standardise each input feature (and each difference) with the mean and SD of all training steps.
+    auto : bool, default=True / False
+        For targets per series, choose how each series is read inside ``fit``, from the training data only:
+        ``max_steps`` or every step (when a series is longer), one window or ``windows``, ``pooling`` or
+        ``pooling`` with ``"last"`` — with the penalty among ``alpha`` — by the exact leave-one-out error of
+        the ridge readout on the pooled features (the nodes run once; :mod:`cbreservoir.estimators._choice`).
+        The choice is in ``max_steps_``, ``windows_``, ``pooling_``, ``alpha_`` and ``reading_errors_``.
     random_state : int, RandomState or None, default=None
         Seeds the reservoir and the cerebellum (two seeds drawn from it).
     n_jobs : int or None, default=None
-        torch threads used to run the reservoir and the cerebellum (None: torch's setting; -1: all
-        CPUs). The series of X are batched, not distributed over processes.
-"""
+        BLAS threads used to run the reservoir and the cerebellum (None: the libraries' setting; -1: all
+        CPUs; numpy and scipy only, no torch is loaded). The series of X are batched, not distributed
+        over processes.
+""" + LAYOUT_DOC
 
 
 class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoirBase):
@@ -342,8 +429,15 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         Mean and SD of each readout input over the training rows (SD 1 for a constant column).
     alpha_ : float
         The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
-    pooling_ : tuple of str
+    pooling_, windows_, max_steps_ : tuple of str, int, int or None
+        How each series is read (the parameters, or with ``auto`` the chosen reading).
+    reading_errors_ : dict or None
+        With ``auto`` and targets per series: the leave-one-out error of every candidate reading (at its
+        best penalty), by its description; None otherwise.
     n_features_in_ : int
+        Features per time step (1 for a 2-D X, a univariate collection).
+    layout_ : {"channels_last", "channels_first"}
+        The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
     """
     )
 
@@ -359,7 +453,7 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         n_granule: int = 512,
         granule_degree: int | None = None,
         coding_level: float | None = None,
-        alpha: float | tuple[float, ...] = 0.1,
+        alpha: float | tuple[float, ...] = CHOSEN_ALPHAS,
         warmup: int = 0,
         pooling: tuple[str, ...] = ("mean", "active"),
         windows: int = 4,
@@ -368,8 +462,10 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
         bidirectional: bool = False,
         max_steps: int | None = 200,
         standardize: bool = True,
+        auto: bool = True,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
+        layout: str = "auto",
     ) -> None:
         super().__init__(
             units=units,
@@ -391,8 +487,10 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
             bidirectional=bidirectional,
             max_steps=max_steps,
             standardize=standardize,
+            auto=auto,
             random_state=random_state,
             n_jobs=n_jobs,
+            layout=layout,
         )
 
 
@@ -419,7 +517,14 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
         Mean and SD of each readout input over the training rows (SD 1 for a constant column).
     alpha_ : float
         The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
-    pooling_ : tuple of str
+    pooling_, windows_, max_steps_ : tuple of str, int, int or None
+        How each series is read (the parameters, or with ``auto`` the chosen reading).
+    reading_errors_ : dict or None
+        With ``auto`` and targets per series: the leave-one-out error of every candidate reading (at its
+        best penalty), by its description; None otherwise.
     n_features_in_ : int
+        Features per time step (1 for a 2-D X, a univariate collection).
+    layout_ : {"channels_last", "channels_first"}
+        The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
     """
     )

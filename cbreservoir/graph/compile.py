@@ -26,7 +26,6 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from torch import nn
 
-from cbreservoir.nodes._torch import emitted
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.model import as_model
@@ -101,6 +100,24 @@ class _ReservoirStep(nn.Module):
 
 
 _CEREBELLUM_WEIGHTS = ("W_gc", "b_gc", "W_pc", "b_pc", "W_dcn", "b_dcn")
+
+
+def emitted(
+    activity: CF.CerebellarActivity, mossy: torch.Tensor, output: str, input_gain: float
+) -> torch.Tensor:
+    """What a Cerebellum with ``output`` emits: ``[input_gain · u, g]`` for ``"input+granule"``, else
+    ``activity.select(output)`` (the node's ``_emit``, in torch; a test holds the two equal).
+
+    Parameters
+    ----------
+    activity : CerebellarActivity
+        The layers for ``mossy``.
+    mossy : Tensor (..., m)
+        The mossy-fibre input u.
+    """
+    if output == "input+granule":
+        return torch.cat([input_gain * mossy, activity.granule], dim=-1)
+    return activity.select(output)
 
 
 class _CerebellumStep(nn.Module):

@@ -1,16 +1,15 @@
 """What the nodes share beyond :mod:`cbreservoir.utils.validation`: the linear readouts' outputs, output
-size and training rows, the parameters' ``str``, and the loader of the nodes' torch side.
+size and training rows, and the parameters' ``str``.
 
-Torch-free: the torch computations are in :mod:`cbreservoir.nodes._torch`, loaded on first use by
-:func:`torch_side`; the graph operators and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
+Torch-free, as the Reservoir, Cerebellum and Ridge nodes are (numpy, scipy and numba); the graph operators
+and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 import inspect
-from collections.abc import Iterator
-from types import ModuleType
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse
@@ -25,22 +24,11 @@ __all__ = [
     "infer_output_dim",
     "spawn_generators",
     "stacked_training_rows",
-    "torch_side",
     "training_rows",
 ]
 
 #: Recurrent matrices with at most this fraction of non-zeros are multiplied as sparse (CSR).
 SPARSE_DENSITY = 0.3
-
-
-def torch_side() -> ModuleType:
-    """:mod:`cbreservoir.nodes._torch`, imported on the first call (which loads torch).
-
-    The nodes that compute with torch (Reservoir batches, Cerebellum) reach it through this function at
-    the moment they compute, so importing a node module, or building and initialising a graph, loads no
-    torch; the ``torch-free-graph`` contract of setup.cfg and tests/test_architecture.py check it.
-    """
-    return importlib.import_module("cbreservoir.nodes._torch")
 
 
 def spawn_generators(
@@ -180,6 +168,18 @@ class LinearReadoutMixin:
         weights, bias = self._weights_or_raise()
         return {"out": x @ weights + bias}
 
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``step(x)`` without its checks, for loops that step the node many times (closed-loop
+        generation): ``x Wout + bias`` for one step ``(input_dim,)``, kept as ``state``."""
+        weights, bias = self._weights_or_raise()
+
+        def step(x: np.ndarray) -> np.ndarray:
+            out = x @ weights + bias
+            self.state = {"out": out}
+            return out
+
+        return step
+
     def _run(self, state: dict[str, np.ndarray], x: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         weights, bias = self._weights_or_raise()
         series = check_series(x, n_features=self.input_dim, owner=str(self))
@@ -229,6 +229,17 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+@functools.cache
+def _shown_defaults(node_class: type) -> tuple[tuple[str, str], ...]:
+    """``(name, shown default)`` of the constructor parameters :class:`ParameterStrMixin` may show, per class
+    (read once: ``str(node)`` names the node in the messages that runs prepare)."""
+    return tuple(
+        (key, _shown(parameter.default))
+        for key, parameter in inspect.signature(node_class).parameters.items()
+        if key not in ("W", "Win", "bias", "Wout") and parameter.default is not inspect.Parameter.empty
+    )
+
+
 class ParameterStrMixin:
     """``str(node)``: ``Name(key=value, ...)`` for the constructor parameters that differ from their defaults.
 
@@ -239,10 +250,8 @@ class ParameterStrMixin:
 
     def __str__(self) -> str:
         shown = []
-        for key, parameter in inspect.signature(type(self)).parameters.items():
-            if key in ("W", "Win", "bias", "Wout") or parameter.default is inspect.Parameter.empty:
-                continue
-            if hasattr(self, key) and _shown(getattr(self, key)) != _shown(parameter.default):
+        for key, default in _shown_defaults(type(self)):
+            if hasattr(self, key) and _shown(getattr(self, key)) != default:
                 shown.append(f"{key}={_shown(getattr(self, key))}")
         return f"{type(self).__name__}({', '.join(shown)})"
 

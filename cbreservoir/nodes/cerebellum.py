@@ -2,8 +2,8 @@
 
     g = ReLU(W_gc u + b_gc − θ),   p = ReLU(W_pc g + b_pc),   c = W_dcn p + b_dcn
 
-evaluated by :func:`cbreservoir.numerics.functional.cerebellum_forward`. The node is feedforward and
-stateless: a batch of series is processed in one shot.
+the math of :func:`cbreservoir.numerics.functional.cerebellum_forward`, evaluated here in numpy (no torch).
+The node is feedforward and stateless: a batch of series is processed in one shot.
 
 Wirings
 -------
@@ -36,11 +36,13 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
-from cbreservoir.nodes._base import spawn_generators, torch_side
+from cbreservoir.nodes._base import spawn_generators
 from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
 from cbreservoir.utils.resources import array_bytes, check_memory
@@ -57,6 +59,8 @@ from cbreservoir.utils.validation import (
 __all__ = ["Cerebellum"]
 
 OUTPUTS = ("input+granule", "granule", "purkinje", "nuclei", "all")
+#: The layers of the module, input to output (the fields of ``numerics.functional.CerebellarActivity``).
+LAYERS = ("granule", "purkinje", "nuclei")
 
 #: Default gain of the mossy-fibre block of ``output="input+granule"``, chosen on validation parts of
 #: the Lorenz-63 and Mackey-Glass training series (docs/forecasting.md).
@@ -284,24 +288,61 @@ class Cerebellum(ValidatedStepMixin, Node):
         return self.coding_level is not None and self.granule_threshold is None
 
     # ------------------------------------------------------------------ computation
-    def _forward(self, u: np.ndarray) -> tuple:
-        """All layer activities for mossy input ``u`` (..., m): a CerebellarActivity of float64 tensors."""
-        weights = (self.W_gc, self.b_gc, self.W_pc, self.b_pc, self.W_dcn, self.b_dcn, self.granule_threshold)
-        return torch_side().cerebellum_activity(u, *weights)
+    def _forward(self, u: np.ndarray, depth: int = len(LAYERS)) -> list[np.ndarray]:
+        """The activities of the first ``depth`` layers of :data:`LAYERS` for mossy input ``u`` (..., m).
+
+        The math of :func:`cbreservoir.numerics.functional.cerebellum_forward` in numpy, float64 (a test
+        holds the two equal), so that running the node loads no torch; layers past ``depth`` (those the
+        chosen ``output`` does not show) are not computed.
+        """
+        u = np.asarray(u, dtype=np.float64)
+        granule = u @ self.W_gc.T
+        granule += self.b_gc
+        if self.granule_threshold is not None:
+            granule -= self.granule_threshold
+        layers = [np.maximum(granule, 0.0, out=granule)]
+        if depth > 1:
+            purkinje = layers[0] @ self.W_pc.T
+            purkinje += self.b_pc
+            layers.append(np.maximum(purkinje, 0.0, out=purkinje))
+        if depth > 2:
+            nuclei = layers[1] @ self.W_dcn.T
+            nuclei += self.b_dcn
+            layers.append(nuclei)
+        return layers
 
     def _emit(self, u: np.ndarray) -> np.ndarray:
         """The chosen ``output`` for mossy input ``u`` (..., m)."""
-        torch_ops = torch_side()
-        mossy = torch_ops.shared_tensor(u)
-        return torch_ops.emitted(self._forward(u), mossy, self.output, self.input_gain).numpy()
+        if self.output == "input+granule":
+            (granule,) = self._forward(u, depth=1)
+            return np.concatenate([self.input_gain * np.asarray(u, dtype=np.float64), granule], axis=-1)
+        if self.output == "all":
+            return np.concatenate(self._forward(u), axis=-1)
+        depth = LAYERS.index(self.output) + 1
+        return self._forward(u, depth)[-1]
 
-    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+    def _check_calibrated(self) -> None:
         if self._needs_calibration():
             raise ValueError(
                 f"{self} sets its coding-level thresholds from a series, not a single step: "
                 "call calibrate(X) or run(X) first"
             )
+
+    def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_calibrated()
         return {"out": self._emit(x)}
+
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``step(x)`` without its checks, for loops that step the node many times (closed-loop
+        generation): emits ``output`` for one mossy input ``(input_dim,)`` and keeps it as ``state``."""
+        self._check_calibrated()
+
+        def step(x: np.ndarray) -> np.ndarray:
+            out = self._emit(x)
+            self.state = {"out": out}
+            return out
+
+        return step
 
     def _check_activity_memory(self, series: Series) -> None:
         """Refuse data whose layer activities (granule, Purkinje, nuclei at every step) cannot fit."""
@@ -360,7 +401,4 @@ class Cerebellum(ValidatedStepMixin, Node):
         """
         series = self._prepare(x)
         layers = [self._forward(s) for s in series.as_list()]
-        return {
-            key: series.restore([getattr(layer, key).numpy() for layer in layers])
-            for key in torch_side().CerebellarActivity._fields
-        }
+        return {key: series.restore([layer[i] for layer in layers]) for i, key in enumerate(LAYERS)}

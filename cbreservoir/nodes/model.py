@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 from reservoirpy.model import Model as ReservoirpyModel
 from reservoirpy.node import Node
@@ -31,7 +33,14 @@ from reservoirpy.ops import ModelBuilderUtil
 
 from cbreservoir.nodes.initialize import has_delays, initialize_graph
 from cbreservoir.nodes.run import run_batched
-from cbreservoir.utils.validation import check_timestep
+from cbreservoir.utils.validation import (
+    COLLECTION_LAYOUTS,
+    as_float_array,
+    channels_last,
+    check_choice,
+    check_timestep,
+    collection_orientation,
+)
 
 __all__ = ["GraphOperatorsMixin", "Model", "ValidatedStepMixin", "as_model", "composed"]
 
@@ -67,6 +76,35 @@ class Model(ReservoirpyModel):
             initialize_graph(self, x)
         else:
             super().initialize(x, y)
+
+    def fit(
+        self, x: object, y: object = None, warmup: int = 0, workers: int = 1, layout: str = "auto"
+    ) -> Model:
+        """reservoirpy's ``fit``, reading collections with one target per series as aeon and scikit-learn
+        users hold them.
+
+        Parameters
+        ----------
+        x : ndarray (T, d) or (S, T, d), list of ndarray (T_i, d), or a dict {input name: such data}
+            With targets per series also a 2-D ``(S, T)`` univariate collection (``y`` 1-D, one target
+            per row), aeon's ``(S, channels, T)`` or a list of ``(channels, T_i)`` (``layout``).
+        y : targets per step in the layout of ``x``, or per series ``(S,)`` / ``(S, k)``
+            (read at each series' final step), or a dict {output name: such targets}
+        warmup, workers
+            reservoirpy's.
+        layout : {"auto", "channels_last", "channels_first"}, default "auto"
+            The order of the axes of each series of a 3-D ``x`` or a list, given targets per series:
+            ``"channels_last"`` ``(time, features)``, ``"channels_first"`` aeon's ``(channels, time)``,
+            ``"auto"`` read from the shapes where they leave no doubt, else refused
+            (:func:`~cbreservoir.utils.validation.collection_orientation`).
+
+        Returns
+        -------
+        Model
+            Itself, fitted.
+        """
+        x, y = _collection_with_targets_per_series(x, y, layout)
+        return super().fit(x, y, warmup=warmup, workers=workers)
 
     def run(self, x: object = None, iters: int | None = None, workers: int = 1) -> object:
         """Outputs of the graph on ``x``; see the class notes for the layouts and states.
@@ -104,6 +142,30 @@ class Model(ReservoirpyModel):
 
     def __rand__(self, other: object) -> object:
         return composed(super().__rand__(other))
+
+
+def _collection_with_targets_per_series(x: object, y: object, layout: str) -> tuple[object, object]:
+    """``(x, y)`` for reservoirpy's ``fit``.
+
+    A 2-D ``x`` with a 1-D ``y`` of one target per row becomes ``(S, T, 1)``, the series of a 3-D ``x`` or
+    a list ``(time, features)`` (``layout``), 1-D targets per series ``(S, 1)``; dicts and targets per
+    step pass unchanged (3-D ``x`` and lists after the layout check).
+    """
+    check_choice(layout, "layout", allowed=COLLECTION_LAYOUTS)
+    if isinstance(x, Mapping) or isinstance(y, Mapping) or y is None:
+        return x, y
+    is_list = isinstance(x, (list, tuple)) and len(x) > 0 and np.ndim(x[0]) == 2
+    try:
+        y_ndim = np.asarray(y).ndim
+    except ValueError:  # a ragged list: targets per step
+        y_ndim = None
+    if not is_list and np.ndim(x) == 2:
+        if y_ndim == 1 and len(y) == len(x):
+            return as_float_array(x, "x")[:, :, None], np.asarray(y)[:, None]
+        return x, y
+    per_series = y_ndim in (1, 2) and not (is_list and isinstance(y, (list, tuple)) and np.ndim(y[0]) == 2)
+    x = channels_last(x, collection_orientation(x, layout, per_series=per_series, name="x"))
+    return x, (np.asarray(y)[:, None] if y_ndim == 1 else y)
 
 
 class _DelayedLink(ModelBuilderUtil):
@@ -182,6 +244,12 @@ class ValidatedStepMixin(GraphOperatorsMixin):
             self.initialize(x)
         self.state = self._step(self.state, x)
         return self.state["out"]
+
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A function that steps the node like :meth:`step`, for loops that step it many times (closed-loop
+        generation). Here :meth:`step` itself; nodes override it to skip the checks and prepare their
+        operands once (valid while the weights stay as they are)."""
+        return self.step
 
 
 def as_model(graph: ReservoirpyModel | Node) -> Model:

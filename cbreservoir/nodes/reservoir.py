@@ -38,10 +38,10 @@ from reservoirpy import mat_gen
 from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
-from cbreservoir.nodes._base import SPARSE_DENSITY, ParameterStrMixin, spawn_generators, torch_side
+from cbreservoir.nodes._base import SPARSE_DENSITY, ParameterStrMixin, spawn_generators
 from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics import kernels
-from cbreservoir.numerics.activations import Activation, activation_name, resolve_activation
+from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation, activation_name, resolve_activation
 from cbreservoir.numerics.network import leak_rate
 from cbreservoir.utils.resources import array_bytes, check_memory
 from cbreservoir.utils.validation import (
@@ -61,45 +61,130 @@ __all__ = ["Reservoir"]
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
-def _compiled_run(
+def _recurrent_operand(W: np.ndarray | scipy.sparse.sparray, dtype: type, n_steps: int) -> object:
+    """``W`` as the time loops multiply it: a CSR array when it is sparse enough (:data:`SPARSE_DENSITY`; a
+    dense ``W`` only for several steps, where the conversion pays off), else a contiguous dense array."""
+    sparse = scipy.sparse.issparse(W)
+    density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
+    if density <= SPARSE_DENSITY and (sparse or n_steps > 1):
+        return scipy.sparse.csr_array(W, dtype=dtype)
+    return np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype)
+
+
+class _CompiledCore:
+    """A Reservoir's weights arranged for the one-series kernels of :mod:`cbreservoir.numerics.kernels`.
+
+    The operands (``W`` as :func:`_recurrent_operand` decides for ``n_steps``, ``W_in``, ``1 − lr``,
+    ``lr``) are prepared once.
+    """
+
+    def __init__(
+        self,
+        W: np.ndarray | scipy.sparse.sparray,
+        Win: np.ndarray,
+        bias: np.ndarray,
+        lr: float | np.ndarray,
+        code: int,
+        dtype: type,
+        n_steps: int,
+    ) -> None:
+        self.recurrent = _recurrent_operand(W, dtype, n_steps)
+        if scipy.sparse.issparse(self.recurrent):  # unsigned indices: see kernels.leaky_csr_sequence
+            self.indptr = self.recurrent.indptr.astype(np.uint64)
+            self.indices = self.recurrent.indices.astype(np.uint32)
+        self.input_weights_t = np.asarray(Win, dtype=dtype).T
+        self.bias = bias
+        lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(bias),))
+        self.keep, self.lr = np.ascontiguousarray(1 - lr, dtype=dtype), np.ascontiguousarray(lr, dtype=dtype)
+        self.code, self.dtype = code, dtype
+
+    def run(self, h0: np.ndarray, x: np.ndarray, bias_features: int) -> np.ndarray:
+        """States (T, units) of one series ``x`` (T, d + bias_features) from ``h0`` (units,).
+
+        The input drive of every step ``W_in x_t + b (+ c_t)`` is one BLAS product into the output array
+        before the time loop; the kernel then overwrites it step by step with the states (a CSR loop, or
+        BLAS ``gemv`` for a dense ``W``).
+        """
+        n_steps = x.shape[0]
+        n_inputs = x.shape[1] - bias_features
+        x = np.asarray(x, dtype=self.dtype)
+        states = np.empty((n_steps, len(self.bias)), dtype=self.dtype)
+        np.matmul(x[:, :n_inputs], self.input_weights_t, out=states)
+        states += self.bias
+        if bias_features:
+            states += x[:, n_inputs:]
+        h0 = np.ascontiguousarray(h0, dtype=self.dtype)
+        if scipy.sparse.issparse(self.recurrent):
+            csr = (self.indptr, self.indices, self.recurrent.data)
+            kernels.leaky_csr_sequence(*csr, states, h0, self.keep, self.lr, self.code, n_steps)
+        else:
+            kernels.leaky_dense_sequence(self.recurrent, states, h0, self.keep, self.lr, self.code, n_steps)
+        return states
+
+
+def _touched_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """``np.empty`` with its pages touched in address order.
+
+    The batched time loop writes one row per series at each step, far apart in memory; faulting the fresh
+    pages in that scattered order costs several times more than touching them sequentially first.
+    """
+    array = np.empty(shape, dtype=dtype)
+    array.reshape(-1)[:: max(1, 4096 // array.itemsize)] = 0
+    return array
+
+
+def _batched_run(
     W: np.ndarray | scipy.sparse.sparray,
     Win: np.ndarray,
     bias: np.ndarray,
     lr: float | np.ndarray,
-    code: int,
+    activation: Activation,
     dtype: type,
     h0: np.ndarray,
     x: np.ndarray,
+    lengths: list[int] | None,
     bias_features: int,
 ) -> np.ndarray:
-    """States (T, units) of one series ``x`` (T, d + bias_features) by a compiled kernel.
+    """States (S, T, units) of a padded batch ``x`` (S, T, d + bias_features), all series at once (numpy).
 
-    The input drive of every step ``W_in x_t + b (+ c_t)`` is one BLAS product into the output array
-    before the time loop; the kernel then overwrites it step by step with the states. ``W`` runs as CSR
-    when it is sparse enough (:data:`SPARSE_DENSITY`; a dense ``W`` only for several steps, as
-    ``cbreservoir.nodes._torch.recurrent_operator`` decides), else dense (BLAS ``gemv``).
+    Per step, with the state of all S series held as columns ``H`` (units, S)::
+
+        Z = W H + (W_in x_t + b)ᵀ [+ c_tᵀ];   H = (1 − lr) H + lr φ(Z)
+
+    ``W H`` is one sparse (CSR) or dense product for all series (:func:`_recurrent_operand`); φ sees
+    ``Zᵀ`` (S, units), so a non-elementwise φ (softmax) acts over the units of each series, and runs in
+    place where it can. With ``lengths`` (non-increasing, series sorted by it) series ``i`` stops after
+    ``lengths[i]`` steps; entries past it are left undefined. Equal to ``core_step`` step by step (tests:
+    1e-12 in float64).
     """
-    n_steps = x.shape[0]
-    n_inputs = x.shape[1] - bias_features
-    x = np.asarray(x, dtype=dtype)
-    states = np.empty((n_steps, len(bias)), dtype=dtype)
-    np.matmul(x[:, :n_inputs], np.asarray(Win, dtype=dtype).T, out=states)
-    states += bias
-    if bias_features:
-        states += x[:, n_inputs:]
-    lr = np.broadcast_to(np.asarray(lr, dtype=np.float64), (len(bias),))
-    keep, lr = np.ascontiguousarray(1 - lr, dtype=dtype), np.ascontiguousarray(lr, dtype=dtype)
-    h0 = np.ascontiguousarray(h0, dtype=dtype)
-    sparse = scipy.sparse.issparse(W)
-    density = (W.nnz if sparse else np.count_nonzero(W)) / max(1, W.shape[0] * W.shape[1])
-    if density <= SPARSE_DENSITY and (sparse or n_steps > 1):
-        csr = scipy.sparse.csr_array(W, dtype=dtype)
-        indptr, indices = csr.indptr.astype(np.uint64), csr.indices.astype(np.uint32)
-        kernels.leaky_csr_sequence(indptr, indices, csr.data, states, h0, keep, lr, code, n_steps)
-    else:
-        dense = np.ascontiguousarray(W.toarray() if sparse else W, dtype=dtype)
-        kernels.leaky_dense_sequence(dense, states, h0, keep, lr, code, n_steps)
-    return states
+    n_series, n_steps, _ = x.shape
+    units = len(bias)
+    n_inputs = x.shape[2] - bias_features
+    recurrent = _recurrent_operand(W, dtype, n_steps)
+    input_weights_t = np.ascontiguousarray(np.transpose(Win), dtype=dtype)
+    bias = np.asarray(bias, dtype=dtype)
+    lr = np.asarray(lr, dtype=dtype)[:, None] if np.ndim(lr) else lr  # per unit: a column
+    elementwise_tanh = any(activation is tanh for tanh in TANH_FUNCTIONS)
+    steps_first = np.ascontiguousarray(np.swapaxes(x, 0, 1), dtype=dtype)  # (T, S, d)
+    outputs = _touched_empty((n_series, n_steps, units), dtype)
+    state = np.repeat(np.asarray(h0, dtype=dtype)[:, None], n_series, axis=1)  # (units, S)
+    active = n_series
+    for t in range(n_steps):
+        if lengths is not None:
+            while lengths[active - 1] <= t:
+                active -= 1
+            state = state[:, :active]
+        drive = steps_first[t, :active, :n_inputs] @ input_weights_t + bias  # (S, units)
+        if bias_features:
+            drive += steps_first[t, :active, n_inputs:]
+        z = np.asarray(recurrent @ state, dtype=dtype)
+        z += drive.T
+        activated = np.tanh(z, out=z) if elementwise_tanh else np.asarray(activation(z.T), dtype=dtype).T
+        activated *= lr  # (1 − lr) h + lr φ(z), in place
+        state = state * (1 - lr)
+        state += activated
+        outputs[:active, t] = state.T
+    return outputs
 
 
 def _check_dtype(dtype: object) -> str:
@@ -425,8 +510,8 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
 
     # ------------------------------------------------------------------ computation
     def _integrate(self, h0: np.ndarray, x: np.ndarray, lengths: list[int] | None = None) -> np.ndarray:
-        """Run the core over a padded batch: one series by a compiled kernel (:func:`_compiled_run`), a
-        batch or an activation without a kernel by :class:`cbreservoir.nodes._torch.CoreKernel`.
+        """Run the core over a padded batch: one series by a compiled kernel (:class:`_CompiledCore`), a
+        batch or an activation without a kernel by :func:`_batched_run`.
 
         Parameters
         ----------
@@ -445,18 +530,48 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         code = kernels.kernel_activation(self.activation)
         if code is not None and x.shape[0] == 1:  # one series: the compiled loop, no per-step Python
             dtype = _DTYPES[self.dtype]
-            return _compiled_run(
-                self.W, self.Win, self.bias, self.lr, code, dtype, h0, x[0], self._bias_features
-            )[None]
-        # a CSR tensor of W pays off over many steps, not for one (Model graphs with delays step one by one)
-        kernel = torch_side().CoreKernel(
-            self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], n_steps=x.shape[1]
+            core = _CompiledCore(self.W, self.Win, self.bias, self.lr, code, dtype, n_steps=x.shape[1])
+            return core.run(h0, x[0], self._bias_features)[None]
+        return _batched_run(
+            self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], h0, x, lengths,
+            self._bias_features,
         )
-        return kernel.run(h0, x, lengths, bias_features=self._bias_features)
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         out = self._integrate(state["out"], np.reshape(x, (1, 1, -1)))
         return {"out": out[0, 0]}
+
+    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
+        """``step(x)`` without its checks, for loops that step the node many times (closed-loop generation).
+
+        The compiled kernel's operands are prepared once (:class:`_CompiledCore`), and each step is one call
+        of :func:`~cbreservoir.numerics.kernels.leaky_csr_step` (or ``leaky_dense_step``) on buffers that
+        are reused; the function is valid while the weights stay as they are. ``step(x)`` takes one time
+        step ``(input_dim,)``, advances ``state`` and returns the new state ``(units,)`` (the state's own
+        array, overwritten by the next step).
+        """
+        code = kernels.kernel_activation(self.activation)
+        if code is None:  # an activation without a kernel: the validated step
+            return self.step
+        dtype = _DTYPES[self.dtype]
+        core = _CompiledCore(self.W, self.Win, self.bias, self.lr, code, dtype, n_steps=2)
+        weights_t = np.ascontiguousarray(core.input_weights_t)
+        bias = np.ascontiguousarray(np.broadcast_to(self.bias, (self.units,)), dtype=dtype)
+        h, z = np.empty(self.units, dtype=dtype), np.empty(self.units, dtype=dtype)
+        if scipy.sparse.issparse(core.recurrent):
+            operands = (core.indptr, core.indices, core.recurrent.data)
+            kernel = kernels.leaky_csr_step
+        else:
+            operands, kernel = (core.recurrent,), kernels.leaky_dense_step
+
+        def step(x: np.ndarray) -> np.ndarray:
+            if self.state["out"] is not h:
+                h[:] = self.state["out"]
+                self.state = {"out": h}
+            kernel(*operands, weights_t, bias, np.asarray(x, dtype=dtype), h, z, core.keep, core.lr, code)
+            return h
+
+        return step
 
     def _check_states_memory(self, series: Series) -> None:
         """Refuse a run whose states (all steps of all series) cannot fit in memory."""

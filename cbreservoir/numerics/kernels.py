@@ -33,7 +33,9 @@ __all__ = [
     "KERNEL_ACTIVATIONS",
     "kernel_activation",
     "leaky_csr_sequence",
+    "leaky_csr_step",
     "leaky_dense_sequence",
+    "leaky_dense_step",
 ]
 
 #: φ by name -> the code the kernels take (the functions of ``NUMPY_ACTIVATIONS`` under these names).
@@ -174,3 +176,62 @@ def leaky_dense_sequence(
         z = np.dot(W, h)
         z += states[t]
         _leak(h, z, keep, lr, code, states[t])
+
+
+@_compiled
+def _input_drive(input_weights_t: np.ndarray, bias: np.ndarray, x: np.ndarray, z: np.ndarray) -> None:
+    """``z ← W_in x + b (+ c)``: ``input_weights_t`` is ``W_in`` transposed (d, units); the entries of ``x``
+    past its d rows are the additive bias c (the cerebellar bias features)."""
+    n_inputs = input_weights_t.shape[0]
+    for i in range(z.shape[0]):
+        z[i] = bias[i]
+    for j in range(n_inputs):
+        xj = x[j]
+        for i in range(z.shape[0]):
+            z[i] += input_weights_t[j, i] * xj
+    for i in range(x.shape[0] - n_inputs):
+        z[i] += x[n_inputs + i]
+
+
+@_compiled
+def leaky_csr_step(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    input_weights_t: np.ndarray,
+    bias: np.ndarray,
+    x: np.ndarray,
+    h: np.ndarray,
+    z: np.ndarray,
+    keep: np.ndarray,
+    lr: np.ndarray,
+    code: int,
+) -> None:
+    """One step of one series in place, for loops that step a reservoir many times (closed-loop generation):
+    ``h ← (1 − lr) h + lr φ(W h + W_in x + b (+ c))``, ``W`` in CSR form as in :func:`leaky_csr_sequence`,
+    ``z`` (units,) a scratch buffer; no allocation."""
+    _input_drive(input_weights_t, bias, x, z)
+    for i in range(h.shape[0]):
+        acc = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            acc += data[k] * h[indices[k]]
+        z[i] += acc
+    _leak(h, z, keep, lr, code, h)
+
+
+@_compiled
+def leaky_dense_step(
+    W: np.ndarray,
+    input_weights_t: np.ndarray,
+    bias: np.ndarray,
+    x: np.ndarray,
+    h: np.ndarray,
+    z: np.ndarray,
+    keep: np.ndarray,
+    lr: np.ndarray,
+    code: int,
+) -> None:
+    """As :func:`leaky_csr_step` for a dense C-contiguous ``W`` (units, units) (BLAS ``gemv``)."""
+    _input_drive(input_weights_t, bias, x, z)
+    z += np.dot(W, h)
+    _leak(h, z, keep, lr, code, h)

@@ -1,12 +1,17 @@
-"""Scoped torch thread counts (the estimators' ``n_jobs``; one thread per run in sweeps and analyses)."""
+"""Scoped thread counts: the estimators' ``n_jobs`` (torch threads for the gradient-trained ones, BLAS
+threads for the closed-form ones); one thread per run in sweeps and analyses.
+
+Importing this module loads no torch: :func:`torch_threads` imports it when it first changes a count.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import torch
+from threadpoolctl import threadpool_limits
 
 from cbreservoir.utils.validation import check_int
 
@@ -40,18 +45,35 @@ def torch_threads(n_jobs: int | None) -> Iterator[None]:
 
     Raises
     ------
-    TypeError
-        If ``n_jobs`` is not None or an int.
-    ValueError
-        If ``n_jobs`` is not -1 or in [1, the machine's cores] (:func:`check_threads`); nothing is changed.
+    TypeError, ValueError
+        If ``n_jobs`` is not None, -1 or in [1, the machine's cores] (:func:`check_threads`); nothing is
+        changed.
     """
     if n_jobs is None:
         yield
         return
-    threads = check_threads(n_jobs)
+    count = check_threads(n_jobs)
+    torch = importlib.import_module("torch")  # loaded here, by the gradient-trained paths only
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextmanager
+def blas_threads(n_jobs: int | None) -> Iterator[None]:
+    """Let the BLAS and OpenMP libraries of numpy and scipy use ``n_jobs`` threads inside the block
+    (None: unchanged; -1: every CPU), through ``threadpoolctl``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`torch_threads`.
+    """
+    if n_jobs is None:
+        yield
+        return
+    with threadpool_limits(limits=check_threads(n_jobs)):
+        yield

@@ -30,8 +30,13 @@ from typing import Literal
 import numpy as np
 
 Layout = Literal["single", "batch", "ragged"]
+#: How the two axes of each series in a collection are ordered: ``"channels_last"`` is
+#: ``(time, features)`` (reservoirpy, this package), ``"channels_first"`` is aeon's ``(channels, time)``;
+#: ``"auto"`` reads the order from the shapes where they leave no doubt (:func:`collection_orientation`).
+COLLECTION_LAYOUTS = ("auto", "channels_last", "channels_first")
 
 __all__ = [
+    "COLLECTION_LAYOUTS",
     "MAX_COUNT",
     "MAX_SEED",
     "Series",
@@ -39,6 +44,8 @@ __all__ = [
     "Targets",
     "as_float_array",
     "check_choice",
+    "collection_orientation",
+    "channels_last",
     "check_finite",
     "check_fraction",
     "check_int",
@@ -365,6 +372,87 @@ def _check_same_lengths(x: Series, targets: list[np.ndarray], name: str) -> None
             raise ValueError(
                 f"series {i}: {name} has {target.shape[0]} time steps but X has {series.shape[0]}"
             )
+
+
+def _series_shapes(x: object) -> list[tuple[int, ...]]:
+    if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        return [np.shape(item) for item in x]
+    shape = np.shape(x)
+    return [shape[1:]] * shape[0] if len(shape) == 3 else []
+
+
+def collection_orientation(
+    x: object,
+    layout: str,
+    *,
+    per_series: bool = True,
+    n_features: int | None = None,
+    fitted: str = "channels_last",
+    name: str = "X",
+) -> str:
+    """The order of the axes of the series of a collection ``x``: ``"channels_last"`` or ``"channels_first"``.
+
+    ``layout`` other than ``"auto"`` is returned as given. ``"auto"`` reads the order from the shapes
+    ``(a, b)`` of the series (each item of a list, the last two axes of a 3-D array):
+
+    * ``n_features`` known (after ``fit``): the order whose feature count is ``n_features``; ``fitted``
+      when both are (``a == b``);
+    * targets per step (``per_series=False``): ``"channels_last"`` (the targets' time axis is checked
+      against it later);
+    * targets per series: a list whose sizes vary along one axis only has time on that axis (for the
+      second axis, only when every series has more steps than channels); otherwise
+      ``a > b`` (more steps than features) or ``a == b == 1`` is ``"channels_last"``, ``a == 1 < b``
+      (aeon's univariate ``(n, 1, time)``) is ``"channels_first"``, and the rest is refused.
+
+    Parameters
+    ----------
+    x : array (S, a, b) or list of arrays (a_i, b_i)
+        Anything else gives ``"channels_last"`` (the caller's own checks refuse it).
+    layout : {"auto", "channels_last", "channels_first"}
+    per_series, n_features, fitted, name
+        See above; ``name`` is used in messages.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``layout``, or ``"auto"`` on shapes that leave the order in doubt; the message names
+        ``layout="channels_first"`` (aeon) and ``layout="channels_last"`` as the fixes.
+    """
+    check_choice(layout, "layout", allowed=COLLECTION_LAYOUTS)
+    shapes = _series_shapes(x)
+    if layout != "auto" or not shapes or any(len(shape) != 2 for shape in shapes):
+        return "channels_last" if layout == "auto" else layout
+    first = {shape[0] for shape in shapes}
+    second = {shape[1] for shape in shapes}
+    if n_features is not None:
+        candidates = (("channels_last", second), ("channels_first", first))
+        fits = [order for order, axis in candidates if axis == {n_features}]
+        return fits[0] if len(fits) == 1 else fitted if fits else "channels_last"
+    if not per_series or (len(first) > 1 and len(second) == 1):
+        return "channels_last"
+    if len(first) == 1 and len(second) > 1 and min(second) > min(first):
+        return "channels_first"
+    a, b = min(first), min(second)  # one value each here
+    if a > b or a == b <= 1 or a == 0:  # (empty series are the caller's to refuse)
+        return "channels_last"
+    if a == 1:
+        return "channels_first"
+    raise ValueError(
+        f"{name} is ambiguous: its series are {a} x {b}, read as (time, features) that is {a} time steps "
+        f"of {b} features, in aeon's (channels, time) layout {a} channels of {b} time steps. Pass "
+        f"layout='channels_first' for aeon's (series, channels, time) layout (or transpose X to (series, "
+        f"time, features)), or layout='channels_last' to read it as (series, time, features)"
+    )
+
+
+def channels_last(x: object, orientation: str) -> object:
+    """``x`` (3-D array or list of 2-D arrays) with each series as ``(time, features)``: swapped if
+    ``orientation`` is ``"channels_first"``, unchanged otherwise."""
+    if orientation != "channels_first":
+        return x
+    if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        return [np.swapaxes(as_float_array(item), 0, 1) for item in x]
+    return np.swapaxes(as_float_array(x), 1, 2)
 
 
 def check_warmup(warmup: int, lengths: Sequence[int]) -> int:

@@ -10,7 +10,10 @@ from cbreservoir.estimators._data import format_output, validate_series, validat
 
 
 class _Holder(BaseEstimator):
-    """Bare estimator that receives n_features_in_."""
+    """Bare estimator that receives n_features_in_ and layout_."""
+
+    def __init__(self, layout="auto"):
+        self.layout = layout
 
 
 def test_three_layouts_become_lists_of_series():
@@ -24,18 +27,18 @@ def test_three_layouts_become_lists_of_series():
     batch = validate_series(_Holder(), ragged, reset=True)
     assert batch.layout == "ragged" and batch.lengths == [3, 5]
 
-    single = validate_series(_Holder(), X3[0].tolist(), reset=True)  # list of rows = one series
-    assert single.layout == "single" and single.lengths == [6]
+    rows = validate_series(_Holder(), X3[:, :, 0].tolist(), reset=True)  # list of rows = univariate series
+    assert rows.layout == "batch" and rows.lengths == [6] * 4 and rows.n_features == 1
 
 
 def test_feature_count_is_recorded_and_checked():
     est = _Holder()
-    validate_series(est, np.zeros((2, 3, 5)), reset=True)
+    validate_series(est, np.zeros((2, 6, 5)), reset=True)
     assert est.n_features_in_ == 5
     with pytest.raises(ValueError, match="X has 4 features, but _Holder is expecting 5"):
-        validate_series(est, np.zeros((2, 3, 4)), reset=False)
+        validate_series(est, np.zeros((2, 6, 4)), reset=False)
     with pytest.raises(ValueError, match="same number of features"):
-        validate_series(est, [np.zeros((3, 5)), np.zeros((3, 4))], reset=True)
+        validate_series(est, [np.zeros((6, 5)), np.zeros((7, 4))], reset=True)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +67,7 @@ def test_targets_per_series_and_per_step_for_a_batch():
     assert not step_values.per_series and step_values.values.shape == (12, 2)
 
 
-def test_targets_for_a_list_and_a_single_series():
+def test_targets_for_a_list_and_a_univariate_collection():
     X = [np.zeros((2, 1)), np.zeros((3, 1))]
     _, per_step = validate_xy(
         _Holder(), X, [np.arange(2.0), np.arange(3.0)], classification=False, reset=True
@@ -73,7 +76,7 @@ def test_targets_for_a_list_and_a_single_series():
     _, per_series = validate_xy(_Holder(), X, [0.5, 1.5], classification=False, reset=True)
     assert per_series.per_series and not per_step.per_series
     batch, rows = validate_xy(_Holder(), np.zeros((5, 2)), np.arange(5), classification=True, reset=True)
-    assert batch.layout == "single" and not rows.per_series and rows.values.shape == (5, 1)
+    assert batch.lengths == [2] * 5 and rows.per_series and rows.values.shape == (5, 1)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +89,7 @@ def test_targets_for_a_list_and_a_single_series():
             r"y\[1\] has 2 steps but X\[1\] has 3",
         ),
         (np.zeros((3, 4, 1)), np.zeros((3, 4, 2, 1)), "matches neither"),
-        (np.zeros((5, 1)), np.arange(4), "inconsistent numbers of samples"),
+        (np.zeros((5, 1)), np.arange(4), "y has 4 targets but X has 5 series"),
         (np.zeros((3, 4, 1)), [0.5, 1.5, 2.5], "Unknown label type"),
     ],
 )
@@ -107,24 +110,22 @@ def test_format_output_restores_each_layout():
 
 @settings(max_examples=25, deadline=None)
 @given(
-    layout=st.sampled_from(["single", "batch", "ragged"]),
+    layout=st.sampled_from(["univariate", "batch", "ragged"]),
     lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
     n_outputs=st.integers(1, 3),
     scalar=st.booleans(),
 )
 def test_per_step_targets_round_trip_through_format_output(layout, lengths, n_outputs, scalar):
     rng = np.random.default_rng(len(lengths))
-    if layout == "single":
-        lengths = lengths[:1]
-    if layout == "batch":
+    if layout != "ragged":
         lengths = [lengths[0]] * len(lengths)
     shape = () if scalar else (n_outputs,)
     xs = [rng.normal(size=(n, 2)) for n in lengths]
     ys = [rng.normal(size=(n, *shape)) for n in lengths]
-    if layout == "single":
-        X, y = xs[0], ys[0]
-    elif layout == "batch":
+    if layout != "ragged":
         X, y = np.stack(xs), np.stack(ys)
+        if layout == "univariate":
+            X = X[:, :, 0]  # (series, time)
         if scalar:
             y = y[..., None]  # per-step regression targets of a batch are (S, T, k)
     else:

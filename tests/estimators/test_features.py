@@ -13,8 +13,9 @@ from cbreservoir.estimators import CerebellarReservoirClassifier, CerebellarRese
 from cbreservoir.estimators._alpha import check_alphas, loo_errors, select_alpha
 from cbreservoir.estimators._pooling import pool_codes, sampled_steps, window_bounds
 from cbreservoir.nodes import Ridge
+from tests.estimators.test_checks import expected_failed_checks
 
-SMALL = dict(units=20, n_granule=30, random_state=0)
+SMALL = dict(units=20, n_granule=30, random_state=0, auto=False)  # the features as set, not chosen
 ALL_ON = dict(
     lr=(1.0, 0.2),
     bidirectional=True,
@@ -162,7 +163,8 @@ def test_readout_inputs_hold_granule_and_state_blocks_per_pooling_and_window(win
     n_parts = 1 + windows if windows > 1 else 1
     assert model.feature_mean_.shape == ((30 + 20) * 2 * n_parts,)
     rows = model._readout_inputs(model._validated_input(X), training=True)
-    states, code = model._run_nodes(model._validated_input(X))
+    states = model._reservoir_states(model._validated_input(X), reverse=False)
+    code = model._granule_code(states)
     np.testing.assert_allclose(rows[:, : 30 * 2 * n_parts], pool_codes(code, ("mean", "active"), windows))
     np.testing.assert_allclose(rows[:, 30 * 2 * n_parts :], pool_codes(states, ("mean", "active"), windows))
 
@@ -219,10 +221,7 @@ def test_every_node_argument_is_passed_explicitly(monkeypatch):
 @parametrize_with_checks(
     [CerebellarReservoirClassifier(units=20, n_granule=40, **ALL_ON),
      CerebellarReservoirRegressor(units=20, n_granule=40, **ALL_ON)],
-    expected_failed_checks=lambda estimator: {
-        "check_methods_sample_order_invariance": "rows of a 2-D X are time steps of one series",
-        "check_methods_subset_invariance": "rows of a 2-D X are time steps of one series",
-    },
+    expected_failed_checks=expected_failed_checks,
     xfail_strict=True,
 )
 def test_sklearn_checks_with_every_feature_on(estimator, check):
@@ -249,7 +248,8 @@ def test_backward_pass_per_step_is_aligned_with_time():
     x = rng.normal(size=(1, 9, 1))
     model = CerebellarReservoirRegressor(bidirectional=True, **SMALL).fit(x, x)
     rows = model._readout_inputs(model._validated_input(x), training=False)
-    _, code = model._run_nodes(model._validated_input(x[:, ::-1].copy()))
+    backward = model._validated_input(x[:, ::-1].copy())
+    code = model._granule_code(model._reservoir_states(backward, reverse=False))
     np.testing.assert_allclose(rows[:, 30:], code[0][::-1], atol=1e-12)
 
 

@@ -82,3 +82,52 @@ def test_bad_input_errors():
         forecast_pairs(np.ones((5, 1)), horizon=[])
     with pytest.raises(ValueError, match="horizon"):
         forecast_pairs(np.ones((5, 1)), horizon=[1, 0])
+
+
+def _step_by_step(model, warmup, n_steps):
+    """The reference closed loop: one ``run`` call of the whole graph per generated step."""
+    forecast = [model.run(warmup)[-1]]
+    for _ in range(n_steps - 1):
+        forecast.append(model.run(forecast[-1][None])[-1])
+    return np.array(forecast)
+
+
+def _graphs():
+    """Fitted one-step forecasters: a chain without and with a Cerebellum, a graph that is not a chain
+    (the input beside the reservoir states into the readout), a per-unit leak, and a lone node."""
+    t = np.arange(700) * 0.07
+    series = np.stack([np.sin(t), np.cos(1.7 * t)], axis=1)
+    X, Y = forecast_pairs(series[:600])
+    reservoir = {"sr": 0.9, "lr": 0.4, "seed": 3}
+    source = rpn.Input()
+    graphs = {
+        "reservoir-ridge": Reservoir(60, **reservoir) >> Ridge(1e-6),
+        "reservoir-cerebellum-ridge": Reservoir(60, **reservoir) >> Cerebellum(80, seed=4) >> Ridge(1e-6),
+        "nuclei-output": Reservoir(60, **reservoir) >> Cerebellum(80, output="all", seed=4) >> Ridge(1e-6),
+        "not-a-chain": [source, source >> Reservoir(60, **reservoir)] >> Ridge(1e-6),
+        "per-unit-leak": Reservoir(60, sr=0.9, lr=np.linspace(0.1, 1.0, 60), seed=3) >> Ridge(1e-6),
+        "dense-relu": Reservoir(60, sr=0.9, rc_connectivity=0.9, activation="relu", seed=3) >> Ridge(1e-2),
+    }
+    for model in graphs.values():
+        model.fit(X, Y, warmup=20)
+    graphs["node"] = Ridge(Wout=np.array([[0.9, 0.1], [-0.2, 0.95]]), bias=np.zeros(2))
+    return graphs, series
+
+
+@pytest.mark.parametrize("name", [
+    "reservoir-ridge", "reservoir-cerebellum-ridge", "nuclei-output", "not-a-chain", "per-unit-leak",
+    "dense-relu", "node",
+])
+def test_the_compiled_closed_loop_equals_one_run_per_step(name):
+    """generate's compiled loop over the nodes' steppers gives the numbers of one full run per step
+    (float64, 1e-10) and leaves every node in the same state (issue 35)."""
+    graphs, series = _graphs()
+    model = graphs[name]
+    model.reset()
+    fast = generate(model, series[600:650], 120)
+    states = [np.copy(node.state["out"]) for node in getattr(model, "nodes", [model])]
+    model.reset()
+    reference = _step_by_step(model, series[600:650], 120)
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-10)
+    for node, state in zip(getattr(model, "nodes", [model]), states, strict=True):
+        np.testing.assert_allclose(state, node.state["out"], rtol=0, atol=1e-10)

@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from cbreservoir.experiments.bench.reservoir import (
     bare_reservoir_loop,
+    bench_closed_loop,
     bench_first_call,
     bench_model_fit,
     bench_reservoir_batch,
@@ -54,6 +55,7 @@ __all__ = [
     "BenchRow",
     "Timing",
     "bare_reservoir_loop",
+    "bench_closed_loop",
     "bench_ensemble_update",
     "bench_first_call",
     "bench_model_fit",
@@ -82,6 +84,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "series": {"length": 4000, "n_features": 3, "units": (100, 500), "repeat": 7},
         "model_fit": {"length": 4000, "n_features": 3, "units": 100, "repeat": 7},
         "batch": {"n_series": 64, "length": 2000, "n_features": 3, "units": 500, "repeat": 3},
+        "closed_loop": {"units": 300, "warmup": 200, "n_steps": 300, "repeat": 7},
         "first_call": {"units": 100, "length": 4000},
         "reservoir": {"n_series": 64, "length": 2000, "n_features": 3, "units": 500, "repeat": 3},
         "ridge": {"n_samples": 100_000, "n_features": 1000, "n_outputs": 10, "n_chunks": 10},
@@ -92,6 +95,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "series": {"length": 500, "n_features": 3, "units": (100,), "repeat": 3},
         "model_fit": {"length": 500, "n_features": 3, "units": 50, "repeat": 3},
         "batch": {"n_series": 8, "length": 200, "n_features": 3, "units": 100, "repeat": 2},
+        "closed_loop": {"units": 100, "warmup": 50, "n_steps": 50, "repeat": 3},
         "reservoir": {"n_series": 8, "length": 200, "n_features": 3, "units": 100, "repeat": 2},
         "ridge": {"n_samples": 5_000, "n_features": 100, "n_outputs": 3, "n_chunks": 5, "repeat": 1},
         "ridge_accuracy": {"n_samples": 2_000, "n_features": 50},
@@ -142,6 +146,7 @@ def run_speed_benchmarks(
         ("one series, one thread", "series", bench_reservoir_series),
         ("model fit, one thread", "model_fit", lambda **size: [bench_model_fit(**size)]),
         ("batch against the bare loop, one thread", "batch", bench_reservoir_batch),
+        ("closed-loop generation, one thread", "closed_loop", bench_closed_loop),
         ("first call of a fresh process", "first_call", bench_first_call),
     ]
     steps: list[tuple[str, str, Callable[[], list[BenchRow]]]] = [

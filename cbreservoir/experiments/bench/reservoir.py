@@ -1,5 +1,5 @@
-"""Reservoir rows: a batched run, one long series, a model fit and a fresh process's first call, against
-reservoirpy and a bare numpy loop."""
+"""Reservoir rows: a batched run, one long series, a model fit, closed-loop generation and a fresh process's
+first call, against reservoirpy and a bare numpy loop."""
 
 from __future__ import annotations
 
@@ -365,4 +365,76 @@ def bench_first_call(units: int = 100, length: int = 4000) -> list[BenchRow]:
             notes={"import_seconds": seconds[0], "peer_import_seconds": peer[0]},
         )
         for state, seconds in (("empty (compiles)", cold), ("filled (loads)", warm))
+    ]
+
+
+def bench_closed_loop(
+    units: int = 300, warmup: int = 200, n_steps: int = 300, repeat: int = 7, seed: int = 0
+) -> list[BenchRow]:
+    """``cbreservoir.graph.generate`` (``warmup`` steps of teacher forcing, then ``n_steps`` fed back), one
+    thread, against the same call on reservoirpy's ``Reservoir(units) >> Ridge`` with the same weights.
+
+    Rows: our ``Reservoir >> Ridge`` and ``Reservoir >> Cerebellum() >> Ridge`` (the same reservoir), each
+    against reservoirpy's ``Reservoir >> Ridge``; the three models are timed in alternating rounds (medians),
+    each generation from reset states. The forecaster is fitted one step ahead on two sines. Notes: the
+    largest difference of the generated series to reservoirpy's (same model), or to one full ``run`` per
+    generated step of the same graph (the reference the compiled loop replaces).
+    """
+    from reservoirpy.nodes import Reservoir as PeerReservoir
+    from reservoirpy.nodes import Ridge as PeerRidge
+
+    from cbreservoir.graph.forecast import forecast_pairs, generate
+    from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
+
+    steps = np.arange(warmup + 1200) * 0.05
+    series = np.stack([np.sin(steps), np.cos(1.3 * steps)], axis=1)
+    X, Y = forecast_pairs(series[warmup:])
+    drawn = PeerReservoir(units, lr=0.3, sr=0.9, seed=seed)
+    drawn.initialize(X)
+    weights = {"W": drawn.W, "Win": drawn.Win, "bias": drawn.bias, "lr": 0.3}
+    models = {
+        "ours": Reservoir(units, **weights) >> Ridge(1e-6),
+        "cerebellum": Reservoir(units, **weights) >> Cerebellum(seed=seed) >> Ridge(1e-6),
+        "peer": PeerReservoir(units, **weights) >> PeerRidge(1e-6),
+    }
+    for model in models.values():
+        model.fit(X, Y, warmup=50)
+
+    def generated(model: object) -> np.ndarray:
+        model.reset()
+        return generate(model, series[:warmup], n_steps)
+
+    def one_run_per_step(model: object) -> np.ndarray:
+        model.reset()
+        forecast = [model.run(series[:warmup])[-1]]
+        for _ in range(n_steps - 1):
+            forecast.append(model.run(forecast[-1][None])[-1])
+        return np.array(forecast)
+
+    outputs = {name: generated(model) for name, model in models.items()}  # also compiles the kernels
+    seconds = time_alternating(
+        {name: lambda model=model: generated(model) for name, model in models.items()}, repeat=repeat
+    )
+    label = f"{warmup} warm-up steps, then {n_steps} fed back"
+    return [
+        BenchRow(
+            operation=f"generate: Reservoir({units}) >> Ridge, {label}",
+            cbreservoir_seconds=seconds["ours"],
+            peer_seconds=seconds["peer"],
+            peer="generate on reservoirpy's Reservoir >> Ridge, same weights",
+            target=2.0,
+            notes={"max_abs_diff_vs_peer": _max_abs_diff(outputs["ours"], outputs["peer"])},
+        ),
+        BenchRow(
+            operation=f"generate: Reservoir({units}) >> Cerebellum(256 granule) >> Ridge, {label}",
+            cbreservoir_seconds=seconds["cerebellum"],
+            peer_seconds=seconds["peer"],
+            peer="generate on reservoirpy's Reservoir >> Ridge, same reservoir",
+            target=2.0,
+            notes={
+                "max_abs_diff_vs_one_run_per_step": _max_abs_diff(
+                    outputs["cerebellum"], one_run_per_step(models["cerebellum"])
+                )
+            },
+        ),
     ]
