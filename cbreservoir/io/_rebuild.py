@@ -867,9 +867,16 @@ def _estimators() -> dict[type, Declared]:
 
     classifier = {"classes_": array(1, "biuUf")}
     regressor = {"n_outputs_": COUNT, "scalar_targets_": BOOL}
-    common = {"n_features_in_": COUNT, "per_series_": BOOL}
+    common = {
+        "n_features_in_": COUNT,
+        "per_series_": BOOL,
+        "layout_": choice("channels_last", "channels_first", "one_series"),
+    }
     reservoir = {
         **common,
+        "max_steps_": SIZE,
+        "windows_": COUNT,
+        "reading_errors_": optional(mapping(TEXT, real())),
         "pooling_": sequence(TEXT, tuple),
         "alphas_": sequence(real(0.0), tuple),
         "input_mean_": optional(array(1)),
@@ -922,11 +929,23 @@ def _parameter(value: Any, where: str) -> None:
         raise ValueError(f"{where} must be finite, got {value}")
 
 
+#: Fitted attributes of later releases and what a file written before them means (from its parameters).
+_LATER_FITTED: dict[str, Any] = {
+    "layout_": lambda values: "channels_last",
+    "max_steps_": lambda values: values["max_steps"],
+    "windows_": lambda values: values["windows"],
+    "reading_errors_": lambda values: None,
+}
+
+
 def _build_estimator(cls: type, values: dict[str, Any]) -> Any:
     names = cls._get_param_names()
     estimator = cls(**{name: values[name] for name in names})
     fitted = {key: value for key, value in values.items() if key not in names}
     expected = set(_declared_fitted(cls))
+    if fitted:  # a file of an earlier release lacks the fitted attributes added since
+        later = (expected - set(fitted)) & set(_LATER_FITTED)
+        fitted.update({key: _LATER_FITTED[key](values) for key in later})
     if fitted and set(fitted) != expected:
         fail(
             cls.__name__,
@@ -984,10 +1003,17 @@ def _check_cbrnn(estimator: Any, outputs: int, name: str) -> None:
 
 
 def _check_reservoir_estimator(estimator: Any, outputs: int, name: str) -> None:
-    saved = (estimator.pooling_, estimator.alphas_)
-    estimator._check_parameters()
-    if (estimator.pooling_, estimator.alphas_) != saved:
-        fail(name, "its pooling_ and alphas_ must follow from its parameters")
+    from cbreservoir.estimators._choice import reading_candidates
+
+    reading, alphas = (estimator.max_steps_, estimator.windows_, estimator.pooling_), estimator.alphas_
+    estimator._check_parameters()  # the parameters' reading and penalties
+    allowed = [(estimator.max_steps_, estimator.windows_, estimator.pooling_)]
+    if estimator.auto and estimator.reading_errors_ is not None:  # fit chose among these
+        candidates = reading_candidates(*allowed[0], longest=MAX_COUNT)
+        allowed = [(r.max_steps, r.windows, r.pooling) for r in candidates]
+    estimator.max_steps_, estimator.windows_, estimator.pooling_ = reading
+    if estimator.alphas_ != alphas or reading not in allowed or estimator.alpha_ not in alphas:
+        fail(name, "its reading (max_steps_, windows_, pooling_) and penalties must follow its parameters")
     width = estimator.n_features_in_ * (2 if estimator.differences else 1)
     if (estimator.input_mean_ is None) != (not estimator.standardize) or (estimator.input_mean_ is None) != (
         estimator.input_scale_ is None
