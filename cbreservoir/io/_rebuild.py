@@ -906,14 +906,15 @@ def _estimators() -> dict[type, Declared]:
 
 
 def _estimator(cls: type, fitted: dict[str, Any]) -> Declared:
-    """Parameters through the constructor (``n_jobs`` bounded here); fitted attributes all or none."""
+    """Parameters through the constructor (``n_jobs`` bounded here; a parameter a file of an earlier release
+    lacks takes its default); fitted attributes all or none."""
     parameters = dict.fromkeys(cls._get_param_names(), _parameter)
     parameters["n_jobs"] = n_jobs
     return Declared(
         {**parameters, **fitted},
         build=_build_estimator,
         invariants=_fitted_estimator,
-        optional=frozenset(fitted),
+        optional=frozenset(fitted) | frozenset(parameters),
     )
 
 
@@ -940,7 +941,7 @@ _LATER_FITTED: dict[str, Any] = {
 
 def _build_estimator(cls: type, values: dict[str, Any]) -> Any:
     names = cls._get_param_names()
-    estimator = cls(**{name: values[name] for name in names})
+    estimator = cls(**{name: values[name] for name in names if name in values})
     fitted = {key: value for key, value in values.items() if key not in names}
     expected = set(_declared_fitted(cls))
     if fitted:  # a file of an earlier release lacks the fitted attributes added since
@@ -958,7 +959,7 @@ def _build_estimator(cls: type, values: dict[str, Any]) -> Any:
 def _declared_fitted(cls: type) -> frozenset[str]:
     from cbreservoir.io._declared import declared
 
-    return declared()[cls].optional
+    return declared()[cls].optional - frozenset(cls._get_param_names())
 
 
 def _fitted_estimator(estimator: Any, spend: Any) -> None:

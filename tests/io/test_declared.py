@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cbreservoir.io import load, save
-from tests.io import saveables
+from tests.io import crafting, saveables
 
 
 @pytest.fixture(scope="module")
@@ -372,6 +372,42 @@ def test_files_of_earlier_releases_load(tmp_path, genuine):
     compiled, original = load(_crafted(tmp_path, genuine["compiled"][1], with_key_of)), genuine["compiled"][0]
     assert "_key_of" not in vars(compiled)
     assert [compiled.key(node) for node in compiled.nodes.values()] == list(original.nodes)
+
+
+def test_a_fitted_classifier_of_an_earlier_release_loads_with_its_parameters_reading(tmp_path):
+    """Saved before issue 35 (no ``auto``, ``layout``; no ``layout_``, ``max_steps_``, ``windows_``,
+    ``reading_errors_``): it reads as its parameters say, as it did."""
+    from cbreservoir.estimators import CerebellarReservoirClassifier
+
+    original = CerebellarReservoirClassifier(units=6, n_granule=8, auto=False, random_state=0)
+    original.fit(saveables.X, saveables.LABELS)
+    parts = crafting.parts(save(original, tmp_path / "genuine.cbr"))
+
+    def earlier(arrays, header):
+        state = _entry(header, "CerebellarReservoirClassifier")["state"]
+        for key in ("auto", "layout", "layout_", "max_steps_", "windows_", "reading_errors_"):
+            del state[key]
+
+    restored = load(_crafted(tmp_path, parts, earlier))
+    assert restored.auto and (restored.layout_, restored.reading_errors_) == ("channels_last", None)
+    assert (restored.max_steps_, restored.windows_) == (original.max_steps, original.windows)
+    np.testing.assert_array_equal(
+        restored.predict_proba(saveables.X), original.predict_proba(saveables.X)
+    )
+
+
+def test_a_loaded_classifier_reads_as_fit_chose_and_no_other_way(tmp_path, genuine):
+    original = genuine["reservoir_classifier"][0]
+    restored = load(save(original, tmp_path / "genuine.cbr"))
+    assert (restored.max_steps_, restored.windows_, restored.pooling_) == (
+        original.max_steps_, original.windows_, original.pooling_
+    )  # fmt: skip
+
+    def odd_windows(arrays, header):
+        _entry(header, "CerebellarReservoirClassifier")["state"]["windows_"] = original.windows + 1
+
+    with pytest.raises(ValueError, match="must follow its parameters"):
+        load(_crafted(tmp_path, genuine["reservoir_classifier"][1], odd_windows))
 
 
 def test_an_estimator_parameter_bomb_is_refused(tmp_path, genuine):
