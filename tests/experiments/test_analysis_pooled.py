@@ -129,3 +129,23 @@ def test_run_analyses_is_checked_before_any_work(tmp_path):
     with pytest.raises(TypeError, match="sets seed itself"):
         run_analyses(tmp_path / "out", seeds=[0, 1], seed=2)
     assert not (tmp_path / "out").exists()
+
+
+def test_measures_against_level_pool_the_networks_that_passed_each_level(tmp_path):
+    from cbreservoir.experiments.analysis_report.figures import _level_values, plot_against_level
+
+    def network(levels_and_tau):
+        checkpoints = [
+            {"level": level, "timescales": {"core": {"population_timescale": tau}}, "dimensionality": {}}
+            for level, tau in levels_and_tau
+        ]
+        return {"models": {"cbrnn": {"checkpoints": checkpoints}}}
+
+    summaries = [network([(2, 1), (3, 2), (4, None)]), network([(2, 3), (3, 4), (4, 5)])]
+    assert _level_values(summaries, "cbrnn", "timescales", "core", "population_timescale") == {
+        2: [1.0, 3.0],
+        3: [2.0, 4.0],
+        4: [5.0],  # a network without a value at a level is left out there
+    }
+    path = plot_against_level(summaries, tmp_path / "against_level.png")
+    assert path.stat().st_size > 0

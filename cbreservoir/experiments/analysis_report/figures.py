@@ -10,8 +10,10 @@ import numpy as np
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS
 
 __all__ = [
+    "LEVEL_MEASURES",
     "POPULATION_COLORS",
     "plot_ablation",
+    "plot_against_level",
     "plot_dimensionality",
     "plot_learning_curves",
     "plot_readout_recovery",
@@ -226,3 +228,70 @@ def plot_sparseness(models: dict[str, dict], path: Path) -> Path:
     )
     _legend(axis, fontsize=7, loc="upper left")
     return _save(figure, path)
+
+
+#: The per-level measures of :func:`plot_against_level`: (label, section of a checkpoint entry, key).
+LEVEL_MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("τ_pop (steps)", "timescales", "population_timescale"),
+    ("median unit τ_net (steps)", "timescales", "median_unit_timescale"),
+    ("participation ratio", "dimensionality", "participation_ratio"),
+    ("d95 / units", "dimensionality", "d95_per_unit"),
+)
+
+
+def _level_values(summaries: list[dict], condition: str, section: str, population: str, key: str) -> dict:
+    """Level N -> the values of one measure over the networks whose checkpoint passed N (None left out)."""
+    values: dict[int, list[float]] = {}
+    for summary in summaries:
+        for entry in summary["models"].get(condition, {}).get("checkpoints", []):
+            value = (entry.get(section, {}).get(population) or {}).get(key)
+            if value is not None:
+                values.setdefault(int(entry["level"]), []).append(float(value))
+    return dict(sorted(values.items()))
+
+
+def plot_against_level(summaries: list[dict], path: str | Path, *, populations=("core", "granule")) -> Path:
+    """Timescales and dimensionality against the level N, pooled over networks (mean ± SEM per level), one
+    line per condition, one column per population (the core and the cerebellum's granule layer).
+
+    Parameters
+    ----------
+    summaries : list of dict
+        The per-network analysis summaries (``summary.json`` of each seed).
+    path : str or Path
+        PNG file to write.
+    populations : tuple of str
+        Columns.
+
+    Returns
+    -------
+    Path
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(
+        len(LEVEL_MEASURES), len(populations), figsize=(4.5 * len(populations), 2.6 * len(LEVEL_MEASURES)),
+        sharex=True, squeeze=False,
+    )  # fmt: skip
+    conditions = [c for c in CONDITIONS if any(c in summary["models"] for summary in summaries)]
+    for row, (label, section, key) in enumerate(LEVEL_MEASURES):
+        for column, population in enumerate(populations):
+            panel = axes[row][column]
+            for condition in conditions:
+                per_level = _level_values(summaries, condition, section, population, key)
+                if not per_level:
+                    continue
+                levels = np.array(list(per_level))
+                means = np.array([np.mean(v) for v in per_level.values()])
+                sems = np.array([np.std(v, ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+                                 for v in per_level.values()])  # fmt: skip
+                (line,) = panel.plot(levels, means, marker="o", label=CONDITIONS[condition].label)
+                panel.fill_between(levels, means - sems, means + sems, color=line.get_color(), alpha=0.25)
+            panel.set_title(f"{population}: {label}", fontsize=9)
+            if row == len(LEVEL_MEASURES) - 1:
+                panel.set_xlabel("level N of the checkpoint")
+    axes[0][0].legend(frameon=False, fontsize=8)
+    figure.suptitle(f"against N, mean ± SEM over {len(summaries)} networks", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return Path(path)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cbreservoir.analysis.metrics import compare_groups, summarize
+from cbreservoir.experiments.analysis_report.figures import plot_against_level
 from cbreservoir.experiments.analysis_report.report import run_analysis
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS
 from cbreservoir.utils.files import atomic_write_text
@@ -228,7 +229,8 @@ def pooled_markdown(pooled: dict[str, Any]) -> str:
 def run_analyses(
     output_dir: str | os.PathLike[str], *, seeds: Sequence[int], **analysis: Any
 ) -> dict[str, Any]:
-    """:func:`run_analysis` for each seed into ``output_dir/seed<S>``, then ``pooled.json`` and ``pooled.md``.
+    """:func:`run_analysis` for each seed into ``output_dir/seed<S>``, then ``pooled.json``, ``pooled.md`` and
+    ``against_level.png`` (timescales and dimensionality against N, pooled over the networks).
 
     Parameters
     ----------
@@ -255,7 +257,12 @@ def run_analyses(
     output_dir = Path(output_dir)
     summaries = [run_analysis(output_dir / f"seed{seed}", seed=seed, **analysis) for seed in seeds]
     pooled = json_ready(pool_analyses(summaries))
-    files = {"pooled_json": output_dir / "pooled.json", "pooled_md": output_dir / "pooled.md"}
+    files = {
+        "pooled_json": output_dir / "pooled.json",
+        "pooled_md": output_dir / "pooled.md",
+        "against_level": output_dir / "against_level.png",
+    }
     atomic_write_text(files["pooled_json"], json.dumps(pooled, indent=1))
     atomic_write_text(files["pooled_md"], pooled_markdown(pooled))
+    plot_against_level(summaries, files["against_level"])
     return {**pooled, "files": {name: str(path) for name, path in files.items()}}
