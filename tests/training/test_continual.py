@@ -141,3 +141,24 @@ def test_continual_cells_run_alone_and_as_an_ensemble_with_the_same_numbers():
         ]
         assert len(run["levels"]) == 3 and run["continual"] == cell["continual"]
     assert together[1]["frozen"][-1]["frozen"] == ["core.recurrent_layer.weight", "core.recurrent_layer.bias"]
+
+
+def test_continual_summary_compares_each_condition_with_rnn_only_per_phase():
+    from cbreservoir.experiments.reproduce.summary import markdown_table, summarize_task
+
+    def run(condition, seed, first_solved):
+        records = [
+            {"solved": epoch >= first_solved[epoch // 2], "active_head": (epoch // 2) % 2,
+             "head_accuracies": [0.5, 0.5]}
+            for epoch in range(6)
+        ]  # fmt: skip
+        return {"condition": condition, "seed": seed, "n_granule": 256, "units": 64, "n_parameters": 10,
+                "continual": {"level": 3, "phase_epochs": 2}, "history": {"records": records}}  # fmt: skip
+
+    runs = [run("cbrnn", s, (0, 2, 4)) for s in range(2)] + [run("rnn", s, (1, 3, 9)) for s in range(2)]
+    summary = summarize_task("continual", runs, n_epochs=6)
+    (comparison,) = summary["comparisons"]
+    assert comparison["condition"] == "cbrnn" and len(comparison["epochs_to_criterion"]) == 3
+    # E per phase: CB-RNN 1, 1, 1; RNN-only 2, 2 and never (counted as 3)
+    assert [r["ratio"] for r in comparison["epochs_to_criterion"]] == pytest.approx([0.5, 0.5, 1 / 3])
+    assert "phase 2 (parity)" in markdown_table([summary])

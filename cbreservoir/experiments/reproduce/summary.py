@@ -304,7 +304,47 @@ def _summarize_continual(groups: dict[tuple[str, int], list[dict]]) -> dict:
                 "per_run": per_run,
             }
         )
-    return {"task": "continual", "phase_epochs": phase_epochs, "rows": rows}
+    return {
+        "task": "continual",
+        "phase_epochs": phase_epochs,
+        "rows": rows,
+        "comparisons": _compare_continual(rows, phase_epochs),
+    }
+
+
+def _compare_continual(rows: Sequence[dict], phase_epochs: int) -> list[dict]:
+    """Each cerebellar condition against RNN-only, per phase: epochs to criterion (a phase that never reached
+    it counts as ``phase_epochs + 1``) and the inactive task's accuracy after the phase
+    (:func:`~cbreservoir.analysis.metrics.compare_groups`)."""
+    from cbreservoir.analysis.metrics import compare_groups
+
+    by_condition = {row["condition"]: row["per_run"] for row in rows}
+    if "rnn" not in by_condition or len(by_condition["rnn"]) < 2:
+        return []
+
+    def values(per_run: list[dict], key: str, phase: int) -> list[float]:
+        found = [metrics[key][phase] for metrics in per_run]
+        return [phase_epochs + 1 if value is None else value for value in found]
+
+    comparisons = []
+    for condition, per_run in by_condition.items():
+        if condition == "rnn" or len(per_run) < 2:
+            continue
+        n_phases = len(per_run[0]["epochs_to_criterion"])
+        comparisons.append(
+            {
+                "condition": condition,
+                "reference": "rnn",
+                **{
+                    key: [
+                        compare_groups(values(per_run, key, p), values(by_condition["rnn"], key, p))
+                        for p in range(n_phases)
+                    ]
+                    for key in ("epochs_to_criterion", "final_inactive_accuracy")
+                },
+            }
+        )
+    return comparisons
 
 
 def _continual_table(summary: dict) -> str:
@@ -332,6 +372,21 @@ def _continual_table(summary: dict) -> str:
         accuracy = " / ".join(_mean_sem(stats, digits=3) for stats in row["final_accuracy"])
         inactive = " / ".join(_mean_sem(stats, digits=3) for stats in row["final_inactive_accuracy"])
         lines.append(_table_row([row["label"], str(n), *reached, savings, accuracy, inactive]))
+    compared = []
+    for comparison in summary.get("comparisons", []):
+        label = " / ".join(CONDITIONS[comparison[key]].label for key in ("condition", "reference"))
+        for key, what in (
+            ("epochs_to_criterion", "epochs to criterion"),
+            ("final_inactive_accuracy", "inactive-task accuracy"),
+        ):
+            cells = [
+                f"{_ratio_interval(result)}, p = {_p_value(result['welch_p'])}" for result in comparison[key]
+            ]
+            compared.append(_table_row([label, what, *cells]))
+    if compared:
+        lines += ["", "Ratios of means over networks [95 % bootstrap interval], Welch p, per phase:", ""]
+        lines.append(_table(["comparison", "measure", "phase 1 (DMS)", "phase 2 (parity)", "phase 3 (DMS)"],
+                            compared).rstrip("\n"))  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
