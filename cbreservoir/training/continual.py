@@ -138,8 +138,9 @@ class ContinualTrainer(CurriculumTrainer):
             self.trainer.set_level(self._plasticity_level())
 
     def _plasticity_level(self) -> int:
-        solved = any(record.solved for record in self.history.records)
-        return self.level if solved else WARMUP_LEVEL
+        """The level the schedule sees in the next epoch (:func:`plasticity_levels`)."""
+        solved = [record.solved for record in self.history.records]
+        return plasticity_levels(self.level, [*solved, False])[-1]
 
     def _check_history(self, history: Any, level: Any) -> None:
         _check_progress(
