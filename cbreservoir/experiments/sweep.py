@@ -22,7 +22,8 @@ Examples
 [0, 1, 4, 9]
 
 On a dask cluster, the same call with ``backend="dask", scheduler="tcp://HOST:8786"`` sends the cells to
-the cluster's workers through joblib's dask backend.
+the cluster's workers through joblib's dask backend; a scheduler that does not answer within
+``SCHEDULER_TIMEOUT_S`` seconds is a ``ConnectionError`` naming its address.
 
 Cells that can run together (e.g. networks of one architecture trained as one batched ensemble) are
 grouped with ``group_by``: ``fn`` then receives a list of up to ``group_size`` pending cells with equal
@@ -40,7 +41,7 @@ import time
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 from tqdm.auto import tqdm
@@ -53,6 +54,9 @@ from cbreservoir.utils.files import (
     read_small_file,
 )
 from cbreservoir.utils.validation import check_choice, check_n_jobs, check_positive_int
+
+if TYPE_CHECKING:
+    import distributed
 
 __all__ = [
     "BACKENDS",
@@ -73,6 +77,9 @@ _RECORD_KEYS = {"cell_id", "cell", "result", "checksum"}
 
 #: Seconds between two looks of a worker's watchdog at its parent process.
 _WATCHDOG_PERIOD = 0.5
+
+#: Seconds a dask sweep waits for its scheduler to answer before it gives up (dask's own default is 30).
+SCHEDULER_TIMEOUT_S = 10
 
 
 class BadResultWarning(UserWarning):
@@ -351,10 +358,22 @@ def _backend_context(backend: str, scheduler: str | None) -> Iterator[None]:
         with joblib.parallel_config(backend="dask"):
             yield
         return
-    with distributed.Client(scheduler, set_as_default=False) as client, joblib.parallel_config(
-        backend="dask", client=client
-    ):
+    with _connect(scheduler) as client, joblib.parallel_config(backend="dask", client=client):
         yield
+
+
+def _connect(scheduler: str) -> distributed.Client:
+    """A client of the scheduler at ``scheduler``; ConnectionError if none answers in SCHEDULER_TIMEOUT_S."""
+    import distributed
+
+    try:
+        return distributed.Client(scheduler, set_as_default=False, timeout=SCHEDULER_TIMEOUT_S)
+    except OSError as error:  # refused, unreachable or silent: distributed retries until the timeout
+        raise ConnectionError(
+            f"expected a dask scheduler at {scheduler!r}, got no answer within {SCHEDULER_TIMEOUT_S} s "
+            f"({error}); start one there (`dask scheduler`, then `dask worker {scheduler}` on each worker "
+            "machine) or pass the address that `dask scheduler` prints"
+        ) from error
 
 
 def _default_n_jobs(backend: str, n_pending: int) -> int:
@@ -421,6 +440,9 @@ def run_sweep(
         returning something other than a dict.
     cbreservoir.utils.files.DirectoryInUseError
         Another process is running a sweep in ``output_dir`` (the message names its PID).
+    ConnectionError
+        No dask scheduler answers at ``scheduler`` within ``SCHEDULER_TIMEOUT_S`` seconds (before any cell
+        runs; the message names the address and how to start one).
 
     Warns
     -----
