@@ -1,4 +1,4 @@
-"""The documentation site builds with warnings as errors, and every page is in the navigation."""
+"""The docs site: every page reachable from the navigation, maths without a network, a strict build."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.docs.pages import DOCS, ROOT, user_pages, written_pages
 
 
 def _nav_pages(nav: list) -> list[str]:
@@ -27,16 +26,40 @@ def _mkdocs_config() -> dict:
     return yaml.safe_load((ROOT / "mkdocs.yml").read_text())
 
 
-def test_every_page_is_in_the_navigation_and_exists():
-    """Written pages are all reachable (generated results under docs/results/ are linked from pages)."""
+def _links(page: str) -> set[str]:
+    """The docs pages a page links to, as paths relative to docs/."""
+    source = DOCS / page
+    targets = re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", source.read_text())
+    return {
+        str((source.parent / target).resolve().relative_to(DOCS))
+        for target in targets
+        if "://" not in target and (source.parent / target).resolve().is_relative_to(DOCS)
+    }
+
+
+def test_every_page_is_in_the_navigation_or_linked_from_it():
+    """Written pages are in the navigation; a generated results page may instead be linked from a nav page."""
     nav = _nav_pages(_mkdocs_config()["nav"])
-    docs = ROOT / "docs"
-    files = sorted(
-        str(path.relative_to(docs))
-        for path in docs.rglob("*.md")
-        if "results" not in path.relative_to(docs).parts
-    )
-    assert sorted(nav) == files
+    assert [page for page in nav if not (DOCS / page).is_file()] == []
+    pages = {page.removeprefix("docs/") for page in user_pages() if page != "README.md"}
+    reachable = set(nav).union(*(_links(page) for page in nav))
+    assert sorted(pages - reachable) == [], "add these pages to mkdocs.yml's nav"
+    written = {page.removeprefix("docs/") for page in written_pages() if page != "README.md"}
+    assert sorted(written - set(nav)) == []
+
+
+def test_the_maths_renders_offline():
+    """MathJax ships with the site: every script is a file under docs/, the settings before the build."""
+    config = _mkdocs_config()
+    scripts = config["extra_javascript"]
+    assert all("://" not in script and (DOCS / script).is_file() for script in scripts), scripts
+    assert scripts == ["javascripts/mathjax-config.js", "javascripts/mathjax/tex-svg.js"]
+    assert (DOCS / "javascripts" / "mathjax" / "LICENSE").is_file()
+    (arithmatex,) = [
+        e for e in config["markdown_extensions"] if isinstance(e, dict) and "pymdownx.arithmatex" in e
+    ]
+    assert arithmatex["pymdownx.arithmatex"] == {"generic": True}
+    assert 'processHtmlClass: "arithmatex"' in (DOCS / "javascripts" / "mathjax-config.js").read_text()
 
 
 def test_sphinx_role_extension_rewrites_roles_as_code():
