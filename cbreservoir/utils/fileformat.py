@@ -13,9 +13,9 @@ tables). A document is stored in one of two layouts:
 
 * binary (:func:`write_binary`, :func:`read_binary`): a safetensors file whose metadata holds the four
   strings and the header as JSON text, one tensor per array;
-* text (:func:`write_text`, :func:`read_text`): for documents without arrays whose payload is plain JSON
+* text (:func:`write_text`, :func:`text_document`): for documents without arrays whose payload is plain JSON
   (the run records, which stay readable and diffable): one JSON object holding the four strings and the
-  header as an object.
+  header's fields but ``arrays`` (:data:`TEXT_FIELDS`).
 
 The one digest (:func:`digest`): SHA-256 over every metadata field but ``sha256`` (sorted by name, each
 as ``name NUL value NUL``; the header as its JSON text, canonical in the text layout), then every stored
@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from cbreservoir.utils.files import atomic_write_bytes, canonical_json, read_small_file
+from cbreservoir.utils.files import atomic_write_bytes, canonical_json
 from cbreservoir.utils.validation import check_int
 
 __all__ = [
@@ -78,9 +78,10 @@ __all__ = [
     "package_version",
     "read_binary",
     "read_data",
-    "read_text",
     "register_migration",
+    "TEXT_FIELDS",
     "tensor_values",
+    "text_document",
     "torch_dtype_name",
     "torch_dtypes",
     "write_binary",
@@ -120,6 +121,8 @@ PathLike = str | os.PathLike
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _CHUNK = 1 << 20
 _HEADER_FIELDS = ["arrays", "class", "object_type", "payload"]
+#: The fields of a document in the text layout.
+TEXT_FIELDS = ("format", "format_version", "package_version", "object_type", "class", "payload", "sha256")
 
 
 # -------------------------------------------------------------------------------------------- dtypes
@@ -336,8 +339,9 @@ def write_binary(path: PathLike, document: dict[str, Any], arrays: dict[str, np.
 def write_text(path: PathLike, document: dict[str, Any]) -> Path:
     """Write a document without arrays, whose payload is plain JSON, as one JSON object, atomically.
 
-    The object holds the metadata fields and ``__header__`` as an object; the digest reads the header as
-    its canonical JSON text (:func:`cbreservoir.utils.files.canonical_json`).
+    The object holds the metadata fields but the header, and the header's ``object_type``, ``class`` and
+    ``payload`` (:data:`TEXT_FIELDS`); the digest reads the header as its canonical JSON text
+    (:func:`cbreservoir.utils.files.canonical_json`).
 
     Raises
     ------
@@ -347,8 +351,37 @@ def write_text(path: PathLike, document: dict[str, Any]) -> Path:
     if document["arrays"]:
         raise ValueError(f"a text document holds no arrays, got {sorted(document['arrays'])[:5]}")
     metadata = _metadata(canonical_json(document))
-    signed = {**metadata, HEADER_KEY: document, "sha256": digest(metadata)}
+    signed = {
+        **{key: value for key, value in metadata.items() if key != HEADER_KEY},
+        **{key: document[key] for key in ("object_type", "class", "payload")},
+        "sha256": digest(metadata),
+    }
     return atomic_write_bytes(path, (json.dumps(signed, indent=1, sort_keys=True) + "\n").encode())
+
+
+def text_document(signed: Any) -> tuple[int, dict[str, Any]]:
+    """``(version, header)`` of a text document, parsed from its JSON (:func:`write_text`), checked.
+
+    Raises
+    ------
+    ValueError
+        Not a text document (other fields), not of a version read, or its digest does not match.
+    """
+    if not isinstance(signed, dict) or set(signed) != set(TEXT_FIELDS):
+        found = sorted(signed)[:10] if isinstance(signed, dict) else type(signed).__name__
+        raise ValueError(
+            f"not a cbreservoir text document (expected the fields {list(TEXT_FIELDS)}, got {found})"
+        )
+    document = header(signed["object_type"], signed["class"], {}, signed["payload"])
+    _check_header(document)
+    metadata = {key: signed[key] for key in _METADATA_FIELDS}
+    if not all(isinstance(value, str) for value in metadata.values()):
+        raise ValueError("corrupted file: its metadata fields must be strings")
+    metadata[HEADER_KEY] = canonical_json(document)
+    _check_metadata(metadata)
+    if digest(metadata) != metadata["sha256"]:
+        raise ValueError("corrupted file: its content does not match its sha256 digest")
+    return int(metadata["format_version"]), document
 
 
 # -------------------------------------------------------------------------------------------- reading
@@ -480,38 +513,6 @@ def read_binary(path: PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> Contents:
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
     return Contents(metadata, document, stored, budget)
-
-
-def read_text(path: PathLike) -> tuple[int, dict[str, Any]]:
-    """``(version, header)`` of the text document at ``path``, its digest and fields checked.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    ValueError
-        Not a regular file or too large (:func:`cbreservoir.utils.files.read_small_file`), not JSON, not a
-        text document of a version read, or its digest does not match; the message names the reason.
-    """
-    data = read_small_file(path)
-    try:
-        # a small file (read_small_file bounds it): only its depth is limited
-        signed = _parse_json(data, "the document", _Budget(math.inf), max_depth=MAX_HEADER_DEPTH + 1)
-        if not isinstance(signed, dict) or not isinstance(signed.get(HEADER_KEY), dict):
-            raise ValueError(f"not a cbreservoir text document (a JSON object with {HEADER_KEY})")
-        document = signed[HEADER_KEY]
-        metadata = {**signed, HEADER_KEY: canonical_json(document)}
-        if not all(isinstance(value, str) for value in metadata.values()):
-            raise ValueError("corrupted file: the metadata fields must be strings")
-        _check_metadata(metadata)
-        _check_header(document)
-        if document["arrays"] != {}:
-            raise ValueError("corrupted file: a text document holds no arrays")
-        if digest(metadata) != metadata["sha256"]:
-            raise ValueError("corrupted file: the sha256 checksum over its metadata does not match")
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
-    return int(metadata["format_version"]), document
 
 
 def _version_1_refusal(path: Path) -> str:
