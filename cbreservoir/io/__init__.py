@@ -70,6 +70,8 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike
+#: Documents of the format that :func:`load` does not rebuild, and their readers.
+_READERS = {"checkpoint": "cbreservoir.training.curriculum.load_checkpoint"}
 
 
 # ----------------------------------------------------------------------------------------------- public API
@@ -151,6 +153,11 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     check_max_bytes(max_bytes)
     contents = read_binary(path, max_bytes)
     document = contents.header
+    if document["object_type"] in _READERS:
+        raise ValueError(
+            f"{path}: a {document['object_type']} document of the cbreservoir format; read it with "
+            f"{_READERS[document['object_type']]}"
+        )
     try:
         decoder = Decoder(contents)
         obj = decoder.decode(document["payload"])
