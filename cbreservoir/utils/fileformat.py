@@ -356,7 +356,7 @@ def write_text(path: PathLike, document: dict[str, Any]) -> Path:
         **{key: document[key] for key in ("object_type", "class", "payload")},
         "sha256": digest(metadata),
     }
-    return atomic_write_bytes(path, (json.dumps(signed, indent=1, sort_keys=True) + "\n").encode())
+    return atomic_write_bytes(path, json.dumps(signed, indent=1, sort_keys=True).encode())  # cut: not JSON
 
 
 def text_document(signed: Any) -> tuple[int, dict[str, Any]]:
