@@ -48,7 +48,7 @@ from typing import Any
 import joblib
 from tqdm.auto import tqdm
 
-from cbreservoir.utils.fileformat import header, migrate, text_document, write_text
+from cbreservoir.utils.fileformat import migrate, text_document, write_text
 from cbreservoir.utils.files import canonical_json, content_sha256, directory_lock, read_small_file
 from cbreservoir.utils.validation import check_choice, check_n_jobs, check_positive_int
 
@@ -163,7 +163,7 @@ def write_result(output_dir: str | os.PathLike, cell: dict, *, result: dict) -> 
         )
     record = {"cell_id": cell_id(cell), "cell": cell, "result": result}
     path = directory / f"{record['cell_id']}.json"
-    return write_text(path, header(RUN_RECORD, "builtins:dict", {}, record))
+    return write_text(path, RUN_RECORD, record)
 
 
 class _BadResult(ValueError):

@@ -281,7 +281,7 @@ def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike[str]) -
     path : str or Path
         The file (its directory must exist).
     """
-    write_data(path, CHECKPOINT, "cbreservoir.training.curriculum:CurriculumTrainer", dict(payload))
+    write_data(path, CHECKPOINT, dict(payload))
 
 
 def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:

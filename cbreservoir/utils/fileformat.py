@@ -336,27 +336,27 @@ def write_binary(path: PathLike, document: dict[str, Any], arrays: dict[str, np.
     return atomic_write_bytes(path, safetensors.numpy.save(arrays, metadata=metadata))
 
 
-def write_text(path: PathLike, document: dict[str, Any]) -> Path:
-    """Write a document without arrays, whose payload is plain JSON, as one JSON object, atomically.
+def write_text(path: PathLike, object_type: str, value: Any) -> Path:
+    """Write ``value`` (plain JSON) as a text document of ``object_type``: one JSON object, atomically.
 
     The object holds the metadata fields but the header, and the header's ``object_type``, ``class`` and
-    ``payload`` (:data:`TEXT_FIELDS`); the digest reads the header as its canonical JSON text
+    ``payload`` (:data:`TEXT_FIELDS`; no arrays); the digest reads the header as its canonical JSON text
     (:func:`cbreservoir.utils.files.canonical_json`).
 
     Raises
     ------
-    ValueError
-        ``document`` has arrays.
+    TypeError
+        ``value`` is not plain JSON.
     """
-    if document["arrays"]:
-        raise ValueError(f"a text document holds no arrays, got {sorted(document['arrays'])[:5]}")
+    document = header(object_type, class_path(type(value)), {}, value)
     metadata = _metadata(canonical_json(document))
     signed = {
-        **{key: value for key, value in metadata.items() if key != HEADER_KEY},
+        **{key: item for key, item in metadata.items() if key != HEADER_KEY},
         **{key: document[key] for key in ("object_type", "class", "payload")},
         "sha256": digest(metadata),
     }
-    return atomic_write_bytes(path, json.dumps(signed, indent=1, sort_keys=True).encode())  # cut: not JSON
+    text = json.dumps(signed, indent=1, sort_keys=True)  # no newline after it: any cut is not JSON
+    return atomic_write_bytes(path, text.encode())
 
 
 def text_document(signed: Any) -> tuple[int, dict[str, Any]]:
@@ -1034,8 +1034,8 @@ class DataDecoder:
 # ------------------------------------------------------------------------------------- data documents
 
 
-def write_data(path: PathLike, object_type: str, class_name: str, value: Any) -> Path:
-    """Write ``value`` (data: see :class:`DataEncoder`) as a binary document of ``object_type``.
+def write_data(path: PathLike, object_type: str, value: Any) -> Path:
+    """Write ``value`` (data: see :class:`DataEncoder`) as a binary document of ``object_type``, atomically.
 
     Raises
     ------
@@ -1044,7 +1044,8 @@ def write_data(path: PathLike, object_type: str, class_name: str, value: Any) ->
     """
     encoder = DataEncoder()
     payload = encoder.encode(value, object_type)
-    return write_binary(path, header(object_type, class_name, encoder.table, payload), encoder.arrays)
+    document = header(object_type, class_path(type(value)), encoder.table, payload)
+    return write_binary(path, document, encoder.arrays)
 
 
 def read_data(path: PathLike, object_type: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
@@ -1056,15 +1057,22 @@ def read_data(path: PathLike, object_type: str, *, max_bytes: int = DEFAULT_MAX_
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        The file is not such a document, is damaged, or its payload is malformed (the message says which).
+        The file is not such a document, is damaged, or its payload is malformed or decodes to another
+        class than its header declares (the message says which).
     """
     contents = read_binary(path, max_bytes)
-    if contents.header["object_type"] != object_type:
-        raise ValueError(f"{path}: holds a {contents.header['object_type']!r:.40}, not a {object_type!r}")
+    declared = contents.header["object_type"], contents.header["class"]
+    if declared[0] != object_type:
+        raise ValueError(f"{path}: holds a {declared[0]!r:.40}, not a {object_type!r}")
     try:
         value = DataDecoder(contents).decode(contents.header["payload"])
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
     except Exception as error:  # numpy/torch refusing a malformed value
         raise ValueError(f"{path}: malformed payload: {error!r}") from error
+    if class_path(type(value)) != declared[1]:
+        raise ValueError(
+            f"{path}: the header declares a {declared[1]!r:.80}, but the payload holds a "
+            f"{class_path(type(value))}"
+        )
     return migrate(object_type, contents.version, value)
