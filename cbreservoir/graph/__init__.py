@@ -1,9 +1,9 @@
 """Graphs of cbreservoir nodes: building, the batched Model, running, torch compilation, fits, conversions.
 
-* :mod:`~cbreservoir.nodes.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
+* :mod:`~cbreservoir.graph.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
   nodes build: a reservoirpy Model whose ``run`` goes node by node on all series;
-* :mod:`~cbreservoir.nodes.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
-* :mod:`~cbreservoir.nodes.initialize` — :func:`initialize_graph` (graphs with delayed edges);
+* :mod:`~cbreservoir.graph.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
+* :mod:`~cbreservoir.graph.initialize` — :func:`initialize_graph` (graphs with delayed edges);
 * :mod:`~cbreservoir.graph.build` — :func:`cerebellar_loop`, the paper's loop wiring;
 * :mod:`~cbreservoir.graph.compile` — :func:`compile_graph` / :class:`CompiledGraph` (torch, BPTT);
 * :mod:`~cbreservoir.graph.train` — :func:`train_graph`, :func:`train_core_then_freeze`;
@@ -17,12 +17,12 @@ The model, run, initialize, build and fit modules import no torch. Names are imp
 from cbreservoir.utils.lazy import lazy_exports
 
 _EXPORTS = {
-    "Model": "cbreservoir.nodes.model",
-    "as_model": "cbreservoir.nodes.model",
-    "node_outputs": "cbreservoir.nodes.run",
-    "predict_final": "cbreservoir.nodes.run",
-    "run_batched": "cbreservoir.nodes.run",
-    "initialize_graph": "cbreservoir.nodes.initialize",
+    "Model": "cbreservoir.graph.model",
+    "as_model": "cbreservoir.graph.model",
+    "node_outputs": "cbreservoir.graph.run",
+    "predict_final": "cbreservoir.graph.run",
+    "run_batched": "cbreservoir.graph.run",
+    "initialize_graph": "cbreservoir.graph.initialize",
     "cerebellar_loop": ".build",
     "CompiledGraph": ".compile",
     "compile_graph": ".compile",

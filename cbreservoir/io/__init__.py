@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
-from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
+from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path, current_class_path
 from cbreservoir.utils.files import atomic_write_bytes, check_destination
 from cbreservoir.utils.validation import check_int
 
@@ -197,7 +197,7 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         raise ValueError(f"{path}: {error}") from error
     except Exception as error:  # a registered class or numpy/torch/scipy refusing a malformed value
         raise ValueError(f"{path}: malformed payload: {error!r}") from error
-    if kind != (header["class"], header["object_type"]):
+    if kind != (current_class_path(header["class"]), header["object_type"]):
         raise ValueError(
             f"{path}: the header declares a {header['class']} ({header['object_type']}), but the payload "
             f"holds a {kind[0]} ({kind[1]})"

@@ -26,6 +26,7 @@ from cbreservoir.io._registry import (
     bit_generators,
     class_path,
     classes,
+    current_class_path,
     functions,
     named_tuples,
     torch_device,
@@ -645,7 +646,7 @@ class Decoder:
         (:mod:`cbreservoir.io._declared`). The object is registered only once it is complete, so no entry
         inside its own state can refer to it.
         """
-        name = _get(node, "class", str)
+        name = current_class_path(_get(node, "class", str))
         if name not in classes():
             raise ValueError(
                 f"refusing to load an object of class {name!r:.120}: not one of the classes a cbreservoir "
@@ -686,7 +687,7 @@ class Decoder:
 
         from cbreservoir.models import build_model
 
-        name = _get(node, "class", str)
+        name = current_class_path(_get(node, "class", str))
         config = self.decode(_get(node, "config", dict))
         if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
             raise ValueError(f"the config of a {name} must be a dict with string keys")

@@ -6,7 +6,7 @@ activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.ker
 * :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum,
   GRU/LSTM
   steps with a cerebellar bias, activations);
-* :mod:`cbreservoir.numerics.modules` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
+* :mod:`cbreservoir.models.blocks` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
   ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`.
 
 Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph``) are in

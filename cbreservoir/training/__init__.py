@@ -23,7 +23,6 @@ _EXPORTS: dict[str, str] = {
     "make_curriculum": ".continual",
     "EnsembleTrainer": ".ensemble",
     "EnsembleCurriculumTrainer": ".ensemble",
-    "train_fixed_level": ".ensemble",
     "FeedforwardTrainer": ".feedforward",
     "RidgeStatistics": ".feedforward",
 }

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from cbreservoir.numerics.modules import state_columns_last
+from cbreservoir.models.blocks import state_columns_last
 from cbreservoir.numerics.network import MOSSY_WEIGHT_KEYS
 
 #: RecurrentAuxRNN's input layer under its module's name before ``auxiliary`` (renamed here, so that the
