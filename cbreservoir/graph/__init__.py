@@ -14,26 +14,26 @@
 The model, run, initialize, build and fit modules import no torch. Names are imported lazily.
 """
 
+from typing import TYPE_CHECKING
+
 from cbreservoir.utils.lazy import lazy_exports
 
-_EXPORTS = {
-    "Model": "cbreservoir.graph.model",
-    "as_model": "cbreservoir.graph.model",
-    "node_outputs": "cbreservoir.graph.run",
-    "predict_final": "cbreservoir.graph.run",
-    "run_batched": "cbreservoir.graph.run",
-    "initialize_graph": "cbreservoir.graph.initialize",
-    "cerebellar_loop": ".build",
-    "CompiledGraph": ".compile",
-    "compile_graph": ".compile",
-    "GraphTrainingResult": ".train",
-    "train_graph": ".train",
-    "train_core_then_freeze": ".train",
-    "fit_ridge_readout": ".fit",
-    "graph_from_cbrnn": ".convert",
-    "forecast_pairs": ".forecast",
-    "generate": ".forecast",
-}
+if TYPE_CHECKING:
+    from cbreservoir.graph.build import cerebellar_loop as cerebellar_loop
+    from cbreservoir.graph.compile import CompiledGraph as CompiledGraph
+    from cbreservoir.graph.compile import compile_graph as compile_graph
+    from cbreservoir.graph.convert import graph_from_cbrnn as graph_from_cbrnn
+    from cbreservoir.graph.fit import fit_ridge_readout as fit_ridge_readout
+    from cbreservoir.graph.forecast import forecast_pairs as forecast_pairs
+    from cbreservoir.graph.forecast import generate as generate
+    from cbreservoir.graph.initialize import initialize_graph as initialize_graph
+    from cbreservoir.graph.model import Model as Model
+    from cbreservoir.graph.model import as_model as as_model
+    from cbreservoir.graph.run import node_outputs as node_outputs
+    from cbreservoir.graph.run import predict_final as predict_final
+    from cbreservoir.graph.run import run_batched as run_batched
+    from cbreservoir.graph.train import GraphTrainingResult as GraphTrainingResult
+    from cbreservoir.graph.train import train_core_then_freeze as train_core_then_freeze
+    from cbreservoir.graph.train import train_graph as train_graph
 
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

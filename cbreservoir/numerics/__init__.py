@@ -13,12 +13,15 @@ Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph
 :mod:`cbreservoir.graph`.
 """
 
+from typing import TYPE_CHECKING
+
 from cbreservoir.utils.lazy import lazy_exports
 
-# lazy, so that the torch-free modules (activations, kernels) load without torch
-_EXPORTS = dict.fromkeys(
-    ["ACTIVATIONS", "CerebellarActivity", "cerebellum_forward", "core_step", "get_activation"], ".functional"
-)
+if TYPE_CHECKING:
+    from cbreservoir.numerics.functional import ACTIVATIONS as ACTIVATIONS
+    from cbreservoir.numerics.functional import CerebellarActivity as CerebellarActivity
+    from cbreservoir.numerics.functional import cerebellum_forward as cerebellum_forward
+    from cbreservoir.numerics.functional import core_step as core_step
+    from cbreservoir.numerics.functional import get_activation as get_activation
 
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)
