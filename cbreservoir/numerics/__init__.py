@@ -1,4 +1,4 @@
-"""The math layer: the equations in torch (:mod:`.functional`), the modules that hold them, the numpy
+"""The math layer: the equations in torch (:mod:`.functional`), ridge regression (:mod:`.ridge`), the numpy
 activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.kernels`, numba).
 
 * :mod:`cbreservoir.numerics.network` — the network's specification as data: weight names and shapes,
@@ -6,8 +6,8 @@ activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.ker
 * :mod:`cbreservoir.numerics.functional` — the model's equations, written once (core step, cerebellum,
   GRU/LSTM
   steps with a cerebellar bias, activations);
-* :mod:`cbreservoir.models.blocks` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
-  ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`.
+* :mod:`cbreservoir.numerics.ridge` — ridge regression's streamed statistics (:class:`GramStatistics`) and
+  closed-form solvers; :mod:`cbreservoir.numerics.ridge_loo` — the exact leave-one-out choice of the penalty.
 
 Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph``) are in
 :mod:`cbreservoir.graph`.
