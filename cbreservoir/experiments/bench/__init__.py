@@ -5,7 +5,7 @@ The package's private modules: :mod:`~._timing` (the harness, the matmul peak, :
 
 Every benchmark times a cbreservoir operation and its peer in the same run, on the same data,
 and returns a :class:`BenchRow` (operation, cbreservoir seconds, peer seconds, ratio, target,
-notes). ``benchmarks/speed.py`` and ``cbreservoir bench`` print them as one table.
+notes). ``cbreservoir bench`` prints them as one table.
 
 Examples
 --------
