@@ -2,7 +2,7 @@
 size and training rows, and the parameters' ``str``.
 
 Torch-free, as the Reservoir, Cerebellum and Ridge nodes are (numpy, scipy and numba); the graph operators
-and the validated ``step`` are in :mod:`cbreservoir.graph.model`.
+and the validated ``step`` are in :mod:`cbreservoir.nodes.operators`.
 """
 
 from __future__ import annotations
