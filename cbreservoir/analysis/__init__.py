@@ -43,7 +43,6 @@ _EXPORTS = {
     "ablation_accuracy": ".ablation",
     "level_accuracy": ".ablation",
     "training_head": ".ablation",
-    "ReadoutOnly": ".ablation",
     "RecoveryResult": ".ablation",
     "readout_recovery": ".ablation",
     "noise_accuracy": ".noise",

@@ -1,12 +1,14 @@
 """Graphs of cbreservoir nodes: building, the batched Model, running, torch compilation, fits, conversions.
 
+Gradient training of a compiled graph goes through the one trainer, at the training layer:
+:func:`cbreservoir.training.train_graph` and :func:`cbreservoir.training.train_core_then_freeze`.
+
 * :mod:`~cbreservoir.nodes.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
   nodes build: a reservoirpy Model whose ``run`` goes node by node on all series;
 * :mod:`~cbreservoir.nodes.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
 * :mod:`~cbreservoir.nodes.initialize` — :func:`initialize_graph` (graphs with delayed edges);
 * :mod:`~cbreservoir.graph.build` — :func:`cerebellar_loop`, the paper's loop wiring;
 * :mod:`~cbreservoir.graph.compile` — :func:`compile_graph` / :class:`CompiledGraph` (torch, BPTT);
-* :mod:`~cbreservoir.graph.train` — :func:`train_graph`, :func:`train_core_then_freeze`;
 * :mod:`~cbreservoir.graph.fit` — :func:`fit_ridge_readout`, the closed-form readout fit;
 * :mod:`~cbreservoir.graph.convert` — :func:`graph_from_cbrnn`;
 * :mod:`~cbreservoir.graph.forecast` — :func:`forecast_pairs` (h-step targets), :func:`generate`.
@@ -26,9 +28,6 @@ _EXPORTS = {
     "cerebellar_loop": ".build",
     "CompiledGraph": ".compile",
     "compile_graph": ".compile",
-    "GraphTrainingResult": ".train",
-    "train_graph": ".train",
-    "train_core_then_freeze": ".train",
     "fit_ridge_readout": ".fit",
     "graph_from_cbrnn": ".convert",
     "forecast_pairs": ".forecast",

@@ -4,13 +4,21 @@
 :class:`~cbreservoir.nodes.Reservoir`, :class:`~cbreservoir.nodes.Cerebellum`,
 :class:`~cbreservoir.nodes.Ridge` and :class:`~cbreservoir.nodes.GradientReadout` into a
 :class:`CompiledGraph` that evaluates the same equations (:mod:`cbreservoir.numerics.functional`) on batches
-and can be trained by backpropagation through time (:mod:`cbreservoir.graph.train`).
+and can be trained by backpropagation through time (:func:`cbreservoir.training.train_graph`).
 
 Execution follows ``reservoirpy.Model.run``: at every step the nodes run in the model's execution
 order, and a node's input is the concatenation of the external input (input nodes only), the outputs
 of its direct parents at this step, and the outputs of its delayed parents ``d`` steps ago (``>>d>>``
 edges). Before the first step every node's output is its initial state (zeros unless given), so a
 delayed edge first delivers that state — with zero initial states this is exactly reservoirpy.
+
+A compiled graph also exposes the models' training interface, so that
+:class:`~cbreservoir.training.GradientTrainer` and the plasticity schedules train graphs as they train
+:mod:`cbreservoir.models`: :meth:`CompiledGraph.module_groups` (Reservoir nodes form group ``"core"``,
+Cerebellum nodes ``"cerebellum"``, Ridge and GradientReadout nodes ``"readout"``),
+:meth:`CompiledGraph.initial_state` (the Reservoir nodes' h_0, drawn as the models draw theirs),
+:attr:`CompiledGraph.head_sizes` and :meth:`CompiledGraph.head_outputs` (each output node at the final
+step: the models' heads).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
 from cbreservoir.numerics import functional as CF
+from cbreservoir.numerics.network import INITIAL_STATE_SCALE
 
 __all__ = ["CompiledGraph", "compile_graph"]
 
@@ -326,6 +335,8 @@ class CompiledGraph(nn.Module):
     def forward(
         self,
         x: torch.Tensor | np.ndarray | Mapping[str, Any],
+        h0: torch.Tensor | None = None,
+        mask: torch.Tensor | np.ndarray | None = None,
         *,
         initial_states: Mapping[str, torch.Tensor] | None = None,
         return_all: bool = False,
@@ -335,6 +346,11 @@ class CompiledGraph(nn.Module):
         Parameters
         ----------
         x : tensor (B, T, d), or dict input-node key -> tensor (B, T, d_k)
+        h0 : tensor (B, :attr:`state_size`), optional
+            The Reservoir nodes' initial states side by side, in node order (as :meth:`initial_state`
+            draws them); the models' ``h0``. Give ``h0`` or ``initial_states``, not both.
+        mask : None
+            Only None: a graph runs every step of every series (the models' ``mask`` is refused).
         initial_states : dict key -> tensor (B, out) or (out,), optional
             Output of a node before the first step (default zeros): a reservoir's h_0.
         return_all : bool
@@ -343,7 +359,18 @@ class CompiledGraph(nn.Module):
         Returns
         -------
         tensor (B, T, out) for a single output node, else dict key -> tensor (B, T, out_k)
+
+        Raises
+        ------
+        ValueError
+            ``h0`` together with ``initial_states``, ``h0`` of the wrong shape, or a ``mask``.
         """
+        if mask is not None:
+            raise ValueError("a compiled graph runs every step of every series: mask must be None")
+        if h0 is not None:
+            if initial_states is not None:
+                raise ValueError("give h0 or initial_states, not both")
+            initial_states = self._reservoir_states(h0)
         inputs = self._map_inputs(x)
         batch_size, n_steps = next(iter(inputs.values())).shape[:2]
         previous = {key: self._initial(key, batch_size, initial_states) for key in self.steps}
@@ -384,6 +411,91 @@ class CompiledGraph(nn.Module):
         for key, step in self.steps.items():
             step.write_back(self.nodes[key])
 
+    # --- the models' training interface (GradientTrainer, plasticity schedules) -------------------------
+
+    def module_groups(self, *, split_core: bool = False) -> dict[str, list[nn.Parameter]]:
+        """Learnable parameters by module group, as the models give them (:meth:`node_parameters`).
+
+        Reservoir nodes form ``"core"``, Cerebellum nodes ``"cerebellum"``, Ridge and GradientReadout
+        nodes ``"readout"``; Input nodes hold no parameters.
+
+        Parameters
+        ----------
+        split_core : bool
+            Give the core as ``"core.input"`` (``Win`` and ``bias``: a Reservoir's one bias plays the
+            input bias b_x) and ``"core.recurrent"`` (``W``), which schedules may freeze apart.
+
+        Returns
+        -------
+        dict group -> list of parameter
+        """
+        core = {"core.input": [], "core.recurrent": []} if split_core else {"core": []}
+        groups: dict[str, list[nn.Parameter]] = {**core, "cerebellum": [], "readout": []}
+        for key, step in self.steps.items():
+            if isinstance(step, _ReservoirStep) and split_core:
+                groups["core.input"] += [step.Win, step.bias]
+                groups["core.recurrent"].append(step.W)
+            elif isinstance(step, _ReservoirStep):
+                groups["core"] += self.node_parameters(key)
+            elif isinstance(step, _CerebellumStep):
+                groups["cerebellum"] += self.node_parameters(key)
+            elif isinstance(step, _LinearReadoutStep):
+                groups["readout"] += self.node_parameters(key)
+        return groups
+
+    def _reservoir_keys(self) -> list[str]:
+        return [key for key, step in self.steps.items() if isinstance(step, _ReservoirStep)]
+
+    @property
+    def state_size(self) -> int:
+        """Units of all Reservoir nodes together: the width of :meth:`initial_state` and ``h0``."""
+        return sum(self.steps[key].output_dim for key in self._reservoir_keys())
+
+    @property
+    def head_sizes(self) -> tuple[int, ...]:
+        """Outputs of each output node (the graph's heads), in the order of :attr:`outputs`."""
+        return tuple(self.steps[key].output_dim for key in self.outputs)
+
+    def initial_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw the Reservoir nodes' h_0 ~ 0.1·U(0, 1) as the models draw theirs, (batch_size, state_size).
+
+        Parameters
+        ----------
+        batch_size : int
+        generator : torch.Generator, optional
+            Source of randomness (torch's global RNG when omitted).
+        """
+        uniform = torch.rand(
+            batch_size, self.state_size, generator=generator, dtype=self.dtype, device=self.device
+        )
+        return INITIAL_STATE_SCALE * uniform
+
+    def _reservoir_states(self, h0: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``h0`` (B, :attr:`state_size`) split into each Reservoir node's initial state (B, units)."""
+        h0 = torch.as_tensor(h0)
+        if h0.dim() != 2 or h0.shape[1] != self.state_size:
+            raise ValueError(f"h0 must have shape (batch, {self.state_size}), got {tuple(h0.shape)}")
+        keys = self._reservoir_keys()
+        columns = h0.split([self.steps[key].output_dim for key in keys], dim=1)
+        return dict(zip(keys, columns, strict=True))
+
+    def head_outputs(
+        self,
+        x: torch.Tensor | np.ndarray | Mapping[str, Any],
+        h0: torch.Tensor | None = None,
+        mask: torch.Tensor | np.ndarray | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Each output node's output at the final step, (B, out_k) per head: what a model's forward gives.
+
+        Parameters
+        ----------
+        x, h0, mask
+            As for :meth:`forward`.
+        """
+        outputs = self(x, h0, mask)
+        sequences = [outputs] if isinstance(outputs, torch.Tensor) else [outputs[key] for key in self.outputs]
+        return tuple(sequence[:, -1] for sequence in sequences)
+
 
 def compile_graph(
     model_or_node: ReservoirpyModel | Node,
@@ -394,7 +506,8 @@ def compile_graph(
     """Compile a reservoirpy Model (or a single node) of cbreservoir nodes into a :class:`CompiledGraph`.
 
     The nodes must be initialized (run or fit the graph once). The compiled module holds copies of
-    the weights; :meth:`CompiledGraph.write_back` (called by :func:`train_graph`) copies them back.
+    the weights; :meth:`CompiledGraph.write_back` (called by :func:`~cbreservoir.training.train_graph`)
+    copies them back.
 
     Raises
     ------

@@ -12,12 +12,9 @@ from torch import nn
 
 from cbreservoir.models.noise import Noise, check_noise, flip_bits
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
-from cbreservoir.numerics.network import DEFAULT_LR
+from cbreservoir.numerics.network import DEFAULT_LR, INITIAL_STATE_SCALE
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
 from cbreservoir.utils.validation import check_positive_int
-
-#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
-INITIAL_STATE_SCALE = 0.1
 
 Logits = torch.Tensor | tuple[torch.Tensor, ...]
 

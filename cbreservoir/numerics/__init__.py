@@ -9,8 +9,8 @@ activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.ker
 * :mod:`cbreservoir.numerics.modules` — ``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``,
   ``AuxiliaryRecurrentModule`` and the readout heads used by :mod:`cbreservoir.models`.
 
-Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph``) are in
-:mod:`cbreservoir.graph`.
+Graphs of cbreservoir nodes compiled to torch (``compile_graph``) are in :mod:`cbreservoir.graph`, and
+trained by :func:`cbreservoir.training.train_graph`.
 """
 
 from cbreservoir.utils.lazy import lazy_exports

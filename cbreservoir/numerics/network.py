@@ -37,6 +37,7 @@ from cbreservoir.utils.validation import check_real
 __all__ = [
     "DEFAULT_LR",
     "DEFAULT_TAU",
+    "INITIAL_STATE_SCALE",
     "MODEL_KEYS",
     "MOSSY_ORDER",
     "MOSSY_WEIGHT_KEYS",
@@ -53,6 +54,9 @@ __all__ = [
 DEFAULT_TAU = 1.5
 #: The study's leak rate α = 1/τ, computed as ``1 / 1.5`` (the numbers of the study, bitwise).
 DEFAULT_LR = 1 / DEFAULT_TAU
+
+#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
+INITIAL_STATE_SCALE = 0.1
 
 #: Standard deviations of the paper's cerebellar initialisation (normal, mean 0; biases are zero).
 PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}

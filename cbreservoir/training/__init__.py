@@ -13,6 +13,7 @@ _EXPORTS: dict[str, str] = {
     "FullReservoir": ".schedules",
     "Interleaved": ".schedules",
     "ReducedRecurrentPlasticity": ".schedules",
+    "Fixed": ".schedules",
     "make_schedule": ".schedules",
     "frozen_parameters": ".schedules",
     "frozen_phases": ".schedules",
@@ -24,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     "EnsembleTrainer": ".ensemble",
     "EnsembleCurriculumTrainer": ".ensemble",
     "train_fixed_level": ".ensemble",
+    "train_graph": ".graph",
+    "train_core_then_freeze": ".graph",
+    "GraphTrainingResult": ".graph",
     "FeedforwardTrainer": ".feedforward",
     "RidgeStatistics": ".feedforward",
 }
