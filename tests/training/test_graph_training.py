@@ -49,6 +49,15 @@ def test_loop_graph_and_cbrnn_train_to_the_same_losses(schedule):
     np.testing.assert_allclose(evaluated[1]["loss"], evaluated[0]["loss"], rtol=0, atol=1e-10)
 
 
+def test_end_to_end_differs_by_the_one_core_bias_after_the_first_step():
+    """The Reservoir node's one bias is b_x + b_h: a step moves it once, the model's two biases each once."""
+    model, compiled = _model_and_compiled()
+    trainers = [GradientTrainer(network, seed=3) for network in (model, compiled)]
+    batches = [make_batch("dms", 3, batch_size=16, seed=seed) for seed in range(2)]
+    losses = np.array([[trainer.train_step(x, y) for trainer in trainers] for x, y in batches])
+    assert abs(losses[0, 0] - losses[0, 1]) < 1e-10 and abs(losses[1, 0] - losses[1, 1]) > 1e-7
+
+
 def test_graph_module_groups_follow_node_types_and_schedules_freeze_them():
     model, compiled = _model_and_compiled()
     groups = compiled.module_groups()
