@@ -40,7 +40,6 @@ from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
 from cbreservoir.numerics import functional as CF
-from cbreservoir.numerics.network import INITIAL_STATE_SCALE
 
 __all__ = ["CompiledGraph", "compile_graph"]
 
@@ -457,18 +456,14 @@ class CompiledGraph(nn.Module):
         return tuple(self.steps[key].output_dim for key in self.outputs)
 
     def initial_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw the Reservoir nodes' h_0 ~ 0.1·U(0, 1) as the models draw theirs, (batch_size, state_size).
+        """The Reservoir nodes' h_0 side by side, (batch_size, :attr:`state_size`), in the graph's dtype.
 
-        Parameters
-        ----------
-        batch_size : int
-        generator : torch.Generator, optional
-            Source of randomness (torch's global RNG when omitted).
+        Drawn as every model draws its own (:func:`~cbreservoir.numerics.functional.initial_state`), from
+        ``generator`` (torch's global RNG when None).
         """
-        uniform = torch.rand(
+        return CF.initial_state(
             batch_size, self.state_size, generator=generator, dtype=self.dtype, device=self.device
         )
-        return INITIAL_STATE_SCALE * uniform
 
     def _reservoir_states(self, h0: torch.Tensor) -> dict[str, torch.Tensor]:
         """``h0`` (B, :attr:`state_size`) split into each Reservoir node's initial state (B, units)."""

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from cbreservoir.models.noise import Noise, check_noise, flip_bits
+from cbreservoir.numerics.functional import initial_state
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
-from cbreservoir.numerics.network import DEFAULT_LR, INITIAL_STATE_SCALE
+from cbreservoir.numerics.network import DEFAULT_LR
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
 from cbreservoir.utils.validation import check_positive_int
 
@@ -224,10 +225,9 @@ class RecurrentClassifier(nn.Module):
             Source of randomness (torch's global RNG when omitted).
         """
         weight = self.readouts[0].weight
-        uniform = torch.rand(
+        return initial_state(
             batch_size, self.state_size, generator=generator, dtype=weight.dtype, device=weight.device
         )
-        return INITIAL_STATE_SCALE * uniform
 
     def _features(self, state: torch.Tensor) -> torch.Tensor:
         """Cortical state h (..., H) inside the recurrent state (..., ``state_size``)."""
