@@ -276,14 +276,6 @@ class CompiledGraph(nn.Module):
         """Keys of the nodes whose parameters currently require gradients."""
         return [key for key in self.steps if any(p.requires_grad for p in self.steps[key].parameters())]
 
-    def set_trainable(self, trainable: Mapping[str, bool]) -> None:
-        """Switch nodes' plasticity on or off (``{"core": False, ...}``)."""
-        for key, value in trainable.items():
-            if key not in self.steps:
-                raise ValueError(f"unknown node {key!r}; nodes are {list(self.steps)}")
-            for parameter in self.node_parameters(key):
-                parameter.requires_grad_(bool(value))
-
     def input_widths(self) -> dict[str, int]:
         """Input node key -> the features the data must give it (what its step reads beyond its parents').
 

@@ -41,7 +41,13 @@ from tqdm.auto import tqdm
 from cbreservoir.graph.compile import CompiledGraph, compile_graph
 from cbreservoir.nodes.initialize import initialize_graph
 from cbreservoir.nodes.reservoir import Reservoir
-from cbreservoir.training.schedules import MODULE_GROUPS, Fixed, FullReservoir, PlasticitySchedule
+from cbreservoir.training.schedules import (
+    MODULE_GROUPS,
+    Fixed,
+    FullReservoir,
+    PlasticitySchedule,
+    apply_plasticity,
+)
 from cbreservoir.training.trainer import GradientTrainer
 
 __all__ = ["GraphTrainingResult", "train_core_then_freeze", "train_graph"]
@@ -334,5 +340,5 @@ def train_core_then_freeze(
         compiled, x, y, n_steps=n_steps, schedule=schedule, level=schedule.phase0_level, **train_kwargs
     )
     compiled.nodes[core].freeze()
-    compiled.set_trainable({core: False})
+    apply_plasticity(compiled, schedule.trainable_groups(schedule.phase0_level + 1))  # the next phase
     return result

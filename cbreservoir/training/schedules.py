@@ -411,6 +411,17 @@ def group_learns(group: str, trainable: frozenset[str]) -> bool:
     return group in trainable or group.split(".", 1)[0] in trainable
 
 
+def apply_plasticity(model: nn.Module, trainable: frozenset[str]) -> None:
+    """Let exactly the parameters of the groups ``trainable`` learn: the one switch of plasticity.
+
+    Sets ``requires_grad`` of every parameter in ``model.module_groups(split_core=True)`` (a model's or a
+    compiled graph's; parameters outside the groups, such as fixed mossy-fibre weights, are left alone).
+    """
+    for group, parameters in model.module_groups(split_core=True).items():
+        for parameter in parameters:
+            parameter.requires_grad_(group_learns(group, trainable))
+
+
 def frozen_parameters(
     model: nn.Module, schedule: PlasticitySchedule, level: int | None, state: dict[str, Any] | None = None
 ) -> list[str]:

@@ -33,7 +33,7 @@ from cbreservoir.training.schedules import (
     MODULE_GROUPS,
     EndToEnd,
     PlasticitySchedule,
-    group_learns,
+    apply_plasticity,
     groups_at,
     make_schedule,
 )
@@ -349,10 +349,7 @@ class GradientTrainer:
         self._apply_plasticity()
 
     def _apply_plasticity(self) -> None:
-        trainable = self.trainable_groups
-        for group_name, parameters in self.model.module_groups(split_core=True).items():
-            for parameter in parameters:
-                parameter.requires_grad_(group_learns(group_name, trainable))
+        apply_plasticity(self.model, self.trainable_groups)
 
     @property
     def trainable_groups(self) -> frozenset[str]:

@@ -8,7 +8,7 @@ from cbreservoir.graph import compile_graph, graph_from_cbrnn
 from cbreservoir.models import CBRNN, Noise
 from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir
 from cbreservoir.tasks import make_batch
-from cbreservoir.training import GradientTrainer, train_graph
+from cbreservoir.training import GradientTrainer, train_core_then_freeze, train_graph
 from cbreservoir.training.schedules import Fixed, FullReservoir, Interleaved, frozen_parameters
 
 
@@ -122,6 +122,10 @@ def test_train_graph_plasticity_is_a_schedule():
         train_graph(graph, x, y, trainable={"cb": False}, schedule="end_to_end", progress=False)
     with pytest.raises(ValueError, match="trainable must name nodes of the graph"):
         train_graph(graph, x, y, trainable={"nowhere": False}, progress=False)
+    graph, x, y = _feedforward_graph()
+    phase0 = train_core_then_freeze(graph, x, y, core="core", n_steps=2, progress=False)
+    assert graph.nodes[0].frozen and len(phase0.losses) == 2
+    assert phase0.graph.trainable_nodes() == ["cb", "out"]  # FullReservoir's next phase, set by the schedule
 
 
 def test_per_node_settings_must_agree_within_a_group():
