@@ -24,7 +24,7 @@ step: the models' heads).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -178,6 +178,14 @@ class _LinearReadoutStep(nn.Module):
 
     def write_back(self, node: Ridge | GradientReadout) -> None:
         node.Wout, node.bias = _to_numpy(self.Wout, node.Wout), _to_numpy(self.bias, node.bias)
+
+
+class CerebellarLoop(NamedTuple):
+    """Where the CB-RNN's loop sits in a compiled graph (:meth:`CompiledGraph.cerebellar_loop`)."""
+
+    core: str
+    cerebellum: str
+    activation: str
 
 
 _STEPS: dict[type, type[nn.Module]] = {
@@ -479,9 +487,64 @@ class CompiledGraph(nn.Module):
         x, h0, mask
             As for :meth:`forward`.
         """
-        outputs = self(x, h0, mask)
-        sequences = [outputs] if isinstance(outputs, torch.Tensor) else [outputs[key] for key in self.outputs]
-        return tuple(sequence[:, -1] for sequence in sequences)
+        loop = self.cerebellar_loop()
+        if loop is None or mask is not None:
+            outputs = self(x, h0, mask)
+            sequences = outputs if isinstance(outputs, dict) else {self.outputs[0]: outputs}
+            return tuple(sequences[key][:, -1] for key in self.outputs)
+        inputs = self._map_inputs(x)[self.inputs[0]]
+        states = None if h0 is None else self._reservoir_states(h0)
+        core_state = self._initial(loop.core, inputs.shape[0], states)
+        core, cerebellum = self.steps[loop.core], self.steps[loop.cerebellum]
+        h_final = CF.leaky_sequence(
+            inputs,
+            core_state,
+            (core.Win, core.bias, core.W, torch.zeros_like(core.bias)),  # the node's one bias plays b_x
+            leak=float(core.leak),
+            activation=loop.activation,
+            cerebellum=tuple(getattr(cerebellum, name) for name in _CEREBELLUM_WEIGHTS),
+        )
+        return tuple(h_final @ self.steps[key].Wout + self.steps[key].bias for key in self.outputs)
+
+    def cerebellar_loop(self) -> CerebellarLoop | None:
+        """The CB-RNN's loop wiring in this graph, or None when the graph is wired otherwise.
+
+        The wiring of :func:`~cbreservoir.graph.graph_from_cbrnn` and
+        :func:`~cbreservoir.graph.cerebellar_loop`: one Input node feeding the cerebellum and the core; a
+        Cerebellum (``output="nuclei"``, no granule threshold) reading ``[x_t ; h_{t−1}]`` (the input, then
+        the core with delay 1); a Reservoir with ``cerebellar_bias`` reading ``[x_t ; c_t]``, a scalar leak
+        and an activation of the fused kernel; and the readouts, reading the core only, as the output
+        nodes. Such a graph's heads (:meth:`head_outputs`) run as the CB-RNN model runs: through the fused
+        sequence kernel (:func:`~cbreservoir.numerics.functional.leaky_sequence`), whose numbers equal the
+        step-by-step forward's up to float rounding.
+        """
+        kinds: dict[type, list[str]] = {}
+        for key, step in self.steps.items():
+            kinds.setdefault(type(step), []).append(key)
+        inputs, cores = kinds.get(_InputStep, []), kinds.get(_ReservoirStep, [])
+        cerebella, readouts = kinds.get(_CerebellumStep, []), kinds.get(_LinearReadoutStep, [])
+        if len(inputs) != 1 or len(cores) != 1 or len(cerebella) != 1 or not readouts or len(kinds) != 4:
+            return None
+        (source,), (core,), (cerebellum,) = inputs, cores, cerebella
+        core_step, cerebellum_step = self.steps[core], self.steps[cerebellum]
+        activation = next((n for n, f in CF.ACTIVATIONS.items() if f is core_step.activation), None)
+        wired = (
+            self.inputs == [source]
+            and sorted(self.outputs) == sorted(readouts)
+            and self.parents[cerebellum] == [source]
+            and self.delayed_parents[cerebellum] == [(core, 1)]
+            and self.parents[core] == [source, cerebellum]
+            and not self.delayed_parents[core]
+            and all(self.parents[key] == [core] and not self.delayed_parents[key] for key in readouts)
+        )
+        fusable = (
+            core_step.cerebellar_bias
+            and not isinstance(core_step.leak, torch.Tensor)
+            and activation is not None
+            and cerebellum_step.output == "nuclei"
+            and cerebellum_step.granule_threshold is None
+        )
+        return CerebellarLoop(core, cerebellum, activation) if wired and fusable else None
 
 
 def compile_graph(

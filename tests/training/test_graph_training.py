@@ -157,3 +157,42 @@ def test_fixed_schedule_round_trips_through_its_config():
     assert schedule.groups == ("core.input", "readout")
     assert make_schedule(**schedule.config) == schedule
     assert schedule.trainable_groups(None) == frozenset({"core.input", "readout"})
+
+
+def _loss_and_gradients(compiled, outputs, labels):
+    loss = sum(torch.nn.functional.cross_entropy(head, labels) for head in outputs)
+    return loss.item(), torch.autograd.grad(loss, [p for p in compiled.parameters() if p.requires_grad])
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh"])
+def test_loop_graph_heads_run_the_fused_kernel_with_the_step_by_step_numbers(activation):
+    from cbreservoir.graph import cerebellar_loop, initialize_graph
+
+    core = Reservoir(8, lr=2 / 3, sr=0.9, activation=activation, cerebellar_bias=True, seed=0, name="core")
+    cerebellum = Cerebellum(24, 6, n_out=8, output="nuclei", seed=1, name="cb")
+    loop = cerebellar_loop(core, cerebellum, input_dim=2)
+    graph = loop & (core >> GradientReadout(output_dim=3, name="out"))
+    x = np.random.default_rng(0).normal(size=(5, 7, 2))
+    initialize_graph(graph, x)
+    graph.named_nodes["out"].Wout[:] = np.random.default_rng(1).normal(size=(8, 3))
+    compiled = compile_graph(graph)
+    assert compiled.cerebellar_loop() == ("core", "cb", activation)
+    h0, labels = compiled.initial_state(5, torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 1, 0])
+    fused = _loss_and_gradients(compiled, compiled.head_outputs(x, h0), labels)
+    stepped = _loss_and_gradients(compiled, (compiled(x, h0)[:, -1],), labels)
+    assert abs(fused[0] - stepped[0]) < 1e-12
+    for fused_gradient, stepped_gradient in zip(fused[1], stepped[1], strict=True):
+        torch.testing.assert_close(fused_gradient, stepped_gradient, rtol=0, atol=1e-12)
+
+
+def test_other_wirings_are_not_the_loop():
+    from cbreservoir.graph import cerebellar_loop, initialize_graph
+
+    graph, x, y = _feedforward_graph()
+    train_graph(graph, x, y, n_steps=1, progress=False)
+    assert compile_graph(graph).cerebellar_loop() is None
+    core = Reservoir(8, lr=np.linspace(0.2, 1.0, 8), cerebellar_bias=True, seed=0)  # a leak per unit
+    graph = cerebellar_loop(core, Cerebellum(24, 6, n_out=8, output="nuclei", seed=1), input_dim=2)
+    graph = graph & (core >> GradientReadout(output_dim=2))
+    initialize_graph(graph, np.zeros((1, 3, 2)))
+    assert compile_graph(graph).cerebellar_loop() is None
