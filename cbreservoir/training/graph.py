@@ -39,6 +39,7 @@ from reservoirpy.node import Node
 from tqdm.auto import tqdm
 
 from cbreservoir.graph.compile import CompiledGraph, compile_graph
+from cbreservoir.nodes._base import LOSSES
 from cbreservoir.nodes.initialize import initialize_graph
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.training.schedules import (
@@ -51,10 +52,6 @@ from cbreservoir.training.schedules import (
 from cbreservoir.training.trainer import GradientTrainer
 
 __all__ = ["GraphTrainingResult", "train_core_then_freeze", "train_graph"]
-
-#: The losses :func:`train_graph` trains.
-GRAPH_LOSSES = ("cross_entropy", "mse")
-
 
 @dataclass(kw_only=True)
 class GraphTrainingResult:
@@ -256,8 +253,8 @@ def train_graph(
     TrainingDivergedError
         On a non-finite loss or gradient; the weights of the last good step are written back.
     """
-    if loss not in GRAPH_LOSSES:
-        raise ValueError(f"loss must be one of {GRAPH_LOSSES}; got {loss!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
     if trainable is not None and schedule is not None:
         raise ValueError("give trainable (per node) or schedule, not both")
     compiled = _compiled(graph, x, y, loss, device)
