@@ -150,7 +150,7 @@ class Fixed(PlasticitySchedule):
     """
 
     name: ClassVar[str] = "fixed"
-    groups: tuple[str, ...] = MODULE_GROUPS
+    groups: tuple[str, ...]
 
     def __post_init__(self) -> None:
         if not isinstance(self.groups, tuple | list) or not all(isinstance(g, str) for g in self.groups):
@@ -499,6 +499,10 @@ SCHEDULES: dict[str, type[PlasticitySchedule]] = {
     schedule.name: schedule
     for schedule in (EndToEnd, Fixed, FullReservoir, Interleaved, ReducedRecurrentPlasticity, Adaptive)
 }
+
+
+#: The schedules a curriculum run picks by name alone (:class:`Fixed` needs its groups).
+CURRICULUM_SCHEDULES = tuple(name for name in SCHEDULES if name != Fixed.name)
 
 
 def make_schedule(name: str, **kwargs: Any) -> PlasticitySchedule:
