@@ -75,6 +75,7 @@ def classes() -> dict[str, type]:
     from cbreservoir.training.schedules import (
         Adaptive,
         EndToEnd,
+        Fixed,
         FullReservoir,
         Interleaved,
         ReducedRecurrentPlasticity,
@@ -98,6 +99,7 @@ def classes() -> dict[str, type]:
         CurriculumHistory,
         EpochRecord,
         EndToEnd,
+        Fixed,
         FullReservoir,
         Interleaved,
         ReducedRecurrentPlasticity,

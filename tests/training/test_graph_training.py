@@ -159,6 +159,14 @@ def test_fixed_schedule_round_trips_through_its_config():
     assert schedule.trainable_groups(None) == frozenset({"core.input", "readout"})
 
 
+def test_a_trainer_with_a_fixed_schedule_saves_and_loads(tmp_path):
+    from cbreservoir import load, save
+
+    trainer = GradientTrainer(CBRNN(1, 4, 8, 4, seed=0), schedule=Fixed(("readout",)), seed=0)
+    loaded = load(save(trainer, tmp_path / "trainer.cbr"))
+    assert loaded.schedule == trainer.schedule and loaded.trainable_groups == frozenset({"readout"})
+
+
 def _loss_and_gradients(compiled, outputs, labels):
     loss = sum(torch.nn.functional.cross_entropy(head, labels) for head in outputs)
     return loss.item(), torch.autograd.grad(loss, [p for p in compiled.parameters() if p.requires_grad])
