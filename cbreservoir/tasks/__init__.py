@@ -9,36 +9,60 @@ Examples
 TaskSpec(input_size=2, n_classes=(2, 2))
 """
 
-from cbreservoir.utils.lazy import lazy_exports
+from cbreservoir.tasks.classic import (
+    LORENZ63_LYAPUNOV,
+    forgetting_curve,
+    lorenz63,
+    mackey_glass,
+    memory_capacity,
+    memory_capacity_score,
+    narma10,
+)
+from cbreservoir.tasks.nonlinear_memory import nonlinear_memory_task
+from cbreservoir.tasks.sequence import (
+    CONTINUAL_PLAN,
+    CURRICULUM_TASKS,
+    MULTITASK_TASKS,
+    N_CLASSES,
+    TWO_HEAD_TASKS,
+    SwitchingStage,
+    TaskSpec,
+    labels,
+    length_range,
+    make_batch,
+    make_continual_batch,
+    make_multitask_batch,
+    make_switching_batch,
+    make_task_batch,
+    min_level,
+    switching_plan,
+    task_spec,
+)
 
-_EXPORTS: dict[str, str] = {
-    "N_CLASSES": ".sequence",
-    "MULTITASK_TASKS": ".sequence",
-    "TaskSpec": ".sequence",
-    "SwitchingStage": ".sequence",
-    "task_spec": ".sequence",
-    "length_range": ".sequence",
-    "min_level": ".sequence",
-    "random_bits": ".sequence",
-    "labels": ".sequence",
-    "make_batch": ".sequence",
-    "make_multitask_batch": ".sequence",
-    "make_switching_batch": ".sequence",
-    "make_continual_batch": ".sequence",
-    "CONTINUAL_PLAN": ".sequence",
-    "TWO_HEAD_TASKS": ".sequence",
-    "make_task_batch": ".sequence",
-    "CURRICULUM_TASKS": ".sequence",
-    "switching_plan": ".sequence",
-    "narma10": ".classic",
-    "mackey_glass": ".classic",
-    "lorenz63": ".classic",
-    "LORENZ63_LYAPUNOV": ".classic",
-    "memory_capacity": ".classic",
-    "forgetting_curve": ".classic",
-    "memory_capacity_score": ".classic",
-    "nonlinear_memory_task": ".nonlinear_memory",
-}
-
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [
+    "CONTINUAL_PLAN",
+    "CURRICULUM_TASKS",
+    "LORENZ63_LYAPUNOV",
+    "MULTITASK_TASKS",
+    "N_CLASSES",
+    "SwitchingStage",
+    "TWO_HEAD_TASKS",
+    "TaskSpec",
+    "forgetting_curve",
+    "labels",
+    "length_range",
+    "lorenz63",
+    "mackey_glass",
+    "make_batch",
+    "make_continual_batch",
+    "make_multitask_batch",
+    "make_switching_batch",
+    "make_task_batch",
+    "memory_capacity",
+    "memory_capacity_score",
+    "min_level",
+    "narma10",
+    "nonlinear_memory_task",
+    "switching_plan",
+    "task_spec",
+]

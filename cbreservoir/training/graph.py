@@ -39,8 +39,8 @@ from reservoirpy.node import Node
 from tqdm.auto import tqdm
 
 from cbreservoir.graph.compile import CompiledGraph, compile_graph
+from cbreservoir.graph.initialize import initialize_graph
 from cbreservoir.nodes._base import LOSSES
-from cbreservoir.nodes.initialize import initialize_graph
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.training.schedules import (
     MODULE_GROUPS,
