@@ -141,14 +141,14 @@ def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) ->
 def _check_curriculum(settings: dict[str, Any]) -> None:
     from cbreservoir.experiments.reproduce.conditions import CONDITIONS
     from cbreservoir.tasks import CURRICULUM_TASKS
-    from cbreservoir.training.schedules import SCHEDULES
+    from cbreservoir.training.schedules import CURRICULUM_SCHEDULES
 
     if settings["epochs"] is None:
         raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
     model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
     _check_choice("model", settings["model"], model_kinds)
     _check_choice("task", settings["task"], CURRICULUM_TASKS)
-    _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    _check_choice("schedule", settings["schedule"], sorted(CURRICULUM_SCHEDULES))
     noise = _noise(settings)
     if noise is not None and settings["ensemble"] is not None:
         raise ValueError(
