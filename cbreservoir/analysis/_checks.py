@@ -1,4 +1,4 @@
-"""Input checks specific to the analysis functions (arrays are converted by ``utils.validation``)."""
+"""Input checks specific to the analysis functions (arrays are converted by ``utils.checks``)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.tasks import CURRICULUM_TASKS, make_task_batch, switching_plan, task_spec
 from cbreservoir.training import GradientTrainer, PlasticitySchedule
-from cbreservoir.utils.validation import check_int, check_positive_int
+from cbreservoir.utils.checks import check_int, check_positive_int
 
 
 def _check_ablatable(model: nn.Module) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from cbreservoir.analysis._checks import check_min_length
-from cbreservoir.utils.validation import as_float_array, check_positive_int
+from cbreservoir.utils.checks import as_float_array, check_positive_int
 
 
 def pca_spectrum(activity: object) -> np.ndarray:

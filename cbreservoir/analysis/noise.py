@@ -31,7 +31,7 @@ from cbreservoir.analysis.ablation import ablate_cerebellum
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.models.noise import NOISE_KINDS, Noise
 from cbreservoir.tasks import N_CLASSES, make_batch
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.checks import check_positive_int
 
 __all__ = ["noise_accuracy", "noise_curves"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import as_float_array
+from cbreservoir.utils.checks import as_float_array
 
 _KINDS = ("population", "lifetime")
 

@@ -10,14 +10,13 @@ from typing import Any
 from cbreservoir.cli.options import (
     UsageError,
     _backend,
-    _check_choice,
     _parallel_options,
     _parse_overrides,
     _read_config,
     _usage_errors,
     train_settings,
 )
-from cbreservoir.utils.validation import check_writable_directory
+from cbreservoir.utils.checks import check_choice, check_writable_directory
 
 # ------------------------------------------------------------------------------------------- subcommands
 
@@ -85,7 +84,8 @@ def _run_analyze(args: argparse.Namespace) -> dict:
     from cbreservoir.experiments.analysis_report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
     from cbreservoir.experiments.reproduce import check_conditions, get_profile
 
-    _check_choice("task", args.task, ANALYSIS_TASKS)
+    with _usage_errors():
+        check_choice(args.task, "task", allowed=ANALYSIS_TASKS)
     if args.runs is not None and (args.overrides or args.checkpoint_dir is not None):
         raise UsageError(
             "--runs uses the reproduction's profile and checkpoints: expected no --set, no --checkpoint-dir"
@@ -129,8 +129,8 @@ def _run_noise(args: argparse.Namespace) -> dict:
     from cbreservoir.experiments.reproduce import check_conditions
     from cbreservoir.tasks import N_CLASSES
 
-    _check_choice("task", args.task, list(N_CLASSES))
     with _usage_errors():
+        check_choice(args.task, "task", allowed=list(N_CLASSES))
         conditions = check_conditions(args.conditions or NOISE_CONDITIONS)
     return run_noise(
         args.runs,

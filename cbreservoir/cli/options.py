@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
+from cbreservoir.utils.checks import MAX_COUNT, MAX_SEED
 
 #: Most networks (seeds) per condition a command line may ask for.
 MAX_NETWORKS = 10_000
@@ -243,12 +243,6 @@ def _convert(key: str, value: Any, source: str) -> Any:
 
 def _type_name(option: _Option) -> str:
     return {str: "a string", int: "an integer", float: "a number"}.get(option.type, option.type.__name__)
-
-
-def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
-    """Raise :class:`UsageError` naming ``key`` and the ``allowed`` values unless ``value`` is one of them."""
-    if value not in allowed:
-        raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
 
 
 @contextmanager

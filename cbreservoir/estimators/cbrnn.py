@@ -19,9 +19,9 @@ from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.models import build_model
 from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
 from cbreservoir.training import FullReservoir, GradientTrainer
+from cbreservoir.utils.checks import Series
 from cbreservoir.utils.deprecation import warn_renamed
 from cbreservoir.utils.threads import torch_threads
-from cbreservoir.utils.validation import Series
 
 #: Schedule levels used for the frozen-core schedule: level 0 trains the core, level 1 freezes it.
 _CORE_PHASE, _RESERVOIR_PHASE = 0, 1

@@ -20,8 +20,8 @@ from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegres
 from cbreservoir.estimators._choice import Reading, choose_reading, reading_candidates, reading_columns
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.estimators._pooling import POOLINGS, check_pooling, pool_codes, sampled_steps
+from cbreservoir.utils.checks import Series, check_int, check_positive_int, check_warmup
 from cbreservoir.utils.threads import blas_threads
-from cbreservoir.utils.validation import Series, check_int, check_positive_int, check_warmup
 
 #: The classifier's default ridge penalties, chosen among by leave-one-out inside ``fit``.
 CHOSEN_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)

@@ -45,6 +45,7 @@ from typing import Any
 import joblib
 from tqdm.auto import tqdm
 
+from cbreservoir.utils.checks import check_choice, check_n_jobs, check_positive_int
 from cbreservoir.utils.files import (
     atomic_write_text,
     canonical_json,
@@ -52,7 +53,6 @@ from cbreservoir.utils.files import (
     directory_lock,
     read_small_file,
 )
-from cbreservoir.utils.validation import check_choice, check_n_jobs, check_positive_int
 
 __all__ = [
     "BACKENDS",

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cbreservoir.utils.validation import MAX_SEED
+from cbreservoir.utils.checks import MAX_SEED, check_choice
 
 __all__ = ["FIXED_LEVEL_MODELS", "MODES", "RUN_SETTINGS", "TRAIN_DEFAULTS", "check_train", "run_train"]
 
@@ -98,12 +98,14 @@ def check_train(settings: Mapping[str, Any]) -> dict[str, Any]:
                 "'curriculum' (--mode curriculum --epochs K); 'epochs' alone means 'curriculum'"
             )
         settings["mode"] = "curriculum"
-    _check_choice("mode", settings["mode"], MODES)
+    check_choice(settings["mode"], "mode", allowed=MODES)
     if settings["mode"] == "curriculum":
         _check_curriculum(settings)
     else:
         _check_fixed_level(settings)
-    _check_level(settings)
+    from cbreservoir.tasks import check_level
+
+    check_level(settings["task"], settings["n"])
     _check_resources(settings)
     return settings
 
@@ -133,11 +135,6 @@ def run_train(settings: Mapping[str, Any], progress: bool = False) -> tuple[dict
     return _train_curriculum(settings, progress)
 
 
-def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
-
-
 def _check_curriculum(settings: dict[str, Any]) -> None:
     from cbreservoir.experiments.reproduce.conditions import CONDITIONS
     from cbreservoir.tasks import CURRICULUM_TASKS
@@ -146,9 +143,9 @@ def _check_curriculum(settings: dict[str, Any]) -> None:
     if settings["epochs"] is None:
         raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
     model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
-    _check_choice("model", settings["model"], model_kinds)
-    _check_choice("task", settings["task"], CURRICULUM_TASKS)
-    _check_choice("schedule", settings["schedule"], sorted(SCHEDULES))
+    check_choice(settings["model"], "model", allowed=model_kinds)
+    check_choice(settings["task"], "task", allowed=CURRICULUM_TASKS)
+    check_choice(settings["schedule"], "schedule", allowed=sorted(SCHEDULES))
     noise = _noise(settings)
     if noise is not None and settings["ensemble"] is not None:
         raise ValueError(
@@ -167,8 +164,8 @@ def _noise(settings: Mapping[str, Any]) -> Any:
 def _check_fixed_level(settings: dict[str, Any]) -> None:
     from cbreservoir.tasks import N_CLASSES
 
-    _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
-    _check_choice("task", settings["task"], list(N_CLASSES))
+    check_choice(settings["model"], "model", allowed=FIXED_LEVEL_MODELS)
+    check_choice(settings["task"], "task", allowed=list(N_CLASSES))
     for key in CURRICULUM_ONLY:
         if settings[key] != TRAIN_DEFAULTS[key]:
             raise ValueError(
@@ -177,19 +174,10 @@ def _check_fixed_level(settings: dict[str, Any]) -> None:
             )
 
 
-def _check_level(settings: dict[str, Any]) -> None:
-    from cbreservoir.tasks import min_level
-
-    if settings["n"] < min_level(settings["task"]):
-        raise ValueError(
-            f"'n' for task {settings['task']!r} must be >= {min_level(settings['task'])}, got {settings['n']}"
-        )
-
-
 def _check_resources(settings: dict[str, Any]) -> None:
     """Seeds in range, ``save`` a writable file path, ``checkpoint_dir`` writable, the ensemble fits."""
+    from cbreservoir.utils.checks import check_writable_directory
     from cbreservoir.utils.files import check_destination
-    from cbreservoir.utils.validation import check_writable_directory
 
     members = settings["ensemble"] or 1
     if settings["seed"] + members - 1 > MAX_SEED:

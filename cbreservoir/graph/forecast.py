@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cbreservoir.nodes.model import Model, ValidatedStepMixin
-from cbreservoir.utils.validation import as_float_array, check_finite, check_positive_int
+from cbreservoir.utils.checks import as_float_array, check_finite, check_positive_int
 
 __all__ = ["forecast_pairs", "generate"]
 

@@ -49,8 +49,8 @@ import numpy as np
 
 from cbreservoir.io._codec import MAX_NESTING, Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import ARRAY_DTYPES, array_layout, class_path
+from cbreservoir.utils.checks import check_int
 from cbreservoir.utils.files import atomic_write_bytes, check_destination
-from cbreservoir.utils.validation import check_int
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -32,7 +32,7 @@ from cbreservoir.io._registry import (
     torch_dtypes,
 )
 from cbreservoir.io._version_2 import mossy_weight_keys, move_state_columns_last, version_2_model
-from cbreservoir.utils.validation import check_bit_generator_state, check_real
+from cbreservoir.utils.checks import check_bit_generator_state, check_real
 
 __all__ = ["MAX_NESTING", "Decoder", "Encoder", "is_config_model"]
 

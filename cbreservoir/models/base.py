@@ -13,8 +13,8 @@ from torch import nn
 from cbreservoir.models.noise import Noise, check_noise, flip_bits
 from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
 from cbreservoir.numerics.network import DEFAULT_LR
+from cbreservoir.utils.checks import check_positive_int, check_seed
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
-from cbreservoir.utils.validation import check_positive_int
 
 #: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
 INITIAL_STATE_SCALE = 0.1
@@ -81,8 +81,7 @@ def seeded_init(seed: int | None) -> Iterator[None]:
     if seed is None:
         yield
         return
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    check_seed(seed, none=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         yield

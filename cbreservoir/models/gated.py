@@ -6,7 +6,7 @@ import torch
 
 from cbreservoir.models.base import RecurrentClassifier, model_sizes, seeded_init
 from cbreservoir.numerics.modules import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.checks import check_positive_int
 
 
 class _GatedModel(RecurrentClassifier):

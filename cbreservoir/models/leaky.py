@@ -16,8 +16,8 @@ from cbreservoir.numerics.modules import (
     state_columns_last_,
 )
 from cbreservoir.numerics.network import leak_rate
+from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.deprecation import renamed_attribute
-from cbreservoir.utils.validation import check_positive_int
 
 
 class _LeakyCoreModel(RecurrentClassifier):

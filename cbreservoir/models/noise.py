@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from cbreservoir.utils.validation import check_real
+from cbreservoir.utils.checks import check_real
 
 __all__ = ["NOISE_KINDS", "Noise", "flip_bits"]
 

@@ -10,8 +10,8 @@ from torch import nn
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN
+from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.deprecation import renamed_keyword, warn_renamed
-from cbreservoir.utils.validation import check_positive_int
 
 #: kind -> (class, fixed keyword arguments)
 MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {

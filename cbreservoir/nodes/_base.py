@@ -1,4 +1,4 @@
-"""What the nodes share beyond :mod:`cbreservoir.utils.validation`: the linear readouts' outputs, output
+"""What the nodes share beyond :mod:`cbreservoir.utils.checks`: the linear readouts' outputs, output
 size and training rows, and the parameters' ``str``.
 
 Torch-free, as the Reservoir, Cerebellum and Ridge nodes are (numpy, scipy and numba); the graph operators
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import scipy.sparse
 
-from cbreservoir.utils.validation import Series, Targets, as_float_array, check_series
+from cbreservoir.utils.checks import Series, Targets, as_float_array, check_series
 
 __all__ = [
     "LOSSES",
@@ -57,9 +57,9 @@ def training_rows(
     ----------
     series : Series
     targets : Targets
-        Validated against ``series`` (:func:`cbreservoir.utils.validation.check_targets`).
+        Validated against ``series`` (:func:`cbreservoir.utils.checks.check_targets`).
     warmup : int
-        Already checked (:func:`cbreservoir.utils.validation.check_warmup`); ignored for per-series targets.
+        Already checked (:func:`cbreservoir.utils.checks.check_warmup`); ignored for per-series targets.
     unsupervised : list of bool ndarray, optional
         Rows without a target: one mask (S,) for per-series targets, else one mask (T_i,) per series
         (over all steps, warmup included).
@@ -206,7 +206,7 @@ class LinearReadoutMixin:
         ------
         ValueError
             The node is not fitted, or ``x`` is not valid input (see
-            :func:`cbreservoir.utils.validation.check_series`).
+            :func:`cbreservoir.utils.checks.check_series`).
         """
         weights, bias = self._weights_or_raise()
         series = check_series(x, n_features=self.input_dim, owner=str(self))

@@ -45,8 +45,7 @@ from reservoirpy.utils.random import rand_generator
 from cbreservoir.nodes._base import spawn_generators
 from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
-from cbreservoir.utils.resources import array_bytes, check_memory
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     Series,
     check_fraction,
     check_positive_int,
@@ -55,6 +54,7 @@ from cbreservoir.utils.validation import (
     check_series,
     resolve_input_dim,
 )
+from cbreservoir.utils.resources import array_bytes, check_memory
 
 __all__ = ["Cerebellum"]
 
@@ -144,7 +144,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.output = output
         self.granule_degree = granule_degree
         self.coding_level = coding_level
-        self.seed = check_seed(seed)
+        self.seed = check_seed(seed, none=True, generator=True)
         self.rng = rand_generator(self.seed)
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.name = name

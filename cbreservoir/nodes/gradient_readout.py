@@ -26,7 +26,7 @@ from reservoirpy.node import TrainableNode
 from cbreservoir.nodes._base import LOSSES, LinearReadoutMixin, infer_output_dim, stacked_training_rows
 from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics.optim import guarded_step
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     as_float_array,
     check_positive_int,
     check_real,

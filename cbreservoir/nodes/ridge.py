@@ -55,8 +55,7 @@ from cbreservoir.nodes._base import (
     training_rows,
 )
 from cbreservoir.nodes.model import ValidatedStepMixin
-from cbreservoir.utils.resources import array_bytes, check_memory
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     Series,
     Targets,
     as_float_array,
@@ -69,6 +68,7 @@ from cbreservoir.utils.validation import (
     check_warmup,
     resolve_input_dim,
 )
+from cbreservoir.utils.resources import array_bytes, check_memory
 
 __all__ = ["Ridge"]
 
@@ -649,7 +649,7 @@ def _split_unsupervised(y: object, ragged: bool) -> tuple[object, list[np.ndarra
     NaN, ``y`` comes back as given and the masks as None. The masks follow the layout
     :func:`cbreservoir.nodes._base.training_rows` expects: one per series of a per-step ``y`` (a list, a
     3-D array), else one for the whole array (a single series' steps, or the per-series targets).
-    ``ragged``: ``y`` is a list of per-series targets (as :func:`cbreservoir.utils.validation.check_targets`
+    ``ragged``: ``y`` is a list of per-series targets (as :func:`cbreservoir.utils.checks.check_targets`
     reads it for ragged inputs).
     """
     blocks = (

@@ -23,8 +23,8 @@ from torch import nn
 
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD, leak_rate
+from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.resources import check_memory
-from cbreservoir.utils.validation import check_positive_int
 
 
 def _check_parameter_memory(n_parameters: int, what: str) -> None:

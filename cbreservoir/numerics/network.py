@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cbreservoir.utils.validation import check_real
+from cbreservoir.utils.checks import check_real
 
 __all__ = [
     "DEFAULT_LR",

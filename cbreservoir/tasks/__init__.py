@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "task_spec": ".sequence",
     "length_range": ".sequence",
     "min_level": ".sequence",
+    "check_level": ".sequence",
     "random_bits": ".sequence",
     "labels": ".sequence",
     "make_batch": ".sequence",

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import check_positive_int, check_real, check_seed
+from cbreservoir.utils.checks import check_positive_int, check_real, check_seed
 
 SeedLike = int | np.random.Generator | None
 
@@ -77,7 +77,8 @@ def narma10(
     if n_timesteps <= _NARMA_ORDER:
         raise ValueError(f"n_timesteps must be > {_NARMA_ORDER}, got {n_timesteps}")
     if u is None:
-        u = np.random.default_rng(check_seed(seed)).uniform(0.0, 0.5, size=n_timesteps)
+        rng = np.random.default_rng(check_seed(seed, none=True, generator=True))
+        u = rng.uniform(0.0, 0.5, size=n_timesteps)
     u = np.asarray(u, dtype=np.float64).reshape(-1)
     if u.shape != (n_timesteps,):
         raise ValueError(f"u must hold n_timesteps={n_timesteps} values, got shape {u.shape}")
@@ -257,7 +258,8 @@ def memory_capacity(
     check_positive_int(max_delay, "max_delay")
     if n_timesteps <= max_delay:
         raise ValueError(f"n_timesteps must be > max_delay={max_delay}, got {n_timesteps}")
-    u = np.random.default_rng(check_seed(seed)).uniform(-scale, scale, size=n_timesteps)
+    rng = np.random.default_rng(check_seed(seed, none=True, generator=True))
+    u = rng.uniform(-scale, scale, size=n_timesteps)
     targets = np.zeros((n_timesteps, max_delay))
     for k in range(1, max_delay + 1):
         targets[k:, k - 1] = u[:-k]

@@ -44,7 +44,7 @@ from cbreservoir.training.curriculum import (
     SupportsCurriculum,
     _check_progress,
 )
-from cbreservoir.utils.validation import MAX_COUNT, check_int
+from cbreservoir.utils.checks import MAX_COUNT, check_int
 
 __all__ = ["WARMUP_LEVEL", "ContinualTrainer", "make_curriculum", "plasticity_levels"]
 

@@ -36,6 +36,7 @@ from cbreservoir.training.schedules import (
     groups_at,
     make_schedule,
 )
+from cbreservoir.utils.checks import check_choice, check_int, check_seed
 
 __all__ = [
     "GradientTrainer",
@@ -199,10 +200,8 @@ class GradientTrainer:
         seed: int = 0,
         noise: Noise | None = None,
     ) -> None:
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-            raise ValueError(f"seed must be an int, got {seed!r}")
+        check_choice(optimizer, "optimizer", allowed=OPTIMIZERS)
+        check_seed(seed)
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
@@ -324,9 +323,7 @@ class GradientTrainer:
 
     def set_level(self, level: int) -> None:
         """Apply the schedule's plasticity for curriculum level ``level`` (freezes/unfreezes groups)."""
-        if isinstance(level, bool) or not isinstance(level, int | np.integer) or level < 0:
-            raise ValueError(f"level must be an int >= 0, got {level!r}")
-        self.level = int(level)
+        self.level = check_int(level, "level", minimum=0)
         self._apply_plasticity()
 
     def observe_epoch(self, *, level: int, solved: bool, test_loss: float) -> None:

@@ -107,14 +107,14 @@ def test_bad_usage_exits_2_with_a_message(capsys, argv, message):
 def test_bad_choice_exits_2_naming_the_allowed_values(capsys, option, value, allowed):
     assert main(["train", option, value, "--epochs", "1"]) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert f"'{option[2:]}' must be one of {allowed}, got '{value}'" in err
+    assert f"{option[2:]} must be one of {allowed}; got '{value}'" in err
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--model", "gru"], "'model' must be one of ['cbrnn', 'rnn'], got 'gru'"),
-        (["--task", "multitask"], "'task' must be one of ['dms', 'parity', 'mod3'], got 'multitask'"),
+        (["--model", "gru"], "model must be one of ['cbrnn', 'rnn']; got 'gru'"),
+        (["--task", "multitask"], "task must be one of ['dms', 'parity', 'mod3']; got 'multitask'"),
         (["--save", "x.npz"], "'save' applies to curriculum training (mode 'curriculum'), got 'x.npz'"),
         (["--schedule", "full_reservoir"], "'schedule' applies to curriculum training"),
         (["--epochs", "2"], "'epochs' applies to curriculum training (mode 'curriculum'), got 2"),
@@ -149,7 +149,7 @@ def test_fixed_level_usage_errors(capsys, argv, message):
         ("run.yaml", "model: [unclosed\n", "config file run.yaml does not parse"),
         ("run.json", "[1, 2]", "config file run.json must hold a mapping of settings, got list"),
         ("run.toml", "model = 'cbrnn'", "must end in one of ['.json', '.yaml', '.yml'], got '.toml'"),
-        ("run.yaml", "model: transformer\nepochs: 1\n", "'model' must be one of ['cbrnn', 'rnn'"),
+        ("run.yaml", "model: transformer\nepochs: 1\n", "model must be one of ['cbrnn', 'rnn'"),
     ],
 )
 def test_config_errors_exit_2_naming_the_key(capsys, tmp_path, name, text, message):
@@ -375,7 +375,7 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--task", "continual"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3'], got"),
+        (["--task", "continual"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3']; got"),
         (["--analysis", "recovery=3"], "unknown analysis setting(s) ['recovery']; allowed: ["),
         (["--set", "epochs=3"], "unknown profile setting(s) ['epochs']"),
         (["--conditions", "magic"], "magic"),
@@ -439,7 +439,7 @@ def test_demo_json_and_table(capsys, tmp_path):
     ("argv", "message"),
     [
         ([], "'mode' is required: 'fixed_level' (--mode fixed_level"),
-        (["--mode", "sometimes"], "'mode' must be one of ['curriculum', 'fixed_level'], got 'sometimes'"),
+        (["--mode", "sometimes"], "mode must be one of ['curriculum', 'fixed_level']; got 'sometimes'"),
         (["--mode", "curriculum"], "'epochs' is required with mode 'curriculum' (--epochs K), got none"),
         (["--mode", "fixed_level", "--epochs", "3"], "'epochs' applies to curriculum training"),
     ],

@@ -14,7 +14,7 @@ import pytest
 from cbreservoir.cli import EXIT_USAGE, main
 from cbreservoir.experiments.reproduce import check_arguments, config_arguments, get_profile, run_config_sweep
 from cbreservoir.experiments.sweep import run_sweep
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     MAX_SEED,
     SettingsMismatchError,
     check_int,
@@ -52,7 +52,7 @@ SWEEP_CONFIG_CASES = [
     ({"overrides": {"switching_window": -3}}, r"Profile.switching_window must be an int in \[0, .*got -3"),
     ({"overrides": {"feedforward_core_epochs": -1}}, r"Profile.feedforward_core_epochs .*\[0, .*got -1"),
     ({"overrides": {"name": None}}, r"Profile.name must be a non-empty string; got None"),
-    ({"overrides": {"threshold": 1.5}}, r"Profile.threshold must be in \(0, 1\]; got 1.5"),
+    ({"overrides": {"threshold": 1.5}}, r"Profile.threshold must be a finite number in \(0, 1\]; got 1.5"),
     ({"overrides": {"n_epochs": True}}, r"Profile.n_epochs must be an int in \[1, .*got True"),
     ({"overrides": {"batch_size": 10**20}}, r"Profile.batch_size must be an int in \[1, 2147483647\]; got 1"),
     ({"overrides": {"nope": 1}}, r"unknown profile setting\(s\) \['nope'\]"),

@@ -41,7 +41,7 @@ def test_size_under_both_names_is_a_type_error():
         CBRNN(1, units=4, hidden_size=4)
     with pytest.raises(TypeError, match="unexpected keyword arguments \\['n_units'\\]"):
         CBRNN(1, n_units=4)
-    with pytest.raises(ValueError, match="input_dim must be a positive int; got None"):
+    with pytest.raises(TypeError, match="input_dim must be a positive int; got None"):
         CBRNN()
 
 

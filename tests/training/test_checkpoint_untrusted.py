@@ -14,7 +14,7 @@ import torch
 from cbreservoir.models import CBRNN
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, _atomic_save, load_checkpoint
-from cbreservoir.utils.validation import SettingsMismatchError
+from cbreservoir.utils.checks import SettingsMismatchError
 
 
 def _curriculum(directory, **trainer_options) -> CurriculumTrainer:

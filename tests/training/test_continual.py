@@ -116,7 +116,7 @@ def test_bad_continual_settings_are_refused_before_any_work():
         _continual(CueLearner(), start_level=2)
     with pytest.raises(ValueError, match="phase_epochs must be"):
         _continual(CueLearner(), phase_epochs=0)
-    with pytest.raises(ValueError, match=r"task must be one of \['continual'\], got 'dms'"):
+    with pytest.raises(ValueError, match=r"task must be one of \['continual'\]; got 'dms'"):
         ContinualTrainer(CueLearner(), "dms", start_level=4)
     with pytest.raises(ValueError, match="phase_epochs belongs to the continual plan, got it for task 'dms'"):
         make_curriculum(CueLearner(), "dms", phase_epochs=3)

@@ -16,8 +16,7 @@ from cbreservoir.experiments.reproduce.conditions import (
 )
 from cbreservoir.experiments.reproduce.profiles import Profile, get_profile
 from cbreservoir.experiments.sweep import BACKENDS
-from cbreservoir.utils.files import read_config
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     MAX_COUNT,
     MAX_SEED,
     check_choice,
@@ -27,6 +26,7 @@ from cbreservoir.utils.validation import (
     check_path,
     check_writable_directory,
 )
+from cbreservoir.utils.files import read_config
 
 __all__ = ["CONFIG_KEYS", "check_arguments", "config_arguments"]
 

@@ -14,8 +14,8 @@ from cbreservoir.experiments.reproduce.conditions import SCALING_CONDITIONS
 from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.reproduce.run import ensemble_key, make_cell, run_cell, run_cells
 from cbreservoir.experiments.sweep import cell_id, run_sweep
+from cbreservoir.utils.checks import check_resume_settings
 from cbreservoir.utils.files import atomic_write_text, directory_lock, read_small_file
-from cbreservoir.utils.validation import check_resume_settings
 
 __all__ = ["SETTINGS_FILE", "build_cells", "environments", "read_settings", "reproduce", "run_config_sweep"]
 

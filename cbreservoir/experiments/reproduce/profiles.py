@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     MAX_COUNT,
     check_fraction,
     check_int,

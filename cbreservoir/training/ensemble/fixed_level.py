@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from cbreservoir.training.ensemble.trainer import EnsembleTrainer
 from cbreservoir.training.trainer import resolve_device
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.checks import check_positive_int
 
 
 def train_fixed_level(
