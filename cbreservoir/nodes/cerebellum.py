@@ -45,6 +45,7 @@ from reservoirpy.utils.random import rand_generator
 from cbreservoir.nodes._base import spawn_generators
 from cbreservoir.nodes.model import ValidatedStepMixin
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import (
     Series,
     check_fraction,
@@ -112,8 +113,8 @@ class Cerebellum(ValidatedStepMixin, Node):
 
     def __init__(
         self,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         n_out: int | None = None,
         output: str = "input+granule",
         input_gain: float | None = None,

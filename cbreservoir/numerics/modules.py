@@ -23,6 +23,7 @@ from torch import nn
 
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD, leak_rate
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.resources import check_memory
 
@@ -249,8 +250,8 @@ class CerebellarModule(nn.Module):
     def __init__(
         self,
         input_size: int,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         n_out: int = 64,
         paper_init: bool = True,
     ) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import check_real
 
 __all__ = [
@@ -50,9 +51,9 @@ __all__ = [
 ]
 
 #: The study's time constant τ = 1.5.
-DEFAULT_TAU = 1.5
+DEFAULT_TAU = STUDY.tau
 #: The study's leak rate α = 1/τ, computed as ``1 / 1.5`` (the numbers of the study, bitwise).
-DEFAULT_LR = 1 / DEFAULT_TAU
+DEFAULT_LR = STUDY.lr
 
 #: Standard deviations of the paper's cerebellar initialisation (normal, mean 0; biases are zero).
 PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}

@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks.sequence import (
     CURRICULUM_TASKS,
     MULTITASK_TASKS,
@@ -446,8 +447,8 @@ class CurriculumTrainer:
         start_level: int = 2,
         steps_per_epoch: int = 100,
         test_batches: int = 50,
-        batch_size: int = 64,
-        threshold: float = 0.98,
+        batch_size: int = STUDY.batch_size,
+        threshold: float = STUDY.threshold,
         seed: int = 0,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,

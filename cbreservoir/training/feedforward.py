@@ -44,6 +44,7 @@ from cbreservoir.models import count_parameters
 from cbreservoir.models.base import seeded_init
 from cbreservoir.nodes.ridge import _Statistics
 from cbreservoir.numerics.modules import CerebellarModule
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]
@@ -157,7 +158,7 @@ class FeedforwardTrainer:
         self,
         core_trainer: GradientTrainer,
         core_steps: int,
-        n_granule: int = 256,
+        n_granule: int = STUDY.n_granule,
         ridge: float = 1e-6,
         seed: int | None = None,
     ) -> None:

@@ -28,6 +28,7 @@ from torch import nn
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
 from cbreservoir.models.noise import Noise, check_noise
 from cbreservoir.numerics.optim import guarded_step
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.schedules import (
     MODULE_GROUPS,
     EndToEnd,
@@ -189,11 +190,11 @@ class GradientTrainer:
         self,
         model: nn.Module,
         optimizer: str = "sgd",
-        learning_rate: float = 0.01,
-        momentum: float = 0.1,
-        nesterov: bool = True,
+        learning_rate: float = STUDY.learning_rate,
+        momentum: float = STUDY.momentum,
+        nesterov: bool = STUDY.nesterov,
         weight_decay: float = 0.0,
-        clip_norm: float | None = 7.5,
+        clip_norm: float | None = STUDY.clip_norm,
         schedule: PlasticitySchedule | str | None = None,
         module_learning_rates: dict[str, float] | None = None,
         device: str | torch.device = "cpu",

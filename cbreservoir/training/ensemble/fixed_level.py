@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.ensemble.trainer import EnsembleTrainer
 from cbreservoir.training.trainer import resolve_device
 from cbreservoir.utils.checks import check_positive_int
@@ -28,7 +29,7 @@ def train_fixed_level(
     steps: int = 200,
     ensemble: int = 8,
     seed: int = 0,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     test_batches: int = 10,
     device: str | torch.device = "cpu",
     progress: bool = False,
