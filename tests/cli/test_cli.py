@@ -485,8 +485,28 @@ def test_train_through_the_cli_equals_the_experiments_function(capsys, mode):
         assert through_cli["final_train_loss"] == direct["final_train_loss"]
 
 
-def test_train_flags_and_the_experiments_function_share_their_defaults():
+def test_train_flags_config_keys_and_defaults_come_from_the_one_settings_record():
     from cbreservoir.cli.options import TRAIN_OPTIONS
-    from cbreservoir.experiments.train import TRAIN_DEFAULTS
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS, TRAIN_SETTINGS
 
+    assert [option.name for option in TRAIN_OPTIONS] == [setting.name for setting in TRAIN_SETTINGS]
     assert {option.name: option.default for option in TRAIN_OPTIONS} == TRAIN_DEFAULTS
+    assert [option.help for option in TRAIN_OPTIONS] == [setting.help for setting in TRAIN_SETTINGS]
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"n": 2.5}, TypeError, r"^n must be an int in \[1, \d+\]; got 2.5$"),
+        ({"seed": -1}, ValueError, r"^seed must be an int in \[0, \d+\]; got -1$"),
+        ({"learning_rate": "fast"}, TypeError, r"^learning_rate must be a real number > 0.0; got 'fast'$"),
+        ({"noise_state": -0.5}, ValueError, r"^noise_state must be a finite number >= 0.0; got -0.5$"),
+        ({"epochs": 0}, ValueError, r"^epochs must be an int in \[1, \d+\]; got 0$"),
+        ({"bogus": 1}, ValueError, r"expected the parameters \[.*'batch_size'.*\]; got \[.*'bogus'.*\]"),
+    ],
+)
+def test_check_train_applies_the_settings_constraints_to_api_callers(change, error, match):
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS, check_train
+
+    with pytest.raises(error, match=match):
+        check_train({**TRAIN_DEFAULTS, "mode": "fixed_level", **change})
