@@ -54,18 +54,19 @@ def _save(obj: Any, path: str) -> None:
 
 def _run_reproduce(args: argparse.Namespace) -> dict:
     reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
-    from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments, get_profile
+    from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments
 
     options = {"output_dir": args.output_dir, "seeds": args.seeds, **_parallel_options(args)}
     with _usage_errors():
-        profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
         arguments = check_arguments(
             args.task or STUDY_TASKS,
-            profile=profile,
+            profile=args.profile,
+            overrides=_parse_overrides(args.overrides),
             conditions=args.conditions,
-            granule_sizes=list(profile.granule_sizes) if args.scaling else None,
             **{key: value for key, value in options.items() if value is not None},
         )
+        if args.scaling:
+            arguments["granule_sizes"] = list(arguments["profile"].granule_sizes)
     return reproduce(**arguments, keep_checkpoints=args.keep_checkpoints, progress=args.progress)
 
 
