@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import scipy.sparse
 
-from cbreservoir.utils.checks import Series, Targets, as_float_array, check_series
+from cbreservoir.utils.checks import Series, Targets, as_float_array, check_choice, check_series
 
 __all__ = [
     "LOSSES",
@@ -127,8 +127,7 @@ def infer_output_dim(y: object, loss: str) -> int:
     >>> infer_output_dim(np.array([0, 2, 1]), "cross_entropy")
     3
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+    check_choice(loss, "loss", allowed=LOSSES)
     series = _as_target_arrays(y)
     if loss == "mse":
         return 1 if series[0].ndim <= 1 else int(series[0].shape[-1])

@@ -48,6 +48,7 @@ from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import (
     Series,
+    check_choice,
     check_fraction,
     check_positive_int,
     check_real,
@@ -127,8 +128,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.n_granule = check_positive_int(n_granule, "n_granule")
         self.n_purkinje = check_positive_int(n_purkinje, "n_purkinje")
         self.n_out = self.n_purkinje if n_out is None else check_positive_int(n_out, "n_out")
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
+        check_choice(output, "output", allowed=OUTPUTS)
         if granule_degree is not None:
             granule_degree = check_positive_int(granule_degree, "granule_degree")
             if input_dim is not None and granule_degree > input_dim:

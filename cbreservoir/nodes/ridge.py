@@ -59,6 +59,7 @@ from cbreservoir.utils.checks import (
     Series,
     Targets,
     as_float_array,
+    check_choice,
     check_finite,
     check_n_jobs,
     check_positive_int,
@@ -422,8 +423,7 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
     ):
         self.ridge = check_real(ridge, "ridge", minimum=0.0)
         self.fit_bias = bool(fit_bias)
-        if gram_dtype not in GRAM_DTYPES:
-            raise ValueError(f"gram_dtype must be one of {list(GRAM_DTYPES)}; got {gram_dtype!r}")
+        check_choice(gram_dtype, "gram_dtype", allowed=GRAM_DTYPES)
         self.gram_dtype = gram_dtype
         self.name = name
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")

@@ -328,8 +328,7 @@ def make_continual_batch(
         Both tasks' labels of the same sequences (the cued task's head is the one that trains and is
         scored).
     """
-    if task not in MULTITASK_TASKS:
-        raise ValueError(f"task must be one of {list(MULTITASK_TASKS)}, got {task!r}")
+    check_choice(task, "task", allowed=MULTITASK_TASKS)
     x, y = make_switching_batch(n, batch_size=batch_size, seed=seed)
     cue = np.zeros((*x.shape[:2], len(MULTITASK_TASKS)), dtype=np.float32)
     cue[:, :, MULTITASK_TASKS.index(task)] = 1.0
