@@ -19,7 +19,7 @@ def test_continual_batch_carries_bits_cue_and_pulse_and_both_labels():
     assert (x[:, :3, 3] == 1).all() and (x[:, 3:, 3] == 0).all()  # the 3-step pulse
     same_bits, _ = make_continual_batch("dms", 4, batch_size=16, seed=0)
     np.testing.assert_array_equal(same_bits[:, :, 0], x[:, :, 0])  # the cue does not change the draw
-    with pytest.raises(ValueError, match=r"task must be one of \['dms', 'parity'\], got 'mod3'"):
+    with pytest.raises(ValueError, match=r"task must be one of \['dms', 'parity'\]; got 'mod3'"):
         make_continual_batch("mod3", 4, batch_size=4, seed=0)
 
 
