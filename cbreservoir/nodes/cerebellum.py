@@ -49,7 +49,6 @@ from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import (
     Series,
     check_choice,
-    check_fraction,
     check_positive_int,
     check_real,
     check_seed,
@@ -133,8 +132,8 @@ class Cerebellum(ValidatedStepMixin, Node):
             granule_degree = check_positive_int(granule_degree, "granule_degree")
             if input_dim is not None and granule_degree > input_dim:
                 raise ValueError(f"granule_degree={granule_degree} exceeds the {input_dim} inputs")
-        if coding_level is not None and check_fraction(coding_level, "coding_level") == 1.0:
-            raise ValueError(f"coding_level must be in (0, 1); got {coding_level!r}")
+        if coding_level is not None:
+            check_real(coding_level, "coding_level", minimum=0, maximum=1, strict=True, strict_maximum=True)
         if input_gain is not None and output != "input+granule":
             raise ValueError(f"input_gain applies to output='input+granule' only; got output={output!r}")
         self.input_gain = (

@@ -90,9 +90,7 @@ def leak_rate(lr: float | None = None, tau: float | None = None) -> float:
     if lr is not None and tau is not None:
         raise ValueError(f"give the leak as lr or as tau (lr = 1/tau), not both; got lr={lr!r}, tau={tau!r}")
     if tau is not None:
-        if check_real(tau, "tau") < 1.0:
-            raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
-        return 1.0 / float(tau)
+        return 1.0 / check_real(tau, "tau", minimum=1.0)  # so that the leak 1/tau is in (0, 1]
     if lr is None:
         return DEFAULT_LR
     if not 0.0 < check_real(lr, "lr (leak rate)") <= 1.0:

@@ -133,8 +133,7 @@ def mackey_glass(
     ndarray (n_timesteps, 1)
     """
     check_positive_int(n_timesteps, "n_timesteps")
-    if not 0.0 < dt <= 0.1:
-        raise ValueError(f"dt must be in (0, 0.1], got {dt!r}")
+    check_real(dt, "dt", minimum=0.0, maximum=0.1, strict=True)
     delay_steps = round(tau / dt)
     steps_per_sample = round(sampling_step / dt)
     if delay_steps < 1 or not np.isclose(delay_steps * dt, tau):
@@ -208,10 +207,9 @@ def lorenz63(
     """
     check_positive_int(n_timesteps, "n_timesteps")
     check_positive_int(substeps, "substeps")
-    for value, name in ((dt, "dt"), (sigma, "sigma"), (rho, "rho"), (beta, "beta")):
+    for value, name in ((sigma, "sigma"), (rho, "rho"), (beta, "beta")):
         check_real(value, name)
-    if dt <= 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    check_real(dt, "dt", minimum=0.0, strict=True)
     state = np.asarray(x0, dtype=np.float64)
     if state.shape != (3,) or not np.all(np.isfinite(state)):
         raise ValueError(f"x0 must hold 3 finite values, got {x0!r}")

@@ -192,7 +192,7 @@ def test_a_cerebellum_is_restored_through_its_constructors_checks(tmp_path):
     with pytest.raises(ValueError, match=r"W_pc must be a float array of shape \(5, 10\)"):
         load(crafting.write(tmp_path / "shape.cbr", arrays, metadata, header))
     state["n_purkinje"], state["coding_level"] = 4, 2.0
-    with pytest.raises(ValueError, match=r"coding_level must be a finite number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"coding_level must be a finite number in \(0, 1\)"):
         load(crafting.write(tmp_path / "coding.cbr", arrays, metadata, header))
 
 
