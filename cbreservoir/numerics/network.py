@@ -93,9 +93,7 @@ def leak_rate(lr: float | None = None, tau: float | None = None) -> float:
         return 1.0 / check_real(tau, "tau", minimum=1.0)  # so that the leak 1/tau is in (0, 1]
     if lr is None:
         return DEFAULT_LR
-    if not 0.0 < check_real(lr, "lr (leak rate)") <= 1.0:
-        raise ValueError(f"lr (leak rate) must be in (0, 1]; got {lr!r}")
-    return float(lr)
+    return check_real(lr, "lr (leak rate)", minimum=0.0, maximum=1.0, strict=True)
 
 
 def mossy_columns(n_inputs: int, units: int) -> dict[str, slice]:

@@ -44,6 +44,7 @@ __all__ = [
     "as_float_array",
     "channels_last",
     "check_finite",
+    "check_min_length",
     "check_series",
     "check_targets",
     "check_timestep",
@@ -531,3 +532,9 @@ def resolve_input_dim(
     if input_dim is not None and received != input_dim:
         raise ValueError(f"{owner} expects {input_dim} input features; got {received}")
     return received
+
+
+def check_min_length(array: np.ndarray, axis: int, minimum: int, name: str, what: str) -> None:
+    """Raise ``ValueError`` unless ``array.shape[axis] >= minimum`` (``what`` names the axis' items)."""
+    if array.shape[axis] < minimum:
+        raise ValueError(f"{name} needs at least {minimum} {what}, got shape {array.shape}")
