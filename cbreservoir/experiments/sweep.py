@@ -3,11 +3,14 @@
 A sweep is a list of *cells* (JSON-serialisable dicts such as ``{"condition": "cbrnn", "task": "dms",
 "seed": 3}``) and a picklable, top-level run function ``fn(cell) -> dict``. Every cell gets a stable id
 (a hash of its canonical JSON) and every finished run is written atomically to its own file
-``<output_dir>/<cell_id>.json`` (temporary file, ``fsync``, ``os.replace``). Each file carries a
-checksum of its content; a half-written, truncated or edited file fails the check on read and its
-cell runs again. Re-running the same sweep skips the finished cells, so killing the process (even with
-``kill -9``) loses only the runs that were in progress. Results are written by the coordinating process
-as they arrive, so a dask cluster needs no file system shared with the workers.
+``<output_dir>/<cell_id>.json`` (temporary file, ``fsync``, ``os.replace``): a run record, a document of
+the one cbreservoir file format in its text layout (:mod:`cbreservoir.utils.fileformat`, object type
+``"run_record"``, payload ``{"cell_id", "cell", "result"}``) with its sha256 digest; a half-written,
+truncated or edited file fails the check on read and its cell runs again. Records of earlier releases
+(``{"cell_id", "cell", "result", "checksum"}``, format version 3) still read. Re-running the same sweep
+skips the finished cells, so killing the process (even with ``kill -9``) loses only the runs that were in
+progress. Results are written by the coordinating process as they arrive, so a dask cluster needs no file
+system shared with the workers.
 
 Examples
 --------
@@ -46,20 +49,17 @@ import joblib
 from tqdm.auto import tqdm
 
 from cbreservoir.utils.checks import check_choice, check_n_jobs, check_path, check_positive_int
-from cbreservoir.utils.files import (
-    atomic_write_text,
-    canonical_json,
-    content_sha256,
-    directory_lock,
-    read_small_file,
-)
+from cbreservoir.utils.fileformat import migrate, text_document, write_text
+from cbreservoir.utils.files import canonical_json, content_sha256, directory_lock, read_small_file
 
 __all__ = [
     "BACKENDS",
+    "RUN_RECORD",
     "BadResultWarning",
     "canonical_json",
     "cell_id",
     "group_cells",
+    "read_record",
     "read_result",
     "result_path",
     "run_sweep",
@@ -69,7 +69,12 @@ __all__ = [
 BACKENDS = ("loky", "threading", "sequential", "dask")
 """Backends accepted by :func:`run_sweep`."""
 
-_RECORD_KEYS = {"cell_id", "cell", "result", "checksum"}
+#: The object type of run records in the one file format.
+RUN_RECORD = "run_record"
+_RECORD_KEYS = {"cell_id", "cell", "result"}
+#: The fields of a record of earlier releases, and the format version it corresponds to.
+_LEGACY_RECORD_KEYS = {*_RECORD_KEYS, "checksum"}
+_LEGACY_RECORD_VERSION = 3
 
 #: Seconds between two looks of a worker's watchdog at its parent process.
 _WATCHDOG_PERIOD = 0.5
@@ -109,8 +114,9 @@ def _as_json(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
-def _checksum(cell: dict, result: dict) -> str:
-    return content_sha256(_as_json({"cell": cell, "result": result}))
+def _legacy_checksum(cell: Any, result: Any) -> str:
+    """The ``checksum`` of a record of an earlier release."""
+    return content_sha256({"cell": cell, "result": result})
 
 
 def _disagreements(cell: dict, result: dict) -> list[str]:
@@ -119,7 +125,7 @@ def _disagreements(cell: dict, result: dict) -> list[str]:
 
 
 def write_result(output_dir: str | os.PathLike, cell: dict, *, result: dict) -> Path:
-    """Write the result of one run atomically (:func:`cbreservoir.utils.files.atomic_write_text`).
+    """Write the result of one run atomically, as a run record (:mod:`cbreservoir.utils.fileformat`).
 
     Parameters
     ----------
@@ -155,36 +161,78 @@ def write_result(output_dir: str | os.PathLike, cell: dict, *, result: dict) -> 
             f"the result of cell {cell!r:.200} disagrees with it on {differing}: "
             + ", ".join(f"{key}: cell {cell[key]!r} vs result {result[key]!r}" for key in differing)
         )
-    record = {"cell_id": cell_id(cell), "cell": cell, "result": result, "checksum": _checksum(cell, result)}
-    text = json.dumps(record, indent=1, sort_keys=True)
-    return atomic_write_text(directory / f"{record['cell_id']}.json", text)
+    record = {"cell_id": cell_id(cell), "cell": cell, "result": result}
+    path = directory / f"{record['cell_id']}.json"
+    return write_text(path, RUN_RECORD, record)
 
 
 class _BadResult(ValueError):
     """A result file that exists but cannot be trusted (the reason is the message)."""
 
 
+def read_record(path: str | os.PathLike) -> dict:
+    """The run record stored at ``path``, checked: ``{"cell_id", "cell", "result"}``.
+
+    Reads run records and the records of earlier releases alike (the one migration path,
+    :func:`cbreservoir.utils.fileformat.migrate`).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        The file is not a regular file, does not parse, is not a run record, fails its digest, or holds a
+        result that is not a dict or disagrees with its cell on a key they share (the message says which).
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    if not path.is_file():
+        raise ValueError("not a regular file")
+    try:
+        stored = json.loads(read_small_file(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError: ValueError
+        raise ValueError(f"unreadable JSON ({type(error).__name__})") from None
+    record = migrate(RUN_RECORD, *_record(stored))
+    if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
+        raise ValueError(f"not a result record (expected the keys {sorted(_RECORD_KEYS)})")
+    if not isinstance(record["cell"], dict) or not isinstance(record["result"], dict):
+        raise ValueError("its cell and its result must be dicts")
+    differing = _disagreements(record["cell"], record["result"])
+    if differing:
+        raise ValueError(f"its result disagrees with its cell on {differing}")
+    return record
+
+
 def _load_result(path: Path, cell: dict) -> dict | None:
     """The stored result at ``path``; None if there is no file; :class:`_BadResult` if it is bad."""
     if not os.path.lexists(path):
         return None
-    if not path.is_file():
-        raise _BadResult("not a regular file")
     try:
-        record = json.loads(read_small_file(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError: ValueError
-        raise _BadResult(f"unreadable JSON ({type(error).__name__})") from None
-    if not isinstance(record, dict) or set(record) != _RECORD_KEYS:
-        raise _BadResult(f"not a result record (expected the keys {sorted(_RECORD_KEYS)})")
+        record = read_record(path)
+    except ValueError as error:
+        raise _BadResult(str(error)) from None
     if record["cell_id"] != cell_id(cell) or record["cell"] != _as_json(cell):
         raise _BadResult("it records another cell")
-    result = record["result"]
-    if not isinstance(result, dict) or record["checksum"] != _checksum(record["cell"], result):
-        raise _BadResult("its content does not match its checksum")
-    differing = _disagreements(record["cell"], result)
-    if differing:
-        raise _BadResult(f"its result disagrees with its cell on {differing}")
-    return result
+    return record["result"]
+
+
+def _record(stored: Any) -> tuple[int, Any]:
+    """``(format version, payload)`` of a parsed record file: a run record, or one of an earlier release.
+
+    Raises
+    ------
+    ValueError
+        Neither, or its digest (checksum) does not match.
+    """
+    if isinstance(stored, dict) and set(stored) == _LEGACY_RECORD_KEYS:
+        if stored["checksum"] != _legacy_checksum(stored["cell"], stored["result"]):
+            raise ValueError("its content does not match its checksum")
+        return _LEGACY_RECORD_VERSION, {key: stored[key] for key in _RECORD_KEYS}
+    version, document = text_document(stored)
+    if document["object_type"] != RUN_RECORD:
+        raise ValueError(f"not a result record but a {document['object_type']!r:.40}")
+    return version, document["payload"]
 
 
 def read_result(output_dir: str | os.PathLike, cell: dict) -> dict | None:

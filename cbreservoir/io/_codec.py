@@ -1,7 +1,10 @@
 """Objects to and from the payload: a JSON tree whose arrays are references to stored arrays.
 
-:class:`Encoder` refuses, at save time, anything the tables of :mod:`cbreservoir.io._registry` cannot
-describe. :class:`Decoder` builds only what those tables list; every field it reads is checked first,
+:class:`Encoder` and :class:`Decoder` extend the data codec of the one format
+(:class:`~cbreservoir.utils.fileformat.DataEncoder`, :class:`~cbreservoir.utils.fileformat.DataDecoder`:
+JSON values, lists, tuples, dicts, arrays, tensors) with the objects of the tables. :class:`Encoder`
+refuses, at save time, anything the tables of :mod:`cbreservoir.io._registry` cannot describe.
+:class:`Decoder` builds only what those tables list; every field it reads is checked first,
 objects are rebuilt from the fields their class declares (:mod:`cbreservoir.io._declared`), and sizes that
 are not backed by stored bytes (meta tensors, models rebuilt from their config, sparse shapes, weights
 and delay lines still to be drawn) are charged to a byte budget before anything is allocated.
@@ -10,10 +13,8 @@ and delay lines still to be drawn) are charged to a byte budget before anything 
 from __future__ import annotations
 
 import inspect
-import math
 import sys
-from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections import defaultdict
 from types import ModuleType
 from typing import Any
 
@@ -22,22 +23,28 @@ import numpy as np
 from cbreservoir.io._declared import Declared, by_constructor, declared
 from cbreservoir.io._registry import (
     DEFAULT_FACTORIES,
-    array_layout,
     bit_generators,
-    class_path,
     classes,
     functions,
     named_tuples,
     torch_device,
-    torch_dtypes,
 )
 from cbreservoir.io._version_2 import mossy_weight_keys, move_state_columns_last, version_2_model
 from cbreservoir.utils.checks import check_bit_generator_state, check_real
+from cbreservoir.utils.fileformat import (
+    Contents,
+    DataDecoder,
+    DataEncoder,
+    array_layout,
+    class_path,
+    get_field,
+    get_shape,
+    tensor_values,
+    torch_dtype_name,
+    torch_dtypes,
+)
 
-__all__ = ["MAX_NESTING", "Decoder", "Encoder", "is_config_model"]
-
-#: How deeply containers and objects may nest inside a saved object.
-MAX_NESTING = 60
+__all__ = ["Decoder", "Encoder", "is_config_model"]
 
 _SPARSE_FORMATS = ("csr", "csc", "coo")
 
@@ -62,14 +69,10 @@ def is_config_model(obj: Any) -> bool:
     )
 
 
-def _torch_dtype_name(dtype: Any) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
 def _numpy_dtype_of(torch_dtype: Any) -> str:
     """The ``dtype.str`` of the NumPy dtype holding a torch dtype's values ('' if numpy has none)."""
     try:
-        return np.dtype(_torch_dtype_name(torch_dtype)).str
+        return np.dtype(torch_dtype_name(torch_dtype)).str
     except TypeError:
         return ""
 
@@ -77,66 +80,16 @@ def _numpy_dtype_of(torch_dtype: Any) -> str:
 # ---------------------------------------------------------------------------------------------- encoding
 
 
-class Encoder:
-    """Turn an object into a JSON tree, collecting its arrays.
+class Encoder(DataEncoder):
+    """Turn an object into a JSON tree, collecting its arrays: data, and the objects of the tables."""
 
-    Attributes
-    ----------
-    arrays : dict of str to numpy.ndarray
-        The arrays to store, C-contiguous, each in its stored layout (see :func:`array_layout`).
-    table : dict of str to list
-        For each stored array, ``[dtype, shape, fortran]`` of the array it stands for.
-    """
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-        self.table: dict[str, list] = {}
-        self._ids: dict[int, int] = {}
-        self._alive: list[Any] = []  # keeps encoded objects alive so that their ids stay unique
-        self._depth = 0
-
-    def add_array(self, array: np.ndarray, where: str) -> str:
-        try:
-            dtype, stored, extra = array_layout(array.dtype.str)
-        except ValueError as error:
-            raise TypeError(f"cannot save {where}: {error}") from error
-        fortran = array.ndim > 1 and array.flags.f_contiguous and not array.flags.c_contiguous
-        values = np.ascontiguousarray(array)
-        if extra:
-            values = values.reshape(-1).view(stored).reshape(*array.shape, extra)
-        elif array.ndim == 0:
-            values = values.reshape(1)  # safetensors' numpy writer stores 0-d arrays with shape [1]
-        key = f"a{len(self.arrays)}"
-        self.arrays[key] = values
-        self.table[key] = [dtype.str, list(array.shape), fortran]
-        return key
-
-    def encode(self, value: Any, where: str) -> Any:
-        self._depth += 1
-        try:
-            if self._depth > MAX_NESTING:
-                raise TypeError(f"cannot save {where}: nested more than {MAX_NESTING} levels deep")
-            return self._encode(value, where)
-        finally:
-            self._depth -= 1
-
-    def _encode(self, value: Any, where: str) -> Any:
-        if value is None or type(value) in (bool, int, str):
-            return value
-        if type(value) is float:
-            return value if math.isfinite(value) else {"__type__": "float", "value": repr(value)}
-        if type(value) is np.ndarray:
-            return self._memoized(value, where, self._encode_ndarray)
-        if isinstance(value, np.generic):
-            return {"__type__": "npscalar", "key": self.add_array(np.asarray(value), where)}
+    def _encode_other(self, value: Any, where: str) -> Any:
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
             return self._encode_dtype(value, where)
-        if type(value) in (list, tuple, set, frozenset) or class_path(type(value)) in _named_tuple_keys(
-            value
-        ):
+        if type(value) in (set, frozenset) or class_path(type(value)) in _named_tuple_keys(value):
             return self._encode_sequence(value, where)
-        if type(value) in (dict, OrderedDict, defaultdict):
-            return self._encode_dict(value, where)
+        if type(value) is defaultdict:
+            return self._encode_defaultdict(value, where)
         if type(value) is np.random.Generator:
             state = value.bit_generator.state
             return {"__type__": "np_generator", "state": self.encode(state, f"{where}.bit_generator.state")}
@@ -153,10 +106,7 @@ class Encoder:
             return self._memoized(value, where, self._encode_state)
         if inspect.isroutine(value) or isinstance(value, np.ufunc):
             return self._encode_function(value, where)
-        raise TypeError(
-            f"cannot save {where}: objects of type {type(value).__module__}.{type(value).__qualname__} are "
-            "not among the types a cbreservoir file can hold (see docs/save-load.md)"
-        )
+        return super()._encode_other(value, where)
 
     def _encode_dtype(self, value: Any, where: str) -> dict[str, Any]:
         name = np.dtype(value).str
@@ -166,29 +116,13 @@ class Encoder:
             raise TypeError(f"cannot save {where}: {error}") from error
         return {"__type__": "dtype", "name": name, "as_type": isinstance(value, type)}
 
-    def _encode_sequence(self, value: Any, where: str) -> Any:
-        items = [self.encode(item, f"{where}[{index}]") for index, item in enumerate(value)]
-        if type(value) is list:
-            return items
-        if type(value) in (tuple, set, frozenset):
-            return {"__type__": type(value).__name__, "items": items}
-        return {"__type__": "namedtuple", "class": class_path(type(value)), "items": items}
-
-    def _encode_dict(self, value: dict, where: str) -> dict[str, Any]:
-        pairs = [
-            [self.encode(key, f"{where}.keys()"), self.encode(item, f"{where}[{key!r}]")]
-            for key, item in value.items()
-        ]
-        entry = {"__type__": "dict", "ordered": type(value) is OrderedDict, "pairs": pairs}
-        if type(value) is defaultdict:
-            factory = value.default_factory
-            if factory is not None and factory not in DEFAULT_FACTORIES.values():
-                raise TypeError(f"cannot save {where}: a defaultdict whose default factory is {factory!r}")
-            entry["default_factory"] = None if factory is None else factory.__name__
+    def _encode_defaultdict(self, value: defaultdict, where: str) -> dict[str, Any]:
+        entry = self._encode_dict(value, where)
+        factory = value.default_factory
+        if factory is not None and factory not in DEFAULT_FACTORIES.values():
+            raise TypeError(f"cannot save {where}: a defaultdict whose default factory is {factory!r}")
+        entry["default_factory"] = None if factory is None else factory.__name__
         return entry
-
-    def _encode_ndarray(self, value: np.ndarray, where: str) -> dict[str, Any]:
-        return {"__type__": "ndarray", "key": self.add_array(value, where)}
 
     def _encode_sparse(self, value: Any, where: str) -> dict[str, Any]:
         import scipy.sparse
@@ -211,10 +145,8 @@ class Encoder:
         }
 
     def _encode_torch(self, value: Any, where: str, torch: ModuleType) -> dict[str, Any] | None:
-        if type(value) in (torch.Tensor, torch.nn.Parameter):
-            return self._memoized(value, where, self._encode_tensor)
         if isinstance(value, torch.dtype):
-            name = _torch_dtype_name(value)
+            name = torch_dtype_name(value)
             if name not in torch_dtypes():
                 raise TypeError(f"cannot save {where}: torch dtype {value} is not supported")
             return {"__type__": "torch_dtype", "name": name}
@@ -228,23 +160,6 @@ class Encoder:
             return self._memoized(value, where, self._encode_config_model)
         return None
 
-    def _encode_tensor(self, tensor: Any, where: str) -> dict[str, Any]:
-        import torch
-
-        entry = {
-            "__type__": "tensor",
-            "parameter": isinstance(tensor, torch.nn.Parameter),
-            "requires_grad": tensor.requires_grad,
-        }
-        if tensor.is_meta:  # no values: keep shape and dtype
-            return {
-                **entry,
-                "meta": True,
-                "shape": list(tensor.shape),
-                "dtype": _torch_dtype_name(tensor.dtype),
-            }
-        return {**entry, "key": self.add_array(_tensor_values(tensor, where), where)}
-
     def _encode_config_model(self, model: Any, where: str) -> dict[str, Any]:
         parameters = dict(model.named_parameters())
         float_dtypes = {parameter.dtype for parameter in parameters.values() if parameter.is_floating_point()}
@@ -253,12 +168,12 @@ class Encoder:
             "__type__": "torch_model",
             "class": class_path(type(model)),
             "config": self.encode(model.config, f"{where}.config"),
-            "dtype": _torch_dtype_name(float_dtypes.pop()) if len(float_dtypes) == 1 else None,
+            "dtype": torch_dtype_name(float_dtypes.pop()) if len(float_dtypes) == 1 else None,
             "meta": meta,
             "state_dict": {}
             if meta
             else {
-                name: self.add_array(_tensor_values(tensor, f"{where}.{name}"), f"{where}.{name}")
+                name: self.add_array(tensor_values(tensor, f"{where}.{name}"), f"{where}.{name}")
                 for name, tensor in model.state_dict().items()
             },
             "parameters": {name: self._claim(parameter) for name, parameter in parameters.items()},
@@ -307,15 +222,6 @@ class Encoder:
             "state": {name: self.encode(item, f"{where}.{name}") for name, item in state.items()},
         }
 
-    def _memoized(self, value: Any, where: str, encode: Callable[[Any, str], dict]) -> dict[str, Any]:
-        """Encode an object once; later occurrences (shared nodes, graph edges) become references."""
-        if id(value) in self._ids:
-            return {"__type__": "ref", "id": self._ids[id(value)]}
-        self._ids[id(value)] = len(self._ids)
-        self._alive.append(value)
-        return {"id": self._ids[id(value)], **encode(value, where)}
-
-
 def _named_tuple_keys(value: Any) -> dict[str, type] | tuple[()]:
     """The named-tuple table, for tuples only (so that other values never build it)."""
     return named_tuples() if isinstance(value, tuple) and hasattr(type(value), "_fields") else ()
@@ -332,14 +238,6 @@ def _is_attribute_name(name: Any) -> bool:
     return (
         isinstance(name, str) and name.isidentifier() and not (name.startswith("__") and name.endswith("__"))
     )
-
-
-def _tensor_values(tensor: Any, where: str) -> np.ndarray:
-    """A CPU numpy copy of ``tensor``'s values (dtypes numpy lacks, like bfloat16, are refused)."""
-    try:
-        return tensor.detach().cpu().numpy()
-    except TypeError as error:
-        raise TypeError(f"cannot save {where}: {error}") from error
 
 
 def _is_sparse(value: Any) -> bool:
@@ -364,98 +262,43 @@ def _sparse_classes() -> dict[tuple[str, bool], type]:
 # ---------------------------------------------------------------------------------------------- decoding
 
 
-def _get(node: dict, name: str, *kinds: type | None) -> Any:
-    """``node[name]``, checked to be exactly one of the JSON types ``kinds`` (``None`` for null)."""
-    if name not in node:
-        raise ValueError(f"a {node.get('__type__')!r} entry has no {name!r} field")
-    value = node[name]
-    if not any(value is None if kind is None else type(value) is kind for kind in kinds):
-        names = ["null" if kind is None else kind.__name__ for kind in kinds]
-        raise ValueError(
-            f"the {name!r} field of a {node.get('__type__')!r} entry must be {' or '.join(names)}, "
-            f"got {value!r:.80}"
-        )
-    return value
-
-
-def _shape(value: Any, what: str) -> tuple[int, ...]:
-    if type(value) is not list or not all(type(size) is int and size >= 0 for size in value):
-        raise ValueError(f"{what} must be a list of non-negative integers, got {value!r:.80}")
-    return tuple(value)
-
-
-class Decoder:
-    """Rebuild an object from the JSON tree written by :class:`Encoder`.
+class Decoder(DataDecoder):
+    """Rebuild an object from the JSON tree written by :class:`Encoder`: data, and the objects of the tables.
 
     Parameters
     ----------
-    array : callable
-        ``array(key)`` returns the stored array ``key`` as the array it stands for (checked dtype and shape).
-    declared : dict of str to tuple
-        For each stored array, ``(dtype, shape)`` of the array it stands for (from the checked table).
-    spend : callable
-        ``spend(nbytes, what)`` charges an allocation that no stored bytes back (meta tensors, models
-        rebuilt from their config, index arrays of sparse conversions) to the loading budget; it raises
-        ``ValueError`` before anything is allocated when the budget is spent.
-    format_version : int
-        The file's format version; a version 2 file is converted as it loads
-        (:mod:`cbreservoir.io._version_2`), and :meth:`finish` completes the conversion once the whole
-        payload is decoded.
+    contents : cbreservoir.utils.fileformat.Contents
+        The file read and checked: its arrays, their declared dtypes and shapes, the loading budget
+        (charged, before anything is allocated, for sizes that no stored bytes back: meta tensors, models
+        rebuilt from their config, index arrays of sparse conversions) and its format version. A version 2
+        file is converted as it loads (:mod:`cbreservoir.io._version_2`), and :meth:`finish` completes the
+        conversion once the whole payload is decoded.
     """
 
-    def __init__(
-        self,
-        array: Callable[[str], np.ndarray],
-        declared: dict[str, tuple[str, tuple[int, ...]]],
-        spend: Callable[[int, str], None],
-        *,
-        format_version: int = 3,
-    ) -> None:
-        self._array = array
-        self._declared = declared
-        self._spend = spend
-        self._format_version = format_version
-        self._objects: dict[int, Any] = {}
-        self._used: set[str] = set()
+    def __init__(self, contents: Contents) -> None:
+        super().__init__(contents)
+        self._format_version = contents.version
         #: version 2 models whose mossy-fibre weights still read [h ; x]: (model, their state-dict keys)
         self._state_first: list[tuple[Any, list[str]]] = []
         #: version 2 objects that may hold such weights or their optimizer state (optimizers, ensembles)
         self._holders: list[Any] = []
-        self._decoders: dict[str, Callable[[dict], Any]] = {
-            "float": self._decode_float,
-            "ndarray": self._decode_ndarray,
-            "npscalar": self._decode_npscalar,
-            "dtype": self._decode_dtype,
-            "tuple": self._decode_tuple,
-            "set": self._decode_set,
-            "frozenset": self._decode_frozenset,
-            "namedtuple": self._decode_namedtuple,
-            "dict": self._decode_dict,
-            "np_generator": self._decode_np_generator,
-            "np_randomstate": self._decode_np_randomstate,
-            "sparse": self._decode_sparse,
-            "tensor": self._decode_tensor,
-            "torch_dtype": self._decode_torch_dtype,
-            "torch_size": self._decode_torch_size,
-            "torch_device": self._decode_torch_device,
-            "torch_generator": self._decode_torch_generator,
-            "function": self._decode_function,
-            "ref": self._decode_ref,
-            "object": self._decode_object,
-            "torch_model": self._decode_torch_model,
-        }
-
-    def decode(self, node: Any) -> Any:
-        if node is None or type(node) in (bool, int, float, str):
-            return node
-        if type(node) is list:
-            return [self.decode(item) for item in node]
-        if type(node) is not dict:
-            raise ValueError(f"unexpected payload entry {node!r:.80}")
-        kind = _get(node, "__type__", str)
-        if kind not in self._decoders:
-            raise ValueError(f"unknown entry type {kind!r} in the payload (known: {sorted(self._decoders)})")
-        return self._decoders[kind](node)
+        self._decoders.update(
+            {
+                "dtype": self._decode_dtype,
+                "set": self._decode_set,
+                "frozenset": self._decode_frozenset,
+                "namedtuple": self._decode_namedtuple,
+                "np_generator": self._decode_np_generator,
+                "np_randomstate": self._decode_np_randomstate,
+                "sparse": self._decode_sparse,
+                "torch_size": self._decode_torch_size,
+                "torch_device": self._decode_torch_device,
+                "torch_generator": self._decode_torch_generator,
+                "function": self._decode_function,
+                "object": self._decode_object,
+                "torch_model": self._decode_torch_model,
+            }
+        )
 
     def finish(self) -> None:
         """Complete a version 2 file's conversion after the whole payload is decoded.
@@ -464,49 +307,9 @@ class Decoder:
         """
         move_state_columns_last(self._state_first, self._holders)
 
-    def _register(self, node: dict, value: Any) -> None:
-        """Remember an object under its ``id``: later ``ref`` entries resolve to this very object."""
-        identifier = _get(node, "id", int)
-        if identifier in self._objects:
-            raise ValueError(f"the id {identifier} is used by two payload entries")
-        self._objects[identifier] = value
-
-    def _stored(self, node: dict, field: str = "key") -> np.ndarray:
-        """The stored array named by ``node[field]``; each is built once (sharing goes through ``ref``)."""
-        key = _get(node, field, str)
-        if key not in self._declared:
-            raise ValueError(f"the payload refers to the array {key!r}, which the file does not hold")
-        if key in self._used:
-            raise ValueError(f"the payload refers to the array {key!r} twice (a shared array is a 'ref')")
-        self._used.add(key)
-        return self._array(key)
-
-    def _decode_float(self, node: dict) -> float:
-        value = _get(node, "value", str)
-        if value not in ("nan", "inf", "-inf"):
-            raise ValueError(f"a 'float' entry holds 'nan', 'inf' or '-inf', got {value!r:.80}")
-        return float(value)
-
-    def _decode_ndarray(self, node: dict) -> np.ndarray:
-        array = self._stored(node)
-        self._register(node, array)
-        return array
-
-    def _decode_npscalar(self, node: dict) -> np.generic:
-        array = self._stored(node)
-        if array.ndim != 0:
-            raise ValueError(f"a NumPy scalar must be stored as a 0-d array, got shape {array.shape}")
-        return array[()]
-
     def _decode_dtype(self, node: dict) -> Any:
-        dtype = array_layout(_get(node, "name", str))[0]
-        return dtype.type if _get(node, "as_type", bool) else dtype
-
-    def _items(self, node: dict) -> list:
-        return [self.decode(item) for item in _get(node, "items", list)]
-
-    def _decode_tuple(self, node: dict) -> tuple:
-        return tuple(self._items(node))
+        dtype = array_layout(get_field(node, "name", str))[0]
+        return dtype.type if get_field(node, "as_type", bool) else dtype
 
     def _decode_set(self, node: dict) -> set:
         return set(self._items(node))
@@ -515,7 +318,7 @@ class Decoder:
         return frozenset(self._items(node))
 
     def _decode_namedtuple(self, node: dict) -> tuple:
-        name = _get(node, "class", str)
+        name = get_field(node, "class", str)
         if name not in named_tuples():
             raise ValueError(f"unknown named tuple {name!r} (known: {sorted(named_tuples())})")
         cls = named_tuples()[name]
@@ -525,36 +328,32 @@ class Decoder:
         return cls(*items)
 
     def _decode_dict(self, node: dict) -> dict:
-        pairs = _get(node, "pairs", list)
-        if not all(type(pair) is list and len(pair) == 2 for pair in pairs):
-            raise ValueError("the 'pairs' of a 'dict' entry must be [key, value] lists")
-        items = [(self.decode(key), self.decode(value)) for key, value in pairs]
-        if "default_factory" in node:
-            factory = _get(node, "default_factory", str, None)
-            if factory is not None and factory not in DEFAULT_FACTORIES:
-                raise ValueError(
-                    f"unknown defaultdict factory {factory!r} (known: {sorted(DEFAULT_FACTORIES)})"
-                )
-            return defaultdict(None if factory is None else DEFAULT_FACTORIES[factory], items)
-        return OrderedDict(items) if _get(node, "ordered", bool) else dict(items)
+        if "default_factory" not in node:
+            return super()._decode_dict(node)
+        items = self._pairs(node)
+        factory = get_field(node, "default_factory", str, None)
+        if factory is not None and factory not in DEFAULT_FACTORIES:
+            raise ValueError(f"unknown defaultdict factory {factory!r} (known: {sorted(DEFAULT_FACTORIES)})")
+        return defaultdict(None if factory is None else DEFAULT_FACTORIES[factory], items)
 
     def _decode_np_generator(self, node: dict) -> np.random.Generator:
-        state = check_bit_generator_state(self.decode(_get(node, "state", dict)), "a NumPy generator's state")
+        state = self.decode(get_field(node, "state", dict))
+        state = check_bit_generator_state(state, "a NumPy generator's state")
         bit_generator = bit_generators()[state["bit_generator"]]()
         bit_generator.state = state
         return np.random.Generator(bit_generator)
 
     def _decode_np_randomstate(self, node: dict) -> np.random.RandomState:
-        state = self.decode(_get(node, "state", dict))
+        state = self.decode(get_field(node, "state", dict))
         random_state = np.random.RandomState()
         random_state.set_state(check_bit_generator_state(state, "a RandomState's state", legacy=True))
         return random_state
 
     def _decode_sparse(self, node: dict) -> Any:
-        form = _get(node, "format", str)
+        form = get_field(node, "format", str)
         if form not in _SPARSE_FORMATS:
             raise ValueError(f"sparse format must be one of {list(_SPARSE_FORMATS)}, got {form!r:.80}")
-        shape = _shape(_get(node, "shape", list), "a sparse shape")
+        shape = get_shape(get_field(node, "shape", list), "a sparse shape")
         if len(shape) != 2:
             raise ValueError(f"a sparse shape has 2 sizes, got {shape}")
         # csr/csc/coo conversions allocate index arrays as long as the shape: bound them first
@@ -565,7 +364,7 @@ class Decoder:
             parts[name].dtype.kind not in "iu" for name in names[1:]
         ):
             raise ValueError("a sparse matrix's parts must be 1-d arrays, with integer indices")
-        cls = _sparse_classes()[form, _get(node, "matrix", bool)]
+        cls = _sparse_classes()[form, get_field(node, "matrix", bool)]
         if form == "coo":
             row, col = parts["row"], parts["col"]
             if not len(row) == len(col) == len(parts["data"]):
@@ -585,37 +384,13 @@ class Decoder:
         matrix.check_format(full_check=True)
         return matrix
 
-    def _decode_tensor(self, node: dict) -> Any:
-        import torch
-
-        if "meta" in node and _get(node, "meta", bool):
-            shape = _shape(_get(node, "shape", list), "a tensor shape")
-            dtype = self._decode_torch_dtype({"__type__": "tensor", "name": _get(node, "dtype", str)})
-            self._spend(math.prod(shape) * dtype.itemsize, f"a meta tensor of shape {list(shape)}")
-            tensor = torch.empty(shape, dtype=dtype, device="meta")
-        else:
-            tensor = torch.from_numpy(self._stored(node))
-        requires_grad = _get(node, "requires_grad", bool)
-        if _get(node, "parameter", bool):
-            tensor = torch.nn.Parameter(tensor, requires_grad=requires_grad)
-        else:
-            tensor.requires_grad_(requires_grad)
-        self._register(node, tensor)
-        return tensor
-
-    def _decode_torch_dtype(self, node: dict) -> Any:
-        name = _get(node, "name", str)
-        if name not in torch_dtypes():
-            raise ValueError(f"unknown torch dtype {name!r:.80} (known: {sorted(torch_dtypes())})")
-        return torch_dtypes()[name]
-
     def _decode_torch_size(self, node: dict) -> Any:
         import torch
 
-        return torch.Size(_shape(_get(node, "items", list), "a torch.Size"))
+        return torch.Size(get_shape(get_field(node, "items", list), "a torch.Size"))
 
     def _decode_torch_device(self, node: dict) -> Any:
-        return torch_device(_get(node, "name", str))
+        return torch_device(get_field(node, "name", str))
 
     def _decode_torch_generator(self, node: dict) -> Any:
         import torch
@@ -625,16 +400,10 @@ class Decoder:
         return generator
 
     def _decode_function(self, node: dict) -> Any:
-        path = _get(node, "path", str)
+        path = get_field(node, "path", str)
         if path not in functions():
             raise ValueError(f"refusing to load the function {path!r:.120}: not one of {sorted(functions())}")
         return functions()[path]
-
-    def _decode_ref(self, node: dict) -> Any:
-        identifier = _get(node, "id", int)
-        if identifier not in self._objects:
-            raise ValueError(f"a 'ref' entry refers to id {identifier}, which no earlier entry has")
-        return self._objects[identifier]
 
     def _decode_object(self, node: dict) -> Any:
         """An object of the class table, rebuilt from exactly the fields its class declares.
@@ -645,14 +414,14 @@ class Decoder:
         (:mod:`cbreservoir.io._declared`). The object is registered only once it is complete, so no entry
         inside its own state can refer to it.
         """
-        name = _get(node, "class", str)
+        name = get_field(node, "class", str)
         if name not in classes():
             raise ValueError(
                 f"refusing to load an object of class {name!r:.120}: not one of the classes a cbreservoir "
                 "file can hold (see docs/save-load.md)"
             )
         cls = classes()[name]
-        state = _get(node, "state", dict)
+        state = get_field(node, "state", dict)
         declaration = _declaration(cls, state)
         unknown = sorted(set(state) - set(declaration.fields), key=str)
         missing = sorted(set(declaration.fields) - declaration.optional - set(state))
@@ -686,20 +455,20 @@ class Decoder:
 
         from cbreservoir.models import build_model
 
-        name = _get(node, "class", str)
-        config = self.decode(_get(node, "config", dict))
+        name = get_field(node, "class", str)
+        config = self.decode(get_field(node, "config", dict))
         if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
             raise ValueError(f"the config of a {name} must be a dict with string keys")
         if self._format_version < 3:
             config, node = version_2_model(config, node)
-        dtype_name = _get(node, "dtype", str, None)
+        dtype_name = get_field(node, "dtype", str, None)
         if dtype_name is not None and dtype_name not in _MODEL_DTYPES:
             raise ValueError(
                 f"the dtype of a {name} must be one of {list(_MODEL_DTYPES)}, got {dtype_name!r:.40}"
             )
         dtype = None if dtype_name is None else self._decode_torch_dtype({"name": dtype_name})
-        meta = _get(node, "meta", bool)
-        state_dict = _get(node, "state_dict", dict)
+        meta = get_field(node, "meta", bool)
+        state_dict = get_field(node, "state_dict", dict)
         with torch.device("meta"):  # shapes only: nothing is allocated for a config of any size
             model = build_model(**config)
         if class_path(type(model)) != name:
@@ -734,7 +503,7 @@ class Decoder:
                 f"unexpected keys {extra}"
             )
         for key, tensor in expected.items():
-            array_key = _get(state_dict, key, str)
+            array_key = get_field(state_dict, key, str)
             if array_key not in self._declared:
                 raise ValueError(
                     f"the payload refers to the array {array_key!r}, which the file does not hold"
@@ -749,7 +518,7 @@ class Decoder:
     def _restore_model_details(self, model: Any, node: dict) -> None:
         """Shared parameter objects, frozen parameters, train/eval mode and the cerebellum switch."""
         own = dict(model.named_parameters())
-        for key, claim in _get(node, "parameters", dict).items():
+        for key, claim in get_field(node, "parameters", dict).items():
             if not (type(claim) is list and len(claim) == 2 and claim[0] in ("own", "shared")):
                 raise ValueError(
                     f"parameter {key!r}: expected ['own', id] or ['shared', id], got {claim!r:.80}"
@@ -772,11 +541,11 @@ class Decoder:
                 )
             module_name, _, leaf = key.rpartition(".")
             setattr(model.get_submodule(module_name), leaf, shared)
-        frozen = _get(node, "frozen", list)
+        frozen = get_field(node, "frozen", list)
         for key, parameter in model.named_parameters():
             parameter.requires_grad_(key not in frozen)
-        model.train(_get(node, "training", bool))
-        enabled = _get(node, "cerebellum_enabled", bool, None)
+        model.train(get_field(node, "training", bool))
+        enabled = get_field(node, "cerebellum_enabled", bool, None)
         if enabled is not None:
             model.cerebellum_enabled = enabled
 

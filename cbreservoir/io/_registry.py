@@ -1,4 +1,4 @@
-"""The fixed tables of what a cbreservoir file can hold: classes, named tuples, functions, dtypes.
+"""The fixed tables of what a cbreservoir file can hold: classes, named tuples, functions, generators.
 
 A name read from a file only ever selects an entry of these tables; nothing is imported or looked up by
 a name from a file. The tables are built from the objects themselves (a class's key is its
@@ -14,38 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from cbreservoir.utils.fileformat import class_path
+
 __all__ = [
-    "ARRAY_DTYPES",
     "DEFAULT_FACTORIES",
-    "array_layout",
     "bit_generators",
-    "class_path",
     "classes",
     "function_path",
     "functions",
     "named_tuples",
     "torch_device",
-    "torch_dtypes",
 ]
-
-#: NumPy dtypes of arrays, as ``dtype.str``, stored as they are (safetensors dtype names).
-ARRAY_DTYPES: dict[str, str] = {
-    "|b1": "BOOL",
-    "|i1": "I8",
-    "|u1": "U8",
-    "<i2": "I16",
-    "<u2": "U16",
-    "<i4": "I32",
-    "<u4": "U32",
-    "<i8": "I64",
-    "<u8": "U64",
-    "<f2": "F16",
-    "<f4": "F32",
-    "<f8": "F64",
-}
-#: NumPy dtypes stored as a view with one more, trailing axis: complex as (real, imag), text as characters.
-_VIEWED = {"<c8": ("<f4", 2), "<c16": ("<f8", 2)}
-_TEXT = re.compile(r"(<U|\|S)([1-9][0-9]{0,5})")
 
 #: Default factories a saved ``defaultdict`` may have, by name.
 DEFAULT_FACTORIES: dict[str, type] = {factory.__name__: factory for factory in (dict, list, set, int, float)}
@@ -53,44 +32,9 @@ DEFAULT_FACTORIES: dict[str, type] = {factory.__name__: factory for factory in (
 _DEVICE = re.compile(r"(cpu|cuda|mps|meta)(:[0-9]{1,3})?")
 
 
-def class_path(cls: type) -> str:
-    """``module:qualname`` of ``cls``: the key of a class in the tables and in the header."""
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def function_path(function: Any) -> str:
     """``module:name`` of a module-level function."""
     return f"{function.__module__}:{function.__name__}"
-
-
-def array_layout(dtype: str) -> tuple[np.dtype, str, int]:
-    """How an array of NumPy dtype ``dtype`` (a ``dtype.str``) is stored.
-
-    Returns
-    -------
-    tuple
-        ``(dtype, stored, extra)``: the array's dtype, the stored NumPy dtype (a key of
-        :data:`ARRAY_DTYPES`) and the length of the extra trailing axis of the stored view (0: none).
-
-    Raises
-    ------
-    ValueError
-        If ``dtype`` is not one of the supported dtypes (bool, integers, floats, complex, fixed-width text).
-    """
-    if not isinstance(dtype, str):
-        raise ValueError(f"an array dtype must be a string such as '<f8', got {dtype!r}")
-    if dtype in ARRAY_DTYPES:
-        return np.dtype(dtype), dtype, 0
-    if dtype in _VIEWED:
-        stored, extra = _VIEWED[dtype]
-        return np.dtype(dtype), stored, extra
-    match = _TEXT.fullmatch(dtype)
-    if match is None:
-        raise ValueError(
-            f"unsupported array dtype {dtype!r} "
-            f"(expected one of {[*ARRAY_DTYPES, *_VIEWED]}, '<U<n>' or '|S<n>')"
-        )
-    return np.dtype(dtype), "<u4" if match[1] == "<U" else "|u1", int(match[2])
 
 
 @cache
@@ -208,28 +152,6 @@ def bit_generators() -> dict[str, type]:
     """NumPy's bit generators, by class name (the ``"bit_generator"`` field of a generator's state)."""
     listed = (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)
     return {cls.__name__: cls for cls in listed}
-
-
-@cache
-def torch_dtypes() -> dict[str, Any]:
-    """torch dtypes, by name without the ``torch.`` prefix."""
-    import torch
-
-    listed = (
-        torch.bool,
-        torch.uint8,
-        torch.int8,
-        torch.int16,
-        torch.int32,
-        torch.int64,
-        torch.float16,
-        torch.bfloat16,
-        torch.float32,
-        torch.float64,
-        torch.complex64,
-        torch.complex128,
-    )
-    return {str(dtype).removeprefix("torch."): dtype for dtype in listed}
 
 
 def torch_device(name: Any) -> Any:

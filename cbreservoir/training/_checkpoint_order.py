@@ -1,14 +1,23 @@
-"""Curriculum checkpoints of format 3 in format 4: mossy-fibre weight columns ``[h ; x]`` -> ``[x ; h]``.
+"""Curriculum checkpoints of earlier releases: the legacy reader and the converter of the one migration path.
 
-Format 3 models read ``[h_{t−1} ; x_t]``; format 4 models read ``[x_t ; h_{t−1}]``
-(:data:`cbreservoir.numerics.network.MOSSY_ORDER`). Every GradientTrainer state inside a checkpoint's
-trainer state (a solo trainer, a feedforward learner's core trainer) gets the H state columns of its
-mossy-fibre weights moved last, and so do those parameters' optimizer state tensors (momentum, Adam's
-moments), so the run continues exactly as it would have.
+Before format version 4 (:data:`cbreservoir.utils.fileformat.VERSIONS`) a checkpoint was a
+``torch.save`` file whose ``"format"`` field said its version (3: models reading ``[h ; x]``, format
+version 2; 4: ``[x ; h]``, format version 3) and whose ``"sha256"`` field held
+:func:`~cbreservoir.utils.files.content_sha256` of the rest. :func:`read_legacy_checkpoint` reads one
+(``weights_only=True``: data only) and checks that digest; :func:`cbreservoir.utils.fileformat.migrate`
+then brings it to the current version.
+
+The converter from format version 2 (registered for the object type :data:`CHECKPOINT`): format 2
+models read ``[h_{t−1} ; x_t]``; later ones read ``[x_t ; h_{t−1}]``
+(:data:`cbreservoir.numerics.network.MOSSY_ORDER`).
+Every GradientTrainer state inside a checkpoint's trainer state (a solo trainer, a feedforward learner's
+core trainer) gets the H state columns of its mossy-fibre weights moved last, and so do those parameters'
+optimizer state tensors (momentum, Adam's moments), so the run continues exactly as it would have.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +25,15 @@ import torch
 
 from cbreservoir.numerics.modules import state_columns_last
 from cbreservoir.numerics.network import MOSSY_WEIGHT_KEYS
+from cbreservoir.utils.fileformat import register_migration
+from cbreservoir.utils.files import content_sha256
+
+__all__ = ["CHECKPOINT", "mossy_inputs_first", "read_legacy_checkpoint"]
+
+#: The object type of curriculum checkpoints in the one file format.
+CHECKPOINT = "checkpoint"
+#: The ``"format"`` field of a ``torch.save`` checkpoint, and the format version it corresponds to.
+_LEGACY_VERSIONS = {3: 2, 4: 3}
 
 #: RecurrentAuxRNN's input layer under its module's name before ``auxiliary`` (renamed here, so that the
 #: model's load hook, which also reorders the columns of such old keys, does not run on converted ones).
@@ -72,3 +90,41 @@ def _trainer_state(model: Mapping[str, Any], optimizer: Mapping[str, Any]) -> di
             for name, value in entry.items()
         }
     return {"model": model, "optimizer": {**optimizer, "state": states}}
+
+
+def _converted_from_version_2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "trainer": mossy_inputs_first(payload["trainer"])}
+
+
+register_migration(CHECKPOINT, 2, _converted_from_version_2)
+
+
+def read_legacy_checkpoint(path: str | os.PathLike[str]) -> tuple[int, dict[str, Any]]:
+    """``(format version, payload)`` of a ``torch.save`` checkpoint, its digest checked.
+
+    Raises
+    ------
+    ValueError
+        The file is unreadable, not a checkpoint of format 3 or 4 (a format 2 one is refused with advice),
+        or its content does not match its digest.
+    """
+    try:
+        payload = torch.load(path, weights_only=True)
+    except Exception as error:  # torch's zip and unpickling readers fail in many ways on damaged bytes
+        raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupted?): {error!r}") from error
+    stored = payload.pop("sha256", None) if isinstance(payload, dict) else None
+    old = payload.get("format") if stored is not None else None
+    if type(old) is int and old < min(_LEGACY_VERSIONS):
+        raise ValueError(
+            f"{path} is a curriculum checkpoint of the older format {old}, which does not record the run's "
+            "settings (later ones do); delete its directory to start the run over"
+        )
+    if stored is None or type(old) is not int or old not in _LEGACY_VERSIONS:
+        raise ValueError(f"{path} is not a curriculum checkpoint")
+    try:
+        digest = content_sha256(payload)
+    except (TypeError, ValueError) as error:  # content that no checkpoint writer produces
+        raise ValueError(f"checkpoint {path} holds content of unexpected types: {error}") from error
+    if stored != digest:
+        raise ValueError(f"checkpoint {path} is corrupted: its content does not match its sha256 digest")
+    return _LEGACY_VERSIONS[old], {key: value for key, value in payload.items() if key != "format"}

@@ -14,12 +14,14 @@ All data come from one ``numpy.random.Generator`` seeded with ``seed``. With a `
 the trainer state, the history and the data generator's state are written atomically after every
 epoch (``last.pt``) and after every solved level (``level_NNN.pt``, the weights that passed N);
 :meth:`CurriculumTrainer.run` resumes from ``last.pt``, so an interrupted run continues exactly as an
-uninterrupted one would (``torch.save`` files written atomically by :mod:`cbreservoir.utils.files`, read
-back with ``weights_only=True``; the directory is locked while a run runs). Every checkpoint carries a
-sha256 digest of its content (:func:`cbreservoir.utils.files.content_sha256`): a truncated or damaged file is
-refused with a ``ValueError`` instead of resuming from wrong weights. Every checkpoint also records the
-settings of its run (the curriculum's, the caller's ``settings`` and the trainer's signature): a resume
-with any other value is refused, listing each difference (``old -> new``).
+uninterrupted one would (the directory is locked while a run runs). A checkpoint is a document of the one
+cbreservoir file format (:mod:`cbreservoir.utils.fileformat`, object type ``"checkpoint"``): its sha256
+digest refuses a truncated or damaged file with a ``ValueError`` instead of resuming from wrong weights,
+and reading it decodes data only (JSON values, dicts, tuples, tensors). Checkpoints of earlier releases
+(``torch.save`` files of formats 3 and 4, read with ``weights_only=True``) still load, converted by the
+format's one migration path. Every checkpoint also records the settings of its run (the curriculum's, the
+caller's ``settings`` and the trainer's signature): a resume with any other value is refused, listing each
+difference (``old -> new``).
 
 Examples
 --------
@@ -35,7 +37,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import time
@@ -57,7 +58,7 @@ from cbreservoir.tasks.sequence import (
     make_task_batch,
     switching_plan,
 )
-from cbreservoir.training._checkpoint_order import mossy_inputs_first
+from cbreservoir.training._checkpoint_order import CHECKPOINT, read_legacy_checkpoint
 from cbreservoir.utils.checks import (
     MAX_COUNT,
     Choice,
@@ -70,14 +71,13 @@ from cbreservoir.utils.checks import (
     check_real,
     check_resume_settings,
 )
-from cbreservoir.utils.files import atomic_writer, canonical_json, content_sha256, directory_lock
+from cbreservoir.utils.fileformat import migrate, read_data, write_data
+from cbreservoir.utils.files import canonical_json, directory_lock
 
 LAST_CHECKPOINT = "last.pt"
-#: Format 4: the models' cerebellum reads ``[x_t ; h_{t−1}]``; format 3 checkpoints (``[h ; x]``) are
-#: converted as they load (:func:`~cbreservoir.training._checkpoint_order.mossy_inputs_first`).
-_CHECKPOINT_FORMAT = 4
-_CONVERTED_FORMAT = 3
-_DIGEST_KEY = "sha256"
+#: The fields of a checkpoint's payload.
+CHECKPOINT_FIELDS = ("config", "settings", "level", "history", "data_rng", "trainer")
+_ZIP_MAGIC = b"PK\x03\x04"
 
 Batch = tuple[np.ndarray, np.ndarray | tuple[np.ndarray, ...]]
 #: A trainer call asked for by :meth:`CurriculumTrainer.epoch_steps`: ``(method name, arguments)``.
@@ -273,16 +273,20 @@ def _check_progress(
         )
 
 
-def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """Write ``payload`` with its :func:`~cbreservoir.utils.files.content_sha256` digest, atomically.
+def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a checkpoint's ``payload`` atomically, as a document of the one file format.
 
     Serialised in memory first, so that a full disk is the ``OSError`` of the write ("No space left on
-    device"), not torch's zip writer's ``RuntimeError`` ("unexpected pos").
+    device"), never half a file.
+
+    Parameters
+    ----------
+    payload : mapping
+        :data:`CHECKPOINT_FIELDS`: JSON values, dicts, lists, tuples and tensors.
+    path : str or Path
+        The file (its directory must exist).
     """
-    buffer = io.BytesIO()
-    torch.save({**payload, _DIGEST_KEY: content_sha256(payload)}, buffer)
-    with atomic_writer(path) as stream:
-        stream.write(buffer.getbuffer())
+    write_data(path, CHECKPOINT, dict(payload))
 
 
 def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -333,48 +337,40 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     Parameters
     ----------
     path : str or Path
-        ``last.pt`` or ``level_NNN.pt``.
+        ``last.pt`` or ``level_NNN.pt``: a document of the one file format, or a ``torch.save`` checkpoint
+        of an earlier release (formats 3 and 4), read with ``weights_only=True`` and its digest checked.
 
     Returns
     -------
     dict
-        ``format``, ``config`` (the curriculum's settings), ``settings`` (the run's other settings, as
-        given to :class:`CurriculumTrainer`), ``level``, ``history``, ``data_rng``, ``trainer`` (the
-        trainer's state dict).
+        ``config`` (the curriculum's settings), ``settings`` (the run's other settings, as given to
+        :class:`CurriculumTrainer`), ``level``, ``history``, ``data_rng``, ``trainer`` (the trainer's state
+        dict), in the current format version: a checkpoint whose models read ``[h ; x]`` (format 3) is
+        converted (:mod:`cbreservoir.training._checkpoint_order`).
 
     Raises
     ------
+    FileNotFoundError
+        ``path`` does not exist.
     ValueError
         If the file cannot be read (truncated, not a checkpoint), was written by a format older than 3,
-        or its content does not match its digest. (Format 3 checkpoints, whose models read ``[h ; x]``,
-        load converted to format 4.) (The digest detects corruption, not forgery.)
+        its content does not match its digest, or it cannot be converted. (The digest detects corruption,
+        not forgery.)
     """
-    try:
-        payload = torch.load(path, weights_only=True)
-    except Exception as error:  # torch's zip and unpickling readers fail in many ways on damaged bytes
-        raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupted?): {error!r}") from error
-    stored = payload.pop(_DIGEST_KEY, None) if isinstance(payload, dict) else None
-    version = payload.get("format") if stored is not None else None
-    if isinstance(version, int) and version < _CONVERTED_FORMAT:
-        raise ValueError(
-            f"{path} is a curriculum checkpoint of the older format {version}, which does not record the "
-            f"run's settings (format {_CHECKPOINT_FORMAT} does); delete its directory to start the run over"
-        )
-    if stored is None or payload.get("format") not in (_CONVERTED_FORMAT, _CHECKPOINT_FORMAT):
-        raise ValueError(f"{path} is not a curriculum checkpoint of format {_CHECKPOINT_FORMAT}")
-    try:
-        digest = content_sha256(payload)
-    except (TypeError, ValueError) as error:  # content that no checkpoint writer produces
-        raise ValueError(f"checkpoint {path} holds content of unexpected types: {error}") from error
-    if stored != digest:
-        raise ValueError(f"checkpoint {path} is corrupted: its content does not match its sha256 digest")
-    if version == _CONVERTED_FORMAT:
+    with open(path, "rb") as stream:
+        legacy = stream.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC  # torch.save's zip: before format version 4
+    if not legacy:
         try:
-            trainer = mossy_inputs_first(payload.get("trainer"))
-        except (TypeError, KeyError, ValueError, IndexError, AttributeError) as error:
-            raise ValueError(f"checkpoint {path} (format {version}) cannot be converted: {error}") from error
-        payload = {**payload, "format": _CHECKPOINT_FORMAT, "trainer": trainer}
-    return payload
+            return read_data(path, CHECKPOINT)
+        except ValueError as error:
+            raise ValueError(f"checkpoint {error}") from error
+    version, payload = read_legacy_checkpoint(path)
+    try:
+        return migrate(CHECKPOINT, version, payload)
+    except (TypeError, KeyError, ValueError, IndexError, AttributeError) as error:
+        raise ValueError(
+            f"checkpoint {path} (format version {version}) cannot be converted: {error}"
+        ) from error
 
 
 #: The attributes of a saved :class:`CurriculumTrainer` (all but ``checkpoint_dir``).
@@ -615,7 +611,6 @@ class CurriculumTrainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def _checkpoint(self) -> dict[str, Any]:
         return {
-            "format": _CHECKPOINT_FORMAT,
             "config": self._config(),
             "settings": self.settings,
             "level": self.level,
@@ -630,8 +625,8 @@ class CurriculumTrainer:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         payload = self._checkpoint()
         if record.solved:
-            _atomic_save(payload, self.checkpoint_dir / f"level_{record.level:03d}.pt")
-        _atomic_save(payload, self.checkpoint_dir / LAST_CHECKPOINT)
+            write_checkpoint(payload, self.checkpoint_dir / f"level_{record.level:03d}.pt")
+        write_checkpoint(payload, self.checkpoint_dir / LAST_CHECKPOINT)
 
     def _resume(self) -> None:
         """Load ``last.pt`` from ``checkpoint_dir`` into this object and the trainer.
@@ -643,9 +638,10 @@ class CurriculumTrainer:
         """
         path = self.checkpoint_dir / LAST_CHECKPOINT
         payload = load_checkpoint(path)
-        expected = {"format", "config", "settings", "level", "history", "data_rng", "trainer"}
-        if set(payload) != expected or not isinstance(payload["trainer"], Mapping):
-            raise ValueError(f"checkpoint {path} must hold exactly {sorted(expected)}, got {sorted(payload)}")
+        expected = set(CHECKPOINT_FIELDS)
+        found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        if found != sorted(expected) or not isinstance(payload["trainer"], Mapping):
+            raise ValueError(f"checkpoint {path} must hold exactly {sorted(expected)}, got {found}")
         stored_signature = trainer_signature(payload["trainer"])
         current_signature = trainer_signature(self.trainer.state_dict())
         # tensor shapes of counters and buffers come and go; hyperparameters (param_groups) must all agree

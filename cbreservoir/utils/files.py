@@ -1,4 +1,4 @@
-"""The one home of file mechanics: atomic writes, the sha256 content digest, config files, directory locks.
+"""The one home of file mechanics: atomic writes, the sha256 content hash, config files, directory locks.
 
 * :func:`atomic_write_bytes` / :func:`atomic_write_text` / :func:`atomic_writer`: the data go to a
   temporary file with a unique name in the target's directory (``tempfile.mkstemp``), are synced
@@ -6,10 +6,10 @@
   the old file or the new one, never a half-written one, and any number of writers can write into one
   directory at once. Files get the permissions ``open()`` would give them (``0o666`` less the umask),
   not ``mkstemp``'s ``0o600``.
-* :func:`content_sha256`: the one checksum scheme, the sha256 of a value's canonical bytes. A JSON value
-  hashes as its :func:`canonical_json` text; a numpy array or torch tensor inside a value hashes as its
-  dtype, shape and raw bytes. A checksum detects corruption (truncation, flipped bytes, hand edits);
-  it is no defence against forgery: whoever can write the file can write a matching checksum.
+* :func:`content_sha256`: the sha256 of a value's canonical bytes, which names a value by its content (a
+  sweep cell's id). A JSON value hashes as its :func:`canonical_json` text; a numpy array or torch tensor
+  inside a value hashes as its dtype, shape and raw bytes. Files written before format version 4 carry it
+  as their checksum; files are now signed by the one digest of :mod:`cbreservoir.utils.fileformat`.
 * :func:`read_config`: the one reader of YAML (``.yaml``/``.yml``, the safe loader, without aliases or
   duplicate keys) and JSON config files (without duplicate keys).
 * :func:`check_destination`: a path a file may be written to (never a device, FIFO or directory), checked
@@ -221,7 +221,8 @@ def _digestible(value: Any) -> Any:
 
 
 def content_sha256(value: Any) -> str:
-    """The sha256 hex digest of ``value``'s canonical content (the one checksum scheme of cbreservoir).
+    """The sha256 hex digest of ``value``'s canonical content (a sweep cell's id; the checksum of files
+    written before format version 4).
 
     Parameters
     ----------

@@ -12,6 +12,7 @@ import pytest
 
 import cbreservoir
 from cbreservoir.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from cbreservoir.experiments.sweep import read_record
 
 SUBCOMMANDS = ["demo", "train", "reproduce", "sweep", "analyze", "bench"]
 
@@ -268,7 +269,7 @@ def test_reproduce_on_tiny_settings(capsys, tmp_path):
     # the same runs, the two seeds of each condition trained as one ensemble
     code, grouped = run_json(capsys, [*argv[:7], "2", *argv[8:-1], "grouped", "--ensemble", "2"])
     assert code == EXIT_OK and grouped["n_runs"] == 4
-    runs = [json.loads(path.read_text())["result"] for path in (tmp_path / "grouped" / "runs").glob("*.json")]
+    runs = [read_record(path)["result"] for path in (tmp_path / "grouped" / "runs").glob("*.json")]
     assert sorted(run["ensemble_size"] for run in runs) == [2, 2, 2, 2]
 
 

@@ -12,7 +12,7 @@ import pytest
 from cbreservoir.experiments.reproduce import get_profile, reproduce, run_config_sweep
 from cbreservoir.experiments.reproduce.conditions import build_condition_model, build_condition_schedule
 from cbreservoir.experiments.reproduce.run import build_curriculum, make_cell, run_cell
-from cbreservoir.experiments.sweep import cell_id
+from cbreservoir.experiments.sweep import cell_id, read_record
 from cbreservoir.models import count_parameters, match_units
 from cbreservoir.training import frozen_parameters
 
@@ -54,7 +54,7 @@ def test_reproduction_writes_runs_summary_and_figures(first_reproduction):
 
 def test_run_record_holds_curve_metrics_config_and_versions(first_reproduction):
     output, _ = first_reproduction
-    record = json.loads(next((output / "runs").glob("*.json")).read_text())["result"]
+    record = read_record(next((output / "runs").glob("*.json")))["result"]
     assert len(record["levels"]) == TINY["n_epochs"]
     assert len(record["history"]["records"]) == TINY["n_epochs"]
     assert {"accuracy", "loss", "seconds"} <= set(record["history"]["records"][0])
@@ -156,7 +156,7 @@ def test_config_sweep_from_a_json_file(tmp_path):
     report = run_config_sweep(path, progress=False, output_dir=str(tmp_path / "out"), backend="sequential")
     assert report["n_runs"] == 1 and report["summaries"][0]["rows"][0]["label"] == "interleaved (k = 5)"
     assert (tmp_path / "out" / "summary.md").exists()
-    record = json.loads(next((tmp_path / "out" / "runs").glob("*.json")).read_text())["result"]
+    record = read_record(next((tmp_path / "out" / "runs").glob("*.json")))["result"]
     assert record["ensemble_size"] == 1  # one seed: an ensemble of one
 
 
@@ -241,10 +241,10 @@ def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduct
     output, report = first_reproduction
     grouped = small_reproduction(tmp_path, ensemble=2)
     solo_runs = {
-        path.name: json.loads(path.read_text())["result"] for path in (output / "runs").glob("*.json")
+        path.name: read_record(path)["result"] for path in (output / "runs").glob("*.json")
     }
     for path in (tmp_path / "runs").glob("*.json"):
-        run = json.loads(path.read_text())["result"]
+        run = read_record(path)["result"]
         assert run["ensemble_size"] == 2
         assert_same_run(run, solo_runs[path.name])
     assert [row["max_level"] for row in grouped["summaries"][0]["rows"]] == [
@@ -256,7 +256,7 @@ def test_reproduction_with_ensembles_gives_the_solo_reproduction(first_reproduct
 
 def test_feedforward_runs_stay_alone_in_a_reproduction_with_ensembles(tmp_path):
     report = small_reproduction(tmp_path, conditions=["feedforward", "rnn"], ensemble=2)
-    runs = [json.loads(path.read_text())["result"] for path in (tmp_path / "runs").glob("*.json")]
+    runs = [read_record(path)["result"] for path in (tmp_path / "runs").glob("*.json")]
     assert report["n_runs"] == 4
     assert sorted((run["condition"], run.get("ensemble_size", 1)) for run in runs) == [
         ("feedforward", 1),

@@ -19,6 +19,7 @@ import pytest
 from cbreservoir.experiments.sweep import (
     BadResultWarning,
     cell_id,
+    read_record,
     read_result,
     result_path,
     run_sweep,
@@ -223,14 +224,50 @@ def test_kill_9_of_reproduce_leaves_no_worker_running(tmp_path):
                 child.kill()
 
 
-def test_cell_ids_and_checksums_are_those_of_earlier_versions(tmp_path):
-    """Result files written before the one checksum scheme stay valid (their cells do not rerun)."""
+def test_cell_ids_are_those_of_earlier_versions_and_their_records_still_read(tmp_path):
+    """Result files written before the one file format stay valid (their cells do not rerun)."""
     cell = {"task": "dms", "seed": np.int64(3), "sizes": np.arange(3), "profile": {"lr": 0.1}}
     result = {"levels": np.array([2, 3]), "acc": np.float32(0.5)}
     assert cell_id(cell) == hashlib.sha256(canonical_json(cell).encode()).hexdigest()[:16]
-    record = json.loads(write_result(tmp_path, cell, result=result).read_text())
     content = {"cell": json.loads(canonical_json(cell)), "result": json.loads(canonical_json(result))}
-    assert record["checksum"] == hashlib.sha256(canonical_json(content).encode()).hexdigest()
+    checksum = hashlib.sha256(canonical_json(content).encode()).hexdigest()
+    old = {"cell_id": cell_id(cell), **content, "checksum": checksum}
+    result_path(tmp_path, cell).write_text(json.dumps(old, indent=1, sort_keys=True))
+    assert read_result(tmp_path, cell) == {"levels": [2, 3], "acc": 0.5}
+    assert read_record(result_path(tmp_path, cell)) == {key: old[key] for key in ("cell_id", *content)}
+
+
+def test_a_record_is_a_text_document_of_the_one_format_signed_by_its_digest(tmp_path):
+    """The digest of docs/save-load.md: the metadata fields but sha256, sorted, the header canonical."""
+    cell = {"task": "dms", "seed": 1}
+    stored = json.loads(write_result(tmp_path, cell, result={"acc": 0.5}).read_text())
+    assert stored["format"] == "cbreservoir" and stored["format_version"] == "4"
+    assert stored["object_type"] == "run_record"
+    assert stored["payload"] == {"cell_id": cell_id(cell), "cell": cell, "result": {"acc": 0.5}}
+    header = {key: stored[key] for key in ("object_type", "class", "payload")}
+    metadata = {
+        "format": stored["format"],
+        "format_version": stored["format_version"],
+        "package_version": stored["package_version"],
+        "__header__": canonical_json({**header, "arrays": {}}),
+    }
+    digest = hashlib.sha256("".join(f"{key}\0{metadata[key]}\0" for key in sorted(metadata)).encode())
+    assert stored["sha256"] == digest.hexdigest()
+
+
+def test_a_record_of_another_object_type_or_version_is_bad(tmp_path):
+    cell = {"task": "dms", "seed": 1}
+    path = write_result(tmp_path, cell, result={"acc": 0.5})
+    stored = json.loads(path.read_text())
+    for field, value, reason in [
+        ("object_type", "checkpoint", "its content does not match its sha256 digest"),
+        ("format_version", "5", "unsupported cbreservoir file format version '5'"),
+        ("payload", [], "its content does not match"),
+    ]:
+        path.write_text(json.dumps({**stored, field: value}))
+        with pytest.raises(ValueError, match=reason):
+            read_record(path)
+        assert read_result(tmp_path, cell) is None
 
 
 def test_result_files_follow_the_umask(tmp_path):

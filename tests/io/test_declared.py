@@ -334,6 +334,7 @@ def test_a_full_disk_during_a_checkpoint_is_the_writes_os_error(tmp_path, monkey
     import errno
 
     from cbreservoir.training import curriculum
+    from cbreservoir.utils import files
 
     class FullDisk:
         def write(self, data: bytes) -> int:
@@ -343,9 +344,9 @@ def test_a_full_disk_during_a_checkpoint_is_the_writes_os_error(tmp_path, monkey
     def full(path):
         yield FullDisk()
 
-    monkeypatch.setattr(curriculum, "atomic_writer", full)
+    monkeypatch.setattr(files, "atomic_writer", full)
     with pytest.raises(OSError, match="No space left on device"):
-        curriculum._atomic_save({"level": 2}, tmp_path / "checkpoint.pt")
+        curriculum.write_checkpoint({"level": 2}, tmp_path / "checkpoint.pt")
 
 
 # ------------------------------------------------------------------------- files of earlier releases

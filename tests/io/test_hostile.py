@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cbreservoir
+import cbreservoir.utils.fileformat
 from cbreservoir.io import HEADER_KEY, MAX_HEADER_DEPTH, load
 from tests.io.crafting import parts, signature
 
@@ -356,7 +357,7 @@ def _malformed(corpus: _Corpus) -> None:
     )
     _raw(corpus.path("table_nested_100000", "not a readable"), _nested(100_000))
     corpus.metadata("version_1", "format version '1'", format_version="1")
-    corpus.metadata("version_4", "format version '4'", format_version="4")
+    corpus.metadata("version_5", "format version '5'", format_version="5")
     corpus.metadata("version_garbage", "format version 'two'", format_version="two")
     corpus.metadata("format_foreign", "not a cbreservoir file", format="pickle")
     corpus.metadata("metadata_without_header", "lacks \\['__header__'\\]", **{HEADER_KEY: None})
@@ -601,7 +602,7 @@ def test_payload_nesting_at_the_limit_loads_and_one_level_more_is_refused(corpus
 def test_headers_longer_than_the_limit_are_refused_at_save_and_at_load(corpus, monkeypatch):
     values = list(range(300))
     path = cbreservoir.save(values, corpus.directory / "long.cbr")
-    monkeypatch.setattr(cbreservoir.io, "MAX_HEADER_BYTES", 1000)
+    monkeypatch.setattr(cbreservoir.utils.fileformat, "MAX_HEADER_BYTES", 1000)  # the one format's limit
     with pytest.raises(ValueError, match="takes 1,.* bytes of JSON, more than 1,000; hold long lists"):
         cbreservoir.save(values, corpus.directory / "longer.cbr")
     with pytest.raises(ValueError, match="the header has 1,.* characters, more than 1,000"):

@@ -22,7 +22,7 @@ from safetensors import safe_open
 
 import cbreservoir
 from cbreservoir.io import FORMAT_NAME, FORMAT_VERSION, HEADER_KEY, load, read_header, save
-from cbreservoir.io._codec import MAX_NESTING
+from cbreservoir.utils.fileformat import MAX_NESTING
 
 
 def _series(seed: int, length: int = 40, features: int = 2) -> np.ndarray:

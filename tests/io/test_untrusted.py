@@ -167,7 +167,7 @@ def test_a_reservoir_is_restored_through_its_constructors_checks(tmp_path):
     arrays, metadata, header = crafting.parts(path)
     key = header["payload"]["state"]["W"]["key"]
     arrays[key] = np.where(np.isnan(arrays[key]), 0.0, arrays[key])  # only lr = 5 left
-    with pytest.raises(ValueError, match=r"lr \(leak rate\) must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"lr \(leak rate\) must be a finite number in \(0, 1\]"):
         load(crafting.write(tmp_path / "lr.cbr", arrays, metadata, header))
     path, _ = crafting.reservoir_units(tmp_path)
     with pytest.raises(ValueError, match=r"\(1000,\)"):
@@ -243,7 +243,7 @@ def _two_files(tmp_path: Path) -> tuple[Path, bytes]:
 
 def test_a_file_rewritten_in_place_while_read_is_refused(tmp_path, monkeypatch):
     """Before: a file rewritten between the checksum and the read returned unverified data."""
-    import cbreservoir.io as io
+    import cbreservoir.utils.fileformat as io
 
     path, other = _two_files(tmp_path)
     read_into = io._read_into
@@ -260,7 +260,7 @@ def test_a_file_rewritten_in_place_while_read_is_refused(tmp_path, monkeypatch):
 
 def test_a_file_truncated_while_read_is_refused(tmp_path, monkeypatch):
     """Before: the memory-mapped file, truncated, killed the process with SIGBUS."""
-    import cbreservoir.io as io
+    import cbreservoir.utils.fileformat as io
 
     path, _ = _two_files(tmp_path)
     read_exactly = io._read_exactly

@@ -1,8 +1,9 @@
-"""Curriculum checkpoints of format 3 (models reading ``[h ; x]``) load converted and resume identically."""
+"""Checkpoints of earlier releases (torch.save, formats 3 and 4) load converted and resume identically."""
 
 import pytest
 import torch
 
+import cbreservoir
 from cbreservoir.models import build_model
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
@@ -56,7 +57,7 @@ def test_a_format_3_checkpoint_loads_as_the_format_4_one(tmp_path, kind, optimiz
     expected = load_checkpoint(path)
     _as_format_3(path, kind, old_names)
     converted = load_checkpoint(path)
-    assert converted["format"] == expected["format"] == 4
+    assert set(converted) == set(expected)
     model, optimizer_state = converted["trainer"]["model"], converted["trainer"]["optimizer"]["state"]
     for key, tensor in expected["trainer"]["model"].items():
         assert torch.equal(model[key], tensor), key
@@ -77,3 +78,49 @@ def test_a_run_resumed_from_a_format_3_checkpoint_continues_as_the_uninterrupted
     resumed.run(2)
     for key, tensor in straight.trainer.model.state_dict().items():
         assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
+
+
+def _as_torch_save(path, version: int = 4) -> None:
+    """The checkpoint as the ``torch.save`` writer of earlier releases wrote it (format 3 or 4)."""
+    old = {**load_checkpoint(path), "format": version}
+    torch.save({**old, "sha256": content_sha256(old)}, path)
+
+
+def test_a_checkpoint_is_a_document_of_the_one_file_format(tmp_path):
+    from cbreservoir.io import read_header
+
+    _curriculum(tmp_path, "cbrnn", "sgd").run(1)
+    header = read_header(tmp_path / LAST_CHECKPOINT)
+    fields = [header[key] for key in ("format", "format_version", "object_type")]
+    assert fields == ["cbreservoir", 4, "checkpoint"]
+    with pytest.raises(ValueError, match="load_checkpoint"):
+        cbreservoir.load(tmp_path / LAST_CHECKPOINT)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_run_resumed_from_a_torch_save_checkpoint_continues_as_the_uninterrupted_one(tmp_path, optimizer):
+    straight = _curriculum(tmp_path / "straight", "cbrnn", optimizer)
+    straight.run(3)
+    _curriculum(tmp_path / "resumed", "cbrnn", optimizer).run(2)
+    path = tmp_path / "resumed" / LAST_CHECKPOINT
+    expected = load_checkpoint(path)
+    _as_torch_save(path)
+    assert path.read_bytes()[:4] == b"PK\x03\x04"  # torch's zip
+    assert set(load_checkpoint(path)) == set(expected)
+    resumed = _curriculum(tmp_path / "resumed", "cbrnn", optimizer)
+    resumed.run(3)
+    assert resumed.history.losses == straight.history.losses
+    assert resumed.history.levels == straight.history.levels
+    for key, tensor in straight.trainer.model.state_dict().items():
+        assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
+    assert load_checkpoint(path)["level"] == resumed.level  # written again, in the one format
+    assert path.read_bytes()[:4] != b"PK\x03\x04"
+
+
+def test_a_damaged_torch_save_checkpoint_is_refused(tmp_path):
+    _curriculum(tmp_path, "cbrnn", "sgd").run(1)
+    path = tmp_path / LAST_CHECKPOINT
+    old = {**load_checkpoint(path), "format": 4}
+    torch.save({**old, "level": 3, "sha256": content_sha256(old)}, path)
+    with pytest.raises(ValueError, match="is corrupted: its content does not match its sha256 digest"):
+        load_checkpoint(path)

@@ -13,7 +13,7 @@ import torch
 
 from cbreservoir.models import CBRNN
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
-from cbreservoir.training.curriculum import LAST_CHECKPOINT, _atomic_save, load_checkpoint
+from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint, write_checkpoint
 from cbreservoir.utils.checks import SettingsMismatchError
 
 
@@ -36,7 +36,7 @@ def _forge(directory, edit) -> None:
     path = directory / LAST_CHECKPOINT
     payload = load_checkpoint(path)
     edit(payload)
-    _atomic_save(payload, path)
+    write_checkpoint(payload, path)
 
 
 def test_a_forged_level_is_refused_before_anything_is_allocated(tmp_path):
