@@ -78,7 +78,7 @@ def test_tau_is_accepted_without_warning_and_kept_in_the_config(recwarn):
     ("kwargs", "error", "message"),
     [
         ({"lr": 0.5, "tau": 2.0}, ValueError, "not both"),
-        ({"lr": 0.0}, ValueError, "lr \\(leak rate\\) must be in \\(0, 1\\]"),
+        ({"lr": 0.0}, ValueError, "lr \\(leak rate\\) must be a finite number in \\(0, 1\\]"),
         ({"lr": 1.5}, ValueError, "got 1.5"),
         ({"lr": "fast"}, TypeError, "lr \\(leak rate\\) must be a real number"),
     ],
