@@ -1,11 +1,11 @@
-"""What bounds the two speed targets that ``benchmarks/speed.py`` misses on this machine.
+"""What bounds the two speed targets that ``cbreservoir bench`` misses on this machine.
 
 Issue 8 asks for (a) ``Ridge.fit`` on 100,000 x 1,000 states at least 2x faster than reservoirpy's and
 (b) one training update of 8 CB-RNNs at least 4x faster than the plain per-network loop of
 ``cbreservoir.experiments.reference``. This script measures, in one run and side by side, how fast each of
 those *could* be made on this machine:
 
-Ridge (float64, the same states as ``speed.py``)
+Ridge (float64, the same states as ``cbreservoir bench``)
     reservoirpy's ``Ridge.fit``; cbreservoir's ``Ridge.fit``; the bare Gram product ``X.T @ X`` (numpy
     evaluates it as a BLAS ``syrk``, the one product both fits are built on); and the same product in
     float32 including the cast (what a float32 Gram matrix would give, at float32 accuracy).

@@ -4,7 +4,7 @@ For reservoir states, granule codes of those states and the well-conditioned fea
 benchmark, and several ``ridge`` values, this prints the reciprocal condition number (LAPACK estimate)
 of the regularised system, the largest relative weight and prediction differences between float32 and
 float64 Gram matrices (both solved by Cholesky, no fallback), and their product ``error x rcond``, which
-stays within a small range: that range sets ``cbreservoir.nodes.ridge.FLOAT32_GRAM_MIN_RCOND``.
+stays within a small range: that range sets ``cbreservoir.numerics.ridge.FLOAT32_GRAM_MIN_RCOND``.
 
 Usage::
 
@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from cbreservoir.nodes import Cerebellum, Reservoir
-from cbreservoir.nodes.ridge import _Statistics, cholesky_solve
+from cbreservoir.numerics.ridge import GramStatistics, cholesky_solve
 
 RIDGES = (1e-6, 1e-3, 1e-1, 1.0, 10.0)
 
@@ -52,7 +52,7 @@ def main() -> None:
     for name, (X, Y) in feature_sets().items():
         statistics = {}
         for dtype in ("float64", "float32"):
-            statistics[dtype] = _Statistics(X.shape[1], Y.shape[1], centered=True, gram_dtype=dtype)
+            statistics[dtype] = GramStatistics(X.shape[1], Y.shape[1], centered=True, gram_dtype=dtype)
             statistics[dtype].update([(X, Y)])
         for ridge in RIDGES:
             exact = cholesky_solve(statistics["float64"].gram(), statistics["float64"].xy, ridge=ridge)

@@ -23,7 +23,8 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$out/gpu.txt" 
 timeout 120 python -m pytest -q -p no:xdist -k cuda "$root/tests/numerics/test_fused.py" \
     "$root/tests/training/test_fused.py" | tee "$out/tests.txt"
 # 2. the speed table, ensemble rows on the GPU
-timeout 300 python "$root/benchmarks/speed.py" --device cuda --json "$out/speed.json" | tee "$out/speed.md"
+timeout 300 python -m cbreservoir.cli bench --device cuda --json > "$out/speed.json"
+python -c 'import json, sys; print(json.load(open(sys.argv[1]))["table"])' "$out/speed.json" | tee "$out/speed.md"
 # 3. a paper-profile ensemble of 8 CB-RNNs through 3 curriculum epochs on the GPU
 timeout 120 python -m cbreservoir.cli train --model cbrnn --task dms --epochs 3 --steps 100 --test-batches 50 \
     --ensemble 8 --seed 0 --device cuda --json > "$out/ensemble.json"

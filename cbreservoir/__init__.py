@@ -6,19 +6,20 @@ operators (``Reservoir(...) >> Cerebellum(...) >> Ridge(...)``); the torch model
 CB-RNN study. Public names are imported lazily on first use.
 """
 
+from typing import TYPE_CHECKING
+
 from cbreservoir.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "Reservoir": ".nodes",
-    "Cerebellum": ".nodes",
-    "Ridge": ".nodes",
-    "GradientReadout": ".nodes",
-    "count_parameters": ".models",
-    "save": ".io",
-    "load": ".io",
-}
+if TYPE_CHECKING:
+    from cbreservoir.io import load as load
+    from cbreservoir.io import save as save
+    from cbreservoir.models import count_parameters as count_parameters
+    from cbreservoir.nodes import Cerebellum as Cerebellum
+    from cbreservoir.nodes import GradientReadout as GradientReadout
+    from cbreservoir.nodes import Reservoir as Reservoir
+    from cbreservoir.nodes import Ridge as Ridge
 
-__all__ = [*_EXPORTS, "__version__"]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, _names = lazy_exports(__name__, __file__)
+__all__ = [*_names, "__version__"]

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cbreservoir.cli.commands import (
+    _render_bench,
     _render_demo,
     _render_noise,
     _run_analyze,
@@ -280,10 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         _run_bench,
         "Measure speed against peers (reservoirpy, a plain PyTorch loop) and print one table.",
-        "examples:\n  cbreservoir bench --quick\n  cbreservoir bench --device cuda --json",
+        "examples:\n  cbreservoir bench --quick\n  cbreservoir bench --device cuda --json > speed.json\n"
+        "  cbreservoir bench --sections series model_fit batch first_call   # the one-thread rows",
+        render=_render_bench,
     )
     bench.add_argument("--device", type=_torch_device, default="cpu", help="torch device (%(default)s)")
     bench.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
+    bench.add_argument(
+        "--sections",
+        nargs="+",
+        default=None,
+        metavar="SECTION",
+        help="only these row groups (keys of cbreservoir.experiments.bench.SIZES, e.g. series model_fit)",
+    )
+    bench.add_argument(
+        "--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)"
+    )
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+import warnings
 from typing import Any
 
 from cbreservoir.cli.options import (
@@ -152,7 +153,19 @@ def _render_noise(result: dict) -> str:
 
 def _run_bench(args: argparse.Namespace) -> dict:
     run_speed_benchmarks = _backend("cbreservoir.experiments.bench", "run_speed_benchmarks")
-    from cbreservoir.experiments.bench import format_table, result_to_json
+    from cbreservoir.experiments.bench import SIZES, format_table, result_to_json
+    from cbreservoir.utils.threads import torch_threads
 
-    result = run_speed_benchmarks(quick=args.quick, device=args.device, progress=not args.quiet)
+    unknown = sorted(set(args.sections or ()) - set(SIZES["full"]))
+    if unknown:
+        raise UsageError(f"--sections must be among {sorted(SIZES['full'])}; got {unknown}")
+    with torch_threads(args.threads), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        result = run_speed_benchmarks(
+            quick=args.quick, device=args.device, progress=not args.quiet, sections=args.sections
+        )
     return {**result_to_json(result), "table": format_table(result)}
+
+
+def _render_bench(result: dict) -> str:
+    return result["table"]

@@ -11,12 +11,9 @@ Examples
 (270, (20, 12), array(['1', '1', '1'], dtype='<U1'))
 """
 
-from cbreservoir.utils.lazy import lazy_exports
+from cbreservoir.datasets.uea import UEA_DATASETS, load_uea
 
-_EXPORTS: dict[str, str] = {
-    "UEA_DATASETS": ".uea",
-    "load_uea": ".uea",
-}
-
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [
+    "UEA_DATASETS",
+    "load_uea",
+]

@@ -23,14 +23,16 @@ Examples
 (4, 2)
 """
 
+from typing import TYPE_CHECKING
+
 from cbreservoir.utils.lazy import lazy_exports
 
-_EXPORTS = {
-    "CerebellarReservoirClassifier": ".reservoir",
-    "CerebellarReservoirRegressor": ".reservoir",
-    "CBRNNClassifier": ".cbrnn",
-    "CBRNNRegressor": ".cbrnn",
-}
+if TYPE_CHECKING:
+    from cbreservoir.estimators.cbrnn import CBRNNClassifier as CBRNNClassifier
+    from cbreservoir.estimators.cbrnn import CBRNNRegressor as CBRNNRegressor
+    from cbreservoir.estimators.reservoir import (
+        CerebellarReservoirClassifier as CerebellarReservoirClassifier,
+    )
+    from cbreservoir.estimators.reservoir import CerebellarReservoirRegressor as CerebellarReservoirRegressor
 
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

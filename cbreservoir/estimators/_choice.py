@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from cbreservoir.estimators._alpha import gram_loo_errors
 from cbreservoir.estimators._pooling import POOLINGS
+from cbreservoir.numerics.ridge_loo import gram_loo_errors
 
 __all__ = ["Choice", "Reading", "choose_reading", "reading_candidates", "reading_columns"]
 

@@ -15,11 +15,11 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from cbreservoir.estimators._alpha import check_alphas, select_alpha
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._choice import Reading, choose_reading, reading_candidates, reading_columns
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.estimators._pooling import POOLINGS, check_pooling, pool_codes, sampled_steps
+from cbreservoir.numerics.ridge_loo import check_alphas, select_alpha
 from cbreservoir.utils.checks import Instance, Series, check_int, check_positive_int, check_warmup
 from cbreservoir.utils.threads import blas_threads
 
@@ -300,7 +300,7 @@ def _fitted_ridge(rows: np.ndarray, targets: np.ndarray, alpha: float):
     solve, without the (p, p) statistics that ``Ridge.fit`` also accumulates for ``partial_fit``.
     """
     from cbreservoir.nodes import Ridge
-    from cbreservoir.nodes.ridge import dual_solve
+    from cbreservoir.numerics.ridge import dual_solve
 
     n_rows, n_columns = rows.shape
     if alpha > 0 and n_rows < n_columns:
@@ -365,7 +365,7 @@ _PARAMETERS_DOC = """
     alpha : float or tuple of float, default=(0.01, 0.1, ..., 10000.0) / 0.1
         Ridge (L2) penalty of the readout (on standardised readout inputs). A tuple: the penalty with the
         smallest exact leave-one-out squared error on the training rows is chosen inside ``fit``
-        (``alpha_``; :mod:`cbreservoir.estimators._alpha`).
+        (``alpha_``; :mod:`cbreservoir.numerics.ridge_loo`).
     warmup : int, default=0
         Steps discarded at the start of every series when fitting per-step targets.
     pooling : tuple of str, default=("mean", "active")

@@ -9,7 +9,7 @@ clipping at 7.5), and several networks trained one after another.
     c_t = W_dcn ReLU(W_pc ReLU(W_gc [h_{t−1}; x_t] + b_gc) + b_pc) + b_dcn
     logits = W_out h_T + b_out,  h_0 ~ 0.1·U(0, 1) drawn fresh for every forward pass
 
-It imports nothing from cbreservoir (``cbreservoir bench``, ``benchmarks/speed.py``, ``ceilings.py`` and
+It imports nothing from cbreservoir (``cbreservoir bench``, ``benchmarks/ceilings.py`` and
 ``throughput.py`` import it as the peer). Usage (time one update of 8 networks, one after another)::
 
     python -m cbreservoir.experiments.reference --networks 8 --steps 10 --n 5

@@ -358,7 +358,7 @@ def _check_ensemble_memory(settings: dict[str, Any], members: int) -> None:
 
 def _train_fixed_level(settings: Mapping[str, Any], progress: bool) -> dict[str, Any]:
     """``ensemble`` networks (default 1) trained together at the fixed level ``n``, then tested."""
-    from cbreservoir.training.ensemble import train_fixed_level
+    from cbreservoir.experiments.fixed_level import train_fixed_level
 
     result = train_fixed_level(
         model=settings["model"],

@@ -1,9 +1,9 @@
 """Graphs of cbreservoir nodes: building, the batched Model, running, torch compilation, fits, conversions.
 
-* :mod:`~cbreservoir.nodes.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
+* :mod:`~cbreservoir.graph.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
   nodes build: a reservoirpy Model whose ``run`` goes node by node on all series;
-* :mod:`~cbreservoir.nodes.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
-* :mod:`~cbreservoir.nodes.initialize` — :func:`initialize_graph` (graphs with delayed edges);
+* :mod:`~cbreservoir.graph.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
+* :mod:`~cbreservoir.graph.initialize` — :func:`initialize_graph` (graphs with delayed edges);
 * :mod:`~cbreservoir.graph.build` — :func:`cerebellar_loop`, the paper's loop wiring;
 * :mod:`~cbreservoir.graph.compile` — :func:`compile_graph` / :class:`CompiledGraph` (torch, BPTT);
 * :mod:`~cbreservoir.graph.train` — :func:`train_graph`, :func:`train_core_then_freeze`;
@@ -14,26 +14,26 @@
 The model, run, initialize, build and fit modules import no torch. Names are imported lazily.
 """
 
+from typing import TYPE_CHECKING
+
 from cbreservoir.utils.lazy import lazy_exports
 
-_EXPORTS = {
-    "Model": "cbreservoir.nodes.model",
-    "as_model": "cbreservoir.nodes.model",
-    "node_outputs": "cbreservoir.nodes.run",
-    "predict_final": "cbreservoir.nodes.run",
-    "run_batched": "cbreservoir.nodes.run",
-    "initialize_graph": "cbreservoir.nodes.initialize",
-    "cerebellar_loop": ".build",
-    "CompiledGraph": ".compile",
-    "compile_graph": ".compile",
-    "GraphTrainingResult": ".train",
-    "train_graph": ".train",
-    "train_core_then_freeze": ".train",
-    "fit_ridge_readout": ".fit",
-    "graph_from_cbrnn": ".convert",
-    "forecast_pairs": ".forecast",
-    "generate": ".forecast",
-}
+if TYPE_CHECKING:
+    from cbreservoir.graph.build import cerebellar_loop as cerebellar_loop
+    from cbreservoir.graph.compile import CompiledGraph as CompiledGraph
+    from cbreservoir.graph.compile import compile_graph as compile_graph
+    from cbreservoir.graph.convert import graph_from_cbrnn as graph_from_cbrnn
+    from cbreservoir.graph.fit import fit_ridge_readout as fit_ridge_readout
+    from cbreservoir.graph.forecast import forecast_pairs as forecast_pairs
+    from cbreservoir.graph.forecast import generate as generate
+    from cbreservoir.graph.initialize import initialize_graph as initialize_graph
+    from cbreservoir.graph.model import Model as Model
+    from cbreservoir.graph.model import as_model as as_model
+    from cbreservoir.graph.run import node_outputs as node_outputs
+    from cbreservoir.graph.run import predict_final as predict_final
+    from cbreservoir.graph.run import run_batched as run_batched
+    from cbreservoir.graph.train import GraphTrainingResult as GraphTrainingResult
+    from cbreservoir.graph.train import train_core_then_freeze as train_core_then_freeze
+    from cbreservoir.graph.train import train_graph as train_graph
 
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -6,9 +6,9 @@ import numpy as np
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 
+from cbreservoir.graph.initialize import initialize_graph
+from cbreservoir.graph.model import Model, as_model
 from cbreservoir.nodes.cerebellum import Cerebellum
-from cbreservoir.nodes.initialize import initialize_graph
-from cbreservoir.nodes.model import Model, as_model
 from cbreservoir.nodes.reservoir import Reservoir
 
 __all__ = ["cerebellar_loop"]

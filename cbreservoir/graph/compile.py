@@ -26,9 +26,9 @@ from reservoirpy.node import Node
 from reservoirpy.nodes import Input
 from torch import nn
 
+from cbreservoir.graph.model import as_model
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
-from cbreservoir.nodes.model import as_model
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.nodes.ridge import Ridge
 from cbreservoir.numerics import functional as CF

@@ -7,10 +7,10 @@ import torch
 from reservoirpy.nodes import Input
 from torch import nn
 
+from cbreservoir.graph.initialize import initialize_graph
+from cbreservoir.graph.model import Model
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
-from cbreservoir.nodes.initialize import initialize_graph
-from cbreservoir.nodes.model import Model
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.numerics.network import NODE_ATTRIBUTES, model_key
 

@@ -9,10 +9,10 @@ import numpy as np
 from reservoirpy.model import Model as ReservoirpyModel
 from reservoirpy.utils.model_utils import join_data
 
-from cbreservoir.nodes.initialize import has_delays
-from cbreservoir.nodes.model import Model
+from cbreservoir.graph.initialize import has_delays
+from cbreservoir.graph.model import Model
+from cbreservoir.graph.run import node_outputs
 from cbreservoir.nodes.ridge import Ridge
-from cbreservoir.nodes.run import node_outputs
 
 __all__ = ["fit_ridge_readout"]
 
@@ -27,7 +27,7 @@ def fit_ridge_readout(
     """Fit the Ridge output node of a feedforward graph in closed form on states computed once.
 
     Everything upstream of the Ridge runs once on the whole batch from zero states, leaving the nodes'
-    states as they were (:func:`~cbreservoir.nodes.run.node_outputs`; with a frozen core there is
+    states as they were (:func:`~cbreservoir.graph.run.node_outputs`; with a frozen core there is
     nothing to backpropagate through time); the Ridge node's input (e.g. the granule code of
     ``Reservoir >> Cerebellum >> Ridge``) is collected and ``Ridge.fit`` solves for the readout.
     Unlike reservoirpy's ``Model.fit``, per-series targets may be 1-D ``(S,)``, and the features come

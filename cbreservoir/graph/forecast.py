@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from cbreservoir.nodes.model import Model, ValidatedStepMixin
+from cbreservoir.graph.model import Model
+from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.utils.checks import as_float_array, check_finite, check_positive_int
 
 __all__ = ["forecast_pairs", "generate"]

@@ -36,7 +36,7 @@ from reservoirpy.node import Node
 from tqdm.auto import tqdm
 
 from cbreservoir.graph.compile import CompiledGraph, compile_graph
-from cbreservoir.nodes.initialize import initialize_graph
+from cbreservoir.graph.initialize import initialize_graph
 from cbreservoir.nodes.reservoir import Reservoir
 from cbreservoir.numerics.optim import guarded_step
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from cbreservoir.io._codec import Decoder, Encoder, is_config_model
+from cbreservoir.io._registry import current_class_path
 from cbreservoir.utils.fileformat import (
     DEFAULT_MAX_BYTES,
     FORMAT_NAME,
@@ -167,7 +168,7 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         raise ValueError(f"{path}: {error}") from error
     except Exception as error:  # a registered class or numpy/torch/scipy refusing a malformed value
         raise ValueError(f"{path}: malformed payload: {error!r}") from error
-    if kind != (document["class"], document["object_type"]):
+    if kind != (current_class_path(document["class"]), document["object_type"]):
         raise ValueError(
             f"{path}: the header declares a {document['class']} ({document['object_type']}), but the payload "
             f"holds a {kind[0]} ({kind[1]})"

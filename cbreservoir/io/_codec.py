@@ -25,6 +25,7 @@ from cbreservoir.io._registry import (
     DEFAULT_FACTORIES,
     bit_generators,
     classes,
+    current_class_path,
     functions,
     named_tuples,
     torch_device,
@@ -414,7 +415,7 @@ class Decoder(DataDecoder):
         (:mod:`cbreservoir.io._declared`). The object is registered only once it is complete, so no entry
         inside its own state can refer to it.
         """
-        name = get_field(node, "class", str)
+        name = current_class_path(get_field(node, "class", str))
         if name not in classes():
             raise ValueError(
                 f"refusing to load an object of class {name!r:.120}: not one of the classes a cbreservoir "
@@ -455,7 +456,7 @@ class Decoder(DataDecoder):
 
         from cbreservoir.models import build_model
 
-        name = get_field(node, "class", str)
+        name = current_class_path(get_field(node, "class", str))
         config = self.decode(get_field(node, "config", dict))
         if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
             raise ValueError(f"the config of a {name} must be a dict with string keys")

@@ -75,7 +75,7 @@ def _nodes() -> dict[type, Declared]:
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
     from cbreservoir.nodes._base import LOSSES
     from cbreservoir.nodes.gradient_readout import OPTIMIZERS
-    from cbreservoir.nodes.ridge import GRAM_DTYPES, _Statistics
+    from cbreservoir.numerics.ridge import GRAM_DTYPES, GramStatistics
 
     constructor = dict.fromkeys(Reservoir._CONSTRUCTOR_ATTRIBUTES, by_constructor)
     weights = {
@@ -132,7 +132,7 @@ def _nodes() -> dict[type, Declared]:
             "name": NAME,
             "input_dim": by_constructor,
             "output_dim": by_constructor,
-            "_statistics": optional(kind(_Statistics)),
+            "_statistics": optional(kind(GramStatistics)),
             "_solved": BOOL,
             "_Wout": optional(array(2)),
             "_bias": optional(array(1)),
@@ -210,7 +210,7 @@ def _nodes() -> dict[type, Declared]:
     return {
         Reservoir: reservoir,
         Cerebellum: cerebellum,
-        _Statistics: statistics,
+        GramStatistics: statistics,
         Ridge: ridge,
         GradientReadout: gradient_readout,
         Input: ends,
@@ -408,7 +408,7 @@ def _graphs() -> dict[type, Declared]:
     from reservoirpy import ESN
     from reservoirpy.model import Model
 
-    from cbreservoir.nodes.model import Model as BatchedModel
+    from cbreservoir.graph.model import Model as BatchedModel
 
     fields = {
         "nodes": sequence(_node),

@@ -32,6 +32,18 @@ DEFAULT_FACTORIES: dict[str, type] = {factory.__name__: factory for factory in (
 _DEVICE = re.compile(r"(cpu|cuda|mps|meta)(:[0-9]{1,3})?")
 
 
+#: The class paths that files written before a class moved hold, and the class's path now.
+MOVED_CLASSES = {
+    "cbreservoir.nodes.model:Model": "cbreservoir.graph.model:Model",
+    "cbreservoir.nodes.ridge:_Statistics": "cbreservoir.numerics.ridge:GramStatistics",
+}
+
+
+def current_class_path(path: str) -> str:
+    """The path of the class a file names ``path`` (itself, or where it moved: :data:`MOVED_CLASSES`)."""
+    return MOVED_CLASSES.get(path, path)
+
+
 def function_path(function: Any) -> str:
     """``module:name`` of a module-level function."""
     return f"{function.__module__}:{function.__name__}"
@@ -65,10 +77,10 @@ def classes() -> dict[str, type]:
         _LinearReadoutStep,
         _ReservoirStep,
     )
+    from cbreservoir.graph.model import Model as BatchedModel
     from cbreservoir.models.noise import Noise
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
-    from cbreservoir.nodes.model import Model as BatchedModel
-    from cbreservoir.nodes.ridge import _Statistics
+    from cbreservoir.numerics.ridge import GramStatistics
     from cbreservoir.training import GradientTrainer
     from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
     from cbreservoir.training.ensemble import EnsembleTrainer
@@ -85,7 +97,7 @@ def classes() -> dict[str, type]:
         Reservoir,
         Cerebellum,
         Ridge,
-        _Statistics,
+        GramStatistics,
         GradientReadout,
         CompiledGraph,
         _InputStep,

@@ -77,7 +77,7 @@ def move_state_columns_last(models: Sequence[tuple[Any, list[str]]], holders: Se
         return
     import torch
 
-    from cbreservoir.numerics.modules import state_columns_last
+    from cbreservoir.models.blocks import state_columns_last
     from cbreservoir.training.ensemble import EnsembleTrainer
 
     optimizers = [obj for obj in holders if isinstance(obj, torch.optim.Optimizer)]

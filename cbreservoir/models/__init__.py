@@ -12,7 +12,9 @@ x (B, T, d) -> logits (B, C) from the final state (a tuple, one per head, when `
 ``input_dim``, ``units``, ``initial_state``, ``config``, ``module_groups()``, ``cerebellum_enabled``,
 ``core``, ``cerebellum`` (``auxiliary`` in :class:`RecurrentAuxRNN`), ``bias_module``, ``readouts``.
 :class:`Noise` (:mod:`.noise`) perturbs a forward pass; :func:`~cbreservoir.models.compute.multiply_adds`
-(:mod:`.compute`) counts what a forward and a backward pass compute.
+(:mod:`.compute`) counts what a forward and a backward pass compute. The torch blocks the models are made of
+(``LeakyCore``, ``GRUCore``, ``LSTMCore``, ``CerebellarModule``, ``AuxiliaryRecurrentModule``, the readout
+heads) are in :mod:`.blocks`.
 
 Examples
 --------

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cbreservoir.models.blocks import make_readouts, normalize_n_classes, readout_logits
 from cbreservoir.models.noise import Noise, check_noise, flip_bits
-from cbreservoir.numerics.modules import make_readouts, normalize_n_classes, readout_logits
 from cbreservoir.numerics.network import DEFAULT_LR
 from cbreservoir.utils.checks import check_positive_int, check_seed
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, model_sizes, seeded_init
-from cbreservoir.numerics.modules import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
+from cbreservoir.models.blocks import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import check_positive_int
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from cbreservoir.models.base import RecurrentClassifier, leak_config, model_sizes, seeded_init
-from cbreservoir.numerics import functional as CF
-from cbreservoir.numerics.modules import (
+from cbreservoir.models.blocks import (
     AuxiliaryRecurrentModule,
     CerebellarModule,
     LeakyCore,
@@ -15,6 +14,7 @@ from cbreservoir.numerics.modules import (
     state_columns_last,
     state_columns_last_,
 )
+from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.network import leak_rate
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import check_positive_int
@@ -232,7 +232,7 @@ def auxiliary_size_matching_cerebellum(
 class RecurrentAuxRNN(_LeakyCoreModel):
     """Control model: the CB-RNN with the cerebellum replaced by a small leaky recurrent module.
 
-    The module (:class:`~cbreservoir.numerics.modules.AuxiliaryRecurrentModule`, attribute ``auxiliary``;
+    The module (:class:`~cbreservoir.models.blocks.AuxiliaryRecurrentModule`, attribute ``auxiliary``;
     it is not a cerebellum, but it is the :attr:`bias_module`, so schedules and ablations treat it like
     one: its parameters form group ``"cerebellum"`` and ``cerebellum_enabled`` switches it) reads
     ``[x_t; h_{t−1}]`` and its output is the additive bias c_t. The state is ``[h; a]`` (B, H + A).

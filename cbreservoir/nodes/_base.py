@@ -2,7 +2,7 @@
 size and training rows, and the parameters' ``str``.
 
 Torch-free, as the Reservoir, Cerebellum and Ridge nodes are (numpy, scipy and numba); the graph operators
-and the validated ``step`` are in :mod:`cbreservoir.nodes.model`.
+and the validated ``step`` are in :mod:`cbreservoir.nodes.operators`.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class LinearReadoutMixin:
     ``_weights_or_raise() -> (Wout (input_dim, k), bias (k,))``, which raises ``ValueError`` while
     the node is not fitted.
 
-    ``output_dim_from_loss``: whether :func:`~cbreservoir.nodes.initialize.initialize_graph` sets a
+    ``output_dim_from_loss``: whether :func:`~cbreservoir.graph.initialize.initialize_graph` sets a
     missing ``output_dim`` by :func:`infer_output_dim` with the graph's training loss.
     """
 

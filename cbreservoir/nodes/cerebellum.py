@@ -43,7 +43,7 @@ from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
 from cbreservoir.nodes._base import spawn_generators
-from cbreservoir.nodes.model import ValidatedStepMixin
+from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import (

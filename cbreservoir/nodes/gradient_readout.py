@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from reservoirpy.node import TrainableNode
 
 from cbreservoir.nodes._base import LOSSES, LinearReadoutMixin, infer_output_dim, stacked_training_rows
-from cbreservoir.nodes.model import ValidatedStepMixin
+from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.numerics.optim import guarded_step
 from cbreservoir.utils.checks import (
     as_float_array,

@@ -39,7 +39,7 @@ from reservoirpy.node import Node
 from reservoirpy.utils.random import rand_generator
 
 from cbreservoir.nodes._base import SPARSE_DENSITY, ParameterStrMixin, spawn_generators
-from cbreservoir.nodes.model import ValidatedStepMixin
+from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.numerics import kernels
 from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation, activation_name, resolve_activation
 from cbreservoir.numerics.network import leak_rate

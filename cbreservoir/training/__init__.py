@@ -1,32 +1,43 @@
 """Gradient training: the optimiser loop, plasticity schedules, curriculum and ensembles.
 
-Each owner adds its public names to ``_EXPORTS`` (name -> submodule).
+The package's public names; the modules are its implementation.
 """
 
-from cbreservoir.utils.lazy import lazy_exports
+from cbreservoir.numerics.optim import TrainingDivergedError
+from cbreservoir.training.continual import ContinualTrainer, make_curriculum
+from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
+from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
+from cbreservoir.training.feedforward import FeedforwardTrainer, RidgeStatistics
+from cbreservoir.training.schedules import (
+    EndToEnd,
+    FullReservoir,
+    Interleaved,
+    PlasticitySchedule,
+    ReducedRecurrentPlasticity,
+    frozen_parameters,
+    frozen_phases,
+    make_schedule,
+)
+from cbreservoir.training.trainer import GradientTrainer
 
-_EXPORTS: dict[str, str] = {
-    "GradientTrainer": ".trainer",
-    "TrainingDivergedError": "cbreservoir.numerics.optim",
-    "PlasticitySchedule": ".schedules",
-    "EndToEnd": ".schedules",
-    "FullReservoir": ".schedules",
-    "Interleaved": ".schedules",
-    "ReducedRecurrentPlasticity": ".schedules",
-    "make_schedule": ".schedules",
-    "frozen_parameters": ".schedules",
-    "frozen_phases": ".schedules",
-    "CurriculumTrainer": ".curriculum",
-    "CurriculumHistory": ".curriculum",
-    "EpochRecord": ".curriculum",
-    "ContinualTrainer": ".continual",
-    "make_curriculum": ".continual",
-    "EnsembleTrainer": ".ensemble",
-    "EnsembleCurriculumTrainer": ".ensemble",
-    "train_fixed_level": ".ensemble",
-    "FeedforwardTrainer": ".feedforward",
-    "RidgeStatistics": ".feedforward",
-}
-
-__all__ = list(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [
+    "ContinualTrainer",
+    "CurriculumHistory",
+    "CurriculumTrainer",
+    "EndToEnd",
+    "EnsembleCurriculumTrainer",
+    "EnsembleTrainer",
+    "EpochRecord",
+    "FeedforwardTrainer",
+    "FullReservoir",
+    "GradientTrainer",
+    "Interleaved",
+    "PlasticitySchedule",
+    "ReducedRecurrentPlasticity",
+    "RidgeStatistics",
+    "TrainingDivergedError",
+    "frozen_parameters",
+    "frozen_phases",
+    "make_curriculum",
+    "make_schedule",
+]

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from cbreservoir.numerics.modules import state_columns_last
+from cbreservoir.models.blocks import state_columns_last
 from cbreservoir.numerics.network import MOSSY_WEIGHT_KEYS
 from cbreservoir.utils.fileformat import register_migration
 from cbreservoir.utils.files import content_sha256

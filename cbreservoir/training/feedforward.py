@@ -8,7 +8,7 @@ that model's own readout. Then the core is frozen for good.
 Phase 2 (every later step, no BPTT): the frozen core runs each sequence from a fresh initial state; its
 final state h_T (B, H) is the mossy-fibre input of a fixed random granule layer
 (:func:`~cbreservoir.numerics.functional.cerebellum_forward` through
-:class:`~cbreservoir.numerics.modules.CerebellarModule`, paper initialisation, seeded), whose code
+:class:`~cbreservoir.models.blocks.CerebellarModule`, paper initialisation, seeded), whose code
 g = ReLU(W_gc h_T) (B, G) feeds one linear readout per head learned in closed form by ridge regression
 on one-hot targets. A training step only adds the batch to the sufficient statistics
 (:class:`RidgeStatistics`: the :class:`~cbreservoir.nodes.Ridge` node's float64 statistics, centred per
@@ -42,8 +42,8 @@ import torch
 
 from cbreservoir.models import count_parameters
 from cbreservoir.models.base import seeded_init
-from cbreservoir.nodes.ridge import _Statistics
-from cbreservoir.numerics.modules import CerebellarModule
+from cbreservoir.models.blocks import CerebellarModule
+from cbreservoir.numerics.ridge import GramStatistics
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 from cbreservoir.utils.checks import Integer, Real, check_params
@@ -66,7 +66,7 @@ class RidgeStatistics:
     """
 
     def __init__(self, n_inputs: int, n_outputs: int) -> None:
-        self._statistics = _Statistics(n_inputs, n_outputs, centered=True)
+        self._statistics = GramStatistics(n_inputs, n_outputs, centered=True)
 
     @property
     def count(self) -> int:
@@ -93,7 +93,7 @@ class RidgeStatistics:
     def state_dict(self) -> dict[str, Any]:
         """The statistics with float64 tensors for arrays (``torch.load(weights_only=True)`` reads them).
 
-        Keys: :data:`cbreservoir.nodes.ridge.STATISTICS_STATE_KEYS`.
+        Keys: :data:`cbreservoir.numerics.ridge.STATISTICS_STATE_KEYS`.
         """
         return {
             key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value

@@ -355,6 +355,32 @@ def test_bench_quick_prints_the_speed_table(capsys, monkeypatch):
     assert "Machine: " in result["table"]
 
 
+def test_bench_sections_and_threads(capsys, monkeypatch):
+    """``--sections`` keeps only those row groups, ``--threads`` sets torch's threads for the run alone;
+    the table is what a human reads."""
+    import torch
+
+    from cbreservoir.experiments import bench
+
+    tiny = {
+        "ridge_accuracy": {"n_samples": 100, "n_features": 5},
+        "ridge": {"n_samples": 200, "n_features": 10, "n_outputs": 2, "n_chunks": 2},
+    }
+    monkeypatch.setitem(bench.SIZES, "quick", tiny)
+    threads = torch.get_num_threads()
+    argv = ["bench", "--quick", "--quiet", "--sections", "ridge_accuracy"]
+    code, result = run_json(capsys, [*argv, "--threads", "1"])
+    assert code == EXIT_OK and result["sizes"] == {"ridge_accuracy": tiny["ridge_accuracy"]}
+    assert torch.get_num_threads() == threads
+    assert main(argv) == EXIT_OK
+    assert capsys.readouterr().out.startswith("| operation | cbreservoir | peer |")
+
+
+def test_bench_unknown_section_is_a_usage_error(capsys):
+    assert main(["bench", "--sections", "everything"]) == EXIT_USAGE
+    assert "--sections must be among" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------- analyze
 
 TINY_SIZES = ("test_batches=1", "batch_size=8", "recovery_steps=2", "dimensionality_batches=1",

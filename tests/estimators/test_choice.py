@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from cbreservoir.estimators import CerebellarReservoirClassifier
-from cbreservoir.estimators._alpha import gram_loo_errors, loo_errors
 from cbreservoir.estimators._choice import Reading, choose_reading, reading_candidates, reading_columns
 from cbreservoir.estimators._pooling import POOLINGS, pool_codes
+from cbreservoir.numerics.ridge_loo import gram_loo_errors, loo_errors
 
 SMALL = dict(units=20, n_granule=30, random_state=0, n_jobs=1)
 

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cbreservoir.estimators import CerebellarReservoirClassifier, CerebellarReservoirRegressor
-from cbreservoir.estimators._alpha import check_alphas, loo_errors, select_alpha
 from cbreservoir.estimators._pooling import pool_codes, sampled_steps, window_bounds
 from cbreservoir.nodes import Ridge
+from cbreservoir.numerics.ridge_loo import check_alphas, loo_errors, select_alpha
 from tests.estimators.test_checks import expected_failed_checks
 
 SMALL = dict(units=20, n_granule=30, random_state=0, auto=False)  # the features as set, not chosen

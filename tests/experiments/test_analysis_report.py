@@ -202,7 +202,7 @@ def test_analysing_a_plain_reproduction_retrains_its_runs_into_their_checkpoint_
 
 
 def test_a_network_that_does_not_follow_its_record_is_named_in_a_warning(reproduction, tmp_path, monkeypatch):
-    from cbreservoir.experiments.analysis_report import report
+    from cbreservoir.experiments.analysis_report import _report as report
 
     def other_levels(*args, **kwargs):
         return {**reproduction_run(*args, **kwargs), "levels": [2, 2]}

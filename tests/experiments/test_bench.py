@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cbreservoir.experiments import bench, reference
+from cbreservoir.experiments.bench import _reservoir, _ridge, _training  # the rows, one by one
 
 
 def test_time_call_counts_warmup_and_timed_calls():
@@ -39,10 +40,10 @@ def test_machine_description_names_cores_and_torch():
 
 
 def test_random_reservoir_weights_have_the_asked_spectral_radius_and_are_seeded():
-    W, Win, bias = bench.random_reservoir_weights(60, 3, spectral_radius=0.8, seed=1)
+    W, Win, bias = _reservoir.random_reservoir_weights(60, 3, spectral_radius=0.8, seed=1)
     assert W.shape == (60, 60) and Win.shape == (60, 3) and bias.shape == (60,)
     assert np.max(np.abs(np.linalg.eigvals(W))) == pytest.approx(0.8)
-    assert np.array_equal(W, bench.random_reservoir_weights(60, 3, spectral_radius=0.8, seed=1)[0])
+    assert np.array_equal(W, _reservoir.random_reservoir_weights(60, 3, spectral_radius=0.8, seed=1)[0])
 
 
 def test_time_alternating_calls_the_sides_in_turn_and_returns_medians():
@@ -96,7 +97,8 @@ def test_reference_loop_trains_the_same_network_as_cbreservoir():
 
 
 def test_reservoir_benchmark_matches_reservoirpy():
-    rows = bench.bench_reservoir_run(n_series=2, length=30, units=20, repeat=1, peak_gflops={"float64": 1.0})
+    peak = {"float64": 1.0}
+    rows = _reservoir.bench_reservoir_run(n_series=2, length=30, units=20, repeat=1, peak_gflops=peak)
     float64, float32 = rows
     assert float64.notes["max_abs_diff"] < 1e-10
     assert float32.notes["max_abs_diff"] < 1e-4
@@ -111,7 +113,7 @@ def test_ridge_benchmarks_agree_with_peer_streamed_fit_and_lstsq():
     assert in_memory.notes["max_rel_diff_vs_peer"] < 1e-8
     assert streamed.notes["max_rel_diff_vs_in_memory"] < 1e-10
     assert 0 < float32_gram.notes["max_rel_diff_vs_float64"] < 1e-5
-    accuracy = bench.bench_ridge_accuracy(n_samples=400, n_features=10, condition=1e6)
+    accuracy = _ridge.bench_ridge_accuracy(n_samples=400, n_features=10, condition=1e6)
     assert accuracy.notes["cbreservoir_rel_error_vs_lstsq"] < 1e-8
 
 
@@ -124,7 +126,7 @@ def test_ill_conditioned_states_have_the_asked_condition_number():
 
 @pytest.mark.parametrize("shared_data", [True, False])
 def test_ensemble_benchmark_row(shared_data):
-    row = bench.bench_ensemble_update(
+    row = _training.bench_ensemble_update(
         n_members=2, n=2, batch_size=4, steps=1, shared_data=shared_data, repeat=2
     )
     assert row.cbreservoir_seconds > 0 and row.peer_seconds > 0 and row.target == 4.0

@@ -12,9 +12,9 @@ import torch
 from reservoirpy.nodes import Input
 
 from cbreservoir.graph import graph_from_cbrnn, initialize_graph
+from cbreservoir.graph.model import Model
 from cbreservoir.models import CBRNN
 from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir
-from cbreservoir.nodes.model import Model
 from cbreservoir.numerics.network import MODEL_KEYS, MOSSY_ORDER, NODE_ATTRIBUTES, WEIGHTS, model_key
 
 D, H, G, P = 2, 6, 16, 5

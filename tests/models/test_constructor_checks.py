@@ -9,8 +9,8 @@ import math
 import pytest
 
 from cbreservoir.models import ElmanRNN, GRUModel, RecurrentAuxRNN
+from cbreservoir.models.blocks import AuxiliaryRecurrentModule, LeakyCore
 from cbreservoir.models.leaky import auxiliary_size_matching_cerebellum
-from cbreservoir.numerics.modules import AuxiliaryRecurrentModule, LeakyCore
 from cbreservoir.training.schedules import FullReservoir, Interleaved, ReducedRecurrentPlasticity
 
 #: parameter name -> (constructor taking that one argument, value out of range)

@@ -1,4 +1,4 @@
-"""Tests of the ready-made torch models (cbreservoir.models, cbreservoir.numerics.modules)."""
+"""Tests of the ready-made torch models (cbreservoir.models, cbreservoir.models.blocks)."""
 
 import numpy as np
 import pytest

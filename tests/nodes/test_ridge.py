@@ -10,7 +10,7 @@ from reservoirpy.nodes import Ridge as PeerRidge
 
 from cbreservoir.graph import predict_final
 from cbreservoir.nodes import Ridge
-from cbreservoir.nodes.ridge import cholesky_solve, eigh_solve
+from cbreservoir.numerics.ridge import cholesky_solve, eigh_solve
 
 
 def _lstsq_with_bias(X, Y):
@@ -218,19 +218,19 @@ def test_gram_dtype_is_checked_and_saved(tmp_path, data):
 
 
 def test_statistics_state_round_trips_through_plain_lists(data):
-    from cbreservoir.nodes.ridge import _Statistics
+    from cbreservoir.numerics.ridge import GramStatistics
 
     X, Y = data
-    statistics = _Statistics(6, 2, centered=False, gram_dtype="float32")
+    statistics = GramStatistics(6, 2, centered=False, gram_dtype="float32")
     statistics.update([(X[:150], Y[:150]), (X[150:], Y[150:])])
     state = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in statistics.state_dict().items()}
-    restored = _Statistics(6, 2, centered=False)
+    restored = GramStatistics(6, 2, centered=False)
     restored.load_state_dict(state)
     assert restored.gram_dtype == "float32" and restored.count == 400
     for solved, solved_restored in zip(statistics.solve(1e-2), restored.solve(1e-2), strict=True):
         np.testing.assert_array_equal(solved, solved_restored)
     with pytest.raises(ValueError, match="must have count >= 0, centered=True"):
-        _Statistics(6, 2, centered=True).load_state_dict(state)
+        GramStatistics(6, 2, centered=True).load_state_dict(state)
 
 
 @pytest.mark.parametrize("condition", [1e1, 1e3, 1e5])
@@ -250,7 +250,7 @@ def test_float32_gram_is_either_within_1e_3_or_redone_in_float64(condition, ridg
 
 
 def test_wide_fit_uses_the_dual_system_and_equals_the_normal_equations():
-    from cbreservoir.nodes.ridge import cholesky_solve, dual_solve
+    from cbreservoir.numerics.ridge import cholesky_solve, dual_solve
 
     rng = np.random.default_rng(7)
     x, y = rng.standard_normal((30, 200)), rng.standard_normal((30, 3))  # fewer rows than inputs

@@ -5,9 +5,10 @@ import re
 import numpy as np
 import pytest
 
+from cbreservoir.experiments.fixed_level import train_fixed_level
 from cbreservoir.models import CBRNN
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
-from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer, train_fixed_level
+from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
 
 SEEDS = (0, 1, 2)
 CURRICULUM = {"steps_per_epoch": 4, "test_batches": 2, "batch_size": 8, "threshold": 0.6}

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from cbreservoir.experiments.fixed_level import train_fixed_level
 from cbreservoir.models import CBRNN, ElmanRNN
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.tasks import make_batch
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
-from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer, train_fixed_level
+from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
 from cbreservoir.training.trainer import resolve_device
 
 

@@ -19,56 +19,28 @@ Examples
 >>> summary["models"]["cbrnn"]["readout_recovery"]["zero_shot_gap"]  # doctest: +SKIP
 
 One job per module: :mod:`.train` (the curriculum and its checkpoints), :mod:`.measure` (the
-analyses of one model), :mod:`.figures` (the plots), :mod:`.report` (:func:`run_analysis`),
-:mod:`.pooled` (several networks: :func:`run_analyses`, :func:`pool_analyses`). This module only
+analyses of one model), :mod:`.figures` (the plots), :mod:`._report` (:func:`run_analysis`),
+:mod:`._pooled` (several networks: :func:`run_analyses`, :func:`pool_analyses`). This module only
 re-exports.
 """
 
-from cbreservoir.experiments.analysis_report.figures import (
-    POPULATION_COLORS,
-    plot_ablation,
-    plot_dimensionality,
-    plot_learning_curves,
-    plot_readout_recovery,
-    plot_sparseness,
-    plot_timescales,
-)
-from cbreservoir.experiments.analysis_report.measure import (
-    SPARSENESS_BINS,
-    AnalysisSettings,
-    analyse_checkpoints,
-    analyse_model,
-    granule_sparseness,
-)
-from cbreservoir.experiments.analysis_report.pooled import (
+from cbreservoir.experiments.analysis_report._pooled import (
     POOLED_MEASURES,
     pool_analyses,
     pooled_markdown,
     run_analyses,
 )
-from cbreservoir.experiments.analysis_report.report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, run_analysis
-from cbreservoir.experiments.analysis_report.train import level_checkpoints, train_condition
+from cbreservoir.experiments.analysis_report._report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, run_analysis
+from cbreservoir.experiments.analysis_report.measure import AnalysisSettings, granule_sparseness
 
 __all__ = [
     "ANALYSIS_TASKS",
     "DEFAULT_CONDITIONS",
     "POOLED_MEASURES",
-    "POPULATION_COLORS",
-    "SPARSENESS_BINS",
     "AnalysisSettings",
-    "analyse_checkpoints",
-    "analyse_model",
     "granule_sparseness",
-    "level_checkpoints",
-    "plot_ablation",
-    "plot_dimensionality",
-    "plot_learning_curves",
-    "plot_readout_recovery",
-    "plot_sparseness",
-    "plot_timescales",
     "pool_analyses",
     "pooled_markdown",
     "run_analyses",
     "run_analysis",
-    "train_condition",
 ]

@@ -1,11 +1,11 @@
 """Speed measurements: a timing harness, the machine's matrix-multiply peak, side-by-side benchmarks.
 
-The package's modules: :mod:`~.timing` (the harness, the matmul peak, :class:`BenchRow`),
-:mod:`~.reservoir`, :mod:`~.ridge` and :mod:`~.training` (the rows), and here the whole table.
+The package's private modules: :mod:`~._timing` (the harness, the matmul peak, :class:`BenchRow`),
+:mod:`~._reservoir`, :mod:`~._ridge` and :mod:`~._training` (the rows), and here the whole table.
 
 Every benchmark times a cbreservoir operation and its peer in the same run, on the same data,
 and returns a :class:`BenchRow` (operation, cbreservoir seconds, peer seconds, ratio, target,
-notes). ``benchmarks/speed.py`` and ``cbreservoir bench`` print them as one table.
+notes). ``cbreservoir bench`` prints them as one table.
 
 Examples
 --------
@@ -27,51 +27,33 @@ from typing import Any
 import torch
 from threadpoolctl import threadpool_limits
 
-from cbreservoir.experiments.bench.reservoir import (
-    bare_reservoir_loop,
+from cbreservoir.experiments.bench._reservoir import (
     bench_closed_loop,
     bench_first_call,
     bench_model_fit,
     bench_reservoir_batch,
     bench_reservoir_run,
     bench_reservoir_series,
-    random_reservoir_weights,
-    reservoir_run_flops,
 )
-from cbreservoir.experiments.bench.ridge import bench_ridge_accuracy, bench_ridge_fit, ill_conditioned_states
-from cbreservoir.experiments.bench.timing import (
+from cbreservoir.experiments.bench._ridge import bench_ridge_accuracy, bench_ridge_fit, ill_conditioned_states
+from cbreservoir.experiments.bench._timing import (
     BenchRow,
-    Timing,
-    device_synchronizer,
     machine_description,
     matmul_peak_gflops,
     time_alternating,
     time_call,
 )
-from cbreservoir.experiments.bench.training import bench_ensemble_update, bench_training_rows
+from cbreservoir.experiments.bench._training import bench_training_rows
 
 __all__ = [
     "SIZES",
     "BenchRow",
-    "Timing",
-    "bare_reservoir_loop",
-    "bench_closed_loop",
-    "bench_ensemble_update",
-    "bench_first_call",
-    "bench_model_fit",
-    "bench_reservoir_batch",
-    "bench_reservoir_run",
-    "bench_reservoir_series",
-    "bench_ridge_accuracy",
     "bench_ridge_fit",
     "bench_training_rows",
-    "device_synchronizer",
     "format_table",
     "ill_conditioned_states",
     "machine_description",
     "matmul_peak_gflops",
-    "random_reservoir_weights",
-    "reservoir_run_flops",
     "result_to_json",
     "run_speed_benchmarks",
     "time_alternating",

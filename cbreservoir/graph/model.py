@@ -3,11 +3,11 @@
 reservoirpy 0.4.2's ``Model.run`` feeds multi-series input through the graph one series at a time.
 :class:`Model` is a subclass (``isinstance(model, reservoirpy.model.Model)`` holds and the rest of the
 API is reservoirpy's) whose ``run`` / ``predict`` run each node once on all series
-(:func:`~cbreservoir.nodes.run.run_batched`) when the graph has no delayed edge and holds only
+(:func:`~cbreservoir.graph.run.run_batched`) when the graph has no delayed edge and holds only
 cbreservoir nodes and reservoirpy ``Input`` nodes; other graphs (reservoirpy's own nodes mixed in,
 delayed edges) run as reservoirpy runs them. ``fit`` is reservoirpy's, which already runs each node
 once on the whole batch. Graphs with delayed edges are initialised by
-:func:`~cbreservoir.nodes.initialize.initialize_graph` (reservoirpy 0.4.2's ``initialize`` rejects them).
+:func:`~cbreservoir.graph.initialize.initialize_graph` (reservoirpy 0.4.2's ``initialize`` rejects them).
 
 Examples
 --------
@@ -15,7 +15,7 @@ Examples
 >>> from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
 >>> model = Reservoir(30, sr=0.9, seed=0) >> Cerebellum(64, seed=1) >> Ridge(1e-6)
 >>> type(model).__module__, model.runs_batched
-('cbreservoir.nodes.model', True)
+('cbreservoir.graph.model', True)
 >>> u = np.random.default_rng(0).normal(size=(8, 50, 1))
 >>> model.fit(u, np.roll(u, 2, axis=1), warmup=5).run(u).shape     # 8 series at once, stays 3-D
 (8, 50, 1)
@@ -23,26 +23,25 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from reservoirpy.model import Model as ReservoirpyModel
 from reservoirpy.node import Node
 from reservoirpy.nodes import Input
-from reservoirpy.ops import ModelBuilderUtil
 
-from cbreservoir.nodes.initialize import has_delays, initialize_graph
-from cbreservoir.nodes.run import run_batched
+from cbreservoir.graph.initialize import has_delays, initialize_graph
+from cbreservoir.graph.run import run_batched
+from cbreservoir.nodes.operators import GraphOperatorsMixin, composed
 from cbreservoir.utils.checks import (
     COLLECTION_LAYOUTS,
     as_float_array,
     channels_last,
     check_choice,
-    check_timestep,
     collection_orientation,
 )
 
-__all__ = ["GraphOperatorsMixin", "Model", "ValidatedStepMixin", "as_model", "composed"]
+__all__ = ["Model", "as_model"]
 
 
 class Model(ReservoirpyModel):
@@ -166,90 +165,6 @@ def _collection_with_targets_per_series(x: object, y: object, layout: str) -> tu
     per_series = y_ndim in (1, 2) and not (is_list and isinstance(y, (list, tuple)) and np.ndim(y[0]) == 2)
     x = channels_last(x, collection_orientation(x, layout, per_series=per_series, name="x"))
     return x, (np.asarray(y)[:, None] if y_ndim == 1 else y)
-
-
-class _DelayedLink(ModelBuilderUtil):
-    """The half-built ``a >> d`` of ``a >> d >> b``, completing to a :class:`Model`."""
-
-    def __rshift__(self, other: object) -> object:
-        return composed(super().__rshift__(other))
-
-    def __rrshift__(self, other: object) -> object:
-        return composed(super().__rrshift__(other))
-
-
-def composed(result: object) -> object:
-    """What a graph operator returns: reservoirpy's result, as a :class:`Model` (or a delayed half-link).
-
-    ``NotImplemented`` passes through, so that Python tries the other operand's reflected operator.
-    """
-    if isinstance(result, ModelBuilderUtil) and not isinstance(result, _DelayedLink):
-        return _DelayedLink(result.node, result.delay, result.node_is_first)
-    if isinstance(result, ReservoirpyModel) and not isinstance(result, Model):
-        return Model(result.nodes, result.edges)
-    return result
-
-
-class GraphOperatorsMixin:
-    """reservoirpy's graph operators ``>>``, ``>> d >>``, ``<<`` and ``&``, building a batched Model.
-
-    The result is a :class:`Model` (a ``reservoirpy.model.Model`` whose ``run``
-    goes node by node on all series); listed before the reservoirpy node class, through
-    :class:`ValidatedStepMixin`. Being an instance of this mixin is what makes a node a cbreservoir node.
-    """
-
-    def __rshift__(self, other: object) -> object:
-        return composed(super().__rshift__(other))
-
-    def __rrshift__(self, other: object) -> object:
-        return composed(super().__rrshift__(other))
-
-    def __lshift__(self, other: object) -> object:
-        return composed(super().__lshift__(other))
-
-    def __rlshift__(self, other: object) -> object:
-        return composed(super().__rlshift__(other))
-
-    def __and__(self, other: object) -> object:
-        return composed(super().__and__(other))
-
-    def __rand__(self, other: object) -> object:
-        return composed(super().__rand__(other))
-
-
-class ValidatedStepMixin(GraphOperatorsMixin):
-    """``step(x)`` for a reservoirpy node: check the time step, initialise on it, advance ``state``.
-
-    Every cbreservoir node has it, and with it the graph operators (:class:`GraphOperatorsMixin`).
-    The node class lists the mixin before ``reservoirpy.node.Node`` and provides ``input_dim``,
-    ``initialized``, ``initialize(x)``, ``state`` and ``_step(state, x) -> state``.
-    """
-
-    def step(self, x: object = None) -> np.ndarray:
-        """One step.
-
-        Parameters
-        ----------
-        x : array (input_dim,) or (1, input_dim), optional
-            One time step; the first one initialises the node. None is a step without features
-            (reservoirpy's free-running step).
-
-        Returns
-        -------
-        ndarray (output_dim,)
-            The node's new output (for the Reservoir, its new state).
-        """
-        x = check_timestep(np.empty(0) if x is None else x, self.input_dim, owner=str(self))
-        if not self.initialized:
-            self.initialize(x)
-        self.state = self._step(self.state, x)
-        return self.state["out"]
-
-    def stepper(self) -> Callable[[np.ndarray], np.ndarray]:
-        """A function that steps the node like :meth:`step`, for loops that step it many times (closed-loop
-        generation). Here :meth:`step` itself; nodes override it to skip the checks and prepare their
-        operands once (valid while the weights stay as they are)."""
-        return self.step
 
 
 def as_model(graph: ReservoirpyModel | Node) -> Model:

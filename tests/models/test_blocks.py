@@ -1,4 +1,4 @@
-"""The mossy-fibre column conversion of :mod:`cbreservoir.numerics.modules` and its keys."""
+"""The mossy-fibre column conversion of :mod:`cbreservoir.models.blocks` and its keys."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cbreservoir.models import build_model
-from cbreservoir.numerics.modules import state_columns_last, state_columns_last_
+from cbreservoir.models.blocks import state_columns_last, state_columns_last_
 from cbreservoir.numerics.network import MOSSY_WEIGHT_KEYS
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from cbreservoir.analysis.metrics import compare_groups, summarize
+from cbreservoir.experiments.analysis_report._report import run_analysis
 from cbreservoir.experiments.analysis_report.figures import plot_against_level
-from cbreservoir.experiments.analysis_report.report import run_analysis
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS
 from cbreservoir.utils.files import atomic_write_text
 from cbreservoir.utils.strict_json import json_ready

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.experiments.bench.timing import (
+from cbreservoir.experiments.bench._timing import (
     BenchRow,
     time_alternating,
     time_call,

@@ -13,7 +13,7 @@ from reservoirpy.model import Model
 from reservoirpy.node import Node
 from reservoirpy.utils.model_utils import join_data
 
-from cbreservoir.nodes.initialize import has_delays, input_map
+from cbreservoir.graph.initialize import has_delays, input_map
 from cbreservoir.utils.checks import check_series
 
 __all__ = ["node_outputs", "predict_final", "run_batched"]

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from cbreservoir.experiments import reference
-from cbreservoir.experiments.bench.timing import (
+from cbreservoir.experiments.bench._timing import (
     BenchRow,
     device_synchronizer,
     time_alternating,

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import scipy.sparse
 
-from cbreservoir.experiments.bench.timing import (
+from cbreservoir.experiments.bench._timing import (
     BenchRow,
     time_alternating,
     time_call,
