@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from cbreservoir.utils.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from cbreservoir.analysis.ablation import ReadoutOnly as ReadoutOnly
     from cbreservoir.analysis.ablation import RecoveryResult as RecoveryResult
     from cbreservoir.analysis.ablation import ablate_cerebellum as ablate_cerebellum
     from cbreservoir.analysis.ablation import ablated_copy as ablated_copy

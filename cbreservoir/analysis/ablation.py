@@ -33,7 +33,7 @@ import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +42,8 @@ from tqdm.auto import tqdm
 
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.tasks import CURRICULUM_TASKS, make_task_batch, switching_plan, task_spec
-from cbreservoir.training import GradientTrainer, PlasticitySchedule
+from cbreservoir.training import GradientTrainer
+from cbreservoir.training.schedules import Fixed
 from cbreservoir.utils.checks import check_int, check_positive_int
 
 
@@ -191,16 +192,6 @@ def ablation_accuracy(
     return rows
 
 
-@dataclass(frozen=True)
-class ReadoutOnly(PlasticitySchedule):
-    """Plasticity schedule in which only the readout heads learn, at every level."""
-
-    name: ClassVar[str] = "readout_only"
-
-    def trainable_groups(self, level: int | None) -> frozenset[str]:
-        return frozenset({"readout"})
-
-
 @dataclass(frozen=True, kw_only=True)
 class RecoveryResult:
     """Outcome of :func:`readout_recovery` (accuracies in [0, 1]).
@@ -317,7 +308,8 @@ def readout_recovery(
     **trainer_options
         Passed to :class:`~cbreservoir.training.GradientTrainer`, whose defaults are the study's SGD
         (learning rate 0.01, momentum 0.1 Nesterov, clipping 7.5); e.g. ``optimizer="adam",
-        learning_rate=3e-3``. The schedule is always :class:`ReadoutOnly`.
+        learning_rate=3e-3``. The schedule is always ``Fixed(("readout",))``
+        (:class:`~cbreservoir.training.schedules.Fixed`): only the readout learns.
 
     Returns
     -------
@@ -331,7 +323,7 @@ def readout_recovery(
     intact = _accuracy(model, batches, seed)
     ablated = ablated_copy(model)
     zero_shot = _accuracy(ablated, batches, seed)
-    trainer = GradientTrainer(ablated, schedule=ReadoutOnly(), seed=seed, **trainer_options)
+    trainer = GradientTrainer(ablated, schedule=Fixed(("readout",)), seed=seed, **trainer_options)
     train_rng = np.random.default_rng([seed, level, 1])
     head = training_head(task, level)
     curve = [(0, level_accuracy(task, level, zero_shot))]

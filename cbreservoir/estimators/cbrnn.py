@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.models import build_model
-from cbreservoir.models.base import INITIAL_STATE_SCALE, RecurrentClassifier
+from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.numerics.network import INITIAL_STATE_SCALE
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.training import FullReservoir, GradientTrainer
 from cbreservoir.utils.checks import Series

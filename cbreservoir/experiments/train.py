@@ -276,14 +276,14 @@ def run_train(settings: Mapping[str, Any], progress: bool = False) -> tuple[dict
 def _check_curriculum(settings: dict[str, Any]) -> None:
     from cbreservoir.experiments.reproduce.conditions import CONDITIONS
     from cbreservoir.tasks import CURRICULUM_TASKS
-    from cbreservoir.training.schedules import SCHEDULES
+    from cbreservoir.training.schedules import CURRICULUM_SCHEDULES
 
     if settings["epochs"] is None:
         raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
     model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
     check_choice(settings["model"], "model", allowed=model_kinds)
     check_choice(settings["task"], "task", allowed=CURRICULUM_TASKS)
-    check_choice(settings["schedule"], "schedule", allowed=sorted(SCHEDULES))
+    check_choice(settings["schedule"], "schedule", allowed=sorted(CURRICULUM_SCHEDULES))
     noise = _noise(settings)
     if noise is not None and settings["ensemble"] is not None:
         raise ValueError(

@@ -1,12 +1,14 @@
 """Graphs of cbreservoir nodes: building, the batched Model, running, torch compilation, fits, conversions.
 
+Gradient training of a compiled graph goes through the one trainer, at the training layer:
+:func:`cbreservoir.training.train_graph` and :func:`cbreservoir.training.train_core_then_freeze`.
+
 * :mod:`~cbreservoir.graph.model` — :class:`Model`, what ``>>`` / ``&`` / ``<<`` between cbreservoir
   nodes build: a reservoirpy Model whose ``run`` goes node by node on all series;
 * :mod:`~cbreservoir.graph.run` — :func:`run_batched`, :func:`predict_final`, :func:`node_outputs`;
 * :mod:`~cbreservoir.graph.initialize` — :func:`initialize_graph` (graphs with delayed edges);
 * :mod:`~cbreservoir.graph.build` — :func:`cerebellar_loop`, the paper's loop wiring;
 * :mod:`~cbreservoir.graph.compile` — :func:`compile_graph` / :class:`CompiledGraph` (torch, BPTT);
-* :mod:`~cbreservoir.graph.train` — :func:`train_graph`, :func:`train_core_then_freeze`;
 * :mod:`~cbreservoir.graph.fit` — :func:`fit_ridge_readout`, the closed-form readout fit;
 * :mod:`~cbreservoir.graph.convert` — :func:`graph_from_cbrnn`;
 * :mod:`~cbreservoir.graph.forecast` — :func:`forecast_pairs` (h-step targets), :func:`generate`.
@@ -32,8 +34,5 @@ if TYPE_CHECKING:
     from cbreservoir.graph.run import node_outputs as node_outputs
     from cbreservoir.graph.run import predict_final as predict_final
     from cbreservoir.graph.run import run_batched as run_batched
-    from cbreservoir.graph.train import GraphTrainingResult as GraphTrainingResult
-    from cbreservoir.graph.train import train_core_then_freeze as train_core_then_freeze
-    from cbreservoir.graph.train import train_graph as train_graph
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

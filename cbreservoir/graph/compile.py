@@ -4,19 +4,27 @@
 :class:`~cbreservoir.nodes.Reservoir`, :class:`~cbreservoir.nodes.Cerebellum`,
 :class:`~cbreservoir.nodes.Ridge` and :class:`~cbreservoir.nodes.GradientReadout` into a
 :class:`CompiledGraph` that evaluates the same equations (:mod:`cbreservoir.numerics.functional`) on batches
-and can be trained by backpropagation through time (:mod:`cbreservoir.graph.train`).
+and can be trained by backpropagation through time (:func:`cbreservoir.training.train_graph`).
 
 Execution follows ``reservoirpy.Model.run``: at every step the nodes run in the model's execution
 order, and a node's input is the concatenation of the external input (input nodes only), the outputs
 of its direct parents at this step, and the outputs of its delayed parents ``d`` steps ago (``>>d>>``
 edges). Before the first step every node's output is its initial state (zeros unless given), so a
 delayed edge first delivers that state — with zero initial states this is exactly reservoirpy.
+
+A compiled graph also exposes the models' training interface, so that
+:class:`~cbreservoir.training.GradientTrainer` and the plasticity schedules train graphs as they train
+:mod:`cbreservoir.models`: :meth:`CompiledGraph.module_groups` (Reservoir nodes form group ``"core"``,
+Cerebellum nodes ``"cerebellum"``, Ridge and GradientReadout nodes ``"readout"``),
+:meth:`CompiledGraph.initial_state` (the Reservoir nodes' h_0, drawn as the models draw theirs),
+:attr:`CompiledGraph.head_sizes` and :meth:`CompiledGraph.head_outputs` (each output node at the final
+step: the models' heads).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -172,6 +180,14 @@ class _LinearReadoutStep(nn.Module):
         node.Wout, node.bias = _to_numpy(self.Wout, node.Wout), _to_numpy(self.bias, node.bias)
 
 
+class CerebellarLoop(NamedTuple):
+    """Where the CB-RNN's loop sits in a compiled graph (:meth:`CompiledGraph.cerebellar_loop`)."""
+
+    core: str
+    cerebellum: str
+    activation: str
+
+
 _STEPS: dict[type, type[nn.Module]] = {
     Input: _InputStep,
     Reservoir: _ReservoirStep,
@@ -268,14 +284,6 @@ class CompiledGraph(nn.Module):
         """Keys of the nodes whose parameters currently require gradients."""
         return [key for key in self.steps if any(p.requires_grad for p in self.steps[key].parameters())]
 
-    def set_trainable(self, trainable: Mapping[str, bool]) -> None:
-        """Switch nodes' plasticity on or off (``{"core": False, ...}``)."""
-        for key, value in trainable.items():
-            if key not in self.steps:
-                raise ValueError(f"unknown node {key!r}; nodes are {list(self.steps)}")
-            for parameter in self.node_parameters(key):
-                parameter.requires_grad_(bool(value))
-
     def input_widths(self) -> dict[str, int]:
         """Input node key -> the features the data must give it (what its step reads beyond its parents').
 
@@ -326,6 +334,8 @@ class CompiledGraph(nn.Module):
     def forward(
         self,
         x: torch.Tensor | np.ndarray | Mapping[str, Any],
+        h0: torch.Tensor | None = None,
+        mask: torch.Tensor | np.ndarray | None = None,
         *,
         initial_states: Mapping[str, torch.Tensor] | None = None,
         return_all: bool = False,
@@ -335,6 +345,11 @@ class CompiledGraph(nn.Module):
         Parameters
         ----------
         x : tensor (B, T, d), or dict input-node key -> tensor (B, T, d_k)
+        h0 : tensor (B, :attr:`state_size`), optional
+            The Reservoir nodes' initial states side by side, in node order (as :meth:`initial_state`
+            draws them); the models' ``h0``. Give ``h0`` or ``initial_states``, not both.
+        mask : None
+            Only None: a graph runs every step of every series (the models' ``mask`` is refused).
         initial_states : dict key -> tensor (B, out) or (out,), optional
             Output of a node before the first step (default zeros): a reservoir's h_0.
         return_all : bool
@@ -343,7 +358,18 @@ class CompiledGraph(nn.Module):
         Returns
         -------
         tensor (B, T, out) for a single output node, else dict key -> tensor (B, T, out_k)
+
+        Raises
+        ------
+        ValueError
+            ``h0`` together with ``initial_states``, ``h0`` of the wrong shape, or a ``mask``.
         """
+        if mask is not None:
+            raise ValueError("a compiled graph runs every step of every series: mask must be None")
+        if h0 is not None:
+            if initial_states is not None:
+                raise ValueError("give h0 or initial_states, not both")
+            initial_states = self._reservoir_states(h0)
         inputs = self._map_inputs(x)
         batch_size, n_steps = next(iter(inputs.values())).shape[:2]
         previous = {key: self._initial(key, batch_size, initial_states) for key in self.steps}
@@ -384,6 +410,142 @@ class CompiledGraph(nn.Module):
         for key, step in self.steps.items():
             step.write_back(self.nodes[key])
 
+    # --- the models' training interface (GradientTrainer, plasticity schedules) -------------------------
+
+    def module_groups(self, *, split_core: bool = False) -> dict[str, list[nn.Parameter]]:
+        """Learnable parameters by module group, as the models give them (:meth:`node_parameters`).
+
+        Reservoir nodes form ``"core"``, Cerebellum nodes ``"cerebellum"``, Ridge and GradientReadout
+        nodes ``"readout"``; Input nodes hold no parameters.
+
+        Parameters
+        ----------
+        split_core : bool
+            Give the core as ``"core.input"`` (``Win`` and ``bias``: a Reservoir's one bias plays the
+            input bias b_x) and ``"core.recurrent"`` (``W``), which schedules may freeze apart.
+
+        Returns
+        -------
+        dict group -> list of parameter
+        """
+        core = {"core.input": [], "core.recurrent": []} if split_core else {"core": []}
+        groups: dict[str, list[nn.Parameter]] = {**core, "cerebellum": [], "readout": []}
+        for key, step in self.steps.items():
+            if isinstance(step, _ReservoirStep) and split_core:
+                groups["core.input"] += [step.Win, step.bias]
+                groups["core.recurrent"].append(step.W)
+            elif isinstance(step, _ReservoirStep):
+                groups["core"] += self.node_parameters(key)
+            elif isinstance(step, _CerebellumStep):
+                groups["cerebellum"] += self.node_parameters(key)
+            elif isinstance(step, _LinearReadoutStep):
+                groups["readout"] += self.node_parameters(key)
+        return groups
+
+    def _reservoir_keys(self) -> list[str]:
+        return [key for key, step in self.steps.items() if isinstance(step, _ReservoirStep)]
+
+    @property
+    def state_size(self) -> int:
+        """Units of all Reservoir nodes together: the width of :meth:`initial_state` and ``h0``."""
+        return sum(self.steps[key].output_dim for key in self._reservoir_keys())
+
+    @property
+    def head_sizes(self) -> tuple[int, ...]:
+        """Outputs of each output node (the graph's heads), in the order of :attr:`outputs`."""
+        return tuple(self.steps[key].output_dim for key in self.outputs)
+
+    def initial_state(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The Reservoir nodes' h_0 side by side, (batch_size, :attr:`state_size`), in the graph's dtype.
+
+        Drawn as every model draws its own (:func:`~cbreservoir.numerics.functional.initial_state`), from
+        ``generator`` (torch's global RNG when None).
+        """
+        return CF.initial_state(
+            batch_size, self.state_size, generator=generator, dtype=self.dtype, device=self.device
+        )
+
+    def _reservoir_states(self, h0: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``h0`` (B, :attr:`state_size`) split into each Reservoir node's initial state (B, units)."""
+        h0 = torch.as_tensor(h0)
+        if h0.dim() != 2 or h0.shape[1] != self.state_size:
+            raise ValueError(f"h0 must have shape (batch, {self.state_size}), got {tuple(h0.shape)}")
+        keys = self._reservoir_keys()
+        columns = h0.split([self.steps[key].output_dim for key in keys], dim=1)
+        return dict(zip(keys, columns, strict=True))
+
+    def head_outputs(
+        self,
+        x: torch.Tensor | np.ndarray | Mapping[str, Any],
+        h0: torch.Tensor | None = None,
+        mask: torch.Tensor | np.ndarray | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Each output node's output at the final step, (B, out_k) per head: what a model's forward gives.
+
+        Parameters
+        ----------
+        x, h0, mask
+            As for :meth:`forward`.
+        """
+        loop = self.cerebellar_loop()
+        if loop is None or mask is not None:
+            outputs = self(x, h0, mask)
+            sequences = outputs if isinstance(outputs, dict) else {self.outputs[0]: outputs}
+            return tuple(sequences[key][:, -1] for key in self.outputs)
+        inputs = self._map_inputs(x)[self.inputs[0]]
+        states = None if h0 is None else self._reservoir_states(h0)
+        core_state = self._initial(loop.core, inputs.shape[0], states)
+        core, cerebellum = self.steps[loop.core], self.steps[loop.cerebellum]
+        h_final = CF.leaky_sequence(
+            inputs,
+            core_state,
+            (core.Win, core.bias, core.W, torch.zeros_like(core.bias)),  # the node's one bias plays b_x
+            leak=float(core.leak),
+            activation=loop.activation,
+            cerebellum=tuple(getattr(cerebellum, name) for name in _CEREBELLUM_WEIGHTS),
+        )
+        return tuple(h_final @ self.steps[key].Wout + self.steps[key].bias for key in self.outputs)
+
+    def cerebellar_loop(self) -> CerebellarLoop | None:
+        """The CB-RNN's loop wiring in this graph, or None when the graph is wired otherwise.
+
+        The wiring of :func:`~cbreservoir.graph.graph_from_cbrnn` and
+        :func:`~cbreservoir.graph.cerebellar_loop`: one Input node feeding the cerebellum and the core; a
+        Cerebellum (``output="nuclei"``, no granule threshold) reading ``[x_t ; h_{t−1}]`` (the input, then
+        the core with delay 1); a Reservoir with ``cerebellar_bias`` reading ``[x_t ; c_t]``, a scalar leak
+        and an activation of the fused kernel; and the readouts, reading the core only, as the output
+        nodes. Such a graph's heads (:meth:`head_outputs`) run as the CB-RNN model runs: through the fused
+        sequence kernel (:func:`~cbreservoir.numerics.functional.leaky_sequence`), whose numbers equal the
+        step-by-step forward's up to float rounding.
+        """
+        kinds: dict[type, list[str]] = {}
+        for key, step in self.steps.items():
+            kinds.setdefault(type(step), []).append(key)
+        inputs, cores = kinds.get(_InputStep, []), kinds.get(_ReservoirStep, [])
+        cerebella, readouts = kinds.get(_CerebellumStep, []), kinds.get(_LinearReadoutStep, [])
+        if len(inputs) != 1 or len(cores) != 1 or len(cerebella) != 1 or not readouts or len(kinds) != 4:
+            return None
+        (source,), (core,), (cerebellum,) = inputs, cores, cerebella
+        core_step, cerebellum_step = self.steps[core], self.steps[cerebellum]
+        activation = next((n for n, f in CF.ACTIVATIONS.items() if f is core_step.activation), None)
+        wired = (
+            self.inputs == [source]
+            and sorted(self.outputs) == sorted(readouts)
+            and self.parents[cerebellum] == [source]
+            and self.delayed_parents[cerebellum] == [(core, 1)]
+            and self.parents[core] == [source, cerebellum]
+            and not self.delayed_parents[core]
+            and all(self.parents[key] == [core] and not self.delayed_parents[key] for key in readouts)
+        )
+        fusable = (
+            core_step.cerebellar_bias
+            and not isinstance(core_step.leak, torch.Tensor)
+            and activation is not None
+            and cerebellum_step.output == "nuclei"
+            and cerebellum_step.granule_threshold is None
+        )
+        return CerebellarLoop(core, cerebellum, activation) if wired and fusable else None
+
 
 def compile_graph(
     model_or_node: ReservoirpyModel | Node,
@@ -394,7 +556,8 @@ def compile_graph(
     """Compile a reservoirpy Model (or a single node) of cbreservoir nodes into a :class:`CompiledGraph`.
 
     The nodes must be initialized (run or fit the graph once). The compiled module holds copies of
-    the weights; :meth:`CompiledGraph.write_back` (called by :func:`train_graph`) copies them back.
+    the weights; :meth:`CompiledGraph.write_back` (called by :func:`~cbreservoir.training.train_graph`)
+    copies them back.
 
     Raises
     ------

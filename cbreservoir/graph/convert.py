@@ -12,7 +12,7 @@ from cbreservoir.graph.model import Model
 from cbreservoir.nodes.cerebellum import Cerebellum
 from cbreservoir.nodes.gradient_readout import GradientReadout
 from cbreservoir.nodes.reservoir import Reservoir
-from cbreservoir.numerics.network import NODE_ATTRIBUTES, model_key
+from cbreservoir.numerics.network import WEIGHTS, model_key
 
 __all__ = ["graph_from_cbrnn"]
 
@@ -26,9 +26,9 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
     Edges: input → cerebellum, input → core, cerebellum → core (immediate), core → cerebellum (delay 1),
     core → readouts. The core node's state plays h_0 (pass ``initial_states={"core": h0}`` to the
     compiled graph). The returned graph is initialized: ``graph.run(x)`` works (from zero states) and so
-    does :func:`~cbreservoir.graph.compile.compile_graph`. Every weight is copied by the table
-    :data:`cbreservoir.numerics.network.NODE_ATTRIBUTES` (node attribute) and
-    :func:`~cbreservoir.numerics.network.model_key` (state-dict key), the mapping docs/model.md documents.
+    does :func:`~cbreservoir.graph.compile.compile_graph`. Every weight is copied by the one table
+    :data:`cbreservoir.numerics.network.WEIGHTS` (state-dict key, node attribute, transposition), the
+    mapping docs/model.md documents.
     """
     core, cerebellum = model.core, model.cerebellum
     hidden, n_inputs = model.units, model.input_dim
@@ -39,7 +39,7 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
 
     def weight(name: str, head: int = 0) -> np.ndarray:
         value = numpy(state[model_key(name, head)])
-        return value.T if NODE_ATTRIBUTES[name][2] else value
+        return value.T if WEIGHTS[name].transposed else value
 
     source = Input(name="input")
     source.initialize(np.zeros(n_inputs))
@@ -64,7 +64,7 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
     )
     cb.initialize()
     for name in ("W_gc", "b_gc", "W_pc", "b_pc", "W_dcn", "b_dcn"):
-        setattr(cb, NODE_ATTRIBUTES[name][1], weight(name))
+        setattr(cb, WEIGHTS[name].attribute, weight(name))
     n_heads = len(model.readouts)
     readouts = [
         GradientReadout(

@@ -87,6 +87,7 @@ def classes() -> dict[str, type]:
     from cbreservoir.training.schedules import (
         Adaptive,
         EndToEnd,
+        Fixed,
         FullReservoir,
         Interleaved,
         ReducedRecurrentPlasticity,
@@ -110,6 +111,7 @@ def classes() -> dict[str, type]:
         CurriculumHistory,
         EpochRecord,
         EndToEnd,
+        Fixed,
         FullReservoir,
         Interleaved,
         ReducedRecurrentPlasticity,

@@ -12,12 +12,10 @@ from torch import nn
 
 from cbreservoir.models.blocks import make_readouts, normalize_n_classes, readout_logits
 from cbreservoir.models.noise import Noise, check_noise, flip_bits
+from cbreservoir.numerics.functional import initial_state
 from cbreservoir.numerics.network import DEFAULT_LR
 from cbreservoir.utils.checks import check_positive_int, check_seed
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
-
-#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
-INITIAL_STATE_SCALE = 0.1
 
 Logits = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -226,10 +224,9 @@ class RecurrentClassifier(nn.Module):
             Source of randomness (torch's global RNG when omitted).
         """
         weight = self.readouts[0].weight
-        uniform = torch.rand(
+        return initial_state(
             batch_size, self.state_size, generator=generator, dtype=weight.dtype, device=weight.device
         )
-        return INITIAL_STATE_SCALE * uniform
 
     def _features(self, state: torch.Tensor) -> torch.Tensor:
         """Cortical state h (..., H) inside the recurrent state (..., ``state_size``)."""

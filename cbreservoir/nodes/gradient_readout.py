@@ -25,7 +25,8 @@ from reservoirpy.node import TrainableNode
 
 from cbreservoir.nodes._base import LOSSES, LinearReadoutMixin, infer_output_dim, stacked_training_rows
 from cbreservoir.nodes.operators import ValidatedStepMixin
-from cbreservoir.numerics.optim import guarded_step
+from cbreservoir.numerics.optim import OPTIMIZERS, build_optimizer, guarded_step
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import (
     as_float_array,
     check_positive_int,
@@ -38,8 +39,6 @@ from cbreservoir.utils.checks import (
 
 __all__ = ["GradientReadout", "infer_output_dim"]
 
-OPTIMIZERS = ("adam", "sgd")
-
 
 class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
     """Linear readout ``x Wout + bias`` trained by gradient descent.
@@ -50,9 +49,11 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         Outputs (the number of classes for ``loss="cross_entropy"``); inferred from the targets otherwise.
     loss : {"mse", "cross_entropy"}
     optimizer : {"adam", "sgd"}
+        Adam, or plain SGD (no momentum), built by :func:`cbreservoir.numerics.optim.build_optimizer`.
     learning_rate : float
     n_steps : int
-        Full-batch optimiser steps per :meth:`fit` (as ``n_steps`` of :func:`cbreservoir.graph.train_graph`).
+        Full-batch optimiser steps per :meth:`fit` (as ``n_steps`` of
+        :func:`cbreservoir.training.train_graph`).
     weight_decay : float
         L2 penalty (the optimiser's ``weight_decay``).
     fit_bias : bool
@@ -78,7 +79,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         output_dim: int | None = None,
         loss: str = "mse",
         optimizer: str = "adam",
-        learning_rate: float = 0.01,
+        learning_rate: float = STUDY.learning_rate,
         n_steps: int = 200,
         weight_decay: float = 0.0,
         fit_bias: bool = True,
@@ -188,8 +189,13 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         weight = torch.tensor(self.Wout, dtype=torch.float64, requires_grad=True)
         bias = torch.tensor(self.bias, dtype=torch.float64, requires_grad=self.fit_bias)
         parameters = [weight, bias] if self.fit_bias else [weight]
-        optimizer_class = torch.optim.Adam if self.optimizer == "adam" else torch.optim.SGD
-        optimizer = optimizer_class(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
+        optimizer = build_optimizer(
+            [{"params": parameters}],
+            name=self.optimizer,
+            learning_rate=self.learning_rate,
+            momentum=0.0,  # plain SGD: the node has no momentum setting
+            weight_decay=self.weight_decay,
+        )
         loss_function = F.cross_entropy if self.loss == "cross_entropy" else F.mse_loss
         self.loss_history = []
         for step in range(1, self.n_steps + 1):

@@ -9,8 +9,8 @@ activations (:mod:`.activations`) and the compiled reservoir kernels (:mod:`.ker
 * :mod:`cbreservoir.numerics.ridge` — ridge regression's streamed statistics (:class:`GramStatistics`) and
   closed-form solvers; :mod:`cbreservoir.numerics.ridge_loo` — the exact leave-one-out choice of the penalty.
 
-Graphs of cbreservoir nodes compiled to torch (``compile_graph`` / ``train_graph``) are in
-:mod:`cbreservoir.graph`.
+Graphs of cbreservoir nodes compiled to torch (``compile_graph``) are in :mod:`cbreservoir.graph`, and
+trained by :func:`cbreservoir.training.train_graph`.
 """
 
 from typing import TYPE_CHECKING

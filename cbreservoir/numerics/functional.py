@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from cbreservoir.numerics.activations import LEAKY_RELU_SLOPE
-from cbreservoir.numerics.network import mossy_columns
+from cbreservoir.numerics.network import INITIAL_STATE_SCALE, mossy_columns
 from cbreservoir.utils.checks import check_choice
 
 
@@ -126,6 +126,33 @@ def core_step(
     z = core_preactivation(x, h, w_in, w_rec, b_in, b_rec, cerebellar_bias)
     # (1 - α) h + α φ(z), written exactly as reservoirpy does for bitwise-close results
     return (1 - leak) * h + leak * activation(z)
+
+
+def initial_state(
+    batch_size: int,
+    size: int,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The study's initial state h_0 ~ 0.1·U(0, 1): the one draw of the models' and graphs' ``initial_state``.
+
+    The scale is :data:`~cbreservoir.numerics.network.INITIAL_STATE_SCALE`.
+
+    Parameters
+    ----------
+    batch_size, size : int
+    generator : torch.Generator, optional
+        Source of randomness (torch's global RNG when omitted).
+    dtype, device : optional
+
+    Returns
+    -------
+    tensor (batch_size, size)
+    """
+    uniform = torch.rand(batch_size, size, generator=generator, dtype=dtype, device=device)
+    return INITIAL_STATE_SCALE * uniform
 
 
 class CerebellarActivity(NamedTuple):

@@ -38,6 +38,7 @@ from cbreservoir.utils.checks import check_real
 __all__ = [
     "DEFAULT_LR",
     "DEFAULT_TAU",
+    "INITIAL_STATE_SCALE",
     "MODEL_KEYS",
     "MOSSY_ORDER",
     "MOSSY_WEIGHT_KEYS",
@@ -54,6 +55,9 @@ __all__ = [
 DEFAULT_TAU = STUDY.tau
 #: The study's leak rate α = 1/τ, computed as ``1 / 1.5`` (the numbers of the study, bitwise).
 DEFAULT_LR = STUDY.lr
+
+#: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
+INITIAL_STATE_SCALE = 0.1
 
 #: Standard deviations of the paper's cerebellar initialisation (normal, mean 0; biases are zero).
 PAPER_CEREBELLUM_INIT_STD = {"granule": 0.01, "purkinje": 0.1, "nuclei": 0.1}
@@ -105,64 +109,74 @@ def mossy_columns(n_inputs: int, units: int) -> dict[str, slice]:
 
 
 class Weight(NamedTuple):
-    """One weight of the network: its shape in the symbols d, H, G, P, C (classes) and its role."""
+    """One weight of the network: shape (in the symbols d, H, G, P, C), role, and where each form holds it.
+
+    ``model_key`` is the torch CB-RNN's state-dict key (``{k}``: the readout head); ``node`` and
+    ``attribute`` name the loop graph's node (``Reservoir`` "core", ``Cerebellum`` "cerebellum", one
+    ``GradientReadout`` per head, "readout") and its attribute, ``transposed`` when the node stores the
+    transpose (a GradientReadout's ``Wout`` is (H, C)). The Reservoir has one bias ``bias = b_in + b_rec``.
+    """
 
     shape: tuple[str, ...]
     role: str
+    model_key: str
+    node: str
+    attribute: str
+    transposed: bool = False
 
 
-#: Every weight of the network, by its documented name (shapes: rows = outputs, as torch's ``Linear``).
+#: Every weight of the network, by its documented name (shapes: rows = outputs, as torch's ``Linear``):
+#: the one table from which :data:`MODEL_KEYS` and :data:`NODE_ATTRIBUTES` are read. The columns of
+#: ``cerebellum.granule.weight`` are in :data:`MOSSY_ORDER`.
 WEIGHTS: dict[str, Weight] = {
-    "W_in": Weight(("H", "d"), "input weights of the core"),
-    "b_in": Weight(("H",), "input bias of the core"),
-    "W_rec": Weight(("H", "H"), "recurrent weights of the core"),
-    "b_rec": Weight(("H",), "recurrent bias of the core"),
-    "W_gc": Weight(("G", "d + H"), "mossy fibres -> granule cells; columns [x_t ; h_{t-1}]"),
-    "b_gc": Weight(("G",), "granule bias"),
-    "W_pc": Weight(("P", "G"), "granule cells (parallel fibres) -> Purkinje cells"),
-    "b_pc": Weight(("P",), "Purkinje bias"),
-    "W_dcn": Weight(("H", "P"), "Purkinje cells -> nuclei, the bias c_t of the core"),
-    "b_dcn": Weight(("H",), "nuclei bias"),
-    "W_out": Weight(("C", "H"), "readout of the final core state"),
-    "b_out": Weight(("C",), "readout bias"),
+    "W_in": Weight(("H", "d"), "input weights of the core", "core.input_layer.weight", "core", "Win"),
+    "b_in": Weight(("H",), "input bias of the core", "core.input_layer.bias", "core", "bias"),
+    "W_rec": Weight(("H", "H"), "recurrent weights of the core", "core.recurrent_layer.weight", "core", "W"),
+    "b_rec": Weight(("H",), "recurrent bias of the core", "core.recurrent_layer.bias", "core", "bias"),
+    "W_gc": Weight(
+        ("G", "d + H"),
+        "mossy fibres -> granule cells; columns [x_t ; h_{t-1}]",
+        "cerebellum.granule.weight",
+        "cerebellum",
+        "W_gc",
+    ),
+    "b_gc": Weight(("G",), "granule bias", "cerebellum.granule.bias", "cerebellum", "b_gc"),
+    "W_pc": Weight(
+        ("P", "G"),
+        "granule cells (parallel fibres) -> Purkinje cells",
+        "cerebellum.purkinje.weight",
+        "cerebellum",
+        "W_pc",
+    ),
+    "b_pc": Weight(("P",), "Purkinje bias", "cerebellum.purkinje.bias", "cerebellum", "b_pc"),
+    "W_dcn": Weight(
+        ("H", "P"),
+        "Purkinje cells -> nuclei, the bias c_t of the core",
+        "cerebellum.nuclei.weight",
+        "cerebellum",
+        "W_dcn",
+    ),
+    "b_dcn": Weight(("H",), "nuclei bias", "cerebellum.nuclei.bias", "cerebellum", "b_dcn"),
+    "W_out": Weight(
+        ("C", "H"),
+        "readout of the final core state",
+        "readouts.{k}.weight",
+        "readout",
+        "Wout",
+        transposed=True,
+    ),
+    "b_out": Weight(("C",), "readout bias", "readouts.{k}.bias", "readout", "bias"),
 }
 
-#: The torch CB-RNN's state-dict key of every weight, by module (``W_out``/``b_out``: head k is
-#: ``readouts.{k}``). The columns of ``cerebellum.granule.weight`` are in :data:`MOSSY_ORDER`.
+#: :data:`WEIGHTS` read by module: the torch CB-RNN's state-dict key of every weight.
 MODEL_KEYS: dict[str, dict[str, str]] = {
-    "core": {
-        "W_in": "core.input_layer.weight",
-        "b_in": "core.input_layer.bias",
-        "W_rec": "core.recurrent_layer.weight",
-        "b_rec": "core.recurrent_layer.bias",
-    },
-    "cerebellum": {
-        "W_gc": "cerebellum.granule.weight",
-        "b_gc": "cerebellum.granule.bias",
-        "W_pc": "cerebellum.purkinje.weight",
-        "b_pc": "cerebellum.purkinje.bias",
-        "W_dcn": "cerebellum.nuclei.weight",
-        "b_dcn": "cerebellum.nuclei.bias",
-    },
-    "readout": {"W_out": "readouts.{k}.weight", "b_out": "readouts.{k}.bias"},
+    module: {name: weight.model_key for name, weight in WEIGHTS.items() if weight.node == module}
+    for module in ("core", "cerebellum", "readout")
 }
 
-#: The node attribute of every weight in the loop graph (``Reservoir`` "core", ``Cerebellum``
-#: "cerebellum", one ``GradientReadout`` per head), as ``(node, attribute, transposed)``. The Reservoir
-#: has one bias ``bias = b_in + b_rec``; a GradientReadout stores ``Wout`` as (H, C), the transpose.
+#: :data:`WEIGHTS` read as the loop graph's ``(node, attribute, transposed)`` of every weight.
 NODE_ATTRIBUTES: dict[str, tuple[str, str, bool]] = {
-    "W_in": ("core", "Win", False),
-    "b_in": ("core", "bias", False),
-    "W_rec": ("core", "W", False),
-    "b_rec": ("core", "bias", False),
-    "W_gc": ("cerebellum", "W_gc", False),
-    "b_gc": ("cerebellum", "b_gc", False),
-    "W_pc": ("cerebellum", "W_pc", False),
-    "b_pc": ("cerebellum", "b_pc", False),
-    "W_dcn": ("cerebellum", "W_dcn", False),
-    "b_dcn": ("cerebellum", "b_dcn", False),
-    "W_out": ("readout", "Wout", True),
-    "b_out": ("readout", "bias", False),
+    name: (weight.node, weight.attribute, weight.transposed) for name, weight in WEIGHTS.items()
 }
 
 
@@ -174,7 +188,6 @@ def model_key(name: str, head: int = 0) -> str:
     ValueError
         ``name`` is not a weight of :data:`WEIGHTS`.
     """
-    for keys in MODEL_KEYS.values():
-        if name in keys:
-            return keys[name].format(k=head)
+    if name in WEIGHTS:
+        return WEIGHTS[name].model_key.format(k=head)
     raise ValueError(f"name must be one of {list(WEIGHTS)}, got {name!r}")

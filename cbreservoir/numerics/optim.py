@@ -1,8 +1,10 @@
-"""Optimisation helpers, one home for each: gradient-norm clipping and the guarded optimiser step.
+"""Optimisation helpers, one home for each: the optimiser, gradient-norm clipping and the guarded step.
 
 Every gradient-trained path of cbreservoir (solo trainers, ensembles, graph training, gradient readouts)
-clips and guards its updates through these functions:
+builds its optimiser and clips and guards its updates through these functions:
 
+* :func:`build_optimizer` — the one place a ``torch.optim`` optimiser is made (SGD or Adam), and
+  :func:`optimizer_settings`, its inverse;
 * :func:`clip_gradient_norms_` — torch's ``clip_grad_norm_`` rule, for one network or for E networks
   stacked along a leading member dimension (one norm and one coefficient per member);
 * :func:`all_finite` — whether tensors hold only finite numbers (per member for stacked networks);
@@ -14,7 +16,7 @@ Examples
 --------
 >>> import torch
 >>> layer = torch.nn.Linear(3, 2)
->>> optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+>>> optimizer = build_optimizer([{"params": list(layer.parameters())}], name="sgd", learning_rate=0.1)
 >>> guarded_step(optimizer, layer(torch.ones(4, 3)).pow(2).mean(), step=1, clip_norm=1.0)
 """
 
@@ -27,9 +29,96 @@ import torch
 #: torch.nn.utils.clip_grad_norm_'s guard against a zero norm.
 _CLIP_EPS = 1e-6
 
+#: The optimisers :func:`build_optimizer` makes, by name.
+OPTIMIZERS = ("sgd", "adam")
+
+#: :func:`build_optimizer`'s defaults: the study's SGD (learning rate 0.01, momentum 0.1, Nesterov).
+DEFAULT_OPTIMIZER = {
+    "name": "sgd",
+    "learning_rate": 0.01,
+    "momentum": 0.1,
+    "nesterov": True,
+    "weight_decay": 0.0,
+}
+
 
 class TrainingDivergedError(ValueError):
     """Training produced a non-finite loss, gradient or weight; the model keeps its last good weights."""
+
+
+def build_optimizer(
+    groups: list[dict[str, Any]],
+    *,
+    name: str = DEFAULT_OPTIMIZER["name"],
+    learning_rate: float = DEFAULT_OPTIMIZER["learning_rate"],
+    momentum: float = DEFAULT_OPTIMIZER["momentum"],
+    nesterov: bool = DEFAULT_OPTIMIZER["nesterov"],
+    weight_decay: float = DEFAULT_OPTIMIZER["weight_decay"],
+) -> torch.optim.Optimizer:
+    """The optimiser of every gradient-trained path: ``torch.optim.SGD`` or ``torch.optim.Adam``.
+
+    Parameters
+    ----------
+    groups : list of dict
+        torch parameter groups: ``params`` (list of tensor), optionally ``lr`` (overrides
+        ``learning_rate`` for that group), ``name`` (kept for the reader) or any other per-group setting.
+    name : {"sgd", "adam"}
+    learning_rate : float
+        Step size of the groups without their own ``lr``.
+    momentum : float
+        SGD momentum (ignored by Adam).
+    nesterov : bool
+        Nesterov momentum for SGD, used only when ``momentum > 0``.
+    weight_decay : float
+        L2 penalty.
+
+    Returns
+    -------
+    torch.optim.Optimizer
+        With ``foreach=True``: one call updates all tensors (the same numbers as the per-tensor loop).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not one of :data:`OPTIMIZERS`, or ``groups`` is empty.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    if not groups:
+        raise ValueError("groups must hold at least one parameter group, got none")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay, foreach=True)
+    return torch.optim.SGD(
+        groups,
+        lr=learning_rate,
+        momentum=momentum,
+        nesterov=nesterov and momentum > 0,
+        weight_decay=weight_decay,
+        foreach=True,
+    )
+
+
+def optimizer_settings(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The :func:`build_optimizer` arguments (but ``groups``) that made ``optimizer``.
+
+    ``momentum`` and ``nesterov`` are None for Adam.
+
+    Raises
+    ------
+    TypeError
+        ``optimizer`` is neither ``torch.optim.SGD`` nor ``torch.optim.Adam``.
+    """
+    if type(optimizer) not in (torch.optim.SGD, torch.optim.Adam):
+        raise TypeError(f"optimizer must be a torch.optim.SGD or Adam, got {type(optimizer).__name__}")
+    defaults = optimizer.defaults
+    sgd = isinstance(optimizer, torch.optim.SGD)
+    return {
+        "name": "sgd" if sgd else "adam",
+        "learning_rate": defaults["lr"],
+        "momentum": defaults["momentum"] if sgd else None,
+        "nesterov": defaults["nesterov"] if sgd else None,
+        "weight_decay": defaults["weight_decay"],
+    }
 
 
 def clip_gradient_norms_(

@@ -8,8 +8,10 @@ from cbreservoir.training.continual import ContinualTrainer, make_curriculum
 from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
 from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
 from cbreservoir.training.feedforward import FeedforwardTrainer, RidgeStatistics
+from cbreservoir.training.graph import GraphTrainingResult, train_core_then_freeze, train_graph
 from cbreservoir.training.schedules import (
     EndToEnd,
+    Fixed,
     FullReservoir,
     Interleaved,
     PlasticitySchedule,
@@ -29,8 +31,10 @@ __all__ = [
     "EnsembleTrainer",
     "EpochRecord",
     "FeedforwardTrainer",
+    "Fixed",
     "FullReservoir",
     "GradientTrainer",
+    "GraphTrainingResult",
     "Interleaved",
     "PlasticitySchedule",
     "ReducedRecurrentPlasticity",
@@ -40,4 +44,6 @@ __all__ = [
     "frozen_phases",
     "make_curriculum",
     "make_schedule",
+    "train_core_then_freeze",
+    "train_graph",
 ]

@@ -45,6 +45,7 @@ from cbreservoir.models.base import seeded_init
 from cbreservoir.models.blocks import CerebellarModule
 from cbreservoir.numerics.ridge import GramStatistics
 from cbreservoir.numerics.study import STUDY
+from cbreservoir.training.schedules import apply_plasticity
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
 from cbreservoir.utils.checks import Integer, Real, check_params
 
@@ -202,7 +203,7 @@ class FeedforwardTrainer:
         self.core_trainer.set_level(level)
         self.level = self.core_trainer.level
         if self.core_frozen:
-            self.model.requires_grad_(False)
+            apply_plasticity(self.model, frozenset())  # nothing of the core model learns any more
 
     # --- phase 2 -----------------------------------------------------------------------------------------
 
@@ -246,7 +247,7 @@ class FeedforwardTrainer:
             loss = self.core_trainer.train_step(x, y, head=head)
             self.step_count += 1
             if self.core_frozen:
-                self.model.requires_grad_(False)
+                apply_plasticity(self.model, frozenset())
             return loss
         targets = self.core_trainer.prepare_targets(y, head)
         code = self.granule_code(x, self.core_trainer.train_generator)
@@ -321,4 +322,4 @@ class FeedforwardTrainer:
         self.level = state["level"]
         self._statistics, self._readouts = statistics, {}
         if self.core_frozen:
-            self.model.requires_grad_(False)
+            apply_plasticity(self.model, frozenset())

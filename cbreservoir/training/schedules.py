@@ -6,6 +6,9 @@ parameters get gradients at curriculum level N (``level=None`` means "before any
 as the first phase); and ``learning_rate_scales`` — per-group multipliers of the base learning rate.
 
 * :class:`EndToEnd` — everything learns (the CB-RNN and RNN-only runs of the study).
+* :class:`Fixed` — the same groups learn at every level: ``Fixed(("readout",))`` retrains a readout alone
+  (:func:`~cbreservoir.analysis.readout_recovery`), and a graph's frozen nodes
+  (:func:`~cbreservoir.training.train_graph`) are a ``Fixed`` schedule of the groups that learn.
 * :class:`FullReservoir` — phase 0 (N ≤ ``phase0_level``, default 2): core + readout learn, cerebellum
   frozen; afterwards the core is frozen (all of it, or with ``frozen_core="recurrent"`` only its recurrent
   layer W_h, b_h, as the study's multitask and task-switching runs do) and cerebellum + readout learn.
@@ -117,6 +120,47 @@ class EndToEnd(PlasticitySchedule):
     """Core, cerebellum and readout all learn throughout."""
 
     name: ClassVar[str] = "end_to_end"
+
+
+@dataclass(frozen=True)
+class Fixed(PlasticitySchedule):
+    """The same ``groups`` learn at every level; the others stay frozen.
+
+    Parameters
+    ----------
+    groups : tuple of str
+        Module groups (:data:`MODULE_GROUPS`) or core parts (:data:`CORE_PARTS`), at least one; a list is
+        kept as a tuple.
+
+    Raises
+    ------
+    TypeError
+        ``groups`` is not a tuple or list of str.
+    ValueError
+        ``groups`` is empty or names something other than a group or a core part.
+
+    Examples
+    --------
+    >>> sorted(Fixed(("readout",)).trainable_groups(7))
+    ['readout']
+    """
+
+    name: ClassVar[str] = "fixed"
+    groups: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.groups, tuple | list) or not all(isinstance(g, str) for g in self.groups):
+            raise TypeError(f"groups must be a tuple of group names, got {self.groups!r:.80}")
+        unknown = sorted(set(self.groups) - set(MODULE_GROUPS) - set(CORE_PARTS))
+        if unknown or not self.groups:
+            raise ValueError(
+                f"groups must name at least one of {MODULE_GROUPS + CORE_PARTS}, got {self.groups!r:.80}"
+            )
+        object.__setattr__(self, "groups", tuple(self.groups))
+
+    def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
+        _LEVEL(level, "level")
+        return frozenset(self.groups)
 
 
 @dataclass(frozen=True)
@@ -358,6 +402,17 @@ def group_learns(group: str, trainable: frozenset[str]) -> bool:
     return group in trainable or group.split(".", 1)[0] in trainable
 
 
+def apply_plasticity(model: nn.Module, trainable: frozenset[str]) -> None:
+    """Let exactly the parameters of the groups ``trainable`` learn: the one switch of plasticity.
+
+    Sets ``requires_grad`` of every parameter in ``model.module_groups(split_core=True)`` (a model's or a
+    compiled graph's; parameters outside the groups, such as fixed mossy-fibre weights, are left alone).
+    """
+    for group, parameters in model.module_groups(split_core=True).items():
+        for parameter in parameters:
+            parameter.requires_grad_(group_learns(group, trainable))
+
+
 def frozen_parameters(
     model: nn.Module, schedule: PlasticitySchedule, level: int | None, state: dict[str, Any] | None = None
 ) -> list[str]:
@@ -433,14 +488,19 @@ def core_learns(groups: frozenset[str]) -> bool:
 
 SCHEDULES: dict[str, type[PlasticitySchedule]] = {
     schedule.name: schedule
-    for schedule in (EndToEnd, FullReservoir, Interleaved, ReducedRecurrentPlasticity, Adaptive)
+    for schedule in (EndToEnd, Fixed, FullReservoir, Interleaved, ReducedRecurrentPlasticity, Adaptive)
 }
+
+
+#: The schedules a curriculum run picks by name alone (:class:`Fixed` needs its groups).
+CURRICULUM_SCHEDULES = tuple(name for name in SCHEDULES if name != Fixed.name)
 
 
 def make_schedule(name: str, **kwargs: Any) -> PlasticitySchedule:
     """Build a schedule by name.
 
-    Names: ``"end_to_end"``, ``"full_reservoir"``, ``"interleaved"``, ``"reduced_recurrent"``, ``"adaptive"``.
+    Names: ``"end_to_end"``, ``"fixed"``, ``"full_reservoir"``, ``"interleaved"``, ``"reduced_recurrent"``,
+    ``"adaptive"``.
 
     Raises
     ------

@@ -25,15 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cbreservoir.graph.compile import CompiledGraph
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
 from cbreservoir.models.noise import Noise, check_noise
-from cbreservoir.numerics.optim import guarded_step
+from cbreservoir.numerics.optim import OPTIMIZERS, build_optimizer, guarded_step
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.schedules import (
     MODULE_GROUPS,
     EndToEnd,
     PlasticitySchedule,
-    group_learns,
+    apply_plasticity,
     groups_at,
     make_schedule,
 )
@@ -45,9 +46,6 @@ __all__ = [
     "heads_cross_entropy",
     "resolve_device",
 ]
-
-#: The optimisers :class:`GradientTrainer` accepts by name.
-OPTIMIZERS = ("sgd", "adam")
 
 ArrayLike = torch.Tensor | np.ndarray
 Targets = ArrayLike | Sequence[ArrayLike]
@@ -138,16 +136,20 @@ def _check_finite_number(name: str, value: float, minimum: float = 0.0) -> float
 
 
 class GradientTrainer:
-    """Trains a :mod:`cbreservoir.models` model by BPTT on final-step cross-entropy.
+    """Trains a :mod:`cbreservoir.models` model or a compiled graph by BPTT on final-step cross-entropy.
 
     :meth:`train_step` and :meth:`evaluate` call the hooks :meth:`prepare_inputs`,
     :meth:`prepare_targets`, :meth:`outputs` and :meth:`loss`; override them to train other outputs
-    or objectives with the same optimiser, schedule, clipping and divergence handling.
+    or objectives with the same optimiser, schedule, clipping and divergence handling
+    (:func:`~cbreservoir.training.train_graph` trains per-step targets of a graph this way).
 
     Parameters
     ----------
-    model : RecurrentClassifier
-        Any model exposing ``module_groups()``, ``initial_state`` and ``forward(x, h0=..., mask=...)``.
+    model : RecurrentClassifier or CompiledGraph
+        Any model exposing ``module_groups()``, ``initial_state``, ``head_sizes`` and
+        ``forward(x, h0=..., mask=...)`` (the heads' logits); a
+        :class:`~cbreservoir.graph.CompiledGraph` (compiled on ``device``) trains as one whose heads are
+        its output nodes read at the final step (:meth:`CompiledGraph.head_outputs`), without noise.
     optimizer : {"sgd", "adam"}
     learning_rate : float
         Base learning rate of every group (the study: 0.01).
@@ -204,9 +206,14 @@ class GradientTrainer:
         check_choice(optimizer, "optimizer", allowed=OPTIMIZERS)
         check_seed(seed)
         self.device = resolve_device(device)
+        self.noise = check_noise(noise)
+        if isinstance(model, CompiledGraph) and (model.device != self.device or self.noise is not None):
+            raise ValueError(
+                f"a compiled graph trains on the device it was compiled for and without noise: expected "
+                f"device {model.device} and noise None, got device {self.device} and noise {self.noise}"
+            )
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
-        self.noise = check_noise(noise)
         self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
         self.optimizer = self._make_optimizer(
             optimizer,
@@ -309,15 +316,13 @@ class GradientTrainer:
             groups.append(
                 {"params": parameters, "lr": _check_finite_number("learning rate", rate), "name": group_name}
             )
-        if name == "adam":
-            return torch.optim.Adam(groups, lr=learning_rate, weight_decay=weight_decay, foreach=True)
-        return torch.optim.SGD(
+        return build_optimizer(
             groups,
-            lr=learning_rate,
+            name=name,
+            learning_rate=learning_rate,
             momentum=momentum,
-            nesterov=nesterov and momentum > 0,
+            nesterov=nesterov,
             weight_decay=weight_decay,
-            foreach=True,  # the same update, one call for all tensors instead of a Python loop
         )
 
     # --- plasticity ------------------------------------------------------------------------------------
@@ -342,10 +347,7 @@ class GradientTrainer:
         self._apply_plasticity()
 
     def _apply_plasticity(self) -> None:
-        trainable = self.trainable_groups
-        for group_name, parameters in self.model.module_groups(split_core=True).items():
-            for parameter in parameters:
-                parameter.requires_grad_(group_learns(group_name, trainable))
+        apply_plasticity(self.model, self.trainable_groups)
 
     @property
     def trainable_groups(self) -> frozenset[str]:
@@ -396,7 +398,7 @@ class GradientTrainer:
             A head outside the model's heads, a missing tuple for a multi-head model, or labels that
             are not 1-D class indices of their head.
         """
-        n_heads = len(self.model.readouts)
+        n_heads = len(self.model.head_sizes)
         if head is not None and not (isinstance(head, int) and 0 <= head < n_heads):
             raise ValueError(f"head must be None or an int in [0, {n_heads}), got {head!r}")
         is_sequence = isinstance(y, tuple)
@@ -419,7 +421,7 @@ class GradientTrainer:
             raise ValueError(
                 f"labels must be a 1-D integer array (batch,), got {labels.dtype} {tuple(labels.shape)}"
             )
-        n_classes = self.model.readouts[head].out_features
+        n_classes = self.model.head_sizes[head]
         outside = (labels < 0) | (labels >= n_classes)
         if outside.any():
             bad = labels[outside][0].item()
@@ -445,7 +447,18 @@ class GradientTrainer:
         tuple of tensor (B, C_k)
             The logits of every head.
         """
-        h0 = self.model.initial_state(x.shape[0], generator)
+        return self._logits(x, self.model.initial_state(x.shape[0], generator), mask, generator)
+
+    def _logits(
+        self,
+        x: torch.Tensor,
+        h0: torch.Tensor,
+        mask: ArrayLike | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Every head's logits (B, C_k) from ``h0``: the model's forward, or a graph's final outputs."""
+        if isinstance(self.model, CompiledGraph):
+            return self.model.head_outputs(x, h0, mask)
         if self.noise is None:
             logits = self.model(x, h0=h0, mask=mask)
         else:
@@ -544,8 +557,7 @@ class GradientTrainer:
         results: list[dict[str, Any]] = [{}] * len(inputs)
         for indices in same_shape.values():
             x = torch.cat([inputs[index] for index in indices])
-            logits = self.model(x, h0=torch.cat([states[index] for index in indices]))
-            logits = logits if isinstance(logits, tuple) else (logits,)
+            logits = self._logits(x, torch.cat([states[index] for index in indices]))
             stop = 0
             for index in indices:
                 rows = slice(stop, stop + inputs[index].shape[0])

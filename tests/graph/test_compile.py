@@ -8,17 +8,10 @@ from reservoirpy.model import Model
 from reservoirpy.nodes import Input
 from reservoirpy.nodes import Ridge as ReservoirpyRidge
 
-from cbreservoir.graph import (
-    compile_graph,
-    fit_ridge_readout,
-    graph_from_cbrnn,
-    initialize_graph,
-    train_core_then_freeze,
-    train_graph,
-)
+from cbreservoir.graph import compile_graph, fit_ridge_readout, graph_from_cbrnn, initialize_graph
 from cbreservoir.models import CBRNN
 from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir, Ridge
-from cbreservoir.training import TrainingDivergedError
+from cbreservoir.training import TrainingDivergedError, train_core_then_freeze, train_graph
 
 
 def _cbrnn_and_graph(seed=0):

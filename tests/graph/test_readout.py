@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cbreservoir.graph import initialize_graph, train_graph
+from cbreservoir.graph import initialize_graph
 from cbreservoir.nodes import GradientReadout
 from cbreservoir.nodes.gradient_readout import infer_output_dim
-from cbreservoir.training import TrainingDivergedError
+from cbreservoir.training import TrainingDivergedError, train_graph
 
 
 def test_regression_recovers_linear_map_per_step_and_per_series():

@@ -57,6 +57,7 @@ def build() -> dict[str, object]:
     from cbreservoir.training.schedules import (
         Adaptive,
         EndToEnd,
+        Fixed,
         FullReservoir,
         Interleaved,
         ReducedRecurrentPlasticity,
@@ -96,6 +97,7 @@ def build() -> dict[str, object]:
             Interleaved(k=3),
             ReducedRecurrentPlasticity(0.5),
             Adaptive(patience=3, plateau=None),
+            Fixed(("readout",)),
         ],
         "reservoir_classifier": CerebellarReservoirClassifier(units=6, n_granule=8, random_state=0).fit(
             X, LABELS

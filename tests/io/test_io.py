@@ -132,8 +132,8 @@ def test_cbrnn_loop_graph_round_trip_is_bit_exact(tmp_path):
 
 
 def test_gradient_trained_graph_and_its_compiled_module_round_trip(tmp_path):
-    from cbreservoir.graph import train_graph
     from cbreservoir.nodes import Cerebellum, GradientReadout, Reservoir
+    from cbreservoir.training import train_graph
 
     core = Reservoir(10, lr=0.5, sr=0.9, seed=0, frozen=True, name="core")
     graph = core >> Cerebellum(16, seed=0, name="cb") >> GradientReadout(loss="cross_entropy", name="out")

@@ -44,7 +44,9 @@ from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.optim import (
     TrainingDivergedError,
     all_finite,
+    build_optimizer,
     clip_gradient_norms_,
+    optimizer_settings,
     snapshot_parameters,
 )
 from cbreservoir.training.schedules import group_learns
@@ -139,7 +141,8 @@ class EnsembleTrainer:
             }
             for group in template.param_groups
         ]
-        self.optimizer: torch.optim.Optimizer = type(template)(groups)
+        settings = {key: value for key, value in optimizer_settings(template).items() if value is not None}
+        self.optimizer: torch.optim.Optimizer = build_optimizer(groups, **settings)
         for member in range(self.n_members):
             self._read_member(member)
 
