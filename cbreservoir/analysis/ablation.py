@@ -44,7 +44,7 @@ from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.tasks import CURRICULUM_TASKS, make_task_batch, switching_plan, task_spec
 from cbreservoir.training import GradientTrainer
 from cbreservoir.training.schedules import Fixed
-from cbreservoir.utils.validation import check_int, check_positive_int
+from cbreservoir.utils.checks import check_int, check_positive_int
 
 
 def _check_ablatable(model: nn.Module) -> None:

@@ -38,7 +38,7 @@ from cbreservoir.analysis.timescales import (
     timescale_from_autocorrelation,
 )
 from cbreservoir.tasks import make_task_batch
-from cbreservoir.utils.validation import check_int, check_positive_int
+from cbreservoir.utils.checks import check_int, check_positive_int
 
 #: The study's random-input drive for timescales: trials, steps (the first ``warmup`` dropped).
 DRIVE_TRIALS, DRIVE_STEPS, DRIVE_WARMUP = 8, 20_000, 500

@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cbreservoir.analysis._checks import check_min_length
-from cbreservoir.utils.validation import as_float_array, check_positive_int
+from cbreservoir.utils.checks import as_float_array, check_fraction, check_min_length, check_positive_int
 
 
 def pca_spectrum(activity: object) -> np.ndarray:
@@ -106,10 +105,7 @@ def pca_dimensions(activity: object, fractions: Sequence[float] = (0.9, 0.95)) -
     ValueError
         If a fraction is outside (0, 1].
     """
-    fractions = tuple(float(fraction) for fraction in fractions)
-    for fraction in fractions:
-        if not 0.0 < fraction <= 1.0:
-            raise ValueError(f"fractions must lie in (0, 1], got {fraction}")
+    fractions = tuple(check_fraction(fraction, f"fractions[{i}]") for i, fraction in enumerate(fractions))
     return _components_for(pca_spectrum(activity), fractions)
 
 

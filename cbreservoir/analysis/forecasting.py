@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import check_real
+from cbreservoir.utils.checks import check_real
 
 __all__ = ["nrmse", "error_curve", "valid_prediction_time"]
 

@@ -46,6 +46,8 @@ import numpy as np
 from scipy import stats
 from scipy.integrate import trapezoid
 
+from cbreservoir.utils.checks import check_real
+
 __all__ = [
     "max_level",
     "global_max_level",
@@ -337,8 +339,7 @@ def compare_groups(
             raise ValueError(f"{name} must hold at least 2 finite numbers, got {group.tolist()!r}")
     if b.mean() == 0:
         raise ValueError("the reference group's mean is 0: the ratio is undefined")
-    if not 0.0 < confidence_level < 1.0:
-        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+    check_real(confidence_level, "confidence_level", minimum=0, maximum=1, strict=True, strict_maximum=True)
     interval = stats.bootstrap(
         (a, b),
         _ratio_of_means,

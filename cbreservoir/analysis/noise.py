@@ -31,7 +31,7 @@ from cbreservoir.analysis.ablation import ablate_cerebellum
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.models.noise import NOISE_KINDS, Noise
 from cbreservoir.tasks import N_CLASSES, make_batch
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.checks import check_choice, check_positive_int
 
 __all__ = ["noise_accuracy", "noise_curves"]
 
@@ -94,8 +94,7 @@ def noise_accuracy(
             f"task must be a single-head task among {sorted(N_CLASSES)} for a one-head model, got {task!r} "
             f"with {len(model.readouts)} heads"
         )
-    if kind not in NOISE_KINDS:
-        raise ValueError(f"kind must be one of {list(NOISE_KINDS)}, got {kind!r}")
+    check_choice(kind, "kind", allowed=NOISE_KINDS)
     noises = [Noise.of(kind, value) for value in noise_levels]
     check_positive_int(n_batches, "n_batches")
     check_positive_int(batch_size, "batch_size")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import as_float_array
+from cbreservoir.utils.checks import as_float_array, check_choice
 
 _KINDS = ("population", "lifetime")
 
@@ -40,8 +40,7 @@ def _nonnegative_activity(activity: object) -> np.ndarray:
 
 def _checked(activity: object, kind: str) -> tuple[np.ndarray, int]:
     """The validated activity and the axis the measure averages over."""
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+    check_choice(kind, "kind", allowed=_KINDS)
     return _nonnegative_activity(activity), 1 if kind == "population" else 0
 
 

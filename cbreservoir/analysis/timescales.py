@@ -36,8 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import curve_fit
 
-from cbreservoir.analysis._checks import check_min_length
-from cbreservoir.utils.validation import as_float_array, check_int
+from cbreservoir.utils.checks import as_float_array, check_int, check_min_length
 
 #: The threshold of the 1/e lag.
 INVERSE_E = 1.0 / math.e

@@ -47,8 +47,8 @@ from cbreservoir.cli.options import (
     _torch_device,
     train_settings,
 )
+from cbreservoir.utils.checks import SettingsMismatchError
 from cbreservoir.utils.strict_json import json_ready
-from cbreservoir.utils.validation import SettingsMismatchError
 
 __all__ = [
     "EXIT_FAILED",

@@ -11,14 +11,13 @@ from typing import Any
 from cbreservoir.cli.options import (
     UsageError,
     _backend,
-    _check_choice,
     _parallel_options,
     _parse_overrides,
     _read_config,
     _usage_errors,
     train_settings,
 )
-from cbreservoir.utils.validation import check_writable_directory
+from cbreservoir.utils.checks import check_choice, check_writable_directory
 
 # ------------------------------------------------------------------------------------------- subcommands
 
@@ -56,18 +55,19 @@ def _save(obj: Any, path: str) -> None:
 
 def _run_reproduce(args: argparse.Namespace) -> dict:
     reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
-    from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments, get_profile
+    from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments
 
     options = {"output_dir": args.output_dir, "seeds": args.seeds, **_parallel_options(args)}
     with _usage_errors():
-        profile = get_profile(args.profile).replace(**_parse_overrides(args.overrides))
         arguments = check_arguments(
             args.task or STUDY_TASKS,
-            profile=profile,
+            profile=args.profile,
+            overrides=_parse_overrides(args.overrides),
             conditions=args.conditions,
-            granule_sizes=list(profile.granule_sizes) if args.scaling else None,
             **{key: value for key, value in options.items() if value is not None},
         )
+        if args.scaling:
+            arguments["granule_sizes"] = list(arguments["profile"].granule_sizes)
     return reproduce(**arguments, keep_checkpoints=args.keep_checkpoints, progress=args.progress)
 
 
@@ -86,7 +86,8 @@ def _run_analyze(args: argparse.Namespace) -> dict:
     from cbreservoir.experiments.analysis_report import ANALYSIS_TASKS, DEFAULT_CONDITIONS, AnalysisSettings
     from cbreservoir.experiments.reproduce import check_conditions, get_profile
 
-    _check_choice("task", args.task, ANALYSIS_TASKS)
+    with _usage_errors():
+        check_choice(args.task, "task", allowed=ANALYSIS_TASKS)
     if args.runs is not None and (args.overrides or args.checkpoint_dir is not None):
         raise UsageError(
             "--runs uses the reproduction's profile and checkpoints: expected no --set, no --checkpoint-dir"
@@ -130,8 +131,8 @@ def _run_noise(args: argparse.Namespace) -> dict:
     from cbreservoir.experiments.reproduce import check_conditions
     from cbreservoir.tasks import N_CLASSES
 
-    _check_choice("task", args.task, list(N_CLASSES))
     with _usage_errors():
+        check_choice(args.task, "task", allowed=list(N_CLASSES))
         conditions = check_conditions(args.conditions or NOISE_CONDITIONS)
     return run_noise(
         args.runs,

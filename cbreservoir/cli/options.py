@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
+from cbreservoir.experiments import train
+from cbreservoir.utils.checks import MAX_COUNT, MAX_SEED
 
 #: Most networks (seeds) per condition a command line may ask for.
 MAX_NETWORKS = 10_000
@@ -110,88 +111,20 @@ _non_negative_int.__name__ = f"an integer in [0, {MAX_SEED}]"
 _network_count.__name__ = f"an integer in [1, {MAX_NETWORKS}]"
 _torch_device.__name__ = "an available torch device"
 
-TRAIN_OPTIONS: tuple[_Option, ...] = (
-    _Option(
-        "model",
-        str,
-        "cbrnn",
-        "cbrnn or rnn (the parameter-matched RNN-only baseline); curriculum also gru, gru_cb, lstm, lstm_cb",
-        "KIND",
-    ),
-    _Option("task", str, "dms", "dms, parity, mod3; curriculum: dms, parity, multitask, switching", "TASK"),
-    _Option(
-        "mode",
-        str,
-        None,
-        "fixed_level (STEPS steps at level N) or curriculum (needs --epochs); --epochs alone means "
-        "curriculum",
-        "MODE",
-    ),
-    _Option(
-        "n", _positive_int, 2, "difficulty level N (the fixed level, or the curriculum's first level)", "N"
-    ),
-    _Option("steps", _positive_int, 100, "training steps (per epoch in the curriculum)", "STEPS"),
-    _Option(
-        "epochs",
-        _positive_int,
-        None,
-        "curriculum epochs (mode curriculum)",
-        "EPOCHS",
-    ),
-    _Option(
-        "schedule",
-        str,
-        "end_to_end",
-        "plasticity schedule: end_to_end, full_reservoir, interleaved, reduced_recurrent, adaptive "
-        "(curriculum only)",
-        "NAME",
-    ),
-    _Option(
-        "ensemble",
-        _positive_int,
-        None,
-        "train this many networks (seeds SEED, SEED+1, ...) as one batched ensemble",
-        "E",
-    ),
-    _Option(
-        "n_granule", _positive_int, 256, "granule layer size G of cerebellar models (curriculum only)", "G"
-    ),
-    _Option("batch_size", _positive_int, 64, "trials per batch", "B"),
-    _Option("test_batches", _positive_int, 10, "test batches after training (per curriculum epoch)", "K"),
-    _Option(
-        "learning_rate", _positive_float, 0.01, "SGD learning rate (momentum 0.1, Nesterov, clip 7.5)", "LR"
-    ),
-    _Option("seed", _non_negative_int, 0, "seed of weights, data and initial states", "SEED"),
-    _Option("device", _torch_device, "cpu", "torch device, e.g. cpu or cuda", "DEVICE"),
-    _Option(
-        "save",
-        str,
-        None,
-        "save the trained model (or ensemble) with cbreservoir.save (curriculum only)",
-        "PATH",
-    ),
-    _Option("checkpoint_dir", str, None, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
-    _Option(
-        "noise_input_flip",
-        _noise_level,
-        0.0,
-        "train and test with input bits flipped with this probability (curriculum, no ensemble)",
-        "P",
-    ),
-    _Option(
-        "noise_state",
-        _noise_level,
-        0.0,
-        "train and test with Gaussian noise of this SD on the cortical state (curriculum, no ensemble)",
-        "SD",
-    ),
-    _Option(
-        "noise_cerebellum",
-        _noise_level,
-        0.0,
-        "train and test with Gaussian noise of this SD on the cerebellar output (curriculum, no ensemble)",
-        "SD",
-    ),
+#: How the command line reads the text of a setting, by what the setting accepts.
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    train.COUNT: _positive_int,
+    train.SEED: _non_negative_int,
+    train.RATE: _positive_float,
+    train.NOISE_LEVEL: _noise_level,
+    train.DEVICE: _torch_device,
+    train.TEXT: str,
+}
+
+#: The ``train`` options, derived from :data:`cbreservoir.experiments.train.TRAIN_SETTINGS`.
+TRAIN_OPTIONS: tuple[_Option, ...] = tuple(
+    _Option(setting.name, _PARSERS[setting.accepts], setting.default, setting.help, setting.metavar)
+    for setting in train.TRAIN_SETTINGS
 )
 _TRAIN_OPTION = {option.name: option for option in TRAIN_OPTIONS}
 
@@ -243,12 +176,6 @@ def _convert(key: str, value: Any, source: str) -> Any:
 
 def _type_name(option: _Option) -> str:
     return {str: "a string", int: "an integer", float: "a number"}.get(option.type, option.type.__name__)
-
-
-def _check_choice(key: str, value: Any, allowed: Sequence[str]) -> None:
-    """Raise :class:`UsageError` naming ``key`` and the ``allowed`` values unless ``value`` is one of them."""
-    if value not in allowed:
-        raise UsageError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
 
 
 @contextmanager

@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from cbreservoir.utils.checks import check_choice
+
 __all__ = ["UEA_DATASETS", "load_uea"]
 
 #: Set name -> the ``aeon.datasets`` loader that reads it from the files inside the aeon wheel.
@@ -69,8 +71,7 @@ def load_uea(name: str, split: str = "train") -> tuple[list[np.ndarray], np.ndar
     """
     if name not in _LOADERS:
         raise ValueError(f"unknown UEA/UCR data set {name!r}; available: {', '.join(UEA_DATASETS)}")
-    if split not in _SPLITS:
-        raise ValueError(f"split must be one of {_SPLITS}; got {split!r}")
+    check_choice(split, "split", allowed=_SPLITS)
     loader = getattr(_aeon_datasets(), _LOADERS[name])
     with warnings.catch_warnings():  # aeon's deprecation notices (ACSF1, OSULeaf, other shipped sets)
         warnings.simplefilter("ignore", FutureWarning)

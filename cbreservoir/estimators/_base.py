@@ -21,8 +21,8 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from cbreservoir.estimators._data import TargetBatch, format_output, validate_series, validate_xy
+from cbreservoir.utils.checks import Series
 from cbreservoir.utils.deprecation import warn_renamed
-from cbreservoir.utils.validation import Series
 
 
 class _SequenceEstimator(BaseEstimator):

@@ -1,6 +1,6 @@
 """Input and target handling shared by the scikit-learn estimators.
 
-Three input layouts are accepted, each read as a :class:`cbreservoir.utils.validation.Series` of
+Three input layouts are accepted, each read as a :class:`cbreservoir.utils.checks.Series` of
 ``(time, features)`` series:
 
 * a 3-D array ``(series, time, features)``, or aeon's ``(series, channels, time)``;
@@ -13,7 +13,7 @@ Three input layouts are accepted, each read as a :class:`cbreservoir.utils.valid
 
 The order of the two axes of each series is the estimator's ``layout`` (``"channels_last"`` or
 ``"channels_first"``), or with ``layout="auto"`` read from the shapes where they leave no doubt and
-otherwise refused (:func:`cbreservoir.utils.validation.collection_orientation`); the order found in
+otherwise refused (:func:`cbreservoir.utils.checks.collection_orientation`); the order found in
 ``fit`` is the fitted attribute ``layout_``.
 
 Targets are either one per series (sequence-to-vector: ``(S,)`` or ``(S, k)``) or one per
@@ -31,7 +31,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     COLLECTION_LAYOUTS,
     Series,
     channels_last,
@@ -64,7 +64,7 @@ class TargetBatch:
         One row per series (``per_series=True``) or one row per time step of every series,
         series after series (``per_series=False``).
     per_series : bool
-        One target per series (the flag of :class:`cbreservoir.utils.validation.Targets`).
+        One target per series (the flag of :class:`cbreservoir.utils.checks.Targets`).
     squeeze : bool
         True when each target is a scalar (``(S,)``, ``(S, T)`` labels, ``(T,)`` rows ...), so
         that predictions come back without the trailing axis of size k = 1.

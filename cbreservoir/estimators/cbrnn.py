@@ -19,10 +19,11 @@ from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.models import build_model
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.numerics.network import INITIAL_STATE_SCALE
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training import FullReservoir, GradientTrainer
+from cbreservoir.utils.checks import Series
 from cbreservoir.utils.deprecation import warn_renamed
 from cbreservoir.utils.threads import torch_threads
-from cbreservoir.utils.validation import Series
 
 #: Schedule levels used for the frozen-core schedule: level 0 trains the core, level 1 freezes it.
 _CORE_PHASE, _RESERVOIR_PHASE = 0, 1
@@ -31,7 +32,7 @@ _CORE_PHASE, _RESERVOIR_PHASE = 0, 1
 _DEPRECATED = "deprecated"
 
 #: Defaults of the parameters that replace deprecated ones.
-_DEFAULT_UNITS, _DEFAULT_LR = 64, 1 / 1.5
+_DEFAULT_UNITS, _DEFAULT_LR = STUDY.units, STUDY.lr
 
 
 class _SequenceTrainer(GradientTrainer):
@@ -108,16 +109,16 @@ class _CBRNNBase(_SequenceEstimator):
     def __init__(
         self,
         units: int = _DEFAULT_UNITS,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         lr: float = _DEFAULT_LR,
         activation: str = "tanh",
         cerebellum: bool = True,
         core_epochs: int | None = None,
         optimizer: str = "adam",
-        learning_rate: float = 0.01,
-        momentum: float = 0.1,
-        clip_norm: float | None = 7.5,
+        learning_rate: float = STUDY.learning_rate,
+        momentum: float = STUDY.momentum,
+        clip_norm: float | None = STUDY.clip_norm,
         epochs: int = 100,
         batch_size: int = 32,
         random_state: int | np.random.RandomState | None = None,

@@ -20,8 +20,8 @@ from cbreservoir.estimators._choice import Reading, choose_reading, reading_cand
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.estimators._pooling import POOLINGS, check_pooling, pool_codes, sampled_steps
 from cbreservoir.numerics.ridge_loo import check_alphas, select_alpha
+from cbreservoir.utils.checks import Instance, Series, check_int, check_positive_int, check_warmup
 from cbreservoir.utils.threads import blas_threads
-from cbreservoir.utils.validation import Series, check_int, check_positive_int, check_warmup
 
 #: The classifier's default ridge penalties, chosen among by leave-one-out inside ``fit``.
 CHOSEN_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
@@ -97,9 +97,9 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.max_steps_ = self.max_steps
         if self.max_steps is not None:
             check_int(self.max_steps, f"{owner}: max_steps", minimum=1)
+        flag = Instance((bool, np.bool_), "True or False")
         for name in ("differences", "state_features", "bidirectional", "standardize", "auto"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"{owner}: {name} must be True or False; got {getattr(self, name)!r}")
+            flag(getattr(self, name), f"{owner}: {name}")
         leaks = self.lr if isinstance(self.lr, (tuple, list)) else (self.lr,)
         if not leaks or len(leaks) > check_positive_int(self.units, "units"):
             raise ValueError(

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.ensemble.trainer import EnsembleTrainer
 from cbreservoir.training.trainer import resolve_device
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.checks import check_choice, check_positive_int
 
 
 def train_fixed_level(
@@ -28,7 +29,7 @@ def train_fixed_level(
     steps: int = 200,
     ensemble: int = 8,
     seed: int = 0,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     test_batches: int = 10,
     device: str | torch.device = "cpu",
     progress: bool = False,
@@ -73,8 +74,7 @@ def train_fixed_level(
     from cbreservoir.models import build_model, count_parameters, match_units
     from cbreservoir.tasks import N_CLASSES, make_batch, task_spec
 
-    if task not in N_CLASSES:
-        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
+    check_choice(task, "task", allowed=sorted(N_CLASSES))
     for name, value in [
         ("steps", steps),
         ("ensemble", ensemble),

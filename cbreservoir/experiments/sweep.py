@@ -49,9 +49,9 @@ from typing import TYPE_CHECKING, Any
 import joblib
 from tqdm.auto import tqdm
 
+from cbreservoir.utils.checks import check_choice, check_n_jobs, check_path, check_positive_int
 from cbreservoir.utils.fileformat import migrate, text_document, write_text
 from cbreservoir.utils.files import canonical_json, content_sha256, directory_lock, read_small_file
-from cbreservoir.utils.validation import check_choice, check_n_jobs, check_positive_int
 
 if TYPE_CHECKING:
     import distributed
@@ -506,8 +506,7 @@ def run_sweep(
     if scheduler is not None and backend != "dask":
         raise ValueError(f"expected scheduler=None with backend={backend!r}, got scheduler={scheduler!r}")
     group_size = check_positive_int(group_size, "group_size")
-    if not isinstance(output_dir, (str, os.PathLike)):
-        raise TypeError(f"output_dir must be a path (str or os.PathLike); got {output_dir!r}")
+    check_path(output_dir, "output_dir")
     cells = list(cells)
     ids = _check_cells(cells)
     output = Path(output_dir)

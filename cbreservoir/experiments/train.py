@@ -16,12 +16,40 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cbreservoir.utils.validation import MAX_SEED
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import (
+    MAX_COUNT,
+    MAX_SEED,
+    Constraint,
+    Instance,
+    Integer,
+    OrNone,
+    Real,
+    Seed,
+    check_choice,
+    check_params,
+)
 
-__all__ = ["FIXED_LEVEL_MODELS", "MODES", "RUN_SETTINGS", "TRAIN_DEFAULTS", "check_train", "run_train"]
+__all__ = [
+    "COUNT",
+    "DEVICE",
+    "FIXED_LEVEL_MODELS",
+    "MODES",
+    "NOISE_LEVEL",
+    "RATE",
+    "RUN_SETTINGS",
+    "SEED",
+    "TEXT",
+    "TRAIN_DEFAULTS",
+    "TRAIN_SETTINGS",
+    "Setting",
+    "check_train",
+    "run_train",
+]
 
 #: Training modes: the study's curriculum, or a fixed level N.
 MODES = ("curriculum", "fixed_level")
@@ -29,29 +57,138 @@ MODES = ("curriculum", "fixed_level")
 #: Model kinds of :func:`cbreservoir.training.ensemble.train_fixed_level`.
 FIXED_LEVEL_MODELS = ("cbrnn", "rnn")
 
+#: What the ``train`` settings accept (the command line parses its text by these, in :mod:`cbreservoir.cli`).
+COUNT = Integer(1, MAX_COUNT)
+SEED = Seed()
+RATE = Real(0.0, strict=True)
+NOISE_LEVEL = Real(0.0)
+TEXT = Instance(str, "a string")
+DEVICE = Instance(str, "a torch device such as cpu or cuda:0")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``train`` setting: a keyword of :func:`check_train`, a command-line flag and a config-file key.
+
+    Attributes
+    ----------
+    name : str
+        The key (the flag is ``--name`` with ``-`` for ``_``).
+    default : object
+        Its value when not given.
+    accepts : Constraint
+        What it accepts (:mod:`cbreservoir.utils.checks.params`); None also when ``default`` is None.
+    help, metavar : str
+        The flag's help and placeholder.
+    """
+
+    name: str
+    default: Any
+    accepts: Constraint
+    help: str
+    metavar: str
+
+    @property
+    def constraint(self) -> Constraint:
+        """``accepts``, also accepting None where the default is None."""
+        return OrNone(self.accepts) if self.default is None else self.accepts
+
+
+#: The ``train`` settings, written once: :data:`TRAIN_DEFAULTS`, the command line's flags and the config
+#: file's keys all come from here.
+TRAIN_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "model",
+        "cbrnn",
+        TEXT,
+        "cbrnn or rnn (the parameter-matched RNN-only baseline); curriculum also gru, gru_cb, lstm, lstm_cb",
+        "KIND",
+    ),
+    Setting("task", "dms", TEXT, "dms, parity, mod3; curriculum: dms, parity, multitask, switching", "TASK"),
+    Setting(
+        "mode",
+        None,
+        TEXT,
+        "fixed_level (STEPS steps at level N) or curriculum (needs --epochs); --epochs alone means "
+        "curriculum",
+        "MODE",
+    ),
+    Setting(
+        "n",
+        STUDY.start_level,
+        COUNT,
+        "difficulty level N (the fixed level, or the curriculum's first level)",
+        "N",
+    ),
+    Setting("steps", STUDY.steps_per_epoch, COUNT, "training steps (per epoch in the curriculum)", "STEPS"),
+    Setting("epochs", None, COUNT, "curriculum epochs (mode curriculum)", "EPOCHS"),
+    Setting(
+        "schedule",
+        "end_to_end",
+        TEXT,
+        "plasticity schedule: end_to_end, full_reservoir, interleaved, reduced_recurrent, adaptive "
+        "(curriculum only)",
+        "NAME",
+    ),
+    Setting(
+        "ensemble",
+        None,
+        COUNT,
+        "train this many networks (seeds SEED, SEED+1, ...) as one batched ensemble",
+        "E",
+    ),
+    Setting(
+        "n_granule",
+        STUDY.n_granule,
+        COUNT,
+        "granule layer size G of cerebellar models (curriculum only)",
+        "G",
+    ),
+    Setting("batch_size", STUDY.batch_size, COUNT, "trials per batch", "B"),
+    Setting("test_batches", 10, COUNT, "test batches after training (per curriculum epoch)", "K"),
+    Setting(
+        "learning_rate",
+        STUDY.learning_rate,
+        RATE,
+        f"SGD learning rate (momentum {STUDY.momentum}, Nesterov, clip {STUDY.clip_norm})",
+        "LR",
+    ),
+    Setting("seed", 0, SEED, "seed of weights, data and initial states", "SEED"),
+    Setting("device", "cpu", DEVICE, "torch device, e.g. cpu or cuda", "DEVICE"),
+    Setting(
+        "save",
+        None,
+        TEXT,
+        "save the trained model (or ensemble) with cbreservoir.save (curriculum only)",
+        "PATH",
+    ),
+    Setting("checkpoint_dir", None, TEXT, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
+    Setting(
+        "noise_input_flip",
+        0.0,
+        NOISE_LEVEL,
+        "train and test with input bits flipped with this probability (curriculum, no ensemble)",
+        "P",
+    ),
+    Setting(
+        "noise_state",
+        0.0,
+        NOISE_LEVEL,
+        "train and test with Gaussian noise of this SD on the cortical state (curriculum, no ensemble)",
+        "SD",
+    ),
+    Setting(
+        "noise_cerebellum",
+        0.0,
+        NOISE_LEVEL,
+        "train and test with Gaussian noise of this SD on the cerebellar output (curriculum, no ensemble)",
+        "SD",
+    ),
+)
+
 #: Settings of :func:`check_train` and their defaults (``mode`` None: ``"curriculum"`` when ``epochs`` is
 #: given, otherwise an error).
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "model": "cbrnn",
-    "task": "dms",
-    "mode": None,
-    "n": 2,
-    "steps": 100,
-    "epochs": None,
-    "schedule": "end_to_end",
-    "ensemble": None,
-    "n_granule": 256,
-    "batch_size": 64,
-    "test_batches": 10,
-    "learning_rate": 0.01,
-    "seed": 0,
-    "device": "cpu",
-    "save": None,
-    "checkpoint_dir": None,
-    "noise_input_flip": 0.0,
-    "noise_state": 0.0,
-    "noise_cerebellum": 0.0,
-}
+TRAIN_DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in TRAIN_SETTINGS}
 
 #: The noise settings: ``noise_<kind>`` for each :data:`cbreservoir.models.noise.NOISE_KINDS` kind.
 NOISE_SETTINGS = ("noise_input_flip", "noise_state", "noise_cerebellum")
@@ -72,7 +209,7 @@ def check_train(settings: Mapping[str, Any]) -> dict[str, Any]:
     Parameters
     ----------
     settings : mapping
-        Every key of :data:`TRAIN_DEFAULTS` (values already of their types).
+        Every key of :data:`TRAIN_DEFAULTS`, each value one its :data:`TRAIN_SETTINGS` entry accepts.
 
     Returns
     -------
@@ -81,16 +218,17 @@ def check_train(settings: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises
     ------
+    TypeError
+        A value of the wrong type (e.g. ``n=2.5``).
     ValueError
-        No mode (no ``mode`` and no ``epochs``), ``mode`` not in :data:`MODES`, curriculum without
-        ``epochs``, a curriculum-only setting in fixed-level mode, a model, task or schedule the mode
-        does not know, a level below the task's smallest, a last member's seed above the maximum, an
-        unwritable ``save`` or ``checkpoint_dir``, an ensemble too large for the memory.
+        An unknown or missing key, a value out of its range, no mode (no ``mode`` and no ``epochs``),
+        ``mode`` not in :data:`MODES`, curriculum without ``epochs``, a curriculum-only setting in
+        fixed-level mode, a model, task or schedule the mode does not know, a level below the task's
+        smallest, a last member's seed above the maximum, an unwritable ``save`` or ``checkpoint_dir``,
+        an ensemble too large for the memory.
     """
-    missing = sorted(set(TRAIN_DEFAULTS) - set(settings))
-    if missing:
-        raise ValueError(f"expected every train setting, missing {missing}")
-    settings = dict(settings)
+    constraints = {setting.name: setting.constraint for setting in TRAIN_SETTINGS}
+    settings = check_params(settings, **constraints)
     if settings["mode"] is None:
         if settings["epochs"] is None:
             raise ValueError(
@@ -98,12 +236,14 @@ def check_train(settings: Mapping[str, Any]) -> dict[str, Any]:
                 "'curriculum' (--mode curriculum --epochs K); 'epochs' alone means 'curriculum'"
             )
         settings["mode"] = "curriculum"
-    _check_choice("mode", settings["mode"], MODES)
+    check_choice(settings["mode"], "mode", allowed=MODES)
     if settings["mode"] == "curriculum":
         _check_curriculum(settings)
     else:
         _check_fixed_level(settings)
-    _check_level(settings)
+    from cbreservoir.tasks import check_level
+
+    check_level(settings["task"], settings["n"])
     _check_resources(settings)
     return settings
 
@@ -133,11 +273,6 @@ def run_train(settings: Mapping[str, Any], progress: bool = False) -> tuple[dict
     return _train_curriculum(settings, progress)
 
 
-def _check_choice(key: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{key!r} must be one of {list(allowed)}, got {value!r}")
-
-
 def _check_curriculum(settings: dict[str, Any]) -> None:
     from cbreservoir.experiments.reproduce.conditions import CONDITIONS
     from cbreservoir.tasks import CURRICULUM_TASKS
@@ -146,9 +281,9 @@ def _check_curriculum(settings: dict[str, Any]) -> None:
     if settings["epochs"] is None:
         raise ValueError("'epochs' is required with mode 'curriculum' (--epochs K), got none")
     model_kinds = [name for name, condition in CONDITIONS.items() if condition.kind == name]
-    _check_choice("model", settings["model"], model_kinds)
-    _check_choice("task", settings["task"], CURRICULUM_TASKS)
-    _check_choice("schedule", settings["schedule"], sorted(CURRICULUM_SCHEDULES))
+    check_choice(settings["model"], "model", allowed=model_kinds)
+    check_choice(settings["task"], "task", allowed=CURRICULUM_TASKS)
+    check_choice(settings["schedule"], "schedule", allowed=sorted(CURRICULUM_SCHEDULES))
     noise = _noise(settings)
     if noise is not None and settings["ensemble"] is not None:
         raise ValueError(
@@ -167,8 +302,8 @@ def _noise(settings: Mapping[str, Any]) -> Any:
 def _check_fixed_level(settings: dict[str, Any]) -> None:
     from cbreservoir.tasks import N_CLASSES
 
-    _check_choice("model", settings["model"], FIXED_LEVEL_MODELS)
-    _check_choice("task", settings["task"], list(N_CLASSES))
+    check_choice(settings["model"], "model", allowed=FIXED_LEVEL_MODELS)
+    check_choice(settings["task"], "task", allowed=list(N_CLASSES))
     for key in CURRICULUM_ONLY:
         if settings[key] != TRAIN_DEFAULTS[key]:
             raise ValueError(
@@ -177,19 +312,10 @@ def _check_fixed_level(settings: dict[str, Any]) -> None:
             )
 
 
-def _check_level(settings: dict[str, Any]) -> None:
-    from cbreservoir.tasks import min_level
-
-    if settings["n"] < min_level(settings["task"]):
-        raise ValueError(
-            f"'n' for task {settings['task']!r} must be >= {min_level(settings['task'])}, got {settings['n']}"
-        )
-
-
 def _check_resources(settings: dict[str, Any]) -> None:
     """Seeds in range, ``save`` a writable file path, ``checkpoint_dir`` writable, the ensemble fits."""
+    from cbreservoir.utils.checks import check_writable_directory
     from cbreservoir.utils.files import check_destination
-    from cbreservoir.utils.validation import check_writable_directory
 
     members = settings["ensemble"] or 1
     if settings["seed"] + members - 1 > MAX_SEED:

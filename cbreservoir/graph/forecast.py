@@ -29,7 +29,7 @@ import numpy as np
 
 from cbreservoir.graph.model import Model
 from cbreservoir.nodes.operators import ValidatedStepMixin
-from cbreservoir.utils.validation import as_float_array, check_finite, check_positive_int
+from cbreservoir.utils.checks import as_float_array, check_finite, check_positive_int
 
 __all__ = ["forecast_pairs", "generate"]
 

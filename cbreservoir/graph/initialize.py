@@ -15,7 +15,7 @@ from reservoirpy.model import Model
 from reservoirpy.node import Node
 
 from cbreservoir.nodes._base import LinearReadoutMixin, infer_output_dim
-from cbreservoir.utils.validation import feature_dim
+from cbreservoir.utils.checks import feature_dim
 
 __all__ = ["has_delays", "initialize_graph", "input_map"]
 

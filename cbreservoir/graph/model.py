@@ -33,7 +33,7 @@ from reservoirpy.nodes import Input
 from cbreservoir.graph.initialize import has_delays, initialize_graph
 from cbreservoir.graph.run import run_batched
 from cbreservoir.nodes.operators import GraphOperatorsMixin, composed
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     COLLECTION_LAYOUTS,
     as_float_array,
     channels_last,
@@ -95,7 +95,7 @@ class Model(ReservoirpyModel):
             The order of the axes of each series of a 3-D ``x`` or a list, given targets per series:
             ``"channels_last"`` ``(time, features)``, ``"channels_first"`` aeon's ``(channels, time)``,
             ``"auto"`` read from the shapes where they leave no doubt, else refused
-            (:func:`~cbreservoir.utils.validation.collection_orientation`).
+            (:func:`~cbreservoir.utils.checks.collection_orientation`).
 
         Returns
         -------

@@ -14,7 +14,7 @@ from reservoirpy.node import Node
 from reservoirpy.utils.model_utils import join_data
 
 from cbreservoir.graph.initialize import has_delays, input_map
-from cbreservoir.utils.validation import check_series
+from cbreservoir.utils.checks import check_series
 
 __all__ = ["node_outputs", "predict_final", "run_batched"]
 

@@ -31,6 +31,7 @@ from cbreservoir.io._registry import (
     torch_device,
 )
 from cbreservoir.io._version_2 import mossy_weight_keys, move_state_columns_last, version_2_model
+from cbreservoir.utils.checks import check_bit_generator_state, check_real
 from cbreservoir.utils.fileformat import (
     Contents,
     DataDecoder,
@@ -43,7 +44,6 @@ from cbreservoir.utils.fileformat import (
     torch_dtype_name,
     torch_dtypes,
 )
-from cbreservoir.utils.validation import check_bit_generator_state, check_real
 
 __all__ = ["Decoder", "Encoder", "is_config_model"]
 

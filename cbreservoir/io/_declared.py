@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cbreservoir.utils.validation import MAX_COUNT
+from cbreservoir.utils.checks import MAX_COUNT
 
 __all__ = ["MAX_DELAY", "Declared", "declared"]
 

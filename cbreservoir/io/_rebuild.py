@@ -42,8 +42,8 @@ from cbreservoir.io._declared import (
     sequence,
     through_constructor,
 )
+from cbreservoir.utils.checks import MAX_COUNT, MAX_SEED
 from cbreservoir.utils.resources import array_bytes
-from cbreservoir.utils.validation import MAX_COUNT, MAX_SEED
 
 #: Largest step counter or epoch count a file may hold.
 _MAX_STEPS = 2**62

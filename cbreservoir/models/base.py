@@ -14,8 +14,8 @@ from cbreservoir.models.blocks import make_readouts, normalize_n_classes, readou
 from cbreservoir.models.noise import Noise, check_noise, flip_bits
 from cbreservoir.numerics.functional import initial_state
 from cbreservoir.numerics.network import DEFAULT_LR
+from cbreservoir.utils.checks import check_positive_int, check_seed
 from cbreservoir.utils.deprecation import renamed_attribute, renamed_keyword
-from cbreservoir.utils.validation import check_positive_int
 
 Logits = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -79,8 +79,7 @@ def seeded_init(seed: int | None) -> Iterator[None]:
     if seed is None:
         yield
         return
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    check_seed(seed, none=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         yield

@@ -23,8 +23,9 @@ from torch import nn
 
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD, leak_rate
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.resources import check_memory
-from cbreservoir.utils.validation import check_positive_int
 
 
 def _check_parameter_memory(n_parameters: int, what: str) -> None:
@@ -249,8 +250,8 @@ class CerebellarModule(nn.Module):
     def __init__(
         self,
         input_size: int,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         n_out: int = 64,
         paper_init: bool = True,
     ) -> None:

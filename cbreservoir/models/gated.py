@@ -6,7 +6,8 @@ import torch
 
 from cbreservoir.models.base import RecurrentClassifier, model_sizes, seeded_init
 from cbreservoir.models.blocks import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import check_positive_int
 
 
 class _GatedModel(RecurrentClassifier):
@@ -18,14 +19,16 @@ class _GatedModel(RecurrentClassifier):
         self,
         input_dim: int | None = None,
         units: int | None = None,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         n_classes: int | tuple[int, ...] = 2,
         cerebellum: bool = False,
         seed: int | None = None,
         **renamed: int,
     ) -> None:
-        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
+        input_dim, units = model_sizes(
+            type(self).__name__, input_dim, units, renamed, default_units=STUDY.units
+        )
         if not isinstance(cerebellum, bool):
             raise ValueError(f"cerebellum must be True or False, got {cerebellum!r}")
         check_positive_int(n_granule, "n_granule")  # checked even when unused: they go into the config

@@ -16,8 +16,9 @@ from cbreservoir.models.blocks import (
 )
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.network import leak_rate
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.deprecation import renamed_attribute
-from cbreservoir.utils.validation import check_positive_int
 
 
 class _LeakyCoreModel(RecurrentClassifier):
@@ -161,8 +162,8 @@ class CBRNN(_FusedLeakyModel):
         self,
         input_dim: int | None = None,
         units: int | None = None,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         n_classes: int | tuple[int, ...] = 2,
         lr: float | None = None,
         tau: float | None = None,
@@ -170,7 +171,9 @@ class CBRNN(_FusedLeakyModel):
         seed: int | None = None,
         **renamed: int,
     ) -> None:
-        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
+        input_dim, units = model_sizes(
+            type(self).__name__, input_dim, units, renamed, default_units=STUDY.units
+        )
         leak = leak_rate(lr, tau)
         config = dict(
             input_dim=input_dim,
@@ -193,8 +196,8 @@ class CBRNN(_FusedLeakyModel):
 def auxiliary_size_matching_cerebellum(
     input_dim: int | None = None,
     units: int | None = None,
-    n_granule: int = 256,
-    n_purkinje: int = 64,
+    n_granule: int = STUDY.n_granule,
+    n_purkinje: int = STUDY.n_purkinje,
     **renamed: int,
 ) -> int:
     """Number of auxiliary units A whose module's parameter count is closest to the cerebellum's.
@@ -211,7 +214,7 @@ def auxiliary_size_matching_cerebellum(
         A size given under its old and new name, or ``input_dim`` missing.
     """
     owner = "auxiliary_size_matching_cerebellum"
-    input_dim, units = model_sizes(owner, input_dim, units, renamed, default_units=64)
+    input_dim, units = model_sizes(owner, input_dim, units, renamed, default_units=STUDY.units)
     n_granule = check_positive_int(n_granule, "n_granule")
     n_purkinje = check_positive_int(n_purkinje, "n_purkinje")
     mossy = units + input_dim
@@ -262,7 +265,9 @@ class RecurrentAuxRNN(_LeakyCoreModel):
         seed: int | None = None,
         **renamed: int,
     ) -> None:
-        input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed, default_units=64)
+        input_dim, units = model_sizes(
+            type(self).__name__, input_dim, units, renamed, default_units=STUDY.units
+        )
         leak = leak_rate(lr, tau)
         if n_aux is None:
             n_aux = auxiliary_size_matching_cerebellum(input_dim, units)

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from cbreservoir.utils.validation import check_real
+from cbreservoir.utils.checks import check_choice, check_real
 
 __all__ = ["NOISE_KINDS", "Noise", "flip_bits"]
 
@@ -96,8 +96,7 @@ class Noise:
         ValueError
             An unknown kind or a bad level.
         """
-        if kind not in NOISE_KINDS:
-            raise ValueError(f"noise kind must be one of {list(NOISE_KINDS)}, got {kind!r}")
+        check_choice(kind, "noise kind", allowed=NOISE_KINDS)
         return cls(**{kind: level})
 
 

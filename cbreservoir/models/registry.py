@@ -10,8 +10,8 @@ from torch import nn
 from cbreservoir.models.base import RecurrentClassifier
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN
+from cbreservoir.utils.checks import check_choice, check_positive_int
 from cbreservoir.utils.deprecation import renamed_keyword, warn_renamed
-from cbreservoir.utils.validation import check_positive_int
 
 #: kind -> (class, fixed keyword arguments)
 MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {
@@ -37,8 +37,7 @@ def build_model(kind: str, **kwargs: Any) -> RecurrentClassifier:
     ValueError
         If ``kind`` is unknown or a keyword contradicts it (``cerebellum`` with a gated kind).
     """
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"kind must be one of {sorted(MODEL_KINDS)}, got {kind!r}")
+    check_choice(kind, "kind", allowed=sorted(MODEL_KINDS))
     model_class, fixed = MODEL_KINDS[kind]
     clashes = sorted(set(fixed) & set(kwargs))
     if clashes:

@@ -1,4 +1,4 @@
-"""What the nodes share beyond :mod:`cbreservoir.utils.validation`: the linear readouts' outputs, output
+"""What the nodes share beyond :mod:`cbreservoir.utils.checks`: the linear readouts' outputs, output
 size and training rows, and the parameters' ``str``.
 
 Torch-free, as the Reservoir, Cerebellum and Ridge nodes are (numpy, scipy and numba); the graph operators
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import scipy.sparse
 
-from cbreservoir.utils.validation import Series, Targets, as_float_array, check_series
+from cbreservoir.utils.checks import Series, Targets, as_float_array, check_choice, check_series
 
 __all__ = [
     "LOSSES",
@@ -57,9 +57,9 @@ def training_rows(
     ----------
     series : Series
     targets : Targets
-        Validated against ``series`` (:func:`cbreservoir.utils.validation.check_targets`).
+        Validated against ``series`` (:func:`cbreservoir.utils.checks.check_targets`).
     warmup : int
-        Already checked (:func:`cbreservoir.utils.validation.check_warmup`); ignored for per-series targets.
+        Already checked (:func:`cbreservoir.utils.checks.check_warmup`); ignored for per-series targets.
     unsupervised : list of bool ndarray, optional
         Rows without a target: one mask (S,) for per-series targets, else one mask (T_i,) per series
         (over all steps, warmup included).
@@ -127,8 +127,7 @@ def infer_output_dim(y: object, loss: str) -> int:
     >>> infer_output_dim(np.array([0, 2, 1]), "cross_entropy")
     3
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}; got {loss!r}")
+    check_choice(loss, "loss", allowed=LOSSES)
     series = _as_target_arrays(y)
     if loss == "mse":
         return 1 if series[0].ndim <= 1 else int(series[0].shape[-1])
@@ -206,7 +205,7 @@ class LinearReadoutMixin:
         ------
         ValueError
             The node is not fitted, or ``x`` is not valid input (see
-            :func:`cbreservoir.utils.validation.check_series`).
+            :func:`cbreservoir.utils.checks.check_series`).
         """
         weights, bias = self._weights_or_raise()
         series = check_series(x, n_features=self.input_dim, owner=str(self))

@@ -45,16 +45,17 @@ from reservoirpy.utils.random import rand_generator
 from cbreservoir.nodes._base import spawn_generators
 from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.numerics.network import PAPER_CEREBELLUM_INIT_STD
-from cbreservoir.utils.resources import array_bytes, check_memory
-from cbreservoir.utils.validation import (
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import (
     Series,
-    check_fraction,
+    check_choice,
     check_positive_int,
     check_real,
     check_seed,
     check_series,
     resolve_input_dim,
 )
+from cbreservoir.utils.resources import array_bytes, check_memory
 
 __all__ = ["Cerebellum"]
 
@@ -112,8 +113,8 @@ class Cerebellum(ValidatedStepMixin, Node):
 
     def __init__(
         self,
-        n_granule: int = 256,
-        n_purkinje: int = 64,
+        n_granule: int = STUDY.n_granule,
+        n_purkinje: int = STUDY.n_purkinje,
         n_out: int | None = None,
         output: str = "input+granule",
         input_gain: float | None = None,
@@ -126,14 +127,13 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.n_granule = check_positive_int(n_granule, "n_granule")
         self.n_purkinje = check_positive_int(n_purkinje, "n_purkinje")
         self.n_out = self.n_purkinje if n_out is None else check_positive_int(n_out, "n_out")
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
+        check_choice(output, "output", allowed=OUTPUTS)
         if granule_degree is not None:
             granule_degree = check_positive_int(granule_degree, "granule_degree")
             if input_dim is not None and granule_degree > input_dim:
                 raise ValueError(f"granule_degree={granule_degree} exceeds the {input_dim} inputs")
-        if coding_level is not None and check_fraction(coding_level, "coding_level") == 1.0:
-            raise ValueError(f"coding_level must be in (0, 1); got {coding_level!r}")
+        if coding_level is not None:
+            check_real(coding_level, "coding_level", minimum=0, maximum=1, strict=True, strict_maximum=True)
         if input_gain is not None and output != "input+granule":
             raise ValueError(f"input_gain applies to output='input+granule' only; got output={output!r}")
         self.input_gain = (
@@ -144,7 +144,7 @@ class Cerebellum(ValidatedStepMixin, Node):
         self.output = output
         self.granule_degree = granule_degree
         self.coding_level = coding_level
-        self.seed = check_seed(seed)
+        self.seed = check_seed(seed, none=True, generator=True)
         self.rng = rand_generator(self.seed)
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
         self.name = name

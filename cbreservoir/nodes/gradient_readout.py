@@ -26,7 +26,8 @@ from reservoirpy.node import TrainableNode
 from cbreservoir.nodes._base import LOSSES, LinearReadoutMixin, infer_output_dim, stacked_training_rows
 from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.numerics.optim import OPTIMIZERS, build_optimizer, guarded_step
-from cbreservoir.utils.validation import (
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import (
     as_float_array,
     check_positive_int,
     check_real,
@@ -78,7 +79,7 @@ class GradientReadout(LinearReadoutMixin, ValidatedStepMixin, TrainableNode):
         output_dim: int | None = None,
         loss: str = "mse",
         optimizer: str = "adam",
-        learning_rate: float = 0.01,
+        learning_rate: float = STUDY.learning_rate,
         n_steps: int = 200,
         weight_decay: float = 0.0,
         fit_bias: bool = True,

@@ -12,7 +12,7 @@ import numpy as np
 from reservoirpy.model import Model as ReservoirpyModel
 from reservoirpy.ops import ModelBuilderUtil
 
-from cbreservoir.utils.validation import check_timestep
+from cbreservoir.utils.checks import check_timestep
 
 __all__ = ["GraphOperatorsMixin", "ValidatedStepMixin", "composed"]
 

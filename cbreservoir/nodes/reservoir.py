@@ -43,8 +43,7 @@ from cbreservoir.nodes.operators import ValidatedStepMixin
 from cbreservoir.numerics import kernels
 from cbreservoir.numerics.activations import TANH_FUNCTIONS, Activation, activation_name, resolve_activation
 from cbreservoir.numerics.network import leak_rate
-from cbreservoir.utils.resources import array_bytes, check_memory
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     Series,
     as_float_array,
     check_finite,
@@ -55,6 +54,7 @@ from cbreservoir.utils.validation import (
     check_series,
     resolve_input_dim,
 )
+from cbreservoir.utils.resources import array_bytes, check_memory
 
 __all__ = ["Reservoir"]
 
@@ -346,7 +346,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
             )
         self.input_scaling = input_scaling
         self.activation = resolve_activation(activation)
-        self.seed = check_seed(seed)
+        self.seed = check_seed(seed, none=True, generator=True)
         self.rng = rand_generator(self.seed)
         self.cerebellar_bias = bool(cerebellar_bias)
         self.frozen = bool(frozen)

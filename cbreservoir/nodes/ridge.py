@@ -63,10 +63,11 @@ from cbreservoir.numerics.ridge import (
     dual_solve,
     lstsq_solve,
 )
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     Series,
     Targets,
     as_float_array,
+    check_choice,
     check_finite,
     check_n_jobs,
     check_positive_int,
@@ -127,8 +128,7 @@ class Ridge(ParameterStrMixin, LinearReadoutMixin, ValidatedStepMixin, Trainable
     ):
         self.ridge = check_real(ridge, "ridge", minimum=0.0)
         self.fit_bias = bool(fit_bias)
-        if gram_dtype not in GRAM_DTYPES:
-            raise ValueError(f"gram_dtype must be one of {list(GRAM_DTYPES)}; got {gram_dtype!r}")
+        check_choice(gram_dtype, "gram_dtype", allowed=GRAM_DTYPES)
         self.gram_dtype = gram_dtype
         self.name = name
         self.input_dim = None if input_dim is None else check_positive_int(input_dim, "input_dim")
@@ -354,7 +354,7 @@ def _split_unsupervised(y: object, ragged: bool) -> tuple[object, list[np.ndarra
     NaN, ``y`` comes back as given and the masks as None. The masks follow the layout
     :func:`cbreservoir.nodes._base.training_rows` expects: one per series of a per-step ``y`` (a list, a
     3-D array), else one for the whole array (a single series' steps, or the per-series targets).
-    ``ragged``: ``y`` is a list of per-series targets (as :func:`cbreservoir.utils.validation.check_targets`
+    ``ragged``: ``y`` is a list of per-series targets (as :func:`cbreservoir.utils.checks.check_targets`
     reads it for ragged inputs).
     """
     blocks = (

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from cbreservoir.utils.checks import check_int
+
 #: The parameter parts whose learning changes what a backward pass computes.
 PARTS = ("core.input", "core.recurrent", "cerebellum", "readout")
 
@@ -81,8 +83,7 @@ def _check_learns(learns: Mapping[str, bool] | None) -> dict[str, bool]:
 
 def _check_sizes(**sizes: int) -> None:
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        check_int(value, name, minimum=0)
 
 
 def readout_multiply_adds(

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from cbreservoir.numerics.activations import LEAKY_RELU_SLOPE
 from cbreservoir.numerics.network import INITIAL_STATE_SCALE, mossy_columns
+from cbreservoir.utils.checks import check_choice
 
 
 def _leaky_relu(z: torch.Tensor) -> torch.Tensor:
@@ -54,8 +55,7 @@ def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     ValueError
         If ``name`` is not a known activation.
     """
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    check_choice(name, "activation", allowed=sorted(ACTIVATIONS))
     return ACTIVATIONS[name]
 
 
@@ -618,8 +618,7 @@ def leaky_sequence(
     tensor (B, H) or (E, B, H)
         h_T.
     """
-    if activation not in _LEAKY_ACTIVATIONS:
-        raise ValueError(f"activation must be one of {list(_LEAKY_ACTIVATIONS)}, got {activation!r}")
+    check_choice(activation, "activation", allowed=_LEAKY_ACTIVATIONS)
     solo = x.dim() == 3
     if solo:
         x, h0 = x.unsqueeze(0), h0.unsqueeze(0)

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cbreservoir.utils.validation import check_real
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import check_real
 
 __all__ = [
     "DEFAULT_LR",
@@ -51,9 +52,9 @@ __all__ = [
 ]
 
 #: The study's time constant τ = 1.5.
-DEFAULT_TAU = 1.5
+DEFAULT_TAU = STUDY.tau
 #: The study's leak rate α = 1/τ, computed as ``1 / 1.5`` (the numbers of the study, bitwise).
-DEFAULT_LR = 1 / DEFAULT_TAU
+DEFAULT_LR = STUDY.lr
 
 #: Scale of the initial state: h_0 ~ INITIAL_STATE_SCALE · U(0, 1) (the study's initial state, docs/model.md).
 INITIAL_STATE_SCALE = 0.1
@@ -93,14 +94,10 @@ def leak_rate(lr: float | None = None, tau: float | None = None) -> float:
     if lr is not None and tau is not None:
         raise ValueError(f"give the leak as lr or as tau (lr = 1/tau), not both; got lr={lr!r}, tau={tau!r}")
     if tau is not None:
-        if check_real(tau, "tau") < 1.0:
-            raise ValueError(f"tau must be >= 1 and finite so that the leak 1/tau is in (0, 1], got {tau!r}")
-        return 1.0 / float(tau)
+        return 1.0 / check_real(tau, "tau", minimum=1.0)  # so that the leak 1/tau is in (0, 1]
     if lr is None:
         return DEFAULT_LR
-    if not 0.0 < check_real(lr, "lr (leak rate)") <= 1.0:
-        raise ValueError(f"lr (leak rate) must be in (0, 1]; got {lr!r}")
-    return float(lr)
+    return check_real(lr, "lr (leak rate)", minimum=0.0, maximum=1.0, strict=True)
 
 
 def mossy_columns(n_inputs: int, units: int) -> dict[str, slice]:

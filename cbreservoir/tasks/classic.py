@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import check_positive_int, check_real, check_seed
+from cbreservoir.utils.checks import check_positive_int, check_real, check_seed
 
 SeedLike = int | np.random.Generator | None
 
@@ -77,7 +77,8 @@ def narma10(
     if n_timesteps <= _NARMA_ORDER:
         raise ValueError(f"n_timesteps must be > {_NARMA_ORDER}, got {n_timesteps}")
     if u is None:
-        u = np.random.default_rng(check_seed(seed)).uniform(0.0, 0.5, size=n_timesteps)
+        rng = np.random.default_rng(check_seed(seed, none=True, generator=True))
+        u = rng.uniform(0.0, 0.5, size=n_timesteps)
     u = np.asarray(u, dtype=np.float64).reshape(-1)
     if u.shape != (n_timesteps,):
         raise ValueError(f"u must hold n_timesteps={n_timesteps} values, got shape {u.shape}")
@@ -132,8 +133,7 @@ def mackey_glass(
     ndarray (n_timesteps, 1)
     """
     check_positive_int(n_timesteps, "n_timesteps")
-    if not 0.0 < dt <= 0.1:
-        raise ValueError(f"dt must be in (0, 0.1], got {dt!r}")
+    check_real(dt, "dt", minimum=0.0, maximum=0.1, strict=True)
     delay_steps = round(tau / dt)
     steps_per_sample = round(sampling_step / dt)
     if delay_steps < 1 or not np.isclose(delay_steps * dt, tau):
@@ -207,10 +207,9 @@ def lorenz63(
     """
     check_positive_int(n_timesteps, "n_timesteps")
     check_positive_int(substeps, "substeps")
-    for value, name in ((dt, "dt"), (sigma, "sigma"), (rho, "rho"), (beta, "beta")):
+    for value, name in ((sigma, "sigma"), (rho, "rho"), (beta, "beta")):
         check_real(value, name)
-    if dt <= 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    check_real(dt, "dt", minimum=0.0, strict=True)
     state = np.asarray(x0, dtype=np.float64)
     if state.shape != (3,) or not np.all(np.isfinite(state)):
         raise ValueError(f"x0 must hold 3 finite values, got {x0!r}")
@@ -257,7 +256,8 @@ def memory_capacity(
     check_positive_int(max_delay, "max_delay")
     if n_timesteps <= max_delay:
         raise ValueError(f"n_timesteps must be > max_delay={max_delay}, got {n_timesteps}")
-    u = np.random.default_rng(check_seed(seed)).uniform(-scale, scale, size=n_timesteps)
+    rng = np.random.default_rng(check_seed(seed, none=True, generator=True))
+    u = rng.uniform(-scale, scale, size=n_timesteps)
     targets = np.zeros((n_timesteps, max_delay))
     for k in range(1, max_delay + 1):
         targets[k:, k - 1] = u[:-k]

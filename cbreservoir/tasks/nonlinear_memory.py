@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbreservoir.utils.validation import check_positive_int
+from cbreservoir.utils.checks import check_positive_int
 
 __all__ = ["nonlinear_memory_task"]
 

@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cbreservoir.utils.checks import check_choice, check_int, check_positive_int, check_seed
 from cbreservoir.utils.resources import check_memory
-from cbreservoir.utils.validation import check_int, check_positive_int, check_seed
 
 SeedLike = int | np.random.Generator
 
@@ -97,8 +97,7 @@ class SwitchingStage(NamedTuple):
 
 
 def _check_task(task: str) -> None:
-    if task not in N_CLASSES:
-        raise ValueError(f"task must be one of {sorted(N_CLASSES)}, got {task!r}")
+    check_choice(task, "task", allowed=sorted(N_CLASSES))
 
 
 def min_level(task: str) -> int:
@@ -109,8 +108,17 @@ def min_level(task: str) -> int:
     return _MIN_LEVEL[task]
 
 
-def _check_level(task: str, n: int) -> None:
-    check_int(n, f"n (the task level N) for task {task!r}", minimum=_MIN_LEVEL[task])
+def check_level(task: str, level: object, name: str = "n") -> int:
+    """The one check of a task level: an int >= :func:`min_level` of ``task`` (named ``name``).
+
+    Raises
+    ------
+    TypeError
+        ``level`` is not an int.
+    ValueError
+        An unknown task, or a level below the task's smallest.
+    """
+    return check_int(level, f"{name} (the task level N) for task {task!r}", minimum=min_level(task))
 
 
 def _check_batch_size(batch_size: int) -> None:
@@ -171,11 +179,7 @@ def random_bits(n: int, batch_size: int, *, seed: SeedLike) -> np.ndarray:
         When the batch (bits and model input) would not fit in the available memory.
     """
     _check_batch_size(batch_size)
-    if seed is None:
-        raise TypeError(
-            "seed must be a non-negative int or a numpy Generator (batches are reproducible); got None"
-        )
-    rng = np.random.default_rng(check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed, generator=True))  # None refused: batches are reproducible
     shortest, longest = length_range(int(n))
     length = int(rng.integers(shortest, longest + 1))
     check_memory(
@@ -199,7 +203,7 @@ def labels(task: str, bits: np.ndarray, *, n: int) -> np.ndarray:
     ndarray of int64, shape (B,)
     """
     _check_task(task)
-    _check_level(task, n)
+    check_level(task, n)
     if bits.ndim != 2 or bits.shape[1] < n:
         raise ValueError(f"bits must have shape (batch, M) with M >= n={n}, got {bits.shape}")
     return _LABELS[task](bits[:, bits.shape[1] - n :])
@@ -234,7 +238,7 @@ def make_batch(task: str, n: int, *, batch_size: int, seed: SeedLike) -> tuple[n
     y : ndarray of int64, shape (batch_size,)
     """
     _check_task(task)
-    _check_level(task, n)
+    check_level(task, n)
     bits = random_bits(n, batch_size, seed=seed)
     return _as_input(bits, 0), labels(task, bits, n=n)
 
@@ -269,7 +273,7 @@ def make_multitask_batch(
         raise ValueError("tasks must name at least one task, got an empty sequence")
     for task in tasks:
         _check_task(task)
-        _check_level(task, n)
+        check_level(task, n)
     if not 0 <= pulse_steps <= length_range(n)[0]:
         raise ValueError(f"pulse_steps must be in [0, {length_range(n)[0]}] at n={n}, got {pulse_steps}")
     bits = random_bits(n, batch_size, seed=seed)
@@ -324,8 +328,7 @@ def make_continual_batch(
         Both tasks' labels of the same sequences (the cued task's head is the one that trains and is
         scored).
     """
-    if task not in MULTITASK_TASKS:
-        raise ValueError(f"task must be one of {list(MULTITASK_TASKS)}, got {task!r}")
+    check_choice(task, "task", allowed=MULTITASK_TASKS)
     x, y = make_switching_batch(n, batch_size=batch_size, seed=seed)
     cue = np.zeros((*x.shape[:2], len(MULTITASK_TASKS)), dtype=np.float32)
     cue[:, :, MULTITASK_TASKS.index(task)] = 1.0

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks.sequence import CONTINUAL_PLAN, MULTITASK_TASKS, make_continual_batch
 from cbreservoir.training.curriculum import (
     Batch,
@@ -44,7 +45,7 @@ from cbreservoir.training.curriculum import (
     SupportsCurriculum,
     _check_progress,
 )
-from cbreservoir.utils.validation import MAX_COUNT, check_int
+from cbreservoir.utils.checks import MAX_COUNT, check_int
 
 __all__ = ["WARMUP_LEVEL", "ContinualTrainer", "make_curriculum", "plasticity_levels"]
 
@@ -83,8 +84,8 @@ class ContinualTrainer(CurriculumTrainer):
         start_level: int = 3,
         steps_per_epoch: int = 100,
         test_batches: int = 50,
-        batch_size: int = 64,
-        threshold: float = 0.98,
+        batch_size: int = STUDY.batch_size,
+        threshold: float = STUDY.threshold,
         seed: int = 0,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,

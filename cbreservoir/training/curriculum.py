@@ -49,23 +49,30 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks.sequence import (
     CURRICULUM_TASKS,
     MULTITASK_TASKS,
     N_CLASSES,
+    check_level,
     make_task_batch,
-    min_level,
     switching_plan,
 )
 from cbreservoir.training._checkpoint_order import CHECKPOINT, read_legacy_checkpoint
-from cbreservoir.utils.fileformat import migrate, read_data, write_data
-from cbreservoir.utils.files import canonical_json, directory_lock
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     MAX_COUNT,
+    Choice,
+    Integer,
+    Real,
+    Seed,
     check_bit_generator_state,
+    check_int,
+    check_params,
     check_real,
     check_resume_settings,
 )
+from cbreservoir.utils.fileformat import migrate, read_data, write_data
+from cbreservoir.utils.files import canonical_json, directory_lock
 
 LAST_CHECKPOINT = "last.pt"
 #: The fields of a checkpoint's payload.
@@ -180,11 +187,6 @@ class CurriculumHistory:
         return cls(task=data["task"], threshold=data["threshold"], records=records)
 
 
-def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def _check_curriculum(
     task: Any,
     start_level: Any,
@@ -197,22 +199,25 @@ def _check_curriculum(
     tasks: tuple[str, ...] = CURRICULUM_TASKS,
 ) -> None:
     """The curriculum's settings, as the constructor (and so the command line) accepts them."""
-    if not isinstance(task, str) or task not in tasks:
-        raise ValueError(f"task must be one of {list(tasks)}, got {task!r}")
-    for name, value in [
-        ("steps_per_epoch", steps_per_epoch),
-        ("test_batches", test_batches),
-        ("batch_size", batch_size),
-    ]:
-        _check_positive_int(name, value)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    if isinstance(start_level, bool) or not isinstance(start_level, int | np.integer):
-        raise ValueError(f"start_level must be an int, got {start_level!r}")
-    if start_level < min_level(task):
-        raise ValueError(f"start_level for task {task!r} must be >= {min_level(task)}, got {start_level}")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    values = dict(
+        task=task,
+        steps_per_epoch=steps_per_epoch,
+        test_batches=test_batches,
+        batch_size=batch_size,
+        seed=seed,
+        threshold=threshold,
+    )
+    count = Integer(1)
+    check_params(
+        values,
+        task=Choice(tasks),
+        steps_per_epoch=count,
+        test_batches=count,
+        batch_size=count,
+        seed=Seed(),
+        threshold=Real(0.0, 1.0, strict=True),
+    )
+    check_level(task, start_level, "start_level")
 
 
 def _check_progress(
@@ -438,8 +443,8 @@ class CurriculumTrainer:
         start_level: int = 2,
         steps_per_epoch: int = 100,
         test_batches: int = 50,
-        batch_size: int = 64,
-        threshold: float = 0.98,
+        batch_size: int = STUDY.batch_size,
+        threshold: float = STUDY.threshold,
         seed: int = 0,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         progress: bool = True,
@@ -765,7 +770,7 @@ class CurriculumTrainer:
         cbreservoir.utils.files.DirectoryInUseError
             Another process is running in ``checkpoint_dir``.
         """
-        _check_positive_int("n_epochs", n_epochs)
+        check_int(n_epochs, "n_epochs", minimum=1)
         directory = self.checkpoint_dir
         with contextlib.nullcontext() if directory is None else directory_lock(directory):
             self.begin()

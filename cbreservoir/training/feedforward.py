@@ -44,8 +44,10 @@ from cbreservoir.models import count_parameters
 from cbreservoir.models.base import seeded_init
 from cbreservoir.models.blocks import CerebellarModule
 from cbreservoir.numerics.ridge import GramStatistics
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.schedules import apply_plasticity
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy
+from cbreservoir.utils.checks import Integer, Real, check_params
 
 __all__ = ["FeedforwardTrainer", "RidgeStatistics"]
 
@@ -158,17 +160,18 @@ class FeedforwardTrainer:
         self,
         core_trainer: GradientTrainer,
         core_steps: int,
-        n_granule: int = 256,
+        n_granule: int = STUDY.n_granule,
         ridge: float = 1e-6,
         seed: int | None = None,
     ) -> None:
         if not isinstance(core_trainer, GradientTrainer):
             raise TypeError(f"core_trainer must be a GradientTrainer, got {type(core_trainer).__name__}")
-        for name, value, minimum in (("core_steps", core_steps, 0), ("n_granule", n_granule, 1)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-        if isinstance(ridge, bool) or not isinstance(ridge, int | float) or not 0 <= ridge < float("inf"):
-            raise ValueError(f"ridge must be a finite float >= 0, got {ridge!r}")
+        check_params(
+            dict(core_steps=core_steps, n_granule=n_granule, ridge=ridge),
+            core_steps=Integer(0),
+            n_granule=Integer(1),
+            ridge=Real(0.0),
+        )
         self.core_trainer = core_trainer
         self.model = core_trainer.model
         self.core_steps = int(core_steps)

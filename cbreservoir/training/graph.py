@@ -42,6 +42,7 @@ from cbreservoir.graph.compile import CompiledGraph, compile_graph
 from cbreservoir.graph.initialize import initialize_graph
 from cbreservoir.nodes._base import LOSSES
 from cbreservoir.nodes.reservoir import Reservoir
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.schedules import (
     MODULE_GROUPS,
     Fixed,
@@ -185,10 +186,10 @@ def train_graph(
     loss: str = "cross_entropy",
     batch_size: int | None = None,
     optimizer: str = "adam",
-    learning_rate: float = 0.01,
-    momentum: float = 0.1,
-    nesterov: bool = True,
-    clip_norm: float | None = 7.5,
+    learning_rate: float = STUDY.learning_rate,
+    momentum: float = STUDY.momentum,
+    nesterov: bool = STUDY.nesterov,
+    clip_norm: float | None = STUDY.clip_norm,
     trainable: Mapping[str, bool] | None = None,
     schedule: PlasticitySchedule | str | None = None,
     level: int | None = None,

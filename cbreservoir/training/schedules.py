@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from cbreservoir.utils.validation import check_positive_int, check_real
+from cbreservoir.utils.checks import Integer, OrNone, check_choice, check_int, check_positive_int, check_real
 
 if TYPE_CHECKING:
     from torch import nn
@@ -59,12 +59,8 @@ _PHASE0 = frozenset({"core", "readout"})
 _RESERVOIR = frozenset({"cerebellum", "readout"})
 
 
-def _check_level(level: int | None, name: str = "level", optional: bool = True) -> None:
-    """Raise ``ValueError`` unless ``level`` is an int (not a bool), or None when ``optional``."""
-    if level is None and optional:
-        return
-    if isinstance(level, bool) or not isinstance(level, int):
-        raise ValueError(f"{name} must be an int{' or None' if optional else ''}, got {level!r}")
+#: A curriculum level, or None before the first level is set.
+_LEVEL = OrNone(Integer())
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ class PlasticitySchedule:
         ``state`` is the schedule's state (:meth:`initial_state`, advanced by :meth:`observe`); the fixed
         schedules have none and ignore it.
         """
-        _check_level(level)
+        _LEVEL(level, "level")
         return _ALL
 
     def initial_state(self) -> dict[str, Any] | None:
@@ -163,7 +159,7 @@ class Fixed(PlasticitySchedule):
         object.__setattr__(self, "groups", tuple(self.groups))
 
     def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
-        _check_level(level)
+        _LEVEL(level, "level")
         return frozenset(self.groups)
 
 
@@ -192,14 +188,11 @@ class FullReservoir(PlasticitySchedule):
     frozen_core: str = "all"
 
     def __post_init__(self) -> None:
-        _check_level(self.phase0_level, "phase0_level", optional=False)
-        if self.phase0_level < 0:
-            raise ValueError(f"phase0_level must be >= 0, got {self.phase0_level!r}")
-        if self.frozen_core not in FROZEN_CORE_SCOPES:
-            raise ValueError(f"frozen_core must be one of {FROZEN_CORE_SCOPES}, got {self.frozen_core!r}")
+        check_int(self.phase0_level, "phase0_level", minimum=0)
+        check_choice(self.frozen_core, "frozen_core", allowed=FROZEN_CORE_SCOPES)
 
     def _in_phase0(self, level: int | None) -> bool:
-        _check_level(level)
+        _LEVEL(level, "level")
         return level is None or level <= self.phase0_level
 
     @property
@@ -265,8 +258,7 @@ class ReducedRecurrentPlasticity(PlasticitySchedule):
     scale: float = 0.1
 
     def __post_init__(self) -> None:
-        if check_real(self.scale, "scale", minimum=0.0) > 1.0:
-            raise ValueError(f"scale must be in [0, 1], got {self.scale!r}")
+        check_real(self.scale, "scale", minimum=0.0, maximum=1.0)
 
     @property
     def learning_rate_scales(self) -> dict[str, float]:
@@ -339,8 +331,7 @@ class Adaptive(FullReservoir):
                 check_positive_int(getattr(self, name), name)
         if self.patience is None and self.plateau is None:
             raise ValueError("patience and plateau cannot both be None: the core would never reopen")
-        if check_real(self.min_improvement, "min_improvement", minimum=0.0) >= 1.0:
-            raise ValueError(f"min_improvement must be in [0, 1), got {self.min_improvement!r}")
+        check_real(self.min_improvement, "min_improvement", minimum=0.0, maximum=1.0, strict_maximum=True)
 
     def trainable_groups(self, level: int | None, state: dict[str, Any] | None = None) -> frozenset[str]:
         if self._in_phase0(level):
@@ -358,7 +349,7 @@ class Adaptive(FullReservoir):
     def observe(
         self, state: dict[str, Any] | None, *, level: int, solved: bool, test_loss: float
     ) -> dict[str, Any]:
-        _check_level(level, optional=False)
+        check_int(level, "level")
         state = self.initial_state() if state is None else state
         if solved:
             return self.initial_state()
@@ -516,8 +507,7 @@ def make_schedule(name: str, **kwargs: Any) -> PlasticitySchedule:
     ValueError
         If ``name`` is unknown or a keyword does not belong to that schedule.
     """
-    if name not in SCHEDULES:
-        raise ValueError(f"schedule name must be one of {sorted(SCHEDULES)}, got {name!r}")
+    check_choice(name, "schedule name", allowed=sorted(SCHEDULES))
     try:
         return SCHEDULES[name](**kwargs)
     except TypeError as error:

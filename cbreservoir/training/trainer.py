@@ -29,6 +29,7 @@ from cbreservoir.graph.compile import CompiledGraph
 from cbreservoir.models.base import as_real_tensor, check_finite_tensor
 from cbreservoir.models.noise import Noise, check_noise
 from cbreservoir.numerics.optim import OPTIMIZERS, build_optimizer, guarded_step
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.training.schedules import (
     MODULE_GROUPS,
     EndToEnd,
@@ -37,6 +38,7 @@ from cbreservoir.training.schedules import (
     groups_at,
     make_schedule,
 )
+from cbreservoir.utils.checks import check_choice, check_int, check_seed
 
 __all__ = [
     "GradientTrainer",
@@ -190,21 +192,19 @@ class GradientTrainer:
         self,
         model: nn.Module,
         optimizer: str = "sgd",
-        learning_rate: float = 0.01,
-        momentum: float = 0.1,
-        nesterov: bool = True,
+        learning_rate: float = STUDY.learning_rate,
+        momentum: float = STUDY.momentum,
+        nesterov: bool = STUDY.nesterov,
         weight_decay: float = 0.0,
-        clip_norm: float | None = 7.5,
+        clip_norm: float | None = STUDY.clip_norm,
         schedule: PlasticitySchedule | str | None = None,
         module_learning_rates: dict[str, float] | None = None,
         device: str | torch.device = "cpu",
         seed: int = 0,
         noise: Noise | None = None,
     ) -> None:
-        if optimizer not in OPTIMIZERS:  # before any work (build_optimizer would say it too, later)
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-            raise ValueError(f"seed must be an int, got {seed!r}")
+        check_choice(optimizer, "optimizer", allowed=OPTIMIZERS)
+        check_seed(seed)
         self.device = resolve_device(device)
         self.noise = check_noise(noise)
         if isinstance(model, CompiledGraph) and (model.device != self.device or self.noise is not None):
@@ -329,9 +329,7 @@ class GradientTrainer:
 
     def set_level(self, level: int) -> None:
         """Apply the schedule's plasticity for curriculum level ``level`` (freezes/unfreezes groups)."""
-        if isinstance(level, bool) or not isinstance(level, int | np.integer) or level < 0:
-            raise ValueError(f"level must be an int >= 0, got {level!r}")
-        self.level = int(level)
+        self.level = check_int(level, "level", minimum=0)
         self._apply_plasticity()
 
     def observe_epoch(self, *, level: int, solved: bool, test_loss: float) -> None:

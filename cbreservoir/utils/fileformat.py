@@ -50,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from cbreservoir.utils.checks import check_int
 from cbreservoir.utils.files import atomic_write_bytes, canonical_json
-from cbreservoir.utils.validation import check_int
 
 __all__ = [
     "ARRAY_DTYPES",

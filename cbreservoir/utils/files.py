@@ -136,7 +136,7 @@ def check_destination(path: str | os.PathLike[str], name: str = "path") -> Path:
     ValueError
         ``path`` exists and is not a regular file, or its directory does not exist (the message says which).
     """
-    from cbreservoir.utils.validation import check_path
+    from cbreservoir.utils.checks import check_path
 
     target = Path(check_path(path, name))
     try:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from threadpoolctl import threadpool_limits
 
-from cbreservoir.utils.validation import check_int
+from cbreservoir.utils.checks import check_int
 
 
 def check_threads(n_jobs: object, name: str = "n_jobs") -> int:

@@ -87,5 +87,5 @@ def test_dimensionality_rejects_bad_activity(activity, message):
 
 
 def test_pca_dimensions_rejects_fractions_outside_unit_interval():
-    with pytest.raises(ValueError, match=r"\(0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"\(0, 1\]; got 1.5"):
         pca_dimensions(np.eye(3), fractions=(0.9, 1.5))

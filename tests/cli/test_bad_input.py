@@ -68,7 +68,7 @@ CLI_BAD = [
     (["train", "--task", "dms", "--n", "1"], "n"),
     (["reproduce", "--backend", "mpi"], "backend"),
     (["bench", "--device", "abacus"], "device"),
-    (["train", "--task", "dms", "--n", "1", "--epochs", "1"], "'n'"),
+    (["train", "--task", "dms", "--n", "1", "--epochs", "1"], "n (the task level n)"),
     (["analyze", "--seed", "-3"], "--seed"),
     (["sweep", "missing.yaml", "--backend", "mpi"], "missing.yaml"),
 ]

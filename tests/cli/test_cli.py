@@ -108,14 +108,14 @@ def test_bad_usage_exits_2_with_a_message(capsys, argv, message):
 def test_bad_choice_exits_2_naming_the_allowed_values(capsys, option, value, allowed):
     assert main(["train", option, value, "--epochs", "1"]) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert f"'{option[2:]}' must be one of {allowed}, got '{value}'" in err
+    assert f"{option[2:]} must be one of {allowed}; got '{value}'" in err
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--model", "gru"], "'model' must be one of ['cbrnn', 'rnn'], got 'gru'"),
-        (["--task", "multitask"], "'task' must be one of ['dms', 'parity', 'mod3'], got 'multitask'"),
+        (["--model", "gru"], "model must be one of ['cbrnn', 'rnn']; got 'gru'"),
+        (["--task", "multitask"], "task must be one of ['dms', 'parity', 'mod3']; got 'multitask'"),
         (["--save", "x.npz"], "'save' applies to curriculum training (mode 'curriculum'), got 'x.npz'"),
         (["--schedule", "full_reservoir"], "'schedule' applies to curriculum training"),
         (["--epochs", "2"], "'epochs' applies to curriculum training (mode 'curriculum'), got 2"),
@@ -150,7 +150,7 @@ def test_fixed_level_usage_errors(capsys, argv, message):
         ("run.yaml", "model: [unclosed\n", "config file run.yaml does not parse"),
         ("run.json", "[1, 2]", "config file run.json must hold a mapping of settings, got list"),
         ("run.toml", "model = 'cbrnn'", "must end in one of ['.json', '.yaml', '.yml'], got '.toml'"),
-        ("run.yaml", "model: transformer\nepochs: 1\n", "'model' must be one of ['cbrnn', 'rnn'"),
+        ("run.yaml", "model: transformer\nepochs: 1\n", "model must be one of ['cbrnn', 'rnn'"),
     ],
 )
 def test_config_errors_exit_2_naming_the_key(capsys, tmp_path, name, text, message):
@@ -402,7 +402,7 @@ def test_analyze_on_tiny_settings(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--task", "continual"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3'], got"),
+        (["--task", "continual"], "must be one of ['dms', 'parity', 'multitask', 'switching', 'mod3']; got"),
         (["--analysis", "recovery=3"], "unknown analysis setting(s) ['recovery']; allowed: ["),
         (["--set", "epochs=3"], "unknown profile setting(s) ['epochs']"),
         (["--conditions", "magic"], "magic"),
@@ -466,7 +466,7 @@ def test_demo_json_and_table(capsys, tmp_path):
     ("argv", "message"),
     [
         ([], "'mode' is required: 'fixed_level' (--mode fixed_level"),
-        (["--mode", "sometimes"], "'mode' must be one of ['curriculum', 'fixed_level'], got 'sometimes'"),
+        (["--mode", "sometimes"], "mode must be one of ['curriculum', 'fixed_level']; got 'sometimes'"),
         (["--mode", "curriculum"], "'epochs' is required with mode 'curriculum' (--epochs K), got none"),
         (["--mode", "fixed_level", "--epochs", "3"], "'epochs' applies to curriculum training"),
     ],
@@ -512,8 +512,28 @@ def test_train_through_the_cli_equals_the_experiments_function(capsys, mode):
         assert through_cli["final_train_loss"] == direct["final_train_loss"]
 
 
-def test_train_flags_and_the_experiments_function_share_their_defaults():
+def test_train_flags_config_keys_and_defaults_come_from_the_one_settings_record():
     from cbreservoir.cli.options import TRAIN_OPTIONS
-    from cbreservoir.experiments.train import TRAIN_DEFAULTS
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS, TRAIN_SETTINGS
 
+    assert [option.name for option in TRAIN_OPTIONS] == [setting.name for setting in TRAIN_SETTINGS]
     assert {option.name: option.default for option in TRAIN_OPTIONS} == TRAIN_DEFAULTS
+    assert [option.help for option in TRAIN_OPTIONS] == [setting.help for setting in TRAIN_SETTINGS]
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"n": 2.5}, TypeError, r"^n must be an int in \[1, \d+\]; got 2.5$"),
+        ({"seed": -1}, ValueError, r"^seed must be an int in \[0, \d+\]; got -1$"),
+        ({"learning_rate": "fast"}, TypeError, r"^learning_rate must be a real number > 0.0; got 'fast'$"),
+        ({"noise_state": -0.5}, ValueError, r"^noise_state must be a finite number >= 0.0; got -0.5$"),
+        ({"epochs": 0}, ValueError, r"^epochs must be an int in \[1, \d+\]; got 0$"),
+        ({"bogus": 1}, ValueError, r"expected the parameters \[.*'batch_size'.*\]; got \[.*'bogus'.*\]"),
+    ],
+)
+def test_check_train_applies_the_settings_constraints_to_api_callers(change, error, match):
+    from cbreservoir.experiments.train import TRAIN_DEFAULTS, check_train
+
+    with pytest.raises(error, match=match):
+        check_train({**TRAIN_DEFAULTS, "mode": "fixed_level", **change})

@@ -12,9 +12,15 @@ from pathlib import Path
 import pytest
 
 from cbreservoir.cli import EXIT_USAGE, main
-from cbreservoir.experiments.reproduce import check_arguments, config_arguments, get_profile, run_config_sweep
+from cbreservoir.experiments.reproduce import (
+    check_arguments,
+    config_arguments,
+    get_profile,
+    reproduce,
+    run_config_sweep,
+)
 from cbreservoir.experiments.sweep import run_sweep
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     MAX_SEED,
     SettingsMismatchError,
     check_int,
@@ -40,19 +46,22 @@ SWEEP_CONFIG_CASES = [
     ({"tasks": ["nope"]}, r"task must be among .*got \['nope'\]"),
     ({"conditions": ["nope"]}, r"conditions must be among .*got \['nope'\]"),
     ({"profile": "huge"}, r"profile must be one of .*got 'huge'"),
-    ({"overrides": [1]}, r"'overrides' must be a dict of profile settings; got \[1\]"),
+    ({"overrides": [1]}, r"overrides must be a dict of profile settings; got \[1\]"),
     ({"overrides": {"learning_rate": float("nan")}}, r"Profile.learning_rate must be .* > 0.0; got nan"),
     ({"overrides": {"learning_rate": "abc"}}, r"Profile.learning_rate must be a real .* > 0.0; got 'abc'"),
     ({"overrides": {"clip_norm": 0}}, r"Profile.clip_norm must be a finite number > 0.0; got 0"),
     ({"overrides": {"momentum": -0.5}}, r"Profile.momentum must be a finite number in \[0, 1\); got -0.5"),
     ({"overrides": {"momentum": 1.0}}, r"Profile.momentum must be a finite number in \[0, 1\); got 1.0"),
     ({"overrides": {"start_level": 0}}, r"Profile.start_level must be an int in \[1, 2147483647\]; got 0"),
-    ({"overrides": {"start_level": 1}}, r"Profile.start_level must be >= 2 for task 'dms'; got 1"),
+    (
+        {"overrides": {"start_level": 1}},
+        r"Profile.start_level \(the task level N\) for task 'dms' must be an int in \[2, inf\]; got 1",
+    ),
     ({"overrides": {"granule_sizes": [-5]}}, r"Profile.granule_sizes\[0\] must be an int in \[1, .*got -5"),
     ({"overrides": {"switching_window": -3}}, r"Profile.switching_window must be an int in \[0, .*got -3"),
     ({"overrides": {"feedforward_core_epochs": -1}}, r"Profile.feedforward_core_epochs .*\[0, .*got -1"),
     ({"overrides": {"name": None}}, r"Profile.name must be a non-empty string; got None"),
-    ({"overrides": {"threshold": 1.5}}, r"Profile.threshold must be in \(0, 1\]; got 1.5"),
+    ({"overrides": {"threshold": 1.5}}, r"Profile.threshold must be a finite number in \(0, 1\]; got 1.5"),
     ({"overrides": {"n_epochs": True}}, r"Profile.n_epochs must be an int in \[1, .*got True"),
     ({"overrides": {"batch_size": 10**20}}, r"Profile.batch_size must be an int in \[1, 2147483647\]; got 1"),
     ({"overrides": {"nope": 1}}, r"unknown profile setting\(s\) \['nope'\]"),
@@ -174,6 +183,22 @@ def test_check_arguments_normalises_valid_values(tmp_path):
     assert arguments["task"] == ("dms",) and arguments["seeds"] == [3, 1]
     assert arguments["granule_sizes"] == [64] and arguments["output_dir"] == str(tmp_path / "o")
     assert config_arguments({"tasks": "dms", "overrides": {"n_epochs": 2}})["profile"].n_epochs == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_reproduce_takes_the_set_overrides_with_the_same_checks(tmp_path):
+    from cbreservoir.cli.options import _parse_overrides
+
+    given = check_arguments("dms", profile="quick", overrides={"n_epochs": 40, "threshold": 0.9})
+    through_set = check_arguments("dms", overrides=_parse_overrides(["n_epochs=40", "threshold=0.9"]))
+    expected = get_profile("quick").replace(n_epochs=40, threshold=0.9)
+    assert given["profile"] == through_set["profile"] == expected
+    with pytest.raises(ValueError, match=r"unknown profile setting\(s\) \['n_epoch'\]"):
+        reproduce("dms", overrides={"n_epoch": 40}, output_dir=tmp_path / "o")
+    with pytest.raises(TypeError, match="Profile.n_epochs must be an int"):
+        reproduce("dms", overrides={"n_epochs": "many"}, output_dir=tmp_path / "o")
+    with pytest.raises(TypeError, match=r"unknown reproduce argument\(s\) \['epochs'\]"):
+        check_arguments("dms", epochs=3)
     assert not (tmp_path / "o").exists()
 
 

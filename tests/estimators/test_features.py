@@ -143,9 +143,9 @@ def test_a_tuple_of_leak_rates_gives_equal_groups_of_units():
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
-        ({"windows": 0}, ValueError, "windows must be an int"),
-        ({"windows": 2.0}, TypeError, "windows must be an int"),
-        ({"max_steps": 0}, ValueError, "max_steps must be an int"),
+        ({"windows": 0}, ValueError, "windows must be a positive int"),
+        ({"windows": 2.0}, TypeError, "windows must be a positive int"),
+        ({"max_steps": 0}, ValueError, "max_steps must be a positive int"),
         ({"differences": "yes"}, TypeError, "differences must be True or False; got 'yes'"),
         ({"state_features": 1}, TypeError, "state_features must be True or False"),
     ],

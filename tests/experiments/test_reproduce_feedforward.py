@@ -212,9 +212,10 @@ def test_condition_is_registered_and_refuses_task_switching() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"core_steps": -1}, ValueError, "core_steps must be an int >= 0"),
-        ({"core_steps": 1, "n_granule": 0}, ValueError, "n_granule must be an int >= 1"),
-        ({"core_steps": 1, "ridge": -1.0}, ValueError, "ridge must be a finite float >= 0"),
+        ({"core_steps": -1}, ValueError, r"core_steps must be an int in \[0, inf\]; got -1"),
+        ({"core_steps": 1.5}, TypeError, r"core_steps must be an int in \[0, inf\]; got 1.5"),
+        ({"core_steps": 1, "n_granule": 0}, ValueError, "n_granule must be a positive int; got 0"),
+        ({"core_steps": 1, "ridge": -1.0}, ValueError, "ridge must be a finite number >= 0.0; got -1.0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs: dict, error: type, message: str) -> None:

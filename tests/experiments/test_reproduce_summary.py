@@ -199,7 +199,7 @@ def test_figures_are_written(tmp_path):
         ({"profile": "quick"}, "'tasks' is required"),
         ({"tasks": ["dms"], "profile": "slow"}, "profile must be one of"),
         ({"tasks": ["dms"], "overrides": {"n_epoch": 3}}, r"unknown profile setting\(s\) \['n_epoch'\]"),
-        ({"tasks": ["dms"], "overrides": [3]}, "'overrides' must be a dict"),
+        ({"tasks": ["dms"], "overrides": [3]}, "overrides must be a dict"),
         ({"tasks": ["xor"]}, "task must be among"),
         ({"tasks": ["dms"], "conditions": ["cnn"]}, "conditions must be among"),
         ({"tasks": ["dms"], "seeds": 0}, r"seeds must be an int in \[1, "),

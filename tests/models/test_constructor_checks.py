@@ -71,7 +71,7 @@ def test_models_built_on_the_leaky_core_name_tau(build):
 
 
 def test_auxiliary_model_names_a_bad_input_dim_before_sizing_its_module():
-    with pytest.raises(ValueError, match="input_dim must be a positive int"):
+    with pytest.raises(TypeError, match="input_dim must be a positive int"):
         RecurrentAuxRNN("x", 4)
 
 

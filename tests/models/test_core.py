@@ -227,7 +227,7 @@ def test_vmap_over_stacked_parameters_matches_individual_models():
         (lambda: build_model("gru_cb", input_dim=1, cerebellum=False), "fixes \\['cerebellum'\\]"),
         (lambda: CBRNN(1, n_classes=1), "classes >= 2"),
         (lambda: CBRNN(1, units=0), "units must be a positive int"),
-        (lambda: CBRNN(1, tau=0.5), "tau must be >= 1"),
+        (lambda: CBRNN(1, tau=0.5), "tau must be a finite number >= 1"),
         (lambda: CBRNN(1, activation="softsign"), "activation must be one of"),
     ],
 )

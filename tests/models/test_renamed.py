@@ -41,7 +41,7 @@ def test_size_under_both_names_is_a_type_error():
         CBRNN(1, units=4, hidden_size=4)
     with pytest.raises(TypeError, match="unexpected keyword arguments \\['n_units'\\]"):
         CBRNN(1, n_units=4)
-    with pytest.raises(ValueError, match="input_dim must be a positive int; got None"):
+    with pytest.raises(TypeError, match="input_dim must be a positive int; got None"):
         CBRNN()
 
 
@@ -78,7 +78,7 @@ def test_tau_is_accepted_without_warning_and_kept_in_the_config(recwarn):
     ("kwargs", "error", "message"),
     [
         ({"lr": 0.5, "tau": 2.0}, ValueError, "not both"),
-        ({"lr": 0.0}, ValueError, "lr \\(leak rate\\) must be in \\(0, 1\\]"),
+        ({"lr": 0.0}, ValueError, "lr \\(leak rate\\) must be a finite number in \\(0, 1\\]"),
         ({"lr": 1.5}, ValueError, "got 1.5"),
         ({"lr": "fast"}, TypeError, "lr \\(leak rate\\) must be a real number"),
     ],

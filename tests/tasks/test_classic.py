@@ -104,7 +104,7 @@ def test_mackey_glass_step_convergence_and_chaotic_range():
 
 
 def test_mackey_glass_validates_the_step():
-    with pytest.raises(ValueError, match=r"dt must be in \(0, 0.1\], got 0.5"):
+    with pytest.raises(ValueError, match=r"dt must be a finite number in \(0, 0.1\]; got 0.5"):
         mackey_glass(10, dt=0.5)
     with pytest.raises(ValueError, match="tau must be a positive multiple of dt"):
         mackey_glass(10, tau=17.05)
@@ -179,7 +179,7 @@ def test_lorenz63_largest_lyapunov_exponent_and_attractor():
 def test_lorenz63_bad_input():
     with pytest.raises(ValueError, match="x0 must hold 3 finite values"):
         lorenz63(10, x0=(1.0, 2.0))
-    with pytest.raises(ValueError, match="dt must be > 0"):
+    with pytest.raises(ValueError, match="dt must be a finite number > 0"):
         lorenz63(10, dt=0.0)
     with pytest.raises(ValueError, match="n_timesteps"):
         lorenz63(0)

@@ -128,7 +128,7 @@ def test_task_spec():
         ),
         (
             lambda: make_batch("parity", 0, batch_size=4, seed=0),
-            r"for task .parity. must be an int in \[1, inf\]; got 0",
+            r"for task .parity. must be a positive int; got 0",
         ),
         (lambda: make_batch("parity", 3, batch_size=0, seed=0), "batch_size must be a positive int; got 0"),
         (lambda: make_multitask_batch(3, batch_size=4, seed=0, tasks=()), "at least one task"),
@@ -142,7 +142,7 @@ def test_errors_name_expected_and_received(call, message):
 
 
 def test_non_integer_level_is_a_type_error():
-    with pytest.raises(TypeError, match=r"level N\) for task .parity. must be an int in \[1, inf\]; got 2.5"):
+    with pytest.raises(TypeError, match=r"level N\) for task .parity. must be a positive int; got 2.5"):
         make_batch("parity", 2.5, batch_size=4, seed=0)
 
 

@@ -16,7 +16,7 @@ from cbreservoir.experiments.reproduce import reproduce
 from cbreservoir.models import build_model
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint, trainer_signature
-from cbreservoir.utils.validation import SettingsMismatchError, check_resume_settings
+from cbreservoir.utils.checks import SettingsMismatchError, check_resume_settings
 
 TRAIN = ["train", "--task", "dms", "--steps", "5", "--test-batches", "2", "--quiet", "--json"]
 

@@ -14,7 +14,7 @@ import torch
 from cbreservoir.models import CBRNN
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint, write_checkpoint
-from cbreservoir.utils.validation import SettingsMismatchError
+from cbreservoir.utils.checks import SettingsMismatchError
 
 
 def _curriculum(directory, **trainer_options) -> CurriculumTrainer:

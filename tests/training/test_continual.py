@@ -19,7 +19,7 @@ def test_continual_batch_carries_bits_cue_and_pulse_and_both_labels():
     assert (x[:, :3, 3] == 1).all() and (x[:, 3:, 3] == 0).all()  # the 3-step pulse
     same_bits, _ = make_continual_batch("dms", 4, batch_size=16, seed=0)
     np.testing.assert_array_equal(same_bits[:, :, 0], x[:, :, 0])  # the cue does not change the draw
-    with pytest.raises(ValueError, match=r"task must be one of \['dms', 'parity'\], got 'mod3'"):
+    with pytest.raises(ValueError, match=r"task must be one of \['dms', 'parity'\]; got 'mod3'"):
         make_continual_batch("mod3", 4, batch_size=4, seed=0)
 
 
@@ -116,7 +116,7 @@ def test_bad_continual_settings_are_refused_before_any_work():
         _continual(CueLearner(), start_level=2)
     with pytest.raises(ValueError, match="phase_epochs must be"):
         _continual(CueLearner(), phase_epochs=0)
-    with pytest.raises(ValueError, match=r"task must be one of \['continual'\], got 'dms'"):
+    with pytest.raises(ValueError, match=r"task must be one of \['continual'\]; got 'dms'"):
         ContinualTrainer(CueLearner(), "dms", start_level=4)
     with pytest.raises(ValueError, match="phase_epochs belongs to the continual plan, got it for task 'dms'"):
         make_curriculum(CueLearner(), "dms", phase_epochs=3)

@@ -209,20 +209,26 @@ def test_a_model_with_the_wrong_number_of_heads_is_reported():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "error", "message"),
     [
-        ({"task": "copy"}, "task must be one of"),
-        ({"task": "dms", "start_level": 1}, "start_level for task 'dms' must be >= 2, got 1"),
-        ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive int, got 0"),
-        ({"threshold": 1.5}, r"threshold must be in \(0, 1\], got 1.5"),
-        ({"seed": 0.5}, "seed must be an int, got 0.5"),
+        ({"task": "copy"}, ValueError, "task must be one of"),
+        (
+            {"task": "dms", "start_level": 1},
+            ValueError,
+            r"start_level \(the task level N\) for task 'dms' must be an int in \[2, inf\]; got 1",
+        ),
+        ({"task": "dms", "start_level": 2.0}, TypeError, r"start_level .* an int in \[2, inf\]; got 2.0"),
+        ({"steps_per_epoch": 0}, ValueError, "steps_per_epoch must be a positive int; got 0"),
+        ({"threshold": 1.5}, ValueError, r"threshold must be a finite number in \(0, 1\]; got 1.5"),
+        ({"seed": 0.5}, TypeError, r"seed must be an int in \[0, 4294967295\]; got 0.5"),
+        ({"seed": -1}, ValueError, r"seed must be an int in \[0, 4294967295\]; got -1"),
     ],
 )
-def test_bad_settings(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
         _curriculum(OracleTrainer(), **kwargs)
 
 
 def test_bad_budget():
-    with pytest.raises(ValueError, match="n_epochs must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="n_epochs must be a positive int; got 0"):
         _curriculum(OracleTrainer()).run(0)

@@ -74,7 +74,7 @@ def test_frozen_core_recurrent_freezes_only_the_recurrent_layer():
     assert schedule.trainable_groups(3) == {"core.input", "cerebellum", "readout"}
     assert Interleaved(k=2, frozen_core="recurrent").trainable_groups(4) == {"core", "cerebellum", "readout"}
     assert make_schedule(**schedule.config) == schedule
-    with pytest.raises(ValueError, match=r"frozen_core must be one of \('all', 'recurrent'\), got 'input'"):
+    with pytest.raises(ValueError, match=r"frozen_core must be one of \['all', 'recurrent'\]; got 'input'"):
         FullReservoir(frozen_core="input")
     trainer = GradientTrainer(
         CBRNN(1, 8, 32, 8, n_classes=(2, 2), seed=0), schedule=schedule, learning_rate=0.1

@@ -37,6 +37,7 @@ from cbreservoir.experiments.reproduce.conditions import STUDY_TASKS, check_cond
 from cbreservoir.experiments.reproduce.pipeline import read_settings
 from cbreservoir.experiments.reproduce.profiles import Profile, get_profile
 from cbreservoir.models import count_parameters
+from cbreservoir.utils.checks import check_choice
 from cbreservoir.utils.files import atomic_write_text
 from cbreservoir.utils.strict_json import json_ready
 from cbreservoir.utils.threads import torch_threads
@@ -153,8 +154,7 @@ def run_analysis(
         ``readout_recovery`` and ``granule_sparseness`` (trained and initial); with ``reproduction_dir`` also
         ``checkpoints_source`` (``"kept"`` or ``"retrained"``) and ``levels_match_record``.
     """
-    if task not in ANALYSIS_TASKS:
-        raise ValueError(f"task must be one of {ANALYSIS_TASKS}, got {task!r}")
+    check_choice(task, "task", allowed=ANALYSIS_TASKS)
     conditions = check_conditions(conditions)
     if reproduction_dir is not None and checkpoint_dir is not None:
         raise ValueError(

@@ -35,7 +35,7 @@ from cbreservoir.analysis.activity import (
 )
 from cbreservoir.analysis.sparseness import activity_ratio, coding_level, treves_rolls_sparseness
 from cbreservoir.analysis.timescales import POPULATION_MAX_LAG, UNIT_MAX_LAG
-from cbreservoir.utils.validation import check_int, check_positive_int, check_real
+from cbreservoir.utils.checks import check_int, check_positive_int, check_real
 
 __all__ = [
     "SPARSENESS_BINS",

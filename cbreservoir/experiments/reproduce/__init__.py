@@ -16,7 +16,12 @@ One job per module: :mod:`.conditions` (the compared models and schedules), :mod
 outputs), :mod:`.summary` (tables), :mod:`.figures` (plots). This module only re-exports.
 """
 
-from cbreservoir.experiments.reproduce.arguments import CONFIG_KEYS, check_arguments, config_arguments
+from cbreservoir.experiments.reproduce.arguments import (
+    ARGUMENTS,
+    CONFIG_KEYS,
+    check_arguments,
+    config_arguments,
+)
 from cbreservoir.experiments.reproduce.conditions import (
     CONDITIONS,
     EXTRA_CONDITIONS,
@@ -31,6 +36,7 @@ from cbreservoir.experiments.reproduce.profiles import PROFILES, Profile, get_pr
 
 __all__ = [
     "CONDITIONS",
+    "ARGUMENTS",
     "CONFIG_KEYS",
     "EXTRA_CONDITIONS",
     "MAIN_CONDITIONS",

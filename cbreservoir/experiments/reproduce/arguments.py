@@ -16,8 +16,7 @@ from cbreservoir.experiments.reproduce.conditions import (
 )
 from cbreservoir.experiments.reproduce.profiles import Profile, get_profile
 from cbreservoir.experiments.sweep import BACKENDS
-from cbreservoir.utils.files import read_config
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     MAX_COUNT,
     MAX_SEED,
     check_choice,
@@ -27,8 +26,9 @@ from cbreservoir.utils.validation import (
     check_path,
     check_writable_directory,
 )
+from cbreservoir.utils.files import read_config
 
-__all__ = ["CONFIG_KEYS", "check_arguments", "config_arguments"]
+__all__ = ["ARGUMENTS", "CONFIG_KEYS", "check_arguments", "config_arguments"]
 
 
 def _check_seeds(seeds: object, profile: Profile) -> list[int]:
@@ -53,64 +53,91 @@ def _names(value: object, key: str) -> object:
     return value
 
 
-def check_arguments(
-    task: str | Sequence[str],
-    *,
-    profile: str | Profile = "quick",
-    seeds: int | Sequence[int] | None = None,
-    conditions: Sequence[str] | None = None,
-    output_dir: str | os.PathLike = "cbreservoir-reproduce",
-    backend: str = "loky",
-    n_jobs: int | None = None,
-    scheduler: str | None = None,
-    granule_sizes: Sequence[int] | None = None,
-    ensemble: int = 1,
-) -> dict[str, Any]:
+#: The arguments of a reproduction, written once: each is a keyword of :func:`check_arguments` and
+#: :func:`~cbreservoir.experiments.reproduce.reproduce` and a key of a sweep config (``task`` is ``tasks``
+#: there), with its default and what it holds. :data:`CONFIG_KEYS` and the config reader come from here.
+ARGUMENTS: dict[str, tuple[object, str]] = {
+    "task": (None, "task name or list of task names (required)"),
+    "profile": ("quick", "'quick' (default), 'study' or 'paper'"),
+    "overrides": (None, "dict of profile settings to change, e.g. {'n_epochs': 50} (as --set does)"),
+    "seeds": (None, "count or list of ints (default: the profile's n_seeds)"),
+    "conditions": (None, "list of condition names (default: the four main conditions)"),
+    "output_dir": ("cbreservoir-reproduce", "directory of runs and outputs (default 'cbreservoir-sweep')"),
+    "backend": ("loky", "'loky' (default), 'threading', 'sequential' or 'dask'"),
+    "n_jobs": (None, "parallel runs (default: one per CPU)"),
+    "scheduler": (None, "dask scheduler address 'tcp://HOST:PORT' (backend 'dask' only)"),
+    "granule_sizes": (None, "list of granule sizes G for the scaling sweep (default: none)"),
+    "ensemble": (1, "runs of one task and architecture trained together as one batched ensemble (default 1)"),
+}
+
+#: Keys of a :func:`~cbreservoir.experiments.reproduce.run_config_sweep` config, with what each holds.
+CONFIG_KEYS: dict[str, str] = {
+    ("tasks" if name == "task" else name): text for name, (_, text) in ARGUMENTS.items()
+}
+
+
+def check_arguments(task: str | Sequence[str], **arguments: Any) -> dict[str, Any]:
     """Check every argument of :func:`reproduce` (nothing runs, nothing is written) and normalise them.
+
+    Parameters
+    ----------
+    task : str or sequence of str
+    **arguments
+        The other keys of :data:`ARGUMENTS` (absent ones take their defaults): ``profile`` (a name or a
+        :class:`Profile`), ``overrides`` (profile settings to change, checked as :meth:`Profile.replace`
+        checks them: the command line's ``--set``), ``seeds``, ``conditions``, ``output_dir``, ``backend``,
+        ``n_jobs``, ``scheduler``, ``granule_sizes``, ``ensemble``.
 
     Returns
     -------
     dict
-        The same keys: ``task`` and ``conditions`` as tuples, ``profile`` a :class:`Profile`,
-        ``seeds`` a list of ints, ``output_dir`` a str, ``granule_sizes`` a list or None.
+        The keys of :data:`ARGUMENTS` but ``overrides``: ``task`` and ``conditions`` as tuples, ``profile``
+        a :class:`Profile` (with the overrides applied), ``seeds`` a list of ints, ``output_dir`` a str,
+        ``granule_sizes`` a list or None.
 
     Raises
     ------
-    ValueError, TypeError
+    TypeError
+        An unknown argument (named, with the known ones), or a value of the wrong type.
+    ValueError
         Naming the argument, its allowed values or range, and the value received: unknown tasks,
-        conditions, profile or backend; a seed count < 1 or seeds < 0 (or above ``MAX_SEED``); n_jobs 0;
-        an output_dir that is not a path or cannot be written; granule sizes < 1; ensemble < 1; a
+        conditions, profile, profile setting or backend; a seed count < 1 or seeds < 0 (or above
+        ``MAX_SEED``); n_jobs 0; an output_dir that cannot be written; granule sizes < 1; ensemble < 1; a
         scheduler without the dask backend; a start level below a task's smallest; the feedforward
         condition with a task it does not run.
     """
-    settings = get_profile(profile)
+    unknown = sorted(set(arguments) - set(ARGUMENTS))
+    if unknown:
+        raise TypeError(f"unknown reproduce argument(s) {unknown}; known: {sorted(ARGUMENTS)}")
+    values = {name: default for name, (default, _) in ARGUMENTS.items()}
+    values.update(arguments, task=task)
+    settings = get_profile(values["profile"])
+    overrides = values["overrides"] or {}
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a dict of profile settings; got {overrides!r}")
+    settings = settings.replace(**overrides) if overrides else settings
     tasks = check_tasks(_names(task, "task"))
+    conditions = values["conditions"]
     names = MAIN_CONDITIONS if conditions is None else check_conditions(_names(conditions, "conditions"))
-    seed_list = _check_seeds(seeds, settings)
-    output_dir = check_path(output_dir, "output_dir")
+    seed_list = _check_seeds(values["seeds"], settings)
+    output_dir = check_path(values["output_dir"], "output_dir")
     check_writable_directory(output_dir, "output_dir")
+    backend, scheduler = values["backend"], values["scheduler"]
     check_choice(backend, "backend", allowed=BACKENDS)
-    if n_jobs is not None:
-        check_n_jobs(n_jobs)
+    if values["n_jobs"] is not None:
+        check_n_jobs(values["n_jobs"])
     if scheduler is not None:
         if not isinstance(scheduler, str):
             raise TypeError(f"scheduler must be an address 'tcp://HOST:PORT'; got {scheduler!r}")
         if backend != "dask":
             raise ValueError(f"scheduler applies to backend 'dask' only; got backend {backend!r}")
-    sizes = (
-        None
-        if granule_sizes is None
-        else check_int_list(granule_sizes, "granule_sizes", minimum=1, maximum=MAX_COUNT)
-    )
-    ensemble = check_int(ensemble, "ensemble", minimum=1, maximum=MAX_COUNT)
-    from cbreservoir.tasks import min_level
+    sizes = values["granule_sizes"]
+    sizes = None if sizes is None else check_int_list(sizes, "granule_sizes", minimum=1, maximum=MAX_COUNT)
+    ensemble = check_int(values["ensemble"], "ensemble", minimum=1, maximum=MAX_COUNT)
+    from cbreservoir.tasks import check_level
 
     for name in tasks:
-        if settings.start_level < min_level(name):
-            raise ValueError(
-                f"Profile.start_level must be >= {min_level(name)} for task {name!r}; "
-                f"got {settings.start_level}"
-            )
+        check_level(name, settings.start_level, "Profile.start_level")
         for condition in names:
             if CONDITIONS[condition].feedforward and name not in FEEDFORWARD_TASKS:
                 raise ValueError(
@@ -123,27 +150,11 @@ def check_arguments(
         "conditions": names,
         "output_dir": output_dir,
         "backend": backend,
-        "n_jobs": n_jobs,
+        "n_jobs": values["n_jobs"],
         "scheduler": scheduler,
         "granule_sizes": sizes,
         "ensemble": ensemble,
     }
-
-
-#: Keys of a :func:`run_config_sweep` config, with what each holds.
-CONFIG_KEYS: dict[str, str] = {
-    "tasks": "task name or list of task names (required)",
-    "profile": "'quick' (default) or 'paper'",
-    "overrides": "dict of profile settings to change, e.g. {'n_epochs': 50}",
-    "conditions": "list of condition names (default: the four main conditions)",
-    "seeds": "count or list of ints (default: the profile's n_seeds)",
-    "granule_sizes": "list of granule sizes G for the scaling sweep (default: none)",
-    "output_dir": "directory of runs and outputs (default 'cbreservoir-sweep')",
-    "backend": "'loky' (default), 'threading', 'sequential' or 'dask'",
-    "n_jobs": "parallel runs (default: one per CPU)",
-    "scheduler": "dask scheduler address 'tcp://HOST:PORT' (backend 'dask' only)",
-    "ensemble": "runs of one task and architecture trained together as one batched ensemble (default 1)",
-}
 
 
 def config_arguments(config: Mapping | str | os.PathLike, **overrides: object) -> dict[str, Any]:
@@ -152,7 +163,7 @@ def config_arguments(config: Mapping | str | os.PathLike, **overrides: object) -
     Parameters
     ----------
     config : dict or path
-        Keys: :data:`CONFIG_KEYS`.
+        Keys: :data:`CONFIG_KEYS`; ``output_dir`` defaults to ``"cbreservoir-sweep"`` here.
     **overrides
         Config keys given by the caller (e.g. the command line's ``backend``), taking precedence;
         None values are ignored.
@@ -175,19 +186,5 @@ def config_arguments(config: Mapping | str | os.PathLike, **overrides: object) -
         raise ValueError(f"unknown config key(s) {unknown}; allowed keys: {sorted(CONFIG_KEYS)}")
     if "tasks" not in settings:
         raise ValueError(f"config key 'tasks' is required: {CONFIG_KEYS['tasks']}")
-    profile = get_profile(settings.get("profile", "quick"))
-    extra = settings.get("overrides") or {}
-    if not isinstance(extra, Mapping):
-        raise TypeError(f"config key 'overrides' must be a dict of profile settings; got {extra!r}")
-    return check_arguments(
-        settings["tasks"],
-        profile=profile.replace(**extra) if extra else profile,
-        seeds=settings.get("seeds"),
-        conditions=settings.get("conditions"),
-        output_dir=settings.get("output_dir", "cbreservoir-sweep"),
-        backend=settings.get("backend", "loky"),
-        n_jobs=settings.get("n_jobs"),
-        scheduler=settings.get("scheduler"),
-        granule_sizes=settings.get("granule_sizes"),
-        ensemble=settings.get("ensemble", 1),
-    )
+    arguments = {key: value for key, value in settings.items() if key != "tasks"}
+    return check_arguments(settings["tasks"], **{"output_dir": "cbreservoir-sweep", **arguments})

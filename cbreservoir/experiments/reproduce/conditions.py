@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cbreservoir.numerics.study import STUDY
+
 if TYPE_CHECKING:  # torch is imported by the functions that build models, not by this module
     from torch import nn
 
@@ -94,10 +96,10 @@ FROZEN_CORE: dict[str, str] = {
 AUTHORS_MATCHED_UNITS: dict[int, int] = {64: 128, 128: 160, 256: 202, 512: 272}
 
 #: Hidden size H of the cortical core of every model that is not parameter-matched.
-CORE_SIZE = 64
+CORE_SIZE = STUDY.units
 
 #: Purkinje layer size P of every cerebellar module.
-N_PURKINJE = 64
+N_PURKINJE = STUDY.n_purkinje
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,7 +210,7 @@ def _cerebellar_kwargs(kind: str, n_granule: int) -> dict:
 
 
 def build_condition_model(
-    condition: str, task: str, *, n_granule: int = 256, seed: int | None = None
+    condition: str, task: str, *, n_granule: int = STUDY.n_granule, seed: int | None = None
 ) -> nn.Module:
     """Build the freshly initialised model of ``condition`` for ``task``.
 

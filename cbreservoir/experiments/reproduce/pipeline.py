@@ -14,8 +14,8 @@ from cbreservoir.experiments.reproduce.conditions import SCALING_CONDITIONS
 from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.reproduce.run import ensemble_key, make_cell, run_cell, run_cells
 from cbreservoir.experiments.sweep import cell_id, run_sweep
+from cbreservoir.utils.checks import check_resume_settings
 from cbreservoir.utils.files import atomic_write_text, directory_lock, read_small_file
-from cbreservoir.utils.validation import check_resume_settings
 
 __all__ = ["SETTINGS_FILE", "build_cells", "environments", "read_settings", "reproduce", "run_config_sweep"]
 
@@ -71,6 +71,7 @@ def reproduce(
     task: str | Sequence[str],
     *,
     profile: str | Profile = "quick",
+    overrides: Mapping[str, object] | None = None,
     seeds: int | Sequence[int] | None = None,
     conditions: Sequence[str] | None = None,
     output_dir: str | os.PathLike = "cbreservoir-reproduce",
@@ -88,8 +89,12 @@ def reproduce(
     ----------
     task : str or sequence of str
         Among ``"dms"``, ``"parity"``, ``"multitask"``, ``"switching"``.
-    profile : {"quick", "paper"} or Profile
+    profile : {"quick", "study", "paper"} or Profile
         Run settings (:data:`PROFILES`).
+    overrides : mapping, optional
+        Profile settings to change, e.g. ``{"n_epochs": 40}``: the command line's ``--set n_epochs=40``,
+        checked the same way (:meth:`Profile.replace`: an unknown name or a bad value is refused before
+        anything runs).
     seeds : int or sequence of int, optional
         A count (seeds ``0 .. n-1``) or explicit seeds; default the profile's ``n_seeds``.
     conditions : sequence of str, optional
@@ -121,6 +126,7 @@ def reproduce(
     arguments = check_arguments(
         task,
         profile=profile,
+        overrides=overrides,
         seeds=seeds,
         conditions=conditions,
         output_dir=output_dir,

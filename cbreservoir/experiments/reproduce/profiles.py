@@ -5,15 +5,29 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from cbreservoir.utils.validation import (
-    MAX_COUNT,
-    check_fraction,
-    check_int,
-    check_int_list,
-    check_real,
-)
+from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import MAX_COUNT, Instance, Integer, IntList, Real, check_params
 
 __all__ = ["PROFILES", "Profile", "get_profile"]
+
+_COUNT, _EPOCHS = Integer(1, MAX_COUNT), Integer(0, MAX_COUNT)
+#: What each :class:`Profile` field accepts.
+_CONSTRAINTS = dict(
+    name=Instance(str, "a non-empty string"),
+    n_epochs=_COUNT,
+    n_seeds=_COUNT,
+    batch_size=_COUNT,
+    steps_per_epoch=_COUNT,
+    test_batches=_COUNT,
+    threshold=Real(0.0, 1.0, strict=True),
+    learning_rate=Real(0.0, strict=True),
+    momentum=Real(0.0, 1.0, strict_maximum=True),
+    clip_norm=Real(0.0, strict=True),
+    start_level=_COUNT,
+    switching_window=_EPOCHS,
+    feedforward_core_epochs=_EPOCHS,
+    granule_sizes=IntList(1, MAX_COUNT),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,33 +73,23 @@ class Profile:
     name: str
     n_epochs: int
     n_seeds: int
-    batch_size: int = 64
-    steps_per_epoch: int = 100
-    test_batches: int = 50
-    threshold: float = 0.98
-    learning_rate: float = 0.01
-    momentum: float = 0.1
-    clip_norm: float = 7.5
-    start_level: int = 2
+    batch_size: int = STUDY.batch_size
+    steps_per_epoch: int = STUDY.steps_per_epoch
+    test_batches: int = STUDY.test_batches
+    threshold: float = STUDY.threshold
+    learning_rate: float = STUDY.learning_rate
+    momentum: float = STUDY.momentum
+    clip_norm: float = STUDY.clip_norm
+    start_level: int = STUDY.start_level
     switching_window: int = 650
     feedforward_core_epochs: int = 1
     granule_sizes: tuple[int, ...] = (64, 128, 256, 512)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"Profile.name must be a non-empty string; got {self.name!r}")
-        for field in ("n_epochs", "n_seeds", "batch_size", "steps_per_epoch", "test_batches", "start_level"):
-            check_int(getattr(self, field), f"Profile.{field}", minimum=1, maximum=MAX_COUNT)
-        for field in ("switching_window", "feedforward_core_epochs"):
-            check_int(getattr(self, field), f"Profile.{field}", minimum=0, maximum=MAX_COUNT)
-        check_fraction(self.threshold, "Profile.threshold")
-        check_real(self.learning_rate, "Profile.learning_rate", minimum=0.0, strict=True)
-        check_real(self.clip_norm, "Profile.clip_norm", minimum=0.0, strict=True)
-        momentum = check_real(self.momentum, "Profile.momentum")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"Profile.momentum must be a finite number in [0, 1); got {self.momentum!r}")
-        sizes = check_int_list(self.granule_sizes, "Profile.granule_sizes", minimum=1, maximum=MAX_COUNT)
-        object.__setattr__(self, "granule_sizes", tuple(sizes))
+        if self.name == "":
+            raise ValueError("Profile.name must be a non-empty string; got ''")
+        checked = check_params(dataclasses.asdict(self), "Profile.", **_CONSTRAINTS)
+        object.__setattr__(self, "granule_sizes", tuple(checked["granule_sizes"]))
 
     def settings(self) -> dict:
         """The profile as a JSON-ready dict (stored in every run's cell, so changed settings rerun)."""
@@ -109,7 +113,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "paper": Profile(name="paper", n_epochs=1000, n_seeds=8),
+    "paper": Profile(name="paper", n_epochs=STUDY.n_epochs, n_seeds=STUDY.n_networks),
     "study": Profile(name="study", n_epochs=150, n_seeds=4, switching_window=98),
     "quick": Profile(
         name="quick",

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cbreservoir.nodes import Cerebellum, Reservoir, Ridge
-from cbreservoir.utils.validation import (
+from cbreservoir.utils.checks import (
     as_float_array,
     check_series,
     check_targets,

@@ -1,7 +1,8 @@
-"""Input checks shared by the nodes (and reusable by any module that takes time series).
+"""Array checks: time series, targets and single steps, refused before anything is computed.
 
-Every check raises *before* anything is computed or any state changes, with a message that
-names what was expected and what arrived. Layout conventions (docs/graph-guide.md):
+Every check raises *before* anything is computed or any state changes, by the package's one rule:
+``TypeError`` for a value of the wrong type, ``ValueError`` for a wrong value, the message naming what
+was expected and what arrived. Layout conventions (docs/graph-guide.md):
 
 * one series: a ``(time, features)`` array;
 * a batch of equal-length series: a ``(series, time, features)`` array;
@@ -10,7 +11,7 @@ names what was expected and what arrived. Layout conventions (docs/graph-guide.m
 Examples
 --------
 >>> import numpy as np
->>> from cbreservoir.utils.validation import check_series, check_targets
+>>> from cbreservoir.utils.checks import check_series, check_targets
 >>> X = check_series(np.zeros((4, 10, 3)), n_features=3)
 >>> X.layout, X.n_series, X.lengths
 ('batch', 4, [10, 10, 10, 10])
@@ -21,13 +22,14 @@ True
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from cbreservoir.utils.checks.params import check_choice, check_int
 
 Layout = Literal["single", "batch", "ragged"]
 #: How the two axes of each series in a collection are ordered: ``"channels_last"`` is
@@ -37,31 +39,17 @@ COLLECTION_LAYOUTS = ("auto", "channels_last", "channels_first")
 
 __all__ = [
     "COLLECTION_LAYOUTS",
-    "MAX_COUNT",
-    "MAX_SEED",
     "Series",
-    "SettingsMismatchError",
     "Targets",
     "as_float_array",
-    "check_choice",
-    "collection_orientation",
     "channels_last",
     "check_finite",
-    "check_fraction",
-    "check_int",
-    "check_int_list",
-    "check_n_jobs",
-    "check_path",
-    "check_positive_int",
-    "check_bit_generator_state",
-    "check_real",
-    "check_resume_settings",
-    "check_seed",
+    "check_min_length",
     "check_series",
     "check_targets",
     "check_timestep",
     "check_warmup",
-    "check_writable_directory",
+    "collection_orientation",
     "feature_dim",
     "resolve_input_dim",
 ]
@@ -465,8 +453,7 @@ def check_warmup(warmup: int, lengths: Sequence[int]) -> int:
     ValueError
         A negative warmup, or one that leaves no step of the shortest series.
     """
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)):
-        raise TypeError(f"warmup must be an int; got {type(warmup).__name__}")
+    check_int(warmup, "warmup")
     shortest = min(lengths)
     if warmup < 0 or warmup >= shortest:
         raise ValueError(
@@ -547,299 +534,7 @@ def resolve_input_dim(
     return received
 
 
-def check_positive_int(value: object, name: str) -> int:
-    """Return ``value`` as an int if it is a positive integer (not a bool), else raise ``ValueError``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
-
-
-def check_real(value: object, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
-    """Return ``value`` as a finite float, optionally ``>= minimum`` (``> minimum`` when ``strict``).
-
-    Raises
-    ------
-    TypeError
-        Not a real number (strings, None, bools).
-    ValueError
-        NaN, infinite, or out of range.
-    """
-    bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number{bound}; got {value!r}")
-    number = float(value)
-    too_small = minimum is not None and (number <= minimum if strict else number < minimum)
-    if not np.isfinite(number) or too_small:
-        raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
-    return number
-
-
-def check_fraction(value: object, name: str) -> float:
-    """Return ``value`` if it is a number in (0, 1] (a density, a leak rate), else raise."""
-    number = check_real(value, name, minimum=0.0, strict=True)
-    if number > 1.0:
-        raise ValueError(f"{name} must be in (0, 1]; got {value!r}")
-    return number
-
-
-def check_seed(seed: object, name: str = "seed") -> int | np.random.Generator | None:
-    """Accept None, a non-negative int or a ``numpy.random.Generator``; raise otherwise."""
-    if seed is None or isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{name} must be None, a non-negative int or a numpy Generator; got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"{name} must be a non-negative int; got {seed!r}")
-    return int(seed)
-
-
-#: Largest seed accepted by :func:`check_int` callers for seeds (numpy's and torch's seeds fit in 64 bits;
-#: members ``seed + i`` of an ensemble must still fit).
-MAX_SEED = 2**32 - 1
-
-#: Largest count (steps, epochs, batches, units) accepted where a count has no other natural bound.
-MAX_COUNT = 2**31 - 1
-
-
-def _is_int(value: object) -> bool:
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
-
-
-def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as an int in ``[minimum, maximum]`` (either bound optional).
-
-    Raises
-    ------
-    TypeError
-        Not an int (bools, floats and strings are refused); the message names ``name`` and the range.
-    ValueError
-        Outside the range; the message names ``name``, the range and the value.
-    """
-    low = "-inf" if minimum is None else minimum
-    high = "inf" if maximum is None else maximum
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int in [{low}, {high}]; got {value!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be an int in [{low}, {high}]; got {value!r}")
-    return int(value)
-
-
-def check_choice(value: object, name: str, *, allowed: Sequence[object]) -> object:
-    """Return ``value`` if it is one of ``allowed``; else ``ValueError`` naming ``name`` and the choices."""
-    try:
-        known = value in allowed
-    except TypeError:  # an unhashable value asked of a mapping
-        known = False
-    if not known:
-        raise ValueError(f"{name} must be one of {list(allowed)}; got {value!r}")
-    return value
-
-
-def check_int_list(value: object, name: str, *, minimum: int, maximum: int = MAX_COUNT) -> list[int]:
-    """Return ``value`` as a non-empty list of ints in ``[minimum, maximum]``.
-
-    Raises
-    ------
-    TypeError
-        Not a list or tuple of ints; the message names the first bad entry.
-    ValueError
-        Empty, or an entry out of range (named by its index).
-    """
-    if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{name} must be a list of ints in [{minimum}, {maximum}]; got {value!r}")
-    if not value:
-        raise ValueError(f"{name} must be a non-empty list of ints in [{minimum}, {maximum}]; got {value!r}")
-    return [
-        check_int(item, f"{name}[{index}]", minimum=minimum, maximum=maximum)
-        for index, item in enumerate(value)
-    ]
-
-
-def check_path(value: object, name: str) -> str:
-    """Return ``value`` as a ``str`` if it is a non-empty ``str`` or ``os.PathLike``; else ``TypeError``."""
-    if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise TypeError(f"{name} must be a path (a non-empty string); got {value!r}")
-    return str(value)
-
-
-class SettingsMismatchError(ValueError):
-    """A checkpoint or output directory was written with other settings than those of the run resuming it."""
-
-
-def _flatten(settings: Mapping[str, object], prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in settings.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def check_resume_settings(
-    stored: Mapping[str, object], current: Mapping[str, object], *, where: str, may_grow: Sequence[str] = ()
-) -> None:
-    """Refuse to resume ``where`` (a checkpoint, an output directory) with settings other than its own.
-
-    Parameters
-    ----------
-    stored, current : mapping
-        The settings recorded by the run that wrote ``where`` and those of the run about to resume
-        (JSON-ready; nested mappings are compared key by key, named ``outer.inner``).
-    where : str
-        What is resumed, for the message.
-    may_grow : sequence of str
-        Flattened keys whose value may grow: an int may increase (an epoch budget), a list may be extended
-        at its end (more seeds or conditions, the old ones first and unchanged); any other change is refused.
-
-    Raises
-    ------
-    SettingsMismatchError
-        A ``ValueError`` listing every differing setting as ``key: old -> new``.
-    """
-    old, new = _flatten(stored), _flatten(current)
-    differing = []
-    for key in sorted(set(old) | set(new)):
-        before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
-        if before == after:
-            continue
-        grows = key in may_grow and (
-            (_is_int(before) and _is_int(after) and after > before)
-            or (isinstance(before, list) and isinstance(after, list) and after[: len(before)] == before)
-        )
-        if not grows:
-            differing.append(f"{key}: {before!r} -> {after!r}")
-    if differing:
-        allowed = f" (only {', '.join(may_grow)} may grow)" if may_grow else ""
-        raise SettingsMismatchError(
-            f"{where} was written with other settings; resuming it would mix two runs{allowed}. "
-            f"Differing settings (old -> new): {'; '.join(differing)}. "
-            "Use the old settings, or another directory for the new run"
-        )
-
-
-def check_n_jobs(n_jobs: object, name: str = "n_jobs") -> int:
-    """Return joblib's ``n_jobs``: a positive int, or a negative one (-1: all CPUs); 0 runs nothing.
-
-    Raises
-    ------
-    TypeError
-        Not an int.
-    ValueError
-        0, or beyond ``±MAX_COUNT``.
-    """
-    value = check_int(n_jobs, name, minimum=-MAX_COUNT, maximum=MAX_COUNT)
-    if value == 0:
-        raise ValueError(f"{name} must be an int >= 1 (or <= -1: all CPUs but |n_jobs| - 1); got 0")
-    return value
-
-
-def check_writable_directory(path: object, name: str) -> str:
-    """Check that the directory ``path`` can be written (or created); return it as a ``str``.
-
-    The nearest existing ancestor must be a directory in which a file can be created (probed with a
-    temporary file, removed at once: this sees read-only mounts and permissions alike).
-
-    Raises
-    ------
-    TypeError
-        ``path`` is not a path.
-    ValueError
-        ``path`` (or an ancestor) is a file, or no file can be created there.
-    """
-    import tempfile
-
-    text = check_path(path, name)
-    folder = os.path.abspath(text)
-    while not os.path.lexists(folder):
-        folder = os.path.dirname(folder)
-    expected = f"{name} must be a directory that can be written"
-    if not os.path.isdir(folder):
-        raise ValueError(f"{expected}; got {text!r} ({folder} is not a directory)")
-    try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".cbreservoir-probe-")
-    except OSError as error:
-        raise ValueError(f"{expected}; got {text!r} ({folder}: {error.strerror})") from None
-    os.close(handle)
-    os.unlink(probe)
-    return text
-
-
-#: The fields of a NumPy bit generator's state (``bit_generator.state``), by bit generator:
-#: ``(inner fields, outer fields)``, each ``name -> (kind, size or bound)``. ``"array"`` fields are unsigned
-#: integer arrays of that length, ``"int"`` fields integers in ``[0, bound]``.
-_BIT_GENERATOR_STATES: dict[str, tuple[dict[str, tuple[str, int]], dict[str, tuple[str, int]]]] = {
-    "PCG64": ({"state": ("int", 2**128 - 1), "inc": ("int", 2**128 - 1)}, {}),
-    "PCG64DXSM": ({"state": ("int", 2**128 - 1), "inc": ("int", 2**128 - 1)}, {}),
-    "MT19937": ({"key": ("array", 624), "pos": ("int", 624)}, {}),
-    "Philox": (
-        {"counter": ("array", 4), "key": ("array", 2)},
-        {"buffer": ("array", 4), "buffer_pos": ("int", 4)},
-    ),
-    "SFC64": ({"state": ("array", 4)}, {}),
-}
-#: The ``has_uint32`` / ``uinteger`` pair every bit generator but MT19937 carries.
-_SPARE_WORD = {"has_uint32": ("int", 1), "uinteger": ("int", 2**32 - 1)}
-_WORD_DTYPES = {"MT19937": np.uint32}
-
-
-def _check_fields(
-    values: object, fields: dict[str, tuple[str, int]], name: str, dtype: type, *, others: tuple = ()
-) -> None:
-    """``values`` has exactly the ``fields`` (and ``others``, checked elsewhere), each of its kind."""
-    expected = {*fields, *others}
-    if not isinstance(values, dict) or set(values) != expected:
-        keys = sorted(map(str, values)) if isinstance(values, dict) else type(values).__name__
-        raise ValueError(f"{name} must hold exactly the fields {sorted(expected)}; got {keys}")
-    for field, (kind, size) in fields.items():
-        value = values[field]
-        if kind == "int":
-            check_int(value, f"{name}[{field!r}]", minimum=0, maximum=size)
-        elif not (isinstance(value, np.ndarray) and value.dtype == dtype and value.shape == (size,)):
-            raise ValueError(
-                f"{name}[{field!r}] must be a {np.dtype(dtype).name} array of shape ({size},); got "
-                f"{getattr(value, 'dtype', type(value).__name__)} {getattr(value, 'shape', '')}"
-            )
-
-
-def check_bit_generator_state(state: object, name: str = "state", *, legacy: bool = False) -> dict:
-    """Check a NumPy bit generator's state (``bit_generator.state``) before it is set; return it.
-
-    NumPy checks the types of a state but not its ranges: an MT19937 ``pos`` beyond 624 or a Philox
-    ``buffer_pos`` outside [0, 4] is accepted and crashes the process at the next draw. Every field is
-    checked here: the exact field names, integers in range, arrays of the generator's word type and length.
-
-    Parameters
-    ----------
-    state : dict
-        ``{"bit_generator": name, "state": {...}, ...}`` of PCG64, PCG64DXSM, MT19937, Philox or SFC64.
-    name : str
-        What the state belongs to, for the message.
-    legacy : bool
-        A ``RandomState.get_state(legacy=False)`` state: MT19937 with ``has_gauss`` and ``gauss``.
-
-    Raises
-    ------
-    TypeError, ValueError
-        A field missing, unexpected, of the wrong type or out of range (named in the message).
-    """
-    if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
-        raise ValueError(
-            f"{name} must be a bit generator state with a 'bit_generator' name; got {state!r:.80}"
-        )
-    kind = state["bit_generator"]
-    allowed = ["MT19937"] if legacy else sorted(_BIT_GENERATOR_STATES)
-    if kind not in allowed:
-        raise ValueError(f"{name}: unknown NumPy bit generator {kind!r:.80} (known: {allowed})")
-    inner, outer = _BIT_GENERATOR_STATES[kind]
-    dtype = _WORD_DTYPES.get(kind, np.uint64)
-    if legacy:
-        outer = {"has_gauss": ("int", 1)}
-    elif kind != "MT19937":
-        outer = {**outer, **_SPARE_WORD}
-    others = ("bit_generator", "state", "gauss") if legacy else ("bit_generator", "state")
-    _check_fields(state, outer, name, dtype, others=others)
-    _check_fields(state["state"], inner, f"{name}['state']", dtype)
-    if legacy:
-        check_real(state["gauss"], f"{name}['gauss']")
-    return state
+def check_min_length(array: np.ndarray, axis: int, minimum: int, name: str, what: str) -> None:
+    """Raise ``ValueError`` unless ``array.shape[axis] >= minimum`` (``what`` names the axis' items)."""
+    if array.shape[axis] < minimum:
+        raise ValueError(f"{name} needs at least {minimum} {what}, got shape {array.shape}")
