@@ -19,8 +19,9 @@ run --task switching --conditions cbrnn full_reservoir rnn --keep-checkpoints --
 run --task mod3 --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/mod3"
 # 3. continual learning DMS -> parity -> DMS (task cue, switch pulse, 100 epochs per phase at N = 3)
 run --task continual --conditions cbrnn full_reservoir rnn --keep-checkpoints --output-dir "$results/continual"
-# 4. controls: GRU with and without the cerebellar bias, the recurrent auxiliary module
-run --task dms parity --conditions gru gru_cb rnn_aux --output-dir "$results/controls"
+# 4. controls: GRU with and without the cerebellar bias, the recurrent auxiliary module (the CB-RNN and RNN-only
+#    records of seeds 0-3 are copies of the headline's, the same cells, so the summary compares against them)
+run --task dms parity --conditions gru gru_cb rnn_aux cbrnn rnn --output-dir "$results/controls"
 # 5. the granule sweep G = 64/128/256/512 against the authors' matched RNN-only sizes 128/160/202/272
 run --task dms parity --conditions cbrnn rnn --scaling --output-dir "$results/scaling"
 # 6. the headline with the study's 8 networks per condition (seeds 4-7 added to the committed 0-3)

@@ -218,3 +218,18 @@ def test_environments_count_the_runs_of_each_software_version_set():
     assert environments(runs) == [{**old, "runs": 2}, {**new, "runs": 1}, {"runs": 1}]
     note = _environment_note(environments(runs))
     assert "* 2 runs: numpy 2.3.5, torch 2.13.0" in note and "same versions" in note
+
+
+def test_cbrnn_is_compared_with_the_recurrent_auxiliary_module_without_the_study_ratio():
+    levels = {"cbrnn": ([2, 3, 4, 5], [2, 3, 3, 5]), "rnn_aux": ([2, 2, 3, 4], [2, 2, 2, 3])}
+    runs = [
+        fake_run(condition, run_levels, seed=seed)
+        for condition, pair in levels.items()
+        for seed, run_levels in enumerate(pair)
+    ]
+    summary = summarize_task("dms", runs, n_epochs=4)
+    (comparison,) = summary["comparisons"]
+    assert (comparison["condition"], comparison["reference"]) == ("cbrnn", "rnn_aux")
+    table = markdown_table([summary]).splitlines()
+    line = next(line for line in table if "| CB-RNN / RNN + recurrent auxiliary" in line)
+    assert line.startswith("| dms | CB-RNN / RNN + recurrent auxiliary module |") and line.endswith("|  |")

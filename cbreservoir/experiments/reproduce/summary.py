@@ -17,7 +17,8 @@ __all__ = [
 ]
 
 #: Pairs (condition, its reference) compared by :func:`compare_rows`: each against its fully recurrent
-#: reference, and the adaptive schedule also against the full reservoir (does it keep its speed?).
+#: reference, the adaptive schedule also against the full reservoir (does it keep its speed?), and the
+#: CB-RNN against the recurrent auxiliary module of its size (a feedforward module, or only more parameters?).
 COMPARISONS: tuple[tuple[str, str], ...] = (
     ("cbrnn", "rnn"),
     ("full_reservoir", "rnn"),
@@ -27,6 +28,8 @@ COMPARISONS: tuple[tuple[str, str], ...] = (
     ("cbrnn_reduced", "rnn_reduced"),
     ("gru_cb", "gru"),
     ("lstm_cb", "lstm"),
+    ("rnn_aux", "rnn"),
+    ("cbrnn", "rnn_aux"),
 )
 
 #: The study's ratio CB-RNN / RNN-only of mean epochs to half of the global max N (its results table;
@@ -613,7 +616,8 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
     for summary in summaries:
         for comparison in summary.get("comparisons", []):
             speed, area = comparison["epochs_to_half_max"], comparison["auc"]
-            study = STUDY_RATIOS.get(summary["task"]) if comparison["condition"] == "cbrnn" else None
+            pair = (comparison["condition"], comparison["reference"])
+            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") else None
             lines.append(
                 _table_row(
                     [
