@@ -37,6 +37,7 @@ NOT_RUN = {
     ("docs/estimators.md", "predicted = CBRNNRegressor("): "trains for half a minute; the table below has it",
     ("docs/real-data.md", "search = GridSearchCV("): "36 fits and a refit, tens of seconds",
     ("docs/reproduce.md", "report = reproduce("): "trains the quick profile's networks for minutes",
+    ("docs/scaling-out.md", 'scheduler="tcp://10.0.0.5:8786"'): "needs the page's dask cluster",
 }
 
 #: (page, text in a block) -> what the tests run instead; the page says "The docs tests run this block with
