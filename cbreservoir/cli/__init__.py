@@ -69,7 +69,7 @@ examples:
   cbreservoir demo                                    # Reservoir >> Ridge vs Reservoir >> Cerebellum >> Ridge
   cbreservoir train --mode fixed_level --model cbrnn --task dms --n 5 --steps 200 --ensemble 8 --seed 0 --json
   cbreservoir train --model rnn --task parity --epochs 20      # curriculum, matched RNN-only baseline
-  cbreservoir train --config run.yaml --epochs 50 --save cbrnn.npz
+  cbreservoir train --config run.yaml --epochs 50 --save cbrnn.cbr
   cbreservoir reproduce --task dms --profile quick --set n_epochs=40
   cbreservoir sweep grid.yaml --output-dir runs/grid
   cbreservoir analyze --task dms --output-dir runs/analysis

@@ -159,7 +159,7 @@ TRAIN_SETTINGS: tuple[Setting, ...] = (
         "save",
         None,
         TEXT,
-        "save the trained model (or ensemble) with cbreservoir.save (curriculum only)",
+        "save the trained model (or ensemble) with cbreservoir.save to a .cbr file (curriculum only)",
         "PATH",
     ),
     Setting("checkpoint_dir", None, TEXT, "curriculum checkpoints go here; a rerun resumes from them", "DIR"),
@@ -313,8 +313,9 @@ def _check_fixed_level(settings: dict[str, Any]) -> None:
 
 
 def _check_resources(settings: dict[str, Any]) -> None:
-    """Seeds in range, ``save`` a writable file path, ``checkpoint_dir`` writable, the ensemble fits."""
+    """Seeds in range, ``save`` a writable ``.cbr`` path, ``checkpoint_dir`` writable, the ensemble fits."""
     from cbreservoir.utils.checks import check_writable_directory
+    from cbreservoir.utils.fileformat import FILE_SUFFIX
     from cbreservoir.utils.files import check_destination
 
     members = settings["ensemble"] or 1
@@ -324,6 +325,11 @@ def _check_resources(settings: dict[str, Any]) -> None:
             f"got {settings['seed']} + {members} - 1"
         )
     if settings["save"]:
+        if Path(settings["save"]).suffix != FILE_SUFFIX:
+            raise ValueError(
+                f"'save' must name a {FILE_SUFFIX} file (it is written in the cbreservoir format whatever "
+                f"its suffix), got {settings['save']!r}"
+            )
         check_writable_directory(str(Path(settings["save"]).resolve().parent), "'save' (its directory)")
         check_destination(settings["save"], "'save'")
     if settings["checkpoint_dir"]:

@@ -45,6 +45,7 @@ from cbreservoir.io._codec import Decoder, Encoder, is_config_model
 from cbreservoir.io._registry import current_class_path
 from cbreservoir.utils.fileformat import (
     DEFAULT_MAX_BYTES,
+    FILE_SUFFIX,
     FORMAT_NAME,
     FORMAT_VERSION,
     HEADER_KEY,
@@ -60,6 +61,7 @@ from cbreservoir.utils.files import check_destination
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "FILE_SUFFIX",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "HEADER_KEY",
@@ -88,7 +90,8 @@ def save(obj: Any, path: PathLike) -> Path:
         reservoirpy's), a compiled graph, a trainer, an ensemble, an estimator, or arrays, tensors,
         numbers, strings, containers and random generators (see docs/save-load.md for the full list).
     path : str or path-like
-        Destination file; written as given (no suffix is appended). The file is written to a unique
+        Destination file; written as given (no suffix is appended; :data:`FILE_SUFFIX`, ``.cbr``, is the
+        conventional one, required by ``cbreservoir train --save``). The file is written to a unique
         temporary name first and moved into place, so a crash never leaves half a file. An existing
         ``path`` must be a regular file (a device, FIFO or directory is never replaced), in an existing
         directory; this is checked before anything else.

@@ -56,6 +56,7 @@ from cbreservoir.utils.files import atomic_write_bytes, canonical_json
 __all__ = [
     "ARRAY_DTYPES",
     "DEFAULT_MAX_BYTES",
+    "FILE_SUFFIX",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "HEADER_KEY",
@@ -91,6 +92,8 @@ __all__ = [
 
 #: Value of the ``format`` metadata field.
 FORMAT_NAME = "cbreservoir"
+#: Suffix of a cbreservoir file: ``cbreservoir train --save`` requires it (``save`` writes any path).
+FILE_SUFFIX = ".cbr"
 #: Every version of the format and what it changed (the converters of :func:`migrate` follow it).
 VERSIONS: dict[int, str] = {
     1: "zip (.npz) archives; no longer read (their decoder could be made to run code)",

@@ -198,16 +198,16 @@ def test_train_fixed_level_single_rnn_is_the_matched_baseline(capsys):
 
 def test_ensemble_curriculum_member_equals_the_solo_run(capsys, tmp_path):
     base = ["train", "--model", "cbrnn", "--epochs", "2", *TINY_TRAIN, "--seed", "5"]
-    _, ensemble = run_json(capsys, [*base, "--ensemble", "2", "--save", "ensemble.npz"])
+    _, ensemble = run_json(capsys, [*base, "--ensemble", "2", "--save", "ensemble.cbr"])
     _, solo = run_json(capsys, base)
     assert ensemble["seeds"] == [5, 6]
     assert ensemble["levels"][0] == solo["levels"] and ensemble["accuracy"][0] == solo["accuracy"]
     assert len(ensemble["max_level"]) == 2
-    assert len(cbreservoir.load(tmp_path / "ensemble.npz").members) == 2
+    assert len(cbreservoir.load(tmp_path / "ensemble.cbr").members) == 2
 
 
 def test_train_curriculum_json_and_save(capsys, tmp_path):
-    argv = ["train", "--model", "cbrnn", "--task", "dms", "--epochs", "2", *TINY_TRAIN, "--save", "m.npz"]
+    argv = ["train", "--model", "cbrnn", "--task", "dms", "--epochs", "2", *TINY_TRAIN, "--save", "m.cbr"]
     code, result = run_json(capsys, argv)
     assert code == EXIT_OK
     assert result["mode"] == "curriculum"
@@ -216,7 +216,7 @@ def test_train_curriculum_json_and_save(capsys, tmp_path):
     assert all(0.0 <= accuracy <= 1.0 for accuracy in result["accuracy"])
     assert result["wall_seconds"] > 0
 
-    model = cbreservoir.load(tmp_path / "m.npz")
+    model = cbreservoir.load(tmp_path / "m.cbr")
     assert model.config["kind"] == "cbrnn" and model.config["n_granule"] == 16
     assert result["n_parameters"] == sum(p.numel() for p in model.parameters())
 

@@ -118,8 +118,10 @@ def test_reproduce_overrides_are_refused_before_any_run(tmp_path, capsys, overri
         (["--device", "nonsense"], r"--device: expected a torch device such as cpu .*got 'nonsense'"),
         (["--seed", str(MAX_SEED), "--ensemble", "2"], r"'seed' \+ 'ensemble' - 1 .* must be <= 4294967295"),
         (["--ensemble", "100000", "--steps", "1"], r"'ensemble' = 100000 is too large for this machine"),
-        (["--epochs", "1", "--save", "/proc/self/no/model.npz"], r"'save' \(its directory\) must be a dir"),
-        (["--epochs", "1", "--save", "/etc/hostname/model.npz"], r"is not a directory"),
+        (["--epochs", "1", "--save", "model.npz"], r"'save' must name a \.cbr file .*got 'model\.npz'"),
+        (["--epochs", "1", "--save", "model"], r"'save' must name a \.cbr file .*got 'model'"),
+        (["--epochs", "1", "--save", "/proc/self/no/model.cbr"], r"'save' \(its directory\) must be a dir"),
+        (["--epochs", "1", "--save", "/etc/hostname/model.cbr"], r"is not a directory"),
         (["--epochs", "1", "--checkpoint-dir", "/proc/self/no"], r"'checkpoint_dir' must be a directory"),
     ],
 )
