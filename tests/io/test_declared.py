@@ -233,7 +233,9 @@ def test_save_refuses_a_fifo_a_directory_and_a_symlink_to_a_device(tmp_path):
 
 
 def test_cli_checks_save_and_output_paths_before_training(tmp_path, capsys):
-    code, document = _cli(capsys, "train", "--epochs", "200", "--steps", "500", "--save", str(tmp_path))
+    directory = tmp_path / "model.cbr"
+    directory.mkdir()
+    code, document = _cli(capsys, "train", "--epochs", "200", "--steps", "500", "--save", str(directory))
     assert code == 2 and "is a directory" in document["error"] and "wall_seconds" not in document
     afile = tmp_path / "file"
     afile.write_text("x")
