@@ -64,7 +64,7 @@ def ablate_cerebellum(model: nn.Module) -> Iterator[nn.Module]:
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
 
     Yields
     ------
@@ -155,7 +155,7 @@ def ablation_accuracy(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         A model with the task's heads.
     task : str
         ``"dms"``, ``"parity"``, ``"mod3"``, ``"multitask"`` or ``"switching"``.
@@ -287,7 +287,7 @@ def readout_recovery(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         A model with the task's heads; it is not modified.
     task : str
         ``"dms"``, ``"parity"``, ``"mod3"``, ``"multitask"`` or ``"switching"`` (the heads that learn are

@@ -60,7 +60,7 @@ def collect_activity(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         A :mod:`cbreservoir.models` model (``forward(..., return_activity=True)``).
     x : array or tensor (B, T, d)
     seed : int
@@ -93,7 +93,7 @@ def random_input_activity(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         Its ``input_dim`` sets the number of input channels.
     n_trials, n_steps : int
         Parallel trials of ``n_steps`` steps (the study: 8 of 20,000).
@@ -132,7 +132,7 @@ def task_activity(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
     task : str
         ``"dms"``, ``"parity"``, ``"mod3"``, ``"multitask"`` or ``"switching"``.
     level : int

@@ -63,7 +63,7 @@ def noise_accuracy(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         A single-head model of a :data:`~cbreservoir.tasks.N_CLASSES` task.
     task : str
         ``"dms"``, ``"parity"`` or ``"mod3"``.

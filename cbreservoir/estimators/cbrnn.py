@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from cbreservoir.estimators._base import SequenceClassifierMixin, SequenceRegressorMixin, _SequenceEstimator
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.models import build_model
-from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.models.base import RecurrentNetwork
 from cbreservoir.numerics.network import INITIAL_STATE_SCALE
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.training import FullReservoir, GradientTrainer
@@ -57,7 +57,7 @@ class _SequenceTrainer(GradientTrainer):
     """
 
     def __init__(
-        self, model: RecurrentClassifier, *, per_series: bool, regression: bool, n_outputs: int, **kwargs
+        self, model: RecurrentNetwork, *, per_series: bool, regression: bool, n_outputs: int, **kwargs
     ):
         super().__init__(model, **kwargs)
         self.per_series = per_series
@@ -81,7 +81,7 @@ class _SequenceTrainer(GradientTrainer):
 
 
 def model_outputs(
-    model: RecurrentClassifier, x: torch.Tensor, per_series: bool, h0: torch.Tensor
+    model: RecurrentNetwork, x: torch.Tensor, per_series: bool, h0: torch.Tensor
 ) -> torch.Tensor:
     """Readout of the final state ``(B, C)`` (``per_series``) or of every state ``(B, T, C)`` on ``x``."""
     if per_series:
@@ -194,7 +194,7 @@ class _CBRNNBase(_SequenceEstimator):
         units = self.units if hidden_size is None else hidden_size
         return {"units": units, **({"lr": self.lr} if tau is None else {"tau": tau})}
 
-    def _build_model(self, n_features: int, n_outputs: int, seed: int) -> RecurrentClassifier:
+    def _build_model(self, n_features: int, n_outputs: int, seed: int) -> RecurrentNetwork:
         # every model needs >= 2 readout units; a 1-output regressor uses the first one
         shared = dict(
             input_dim=n_features,

@@ -28,7 +28,7 @@ Examples
 >>> twin = build_model(**cbrnn.config)  # same weights: same seed
 """
 
-from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.models.base import RecurrentNetwork
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN, auxiliary_size_matching_cerebellum
 from cbreservoir.models.noise import Noise
@@ -48,7 +48,7 @@ __all__ = [
     "LSTMModel",
     "Noise",
     "RecurrentAuxRNN",
-    "RecurrentClassifier",
+    "RecurrentNetwork",
     "auxiliary_size_matching_cerebellum",
     "build_model",
     "count_parameters",

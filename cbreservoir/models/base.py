@@ -119,8 +119,12 @@ def check_finite_tensor(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must be finite; got {x[where].item()} at index {where}")
 
 
-class RecurrentClassifier(nn.Module):
+class RecurrentNetwork(nn.Module):
     """Base of every model: a recurrent core, an optional cerebellar module and one linear head per task.
+
+    The heads are linear: their outputs are class logits for the tasks' classifiers and real values for
+    regression (``CBRNNRegressor`` trains the same networks with a squared loss), hence a name that says
+    neither.
 
     Subclasses build ``core``, the bias module (attribute :attr:`bias_module_name`: ``cerebellum``, or
     left ``None``) and ``readouts``, and implement :meth:`_step`. The state is one tensor

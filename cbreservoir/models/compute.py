@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from torch import nn
 
-from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.models.base import RecurrentNetwork
 from cbreservoir.models.gated import LSTMModel, _GatedModel
 from cbreservoir.models.leaky import RecurrentAuxRNN, _FusedLeakyModel
 from cbreservoir.numerics.compute import (
@@ -39,11 +39,11 @@ from cbreservoir.numerics.compute import (
 __all__ = ["MultiplyAdds", "multiply_adds"]
 
 
-def _cerebellum_on(model: RecurrentClassifier) -> bool:
+def _cerebellum_on(model: RecurrentNetwork) -> bool:
     return model.bias_module is not None and model.cerebellum_enabled
 
 
-def _cerebellar_products(model: RecurrentClassifier) -> list[Product]:
+def _cerebellar_products(model: RecurrentNetwork) -> list[Product]:
     """Granule, Purkinje and nuclei products of a cerebellum reading ``[x_t ; h_{t−1}]``."""
     cerebellum = model.cerebellum
     granule, purkinje = cerebellum.granule.out_features, cerebellum.purkinje.out_features
@@ -56,7 +56,7 @@ def _cerebellar_products(model: RecurrentClassifier) -> list[Product]:
 
 
 def _step_description(
-    model: RecurrentClassifier,
+    model: RecurrentNetwork,
 ) -> tuple[list[Product], tuple[str, ...], dict[str, tuple[str, ...]]]:
     """``(products, state, next_state)`` of one step of an autograd-stepped model."""
     d, units = model.input_dim, model.units
@@ -99,7 +99,7 @@ def multiply_adds(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         Any :mod:`cbreservoir.models` model (kinds ``cbrnn``, ``rnn``, ``gru``, ``gru_cb``, ``lstm``,
         ``lstm_cb``, ``rnn_aux``); a switched-off cerebellum (``cerebellum_enabled = False``) costs nothing.
     batch_size, n_steps : int
@@ -122,7 +122,7 @@ def multiply_adds(
     ValueError
         A size that is not an int >= 0, or an unknown part.
     """
-    if not isinstance(model, RecurrentClassifier):
+    if not isinstance(model, RecurrentNetwork):
         raise TypeError(f"model must be a cbreservoir model, got {type(model).__name__}")
     parts = {} if learns is None else dict(learns)
     if isinstance(model, _FusedLeakyModel):

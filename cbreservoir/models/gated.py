@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from cbreservoir.models.base import RecurrentClassifier, model_sizes, seeded_init
+from cbreservoir.models.base import RecurrentNetwork, model_sizes, seeded_init
 from cbreservoir.models.blocks import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
 from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import check_positive_int
 
 
-class _GatedModel(RecurrentClassifier):
+class _GatedModel(RecurrentNetwork):
     """A gated core (built by ``_make_core``) plus an optional cerebellum reading ``[x_t; h_{t−1}]``."""
 
     base_kind: str

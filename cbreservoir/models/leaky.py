@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from cbreservoir.models.base import RecurrentClassifier, leak_config, model_sizes, seeded_init
+from cbreservoir.models.base import RecurrentNetwork, leak_config, model_sizes, seeded_init
 from cbreservoir.models.blocks import (
     AuxiliaryRecurrentModule,
     CerebellarModule,
@@ -21,7 +21,7 @@ from cbreservoir.utils.checks import check_positive_int
 from cbreservoir.utils.deprecation import renamed_attribute
 
 
-class _LeakyCoreModel(RecurrentClassifier):
+class _LeakyCoreModel(RecurrentNetwork):
     """A :class:`LeakyCore` whose bias c_t comes from the bias module (when present and enabled)."""
 
     def _step(

@@ -7,14 +7,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.models.base import RecurrentNetwork
 from cbreservoir.models.gated import GRUModel, LSTMModel
 from cbreservoir.models.leaky import CBRNN, ElmanRNN, RecurrentAuxRNN
 from cbreservoir.utils.checks import check_choice, check_positive_int
 from cbreservoir.utils.deprecation import renamed_keyword, warn_renamed
 
 #: kind -> (class, fixed keyword arguments)
-MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {
+MODEL_KINDS: dict[str, tuple[type[RecurrentNetwork], dict[str, Any]]] = {
     "cbrnn": (CBRNN, {}),
     "rnn": (ElmanRNN, {}),
     "gru": (GRUModel, {"cerebellum": False}),
@@ -25,7 +25,7 @@ MODEL_KINDS: dict[str, tuple[type[RecurrentClassifier], dict[str, Any]]] = {
 }
 
 
-def build_model(kind: str, **kwargs: Any) -> RecurrentClassifier:
+def build_model(kind: str, **kwargs: Any) -> RecurrentNetwork:
     """Build a model by kind (a :data:`MODEL_KINDS` key).
 
     Kinds: ``"cbrnn"``, ``"rnn"``, ``"gru"``, ``"gru_cb"``, ``"lstm"``, ``"lstm_cb"``, ``"rnn_aux"``.

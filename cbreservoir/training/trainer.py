@@ -145,7 +145,7 @@ class GradientTrainer:
 
     Parameters
     ----------
-    model : RecurrentClassifier or CompiledGraph
+    model : RecurrentNetwork or CompiledGraph
         Any model exposing ``module_groups()``, ``initial_state``, ``head_sizes`` and
         ``forward(x, h0=..., mask=...)`` (the heads' logits); a
         :class:`~cbreservoir.graph.CompiledGraph` (compiled on ``device``) trains as one whose heads are

@@ -6,7 +6,7 @@ import torch
 
 from cbreservoir.experiments.fixed_level import train_fixed_level
 from cbreservoir.models import CBRNN, ElmanRNN
-from cbreservoir.models.base import RecurrentClassifier
+from cbreservoir.models.base import RecurrentNetwork
 from cbreservoir.tasks import make_batch
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
 from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
@@ -40,7 +40,7 @@ def curriculum(model, schedule, seed=0, epochs=5):
 def test_fused_training_follows_the_stepped_autograd_path(kind, schedule, monkeypatch):
     fused, fused_trainer = curriculum(small(kind, 0), schedule)
     # the same model class stepping core_step / cerebellum_forward under autograd
-    monkeypatch.setattr(type(fused_trainer.model), "_final_state", RecurrentClassifier._final_state)
+    monkeypatch.setattr(type(fused_trainer.model), "_final_state", RecurrentNetwork._final_state)
     stepped, stepped_trainer = curriculum(small(kind, 0), schedule)
     assert fused.levels == stepped.levels
     assert max(fused.levels) > 2  # the levels moved, so every schedule phase was exercised

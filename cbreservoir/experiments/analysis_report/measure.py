@@ -265,9 +265,9 @@ def analyse_model(
 
     Parameters
     ----------
-    model : RecurrentClassifier
+    model : RecurrentNetwork
         The analysed network (the weights that passed ``level``).
-    initial : RecurrentClassifier
+    initial : RecurrentNetwork
         The same network at initialisation (its sparseness is the baseline of the trained one's).
 
     Returns
