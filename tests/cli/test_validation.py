@@ -246,3 +246,13 @@ def test_refused_sweep_config_leaves_no_directory(tmp_path, capsys):
     path.write_text(f"tasks: [dms]\noutput_dir: {out}\nseeds: [-1]\n")
     assert main(["sweep", str(path), "--quiet"]) == EXIT_USAGE
     assert not out.exists()
+
+
+def test_the_save_suffix_is_the_io_one():
+    """``train --save`` checks the suffix cbreservoir.io documents, and the models' base has its new name."""
+    import cbreservoir.io
+    import cbreservoir.models
+
+    assert cbreservoir.io.FILE_SUFFIX == ".cbr"
+    assert hasattr(cbreservoir.models, "RecurrentNetwork")
+    assert not hasattr(cbreservoir.models, "RecurrentClassifier")
