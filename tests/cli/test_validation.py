@@ -248,11 +248,11 @@ def test_refused_sweep_config_leaves_no_directory(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_the_save_suffix_is_the_io_one():
-    """``train --save`` checks the suffix cbreservoir.io documents, and the models' base has its new name."""
+def test_the_save_suffix_is_the_io_one(tmp_path, capsys):
+    """``train --save`` checks the suffix cbreservoir.io documents (``cbreservoir.save`` writes any)."""
     import cbreservoir.io
-    import cbreservoir.models
 
-    assert cbreservoir.io.FILE_SUFFIX == ".cbr"
-    assert hasattr(cbreservoir.models, "RecurrentNetwork")
-    assert not hasattr(cbreservoir.models, "RecurrentClassifier")
+    path = tmp_path / f"model{cbreservoir.io.FILE_SUFFIX.upper()}"
+    assert main(["train", "--quiet", "--epochs", "1", "--save", str(path)]) == EXIT_USAGE
+    assert f"must name a {cbreservoir.io.FILE_SUFFIX} file" in capsys.readouterr().err
+    assert not path.exists()

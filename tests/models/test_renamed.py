@@ -123,3 +123,12 @@ def test_recurrent_aux_loads_state_dicts_with_the_old_cerebellum_prefix():
     x = torch.randn(2, 4, 1)
     h0 = source.initial_state(2, torch.Generator().manual_seed(0))
     torch.testing.assert_close(target(x, h0=h0), source(x, h0=h0), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["cbrnn", "rnn", "gru", "lstm"])
+def test_every_model_is_a_recurrent_network_and_the_classifier_name_is_gone(kind):
+    import cbreservoir.models
+    from cbreservoir.models import RecurrentNetwork
+
+    assert isinstance(build_model(kind, input_dim=2, units=6, seed=0), RecurrentNetwork)
+    assert not hasattr(cbreservoir.models, "RecurrentClassifier")
