@@ -58,8 +58,9 @@ class SequenceTrainer(GradientTrainer):
     """:class:`GradientTrainer` with one readout at the final step or every step, and a choice of loss.
 
     Overrides the hooks :meth:`prepare_inputs`, :meth:`prepare_targets`, :meth:`outputs` and :meth:`loss`
-    (use :meth:`train_step` without ``mask`` or ``head``: minibatches hold series of equal length); the
-    optimiser, plasticity schedule, clipping and divergence handling are :class:`GradientTrainer`'s.
+    and :meth:`evaluate` (without ``mask`` or ``head``: a minibatch holds series of one length, scored on one
+    readout); the optimiser, plasticity schedule, clipping and divergence handling are
+    :class:`GradientTrainer`'s.
 
     A :class:`~cbreservoir.graph.CompiledGraph` runs from zero initial states (reservoirpy's, as the graph
     runs and predicts) and is scored on its single output node; a :mod:`cbreservoir.models` model runs
@@ -83,6 +84,8 @@ class SequenceTrainer(GradientTrainer):
 
     Raises
     ------
+    TypeError
+        ``per_series`` not a bool.
     ValueError
         An unknown ``objective``, a negative ``warmup`` or ``n_outputs`` below 1.
     """
@@ -126,16 +129,31 @@ class SequenceTrainer(GradientTrainer):
             Float ``(B, k)`` / ``(B, T, k)`` for ``"mse"``; class indices ``(B,)`` / ``(B, T)`` for
             ``"cross_entropy"``.
         head : None
-            Unused (one readout).
+            One readout: no head to choose.
+
+        Raises
+        ------
+        ValueError
+            A ``head`` given.
         """
+        if head is not None:
+            raise ValueError(f"a SequenceTrainer trains one readout: head must be None, got {head!r}")
         y = y.to(self.device)
         return y if self.per_series or not self.warmup else y[:, self.warmup :]
 
     def outputs(
-        self, x: torch.Tensor | Mapping[str, torch.Tensor], mask: None, generator: torch.Generator
+        self, x: torch.Tensor | Mapping[str, torch.Tensor], mask: object, generator: torch.Generator
     ) -> torch.Tensor:
         """The first ``n_outputs`` outputs at the final step (B, k), or at every step after ``warmup``
-        (B, T - warmup, k)."""
+        (B, T - warmup, k).
+
+        Raises
+        ------
+        ValueError
+            A ``mask`` given (a minibatch holds series of one length).
+        """
+        if mask is not None:
+            raise ValueError("a SequenceTrainer's minibatches hold series of one length: mask must be None")
         if isinstance(self.model, CompiledGraph):
             outputs = self.model(x)
             outputs = outputs[:, -1] if self.per_series else outputs
@@ -161,3 +179,27 @@ class SequenceTrainer(GradientTrainer):
                 f"targets must match the outputs {tuple(outputs.shape)}; got {tuple(targets.shape)}"
             )
         return F.mse_loss(outputs, targets)
+
+    @torch.inference_mode()
+    def evaluate(
+        self,
+        x: torch.Tensor | Mapping[str, torch.Tensor],
+        y: torch.Tensor,
+        head: None = None,
+        mask: None = None,
+    ) -> dict[str, float]:
+        """The loss on a batch without learning (initial states from :attr:`eval_generator`).
+
+        Returns
+        -------
+        dict
+            ``loss``: float; for ``"cross_entropy"`` also ``accuracy``: the fraction of output rows (series,
+            or steps after ``warmup``) whose largest output is the target class.
+        """
+        self.model.eval()
+        targets = self.prepare_targets(y, head)
+        outputs = self.outputs(self.prepare_inputs(x), mask, self.eval_generator)
+        result = {"loss": self.loss(outputs, targets).item()}
+        if self.objective == "cross_entropy":
+            result["accuracy"] = (outputs.argmax(dim=-1) == targets).double().mean().item()
+        return result
