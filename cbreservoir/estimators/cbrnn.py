@@ -1,16 +1,15 @@
 """Gradient-trained estimators: the CB-RNN (core + cerebellum in a loop) fitted by BPTT.
 
 The torch model comes from :func:`cbreservoir.models.build_model` (``"cbrnn"``, or ``"rnn"`` with
-``cerebellum=False``) and learns through :class:`cbreservoir.training.GradientTrainer`, extended
-here to per-step outputs and to a squared-error loss for regression. Series are grouped by length,
-so a minibatch never needs padding.
+``cerebellum=False``) and learns through :class:`cbreservoir.training.SequenceTrainer` (the
+:class:`~cbreservoir.training.GradientTrainer` with per-step outputs and a squared-error loss for
+regression). Series are grouped by length, so a minibatch never needs padding.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
@@ -20,7 +19,8 @@ from cbreservoir.models import build_model
 from cbreservoir.models.base import RecurrentNetwork
 from cbreservoir.numerics.network import INITIAL_STATE_SCALE
 from cbreservoir.numerics.study import STUDY
-from cbreservoir.training import FullReservoir, GradientTrainer
+from cbreservoir.training import FullReservoir, SequenceTrainer
+from cbreservoir.training.sequence import sequence_outputs
 from cbreservoir.utils.checks import Series
 from cbreservoir.utils.deprecation import warn_renamed
 from cbreservoir.utils.threads import torch_threads
@@ -33,61 +33,6 @@ _DEPRECATED = "deprecated"
 
 #: Defaults of the parameters that replace deprecated ones.
 _DEFAULT_UNITS, _DEFAULT_LR = STUDY.units, STUDY.lr
-
-
-class _SequenceTrainer(GradientTrainer):
-    """:class:`GradientTrainer` with outputs at every step or the last, and a choice of loss.
-
-    Only :meth:`train_step` is used (without ``mask``: minibatches hold series of equal length). It
-    overrides the trainer's extension points :meth:`~GradientTrainer.prepare_targets`,
-    :meth:`~GradientTrainer.outputs` and :meth:`~GradientTrainer.loss`, because ``GradientTrainer``
-    itself trains final-step cross-entropy only; optimiser, schedule, clipping and divergence
-    handling are reused.
-
-    Parameters
-    ----------
-    model, **kwargs
-        As :class:`GradientTrainer`.
-    per_series : bool
-        Outputs (and targets) at the final step ``(B, k)``, else at every step ``(B, T, k)``.
-    regression : bool
-        Mean squared error on float targets instead of cross-entropy on class indices.
-    n_outputs : int
-        k, the readout units in use (regression heads may use fewer than the model's readout has).
-    """
-
-    def __init__(
-        self, model: RecurrentNetwork, *, per_series: bool, regression: bool, n_outputs: int, **kwargs
-    ):
-        super().__init__(model, **kwargs)
-        self.per_series = per_series
-        self.regression = regression
-        self.n_outputs = n_outputs
-
-    def prepare_targets(self, y: torch.Tensor, head: int | None) -> torch.Tensor:
-        """Targets as given: float (B, [T,] k) for regression, class indices (B[, T]) otherwise."""
-        return y.to(self.device)
-
-    def outputs(self, x: torch.Tensor, mask: object, generator: torch.Generator) -> torch.Tensor:
-        """The first ``n_outputs`` readout units at the final step (B, k) or every step (B, T, k)."""
-        h0 = self.model.initial_state(x.shape[0], generator)
-        return model_outputs(self.model, x, self.per_series, h0)[..., : self.n_outputs]
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean squared error (regression) or cross-entropy over every output row."""
-        if self.regression:
-            return F.mse_loss(outputs, targets)
-        return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
-
-
-def model_outputs(
-    model: RecurrentNetwork, x: torch.Tensor, per_series: bool, h0: torch.Tensor
-) -> torch.Tensor:
-    """Readout of the final state ``(B, C)`` (``per_series``) or of every state ``(B, T, C)`` on ``x``."""
-    if per_series:
-        return model(x, h0=h0)
-    _, activity = model(x, h0=h0, return_activity=True)
-    return model.readouts[0](activity["core"])
 
 
 def _length_groups(lengths: list[int]) -> list[np.ndarray]:
@@ -207,12 +152,12 @@ class _CBRNNBase(_SequenceEstimator):
             return build_model("cbrnn", n_granule=self.n_granule, n_purkinje=self.n_purkinje, **shared)
         return build_model("rnn", **shared)
 
-    def _make_trainer(self, n_outputs: int, seed: int, *, freezes_core: bool) -> _SequenceTrainer:
+    def _make_trainer(self, n_outputs: int, seed: int, *, freezes_core: bool) -> SequenceTrainer:
         schedule = FullReservoir(phase0_level=_CORE_PHASE) if freezes_core else None
-        return _SequenceTrainer(
+        return SequenceTrainer(
             self.model_,
+            objective="mse" if self._regression else "cross_entropy",
             per_series=self.per_series_,
-            regression=self._regression,
             n_outputs=n_outputs,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
@@ -274,7 +219,7 @@ class _CBRNNBase(_SequenceEstimator):
             for group in _length_groups(batch.lengths):
                 x = torch.as_tensor(np.stack([series[i] for i in group]), dtype=torch.float32)
                 h0 = torch.full((len(group), self.model_.state_size), INITIAL_STATE_SCALE / 2)
-                result = model_outputs(self.model_, x, self.per_series_, h0)[..., : self._n_model_outputs]
+                result = sequence_outputs(self.model_, x, self.per_series_, h0)[..., : self._n_model_outputs]
                 for row, index in enumerate(group):
                     outputs[index] = result[row].double().numpy()
         return np.stack(outputs) if self.per_series_ else np.concatenate(outputs)

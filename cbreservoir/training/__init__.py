@@ -20,6 +20,7 @@ from cbreservoir.training.schedules import (
     frozen_phases,
     make_schedule,
 )
+from cbreservoir.training.sequence import SequenceTrainer
 from cbreservoir.training.trainer import GradientTrainer
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PlasticitySchedule",
     "ReducedRecurrentPlasticity",
     "RidgeStatistics",
+    "SequenceTrainer",
     "TrainingDivergedError",
     "frozen_parameters",
     "frozen_phases",

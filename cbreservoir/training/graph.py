@@ -1,8 +1,9 @@
 """Gradient fits of a graph through the one trainer: :func:`train_graph` and :func:`train_core_then_freeze`.
 
 :func:`train_graph` compiles a graph of cbreservoir nodes (:func:`~cbreservoir.graph.compile_graph`),
-trains it with :class:`~cbreservoir.training.GradientTrainer` (its optimiser, clipping, divergence
-handling and plasticity schedules; the graph's own loss through the trainer's hooks) and writes the weights
+trains it with :class:`~cbreservoir.training.SequenceTrainer` (the
+:class:`~cbreservoir.training.GradientTrainer` with final-step or per-step targets: its optimiser, clipping,
+divergence handling and plasticity schedules) and writes the weights
 back into the nodes, so the graph then runs and saves as usual. Which nodes learn is a plasticity schedule:
 by default a :class:`~cbreservoir.training.schedules.Fixed` one made of the module groups whose nodes all
 learn (frozen reservoirs, ``Reservoir(frozen=True)``, stay fixed; ``trainable=`` overrides per node).
@@ -33,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from reservoirpy.model import Model
 from reservoirpy.node import Node
 from tqdm.auto import tqdm
@@ -50,7 +50,7 @@ from cbreservoir.training.schedules import (
     PlasticitySchedule,
     apply_plasticity,
 )
-from cbreservoir.training.trainer import GradientTrainer
+from cbreservoir.training.sequence import SequenceTrainer
 
 __all__ = ["GraphTrainingResult", "train_core_then_freeze", "train_graph"]
 
@@ -61,35 +61,6 @@ class GraphTrainingResult:
     graph: CompiledGraph
     losses: list[float] = field(default_factory=list)
     stopped_early: bool = False
-
-
-class _GraphLossTrainer(GradientTrainer):
-    """:class:`GradientTrainer` with a graph's loss: final-step or per-step targets, cross-entropy or MSE.
-
-    Overrides the hooks only: inputs arrive mapped (:meth:`CompiledGraph._map_inputs`) and targets as
-    tensors, the graph runs from zero initial states (reservoirpy's), and :func:`_graph_loss` scores
-    its single output node.
-    """
-
-    def __init__(self, graph: CompiledGraph, *, objective: str, warmup: int, **kwargs: Any) -> None:
-        super().__init__(graph, **kwargs)
-        self.objective = objective
-        self.warmup = warmup
-
-    def prepare_inputs(self, x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``x`` as given: already mapped to the input nodes by :func:`train_graph`."""
-        return x
-
-    def prepare_targets(self, y: torch.Tensor, head: int | None) -> torch.Tensor:
-        """``y`` as given: prepared by :func:`_targets`."""
-        return y
-
-    def outputs(self, x: dict[str, torch.Tensor], mask: None, generator: torch.Generator) -> torch.Tensor:
-        """The output node's outputs (B, T, k) from zero initial states."""
-        return self.model(x)
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return _graph_loss(outputs, targets, self.objective, self.warmup)
 
 
 def _compiled(
@@ -113,21 +84,6 @@ def _targets(y: object, loss: str, dtype: torch.dtype) -> torch.Tensor:
     if array.ndim == 1:  # (S,): one output per series, as infer_output_dim reads it
         array = array[:, None]
     return torch.as_tensor(array, dtype=dtype)
-
-
-def _graph_loss(outputs: torch.Tensor, target: torch.Tensor, loss: str, warmup: int) -> torch.Tensor:
-    """Loss of (B, T, k) outputs: on the final step for per-series targets, else on steps >= warmup."""
-    per_series = target.dim() == (1 if loss == "cross_entropy" else 2)
-    prediction = outputs[:, -1] if per_series else outputs[:, warmup:]
-    if not per_series:
-        target = target[:, warmup:]
-    if loss == "cross_entropy":
-        return F.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1))
-    if prediction.shape != target.shape:
-        raise ValueError(
-            f"targets must match the outputs {tuple(prediction.shape)}; got {tuple(target.shape)}"
-        )
-    return F.mse_loss(prediction, target)
 
 
 def _node_groups(graph: CompiledGraph) -> dict[str, str]:
@@ -201,7 +157,7 @@ def train_graph(
     write_back: bool = True,
     device: str | torch.device = "cpu",
 ) -> GraphTrainingResult:
-    """Train a graph of cbreservoir nodes by BPTT with :class:`GradientTrainer`; write the weights back.
+    """Train a graph of cbreservoir nodes by BPTT with :class:`SequenceTrainer`; write the weights back.
 
     Parameters
     ----------
@@ -266,9 +222,10 @@ def train_graph(
     n_series = next(iter(inputs.values())).shape[0]
     if target.shape[0] != n_series:
         raise ValueError(f"y holds {target.shape[0]} series but x holds {n_series}")
-    trainer = _GraphLossTrainer(
+    trainer = SequenceTrainer(
         compiled,
         objective=loss,
+        per_series=target.dim() == (1 if loss == "cross_entropy" else 2),
         warmup=warmup,
         optimizer=optimizer,
         learning_rate=learning_rate,
