@@ -41,6 +41,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cbreservoir.analysis.activity import seeded_generator
+from cbreservoir.numerics.optim import optimizer_settings
 from cbreservoir.tasks import CURRICULUM_TASKS, make_task_batch, switching_plan, task_spec
 from cbreservoir.training import GradientTrainer
 from cbreservoir.training.schedules import Fixed
@@ -257,11 +258,12 @@ class RecoveryResult:
 def _optimizer_settings(trainer: GradientTrainer) -> dict[str, Any]:
     """The optimiser a recovery used, as numbers (its readout group's learning rate)."""
     group = next(group for group in trainer.optimizer.param_groups if group.get("name") == "readout")
+    settings = optimizer_settings(trainer.optimizer)
     return {
-        "optimizer": type(trainer.optimizer).__name__.lower(),
+        "optimizer": settings["name"],
         "learning_rate": group["lr"],
-        "momentum": group.get("momentum"),
-        "nesterov": group.get("nesterov"),
+        "momentum": settings["momentum"],
+        "nesterov": settings["nesterov"],
         "clip_norm": trainer.clip_norm,
     }
 

@@ -32,7 +32,7 @@ from reservoirpy.nodes import Input
 
 from cbreservoir.graph.initialize import has_delays, initialize_graph
 from cbreservoir.graph.run import run_batched
-from cbreservoir.nodes.operators import GraphOperatorsMixin, composed
+from cbreservoir.nodes.operators import ComposingOperators, GraphOperatorsMixin
 from cbreservoir.utils.checks import (
     COLLECTION_LAYOUTS,
     as_float_array,
@@ -44,7 +44,7 @@ from cbreservoir.utils.checks import (
 __all__ = ["Model", "as_model"]
 
 
-class Model(ReservoirpyModel):
+class Model(ComposingOperators, ReservoirpyModel):
     """A reservoirpy Model of cbreservoir nodes whose ``run`` runs every node once on all series.
 
     Built by the graph operators, by :func:`as_model`, or as reservoirpy's: ``Model(nodes, edges)``
@@ -123,24 +123,6 @@ class Model(ReservoirpyModel):
         if x is None or not self.runs_batched:
             return super().run(x, iters=iters, workers=workers)
         return run_batched(self, x)
-
-    def __rshift__(self, other: object) -> object:
-        return composed(super().__rshift__(other))
-
-    def __rrshift__(self, other: object) -> object:
-        return composed(super().__rrshift__(other))
-
-    def __lshift__(self, other: object) -> object:
-        return composed(super().__lshift__(other))
-
-    def __rlshift__(self, other: object) -> object:
-        return composed(super().__rlshift__(other))
-
-    def __and__(self, other: object) -> object:
-        return composed(super().__and__(other))
-
-    def __rand__(self, other: object) -> object:
-        return composed(super().__rand__(other))
 
 
 def _collection_with_targets_per_series(x: object, y: object, layout: str) -> tuple[object, object]:

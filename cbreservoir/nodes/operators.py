@@ -14,7 +14,7 @@ from reservoirpy.ops import ModelBuilderUtil
 
 from cbreservoir.utils.checks import check_timestep
 
-__all__ = ["GraphOperatorsMixin", "ValidatedStepMixin", "composed"]
+__all__ = ["ComposingOperators", "GraphOperatorsMixin", "ValidatedStepMixin", "composed"]
 
 
 class _DelayedLink(ModelBuilderUtil):
@@ -42,12 +42,11 @@ def composed(result: object) -> object:
     return result
 
 
-class GraphOperatorsMixin:
-    """reservoirpy's graph operators ``>>``, ``>> d >>``, ``<<`` and ``&``, building a batched Model.
+class ComposingOperators:
+    """reservoirpy's graph operators ``>>``, ``>> d >>``, ``<<`` and ``&``, each returning a batched Model.
 
-    The result is a :class:`~cbreservoir.graph.Model` (a ``reservoirpy.model.Model`` whose ``run``
-    goes node by node on all series); listed before the reservoirpy node class, through
-    :class:`ValidatedStepMixin`. Being an instance of this mixin is what makes a node a cbreservoir node.
+    Listed before a reservoirpy class (a node's or a Model's), whose operator builds the result that
+    :func:`composed` turns into a :class:`~cbreservoir.graph.Model`.
     """
 
     def __rshift__(self, other: object) -> object:
@@ -67,6 +66,15 @@ class GraphOperatorsMixin:
 
     def __rand__(self, other: object) -> object:
         return composed(super().__rand__(other))
+
+
+class GraphOperatorsMixin(ComposingOperators):
+    """The graph operators of a cbreservoir node (:class:`ComposingOperators`), building a batched Model.
+
+    The result is a :class:`~cbreservoir.graph.Model` (a ``reservoirpy.model.Model`` whose ``run``
+    goes node by node on all series); listed before the reservoirpy node class, through
+    :class:`ValidatedStepMixin`. Being an instance of this mixin is what makes a node a cbreservoir node.
+    """
 
 
 class ValidatedStepMixin(GraphOperatorsMixin):

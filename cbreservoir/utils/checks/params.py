@@ -39,6 +39,7 @@ __all__ = [
     "SettingsMismatchError",
     "check_bit_generator_state",
     "check_choice",
+    "check_fraction",
     "check_int",
     "check_int_list",
     "check_n_jobs",
