@@ -74,13 +74,19 @@ class _InputStep(nn.Module):
 
 
 class _ReservoirStep(nn.Module):
-    """:class:`Reservoir`: ``h_t = (1 − lr) h_{t−1} + lr φ(Win x + bias + W h_{t−1} + c)``."""
+    """:class:`Reservoir`: ``h_t = (1 − lr) h_{t−1} + lr φ(Win x + bias + W h_{t−1} + recurrent_bias + c)``.
+
+    A node's ``recurrent_bias`` (b_h) is a parameter of its own, registered after the others (a node
+    without one compiles to the parameters ``Win``, ``W``, ``bias`` only).
+    """
 
     def __init__(self, node: Reservoir, dtype: torch.dtype) -> None:
         super().__init__()
         self.Win, self.W, self.bias = (
             _parameter(getattr(node, name), dtype) for name in ("Win", "W", "bias")
         )
+        if node.recurrent_bias is not None:
+            self.recurrent_bias = _parameter(node.recurrent_bias, dtype)
         self.leak = torch.as_tensor(node.lr, dtype=dtype) if np.ndim(node.lr) else node.lr  # per unit: (H,)
         if node.activation_name not in CF.ACTIVATIONS:
             raise ValueError(
@@ -97,14 +103,27 @@ class _ReservoirStep(nn.Module):
         """Features the step reads: the inputs, then the cerebellar bias c_t (units) if it takes one."""
         return self.n_inputs + (self.output_dim if self.cerebellar_bias else 0)
 
+    @property
+    def b_rec(self) -> nn.Parameter | None:
+        """The recurrent bias b_h (the node's ``recurrent_bias``), None when the node has none."""
+        return self._parameters.get("recurrent_bias")
+
+    def core_weights(self) -> tuple[nn.Parameter, ...]:
+        """``(W_x, b_x, W_h, b_h)`` in the order of :func:`~cbreservoir.numerics.functional.leaky_sequence`
+        (without a recurrent bias, b_h is zeros: the one bias plays b_x)."""
+        b_rec = self.b_rec if self.b_rec is not None else torch.zeros_like(self.bias)
+        return self.Win, self.bias, self.W, b_rec
+
     def forward(self, inputs: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         c_t = inputs[..., self.n_inputs :] if self.cerebellar_bias else None
         x_t = inputs[..., : self.n_inputs]
-        return CF.core_step(x_t, previous, self.Win, self.W, self.bias, None, self.leak, self.activation, c_t)
+        return CF.core_step(
+            x_t, previous, self.Win, self.W, self.bias, self.b_rec, self.leak, self.activation, c_t
+        )
 
     def write_back(self, node: Reservoir) -> None:
-        for name in ("Win", "W", "bias"):
-            setattr(node, name, _to_numpy(getattr(self, name), getattr(node, name)))
+        for name, parameter in self.named_parameters():
+            setattr(node, name, _to_numpy(parameter, getattr(node, name)))
 
 
 _CEREBELLUM_WEIGHTS = ("W_gc", "b_gc", "W_pc", "b_pc", "W_dcn", "b_dcn")
@@ -421,8 +440,9 @@ class CompiledGraph(nn.Module):
         Parameters
         ----------
         split_core : bool
-            Give the core as ``"core.input"`` (``Win`` and ``bias``: a Reservoir's one bias plays the
-            input bias b_x) and ``"core.recurrent"`` (``W``), which schedules may freeze apart.
+            Give the core as ``"core.input"`` (``Win`` and ``bias``, the input bias b_x) and
+            ``"core.recurrent"`` (``W`` and, where the node has one, ``recurrent_bias`` b_h), which
+            schedules may freeze apart.
 
         Returns
         -------
@@ -433,7 +453,7 @@ class CompiledGraph(nn.Module):
         for key, step in self.steps.items():
             if isinstance(step, _ReservoirStep) and split_core:
                 groups["core.input"] += [step.Win, step.bias]
-                groups["core.recurrent"].append(step.W)
+                groups["core.recurrent"] += [step.W] if step.b_rec is None else [step.W, step.b_rec]
             elif isinstance(step, _ReservoirStep):
                 groups["core"] += self.node_parameters(key)
             elif isinstance(step, _CerebellumStep):
@@ -499,7 +519,7 @@ class CompiledGraph(nn.Module):
         h_final = CF.leaky_sequence(
             inputs,
             core_state,
-            (core.Win, core.bias, core.W, torch.zeros_like(core.bias)),  # the node's one bias plays b_x
+            core.core_weights(),
             leak=float(core.leak),
             activation=loop.activation,
             cerebellum=tuple(getattr(cerebellum, name) for name in _CEREBELLUM_WEIGHTS),

@@ -20,15 +20,16 @@ __all__ = ["graph_from_cbrnn"]
 def graph_from_cbrnn(model: nn.Module) -> Model:
     """The paper's loop wiring as a reservoirpy graph with the weights of a CB-RNN model.
 
-    Nodes: ``"input"`` (Input), ``"core"`` (Reservoir with ``cerebellar_bias=True``, ``bias = b_x + b_h``),
-    ``"cerebellum"`` (Cerebellum, ``output="nuclei"``, reading ``[x_t ; h_{t−1}]`` like the model) and one
-    GradientReadout per head (``"readout"``, or ``"readout0"``, ``"readout1"``, ... for several heads).
+    Nodes: ``"input"`` (Input), ``"core"`` (Reservoir with ``cerebellar_bias=True``, ``bias`` = b_x and
+    ``recurrent_bias`` = b_h), ``"cerebellum"`` (Cerebellum, ``output="nuclei"``, reading ``[x_t ; h_{t−1}]``
+    like the model) and one GradientReadout per head (``"readout"``, or ``"readout0"``, ``"readout1"``, ... for several heads).
     Edges: input → cerebellum, input → core, cerebellum → core (immediate), core → cerebellum (delay 1),
     core → readouts. The core node's state plays h_0 (pass ``initial_states={"core": h0}`` to the
     compiled graph). The returned graph is initialized: ``graph.run(x)`` works (from zero states) and so
     does :func:`~cbreservoir.graph.compile.compile_graph`. Every weight is copied by the one table
     :data:`cbreservoir.numerics.network.WEIGHTS` (state-dict key, node attribute, transposition), the
-    mapping docs/model.md documents.
+    mapping docs/model.md documents: each of the model's weights is one weight of the graph, so the two
+    train alike (:class:`~cbreservoir.training.GradientTrainer`, any plasticity schedule).
     """
     core, cerebellum = model.core, model.cerebellum
     hidden, n_inputs = model.units, model.input_dim
@@ -48,7 +49,8 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
         lr=core.leak,
         W=weight("W_rec"),
         Win=weight("W_in"),
-        bias=numpy(state[model_key("b_in")] + state[model_key("b_rec")]),  # summed in the model's dtype
+        bias=weight("b_in"),
+        recurrent_bias=weight("b_rec"),
         activation=core.activation_name,
         cerebellar_bias=True,
         name="core",

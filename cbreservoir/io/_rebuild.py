@@ -82,6 +82,7 @@ def _nodes() -> dict[type, Declared]:
         "W": optional(_matrix),
         "Win": optional(_matrix),
         "bias": either(real(), array(1)),
+        "recurrent_bias": array(1),
     }  # no initializer
     reservoir = Declared(
         {
@@ -93,7 +94,7 @@ def _nodes() -> dict[type, Declared]:
             "output_dim": COUNT,
         },
         invariants=_reservoir,
-        optional=_LAZY,
+        optional=_LAZY | set(Reservoir._ADDED_ATTRIBUTES),  # saved only when set (Reservoir.__getstate__)
     )
     cerebellum_weights = dict.fromkeys(
         ("W_gc", "b_gc", "W_pc", "b_pc", "W_dcn", "b_dcn", "granule_threshold", "mossy_mask"),
@@ -609,6 +610,8 @@ def _step(step: Any, spend: Any) -> None:
     if type(step) is _ReservoirStep:
         units = step.output_dim
         shapes = {"Win": (units, step.n_inputs), "W": (units, units), "bias": (units,)}
+        if "recurrent_bias" in parameters:  # a node's optional b_h
+            shapes["recurrent_bias"] = (units,)
         if step.activation not in ACTIVATIONS.values():
             fail("reservoir step", "its activation must be one of the torch activations")
         if isinstance(step.leak, torch.Tensor) and (

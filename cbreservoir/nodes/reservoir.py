@@ -1,8 +1,10 @@
 """The cortical core as a reservoirpy node: a leaky Elman network, random or given weights.
 
-    h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + c_t)
+    h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + recurrent_bias + c_t)
 
-the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math).
+the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math), with
+``bias`` = b_x and ``recurrent_bias`` = b_h (absent by default: the two enter as one constant, so one bias
+holds them both, as reservoirpy's node does).
 One series runs through a compiled kernel of :mod:`cbreservoir.numerics.kernels` (the whole time loop in
 numba, no per-step Python) when φ is one of its activations; a batch, or another φ, runs all series at
 once by a time loop arranged for speed (sparse recurrent product, in-place activation). Both are tested
@@ -290,12 +292,18 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         additive cerebellar bias ``c_t`` (so ``input_dim = d_x + units``).
     frozen : bool, default False
         Marks the weights as fixed for gradient training (see :meth:`freeze`).
+    recurrent_bias : float or array (units,), optional
+        The recurrent bias b_h (torch's ``bias_hh``), a second learnable bias beside ``bias`` (b_x, torch's
+        ``bias_ih``). The numpy run adds the two; a compiled graph trains each as its own parameter, as the
+        CB-RNN model trains ``core.input_layer.bias`` and ``core.recurrent_layer.bias`` (under gradient
+        descent one bias learns at half the rate of two). None (default): no second bias.
 
     Attributes
     ----------
     W : ndarray or scipy sparse array (units, units)
     Win : ndarray (units, d_x)
     bias : ndarray (units,)
+    recurrent_bias : ndarray (units,) or None
     activation : callable
     activation_name : str or None
     rng : numpy Generator
@@ -323,6 +331,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         *,
         cerebellar_bias: bool = False,
         frozen: bool = False,
+        recurrent_bias: object = None,
     ):
         bias = 0.0 if bias is None else bias
         self.dtype = _check_dtype(dtype)
@@ -359,6 +368,9 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         self.W = W if _pending(W) else _recurrent_matrix(W, np_dtype)
         self.Win = Win if _pending(Win) else _dense(Win, "Win", np_dtype)
         self.bias = bias if callable(bias) else self._bias_vector(bias, np_dtype)
+        self.recurrent_bias = (
+            None if recurrent_bias is None else self._bias_vector(recurrent_bias, np_dtype, "recurrent_bias")
+        )
         if not _pending(self.W) and self.W.shape != (self.units, self.units):
             raise ValueError(f"W must have shape ({self.units}, {self.units}); got {self.W.shape}")
         if not _pending(self.Win):
@@ -389,7 +401,18 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         "name",
         "cerebellar_bias",
         "frozen",
+        "recurrent_bias",
     )
+    #: Constructor attributes a state may lack (files and pickles written before the node had them).
+    _ADDED_ATTRIBUTES = {"recurrent_bias": None}
+
+    def __getstate__(self) -> dict:
+        """The node's attributes; ``recurrent_bias`` only when it is set, so a node without one saves (and
+        pickles) exactly as before the node had it."""
+        state = dict(self.__dict__)
+        if state.get("recurrent_bias") is None:
+            state.pop("recurrent_bias", None)
+        return state
 
     def __setstate__(self, state: dict) -> None:
         """Restore a saved (or pickled) reservoir through the constructor's checks, then its state and rng.
@@ -403,6 +426,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         TypeError, ValueError
             As the constructor; or a missing attribute, a bad state or rng.
         """
+        state = {**self._ADDED_ATTRIBUTES, **state}
         missing = [key for key in (*self._CONSTRUCTOR_ATTRIBUTES, "rng", "state") if key not in state]
         if missing:
             raise ValueError(f"a Reservoir's state lacks {missing}")
@@ -434,13 +458,18 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         """The name of :attr:`activation` in :data:`NUMPY_ACTIVATIONS`, None for another callable."""
         return activation_name(self.activation)
 
-    def _bias_vector(self, bias: object, dtype: type) -> np.ndarray:
-        vector = np.ravel(_dense(bias, "bias", dtype))
+    def _bias_vector(self, bias: object, dtype: type, name: str = "bias") -> np.ndarray:
+        vector = np.ravel(_dense(bias, name, dtype))
         if vector.size == 1:
             vector = np.full(self.units, vector[0], dtype=dtype)
         if vector.shape != (self.units,):
-            raise ValueError(f"bias must have shape ({self.units},) or be a scalar; got {np.shape(bias)}")
+            raise ValueError(f"{name} must have shape ({self.units},) or be a scalar; got {np.shape(bias)}")
         return vector
+
+    @property
+    def _constant_drive(self) -> np.ndarray:
+        """The constant term of the pre-activation, ``bias`` (+ ``recurrent_bias``): b_x + b_h."""
+        return self.bias if self.recurrent_bias is None else self.bias + self.recurrent_bias
 
     def initialize(self, x: object = None, y: object = None) -> None:
         """Set ``input_dim`` from ``x`` (a step, a series, a batch or a list) and draw missing weights.
@@ -530,10 +559,10 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         code = kernels.kernel_activation(self.activation)
         if code is not None and x.shape[0] == 1:  # one series: the compiled loop, no per-step Python
             dtype = _DTYPES[self.dtype]
-            core = _CompiledCore(self.W, self.Win, self.bias, self.lr, code, dtype, n_steps=x.shape[1])
+            core = _CompiledCore(self.W, self.Win, self._constant_drive, self.lr, code, dtype, x.shape[1])
             return core.run(h0, x[0], self._bias_features)[None]
         return _batched_run(
-            self.W, self.Win, self.bias, self.lr, self.activation, _DTYPES[self.dtype], h0, x, lengths,
+            self.W, self.Win, self._constant_drive, self.lr, self.activation, _DTYPES[self.dtype], h0, x, lengths,
             self._bias_features,
         )
 
@@ -554,9 +583,9 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         if code is None:  # an activation without a kernel: the validated step
             return self.step
         dtype = _DTYPES[self.dtype]
-        core = _CompiledCore(self.W, self.Win, self.bias, self.lr, code, dtype, n_steps=2)
+        core = _CompiledCore(self.W, self.Win, self._constant_drive, self.lr, code, dtype, n_steps=2)
         weights_t = np.ascontiguousarray(core.input_weights_t)
-        bias = np.ascontiguousarray(np.broadcast_to(self.bias, (self.units,)), dtype=dtype)
+        bias = np.ascontiguousarray(np.broadcast_to(core.bias, (self.units,)), dtype=dtype)
         h, z = np.empty(self.units, dtype=dtype), np.empty(self.units, dtype=dtype)
         if scipy.sparse.issparse(core.recurrent):
             operands = (core.indptr, core.indices, core.recurrent.data)

@@ -114,7 +114,8 @@ class Weight(NamedTuple):
     ``model_key`` is the torch CB-RNN's state-dict key (``{k}``: the readout head); ``node`` and
     ``attribute`` name the loop graph's node (``Reservoir`` "core", ``Cerebellum`` "cerebellum", one
     ``GradientReadout`` per head, "readout") and its attribute, ``transposed`` when the node stores the
-    transpose (a GradientReadout's ``Wout`` is (H, C)). The Reservoir has one bias ``bias = b_in + b_rec``.
+    transpose (a GradientReadout's ``Wout`` is (H, C)). The Reservoir holds ``b_in`` as ``bias`` and ``b_rec``
+    as ``recurrent_bias``, so every weight of the model is one weight of the graph.
     """
 
     shape: tuple[str, ...]
@@ -132,7 +133,9 @@ WEIGHTS: dict[str, Weight] = {
     "W_in": Weight(("H", "d"), "input weights of the core", "core.input_layer.weight", "core", "Win"),
     "b_in": Weight(("H",), "input bias of the core", "core.input_layer.bias", "core", "bias"),
     "W_rec": Weight(("H", "H"), "recurrent weights of the core", "core.recurrent_layer.weight", "core", "W"),
-    "b_rec": Weight(("H",), "recurrent bias of the core", "core.recurrent_layer.bias", "core", "bias"),
+    "b_rec": Weight(
+        ("H",), "recurrent bias of the core", "core.recurrent_layer.bias", "core", "recurrent_bias"
+    ),
     "W_gc": Weight(
         ("G", "d + H"),
         "mossy fibres -> granule cells; columns [x_t ; h_{t-1}]",

@@ -40,7 +40,8 @@ def _copied_by_hand(model: CBRNN) -> Model:
         lr=model.core.leak,
         W=values["W_rec"],
         Win=values["W_in"],
-        bias=values["b_in"] + values["b_rec"],  # the Reservoir's one bias (NODE_ATTRIBUTES: both "bias")
+        bias=values["b_in"],
+        recurrent_bias=values["b_rec"],
         activation="leaky_relu",
         cerebellar_bias=True,
         name="core",
