@@ -22,7 +22,8 @@ def graph_from_cbrnn(model: nn.Module) -> Model:
 
     Nodes: ``"input"`` (Input), ``"core"`` (Reservoir with ``cerebellar_bias=True``, ``bias`` = b_x and
     ``recurrent_bias`` = b_h), ``"cerebellum"`` (Cerebellum, ``output="nuclei"``, reading ``[x_t ; h_{t−1}]``
-    like the model) and one GradientReadout per head (``"readout"``, or ``"readout0"``, ``"readout1"``, ... for several heads).
+    like the model) and one GradientReadout per head (``"readout"``, or ``"readout0"``, ``"readout1"``, ...
+    for several heads).
     Edges: input → cerebellum, input → core, cerebellum → core (immediate), core → cerebellum (delay 1),
     core → readouts. The core node's state plays h_0 (pass ``initial_states={"core": h0}`` to the
     compiled graph). The returned graph is initialized: ``graph.run(x)`` works (from zero states) and so

@@ -228,6 +228,10 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+#: The constructor parameters that are weights, left out of ``str(node)``.
+_WEIGHT_PARAMETERS = ("W", "Win", "bias", "recurrent_bias", "Wout")
+
+
 @functools.cache
 def _shown_defaults(node_class: type) -> tuple[tuple[str, str], ...]:
     """``(name, shown default)`` of the constructor parameters :class:`ParameterStrMixin` may show, per class
@@ -235,14 +239,14 @@ def _shown_defaults(node_class: type) -> tuple[tuple[str, str], ...]:
     return tuple(
         (key, _shown(parameter.default))
         for key, parameter in inspect.signature(node_class).parameters.items()
-        if key not in ("W", "Win", "bias", "recurrent_bias", "Wout") and parameter.default is not inspect.Parameter.empty
+        if key not in _WEIGHT_PARAMETERS and parameter.default is not inspect.Parameter.empty
     )
 
 
 class ParameterStrMixin:
     """``str(node)``: ``Name(key=value, ...)`` for the constructor parameters that differ from their defaults.
 
-    As reservoirpy's ``Node.__str__`` (weights ``W``, ``Win``, ``bias``, ``recurrent_bias``, ``Wout`` left out), but safe for
+    As reservoirpy's ``Node.__str__`` (the weights, :data:`_WEIGHT_PARAMETERS`, left out), but safe for
     array-valued parameters (a per-unit ``lr`` is shown by its shape; reservoirpy's raises on it) and with
     functions shown by name (``activation="tanh"`` and ``activation=tanh`` are the same default).
     """

@@ -562,9 +562,9 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
             core = _CompiledCore(self.W, self.Win, self._constant_drive, self.lr, code, dtype, x.shape[1])
             return core.run(h0, x[0], self._bias_features)[None]
         return _batched_run(
-            self.W, self.Win, self._constant_drive, self.lr, self.activation, _DTYPES[self.dtype], h0, x, lengths,
-            self._bias_features,
-        )
+            self.W, self.Win, self._constant_drive, self.lr, self.activation, _DTYPES[self.dtype], h0, x,
+            lengths, self._bias_features,
+        )  # fmt: skip
 
     def _step(self, state: dict[str, np.ndarray], x: np.ndarray) -> dict[str, np.ndarray]:
         out = self._integrate(state["out"], np.reshape(x, (1, 1, -1)))

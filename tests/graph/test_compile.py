@@ -43,7 +43,7 @@ def test_loop_graph_matches_cbrnn_outputs_and_gradients():
         (steps["core"].Win.grad, core.input_layer.weight.grad),
         (steps["core"].W.grad, core.recurrent_layer.weight.grad),
         (steps["core"].bias.grad, core.input_layer.bias.grad),
-        (steps["core"].bias.grad, core.recurrent_layer.bias.grad),
+        (steps["core"].recurrent_bias.grad, core.recurrent_layer.bias.grad),
         (steps["cerebellum"].W_gc.grad, cb.granule.weight.grad),  # the same [x ; h] columns
         (steps["cerebellum"].b_gc.grad, cb.granule.bias.grad),
         (steps["cerebellum"].W_pc.grad, cb.purkinje.weight.grad),

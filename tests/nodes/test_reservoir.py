@@ -1,5 +1,6 @@
 """Reservoir node: equivalence with reservoirpy, batching, state semantics, seeds, dtypes, loop input."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -214,3 +215,50 @@ def test_one_series_compiled_run_equals_the_numpy_loop(activation, form, dtype):
     np.testing.assert_allclose(compiled.run(x), loop.run(x), rtol=0, atol=tolerance)  # from the state
     stepped = np.stack([compiled.step(step) for step in x])
     np.testing.assert_allclose(stepped, loop.run(x), rtol=0, atol=tolerance)
+
+
+def test_a_recurrent_bias_adds_to_the_input_bias_in_every_numpy_path(weights, inputs):
+    """b_x + b_h is one constant of the pre-activation: the one-series kernel, the batched loop, the ragged
+    batch and the stepper give the states of one bias b_x + b_h, and torch's core_step with the two apart."""
+    W, Win, bias = weights
+    recurrent = np.random.default_rng(5).normal(size=40) * 0.1
+    two = Reservoir(40, lr=0.4, W=W, Win=Win, bias=bias, recurrent_bias=recurrent)
+    one = Reservoir(40, lr=0.4, W=W, Win=Win, bias=bias + recurrent)
+    np.testing.assert_array_equal(two.run(inputs[0]), one.run(inputs[0]))
+    np.testing.assert_array_equal(two.run(inputs), one.run(inputs))
+    ragged = [inputs[0, :12], inputs[1]]
+    for ours, theirs in zip(two.run(ragged), one.run(ragged), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    two.reset(), one.reset()
+    two_step, one_step = two.stepper(), one.stepper()
+    np.testing.assert_array_equal(
+        [two_step(x).copy() for x in inputs[0]], [one_step(x).copy() for x in inputs[0]]
+    )
+    two.reset()
+    states = two.run(inputs)
+    h = torch.zeros(6, 40, dtype=torch.float64)
+    tensors = [torch.from_numpy(m) for m in (Win, W, bias, recurrent)]
+    for t in range(inputs.shape[1]):
+        h = core_step(torch.from_numpy(inputs[:, t]), h, *tensors, 0.4, get_activation("tanh"))
+        np.testing.assert_allclose(states[:, t], h.numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_recurrent_bias_is_checked_kept_and_absent_by_default(weights):
+    W, Win, bias = weights
+    node = Reservoir(40, W=W, Win=Win, bias=bias)
+    assert node.recurrent_bias is None and "recurrent_bias" not in node.__getstate__()
+    scalar = Reservoir(40, W=W, Win=Win, recurrent_bias=0.5, dtype="float32")
+    assert scalar.recurrent_bias.shape == (40,) and scalar.recurrent_bias.dtype == np.float32
+    assert str(scalar) == "Reservoir(units=40, input_dim=3, dtype=float32)"  # a weight, left out as bias is
+    with pytest.raises(ValueError, match=r"recurrent_bias must have shape \(40,\) or be a scalar; got \(3"):
+        Reservoir(40, W=W, recurrent_bias=np.zeros(3))
+    with pytest.raises(ValueError, match="recurrent_bias"):
+        Reservoir(40, W=W, recurrent_bias=np.full(40, np.nan))
+    with pytest.raises(TypeError, match="recurrent_bias"):
+        Reservoir(40, W=W, recurrent_bias="zero")
+    copied = pickle.loads(pickle.dumps(scalar))
+    np.testing.assert_array_equal(copied.recurrent_bias, scalar.recurrent_bias)
+    state = node.__getstate__()  # a state saved before the node had a recurrent bias
+    restored = Reservoir.__new__(Reservoir)
+    restored.__setstate__(state)
+    assert restored.recurrent_bias is None
