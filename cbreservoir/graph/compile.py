@@ -244,7 +244,8 @@ class CompiledGraph(nn.Module):
     ----------
     steps : nn.ModuleDict
         One module per node, keyed by node name; parameters are named as the node's attributes
-        (``Win``, ``W``, ``bias``; ``W_gc``, ...; ``Wout``, ``bias``).
+        (``Win``, ``W``, ``bias`` and a Reservoir's optional ``recurrent_bias``; ``W_gc``, ...; ``Wout``,
+        ``bias``).
     nodes : dict
         Key -> the reservoirpy node.
     order, inputs, outputs : list of str

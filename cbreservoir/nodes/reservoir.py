@@ -3,8 +3,8 @@
     h_t = (1 − lr) h_{t−1} + lr φ(W_in x_t + bias + W h_{t−1} + recurrent_bias + c_t)
 
 the equation of :func:`cbreservoir.numerics.functional.core_step` (the one source of the model's math), with
-``bias`` = b_x and ``recurrent_bias`` = b_h (absent by default: the two enter as one constant, so one bias
-holds them both, as reservoirpy's node does).
+``bias`` = b_x and ``recurrent_bias`` = b_h (absent by default, as in reservoirpy's node: ``bias`` alone is
+the constant; a compiled graph trains b_h as its own parameter, as the CB-RNN model does).
 One series runs through a compiled kernel of :mod:`cbreservoir.numerics.kernels` (the whole time loop in
 numba, no per-step Python) when φ is one of its activations; a batch, or another φ, runs all series at
 once by a time loop arranged for speed (sparse recurrent product, in-place activation). Both are tested
@@ -296,7 +296,7 @@ class Reservoir(ParameterStrMixin, ValidatedStepMixin, Node):
         The recurrent bias b_h (torch's ``bias_hh``), a second learnable bias beside ``bias`` (b_x, torch's
         ``bias_ih``). The numpy run adds the two; a compiled graph trains each as its own parameter, as the
         CB-RNN model trains ``core.input_layer.bias`` and ``core.recurrent_layer.bias`` (under gradient
-        descent one bias learns at half the rate of two). None (default): no second bias.
+        descent their sum moves twice as far per step as one bias would). None (default): no second bias.
 
     Attributes
     ----------
