@@ -138,6 +138,7 @@ class _CerebellarReservoirBase(_SequenceEstimator):
             name=None,
             cerebellar_bias=False,
             frozen=False,
+            recurrent_bias=None,
         )
         self.cerebellum_ = Cerebellum(
             n_granule=self.n_granule,
