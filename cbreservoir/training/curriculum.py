@@ -14,8 +14,7 @@ All data come from one ``numpy.random.Generator`` seeded with ``seed``. With a `
 the trainer state, the history and the data generator's state are written atomically after every
 epoch (``last.pt``) and after every solved level (``level_NNN.pt``, the weights that passed N);
 :meth:`CurriculumTrainer.run` resumes from ``last.pt``, so an interrupted run continues exactly as an
-uninterrupted one would (the directory is locked while a run runs). :func:`run_curricula` is the one loop
-that runs curricula (one, or an ensemble's members in lock step with batched calls). A checkpoint is a document of the one
+uninterrupted one would (the directory is locked while a run runs). A checkpoint is a document of the one
 cbreservoir file format (:mod:`cbreservoir.utils.fileformat`, object type ``"checkpoint"``): its sha256
 digest refuses a truncated or damaged file with a ``ValueError`` instead of resuming from wrong weights,
 and reading it decodes data only (JSON values, dicts, tuples, tensors). Checkpoints of earlier releases
@@ -23,6 +22,10 @@ and reading it decodes data only (JSON values, dicts, tuples, tensors). Checkpoi
 format's one migration path. Every checkpoint also records the settings of its run (the curriculum's, the
 caller's ``settings`` and the trainer's signature): a resume with any other value is refused, listing each
 difference (``old -> new``).
+
+:func:`run_curricula` is the one loop that runs curricula: one (:meth:`CurriculumTrainer.run`), or several
+in lock step with their calls batched (an ensemble's members:
+:class:`~cbreservoir.training.ensemble.EnsembleCurriculumTrainer`).
 
 Examples
 --------

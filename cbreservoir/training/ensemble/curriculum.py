@@ -1,9 +1,10 @@
 """Ensemble curricula: one :class:`~cbreservoir.training.CurriculumTrainer` per member, driven in lock step.
 
 Each member keeps its own data seed, level, history and checkpoints (a member's checkpoint directory can
-be resumed by a solo run, and the other way round). :class:`EnsembleCurriculumTrainer` is the one curriculum
-loop (:func:`~cbreservoir.training.curriculum.run_curricula`) over the members' curricula — no threads — with
-their training steps and test batches batched through one :class:`~cbreservoir.training.ensemble.EnsembleTrainer`.
+be resumed by a solo run, and the other way round). :class:`EnsembleCurriculumTrainer` is the one
+curriculum loop (:func:`~cbreservoir.training.curriculum.run_curricula`) over the members' curricula — no
+threads — with their training steps and test batches batched through one
+:class:`~cbreservoir.training.ensemble.EnsembleTrainer`.
 
 Examples
 --------
