@@ -292,8 +292,12 @@ def test_weights_that_become_non_finite_are_put_back_with_their_optimizer_state(
     x, y = make_batch("dms", 2, batch_size=8, seed=0)
     ensemble.train_step([x] * 3, [y] * 3)
     weights = {name: stacked.detach().clone() for name, stacked in ensemble._params.items()}
-    momenta = {name: ensemble.optimizer.state[stacked]["momentum_buffer"].clone()
-               for name, stacked in ensemble._params.items() if ensemble.optimizer.state[stacked]}  # fmt: skip
+    state = ensemble.optimizer.state
+    momenta = {
+        name: state[stacked]["momentum_buffer"].clone()
+        for name, stacked in ensemble._params.items()
+        if state[stacked]
+    }
     assert momenta
     for group in ensemble.optimizer.param_groups:
         group["lr"] = float("inf")  # finite loss and gradients, non-finite update
