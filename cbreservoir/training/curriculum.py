@@ -66,6 +66,7 @@ from cbreservoir.training._checkpoint_order import CHECKPOINT, read_legacy_check
 from cbreservoir.utils.checks import (
     MAX_COUNT,
     Choice,
+    Instance,
     Integer,
     Real,
     Seed,
@@ -803,8 +804,11 @@ def run_epochs(
     RuntimeError
         The curricula asked for calls of different kinds at the same time.
     """
-    if call is None:
-        call = _own_trainers_call(curricula)
+    if call is None:  # each curriculum's trainer makes its own requests
+
+        def call(kind: str, calls: dict[int, tuple]) -> dict[int, Any]:
+            return {index: curricula[index]._call(kind, arguments) for index, arguments in calls.items()}
+
     coroutines = {index: curricula[index].epoch_steps() for index in sorted(curricula)}
     records: dict[int, EpochRecord] = {}
     requests = {index: next(coroutine) for index, coroutine in coroutines.items()}
@@ -821,15 +825,6 @@ def run_epochs(
                 records[index] = stop.value
         requests = pending
     return records
-
-
-def _own_trainers_call(curricula: Mapping[int, CurriculumTrainer]) -> BatchedCall:
-    """The :data:`BatchedCall` making every curriculum's requests with its own trainer, one by one."""
-
-    def call(kind: str, calls: dict[int, tuple]) -> dict[int, Any]:
-        return {index: curricula[index]._call(kind, arguments) for index, arguments in calls.items()}
-
-    return call
 
 
 def run_curricula(
@@ -866,13 +861,19 @@ def run_curricula(
 
     Raises
     ------
+    TypeError
+        ``curricula`` holds something else than CurriculumTrainer objects.
     ValueError
-        A checkpoint that is damaged or was written with other settings.
+        No curricula; a checkpoint that is damaged or was written with other settings.
     cbreservoir.utils.files.DirectoryInUseError
-        Another process is running in one of the checkpoint directories.
+        Another run (or another curriculum here) is running in one of the checkpoint directories.
     Exception
         The first error of any curriculum (e.g. ``TrainingDivergedError``); every curriculum stops.
     """
+    for index, curriculum in enumerate(curricula):
+        Instance(CurriculumTrainer, "a CurriculumTrainer")(curriculum, f"curricula[{index}]")
+    if not curricula:
+        raise ValueError("curricula must hold at least one CurriculumTrainer, got none")
     check_int(n_epochs, "n_epochs", minimum=1)
     with contextlib.ExitStack() as locks:
         for curriculum in curricula:

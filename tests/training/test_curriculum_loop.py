@@ -92,3 +92,12 @@ def test_the_progress_bar_lists_every_curriculums_last_epoch(capsys):
 def test_a_budget_below_one_is_refused(n_epochs):
     with pytest.raises(ValueError, match=f"n_epochs must be a positive int; got {n_epochs}"):
         run_curricula([solo(0)], n_epochs)
+
+
+def test_the_loop_needs_curricula_and_refuses_one_directory_twice(tmp_path):
+    with pytest.raises(TypeError, match=r"curricula\[0\] must be a CurriculumTrainer; got <"):
+        run_curricula([solo(0).trainer], 1)
+    with pytest.raises(ValueError, match="at least one CurriculumTrainer, got none"):
+        run_curricula([], 1)
+    with pytest.raises(DirectoryInUseError):
+        run_curricula([solo(0, tmp_path), solo(1, tmp_path)], 1, progress=False)
