@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from cbreservoir.models import CBRNN, ElmanRNN
-from cbreservoir.training import CurriculumTrainer, GradientTrainer
-from cbreservoir.training.curriculum import run_curricula, run_epochs
+from cbreservoir.training import CurriculumTrainer, GradientTrainer, run_curricula
+from cbreservoir.training.curriculum import run_epochs
 from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
 from cbreservoir.utils.files import DirectoryInUseError, directory_lock
 
