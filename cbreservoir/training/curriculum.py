@@ -90,7 +90,7 @@ Request = tuple[str, tuple]
 
 
 class SupportsCurriculum(Protocol):
-    """What the curriculum needs from a trainer (a ``GradientTrainer`` has it, so has an ensemble member's view)."""
+    """What the curriculum needs from a trainer (a ``GradientTrainer`` has it; so has an ensemble member)."""
 
     def train_step(self, x: Any, y: Any, head: int | None = None) -> float: ...
 
