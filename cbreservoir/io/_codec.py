@@ -40,6 +40,7 @@ from cbreservoir.utils.fileformat import (
     class_path,
     get_field,
     get_shape,
+    optimizer_state,
     tensor_values,
     torch_dtype_name,
     torch_dtypes,
@@ -212,6 +213,11 @@ class Encoder(DataEncoder):
             state = {}
         if not isinstance(state, dict):
             raise TypeError(f"cannot save {where}: the state of {type(value).__qualname__} is not a dict")
+        if _is_optimizer(type(value)):  # its learning rate as ``learning_rate``: ``lr`` in a file is a leak
+            try:
+                state = optimizer_state(state, to_file=True)
+            except ValueError as error:
+                raise TypeError(f"cannot save {where}: {error}") from error
         for name in state:
             if not _is_attribute_name(name):
                 raise TypeError(
@@ -222,6 +228,12 @@ class Encoder(DataEncoder):
             "class": class_path(type(value)),
             "state": {name: self.encode(item, f"{where}.{name}") for name, item in state.items()},
         }
+
+def _is_optimizer(cls: type) -> bool:
+    """True for a torch optimiser class (whose learning rate a file names ``learning_rate``)."""
+    torch = _torch()
+    return torch is not None and issubclass(cls, torch.optim.Optimizer)
+
 
 def _named_tuple_keys(value: Any) -> dict[str, type] | tuple[()]:
     """The named-tuple table, for tuples only (so that other values never build it)."""
@@ -432,6 +444,8 @@ class Decoder(DataDecoder):
                 f"undeclared fields {unknown[:5]!r:.200} and lacks {missing[:5]}"
             )
         values = {key: self.decode(value) for key, value in state.items()}
+        if _is_optimizer(cls) and type(values.get("param_groups")) is list:
+            values = optimizer_state(values, to_file=False)  # torch's names: ``lr``
         for key, value in values.items():
             declaration.fields[key](value, f"{cls.__qualname__}.{key}")
         if declaration.build is not None:

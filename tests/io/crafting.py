@@ -556,14 +556,35 @@ def fuzzed(
 MOSSY_KEYS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
 
 
-def as_version_2(path: Path, out: Path) -> Path:
-    """The file at ``path`` (version 3) as cbreservoir's format version 2 wrote it, signed.
+def torch_learning_rates(node: object) -> object:
+    """A payload with every ``learning_rate`` key of a dict entry as torch's ``lr`` (before version 5)."""
+    if isinstance(node, list):
+        return [torch_learning_rates(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: torch_learning_rates(value) for key, value in node.items()}
+    if node.get("__type__") == "dict":
+        node["pairs"] = [["lr" if key == "learning_rate" else key, value] for key, value in node["pairs"]]
+    return node
 
-    Models' mossy-fibre weights, an ensemble's stacked copies of them and the optimizer moments of both
-    get columns ``[h ; x]``, model configs say ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys
-    say ``cerebellum.*``.
+
+def as_version_4(path: Path, out: Path) -> Path:
+    """The file at ``path`` (version 5) as cbreservoir's format version 4 wrote it, signed: optimisers'
+    learning rates under torch's ``lr``."""
+    arrays, metadata, header = parts(path)
+    header["payload"] = torch_learning_rates(header["payload"])
+    return write(out, arrays, {**metadata, "format_version": "4"}, header)
+
+
+def as_version_2(path: Path, out: Path) -> Path:
+    """The file at ``path`` (version 5) as cbreservoir's format version 2 wrote it, signed.
+
+    Optimisers' learning rates are torch's ``lr``; models' mossy-fibre weights, an ensemble's stacked
+    copies of them and the optimizer moments of both get columns ``[h ; x]``, model configs say
+    ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys say ``cerebellum.*``.
     """
     arrays, metadata, header = parts(path)
+    header["payload"] = torch_learning_rates(header["payload"])
     moved: dict[int, int] = {}  # tensor id -> d, the number of leading x columns
 
     def state_first(key: str, n_inputs: int) -> None:

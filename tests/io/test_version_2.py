@@ -31,9 +31,9 @@ def _version_2_file(tmp_path, obj):
     return as_version_2(cbreservoir.save(obj, tmp_path / "new.cbr"), tmp_path / "old.cbr")
 
 
-def test_this_release_writes_version_4(tmp_path):
-    assert FORMAT_VERSION == 4
-    assert read_header(cbreservoir.save(MODELS["cbrnn"](), tmp_path / "m.cbr"))["format_version"] == 4
+def test_this_release_writes_version_5(tmp_path):
+    assert FORMAT_VERSION == 5
+    assert read_header(cbreservoir.save(MODELS["cbrnn"](), tmp_path / "m.cbr"))["format_version"] == 5
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
