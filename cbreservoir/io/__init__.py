@@ -173,7 +173,6 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         contents = migrate(document["object_type"], contents.version, contents)
         decoder = Decoder(contents)
         obj = decoder.decode(document["payload"])
-        decoder.finish()
         kind = (class_path(type(obj)), _object_type(obj))
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error

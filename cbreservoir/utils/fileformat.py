@@ -534,6 +534,22 @@ class Contents:
         """Charge an allocation no stored bytes back to the loading budget (``ValueError`` when spent)."""
         self._budget.spend(nbytes, what)
 
+    def replace_array(self, key: str, values: np.ndarray) -> None:
+        """Store ``values`` as the array ``key`` (a converter of :func:`migrate` changing an old layout).
+
+        Raises
+        ------
+        ValueError
+            ``values`` differ from the array in dtype or shape, or the dtype is stored as a view.
+        """
+        dtype, shape, _ = self.header["arrays"][key]
+        if dtype not in ARRAY_DTYPES or values.dtype.str != dtype or list(values.shape) != shape:
+            raise ValueError(
+                f"expected a {dtype} array of shape {shape} for {key!r}, "
+                f"got {values.dtype.str} {list(values.shape)}"
+            )
+        self._stored[key] = np.ascontiguousarray(values).reshape(self._stored[key].shape)
+
     def array(self, key: str) -> np.ndarray:
         """The array ``key`` as saved: the bytes that were hashed, in the saved dtype, shape and order."""
         dtype, shape, fortran = self.header["arrays"][key]
