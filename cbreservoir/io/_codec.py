@@ -434,7 +434,10 @@ class Decoder(DataDecoder):
         if _is_optimizer(cls) and type(values.get("param_groups")) is list:
             values = optimizer_state(values, to_file=False)  # torch's names: ``lr``
         for key, value in values.items():
-            declaration.fields[key](value, f"{cls.__qualname__}.{key}")
+            try:
+                declaration.fields[key](value, f"{cls.__qualname__}.{key}")
+            except TypeError as error:  # a field of the wrong type: a file the format refuses
+                raise ValueError(str(error)) from error
         if declaration.build is not None:
             obj = declaration.build(cls, values)
         else:
