@@ -7,7 +7,10 @@ rebuilds the object (through its constructor where the class has one that takes 
 setting exactly the declared fields), and then checks the object's invariants: shapes that agree across
 fitted attributes, classes that agree with a readout's outputs, graphs whose derived tables follow from
 their nodes and edges, and sizes charged to the loading budget (``spend``), which is bounded by
-``max_bytes``. Every failure is a ``ValueError`` naming the class and the field.
+``max_bytes``. The checks of types, ranges and choices are the declared constraints of
+:mod:`cbreservoir.utils.checks` (``TypeError`` for a wrong type, ``ValueError`` for a wrong value); the
+decoder gives either to the caller of :func:`cbreservoir.io.load` as a ``ValueError`` naming the class and the
+field (a file's field of the wrong type is a wrong file).
 """
 
 from __future__ import annotations
