@@ -20,7 +20,7 @@ from cbreservoir.training.schedules import EndToEnd, Fixed, FullReservoir, Inter
 
 D, H, G, P = 1, 8, 32, 8
 #: Levels 2, 3, 4 in turn: FullReservoir trains the core at 2 only, Interleaved(k=2) at 2 and 4.
-LEVELS = (2,) * 4 + (3,) * 4 + (4,) * 4
+LEVELS = (2,) * 8 + (3,) * 8 + (4,) * 8
 
 
 def _model() -> CBRNN:
