@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
+from cbreservoir.numerics.study import STUDY
 
 __all__ = [
     "COMPARISONS",
@@ -131,7 +132,7 @@ def summarize_task(
         run["levels"]
         for (condition, granule), group in groups.items()
         for run in group
-        if condition in MAIN_CONDITIONS and granule == 256
+        if condition in MAIN_CONDITIONS and granule == STUDY.n_granule
     ]
     global_max = int(global_max_level(main_curves or [run["levels"] for run in runs]))
     rows = [
@@ -171,7 +172,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     """
     from cbreservoir.analysis.metrics import compare_groups
 
-    by_condition = {row["condition"]: row for row in rows if row["n_granule"] == 256}
+    by_condition = {row["condition"]: row for row in rows if row["n_granule"] == STUDY.n_granule}
     comparisons = []
     for condition, reference in COMPARISONS:
         if condition not in by_condition or reference not in by_condition:
@@ -406,7 +407,7 @@ def _mean_of_reached(values: Sequence[int | None]) -> float | None:
 
 def _study_numbers(task: str, condition: str, granule: int) -> dict | None:
     """The study's numbers for this row (G = 256 rows of the conditions it reports), else ``None``."""
-    if granule != 256:
+    if granule != STUDY.n_granule:
         return None
     if task in STUDY_RESULTS and condition in STUDY_RESULTS[task][1]:
         return dict(zip(("max_level", "epochs_to_half_max"), STUDY_RESULTS[task][1][condition], strict=True))
@@ -422,7 +423,8 @@ def _group_order(item: tuple[tuple[str, int], list[dict]]) -> tuple[int, int]:
 
 def _ordering(rows: Sequence[dict]) -> dict[str, bool | None]:
     """Whether each CB-RNN condition (G = 256) reaches half-max in fewer mean epochs than RNN-only."""
-    speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in rows if row["n_granule"] == 256}
+    main = [row for row in rows if row["n_granule"] == STUDY.n_granule]
+    speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in main}
     if "rnn" not in speed:
         return {}
     return {
@@ -479,7 +481,7 @@ def markdown_table(summaries: Sequence[dict]) -> str:
         task_cell = f"{summary['task']} (global max {summary['global_max']}"
         task_cell += f"; study {study_max})" if study_max is not None else ")"
         for index, row in enumerate(summary["rows"]):
-            label = row["label"] if row["n_granule"] == 256 else _scaling_label(row)
+            label = row["label"] if row["n_granule"] == STUDY.n_granule else _scaling_label(row)
             epochs = _mean_sem(row["epochs_to_half_max"])
             if row["censored"]:
                 epochs += f" \\* ({row['censored']} censored)"
@@ -508,7 +510,7 @@ def markdown_table(summaries: Sequence[dict]) -> str:
 
 def _level_table(summary: dict) -> str:
     """Mean epochs to first reach each level N per condition (G = 256), with how many runs reached it."""
-    rows = [row for row in summary["rows"] if row["n_granule"] == 256]
+    rows = [row for row in summary["rows"] if row["n_granule"] == STUDY.n_granule]
     levels = sorted({level for row in rows for level in row["epochs_to_level"]}, key=int)
     if not rows or not levels:
         return ""
@@ -535,7 +537,7 @@ def _compute_table(summaries: Sequence[dict]) -> str:
     for summary in summaries:
         for row in summary["rows"]:
             flops, learning = row.get("flops_to_half_max"), row.get("learning_parameters")
-            if row["n_granule"] != 256 or flops is None or learning is None:
+            if row["n_granule"] != STUDY.n_granule or flops is None or learning is None:
                 continue
             plastic = row.get("core_learning_epochs")
             spread = f" ± {flops['sem']:.2e}" if flops["n"] > 1 else ""
