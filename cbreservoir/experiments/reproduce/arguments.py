@@ -16,8 +16,8 @@ from cbreservoir.experiments.reproduce.conditions import (
     check_tasks,
 )
 from cbreservoir.experiments.reproduce_settings import REPRODUCE_DEFAULTS, REPRODUCE_SETTINGS
-from cbreservoir.experiments.sweep import BACKENDS
-from cbreservoir.utils.checks import check_choice, check_params, check_writable_directory
+from cbreservoir.experiments.sweep import check_backend
+from cbreservoir.utils.checks import check_params, check_writable_directory
 from cbreservoir.utils.files import read_config
 
 __all__ = ["CONFIG_KEYS", "check_arguments", "config_arguments"]
@@ -71,10 +71,7 @@ def check_arguments(task: str | Sequence[str], **arguments: Any) -> dict[str, An
     names = MAIN_CONDITIONS if values["conditions"] is None else check_conditions(values["conditions"])
     seed_list = list(range(settings.n_seeds)) if values["seeds"] is None else values["seeds"]
     check_writable_directory(values["output_dir"], "output_dir")
-    backend, scheduler = values["backend"], values["scheduler"]
-    check_choice(backend, "backend", allowed=BACKENDS)
-    if scheduler is not None and backend != "dask":
-        raise ValueError(f"scheduler applies to backend 'dask' only; got backend {backend!r}")
+    check_backend(values["backend"], values["scheduler"])
     from cbreservoir.tasks import check_level
 
     for name in tasks:
