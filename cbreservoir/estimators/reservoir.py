@@ -405,22 +405,8 @@ _PARAMETERS_DOC = """
 """ + LAYOUT_DOC
 
 
-class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoirBase):
-    __doc__ = (
-        """Sequence classifier: reservoir >> cerebellar granule layer >> ridge, fitted in closed form.
-
-    Each class gets a ridge output trained on one-hot indicators; ``predict`` takes the arg-max,
-    ``predict_proba`` is the softmax of the scores (not calibrated probabilities).
-"""
-        + _PARAMETERS_DOC
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray (n_classes,)
-    per_series_ : bool
-        Whether ``fit`` saw one label per series (else one per step). ``per_step_`` (its negation) is
-        deprecated.
-    reservoir_, cerebellum_, readout_ : cbreservoir nodes
+#: The fitted attributes both reservoir estimators share (the end of their "Attributes" section).
+_FITTED_ATTRIBUTES_DOC = """    reservoir_, cerebellum_, readout_ : cbreservoir nodes
         The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
     input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
         Mean and SD of each input feature (then of each difference) over all training steps (None if
@@ -439,6 +425,25 @@ class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoi
     layout_ : {"channels_last", "channels_first"}
         The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
     """
+
+
+class CerebellarReservoirClassifier(SequenceClassifierMixin, _CerebellarReservoirBase):
+    __doc__ = (
+        """Sequence classifier: reservoir >> cerebellar granule layer >> ridge, fitted in closed form.
+
+    Each class gets a ridge output trained on one-hot indicators; ``predict`` takes the arg-max,
+    ``predict_proba`` is the softmax of the scores (not calibrated probabilities).
+"""
+        + _PARAMETERS_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+    per_series_ : bool
+        Whether ``fit`` saw one label per series (else one per step). ``per_step_`` (its negation) is
+        deprecated.
+"""
+        + _FITTED_ATTRIBUTES_DOC
     )
 
     def __init__(
@@ -508,23 +513,6 @@ class CerebellarReservoirRegressor(SequenceRegressorMixin, _CerebellarReservoirB
     n_outputs_ : int
     scalar_targets_ : bool
         Whether the targets had no output axis (predictions then have none either).
-    reservoir_, cerebellum_, readout_ : cbreservoir nodes
-        The fitted ``Reservoir``, ``Cerebellum`` and ``Ridge``.
-    input_mean_, input_scale_ : ndarray (n_features_in_,) or (2 n_features_in_,) or None
-        Mean and SD of each input feature (then of each difference) over all training steps (None if
-        ``standardize=False``).
-    feature_mean_, feature_scale_ : ndarray (n_readout_inputs,)
-        Mean and SD of each readout input over the training rows (SD 1 for a constant column).
-    alpha_ : float
-        The ridge penalty of the readout (chosen by leave-one-out when ``alpha`` is a tuple).
-    pooling_, windows_, max_steps_ : tuple of str, int, int or None
-        How each series is read (the parameters, or with ``auto`` the chosen reading).
-    reading_errors_ : dict or None
-        With ``auto`` and targets per series: the leave-one-out error of every candidate reading (at its
-        best penalty), by its description; None otherwise.
-    n_features_in_ : int
-        Features per time step (1 for a 2-D X, a univariate collection).
-    layout_ : {"channels_last", "channels_first"}
-        The order of the axes of the series of X in ``fit`` (``layout``, or read from the shapes).
-    """
+"""
+        + _FITTED_ATTRIBUTES_DOC
     )

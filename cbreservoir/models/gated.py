@@ -7,7 +7,7 @@ import torch
 from cbreservoir.models.base import RecurrentNetwork, model_sizes, seeded_init
 from cbreservoir.models.blocks import CerebellarModule, GRUCore, LSTMCore, state_columns_last_
 from cbreservoir.numerics.study import STUDY
-from cbreservoir.utils.checks import check_positive_int
+from cbreservoir.utils.checks import check_bool, check_positive_int
 
 
 class _GatedModel(RecurrentNetwork):
@@ -29,8 +29,7 @@ class _GatedModel(RecurrentNetwork):
         input_dim, units = model_sizes(
             type(self).__name__, input_dim, units, renamed, default_units=STUDY.units
         )
-        if not isinstance(cerebellum, bool):
-            raise ValueError(f"cerebellum must be True or False, got {cerebellum!r}")
+        cerebellum = check_bool(cerebellum, "cerebellum")
         check_positive_int(n_granule, "n_granule")  # checked even when unused: they go into the config
         check_positive_int(n_purkinje, "n_purkinje")
         config = dict(

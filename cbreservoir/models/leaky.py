@@ -24,6 +24,24 @@ from cbreservoir.utils.deprecation import renamed_attribute
 class _LeakyCoreModel(RecurrentNetwork):
     """A :class:`LeakyCore` whose bias c_t comes from the bias module (when present and enabled)."""
 
+    def _configure(
+        self,
+        sizes: dict[str, int],
+        n_classes: int | tuple[int, ...],
+        lr: float | None,
+        tau: float | None,
+        activation: str,
+        seed: int | None,
+    ) -> float:
+        """Check the leak, record ``config`` (``sizes``, n_classes, the leak as given, activation, seed).
+
+        ``sizes`` starts with ``input_dim`` and ``units``. Returns the leak rate α.
+        """
+        leak = leak_rate(lr, tau)
+        config = dict(sizes, n_classes=n_classes, **leak_config(lr, tau), activation=activation, seed=seed)
+        RecurrentNetwork.__init__(self, sizes["input_dim"], sizes["units"], n_classes, config)
+        return leak
+
     def _step(
         self, x_t: torch.Tensor, h: torch.Tensor, bias_noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -110,16 +128,8 @@ class ElmanRNN(_FusedLeakyModel):
         **renamed: int,
     ) -> None:
         input_dim, units = model_sizes(type(self).__name__, input_dim, units, renamed)
-        leak = leak_rate(lr, tau)
-        config = dict(
-            input_dim=input_dim,
-            units=units,
-            n_classes=n_classes,
-            **leak_config(lr, tau),
-            activation=activation,
-            seed=seed,
-        )
-        super().__init__(input_dim, units, n_classes, config)
+        sizes = dict(input_dim=input_dim, units=units)
+        leak = self._configure(sizes, n_classes, lr, tau, activation, seed)
         with seeded_init(seed):
             self.core = LeakyCore(input_dim, units, activation=activation, lr=leak)
             self._build_readouts()
@@ -174,18 +184,8 @@ class CBRNN(_FusedLeakyModel):
         input_dim, units = model_sizes(
             type(self).__name__, input_dim, units, renamed, default_units=STUDY.units
         )
-        leak = leak_rate(lr, tau)
-        config = dict(
-            input_dim=input_dim,
-            units=units,
-            n_granule=n_granule,
-            n_purkinje=n_purkinje,
-            n_classes=n_classes,
-            **leak_config(lr, tau),
-            activation=activation,
-            seed=seed,
-        )
-        super().__init__(input_dim, units, n_classes, config)
+        sizes = dict(input_dim=input_dim, units=units, n_granule=n_granule, n_purkinje=n_purkinje)
+        leak = self._configure(sizes, n_classes, lr, tau, activation, seed)
         with seeded_init(seed):
             self.core = LeakyCore(input_dim, units, activation=activation, lr=leak)
             self.cerebellum = CerebellarModule(input_dim + units, n_granule, n_purkinje, units)
@@ -268,19 +268,10 @@ class RecurrentAuxRNN(_LeakyCoreModel):
         input_dim, units = model_sizes(
             type(self).__name__, input_dim, units, renamed, default_units=STUDY.units
         )
-        leak = leak_rate(lr, tau)
         if n_aux is None:
             n_aux = auxiliary_size_matching_cerebellum(input_dim, units)
-        config = dict(
-            input_dim=input_dim,
-            units=units,
-            n_aux=n_aux,
-            n_classes=n_classes,
-            **leak_config(lr, tau),
-            activation=activation,
-            seed=seed,
-        )
-        super().__init__(input_dim, units, n_classes, config)
+        sizes = dict(input_dim=input_dim, units=units, n_aux=n_aux)
+        leak = self._configure(sizes, n_classes, lr, tau, activation, seed)
         with seeded_init(seed):
             self.core = LeakyCore(input_dim, units, activation=activation, lr=leak)
             self.auxiliary = AuxiliaryRecurrentModule(

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from cbreservoir.graph.compile import CompiledGraph
 from cbreservoir.nodes._base import LOSSES
 from cbreservoir.training.trainer import GradientTrainer
-from cbreservoir.utils.checks import check_choice, check_int
+from cbreservoir.utils.checks import check_bool, check_choice, check_int
 
 __all__ = ["SequenceTrainer", "sequence_outputs"]
 
@@ -101,8 +101,7 @@ class SequenceTrainer(GradientTrainer):
         **kwargs: Any,
     ) -> None:
         check_choice(objective, "objective", allowed=LOSSES)
-        if not isinstance(per_series, bool):
-            raise TypeError(f"per_series must be a bool, got {type(per_series).__name__}")
+        per_series = check_bool(per_series, "per_series")
         warmup = check_int(warmup, "warmup", minimum=0)
         n_outputs = None if n_outputs is None else check_int(n_outputs, "n_outputs", minimum=1)
         super().__init__(model, **kwargs)

@@ -233,3 +233,19 @@ def test_cbrnn_is_compared_with_the_recurrent_auxiliary_module_without_the_study
     table = markdown_table([summary]).splitlines()
     line = next(line for line in table if "| CB-RNN / RNN + recurrent auxiliary" in line)
     assert line.startswith("| dms | CB-RNN / RNN + recurrent auxiliary module |") and line.endswith("|  |")
+
+
+def test_each_granule_size_of_a_sweep_compares_the_cbrnn_with_its_matched_rnn_only():
+    runs = [fake_run("cbrnn", [2, 3, 4, 5], seed=seed) for seed in (0, 1)]
+    runs += [fake_run("rnn", [2, 2, 3, 4], seed=seed) for seed in (0, 1)]
+    runs += [fake_run("cbrnn", [2, 2, 4, 4], seed=seed, n_granule=64) for seed in (0, 1)]
+    runs += [fake_run("rnn", [2, 2, 2, 4], seed=seed, n_granule=64) for seed in (0, 1)]
+    summary = summarize_task("dms", runs, n_epochs=4)  # global max 5: half-max 2.5 -> N >= 3
+    main, sweep = summary["comparisons"]
+    assert (main["n_granule"], sweep["n_granule"]) == (256, 64)
+    assert (sweep["condition"], sweep["reference"]) == ("cbrnn", "rnn")
+    assert sweep["epochs_to_half_max"]["ratio"] == pytest.approx(3 / 4)  # epochs 3 vs 4
+    table = markdown_table([summary]).splitlines()
+    main_line = next(line for line in table if line.startswith("| dms | CB-RNN / RNN-only |"))
+    sweep_line = next(line for line in table if "G = 64 / RNN-only (H = 202) |" in line)
+    assert main_line.endswith(f"| {215 / 456:.2f} |") and sweep_line.endswith("|  |")  # study ratio: G = 256

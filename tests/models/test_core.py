@@ -239,3 +239,8 @@ def test_bad_arguments_raise(call, message):
 def test_count_parameters_rejects_non_modules():
     with pytest.raises(TypeError, match="torch.nn.Module, got list"):
         count_parameters([1, 2])
+
+
+def test_gated_models_refuse_a_cerebellum_flag_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="cerebellum must be True or False; got 1"):
+        GRUModel(1, 4, cerebellum=1)

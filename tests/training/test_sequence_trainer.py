@@ -46,7 +46,7 @@ def test_is_a_gradient_trainer_and_exported():
     ("settings_", "error", "match"),
     [
         ({"objective": "hinge", "per_series": True}, ValueError, "objective"),
-        ({"objective": "mse", "per_series": 1}, TypeError, "per_series must be a bool, got int"),
+        ({"objective": "mse", "per_series": 1}, TypeError, "per_series must be True or False; got 1"),
         ({"objective": "mse", "per_series": False, "warmup": -1}, ValueError, "warmup"),
         ({"objective": "mse", "per_series": True, "n_outputs": 0}, ValueError, "n_outputs"),
     ],

@@ -18,6 +18,7 @@ from cbreservoir.utils.checks import (
     Path,
     Real,
     Seed,
+    check_bool,
     check_params,
     check_real,
     check_seed,
@@ -90,3 +91,11 @@ def test_real_ranges_name_both_bounds():
     with pytest.raises(ValueError, match=r"^lr must be a finite number in \(0, 1\]; got nan$"):
         check_real(float("nan"), "lr", minimum=0.0, maximum=1.0, strict=True)
     assert check_real(np.float32(0.5), "lr", maximum=1.0) == 0.5
+
+
+def test_check_bool_takes_python_and_numpy_bools_and_refuses_truthy_values_with_a_type_error():
+    assert check_bool(True, "flag") is True
+    assert check_bool(np.bool_(False), "flag") is False
+    for value in (1, 0, "yes", None, 1.0):
+        with pytest.raises(TypeError, match=re.escape(f"flag must be True or False; got {value!r}")):
+            check_bool(value, "flag")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cbreservoir.experiments.reproduce.conditions import CONDITIONS, INTERLEAVE_PERIOD, MAIN_CONDITIONS
+from cbreservoir.experiments.reproduce.conditions import (
+    CONDITIONS,
+    INTERLEAVE_PERIOD,
+    MAIN_CONDITIONS,
+    SCALING_CONDITIONS,
+)
 from cbreservoir.numerics.study import STUDY
 
 __all__ = [
@@ -153,7 +158,8 @@ def summarize_task(
 
 
 def compare_rows(rows: Sequence[dict]) -> list[dict]:
-    """Each condition against its reference (the pairs of :data:`COMPARISONS`, G = 256 rows).
+    """Each condition against its reference: the pairs of :data:`COMPARISONS` at G = 256, and at every other
+    granule size G of a scaling sweep the CB-RNN against the RNN-only matched to it.
 
     Parameters
     ----------
@@ -163,33 +169,37 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     Returns
     -------
     list of dict
-        One dict per pair present with at least 2 runs on each side: ``condition``, ``reference``,
-        ``epochs_to_half_max`` and ``auc`` (the area under N(e): mean N times the epochs), each a
-        :func:`cbreservoir.analysis.metrics.compare_groups` result
-        (ratio of means with its percentile-bootstrap interval, Welch and permutation p-values), or
-        ``None`` where the reference's values are all 0 (the AUC of one-epoch runs).
+        One dict per pair present with at least 2 runs on each side (G = 256 first, then G ascending):
+        ``condition``, ``reference``, ``n_granule``, ``labels`` (the two rows'), ``epochs_to_half_max`` and
+        ``auc`` (the area under N(e): mean N times the epochs), each a
+        :func:`cbreservoir.analysis.metrics.compare_groups` result (ratio of means with its
+        percentile-bootstrap interval, Welch and permutation p-values), or ``None`` where the reference's
+        values are all 0 (the AUC of one-epoch runs).
         Censored runs (never reached half-max) count as the full number of epochs.
     """
     from cbreservoir.analysis.metrics import compare_groups
 
-    by_condition = {row["condition"]: row for row in rows if row["n_granule"] == STUDY.n_granule}
     comparisons = []
-    for condition, reference in COMPARISONS:
-        if condition not in by_condition or reference not in by_condition:
-            continue
-        ours, theirs = by_condition[condition]["per_run"], by_condition[reference]["per_run"]
-        if min(len(ours["epochs_to_half_max"]), len(theirs["epochs_to_half_max"])) < 2:
-            continue
-        comparisons.append(
-            {
-                "condition": condition,
-                "reference": reference,
-                **{
-                    metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
-                    for metric in ("epochs_to_half_max", "auc")
-                },
-            }
-        )
+    for granule in sorted({row["n_granule"] for row in rows}, key=lambda size: (size != STUDY.n_granule, size)):
+        by_condition = {row["condition"]: row for row in rows if row["n_granule"] == granule}
+        for condition, reference in COMPARISONS if granule == STUDY.n_granule else (SCALING_CONDITIONS,):
+            if condition not in by_condition or reference not in by_condition:
+                continue
+            ours, theirs = by_condition[condition]["per_run"], by_condition[reference]["per_run"]
+            if min(len(ours["epochs_to_half_max"]), len(theirs["epochs_to_half_max"])) < 2:
+                continue
+            comparisons.append(
+                {
+                    "condition": condition,
+                    "reference": reference,
+                    "n_granule": granule,
+                    "labels": [by_condition[condition]["label"], by_condition[reference]["label"]],
+                    **{
+                        metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
+                        for metric in ("epochs_to_half_max", "auc")
+                    },
+                }
+            )
     return comparisons
 
 
@@ -619,12 +629,16 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         for comparison in summary.get("comparisons", []):
             speed, area = comparison["epochs_to_half_max"], comparison["auc"]
             pair = (comparison["condition"], comparison["reference"])
-            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") else None
+            granule = comparison.get("n_granule", STUDY.n_granule)  # summaries written before the scaling pairs lack it
+            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") and granule == STUDY.n_granule else None
+            labels = [CONDITIONS[key].label for key in pair]
+            if granule != STUDY.n_granule:
+                labels = [f"{labels[0]}, G = {granule}", comparison["labels"][1]]
             lines.append(
                 _table_row(
                     [
                         summary["task"],
-                        " / ".join(CONDITIONS[comparison[key]].label for key in ("condition", "reference")),
+                        " / ".join(labels),
                         _ratio_interval(speed),
                         _p_value(speed["welch_p"]),
                         _p_value(speed["permutation_p"]),

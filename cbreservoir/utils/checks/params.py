@@ -42,6 +42,7 @@ __all__ = [
     "Setting",
     "SettingsMismatchError",
     "check_bit_generator_state",
+    "check_bool",
     "check_choice",
     "check_fraction",
     "check_int",
@@ -171,6 +172,13 @@ def check_seed(
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"{name} must be {expected}; got {seed!r}")
     return int(seed)
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` if it is a bool (numpy's included); else ``TypeError`` naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r:.40}")
+    return bool(value)
 
 
 def check_choice(value: object, name: str, *, allowed: Sequence[object]) -> object:
