@@ -180,9 +180,10 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     from cbreservoir.analysis.metrics import compare_groups
 
     comparisons = []
-    for granule in sorted({row["n_granule"] for row in rows}, key=lambda size: (size != STUDY.n_granule, size)):
+    main_size = STUDY.n_granule
+    for granule in sorted({row["n_granule"] for row in rows}, key=lambda size: (size != main_size, size)):
         by_condition = {row["condition"]: row for row in rows if row["n_granule"] == granule}
-        for condition, reference in COMPARISONS if granule == STUDY.n_granule else (SCALING_CONDITIONS,):
+        for condition, reference in COMPARISONS if granule == main_size else (SCALING_CONDITIONS,):
             if condition not in by_condition or reference not in by_condition:
                 continue
             ours, theirs = by_condition[condition]["per_run"], by_condition[reference]["per_run"]
@@ -629,10 +630,12 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         for comparison in summary.get("comparisons", []):
             speed, area = comparison["epochs_to_half_max"], comparison["auc"]
             pair = (comparison["condition"], comparison["reference"])
-            granule = comparison.get("n_granule", STUDY.n_granule)  # summaries written before the scaling pairs lack it
-            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") and granule == STUDY.n_granule else None
+            # summaries written before the scaling pairs lack n_granule: the main G's
+            granule = comparison.get("n_granule", STUDY.n_granule)
+            main = granule == STUDY.n_granule
+            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") and main else None
             labels = [CONDITIONS[key].label for key in pair]
-            if granule != STUDY.n_granule:
+            if not main:
                 labels = [f"{labels[0]}, G = {granule}", comparison["labels"][1]]
             lines.append(
                 _table_row(
