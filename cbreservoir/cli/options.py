@@ -1,4 +1,5 @@
-"""Option types, the ``train`` options (flags and config keys), config files and usage errors."""
+"""Option types, the ``train`` options and the ``reproduce`` flags (both derived from their settings
+tables), config files and usage errors."""
 
 from __future__ import annotations
 
