@@ -5,7 +5,7 @@ The package's public names; the modules are its implementation.
 
 from cbreservoir.numerics.optim import TrainingDivergedError
 from cbreservoir.training.continual import ContinualTrainer, make_curriculum
-from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord
+from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer, EpochRecord, run_curricula
 from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
 from cbreservoir.training.feedforward import FeedforwardTrainer, RidgeStatistics
 from cbreservoir.training.graph import GraphTrainingResult, train_core_then_freeze, train_graph
@@ -46,6 +46,7 @@ __all__ = [
     "frozen_phases",
     "make_curriculum",
     "make_schedule",
+    "run_curricula",
     "train_core_then_freeze",
     "train_graph",
 ]

@@ -23,6 +23,10 @@ format's one migration path. Every checkpoint also records the settings of its r
 caller's ``settings`` and the trainer's signature): a resume with any other value is refused, listing each
 difference (``old -> new``).
 
+:func:`run_curricula` is the one loop that runs curricula: one (:meth:`CurriculumTrainer.run`), or several
+in lock step with their calls batched (an ensemble's members:
+:class:`~cbreservoir.training.ensemble.EnsembleCurriculumTrainer`).
+
 Examples
 --------
 >>> from cbreservoir.models import CBRNN
@@ -40,7 +44,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +66,7 @@ from cbreservoir.training._checkpoint_order import CHECKPOINT, read_legacy_check
 from cbreservoir.utils.checks import (
     MAX_COUNT,
     Choice,
+    Instance,
     Integer,
     Real,
     Seed,
@@ -85,7 +90,7 @@ Request = tuple[str, tuple]
 
 
 class SupportsCurriculum(Protocol):
-    """What the curriculum needs from a trainer (``cbreservoir.training.GradientTrainer`` has it)."""
+    """What the curriculum needs from a trainer (a ``GradientTrainer`` has it; so has an ensemble member)."""
 
     def train_step(self, x: Any, y: Any, head: int | None = None) -> float: ...
 
@@ -600,13 +605,7 @@ class CurriculumTrainer:
 
         Call :meth:`begin` first (:meth:`run` does both).
         """
-        steps = self.epoch_steps()
-        result = None
-        try:
-            while True:
-                result = self._call(*steps.send(result))
-        except StopIteration as stop:
-            return stop.value
+        return run_epochs({0: self})[0]
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _checkpoint(self) -> dict[str, Any]:
@@ -752,7 +751,7 @@ class CurriculumTrainer:
 
         If nothing has run in this object yet and ``checkpoint_dir`` holds a checkpoint, the run
         resumes from it (its settings must match: see ``settings``). Calling ``run`` again with a
-        larger budget continues the same run.
+        larger budget continues the same run. The loop is :func:`run_curricula`'s with this one curriculum.
 
         Parameters
         ----------
@@ -770,14 +769,140 @@ class CurriculumTrainer:
         cbreservoir.utils.files.DirectoryInUseError
             Another process is running in ``checkpoint_dir``.
         """
-        check_int(n_epochs, "n_epochs", minimum=1)
-        directory = self.checkpoint_dir
-        with contextlib.nullcontext() if directory is None else directory_lock(directory):
-            self.begin()
-            done = min(len(self.history), n_epochs)
-            with tqdm(total=n_epochs, initial=done, disable=not self.progress, unit="epoch") as bar:
-                while len(self.history) < n_epochs:
-                    record = self.run_epoch()
-                    bar.update(1)
-                    bar.set_postfix(epoch=record.epoch, N=record.level, acc=f"{record.accuracy:.3f}")
-        return self.history
+        (history,) = run_curricula([self], n_epochs, progress=self.progress)
+        return history
+
+
+#: Makes the requests of several curricula's epochs, all of one kind: ``call(kind, {index: arguments})``
+#: returns ``{index: result}`` (the kinds and arguments of :meth:`CurriculumTrainer.epoch_steps`).
+BatchedCall = Callable[[str, dict[int, tuple]], dict[int, Any]]
+
+
+def run_epochs(
+    curricula: Mapping[int, CurriculumTrainer], call: BatchedCall | None = None
+) -> dict[int, EpochRecord]:
+    """One epoch of every curriculum in ``curricula``, in lock step: the one epoch loop.
+
+    Drives their :meth:`CurriculumTrainer.epoch_steps` coroutines side by side; each round of requests
+    (all of one kind: training steps, then test batches) is made by one ``call``, and every result is sent
+    back in ascending index order (so the curricula record and checkpoint their epochs in that order).
+
+    Parameters
+    ----------
+    curricula : mapping of int to CurriculumTrainer
+        The curricula by index (e.g. ensemble member).
+    call : callable, optional
+        ``call(kind, {index: arguments}) -> {index: result}`` (:data:`BatchedCall`), e.g. one ensemble
+        call for all members; by default each curriculum's own trainer makes its requests.
+
+    Returns
+    -------
+    dict of int to EpochRecord
+
+    Raises
+    ------
+    RuntimeError
+        The curricula asked for calls of different kinds at the same time.
+    """
+    if call is None:  # each curriculum's trainer makes its own requests
+
+        def call(kind: str, calls: dict[int, tuple]) -> dict[int, Any]:
+            return {index: curricula[index]._call(kind, arguments) for index, arguments in calls.items()}
+
+    coroutines = {index: curricula[index].epoch_steps() for index in sorted(curricula)}
+    records: dict[int, EpochRecord] = {}
+    requests = {index: next(coroutine) for index, coroutine in coroutines.items()}
+    while requests:
+        kinds = {kind for kind, _ in requests.values()}
+        if len(kinds) != 1:
+            raise RuntimeError(f"curricula fell out of step: calls {sorted(kinds)} at the same time")
+        results = call(kinds.pop(), {index: arguments for index, (_, arguments) in requests.items()})
+        pending = {}
+        for index in sorted(results):
+            try:
+                pending[index] = coroutines[index].send(results[index])
+            except StopIteration as stop:  # that curriculum's epoch is complete
+                records[index] = stop.value
+        requests = pending
+    return records
+
+
+def run_curricula(
+    curricula: Sequence[CurriculumTrainer],
+    n_epochs: int,
+    call: BatchedCall | None = None,
+    *,
+    progress: bool = True,
+) -> list[CurriculumHistory]:
+    """Run curricula in lock step until every history holds ``n_epochs`` epochs: the one curriculum loop.
+
+    Every checkpoint directory is locked for the run; each curriculum resumes from its checkpoint
+    (:meth:`CurriculumTrainer.begin`); then epoch after epoch, the curricula whose history is still short
+    run one epoch together (:func:`run_epochs`) — one that resumed from a later checkpoint sits out until
+    the others catch up. :meth:`CurriculumTrainer.run` is the case of one curriculum; an ensemble's
+    members (:class:`~cbreservoir.training.ensemble.EnsembleCurriculumTrainer`) batch their calls through
+    ``call``.
+
+    Parameters
+    ----------
+    curricula : sequence of CurriculumTrainer
+    n_epochs : int
+        Total number of epochs of every run, including those already done.
+    call : callable, optional
+        As for :func:`run_epochs` (indices are positions in ``curricula``).
+    progress : bool
+        One tqdm bar over epochs (the shortest history's count), with the last epoch, level N and
+        accuracy of each curriculum.
+
+    Returns
+    -------
+    list of CurriculumHistory
+        One per curriculum.
+
+    Raises
+    ------
+    TypeError
+        ``curricula`` holds something else than CurriculumTrainer objects.
+    ValueError
+        No curricula; a checkpoint that is damaged or was written with other settings.
+    cbreservoir.utils.files.DirectoryInUseError
+        Another run (or another curriculum here) is running in one of the checkpoint directories.
+    Exception
+        The first error of any curriculum (e.g. ``TrainingDivergedError``); every curriculum stops.
+    """
+    for index, curriculum in enumerate(curricula):
+        Instance(CurriculumTrainer, "a CurriculumTrainer")(curriculum, f"curricula[{index}]")
+    if not curricula:
+        raise ValueError("curricula must hold at least one CurriculumTrainer, got none")
+    check_int(n_epochs, "n_epochs", minimum=1)
+    with contextlib.ExitStack() as locks:
+        for curriculum in curricula:
+            if curriculum.checkpoint_dir is not None:
+                locks.enter_context(directory_lock(curriculum.checkpoint_dir))
+        for curriculum in curricula:
+            curriculum.begin()
+        done = min(min(len(curriculum.history) for curriculum in curricula), n_epochs)
+        with tqdm(total=n_epochs, initial=done, disable=not progress, unit="epoch") as bar:
+            while True:
+                running = {
+                    index: curriculum
+                    for index, curriculum in enumerate(curricula)
+                    if len(curriculum.history) < n_epochs
+                }
+                if not running:
+                    break
+                run_epochs(running, call)
+                bar.update(min(len(curriculum.history) for curriculum in curricula) - bar.n)
+                bar.set_postfix(_last_epochs(curricula))
+    return [curriculum.history for curriculum in curricula]
+
+
+def _last_epochs(curricula: Sequence[CurriculumTrainer]) -> dict[str, Any]:
+    """The progress bar's postfix: each curriculum's last epoch, its level and accuracy (scalars for one)."""
+    last = [curriculum.history.records[-1] for curriculum in curricula if curriculum.history.records]
+    fields = {
+        "epoch": [record.epoch for record in last],
+        "N": [record.level for record in last],
+        "acc": [f"{record.accuracy:.3f}" for record in last],
+    }
+    return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}

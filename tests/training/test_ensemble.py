@@ -282,3 +282,29 @@ def test_divergence_names_each_members_own_step():
     message = r"member\(s\) \[0, 1\] is not finite at steps \[2, 1\]"
     with pytest.raises(TrainingDivergedError, match=message):
         ensemble.train_step([huge, huge], [y, y], members=[0, 1])
+
+
+def test_weights_that_become_non_finite_are_put_back_with_their_optimizer_state():
+    # members at different levels of a full-reservoir schedule: the step restores the frozen members'
+    # slices first, then (non-finite weights) every tensor and its momentum as before the step
+    ensemble = EnsembleTrainer([small_cbrnn(s) for s in SEEDS], seeds=SEEDS, schedule="full_reservoir")
+    ensemble.set_level([2, 3, 2])
+    x, y = make_batch("dms", 2, batch_size=8, seed=0)
+    ensemble.train_step([x] * 3, [y] * 3)
+    weights = {name: stacked.detach().clone() for name, stacked in ensemble._params.items()}
+    state = ensemble.optimizer.state
+    momenta = {
+        name: state[stacked]["momentum_buffer"].clone()
+        for name, stacked in ensemble._params.items()
+        if state[stacked]
+    }
+    assert momenta
+    for group in ensemble.optimizer.param_groups:
+        group["lr"] = float("inf")  # finite loss and gradients, non-finite update
+    with pytest.raises(TrainingDivergedError, match=r"weights of member\(s\) \[0, 1, 2\] became non-finite"):
+        ensemble.train_step([x] * 3, [y] * 3)
+    for name, stacked in ensemble._params.items():
+        assert torch.equal(stacked, weights[name]), name
+        if name in momenta:
+            assert torch.equal(ensemble.optimizer.state[stacked]["momentum_buffer"], momenta[name]), name
+    assert ensemble.step_count == 1

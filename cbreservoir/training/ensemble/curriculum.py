@@ -1,9 +1,10 @@
 """Ensemble curricula: one :class:`~cbreservoir.training.CurriculumTrainer` per member, driven in lock step.
 
 Each member keeps its own data seed, level, history and checkpoints (a member's checkpoint directory can
-be resumed by a solo run, and the other way round). :class:`EnsembleCurriculumTrainer` advances the
-members' epochs side by side through :meth:`CurriculumTrainer.epoch_steps` — no threads — and batches
-their training steps and test batches through one :class:`~cbreservoir.training.ensemble.EnsembleTrainer`.
+be resumed by a solo run, and the other way round). :class:`EnsembleCurriculumTrainer` is the one
+curriculum loop (:func:`~cbreservoir.training.curriculum.run_curricula`) over the members' curricula — no
+threads — with their training steps and test batches batched through one
+:class:`~cbreservoir.training.ensemble.EnsembleTrainer`.
 
 Examples
 --------
@@ -17,16 +18,13 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from cbreservoir.training.continual import make_curriculum
-from cbreservoir.training.curriculum import CurriculumHistory, EpochRecord, Request
+from cbreservoir.training.curriculum import CurriculumHistory, run_curricula
 from cbreservoir.training.ensemble.trainer import EnsembleTrainer
 
 
@@ -68,9 +66,10 @@ class EnsembleCurriculumTrainer:
     Member i gets a :class:`~cbreservoir.training.CurriculumTrainer` of its own (data seed, level,
     history, checkpoints in ``checkpoint_dir/member_XX``), exactly as a solo curriculum run with
     ``GradientTrainer(model_i, seed=trainer_seed_i)`` and ``CurriculumTrainer(..., seed=seeds[i])``;
-    the curricula run in lock step — this object drives their :meth:`CurriculumTrainer.epoch_steps`
-    coroutines side by side, in plain code — and their training and test calls are batched through the
-    :class:`EnsembleTrainer`. A member's checkpoint directory can be resumed by a solo run.
+    the curricula run in lock step through the one curriculum loop
+    (:func:`~cbreservoir.training.curriculum.run_curricula`, in plain code), and their training and test
+    calls are batched through the :class:`EnsembleTrainer`. A member's checkpoint directory can be resumed
+    by a solo run (not at the same time: the loop locks it).
     Members resumed from checkpoints of different epochs each finish their own curriculum; the
     members still running then train without the finished ones, which needs ``optimizer="sgd"``.
 
@@ -153,31 +152,12 @@ class EnsembleCurriculumTrainer:
                 results[member].append(result)
         return results
 
-    def _run_epoch(self, members: list[int]) -> None:
-        """One epoch of the given members' curricula, their requests batched step by step."""
-        coroutines: dict[int, Generator[Request, Any, EpochRecord]] = {
-            member: self.curricula[member].epoch_steps() for member in members
-        }
-        requests = {member: next(coroutine) for member, coroutine in coroutines.items()}
-        while requests:
-            kinds = {kind for kind, _ in requests.values()}
-            if len(kinds) != 1:
-                raise RuntimeError(
-                    f"ensemble members fell out of step: calls {sorted(kinds)} at the same time"
-                )
-            results = self._execute(
-                kinds.pop(), {member: arguments for member, (_, arguments) in requests.items()}
-            )
-            pending = {}
-            for member, result in results.items():
-                with contextlib.suppress(StopIteration):  # that member's epoch is complete
-                    pending[member] = coroutines[member].send(result)
-            requests = pending
-
     def run(self, n_epochs: int) -> list[CurriculumHistory]:
         """Run every member's curriculum until its history holds ``n_epochs`` epochs.
 
-        Members whose history already holds ``n_epochs`` (resumed from a later checkpoint) sit out.
+        The loop is :func:`~cbreservoir.training.curriculum.run_curricula`'s, with the members' requests
+        batched through the ensemble. Members whose history already holds ``n_epochs`` (resumed from a
+        later checkpoint) sit out; the members' checkpoint directories are locked while it runs.
 
         Returns
         -------
@@ -189,16 +169,4 @@ class EnsembleCurriculumTrainer:
         Exception
             The first error of any member (e.g. ``TrainingDivergedError``); every member stops.
         """
-        for curriculum in self.curricula:
-            curriculum.begin()
-        with tqdm(total=n_epochs, disable=not self.progress, unit="epoch") as bar:
-            while True:
-                running = [
-                    m for m, curriculum in enumerate(self.curricula) if len(curriculum.history) < n_epochs
-                ]
-                bar.update(min(len(curriculum.history) for curriculum in self.curricula) - bar.n)
-                if not running:
-                    break
-                self._run_epoch(running)
-                bar.set_postfix(N=[curriculum.level for curriculum in self.curricula])
-        return [curriculum.history for curriculum in self.curricula]
+        return run_curricula(self.curricula, n_epochs, self._execute, progress=self.progress)

@@ -42,11 +42,13 @@ from cbreservoir.models.leaky import _FusedLeakyModel
 from cbreservoir.models.noise import check_noise
 from cbreservoir.numerics import functional as CF
 from cbreservoir.numerics.optim import (
+    Snapshot,
     TrainingDivergedError,
     all_finite,
     build_optimizer,
     clip_gradient_norms_,
     optimizer_settings,
+    restore_parameters,
     snapshot_parameters,
 )
 from cbreservoir.training.schedules import group_learns
@@ -436,13 +438,15 @@ class EnsembleTrainer:
             self.optimizer.zero_grad(set_to_none=True)
             bad = torch.nonzero(~torch.isfinite(norms)).flatten().tolist()
             raise self._diverged(f"gradient norm of member(s) {bad} is not finite", bad)
-        snapshot = self._snapshot()
+        names = [name for name, stacked in self._params.items() if stacked.requires_grad]
+        stepped = [self._params[name] for name in names]
+        snapshot = snapshot_parameters(self.optimizer, stepped)
         self.optimizer.step()
         if any_frozen:
-            self._restore(snapshot, training)
+            self._restore_frozen(names, snapshot, training)
         finite = all_finite(list(self._params.values()), per_member=True)
         if not finite.all():
-            self._restore(snapshot, None)
+            restore_parameters(self.optimizer, stepped, snapshot)
             bad = torch.nonzero(~finite).flatten().tolist()
             raise self._diverged(f"weights of member(s) {bad} became non-finite", bad)
         self.step_count += 1
@@ -479,20 +483,13 @@ class EnsembleTrainer:
             gradients.append(stacked.grad.mul_(keep))
         return clip_gradient_norms_(gradients, self.trainers[0].clip_norm, per_member=True)
 
-    def _snapshot(self) -> dict[str, tuple[torch.Tensor, dict[str, Any]]]:
-        names = [name for name, stacked in self._params.items() if stacked.requires_grad]
-        values, states = snapshot_parameters(self.optimizer, [self._params[name] for name in names])
-        return dict(zip(names, zip(values, states, strict=True), strict=True))
-
     @torch.no_grad()
-    def _restore(self, snapshot: dict, training: dict[str, torch.Tensor] | None) -> None:
-        """Put back the snapshot: for the members not training a tensor (``training``), or for all (None)."""
-        for name, (value, state) in snapshot.items():
+    def _restore_frozen(
+        self, names: list[str], snapshot: Snapshot, training: dict[str, torch.Tensor]
+    ) -> None:
+        """Put back the ``snapshot`` of the tensors ``names`` for the members that do not train them."""
+        for name, value, state in zip(names, *snapshot, strict=True):
             stacked = self._params[name]
-            if training is None:
-                stacked.copy_(value)
-                self.optimizer.state[stacked] = state
-                continue
             index = torch.nonzero(~training[name]).flatten().to(stacked.device)
             stacked[index] = value[index]
             for key, new in self.optimizer.state[stacked].items():
