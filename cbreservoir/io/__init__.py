@@ -5,7 +5,7 @@ checkpoints and run records share) in its binary layout, a safetensors file
 (https://huggingface.co/docs/safetensors): every array of the object is a tensor of its own, and the
 safetensors metadata holds five strings::
 
-    format="cbreservoir"  format_version="4"  package_version="0.1.0"  sha256="…"
+    format="cbreservoir"  format_version="5"  package_version="0.1.0"  sha256="…"
     __header__='{"object_type": "torch_model", "class": "cbreservoir.models.leaky:CBRNN",
                  "arrays": {"a0": ["<f4", [64, 1], false], …}, "payload": {…}}'
 
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from cbreservoir.io._codec import Decoder, Encoder, is_config_model
+from cbreservoir.io._migrations import OBJECT_TYPES
 from cbreservoir.io._registry import current_class_path
 from cbreservoir.utils.fileformat import (
     DEFAULT_MAX_BYTES,
@@ -54,6 +55,7 @@ from cbreservoir.utils.fileformat import (
     check_max_bytes,
     class_path,
     header,
+    migrate,
     read_binary,
     write_binary,
 )
@@ -162,10 +164,15 @@ def load(path: PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             f"{path}: a {document['object_type']} document of the cbreservoir format; read it with "
             f"{_READERS[document['object_type']]}"
         )
+    if document["object_type"] not in OBJECT_TYPES:
+        raise ValueError(
+            f"{path}: expected a document of one of the object types {list(OBJECT_TYPES)}, got "
+            f"{document['object_type']!r:.40}"
+        )
     try:
+        contents = migrate(document["object_type"], contents.version, contents)
         decoder = Decoder(contents)
         obj = decoder.decode(document["payload"])
-        decoder.finish()
         kind = (class_path(type(obj)), _object_type(obj))
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error

@@ -30,7 +30,6 @@ from cbreservoir.io._registry import (
     named_tuples,
     torch_device,
 )
-from cbreservoir.io._version_2 import mossy_weight_keys, move_state_columns_last, version_2_model
 from cbreservoir.utils.checks import check_bit_generator_state, check_real
 from cbreservoir.utils.fileformat import (
     Contents,
@@ -40,6 +39,7 @@ from cbreservoir.utils.fileformat import (
     class_path,
     get_field,
     get_shape,
+    optimizer_state,
     tensor_values,
     torch_dtype_name,
     torch_dtypes,
@@ -212,6 +212,11 @@ class Encoder(DataEncoder):
             state = {}
         if not isinstance(state, dict):
             raise TypeError(f"cannot save {where}: the state of {type(value).__qualname__} is not a dict")
+        if _is_optimizer(type(value)):  # its learning rate as ``learning_rate``: ``lr`` in a file is a leak
+            try:
+                state = optimizer_state(state, to_file=True)
+            except ValueError as error:
+                raise TypeError(f"cannot save {where}: {error}") from error
         for name in state:
             if not _is_attribute_name(name):
                 raise TypeError(
@@ -222,6 +227,12 @@ class Encoder(DataEncoder):
             "class": class_path(type(value)),
             "state": {name: self.encode(item, f"{where}.{name}") for name, item in state.items()},
         }
+
+def _is_optimizer(cls: type) -> bool:
+    """True for a torch optimiser class (whose learning rate a file names ``learning_rate``)."""
+    torch = _torch()
+    return torch is not None and issubclass(cls, torch.optim.Optimizer)
+
 
 def _named_tuple_keys(value: Any) -> dict[str, type] | tuple[()]:
     """The named-tuple table, for tuples only (so that other values never build it)."""
@@ -271,18 +282,13 @@ class Decoder(DataDecoder):
     contents : cbreservoir.utils.fileformat.Contents
         The file read and checked: its arrays, their declared dtypes and shapes, the loading budget
         (charged, before anything is allocated, for sizes that no stored bytes back: meta tensors, models
-        rebuilt from their config, index arrays of sparse conversions) and its format version. A version 2
-        file is converted as it loads (:mod:`cbreservoir.io._version_2`), and :meth:`finish` completes the
-        conversion once the whole payload is decoded.
+        rebuilt from their config, index arrays of sparse conversions), in the current version's layout
+        (an older file's brought there by :func:`cbreservoir.utils.fileformat.migrate` first:
+        :mod:`cbreservoir.io._migrations`).
     """
 
     def __init__(self, contents: Contents) -> None:
         super().__init__(contents)
-        self._format_version = contents.version
-        #: version 2 models whose mossy-fibre weights still read [h ; x]: (model, their state-dict keys)
-        self._state_first: list[tuple[Any, list[str]]] = []
-        #: version 2 objects that may hold such weights or their optimizer state (optimizers, ensembles)
-        self._holders: list[Any] = []
         self._decoders.update(
             {
                 "dtype": self._decode_dtype,
@@ -300,13 +306,6 @@ class Decoder(DataDecoder):
                 "torch_model": self._decode_torch_model,
             }
         )
-
-    def finish(self) -> None:
-        """Complete a version 2 file's conversion after the whole payload is decoded.
-
-        Its mossy-fibre weights move their state columns last (:func:`move_state_columns_last`).
-        """
-        move_state_columns_last(self._state_first, self._holders)
 
     def _decode_dtype(self, node: dict) -> Any:
         dtype = array_layout(get_field(node, "name", str))[0]
@@ -432,8 +431,13 @@ class Decoder(DataDecoder):
                 f"undeclared fields {unknown[:5]!r:.200} and lacks {missing[:5]}"
             )
         values = {key: self.decode(value) for key, value in state.items()}
+        if _is_optimizer(cls) and type(values.get("param_groups")) is list:
+            values = optimizer_state(values, to_file=False)  # torch's names: ``lr``
         for key, value in values.items():
-            declaration.fields[key](value, f"{cls.__qualname__}.{key}")
+            try:
+                declaration.fields[key](value, f"{cls.__qualname__}.{key}")
+            except TypeError as error:  # a field of the wrong type: a file the format refuses
+                raise ValueError(str(error)) from error
         if declaration.build is not None:
             obj = declaration.build(cls, values)
         else:
@@ -447,8 +451,6 @@ class Decoder(DataDecoder):
         if declaration.invariants is not None:
             declaration.invariants(obj, self._spend)
         self._register(node, obj)
-        if self._format_version < 3:
-            self._holders.append(obj)
         return obj
 
     def _decode_torch_model(self, node: dict) -> Any:
@@ -460,8 +462,6 @@ class Decoder(DataDecoder):
         config = self.decode(get_field(node, "config", dict))
         if not isinstance(config, dict) or not all(isinstance(key, str) for key in config):
             raise ValueError(f"the config of a {name} must be a dict with string keys")
-        if self._format_version < 3:
-            config, node = version_2_model(config, node)
         dtype_name = get_field(node, "dtype", str, None)
         if dtype_name is not None and dtype_name not in _MODEL_DTYPES:
             raise ValueError(
@@ -489,8 +489,6 @@ class Decoder(DataDecoder):
             model.load_state_dict(
                 {key: torch.from_numpy(self._stored(state_dict, key)) for key in state_dict}, strict=True
             )
-            if self._format_version < 3:
-                self._state_first.append((model, mossy_weight_keys(state_dict)))
         self._restore_model_details(model, node)
         self._register(node, model)
         return model

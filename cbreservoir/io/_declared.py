@@ -7,13 +7,15 @@ rebuilds the object (through its constructor where the class has one that takes 
 setting exactly the declared fields), and then checks the object's invariants: shapes that agree across
 fitted attributes, classes that agree with a readout's outputs, graphs whose derived tables follow from
 their nodes and edges, and sizes charged to the loading budget (``spend``), which is bounded by
-``max_bytes``. Every failure is a ``ValueError`` naming the class and the field.
+``max_bytes``. The checks of types, ranges and choices are the declared constraints of
+:mod:`cbreservoir.utils.checks` (``TypeError`` for a wrong type, ``ValueError`` for a wrong value); the
+decoder gives either to the caller of :func:`cbreservoir.io.load` as a ``ValueError`` naming the class and the
+field (a file's field of the wrong type is a wrong file).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from cbreservoir.utils.checks import MAX_COUNT
+from cbreservoir.utils.checks import MAX_COUNT, Choice, Instance, Integer, Real
 
 __all__ = ["MAX_DELAY", "Declared", "declared"]
 
@@ -76,46 +78,21 @@ def kind(*types: type) -> Check:
 
 
 def instance(*classes: type) -> Check:
-    """An instance of one of ``classes``."""
-
-    def check(value: Any, where: str) -> None:
-        if not isinstance(value, classes):
-            _refuse(where, "a " + " or ".join(c.__name__ for c in classes), value)
-
-    return check
+    """An instance of one of ``classes`` (the declared :class:`~cbreservoir.utils.checks.Instance`)."""
+    return Instance(classes, "a " + " or ".join(c.__name__ for c in classes))
 
 
 def integer(minimum: int = 0, maximum: int = MAX_COUNT) -> Check:
-    """A Python or NumPy int in ``[minimum, maximum]``."""
-
-    def check(value: Any, where: str) -> None:
-        if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-            _refuse(where, f"an int in [{minimum}, {maximum}]", value)
-        if not minimum <= value <= maximum:
-            _refuse(where, f"an int in [{minimum}, {maximum}]", value)
-
-    return check
+    """A Python or NumPy int in ``[minimum, maximum]`` (the declared
+    :class:`~cbreservoir.utils.checks.Integer`; a file's counts are at most
+    :data:`~cbreservoir.utils.checks.MAX_COUNT` unless told otherwise)."""
+    return Integer(minimum, maximum)
 
 
-def real(minimum: float = -math.inf, maximum: float = math.inf, *, strict: bool = False) -> Check:
-    """A finite real number in ``[minimum, maximum]`` (``(minimum, maximum]`` when ``strict``)."""
-
-    def check(value: Any, where: str) -> None:
-        bounds = f"a finite number in {'(' if strict else '['}{minimum}, {maximum}]"
-        if isinstance(value, bool | np.bool_) or not isinstance(
-            value, int | float | np.integer | np.floating
-        ):
-            _refuse(where, bounds, value)
-        number = float(value)
-        if (
-            not math.isfinite(number)
-            or number < minimum
-            or number > maximum
-            or (strict and number == minimum)
-        ):
-            _refuse(where, bounds, value)
-
-    return check
+def real(minimum: float | None = None, maximum: float | None = None, *, strict: bool = False) -> Check:
+    """A finite real number in ``[minimum, maximum]`` (``(minimum, maximum]`` when ``strict``; either bound
+    optional: the declared :class:`~cbreservoir.utils.checks.Real`)."""
+    return Real(minimum, maximum, strict=strict)
 
 
 def optional(check: Check) -> Check:
@@ -145,13 +122,8 @@ def either(*checks: Check) -> Check:
 
 
 def choice(*values: Any) -> Check:
-    """One of ``values``."""
-
-    def check(value: Any, where: str) -> None:
-        if type(value) not in {type(v) for v in values} or value not in values:
-            _refuse(where, f"one of {list(values)}", value)
-
-    return check
+    """One of ``values`` (the declared :class:`~cbreservoir.utils.checks.Choice`)."""
+    return Choice(values)
 
 
 def array(ndim: int | None = None, kinds: str = "f", *, finite: bool = True) -> Check:

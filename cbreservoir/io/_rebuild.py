@@ -42,7 +42,7 @@ from cbreservoir.io._declared import (
     sequence,
     through_constructor,
 )
-from cbreservoir.utils.checks import MAX_COUNT, MAX_SEED
+from cbreservoir.utils.checks import MAX_COUNT, MAX_SEED, check_int, check_real
 from cbreservoir.utils.resources import array_bytes
 
 #: Largest step counter or epoch count a file may hold.
@@ -919,15 +919,12 @@ def _estimator(cls: type, fitted: dict[str, Any]) -> Declared:
 
 
 def _parameter(value: Any, where: str) -> None:
-    """An estimator parameter (``fit`` checks it): a count at most :data:`MAX_COUNT`, a finite number."""
-    if (
-        isinstance(value, int | np.integer)
-        and not isinstance(value, bool | np.bool_)
-        and abs(value) > MAX_COUNT
-    ):
-        raise ValueError(f"{where} must be at most {MAX_COUNT} in size, got {value}")
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        raise ValueError(f"{where} must be finite, got {value}")
+    """An estimator parameter (``fit`` checks it): an int at most :data:`MAX_COUNT` in size, a finite
+    float, or anything else."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        check_int(value, where, minimum=-MAX_COUNT, maximum=MAX_COUNT)
+    elif isinstance(value, float | np.floating):
+        check_real(value, where)
 
 
 #: Fitted attributes of later releases and what a file written before them means (from its parameters).

@@ -13,6 +13,10 @@ models read ``[h_{t−1} ; x_t]``; later ones read ``[x_t ; h_{t−1}]``
 Every GradientTrainer state inside a checkpoint's trainer state (a solo trainer, a feedforward learner's
 core trainer) gets the H state columns of its mossy-fibre weights moved last, and so do those parameters'
 optimizer state tensors (momentum, Adam's moments), so the run continues exactly as it would have.
+
+The converter from format version 4: the optimiser states inside the trainer state hold the learning rate
+as ``learning_rate`` (:func:`cbreservoir.utils.fileformat.optimizer_states`), as version 5 writes them;
+:func:`cbreservoir.training.curriculum.load_checkpoint` gives them back under torch's ``lr``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 
 from cbreservoir.models.blocks import state_columns_last
 from cbreservoir.numerics.network import MOSSY_WEIGHT_KEYS
-from cbreservoir.utils.fileformat import register_migration
+from cbreservoir.utils.fileformat import optimizer_states, register_migration
 from cbreservoir.utils.files import content_sha256
 
 __all__ = ["CHECKPOINT", "mossy_inputs_first", "read_legacy_checkpoint"]
@@ -96,7 +100,12 @@ def _converted_from_version_2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "trainer": mossy_inputs_first(payload["trainer"])}
 
 
+def _converted_from_version_4(payload: dict[str, Any]) -> dict[str, Any]:
+    return optimizer_states(payload, to_file=True)
+
+
 register_migration(CHECKPOINT, 2, _converted_from_version_2)
+register_migration(CHECKPOINT, 4, _converted_from_version_4)
 
 
 def read_legacy_checkpoint(path: str | os.PathLike[str]) -> tuple[int, dict[str, Any]]:

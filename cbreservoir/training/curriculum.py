@@ -76,7 +76,7 @@ from cbreservoir.utils.checks import (
     check_real,
     check_resume_settings,
 )
-from cbreservoir.utils.fileformat import migrate, read_data, write_data
+from cbreservoir.utils.fileformat import migrate, optimizer_states, read_data, write_data
 from cbreservoir.utils.files import canonical_json, directory_lock
 
 LAST_CHECKPOINT = "last.pt"
@@ -282,7 +282,8 @@ def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike[str]) -
     """Write a checkpoint's ``payload`` atomically, as a document of the one file format.
 
     Serialised in memory first, so that a full disk is the ``OSError`` of the write ("No space left on
-    device"), never half a file.
+    device"), never half a file. Optimiser states are stored with their learning rate under
+    ``learning_rate`` (:func:`cbreservoir.utils.fileformat.optimizer_states`; ``lr`` in a file is a leak).
 
     Parameters
     ----------
@@ -291,7 +292,7 @@ def write_checkpoint(payload: Mapping[str, Any], path: str | os.PathLike[str]) -
     path : str or Path
         The file (its directory must exist).
     """
-    write_data(path, CHECKPOINT, dict(payload))
+    write_data(path, CHECKPOINT, optimizer_states(dict(payload), to_file=True))
 
 
 def trainer_signature(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -350,8 +351,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     dict
         ``config`` (the curriculum's settings), ``settings`` (the run's other settings, as given to
         :class:`CurriculumTrainer`), ``level``, ``history``, ``data_rng``, ``trainer`` (the trainer's state
-        dict), in the current format version: a checkpoint whose models read ``[h ; x]`` (format 3) is
-        converted (:mod:`cbreservoir.training._checkpoint_order`).
+        dict, its optimiser states under torch's names), in the current format version: a checkpoint
+        whose models read ``[h ; x]`` (format 3) is converted (:mod:`cbreservoir.training._checkpoint_order`).
 
     Raises
     ------
@@ -366,12 +367,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         legacy = stream.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC  # torch.save's zip: before format version 4
     if not legacy:
         try:
-            return read_data(path, CHECKPOINT)
+            return optimizer_states(read_data(path, CHECKPOINT), to_file=False)
         except ValueError as error:
             raise ValueError(f"checkpoint {error}") from error
     version, payload = read_legacy_checkpoint(path)
     try:
-        return migrate(CHECKPOINT, version, payload)
+        return optimizer_states(migrate(CHECKPOINT, version, payload), to_file=False)
     except (TypeError, KeyError, ValueError, IndexError, AttributeError) as error:
         raise ValueError(
             f"checkpoint {path} (format version {version}) cannot be converted: {error}"

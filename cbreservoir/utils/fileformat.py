@@ -3,7 +3,7 @@
 Everything cbreservoir writes to keep (objects saved by :func:`cbreservoir.io.save`, curriculum
 checkpoints, sweep run records) is a *document*: four metadata strings and a JSON header::
 
-    format="cbreservoir"  format_version="4"  package_version="0.1.0"  sha256="…"
+    format="cbreservoir"  format_version="5"  package_version="0.1.0"  sha256="…"
     __header__={"object_type": "checkpoint", "class": "…", "arrays": {"a0": ["<f4", [64, 1], false], …},
                 "payload": {…}}
 
@@ -23,9 +23,16 @@ byte. It detects corruption, not forgery: whoever can write the file can write a
 
 The one version table (:data:`VERSIONS`) says what each version changed; a file of an older version is
 brought to the current one by :func:`migrate`, which applies the converters the owners of each object
-type register (:func:`register_migration`), one version step at a time. Files of the layouts before
-version 4 (``torch.save`` checkpoints, run records with a ``checksum``) are read by their owners' legacy
-readers into the version they correspond to, and then migrate the same way.
+type register (:func:`register_migration`), one version step at a time. What a converter receives is its
+owner's choice: the decoded payload of a data document (curriculum checkpoints, run records), the
+:class:`Contents` read from the file for the objects :mod:`cbreservoir.io` rebuilds (converted before any
+object is built). Files of the layouts before version 4 (``torch.save`` checkpoints, run records with a
+``checksum``) are read by their owners' legacy readers into the version they correspond to, and then
+migrate the same way.
+
+Names in a file mean one thing: ``lr`` is a leak rate (reservoirpy's name, in models' configs and nodes),
+and an optimiser's learning rate, which torch calls ``lr`` too, is stored as ``learning_rate`` (since
+version 5: :data:`OPTIMIZER_FIELDS`, :func:`optimizer_fields`, :func:`optimizer_state`).
 
 This module sits in the lowest layer (it imports torch only when a tensor is written or read), so that
 training writes its checkpoints through it while :mod:`cbreservoir.io` keeps the tables of the types it
@@ -63,6 +70,7 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_HEADER_DEPTH",
     "MAX_NESTING",
+    "OPTIMIZER_FIELDS",
     "READ_VERSIONS",
     "VERSIONS",
     "Contents",
@@ -76,6 +84,9 @@ __all__ = [
     "get_shape",
     "header",
     "migrate",
+    "optimizer_fields",
+    "optimizer_state",
+    "optimizer_states",
     "package_version",
     "read_binary",
     "read_data",
@@ -103,6 +114,8 @@ VERSIONS: dict[int, str] = {
     "names; curriculum checkpoints of 'format' 4 and run records with a 'checksum' correspond to it",
     4: "curriculum checkpoints (object_type 'checkpoint') and run records ('run_record', text layout) are "
     "documents of this format, with its digest",
+    5: "an optimiser's learning rate is stored as 'learning_rate' (torch's 'lr'), so that 'lr' in a file is "
+    "always a leak rate (a model's config, a node's)",
 }
 #: Version of the documents written.
 FORMAT_VERSION = max(VERSIONS)
@@ -247,6 +260,78 @@ def migrate(object_type: str, version: int, payload: Any) -> Any:
         if converter is not None:
             payload = converter(payload)
     return payload
+
+
+#: torch's names of optimiser hyperparameters that a file stores under another name (since version 5).
+OPTIMIZER_FIELDS = {"lr": "learning_rate"}
+
+
+def optimizer_fields(table: Mapping[str, Any], *, to_file: bool) -> dict[str, Any]:
+    """An optimiser's hyperparameters (a param group or its defaults) under a file's names or torch's.
+
+    Parameters
+    ----------
+    table : mapping of str to object
+        ``{"lr": 0.01, "momentum": 0.1, "params": [...], ...}`` (torch's names; ``to_file=True``) or
+        ``{"learning_rate": 0.01, ...}`` (a file's names; ``to_file=False``). Other keys keep their place.
+    to_file : bool
+        Rename torch's names to a file's (:data:`OPTIMIZER_FIELDS`), or back.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        ``table`` already holds a name a rename gives (torch's ``learning_rate``, a file's ``lr``).
+    """
+    renames = OPTIMIZER_FIELDS if to_file else {new: old for old, new in OPTIMIZER_FIELDS.items()}
+    clashes = sorted(set(renames.values()) & set(table))
+    if clashes:
+        names = "a file's" if not to_file else "torch's"
+        raise ValueError(
+            f"expected an optimiser's hyperparameters under {names} names {sorted(renames)}, got {clashes}"
+        )
+    return {renames.get(key, key): value for key, value in table.items()}
+
+
+def optimizer_state(state: Mapping[str, Any], *, to_file: bool) -> dict[str, Any]:
+    """An optimiser's state (its ``state_dict()``, or its attributes) under a file's names or torch's.
+
+    Each group of its ``param_groups`` list, and its ``defaults`` if it has them, is renamed by
+    :func:`optimizer_fields`; the other entries are kept as they are (the same objects).
+
+    Raises
+    ------
+    ValueError
+        A group holds both a name and the name it becomes.
+    """
+    renamed = dict(state)
+    renamed["param_groups"] = [
+        optimizer_fields(group, to_file=to_file) if isinstance(group, Mapping) else group
+        for group in state["param_groups"]
+    ]
+    if isinstance(state.get("defaults"), Mapping):
+        renamed["defaults"] = optimizer_fields(state["defaults"], to_file=to_file)
+    return renamed
+
+
+def optimizer_states(value: Any, *, to_file: bool) -> Any:
+    """``value`` (data: dicts, lists, tuples) with every optimiser state inside it renamed.
+
+    An optimiser state is a dict with a ``param_groups`` list (``torch.optim.Optimizer.state_dict()``),
+    renamed by :func:`optimizer_state`, wherever it sits. Dicts and ``OrderedDict`` s, lists and tuples
+    are rebuilt with their type; anything else is returned as it is.
+    """
+    if type(value) in (dict, OrderedDict):
+        renamed = type(value)((key, optimizer_states(item, to_file=to_file)) for key, item in value.items())
+        if type(value.get("param_groups")) is list:
+            return type(value)(optimizer_state(renamed, to_file=to_file))
+        return renamed
+    if type(value) in (list, tuple):
+        return type(value)(optimizer_states(item, to_file=to_file) for item in value)
+    return value
 
 
 def package_version() -> str:
@@ -448,6 +533,22 @@ class Contents:
     def spend(self, nbytes: int, what: str) -> None:
         """Charge an allocation no stored bytes back to the loading budget (``ValueError`` when spent)."""
         self._budget.spend(nbytes, what)
+
+    def replace_array(self, key: str, values: np.ndarray) -> None:
+        """Store ``values`` as the array ``key`` (a converter of :func:`migrate` changing an old layout).
+
+        Raises
+        ------
+        ValueError
+            ``values`` differ from the array in dtype or shape, or the dtype is stored as a view.
+        """
+        dtype, shape, _ = self.header["arrays"][key]
+        if dtype not in ARRAY_DTYPES or values.dtype.str != dtype or list(values.shape) != shape:
+            raise ValueError(
+                f"expected a {dtype} array of shape {shape} for {key!r}, "
+                f"got {values.dtype.str} {list(values.shape)}"
+            )
+        self._stored[key] = np.ascontiguousarray(values).reshape(self._stored[key].shape)
 
     def array(self, key: str) -> np.ndarray:
         """The array ``key`` as saved: the bytes that were hashed, in the saved dtype, shape and order."""

@@ -241,7 +241,7 @@ def test_a_record_is_a_text_document_of_the_one_format_signed_by_its_digest(tmp_
     """The digest of docs/save-load.md: the metadata fields but sha256, sorted, the header canonical."""
     cell = {"task": "dms", "seed": 1}
     stored = json.loads(write_result(tmp_path, cell, result={"acc": 0.5}).read_text())
-    assert stored["format"] == "cbreservoir" and stored["format_version"] == "4"
+    assert stored["format"] == "cbreservoir" and stored["format_version"] == "5"
     assert stored["object_type"] == "run_record"
     assert stored["payload"] == {"cell_id": cell_id(cell), "cell": cell, "result": {"acc": 0.5}}
     header = {key: stored[key] for key in ("object_type", "class", "payload")}
@@ -261,7 +261,7 @@ def test_a_record_of_another_object_type_or_version_is_bad(tmp_path):
     stored = json.loads(path.read_text())
     for field, value, reason in [
         ("object_type", "checkpoint", "its content does not match its sha256 digest"),
-        ("format_version", "5", "unsupported cbreservoir file format version '5'"),
+        ("format_version", "6", "unsupported cbreservoir file format version '6'"),
         ("payload", [], "its content does not match"),
     ]:
         path.write_text(json.dumps({**stored, field: value}))

@@ -556,15 +556,37 @@ def fuzzed(
 MOSSY_KEYS = ("cerebellum.granule.weight", "auxiliary.recurrent.input_layer.weight")
 
 
-def as_version_2(path: Path, out: Path) -> Path:
-    """The file at ``path`` (version 3) as cbreservoir's format version 2 wrote it, signed.
+def torch_learning_rates(node: object) -> object:
+    """A payload with every ``learning_rate`` key of a dict entry as torch's ``lr`` (before version 5)."""
+    if isinstance(node, list):
+        return [torch_learning_rates(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: torch_learning_rates(value) for key, value in node.items()}
+    if node.get("__type__") == "dict":
+        node["pairs"] = [["lr" if key == "learning_rate" else key, value] for key, value in node["pairs"]]
+    return node
 
-    Models' mossy-fibre weights, an ensemble's stacked copies of them and the optimizer moments of both
-    get columns ``[h ; x]``, model configs say ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys
-    say ``cerebellum.*``.
+
+def as_version_4(path: Path, out: Path) -> Path:
+    """The file at ``path`` (version 5) as cbreservoir's format version 4 wrote it, signed: optimisers'
+    learning rates under torch's ``lr``."""
+    arrays, metadata, header = parts(path)
+    header["payload"] = torch_learning_rates(header["payload"])
+    return write(out, arrays, {**metadata, "format_version": "4"}, header)
+
+
+def as_version_2(path: Path, out: Path) -> Path:
+    """The file at ``path`` (version 5) as cbreservoir's format version 2 wrote it, signed.
+
+    Optimisers' learning rates are torch's ``lr``; models' mossy-fibre weights, an ensemble's stacked
+    copies of them and the optimizer moments of both get columns ``[h ; x]``, model configs say
+    ``hidden_size``/``input_size``, and RecurrentAuxRNN's keys say ``cerebellum.*``.
     """
     arrays, metadata, header = parts(path)
+    header["payload"] = torch_learning_rates(header["payload"])
     moved: dict[int, int] = {}  # tensor id -> d, the number of leading x columns
+    shared: dict[int, int] = {}  # the same, for parameters first met outside their model
 
     def state_first(key: str, n_inputs: int) -> None:
         weight = arrays[key]
@@ -588,12 +610,25 @@ def as_version_2(path: Path, out: Path) -> Path:
                 for key in MOSSY_KEYS:
                     if key in node["state_dict"]:
                         state_first(node["state_dict"][key], n_inputs)
-                        moved[node["parameters"][key][1]] = n_inputs
+                        claim, identifier = node["parameters"][key]
+                        moved[identifier] = n_inputs
+                        if claim == "shared":  # an earlier tensor entry is the parameter
+                            shared[identifier] = n_inputs
                 for field in ("state_dict", "parameters"):
                     node[field] = {old_key(key): value for key, value in node[field].items()}
                 node["frozen"] = [old_key(key) for key in node["frozen"]]
             for value in node.values():
                 models(value)
+
+    def shared_tensors(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                shared_tensors(item)
+        elif isinstance(node, dict):
+            if node.get("__type__") == "tensor" and node.get("id") in shared:
+                state_first(node["key"], shared[node["id"]])
+            for value in node.values():
+                shared_tensors(value)
 
     def stacked(node: object) -> None:  # an ensemble's (E, n, d + H) copies, under the weights' keys
         if isinstance(node, list):
@@ -611,7 +646,7 @@ def as_version_2(path: Path, out: Path) -> Path:
 
     def moments(node: object) -> None:
         if isinstance(node, list):
-            if len(node) == 2 and isinstance(node[0], dict) and node[0].get("__type__") == "ref":
+            if len(node) == 2 and isinstance(node[0], dict) and node[0].get("__type__") in ("ref", "tensor"):
                 n_inputs = moved.get(node[0]["id"])
                 if n_inputs is not None and isinstance(node[1], dict) and node[1].get("__type__") == "dict":
                     for _, value in node[1]["pairs"]:
@@ -624,6 +659,7 @@ def as_version_2(path: Path, out: Path) -> Path:
                 moments(value)
 
     models(header["payload"])
+    shared_tensors(header["payload"])
     stacked(header["payload"])
     moments(header["payload"])
     return write(out, arrays, {**metadata, "format_version": "2"}, header)

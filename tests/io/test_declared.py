@@ -417,8 +417,29 @@ def test_an_estimator_parameter_bomb_is_refused(tmp_path, genuine):
     def edit(arrays, header):
         header["payload"]["state"]["epochs"] = 10**12
 
-    with pytest.raises(ValueError, match="epochs must be at most"):
+    bounds = r"\[-2147483647, 2147483647\]"
+    with pytest.raises(ValueError, match=rf"epochs must be an int in {bounds}; got 1000000000000"):
         load(_crafted(tmp_path, genuine["cbrnn_regressor"][1], edit))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0.5", r"CurriculumHistory.threshold must be a real number in \[0, 1\]; got '0.5'"),  # the type
+        (1.5, r"CurriculumHistory.threshold must be a finite number in \[0, 1\]; got 1.5"),  # the range
+    ],
+)
+def test_a_field_of_the_wrong_type_or_range_is_refused_by_the_declared_check(tmp_path, value, message):
+    """The file's fields go through utils.checks' declared constraints; either failure is the file's
+    ValueError (a file's field of the wrong type is a wrong file), naming expected and received."""
+    from cbreservoir.training.curriculum import CurriculumHistory
+    from tests.io.crafting import parts, write
+
+    arrays, metadata, header = parts(save(CurriculumHistory("dms", 0.9), tmp_path / "history.cbr"))
+    header["payload"]["state"]["threshold"] = value
+    with pytest.raises(ValueError, match=message) as caught:
+        load(write(tmp_path / "crafted.cbr", arrays, metadata, header))
+    assert "malformed payload" not in str(caught.value)
 
 
 def test_an_unfitted_cerebellum_round_trips(tmp_path):

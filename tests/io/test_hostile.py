@@ -357,7 +357,7 @@ def _malformed(corpus: _Corpus) -> None:
     )
     _raw(corpus.path("table_nested_100000", "not a readable"), _nested(100_000))
     corpus.metadata("version_1", "format version '1'", format_version="1")
-    corpus.metadata("version_5", "format version '5'", format_version="5")
+    corpus.metadata("version_6", "format version '6'", format_version="6")
     corpus.metadata("version_garbage", "format version 'two'", format_version="two")
     corpus.metadata("format_foreign", "not a cbreservoir file", format="pickle")
     corpus.metadata("metadata_without_header", "lacks \\['__header__'\\]", **{HEADER_KEY: None})

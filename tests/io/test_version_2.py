@@ -10,7 +10,9 @@ import torch.nn.functional as F
 import cbreservoir
 from cbreservoir.io import FORMAT_VERSION, read_header
 from cbreservoir.models import CBRNN, GRUModel, RecurrentAuxRNN
-from tests.io.crafting import as_version_2
+from cbreservoir.training.ensemble import EnsembleTrainer
+from cbreservoir.utils.fileformat import migrate, read_binary
+from tests.io.crafting import as_version_2, as_version_4
 
 MODELS = {
     "cbrnn": lambda: CBRNN(2, 5, 8, 3, seed=0),
@@ -31,9 +33,9 @@ def _version_2_file(tmp_path, obj):
     return as_version_2(cbreservoir.save(obj, tmp_path / "new.cbr"), tmp_path / "old.cbr")
 
 
-def test_this_release_writes_version_4(tmp_path):
-    assert FORMAT_VERSION == 4
-    assert read_header(cbreservoir.save(MODELS["cbrnn"](), tmp_path / "m.cbr"))["format_version"] == 4
+def test_this_release_writes_version_5(tmp_path):
+    assert FORMAT_VERSION == 5
+    assert read_header(cbreservoir.save(MODELS["cbrnn"](), tmp_path / "m.cbr"))["format_version"] == 5
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
@@ -83,7 +85,6 @@ def test_a_version_2_model_and_optimizer_continue_training_as_the_original(tmp_p
 
 def test_a_version_2_ensemble_continues_training_as_the_original(tmp_path):
     from cbreservoir.tasks import make_batch
-    from cbreservoir.training.ensemble import EnsembleTrainer
 
     def members():
         return [CBRNN(1, 4, 8, 3, seed=seed) for seed in range(2)]
@@ -101,3 +102,43 @@ def test_a_version_2_ensemble_continues_training_as_the_original(tmp_path):
     for member, loaded_member in zip(ensemble.members, loaded.members, strict=True):
         for key, tensor in member.state_dict().items():
             assert torch.equal(loaded_member.state_dict()[key], tensor), key
+
+
+def _saveables():
+    model = MODELS["rnn_aux"]()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    _step(model, optimizer)
+    ensemble = EnsembleTrainer([CBRNN(1, 4, 8, 3, seed=seed) for seed in range(2)], seeds=range(2))
+    return {
+        "cbrnn": MODELS["cbrnn"](),
+        "optimizer_first": {"optimizer": optimizer, "model": model},  # the model's parameters are shared
+        "ensemble": ensemble,
+    }
+
+
+@pytest.mark.parametrize("name", ["cbrnn", "optimizer_first", "ensemble"])
+@pytest.mark.parametrize("old", [as_version_2, as_version_4])
+def test_the_one_migration_path_brings_an_old_file_to_exactly_what_this_release_writes(tmp_path, name, old):
+    """The converters chain (2 -> 3 -> 4 -> 5): the payload and every array as version 5 writes them."""
+    new = cbreservoir.save(_saveables()[name], tmp_path / "new.cbr")
+    contents = read_binary(old(new, tmp_path / "old.cbr"))
+    assert contents.version < FORMAT_VERSION
+    migrated = migrate(contents.header["object_type"], contents.version, contents)
+    expected = read_binary(new)
+    assert migrated.header["payload"] == expected.header["payload"]
+    for key in expected.declared:
+        np.testing.assert_array_equal(migrated.array(key), expected.array(key), err_msg=key)
+
+
+def test_the_decoder_reads_the_current_layout_only(tmp_path):
+    """A version 2 payload decoded without the migration path keeps its old layout: no conversion hides in
+    the decoder."""
+    from cbreservoir.io._codec import Decoder
+
+    model = MODELS["cbrnn"]()
+    contents = read_binary(_version_2_file(tmp_path, model))
+    with pytest.warns(FutureWarning, match="hidden_size is deprecated"):  # the model's own old keywords
+        decoded = Decoder(contents).decode(contents.header["payload"])
+    weight = model.cerebellum.granule.weight
+    assert not torch.equal(decoded.cerebellum.granule.weight, weight)  # columns still [h ; x]
+    assert torch.equal(decoded.cerebellum.granule.weight, torch.cat([weight[:, 2:], weight[:, :2]], 1))

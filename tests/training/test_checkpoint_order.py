@@ -1,12 +1,15 @@
 """Checkpoints of earlier releases (torch.save, formats 3 and 4) load converted and resume identically."""
 
+import json
+
 import pytest
 import torch
 
 import cbreservoir
 from cbreservoir.models import build_model
 from cbreservoir.training import CurriculumTrainer, GradientTrainer
-from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
+from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint, trainer_signature
+from cbreservoir.utils import fileformat
 from cbreservoir.utils.files import content_sha256
 
 D = 1  # input features of the parity task
@@ -92,7 +95,7 @@ def test_a_checkpoint_is_a_document_of_the_one_file_format(tmp_path):
     _curriculum(tmp_path, "cbrnn", "sgd").run(1)
     header = read_header(tmp_path / LAST_CHECKPOINT)
     fields = [header[key] for key in ("format", "format_version", "object_type")]
-    assert fields == ["cbreservoir", 4, "checkpoint"]
+    assert fields == ["cbreservoir", 5, "checkpoint"]
     with pytest.raises(ValueError, match="load_checkpoint"):
         cbreservoir.load(tmp_path / LAST_CHECKPOINT)
 
@@ -124,3 +127,35 @@ def test_a_damaged_torch_save_checkpoint_is_refused(tmp_path):
     torch.save({**old, "level": 3, "sha256": content_sha256(old)}, path)
     with pytest.raises(ValueError, match="is corrupted: its content does not match its sha256 digest"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_names_the_learning_rate_learning_rate(tmp_path):
+    from cbreservoir.io import read_header
+
+    _curriculum(tmp_path, "cbrnn", "sgd").run(1)
+    text = json.dumps(read_header(tmp_path / LAST_CHECKPOINT)["payload"])
+    assert '["learning_rate", 0.01]' in text and '"lr"' not in text
+    groups = load_checkpoint(tmp_path / LAST_CHECKPOINT)["trainer"]["optimizer"]["param_groups"]
+    assert all(group["lr"] == 0.01 and "learning_rate" not in group for group in groups)  # torch's names
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_run_resumed_from_a_version_4_checkpoint_continues_as_the_uninterrupted_one(tmp_path, optimizer):
+    from tests.io.crafting import as_version_4
+
+    straight = _curriculum(tmp_path / "straight", "cbrnn", optimizer)
+    straight.run(3)
+    _curriculum(tmp_path / "resumed", "cbrnn", optimizer).run(2)
+    path = tmp_path / "resumed" / LAST_CHECKPOINT
+    expected = load_checkpoint(path)
+    as_version_4(path, path)
+    assert '"lr"' in json.dumps(fileformat.read_binary(path).header["payload"])
+    assert fileformat.read_binary(path).version == 4
+    assert trainer_signature(load_checkpoint(path)["trainer"]) == trainer_signature(expected["trainer"])
+    resumed = _curriculum(tmp_path / "resumed", "cbrnn", optimizer)
+    resumed.run(3)
+    assert resumed.history.losses == straight.history.losses
+    assert resumed.history.levels == straight.history.levels
+    for key, tensor in straight.trainer.model.state_dict().items():
+        assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
+    assert fileformat.read_binary(path).version == fileformat.FORMAT_VERSION  # written again, as version 5

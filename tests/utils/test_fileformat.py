@@ -84,7 +84,7 @@ def test_a_binary_document_is_signed_by_the_one_digest(tmp_path):
     metadata = sorted(contents.metadata.items())
     fields = "".join(f"{key}\0{value}\0" for key, value in metadata if key != "sha256")
     assert contents.metadata["sha256"] == hashlib.sha256(fields.encode() + tensors).hexdigest()
-    assert contents.metadata["format_version"] == str(FORMAT_VERSION) == "4"
+    assert contents.metadata["format_version"] == str(FORMAT_VERSION) == "5"
 
 
 def test_a_document_of_another_object_type_is_refused(tmp_path):
@@ -117,11 +117,12 @@ def test_migrate_applies_the_registered_converters_one_version_at_a_time(monkeyp
     monkeypatch.setattr(fileformat, "_MIGRATIONS", {})
     register_migration("kind", 2, lambda payload: [*payload, "2->3"])
     register_migration("kind", 3, lambda payload: [*payload, "3->4"])
-    assert migrate("kind", 2, []) == ["2->3", "3->4"]
-    assert migrate("kind", 3, []) == ["3->4"]
+    register_migration("kind", 4, lambda payload: [*payload, "4->5"])
+    assert migrate("kind", 2, []) == ["2->3", "3->4", "4->5"]
+    assert migrate("kind", 3, []) == ["3->4", "4->5"]
     assert migrate("kind", FORMAT_VERSION, []) == []
     assert migrate("other", 2, []) == []  # no converter: nothing of that type changed
-    with pytest.raises(ValueError, match=r"expected a format version in \[2, 3, 4\], got 1"):
+    with pytest.raises(ValueError, match=r"expected a format version in \[2, 3, 4, 5\], got 1"):
         migrate("kind", 1, [])
     with pytest.raises(ValueError, match="already registered"):
         register_migration("kind", 2, lambda payload: payload)
@@ -131,4 +132,28 @@ def test_migrate_applies_the_registered_converters_one_version_at_a_time(monkeyp
 
 def test_the_version_table_is_the_one_history():
     assert sorted(VERSIONS) == list(range(1, FORMAT_VERSION + 1))
-    assert fileformat.READ_VERSIONS == (2, 3, 4)
+    assert fileformat.READ_VERSIONS == (2, 3, 4, 5)
+
+
+def test_optimizer_states_rename_the_learning_rate_wherever_a_state_sits_and_back():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.ones(2))], lr=0.5, momentum=0.1)
+    state = optimizer.state_dict()
+    member = {"optimizer": state, "model": OrderedDict(w=torch.ones(1))}
+    data = {"trainer": {"members": [member]}, "lr": 2 / 3}
+    stored = fileformat.optimizer_states(data, to_file=True)
+    group = stored["trainer"]["members"][0]["optimizer"]["param_groups"][0]
+    assert list(group) == ["learning_rate", *list(state["param_groups"][0])[1:]]  # same place
+    assert stored["lr"] == 2 / 3  # not an optimiser's: kept
+    assert type(stored["trainer"]["members"][0]["model"]) is OrderedDict
+    assert _same(fileformat.optimizer_states(stored, to_file=False), data)
+
+
+def test_optimizer_fields_refuse_a_table_already_holding_the_other_name():
+    with pytest.raises(ValueError, match=r"under torch's names \['lr'\], got \['learning_rate'\]"):
+        fileformat.optimizer_fields({"lr": 0.1, "learning_rate": 0.2}, to_file=True)
+    with pytest.raises(ValueError, match=r"under a file's names \['learning_rate'\], got \['lr'\]"):
+        fileformat.optimizer_fields({"lr": 0.1}, to_file=False)
+    assert fileformat.optimizer_fields({"learning_rate": 0.1, "momentum": 0}, to_file=False) == {
+        "lr": 0.1,
+        "momentum": 0,
+    }
