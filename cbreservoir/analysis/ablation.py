@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.numerics.optim import optimizer_settings
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks import CURRICULUM_TASKS, make_task_batch, switching_plan, task_spec
 from cbreservoir.training import GradientTrainer
 from cbreservoir.training.schedules import Fixed
@@ -147,7 +148,7 @@ def ablation_accuracy(
     *,
     levels: Sequence[int],
     n_batches: int = 20,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     seed: int = 0,
 ) -> list[dict[str, float]]:
     """Test accuracy of ``model`` with the cerebellum on and off, at each task level.
@@ -269,7 +270,7 @@ def _optimizer_settings(trainer: GradientTrainer) -> dict[str, Any]:
 
 
 #: The study's readout retraining: 100 readout-only steps (with GradientTrainer's defaults, the study's SGD).
-RECOVERY_STEPS = 100
+RECOVERY_STEPS = STUDY.recovery_steps
 
 
 def readout_recovery(
@@ -278,7 +279,7 @@ def readout_recovery(
     *,
     level: int,
     n_steps: int = RECOVERY_STEPS,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     n_batches: int = 20,
     eval_every: int | None = None,
     seed: int = 0,

@@ -37,13 +37,14 @@ from cbreservoir.analysis.timescales import (
     population_autocorrelation,
     timescale_from_autocorrelation,
 )
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks import make_task_batch
 from cbreservoir.utils.checks import check_int, check_positive_int
 
 #: The study's random-input drive for timescales: trials, steps (the first ``warmup`` dropped).
 DRIVE_TRIALS, DRIVE_STEPS, DRIVE_WARMUP = 8, 20_000, 500
 #: The study's task data for dimensionality: batches of trials at the network's level.
-TASK_BATCHES, TASK_BATCH_SIZE = 10, 64
+TASK_BATCHES, TASK_BATCH_SIZE = STUDY.dimensionality_batches, STUDY.batch_size
 
 
 def seeded_generator(model: nn.Module, seed: int) -> torch.Generator:

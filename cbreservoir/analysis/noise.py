@@ -30,6 +30,7 @@ from torch import nn
 from cbreservoir.analysis.ablation import ablate_cerebellum
 from cbreservoir.analysis.activity import seeded_generator
 from cbreservoir.models.noise import NOISE_KINDS, Noise
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks import N_CLASSES, make_batch
 from cbreservoir.utils.checks import check_choice, check_positive_int
 
@@ -56,7 +57,7 @@ def noise_accuracy(
     kind: str,
     noise_levels: Sequence[float],
     n_batches: int = 20,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     seed: int = 0,
 ) -> list[dict[str, float | None]]:
     """Test accuracy of ``model`` at task level ``level`` under each noise level, cerebellum on and off.

@@ -41,12 +41,14 @@ from cbreservoir.cli.options import (
     TRAIN_OPTIONS,
     UsageError,
     _BackendMissing,
-    _network_count,
     _non_negative_int,
     _positive_int,
     _torch_device,
+    add_profile_overrides,
+    add_reproduce_flags,
     train_settings,
 )
+from cbreservoir.experiments.reproduce_settings import PARALLEL_SETTINGS, REPRODUCE_DEFAULTS
 from cbreservoir.utils.checks import SettingsMismatchError
 from cbreservoir.utils.strict_json import json_ready
 
@@ -157,33 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n  cbreservoir reproduce --task dms --profile quick\n"
         "  cbreservoir reproduce --task dms parity --profile paper --n-jobs 8 --output-dir runs/paper",
     )
-    reproduce.add_argument(
-        "--task", nargs="+", default=None, help="tasks: dms, parity, multitask, switching (default: all)"
-    )
-    reproduce.add_argument("--profile", default="quick", help="quick, study or paper (%(default)s)")
-    reproduce.add_argument(
-        "--conditions",
-        nargs="+",
-        default=None,
-        help="conditions (default: cbrnn, full_reservoir, interleaved, rnn)",
-    )
-    reproduce.add_argument(
-        "--seeds", type=_network_count, default=None, help="networks per condition (default: the profile's)"
-    )
-    reproduce.add_argument("--scaling", action="store_true", help="also run the granule-size scaling sweep")
-    _add_profile_overrides(reproduce)
-    reproduce.add_argument(
-        "--output-dir",
-        default=None,
-        help="runs, tables and figures go here; a rerun resumes (default: cbreservoir-reproduce)",
-    )
+    add_reproduce_flags(reproduce, [name for name in REPRODUCE_DEFAULTS if name not in PARALLEL_SETTINGS])
     reproduce.add_argument(
         "--keep-checkpoints",
         action="store_true",
         help="keep each finished run's checkpoints (weights that passed each level) for 'analyze --runs' "
         "(without them, 'analyze --runs' trains the runs it analyses again)",
     )
-    _add_parallel_options(reproduce)
+    add_reproduce_flags(reproduce, PARALLEL_SETTINGS)
 
     sweep = add(
         "sweep",
@@ -193,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("config", help="sweep config file (.yaml, .yml or .json)")
     sweep.add_argument("--output-dir", default=None, help="runs and outputs go here (overrides the config)")
-    _add_parallel_options(sweep)
+    add_reproduce_flags(sweep, PARALLEL_SETTINGS)
 
     analyze = add(
         "analyze",
@@ -210,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--profile", default=None, help="training profile: quick, study or paper (quick; with --runs theirs)"
     )
-    _add_profile_overrides(analyze)
+    add_profile_overrides(analyze)
     analyze.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir")
     seeds = analyze.add_mutually_exclusive_group()
     seeds.add_argument(
@@ -298,36 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)"
     )
     return parser
-
-
-def _add_profile_overrides(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change a profile setting, e.g. --set n_epochs=40 (repeatable)",
-    )
-
-
-def _add_parallel_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--n-jobs", type=_positive_int, default=None, help="parallel runs (default: one per CPU)"
-    )
-    parser.add_argument(
-        "--backend", default=None, help="joblib backend: loky (default), threading, sequential, dask"
-    )
-    parser.add_argument(
-        "--scheduler", default=None, help="dask scheduler address tcp://HOST:PORT (--backend dask)"
-    )
-    parser.add_argument(
-        "--ensemble",
-        type=_positive_int,
-        default=None,
-        metavar="E",
-        help="train up to E runs of one task and architecture together as one batched ensemble (default 1)",
-    )
 
 
 # ------------------------------------------------------------------------------------------------- main

@@ -15,6 +15,7 @@ from cbreservoir.cli.options import (
     _parse_overrides,
     _read_config,
     _usage_errors,
+    reproduce_settings,
     train_settings,
 )
 from cbreservoir.utils.checks import check_choice, check_writable_directory
@@ -57,15 +58,9 @@ def _run_reproduce(args: argparse.Namespace) -> dict:
     reproduce = _backend("cbreservoir.experiments.reproduce", "reproduce")
     from cbreservoir.experiments.reproduce import STUDY_TASKS, check_arguments
 
-    options = {"output_dir": args.output_dir, "seeds": args.seeds, **_parallel_options(args)}
+    settings = reproduce_settings(args)
     with _usage_errors():
-        arguments = check_arguments(
-            args.task or STUDY_TASKS,
-            profile=args.profile,
-            overrides=_parse_overrides(args.overrides),
-            conditions=args.conditions,
-            **{key: value for key, value in options.items() if value is not None},
-        )
+        arguments = check_arguments(settings.pop("task", STUDY_TASKS), **settings)
         if args.scaling:
             arguments["granule_sizes"] = list(arguments["profile"].granule_sizes)
     return reproduce(**arguments, keep_checkpoints=args.keep_checkpoints, progress=args.progress)

@@ -1,4 +1,5 @@
-"""Option types, the ``train`` options (flags and config keys), config files and usage errors."""
+"""Option types, the ``train`` options and the ``reproduce`` flags (both derived from their settings
+tables), config files and usage errors."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from cbreservoir.experiments import reproduce_settings as reproduce
 from cbreservoir.experiments import train
 from cbreservoir.utils.checks import MAX_COUNT, MAX_SEED
 
@@ -128,6 +130,65 @@ TRAIN_OPTIONS: tuple[_Option, ...] = tuple(
 )
 _TRAIN_OPTION = {option.name: option for option in TRAIN_OPTIONS}
 
+#: How the command line reads the flags of the reproduce settings, by what the setting accepts (a list of
+#: names as several words; text as it is).
+_REPRODUCE_PARSERS: dict[Any, dict[str, Any]] = {
+    reproduce.NAMES: {"nargs": "+"},
+    reproduce.PROFILE: {},
+    reproduce.SEEDS: {"type": _network_count},
+    reproduce.PATH: {},
+    reproduce.N_JOBS: {"type": _positive_int},
+    reproduce.TEXT: {},
+    reproduce.ADDRESS: {},
+    reproduce.COUNT: {"type": _positive_int},
+}
+_REPRODUCE_SETTING = {setting.name: setting for setting in reproduce.REPRODUCE_SETTINGS}
+
+
+def add_reproduce_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    """Add the flags of the reproduce settings ``names`` (:data:`~cbreservoir.experiments.reproduce_settings.
+    REPRODUCE_SETTINGS`, in their order) to ``parser``: ``--name`` (``-`` for ``_``), default None (the
+    setting's own default applies); ``overrides`` is ``--set KEY=VALUE``, ``granule_sizes`` is ``--scaling``
+    (the profile's sizes)."""
+    for setting in reproduce.REPRODUCE_SETTINGS:
+        if setting.name not in names:
+            continue
+        if setting.name == "overrides":
+            add_profile_overrides(parser)
+        elif setting.name == "granule_sizes":
+            parser.add_argument("--scaling", action="store_true", help=setting.help)
+        else:
+            parser.add_argument(
+                f"--{setting.name.replace('_', '-')}",
+                dest=setting.name,
+                default=None,
+                metavar=setting.metavar,
+                help=setting.help,
+                **_REPRODUCE_PARSERS[setting.accepts],
+            )
+
+
+def add_profile_overrides(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): profile settings to change (the reproduce setting ``overrides``)."""
+    setting = _REPRODUCE_SETTING["overrides"]
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar=setting.metavar,
+                        help=setting.help)  # fmt: skip
+
+
+def reproduce_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The reproduce settings given on the command line (``--set`` parsed; ``--scaling`` is the caller's).
+
+    Raises
+    ------
+    UsageError
+        A ``--set`` item that is not ``KEY=VALUE``, or ``--n-jobs`` beyond this machine's cores with a local
+        backend.
+    """
+    _check_local_jobs(args)
+    given = {name: getattr(args, name, None) for name in _REPRODUCE_SETTING}
+    given["overrides"] = _parse_overrides(getattr(args, "overrides", []))
+    return {name: value for name, value in given.items() if value is not None}
+
 
 # ---------------------------------------------------------------------------------------------- configs
 
@@ -210,20 +271,21 @@ def _backend(module: str, name: str) -> Any:
 
 
 def _parallel_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The parallel options given on the command line (absent ones keep the backend's defaults).
+    """The parallel options given on the command line (:data:`~cbreservoir.experiments.reproduce_settings.
+    PARALLEL_SETTINGS`; absent ones keep the backend's defaults).
 
     Raises
     ------
     UsageError
         ``--n-jobs`` beyond this machine's cores with a local backend (a dask cluster may have more).
     """
+    _check_local_jobs(args)
+    options = {name: getattr(args, name) for name in reproduce.PARALLEL_SETTINGS}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _check_local_jobs(args: argparse.Namespace) -> None:
+    """``--n-jobs`` at most this machine's cores unless ``--backend dask`` (a cluster may have more)."""
     cores = os.cpu_count() or 1
     if args.n_jobs is not None and args.backend != "dask" and args.n_jobs > cores:
         raise UsageError(f"--n-jobs must be in [1, {cores}] (this machine's cores) unless --backend dask")
-    options = {
-        "n_jobs": args.n_jobs,
-        "backend": args.backend,
-        "scheduler": args.scheduler,
-        "ensemble": args.ensemble,
-    }
-    return {key: value for key, value in options.items() if value is not None}

@@ -20,6 +20,7 @@ from cbreservoir.experiments.reproduce.pipeline import read_settings
 from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.reproduce.run import make_cell
 from cbreservoir.experiments.sweep import cell_id, read_result
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.files import atomic_write_text
 from cbreservoir.utils.strict_json import json_ready
 from cbreservoir.utils.threads import torch_threads
@@ -82,7 +83,7 @@ def run_noise(
     level: int | None = None,
     noise_levels: Mapping[str, Sequence[float]] | None = None,
     n_batches: int = 20,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:

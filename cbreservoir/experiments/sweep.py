@@ -62,6 +62,7 @@ __all__ = [
     "BadResultWarning",
     "canonical_json",
     "cell_id",
+    "check_backend",
     "group_cells",
     "read_record",
     "read_result",
@@ -89,6 +90,25 @@ SCHEDULER_TIMEOUT_S = 10
 
 class BadResultWarning(UserWarning):
     """A result file of a sweep was unreadable or inconsistent; it was moved aside and its cell runs again."""
+
+
+def check_backend(backend: object, scheduler: object = None) -> str:
+    """Return ``backend`` if it is one of :data:`BACKENDS` and ``scheduler`` (an address, or None) fits it.
+
+    Raises
+    ------
+    TypeError
+        ``scheduler`` neither None nor a string.
+    ValueError
+        An unknown backend, or a scheduler with a backend other than ``"dask"``.
+    """
+    check_choice(backend, "backend", allowed=BACKENDS)
+    if scheduler is not None:
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address 'tcp://HOST:PORT'; got {scheduler!r}")
+        if backend != "dask":
+            raise ValueError(f"scheduler applies to backend 'dask' only; got backend {backend!r}")
+    return backend
 
 
 def cell_id(cell: dict) -> str:
@@ -498,13 +518,11 @@ def run_sweep(
         For each bad result file found (see :func:`read_result`): it is renamed ``<name>.bad-<n>``
         and its cell runs again.
     """
-    check_choice(backend, "backend", allowed=BACKENDS)
+    check_backend(backend, scheduler)
     if not callable(fn):
         raise TypeError(f"expected a callable run function, got {type(fn).__name__}")
     if n_jobs is not None:
         check_n_jobs(n_jobs)
-    if scheduler is not None and backend != "dask":
-        raise ValueError(f"expected scheduler=None with backend={backend!r}, got scheduler={scheduler!r}")
     group_size = check_positive_int(group_size, "group_size")
     check_path(output_dir, "output_dir")
     cells = list(cells)

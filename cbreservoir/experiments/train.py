@@ -16,7 +16,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,11 @@ from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import (
     MAX_COUNT,
     MAX_SEED,
-    Constraint,
     Instance,
     Integer,
-    OrNone,
     Real,
     Seed,
+    Setting,
     check_choice,
     check_params,
 )
@@ -46,7 +44,6 @@ __all__ = [
     "TEXT",
     "TRAIN_DEFAULTS",
     "TRAIN_SETTINGS",
-    "Setting",
     "check_train",
     "run_train",
 ]
@@ -64,34 +61,6 @@ RATE = Real(0.0, strict=True)
 NOISE_LEVEL = Real(0.0)
 TEXT = Instance(str, "a string")
 DEVICE = Instance(str, "a torch device such as cpu or cuda:0")
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One ``train`` setting: a keyword of :func:`check_train`, a command-line flag and a config-file key.
-
-    Attributes
-    ----------
-    name : str
-        The key (the flag is ``--name`` with ``-`` for ``_``).
-    default : object
-        Its value when not given.
-    accepts : Constraint
-        What it accepts (:mod:`cbreservoir.utils.checks.params`); None also when ``default`` is None.
-    help, metavar : str
-        The flag's help and placeholder.
-    """
-
-    name: str
-    default: Any
-    accepts: Constraint
-    help: str
-    metavar: str
-
-    @property
-    def constraint(self) -> Constraint:
-        """``accepts``, also accepting None where the default is None."""
-        return OrNone(self.accepts) if self.default is None else self.accepts
 
 
 #: The ``train`` settings, written once: :data:`TRAIN_DEFAULTS`, the command line's flags and the config

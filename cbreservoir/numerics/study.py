@@ -52,6 +52,14 @@ class Study:
         Curriculum epochs per network.
     n_networks : int
         Networks (seeds) per condition.
+    granule_sizes : tuple of int
+        Granule layer sizes G of the scaling sweep (each against an RNN-only of matched parameters).
+    switching_window : int
+        Epochs over which task switching's mean active N is reported (the first 650 of 1000).
+    recovery_steps : int
+        Readout-only SGD steps of the readout recovery after the cerebellum is switched off.
+    dimensionality_batches : int
+        Task batches (of ``batch_size`` trials) at a level N whose activity gives the dimensionality.
     """
 
     units: int = 64
@@ -69,6 +77,10 @@ class Study:
     start_level: int = 2
     n_epochs: int = 1000
     n_networks: int = 8
+    granule_sizes: tuple[int, ...] = (64, 128, 256, 512)
+    switching_window: int = 650
+    recovery_steps: int = 100
+    dimensionality_batches: int = 10
 
     @property
     def lr(self) -> float:

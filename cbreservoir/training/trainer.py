@@ -38,7 +38,7 @@ from cbreservoir.training.schedules import (
     groups_at,
     make_schedule,
 )
-from cbreservoir.utils.checks import check_choice, check_int, check_seed
+from cbreservoir.utils.checks import check_choice, check_int, check_names, check_real, check_seed
 
 __all__ = [
     "GradientTrainer",
@@ -124,17 +124,6 @@ def heads_accuracy(
     return accuracies[0] if len(accuracies) == 1 else accuracies
 
 
-def _check_finite_number(name: str, value: float, minimum: float = 0.0) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not np.isfinite(value)
-        or value < minimum
-    ):
-        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)
-
-
 class GradientTrainer:
     """Trains a :mod:`cbreservoir.models` model or a compiled graph by BPTT on final-step cross-entropy.
 
@@ -214,13 +203,15 @@ class GradientTrainer:
             )
         self.model = model.to(self.device)
         self.schedule = self._as_schedule(schedule)
-        self.clip_norm = None if clip_norm is None else _check_finite_number("clip_norm", clip_norm, 1e-12)
+        self.clip_norm = (
+            None if clip_norm is None else check_real(clip_norm, "clip_norm", minimum=0.0, strict=True)
+        )
         self.optimizer = self._make_optimizer(
             optimizer,
-            _check_finite_number("learning_rate", learning_rate),
-            _check_finite_number("momentum", momentum),
+            check_real(learning_rate, "learning_rate", minimum=0.0),
+            check_real(momentum, "momentum", minimum=0.0),
             nesterov,
-            _check_finite_number("weight_decay", weight_decay),
+            check_real(weight_decay, "weight_decay", minimum=0.0),
             module_learning_rates or {},
         )
         self.seed = int(seed)
@@ -260,16 +251,15 @@ class GradientTrainer:
                 f"{len(held) - len(set(held))} repeats"
             )
         for group in self.optimizer.param_groups:
-            _check_finite_number("learning rate", group["lr"])
+            check_real(group["lr"], "learning rate", minimum=0.0)
         if self.clip_norm is not None:
-            _check_finite_number("clip_norm", self.clip_norm, 1e-12)
+            check_real(self.clip_norm, "clip_norm", minimum=0.0, strict=True)
         if not all(
             isinstance(generator, torch.Generator)
             for generator in (self.train_generator, self.eval_generator)
         ):
             raise TypeError("a GradientTrainer's train_generator and eval_generator must be torch Generators")
-        if isinstance(self.step_count, bool) or not isinstance(self.step_count, int) or self.step_count < 0:
-            raise ValueError(f"step_count must be an int >= 0, got {self.step_count!r}")
+        check_int(self.step_count, "step_count", minimum=0)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a saved or pickled trainer, checked as :meth:`_check_invariants` says.
@@ -304,18 +294,16 @@ class GradientTrainer:
         weight_decay: float,
         module_learning_rates: dict[str, float],
     ) -> torch.optim.Optimizer:
-        unknown = sorted(set(module_learning_rates) - set(MODULE_GROUPS))
-        if unknown:
-            raise ValueError(f"module_learning_rates keys must be among {MODULE_GROUPS}, got {unknown}")
+        if module_learning_rates:
+            check_names(list(module_learning_rates), "module_learning_rates keys", allowed=MODULE_GROUPS)
         scales = self.schedule.learning_rate_scales
         groups = []
         for group_name, parameters in self.model.module_groups().items():
             if not parameters:
                 continue
             rate = module_learning_rates.get(group_name, learning_rate * scales.get(group_name, 1.0))
-            groups.append(
-                {"params": parameters, "lr": _check_finite_number("learning rate", rate), "name": group_name}
-            )
+            rate = check_real(rate, "learning rate", minimum=0.0)
+            groups.append({"params": parameters, "lr": rate, "name": group_name})
         return build_optimizer(
             groups,
             name=name,
@@ -399,8 +387,8 @@ class GradientTrainer:
             are not 1-D class indices of their head.
         """
         n_heads = len(self.model.head_sizes)
-        if head is not None and not (isinstance(head, int) and 0 <= head < n_heads):
-            raise ValueError(f"head must be None or an int in [0, {n_heads}), got {head!r}")
+        if head is not None:
+            check_int(head, "head", minimum=0, maximum=n_heads - 1)
         is_sequence = isinstance(y, tuple)
         if head is None:
             if n_heads > 1 and (not is_sequence or len(y) != n_heads):

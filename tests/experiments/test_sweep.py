@@ -211,7 +211,7 @@ def test_dask_local_cluster_matches_loky(tmp_path):
     ("kwargs", "error", "match"),
     [
         ({"backend": "multiprocessing"}, ValueError, "backend must be one of"),
-        ({"backend": "loky", "scheduler": "tcp://127.0.0.1:1"}, ValueError, "scheduler=None"),
+        ({"backend": "loky", "scheduler": "tcp://127.0.0.1:1"}, ValueError, "scheduler applies to backend"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path, kwargs, error, match):

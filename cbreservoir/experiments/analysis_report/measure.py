@@ -35,6 +35,7 @@ from cbreservoir.analysis.activity import (
 )
 from cbreservoir.analysis.sparseness import activity_ratio, coding_level, treves_rolls_sparseness
 from cbreservoir.analysis.timescales import POPULATION_MAX_LAG, UNIT_MAX_LAG
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.utils.checks import check_int, check_positive_int, check_real
 
 __all__ = [
@@ -86,7 +87,7 @@ class AnalysisSettings:
     batch_size: int = TASK_BATCH_SIZE
     recovery_steps: int = RECOVERY_STEPS
     recovery_optimizer: str = "sgd"
-    recovery_learning_rate: float = 0.01
+    recovery_learning_rate: float = STUDY.learning_rate
     dimensionality_batches: int = TASK_BATCHES
     drive_trials: int = DRIVE_TRIALS
     drive_steps: int = DRIVE_STEPS

@@ -44,6 +44,7 @@ from cbreservoir.experiments.bench._timing import (
     time_call,
 )
 from cbreservoir.experiments.bench._training import bench_training_rows
+from cbreservoir.numerics.study import STUDY
 
 __all__ = [
     "SIZES",
@@ -71,7 +72,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "reservoir": {"n_series": 64, "length": 2000, "n_features": 3, "units": 500, "repeat": 3},
         "ridge": {"n_samples": 100_000, "n_features": 1000, "n_outputs": 10, "n_chunks": 10},
         "ridge_accuracy": {"n_samples": 20_000, "n_features": 200},
-        "ensemble": {"n_members": 8, "n": 5, "batch_size": 64, "steps": 20},
+        "ensemble": {"n_members": 8, "n": 5, "batch_size": STUDY.batch_size, "steps": 20},
     },
     "quick": {
         "series": {"length": 500, "n_features": 3, "units": (100,), "repeat": 3},

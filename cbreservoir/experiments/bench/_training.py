@@ -14,12 +14,13 @@ from cbreservoir.experiments.bench._timing import (
     device_synchronizer,
     time_alternating,
 )
+from cbreservoir.numerics.study import STUDY
 
 
 def bench_ensemble_update(
     n_members: int = 8,
     n: int = 5,
-    batch_size: int = 64,
+    batch_size: int = STUDY.batch_size,
     steps: int = 20,
     shared_data: bool = True,
     repeat: int = 3,

@@ -12,16 +12,12 @@ Each run is one cell of :func:`cbreservoir.experiments.sweep.run_sweep`
 the same from a config dict or file (the ``cbreservoir sweep CONFIG`` command).
 
 One job per module: :mod:`.conditions` (the compared models and schedules), :mod:`.profiles` (run settings),
-:mod:`.arguments` (checks before anything runs), :mod:`.run` (one cell), :mod:`.pipeline` (the sweep and its
-outputs), :mod:`.summary` (tables), :mod:`.figures` (plots). This module only re-exports.
+:mod:`.arguments` (checks before anything runs, by the settings declared in
+:mod:`cbreservoir.experiments.reproduce_settings`), :mod:`.run` (one cell), :mod:`.pipeline` (the sweep and
+its outputs), :mod:`.summary` (tables), :mod:`.figures` (plots). This module only re-exports.
 """
 
-from cbreservoir.experiments.reproduce.arguments import (
-    ARGUMENTS,
-    CONFIG_KEYS,
-    check_arguments,
-    config_arguments,
-)
+from cbreservoir.experiments.reproduce.arguments import CONFIG_KEYS, check_arguments, config_arguments
 from cbreservoir.experiments.reproduce.conditions import (
     CONDITIONS,
     EXTRA_CONDITIONS,
@@ -36,7 +32,6 @@ from cbreservoir.experiments.reproduce.profiles import PROFILES, Profile, get_pr
 
 __all__ = [
     "CONDITIONS",
-    "ARGUMENTS",
     "CONFIG_KEYS",
     "EXTRA_CONDITIONS",
     "MAIN_CONDITIONS",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import check_names
 
 if TYPE_CHECKING:  # torch is imported by the functions that build models, not by this module
     from torch import nn
@@ -186,21 +187,13 @@ FEEDFORWARD_TASKS: tuple[str, ...] = ("dms", "parity", "mod3", "multitask")
 
 
 def check_tasks(tasks: object) -> tuple[str, ...]:
-    """Return ``tasks`` (a name or a sequence of names) as a tuple, checked against :data:`TASKS`."""
-    names = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    unknown = [name for name in names if name not in TASKS]
-    if not names or unknown:
-        raise ValueError(f"task must be among {list(TASKS)}, got {list(names)!r}")
-    return names
+    """Return ``tasks`` (a name or a list of names) as a tuple, checked against :data:`TASKS`."""
+    return check_names(tasks, "task", allowed=TASKS)
 
 
 def check_conditions(conditions: object) -> tuple[str, ...]:
-    """Return ``conditions`` (a name or a sequence of names) as a tuple checked against :data:`CONDITIONS`."""
-    names = (conditions,) if isinstance(conditions, str) else tuple(conditions)
-    unknown = [name for name in names if name not in CONDITIONS]
-    if not names or unknown:
-        raise ValueError(f"conditions must be among {list(CONDITIONS)}, got {list(names)!r}")
-    return names
+    """Return ``conditions`` (a name or a list of names) as a tuple checked against :data:`CONDITIONS`."""
+    return check_names(conditions, "conditions", allowed=tuple(CONDITIONS))
 
 
 def _cerebellar_kwargs(kind: str, n_granule: int) -> dict:

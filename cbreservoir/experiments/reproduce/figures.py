@@ -10,6 +10,7 @@ import numpy as np
 
 from cbreservoir.experiments.reproduce.conditions import CONDITIONS
 from cbreservoir.experiments.reproduce.summary import record_units
+from cbreservoir.numerics.study import STUDY
 
 __all__ = ["plot_continual", "plot_learning_curves", "plot_scaling"]
 
@@ -74,7 +75,8 @@ def plot_learning_curves(
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6.0, 4.0))
     for condition in CONDITIONS:
-        curves = [run["levels"] for run in runs if run["condition"] == condition and run["n_granule"] == 256]
+        main = [run for run in runs if run["n_granule"] == STUDY.n_granule]
+        curves = [run["levels"] for run in main if run["condition"] == condition]
         if not curves:
             continue
         _plot_band(axes, condition, curves)

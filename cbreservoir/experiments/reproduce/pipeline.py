@@ -17,7 +17,15 @@ from cbreservoir.experiments.sweep import cell_id, run_sweep
 from cbreservoir.utils.checks import check_resume_settings
 from cbreservoir.utils.files import atomic_write_text, directory_lock, read_small_file
 
-__all__ = ["SETTINGS_FILE", "build_cells", "environments", "read_settings", "reproduce", "run_config_sweep"]
+__all__ = [
+    "SETTINGS_FILE",
+    "build_cells",
+    "environments",
+    "read_settings",
+    "reproduce",
+    "run_config_sweep",
+    "settings_record",
+]
 
 #: Name of the record of a reproduction's settings in its output directory.
 SETTINGS_FILE = "settings.json"
@@ -136,25 +144,19 @@ def reproduce(
         granule_sizes=granule_sizes,
         ensemble=ensemble,
     )
-    settings, tasks, names = arguments["profile"], arguments["task"], arguments["conditions"]
-    seed_list, granule_sizes, ensemble = arguments["seeds"], arguments["granule_sizes"], arguments["ensemble"]
-    output = Path(arguments["output_dir"])
-    cells = build_cells(tasks, names, seeds=seed_list, profile=settings, granule_sizes=granule_sizes)
-    record = {
-        "profile": settings.settings(),
-        "tasks": list(tasks),
-        "conditions": list(names),
-        "seeds": seed_list,
-        "granule_sizes": list(granule_sizes or []),
-    }
+    settings, tasks, granule_sizes = arguments["profile"], arguments["task"], arguments["granule_sizes"]
+    output, ensemble = Path(arguments["output_dir"]), arguments["ensemble"]
+    seeds, conditions = arguments["seeds"], arguments["conditions"]
+    cells = build_cells(tasks, conditions, seeds=seeds, profile=settings, granule_sizes=granule_sizes)
+    record = settings_record(arguments)
     with directory_lock(output):
         _check_output_settings(output, record)
         start = time.perf_counter()
         grouping = {"group_by": ensemble_key, "group_size": ensemble} if ensemble > 1 else {}
         run = run_cells if grouping else run_cell
-        runner = functools.partial(
-            run, checkpoint_root=str(output / "checkpoints"), keep_checkpoints=keep_checkpoints
-        )
+        # absolute here, where the sweep is submitted: a dask worker started elsewhere writes the same place
+        checkpoint_root = os.path.abspath(output / "checkpoints")
+        runner = functools.partial(run, checkpoint_root=checkpoint_root, keep_checkpoints=keep_checkpoints)
         runs = run_sweep(
             cells,
             runner,
@@ -169,6 +171,29 @@ def reproduce(
         report = {**record, "n_runs": len(runs), "wall_seconds": wall_seconds}
         report.update(_write_outputs(runs, tasks, settings, output, scaling=bool(granule_sizes)))
     return report
+
+
+def settings_record(arguments: Mapping[str, object]) -> dict:
+    """The record of a reproduction's settings that its output directory keeps (:data:`SETTINGS_FILE`).
+
+    Parameters
+    ----------
+    arguments : mapping
+        The result of :func:`~cbreservoir.experiments.reproduce.arguments.check_arguments`.
+
+    Returns
+    -------
+    dict
+        ``profile`` (:meth:`Profile.settings`), ``tasks``, ``conditions``, ``seeds`` and ``granule_sizes``
+        (``[]`` for none), JSON-ready: what decides the runs, not where or how they run.
+    """
+    return {
+        "profile": arguments["profile"].settings(),
+        "tasks": list(arguments["task"]),
+        "conditions": list(arguments["conditions"]),
+        "seeds": list(arguments["seeds"]),
+        "granule_sizes": list(arguments["granule_sizes"] or []),
+    }
 
 
 def read_settings(output: str | os.PathLike) -> dict | None:

@@ -81,9 +81,9 @@ class Profile:
     momentum: float = STUDY.momentum
     clip_norm: float = STUDY.clip_norm
     start_level: int = STUDY.start_level
-    switching_window: int = 650
+    switching_window: int = STUDY.switching_window
     feedforward_core_epochs: int = 1
-    granule_sizes: tuple[int, ...] = (64, 128, 256, 512)
+    granule_sizes: tuple[int, ...] = STUDY.granule_sizes
 
     def __post_init__(self) -> None:
         if self.name == "":

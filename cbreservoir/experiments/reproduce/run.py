@@ -18,6 +18,7 @@ from cbreservoir.experiments.reproduce.conditions import (
 )
 from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.sweep import canonical_json, cell_id
+from cbreservoir.numerics.study import STUDY
 from cbreservoir.tasks.sequence import CONTINUAL_PLAN
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
 ]
 
 
-def make_cell(task: str, condition: str, *, seed: int, profile: Profile, n_granule: int = 256) -> dict:
+def make_cell(
+    task: str, condition: str, *, seed: int, profile: Profile, n_granule: int = STUDY.n_granule
+) -> dict:
     """The sweep cell of one run; it holds every setting, so a changed profile gives new cells.
 
     Parameters

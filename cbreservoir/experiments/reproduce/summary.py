@@ -11,6 +11,7 @@ from cbreservoir.experiments.reproduce.conditions import (
     MAIN_CONDITIONS,
     SCALING_CONDITIONS,
 )
+from cbreservoir.numerics.study import STUDY
 
 __all__ = [
     "COMPARISONS",
@@ -136,7 +137,7 @@ def summarize_task(
         run["levels"]
         for (condition, granule), group in groups.items()
         for run in group
-        if condition in MAIN_CONDITIONS and granule == 256
+        if condition in MAIN_CONDITIONS and granule == STUDY.n_granule
     ]
     global_max = int(global_max_level(main_curves or [run["levels"] for run in runs]))
     rows = [
@@ -179,9 +180,10 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     from cbreservoir.analysis.metrics import compare_groups
 
     comparisons = []
-    for granule in sorted({row["n_granule"] for row in rows}, key=lambda size: (size != 256, size)):
+    main_size = STUDY.n_granule
+    for granule in sorted({row["n_granule"] for row in rows}, key=lambda size: (size != main_size, size)):
         by_condition = {row["condition"]: row for row in rows if row["n_granule"] == granule}
-        for condition, reference in COMPARISONS if granule == 256 else (SCALING_CONDITIONS,):
+        for condition, reference in COMPARISONS if granule == main_size else (SCALING_CONDITIONS,):
             if condition not in by_condition or reference not in by_condition:
                 continue
             ours, theirs = by_condition[condition]["per_run"], by_condition[reference]["per_run"]
@@ -416,7 +418,7 @@ def _mean_of_reached(values: Sequence[int | None]) -> float | None:
 
 def _study_numbers(task: str, condition: str, granule: int) -> dict | None:
     """The study's numbers for this row (G = 256 rows of the conditions it reports), else ``None``."""
-    if granule != 256:
+    if granule != STUDY.n_granule:
         return None
     if task in STUDY_RESULTS and condition in STUDY_RESULTS[task][1]:
         return dict(zip(("max_level", "epochs_to_half_max"), STUDY_RESULTS[task][1][condition], strict=True))
@@ -432,7 +434,8 @@ def _group_order(item: tuple[tuple[str, int], list[dict]]) -> tuple[int, int]:
 
 def _ordering(rows: Sequence[dict]) -> dict[str, bool | None]:
     """Whether each CB-RNN condition (G = 256) reaches half-max in fewer mean epochs than RNN-only."""
-    speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in rows if row["n_granule"] == 256}
+    main = [row for row in rows if row["n_granule"] == STUDY.n_granule]
+    speed = {row["condition"]: row["epochs_to_half_max"]["mean"] for row in main}
     if "rnn" not in speed:
         return {}
     return {
@@ -489,7 +492,7 @@ def markdown_table(summaries: Sequence[dict]) -> str:
         task_cell = f"{summary['task']} (global max {summary['global_max']}"
         task_cell += f"; study {study_max})" if study_max is not None else ")"
         for index, row in enumerate(summary["rows"]):
-            label = row["label"] if row["n_granule"] == 256 else _scaling_label(row)
+            label = row["label"] if row["n_granule"] == STUDY.n_granule else _scaling_label(row)
             epochs = _mean_sem(row["epochs_to_half_max"])
             if row["censored"]:
                 epochs += f" \\* ({row['censored']} censored)"
@@ -518,7 +521,7 @@ def markdown_table(summaries: Sequence[dict]) -> str:
 
 def _level_table(summary: dict) -> str:
     """Mean epochs to first reach each level N per condition (G = 256), with how many runs reached it."""
-    rows = [row for row in summary["rows"] if row["n_granule"] == 256]
+    rows = [row for row in summary["rows"] if row["n_granule"] == STUDY.n_granule]
     levels = sorted({level for row in rows for level in row["epochs_to_level"]}, key=int)
     if not rows or not levels:
         return ""
@@ -545,7 +548,7 @@ def _compute_table(summaries: Sequence[dict]) -> str:
     for summary in summaries:
         for row in summary["rows"]:
             flops, learning = row.get("flops_to_half_max"), row.get("learning_parameters")
-            if row["n_granule"] != 256 or flops is None or learning is None:
+            if row["n_granule"] != STUDY.n_granule or flops is None or learning is None:
                 continue
             plastic = row.get("core_learning_epochs")
             spread = f" ± {flops['sem']:.2e}" if flops["n"] > 1 else ""
@@ -627,10 +630,12 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
         for comparison in summary.get("comparisons", []):
             speed, area = comparison["epochs_to_half_max"], comparison["auc"]
             pair = (comparison["condition"], comparison["reference"])
-            granule = comparison.get("n_granule", 256)  # summaries written before the scaling pairs lack it
-            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") and granule == 256 else None
+            # summaries written before the scaling pairs lack n_granule: the main G's
+            granule = comparison.get("n_granule", STUDY.n_granule)
+            main = granule == STUDY.n_granule
+            study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") and main else None
             labels = [CONDITIONS[key].label for key in pair]
-            if granule != 256:
+            if not main:
                 labels = [f"{labels[0]}, G = {granule}", comparison["labels"][1]]
             lines.append(
                 _table_row(

@@ -53,6 +53,7 @@ from cbreservoir.numerics.optim import (
 )
 from cbreservoir.training.schedules import group_learns
 from cbreservoir.training.trainer import GradientTrainer, heads_accuracy, heads_cross_entropy
+from cbreservoir.utils.checks import check_real, check_seed
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -109,7 +110,11 @@ class EnsembleTrainer:
         models = list(models)
         if not models:
             raise ValueError("models must hold at least one model, got an empty sequence")
-        seeds = list(range(len(models))) if seeds is None else [int(seed) for seed in seeds]
+        seeds = (
+            list(range(len(models)))
+            if seeds is None
+            else [check_seed(seed, f"seeds[{index}]") for index, seed in enumerate(seeds)]
+        )
         if len(seeds) != len(models):
             raise ValueError(f"seeds must have one entry per model ({len(models)}), got {len(seeds)}")
         _check_same_architecture(models)
@@ -124,8 +129,8 @@ class EnsembleTrainer:
             for model, seed, schedule in zip(models, seeds, schedules, strict=True)
         ]
         _check_same_optimizer(self.trainers)
-        if group_overhead is not None and not group_overhead >= 0:
-            raise ValueError(f"group_overhead must be None or a number >= 0, got {group_overhead!r}")
+        if group_overhead is not None:
+            check_real(group_overhead, "group_overhead", minimum=0.0)
         self.group_overhead = group_overhead
         self.n_members = len(models)
         self.step_count = 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,10 +33,13 @@ __all__ = [
     "Instance",
     "IntList",
     "Integer",
+    "NJobs",
+    "Names",
     "OrNone",
     "Path",
     "Real",
     "Seed",
+    "Setting",
     "SettingsMismatchError",
     "check_bit_generator_state",
     "check_bool",
@@ -44,6 +48,7 @@ __all__ = [
     "check_int",
     "check_int_list",
     "check_n_jobs",
+    "check_names",
     "check_params",
     "check_path",
     "check_positive_int",
@@ -187,6 +192,24 @@ def check_choice(value: object, name: str, *, allowed: Sequence[object]) -> obje
     return value
 
 
+def check_names(value: object, name: str, *, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Return ``value`` (a name or a non-empty list of names, each one of ``allowed``) as a tuple.
+
+    Raises
+    ------
+    TypeError
+        Neither a string nor a list or tuple.
+    ValueError
+        Empty, or a name not in ``allowed``; the message names ``name``, the allowed names and the value.
+    """
+    if not isinstance(value, (str, list, tuple)):
+        raise TypeError(f"{name} must be a name or a list of names; got {value!r}")
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names or any(item not in allowed for item in names):
+        raise ValueError(f"{name} must be among {list(allowed)}; got {list(names)!r}")
+    return names
+
+
 def check_int_list(value: object, name: str, *, minimum: int, maximum: int = MAX_COUNT) -> list[int]:
     """Return ``value`` as a non-empty list of ints in ``[minimum, maximum]``.
 
@@ -266,6 +289,24 @@ class Choice(Constraint):
 
 
 @dataclass(frozen=True)
+class Names(Constraint):
+    """A name or a non-empty list of names among ``allowed`` (:func:`check_names`), returned as a tuple."""
+
+    allowed: tuple[str, ...]
+
+    def __call__(self, value: object, name: str) -> tuple[str, ...]:
+        return check_names(value, name, allowed=self.allowed)
+
+
+@dataclass(frozen=True)
+class NJobs(Constraint):
+    """joblib's ``n_jobs`` (:func:`check_n_jobs`): an int >= 1, or <= -1 (all CPUs but ``|n_jobs| - 1``)."""
+
+    def __call__(self, value: object, name: str) -> int:
+        return check_n_jobs(value, name)
+
+
+@dataclass(frozen=True)
 class Seed(Constraint):
     """A seed (:func:`check_seed`), None or a numpy Generator where accepted."""
 
@@ -316,6 +357,34 @@ class OrNone(Constraint):
 
     def __call__(self, value: object, name: str) -> object:
         return None if value is None else self.constraint(value, name)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a command: a keyword of its Python function, a command-line flag and a config-file key.
+
+    Attributes
+    ----------
+    name : str
+        The key (the flag is ``--name`` with ``-`` for ``_``).
+    default : object
+        Its value when not given.
+    accepts : Constraint
+        What it accepts; None also when ``default`` is None.
+    help, metavar : str
+        The flag's help and placeholder.
+    """
+
+    name: str
+    default: Any
+    accepts: Constraint
+    help: str
+    metavar: str
+
+    @property
+    def constraint(self) -> Constraint:
+        """``accepts``, also accepting None where the default is None."""
+        return OrNone(self.accepts) if self.default is None else self.accepts
 
 
 def check_params(values: Mapping[str, object], /, prefix: str = "", **constraints: Constraint) -> dict:
