@@ -100,22 +100,31 @@ def test_a_checkpoint_is_a_document_of_the_one_file_format(tmp_path):
         cbreservoir.load(tmp_path / LAST_CHECKPOINT)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_a_run_resumed_from_a_torch_save_checkpoint_continues_as_the_uninterrupted_one(tmp_path, optimizer):
+def _resumes_as_uninterrupted(tmp_path, optimizer, rewrite):
+    """Stop a run after 2 epochs, ``rewrite(last checkpoint)``, resume to 3: as 3 straight epochs."""
     straight = _curriculum(tmp_path / "straight", "cbrnn", optimizer)
     straight.run(3)
     _curriculum(tmp_path / "resumed", "cbrnn", optimizer).run(2)
     path = tmp_path / "resumed" / LAST_CHECKPOINT
-    expected = load_checkpoint(path)
-    _as_torch_save(path)
-    assert path.read_bytes()[:4] == b"PK\x03\x04"  # torch's zip
-    assert set(load_checkpoint(path)) == set(expected)
+    rewrite(path)
     resumed = _curriculum(tmp_path / "resumed", "cbrnn", optimizer)
     resumed.run(3)
     assert resumed.history.losses == straight.history.losses
     assert resumed.history.levels == straight.history.levels
     for key, tensor in straight.trainer.model.state_dict().items():
         assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
+    return path, resumed
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_run_resumed_from_a_torch_save_checkpoint_continues_as_the_uninterrupted_one(tmp_path, optimizer):
+    def rewrite(path):
+        expected = load_checkpoint(path)
+        _as_torch_save(path)
+        assert path.read_bytes()[:4] == b"PK\x03\x04"  # torch's zip
+        assert set(load_checkpoint(path)) == set(expected)
+
+    path, resumed = _resumes_as_uninterrupted(tmp_path, optimizer, rewrite)
     assert load_checkpoint(path)["level"] == resumed.level  # written again, in the one format
     assert path.read_bytes()[:4] != b"PK\x03\x04"
 
@@ -143,19 +152,12 @@ def test_a_checkpoint_names_the_learning_rate_learning_rate(tmp_path):
 def test_a_run_resumed_from_a_version_4_checkpoint_continues_as_the_uninterrupted_one(tmp_path, optimizer):
     from tests.io.crafting import as_version_4
 
-    straight = _curriculum(tmp_path / "straight", "cbrnn", optimizer)
-    straight.run(3)
-    _curriculum(tmp_path / "resumed", "cbrnn", optimizer).run(2)
-    path = tmp_path / "resumed" / LAST_CHECKPOINT
-    expected = load_checkpoint(path)
-    as_version_4(path, path)
-    assert '"lr"' in json.dumps(fileformat.read_binary(path).header["payload"])
-    assert fileformat.read_binary(path).version == 4
-    assert trainer_signature(load_checkpoint(path)["trainer"]) == trainer_signature(expected["trainer"])
-    resumed = _curriculum(tmp_path / "resumed", "cbrnn", optimizer)
-    resumed.run(3)
-    assert resumed.history.losses == straight.history.losses
-    assert resumed.history.levels == straight.history.levels
-    for key, tensor in straight.trainer.model.state_dict().items():
-        assert torch.equal(resumed.trainer.model.state_dict()[key], tensor), key
+    def rewrite(path):
+        expected = load_checkpoint(path)
+        as_version_4(path, path)
+        assert '"lr"' in json.dumps(fileformat.read_binary(path).header["payload"])
+        assert fileformat.read_binary(path).version == 4
+        assert trainer_signature(load_checkpoint(path)["trainer"]) == trainer_signature(expected["trainer"])
+
+    path, _ = _resumes_as_uninterrupted(tmp_path, optimizer, rewrite)
     assert fileformat.read_binary(path).version == fileformat.FORMAT_VERSION  # written again, as version 5
