@@ -101,7 +101,13 @@ COUNT = Integer(1, MAX_COUNT)
 #: ``--set KEY=VALUE``; ``granule_sizes`` is set by ``--scaling`` to the profile's sizes). ``task`` is
 #: required (the command line's default: every task of the study).
 REPRODUCE_SETTINGS: tuple[Setting, ...] = (
-    Setting("task", None, NAMES, "tasks: dms, parity, multitask, switching (default: all)", "TASK"),
+    Setting(
+        "task",
+        None,
+        NAMES,
+        "tasks: dms, parity, multitask, switching, mod3, continual (default: the first four)",
+        "TASK",
+    ),
     Setting("profile", "quick", PROFILE, "quick, study or paper (quick)", "PROFILE"),
     Setting(
         "conditions",
