@@ -8,12 +8,12 @@ ensembles of 4 members through the autograd path; today's solo run uses the fuse
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from cbreservoir.experiments.reproduce.run import run_cell
+from cbreservoir.experiments.sweep import read_record
 
 RUNS = Path(__file__).resolve().parents[2] / "docs" / "results" / "study" / "runs"
 EPOCHS = 2
@@ -21,7 +21,7 @@ EPOCHS = 2
 
 def _committed(condition: str, task: str) -> dict:
     for path in sorted(RUNS.glob("*.json")):
-        record = json.loads(path.read_text())
+        record = read_record(path)  # either record layout (the first, or the one file format's)
         if (record["cell"]["condition"], record["cell"]["task"]) == (condition, task):
             return record
     pytest.fail(f"no committed study run of {condition} on {task} in {RUNS}")
