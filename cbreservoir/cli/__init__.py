@@ -275,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="SECTION",
-        help="only these row groups (keys of cbreservoir.experiments.bench.SIZES, e.g. series model_fit)",
+        help="only these row groups (keys of cbreservoir.experiments.bench.SIZES['full'], e.g. series "
+        "model_fit)",
     )
     bench.add_argument(
         "--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)"

@@ -51,7 +51,7 @@ __all__ = [
 #: Training modes: the study's curriculum, or a fixed level N.
 MODES = ("curriculum", "fixed_level")
 
-#: Model kinds of :func:`cbreservoir.training.ensemble.train_fixed_level`.
+#: Model kinds of :func:`cbreservoir.experiments.fixed_level.train_fixed_level`.
 FIXED_LEVEL_MODELS = ("cbrnn", "rnn")
 
 #: What the ``train`` settings accept (the command line parses its text by these, in :mod:`cbreservoir.cli`).
@@ -70,10 +70,13 @@ TRAIN_SETTINGS: tuple[Setting, ...] = (
         "model",
         "cbrnn",
         TEXT,
-        "cbrnn or rnn (the parameter-matched RNN-only baseline); curriculum also gru, gru_cb, lstm, lstm_cb",
+        "cbrnn or rnn (the parameter-matched RNN-only baseline); "
+        "curriculum also gru, gru_cb, lstm, lstm_cb, rnn_aux",
         "KIND",
     ),
-    Setting("task", "dms", TEXT, "dms, parity, mod3; curriculum: dms, parity, multitask, switching", "TASK"),
+    Setting(
+        "task", "dms", TEXT, "dms, parity, mod3; curriculum: dms, parity, mod3, multitask, switching", "TASK"
+    ),
     Setting(
         "mode",
         None,
@@ -231,7 +234,7 @@ def run_train(settings: Mapping[str, Any], progress: bool = False) -> tuple[dict
     -------
     result : dict
         ``mode`` and the results: fixed level, those of
-        :func:`~cbreservoir.training.ensemble.train_fixed_level` (one entry per member); curriculum,
+        :func:`~cbreservoir.experiments.fixed_level.train_fixed_level` (one entry per member); curriculum,
         ``n_parameters``, ``units``, ``seeds``, ``max_level``, ``levels`` (N per epoch) and
         ``accuracy`` (test accuracy per epoch), one list per member with ``ensemble``.
     trained : object or None

@@ -178,9 +178,10 @@ class FullReservoir(PlasticitySchedule):
 
     Raises
     ------
+    TypeError
+        ``phase0_level`` is not an int (bools refused).
     ValueError
-        ``phase0_level`` is not an int (bools refused) or is negative; ``frozen_core`` is not one of
-        :data:`FROZEN_CORE_SCOPES`.
+        ``phase0_level`` is negative; ``frozen_core`` is not one of :data:`FROZEN_CORE_SCOPES`.
     """
 
     name: ClassVar[str] = "full_reservoir"
@@ -220,8 +221,10 @@ class Interleaved(FullReservoir):
 
     Raises
     ------
+    TypeError
+        ``k`` or ``phase0_level`` is not an int.
     ValueError
-        ``k`` is not a positive int, or ``phase0_level`` is bad (see :class:`FullReservoir`).
+        ``k`` is not positive, or ``phase0_level`` is bad (see :class:`FullReservoir`).
     """
 
     name: ClassVar[str] = "interleaved"
