@@ -52,6 +52,8 @@ def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a string.
     ValueError
         If ``name`` is not a known activation.
     """

@@ -179,7 +179,7 @@ class FullReservoir(PlasticitySchedule):
     Raises
     ------
     TypeError
-        ``phase0_level`` is not an int (bools refused).
+        ``phase0_level`` is not an int (bools refused), or ``frozen_core`` not a string.
     ValueError
         ``phase0_level`` is negative; ``frozen_core`` is not one of :data:`FROZEN_CORE_SCOPES`.
     """

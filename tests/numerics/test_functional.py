@@ -51,7 +51,7 @@ def test_cerebellum_forward_layers_and_threshold():
     np.testing.assert_array_equal(thresholded.granule.numpy(), [[0.5, 0.0, 0.0]])
 
 
-@pytest.mark.parametrize("bad", ["softmax", None, 3])
-def test_unknown_activation_names_the_choices(bad):
-    with pytest.raises(ValueError, match="activation must be one of .*tanh.*got"):
+@pytest.mark.parametrize(("bad", "error"), [("softmax", ValueError), (None, TypeError), (3, TypeError)])
+def test_unknown_activation_names_the_choices(bad, error):
+    with pytest.raises(error, match="activation must be one of .*tanh.*got"):
         F.get_activation(bad)

@@ -19,6 +19,7 @@ from cbreservoir.utils.checks import (
     Real,
     Seed,
     check_bool,
+    check_choice,
     check_params,
     check_real,
     check_seed,
@@ -99,3 +100,16 @@ def test_check_bool_takes_python_and_numpy_bools_and_refuses_truthy_values_with_
     for value in (1, 0, "yes", None, 1.0):
         with pytest.raises(TypeError, match=re.escape(f"flag must be True or False; got {value!r}")):
             check_bool(value, "flag")
+
+
+def test_check_choice_refuses_a_value_of_another_type_than_its_string_choices_with_a_type_error():
+    scopes = ("all", "recurrent")
+    expected = "frozen_core must be one of ['all', 'recurrent']; got "
+    assert check_choice("all", "frozen_core", allowed=scopes) == "all"
+    with pytest.raises(ValueError, match=re.escape(expected + "'some'")):
+        check_choice("some", "frozen_core", allowed=scopes)
+    with pytest.raises(TypeError, match=re.escape(expected + "3")):
+        check_choice(3, "frozen_core", allowed=scopes)
+    assert check_choice(None, "ridge", allowed=(None, "auto")) is None  # mixed choices: membership only
+    with pytest.raises(ValueError, match="got 2"):
+        check_choice(2, "level", allowed=(1, 3))

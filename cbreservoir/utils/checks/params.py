@@ -182,7 +182,12 @@ def check_bool(value: object, name: str) -> bool:
 
 
 def check_choice(value: object, name: str, *, allowed: Sequence[object]) -> object:
-    """Return ``value`` if it is one of ``allowed``; else ``ValueError`` naming ``name`` and the choices."""
+    """Return ``value`` if it is one of ``allowed``; else an error naming ``name`` and the choices.
+
+    ``TypeError`` when every choice is a string and ``value`` is not (a wrong type), else ``ValueError``.
+    """
+    if allowed and not isinstance(value, str) and all(isinstance(choice, str) for choice in allowed):
+        raise TypeError(f"{name} must be one of {list(allowed)}; got {value!r}")
     try:
         known = value in allowed
     except TypeError:  # an unhashable value asked of a mapping
