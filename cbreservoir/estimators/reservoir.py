@@ -20,7 +20,7 @@ from cbreservoir.estimators._choice import Reading, choose_reading, reading_cand
 from cbreservoir.estimators._data import LAYOUT_DOC, split_by_series
 from cbreservoir.estimators._pooling import POOLINGS, check_pooling, pool_codes, sampled_steps
 from cbreservoir.numerics.ridge_loo import check_alphas, select_alpha
-from cbreservoir.utils.checks import Instance, Series, check_int, check_positive_int, check_warmup
+from cbreservoir.utils.checks import Series, check_bool, check_int, check_positive_int, check_warmup
 from cbreservoir.utils.threads import blas_threads
 
 #: The classifier's default ridge penalties, chosen among by leave-one-out inside ``fit``.
@@ -97,9 +97,8 @@ class _CerebellarReservoirBase(_SequenceEstimator):
         self.max_steps_ = self.max_steps
         if self.max_steps is not None:
             check_int(self.max_steps, f"{owner}: max_steps", minimum=1)
-        flag = Instance((bool, np.bool_), "True or False")
         for name in ("differences", "state_features", "bidirectional", "standardize", "auto"):
-            flag(getattr(self, name), f"{owner}: {name}")
+            check_bool(getattr(self, name), f"{owner}: {name}")
         leaks = self.lr if isinstance(self.lr, (tuple, list)) else (self.lr,)
         if not leaks or len(leaks) > check_positive_int(self.units, "units"):
             raise ValueError(

@@ -170,7 +170,7 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
     -------
     list of dict
         One dict per pair present with at least 2 runs on each side (G = 256 first, then G ascending):
-        ``condition``, ``reference``, ``n_granule``, ``labels`` (the two rows'), ``epochs_to_half_max`` and
+        ``condition``, ``reference``, ``n_granule``, ``epochs_to_half_max`` and
         ``auc`` (the area under N(e): mean N times the epochs), each a
         :func:`cbreservoir.analysis.metrics.compare_groups` result (ratio of means with its
         percentile-bootstrap interval, Welch and permutation p-values), or ``None`` where the reference's
@@ -194,7 +194,6 @@ def compare_rows(rows: Sequence[dict]) -> list[dict]:
                     "condition": condition,
                     "reference": reference,
                     "n_granule": granule,
-                    "labels": [by_condition[condition]["label"], by_condition[reference]["label"]],
                     **{
                         metric: compare_groups(ours[metric], theirs[metric]) if any(theirs[metric]) else None
                         for metric in ("epochs_to_half_max", "auc")
@@ -627,16 +626,15 @@ def _comparison_table(summaries: Sequence[dict]) -> str:
     """Ratio of mean epochs to half-max (condition / reference) with its 95 % interval and p-values."""
     lines = []
     for summary in summaries:
+        row_labels = {(row["condition"], row["n_granule"]): row["label"] for row in summary["rows"]}
         for comparison in summary.get("comparisons", []):
             speed, area = comparison["epochs_to_half_max"], comparison["auc"]
-            pair = (comparison["condition"], comparison["reference"])
-            # summaries written before the scaling pairs lack n_granule: the main G's
-            granule = comparison.get("n_granule", STUDY.n_granule)
+            pair, granule = (comparison["condition"], comparison["reference"]), comparison["n_granule"]
             main = granule == STUDY.n_granule
             study = STUDY_RATIOS.get(summary["task"]) if pair == ("cbrnn", "rnn") and main else None
             labels = [CONDITIONS[key].label for key in pair]
             if not main:
-                labels = [f"{labels[0]}, G = {granule}", comparison["labels"][1]]
+                labels = [f"{labels[0]}, G = {granule}", row_labels[(pair[1], granule)]]
             lines.append(
                 _table_row(
                     [
