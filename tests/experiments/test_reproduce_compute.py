@@ -63,17 +63,19 @@ def test_adaptive_defaults_are_the_documented_ones():
     assert (Adaptive().patience, Adaptive().plateau, Adaptive().min_improvement) == (10, 5, 0.01)
 
 
-def test_the_adaptive_row_is_compared_with_rnn_only_and_the_full_reservoir():
+def test_the_adaptive_row_is_compared_with_rnn_only_the_full_reservoir_and_the_cbrnn():
     def run(condition, seed, levels):
         return {"condition": condition, "n_granule": 256, "seed": seed, "levels": levels, "n_parameters": 1,
                 "units": 64, "seconds": 1.0}  # fmt: skip
 
-    runs = [run(c, s, [2, 3, 4 + s, 5 + s]) for c in ("adaptive", "full_reservoir", "rnn") for s in (0, 1)]
+    runs = [run(c, s, [2, 3, 4 + s, 5 + s]) for c in ("adaptive", "full_reservoir", "rnn", "cbrnn") for s in (0, 1)]
     summary = summarize_task("dms", runs, n_epochs=4)
     pairs = [(c["condition"], c["reference"]) for c in summary["comparisons"]]
-    assert pairs == [("full_reservoir", "rnn"), ("adaptive", "rnn"), ("adaptive", "full_reservoir")]
+    assert pairs == [("cbrnn", "rnn"), ("full_reservoir", "rnn"), ("adaptive", "rnn"),
+                     ("adaptive", "full_reservoir"), ("adaptive", "cbrnn")]  # fmt: skip
     assert "adaptive_faster_than_rnn" in summary["ordering"]
-    assert "adaptive / full reservoir" in markdown_table([summary])
+    table = markdown_table([summary])
+    assert "adaptive / full reservoir" in table and "adaptive / CB-RNN" in table
 
 
 def test_a_continual_record_counts_both_tasks_tests_and_the_warm_up():

@@ -23,14 +23,15 @@ __all__ = [
 ]
 
 #: Pairs (condition, its reference) compared by :func:`compare_rows`: each against its fully recurrent
-#: reference, the adaptive schedule also against the full reservoir (does it keep its speed?), and the
-#: CB-RNN against the recurrent auxiliary module of its size (a feedforward module, or only more parameters?).
+#: reference, the adaptive schedule also against the full reservoir (does it keep its speed?) and the end-to-end
+#: CB-RNN (does it recover its reach?), and the CB-RNN against the recurrent auxiliary module of its size (a feedforward module, or only more parameters?).
 COMPARISONS: tuple[tuple[str, str], ...] = (
     ("cbrnn", "rnn"),
     ("full_reservoir", "rnn"),
     ("interleaved", "rnn"),
     ("adaptive", "rnn"),
     ("adaptive", "full_reservoir"),
+    ("adaptive", "cbrnn"),
     ("cbrnn_reduced", "rnn_reduced"),
     ("gru_cb", "gru"),
     ("lstm_cb", "lstm"),
