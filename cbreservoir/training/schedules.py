@@ -484,9 +484,14 @@ def learning_parts(groups: frozenset[str]) -> dict[str, bool]:
     return {part: group_learns(part, groups) for part in (*CORE_PARTS, "cerebellum", "readout")}
 
 
-def core_learns(groups: frozenset[str]) -> bool:
-    """Whether any part of the core learns when ``groups`` do."""
-    return any(group_learns(part, groups) for part in CORE_PARTS)
+def core_recurrent_learns(groups: frozenset[str]) -> bool:
+    """Whether the core's recurrent layer (W_h, b_h) learns when ``groups`` do.
+
+    The plasticity every frozen-core schedule withholds: it freezes the whole core, or (``frozen_core=
+    "recurrent"``) only this layer while the input layer keeps learning; so this is whether the schedule had
+    the core open.
+    """
+    return group_learns("core.recurrent", groups)
 
 
 SCHEDULES: dict[str, type[PlasticitySchedule]] = {

@@ -68,7 +68,8 @@ def test_the_adaptive_row_is_compared_with_rnn_only_the_full_reservoir_and_the_c
         return {"condition": condition, "n_granule": 256, "seed": seed, "levels": levels, "n_parameters": 1,
                 "units": 64, "seconds": 1.0}  # fmt: skip
 
-    runs = [run(c, s, [2, 3, 4 + s, 5 + s]) for c in ("adaptive", "full_reservoir", "rnn", "cbrnn") for s in (0, 1)]
+    conditions = ("adaptive", "full_reservoir", "rnn", "cbrnn")
+    runs = [run(c, s, [2, 3, 4 + s, 5 + s]) for c in conditions for s in (0, 1)]
     summary = summarize_task("dms", runs, n_epochs=4)
     pairs = [(c["condition"], c["reference"]) for c in summary["comparisons"]]
     assert pairs == [("cbrnn", "rnn"), ("full_reservoir", "rnn"), ("adaptive", "rnn"),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cbreservoir.models import CBRNN
 from cbreservoir.training import CurriculumTrainer, GradientTrainer, make_schedule
 from cbreservoir.training.ensemble import EnsembleCurriculumTrainer, EnsembleTrainer
-from cbreservoir.training.schedules import Adaptive, core_learns, frozen_parameters, replay
+from cbreservoir.training.schedules import Adaptive, core_recurrent_learns, frozen_parameters, replay
 from cbreservoir.utils.threads import torch_threads
 
 SMALL = {"steps_per_epoch": 3, "test_batches": 2, "batch_size": 8, "progress": False}
@@ -29,7 +29,7 @@ def _tiny(seed=0):
 
 
 def _decisions(schedule, epochs):
-    return [core_learns(groups) for groups in replay(schedule, epochs)]
+    return [core_recurrent_learns(groups) for groups in replay(schedule, epochs)]
 
 
 def test_the_core_reopens_after_patience_epochs_without_an_advance_and_closes_after_the_next():
@@ -58,6 +58,18 @@ def test_phase0_trains_the_core_whatever_the_state_and_frozen_core_recurrent_kee
     assert state["core_plastic"] and schedule.trainable_groups(2, state) == {"core", "readout"}
     assert schedule.trainable_groups(3, schedule.initial_state()) == {"cerebellum", "core.input", "readout"}
     assert schedule.trainable_groups(3, state) == CORE
+
+
+def test_the_recorded_decision_is_whether_the_recurrent_layer_learns_in_either_frozen_core_regime():
+    # the input layer learns throughout in the "recurrent" regime; only the stall opens the recurrent layer
+    epochs = [(2, True, 0.3), (3, False, 0.7), (3, False, 0.6), (3, True, 0.1), (4, False, 0.6)]
+    for frozen_core in ("all", "recurrent"):
+        schedule = Adaptive(patience=2, plateau=None, frozen_core=frozen_core)
+        assert _decisions(schedule, epochs) == [True, False, False, True, False], frozen_core
+    full_reservoir = make_schedule("full_reservoir", frozen_core="recurrent")
+    assert _decisions(full_reservoir, epochs) == [True, False, False, False, False]
+    assert core_recurrent_learns(frozenset({"core.input"})) is False
+    assert core_recurrent_learns(frozenset({"core"})) and core_recurrent_learns(frozenset({"core.recurrent"}))
     names = frozen_parameters(_tiny(), schedule, 3)
     assert names == ["core.recurrent_layer.weight", "core.recurrent_layer.bias"]
 

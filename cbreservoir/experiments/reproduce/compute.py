@@ -58,7 +58,8 @@ def run_compute(record: Mapping[str, Any]) -> dict[str, Any] | None:
     -------
     dict or None
         ``epoch_multiply_adds`` (expected multiply-adds of each epoch: its updates and test batches),
-        ``core_learned`` (per epoch, whether the core learned in it) and ``learning_parameters``
+        ``core_learned`` (per epoch, whether the core's recurrent weights learned in it:
+        :func:`~cbreservoir.training.schedules.core_recurrent_learns`) and ``learning_parameters``
         (``{"first_level": ..., "afterwards": ...}``: parameters that learn at the first level and at the
         next, an adaptive schedule's while its core is frozen); None for the feedforward condition (its
         readout is solved in closed form; its record has ``parameter_counts``).
@@ -66,7 +67,12 @@ def run_compute(record: Mapping[str, Any]) -> dict[str, Any] | None:
     from cbreservoir.experiments.reproduce.conditions import CONDITIONS, build_condition_schedule
     from cbreservoir.models.compute import multiply_adds
     from cbreservoir.tasks import length_range
-    from cbreservoir.training.schedules import core_learns, frozen_parameters, learning_parts, replay
+    from cbreservoir.training.schedules import (
+        core_recurrent_learns,
+        frozen_parameters,
+        learning_parts,
+        replay,
+    )
 
     if CONDITIONS[record["condition"]].feedforward:
         return None
@@ -93,7 +99,7 @@ def run_compute(record: Mapping[str, Any]) -> dict[str, Any] | None:
             cost(int(level), tuple(sorted(learning_parts(learning).items())), entry.get("active_head"))
             for (level, _, _), learning, entry in zip(epochs, groups, records, strict=True)
         ],
-        "core_learned": [core_learns(learning) for learning in groups],
+        "core_learned": [core_recurrent_learns(learning) for learning in groups],
         "learning_parameters": {
             key: sum(sizes.values()) - sum(sizes[name] for name in frozen_parameters(model, schedule, level))
             for key, level in (("first_level", first), ("afterwards", first + 1))

@@ -202,8 +202,9 @@ def run_cell(cell: dict, checkpoint_root: str | None = None, *, keep_checkpoints
         ``n_parameters``), the others ``frozen``: the parameters (``named_parameters`` names) the
         condition's schedule froze, as ``[{"levels": [first, last], "frozen": [...]}, ...]`` over the
         levels the run reached (an adaptive schedule's frozen sets while its core is closed), and
-        ``core_plastic``: per epoch, whether the core's weights learned in it
-        (:func:`~cbreservoir.training.schedules.replay` of the history: the adaptive schedule's decisions).
+        ``core_plastic``: per epoch, whether the core's recurrent weights learned in it, i.e. the schedule
+        had the core open (:func:`~cbreservoir.training.schedules.core_recurrent_learns` of the
+        :func:`~cbreservoir.training.schedules.replay` of the history: the adaptive schedule's decisions).
     """
     from cbreservoir.utils.threads import torch_threads
 
@@ -227,7 +228,7 @@ def _record(cell: dict, history: object, seconds: float, model: object, counts: 
     """The result record of one run (see :func:`run_cell`)."""
     from cbreservoir.experiments.reproduce.compute import schedule_epochs
     from cbreservoir.models import count_parameters
-    from cbreservoir.training.schedules import core_learns, frozen_phases, replay
+    from cbreservoir.training.schedules import core_recurrent_learns, frozen_phases, replay
 
     if counts is None:  # the schedule's regime, level by level (a feedforward record has parameter_counts)
         levels = range(Profile(**cell["profile"]).start_level, max(history.levels) + 1)
@@ -236,7 +237,7 @@ def _record(cell: dict, history: object, seconds: float, model: object, counts: 
         epochs = schedule_epochs(cell["task"], epochs)
         extra = {
             "frozen": frozen_phases(model, schedule, levels),
-            "core_plastic": [core_learns(groups) for groups in replay(schedule, epochs)],
+            "core_plastic": [core_recurrent_learns(groups) for groups in replay(schedule, epochs)],
             **extra,
         }
     return {

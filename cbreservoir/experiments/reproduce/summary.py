@@ -23,8 +23,9 @@ __all__ = [
 ]
 
 #: Pairs (condition, its reference) compared by :func:`compare_rows`: each against its fully recurrent
-#: reference, the adaptive schedule also against the full reservoir (does it keep its speed?) and the end-to-end
-#: CB-RNN (does it recover its reach?), and the CB-RNN against the recurrent auxiliary module of its size (a feedforward module, or only more parameters?).
+#: reference, the adaptive schedule also against the full reservoir (does it keep its speed?) and the
+#: end-to-end CB-RNN (does it recover its reach?), and the CB-RNN against the recurrent auxiliary module of
+#: its size (a feedforward module, or only more parameters?).
 COMPARISONS: tuple[tuple[str, str], ...] = (
     ("cbrnn", "rnn"),
     ("full_reservoir", "rnn"),
@@ -268,8 +269,8 @@ def _compute_numbers(group: Sequence[dict], epochs: Sequence[int]) -> dict:
     """A row's compute (:func:`~cbreservoir.experiments.reproduce.compute.run_compute`): ``flops_to_half_max``
     (FLOPs of the first ``epochs`` epochs of each run, the epochs counted to half of the global max N),
     ``learning_parameters`` (what trains at the first level and afterwards) and ``core_learning_epochs``
-    (fraction of each run's epochs in which the core learned); all None where a record lacks what they
-    need (the feedforward condition, hand-made records)."""
+    (fraction of each run's epochs in which the core's recurrent weights learned); all None where a record
+    lacks what they need (the feedforward condition, hand-made records)."""
     from cbreservoir.analysis.metrics import summarize
     from cbreservoir.experiments.reproduce.compute import run_compute
 
@@ -572,7 +573,7 @@ def _compute_table(summaries: Sequence[dict]) -> str:
         "parameters learning (first level / afterwards)",
         "epochs to half of global max N",
         "FLOPs to half of global max N",
-        "epochs the core learned",
+        "epochs the core's recurrent weights learned",
     ]
     intro = (
         "\nCompute (multiply-adds of the matrix products of every update and test batch, counted from the "
