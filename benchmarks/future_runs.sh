@@ -24,8 +24,8 @@ run --task continual --conditions cbrnn full_reservoir rnn adaptive --keep-check
     --output-dir "$results/continual"
 # 3. accuracy against noise (input bit flips, cortical state, cerebellar output) at a fixed N, cerebellum on
 #    and off, of the CB-RNN, full reservoir and RNN-only networks whose checkpoints the headline kept
-#    (seeds 4-7 of study_runs.sh step 6: 4 networks each)
+#    (seeds 4-7 of study_runs.sh step 6: 4 networks each), each with the weights that passed N
 for task in dms parity; do
-    cbreservoir noise --runs "$results" --task "$task" --conditions cbrnn full_reservoir rnn \
+    cbreservoir noise --runs "$results" --task "$task" --conditions cbrnn full_reservoir rnn --seeds 4 5 6 7 \
         --output-dir "$results/noise/$task"
 done

@@ -245,10 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs",
         required=True,
         metavar="DIR",
-        help="a finished 'reproduce --keep-checkpoints --output-dir DIR' (its final weights are tested)",
+        help="a finished 'reproduce --keep-checkpoints --output-dir DIR' (each network is tested with the "
+        "weights with which it passed --level)",
     )
     noise.add_argument("--task", default="dms", help="dms, parity or mod3 (%(default)s)")
     noise.add_argument("--conditions", nargs="+", default=None, help="default: cbrnn full_reservoir rnn")
+    noise.add_argument(
+        "--seeds",
+        type=_non_negative_int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="the networks tested (default: every seed of the reproduction whose checkpoints were kept)",
+    )
     noise.add_argument(
         "--level",
         type=_positive_int,

@@ -134,6 +134,7 @@ def _run_noise(args: argparse.Namespace) -> dict:
         args.output_dir,
         task=args.task,
         conditions=conditions,
+        seeds=args.seeds,
         level=args.level,
         n_batches=args.batches,
         progress=args.progress,

@@ -1,8 +1,9 @@
 """Robustness to noise of a reproduction's networks: accuracy-vs-noise curves at a fixed N, cerebellum on/off.
 
 :func:`run_noise` reads the finished runs of a reproduction made with ``--keep-checkpoints`` (their records in
-``runs/`` and final weights in ``checkpoints/<run>/last.pt``), tests every network of each condition at one
-level N under each kind of noise (:func:`cbreservoir.analysis.noise.noise_accuracy`), pools the networks
+``runs/`` and, in ``checkpoints/<run>/``, the weights with which each run passed each level), tests every
+network of each condition at one level N, with the weights that passed N, under each kind of noise
+(:func:`cbreservoir.analysis.noise.noise_accuracy`), pools the networks
 (:func:`~cbreservoir.analysis.noise.noise_curves`: mean and 95 % t-interval) and writes ``summary.json``,
 ``summary.md`` and ``noise_<task>.png``. Command line: ``cbreservoir noise --runs DIR``.
 """
@@ -21,6 +22,7 @@ from cbreservoir.experiments.reproduce.profiles import Profile
 from cbreservoir.experiments.reproduce.run import make_cell
 from cbreservoir.experiments.sweep import cell_id, read_result
 from cbreservoir.numerics.study import STUDY
+from cbreservoir.utils.checks import check_int
 from cbreservoir.utils.files import atomic_write_text
 from cbreservoir.utils.strict_json import json_ready
 from cbreservoir.utils.threads import torch_threads
@@ -40,25 +42,23 @@ NOISE_LEVELS: dict[str, tuple[float, ...]] = {
 
 
 def _networks(directory: Path, task: str, condition: str, profile: Profile, seeds: Sequence[int]) -> list:
-    """``(seed, record, model with its final weights)`` of each finished run of ``condition`` kept.
+    """``(seed, record, checkpoint directory)`` of each finished run of ``condition`` with kept checkpoints.
 
     Raises
     ------
     ValueError
         No such run.
     """
-    from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
+    from cbreservoir.training.curriculum import LAST_CHECKPOINT
 
     networks = []
     for seed in seeds:
         cell = make_cell(task, condition, seed=seed, profile=profile)
         record = read_result(directory / "runs", cell)
-        checkpoint = directory / "checkpoints" / cell_id(cell) / LAST_CHECKPOINT
-        if record is None or not checkpoint.is_file():
+        checkpoints = directory / "checkpoints" / cell_id(cell)
+        if record is None or not (checkpoints / LAST_CHECKPOINT).is_file():
             continue
-        model = build_condition_model(condition, task, n_granule=cell["n_granule"], seed=seed)
-        model.load_state_dict(load_checkpoint(checkpoint)["trainer"]["model"])
-        networks.append((seed, record, model.eval()))
+        networks.append((seed, record, checkpoints))
     if not networks:
         raise ValueError(
             f"expected finished {task}/{condition} runs with their checkpoints in {str(directory)!r}, got "
@@ -67,10 +67,33 @@ def _networks(directory: Path, task: str, condition: str, profile: Profile, seed
     return networks
 
 
-def _passed_level(record: Mapping[str, Any]) -> int:
-    """The highest level a run passed (its start level if it passed none)."""
-    passed = [entry["level"] for entry in record["history"]["records"] if entry["solved"]]
-    return max(passed, default=record["history"]["records"][0]["level"])
+def _passed_level(record: Mapping[str, Any]) -> int | None:
+    """The highest level a run passed (None if it passed none)."""
+    return max((entry["level"] for entry in record["history"]["records"] if entry["solved"]), default=None)
+
+
+def _passed_models(task: str, condition: str, networks: Sequence, level: int) -> list:
+    """``(seed, model with the weights that passed level)`` of each network.
+
+    Raises
+    ------
+    ValueError
+        A network did not pass ``level`` (checked for all before any is loaded).
+    """
+    from cbreservoir.training.curriculum import level_checkpoint, load_checkpoint
+
+    for seed, record, checkpoints in networks:
+        if not (checkpoints / level_checkpoint(level)).is_file():
+            raise ValueError(
+                f"expected every network to have passed N = {level}, got {task}/{condition} seed {seed}, "
+                f"which passed up to N = {_passed_level(record)} (choose --level at most the lowest)"
+            )
+    models = []
+    for seed, record, checkpoints in networks:
+        model = build_condition_model(condition, task, n_granule=record["n_granule"], seed=seed)
+        model.load_state_dict(load_checkpoint(checkpoints / level_checkpoint(level))["trainer"]["model"])
+        models.append((seed, model.eval()))
+    return models
 
 
 @torch_threads(1)
@@ -80,6 +103,7 @@ def run_noise(
     *,
     task: str = "dms",
     conditions: Sequence[str] = NOISE_CONDITIONS,
+    seeds: Sequence[int] | None = None,
     level: int | None = None,
     noise_levels: Mapping[str, Sequence[float]] | None = None,
     n_batches: int = 20,
@@ -99,8 +123,13 @@ def run_noise(
         A single-head task the reproduction ran (``"dms"``, ``"parity"``, ``"mod3"``).
     conditions : sequence of str
         Conditions to compare (every finished run of each with kept checkpoints is one network).
+    seeds : sequence of int, optional
+        The networks' seeds (default: every seed of the reproduction); runs without kept checkpoints are
+        left out.
     level : int, optional
-        The fixed N; default the highest level that every network passed.
+        The fixed N; every network is tested with the weights with which it passed N (a network trained on
+        past N solves another task: DMS and parity at N read the bit N − 1 steps back, or the last N bits).
+        Default: the highest level that every network passed.
     noise_levels : mapping kind -> levels, optional
         Default :data:`NOISE_LEVELS`.
     n_batches, batch_size, seed
@@ -118,7 +147,10 @@ def run_noise(
     Raises
     ------
     ValueError
-        Not a reproduction directory, an unknown condition, or a condition without finished runs.
+        Not a reproduction directory, an unknown condition, a negative seed, a condition without finished
+        runs, or a network that did not pass ``level`` (or, by default, one that passed no level).
+    TypeError
+        A seed that is not an int.
     """
     from cbreservoir.analysis.noise import noise_accuracy, noise_curves
 
@@ -130,19 +162,23 @@ def run_noise(
         )
     profile = Profile(**settings["profile"])
     conditions = check_conditions(conditions)
+    seeds = settings["seeds"] if seeds is None else [check_int(seed, "seed", minimum=0) for seed in seeds]
     levels = {
         kind: [float(value) for value in values] for kind, values in (noise_levels or NOISE_LEVELS).items()
     }
-    found = {
-        condition: _networks(directory, task, condition, profile, settings["seeds"])
-        for condition in conditions
-    }
+    found = {condition: _networks(directory, task, condition, profile, seeds) for condition in conditions}
     if level is None:
-        level = min(_passed_level(record) for networks in found.values() for _, record, _ in networks)
+        passed = [_passed_level(record) for networks in found.values() for _, record, _ in networks]
+        if None in passed:
+            raise ValueError("expected every network to have passed a level, got one that passed none")
+        level = min(passed)
+    models = {
+        condition: _passed_models(task, condition, networks, level) for condition, networks in found.items()
+    }
     per_network: dict[str, dict[int, dict]] = {}
-    for condition, networks in found.items():
+    for condition, networks in models.items():
         per_network[condition] = {}
-        for network_seed, _, model in networks:
+        for network_seed, model in networks:
             per_network[condition][network_seed] = {
                 kind: noise_accuracy(
                     model,
@@ -191,7 +227,8 @@ def markdown_noise(result: Mapping[str, Any]) -> str:
         f"# Robustness to noise: {result['task']} at N = {result['level']}",
         "",
         f"Networks: {', '.join(f'{CONDITIONS[c].label} {len(s)}' for c, s in result['networks'].items())} "
-        f"(final weights of {result['reproduction_dir']}); {result['test']['n_batches']} test batches of "
+        f"(each with the weights with which it passed N = {result['level']}, from "
+        f"{result['reproduction_dir']}); {result['test']['n_batches']} test batches of "
         f"{result['test']['batch_size']} per point; mean accuracy [95 % t-interval over networks]; "
         "'off': the cerebellum switched off at test time.",
     ]

@@ -80,6 +80,13 @@ from cbreservoir.utils.fileformat import migrate, optimizer_states, read_data, w
 from cbreservoir.utils.files import canonical_json, directory_lock
 
 LAST_CHECKPOINT = "last.pt"
+
+
+def level_checkpoint(level: int) -> str:
+    """File name of the checkpoint a curriculum run writes when it passes ``level`` (its weights then)."""
+    return f"level_{level:03d}.pt"
+
+
 #: The fields of a checkpoint's payload.
 CHECKPOINT_FIELDS = ("config", "settings", "level", "history", "data_rng", "trainer")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -625,7 +632,7 @@ class CurriculumTrainer:
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         payload = self._checkpoint()
         if record.solved:
-            write_checkpoint(payload, self.checkpoint_dir / f"level_{record.level:03d}.pt")
+            write_checkpoint(payload, self.checkpoint_dir / level_checkpoint(record.level))
         write_checkpoint(payload, self.checkpoint_dir / LAST_CHECKPOINT)
 
     def _resume(self) -> None:
