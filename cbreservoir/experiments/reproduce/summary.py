@@ -544,7 +544,8 @@ def _level_table(summary: dict) -> str:
 
 
 def _compute_table(summaries: Sequence[dict]) -> str:
-    """Compute to half of the global max N, what trains, and how often the core learned (G = 256 rows)."""
+    """Compute to half of the global max N, what trains, and how often the core's recurrent weights learned
+    (G = 256 rows)."""
     lines = []
     for summary in summaries:
         for row in summary["rows"]:
