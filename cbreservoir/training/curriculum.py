@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -82,9 +83,18 @@ from cbreservoir.utils.files import canonical_json, directory_lock
 LAST_CHECKPOINT = "last.pt"
 
 
+_LEVEL_CHECKPOINT = re.compile(r"level_(\d+)\.pt")
+
+
 def level_checkpoint(level: int) -> str:
     """File name of the checkpoint a curriculum run writes when it passes ``level`` (its weights then)."""
     return f"level_{level:03d}.pt"
+
+
+def checkpoint_level(name: str) -> int | None:
+    """The level of a :func:`level_checkpoint` file name; None for any other name."""
+    match = _LEVEL_CHECKPOINT.fullmatch(name)
+    return None if match is None else int(match.group(1))
 
 
 #: The fields of a checkpoint's payload.

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from cbreservoir.tasks import MULTITASK_TASKS, labels
-from cbreservoir.training.curriculum import CurriculumHistory, CurriculumTrainer
+from cbreservoir.training.curriculum import (
+    CurriculumHistory,
+    CurriculumTrainer,
+    checkpoint_level,
+    level_checkpoint,
+)
 
 
 class OracleTrainer:
@@ -154,6 +159,11 @@ def test_same_seed_same_data_other_seed_other_data():
 def test_checkpoints_per_solved_level_and_per_epoch(tmp_path):
     _curriculum(OracleTrainer(caps={"parity": 3}), checkpoint_dir=tmp_path).run(4)
     assert sorted(path.name for path in tmp_path.glob("*.pt")) == ["last.pt", "level_002.pt", "level_003.pt"]
+
+
+def test_a_level_checkpoint_name_reads_back_as_its_level():
+    assert [checkpoint_level(level_checkpoint(level)) for level in (2, 38, 1000)] == [2, 38, 1000]
+    assert [checkpoint_level(name) for name in ("last.pt", "level_2.pt.bak", "xlevel_002.pt")] == [None] * 3
 
 
 def _comparable(history):

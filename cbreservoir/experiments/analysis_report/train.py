@@ -5,13 +5,13 @@ The networks of a finished reproduction are analysed from the checkpoints its ru
 directory where it would have kept them (:func:`reproduction_run`, :func:`train_condition`). The curriculum
 is deterministic
 (same cell, same seed: same data, same initial weights, same updates), so the retrained network follows the
-recorded run; its levels are compared with the record's.
+recorded run when it is trained the same way with the same versions; a solo run and an ensemble member, or
+another CPU, round differently and drift apart over many epochs. Its levels are compared with the record's.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,9 @@ from cbreservoir.experiments.reproduce.profiles import PROFILES, Profile
 from cbreservoir.experiments.reproduce.run import build_curriculum, make_cell
 from cbreservoir.experiments.sweep import cell_id, read_result
 from cbreservoir.models import build_model
-from cbreservoir.training.curriculum import LAST_CHECKPOINT, load_checkpoint
+from cbreservoir.training.curriculum import LAST_CHECKPOINT, checkpoint_level, load_checkpoint
 
 __all__ = ["initial_model", "level_checkpoints", "reproduction_run", "train_condition"]
-
-_LEVEL_CHECKPOINT = re.compile(r"level_(\d+)\.pt$")
 
 
 def train_condition(
@@ -132,10 +130,10 @@ def level_checkpoints(model: nn.Module, checkpoint_dir: Path) -> list[tuple[int,
     """The models saved by the curriculum when they passed each level, as ``(level, model)`` pairs."""
     checkpoints = []
     for path in sorted(checkpoint_dir.glob("level_*.pt")):
-        match = _LEVEL_CHECKPOINT.search(path.name)
-        if match is None:
+        level = checkpoint_level(path.name)
+        if level is None:
             continue
         snapshot = build_model(**model.config)
         snapshot.load_state_dict(load_checkpoint(path)["trainer"]["model"])
-        checkpoints.append((int(match.group(1)), snapshot))
+        checkpoints.append((level, snapshot))
     return checkpoints
